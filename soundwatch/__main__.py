@@ -1,0 +1,5 @@
+import sys
+
+from soundwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,75 @@
+"""The `soundwatch` command: one entry point, one module per subcommand.
+
+Each module in :mod:`soundwatch.commands` defines ``add_parser(subparsers)`` (cheap:
+no heavy imports) and ``run(args) -> int``. With no subcommand, the GUI opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from soundwatch import __version__
+from soundwatch.errors import SoundwatchError
+
+COMMANDS = ["gui", "listen", "classify", "devices", "events", "train", "evaluate", "bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soundwatch",
+        description="Listens to a microphone and says, in real time, which sounds it hears. "
+        "With no command, opens the window on the default microphone.",
+    )
+    parser.add_argument("--version", action="version", version=f"soundwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more diagnostics (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="count", default=0,
+                        help="fewer diagnostics (errors only)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _command_module(name)
+        if module is not None:
+            module.add_parser(subparsers)
+    return parser
+
+
+def _command_module(name: str):
+    try:
+        return importlib.import_module(f"soundwatch.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"soundwatch.commands.{name}":
+            return None  # command not built into this version
+        raise
+
+
+def configure_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING + 10 * (quiet - verbose)
+    level = min(max(level, logging.DEBUG), logging.ERROR)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    if args.command is None:
+        if _command_module("gui") is None:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+        configure_logging(args.verbose, args.quiet)
+    try:
+        return int(_command_module(args.command).run(args) or 0)
+    except SoundwatchError as exc:
+        print(f"soundwatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

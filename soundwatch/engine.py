@@ -1,0 +1,209 @@
+"""The engine worker: ring -> resample -> features -> sinks, on one thread, with stats.
+
+Threads: the source fills its ring on its own thread; :class:`Engine` runs one worker
+thread that reads the ring, resamples to the model rate, keeps a model-rate copy of the
+audio (for clips), computes feature frames and hands them to sinks. Sinks run on the
+worker thread: they must be quick and must not touch GUI widgets (a GUI sink copies what
+it needs into a mailbox that the Qt thread reads on a timer).
+
+Stream clock: positions are model-rate sample counts since the engine started. A frame
+batch passed to ``on_frames(frames, first_sample)`` has frame ``j`` covering samples
+``[first_sample + j * hop_length, first_sample + j * hop_length + n_fft)``. When the source
+loses audio, the clock jumps forward by the lost duration and sinks get ``on_gap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from soundwatch.audio.resample import StreamResampler
+from soundwatch.audio.ring import RingBuffer
+from soundwatch.audio.source import RING_SECONDS, AudioSource
+from soundwatch.features import FeatureExtractor, FeatureSpec, FeatureStream
+
+log = logging.getLogger(__name__)
+
+READ_MAX_SECONDS = 0.5  # most audio the worker takes per loop (bounds one loop's latency)
+LEVEL_WINDOW_SECONDS = 0.1
+
+
+class EngineSink:
+    """Receives the engine's output on the worker thread. Override what you need."""
+
+    def on_start(self, engine: Engine) -> None:
+        """Called once on the worker thread before the first frames."""
+
+    def on_frames(self, frames: np.ndarray, first_sample: int) -> None:
+        """New feature frames: (n, n_features) float32; frame 0 starts at ``first_sample``."""
+
+    def on_gap(self, start_sample: int, n_samples: int) -> None:
+        """Audio ``[start_sample, start_sample + n_samples)`` was lost (overrun, device gone)."""
+
+    def on_stop(self, end_sample: int) -> None:
+        """Called once when the worker ends; the stream clock stands at ``end_sample``."""
+
+
+@dataclass
+class EngineStats:
+    """Worker counters. Written by the worker, read by anyone (snapshots may be a hop old)."""
+
+    audio_s: float = 0.0  # model-rate audio processed, seconds
+    frames: int = 0
+    samples_lost: int = 0  # at the source rate
+    gaps: int = 0
+    lag_s: float = 0.0  # audio waiting in the source ring
+    level_dbfs: float = -120.0  # RMS of the newest ~100 ms
+    peak: float = 0.0  # largest |sample| of the newest ~100 ms (1.0 = clipping)
+    stage_s: dict[str, float] = field(default_factory=dict)  # total seconds per stage
+    stage_calls: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs the worker over one source.
+
+    Args:
+        source: where the audio comes from (started and stopped by the engine).
+        spec: the feature spec (its sample rate is the model rate).
+        sinks: receivers of frames, gaps and stop.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        spec: FeatureSpec,
+        sinks: list[EngineSink] | None = None,
+        extractor: FeatureExtractor | None = None,
+    ):
+        self.source = source
+        self.spec = spec
+        self.sinks: list[EngineSink] = list(sinks or [])
+        self.features = FeatureStream(spec, extractor)
+        self.audio = RingBuffer(int(RING_SECONDS * spec.sample_rate_hz))  # model-rate copy
+        self.stats = EngineStats()
+        self.error: BaseException | None = None
+        self._reader = source.ring.add_reader()
+        self._resampler = StreamResampler(source.sample_rate_hz, spec.sample_rate_hz)
+        self._segment_start = 0  # stream-clock sample where the current feature segment began
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def position(self) -> int:
+        """Stream clock: model-rate samples consumed so far (gaps included)."""
+        return self.audio.write_position
+
+    def add_sink(self, sink: EngineSink) -> None:
+        self.sinks.append(sink)
+
+    def start(self) -> None:
+        """Start the source and the worker; a second call does nothing."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.source.start()
+        self._thread = threading.Thread(target=self._run, name="engine-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the source, drain what it already delivered, end the worker. Idempotent."""
+        self.source.stop()
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout_s)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the worker ends (a file source finished, or stop()); True if it did."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    # -- worker thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            for sink in self.sinks:
+                sink.on_start(self)
+            max_read = int(READ_MAX_SECONDS * self.source.sample_rate_hz)
+            while True:
+                has_data = self.source.ring.wait_for_data(self._reader, 0.05)
+                if not has_data:
+                    if self._stop.is_set() or self.source.finished:
+                        break
+                    continue
+                chunk, lost = self._reader.read(max_read)
+                if lost:
+                    self._handle_loss(lost)
+                self._process(chunk)
+                self.stats.lag_s = self._reader.available / self.source.sample_rate_hz
+        except BaseException as exc:  # surfaced to the caller via engine.error
+            log.exception("engine worker failed")
+            self.error = exc
+        finally:
+            for sink in self.sinks:
+                try:
+                    sink.on_stop(self.position)
+                except Exception:
+                    log.exception("sink %r failed on stop", sink)
+
+    def _timed(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self.stats.stage_s[stage] = self.stats.stage_s.get(stage, 0.0) + (now - started)
+        self.stats.stage_calls[stage] = self.stats.stage_calls.get(stage, 0) + 1
+        return now
+
+    def _process(self, chunk: np.ndarray) -> None:
+        started = time.perf_counter()
+        audio = self._resampler.process(chunk)
+        self.audio.write(audio)
+        self._update_level(audio)
+        started = self._timed("resample", started)
+        n_before = self.features.frames_emitted
+        frames = self.features.push(audio)
+        started = self._timed("features", started)
+        self.stats.audio_s = self.position / self.spec.sample_rate_hz
+        if len(frames) == 0:
+            return
+        self.stats.frames += len(frames)
+        first_sample = self._segment_start + n_before * self.spec.hop_length
+        for sink in self.sinks:
+            sink_started = time.perf_counter()
+            sink.on_frames(frames, first_sample)
+            self._timed(type(sink).__name__, sink_started)
+
+    def _handle_loss(self, lost_source_samples: int) -> None:
+        """Advance the clock over lost audio and restart framing after the gap."""
+        self.stats.samples_lost += lost_source_samples
+        self.stats.gaps += 1
+        n_model = int(round(lost_source_samples * self.spec.sample_rate_hz
+                            / self.source.sample_rate_hz))
+        start = self.position
+        # Silence keeps the model-rate copy aligned with the clock; it is never analysed.
+        self.audio.write_silence(n_model)
+        self._resampler = StreamResampler(self.source.sample_rate_hz, self.spec.sample_rate_hz)
+        self.features.reset()
+        self._segment_start = self.position
+        log.warning("lost %.3f s of audio at %.3f s", n_model / self.spec.sample_rate_hz,
+                    start / self.spec.sample_rate_hz)
+        for sink in self.sinks:
+            sink.on_gap(start, n_model)
+
+    def _update_level(self, audio: np.ndarray) -> None:
+        n = int(LEVEL_WINDOW_SECONDS * self.spec.sample_rate_hz)
+        recent = audio[-n:]
+        if len(recent) == 0:
+            return
+        rms = float(np.sqrt(np.mean(np.square(recent, dtype=np.float64))))
+        self.stats.level_dbfs = 20.0 * np.log10(max(rms, 1e-6))
+        self.stats.peak = float(np.max(np.abs(recent)))

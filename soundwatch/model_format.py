@@ -1,0 +1,159 @@
+"""The contract between a trained model file and the app: ONNX tensors and metadata keys.
+
+A soundwatch model is one ONNX file that describes itself:
+
+- input ``features``: (batch, 1, window_frames, n_features) float32, the features of
+  :mod:`soundwatch.features` for ``feature_spec``, unnormalised (any normalisation is
+  inside the graph);
+- output ``scores``: (batch, n_labels) float32 in [0, 1], already through the model's
+  activation (``score_activation``: ``sigmoid`` for independent per-class scores, or
+  ``softmax``);
+- output ``embedding`` (optional): (batch, embedding_dim) float32, the penultimate layer.
+
+``metadata_props`` (all values strings) hold the keys of :class:`ModelMetadata`; lists
+and the feature spec are JSON. Both the exporter (training) and the loader (the app) go
+through :meth:`ModelMetadata.to_props` / :meth:`ModelMetadata.from_props`, so there is a
+single definition of the format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.features import FeatureSpec
+
+FORMAT_VERSION = "1"
+INPUT_NAME = "features"
+SCORES_NAME = "scores"
+EMBEDDING_NAME = "embedding"
+ACTIVATIONS = ("sigmoid", "softmax")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What the app needs to know about a model, read from / written to ONNX metadata."""
+
+    labels: tuple[str, ...]
+    feature_spec: FeatureSpec
+    window_frames: int  # frames per model input
+    hop_frames: int  # default hop between windows, in frames
+    score_activation: str = "sigmoid"
+    background_labels: tuple[str, ...] = ()  # labels that mean "nothing of interest"
+    model_version: str = "0"
+    training_data: str = ""  # datasets and their licenses
+    license: str = ""
+    training_command: str = ""
+    git_commit: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # any other metadata keys
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.labels:
+            problems.append("labels is empty")
+        if len(set(self.labels)) != len(self.labels):
+            problems.append("labels has duplicates")
+        if self.window_frames <= 0:
+            problems.append(f"window_frames must be > 0, got {self.window_frames}")
+        if not 0 < self.hop_frames <= max(self.window_frames, 1) * 4:
+            problems.append(f"hop_frames must be > 0, got {self.hop_frames}")
+        if self.score_activation not in ACTIVATIONS:
+            problems.append(
+                f"score_activation must be one of {ACTIVATIONS}, got {self.score_activation!r}"
+            )
+        missing = [b for b in self.background_labels if b not in self.labels]
+        if missing:
+            problems.append(f"background_labels {missing} are not in labels")
+        if problems:
+            raise SoundwatchError("invalid model metadata: " + "; ".join(problems))
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.feature_spec.sample_rate_hz
+
+    @property
+    def window_s(self) -> float:
+        spec = self.feature_spec
+        return ((self.window_frames - 1) * spec.hop_length + spec.n_fft) / spec.sample_rate_hz
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_frames * self.feature_spec.hop_s
+
+    def to_props(self) -> dict[str, str]:
+        """The ``metadata_props`` of the ONNX file: str -> str."""
+        props = dict(self.extra)
+        props.update(
+            {
+                "soundwatch_format": FORMAT_VERSION,
+                "labels": json.dumps(list(self.labels)),
+                "sample_rate_hz": str(self.sample_rate_hz),
+                "feature_spec": self.feature_spec.to_json(),
+                "window_frames": str(self.window_frames),
+                "hop_frames": str(self.hop_frames),
+                "score_activation": self.score_activation,
+                "background_labels": json.dumps(list(self.background_labels)),
+                "model_version": self.model_version,
+                "training_data": self.training_data,
+                "license": self.license,
+                "training_command": self.training_command,
+                "git_commit": self.git_commit,
+            }
+        )
+        return props
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], source: str = "model") -> ModelMetadata:
+        """Parse and check metadata; errors name ``source`` (the file) and what is wrong."""
+        required = ["soundwatch_format", "labels", "feature_spec", "window_frames", "hop_frames"]
+        missing = [key for key in required if key not in props]
+        if missing:
+            raise SoundwatchError(
+                f"{source} is not a soundwatch model: its ONNX metadata lacks {missing}. "
+                "Export models with `soundwatch train` (it writes these keys)."
+            )
+        if props["soundwatch_format"] != FORMAT_VERSION:
+            raise SoundwatchError(
+                f"{source} has model format {props['soundwatch_format']!r}; this soundwatch "
+                f"reads format {FORMAT_VERSION!r}. Re-export the model or update soundwatch."
+            )
+        try:
+            labels = tuple(_json_list(props["labels"], "labels"))
+            background = tuple(_json_list(props.get("background_labels", "[]"),
+                                          "background_labels"))
+            spec = FeatureSpec.from_json(props["feature_spec"])
+            window_frames = int(props["window_frames"])
+            hop_frames = int(props["hop_frames"])
+            if "sample_rate_hz" in props and int(props["sample_rate_hz"]) != spec.sample_rate_hz:
+                raise SoundwatchError(
+                    f"sample_rate_hz ({props['sample_rate_hz']}) disagrees with the feature "
+                    f"spec ({spec.sample_rate_hz})"
+                )
+            known = set(cls.__dataclass_fields__) | {"soundwatch_format", "sample_rate_hz"}
+            return cls(
+                labels=labels,
+                feature_spec=spec,
+                window_frames=window_frames,
+                hop_frames=hop_frames,
+                score_activation=props.get("score_activation", "sigmoid"),
+                background_labels=background,
+                model_version=props.get("model_version", "0"),
+                training_data=props.get("training_data", ""),
+                license=props.get("license", ""),
+                training_command=props.get("training_command", ""),
+                git_commit=props.get("git_commit", ""),
+                extra={k: v for k, v in props.items() if k not in known},
+            )
+        except (SoundwatchError, ValueError) as exc:
+            raise SoundwatchError(f"{source} has bad metadata: {exc}") from exc
+
+
+def _json_list(text: str, key: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SoundwatchError(f"{key} is not valid JSON ({exc})") from exc
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SoundwatchError(f"{key} must be a JSON list of strings")
+    return value
