@@ -138,6 +138,7 @@ class Engine:
             max_read = int(READ_MAX_SECONDS * self.source.sample_rate_hz)
             while True:
                 has_data = self.source.ring.wait_for_data(self._reader, 0.05)
+                self.source.poll()
                 if not has_data:
                     if self._stop.is_set() or self.source.finished:
                         break

@@ -12,6 +12,8 @@ The stream runs at the device's own default rate and channel count (many devices
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,9 +123,20 @@ def find_input_device(selector: str | int | None) -> InputDevice:
 
 
 class MicrophoneSource(AudioSource):
-    """Captures one input device into the ring, downmixed to mono, at its native rate."""
+    """Captures one input device into the ring, downmixed to mono, at its native rate.
+
+    If the device stops delivering (unplugged, its PulseAudio source unloaded), ``poll()``
+    notices within ``STALL_SECONDS``, closes the stream and retries every
+    ``RETRY_SECONDS``; when the device is back, the missing time goes into the ring as a
+    gap (readers see it as lost samples) and capture resumes on its own.
+    """
+
+    STALL_SECONDS = 1.0  # no callback for this long while running: the device is gone
+    FIRST_CALLBACK_SECONDS = 5.0  # PulseAudio may take ~2 s to deliver the first block
+    RETRY_SECONDS = 1.0
 
     def __init__(self, device: str | int | None = None, ring_seconds: float | None = None):
+        self.selector = device
         self.device = find_input_device(device)
         kwargs = {} if ring_seconds is None else {"ring_seconds": ring_seconds}
         super().__init__(int(round(self.device.default_sample_rate_hz)), **kwargs)
@@ -132,18 +145,88 @@ class MicrophoneSource(AudioSource):
         self.blocksize = max(64, int(self.sample_rate_hz * BLOCK_SECONDS))
         self._mono = np.zeros(self.blocksize * 4, dtype=np.float32)
         self._stream = None
-        self.first_callback_seen = False
+        self._wanted = False  # start() was called and stop() was not
+        self._opened_at_s = 0.0
+        self._last_callback_s: float | None = None
+        self._lost_since_s: float | None = None  # set while the device is gone
+        self._next_retry_s = 0.0
+        self.reconnects = 0
+        self.first_callback = threading.Event()
 
     @property
     def running(self) -> bool:
-        return self._stream is not None and self._stream.active
+        return self._wanted
+
+    @property
+    def connected(self) -> bool:
+        return self._stream is not None and self._lost_since_s is None
 
     def start(self) -> None:
         """Open and start the stream; a second call does nothing."""
-        if self._stream is not None:
+        if self._wanted:
             return
-        sd = _sounddevice()
         self.error = None
+        self._open()
+        self._wanted = True
+        log.info(
+            "capturing from %d '%s' at %d Hz, %d channel(s), %d-sample blocks",
+            self.device.index, self.device.name, self.sample_rate_hz, self.channels,
+            self.blocksize,
+        )
+
+    def stop(self) -> None:
+        """Stop and close the stream; safe to call twice or before start."""
+        self._wanted = False
+        self._close()
+
+    def poll(self) -> None:
+        if not self._wanted:
+            return
+        now = time.monotonic()
+        if self._lost_since_s is None:
+            if self._stalled(now):
+                self._on_device_lost(now)
+            return
+        if now >= self._next_retry_s:
+            self._try_reconnect(now)
+
+    def _stalled(self, now: float) -> bool:
+        if self._stream is None:
+            return True
+        if self._last_callback_s is None:
+            return now - self._opened_at_s > self.FIRST_CALLBACK_SECONDS
+        return now - self._last_callback_s > self.STALL_SECONDS
+
+    def _on_device_lost(self, now: float) -> None:
+        self._lost_since_s = self._last_callback_s or now
+        self._next_retry_s = now + self.RETRY_SECONDS
+        self.error = (
+            f"input device '{self.device.name}' stopped delivering audio; "
+            f"retrying every {self.RETRY_SECONDS:.0f} s"
+        )
+        log.warning("%s", self.error)
+        self._close()
+
+    def _try_reconnect(self, now: float) -> None:
+        self._next_retry_s = now + self.RETRY_SECONDS
+        try:
+            self.device = find_input_device(self.device.name)
+            self._open()
+        except SoundwatchError as exc:
+            log.debug("reconnect failed: %s", exc)
+            self._close()
+            return
+        missing_s = time.monotonic() - self._lost_since_s
+        # The gap goes in before the new stream's first block (the callback starts later).
+        self.ring.write_gap(int(round(missing_s * self.sample_rate_hz)))
+        log.warning("input device '%s' is back after %.1f s", self.device.name, missing_s)
+        self._lost_since_s = None
+        self.error = None
+        self.reconnects += 1
+
+    def _open(self) -> None:
+        sd = _sounddevice()
+        self._last_callback_s = None
         try:
             stream = sd.InputStream(
                 device=self.device.index,
@@ -152,8 +235,8 @@ class MicrophoneSource(AudioSource):
                 dtype="float32",
                 blocksize=self.blocksize,
                 callback=self._callback,
-                finished_callback=self._on_finished,
             )
+            self._opened_at_s = time.monotonic()
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise SoundwatchError(
@@ -163,21 +246,16 @@ class MicrophoneSource(AudioSource):
                 "with --device (see `soundwatch devices`)."
             ) from exc
         self._stream = stream
-        log.info(
-            "capturing from %d '%s' at %d Hz, %d channel(s), %d-sample blocks",
-            self.device.index, self.device.name, self.sample_rate_hz, self.channels,
-            self.blocksize,
-        )
 
-    def stop(self) -> None:
-        """Stop and close the stream; safe to call twice or before start."""
+    def _close(self) -> None:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        try:
-            stream.stop()
-        finally:
-            stream.close()
+        # Closing a stream whose device vanished can block inside PortAudio/ALSA: do it
+        # on a throwaway thread so the engine worker never hangs on it.
+        closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
+        closer.start()
+        closer.join(timeout=2.0)
 
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
         # PortAudio's thread: keep it to arithmetic on preallocated arrays.
@@ -197,8 +275,17 @@ class MicrophoneSource(AudioSource):
         self.ring.write(mono)
         self.stats.blocks += 1
         self.stats.frames += frames
-        self.first_callback_seen = True
+        self._last_callback_s = time.monotonic()
+        if not self.first_callback.is_set():
+            self.first_callback.set()
 
-    def _on_finished(self) -> None:
-        if self._stream is not None:  # not a stop() we asked for: the device went away
-            self.error = f"input device '{self.device.name}' stopped delivering audio"
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.abort()
+    except Exception:  # the device is already gone; nothing left to stop
+        pass
+    try:
+        stream.close()
+    except Exception:
+        pass

@@ -59,6 +59,7 @@ class RingBuffer:
         self._lock = threading.Lock()
         self._readers: list[RingReader] = []
         self.write_position = 0  # absolute index of the next sample to be written
+        self._gaps: list[tuple[int, int]] = []  # [start, end) stretches with no audio
         self.data_written = threading.Condition(self._lock)
 
     def add_reader(self, from_now: bool = True) -> RingReader:
@@ -94,19 +95,36 @@ class RingBuffer:
             self.data_written.notify_all()
 
     def write_silence(self, n: int) -> None:
-        """Advance the write position by ``n`` zero samples (a gap on the stream clock)."""
+        """Advance the write position by ``n`` zero samples (analysed like any audio)."""
+        with self._lock:
+            self._advance_with_zeros(n)
+
+    def write_gap(self, n: int) -> None:
+        """Advance the clock by ``n`` samples that never arrived (e.g. the device was gone).
+
+        Readers skip the gap and count it in ``lost``, exactly like overwritten audio.
+        """
         if n <= 0:
             return
         with self._lock:
-            if n >= self.capacity:
-                self._buffer[:] = 0.0
-            else:
-                start = self.write_position % self.capacity
-                first = min(n, self.capacity - start)
-                self._buffer[start : start + first] = 0.0
-                self._buffer[: n - first] = 0.0
-            self.write_position += n
-            self.data_written.notify_all()
+            start = self.write_position
+            self._advance_with_zeros(n)
+            oldest = self.oldest_position
+            self._gaps = [g for g in self._gaps if g[1] > oldest]
+            self._gaps.append((start, start + n))
+
+    def _advance_with_zeros(self, n: int) -> None:
+        if n <= 0:
+            return
+        if n >= self.capacity:
+            self._buffer[:] = 0.0
+        else:
+            start = self.write_position % self.capacity
+            first = min(n, self.capacity - start)
+            self._buffer[start : start + first] = 0.0
+            self._buffer[: n - first] = 0.0
+        self.write_position += n
+        self.data_written.notify_all()
 
     def wait_for_data(self, reader: RingReader, timeout_s: float) -> bool:
         """Block until ``reader`` has unread audio or ``timeout_s`` passes; True if it has."""
@@ -145,7 +163,15 @@ class RingBuffer:
                 lost = oldest - reader.position
                 reader.position = oldest
                 reader.samples_lost += lost
+            for gap_start, gap_end in self._gaps:
+                if gap_start <= reader.position < gap_end:
+                    lost += gap_end - reader.position
+                    reader.samples_lost += gap_end - reader.position
+                    reader.position = gap_end
             end = self.write_position
+            for gap_start, _ in self._gaps:
+                if reader.position < gap_start < end:
+                    end = gap_start  # stop at the gap; the next read reports it
             if max_samples is not None:
                 end = min(end, reader.position + max_samples)
             samples = self._copy(reader.position, end)

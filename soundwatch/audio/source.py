@@ -53,6 +53,10 @@ class AudioSource:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def poll(self) -> None:
+        """Housekeeping the engine worker calls every loop (~20 Hz): e.g. detect a device
+        that went silent and reconnect it. Must return quickly."""
+
     def __enter__(self):
         self.start()
         return self

@@ -37,7 +37,7 @@ def run(args) -> int:
     started = time.monotonic()
     with stop_on_signals() as stop:
         engine.start()
-        next_status = started + args.status_interval
+        next_status = time.monotonic() + args.status_interval
         while engine.running and not stop.is_set():
             if args.duration is not None and time.monotonic() - started >= args.duration:
                 break
