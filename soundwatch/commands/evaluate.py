@@ -1,0 +1,180 @@
+"""`soundwatch evaluate`: cross-validate the recipe on official folds, compare with
+baselines, measure false alarms and speed of a model, and write its model card."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example (the figures of models/soundwatch.md):
+  soundwatch evaluate --esc50 data/esc50 --folder speech=data/speech/audio \\
+      --folder-per-class data/music_speech --background data/background/audio \\
+      --folds 1 2 3 4 5 --out runs/cv \\
+      --model models/soundwatch.onnx --final-run runs/final --card models/soundwatch.md
+
+Each fold trains in OUT/fold<k> (resumable; finished folds are reused), with the same
+recipe flags as `soundwatch train`. --report-only gathers finished folds without training.
+"""
+
+
+def add_parser(subparsers) -> None:
+    from soundwatch.commands.train import add_data_arguments, add_recipe_arguments
+
+    parser = subparsers.add_parser(
+        "evaluate", help="cross-validate the training recipe on official folds (ESC-50), "
+                         "with baselines, false alarms and a model card",
+        description="Train one model per official fold (test fold left out), report clip "
+                    "accuracy per fold, mean and std, per-class accuracy and a confusion "
+                    "matrix, beside the MFCC-mean baselines; optionally measure a model's "
+                    "false events per hour and inference time and write its card.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    add_recipe_arguments(parser)
+    parser.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3, 4, 5],
+                        help="test folds to run (%(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("runs/cv"),
+                        help="folder of the fold runs and the summary (%(default)s)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: gather the folds already finished")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip the MFCC-mean baselines (they need scikit-learn)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a trained .onnx model: measure its false events per hour on "
+                             "background-only streams and its inference time")
+    parser.add_argument("--final-run", type=Path, default=None,
+                        help="run folder of --model (its summary.json: held-out files, "
+                             "command, training time)")
+    parser.add_argument("--card", type=Path, default=None,
+                        help="write the model card (markdown) here")
+    parser.add_argument("--confusion", type=Path, default=None,
+                        help="confusion matrix PNG (default: beside --card, else OUT)")
+
+
+def run(args) -> int:
+    from soundwatch.commands.train import options_from_args
+    from soundwatch.train.evaluate import fold_dir, fold_finished, gather_folds, plot_confusion
+
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        from soundwatch.train import require_torch
+
+        require_torch()
+        from soundwatch.train.run import run_training
+
+        for fold in args.folds:
+            if fold_finished(out_dir, fold):
+                print(f"fold {fold}: finished earlier, reusing {fold_dir(out_dir, fold)}")
+                continue
+            options = options_from_args(args, fold_dir(out_dir, fold), fold)
+            summary = run_training(options)
+            print(f"fold {fold}: clip accuracy {summary['test_accuracy']:.4f} "
+                  f"({summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s)")
+    results: dict = {"cross_validation": gather_folds(out_dir, args.folds)}
+    cv = results["cross_validation"]
+    if cv["folds"]:
+        confusion_path = args.confusion or (
+            args.card.with_name(args.card.stem + "_confusion.png") if args.card
+            else out_dir / "confusion.png")
+        plot_confusion(cv["confusion"], cv["labels"], confusion_path,
+                       f"clip-level confusion over folds {sorted(cv['folds'])} "
+                       f"(mean accuracy {cv['mean']:.3f})")
+        results["confusion_png"] = str(confusion_path)
+        for fold, accuracy in sorted(cv["folds"].items()):
+            print(f"fold {fold}: {accuracy:.4f}")
+        print(f"mean clip accuracy over {len(cv['folds'])} folds: {cv['mean']:.4f} "
+              f"+- {cv['std']:.4f}")
+    if args.esc50 and not args.no_baselines:
+        results["baselines"] = _baselines(args, out_dir)
+        for name, per_fold in results["baselines"].items():
+            values = list(per_fold.values())
+            print(f"baseline {name}: {sum(values) / len(values):.4f}")
+    if args.model is not None:
+        results["model"] = _measure_model(args)
+        for name, figures in results["model"]["false_alarms"].items():
+            print(f"{name}: {figures['false_events_per_hour']} false events per hour "
+                  f"({figures['minutes']} min)")
+        timing = results["model"]["inference_ms_per_window"]
+        print(f"inference per window (1 thread): {timing['cpu_ms']:.2f} ms CPU, "
+              f"{timing['wall_ms']:.2f} ms wall")
+    (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1, default=str))
+    if args.card is not None:
+        from soundwatch.train.card import write_card
+
+        final = (json.loads((args.final_run / "summary.json").read_text())
+                 if args.final_run else None)
+        write_card(args.card, results, final, _evaluate_command())
+        print(f"model card: {args.card}")
+    return 0
+
+
+def _evaluate_command() -> str:
+    from soundwatch.train.run import current_command
+
+    return current_command()
+
+
+def _baselines(args, out_dir: Path) -> dict:
+    from soundwatch.train.baselines import baseline_fold_accuracies
+    from soundwatch.train.datasets import read_esc50
+
+    cache = out_dir / "baselines.json"
+    if cache.is_file():
+        stored = json.loads(cache.read_text())
+        if sorted(int(f) for f in next(iter(stored.values()))) == sorted(args.folds):
+            return stored
+    results = baseline_fold_accuracies(read_esc50(args.esc50), args.folds,
+                                       cache_dir=args.cache_dir,
+                                       progress=not args.no_progress)
+    cache.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def _measure_model(args) -> dict:
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.model import Classifier
+    from soundwatch.train.datasets import ClipRecord
+    from soundwatch.train.false_alarms import (
+        background_tail_stream,
+        concatenated_stream,
+        false_alarm_report,
+        inference_ms_per_window,
+    )
+    from soundwatch.train.fit import TrainConfig
+    from soundwatch.train.recipe import collect_records
+
+    classifier = Classifier(args.model, threads=1)
+    rate = classifier.sample_rate_hz
+    streams = {}
+    used_fraction = TrainConfig().background_fraction
+    held_out: list[ClipRecord] = []
+    if args.final_run is not None:
+        summary = json.loads((args.final_run / "summary.json").read_text())
+        used_fraction = summary["config"]["background_fraction"]
+        held = set(summary["held_out_files"])
+        events, _ = collect_records(options_source(args))
+        held_out = [r for r in events if str(r.path) in held]
+    if args.background:
+        _, backgrounds = collect_records(options_source(args))
+        streams["background noise (unseen tail)"] = (background_tail_stream(
+            [r.path for r in backgrounds], rate, used_fraction), None)
+    for label in sorted({r.label for r in held_out}):
+        files = [r.path for r in held_out if r.label == label]
+        streams[f"{label} (held-out files)"] = (concatenated_stream(files, rate), label)
+    if not streams:
+        raise SoundwatchError("no background-only streams to measure: give --background "
+                              "and --final-run (for the held-out speech/music files)")
+    return {"false_alarms": false_alarm_report(classifier, streams),
+            "inference_ms_per_window": inference_ms_per_window(args.model),
+            "bytes": args.model.stat().st_size}
+
+
+def options_source(args):
+    from soundwatch.commands.train import options_from_args
+
+    return options_from_args(args, args.out, None).sources

@@ -1,0 +1,83 @@
+"""`soundwatch events list|export`: read back the event log (SQLite).
+
+    soundwatch events list --since 2h --label dog
+    soundwatch events export --format csv -o events.csv --since 2024-05-01
+    soundwatch events export --format jsonl            # to stdout
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("events", help="list or export logged sound events",
+                                   description="Read back the events `listen` logged.")
+    actions = parser.add_subparsers(dest="events_action", metavar="ACTION", required=True)
+    for name, help_text in (("list", "print events, newest first"),
+                            ("export", "write events (oldest first) as CSV or JSON Lines")):
+        sub = actions.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--db", help="event database (default: events.sqlite in the user "
+                         "data dir, or [store] database in the config)")
+        sub.add_argument("--config", help="TOML settings file (for its database path)")
+        sub.add_argument("--since", help="only events that started at or after this: ISO "
+                         "time (2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'")
+        sub.add_argument("--label", help="only this label")
+        sub.add_argument("--session", type=int, help="only this session id")
+        if name == "list":
+            sub.add_argument("--limit", type=int, default=50,
+                             help="at most this many (default 50; 0: all)")
+            sub.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+        else:
+            sub.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+            sub.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+
+def run(args) -> int:
+    import json
+
+    from soundwatch.config import load_settings
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.store import EventStore, parse_time
+
+    path = args.db or load_settings(args.config).database_path()
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise SoundwatchError(
+            f"no event database at {path}: run `soundwatch listen --headless` first, or "
+            "pass --db PATH"
+        )
+    since = parse_time(args.since) if args.since else None
+    filters = {"since": since, "label": args.label, "session_id": args.session}
+    with EventStore(path) as store:
+        if args.events_action == "export":
+            if args.output:
+                count = store.export(args.output, args.format, **filters)
+                print(f"wrote {count} event(s) to {args.output}", file=sys.stderr)
+            else:
+                store.export(None, args.format, stream=sys.stdout, **filters)
+            return 0
+        events = store.recent_events(limit=args.limit or None, **filters)
+        if args.json:
+            for event in events:
+                print(json.dumps(event.to_dict()))
+            return 0
+        if not events:
+            print("no events" + (" matching the filters" if any(filters.values()) else ""))
+            return 0
+        print(f"{'start (local time)':<23} {'label':<22} {'dur s':>6} {'peak':>5}  clip")
+        for event in events:
+            print(f"{_local(event.start_time):<23} {event.label:<22} {event.duration_s:6.2f} "
+                  f"{event.peak:5.2f}  {event.clip_path or '-'}")
+        print(f"{len(events)} event(s) from {path}"
+              + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
+                 else ""))
+    return 0
+
+
+def _local(iso_utc: str) -> str:
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -1,0 +1,35 @@
+"""`soundwatch gui` (also plain `soundwatch`): the window on a microphone or a replayed file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gui", help="open the window (the default): live spectrogram, class confidences, events"
+    )
+    parser.add_argument("--device", help="input device index or name part (see `devices`); "
+                        "default: the one picked last in the window, else the default input")
+    parser.add_argument("--file", help="replay this audio file (in real time) instead")
+    parser.add_argument("--fast", action="store_true",
+                        help="with --file: replay as fast as possible")
+    parser.add_argument("--model", help="ONNX model file (default: the shipped model)")
+    parser.add_argument("--config", help="settings file (default: the user config file)")
+    parser.add_argument("--db", help="event database (default: in the user data folder)")
+    parser.add_argument("--spectrogram-s", type=float, default=10.0,
+                        help="seconds of spectrogram shown (default 10)")
+    parser.add_argument("--timeline-s", type=float, default=30.0,
+                        help="seconds of class confidences shown (default 30)")
+    parser.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="save a PNG of the window just before it closes")
+    parser.add_argument("--screenshot-info", metavar="JSON", help=argparse.SUPPRESS)
+    parser.add_argument("--quit-after", type=float, metavar="S",
+                        help="close the window after S seconds (default with --screenshot: 6)")
+
+
+def run(args) -> int:
+    from soundwatch.gui.app import run_app
+
+    return run_app(args)

@@ -1,0 +1,150 @@
+"""`soundwatch train`: train a sound classifier on dataset folders and export it to ONNX."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example (the shipped model):
+  soundwatch train --esc50 data/esc50 --folder speech=data/speech/audio \\
+      --folder-per-class data/music_speech --background data/background/audio \\
+      --val-fraction 0 --epochs 30 --out runs/final --output models/soundwatch.onnx
+
+An interrupted run continues from RUN_DIR/checkpoint.pt when started again with the same
+command. Features are computed once and cached (see --cache-dir).
+"""
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Dataset flags shared by `train` and `evaluate`."""
+    data = parser.add_argument_group("data (several can be combined into one label set)")
+    data.add_argument("--esc50", type=Path, metavar="DIR",
+                      help="ESC-50 folder (esc50.csv + audio/)")
+    data.add_argument("--urbansound8k", type=Path, metavar="DIR",
+                      help="UrbanSound8K folder (metadata/UrbanSound8K.csv + audio/foldN/)")
+    data.add_argument("--folder-per-class", type=Path, action="append", default=[],
+                      metavar="DIR", help="DIR/<label>/*.wav|flac|ogg|mp3 (repeatable)")
+    data.add_argument("--folder", action="append", default=[], metavar="LABEL=DIR",
+                      help="every audio file under DIR is LABEL (repeatable)")
+    data.add_argument("--background", type=Path, action="append", default=[], metavar="DIR",
+                      help="noise recordings: mixed under events and used as 'nothing of "
+                           "interest' negatives (repeatable)")
+    data.add_argument("--cache-dir", type=Path, default=None,
+                      help="feature cache folder (default: ~/.cache/soundwatch/features)")
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """Recipe flags shared by `train` and `evaluate` (defaults: the shipped recipe)."""
+    from soundwatch.train.fit import TrainConfig
+
+    d = TrainConfig()
+    recipe = parser.add_argument_group("recipe")
+    recipe.add_argument("--epochs", type=int, default=d.epochs, help="%(default)s")
+    recipe.add_argument("--batch-size", type=int, default=d.batch_size, help="%(default)s")
+    recipe.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                        help="peak AdamW rate, cosine schedule (%(default)s)")
+    recipe.add_argument("--patience", type=int, default=d.patience,
+                        help="early stopping: epochs without a better validation score "
+                             "(%(default)s)")
+    recipe.add_argument("--window-frames", type=int, default=d.window_frames,
+                        help="frames per model window (%(default)s = ~1 s)")
+    recipe.add_argument("--hop-frames", type=int, default=d.hop_frames,
+                        help="default hop between windows (%(default)s)")
+    recipe.add_argument("--channels", default=",".join(map(str, d.channels)),
+                        help="conv channels per block (%(default)s)")
+    recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
+                        help="N MFCCs instead of 64 log-mel bands")
+    recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
+    recipe.add_argument("--threads", type=int, default=d.threads,
+                        help="torch CPU threads (%(default)s)")
+    recipe.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of recordings per label for validation (early stopping); "
+                             "0 trains all --epochs on everything (%(default)s)")
+    recipe.add_argument("--holdout-fraction", type=float, default=0.1,
+                        help="share of fold-less files (speech, music) never trained on, "
+                             "kept for false-alarm tests (%(default)s)")
+    recipe.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a classifier on dataset folders and export it to ONNX",
+        description="Train the soundwatch CNN (log-mel windows, sigmoid outputs) on one or "
+                    "more datasets and export a self-describing ONNX model. Needs the train "
+                    "extra (torch).",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    add_recipe_arguments(parser)
+    parser.add_argument("--test-fold", type=int, default=None,
+                        help="leave this official fold out and report its clip accuracy")
+    parser.add_argument("--out", type=Path, default=Path("runs/train"),
+                        help="run folder: checkpoint, log, summary (%(default)s)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="ONNX file to write (default: OUT/model.onnx)")
+    parser.add_argument("--model-version", default="1", help="%(default)s")
+
+
+def options_from_args(args, out_dir: Path, test_fold: int | None):
+    """RunOptions from parsed `train`/`evaluate` arguments."""
+    import dataclasses
+
+    from soundwatch.features import FeatureSpec
+    from soundwatch.train.datasets import parse_label_folder
+    from soundwatch.train.fit import TrainConfig
+    from soundwatch.train.recipe import DataSources
+    from soundwatch.train.run import RunOptions, current_command
+
+    sources = DataSources(
+        esc50=args.esc50, urbansound8k=args.urbansound8k,
+        folder_per_class=list(args.folder_per_class),
+        label_folders=[(label, Path(folder)) for label, folder in
+                       map(parse_label_folder, args.folder)],
+        backgrounds=list(args.background))
+    spec = FeatureSpec() if args.mfcc is None else dataclasses.replace(FeatureSpec(),
+                                                                        n_mfcc=args.mfcc)
+    config = TrainConfig(
+        window_frames=args.window_frames, hop_frames=args.hop_frames,
+        channels=_channels(args.channels), epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
+        threads=args.threads)
+    return RunOptions(sources=sources, out_dir=out_dir, spec=spec, config=config,
+                      test_fold=test_fold, val_fraction=args.val_fraction,
+                      holdout_fraction=args.holdout_fraction,
+                      model_version=getattr(args, "model_version", "1"),
+                      cache_dir=args.cache_dir, progress=not args.no_progress,
+                      command=current_command())
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    from soundwatch.errors import SoundwatchError
+
+    try:
+        channels = tuple(int(c) for c in text.split(","))
+    except ValueError as exc:
+        raise SoundwatchError(f"--channels takes numbers separated by commas, e.g. "
+                              f"32,64,128,256; got {text!r}") from exc
+    if not channels or min(channels) <= 0:
+        raise SoundwatchError(f"--channels must be positive numbers, got {text!r}")
+    return channels
+
+
+def run(args) -> int:
+    from soundwatch.train import require_torch
+
+    require_torch()
+    from soundwatch.train.run import run_training
+
+    options = options_from_args(args, args.out, args.test_fold)
+    options.model_path = args.output
+    summary = run_training(options)
+    print(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.0f} s "
+          f"(best epoch {summary['best_epoch']}); model: {summary['model_path']} "
+          f"({summary['export']['bytes'] / 1e6:.2f} MB, parity "
+          f"{summary['export']['max_abs_diff_scores']:.1e})")
+    if "test_accuracy" in summary:
+        print(f"fold {summary['test_fold']} clip accuracy: {summary['test_accuracy']:.4f}")
+    return 0

@@ -1,0 +1,276 @@
+"""Typed settings, loaded from and saved to a TOML file.
+
+The file mirrors :class:`Settings` section by section; every key is optional and a
+missing key keeps its default. Unknown keys and out-of-range values are refused with a
+message naming the file, the key and the fix. Example::
+
+    [model]
+    path = ""              # empty: the shipped model (models/soundwatch.onnx)
+    threads = 1
+
+    [audio]
+    device = ""            # empty: the default input; else an index or a name part
+
+    [detection]
+    threshold_on = 0.5
+    threshold_off = 0.35
+    watch = ["dog", "crying_baby", "door_wood_knock"]   # empty: every label
+    ignore = []
+
+    [detection.classes.dog]  # per-class overrides
+    threshold_on = 0.6
+
+    [clips]
+    enabled = true
+    pre_roll_s = 1.0
+    max_mb = 500
+
+    [store]
+    database = ""          # empty: <user data dir>/events.sqlite
+
+Where files live: :func:`user_config_path` (``$SOUNDWATCH_CONFIG_DIR`` overrides) and
+:func:`user_data_dir` (``$SOUNDWATCH_DATA_DIR`` overrides) for the database and clips.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.errors import SoundwatchError
+
+APP_NAME = "soundwatch"
+CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
+DATA_DIR_ENV = "SOUNDWATCH_DATA_DIR"
+CONFIG_FILE = "config.toml"
+MAX_ROLL_S = 10.0  # pre/post-roll limit: the engine's ring holds 30 s of audio
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str | None = None  # None: the shipped model
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    device: str | None = None  # None: the default input
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """Audio clips around events (FLAC), with a disk budget."""
+
+    enabled: bool = False
+    directory: str | None = None  # None: <user data dir>/clips
+    pre_roll_s: float = 1.0
+    post_roll_s: float = 1.0
+    max_mb: float = 500.0  # oldest clips are deleted beyond this
+    max_files: int = 2000
+    min_free_mb: float = 200.0  # never write a clip that would leave less free disk
+
+    def problems(self) -> list[str]:
+        found = []
+        for name in ("pre_roll_s", "post_roll_s"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= MAX_ROLL_S:
+                found.append(f"{name} must be in [0, {MAX_ROLL_S}], got {value}")
+        if self.max_mb <= 0:
+            found.append(f"max_mb must be > 0, got {self.max_mb}")
+        if self.max_files < 1:
+            found.append(f"max_files must be >= 1, got {self.max_files}")
+        if self.min_free_mb < 0:
+            found.append(f"min_free_mb must be >= 0, got {self.min_free_mb}")
+        return found
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    database: str | None = None  # None: <user data dir>/events.sqlite
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a monitoring run needs, one section per concern."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    detection: DetectorSettings = field(default_factory=DetectorSettings)
+    clips: ClipSettings = field(default_factory=ClipSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+
+    def database_path(self) -> Path:
+        return Path(self.store.database) if self.store.database else (
+            user_data_dir() / "events.sqlite")
+
+    def clip_directory(self) -> Path:
+        return Path(self.clips.directory) if self.clips.directory else user_data_dir() / "clips"
+
+    def problems(self) -> list[str]:
+        """Out-of-range values as "[section] message" strings (empty when valid)."""
+        found = [f"[detection] {p}" for p in self.detection.problems()]
+        found += [f"[clips] {p}" for p in self.clips.problems()]
+        if self.model.threads < 1:
+            found.append(f"[model] threads must be >= 1, got {self.model.threads}")
+        return found
+
+
+def user_config_path() -> Path:
+    """The default config file: ``$SOUNDWATCH_CONFIG_DIR/config.toml`` or the platform's
+    user config dir (e.g. ``~/.config/soundwatch/config.toml``)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override) / CONFIG_FILE
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE
+
+
+def user_data_dir() -> Path:
+    """Where the database and clips live by default (``$SOUNDWATCH_DATA_DIR`` overrides),
+    e.g. ``~/.local/share/soundwatch``."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read settings from ``path`` (default: :func:`user_config_path`).
+
+    A missing default file gives the defaults; a missing explicit file is an error.
+
+    Raises:
+        SoundwatchError: unreadable TOML, unknown keys, wrong types or out-of-range values,
+            naming the file and the key.
+    """
+    explicit = path is not None
+    path = Path(path) if explicit else user_config_path()
+    if not path.is_file():
+        if explicit:
+            raise SoundwatchError(
+                f"config file not found: {path}. Create it (see `soundwatch listen --help` "
+                "and the README), or leave out --config to use the defaults."
+            )
+        return Settings()
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as file:
+            table = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SoundwatchError(f"cannot read config file {path}: {exc}. Fix the TOML.") from exc
+    settings = settings_from_dict(table, str(path))
+    problems = settings.problems()
+    if problems:
+        raise SoundwatchError(
+            f"config file {path} has values out of range: " + "; ".join(problems)
+            + ". Fix them in the file."
+        )
+    return settings
+
+
+def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
+    """Write every setting to ``path`` (default: :func:`user_config_path`); returns it."""
+    import tomli_w
+
+    path = Path(path) if path is not None else user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(settings_to_dict(settings)), encoding="utf-8")
+    return path
+
+
+def settings_to_dict(settings: Settings) -> dict:
+    """Plain TOML-ready dict: None becomes "" (TOML has no null), tuples become lists."""
+
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return "" if value is None else value
+
+    values = asdict(settings)
+    for overrides in values["detection"]["classes"].values():
+        for key in [k for k, v in overrides.items() if v is None]:
+            del overrides[key]
+    return clean(values)
+
+
+def settings_from_dict(table: dict, source: str = "settings") -> Settings:
+    """Build :class:`Settings` from nested dicts (parsed TOML), checking keys and types."""
+    return _build(Settings, table, "", source)
+
+
+def _build(cls, table, section: str, source: str):
+    where = f"[{section}]" if section else "the top level"
+    if not isinstance(table, dict):
+        raise SoundwatchError(f"{source}: {where} must be a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SoundwatchError(
+                f"{source}: unknown key {key!r} in {where}{hint}. Known keys there: "
+                f"{', '.join(known)}. Remove or rename it."
+            )
+        name = f"{section}.{key}" if section else key
+        values[key] = _convert(hints[key], value, name, source)
+    return cls(**values)
+
+
+def _convert(hint, value, name: str, source: str):
+    def wrong(expected: str):
+        return SoundwatchError(
+            f"{source}: {name} must be {expected}, got {value!r}. Fix it in the config file."
+        )
+
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if is_dataclass(hint):
+        return _build(hint, value, name, source)
+    origin = typing.get_origin(hint)
+    if origin is dict:  # detection.classes: {label: ClassSettings}
+        if not isinstance(value, dict):
+            raise wrong("a table of per-class tables")
+        return {label: _build(ClassSettings, sub, f"{name}.{label}", source)
+                for label, sub in value.items()}
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong("a list of strings")
+        return tuple(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        return value
+    if hint is float:
+        if optional and value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise wrong("a string")
+        text = str(value)
+        return None if optional and text == "" else text
+    raise wrong(f"of type {hint}")  # pragma: no cover - a new field type not handled yet

@@ -1,0 +1,175 @@
+"""Start the window: check for a display, load settings and model, open the store, run Qt.
+
+Threads: this is the Qt (main) thread. See :mod:`soundwatch.gui.window` for who runs where.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.features import FeatureSpec
+
+log = logging.getLogger(__name__)
+
+# Qt platforms that need no display server.
+HEADLESS_QT_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
+HEADLESS_HINT = ("run without a window instead: `soundwatch listen --headless` (with "
+                 "--device NAME or --file PATH)")
+
+
+def display_problem(environ=None, platform: str | None = None) -> str | None:
+    """Why no window can open here, or None. Checked before Qt starts, because Qt aborts
+    the whole process when it cannot connect to a display."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    qpa = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if qpa in HEADLESS_QT_PLATFORMS:
+        return None
+    if platform.startswith("linux") or "bsd" in platform:
+        if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+            return ("no display: neither DISPLAY nor WAYLAND_DISPLAY is set (an SSH session, "
+                    "a server or a container?), so the window cannot open; " + HEADLESS_HINT)
+    return None
+
+
+def load_classifier(model_path: str | None, threads: int):
+    """(classifier, notice): the model, or None and a message saying what is missing."""
+    from soundwatch.model import Classifier, default_model_path
+
+    try:
+        path = Path(model_path) if model_path else default_model_path()
+        return Classifier(path, threads=threads), None
+    except SoundwatchError as exc:
+        return None, (f"{exc} Until then the window shows the spectrogram and level only, "
+                      "without classes or events.")
+
+
+def run_app(args) -> int:
+    """Open the window as ``soundwatch gui`` asked; returns the exit status."""
+    from PySide6.QtCore import QTimer
+
+    app, window = build_window(args)
+    quit_after_s = args.quit_after
+    if args.screenshot and quit_after_s is None:
+        quit_after_s = 6.0
+    if quit_after_s is not None:
+        def finish():
+            if args.screenshot:
+                save_screenshot(window, args.screenshot, getattr(args, "screenshot_info", None))
+            window.close()
+
+        QTimer.singleShot(int(quit_after_s * 1000), finish)
+
+    # Ctrl+C in the terminal closes the window cleanly: Python handles signals only when
+    # it runs, so a light timer gives it the chance while Qt's loop waits.
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    keepalive = QTimer()
+    keepalive.timeout.connect(lambda: None)
+    keepalive.start(200)
+    try:
+        status = app.exec()
+    finally:
+        keepalive.stop()
+        signal.signal(signal.SIGINT, previous)
+        window.shutdown()
+    return int(status)
+
+
+def build_window(args, start: bool = True):
+    """(QApplication, MainWindow): everything set up and shown; with ``start``, listening
+    begins as soon as the event loop runs. ``args`` has the options of ``soundwatch gui``."""
+    problem = display_problem()
+    if problem:
+        raise SoundwatchError(problem)
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        raise SoundwatchError(
+            f"the window needs PySide6, which cannot be imported ({exc}); install it with "
+            "`pip install PySide6-Essentials pyqtgraph`, or " + HEADLESS_HINT) from exc
+
+    from soundwatch.gui.mailbox import GuiMailbox
+    from soundwatch.gui.preferences import Preferences
+    from soundwatch.gui.session import ListeningSession, SourceChoice
+    from soundwatch.gui.theme import apply_theme
+    from soundwatch.gui.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("soundwatch")
+    apply_theme(app)
+
+    preferences = Preferences(args.config)
+    settings = preferences.settings
+    notices = []
+    classifier, notice = load_classifier(args.model or settings.model.path,
+                                         settings.model.threads)
+    if notice:
+        notices.append(notice)
+    store, clips = None, None
+    try:
+        from soundwatch.store import EventStore
+
+        store = EventStore(args.db or settings.database_path())
+    except SoundwatchError as exc:
+        notices.append(f"{exc} Events are shown but not saved.")
+    if classifier is not None and settings.clips.enabled:
+        clips = make_clip_writer(settings, classifier.sample_rate_hz)
+    spec = classifier.spec if classifier is not None else FeatureSpec()
+    mailbox = GuiMailbox(spec.n_features, spec.hop_length,
+                         max_frames=int(round(args.spectrogram_s / spec.hop_s)))
+    session = ListeningSession(mailbox, classifier, settings, store, clips)
+    window = MainWindow(session, preferences, notice=" ".join(notices) or None,
+                        redraw_fps=args.fps, spectrogram_s=args.spectrogram_s,
+                        timeline_s=args.timeline_s)
+    window.show()
+    window.refresh_devices()
+    if args.file:
+        choice = SourceChoice(file=args.file, paced=not args.fast)
+    else:
+        choice = SourceChoice(device=args.device or preferences.device)
+    if start:
+        QTimer.singleShot(0, lambda: window.start_listening(choice))
+    return app, window
+
+
+def make_clip_writer(settings, sample_rate_hz: int):
+    """A ``ClipWriter`` from the [clips] settings."""
+    from soundwatch.clips import ClipWriter
+
+    clips = settings.clips
+    return ClipWriter(settings.clip_directory(), pre_roll_s=clips.pre_roll_s,
+                      post_roll_s=clips.post_roll_s, max_mb=clips.max_mb,
+                      max_files=clips.max_files, min_free_mb=clips.min_free_mb,
+                      sample_rate_hz=sample_rate_hz)
+
+
+def save_screenshot(window, path: str | Path, info_path: str | Path | None = None) -> Path:
+    """Render the whole window into a PNG (works on any Qt platform, offscreen included).
+
+    With ``info_path``, also write JSON facts that let a test read the picture: the Qt
+    platform, and where the spectrogram and its frequencies lie in the image's pixels.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    window.on_frame_tick()  # draw what arrived since the last tick
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixmap = window.grab()
+    if not pixmap.save(str(path), "PNG"):
+        raise SoundwatchError(f"could not write the screenshot {path}: check the folder")
+    log.info("screenshot saved to %s", path)
+    if info_path:
+        info = {"platform": QApplication.platformName(),
+                "size": [pixmap.width(), pixmap.height()],
+                "device_pixel_ratio": pixmap.devicePixelRatio(),
+                **window.spectrogram.pixel_geometry(window)}
+        Path(info_path).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return path

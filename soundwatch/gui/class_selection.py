@@ -1,0 +1,135 @@
+"""Which classes the confidence timeline shows: stable, with hysteresis. No Qt.
+
+Shown = the watched classes, plus up to ``top_k`` classes that were active recently. A
+class *enters* when it ranks in the top-k of the current smoothed scores with a score of
+at least ``enter_score``; it *stays* until it has been below ``leave_score`` (or out of
+the top-k) for ``hold_s`` seconds. So curves do not flicker in and out every hop, and a
+class that just ended stays visible long enough to be read. When more than ``top_k``
+want a place, those active now win, then those with the highest peak score.
+
+Colours are assigned from a fixed palette when a class enters and kept while it is shown;
+a class that comes back gets its old colour when that one is free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+# Bright, distinct colours that read well on a dark background (Tableau-10 like).
+PALETTE = (
+    "#4e9cff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe",
+    "#f8e71c", "#1dd1c1", "#ff7ee2", "#c8d6e5", "#ffb8b8",
+)
+
+
+class ClassSelection:
+    """Keeps the set of shown classes stable from one hop to the next.
+
+    Args:
+        labels: the model's labels, in score order.
+        top_k: most non-watched classes shown at once.
+        enter_score: a class must reach this smoothed score to enter.
+        leave_score: a shown class counts as quiet below this score.
+        hold_s: how long a quiet class stays shown.
+        ignored: labels never shown unless watched (e.g. the model's background labels).
+    """
+
+    def __init__(self, labels: Sequence[str], top_k: int = 5, enter_score: float = 0.2,
+                 leave_score: float = 0.1, hold_s: float = 5.0,
+                 ignored: Iterable[str] = ()):
+        self.labels = list(labels)
+        self.top_k = int(top_k)
+        self.enter_score = float(enter_score)
+        self.leave_score = float(leave_score)
+        self.hold_s = float(hold_s)
+        self._index = {label: i for i, label in enumerate(self.labels)}
+        self._ignored = np.zeros(len(self.labels), dtype=bool)
+        for label in ignored:
+            if label in self._index:
+                self._ignored[self._index[label]] = True
+        self.watched: list[str] = []
+        self._active_until: dict[str, float] = {}  # non-watched shown label -> time_s it leaves
+        self._peak: dict[str, float] = {}  # its highest score since it entered
+        self._colours: dict[str, str] = {}  # shown label -> colour
+        self._last_colour: dict[str, str] = {}
+
+    def set_watched(self, watched: Iterable[str]) -> None:
+        """Watched classes are always shown, in the order given (unknown labels skipped)."""
+        self.watched = [label for label in watched if label in self._index]
+        for label in self.watched:
+            self._forget(label)
+        self._assign_colours()
+
+    def reset(self) -> None:
+        """Forget the active classes (a new stream began); watched ones stay."""
+        self._active_until.clear()
+        self._peak.clear()
+        self._assign_colours()
+
+    def update(self, smoothed: np.ndarray, time_s: float) -> bool:
+        """Take one row of (n_labels,) smoothed scores at ``time_s``; True if the shown set
+        changed."""
+        before = self.shown
+        scores = np.asarray(smoothed, dtype=np.float32)
+        candidates = np.where(self._ignored, -1.0, scores)
+        order = np.argsort(-candidates, kind="stable")[: self.top_k]
+        active_now = set()  # classes that matter at this hop
+        for i in order:
+            label = self.labels[i]
+            score = float(candidates[i])
+            if label in self.watched:
+                continue
+            if score >= self.enter_score or (label in self._active_until
+                                             and score >= self.leave_score):
+                active_now.add(label)
+                self._active_until[label] = time_s + self.hold_s
+                self._peak[label] = max(self._peak.get(label, 0.0), score)
+        for label, until in list(self._active_until.items()):
+            if label not in active_now and time_s >= until:
+                self._forget(label)
+        # Never more than top_k: classes active now stay; of the others, the weakest
+        # (lowest peak) go first, so a faint newcomer does not push out a real event.
+        if len(self._active_until) > self.top_k:
+            others = sorted((lb for lb in self._active_until if lb not in active_now),
+                            key=lambda lb: self._peak.get(lb, 0.0))
+            while len(self._active_until) > self.top_k and others:
+                self._forget(others.pop(0))
+        changed = self.shown != before
+        if changed:
+            self._assign_colours()
+        return changed
+
+    def _forget(self, label: str) -> None:
+        self._active_until.pop(label, None)
+        self._peak.pop(label, None)
+
+    @property
+    def shown(self) -> list[str]:
+        """Watched classes first, then active ones in label order (a stable order)."""
+        active = sorted(self._active_until, key=self._index.__getitem__)
+        return self.watched + [label for label in active if label not in self.watched]
+
+    def index_of(self, label: str) -> int:
+        return self._index[label]
+
+    def colour(self, label: str) -> str:
+        """The colour of a shown label (grey for anything else)."""
+        return self._colours.get(label, "#888888")
+
+    def _assign_colours(self) -> None:
+        shown = self.shown
+        self._colours = {lb: c for lb, c in self._colours.items() if lb in shown}
+        for label in shown:
+            if label in self._colours:
+                continue
+            used = set(self._colours.values())
+            previous = self._last_colour.get(label)
+            if previous is not None and previous not in used:
+                colour = previous
+            else:
+                free = [c for c in PALETTE if c not in used]
+                colour = free[0] if free else PALETTE[self._index[label] % len(PALETTE)]
+            self._colours[label] = colour
+            self._last_colour[label] = colour

@@ -1,0 +1,145 @@
+"""The top control bar: input device (with refresh), start/stop, replay a file.
+
+Widgets only: it emits what the user asked for; the window decides what happens.
+Changing the device while listening switches to it at once (no restart of the app).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
+
+from soundwatch.gui import theme
+
+AUDIO_FILE_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3);;All files (*)"
+
+
+class ControlsBar(QWidget):
+    """Device picker, refresh, start/stop and open-file buttons, and what is playing."""
+
+    device_chosen = Signal(object)  # str device index, or None for the default input
+    refresh_requested = Signal()
+    start_requested = Signal()
+    stop_requested = Signal()
+    file_chosen = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(8)
+        title = QLabel("soundwatch")
+        title.setStyleSheet(f"font-size: 15px; font-weight: bold; color: {theme.ACCENT};")
+        layout.addWidget(title)
+        layout.addSpacing(12)
+        layout.addWidget(QLabel("Input"))
+        self.device_combo = QComboBox()
+        self.device_combo.setMinimumWidth(240)
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.device_combo.setToolTip("Microphone to listen to; changing it switches at once")
+        layout.addWidget(self.device_combo)
+        self.refresh_button = QPushButton("⟳")
+        self.refresh_button.setToolTip("Look for input devices again")
+        self.refresh_button.setFixedWidth(32)
+        layout.addWidget(self.refresh_button)
+        self.start_button = QPushButton("Start")
+        self.start_button.setCheckable(True)
+        self.start_button.setMinimumWidth(74)
+        layout.addWidget(self.start_button)
+        self.open_button = QPushButton("Replay file…")
+        self.open_button.setToolTip("Replay an audio file in real time instead of the microphone")
+        layout.addWidget(self.open_button)
+        self.source_label = QLabel("")
+        self.source_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                        QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.source_label)
+        self._filling = False
+        self._devices: list = []
+        self.device_combo.currentIndexChanged.connect(self._on_device_index)
+        self.refresh_button.clicked.connect(self.refresh_requested)
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.open_button.clicked.connect(self._on_open_clicked)
+
+    def set_devices(self, devices: Sequence, current: str | None) -> None:
+        """Fill the picker with ``InputDevice`` s; select ``current`` (an index as text, a
+        name part, or None for the default) without emitting :attr:`device_chosen`."""
+        self._filling = True
+        try:
+            self.device_combo.clear()
+            self.device_combo.addItem("Default input", None)
+            for device in devices:
+                mark = " (default)" if device.is_default else ""
+                self.device_combo.addItem(f"{device.index}: {device.name}{mark}",
+                                          str(device.index))
+            self._devices = list(devices)
+            self.device_combo.setCurrentIndex(self._position_of(self._devices, current))
+        finally:
+            self._filling = False
+
+    def show_device(self, current: str | None) -> None:
+        """Select the entry for ``current`` without emitting :attr:`device_chosen`."""
+        self._filling = True
+        try:
+            self.device_combo.setCurrentIndex(self._position_of(self._devices, current))
+        finally:
+            self._filling = False
+
+    @staticmethod
+    def _position_of(devices: Sequence, current: str | None) -> int:
+        """Combo position for ``current``: its index, else the first name containing it."""
+        if current is None or str(current).strip() == "":
+            return 0
+        text = str(current).strip().lower()
+        for position, device in enumerate(devices, start=1):
+            if text == str(device.index):
+                return position
+        for position, device in enumerate(devices, start=1):
+            if text in device.name.lower():
+                return position
+        return 0
+
+    def select_device(self, device: str | None) -> bool:
+        """Select the entry for ``device`` and emit :attr:`device_chosen`; False if absent."""
+        for position in range(self.device_combo.count()):
+            if self.device_combo.itemData(position) == device:
+                if position == self.device_combo.currentIndex():
+                    self.device_chosen.emit(device)
+                else:
+                    self.device_combo.setCurrentIndex(position)
+                return True
+        return False
+
+    @property
+    def chosen_device(self) -> str | None:
+        return self.device_combo.currentData()
+
+    def set_running(self, running: bool, description: str) -> None:
+        self.start_button.setChecked(running)
+        self.start_button.setText("Stop" if running else "Start")
+        self.source_label.setText(description)
+
+    def _on_device_index(self, position: int) -> None:
+        if not self._filling and position >= 0:
+            self.device_chosen.emit(self.device_combo.itemData(position))
+
+    def _on_start_clicked(self, checked: bool) -> None:
+        # The window sets the real state back through set_running().
+        self.start_button.setChecked(not checked)
+        (self.start_requested if checked else self.stop_requested).emit()
+
+    def _on_open_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Replay an audio file", "",
+                                              AUDIO_FILE_FILTER)
+        if path:
+            self.file_chosen.emit(path)

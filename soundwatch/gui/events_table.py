@@ -1,0 +1,196 @@
+"""The events table: newest first, a running event shown as soon as it starts.
+
+:class:`EventsModel` holds :class:`EventRow` s: live ones come from the detector's notices
+(an *event started* notice adds a running row, the *ended* notice completes it), past
+ones from the event store when the window opens, so the list survives a restart.
+Double-clicking a row asks for its clip (:attr:`EventsTable.clip_requested`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
+
+from soundwatch.gui import theme
+
+MAX_ROWS = 2000
+COLUMNS = ("time", "label", "start (s)", "duration", "peak", "clip")
+
+
+@dataclass
+class EventRow:
+    """One line of the table.
+
+    ``key`` identifies the event across its started/ended notices: (stream generation,
+    event id) for live events, ("store", row id) for stored ones.
+    """
+
+    key: tuple
+    label: str
+    wall_start_s: float  # seconds since the epoch (for the "time" column)
+    start_s: float  # on its stream's clock
+    duration_s: float
+    peak: float
+    ongoing: bool = False
+    clip_path: str | None = None
+    session_id: int | None = None
+    event_id: int | None = None
+
+
+class EventsModel(QAbstractTableModel):
+    """Rows newest first; at most ``MAX_ROWS`` (the oldest fall off the bottom)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[EventRow] = []
+        self._index: dict[tuple, EventRow] = {}
+
+    # -- Qt model ------------------------------------------------------------------------
+
+    def rowCount(self, parent=None) -> int:  # Qt's names: camelCase
+        return 0 if parent is not None and parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if row.ongoing:
+                return QColor(theme.GOOD)
+            if column in ("time", "start (s)"):
+                return QColor(theme.TEXT_DIM)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("start (s)", "duration",
+                                                                    "peak"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and column == "clip":
+            return row.clip_path or "no clip saved"
+        return None
+
+    @staticmethod
+    def _text(row: EventRow, column: str) -> str:
+        if column == "time":
+            when = dt.datetime.fromtimestamp(row.wall_start_s)
+            today = dt.date.today()
+            return when.strftime("%H:%M:%S" if when.date() == today else "%m-%d %H:%M:%S")
+        if column == "label":
+            return row.label
+        if column == "start (s)":
+            return f"{row.start_s:.2f}"
+        if column == "duration":
+            return f"● {row.duration_s:.1f} s" if row.ongoing else f"{row.duration_s:.2f} s"
+        if column == "peak":
+            return f"{row.peak:.2f}"
+        if column == "clip":
+            return "▶" if row.clip_path else ""
+        return ""
+
+    # -- updates -------------------------------------------------------------------------
+
+    def add_or_update(self, row: EventRow) -> None:
+        """Insert a new event at the top, or update the row with the same key in place."""
+        existing = self._index.get(row.key)
+        if existing is not None:
+            position = self.rows.index(existing)
+            self.rows[position] = row
+            self._index[row.key] = row
+            self.dataChanged.emit(self.index(position, 0),
+                                  self.index(position, len(COLUMNS) - 1))
+            return
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self.rows.insert(0, row)
+        self._index[row.key] = row
+        self.endInsertRows()
+        if len(self.rows) > MAX_ROWS:
+            self.beginRemoveRows(QModelIndex(), MAX_ROWS, len(self.rows) - 1)
+            for dropped in self.rows[MAX_ROWS:]:
+                self._index.pop(dropped.key, None)
+            del self.rows[MAX_ROWS:]
+            self.endRemoveRows()
+
+    def load(self, rows: list[EventRow]) -> None:
+        """Replace everything with ``rows`` (any order; shown newest first)."""
+        self.beginResetModel()
+        self.rows = sorted(rows, key=lambda r: r.wall_start_s, reverse=True)[:MAX_ROWS]
+        self._index = {row.key: row for row in self.rows}
+        self.endResetModel()
+
+    def tick_running(self, now_position_s: float, generation: int) -> None:
+        """Grow the duration of running events of the current stream (called at ~1 Hz)."""
+        for position, row in enumerate(self.rows):
+            if row.ongoing and row.key[0] == generation:
+                row.duration_s = max(row.duration_s, now_position_s - row.start_s)
+                self.dataChanged.emit(self.index(position, 3), self.index(position, 3))
+
+    def end_running(self) -> None:
+        """The stream stopped: no row stays marked as running."""
+        for position, row in enumerate(self.rows):
+            if row.ongoing:
+                row.ongoing = False
+                self.dataChanged.emit(self.index(position, 0),
+                                      self.index(position, len(COLUMNS) - 1))
+
+    def row_at(self, position: int) -> EventRow:
+        return self.rows[position]
+
+
+class EventsTable(QTableView):
+    """The table widget: double-click (or the context menu) asks for a row's clip."""
+
+    clip_requested = Signal(object)  # EventRow: play its clip
+    reveal_requested = Signal(object)  # EventRow: show its clip in the file manager
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.events = EventsModel(self)
+        self.setModel(self.events)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        self.doubleClicked.connect(self._on_double_click)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_context_menu)
+
+    def _on_double_click(self, index) -> None:
+        if index.isValid():
+            self.clip_requested.emit(self.events.row_at(index.row()))
+
+    def _on_context_menu(self, point) -> None:
+        index = self.indexAt(point)
+        if not index.isValid():
+            return
+        row = self.events.row_at(index.row())
+        menu = QMenu(self)
+        play = menu.addAction("Play clip")
+        reveal = menu.addAction("Show clip in folder")
+        has_clip = bool(row.clip_path) and Path(row.clip_path).exists()
+        play.setEnabled(has_clip)
+        reveal.setEnabled(has_clip)
+        chosen = menu.exec(self.viewport().mapToGlobal(point))
+        if chosen is play:
+            self.clip_requested.emit(row)
+        elif chosen is reveal:
+            self.reveal_requested.emit(row)

@@ -1,0 +1,287 @@
+"""One listening session at a time: open a source, run the pipeline, switch, stop. No Qt.
+
+The window owns one :class:`ListeningSession`. ``start(choice)`` opens the source (a
+microphone or a file replayed in real time) and runs either a full ``Monitor`` (classifier
++ detector + store + clips) when a model is loaded, or the bare :class:`Engine` (features
+only: the spectrogram and level meter still work) when none is. The worker's output goes
+to the GUI through a :class:`~soundwatch.gui.mailbox.MailboxListener`; nothing here
+touches a widget.
+
+Every public method runs on the Qt thread. Opening a device can take a moment (PortAudio
+opens it synchronously) but never waits for audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.features import FeatureExtractor, FeatureSpec
+from soundwatch.gui.mailbox import GuiMailbox, MailboxListener
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """What to listen to: a file (replayed, paced in real time by default) or a device."""
+
+    device: str | None = None  # index or name part; None: the default input
+    file: str | None = None
+    paced: bool = True
+
+    def describe(self) -> str:
+        if self.file:
+            return f"file {self.file}" + ("" if self.paced else " (fast)")
+        return f"device {self.device}" if self.device not in (None, "") else "default input"
+
+
+@dataclass
+class SessionStatus:
+    """A snapshot for the status bar (read at ~1 Hz)."""
+
+    source_name: str = ""
+    source_rate_hz: int = 0
+    model_rate_hz: int = 0
+    hop_s: float = 0.0  # between classifier windows (or feature frames without a model)
+    inference_ms: float | None = None  # mean classifier time per window
+    overflows: int = 0
+    samples_lost: int = 0
+    level_dbfs: float = -120.0
+    peak: float = 0.0
+    position_s: float = 0.0
+    lag_s: float = 0.0
+
+
+class ListeningSession:
+    """Runs the pipeline for one source at a time.
+
+    Args:
+        mailbox: where the worker's frames, scores and events go.
+        classifier: a loaded ``soundwatch.model.Classifier``, or None for spectrogram only.
+        settings: ``soundwatch.config.Settings`` for the detector (with a classifier).
+        store: an open ``EventStore`` shared by all sessions (closed by :meth:`close`).
+        clips: a ``ClipWriter`` or None.
+    """
+
+    def __init__(self, mailbox: GuiMailbox, classifier: Any = None, settings: Any = None,
+                 store: Any = None, clips: Any = None):
+        self.mailbox = mailbox
+        self.classifier = classifier
+        self.settings = settings
+        self.store = store
+        self.clips = clips
+        self.choice: SourceChoice | None = None  # the last one asked for
+        self.source = None
+        self.engine = None
+        self.monitor = None
+        self.started_wall_s = 0.0  # time.time() when the current stream began
+        self.listener: MailboxListener | None = None
+        self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
+        self._timed_classifier = TimedClassifier(classifier) if classifier is not None else None
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.classifier.spec if self.classifier is not None else FeatureSpec()
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.classifier.labels) if self.classifier is not None else []
+
+    @property
+    def running(self) -> bool:
+        return self.engine is not None and self.engine.running
+
+    @property
+    def hop_s(self) -> float:
+        """Seconds between scored windows (between feature frames without a model)."""
+        if self.monitor is not None:
+            return self.monitor.hop_s
+        if self.classifier is not None:
+            hop_s = self.detector_settings.hop_s if self.detector_settings else None
+            return self.classifier.hop_frames_for(hop_s) * self.spec.hop_s
+        return self.spec.hop_s
+
+    @property
+    def detector_settings(self):
+        """The ``DetectorSettings`` part of the settings (None: the defaults)."""
+        return getattr(self.settings, "detection", self.settings)
+
+    @property
+    def session_id(self) -> int | None:
+        """The event store's id of the current monitoring session, if any."""
+        return getattr(self.monitor, "session_id", None)
+
+    def apply_settings(self, settings: Any) -> None:
+        """Use new settings from now on; the running detector takes them between two hops
+        (on the worker thread, so it never sees half an update)."""
+        self.settings = settings
+        monitor, listener = self.monitor, self.listener
+        if monitor is None or listener is None:
+            return
+        detection = self.detector_settings
+        listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, choice: SourceChoice) -> None:
+        """Stop what runs, then listen to ``choice``.
+
+        Raises:
+            SoundwatchError: the source cannot be opened (nothing runs afterwards; the
+                caller shows the message with a Retry).
+        """
+        self.stop()
+        self.choice = choice
+        from soundwatch.sources import open_source
+
+        spec = self.spec
+        self.mailbox.reset(n_features=spec.n_features, hop_length=spec.hop_length)
+        listener = MailboxListener(self.mailbox, self.mailbox.generation)
+        self.listener = listener
+        source = open_source(choice.file, choice.device, spec.sample_rate_hz,
+                             paced=choice.paced)
+        try:
+            if self.classifier is not None:
+                self._start_monitor(source, listener)
+            else:
+                self._start_engine(source, listener)
+        except Exception:
+            self._discard(source)
+            raise
+        started_at = getattr(self.monitor, "started_at", None)  # the store's clock
+        self.started_wall_s = started_at.timestamp() if started_at else time.time()
+        log.info("listening to %s", choice.describe())
+
+    def switch(self, choice: SourceChoice) -> None:
+        """Listen to ``choice`` instead; on failure, go back to the previous source.
+
+        Raises:
+            SoundwatchError: ``choice`` failed (the previous source runs again if it could
+                be reopened).
+        """
+        previous = self.choice if self.running else None
+        try:
+            self.start(choice)
+        except SoundwatchError:
+            if previous is not None and previous != choice:
+                try:
+                    self.start(previous)
+                except SoundwatchError:
+                    log.exception("could not go back to %s", previous.describe())
+            raise
+
+    def stop(self) -> None:
+        """Stop the worker and the source; events still open are closed and stored."""
+        monitor, engine, self.monitor, self.engine, self.source = (
+            self.monitor, self.engine, None, None, None)
+        if monitor is not None:
+            monitor.stop()
+        elif engine is not None:
+            engine.stop()
+
+    def close(self) -> None:
+        """Stop and flush: the store is closed, so every event is on disk."""
+        self.stop()
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
+
+    def failure(self) -> str | None:
+        """A user-facing message when the pipeline has a problem now, else None.
+
+        A microphone that went away reports here while it reconnects by itself; a worker
+        that died reports its exception.
+        """
+        engine = self.engine
+        if engine is None:
+            return None
+        if engine.error is not None:
+            return f"the engine stopped: {engine.error}"
+        if engine.source.error:
+            return engine.source.error
+        return None
+
+    @property
+    def finished(self) -> bool:
+        """True when a replayed file has been played to its end."""
+        engine = self.engine
+        return engine is not None and not engine.running and engine.source.finished
+
+    def status(self) -> SessionStatus:
+        engine = self.engine
+        if engine is None:
+            return SessionStatus(model_rate_hz=self.spec.sample_rate_hz, hop_s=self.hop_s)
+        stats = engine.stats
+        return SessionStatus(
+            source_name=getattr(engine.source, "name", ""),
+            source_rate_hz=engine.source.sample_rate_hz,
+            model_rate_hz=engine.spec.sample_rate_hz,
+            hop_s=self.hop_s,
+            inference_ms=self._inference_ms(),
+            overflows=engine.source.stats.overflows,
+            samples_lost=stats.samples_lost,
+            level_dbfs=stats.level_dbfs,
+            peak=stats.peak,
+            position_s=stats.audio_s,
+            lag_s=stats.lag_s,
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _extractor(self, spec: FeatureSpec) -> FeatureExtractor:
+        if spec not in self._extractors:
+            self._extractors[spec] = FeatureExtractor(spec)
+        return self._extractors[spec]
+
+    def _start_engine(self, source, listener: MailboxListener) -> None:
+        from soundwatch.engine import Engine
+
+        engine = Engine(source, self.spec, [listener], extractor=self._extractor(self.spec))
+        engine.start()
+        self.source, self.engine = source, engine
+
+    def _start_monitor(self, source, listener: MailboxListener) -> None:
+        from soundwatch.monitor import Monitor
+
+        monitor = Monitor(source, self._timed_classifier, self.detector_settings,
+                          store=self.store, clips=self.clips, session_info={"app": "gui"})
+        monitor.add_listener(listener)
+        monitor.start()
+        self.source, self.engine, self.monitor = source, monitor.engine, monitor
+
+    def _inference_ms(self) -> float | None:
+        timed = self._timed_classifier
+        if timed is None or timed.windows == 0:
+            return None
+        return 1000.0 * timed.seconds / timed.windows
+
+    @staticmethod
+    def _discard(source) -> None:
+        try:
+            source.stop()
+        except Exception:
+            log.debug("could not stop a source that failed to start", exc_info=True)
+
+
+class TimedClassifier:
+    """Wraps a classifier to measure the time spent in ``score`` (the model alone), for
+    the status bar's "inference per window". Everything else passes through."""
+
+    def __init__(self, classifier: Any):
+        self.wrapped = classifier
+        self.seconds = 0.0  # total time inside score()
+        self.windows = 0  # windows scored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+    def score(self, windows):
+        started = time.perf_counter()
+        result = self.wrapped.score(windows)
+        self.seconds += time.perf_counter() - started
+        self.windows += len(windows)
+        return result

@@ -1,0 +1,188 @@
+"""The live spectrogram: a scrolling log-mel image of the last few seconds.
+
+Drawing cost is bounded and allocation-free per hop: new columns go into a preallocated
+double-length ring (:class:`ColumnRing`, each column written twice, N apart), so the last
+N columns are always one contiguous slice of it; no ``np.roll`` of the image. The image
+has fixed colour levels and a 256-entry lookup table (no autoLevels per frame) and is
+redrawn only on the window's ~30 fps timer, and only when columns arrived.
+
+Axes: x is seconds relative to now (-duration .. 0); y is mel bins, labelled in Hz by
+:class:`MelFrequencyAxis` at the true position of each frequency on the mel scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from soundwatch.features import FeatureSpec
+from soundwatch.gui import theme
+from soundwatch.gui.column_ring import ColumnRing
+
+HZ_TICKS = (100, 200, 500, 1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000)
+
+
+def hz_to_mel_position(frequency_hz: np.ndarray | float, spec: FeatureSpec) -> np.ndarray:
+    """Where a frequency sits on the image's y axis: row ``i`` spans [i, i+1) and mel bin
+    ``i``'s centre frequency maps to ``i + 0.5`` (centres as in ``librosa.mel_frequencies``)."""
+    import librosa
+
+    mel_min = librosa.hz_to_mel(spec.fmin_hz)
+    mel_max = librosa.hz_to_mel(spec.fmax_hz)
+    step = (mel_max - mel_min) / (spec.n_mels + 1)
+    return (librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64)) - mel_min) / step - 0.5
+
+
+class MelFrequencyAxis(pg.AxisItem):
+    """A y axis over mel-bin rows whose ticks are round frequencies, labelled in Hz/kHz."""
+
+    def __init__(self, spec: FeatureSpec, **kwargs):
+        super().__init__("left", **kwargs)
+        self.spec = spec
+        ticks_hz = [f for f in HZ_TICKS if spec.fmin_hz <= f <= spec.fmax_hz]
+        positions = hz_to_mel_position(np.array(ticks_hz, dtype=float), spec)
+        self._ticks = list(zip(positions.tolist(), ticks_hz, strict=True))
+
+    def tickValues(self, minVal, maxVal, size):
+        visible = [p for p, _ in self._ticks if minVal <= p <= maxVal]
+        return [(1.0, visible)]
+
+    def tickStrings(self, values, scale, spacing):
+        labels = {round(p, 6): hz for p, hz in self._ticks}
+        out = []
+        for value in values:
+            hz = labels.get(round(value, 6))
+            if hz is None:
+                out.append("")
+            else:
+                out.append(f"{hz // 1000}k" if hz >= 1000 and hz % 1000 == 0 else
+                           f"{hz / 1000:g}k" if hz >= 1000 else f"{hz}")
+        return out
+
+
+class SpectrogramView(QWidget):
+    """Scrolling log-mel spectrogram with a dB colour bar.
+
+    It wraps (rather than subclasses) a ``pg.GraphicsLayoutWidget``: pyqtgraph binds
+    methods such as ``clear`` onto its widgets' instances, which would shadow ours.
+
+    Args:
+        spec: the feature spec of the frames it will receive (log-mel expected; MFCC
+            frames are shown by coefficient index).
+        duration_s: seconds of history shown.
+        levels_db: fixed colour range.
+        pool: frames max-pooled into one image column. 10 s of 10 ms frames are 1000
+            columns, more than the widget has pixels: drawing would skip columns and a
+            one-frame click could vanish; pooling keeps its peak.
+    """
+
+    def __init__(self, spec: FeatureSpec, duration_s: float = 10.0,
+                 levels_db: tuple[float, float] = theme.SPECTROGRAM_LEVELS_DB, pool: int = 2,
+                 parent=None):
+        super().__init__(parent)
+        self.levels_db = levels_db
+        self.duration_s = float(duration_s)
+        self.pool = max(1, int(pool))
+        self.setMinimumHeight(180)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setAntialiasing(False)  # crisp mel bands, no blur between rows
+        self.graphics.ci.layout.setContentsMargins(4, 4, 4, 4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        self._plot: pg.PlotItem | None = None
+        self._bar: pg.ColorBarItem | None = None
+        self.image: pg.ImageItem | None = None
+        self.redraws = 0
+        self._dirty = False
+        self.configure(spec)
+
+    def configure(self, spec: FeatureSpec) -> None:
+        """(Re)build for a feature spec: a new stream may have another hop or mel count."""
+        self.spec = spec
+        self.column_s = spec.hop_s * self.pool
+        self.n_columns = max(1, int(round(self.duration_s / self.column_s)))
+        self.ring = ColumnRing(self.n_columns, spec.n_features, fill=self.levels_db[0])
+        self._pending = np.zeros((0, spec.n_features), dtype=np.float32)  # < pool frames
+        self.graphics.ci.clear()
+        is_mel = spec.n_mfcc is None
+        axis = MelFrequencyAxis(spec) if is_mel else pg.AxisItem("left")
+        plot = self.graphics.ci.addPlot(row=0, col=0, axisItems={"left": axis})
+        plot.setLabel("left", "frequency (Hz)" if is_mel else "MFCC coefficient")
+        plot.setLabel("bottom", "time (s)")
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        image = pg.ImageItem(axisOrder="col-major")
+        plot.addItem(image)
+        width_s = self.n_columns * self.column_s
+        image.setImage(self.ring.view(), autoLevels=False, levels=self.levels_db)
+        image.setRect(QRectF(-width_s, 0.0, width_s, float(spec.n_features)))
+        plot.setXRange(-width_s, 0.0, padding=0)
+        plot.setYRange(0.0, float(spec.n_features), padding=0)
+        levels = self.levels_db if is_mel else (-50.0, 50.0)
+        bar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(theme.SPECTROGRAM_COLOURMAP),
+                              interactive=False, label="dB" if is_mel else "", width=14)
+        bar.setImageItem(image, insert_in=plot)
+        self._plot, self._bar, self.image = plot, bar, image
+        self._dirty = False
+
+    def clear(self) -> None:
+        self.ring.clear()
+        self._pending = self._pending[:0]
+        self._dirty = True
+
+    def append(self, frames: np.ndarray) -> None:
+        """Add (k, n_features) frames for the next redraw (cheap: a copy into the ring).
+        Every ``pool`` frames become one column, their element-wise maximum."""
+        if len(frames) == 0:
+            return
+        if len(self._pending):
+            frames = np.concatenate([self._pending, frames])
+        n_full = len(frames) // self.pool * self.pool
+        self._pending = frames[n_full:].copy()
+        if n_full:
+            columns = frames[:n_full].reshape(-1, self.pool, frames.shape[1]).max(axis=1)
+            self.ring.append(columns)
+            self._dirty = True
+
+    def redraw(self) -> bool:
+        """Push the ring to the image if columns arrived; True if it drew."""
+        if not self._dirty or self.image is None:
+            return False
+        self.image.setImage(self.ring.view(), autoLevels=False)
+        self._dirty = False
+        self.redraws += 1
+        return True
+
+    def pixel_geometry(self, relative_to: QWidget) -> dict:
+        """Where the image lies in ``relative_to`` 's pixels, and the pixel row of each
+        tick frequency (for tests that read a screenshot)."""
+        view_box = self._plot.getViewBox()
+        scene_rect = view_box.mapViewToScene(self.image.mapRectToView(
+            self.image.boundingRect())).boundingRect()
+        top_left = self.graphics.mapFromScene(scene_rect.topLeft())
+        bottom_right = self.graphics.mapFromScene(scene_rect.bottomRight())
+        origin = self.graphics.mapTo(relative_to, top_left)
+        end = self.graphics.mapTo(relative_to, bottom_right)
+        rows_hz = {}
+        for hz in HZ_TICKS:
+            if self.spec.fmin_hz <= hz <= self.spec.fmax_hz:
+                y_view = float(hz_to_mel_position(hz, self.spec))
+                point = view_box.mapViewToScene(pg.Point(0.0, y_view))
+                rows_hz[str(hz)] = self.graphics.mapTo(
+                    relative_to, self.graphics.mapFromScene(point)).y()
+        return {"spectrogram_image": [origin.x(), origin.y(), end.x(), end.y()],
+                "spectrogram_row_of_hz": rows_hz}
+
+    def row_of_hz(self, frequency_hz: float) -> int:
+        """The image row (mel bin) that shows ``frequency_hz``."""
+        position = float(hz_to_mel_position(frequency_hz, self.spec))
+        return int(np.clip(np.floor(position), 0, self.spec.n_features - 1))
+
+    def newest_columns(self, k: int) -> np.ndarray:
+        """Copy of the newest ``k`` columns as drawn (each ``column_s`` seconds long):
+        (k, n_features) float32."""
+        return self.ring.view()[-k:].copy()

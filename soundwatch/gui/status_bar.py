@@ -1,0 +1,89 @@
+"""The status bar: sample rates, hop, inference time, overflows, samples lost, CPU use.
+
+Updated by the window's 1 Hz text timer. CPU use is this process's user+system time
+over wall time since the last update (all threads: capture, worker, GUI), in percent of
+one core.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from soundwatch.gui.session import SessionStatus
+
+
+class CpuMeter:
+    """Process CPU use between two calls of :meth:`sample`, in percent of one core."""
+
+    def __init__(self):
+        self._last_wall = time.monotonic()
+        self._last_cpu = self._cpu_s()
+        self.percent = 0.0
+
+    @staticmethod
+    def _cpu_s() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    def sample(self) -> float:
+        wall, cpu = time.monotonic(), self._cpu_s()
+        if wall - self._last_wall > 0.05:
+            self.percent = 100.0 * (cpu - self._last_cpu) / (wall - self._last_wall)
+            self._last_wall, self._last_cpu = wall, cpu
+        return self.percent
+
+
+def describe_status(status: SessionStatus, running: bool) -> list[str]:
+    """The status bar's fields as text, in display order."""
+    if status.source_rate_hz:
+        if status.source_rate_hz != status.model_rate_hz:
+            rate = f"{status.source_rate_hz} Hz → {status.model_rate_hz} Hz"
+        else:
+            rate = f"{status.model_rate_hz} Hz"
+    else:
+        rate = f"model {status.model_rate_hz} Hz"
+    inference = ("inference —" if status.inference_ms is None
+                 else f"inference {status.inference_ms:.1f} ms/window")
+    return [
+        "● listening" if running else "○ stopped",
+        rate,
+        f"hop {status.hop_s * 1000:.0f} ms",
+        inference,
+        f"overflows {status.overflows}",
+        f"lost {status.samples_lost} samples",
+        f"lag {status.lag_s * 1000:.0f} ms",
+    ]
+
+
+class StatusLine(QStatusBar):
+    """Permanent labels, one per field, plus CPU use and redraw rate at the right."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSizeGripEnabled(False)
+        self.fields: list[QLabel] = []
+        self.cpu_label = QLabel("")
+        self.fps_label = QLabel("")
+        self.addPermanentWidget(self.fps_label)
+        self.addPermanentWidget(self.cpu_label)
+        self.cpu = CpuMeter()
+
+    def update_status(self, status: SessionStatus, running: bool, redraw_fps: float) -> None:
+        texts = describe_status(status, running)
+        while len(self.fields) < len(texts):
+            label = QLabel("")
+            self.addWidget(label)
+            self.fields.append(label)
+        for label, text in zip(self.fields, texts, strict=False):
+            if label.text() != text:
+                label.setText(text)
+        self.cpu_label.setText(f"CPU {self.cpu.sample():.0f}%")
+        self.fps_label.setText(f"{redraw_fps:.0f} fps" if running else "")
+
+    def text(self) -> str:
+        """All fields in one line (for tests and logs)."""
+        return " | ".join([label.text() for label in self.fields]
+                          + [self.fps_label.text(), self.cpu_label.text()])

@@ -1,0 +1,201 @@
+"""The class-confidence timeline: smoothed scores of the classes that matter now.
+
+Shows the last ``duration_s`` seconds (x: seconds relative to the newest score) of the
+classes chosen by :class:`~soundwatch.gui.class_selection.ClassSelection` (watched ones
+plus the top active ones, with hysteresis, so curves do not flicker; an active class stays
+while its curve is on screen, unless newer ones push it out), each in a stable
+colour and named in the legend, with the on-threshold drawn as a dashed line (one per
+shown class whose threshold differs from the default).
+
+History lives in preallocated :class:`ColumnRing` s (times and score rows); a redraw hands
+pyqtgraph views of them, only when new rows arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from soundwatch.gui import theme
+from soundwatch.gui.class_selection import ClassSelection
+from soundwatch.gui.column_ring import ColumnRing
+from soundwatch.gui.mailbox import ScoreRow
+
+MAX_CURVES = 12  # watched + active curves drawn at most
+
+
+class ConfidenceTimeline(QWidget):
+    """Smoothed confidences over time for the shown classes.
+
+    It wraps (rather than subclasses) a ``pg.PlotWidget``: pyqtgraph binds methods such
+    as ``clear`` onto its widgets' instances, which would shadow ours.
+
+    Args:
+        duration_s: seconds of history.
+        top_k: active (non-watched) classes shown at most.
+    """
+
+    def __init__(self, duration_s: float = 30.0, top_k: int = 6, parent=None):
+        super().__init__(parent)
+        self.duration_s = float(duration_s)
+        self.top_k = int(top_k)
+        self.setMinimumHeight(150)
+        self.plot_widget = pg.PlotWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+        plot = self.plot_widget.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.setLabel("left", "confidence")
+        plot.setLabel("bottom", "time (s)")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setXRange(-self.duration_s, 0.0, padding=0)
+        plot.setYRange(0.0, 1.06, padding=0)
+        self.legend = pg.LegendItem(offset=(8, 4), colCount=3, labelTextColor=theme.TEXT,
+                                    brush=pg.mkBrush(21, 23, 28, 200))
+        self.legend.setParentItem(plot.getViewBox())
+        self._default_line = pg.InfiniteLine(
+            pos=0.5, angle=0, movable=False,
+            pen=pg.mkPen(theme.THRESHOLD_LINE, width=1, style=Qt.PenStyle.DashLine),
+            label="on threshold", labelOpts={"position": 0.04, "color": theme.TEXT_DIM,
+                                             "anchors": [(0, 1), (0, 1)]},
+        )
+        plot.addItem(self._default_line)
+        self._curves: list[pg.PlotDataItem] = []
+        self._class_lines: list[pg.InfiniteLine] = []
+        for _ in range(MAX_CURVES):
+            curve = pg.PlotDataItem(connect="finite")
+            curve.setVisible(False)
+            plot.addItem(curve)
+            self._curves.append(curve)
+            line = pg.InfiniteLine(angle=0, movable=False)
+            line.setVisible(False)
+            plot.addItem(line)
+            self._class_lines.append(line)
+        self.selection = ClassSelection([], top_k=self.top_k)
+        self.default_threshold = 0.5
+        self.thresholds: dict[str, float] = {}
+        self.redraws = 0
+        self._dirty = False
+        self._layout_dirty = True
+        self.configure([], hop_s=0.1)
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def configure(self, labels: Sequence[str], hop_s: float, ignored: Iterable[str] = (),
+                  watched: Iterable[str] | None = None) -> None:
+        """Start over for a model's labels and hop (a new model or stream)."""
+        keep_watched = list(watched) if watched is not None else self.selection.watched
+        self.labels = list(labels)
+        self.hop_s = float(hop_s)
+        n_rows = max(1, math.ceil(self.duration_s / self.hop_s) + 2)
+        self._times = ColumnRing(n_rows, 1, fill=np.nan, dtype=np.float64)
+        self._scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
+        # A class that was active stays drawn while its curve is still on screen.
+        self.selection = ClassSelection(self.labels, top_k=self.top_k, ignored=ignored,
+                                        enter_score=0.3, leave_score=0.15,
+                                        hold_s=self.duration_s)
+        self.selection.set_watched(keep_watched)
+        self.newest_s = 0.0
+        self._dirty = self._layout_dirty = True
+
+    def clear(self) -> None:
+        """Forget the history (a new stream's clock starts at zero)."""
+        self._times.clear()
+        self._scores.clear()
+        self.selection.reset()
+        self.newest_s = 0.0
+        self._dirty = self._layout_dirty = True
+
+    def set_watched(self, watched: Iterable[str]) -> None:
+        self.selection.set_watched(watched)
+        self._dirty = self._layout_dirty = True
+
+    def set_thresholds(self, default_on: float, per_class: Mapping[str, float]) -> None:
+        self.default_threshold = float(default_on)
+        self.thresholds = dict(per_class)
+        self._default_line.setValue(self.default_threshold)
+        self._layout_dirty = self._dirty = True
+
+    # -- data ----------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[ScoreRow], sample_rate_hz: int) -> None:
+        """Add score rows (oldest first); cheap, drawing waits for :meth:`redraw`."""
+        if not rows or not self.labels:
+            return
+        times = np.array([[row.end_sample / sample_rate_hz] for row in rows])
+        scores = np.stack([row.smoothed for row in rows]).astype(np.float32, copy=False)
+        if scores.shape[1] != len(self.labels):
+            return  # rows of another model; configure() has moved on
+        self._times.append(times)
+        self._scores.append(scores)
+        for t, row in zip(times[:, 0], scores, strict=True):
+            if self.selection.update(row, float(t)):
+                self._layout_dirty = True
+        self.newest_s = float(times[-1, 0])
+        self._dirty = True
+
+    @property
+    def shown(self) -> list[str]:
+        return self.selection.shown[:MAX_CURVES]
+
+    @property
+    def points(self) -> int:
+        """Score rows currently held (and drawn)."""
+        return min(self._times.written, self._times.n_columns)
+
+    def curve_data(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x seconds relative to newest, y confidence) of a shown label's curve as drawn."""
+        index = self.shown.index(label)
+        x, y = self._curves[index].getData()
+        return np.asarray(x), np.asarray(y)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def redraw(self) -> bool:
+        """Update curves if rows arrived; True if it drew."""
+        if not self._dirty:
+            return False
+        if self._layout_dirty:
+            self._relayout()
+        times = self._times.recent()[:, 0]
+        x = times - self.newest_s
+        scores = self._scores.recent()
+        for curve, label in zip(self._curves, self.shown, strict=False):
+            curve.setData(x, scores[:, self.selection.index_of(label)])
+        self._dirty = False
+        self.redraws += 1
+        return True
+
+    def _relayout(self) -> None:
+        """Assign curves, colours, legend entries and threshold lines to the shown set."""
+        shown = self.shown
+        self.legend.clear()
+        for i, curve in enumerate(self._curves):
+            line = self._class_lines[i]
+            if i >= len(shown):
+                curve.setVisible(False)
+                curve.setData([], [])
+                line.setVisible(False)
+                continue
+            label = shown[i]
+            colour = self.selection.colour(label)
+            watched = label in self.selection.watched
+            curve.setPen(pg.mkPen(colour, width=2.5 if watched else 2.0))
+            curve.setVisible(True)
+            self.legend.addItem(curve, label + (" ★" if watched else ""))
+            threshold = self.thresholds.get(label)
+            if threshold is not None and abs(threshold - self.default_threshold) > 1e-6:
+                line.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+                line.setValue(threshold)
+                line.setVisible(True)
+            else:
+                line.setVisible(False)
+        self._layout_dirty = False

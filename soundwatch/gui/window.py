@@ -1,0 +1,445 @@
+"""The main window: controls, live spectrogram, confidence timeline, now panel, events.
+
+Threads: everything here runs on the Qt thread. The engine worker fills a
+:class:`~soundwatch.gui.mailbox.GuiMailbox`; a ~30 fps QTimer drains it and redraws (only
+what changed), a 1 Hz QTimer refreshes text (status bar, running events, device errors).
+No worker callback ever touches a widget.
+
+Layout::
+
+    [ controls: device ⟳  Start  Replay file…   source                              ]
+    [ message banner (errors, with Retry)                                           ]
+    [ spectrogram (last 10 s)                  ][ now: top-5 bars + level meter     ]
+    [ confidence timeline (last 30 s)          ][ tabs: Events | Classes            ]
+    [ status: rates | hop | inference | overflows | lost | lag        fps | CPU     ]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QMainWindow,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.gui.banner import MessageBanner
+from soundwatch.gui.class_settings import ClassSettingsPanel, ClassTuning
+from soundwatch.gui.controls import ControlsBar
+from soundwatch.gui.events_table import EventRow, EventsTable
+from soundwatch.gui.mailbox import MailboxBatch
+from soundwatch.gui.now_panel import NowPanel
+from soundwatch.gui.preferences import restrict_to_labels
+from soundwatch.gui.session import ListeningSession, SourceChoice
+from soundwatch.gui.spectrogram import SpectrogramView
+from soundwatch.gui.status_bar import StatusLine
+from soundwatch.gui.timeline import ConfidenceTimeline
+
+log = logging.getLogger(__name__)
+
+REDRAW_FPS = 30.0
+TEXT_INTERVAL_MS = 1000
+STORED_EVENTS_SHOWN = 500
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(6, 6, 6, 6)
+    layout.addWidget(widget)
+    return box
+
+
+class MainWindow(QMainWindow):
+    """The soundwatch window over one :class:`ListeningSession`.
+
+    Args:
+        session: runs the pipeline (the window starts and stops it).
+        preferences: a :class:`~soundwatch.gui.preferences.Preferences` (device, thresholds,
+            watch list), or None to remember nothing.
+        notice: a message to show at once (e.g. "no model found").
+        redraw_fps: rate of the redraw timer.
+        spectrogram_s, timeline_s: seconds of history shown.
+    """
+
+    def __init__(self, session: ListeningSession, preferences=None, notice: str | None = None,
+                 redraw_fps: float = REDRAW_FPS, spectrogram_s: float = 10.0,
+                 timeline_s: float = 30.0):
+        super().__init__()
+        self.session = session
+        self.preferences = preferences
+        self.setWindowTitle("soundwatch")
+        self.resize(1280, 800)
+        self._generation = -1
+        self._stream_ended = False
+        self._closed = False
+
+        self.controls = ControlsBar()
+        self.banner = MessageBanner()
+        self.spectrogram = SpectrogramView(session.spec, duration_s=spectrogram_s)
+        self.timeline = ConfidenceTimeline(duration_s=timeline_s)
+        self.now_panel = NowPanel()
+        self.events_table = EventsTable()
+        self.class_panel = ClassSettingsPanel()
+        self.status_line = StatusLine()
+        self._build_layout(spectrogram_s, timeline_s)
+        unknown_labels = self._configure_classes()
+
+        self.controls.device_chosen.connect(self._on_device_chosen)
+        self.controls.refresh_requested.connect(self.refresh_devices)
+        self.controls.start_requested.connect(self._on_start_requested)
+        self.controls.stop_requested.connect(self.stop_listening)
+        self.controls.file_chosen.connect(lambda path: self.start_listening(SourceChoice(file=path)))
+        self.banner.retry_requested.connect(self.retry)
+        self.class_panel.changed.connect(self._on_tuning_changed)
+        self.events_table.clip_requested.connect(self.play_clip)
+        self.events_table.reveal_requested.connect(self.reveal_clip)
+
+        # Redraw statistics (read by the status bar and the CPU benchmark).
+        self.ticks = 0
+        self.redraws = 0
+        self.redraw_fps = 0.0
+        self._fps_mark = (time.monotonic(), 0)
+
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.frame_timer.timeout.connect(self.on_frame_tick)
+        self.frame_timer.start(int(round(1000.0 / redraw_fps)))
+        self.text_timer = QTimer(self)
+        self.text_timer.timeout.connect(self.on_text_tick)
+        self.text_timer.start(TEXT_INTERVAL_MS)
+
+        self.load_stored_events()
+        notices = [notice] if notice else []
+        if unknown_labels:
+            notices.append(f"The settings name classes this model does not have: "
+                           f"{', '.join(unknown_labels)}; they are ignored with this model.")
+        if preferences is not None and preferences.load_error:
+            notices.append(f"{preferences.load_error} Running on default settings; changes "
+                           "made here are not saved until the file is fixed.")
+        if notices:
+            self.banner.show_message(" ".join(notices), kind="notice", retry=False)
+        self.on_text_tick()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def _build_layout(self, spectrogram_s: float, timeline_s: float) -> None:
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(_group(f"Spectrogram · last {spectrogram_s:g} s", self.spectrogram))
+        left.addWidget(_group(f"Class confidence · last {timeline_s:g} s", self.timeline))
+        left.setStretchFactor(0, 5)
+        left.setStretchFactor(1, 4)
+        tabs = QTabWidget()
+        tabs.addTab(self.events_table, "Events")
+        tabs.addTab(self.class_panel, "Classes && thresholds")
+        self.tabs = tabs
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(_group("Now", self.now_panel))
+        right.addWidget(tabs)
+        right.setStretchFactor(0, 0)
+        right.setStretchFactor(1, 1)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(left)
+        body.addWidget(right)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        body.setSizes([780, 480])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.banner)
+        layout.addWidget(body, 1)
+        self.setCentralWidget(central)
+        self.setStatusBar(self.status_line)
+
+    def _configure_classes(self) -> list[str]:
+        """Fill the class panel and timeline from the model's labels and the user's tuning;
+        returns the labels of the settings that the model does not have (ignored)."""
+        labels = self.session.labels
+        unknown: list[str] = []
+        if self.preferences is not None and labels:
+            settings, unknown = restrict_to_labels(self.preferences.settings, labels)
+            self.session.settings = settings
+        tuning = self.preferences.tuning() if self.preferences is not None else ClassTuning()
+        tuning = ClassTuning(tuning.default_on,
+                             {k: v for k, v in tuning.thresholds.items() if k in labels},
+                             [label for label in tuning.watched if label in labels])
+        background = ()
+        if self.session.classifier is not None:
+            background = tuple(self.session.classifier.metadata.background_labels)
+        self.timeline.configure(labels, self.session.hop_s, ignored=background,
+                                watched=tuning.watched)
+        self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
+        self.class_panel.set_labels(labels, tuning)
+        self.class_panel.setEnabled(bool(labels))
+        return unknown
+
+    # -- listening -----------------------------------------------------------------------
+
+    def start_listening(self, choice: SourceChoice, switch: bool = False) -> bool:
+        """Open ``choice`` (switching from the current source); errors go to the banner."""
+        try:
+            if switch:
+                self.session.switch(choice)
+            else:
+                self.session.start(choice)
+        except SoundwatchError as exc:
+            self.show_error(str(exc))
+            self._after_source_change(failed_choice=choice)
+            return False
+        if self.banner.kind == "error":
+            self.banner.clear()
+        self._after_source_change()
+        return True
+
+    def _after_source_change(self, failed_choice: SourceChoice | None = None) -> None:
+        if self.session.spec != self.spectrogram.spec:
+            self.spectrogram.configure(self.session.spec)
+        self.events_table.events.end_running()
+        running = self.session.running
+        choice = self.session.choice if running else failed_choice or self.session.choice
+        description = choice.describe() if choice else ""
+        if running and self.session.source is not None:
+            description = f"{'replaying' if choice.file else 'listening to'} " \
+                          f"{self.session.source.name}"
+            if not choice.file:
+                self.controls.show_device(choice.device)
+        self.controls.set_running(running, description)
+
+    def stop_listening(self) -> None:
+        self.session.stop()
+        self.events_table.events.end_running()
+        self.controls.set_running(False, "stopped")
+
+    def retry(self) -> None:
+        """The banner's Retry: open the last source again."""
+        self.banner.clear()
+        self.start_listening(self.session.choice or SourceChoice(device=self._device()))
+
+    def _device(self) -> str | None:
+        return self.preferences.device if self.preferences is not None else None
+
+    def _on_start_requested(self) -> None:
+        choice = self.session.choice or SourceChoice(device=self.controls.chosen_device)
+        self.start_listening(choice)
+
+    def _on_device_chosen(self, device: str | None) -> None:
+        if self.preferences is not None:
+            try:
+                self.preferences.set_device(device)
+            except (SoundwatchError, OSError) as exc:
+                self.show_error(f"could not save the device choice: {exc}")
+        self.start_listening(SourceChoice(device=device), switch=True)
+
+    def refresh_devices(self) -> None:
+        """Read the input-device list again (a device was plugged in or out)."""
+        from soundwatch.audio.capture import list_input_devices
+
+        try:
+            devices = list_input_devices()
+        except SoundwatchError as exc:
+            self.show_error(str(exc))
+            devices = []
+        choice = self.session.choice
+        current = choice.device if choice is not None and not choice.file else self._device()
+        self.controls.set_devices(devices, current)
+
+    def show_error(self, text: str) -> None:
+        if text != self.banner.text.text():  # the 1 Hz check repeats itself: log once
+            log.warning("%s", text)
+        self.banner.show_message(text, kind="error", retry=True)
+
+    # -- tuning --------------------------------------------------------------------------
+
+    def _on_tuning_changed(self, tuning: ClassTuning) -> None:
+        self.timeline.set_watched(tuning.watched)
+        self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
+        if self.preferences is None:
+            return
+        labels = self.session.labels
+        try:
+            self.preferences.set_tuning(tuning, labels)
+        except (SoundwatchError, OSError) as exc:
+            self.show_error(f"could not apply the class settings: {exc}")
+            return
+        self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
+
+    # -- events --------------------------------------------------------------------------
+
+    def load_stored_events(self) -> None:
+        """Fill the table from the event store (so it survives a restart of the window)."""
+        store = self.session.store
+        if store is None:
+            return
+        try:
+            stored = store.recent_events(limit=STORED_EVENTS_SHOWN)
+        except Exception as exc:  # a broken database must not keep the window from opening
+            self.show_error(f"could not read past events from {store.path}: {exc}")
+            return
+        self.events_table.events.load([_row_from_stored(event) for event in stored])
+
+    def _row_from_live(self, event, finished: bool, generation: int) -> EventRow:
+        return EventRow(
+            key=(generation, event.event_id),
+            label=event.label,
+            wall_start_s=self.session.started_wall_s + event.start_s,
+            start_s=event.start_s,
+            duration_s=event.duration_s,
+            peak=float(event.peak),
+            ongoing=not finished,
+            session_id=self.session.session_id,
+            event_id=event.event_id,
+        )
+
+    def resolve_clip(self, row: EventRow) -> str | None:
+        """The clip file of a row (asking the store for live rows), if it exists."""
+        if not row.clip_path and self.session.store is not None and row.session_id is not None:
+            try:
+                for stored in self.session.store.recent_events(
+                        limit=50, label=row.label, session_id=row.session_id):
+                    if abs(stored.start_s - row.start_s) < 0.05 and stored.clip_path:
+                        row.clip_path = stored.clip_path
+                        break
+            except Exception:
+                log.debug("clip lookup failed", exc_info=True)
+        if row.clip_path and Path(row.clip_path).exists():
+            return row.clip_path
+        return None
+
+    def play_clip(self, row: EventRow) -> None:
+        """Double-click: play the event's clip (or say why not)."""
+        path = self.resolve_clip(row)
+        if path is None:
+            self.banner.show_message(
+                f"no clip saved for the '{row.label}' event at "
+                f"{dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}. Turn clips on in "
+                "the config file ([clips] enabled = true) to keep audio around events.",
+                kind="notice", retry=False)
+            return
+        try:
+            import sounddevice
+            import soundfile
+
+            audio, rate = soundfile.read(path, dtype="float32")
+            sounddevice.play(audio, rate)
+        except Exception as exc:  # no output device: show the file instead
+            log.info("cannot play %s (%s); revealing it", path, exc)
+            self.reveal_clip(row)
+
+    def reveal_clip(self, row: EventRow) -> None:
+        path = self.resolve_clip(row)
+        if path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    # -- timers --------------------------------------------------------------------------
+
+    def on_frame_tick(self) -> None:
+        """~30 fps: drain the mailbox, feed the views, redraw what changed."""
+        self.ticks += 1
+        batch = self.session.mailbox.take()
+        if batch.generation != self._generation:
+            self._new_stream(batch.generation)
+        if not batch.empty:
+            self._consume(batch)
+        engine = self.session.engine
+        if engine is not None:
+            self.now_panel.meter.set_level(engine.stats.level_dbfs, engine.stats.peak)
+        if self._stream_ended:  # the worker said goodbye; its thread ends a moment later
+            self._check_finished()
+        drew = self.spectrogram.redraw()
+        drew = self.timeline.redraw() or drew
+        if drew:
+            self.redraws += 1
+
+    def _new_stream(self, generation: int) -> None:
+        self._generation = generation
+        self.spectrogram.clear()
+        self.timeline.clear()
+        self.now_panel.clear()
+
+    def _consume(self, batch: MailboxBatch) -> None:
+        self.spectrogram.append(batch.frames)
+        if batch.scores:
+            self.timeline.append(batch.scores, self.session.spec.sample_rate_hz)
+            tuning = self.class_panel.tuning
+            self.now_panel.set_scores(self.session.labels, batch.scores[-1].smoothed,
+                                      tuning.thresholds, tuning.default_on)
+        for notice in batch.events:
+            self.events_table.events.add_or_update(
+                self._row_from_live(notice.event, notice.finished, batch.generation))
+        if batch.stopped:
+            self.events_table.events.end_running()
+            self._stream_ended = True
+
+    def on_text_tick(self) -> None:
+        """1 Hz: status bar, running events' durations, device errors, end of a replay."""
+        now = time.monotonic()
+        mark_time, mark_redraws = self._fps_mark
+        if now - mark_time > 0.2:
+            self.redraw_fps = (self.redraws - mark_redraws) / (now - mark_time)
+            self._fps_mark = (now, self.redraws)
+        status = self.session.status()
+        running = self.session.running
+        self.status_line.update_status(status, running, self.redraw_fps)
+        self.events_table.events.tick_running(status.position_s, self._generation)
+        failure = self.session.failure()
+        if failure:
+            self.show_error(failure)
+        elif self.banner.kind == "error" and running and self.session.engine is not None \
+                and self.session.engine.source.error is None:
+            self.banner.clear()  # the device came back by itself
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        """A replayed file reached its end: stop, and say so."""
+        if not self.session.finished:
+            self._stream_ended = self._stream_ended and self.session.engine is not None
+            return
+        self._stream_ended = False
+        choice = self.session.choice
+        self.session.stop()
+        self.events_table.events.end_running()
+        self.controls.set_running(False, f"finished replaying {Path(choice.file).name}"
+                                  if choice and choice.file else "stopped")
+
+    # -- closing -------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop timers and the engine, flush and close the store. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.frame_timer.stop()
+        self.text_timer.stop()
+        self.session.close()
+
+    def closeEvent(self, event) -> None:  # Qt's name
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _row_from_stored(event) -> EventRow:
+    """A table row for a ``soundwatch.store.StoredEvent``."""
+    started = dt.datetime.fromisoformat(event.start_time.replace("Z", "+00:00"))
+    return EventRow(
+        key=("store", event.id),
+        label=event.label,
+        wall_start_s=started.timestamp(),
+        start_s=event.start_s,
+        duration_s=event.duration_s,
+        peak=event.peak,
+        clip_path=event.clip_path,
+        session_id=event.session_id,
+    )

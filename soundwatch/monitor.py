@@ -1,0 +1,293 @@
+"""The monitoring pipeline: engine -> windows -> classifier -> detector -> store, clips, listeners.
+
+:class:`Monitor` adds one sink to an :class:`~soundwatch.engine.Engine`. That sink keeps
+the newest feature frames, scores one window every hop (windows that arrive together are
+scored in one batch), feeds the :class:`~soundwatch.detect.EventDetector`, commits every
+finished event to the :class:`~soundwatch.store.EventStore` at once, queues its clip with
+the :class:`~soundwatch.clips.ClipWriter`, and tells the listeners.
+
+Threads: everything below runs on the engine worker thread, listeners included. A
+listener must be quick and must not touch GUI widgets (hand data to the GUI through a
+mailbox or a Qt signal). ``start``/``stop``/``wait`` are called from the owner's thread.
+
+Order of side effects for a finished event: the store commit comes first, then the
+listeners, so anything a listener prints is already on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from soundwatch.audio.source import AudioSource
+from soundwatch.clips import ClipWriter
+from soundwatch.detect import DetectorSettings, Event, EventDetector
+from soundwatch.engine import Engine, EngineSink
+from soundwatch.model import Classifier
+from soundwatch.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class MonitorListener:
+    """Receives the monitor's output on the engine worker thread. Override what you need."""
+
+    def on_frames(self, frames: np.ndarray, first_sample: int) -> None:
+        """New feature frames, (n, n_features) float32, as the engine produced them."""
+
+    def on_scores(self, scores: np.ndarray, smoothed: np.ndarray, end_sample: int) -> None:
+        """One scored window: raw and smoothed (n_labels,) scores; the window ends at
+        ``end_sample`` on the stream clock."""
+
+    def on_event_started(self, event: Event) -> None:
+        """An event was confirmed (``event.ongoing`` is True; its end is not known yet)."""
+
+    def on_event(self, event: Event) -> None:
+        """An event finished; it is already in the store."""
+
+    def on_gap(self, start_sample: int, n_samples: int) -> None:
+        """Audio was lost (overrun, device gone); open events were closed at its start."""
+
+    def on_stop(self) -> None:
+        """The stream ended; every event has been delivered."""
+
+
+class Monitor:
+    """Runs a classifier and an event detector over a source.
+
+    Args:
+        source: the audio source (microphone or file); the engine starts and stops it.
+        classifier: the loaded model; it sets the feature spec, window and labels.
+        settings: detection settings (``hop_s`` None: the model's hop).
+        store: where finished events, gaps and the session go (optional).
+        clips: writes a clip per finished event (optional).
+        session_info: extra facts recorded with the session's settings (e.g. the config
+            file path).
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        classifier: Classifier,
+        settings: DetectorSettings | None = None,
+        store: EventStore | None = None,
+        clips: ClipWriter | None = None,
+        session_info: dict | None = None,
+    ):
+        self.source = source
+        self.classifier = classifier
+        self.settings = (settings or DetectorSettings()).validate()
+        self.store = store
+        self.clips = clips
+        self.session_info = dict(session_info or {})
+        self.hop_frames = classifier.hop_frames_for(self.settings.hop_s)
+        self.detector = EventDetector(
+            classifier.labels, self.settings, classifier.sample_rate_hz,
+            window_samples=classifier.window_samples,
+            background_labels=classifier.metadata.background_labels,
+        )
+        self.engine = Engine(source, classifier.spec, [_ScoringSink(self)])
+        self.listeners: list[MonitorListener] = []
+        self.session_id: int | None = None
+        # UTC wall clock at stream sample 0: set by start(), pinned when audio first arrives
+        self.started_at: datetime | None = None
+        self.event_counts: Counter[str] = Counter()
+        self.gaps: list[tuple[int, int]] = []  # (start_sample, n_samples)
+        self.windows_scored = 0
+        self.store_errors = 0
+        self.latest_scores = np.zeros(len(classifier.labels), dtype=np.float32)
+        self.latest_smoothed = np.zeros(len(classifier.labels), dtype=np.float32)
+        self.latest_embedding: np.ndarray | None = None
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.classifier.sample_rate_hz
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_frames * self.classifier.spec.hop_s
+
+    @property
+    def running(self) -> bool:
+        return self.engine.running
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.engine.error
+
+    def add_listener(self, listener: MonitorListener) -> None:
+        self.listeners.append(listener)
+
+    def start(self) -> None:
+        """Open the store session and start the engine (and so the source)."""
+        self.started_at = datetime.now(timezone.utc)
+        if self.store is not None:
+            record = {"detection": self.settings.to_dict(), "hop_frames": self.hop_frames,
+                      **self.session_info}
+            self.session_id = self.store.start_session(
+                source=self.source.name, model=str(self.classifier.path),
+                sample_rate_hz=self.sample_rate_hz,
+                model_version=self.classifier.metadata.model_version,
+                settings=record, started_at=self.started_at,
+            )
+        self.engine.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop capture; events in progress are closed and stored before this returns."""
+        self.engine.stop(timeout_s)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the stream ends (file finished, or stop()); True if it has."""
+        return self.engine.wait(timeout_s)
+
+    def wall_time(self, sample: int) -> datetime:
+        """UTC wall-clock time of a stream-clock sample."""
+        started = self.started_at or datetime.now(timezone.utc)
+        return started + timedelta(seconds=sample / self.sample_rate_hz)
+
+    # -- worker thread -------------------------------------------------------------------
+
+    def _align_wall_clock(self) -> None:
+        """Pin stream sample 0 to the wall clock when the first audio arrives: a microphone
+        may deliver its first block seconds after start(), and event times must not carry
+        that delay."""
+        seconds = self.engine.position / self.sample_rate_hz + self.engine.stats.lag_s
+        self.started_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        if self.store is not None and self.session_id is not None:
+            try:
+                self.store.set_session_start(self.session_id, self.started_at)
+            except Exception as exc:
+                log.error("could not update the session start: %s", exc)
+
+    def _notify(self, method: str, *args) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, method)(*args)
+            except Exception:
+                log.exception("listener %r failed in %s", listener, method)
+
+    def _deliver(self, notices: list[Event]) -> None:
+        for event in notices:
+            if event.ongoing:
+                self._notify("on_event_started", event)
+                continue
+            row_id = None
+            if self.store is not None and self.session_id is not None:
+                try:
+                    row_id = self.store.add_event(event, self.session_id)
+                except Exception as exc:  # a full disk must not stop monitoring
+                    self.store_errors += 1
+                    log.error("could not store event %s at %.2f s: %s", event.label,
+                              event.start_s, exc)
+            if self.clips is not None:
+                self.clips.request(event, row_id, self.wall_time(event.start_sample))
+            self.event_counts[event.label] += 1
+            self._notify("on_event", event)
+
+    def _write_clips(self, final: bool = False) -> None:
+        if self.clips is None:
+            return
+        for result in self.clips.poll(self.engine.audio, final=final):
+            if self.store is None:
+                continue
+            try:
+                if result.path is not None and result.row_id is not None:
+                    self.store.set_clip_path(result.row_id, str(result.path))
+                self.store.forget_clips([str(p) for p in result.deleted])
+            except Exception as exc:
+                self.store_errors += 1
+                log.error("could not record clip %s: %s", result.path, exc)
+
+    def _scored(self, scores: np.ndarray, embedding: np.ndarray | None,
+                end_samples: list[int]) -> None:
+        for index, end_sample in enumerate(end_samples):
+            notices = self.detector.update(scores[index], end_sample)
+            self.windows_scored += 1
+            self.latest_scores = scores[index]
+            self.latest_smoothed = self.detector.smoothed
+            if embedding is not None:
+                self.latest_embedding = embedding[index]
+            self._notify("on_scores", scores[index], self.detector.smoothed, end_sample)
+            self._deliver(notices)
+
+    def _gap(self, start_sample: int, n_samples: int) -> None:
+        self._deliver(self.detector.flush(start_sample))
+        self.detector.reset(start_sample + n_samples)
+        self.gaps.append((start_sample, n_samples))
+        if self.store is not None and self.session_id is not None:
+            try:
+                self.store.add_gap(self.session_id, start_sample / self.sample_rate_hz,
+                                   n_samples / self.sample_rate_hz,
+                                   self.source.error or "audio lost (device gone or overrun)")
+            except Exception as exc:
+                self.store_errors += 1
+                log.error("could not store a gap: %s", exc)
+        self._notify("on_gap", start_sample, n_samples)
+
+    def _stopped(self, end_sample: int) -> None:
+        self._deliver(self.detector.flush(end_sample))
+        self._write_clips(final=True)
+        if self.store is not None and self.session_id is not None:
+            try:
+                self.store.end_session(self.session_id, end_sample / self.sample_rate_hz)
+            except Exception as exc:
+                log.error("could not close the session in the store: %s", exc)
+        self._notify("on_stop")
+
+
+class _ScoringSink(EngineSink):
+    """Keeps the newest frames and scores one window every ``hop_frames`` frames."""
+
+    def __init__(self, monitor: Monitor):
+        self.monitor = monitor
+        classifier = monitor.classifier
+        self.window_frames = classifier.window_frames
+        self.hop_frames = monitor.hop_frames
+        self.hop_length = classifier.spec.hop_length
+        self.n_fft = classifier.spec.n_fft
+        self._clock_aligned = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._frames = np.zeros((0, self.monitor.classifier.spec.n_features), dtype=np.float32)
+        self._first_sample = 0  # stream sample where self._frames[0] starts
+        self._next_end = self.window_frames  # index in self._frames where the next window ends
+
+    def on_start(self, engine: Engine) -> None:
+        self._reset()
+        self.monitor.detector.reset(engine.position)
+
+    def on_frames(self, frames: np.ndarray, first_sample: int) -> None:
+        monitor = self.monitor
+        if not self._clock_aligned:
+            monitor._align_wall_clock()
+            self._clock_aligned = True
+        monitor._notify("on_frames", frames, first_sample)
+        if len(self._frames) == 0:
+            self._first_sample = first_sample
+        self._frames = np.concatenate([self._frames, frames])
+        ends = list(range(self._next_end, len(self._frames) + 1, self.hop_frames))
+        if ends:
+            windows = np.stack([self._frames[end - self.window_frames:end] for end in ends])
+            end_samples = [self._first_sample + (end - 1) * self.hop_length + self.n_fft
+                           for end in ends]
+            scores, embedding = monitor.classifier.score(windows)
+            monitor._scored(scores, embedding, end_samples)
+            # Keep only the frames the next window needs.
+            next_end = ends[-1] + self.hop_frames
+            drop = max(0, next_end - self.window_frames)
+            drop = min(drop, len(self._frames))
+            self._frames = self._frames[drop:]
+            self._first_sample += drop * self.hop_length
+            self._next_end = next_end - drop
+        monitor._write_clips()
+
+    def on_gap(self, start_sample: int, n_samples: int) -> None:
+        self._reset()
+        self.monitor._gap(start_sample, n_samples)
+
+    def on_stop(self, end_sample: int) -> None:
+        self.monitor._stopped(end_sample)

@@ -1,0 +1,21 @@
+"""Training, evaluation and export of soundwatch models (needs the ``train`` extra: torch).
+
+Modules that import torch (net, fit, export, run, evaluate) are imported only by the
+``train`` and ``evaluate`` commands, after :func:`require_torch` has checked torch is there.
+"""
+
+from __future__ import annotations
+
+from soundwatch.errors import SoundwatchError
+
+INSTALL_HINT = "install the train extra: .venv/bin/pip install -e '.[train]'"
+
+
+def require_torch() -> None:
+    """Raise a clear SoundwatchError when torch (or onnx) is not installed."""
+    import importlib.util
+
+    missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SoundwatchError(f"training needs {' and '.join(missing)}, which is not "
+                              f"installed; {INSTALL_HINT}")

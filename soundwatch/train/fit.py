@@ -1,0 +1,263 @@
+"""The training loop: epochs of augmented windows, BCE on sigmoid outputs, checkpoints.
+
+Each epoch's randomness comes from ``seed + epoch`` (numpy and torch), so a run that is
+interrupted and resumed from ``checkpoint.pt`` draws the same windows as one that was not.
+The checkpoint (written after every epoch) holds the network, optimiser, schedule, the
+best state so far and the history; ``log.jsonl`` gets one line per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.train.augment import AugmentConfig, augment_batch
+from soundwatch.train.feature_cache import FeatureBank
+from soundwatch.train.net import SoundNet
+from soundwatch.train.sampling import WindowSampler, clip_windows
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """The recipe. Defaults are what the shipped model was trained with."""
+
+    window_frames: int = 96  # 96 frames of 10 ms: 0.98 s windows
+    hop_frames: int = 25  # default hop between windows in live use and evaluation
+    validation_hop_frames: int = 48  # coarser hop for the per-epoch validation (speed)
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    embedding_dim: int = 128
+    dropout: float = 0.3
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 2
+    patience: int = 15  # epochs without a better validation score before stopping
+    silence_margin_db: float = 20.0
+    background_fraction: float = 0.7  # share of each background file used for training
+    crops_per_label: int | None = None
+    negatives: int | None = None
+    seed: int = 0
+    threads: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        values = dict(values)
+        values["augment"] = AugmentConfig(**values.get("augment", {}))
+        values["channels"] = tuple(values.get("channels", cls.channels))
+        return cls(**values)
+
+
+@dataclass
+class ValidationSet:
+    """Clips scored after each epoch; the score is the clip accuracy over ``label_indices``."""
+
+    bank: FeatureBank
+    targets: np.ndarray  # (n_clips,) label index of each clip
+    label_indices: np.ndarray  # which outputs compete in the argmax
+
+
+@dataclass
+class TrainResult:
+    net: SoundNet
+    history: list[dict]
+    best_epoch: int
+    seconds: float
+
+
+def feature_statistics(bank: FeatureBank, max_frames: int = 200_000,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over (a sample of) the bank's frames: two (n,) arrays."""
+    rng = np.random.default_rng(seed)
+    frames = bank.features
+    if len(frames) > max_frames:
+        frames = frames[rng.choice(len(frames), max_frames, replace=False)]
+    return frames.mean(axis=0), frames.std(axis=0)
+
+
+def build_net(config: TrainConfig, n_features: int, n_labels: int,
+              mean: np.ndarray | None = None, std: np.ndarray | None = None) -> SoundNet:
+    return SoundNet(n_features, n_labels, config.channels, config.embedding_dim,
+                    config.dropout, mean, std, double_from=len(config.channels))
+
+
+def learning_rate_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to zero at the last epoch."""
+    warmup = config.warmup_epochs * steps_per_epoch
+    total = max(1, config.epochs * steps_per_epoch)
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def score_windows(net: nn.Module, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Sigmoid scores of windows: (k, frames, n) -> (k, n_labels), in eval mode."""
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start: start + batch_size]))
+            logits, _ = net(x[:, None])
+            out.append(torch.sigmoid(logits).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def score_clips(net: nn.Module, bank: FeatureBank, window_frames: int, hop_frames: int,
+                pad_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clip scores pooled over each clip's windows.
+
+    Returns:
+        (mean_scores, max_scores): each (n_clips, n_labels), the mean and the maximum of
+        the window scores over each clip.
+    """
+    all_windows, owners = [], []
+    for i in range(len(bank.records)):
+        windows = clip_windows(bank.clip(i), window_frames, hop_frames, pad_db)
+        all_windows.append(windows)
+        owners.append(np.full(len(windows), i))
+    scores = score_windows(net, np.concatenate(all_windows))
+    owner = np.concatenate(owners)
+    counts = np.bincount(owner, minlength=len(bank.records))[:, None]
+    mean_scores = np.zeros((len(bank.records), scores.shape[1]), dtype=np.float64)
+    np.add.at(mean_scores, owner, scores)
+    mean_scores /= counts
+    max_scores = np.zeros_like(mean_scores)
+    np.maximum.at(max_scores, owner, scores)
+    return mean_scores.astype(np.float32), max_scores.astype(np.float32)
+
+
+def clip_accuracy(scores: np.ndarray, targets: np.ndarray, label_indices: np.ndarray) -> float:
+    predicted = label_indices[np.argmax(scores[:, label_indices], axis=1)]
+    return float(np.mean(predicted == targets)) if len(targets) else float("nan")
+
+
+def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
+          validation: ValidationSet | None = None, pad_db: float = -100.0,
+          progress: bool = True) -> TrainResult:
+    """Train (or resume) a network on ``sampler``'s windows.
+
+    Args:
+        sampler: draws the epochs' windows (events, negatives, backgrounds).
+        config: the recipe.
+        out_dir: run folder: ``checkpoint.pt`` and ``log.jsonl`` live here.
+        validation: clips for early stopping and choosing the best epoch; None trains all
+            ``config.epochs`` and keeps the last state.
+        pad_db: dB value of silence.
+        progress: show a progress bar per epoch.
+    """
+    from tqdm import tqdm
+
+    torch.set_num_threads(config.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mean, std = feature_statistics(sampler.events, seed=config.seed)
+    torch.manual_seed(config.seed)
+    net = build_net(config, sampler.events.features.shape[1], len(sampler.labels), mean, std)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(sampler.epoch_items(np.random.default_rng(0)))
+                                / config.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, steps_per_epoch, config))
+    state = {"epoch": 0, "history": [], "best_score": -1.0, "best_epoch": 0,
+             "best_state": None, "seconds": 0.0}
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if checkpoint_path.is_file():
+        checkpoint = torch.load(checkpoint_path, weights_only=False)
+        if checkpoint["config"] != config.to_dict() or checkpoint["labels"] != sampler.labels:
+            raise SoundwatchError(
+                f"{checkpoint_path} is from a run with another recipe or label set; "
+                f"use a new --out folder or delete the checkpoint to start over"
+            )
+        net.load_state_dict(checkpoint["net"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        schedule.load_state_dict(checkpoint["schedule"])
+        state = checkpoint["state"]
+        log.warning("resuming %s at epoch %d", out_dir, state["epoch"] + 1)
+    loss_fn = nn.BCEWithLogitsLoss()
+    log_path = out_dir / "log.jsonl"
+    while state["epoch"] < config.epochs and not state.get("stopped"):
+        epoch = state["epoch"] + 1
+        started = time.monotonic()
+        rng = np.random.default_rng([config.seed, epoch])
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        items = sampler.epoch_items(rng)
+        net.train()
+        total_loss, n_seen = 0.0, 0
+        batches = range(0, len(items), config.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for start in bar:
+            chunk = items[start: start + config.batch_size]
+            if len(chunk) < 2:
+                continue  # batch-norm needs two windows
+            windows, targets, labelled = sampler.batch(chunk, rng)
+            backgrounds = (sampler.background_crops(len(chunk), rng)
+                           if sampler.background_windows is not None else None)
+            windows, targets = augment_batch(windows, targets, backgrounds, labelled,
+                                             config.augment, rng)
+            logits, _ = net(torch.from_numpy(np.ascontiguousarray(windows))[:, None])
+            loss = loss_fn(logits, torch.from_numpy(targets))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += float(loss.detach()) * len(chunk)
+            n_seen += len(chunk)
+            bar.set_postfix(loss=f"{total_loss / n_seen:.4f}")
+        record = {"epoch": epoch, "train_loss": round(total_loss / max(1, n_seen), 5),
+                  "lr": round(schedule.get_last_lr()[0], 6)}
+        if validation is not None:
+            scores, _ = score_clips(net, validation.bank, config.window_frames,
+                                    config.validation_hop_frames, pad_db)
+            accuracy = clip_accuracy(scores, validation.targets, validation.label_indices)
+            record["val_accuracy"] = round(accuracy, 4)
+            if accuracy >= state["best_score"]:  # ties: the later, more trained state
+                state["best_score"], state["best_epoch"] = accuracy, epoch
+                state["best_state"] = {k: v.clone() for k, v in net.state_dict().items()}
+        else:
+            state["best_epoch"] = epoch
+        elapsed = time.monotonic() - started
+        state["seconds"] += elapsed
+        record["seconds"] = round(elapsed, 1)
+        state["history"].append(record)
+        state["epoch"] = epoch
+        log.warning("epoch %s", " ".join(f"{k}={v}" for k, v in record.items()))
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "state": state,
+                    "config": config.to_dict(), "labels": sampler.labels},
+                   checkpoint_path.with_suffix(".tmp"))
+        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
+        if validation is not None and epoch - state["best_epoch"] >= config.patience:
+            log.warning("early stop: no better validation accuracy for %d epochs",
+                        config.patience)
+            state["stopped"] = True
+            torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(), "state": state,
+                        "config": config.to_dict(), "labels": sampler.labels},
+                       checkpoint_path)
+    if state["best_state"] is not None:
+        net.load_state_dict(state["best_state"])
+    net.eval()
+    return TrainResult(net, state["history"], state["best_epoch"], state["seconds"])

@@ -1,0 +1,100 @@
+"""`soundwatch classify FILE...`: offline events, top-k labels and per-window scores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import soundfile
+from model_factory import make_test_model, scene
+
+from soundwatch.cli import main
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_test_model(tmp_path_factory.mktemp("model") / "test.onnx")
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    made = {}
+    for name, parts in {
+        "tones.wav": [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("tone_3k", 0.6),
+                      ("silence", 0.5)],
+        "noise.flac": [("silence", 0.3), ("noise", 2.0), ("silence", 0.3)],
+        "short.wav": [("tone_3k", 0.3)],  # shorter than one 0.5 s window
+    }.items():
+        signal, truth = scene(parts)
+        path = tmp_path / name
+        soundfile.write(str(path), signal, RATE)
+        made[name] = (path, truth, len(signal) / RATE)
+    return made
+
+
+def classify(capsys, *args) -> tuple[int, str, str]:
+    code = main(["classify", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_gives_events_top_labels_and_every_window(model, files, capsys):
+    paths = [files[name][0] for name in ("tones.wav", "noise.flac", "short.wav")]
+    code, out, err = classify(capsys, *paths, "--model", model, "--json", "--top-k", "2")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in results] == [str(p) for p in paths]
+    tones, noise, short = results
+    assert [e["label"] for e in tones["events"]] == ["tone_1k", "tone_3k"]
+    for event, (_, start_s, end_s) in zip(tones["events"], files["tones.wav"][1], strict=True):
+        assert abs(event["start_s"] - start_s) <= 0.1 + 0.502
+        assert abs(event["end_s"] - end_s) <= 0.1 + 0.502
+    assert tones["top"][0]["label"] == "tone_1k" and len(tones["top"]) == 2
+    assert noise["top"][0]["label"] == "noise" and noise["top"][0]["mean"] > 0.5
+    assert [e["label"] for e in noise["events"]] == ["noise"]
+    assert tones["labels"] == ["tone_1k", "tone_3k", "noise"]
+    windows = tones["windows"]
+    assert all(len(w["scores"]) == 3 for w in windows)
+    assert windows[1]["start_s"] - windows[0]["start_s"] == pytest.approx(0.1)
+    assert windows[0]["end_s"] - windows[0]["start_s"] == pytest.approx(0.502)
+    assert windows[-1]["end_s"] <= files["tones.wav"][2] + 1e-6
+    # the window over the 1 kHz tone scores it, the one over silence does not
+    during = min(windows, key=lambda w: abs(w["start_s"] - 1.0))
+    assert during["scores"][0] > 0.9
+    assert max(windows[0]["scores"]) < 0.1
+    assert short["duration_s"] == pytest.approx(0.3) and len(short["windows"]) == 1
+    assert short["top"][0]["label"] == "tone_3k"
+
+
+def test_human_output_and_hop_override(model, files, capsys):
+    path = files["tones.wav"][0]
+    code, out, _ = classify(capsys, path, "--model", model, "--hop", "0.25")
+    assert code == 0
+    assert "top: tone_1k" in out and out.count("event:") == 2
+    n_windows = int(out.split(" windows")[0].split()[-1])
+    assert n_windows == int((files["tones.wav"][2] - 0.502) / 0.25) + 1
+
+
+def test_a_bad_file_is_reported_and_the_others_still_run(model, files, tmp_path, capsys):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all" * 10)
+    code, out, err = classify(capsys, files["noise.flac"][0], broken, "--model", model, "--json")
+    assert code == 1
+    assert "broken.wav" in err and "Traceback" not in err
+    assert [json.loads(line)["file"] for line in out.splitlines()] == [
+        str(files["noise.flac"][0])]
+    code, _, err = classify(capsys, broken, "--model", model)
+    assert code == 2
+
+
+def test_runs_as_a_real_command(model, files):
+    result = subprocess.run([sys.executable, "-m", "soundwatch", "classify",
+                             str(files["noise.flac"][0]), "--model", str(model)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "event: noise" in result.stdout

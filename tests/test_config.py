@@ -1,0 +1,90 @@
+"""Settings: TOML round trip, defaults, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import pytest
+
+from soundwatch.config import (
+    ClipSettings,
+    Settings,
+    load_settings,
+    save_settings,
+    user_config_path,
+    user_data_dir,
+)
+from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.errors import SoundwatchError
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_missing_default_file_gives_defaults_and_paths_follow_the_env(dirs):
+    assert load_settings() == Settings()
+    assert user_config_path() == dirs / "config" / "config.toml"
+    assert Settings().database_path() == dirs / "data" / "events.sqlite"
+    assert Settings().clip_directory() == dirs / "data" / "clips"
+    assert user_data_dir() == dirs / "data"
+
+
+def test_missing_explicit_file_is_an_error(dirs):
+    with pytest.raises(SoundwatchError, match="config file not found.*nope.toml"):
+        load_settings(dirs / "nope.toml")
+
+
+def test_round_trip_keeps_every_value(dirs):
+    settings = Settings(
+        detection=DetectorSettings(
+            threshold_on=0.7, threshold_off=0.4, smoothing="mean", smoothing_hops=5,
+            hop_s=0.25, watch=("dog", "door_wood_knock"), ignore=("rain",),
+            classes={"dog": ClassSettings(threshold_on=0.8, min_duration_s=0.1)},
+        ),
+        clips=ClipSettings(enabled=True, pre_roll_s=2.0, max_mb=12.5, max_files=7),
+    )
+    path = save_settings(settings)
+    assert path == user_config_path()
+    assert load_settings() == settings
+    assert load_settings(path) == settings
+
+
+def test_partial_file_keeps_defaults_for_the_rest(dirs):
+    path = dirs / "partial.toml"
+    path.write_text('[detection]\nthreshold_on = 0.9\nwatch = ["dog"]\n'
+                    '[detection.classes.dog]\nthreshold_off = 0.2\n'
+                    '[store]\ndatabase = "/tmp/x.sqlite"\n')
+    settings = load_settings(path)
+    assert settings.detection.threshold_on == 0.9
+    assert settings.detection.threshold_off == DetectorSettings().threshold_off
+    assert settings.detection.watch == ("dog",)
+    assert settings.detection.class_values("dog") == (0.9, 0.2, DetectorSettings().min_duration_s)
+    assert str(settings.database_path()) == "/tmp/x.sqlite"
+    assert settings.clips == ClipSettings()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[detection]\ntreshold_on = 0.5\n", r"unknown key 'treshold_on' in \[detection\].*"
+                                         r"did you mean 'threshold_on'"),
+    ("[detecton]\n", r"unknown key 'detecton' in the top level"),
+    ("[detection]\nthreshold_on = 1.5\n", r"\[detection\] threshold_on must be in \[0, 1\], "
+                                          r"got 1.5"),
+    ("[detection]\nthreshold_off = -0.2\n", r"threshold_off must be in \[0, 1\]"),
+    ("[detection.classes.dog]\nthreshold_on = 3\n", r"classes.dog.threshold_on must be in"),
+    ("[detection.classes.dog]\nthreshold = 0.3\n", r"unknown key 'threshold' in "
+                                                   r"\[detection.classes.dog\]"),
+    ("[detection]\nthreshold_on = \"high\"\n", r"detection.threshold_on must be a number"),
+    ("[detection]\nwatch = \"dog\"\n", r"detection.watch must be a list of strings"),
+    ("[clips]\nenabled = 1\n", r"clips.enabled must be true or false"),
+    ("[clips]\npre_roll_s = 60\n", r"pre_roll_s must be in \[0, 10.0\]"),
+    ("[model]\nthreads = 0\n", r"threads must be >= 1"),
+    ("[detection\n", r"cannot read config file"),
+])
+def test_bad_files_are_refused_naming_file_and_key(dirs, text, message):
+    path = dirs / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SoundwatchError, match=message) as info:
+        load_settings(path)
+    assert "bad.toml" in str(info.value)

@@ -1,0 +1,263 @@
+"""EventDetector on synthetic score sequences: exact, hand-checkable timings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from soundwatch.detect import ClassSettings, DetectorSettings, Event, EventDetector
+from soundwatch.errors import SoundwatchError
+
+RATE = 16000
+HOP = 1600  # 0.1 s per update
+PLAIN = DetectorSettings(
+    threshold_on=0.5, threshold_off=0.3, smoothing_hops=1, min_duration_s=0.0,
+    merge_gap_s=0.0, max_duration_s=100.0, warmup_s=0.0,
+)
+
+
+def run(detector: EventDetector, columns: list[list[float]], flush: bool = True,
+        first_end: int = HOP) -> list[Event]:
+    """Feed one score vector per hop; window i ends at first_end + i * HOP."""
+    notices = []
+    end = first_end
+    for column in columns:
+        notices += detector.update(np.array(column, dtype=np.float32), end)
+        end += HOP
+    if flush:
+        notices += detector.flush(end - HOP)
+    return notices
+
+
+def ended(notices: list[Event]) -> list[Event]:
+    return [n for n in notices if not n.ongoing]
+
+
+def one_class(values: list[float]) -> list[list[float]]:
+    return [[v] for v in values]
+
+
+def test_hysteresis_gives_exact_onset_and_offset():
+    detector = EventDetector(["a"], PLAIN, RATE)
+    # hop index:          0    1    2    3    4    5    6    7
+    values = one_class([0.0, 0.6, 0.4, 0.35, 0.2, 0.45, 0.0, 0.0])
+    events = ended(run(detector, values))
+    assert len(events) == 1
+    event = events[0]
+    # on at hop 1 (0.6 >= 0.5); stays on through 0.4 and 0.35 (>= off 0.3); off at hop 4.
+    assert event.start_sample == 2 * HOP and event.end_sample == 5 * HOP
+    assert event.peak == pytest.approx(0.6)
+    assert event.mean == pytest.approx((0.6 + 0.4 + 0.35) / 3)
+    # 0.45 at hop 5 is above "off" but below "on": no new event.
+
+
+def test_without_hysteresis_the_same_sequence_would_chatter():
+    settings = PLAIN.with_overrides(threshold_off=0.5)
+    detector = EventDetector(["a"], settings, RATE)
+    values = one_class([0.0, 0.6, 0.4, 0.6, 0.4, 0.6, 0.0])
+    assert len(ended(run(detector, values))) == 3
+    detector = EventDetector(["a"], PLAIN, RATE)
+    assert len(ended(run(detector, values))) == 1
+
+
+def test_started_notice_comes_at_onset_and_precedes_the_end():
+    detector = EventDetector(["a"], PLAIN, RATE)
+    notices = run(detector, one_class([0.0, 0.9, 0.9, 0.9, 0.0]), flush=False)
+    assert [n.ongoing for n in notices] == [True, False]
+    started, finished = notices
+    assert started.event_id == finished.event_id
+    assert started.start_sample == finished.start_sample == 2 * HOP
+    assert started.end_sample == 2 * HOP  # announced at the onset hop itself
+
+
+def test_started_notice_is_delivered_by_the_onset_update():
+    detector = EventDetector(["a"], PLAIN, RATE)
+    assert detector.update(np.array([0.1]), HOP) == []
+    notices = detector.update(np.array([0.8]), 2 * HOP)
+    assert len(notices) == 1 and notices[0].ongoing
+    assert detector.active_labels == ["a"]
+
+
+def test_min_duration_drops_short_events_and_delays_the_announcement():
+    settings = PLAIN.with_overrides(min_duration_s=0.25)
+    detector = EventDetector(["a"], settings, RATE)
+    # 2 hops above (0.2 s) then 4 hops above (0.4 s).
+    values = one_class([0, 0.9, 0.9, 0, 0, 0.9, 0.9, 0.9, 0.9, 0, 0])
+    notices = run(detector, values)
+    events = ended(notices)
+    assert len(events) == 1
+    assert events[0].start_sample == 6 * HOP and events[0].duration_s == pytest.approx(0.4)
+    started = [n for n in notices if n.ongoing]
+    assert len(started) == 1
+    # announced once it had lasted 0.25 s: at hop index 8 (0.3 s after the onset at 5)
+    assert started[0].end_sample == 9 * HOP
+
+
+def test_gap_merge_joins_events_separated_by_a_short_dip():
+    settings = PLAIN.with_overrides(merge_gap_s=0.25)
+    detector = EventDetector(["a"], settings, RATE)
+    # above 0.3 s, below 0.2 s (merged), above 0.2 s, below 0.4 s (not merged), above
+    values = one_class([0, 0.9, 0.9, 0.9, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0.9, 0, 0, 0, 0])
+    events = ended(run(detector, values))
+    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(2, 9), (13, 14)]
+    assert events[0].mean == pytest.approx(0.9)  # the dip is not averaged in
+
+
+def test_merge_gap_delays_the_end_notice_by_at_most_the_gap():
+    settings = PLAIN.with_overrides(merge_gap_s=0.25)
+    detector = EventDetector(["a"], settings, RATE)
+    notices = run(detector, one_class([0.9, 0.9, 0.0, 0.0, 0.0, 0.0]), flush=False)
+    finished = ended(notices)
+    assert len(finished) == 1 and finished[0].end_sample == 3 * HOP
+    # the end became known at the first update more than 0.25 s after it: hop index 5
+    detector = EventDetector(["a"], settings, RATE)
+    assert ended(run(detector, one_class([0.9, 0.9, 0.0, 0.0, 0.0]), flush=False)) == []
+
+
+def test_max_duration_splits_a_long_event_into_continuations():
+    settings = PLAIN.with_overrides(max_duration_s=1.0)
+    detector = EventDetector(["a"], settings, RATE)
+    values = one_class([0.9] * 25 + [0.0])
+    notices = run(detector, values)
+    events = ended(notices)
+    assert [round(e.duration_s, 3) for e in events] == [1.0, 1.0, 0.5]
+    assert events[0].continued_from is None
+    assert events[1].continued_from == events[0].event_id
+    assert events[2].continued_from == events[1].event_id
+    assert events[1].start_sample == events[0].end_sample
+    starts = [n for n in notices if n.ongoing]
+    assert [s.event_id for s in starts] == [e.event_id for e in events]
+
+
+def test_warmup_suppresses_onsets_then_lets_a_lasting_sound_start():
+    settings = PLAIN.with_overrides(warmup_s=0.35)
+    detector = EventDetector(["a"], settings, RATE)
+    # high from the first hop; windows end at 0.1, 0.2, ... s; warm until 0.35 s
+    events = ended(run(detector, one_class([0.9] * 6 + [0.0])))
+    assert len(events) == 1
+    assert events[0].start_sample == 4 * HOP  # first window ending at or after 0.35 s
+
+
+def test_warmup_restarts_after_reset():
+    settings = PLAIN.with_overrides(warmup_s=0.25)
+    detector = EventDetector(["a"], settings, RATE)
+    run(detector, one_class([0.0] * 5), flush=False)
+    detector.flush(5 * HOP)
+    detector.reset(10 * HOP)
+    notices = run(detector, one_class([0.9] * 5 + [0.0]), first_end=11 * HOP)
+    events = ended(notices)
+    assert len(events) == 1 and events[0].start_sample == 13 * HOP
+
+
+def test_median_smoothing_ignores_a_single_hop_spike():
+    settings = PLAIN.with_overrides(smoothing="median", smoothing_hops=3)
+    detector = EventDetector(["a"], settings, RATE)
+    assert ended(run(detector, one_class([0, 0, 0.95, 0, 0, 0]))) == []
+    settings = PLAIN.with_overrides(smoothing="mean", smoothing_hops=3)
+    detector = EventDetector(["a"], settings, RATE)
+    assert ended(run(detector, one_class([0, 0, 0.95, 0.95, 0, 0, 0])))  # 0.63 mean
+
+
+def test_smoothing_keeps_onset_time_centred():
+    """A centred median shifts no edge: onset and offset stay on the true hops."""
+    settings = PLAIN.with_overrides(smoothing="median", smoothing_hops=3)
+    detector = EventDetector(["a"], settings, RATE)
+    events = ended(run(detector, one_class([0] * 4 + [0.9] * 6 + [0] * 4)))
+    assert len(events) == 1
+    assert events[0].start_sample == 5 * HOP and events[0].end_sample == 11 * HOP
+
+
+def test_window_centre_is_the_time_of_a_score():
+    detector = EventDetector(["a"], PLAIN, RATE, window_samples=8000)
+    events = ended(run(detector, one_class([0, 0, 0.9, 0.9, 0])))
+    assert events[0].start_sample == 3 * HOP - 4000
+    assert events[0].end_sample == 5 * HOP - 4000
+
+
+def test_flush_closes_an_open_event_at_the_last_audio_seen():
+    detector = EventDetector(["a"], PLAIN, RATE)
+    notices = run(detector, one_class([0, 0.9, 0.9, 0.9]), flush=False)
+    assert ended(notices) == []
+    closing = detector.flush(10 * HOP)
+    assert len(closing) == 1 and not closing[0].ongoing
+    assert closing[0].start_sample == 2 * HOP and closing[0].end_sample == 4 * HOP
+    assert detector.flush(11 * HOP) == []
+
+
+def test_classes_are_independent_and_notices_are_time_ordered():
+    detector = EventDetector(["a", "b"], PLAIN, RATE)
+    columns = [[0, 0], [0.9, 0], [0.9, 0.9], [0, 0.9], [0, 0.9], [0, 0]]
+    notices = run(detector, columns)
+    assert [(n.label, n.ongoing) for n in notices] == [
+        ("a", True), ("b", True), ("a", False), ("b", False)]
+    assert [n.end_sample for n in notices] == sorted(n.end_sample for n in notices)
+
+
+def test_per_class_thresholds_override_the_defaults():
+    settings = PLAIN.with_overrides(classes={"b": ClassSettings(threshold_on=0.8)})
+    detector = EventDetector(["a", "b"], settings, RATE)
+    events = ended(run(detector, [[0, 0], [0.7, 0.7], [0.7, 0.7], [0, 0]]))
+    assert [e.label for e in events] == ["a"]
+    assert settings.class_values("b") == (0.8, 0.3, 0.0)
+
+
+def test_watch_and_ignore_lists_and_background_labels():
+    columns = [[0, 0, 0], [0.9, 0.9, 0.9], [0.0, 0.0, 0.0]]
+    labels = ["a", "b", "silence"]
+    detector = EventDetector(labels, PLAIN, RATE, background_labels=("silence",))
+    assert {e.label for e in ended(run(detector, columns))} == {"a", "b"}
+    detector = EventDetector(labels, PLAIN.with_overrides(watch=("b",)), RATE)
+    assert {e.label for e in ended(run(detector, columns))} == {"b"}
+    detector = EventDetector(labels, PLAIN.with_overrides(ignore=("a",)), RATE)
+    assert {e.label for e in ended(run(detector, columns))} == {"b", "silence"}
+    detector = EventDetector(labels, PLAIN.with_overrides(watch=("silence",)), RATE,
+                             background_labels=("silence",))
+    assert {e.label for e in ended(run(detector, columns))} == {"silence"}
+
+
+def test_unknown_labels_in_settings_are_refused_with_the_model_labels():
+    with pytest.raises(SoundwatchError, match=r"\['dgo'\].*dog"):
+        EventDetector(["dog", "cat"], PLAIN.with_overrides(watch=("dgo",)), RATE)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"threshold_on": 1.2}, "threshold_on"),
+    ({"threshold_off": -0.1}, "threshold_off"),
+    ({"threshold_on": 0.3, "threshold_off": 0.5}, "must not exceed"),
+    ({"smoothing_hops": 0}, "smoothing_hops"),
+    ({"smoothing": "gauss"}, "smoothing"),
+    ({"min_duration_s": 5.0, "max_duration_s": 1.0}, "min_duration_s"),
+    ({"classes": {"a": ClassSettings(threshold_on=2.0)}}, "classes.a.threshold_on"),
+])
+def test_invalid_settings_are_refused_naming_the_key(change, key):
+    with pytest.raises(SoundwatchError, match=key):
+        PLAIN.with_overrides(**change)
+
+
+def test_settings_can_be_retuned_live_without_losing_the_event():
+    detector = EventDetector(["a"], PLAIN, RATE)
+    notices = run(detector, one_class([0.9, 0.9]), flush=False)
+    detector.set_settings(PLAIN.with_overrides(threshold_on=0.7, threshold_off=0.6))
+    notices += run(detector, one_class([0.5, 0.0]), first_end=3 * HOP)
+    events = ended(notices)
+    assert len(events) == 1 and events[0].end_sample == 3 * HOP
+
+
+def test_random_sequences_keep_the_invariants():
+    rng = np.random.default_rng(3)
+    noise = rng.random(600)
+    values = np.clip(np.convolve(noise, np.ones(8) / 8, mode="same") * 1.6 - 0.3, 0, 1)
+    settings = DetectorSettings(smoothing_hops=3, min_duration_s=0.2, merge_gap_s=0.3,
+                                max_duration_s=2.0, warmup_s=0.3)
+    notices = run(EventDetector(["a"], settings, RATE, window_samples=4800), one_class(values))
+    events = ended(notices)
+    assert len(events) >= 3
+    starts = [n for n in notices if n.ongoing]
+    assert [s.event_id for s in starts] == [e.event_id for e in events]  # one start per end
+    for event in events:
+        assert settings.min_duration_s <= event.duration_s <= settings.max_duration_s + 1e-9
+        assert 0.0 <= event.mean <= event.peak <= 1.0
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.start_sample >= before.end_sample  # one class: never overlapping
+        if after.continued_from is None:  # separate events are further apart than the gap
+            assert after.start_sample - before.end_sample > settings.merge_gap_s * RATE

@@ -1,0 +1,284 @@
+"""The GUI's parts that need no window: column ring, mailbox, class choice, Hz axis,
+display check, preferences, status text."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from soundwatch.features import FeatureSpec  # noqa: E402
+from soundwatch.gui.app import display_problem  # noqa: E402
+from soundwatch.gui.class_selection import ClassSelection  # noqa: E402
+from soundwatch.gui.class_settings import ClassTuning  # noqa: E402
+from soundwatch.gui.column_ring import ColumnRing  # noqa: E402
+from soundwatch.gui.mailbox import GuiMailbox, MailboxListener  # noqa: E402
+from soundwatch.gui.preferences import Preferences  # noqa: E402
+from soundwatch.gui.session import SessionStatus  # noqa: E402
+from soundwatch.gui.spectrogram import hz_to_mel_position  # noqa: E402
+from soundwatch.gui.status_bar import CpuMeter, describe_status  # noqa: E402
+
+# -- ColumnRing --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunks", [[1] * 23, [3, 7, 2, 9, 5], [15], [4, 30, 2]])
+def test_column_ring_reads_back_the_newest_columns_in_order(chunks):
+    ring = ColumnRing(n_columns=10, n_rows=2, fill=-1.0)
+    total = 0
+    for size in chunks:
+        columns = np.arange(total, total + size, dtype=np.float32)[:, None].repeat(2, axis=1)
+        ring.append(columns)
+        total += size
+        view = ring.view()
+        assert view.flags["C_CONTIGUOUS"] and view.shape == (10, 2)
+        expected = np.arange(total - 10, total, dtype=np.float32)
+        expected[expected < 0] = -1.0  # not yet written: the fill value
+        np.testing.assert_array_equal(view[:, 0], expected)
+        np.testing.assert_array_equal(ring.recent()[:, 1], expected[-min(total, 10):])
+
+
+def test_column_ring_view_is_a_slice_not_a_copy():
+    ring = ColumnRing(4, 1, fill=0.0)
+    ring.append(np.ones((6, 1), dtype=np.float32))
+    assert np.shares_memory(ring.view(), ring._buffer)
+    ring.clear()
+    assert ring.written == 0 and np.all(ring.view() == 0.0)
+
+
+# -- mailbox -----------------------------------------------------------------------------
+
+
+def test_mailbox_keeps_the_newest_frames_and_counts_the_dropped():
+    box = GuiMailbox(n_features=2, hop_length=160, max_frames=8, max_scores=3)
+    for start in range(0, 20, 4):  # 20 frames in 5 batches, 8 fit
+        frames = np.arange(start, start + 4, dtype=np.float32)[:, None].repeat(2, axis=1)
+        box.put_frames(frames, first_sample=start * 160)
+    for i in range(5):
+        box.put_scores(np.full(3, i / 10, dtype=np.float32), end_sample=1000 * i)
+    batch = box.take()
+    np.testing.assert_array_equal(batch.frames[:, 0], np.arange(12, 20))
+    assert batch.first_sample == 12 * 160
+    assert batch.frames_dropped == 12
+    assert [row.end_sample for row in batch.scores] == [2000, 3000, 4000]  # bounded
+    again = box.take()
+    assert again.empty and len(again.frames) == 0
+
+
+def test_mailbox_copies_scores_so_the_worker_may_reuse_its_arrays():
+    box = GuiMailbox(n_features=1, hop_length=160)
+    scores = np.array([0.25, 0.75], dtype=np.float32)
+    box.put_scores(scores, 160)
+    scores[:] = 0.0
+    np.testing.assert_array_equal(box.take().scores[0].smoothed, [0.25, 0.75])
+
+
+def test_listener_of_an_old_stream_is_ignored_after_reset():
+    box = GuiMailbox(n_features=2, hop_length=160)
+    old = MailboxListener(box, box.generation)
+    box.reset()
+    new = MailboxListener(box, box.generation)
+    old.on_frames(np.ones((3, 2), dtype=np.float32), 0)
+    old.on_event_started(object())
+    new.on_frames(np.zeros((2, 2), dtype=np.float32), 0)
+    new.on_stop()
+    batch = box.take()
+    assert len(batch.frames) == 2 and not batch.events and batch.stopped
+    assert batch.generation == new.generation
+
+
+def test_listener_runs_a_gui_request_on_the_worker_thread():
+    box = GuiMailbox(n_features=1, hop_length=160)
+    listener = MailboxListener(box, box.generation)
+    ran_on = []
+    listener.run_on_worker(lambda: ran_on.append(threading.current_thread().name))
+    worker = threading.Thread(target=listener.on_scores, name="engine-worker",
+                              args=(np.zeros(2), np.zeros(2), 160))
+    worker.start()
+    worker.join()
+    assert ran_on == ["engine-worker"]
+    listener.on_scores(np.zeros(2), np.zeros(2), 320)
+    assert ran_on == ["engine-worker"]  # once only
+
+
+def test_mailbox_under_a_concurrent_writer_loses_nothing_it_reports():
+    box = GuiMailbox(n_features=1, hop_length=1, max_frames=64)
+    n_batches = 2000
+
+    def write():
+        for i in range(n_batches):
+            box.put_frames(np.full((2, 1), i, dtype=np.float32), first_sample=2 * i)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    received, dropped = [], 0
+    while writer.is_alive() or received_pending(box):
+        batch = box.take()
+        received.extend(batch.frames[:, 0].tolist())
+        dropped += batch.frames_dropped
+    writer.join()
+    batch = box.take()
+    received.extend(batch.frames[:, 0].tolist())
+    dropped += batch.frames_dropped
+    assert len(received) + dropped == 2 * n_batches
+    assert received == sorted(received)  # oldest first, never out of order
+    assert received[-1] == n_batches - 1
+
+
+def received_pending(box: GuiMailbox) -> bool:
+    return box._frames_written != box._frames_taken
+
+
+# -- which classes the timeline shows ----------------------------------------------------
+
+
+def test_class_selection_does_not_flicker_when_scores_hover_around_the_threshold():
+    labels = ["a", "b", "c", "d"]
+    selection = ClassSelection(labels, top_k=2, enter_score=0.3, leave_score=0.1, hold_s=2.0)
+    changes = 0
+    for hop in range(100):  # "a" alternates 0.35 / 0.15 every hop for 10 s
+        scores = np.array([0.35 if hop % 2 == 0 else 0.15, 0.0, 0.0, 0.0])
+        changes += selection.update(scores, time_s=hop * 0.1)
+    assert changes == 1 and selection.shown == ["a"]
+
+
+def test_class_selection_drops_a_quiet_class_after_the_hold_time():
+    selection = ClassSelection(["a", "b"], top_k=2, enter_score=0.3, leave_score=0.1,
+                               hold_s=2.0)
+    selection.update(np.array([0.9, 0.0]), 0.0)
+    assert selection.shown == ["a"]
+    selection.update(np.array([0.0, 0.0]), 1.0)
+    assert selection.shown == ["a"]  # still held
+    assert selection.update(np.array([0.0, 0.0]), 2.5)
+    assert selection.shown == []
+
+
+def test_class_selection_keeps_watched_first_and_caps_active_classes():
+    labels = [f"c{i}" for i in range(8)]
+    selection = ClassSelection(labels, top_k=3, enter_score=0.2, ignored=["c7"])
+    selection.set_watched(["c5", "unknown"])
+    selection.update(np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.0, 0.0, 0.95]), 0.0)
+    assert selection.shown == ["c5", "c0", "c1", "c2"]  # c7 is ignored, c3/c4 not top-3
+    colours = {label: selection.colour(label) for label in selection.shown}
+    assert len(set(colours.values())) == 4
+    selection.update(np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.0, 0.0, 0.95]), 0.1)
+    assert {label: selection.colour(label) for label in selection.shown} == colours
+
+
+# -- the spectrogram's frequency axis ----------------------------------------------------
+
+
+def test_mel_positions_put_each_bin_centre_in_the_middle_of_its_row():
+    import librosa
+
+    spec = FeatureSpec()
+    centres_hz = librosa.mel_frequencies(n_mels=spec.n_mels + 2, fmin=spec.fmin_hz,
+                                         fmax=spec.fmax_hz)[1:-1]
+    positions = hz_to_mel_position(centres_hz, spec)
+    np.testing.assert_allclose(positions, np.arange(spec.n_mels) + 0.5, atol=1e-9)
+
+
+# -- display check -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("environ", "platform", "problem"), [
+    ({}, "linux", True),
+    ({"DISPLAY": ":0"}, "linux", False),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
+    ({"QT_QPA_PLATFORM": "offscreen"}, "linux", False),
+    ({"QT_QPA_PLATFORM": "xcb"}, "linux", True),
+    ({}, "darwin", False),
+    ({}, "win32", False),
+])
+def test_display_problem(environ, platform, problem):
+    message = display_problem(environ, platform)
+    assert (message is not None) == problem
+    if problem:
+        assert "soundwatch listen --headless" in message
+
+
+# -- preferences -------------------------------------------------------------------------
+
+
+def test_preferences_round_trip_keeps_other_per_class_settings(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[detection]\nthreshold_on = 0.6\n\n[detection.classes.dog]\n'
+                    'threshold_off = 0.2\nmin_duration_s = 0.4\n')
+    preferences = Preferences(path)
+    assert preferences.tuning() == ClassTuning(0.6, {}, [])
+    preferences.set_tuning(ClassTuning(0.6, {"dog": 0.7, "cat": 0.55}, ["dog"]))
+    preferences.set_device("3")
+    again = Preferences(path)
+    assert again.tuning() == ClassTuning(0.6, {"dog": 0.7, "cat": 0.55}, ["dog"])
+    assert again.device == "3"
+    dog = again.settings.detection.classes["dog"]
+    assert (dog.threshold_on, dog.threshold_off, dog.min_duration_s) == (0.7, 0.2, 0.4)
+    again.set_tuning(ClassTuning(0.6, {}, []), ["dog", "cat"])
+    assert "cat" not in Preferences(path).settings.detection.classes
+
+
+def test_preferences_never_overwrite_a_broken_config_file(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[detection]\nthreshold_onn = 0.6\n")
+    preferences = Preferences(path)
+    assert "threshold_onn" in preferences.load_error
+    preferences.set_tuning(ClassTuning(0.5, {"x": 0.9}, []))
+    assert path.read_text() == "[detection]\nthreshold_onn = 0.6\n"
+    assert preferences.saves == 0
+
+
+# -- status bar --------------------------------------------------------------------------
+
+
+def test_status_text_names_rates_hop_inference_and_losses():
+    status = SessionStatus(source_rate_hz=48000, model_rate_hz=16000, hop_s=0.1,
+                           inference_ms=1.25, overflows=2, samples_lost=480)
+    text = " | ".join(describe_status(status, running=True))
+    for part in ("48000 Hz → 16000 Hz", "hop 100 ms", "inference 1.2 ms/window",
+                 "overflows 2", "lost 480 samples", "listening"):
+        assert part in text
+
+
+def test_cpu_meter_measures_busy_work():
+    meter = CpuMeter()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        sum(range(1000))
+    assert meter.sample() > 30.0  # one busy thread: ~100 % of a core on an idle machine
+    time.sleep(0.3)
+    assert meter.sample() < 30.0
+
+
+def test_tuning_for_one_model_keeps_another_models_entries(tmp_path):
+    from soundwatch.gui.preferences import restrict_to_labels
+
+    path = tmp_path / "config.toml"
+    path.write_text('[detection]\nwatch = ["dog"]\n\n[detection.classes.dog]\n'
+                    'threshold_on = 0.7\n')
+    preferences = Preferences(path)
+    model_labels = ["tone_1k", "noise"]
+    settings, unknown = restrict_to_labels(preferences.settings, model_labels)
+    assert unknown == ["dog"]
+    assert settings.detection.watch == () and settings.detection.classes == {}
+    preferences.set_tuning(ClassTuning(0.5, {"noise": 0.6}, ["tone_1k"]), model_labels)
+    again = Preferences(path).settings.detection
+    assert again.watch == ("dog", "tone_1k")
+    assert again.classes["dog"].threshold_on == 0.7
+    assert again.classes["noise"].threshold_on == 0.6
+
+
+def test_class_selection_keeps_a_strong_event_over_faint_newcomers():
+    selection = ClassSelection(["a", "b", "c"], top_k=2, enter_score=0.2, leave_score=0.1,
+                               hold_s=30.0)
+    selection.update(np.array([0.95, 0.0, 0.0]), 0.0)  # a real event
+    selection.update(np.array([0.0, 0.0, 0.0]), 1.0)
+    selection.update(np.array([0.0, 0.25, 0.0]), 2.0)  # faint b
+    selection.update(np.array([0.0, 0.0, 0.3]), 3.0)  # faint c, b quiet again
+    assert selection.shown == ["a", "c"]  # b (peak 0.25) made room; a (0.95) stays
+    selection.update(np.array([0.0, 0.0, 0.0]), 31.0)  # a's curve has left the screen
+    assert selection.shown == ["c"]

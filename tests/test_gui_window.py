@@ -1,0 +1,325 @@
+"""The window as a real Qt window (offscreen platform), fed by the real engine and model.
+
+Every window here is built by ``soundwatch.gui.app.build_window`` from parsed
+``soundwatch gui`` options, with the tiny test model (tests/model_factory.py) whose labels
+answer to a 1 kHz tone, a 3 kHz tone and broadband noise.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before any QApplication exists: no display server needed for these tests.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from gui_helpers import GuiHarness, write_scene  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from soundwatch.config import load_settings  # noqa: E402
+from soundwatch.gui.session import SourceChoice  # noqa: E402
+from soundwatch.store import EventStore  # noqa: E402
+
+pytest.importorskip("pytestqt")
+
+SCENE = [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("noise", 1.0), ("silence", 1.0)]
+
+
+@pytest.fixture
+def harness(qtbot, tmp_path, monkeypatch):
+    h = GuiHarness(qtbot, tmp_path, monkeypatch)
+    yield h
+    h.close_all()
+
+
+def band_level_db(window, frequency_hz: float, columns: np.ndarray) -> float:
+    """Mean dB of the spectrogram row that shows ``frequency_hz`` over ``columns``."""
+    return float(columns[:, window.spectrogram.row_of_hz(frequency_hz)].mean())
+
+
+def finished_rows(window, label: str):
+    return [r for r in window.events_table.events.rows if r.label == label and not r.ongoing]
+
+
+def test_window_builds_with_the_models_classes(harness):
+    window = harness.open(start=False)
+    assert window.windowTitle() == "soundwatch"
+    assert window.class_panel.labels() == ["tone_1k", "tone_3k", "noise"]
+    assert window.session.classifier is not None
+    assert window.spectrogram.ring.written == 0
+    assert window.timeline.points == 0
+    assert window.events_table.events.rowCount() == 0
+    assert window.banner.message == ""  # a model was found: nothing to report
+    assert "hop 100 ms" in window.status_line.text()
+
+
+def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path):
+    path, truth = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(
+        lambda: len(finished_rows(window, "noise")) == 1 and not window.session.running,
+        timeout=20000)
+    window.on_frame_tick()
+
+    # Spectrogram: 5 s of audio = 497 frames = 248 columns of 2 pooled frames; the tone's
+    # columns are bright at 1 kHz and not at 3 kHz, the silent ones are dark at 1 kHz.
+    spectrogram = window.spectrogram
+    n_columns = spectrogram.spec.n_frames_for(int(5.0 * 16000)) // spectrogram.pool
+    assert spectrogram.ring.written == n_columns
+    drawn = spectrogram.newest_columns(n_columns)
+    column_s = spectrogram.column_s
+    tone = drawn[int(0.7 / column_s):int(1.8 / column_s)]
+    quiet = drawn[int(2.2 / column_s):int(2.8 / column_s)]
+    assert band_level_db(window, 1000, tone) > band_level_db(window, 3000, tone) + 40
+    assert band_level_db(window, 1000, tone) > band_level_db(window, 1000, quiet) + 40
+    np.testing.assert_array_equal(spectrogram.image.image, spectrogram.ring.view())
+    assert spectrogram.redraws >= 1
+
+    # Timeline: one point per 0.1 s hop; tone_1k and noise rose above the threshold.
+    timeline = window.timeline
+    assert timeline.points >= 40
+    assert {"tone_1k", "noise"} <= set(timeline.shown)
+    x, y = timeline.curve_data("tone_1k")
+    assert len(x) == timeline.points and y.max() > 0.9
+    assert x.max() == 0.0 and x.min() < -4.0  # seconds before the newest score
+
+    # Events table: one row per event, newest first, times close to the truth.
+    rows = window.events_table.events.rows
+    assert [r.label for r in rows] == ["noise", "tone_1k"]
+    for row, (label, start_s, end_s) in zip(rows[::-1], truth, strict=True):
+        assert row.label == label and not row.ongoing
+        assert abs(row.start_s - start_s) < 0.35
+        assert abs(row.duration_s - (end_s - start_s)) < 0.5
+        assert row.peak > 0.9
+    assert window.events_table.events.data(window.events_table.events.index(0, 1)) == "noise"
+    harness.qtbot.waitUntil(
+        lambda: "finished replaying scene.wav" in window.controls.source_label.text(),
+        timeout=1000)
+    assert window.controls.start_button.text() == "Start"
+
+
+def test_spectrogram_pooling_keeps_a_one_frame_click(qtbot):
+    from soundwatch.features import FeatureSpec
+    from soundwatch.gui.spectrogram import SpectrogramView
+
+    view = SpectrogramView(FeatureSpec(), duration_s=1.0, pool=2)
+    qtbot.addWidget(view)
+    frames = np.full((9, 64), -80.0, dtype=np.float32)
+    frames[5, 10] = 0.0  # a click in one frame, one band
+    view.append(frames[:3])  # batches that split a pair
+    view.append(frames[3:])
+    assert view.ring.written == 4 and view.n_columns == 50
+    columns = view.newest_columns(4)
+    assert columns[2, 10] == 0.0 and columns[[0, 1, 3], 10].max() == -80.0
+    assert view.redraw() and not view.redraw()  # draws once per new data
+
+
+def test_painting_the_window_does_not_leak_references_to_none(harness):
+    """A Qt binding that drops a reference to None (or True) at each painter call kills a
+    long-running window with "Fatal Python error: deallocating None" after a minute or
+    two on Python < 3.12 (PySide6 6.12.0 does: about 1000 per second here)."""
+    window = harness.open(start=False)
+    frames = np.random.default_rng(0).uniform(-80, 0, (8, 64)).astype(np.float32)
+    window.grab()
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(30):
+        window.spectrogram.append(frames)
+        window.now_panel.meter.set_level(-20.0, 0.5)
+        window.on_frame_tick()
+        window.grab()
+    assert sys.getrefcount(None) - none_before > -300
+    assert sys.getrefcount(True) - true_before > -100
+
+
+def test_running_event_is_shown_as_it_starts(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "long_tone.wav", [("silence", 0.3), ("tone_1k", 4.0)])
+    window = harness.open("--file", str(path))  # paced in real time
+    harness.qtbot.waitUntil(lambda: any(r.ongoing for r in window.events_table.events.rows),
+                            timeout=6000)
+    row = window.events_table.events.rows[0]
+    assert row.label == "tone_1k" and row.ongoing
+    assert window.session.running  # the tone is still playing: shown before it ended
+    assert window.session.status().position_s < 4.0
+    assert window.now_panel.top[0][0] == "tone_1k"
+    text = window.events_table.events.data(window.events_table.events.index(0, 3))
+    assert text.startswith("●")
+
+
+def test_events_come_back_from_the_store_after_a_restart(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    first = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(lambda: len(finished_rows(first, "noise")) == 1, timeout=20000)
+    first.close()
+    assert first.session.store is None  # closed and flushed
+
+    second = harness.open(start=False)
+    rows = second.events_table.events.rows
+    assert [r.label for r in rows] == ["noise", "tone_1k"]
+    assert all(r.key[0] == "store" for r in rows)
+    assert abs(rows[1].start_s - 0.5) < 0.35
+
+
+def test_threshold_and_watch_edits_persist_across_a_restart(harness):
+    first = harness.open(start=False)
+    first.class_panel.set_threshold("tone_1k", 0.8)
+    first.class_panel.set_watched("noise", True)
+    assert first.timeline.shown == ["noise"]  # watched classes are always drawn
+    saved = load_settings(harness.config_file).detection
+    assert saved.watch == ("noise",) and saved.classes["tone_1k"].threshold_on == 0.8
+    first.close()
+
+    second = harness.open(start=False)
+    tuning = second.class_panel.tuning
+    assert tuning.thresholds == {"tone_1k": 0.8}
+    assert tuning.watched == ["noise"]
+    assert second.timeline.shown == ["noise"]
+    assert second.session.settings.detection.class_values("tone_1k")[0] == 0.8
+    second.class_panel.set_threshold("tone_1k", None)  # back to the default
+    assert "tone_1k" not in load_settings(harness.config_file).detection.classes
+
+
+def test_threshold_edit_reaches_the_running_detector(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "tone.wav", [("tone_1k", 4.0)])
+    window = harness.open("--file", str(path))
+    harness.qtbot.waitUntil(lambda: window.session.monitor is not None
+                            and window.session.monitor.windows_scored > 0, timeout=5000)
+    window.class_panel.set_threshold("tone_1k", 0.9)
+    detector = window.session.monitor.detector
+    harness.qtbot.waitUntil(lambda: detector.settings.class_values("tone_1k")[0] == 0.9,
+                            timeout=3000)
+
+
+def test_device_error_shows_in_the_window_with_retry(harness):
+    window = harness.open(start=False)
+    assert not window.start_listening(SourceChoice(device="no-such-device-xyz"))
+    assert window.banner.kind == "error"
+    assert "no-such-device-xyz" in window.banner.message or "no input device" in \
+        window.banner.message
+    assert not window.banner.retry_button.isHidden()
+    assert not window.session.running
+    assert window.controls.start_button.text() == "Start"
+    window.retry()  # the same failure again: still shown, nothing raised
+    assert window.banner.kind == "error" and not window.session.running
+
+
+def test_closing_the_window_stops_the_engine_and_flushes_the_store(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "long_tone.wav", [("silence", 0.3), ("tone_1k", 6.0)])
+    window = harness.open("--file", str(path))
+    harness.qtbot.waitUntil(lambda: any(r.ongoing for r in window.events_table.events.rows),
+                            timeout=6000)
+    engine = window.session.engine
+    window.close()
+    assert not engine.running
+    assert window.session.store is None
+    with EventStore(harness.database) as store:
+        events = store.recent_events()
+    assert [e.label for e in events] == ["tone_1k"]  # closed at stop, committed
+    assert 0.3 < events[0].duration_s < 6.0
+
+
+def test_no_display_points_to_headless_mode(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["SOUNDWATCH_CONFIG_DIR"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "soundwatch", "gui"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no display" in result.stderr
+    assert "soundwatch listen --headless" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.pulse
+def test_device_switch_under_the_virtual_microphone(harness, pulse_mic):
+    from conftest import tone
+
+    from soundwatch.audio.capture import find_input_device
+
+    window = harness.open("--device", pulse_mic.device)
+    qtbot = harness.qtbot
+    qtbot.waitUntil(lambda: window.session.running, timeout=5000)
+    qtbot.waitUntil(lambda: window.spectrogram.ring.written > 50, timeout=8000)
+    first_generation = window.session.mailbox.generation
+
+    # Pick the default input in the device list: capture restarts on it, the app does not.
+    window.refresh_devices()
+    assert window.controls.device_combo.count() >= 2
+    assert window.controls.select_device(None)
+    assert window.session.running
+    assert window.session.choice == SourceChoice(device=None)
+    assert window.session.mailbox.generation == first_generation + 1
+    assert window.banner.kind != "error"
+    assert load_settings(harness.config_file).audio.device is None  # remembered: default
+
+    # Back to the pulse device by index, and the new stream hears a 1 kHz tone.
+    index = str(find_input_device(pulse_mic.device).index)
+    assert window.controls.select_device(index)
+    assert window.session.choice == SourceChoice(device=index)
+    assert load_settings(harness.config_file).audio.device == index
+    pulse_mic.play_in_background(tone(1000.0, 2.5, amplitude=0.3), delay_s=0.5)
+    qtbot.waitUntil(lambda: any(r.label == "tone_1k" for r in window.events_table.events.rows),
+                    timeout=15000)
+    columns = window.spectrogram.newest_columns(window.spectrogram.n_columns)
+    loud = columns[columns.max(axis=1) > -40]
+    assert len(loud) > 20  # columns of 20 ms: the tone has played for a while
+    assert band_level_db(window, 1000, loud) > band_level_db(window, 3000, loud) + 30
+
+
+def test_double_click_plays_the_events_clip(harness, tmp_path, monkeypatch):
+    harness.config_dir.mkdir(parents=True)
+    harness.config_file.write_text("[clips]\nenabled = true\npre_roll_s = 0.2\n"
+                                   "post_roll_s = 0.2\nmin_free_mb = 0\n")
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    played = []
+    monkeypatch.setattr("sounddevice.play", lambda audio, rate: played.append((audio, rate)))
+    window = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(lambda: not window.session.running
+                            and len(finished_rows(window, "noise")) == 1, timeout=20000)
+    table = window.events_table
+    position = [r.label for r in table.events.rows].index("tone_1k")
+    cell = table.visualRect(table.events.index(position, 1)).center()
+    with harness.qtbot.waitSignal(table.clip_requested, timeout=2000) as signal:
+        # A real double-click is press, release, double-click (QTest sends only the last).
+        harness.qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+        harness.qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    row = signal.args[0]
+    assert row.label == "tone_1k"
+    assert row.clip_path is not None and row.clip_path.endswith(".flac")  # found in the store
+    audio, rate = played[-1]
+    assert rate == 16000
+    assert abs(len(audio) / rate - (row.duration_s + 0.4)) < 0.3  # event + pre/post roll
+
+
+@pytest.mark.pulse
+def test_a_vanished_microphone_shows_in_the_window_and_clears_when_back(harness, pulse_mic):
+    window = harness.open("--device", pulse_mic.device)
+    qtbot = harness.qtbot
+    qtbot.waitUntil(lambda: window.spectrogram.ring.written > 20, timeout=8000)
+    try:
+        pulse_mic.remove()
+        qtbot.waitUntil(lambda: window.banner.kind == "error", timeout=10000)
+        assert "stopped delivering audio" in window.banner.message
+        assert not window.banner.retry_button.isHidden()
+        assert window.isVisible()  # no crash, the window carries on
+        pulse_mic.restore()
+        qtbot.waitUntil(lambda: window.banner.kind == "", timeout=15000)
+    finally:
+        pulse_mic.restore()
+    written = window.spectrogram.ring.written
+    qtbot.waitUntil(lambda: window.spectrogram.ring.written > written + 20, timeout=5000)
+
+
+def test_settings_for_another_models_classes_do_not_stop_the_window(harness, tmp_path):
+    harness.config_dir.mkdir(parents=True)
+    harness.config_file.write_text('[detection]\nwatch = ["dog"]\n')
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    assert "dog" in window.banner.message and window.banner.kind == "notice"
+    harness.qtbot.waitUntil(lambda: len(finished_rows(window, "noise")) == 1, timeout=20000)
+    assert window.banner.kind == "notice"  # no error: the detector ran without "dog"
+    window.class_panel.set_watched("noise", True)
+    assert load_settings(harness.config_file).detection.watch == ("dog", "noise")

@@ -1,0 +1,249 @@
+"""`soundwatch listen --headless` end to end on files: stdout, SQLite, clips, signals, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+from model_factory import make_test_model, scene
+
+from soundwatch.store import EventStore
+
+SOUNDWATCH = [sys.executable, "-m", "soundwatch"]
+RATE = 16000
+PARTS = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8), ("silence", 1.0),
+         ("tone_3k", 0.5), ("silence", 1.0)]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_test_model(tmp_path_factory.mktemp("model") / "test.onnx")
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory):
+    signal_, truth = scene(PARTS)
+    path = tmp_path_factory.mktemp("audio") / "scene.wav"
+    soundfile.write(str(path), signal_, RATE, subtype="FLOAT")
+    return path, truth
+
+
+@pytest.fixture
+def env(tmp_path):
+    """Config and data dirs of this test only."""
+    return {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+            "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+
+
+def listen(*args, env, timeout=60):
+    return subprocess.run([*SOUNDWATCH, "listen", "--headless", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_file_run_logs_events_to_stdout_sqlite_and_clips(model, scene_file, env, tmp_path):
+    path, truth = scene_file
+    result = listen("--file", path, "--fast", "--model", model, "--json", "--clips", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = json_lines(result.stdout)
+    assert len(lines) == len(result.stdout.splitlines())  # --json: nothing but JSON on stdout
+    events = [line for line in lines if line["type"] == "event"]
+    assert [e["label"] for e in events] == [label for label, _, _ in truth]
+    for event, (_, start_s, _) in zip(events, truth, strict=True):
+        assert abs(event["start_s"] - start_s) <= 0.1 + 0.502  # one hop + one window
+    started = [line for line in lines if line["type"] == "event_started"]
+    assert [s["event_id"] for s in started] == [e["event_id"] for e in events]
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["events"] == len(truth)
+    assert summary["clips_written"] == len(truth)
+    database = tmp_path / "data" / "events.sqlite"
+    assert summary["database"] == str(database)
+    with EventStore(database) as store:
+        stored = store.recent_events(newest_first=False)
+    assert [(e.label, round(e.start_s, 3)) for e in stored] == [
+        (e["label"], e["start_s"]) for e in events]
+    for event in stored:
+        assert event.clip_path and os.path.isfile(event.clip_path)
+        assert event.clip_path.startswith(str(tmp_path / "data" / "clips"))
+
+
+def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path):
+    path, _ = scene_file
+    config = tmp_path / "watch.toml"
+    config.write_text('[detection]\nwatch = ["noise"]\n[store]\ndatabase = "%s"\n'
+                      % (tmp_path / "mine.sqlite"))
+    result = listen("--file", path, "--fast", "--model", model, "--config", config,
+                    "--status-interval", "0", env=env)
+    assert result.returncode == 0, result.stderr
+    event_lines = [line for line in result.stdout.splitlines() if " s   t=" in line]
+    assert len(event_lines) == 1 and "noise" in event_lines[0]
+    assert "events: 1 (noise 1)" in result.stdout
+    assert str(tmp_path / "mine.sqlite") in result.stdout
+    # a flag overrides the file
+    result = listen("--file", path, "--fast", "--model", model, "--config", config,
+                    "--watch", "tone_1k,tone_3k", "--no-db", "--json", env=env)
+    labels = {e["label"] for e in json_lines(result.stdout) if e["type"] == "event"}
+    assert labels == {"tone_1k", "tone_3k"}
+
+
+def long_scene(tmp_path, n_events: int = 12):
+    """Tone bursts of 0.4 s every 1.2 s, as a file replayed in real time."""
+    parts = [("silence", 0.8)]
+    for i in range(n_events):
+        parts += [("tone_1k" if i % 2 == 0 else "tone_3k", 0.4), ("silence", 0.8)]
+    signal_, truth = scene(parts)
+    path = tmp_path / "long.wav"
+    soundfile.write(str(path), signal_, RATE, subtype="FLOAT")
+    return path, truth
+
+
+def start_and_wait_for_events(model, path, env, database, n_events: int):
+    process = subprocess.Popen(
+        [*SOUNDWATCH, "listen", "--headless", "--file", str(path), "--model", str(model),
+         "--json", "--db", str(database), "--status-interval", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    printed = []
+    for line in process.stdout:
+        record = json.loads(line)
+        if record["type"] == "event":
+            printed.append(record)
+            if len(printed) >= n_events:
+                break
+    return process, printed
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_close_events_flush_and_exit_0(model, env, tmp_path, signum):
+    path, truth = long_scene(tmp_path)
+    database = tmp_path / "events.sqlite"
+    process, printed = start_and_wait_for_events(model, path, env, database, 2)
+    try:
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    tail = json_lines(out)
+    assert tail[-1]["type"] == "summary"
+    printed += [line for line in tail if line["type"] == "event"]
+    assert len(printed) < len(truth)  # it really stopped mid-run
+    with EventStore(database) as store:
+        stored = store.recent_events(limit=None, newest_first=False)
+        session = store.sessions()[0]
+    assert [e.start_s for e in stored] == [e["start_s"] for e in printed]
+    assert session["ended_at"] is not None
+
+
+def test_sigkill_keeps_every_event_that_had_ended(model, env, tmp_path):
+    path, _ = long_scene(tmp_path)
+    database = tmp_path / "events.sqlite"
+    process, printed = start_and_wait_for_events(model, path, env, database, 3)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    process.stdout.close()
+    process.stderr.close()
+    raw = sqlite3.connect(database)
+    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    raw.close()
+    with EventStore(database) as store:
+        stored = store.recent_events(limit=None, newest_first=False)
+        session = store.sessions()[0]
+    stored_starts = [round(e.start_s, 3) for e in stored]
+    for event in printed:  # every event printed (= committed) before the kill is there
+        assert event["start_s"] in stored_starts
+    assert session["ended_at"] is None  # killed: the session was never closed
+
+
+def test_unwritable_clip_folder_still_logs_events_with_a_warning(model, scene_file, env,
+                                                                  tmp_path):
+    path, truth = scene_file
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    result = listen("--file", path, "--fast", "--model", model, "--json",
+                    "--clip-dir", blocker / "clips", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" in result.stderr and "clip" in result.stderr
+    events = [e for e in json_lines(result.stdout) if e["type"] == "event"]
+    assert len(events) == len(truth)
+    with EventStore(tmp_path / "data" / "events.sqlite") as store:
+        stored = store.recent_events()
+    assert len(stored) == len(truth) and all(e.clip_path is None for e in stored)
+
+
+def bad(capsys, argv, *fragments):
+    """Run the CLI in this process (fast: no interpreter start) and expect a clear error."""
+    from soundwatch.cli import main
+
+    code = main(["listen", "--headless", *map(str, argv)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "soundwatch: error:" in err and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.fixture
+def data_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_bad_inputs_are_clear_errors(model, scene_file, tmp_path, capsys, data_dirs):
+    path, _ = scene_file
+    not_onnx = tmp_path / "notes.onnx"
+    not_onnx.write_text("hello")
+    bare = make_test_model(tmp_path / "bare.onnx", metadata_props={})
+    unknown_key = tmp_path / "unknown.toml"
+    unknown_key.write_text("[detection]\nthreshold_onn = 0.5\n")
+    out_of_range = tmp_path / "range.toml"
+    out_of_range.write_text("[detection]\nthreshold_on = 1.5\n")
+
+    bad(capsys, ["--device", "no-such-microphone-xyz", "--model", model],
+        "no-such-microphone-xyz")
+    bad(capsys, ["--file", path, "--model", not_onnx], "notes.onnx", "not a loadable ONNX model")
+    bad(capsys, ["--file", path, "--model", bare], "bare.onnx", "metadata")
+    bad(capsys, ["--file", path, "--model", model, "--config", unknown_key],
+        "unknown.toml", "threshold_onn", "did you mean 'threshold_on'")
+    bad(capsys, ["--file", path, "--model", model, "--config", out_of_range],
+        "range.toml", "threshold_on must be in [0, 1]")
+    bad(capsys, ["--file", path, "--model", model, "--threshold-on", "2"],
+        "threshold_on must be in [0, 1]")
+    bad(capsys, ["--file", path, "--model", model, "--watch", "dgo"], "dgo", "tone_1k")
+    bad(capsys, ["--file", path, "--model", tmp_path / "missing.onnx"], "missing.onnx")
+    bad(capsys, ["--file", tmp_path / "missing.wav", "--model", model], "missing.wav")
+
+
+def test_missing_default_model_says_what_to_do(scene_file, tmp_path, capsys, data_dirs,
+                                               monkeypatch):
+    path, _ = scene_file
+    monkeypatch.setenv("SOUNDWATCH_MODEL", str(tmp_path / "nowhere" / "soundwatch.onnx"))
+    bad(capsys, ["--file", path], "nowhere/soundwatch.onnx", "--model")
+
+
+def test_listen_equals_offline_classify(model, scene_file, env):
+    """The live pipeline and the offline command find the same events on the same file."""
+    path, _ = scene_file
+    live = listen("--file", path, "--fast", "--model", model, "--json", "--no-db", env=env)
+    live_events = [(e["label"], e["start_s"], e["end_s"]) for e in json_lines(live.stdout)
+                   if e["type"] == "event"]
+    offline = subprocess.run([*SOUNDWATCH, "classify", str(path), "--model", str(model),
+                              "--json"], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert offline.returncode == 0, offline.stderr
+    [result] = json_lines(offline.stdout)
+    offline_events = [(e["label"], e["start_s"], e["end_s"]) for e in result["events"]]
+    # classify turns warm-up off; nothing happens in this file's first second anyway
+    assert live_events == offline_events
+    assert np.isclose(result["duration_s"], sum(d for _, d in PARTS))

@@ -1,0 +1,203 @@
+"""EventStore: a real SQLite file, durable commits, queries and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from soundwatch.detect import Event
+from soundwatch.errors import SoundwatchError
+from soundwatch.store import SCHEMA_VERSION, EventStore, parse_time
+
+START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def event(label: str, start_s: float, end_s: float, event_id: int = 1) -> Event:
+    return Event(label=label, start_sample=int(start_s * 16000), end_sample=int(end_s * 16000),
+                 peak=0.9, mean=0.7, sample_rate_hz=16000, event_id=event_id)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with EventStore(tmp_path / "db" / "events.sqlite") as opened:
+        yield opened
+
+
+def test_new_file_has_wal_and_schema_version(store):
+    assert store.path.is_file()
+    assert store.schema_version() == SCHEMA_VERSION
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+def test_events_round_trip_with_wall_clock_times(store):
+    session = store.start_session("vmic", "model.onnx", 16000, "v1", {"threshold_on": 0.5},
+                                  started_at=START)
+    row = store.add_event(event("dog", 1.5, 2.25), session)
+    store.add_event(event("knock", 3.0, 3.5, 2), session, clip_path="/clips/a.flac")
+    events = store.recent_events()
+    assert [e.label for e in events] == ["knock", "dog"]  # newest first
+    dog = events[1]
+    assert dog.id == row and dog.session_id == session
+    assert dog.start_time == "2024-05-01T12:00:01.500Z"
+    assert dog.end_time == "2024-05-01T12:00:02.250Z"
+    assert dog.duration_s == pytest.approx(0.75)
+    assert dog.source == "vmic" and dog.model == "model.onnx"
+    assert events[0].clip_path == "/clips/a.flac"
+    assert json.loads(store.sessions()[0]["settings_json"]) == {"threshold_on": 0.5}
+
+
+def test_queries_filter_by_time_label_and_limit(store):
+    session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+    for i in range(10):
+        store.add_event(event("dog" if i % 2 else "cat", 60.0 * i, 60.0 * i + 1, i), session)
+    since = START + timedelta(minutes=5)
+    assert len(store.recent_events(since=since)) == 5
+    assert {e.label for e in store.recent_events(label="dog")} == {"dog"}
+    assert len(store.recent_events(label="dog", since=since)) == 3  # minutes 5, 7, 9
+    assert len(store.recent_events(limit=4)) == 4
+    oldest_first = store.recent_events(newest_first=False)
+    assert [e.start_s for e in oldest_first] == sorted(e.start_s for e in oldest_first)
+
+
+def test_gaps_and_session_end_are_recorded(store):
+    session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+    store.add_gap(session, 12.0, 3.5, "device gone")
+    store.end_session(session, audio_s=100.0)
+    assert store.gaps() == [{"session_id": session, "start_s": 12.0, "duration_s": 3.5,
+                             "start_time": "2024-05-01T12:00:12.000Z", "reason": "device gone"}]
+    info = store.sessions()[0]
+    assert info["ended_at"] is not None and info["audio_s"] == 100.0
+
+
+def test_clip_paths_can_be_attached_later_and_forgotten(store):
+    session = store.start_session("mic", "m.onnx", 16000)
+    row = store.add_event(event("dog", 1, 2), session)
+    store.set_clip_path(row, "/c/1.flac")
+    assert store.recent_events()[0].clip_path == "/c/1.flac"
+    store.forget_clips(["/c/1.flac"])
+    assert store.recent_events()[0].clip_path is None
+
+
+def test_export_csv_and_jsonl(store, tmp_path):
+    session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+    store.add_event(event("dog", 1, 2), session)
+    store.add_event(event("cat", 3, 4, 2), session)
+    assert store.export(tmp_path / "e.csv", "csv") == 2
+    with open(tmp_path / "e.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [r["label"] for r in rows] == ["dog", "cat"]
+    assert float(rows[1]["start_s"]) == 3.0
+    buffer = io.StringIO()
+    assert store.export(None, "jsonl", stream=buffer, label="cat") == 1
+    line = json.loads(buffer.getvalue())
+    assert line["label"] == "cat" and line["start_time"] == "2024-05-01T12:00:03.000Z"
+    with pytest.raises(SoundwatchError, match="csv or jsonl"):
+        store.export(tmp_path / "e.xml", "xml")
+
+
+def test_reopening_keeps_everything(tmp_path):
+    path = tmp_path / "events.sqlite"
+    with EventStore(path) as first:
+        session = first.start_session("mic", "m.onnx", 16000)
+        first.add_event(event("dog", 1, 2), session)
+    with EventStore(path) as second:
+        assert [e.label for e in second.recent_events()] == ["dog"]
+        assert second.start_session("mic", "m.onnx", 16000) == session + 1
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE t (x)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(SoundwatchError, match="not a soundwatch event database"):
+        EventStore(path)
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SoundwatchError, match="cannot open the event database"):
+        EventStore(blocker / "events.sqlite")
+
+
+def test_sigkill_loses_no_committed_event(tmp_path):
+    """A writer killed with SIGKILL mid-run leaves a clean database with every event it
+    had reported as committed."""
+    path = tmp_path / "events.sqlite"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from soundwatch.detect import Event
+        from soundwatch.store import EventStore
+        store = EventStore({str(path)!r})
+        session = store.start_session("mic", "m.onnx", 16000)
+        for i in range(100000):
+            store.add_event(Event("dog", i, i + 1, 0.9, 0.8, 16000, i), session)
+            print(i, flush=True)
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    reported = -1
+    for line in writer.stdout:
+        reported = int(line)
+        if reported >= 30:
+            break
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(10)
+    with EventStore(path) as store:
+        stored = store.recent_events(limit=None)
+        assert len(stored) >= reported + 1
+        ids = sorted(e.start_s for e in stored)
+        assert ids == [i / 16000 for i in range(len(stored))]  # no holes
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    raw.close()
+
+
+def test_parse_time_accepts_iso_relative_and_today():
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    assert parse_time("2h", now) == now - timedelta(hours=2)
+    assert parse_time("30m", now) == now - timedelta(minutes=30)
+    assert parse_time("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+    assert parse_time("today", now) <= now
+    with pytest.raises(SoundwatchError, match="cannot read the time"):
+        parse_time("yesterdayish")
+
+
+def test_events_command_lists_and_exports(tmp_path, capsys):
+    from soundwatch.cli import main
+
+    path = tmp_path / "events.sqlite"
+    now = datetime.now(timezone.utc)
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000, started_at=now - timedelta(hours=3))
+        store.add_event(event("dog", 0.0, 1.0, 1), session)  # 3 h ago
+        store.add_event(event("dog", 3 * 3600 - 60, 3 * 3600 - 59, 2), session)  # 1 min ago
+        store.add_event(event("cat", 3 * 3600 - 30, 3 * 3600 - 29, 3), session)
+    assert main(["events", "list", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("dog") == 2 and "3 event(s)" in out
+    assert main(["events", "list", "--db", str(path), "--since", "1h", "--label", "dog",
+                 "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 1 and lines[0]["label"] == "dog"
+    assert main(["events", "export", "--db", str(path), "--format", "csv",
+                 "-o", str(tmp_path / "out.csv")]) == 0
+    with open(tmp_path / "out.csv", newline="") as file:
+        assert [r["label"] for r in csv.DictReader(file)] == ["dog", "dog", "cat"]
+    assert main(["events", "export", "--db", str(path), "--format", "jsonl",
+                 "--label", "cat"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "cat"
+    assert main(["events", "list", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "no event database" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""`soundwatch train` / `soundwatch evaluate` from the command line, on a tiny ESC-50 layout."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from soundwatch.cli import main
+from soundwatch.errors import SoundwatchError
+
+RATE_HZ = 16000
+
+
+def test_train_help_names_the_datasets_and_an_example(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--esc50", "--urbansound8k", "--folder-per-class", "--folder LABEL=DIR",
+                 "--background", "--test-fold", "--epochs", "example"):
+        assert flag in text
+
+
+def test_missing_torch_gives_the_install_command(monkeypatch):
+    import importlib.util
+
+    from soundwatch.train import require_torch
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(SoundwatchError, match=r"pip install -e '\.\[train\]'"):
+        require_torch()
+
+
+def test_wrong_dataset_path_exits_2_with_a_message(tmp_path, capsys):
+    pytest.importorskip("torch")
+    code = main(["train", "--esc50", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "ESC-50 dataset folder not found" in capsys.readouterr().err
+
+
+def write_tiny_esc50(root: Path) -> None:
+    """2 folds x 3 classes x 4 clips of 1.5 s: tones, noise bursts, chirps."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * RATE_HZ)) / RATE_HZ
+    rows = []
+    (root / "audio").mkdir(parents=True)
+    for fold in (1, 2):
+        for target, category in enumerate(("tone", "noise", "chirp")):
+            for take in range(4):
+                if category == "tone":
+                    clip = np.sin(2 * np.pi * rng.uniform(600, 1200) * t)
+                elif category == "noise":
+                    clip = rng.standard_normal(len(t)) * ((t % 0.25) < 0.15)
+                else:
+                    local = t % 0.125
+                    clip = np.sin(2 * np.pi * (500 * local + 4000 * local**2 / 0.25))
+                clip = (0.2 * clip + 1e-3 * rng.standard_normal(len(t))).astype(np.float32)
+                name = f"{fold}-{target}{take}-A-{target}.wav"
+                soundfile.write(str(root / "audio" / name), clip, RATE_HZ)
+                rows.append([name, fold, target, category, False, f"{fold}{target}{take}", "A"])
+    with open(root / "esc50.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file",
+                         "take"])
+        writer.writerows(rows)
+    (root / "noise").mkdir()
+    soundfile.write(str(root / "noise" / "hiss.wav"),
+                    (0.005 * rng.standard_normal(5 * RATE_HZ)).astype(np.float32), RATE_HZ)
+
+
+@pytest.mark.train
+def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    out = tmp_path / "cv"
+    card = tmp_path / "models" / "tiny.md"
+    recipe = ["--epochs", "3", "--channels", "4,8", "--window-frames", "32", "--hop-frames",
+              "8", "--batch-size", "8", "--threads", "1", "--no-progress",
+              "--cache-dir", str(tmp_path / "cache")]
+    data_flags = ["--esc50", str(data), "--background", str(data / "noise")]
+    code = main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
+                 "--model", str(out / "fold1" / "model.onnx"), "--final-run",
+                 str(out / "fold1"), "--card", str(card)])
+    # --model names fold 1's model, which exists only after fold 1 trained: the folds
+    # train before the model is measured.
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mean clip accuracy over 2 folds" in printed
+    results = json.loads((out / "evaluation.json").read_text())
+    cv = results["cross_validation"]
+    assert sorted(cv["folds"]) == ["1", "2"]
+    assert abs(cv["mean"] - np.mean(list(cv["folds"].values()))) < 1e-9
+    assert np.array(cv["confusion"]).sum() == 24  # every test clip counted once
+    assert set(results["baselines"]) == {"mfcc40_mean_dense", "mfcc40_mean_random_forest"}
+    alarms = results["model"]["false_alarms"]["background noise (unseen tail)"]
+    assert alarms["minutes"] == pytest.approx(5 * 0.3 / 60, abs=0.01)
+    timing = results["model"]["inference_ms_per_window"]
+    assert 0 < timing["cpu_ms"] and 0 < timing["wall_ms"]
+    text = card.read_text()
+    assert "non-commercial" in text and "| 1 |" in text and "random forest" in text
+    assert (card.parent / "tiny_confusion.png").stat().st_size > 1000
+    # A second call reuses the finished folds instead of training again.
+    assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
+                 "--no-baselines"]) == 0
+    assert "finished earlier" in capsys.readouterr().out
