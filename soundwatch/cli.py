@@ -52,16 +52,30 @@ def configure_logging(verbose: int, quiet: int) -> None:
                         stream=sys.stderr)
 
 
+def with_default_command(argv: list[str]) -> list[str]:
+    """``argv`` with ``gui`` inserted after the global flags when no command is named, so
+    ``soundwatch --device usb`` means ``soundwatch gui --device usb``."""
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return argv
+    position = 0
+    while position < len(argv) and argv[position] in ("-v", "-vv", "-vvv", "--verbose",
+                                                      "-q", "-qq", "--quiet"):
+        position += 1
+    if position < len(argv) and argv[position] in COMMANDS:
+        return argv
+    if _command_module("gui") is None:
+        return argv
+    return [*argv[:position], "gui", *argv[position:]]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)
     if args.command is None:
-        if _command_module("gui") is None:
-            parser.print_help()
-            return 0
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
-        configure_logging(args.verbose, args.quiet)
+        parser.print_help()
+        return 0
     try:
         return int(_command_module(args.command).run(args) or 0)
     except SoundwatchError as exc:

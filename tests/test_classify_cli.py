@@ -25,7 +25,7 @@ def files(tmp_path, monkeypatch):
     monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
     made = {}
     for name, parts in {
-        "tones.wav": [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("tone_3k", 0.6),
+        "tones.wav": [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("tone_3k", 0.8),
                       ("silence", 0.5)],
         "noise.flac": [("silence", 0.3), ("noise", 2.0), ("silence", 0.3)],
         "short.wav": [("tone_3k", 0.3)],  # shorter than one 0.5 s window

@@ -16,6 +16,12 @@ PLAIN = DetectorSettings(
 )
 
 
+def make(labels=("a",), settings=PLAIN, **kwargs) -> EventDetector:
+    """A detector whose windows are one hop long: window i covers [i, i+1) * HOP when it
+    ends at (i + 1) * HOP, so an event over hops i..j spans [i * HOP, (j + 1) * HOP)."""
+    return EventDetector(list(labels), settings, RATE, window_samples=HOP, **kwargs)
+
+
 def run(detector: EventDetector, columns: list[list[float]], flush: bool = True,
         first_end: int = HOP) -> list[Event]:
     """Feed one score vector per hop; window i ends at first_end + i * HOP."""
@@ -38,40 +44,40 @@ def one_class(values: list[float]) -> list[list[float]]:
 
 
 def test_hysteresis_gives_exact_onset_and_offset():
-    detector = EventDetector(["a"], PLAIN, RATE)
+    detector = make()
     # hop index:          0    1    2    3    4    5    6    7
     values = one_class([0.0, 0.6, 0.4, 0.35, 0.2, 0.45, 0.0, 0.0])
     events = ended(run(detector, values))
     assert len(events) == 1
     event = events[0]
     # on at hop 1 (0.6 >= 0.5); stays on through 0.4 and 0.35 (>= off 0.3); off at hop 4.
-    assert event.start_sample == 2 * HOP and event.end_sample == 5 * HOP
+    assert event.start_sample == 1 * HOP and event.end_sample == 4 * HOP
     assert event.peak == pytest.approx(0.6)
     assert event.mean == pytest.approx((0.6 + 0.4 + 0.35) / 3)
     # 0.45 at hop 5 is above "off" but below "on": no new event.
 
 
 def test_without_hysteresis_the_same_sequence_would_chatter():
-    settings = PLAIN.with_overrides(threshold_off=0.5)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(threshold_off=0.5))
     values = one_class([0.0, 0.6, 0.4, 0.6, 0.4, 0.6, 0.0])
     assert len(ended(run(detector, values))) == 3
-    detector = EventDetector(["a"], PLAIN, RATE)
+    detector = make()
     assert len(ended(run(detector, values))) == 1
 
 
 def test_started_notice_comes_at_onset_and_precedes_the_end():
-    detector = EventDetector(["a"], PLAIN, RATE)
-    notices = run(detector, one_class([0.0, 0.9, 0.9, 0.9, 0.0]), flush=False)
+    detector = make()
+    notices = run(detector, one_class([0.0, 0.9, 0.9, 0.9, 0.0, 0.0]), flush=False)
     assert [n.ongoing for n in notices] == [True, False]
     started, finished = notices
     assert started.event_id == finished.event_id
-    assert started.start_sample == finished.start_sample == 2 * HOP
-    assert started.end_sample == 2 * HOP  # announced at the onset hop itself
+    assert started.start_sample == finished.start_sample == 1 * HOP
+    assert started.end_sample == 2 * HOP  # announced by the onset window (ends at 2 HOP)
+    assert finished.end_sample == 4 * HOP
 
 
 def test_started_notice_is_delivered_by_the_onset_update():
-    detector = EventDetector(["a"], PLAIN, RATE)
+    detector = make()
     assert detector.update(np.array([0.1]), HOP) == []
     notices = detector.update(np.array([0.8]), 2 * HOP)
     assert len(notices) == 1 and notices[0].ongoing
@@ -79,44 +85,40 @@ def test_started_notice_is_delivered_by_the_onset_update():
 
 
 def test_min_duration_drops_short_events_and_delays_the_announcement():
-    settings = PLAIN.with_overrides(min_duration_s=0.25)
-    detector = EventDetector(["a"], settings, RATE)
-    # 2 hops above (0.2 s) then 4 hops above (0.4 s).
+    detector = make(settings=PLAIN.with_overrides(min_duration_s=0.25))
+    # above for 2 hops (first to last window end: 0.1 s), then for 4 hops (0.3 s)
     values = one_class([0, 0.9, 0.9, 0, 0, 0.9, 0.9, 0.9, 0.9, 0, 0])
     notices = run(detector, values)
     events = ended(notices)
     assert len(events) == 1
-    assert events[0].start_sample == 6 * HOP and events[0].duration_s == pytest.approx(0.4)
+    assert events[0].start_sample == 5 * HOP and events[0].duration_s == pytest.approx(0.4)
     started = [n for n in notices if n.ongoing]
     assert len(started) == 1
-    # announced once it had lasted 0.25 s: at hop index 8 (0.3 s after the onset at 5)
+    # announced once above for 0.25 s: by the window of hop 8 (ends 0.3 s after hop 5's)
     assert started[0].end_sample == 9 * HOP
 
 
 def test_gap_merge_joins_events_separated_by_a_short_dip():
-    settings = PLAIN.with_overrides(merge_gap_s=0.25)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(merge_gap_s=0.25))
     # above 0.3 s, below 0.2 s (merged), above 0.2 s, below 0.4 s (not merged), above
     values = one_class([0, 0.9, 0.9, 0.9, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0.9, 0, 0, 0, 0])
     events = ended(run(detector, values))
-    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(2, 9), (13, 14)]
+    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(1, 8), (12, 13)]
     assert events[0].mean == pytest.approx(0.9)  # the dip is not averaged in
 
 
 def test_merge_gap_delays_the_end_notice_by_at_most_the_gap():
     settings = PLAIN.with_overrides(merge_gap_s=0.25)
-    detector = EventDetector(["a"], settings, RATE)
-    notices = run(detector, one_class([0.9, 0.9, 0.0, 0.0, 0.0, 0.0]), flush=False)
+    notices = run(make(settings=settings), one_class([0.9, 0.9, 0, 0, 0, 0]), flush=False)
     finished = ended(notices)
-    assert len(finished) == 1 and finished[0].end_sample == 3 * HOP
-    # the end became known at the first update more than 0.25 s after it: hop index 5
-    detector = EventDetector(["a"], settings, RATE)
-    assert ended(run(detector, one_class([0.9, 0.9, 0.0, 0.0, 0.0]), flush=False)) == []
+    assert len(finished) == 1 and finished[0].end_sample == 2 * HOP
+    # the end is known once a window starts more than 0.25 s after it: hop 5 (0.5 s)
+    assert ended(run(make(settings=settings), one_class([0.9, 0.9, 0, 0, 0]),
+                     flush=False)) == []
 
 
 def test_max_duration_splits_a_long_event_into_continuations():
-    settings = PLAIN.with_overrides(max_duration_s=1.0)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(max_duration_s=1.0))
     values = one_class([0.9] * 25 + [0.0])
     notices = run(detector, values)
     events = ended(notices)
@@ -130,62 +132,76 @@ def test_max_duration_splits_a_long_event_into_continuations():
 
 
 def test_warmup_suppresses_onsets_then_lets_a_lasting_sound_start():
-    settings = PLAIN.with_overrides(warmup_s=0.35)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(warmup_s=0.35))
     # high from the first hop; windows end at 0.1, 0.2, ... s; warm until 0.35 s
     events = ended(run(detector, one_class([0.9] * 6 + [0.0])))
     assert len(events) == 1
-    assert events[0].start_sample == 4 * HOP  # first window ending at or after 0.35 s
+    assert events[0].start_sample == 3 * HOP  # the first window ending after 0.35 s
 
 
 def test_warmup_restarts_after_reset():
-    settings = PLAIN.with_overrides(warmup_s=0.25)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(warmup_s=0.25))
     run(detector, one_class([0.0] * 5), flush=False)
     detector.flush(5 * HOP)
     detector.reset(10 * HOP)
     notices = run(detector, one_class([0.9] * 5 + [0.0]), first_end=11 * HOP)
     events = ended(notices)
-    assert len(events) == 1 and events[0].start_sample == 13 * HOP
+    # warm until 12.5 HOP: the first window ending after that ends at 13 HOP
+    assert len(events) == 1 and events[0].start_sample == 12 * HOP
 
 
 def test_median_smoothing_ignores_a_single_hop_spike():
-    settings = PLAIN.with_overrides(smoothing="median", smoothing_hops=3)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(smoothing="median", smoothing_hops=3))
     assert ended(run(detector, one_class([0, 0, 0.95, 0, 0, 0]))) == []
-    settings = PLAIN.with_overrides(smoothing="mean", smoothing_hops=3)
-    detector = EventDetector(["a"], settings, RATE)
+    detector = make(settings=PLAIN.with_overrides(smoothing="mean", smoothing_hops=3))
     assert ended(run(detector, one_class([0, 0, 0.95, 0.95, 0, 0, 0])))  # 0.63 mean
 
 
-def test_smoothing_keeps_onset_time_centred():
-    """A centred median shifts no edge: onset and offset stay on the true hops."""
-    settings = PLAIN.with_overrides(smoothing="median", smoothing_hops=3)
-    detector = EventDetector(["a"], settings, RATE)
+def test_smoothing_shifts_no_edge():
+    """A median stands for its middle hop: the event covers exactly the loud hops 4..9."""
+    detector = make(settings=PLAIN.with_overrides(smoothing="median", smoothing_hops=3))
     events = ended(run(detector, one_class([0] * 4 + [0.9] * 6 + [0] * 4)))
     assert len(events) == 1
-    assert events[0].start_sample == 5 * HOP and events[0].end_sample == 11 * HOP
+    assert events[0].start_sample == 4 * HOP and events[0].end_sample == 10 * HOP
 
 
-def test_window_centre_is_the_time_of_a_score():
+def test_an_event_spans_the_windows_that_detected_it():
     detector = EventDetector(["a"], PLAIN, RATE, window_samples=8000)
-    events = ended(run(detector, one_class([0, 0, 0.9, 0.9, 0])))
-    assert events[0].start_sample == 3 * HOP - 4000
-    assert events[0].end_sample == 5 * HOP - 4000
+    events = ended(run(detector, one_class([0, 0, 0.9, 0.9, 0]), first_end=10 * HOP))
+    # windows ending at 12 and 13 HOP were above: from 12 HOP - 0.5 s to 13 HOP
+    assert events[0].start_sample == 12 * HOP - 8000
+    assert events[0].end_sample == 13 * HOP
+
+
+def test_overlapping_windows_bridge_a_one_hop_dip():
+    """With 0.5 s windows every 0.1 s, a one-hop dip leaves the windows around it
+    overlapping: one event, even without a merge gap."""
+    detector = EventDetector(["a"], PLAIN, RATE, window_samples=8000)
+    events = ended(run(detector, one_class([0] * 3 + [0.9] * 5 + [0] + [0.9] * 5 + [0] * 12),
+                       first_end=10 * HOP))
+    assert len(events) == 1
 
 
 def test_flush_closes_an_open_event_at_the_last_audio_seen():
-    detector = EventDetector(["a"], PLAIN, RATE)
+    detector = make()
     notices = run(detector, one_class([0, 0.9, 0.9, 0.9]), flush=False)
     assert ended(notices) == []
     closing = detector.flush(10 * HOP)
     assert len(closing) == 1 and not closing[0].ongoing
-    assert closing[0].start_sample == 2 * HOP and closing[0].end_sample == 4 * HOP
+    assert closing[0].start_sample == 1 * HOP and closing[0].end_sample == 4 * HOP
     assert detector.flush(11 * HOP) == []
 
 
+def test_flush_keeps_the_windows_still_in_the_smoothing_buffer():
+    detector = make(settings=PLAIN.with_overrides(smoothing="median", smoothing_hops=3))
+    assert ended(run(detector, one_class([0, 0, 0.9, 0.9, 0.9]), flush=False)) == []
+    [closing] = ended(detector.flush(5 * HOP))
+    # the smoothed values reached hop 3 only; the flush adds hop 4, still above "off"
+    assert (closing.start_sample, closing.end_sample) == (2 * HOP, 5 * HOP)
+
+
 def test_classes_are_independent_and_notices_are_time_ordered():
-    detector = EventDetector(["a", "b"], PLAIN, RATE)
+    detector = make(("a", "b"))
     columns = [[0, 0], [0.9, 0], [0.9, 0.9], [0, 0.9], [0, 0.9], [0, 0]]
     notices = run(detector, columns)
     assert [(n.label, n.ongoing) for n in notices] == [
@@ -235,12 +251,13 @@ def test_invalid_settings_are_refused_naming_the_key(change, key):
 
 
 def test_settings_can_be_retuned_live_without_losing_the_event():
-    detector = EventDetector(["a"], PLAIN, RATE)
+    detector = make()
     notices = run(detector, one_class([0.9, 0.9]), flush=False)
     detector.set_settings(PLAIN.with_overrides(threshold_on=0.7, threshold_off=0.6))
     notices += run(detector, one_class([0.5, 0.0]), first_end=3 * HOP)
     events = ended(notices)
-    assert len(events) == 1 and events[0].end_sample == 3 * HOP
+    # 0.5 is above the old "off" but below the new one: the event ended with hop 1
+    assert len(events) == 1 and events[0].end_sample == 2 * HOP
 
 
 def test_random_sequences_keep_the_invariants():
@@ -255,7 +272,9 @@ def test_random_sequences_keep_the_invariants():
     starts = [n for n in notices if n.ongoing]
     assert [s.event_id for s in starts] == [e.event_id for e in events]  # one start per end
     for event in events:
-        assert settings.min_duration_s <= event.duration_s <= settings.max_duration_s + 1e-9
+        assert event.duration_s <= settings.max_duration_s + 1e-9
+        if event.continued_from is None:  # the tail of a split event may be short
+            assert event.duration_s >= settings.min_duration_s
         assert 0.0 <= event.mean <= event.peak <= 1.0
     for before, after in zip(events, events[1:], strict=False):
         assert after.start_sample >= before.end_sample  # one class: never overlapping

@@ -76,7 +76,12 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
     quiet = drawn[int(2.2 / column_s):int(2.8 / column_s)]
     assert band_level_db(window, 1000, tone) > band_level_db(window, 3000, tone) + 40
     assert band_level_db(window, 1000, tone) > band_level_db(window, 1000, quiet) + 40
-    np.testing.assert_array_equal(spectrogram.image.image, spectrogram.ring.view())
+    # What is drawn: RGBA pixels, bright (the top of the colour map) in the tone's band.
+    pixels = spectrogram.image.image[-n_columns:]  # (columns, mel rows, RGBA)
+    tone_pixels = pixels[int(0.7 / column_s):int(1.8 / column_s)].astype(float)
+    luma = tone_pixels[..., :3] @ np.array([0.299, 0.587, 0.114])
+    assert luma[:, spectrogram.row_of_hz(1000)].mean() > 200
+    assert luma[:, spectrogram.row_of_hz(3000)].mean() < 60
     assert spectrogram.redraws >= 1
 
     # Timeline: one point per 0.1 s hop; tone_1k and noise rose above the threshold.
@@ -87,14 +92,21 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
     assert len(x) == timeline.points and y.max() > 0.9
     assert x.max() == 0.0 and x.min() < -4.0  # seconds before the newest score
 
-    # Events table: one row per event, newest first, times close to the truth.
+    # Events table: one row per detected event, newest first, exactly as stored, and
+    # near the truth (the detector's own precision is tested in test_detect.py).
     rows = window.events_table.events.rows
     assert [r.label for r in rows] == ["noise", "tone_1k"]
+    with EventStore(harness.database) as store:
+        stored = store.recent_events()
+    for row, event in zip(rows, stored, strict=True):
+        assert (row.label, row.start_s, row.duration_s) == (
+            event.label, pytest.approx(event.start_s, abs=1e-3),
+            pytest.approx(event.duration_s, abs=1e-3))
+        assert not row.ongoing and row.peak > 0.9
     for row, (label, start_s, end_s) in zip(rows[::-1], truth, strict=True):
-        assert row.label == label and not row.ongoing
-        assert abs(row.start_s - start_s) < 0.35
-        assert abs(row.duration_s - (end_s - start_s)) < 0.5
-        assert row.peak > 0.9
+        assert row.label == label
+        assert abs(row.start_s - start_s) < 0.6
+        assert abs(row.duration_s - (end_s - start_s)) < 0.8
     assert window.events_table.events.data(window.events_table.events.index(0, 1)) == "noise"
     harness.qtbot.waitUntil(
         lambda: "finished replaying scene.wav" in window.controls.source_label.text(),
@@ -160,7 +172,7 @@ def test_events_come_back_from_the_store_after_a_restart(harness, tmp_path):
     rows = second.events_table.events.rows
     assert [r.label for r in rows] == ["noise", "tone_1k"]
     assert all(r.key[0] == "store" for r in rows)
-    assert abs(rows[1].start_s - 0.5) < 0.35
+    assert abs(rows[1].start_s - 0.5) < 0.6
 
 
 def test_threshold_and_watch_edits_persist_across_a_restart(harness):

@@ -19,7 +19,7 @@ from soundwatch.store import EventStore
 SOUNDWATCH = [sys.executable, "-m", "soundwatch"]
 RATE = 16000
 PARTS = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8), ("silence", 1.0),
-         ("tone_3k", 0.5), ("silence", 1.0)]
+         ("tone_3k", 0.8), ("silence", 1.0)]
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +97,10 @@ def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path)
 
 
 def long_scene(tmp_path, n_events: int = 12):
-    """Tone bursts of 0.4 s every 1.2 s, as a file replayed in real time."""
+    """Tone bursts of 0.8 s every 2 s, as a file replayed in real time."""
     parts = [("silence", 0.8)]
     for i in range(n_events):
-        parts += [("tone_1k" if i % 2 == 0 else "tone_3k", 0.4), ("silence", 0.8)]
+        parts += [("tone_1k" if i % 2 == 0 else "tone_3k", 0.8), ("silence", 1.2)]
     signal_, truth = scene(parts)
     path = tmp_path / "long.wav"
     soundfile.write(str(path), signal_, RATE, subtype="FLOAT")

@@ -92,7 +92,7 @@ def epoch(iso: str) -> float:
 
 def test_headless_logs_events_heard_through_the_virtual_mic(pulse_mic, model, tmp_path):
     signal_, truth = scene([("silence", 0.5), ("tone_1k", 1.0), ("silence", 1.5),
-                            ("noise", 0.8), ("silence", 1.5), ("tone_3k", 0.6),
+                            ("noise", 0.8), ("silence", 1.5), ("tone_3k", 0.8),
                             ("silence", 1.5)])
     monitor = Headless(model, tmp_path)
     try:

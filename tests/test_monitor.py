@@ -19,7 +19,7 @@ from soundwatch.store import EventStore
 
 RATE = 16000
 PARTS = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8), ("silence", 1.0),
-         ("tone_3k", 0.5), ("silence", 0.7), ("tone_1k", 0.3), ("silence", 1.0)]
+         ("tone_3k", 0.8), ("silence", 0.7), ("tone_1k", 0.8), ("silence", 1.5)]
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,8 @@ def test_a_gap_closes_open_events_and_is_recorded(classifier, tmp_path):
     signal, _ = scene([("silence", 1.0), ("tone_1k", 1.0), ("silence", 3.0), ("noise", 1.0),
                        ("silence", 1.0)])
     with EventStore(tmp_path / "events.sqlite") as store:
-        monitor = Monitor(LossySource(signal, loss_at_s=1.5), classifier, store=store)
+        settings = DetectorSettings(min_duration_s=0.1)  # the tone is cut to 0.5 s
+        monitor = Monitor(LossySource(signal, loss_at_s=1.5), classifier, settings, store=store)
         recorder = Recorder()
         monitor.add_listener(recorder)
         monitor.start()

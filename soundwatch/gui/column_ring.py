@@ -16,19 +16,21 @@ class ColumnRing:
     Args:
         n_columns: columns shown (N).
         n_rows: values per column (mel bins).
-        fill: value of columns not yet written (the bottom of the colour range).
+        fill: value of columns not yet written: a scalar, or one value per row.
         dtype: element type (float32 for images, float64 for stream times).
     """
 
-    def __init__(self, n_columns: int, n_rows: int, fill: float, dtype=np.float32):
+    def __init__(self, n_columns: int, n_rows: int, fill: float | np.ndarray,
+                 dtype=np.float32):
         self.n_columns = int(n_columns)
         self.n_rows = int(n_rows)
-        self.fill = float(fill)
-        self._buffer = np.full((2 * self.n_columns, self.n_rows), self.fill, dtype=dtype)
+        self.fill = fill
+        self._buffer = np.empty((2 * self.n_columns, self.n_rows), dtype=dtype)
+        self._buffer[...] = fill
         self.written = 0  # columns ever appended
 
     def clear(self) -> None:
-        self._buffer.fill(self.fill)
+        self._buffer[...] = self.fill
         self.written = 0
 
     def append(self, columns: np.ndarray) -> None:
