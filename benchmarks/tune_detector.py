@@ -1,0 +1,204 @@
+"""Choose detector defaults from measurements: sweep DetectorSettings over real streams.
+
+Streams (made on the fly from ../shared/data, never saved): ESC-50 clips placed 3 s apart in
+a quiet and in a noisy household background (benchmarks.streams.event_stream), plus pure
+background, speech and music for false alarms. Each stream is scored ONCE by the model (the
+expensive part); then every settings combination runs only the EventDetector over those
+scores (cheap), with exactly the code the app uses.
+
+Metrics per combination (events of background labels ignored, as the app does):
+- precision / recall / F1: a detected event matches an unmatched truth clip of the same label
+  that it overlaps; a second detection on the same clip counts as a false positive
+  (fragmentation), a detection with another label too;
+- false events per hour on background-only audio (noise; speech minus "speech" events;
+  music minus "music" events);
+- median and 90th-percentile |onset error| of matched events.
+The chosen defaults maximise F1 with at most MAX_FALSE_PER_HOUR false events per hour.
+
+    python -m benchmarks.tune_detector --model models/soundwatch.onnx [--fold 1] [--per-class 4]
+
+Prints JSON: the best settings, the top of the sweep, and per-class best thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+
+from benchmarks.streams import RATE_HZ, background_stream, esc50_rows, event_stream
+from soundwatch.detect import DetectorSettings, EventDetector
+from soundwatch.features import FeatureExtractor, compute_features
+from soundwatch.model import Classifier
+
+MAX_FALSE_PER_HOUR = 30.0
+GRID = {
+    "threshold_on": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "off_gap": [0.1, 0.2],  # threshold_off = threshold_on - off_gap
+    "smoothing_hops": [1, 3],
+    "min_duration_s": [0.0, 0.25, 0.5],
+    "merge_gap_s": [0.0, 0.25, 0.5, 1.0],
+}
+
+
+def score_stream(signal, classifier, extractor, hop_frames):
+    """(n_windows, n_labels) scores and (n_windows,) window end samples."""
+    features = compute_features(signal, classifier.spec, extractor)
+    w = classifier.window_frames
+    starts = np.arange(0, len(features) - w + 1, hop_frames)
+    view = np.lib.stride_tricks.sliding_window_view(features, w, axis=0)
+    scores = np.concatenate([classifier.score(np.swapaxes(view[starts[i:i + 256]], 1, 2))[0]
+                             for i in range(0, len(starts), 256)])
+    ends = starts * classifier.spec.hop_length + classifier.window_samples
+    return scores, ends
+
+
+def detect(classifier, settings, scores, ends, n_samples):
+    detector = EventDetector(classifier.labels, settings, RATE_HZ,
+                             window_samples=classifier.window_samples,
+                             background_labels=classifier.metadata.background_labels)
+    events = []
+    for row, end in zip(scores, ends, strict=True):
+        events += [e for e in detector.update(row, int(end)) if not e.ongoing]
+    events += [e for e in detector.flush(n_samples) if not e.ongoing]
+    return events
+
+
+def match(events, truth):
+    """(true positives [(event, truth)], false positives [event], missed [truth])."""
+    used = set()
+    tps, fps = [], []
+    for event in events:
+        best = None
+        for index, t in enumerate(truth):
+            if index in used or t.label != event.label:
+                continue
+            if event.start_s < t.end_s and event.end_s > t.onset_s:
+                best = index
+                break
+        if best is None:
+            fps.append(event)
+        else:
+            used.add(best)
+            tps.append((event, truth[best]))
+    missed = [t for i, t in enumerate(truth) if i not in used]
+    return tps, fps, missed
+
+
+def evaluate(classifier, settings, scored_events, scored_backgrounds):
+    tps, fps, missed = [], [], []
+    per_class = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
+    for scores, ends, n, truth in scored_events:
+        tp, fp, fn = match(detect(classifier, settings, scores, ends, n), truth)
+        tps += tp
+        fps += fp
+        missed += fn
+        for e, _ in tp:
+            per_class[e.label][0] += 1
+        for e in fp:
+            per_class[e.label][1] += 1
+        for t in fn:
+            per_class[t.label][2] += 1
+    false_bg, hours = 0, 0.0
+    for kind, scores, ends, n in scored_backgrounds:
+        allowed = {"speech": {"speech"}, "music": {"music"}}.get(kind, set())
+        false_bg += sum(e.label not in allowed
+                        for e in detect(classifier, settings, scores, ends, n))
+        hours += n / RATE_HZ / 3600
+    precision = len(tps) / max(len(tps) + len(fps), 1)
+    recall = len(tps) / max(len(tps) + len(missed), 1)
+    onset_errors = np.abs([e.start_s - t.onset_s for e, t in tps]) if tps else np.array([0.0])
+    return {
+        "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4),
+        "precision": round(precision, 4), "recall": round(recall, 4),
+        "false_per_hour_background": round(false_bg / max(hours, 1e-9), 1),
+        "onset_error_median_s": round(float(np.median(onset_errors)), 3),
+        "onset_error_p90_s": round(float(np.percentile(onset_errors, 90)), 3),
+        "matched": len(tps), "false_in_streams": len(fps), "missed": len(missed),
+    }, per_class
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--fold", type=int, default=1, help="ESC-50 fold to use (held out from "
+                        "the model's training, ideally)")
+    parser.add_argument("--per-class", type=int, default=4, help="clips per class")
+    parser.add_argument("--background-s", type=float, default=600.0,
+                        help="seconds of each background kind for false alarms")
+    parser.add_argument("--hop", type=float, default=None, help="hop_s (default: model's)")
+    args = parser.parse_args(argv)
+    started = time.time()
+    classifier = Classifier(args.model)
+    extractor = FeatureExtractor(classifier.spec)
+    hop_frames = classifier.hop_frames_for(args.hop)
+    by_class = defaultdict(list)
+    for row in esc50_rows(args.fold):
+        if len(by_class[row["category"]]) < args.per_class:
+            by_class[row["category"]].append(row)
+    rows = [r for rs in by_class.values() for r in rs if r["category"] in classifier.labels]
+    rng = np.random.default_rng(0)
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    scored_events = []
+    for background in ("quiet", "noisy"):
+        signal, truth = event_stream(rows, background, gap_s=3.0, seed=1)
+        scores, ends = score_stream(signal, classifier, extractor, hop_frames)
+        scored_events.append((scores, ends, len(signal), truth))
+    scored_backgrounds = []
+    for kind in ("background", "speech", "music"):
+        signal = background_stream(kind, args.background_s)
+        scores, ends = score_stream(signal, classifier, extractor, hop_frames)
+        scored_backgrounds.append((kind, scores, ends, len(signal)))
+    print(f"scored in {time.time() - started:.0f} s; sweeping", file=sys.stderr)
+
+    results = []
+    keys = list(GRID)
+    for values in itertools.product(*GRID.values()):
+        combo = dict(zip(keys, values, strict=True))
+        on = combo["threshold_on"]
+        settings = DetectorSettings(
+            threshold_on=on, threshold_off=round(on - combo["off_gap"], 3),
+            smoothing="median", smoothing_hops=combo["smoothing_hops"],
+            min_duration_s=combo["min_duration_s"], merge_gap_s=combo["merge_gap_s"],
+            warmup_s=0.0, hop_s=args.hop)
+        metrics, _ = evaluate(classifier, settings, scored_events, scored_backgrounds)
+        results.append({**combo, **metrics})
+    eligible = [r for r in results if r["false_per_hour_background"] <= MAX_FALSE_PER_HOUR]
+    best = max(eligible or results, key=lambda r: (r["f1"], -r["false_per_hour_background"]))
+    best_settings = DetectorSettings(
+        threshold_on=best["threshold_on"],
+        threshold_off=round(best["threshold_on"] - best["off_gap"], 3),
+        smoothing_hops=best["smoothing_hops"], min_duration_s=best["min_duration_s"],
+        merge_gap_s=best["merge_gap_s"], warmup_s=0.0, hop_s=args.hop)
+    # per class: the threshold_on that maximises that class's F1, the rest fixed
+    per_class_best = {}
+    per_class_at = {}
+    for on in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        settings = replace(best_settings, threshold_on=on,
+                           threshold_off=round(max(on - best["off_gap"], 0.0), 3))
+        _, per_class = evaluate(classifier, settings, scored_events, [])
+        for label, (tp, fp, fn) in per_class.items():
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            per_class_at.setdefault(label, {})[on] = round(f1, 3)
+    for label, curve in per_class_at.items():
+        on = max(curve, key=lambda k: (curve[k], -abs(k - best["threshold_on"])))
+        per_class_best[label] = {"threshold_on": on, "f1": curve[on],
+                                 "f1_at_default": curve.get(best["threshold_on"])}
+    results.sort(key=lambda r: -r["f1"])
+    print(json.dumps({
+        "model": args.model, "model_version": classifier.metadata.model_version,
+        "hop_s": hop_frames * classifier.spec.hop_s, "window_s": classifier.window_s,
+        "fold": args.fold, "clips": len(rows), "max_false_per_hour": MAX_FALSE_PER_HOUR,
+        "best": best, "top": results[:10],
+        "per_class": per_class_best, "seconds": round(time.time() - started, 1),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
