@@ -20,10 +20,10 @@ from soundwatch.errors import SoundwatchError  # noqa: E402
 from soundwatch.features import compute_features  # noqa: E402
 from soundwatch.model import Classifier  # noqa: E402
 from soundwatch.train.augment import AugmentConfig  # noqa: E402
-from soundwatch.train.fit import TrainConfig  # noqa: E402
 from soundwatch.train.recipe import DataSources  # noqa: E402
 from soundwatch.train.run import RunOptions, run_training  # noqa: E402
 from soundwatch.train.sampling import clip_windows  # noqa: E402
+from soundwatch.train.settings import TrainConfig  # noqa: E402
 
 pytestmark = pytest.mark.train
 

@@ -51,6 +51,10 @@ def add_parser(subparsers) -> None:
                              "command, training time)")
     parser.add_argument("--card", type=Path, default=None,
                         help="write the model card (markdown) here")
+    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="RUN",
+                        help="a finished `train --test-fold` run with another recipe (e.g. "
+                             "--mfcc 40), listed in the card beside the same fold "
+                             "(repeatable)")
     parser.add_argument("--confusion", type=Path, default=None,
                         help="confusion matrix PNG (default: beside --card, else OUT)")
 
@@ -102,6 +106,8 @@ def run(args) -> int:
         timing = results["model"]["inference_ms_per_window"]
         print(f"inference per window (1 thread): {timing['cpu_ms']:.2f} ms CPU, "
               f"{timing['wall_ms']:.2f} ms wall")
+    if args.compare:
+        results["comparisons"] = [_comparison(run_dir) for run_dir in args.compare]
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1, default=str))
     if args.card is not None:
         from soundwatch.train.card import write_card
@@ -111,6 +117,24 @@ def run(args) -> int:
         write_card(args.card, results, final, _evaluate_command())
         print(f"model card: {args.card}")
     return 0
+
+
+def _comparison(run_dir: Path) -> dict:
+    from soundwatch.errors import SoundwatchError
+
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise SoundwatchError(f"--compare {run_dir}: no summary.json there; is the run "
+                              "finished?")
+    summary = json.loads(path.read_text())
+    if summary.get("test_fold") is None:
+        raise SoundwatchError(f"--compare {run_dir}: the run had no --test-fold")
+    spec = summary["feature_spec"]
+    features = (f"{spec['n_mfcc']} MFCCs" if spec.get("n_mfcc")
+                else f"{spec['n_mels']} log-mel bands")
+    return {"run": str(run_dir), "features": features, "test_fold": summary["test_fold"],
+            "test_accuracy": summary["test_accuracy"], "epochs": summary["epochs_run"],
+            "command": summary["command"]}
 
 
 def _evaluate_command() -> str:
@@ -145,8 +169,8 @@ def _measure_model(args) -> dict:
         false_alarm_report,
         inference_ms_per_window,
     )
-    from soundwatch.train.fit import TrainConfig
     from soundwatch.train.recipe import collect_records
+    from soundwatch.train.settings import TrainConfig
 
     classifier = Classifier(args.model, threads=1)
     rate = classifier.sample_rate_hz

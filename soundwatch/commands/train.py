@@ -9,13 +9,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 EXAMPLE = """\
-example (the shipped model):
+example (the shipped model, see models/soundwatch.md for the exact command):
   soundwatch train --esc50 data/esc50 --folder speech=data/speech/audio \\
       --folder-per-class data/music_speech --background data/background/audio \\
-      --val-fraction 0 --epochs 30 --out runs/final --output models/soundwatch.onnx
+      --val-fraction 0 --out runs/final --output models/soundwatch.onnx
 
-An interrupted run continues from RUN_DIR/checkpoint.pt when started again with the same
-command. Features are computed once and cached (see --cache-dir).
+An interrupted run continues from OUT/checkpoint.pt when started again with the same
+command (a finished one just exports again). Features are computed once and cached
+(see --cache-dir).
 """
 
 
@@ -39,7 +40,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """Recipe flags shared by `train` and `evaluate` (defaults: the shipped recipe)."""
-    from soundwatch.train.fit import TrainConfig
+    from soundwatch.train.settings import TrainConfig
 
     d = TrainConfig()
     recipe = parser.add_argument_group("recipe")
@@ -86,6 +87,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="ONNX file to write (default: OUT/model.onnx)")
     parser.add_argument("--model-version", default="1", help="%(default)s")
+    parser.add_argument("--data-note", default="",
+                        help="text added to the model's training_data metadata, e.g. the "
+                             "datasets' full names and licences")
 
 
 def options_from_args(args, out_dir: Path, test_fold: int | None):
@@ -94,9 +98,9 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
 
     from soundwatch.features import FeatureSpec
     from soundwatch.train.datasets import parse_label_folder
-    from soundwatch.train.fit import TrainConfig
     from soundwatch.train.recipe import DataSources
     from soundwatch.train.run import RunOptions, current_command
+    from soundwatch.train.settings import TrainConfig
 
     sources = DataSources(
         esc50=args.esc50, urbansound8k=args.urbansound8k,
@@ -115,6 +119,7 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                       test_fold=test_fold, val_fraction=args.val_fraction,
                       holdout_fraction=args.holdout_fraction,
                       model_version=getattr(args, "model_version", "1"),
+                      data_note=getattr(args, "data_note", ""),
                       cache_dir=args.cache_dir, progress=not args.no_progress,
                       command=current_command())
 

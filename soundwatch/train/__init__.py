@@ -12,10 +12,13 @@ INSTALL_HINT = "install the train extra: .venv/bin/pip install -e '.[train]'"
 
 
 def require_torch() -> None:
-    """Raise a clear SoundwatchError when torch (or onnx) is not installed."""
-    import importlib.util
-
-    missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
+    """Raise a clear SoundwatchError when torch (or onnx) cannot be imported."""
+    missing = []
+    for name in ("torch", "onnx"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise SoundwatchError(f"training needs {' and '.join(missing)}, which is not "
                               f"installed; {INSTALL_HINT}")

@@ -101,7 +101,7 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
                 f"`{shipped.name}` beside this card.)")
             add("")
         add(f"It ran {final['epochs_run']} epochs in {final['train_seconds'] / 60:.1f} min "
-            f"of training ({final['total_seconds'] / 60:.1f} min in all, features included) "
+            "of training (wall time, features cached beforehand) "
             f"with {final['config']['threads']} torch thread(s) on a 2-core CPU shared with "
             "other jobs (other training runs included).")
         add("")
@@ -196,14 +196,28 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             cells = [_pct(per_fold[f]) for f in sorted(per_fold, key=int)]
             add(f"| {names.get(key, key)} | " + " | ".join(cells)
                 + f" | {_pct(_mean(per_fold.values()))} |")
+        if cv.get("folds"):
+            cnn = {str(fold): value for fold, value in cv["folds"].items()}
+            cells = [_pct(cnn.get(f)) for f in sorted(next(iter(baselines.values())),
+                                                      key=int)]
+            add("| this CNN (table above) | " + " | ".join(cells) + f" | {_pct(cv['mean'])} |")
         add("")
         add("(The ESC-50 paper's random forest used more summary statistics of the MFCCs "
             "and reached 44.3 %; the tutorials, and these rows, use the means only.)")
         add("")
-        if cv.get("folds"):
-            cells = [_pct(cv["folds"].get(f, cv["folds"].get(str(f))))
-                     for f in sorted(next(iter(baselines.values())), key=int)]
-            add("| this CNN (table above) | " + " | ".join(cells) + f" | {_pct(cv['mean'])} |")
+    comparisons = results.get("comparisons", [])
+    if comparisons and cv.get("folds"):
+        add("### Other recipes on the same fold")
+        add("")
+        add("| recipe | test fold | accuracy | this recipe on that fold |")
+        add("|---|---|---|---|")
+        cnn = {str(fold): value for fold, value in cv["folds"].items()}
+        for c in comparisons:
+            add(f"| same recipe with {c['features']} ({c['epochs']} epochs) | "
+                f"{c['test_fold']} | {_pct(c['test_accuracy'])} | "
+                f"{_pct(cnn.get(str(c['test_fold'])))} |")
+        add("")
+        add("Commands: " + "; ".join(f"`{c['command']}`" for c in comparisons))
         add("")
     if cv.get("per_class"):
         add("### Per-class accuracy (pooled over the test folds)")
@@ -231,6 +245,11 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             "are right and every other label is false; on the music stream likewise for "
             "`music`; on background noise every event is false.")
         add("")
+        first = next(iter(model["false_alarms"].values()))
+        if "detector_settings" in first:
+            add("Detector defaults at the time of measurement: " + ", ".join(
+                f"{k} {v}" for k, v in first["detector_settings"].items()) + ".")
+            add("")
         add("| stream | minutes | false events | per hour | labels that fired | windows "
             "with another label > 0.5 |")
         add("|---|---|---|---|---|---|")
@@ -251,16 +270,29 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
     add("- Accuracy is limited by compute, not by the data: the recipe was sized so that "
         "six runs (five folds and the shipped model) fit in about 90 minutes on 2 CPU cores "
         "shared with other jobs, i.e. 30 epochs of ~1,700 windows (about 1,600 optimiser "
-        "steps). The validation accuracy of the fold runs was still rising when the schedule "
-        "ended. What would improve it, in order: a longer schedule (200+ epochs, several "
+        "steps). In the fold runs the best validation epoch was among the last few (the "
+        "schedule is short; the model is not overfitting yet). What would improve it, in order: a longer schedule (200+ epochs, several "
         "windows per clip per epoch; on a GPU that is minutes), a wider network with two "
         "convolutions per block (measured here at ~3-4 ms per window, so it would need the "
         "2 ms budget relaxed or a distilled student), and an ensemble of the fold models.")
-    add("- Log-mel was chosen over MFCC without a measured comparison (there was no compute "
-        "for it); `--mfcc N` trains the MFCC variant with the same recipe.")
+    if any("MFCC" in c["features"] for c in results.get("comparisons", [])):
+        add("- Log-mel against MFCC was compared on one fold only (see \"Other recipes on the "
+            "same fold\"); one fold is a small sample (400 clips), and a 5-fold comparison "
+            "did not fit in the time available.")
+    else:
+        add("- Log-mel was chosen over MFCC without a measured comparison (there was no "
+            "compute for it); `--mfcc N` trains the MFCC variant with the same recipe.")
+    fired: dict[str, int] = {}
+    for figures in model.get("false_alarms", {}).values():
+        for label, count in figures["labels"].items():
+            fired[label] = fired.get(label, 0) + count
+    worst = ", ".join(f"`{label}` ({count})" for label, count in
+                      sorted(fired.items(), key=lambda item: -item[1])[:3])
     add("- The background negatives are few (64 windows per epoch against ~1,700 event "
-        "windows); raising their share (`negatives`) is the first lever against false "
-        "events on speech, where `dog` fired most.")
+        "windows) and speech/music count as one label each; raising the share of negatives "
+        "(`negatives`) and of speech/music windows is the first lever against false events "
+        "on speech and music" + (f" (most frequent: {worst})" if worst else "") + ". "
+        "Per-class thresholds in the detector config are the lever for users today.")
     add("- ESC-50 has 40 clips per class; sounds recorded differently from freesound "
         "uploads (other microphones, rooms, distances) will score lower than the figures "
         "above.")

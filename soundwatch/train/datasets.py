@@ -100,7 +100,8 @@ def read_folder_per_class(root: str | Path) -> list[ClipRecord]:
     records = []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in _audio_files(label_dir):
-            records.append(ClipRecord(path=path, label=label_dir.name, dataset=root.name,
+            records.append(ClipRecord(path=path, label=label_dir.name,
+                                      dataset=dataset_name(root),
                                       group=f"{root.name}:{path.stem}"))
     if not records:
         raise SoundwatchError(
@@ -115,7 +116,7 @@ def read_label_folder(root: str | Path, label: str) -> list[ClipRecord]:
     root = _existing_dir(root, f"{label!r}")
     if not label:
         raise SoundwatchError(f"empty label for folder {root}; use LABEL=FOLDER")
-    records = [ClipRecord(path=path, label=label, dataset=root.name,
+    records = [ClipRecord(path=path, label=label, dataset=dataset_name(root),
                           group=f"{root.name}:{path.stem}") for path in _audio_files(root)]
     if not records:
         raise SoundwatchError(f"no {'/'.join(AUDIO_SUFFIXES)} files in {root}")
@@ -130,6 +131,13 @@ def read_background_folder(root: str | Path) -> list[ClipRecord]:
     if not records:
         raise SoundwatchError(f"no {'/'.join(AUDIO_SUFFIXES)} files in background folder {root}")
     return records
+
+
+def dataset_name(root: Path) -> str:
+    """A folder's name for the model card, with its parent when the name alone says
+    nothing (``speech/audio`` rather than ``audio``)."""
+    generic = {"audio", "wav", "wavs", "clips", "files", "data", "sounds"}
+    return f"{root.parent.name}/{root.name}" if root.name.lower() in generic else root.name
 
 
 def labels_in_order(records: Iterable[ClipRecord]) -> list[str]:

@@ -70,7 +70,10 @@ def false_alarm_report(classifier, streams: dict[str, tuple[np.ndarray, str | No
         classifier: a :class:`~soundwatch.model.Classifier`.
         streams: name -> (signal at the model rate, the stream's own label or None).
     """
+    from soundwatch.detect import DetectorSettings
+
     report = {}
+    settings = DetectorSettings().to_dict()
     for name, (signal, own_label) in streams.items():
         if len(signal) < classifier.window_samples:
             continue
@@ -84,6 +87,9 @@ def false_alarm_report(classifier, streams: dict[str, tuple[np.ndarray, str | No
             "false_events_per_hour": round(len(false) / hours, 1),
             "labels": dict(Counter(e.label for e in false).most_common(8)),
             "windows_above_0_5": round(float(np.mean(scores[:, others].max(axis=1) > 0.5)), 4),
+            "detector_settings": {k: settings[k] for k in (
+                "threshold_on", "threshold_off", "smoothing", "smoothing_hops",
+                "min_duration_s", "merge_gap_s", "warmup_s")},
         }
     return report
 

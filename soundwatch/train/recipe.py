@@ -19,6 +19,7 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec
 from soundwatch.train.datasets import (
     ClipRecord,
+    dataset_name,
     labels_in_order,
     read_background_folder,
     read_esc50,
@@ -42,14 +43,15 @@ class DataSources:
     backgrounds: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
+        """The sources by folder name (no machine-specific absolute paths)."""
         parts = []
         if self.esc50:
-            parts.append(f"ESC-50 ({self.esc50})")
+            parts.append(f"ESC-50 ({dataset_name(Path(self.esc50))})")
         if self.urbansound8k:
-            parts.append(f"UrbanSound8K ({self.urbansound8k})")
-        parts += [f"folders per class ({p})" for p in self.folder_per_class]
-        parts += [f"{label!r} ({p})" for label, p in self.label_folders]
-        parts += [f"background ({p})" for p in self.backgrounds]
+            parts.append(f"UrbanSound8K ({dataset_name(Path(self.urbansound8k))})")
+        parts += [f"folders per class ({dataset_name(Path(p))})" for p in self.folder_per_class]
+        parts += [f"{label!r} ({dataset_name(Path(p))})" for label, p in self.label_folders]
+        parts += [f"background ({dataset_name(Path(p))})" for p in self.backgrounds]
         return ", ".join(parts)
 
 

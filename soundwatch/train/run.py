@@ -20,15 +20,10 @@ import numpy as np
 
 from soundwatch.features import FeatureSpec
 from soundwatch.model_format import ModelMetadata
-from soundwatch.train.fit import (
-    TrainConfig,
-    ValidationSet,
-    clip_accuracy,
-    score_clips,
-    train,
-)
+from soundwatch.train.fit import ValidationSet, clip_accuracy, score_clips, train
 from soundwatch.train.recipe import DataSources, label_targets, load_banks, make_splits
 from soundwatch.train.sampling import WindowSampler, clip_windows
+from soundwatch.train.settings import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +47,7 @@ class RunOptions:
     holdout_fraction: float = 0.1
     model_path: Path | None = None  # where to export; None: out_dir/model.onnx
     model_version: str = "1"
-    training_data: str = ""  # extra licence notes for the model metadata
+    data_note: str = ""  # e.g. the datasets' names and licences, for the model metadata
     cache_dir: Path | None = None
     progress: bool = True
     command: str = ""
@@ -147,8 +142,8 @@ def training_data_text(options: RunOptions, splits) -> str:
     text = f"{options.sources.describe()}; datasets: {', '.join(datasets)}"
     if options.test_fold is not None:
         text += f"; fold {options.test_fold} left out for testing"
-    if options.training_data:
-        text += f"; {options.training_data}"
+    if options.data_note:
+        text += f"; {options.data_note}"
     return text
 
 

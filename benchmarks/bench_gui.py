@@ -12,7 +12,7 @@ to skip X). CPU is this process's user+system time over wall time after a warm-u
 percent of one core, all threads (capture replay, engine worker, Qt): exactly what the
 app costs. The redraw rate counts timer ticks that redrew a view.
 
-    python -m benchmarks.gui_cpu [--seconds 40] [--warmup 5] [--platform xcb|offscreen]
+    python -m benchmarks.bench_gui [--seconds 40] [--warmup 5] [--platform xcb|offscreen]
 
 Prints one JSON object.
 """
@@ -113,7 +113,7 @@ def main() -> None:
         model, model_origin = model_path(folder)
         results = measure(audio_path, model, options.seconds, options.warmup, options.fps)
         results.update(audio=audio, model=model_origin, platform=options.platform)
-        emit("gui_cpu", "process CPU % of one core (user+sys over wall, all threads) and "
+        emit("gui", "process CPU % of one core (user+sys over wall, all threads) and "
              "redraw rate while the window replays a file in real time", results)
     finally:
         if server is not None:

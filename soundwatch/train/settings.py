@@ -1,0 +1,45 @@
+"""The training recipe's settings, importable without torch (the CLI builds its flags
+from these defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from soundwatch.train.augment import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    """The recipe. Defaults are what the shipped model was trained with."""
+
+    window_frames: int = 96  # 96 frames of 10 ms: 0.98 s windows
+    hop_frames: int = 25  # default hop between windows in live use and evaluation
+    validation_hop_frames: int = 48  # coarser hop for the per-epoch validation (speed)
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    embedding_dim: int = 128
+    dropout: float = 0.3
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 2
+    patience: int = 15  # epochs without a better validation score before stopping
+    silence_margin_db: float = 20.0
+    background_fraction: float = 0.7  # share of each background file used for training
+    crops_per_label: int | None = None
+    negatives: int | None = None
+    seed: int = 0
+    threads: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        values = dict(values)
+        values["augment"] = AugmentConfig(**values.get("augment", {}))
+        values["channels"] = tuple(values.get("channels", cls.channels))
+        return cls(**values)
