@@ -40,14 +40,14 @@ class Collect(EngineSink):
     def frame_times_s(self):
         return np.concatenate([
             (first + np.arange(len(f)) * SPEC.hop_length) / SPEC.sample_rate_hz
-            for first, f in zip(self.first_samples, self.frames)
+            for first, f in zip(self.first_samples, self.frames, strict=True)
         ])
 
 
 def segments(mask):
     """[(start, end)) index runs where mask is True."""
     edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 def start_engine(sink):

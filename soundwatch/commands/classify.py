@@ -9,6 +9,7 @@ scored in batches, as fast as the CPU allows.
 
 from __future__ import annotations
 
+import os
 import sys
 
 BATCH_WINDOWS = 256
@@ -22,7 +23,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG)")
     parser.add_argument("--model", help="the .onnx model (default: the shipped one)")
-    parser.add_argument("--threads", type=int, help="onnxruntime threads (default: config, 1)")
+    parser.add_argument("--threads", type=int,
+                        help="onnxruntime threads (default: all CPU cores; offline analysis "
+                        "has no real-time neighbours to leave room for)")
     parser.add_argument("--config", help="TOML settings file for the detection settings")
     parser.add_argument("--top-k", type=int, default=5, help="labels to show per file")
     parser.add_argument("--hop", type=float, dest="hop_s",
@@ -63,7 +66,9 @@ def run(args) -> int:
     problems = detection.problems()
     if problems:
         raise SoundwatchError("invalid settings: " + "; ".join(problems))
-    threads = args.threads if args.threads is not None else settings.model.threads
+    threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
+    if threads < 1:
+        raise SoundwatchError(f"--threads must be >= 1, got {threads}")
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
     extractor = FeatureExtractor(classifier.spec)

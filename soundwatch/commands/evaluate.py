@@ -61,6 +61,9 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.commands.train import options_from_args
+    from soundwatch.train import show_training_progress
+
+    show_training_progress(args.quiet)
     from soundwatch.train.evaluate import fold_dir, fold_finished, gather_folds, plot_confusion
 
     out_dir: Path = args.out

@@ -138,9 +138,10 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def run(args) -> int:
-    from soundwatch.train import require_torch
+    from soundwatch.train import require_torch, show_training_progress
 
     require_torch()
+    show_training_progress(args.quiet)
     from soundwatch.train.run import run_training
 
     options = options_from_args(args, args.out, args.test_fold)

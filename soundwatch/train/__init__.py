@@ -22,3 +22,12 @@ def require_torch() -> None:
     if missing:
         raise SoundwatchError(f"training needs {' and '.join(missing)}, which is not "
                               f"installed; {INSTALL_HINT}")
+
+
+def show_training_progress(quiet: int) -> None:
+    """Let the per-epoch log lines of soundwatch.train through at the default verbosity
+    (the CLI shows only warnings by default); ``-q`` silences them again."""
+    import logging
+
+    if quiet <= 0:
+        logging.getLogger("soundwatch.train").setLevel(logging.INFO)

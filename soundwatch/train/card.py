@@ -6,6 +6,7 @@ Every number comes from ``soundwatch evaluate`` (``results``) or from the shippe
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ESC50_TARGET = 0.80
@@ -21,8 +22,24 @@ def _mean(values) -> float:
 
 
 def write_card(path: Path, results: dict, final: dict | None, evaluate_command: str) -> None:
+    """Write the card (markdown) and, beside it, ``<name>_eval.json``: the card's headline
+    figures for programs (benchmarks read it), without the bulky confusion matrix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_card(path, results, final, evaluate_command))
+    path.with_name(path.stem + "_eval.json").write_text(
+        json.dumps(card_figures(results), indent=1, default=str) + "\n")
+
+
+def card_figures(results: dict) -> dict:
+    """ESC-50 cross-validation, baselines, comparisons and model measurements."""
+    cv = results.get("cross_validation", {})
+    return {
+        "esc50_cross_validation": {key: cv.get(key) for key in
+                                   ("folds", "mean", "std", "per_class", "epochs")},
+        "baselines": results.get("baselines"),
+        "comparisons": results.get("comparisons"),
+        "model": results.get("model"),
+    }
 
 
 def render_card(path: Path, results: dict, final: dict | None, evaluate_command: str) -> str:

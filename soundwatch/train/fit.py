@@ -156,7 +156,7 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         optimizer.load_state_dict(checkpoint["optimizer"])
         schedule.load_state_dict(checkpoint["schedule"])
         state = checkpoint["state"]
-        log.warning("resuming %s at epoch %d", out_dir, state["epoch"] + 1)
+        log.info("resuming %s at epoch %d", out_dir, state["epoch"] + 1)
     loss_fn = nn.BCEWithLogitsLoss()
     log_path = out_dir / "log.jsonl"
     while state["epoch"] < config.epochs and not state.get("stopped"):
@@ -205,7 +205,7 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         record["seconds"] = round(elapsed, 1)
         state["history"].append(record)
         state["epoch"] = epoch
-        log.warning("epoch %s", " ".join(f"{k}={v}" for k, v in record.items()))
+        log.info("epoch %s", " ".join(f"{k}={v}" for k, v in record.items()))
         with open(log_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -214,7 +214,7 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                    checkpoint_path.with_suffix(".tmp"))
         checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
         if validation is not None and epoch - state["best_epoch"] >= config.patience:
-            log.warning("early stop: no better validation accuracy for %d epochs",
+            log.info("early stop: no better validation accuracy for %d epochs",
                         config.patience)
             state["stopped"] = True
             torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),

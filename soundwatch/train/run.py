@@ -65,7 +65,7 @@ def run_training(options: RunOptions) -> dict:
     config = options.config
     splits = make_splits(options.sources, options.test_fold, options.val_fraction,
                          options.holdout_fraction, config.seed)
-    log.warning("labels: %d; files: train %d, validation %d, test %d, held out %d, "
+    log.info("labels: %d; files: train %d, validation %d, test %d, held out %d, "
                 "background %d", len(splits.labels), len(splits.train),
                 len(splits.validation), len(splits.test), len(splits.holdout),
                 len(splits.backgrounds))
@@ -110,7 +110,7 @@ def run_training(options: RunOptions) -> dict:
         np.savez(options.out_dir / "test_scores.npz", mean_scores=mean_scores,
                  max_scores=max_scores, targets=targets, competing=competing,
                  files=np.array([str(r.path) for r in data.test.records]))
-        log.warning("test fold %s: clip accuracy %.4f (mean pooling), %.4f (max pooling)",
+        log.info("test fold %s: clip accuracy %.4f (mean pooling), %.4f (max pooling)",
                     options.test_fold, summary["test_accuracy"],
                     summary["test_accuracy_max_pooling"])
     metadata = ModelMetadata(
