@@ -66,6 +66,7 @@ def main() -> None:
         false_events = len(recorded.finished) - hits
         results[f"stream_time_{background}"] = {
             **percentiles(stream_delays), "hit_rate": round(hits / len(truth), 3),
+            "delays_s": [round(d, 3) for d in stream_delays],
             "events_total": len(recorded.finished), "events_not_matching_a_clip": false_events,
             "hop_s": monitor.hop_s,
         }
@@ -73,6 +74,7 @@ def main() -> None:
     recorded, started, _ = run_monitor(signal, RATE_HZ, paced=True)
     stream_delays, wall_delays, hits = delays(truth, recorded, started)
     results["wall_time_quiet"] = {**percentiles(wall_delays), "hit_rate": round(hits / len(truth), 3),
+                                  "delays_s": [round(d, 3) for d in wall_delays],
                                   "stream_time_same_run": percentiles(stream_delays)}
     emit("latency", "true onset -> 'event started' notice, stream and wall time", results)
 
