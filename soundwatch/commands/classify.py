@@ -42,30 +42,17 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     import json
-    from dataclasses import replace
 
     from tqdm import tqdm
 
-    from soundwatch.commands.listen import split_labels
+    from soundwatch.commands.listen import detection_with_flags
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
     from soundwatch.model import Classifier, default_model_path
 
     settings = load_settings(args.config)
-    changes = {key: getattr(args, key) for key in
-               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
-               if getattr(args, key) is not None}
-    if "threshold_on" in changes and "threshold_off" not in changes:
-        changes["threshold_off"] = min(settings.detection.threshold_off, changes["threshold_on"])
-    if args.watch:
-        changes["watch"] = split_labels(args.watch)
-    if args.ignore:
-        changes["ignore"] = split_labels(args.ignore)
-    detection = replace(settings.detection, warmup_s=0.0, **changes)
-    problems = detection.problems()
-    if problems:
-        raise SoundwatchError("invalid settings: " + "; ".join(problems))
+    detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
     threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
     if threads < 1:
         raise SoundwatchError(f"--threads must be >= 1, got {threads}")

@@ -125,19 +125,7 @@ def apply_flags(settings, args):
     """The config file's settings with the command-line flags on top."""
     from soundwatch.errors import SoundwatchError
 
-    changes = {key: getattr(args, key) for key in
-               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
-               if getattr(args, key) is not None}
-    if args.watch:
-        changes["watch"] = split_labels(args.watch)
-    if args.ignore:
-        changes["ignore"] = split_labels(args.ignore)
-    if "threshold_on" in changes and "threshold_off" not in changes:
-        changes["threshold_off"] = min(settings.detection.threshold_off, changes["threshold_on"])
-    detection = replace(settings.detection, **changes)
-    problems = detection.problems()
-    if problems:
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    detection = detection_with_flags(settings.detection, args)
     model = settings.model
     if args.threads is not None:
         model = replace(model, threads=args.threads)
@@ -153,6 +141,27 @@ def apply_flags(settings, args):
     store = replace(settings.store, database=args.db) if args.db else settings.store
     return replace(settings, detection=detection, model=model, audio=audio, clips=clips,
                    store=store)
+
+
+def detection_with_flags(detection, args, **fixed):
+    """``detection`` (DetectorSettings) with the detection flags of ``args`` on top (and
+    any ``fixed`` values); out-of-range results raise a SoundwatchError naming them."""
+    from soundwatch.errors import SoundwatchError
+
+    changes = {key: getattr(args, key) for key in
+               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
+               if getattr(args, key) is not None}
+    if args.watch:
+        changes["watch"] = split_labels(args.watch)
+    if args.ignore:
+        changes["ignore"] = split_labels(args.ignore)
+    if "threshold_on" in changes and "threshold_off" not in changes:
+        changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
+    detection = replace(detection, **changes, **fixed)
+    problems = detection.problems()
+    if problems:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    return detection
 
 
 def split_labels(values: list[str]) -> tuple[str, ...]:
