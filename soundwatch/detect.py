@@ -294,6 +294,7 @@ class EventDetector:
         self._ends: deque[int] = deque()
         self._last_end_sample = 0
         self._warm_until = 0
+        self._pending: list[Event] = []  # notices made outside update(), delivered by it
         self.set_settings(settings or DetectorSettings())
         self.reset(0)
 
@@ -326,7 +327,9 @@ class EventDetector:
         self.watched = np.array([label in watched for label in self.labels], dtype=bool)
         for index, track in enumerate(self._tracks):
             if not self.watched[index] and track.state != _IDLE:
-                self._tracks[index] = _Track()  # unwatched now: dropped without a notice
+                # Unwatched now: the event ends here, and is delivered by the next update
+                # (a user retuning live must never lose an event already under way).
+                self._finish(index, self._pending)
         while len(self._raw) > self._smooth_hops:
             self._raw.popleft()
             self._ends.popleft()
@@ -374,7 +377,7 @@ class EventDetector:
         self.last_time_sample = window_end
         raw_now = self._raw[middle]
         warming = end_sample < self._warm_until
-        notices: list[Event] = []
+        notices, self._pending = self._pending, []
         for index in np.flatnonzero(self.watched):
             self._step(index, float(self.smoothed[index]), float(raw_now[index]), window_end,
                        warming, notices)
@@ -385,7 +388,7 @@ class EventDetector:
         """Close every event in progress (end of stream, or a gap starting at
         ``end_sample``); returns their notices. Events shorter than their minimum are
         dropped."""
-        notices: list[Event] = []
+        notices, self._pending = self._pending, []
         middle = (len(self._raw) - 1) // 2
         for index, track in enumerate(self._tracks):
             if track.state == _ACTIVE:

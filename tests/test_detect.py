@@ -231,6 +231,18 @@ def test_watch_and_ignore_lists_and_background_labels():
     assert {e.label for e in ended(run(detector, columns))} == {"silence"}
 
 
+def test_unwatching_a_label_mid_event_ends_that_event_instead_of_losing_it():
+    detector = make(labels=("a", "b"))
+    notices = run(detector, [[0, 0], [0.9, 0.9], [0.9, 0.9]], flush=False)
+    assert sorted(n.label for n in notices if n.ongoing) == ["a", "b"]
+    detector.set_settings(PLAIN.with_overrides(watch=("b",)))
+    notices = detector.update(np.array([0.9, 0.9], dtype=np.float32), 4 * HOP)
+    assert [(e.label, e.ongoing, e.start_sample, e.end_sample) for e in notices] == [
+        ("a", False, 1 * HOP, 3 * HOP)]
+    later = run(detector, [[0.9, 0.9], [0.0, 0.0]], first_end=5 * HOP)
+    assert [e.label for e in ended(later)] == ["b"]
+
+
 def test_unknown_labels_in_settings_are_refused_with_the_model_labels():
     with pytest.raises(SoundwatchError, match=r"\['dgo'\].*dog"):
         EventDetector(["dog", "cat"], PLAIN.with_overrides(watch=("dgo",)), RATE)
