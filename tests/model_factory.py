@@ -219,3 +219,13 @@ def scene(parts: list[tuple[str, float]], sample_rate_hz: int = 16000) -> tuple[
         pieces.append(piece)
         position_s += duration_s
     return np.concatenate(pieces).astype(np.float32), truth
+
+
+def write_scene(path: Path, parts: list[tuple[str, float]],
+                sample_rate_hz: int = 16000) -> tuple[Path, list[tuple]]:
+    """:func:`scene` written to a float WAV file; returns (path, truth)."""
+    import soundfile
+
+    signal, truth = scene(parts, sample_rate_hz)
+    soundfile.write(str(path), signal, sample_rate_hz, subtype="FLOAT")
+    return path, truth

@@ -11,8 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-import soundfile
-from model_factory import make_test_model, scene
+from model_factory import make_test_model, write_scene
 
 from soundwatch.store import EventStore
 
@@ -29,10 +28,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scene_file(tmp_path_factory):
-    signal_, truth = scene(PARTS)
-    path = tmp_path_factory.mktemp("audio") / "scene.wav"
-    soundfile.write(str(path), signal_, RATE, subtype="FLOAT")
-    return path, truth
+    return write_scene(tmp_path_factory.mktemp("audio") / "scene.wav", PARTS)
 
 
 @pytest.fixture
@@ -101,10 +97,7 @@ def long_scene(tmp_path, n_events: int = 12):
     parts = [("silence", 0.8)]
     for i in range(n_events):
         parts += [("tone_1k" if i % 2 == 0 else "tone_3k", 0.8), ("silence", 1.2)]
-    signal_, truth = scene(parts)
-    path = tmp_path / "long.wav"
-    soundfile.write(str(path), signal_, RATE, subtype="FLOAT")
-    return path, truth
+    return write_scene(tmp_path / "long.wav", parts)
 
 
 def start_and_wait_for_events(model, path, env, database, n_events: int):

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 import soundfile
-from model_factory import make_test_model, scene
+from model_factory import make_test_model, scene, write_scene
 
 from soundwatch.audio.files import FileSource
 from soundwatch.audio.source import AudioSource
@@ -29,10 +29,7 @@ def classifier(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scene_file(tmp_path_factory):
-    signal, truth = scene(PARTS)
-    path = tmp_path_factory.mktemp("audio") / "scene.wav"
-    soundfile.write(str(path), signal, RATE, subtype="FLOAT")
-    return path, truth
+    return write_scene(tmp_path_factory.mktemp("audio") / "scene.wav", PARTS)
 
 
 class Recorder(MonitorListener):
