@@ -113,6 +113,8 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     assert "non-commercial" in text and "| 1 |" in text and "random forest" in text
     assert results["comparisons"][0]["test_fold"] == 2
     assert "Other recipes on the same fold" in text
+    assert cv["best_epochs"]["1"] in (1, 2, 3)
+    assert f"fold 1: {cv['best_epochs']['1']} of 3" in text  # how far along training was
     assert (card.parent / "tiny_confusion.png").stat().st_size > 1000
     # A second call reuses the finished folds instead of training again.
     assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),

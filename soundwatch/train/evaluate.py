@@ -28,11 +28,12 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
     Returns:
         {"folds": {k: accuracy}, "folds_max_pooling": {...}, "mean", "std",
          "per_class": {label: accuracy}, "confusion": (n, n) list, "labels": [...],
-         "epochs": {k: epochs run}, "train_seconds": {k: s}, "commands": {k: command
+         "epochs": {k: epochs run}, "best_epochs": {k: epoch kept}, "train_seconds": {k: s}, "commands": {k: command
          that trained the fold}}; accuracies are clip-level
         with window scores averaged over the clip, argmax over the test dataset's labels.
     """
     accuracies, max_pooling, epochs, seconds, commands = {}, {}, {}, {}, {}
+    best_epochs = {}
     all_predicted, all_targets = [], []
     labels: list[str] = []
     competing = None
@@ -48,6 +49,7 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
         accuracies[fold] = float(np.mean(predicted == targets))
         max_pooling[fold] = summary.get("test_accuracy_max_pooling")
         epochs[fold] = summary["epochs_run"]
+        best_epochs[fold] = summary["best_epoch"]
         seconds[fold] = summary["train_seconds"]
         commands[fold] = summary["command"]
         all_predicted.append(predicted)
@@ -67,7 +69,7 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
     return {"folds": accuracies, "folds_max_pooling": max_pooling,
             "mean": float(values.mean()), "std": float(values.std()),
             "per_class": per_class, "confusion": confusion.tolist(), "labels": class_labels,
-            "epochs": epochs, "train_seconds": seconds, "commands": commands}
+            "epochs": epochs, "best_epochs": best_epochs, "train_seconds": seconds, "commands": commands}
 
 
 def plot_confusion(confusion: np.ndarray, labels: list[str], path: Path, title: str) -> None:

@@ -80,7 +80,8 @@ def run_training(options: RunOptions) -> dict:
                                    np.arange(len(data.labels)))
     result = train(sampler, config, options.out_dir, validation, pad_db, options.progress)
     summary: dict = {
-        "command": options.command or current_command(),
+        # Called from Python (not the CLI), sys.argv is some other program's command line.
+        "command": options.command or "soundwatch.train.run.run_training() from Python",
         "sources": options.sources.describe(),
         "labels": data.labels,
         "test_fold": options.test_fold,
