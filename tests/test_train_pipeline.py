@@ -165,3 +165,18 @@ def test_checkpoint_of_another_recipe_is_refused(synthetic_data, trained):
                          holdout_fraction=0.0, cache_dir=out / "cache", progress=False)
     with pytest.raises(SoundwatchError, match="another recipe"):
         run_training(options)
+
+
+def test_training_device_is_resolved_and_reported(trained):
+    import torch
+
+    from soundwatch.train.fit import resolve_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert trained["device"].split(" ")[0] == expected  # --device auto picks it
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(SoundwatchError, match="auto, cpu or cuda"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SoundwatchError, match="no CUDA GPU"):
+            resolve_device("cuda")

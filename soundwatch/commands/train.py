@@ -68,6 +68,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--holdout-fraction", type=float, default=0.1,
                         help="share of fold-less files (speech, music) never trained on, "
                              "kept for false-alarm tests (%(default)s)")
+    recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where torch trains: a CUDA GPU when there is one (auto), or "
+                             "the CPU; the recipe is the same (%(default)s)")
     recipe.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -121,7 +124,7 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                       model_version=getattr(args, "model_version", "1"),
                       data_note=getattr(args, "data_note", ""),
                       cache_dir=args.cache_dir, progress=not args.no_progress,
-                      command=current_command())
+                      command=current_command(), device=args.device)
 
 
 def _channels(text: str) -> tuple[int, ...]:

@@ -117,10 +117,12 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             add(f"(It wrote `{final['model_path']}`, which was then copied to "
                 f"`{shipped.name}` beside this card.)")
             add("")
+        device = final.get("device", "cpu")
+        where = (f"on {device}" if device.startswith("cuda") else
+                 f"with {final['config']['threads']} torch thread(s) on a 2-core CPU shared "
+                 "with other jobs (other training runs included)")
         add(f"It ran {final['epochs_run']} epochs in {final['train_seconds'] / 60:.1f} min "
-            "of training (wall time, features cached beforehand) "
-            f"with {final['config']['threads']} torch thread(s) on a 2-core CPU shared with "
-            "other jobs (other training runs included).")
+            f"of training (wall time, features cached beforehand) {where}.")
         add("")
     add("The figures on this page (5-fold cross-validation with the same recipe, baselines, "
         "false alarms, speed) and this card:")

@@ -46,6 +46,7 @@ class TrainResult:
     history: list[dict]
     best_epoch: int
     seconds: float
+    device: str = "cpu"  # what trained it, e.g. "cpu" or "cuda (NVIDIA H100)"
 
 
 def feature_statistics(bank: FeatureBank, max_frames: int = 200_000,
@@ -74,15 +75,29 @@ def learning_rate_factor(step: int, steps_per_epoch: int, config: TrainConfig) -
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (CUDA when there is a GPU, else the CPU), ``"cpu"`` or ``"cuda"``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise SoundwatchError(f"unknown training device {name!r}; use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SoundwatchError("--device cuda: torch sees no CUDA GPU here (CPU-only build or "
+                              "no driver); use --device cpu or auto")
+    return torch.device(name)
+
+
 def score_windows(net: nn.Module, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Sigmoid scores of windows: (k, frames, n) -> (k, n_labels), in eval mode."""
+    """Sigmoid scores of windows: (k, frames, n) -> (k, n_labels), in eval mode, on
+    whichever device the network is."""
     net.eval()
+    device = next(net.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, len(windows), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(windows[start: start + batch_size]))
-            logits, _ = net(x[:, None])
-            out.append(torch.sigmoid(logits).numpy())
+            logits, _ = net(x[:, None].to(device))
+            out.append(torch.sigmoid(logits).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -117,7 +132,7 @@ def clip_accuracy(scores: np.ndarray, targets: np.ndarray, label_indices: np.nda
 
 def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
           validation: ValidationSet | None = None, pad_db: float = -100.0,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, device: str = "cpu") -> TrainResult:
     """Train (or resume) a network on ``sampler``'s windows.
 
     Args:
@@ -128,6 +143,8 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
             ``config.epochs`` and keeps the last state.
         pad_db: dB value of silence.
         progress: show a progress bar per epoch.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``. The returned network is on the CPU
+            (for export); checkpoints load on either device.
     """
     from tqdm import tqdm
 
@@ -135,7 +152,10 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     mean, std = feature_statistics(sampler.events, seed=config.seed)
     torch.manual_seed(config.seed)
+    target_device = resolve_device(device)
+    log.info("training on %s", target_device)
     net = build_net(config, sampler.events.features.shape[1], len(sampler.labels), mean, std)
+    net.to(target_device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(sampler.epoch_items(np.random.default_rng(0)))
@@ -146,7 +166,8 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
              "best_state": None, "seconds": 0.0}
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if checkpoint_path.is_file():
-        checkpoint = torch.load(checkpoint_path, weights_only=False)
+        checkpoint = torch.load(checkpoint_path, weights_only=False,
+                                map_location=target_device)
         if checkpoint["config"] != config.to_dict() or checkpoint["labels"] != sampler.labels:
             raise SoundwatchError(
                 f"{checkpoint_path} is from a run with another recipe or label set; "
@@ -179,8 +200,9 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                            if sampler.background_windows is not None else None)
             windows, targets = augment_batch(windows, targets, backgrounds, labelled,
                                              config.augment, rng)
-            logits, _ = net(torch.from_numpy(np.ascontiguousarray(windows))[:, None])
-            loss = loss_fn(logits, torch.from_numpy(targets))
+            x = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(target_device)
+            logits, _ = net(x)
+            loss = loss_fn(logits, torch.from_numpy(targets).to(target_device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -223,5 +245,13 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                        checkpoint_path)
     if state["best_state"] is not None:
         net.load_state_dict(state["best_state"])
+    net.to("cpu")
     net.eval()
-    return TrainResult(net, state["history"], state["best_epoch"], state["seconds"])
+    return TrainResult(net, state["history"], state["best_epoch"], state["seconds"],
+                       describe_device(target_device))
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type

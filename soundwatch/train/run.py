@@ -51,6 +51,7 @@ class RunOptions:
     cache_dir: Path | None = None
     progress: bool = True
     command: str = ""
+    device: str = "auto"  # where torch trains: auto (a CUDA GPU if there is one), cpu, cuda
 
 
 def current_command() -> str:
@@ -78,7 +79,8 @@ def run_training(options: RunOptions) -> dict:
     if data.validation is not None:
         validation = ValidationSet(data.validation, label_targets(data.validation, data.labels),
                                    np.arange(len(data.labels)))
-    result = train(sampler, config, options.out_dir, validation, pad_db, options.progress)
+    result = train(sampler, config, options.out_dir, validation, pad_db, options.progress,
+                   options.device)
     summary: dict = {
         # Called from Python (not the CLI), sys.argv is some other program's command line.
         "command": options.command or "soundwatch.train.run.run_training() from Python",
@@ -94,6 +96,7 @@ def run_training(options: RunOptions) -> dict:
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "train_seconds": round(result.seconds, 1),
+        "device": result.device,
         "history": result.history,
     }
     if data.test is not None:
