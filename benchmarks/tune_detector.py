@@ -39,7 +39,7 @@ from soundwatch.model import Classifier
 
 MAX_FALSE_PER_HOUR = 30.0
 GRID = {
-    "threshold_on": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "threshold_on": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
     "off_gap": [0.1, 0.2],  # threshold_off = threshold_on - off_gap
     "smoothing_hops": [1, 3],
     "min_duration_s": [0.0, 0.25, 0.5],
@@ -179,7 +179,7 @@ def main(argv=None) -> None:
     # per class: the threshold_on that maximises that class's F1, the rest fixed
     per_class_best = {}
     per_class_at = {}
-    for on in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    for on in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         settings = replace(best_settings, threshold_on=on,
                            threshold_off=round(max(on - best["off_gap"], 0.0), 3))
         _, per_class = evaluate(classifier, settings, scored_events, [])
@@ -191,11 +191,17 @@ def main(argv=None) -> None:
         per_class_best[label] = {"threshold_on": on, "f1": curve[on],
                                  "f1_at_default": curve.get(best["threshold_on"])}
     results.sort(key=lambda r: -r["f1"])
+    current = DetectorSettings()  # the shipped defaults, for comparison with "best"
+    at_current = next((r for r in results if r["threshold_on"] == current.threshold_on
+                       and r["off_gap"] == round(current.threshold_on - current.threshold_off, 3)
+                       and r["smoothing_hops"] == current.smoothing_hops
+                       and r["min_duration_s"] == current.min_duration_s
+                       and r["merge_gap_s"] == current.merge_gap_s), None)
     print(json.dumps({
         "model": args.model, "model_version": classifier.metadata.model_version,
         "hop_s": hop_frames * classifier.spec.hop_s, "window_s": classifier.window_s,
         "fold": args.fold, "clips": len(rows), "max_false_per_hour": MAX_FALSE_PER_HOUR,
-        "best": best, "top": results[:10],
+        "best": best, "at_current_defaults": at_current, "top": results[:10],
         "per_class": per_class_best, "seconds": round(time.time() - started, 1),
     }, indent=1))
 
