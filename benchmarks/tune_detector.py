@@ -15,7 +15,10 @@ Metrics per combination (events of background labels ignored, as the app does):
 - median and 90th-percentile |onset error| of matched events.
 The chosen defaults maximise F1 with at most MAX_FALSE_PER_HOUR false events per hour.
 
-    python -m benchmarks.tune_detector --model models/soundwatch.onnx [--fold 1] [--per-class 4]
+    python -m benchmarks.tune_detector --model runs/cv/fold1/model.onnx [--fold 1] [--per-class 4]
+
+(the model should not have trained on the fold: the shipped model saw all five). The
+output that set the current defaults is benchmarks/detector_defaults.json.
 
 Prints JSON: the best settings, the top of the sweep, and per-class best thresholds.
 """
