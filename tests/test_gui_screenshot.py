@@ -72,7 +72,7 @@ def test_screenshot_of_a_replay_under_xvfb(tmp_path, x_display):
     result = subprocess.run(
         [sys.executable, "-m", "soundwatch", "gui", "--file", str(audio), "--model", str(model),
          "--screenshot", str(picture), "--screenshot-info", str(info_path),
-         "--quit-after", "5.5"],
+         "--quit-after", "60"],  # closes when the replay has ended (~4.3 s of audio)
         env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
                         help="save a PNG of the window just before it closes")
     parser.add_argument("--screenshot-info", metavar="JSON", help=argparse.SUPPRESS)
     parser.add_argument("--quit-after", type=float, metavar="S",
-                        help="close the window after S seconds (default with --screenshot: 6)")
+                        help="close the window after S seconds, or as soon as a replayed "
+                             "--file has ended (default with --screenshot: 6)")
 
 
 def run(args) -> int:

@@ -59,12 +59,7 @@ def run_app(args) -> int:
     if args.screenshot and quit_after_s is None:
         quit_after_s = 6.0
     if quit_after_s is not None:
-        def finish():
-            if args.screenshot:
-                save_screenshot(window, args.screenshot, getattr(args, "screenshot_info", None))
-            window.close()
-
-        QTimer.singleShot(int(quit_after_s * 1000), finish)
+        _start_closer(args, window, quit_after_s)
 
     # Ctrl+C in the terminal closes the window cleanly: Python handles signals only when
     # it runs, so a light timer gives it the chance while Qt's loop waits.
@@ -79,6 +74,35 @@ def run_app(args) -> int:
         signal.signal(signal.SIGINT, previous)
         window.shutdown()
     return int(status)
+
+
+SETTLE_S = 0.4  # after a replay ends: time for the last frames to be drawn
+
+
+def _start_closer(args, window, quit_after_s: float) -> None:
+    """Start a timer (owned by the window) that closes the window (saving the screenshot first, if asked) after
+    ``quit_after_s``, or earlier, ``SETTLE_S`` after a replayed file has ended, so the
+    picture shows the whole file however slowly the machine started the app."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    deadline = time.monotonic() + quit_after_s
+    replay_ended_at: list[float] = []
+
+    def check():
+        now = time.monotonic()
+        if window.replays_finished and not replay_ended_at:
+            replay_ended_at.append(now)
+        if now >= deadline or (replay_ended_at and now >= replay_ended_at[0] + SETTLE_S):
+            timer.stop()
+            if args.screenshot:
+                save_screenshot(window, args.screenshot, getattr(args, "screenshot_info", None))
+            window.close()
+
+    timer = QTimer(window)
+    timer.timeout.connect(check)
+    timer.start(100)
 
 
 def build_window(args, start: bool = True):

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._generation = -1
         self._stream_ended = False
         self._closed = False
+        self.replays_finished = 0  # files played to their end (for --screenshot timing)
 
         self.controls = ControlsBar()
         self.banner = MessageBanner()
@@ -410,6 +411,7 @@ class MainWindow(QMainWindow):
         self._stream_ended = False
         choice = self.session.choice
         self.session.stop()
+        self.replays_finished += 1
         self.events_table.events.end_running()
         self.controls.set_running(False, f"finished replaying {Path(choice.file).name}"
                                   if choice and choice.file else "stopped")
