@@ -80,9 +80,9 @@ SETTLE_S = 0.4  # after a replay ends: time for the last frames to be drawn
 
 
 def _start_closer(args, window, quit_after_s: float) -> None:
-    """Start a timer (owned by the window) that closes the window (saving the screenshot first, if asked) after
-    ``quit_after_s``, or earlier, ``SETTLE_S`` after a replayed file has ended, so the
-    picture shows the whole file however slowly the machine started the app."""
+    """Start a timer (owned by the window) that saves the screenshot, if asked, and closes
+    the window after ``quit_after_s``, or earlier, ``SETTLE_S`` after a replayed file has
+    ended, so the picture shows the whole file however slowly the machine started the app."""
     import time
 
     from PySide6.QtCore import QTimer
