@@ -236,7 +236,8 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
                 f"{c['test_fold']} | {_pct(c['test_accuracy'])} | "
                 f"{_pct(cnn.get(str(c['test_fold'])))} |")
         add("")
-        add("Commands: " + "; ".join(f"`{c['command']}`" for c in comparisons))
+        commands = dict.fromkeys(c["command"] for c in comparisons)  # a run may train 2 folds
+        add("Commands: " + "; ".join(f"`{command}`" for command in commands))
         add("")
     if cv.get("per_class"):
         add("### Per-class accuracy (pooled over the test folds)")
