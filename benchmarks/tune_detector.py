@@ -194,12 +194,11 @@ def main(argv=None) -> None:
         per_class_best[label] = {"threshold_on": on, "f1": curve[on],
                                  "f1_at_default": curve.get(best["threshold_on"])}
     results.sort(key=lambda r: -r["f1"])
-    current = DetectorSettings()  # the shipped defaults, for comparison with "best"
-    at_current = next((r for r in results if r["threshold_on"] == current.threshold_on
-                       and r["off_gap"] == round(current.threshold_on - current.threshold_off, 3)
-                       and r["smoothing_hops"] == current.smoothing_hops
-                       and r["min_duration_s"] == current.min_duration_s
-                       and r["merge_gap_s"] == current.merge_gap_s), None)
+    current = DetectorSettings()  # the shipped defaults, as a combination of the grid
+    current_combo = {name: getattr(current, name) for name in GRID if name != "off_gap"}
+    current_combo["off_gap"] = round(current.threshold_on - current.threshold_off, 3)
+    at_current = next((r for r in results
+                       if all(r[name] == value for name, value in current_combo.items())), None)
     print(json.dumps({
         "model": args.model, "model_version": classifier.metadata.model_version,
         "hop_s": hop_frames * classifier.spec.hop_s, "window_s": classifier.window_s,

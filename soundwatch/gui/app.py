@@ -88,13 +88,13 @@ def _start_closer(args, window, quit_after_s: float) -> None:
     from PySide6.QtCore import QTimer
 
     deadline = time.monotonic() + quit_after_s
-    replay_ended_at: list[float] = []
 
     def check():
+        nonlocal deadline
         now = time.monotonic()
-        if window.replays_finished and not replay_ended_at:
-            replay_ended_at.append(now)
-        if now >= deadline or (replay_ended_at and now >= replay_ended_at[0] + SETTLE_S):
+        if window.replays_finished:
+            deadline = min(deadline, now + SETTLE_S)
+        if now >= deadline:
             timer.stop()
             if args.screenshot:
                 save_screenshot(window, args.screenshot, getattr(args, "screenshot_info", None))

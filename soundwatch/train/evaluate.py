@@ -28,8 +28,9 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
     Returns:
         {"folds": {k: accuracy}, "folds_max_pooling": {...}, "mean", "std",
          "per_class": {label: accuracy}, "confusion": (n, n) list, "labels": [...],
-         "epochs": {k: epochs run}, "best_epochs": {k: epoch kept}, "train_seconds": {k: s}, "commands": {k: command
-         that trained the fold}}; accuracies are clip-level
+         "epochs": {k: epochs run}, "best_epochs": {k: epoch kept},
+         "train_seconds": {k: s}, "commands": {k: command that trained the fold}};
+        accuracies are clip-level
         with window scores averaged over the clip, argmax over the test dataset's labels.
     """
     accuracies, max_pooling, epochs, seconds, commands = {}, {}, {}, {}, {}
@@ -69,7 +70,8 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
     return {"folds": accuracies, "folds_max_pooling": max_pooling,
             "mean": float(values.mean()), "std": float(values.std()),
             "per_class": per_class, "confusion": confusion.tolist(), "labels": class_labels,
-            "epochs": epochs, "best_epochs": best_epochs, "train_seconds": seconds, "commands": commands}
+            "epochs": epochs, "best_epochs": best_epochs, "train_seconds": seconds,
+            "commands": commands}
 
 
 def plot_confusion(confusion: np.ndarray, labels: list[str], path: Path, title: str) -> None:

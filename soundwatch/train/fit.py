@@ -178,6 +178,16 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         schedule.load_state_dict(checkpoint["schedule"])
         state = checkpoint["state"]
         log.info("resuming %s at epoch %d", out_dir, state["epoch"] + 1)
+
+    def save_checkpoint() -> None:
+        """Everything needed to resume, written atomically (a crash mid-write keeps the
+        previous checkpoint)."""
+        partial = checkpoint_path.with_suffix(".tmp")
+        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "state": state,
+                    "config": config.to_dict(), "labels": sampler.labels}, partial)
+        partial.replace(checkpoint_path)
+
     loss_fn = nn.BCEWithLogitsLoss()
     log_path = out_dir / "log.jsonl"
     while state["epoch"] < config.epochs and not state.get("stopped"):
@@ -230,19 +240,12 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         log.info("epoch %s", " ".join(f"{k}={v}" for k, v in record.items()))
         with open(log_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "state": state,
-                    "config": config.to_dict(), "labels": sampler.labels},
-                   checkpoint_path.with_suffix(".tmp"))
-        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
+        save_checkpoint()
         if validation is not None and epoch - state["best_epoch"] >= config.patience:
             log.info("early stop: no better validation accuracy for %d epochs",
                         config.patience)
             state["stopped"] = True
-            torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                        "schedule": schedule.state_dict(), "state": state,
-                        "config": config.to_dict(), "labels": sampler.labels},
-                       checkpoint_path)
+            save_checkpoint()
     if state["best_state"] is not None:
         net.load_state_dict(state["best_state"])
     net.to("cpu")
