@@ -71,6 +71,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where torch trains: a CUDA GPU when there is one (auto), or "
                              "the CPU; the recipe is the same (%(default)s)")
+    recipe.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="bf16 mixed precision where the CPU or GPU computes bf16 "
+                             "natively (about 2x faster on such CPUs), else fp32 (%(default)s)")
     recipe.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -124,7 +127,8 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                       model_version=getattr(args, "model_version", "1"),
                       data_note=getattr(args, "data_note", ""),
                       cache_dir=args.cache_dir, progress=not args.no_progress,
-                      command=current_command(), device=args.device)
+                      command=current_command(), device=args.device,
+                      precision=args.precision)
 
 
 def _channels(text: str) -> tuple[int, ...]:

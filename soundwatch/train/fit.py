@@ -47,6 +47,7 @@ class TrainResult:
     best_epoch: int
     seconds: float
     device: str = "cpu"  # what trained it, e.g. "cpu" or "cuda (NVIDIA H100)"
+    precision: str = "fp32"  # "bf16" (mixed precision) or "fp32"
 
 
 def feature_statistics(bank: FeatureBank, max_frames: int = 200_000,
@@ -85,6 +86,32 @@ def resolve_device(name: str) -> torch.device:
         raise SoundwatchError("--device cuda: torch sees no CUDA GPU here (CPU-only build or "
                               "no driver); use --device cpu or auto")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``"auto"`` (bf16 mixed precision where the hardware computes bf16 natively, else
+    fp32), ``"bf16"`` or ``"fp32"``.
+
+    bf16 autocast runs the convolutions in bfloat16 while the weights, batch-norm
+    statistics, loss and optimiser stay in float32. On a CPU with AVX512-BF16 or AMX it
+    trains this network about 2x faster (benchmarks/train_step_speed.py); without them
+    bf16 is emulated and slower than fp32, hence "auto".
+    """
+    if name not in ("auto", "bf16", "fp32"):
+        raise SoundwatchError(f"unknown training precision {name!r}; use auto, bf16 or fp32")
+    if name != "auto":
+        return name
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions in hardware."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
 
 
 def score_windows(net: nn.Module, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -132,7 +159,8 @@ def clip_accuracy(scores: np.ndarray, targets: np.ndarray, label_indices: np.nda
 
 def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
           validation: ValidationSet | None = None, pad_db: float = -100.0,
-          progress: bool = True, device: str = "cpu") -> TrainResult:
+          progress: bool = True, device: str = "cpu", precision: str = "fp32"
+          ) -> TrainResult:
     """Train (or resume) a network on ``sampler``'s windows.
 
     Args:
@@ -145,6 +173,8 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         progress: show a progress bar per epoch.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``. The returned network is on the CPU
             (for export); checkpoints load on either device.
+        precision: ``"auto"``, ``"bf16"`` or ``"fp32"`` (see :func:`resolve_precision`);
+            the returned network is float32 either way.
     """
     from tqdm import tqdm
 
@@ -153,9 +183,11 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
     mean, std = feature_statistics(sampler.events, seed=config.seed)
     torch.manual_seed(config.seed)
     target_device = resolve_device(device)
-    log.info("training on %s", target_device)
+    use_precision = resolve_precision(precision, target_device)
+    log.info("training on %s, %s", target_device, use_precision)
     net = build_net(config, sampler.events.features.shape[1], len(sampler.labels), mean, std)
-    net.to(target_device)
+    # channels_last lets oneDNN/cuDNN pick their fastest convolutions (1.3x here on CPU).
+    net.to(target_device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(sampler.epoch_items(np.random.default_rng(0)))
@@ -210,9 +242,12 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                            if sampler.background_windows is not None else None)
             windows, targets = augment_batch(windows, targets, backgrounds, labelled,
                                              config.augment, rng)
-            x = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(target_device)
-            logits, _ = net(x)
-            loss = loss_fn(logits, torch.from_numpy(targets).to(target_device))
+            x = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(
+                target_device, memory_format=torch.channels_last)
+            with torch.autocast(target_device.type, dtype=torch.bfloat16,
+                                enabled=use_precision == "bf16"):
+                logits, _ = net(x)
+            loss = loss_fn(logits.float(), torch.from_numpy(targets).to(target_device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -248,10 +283,10 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
             save_checkpoint()
     if state["best_state"] is not None:
         net.load_state_dict(state["best_state"])
-    net.to("cpu")
+    net.to("cpu", memory_format=torch.contiguous_format)
     net.eval()
     return TrainResult(net, state["history"], state["best_epoch"], state["seconds"],
-                       describe_device(target_device))
+                       describe_device(target_device), use_precision)
 
 
 def describe_device(device: torch.device) -> str:

@@ -52,6 +52,7 @@ class RunOptions:
     progress: bool = True
     command: str = ""
     device: str = "auto"  # where torch trains: auto (a CUDA GPU if there is one), cpu, cuda
+    precision: str = "auto"  # auto (bf16 where the hardware has it), bf16, fp32
 
 
 def current_command() -> str:
@@ -80,7 +81,7 @@ def run_training(options: RunOptions) -> dict:
         validation = ValidationSet(data.validation, label_targets(data.validation, data.labels),
                                    np.arange(len(data.labels)))
     result = train(sampler, config, options.out_dir, validation, pad_db, options.progress,
-                   options.device)
+                   options.device, options.precision)
     summary: dict = {
         # Called from Python (not the CLI), sys.argv is some other program's command line.
         "command": options.command or "soundwatch.train.run.run_training() from Python",
@@ -97,6 +98,7 @@ def run_training(options: RunOptions) -> dict:
         "epochs_run": len(result.history),
         "train_seconds": round(result.seconds, 1),
         "device": result.device,
+        "precision": result.precision,
         "history": result.history,
     }
     if data.test is not None:
