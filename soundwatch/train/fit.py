@@ -114,23 +114,26 @@ def native_bf16(device: torch.device) -> bool:
         return False
 
 
-def score_windows(net: nn.Module, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def score_windows(net: nn.Module, windows: np.ndarray, batch_size: int = 256,
+                  precision: str = "fp32") -> np.ndarray:
     """Sigmoid scores of windows: (k, frames, n) -> (k, n_labels), in eval mode, on
-    whichever device the network is."""
+    whichever device the network is. ``precision="bf16"`` (bf16 autocast) is for the
+    per-epoch validation, where speed matters more than the last decimal."""
     net.eval()
     device = next(net.parameters()).device
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                         enabled=precision == "bf16"):
         for start in range(0, len(windows), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(windows[start: start + batch_size]))
-            logits, _ = net(x[:, None].to(device))
-            out.append(torch.sigmoid(logits).cpu().numpy())
+            logits, _ = net(x[:, None].to(device, memory_format=torch.channels_last))
+            out.append(torch.sigmoid(logits.float()).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
 def score_clips(net: nn.Module, bank: FeatureBank, window_frames: int, hop_frames: int,
-                pad_db: float) -> tuple[np.ndarray, np.ndarray]:
-    """Clip scores pooled over each clip's windows.
+                pad_db: float, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
+    """Clip scores pooled over each clip's windows (``precision``: as in score_windows).
 
     Returns:
         (mean_scores, max_scores): each (n_clips, n_labels), the mean and the maximum of
@@ -141,7 +144,7 @@ def score_clips(net: nn.Module, bank: FeatureBank, window_frames: int, hop_frame
         windows = clip_windows(bank.clip(i), window_frames, hop_frames, pad_db)
         all_windows.append(windows)
         owners.append(np.full(len(windows), i))
-    scores = score_windows(net, np.concatenate(all_windows))
+    scores = score_windows(net, np.concatenate(all_windows), precision=precision)
     owner = np.concatenate(owners)
     counts = np.bincount(owner, minlength=len(bank.records))[:, None]
     mean_scores = np.zeros((len(bank.records), scores.shape[1]), dtype=np.float64)
@@ -259,7 +262,7 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                   "lr": round(schedule.get_last_lr()[0], 6)}
         if validation is not None:
             scores, _ = score_clips(net, validation.bank, config.window_frames,
-                                    config.validation_hop_frames, pad_db)
+                                    config.validation_hop_frames, pad_db, use_precision)
             accuracy = clip_accuracy(scores, validation.targets, validation.label_indices)
             record["val_accuracy"] = round(accuracy, 4)
             if accuracy >= state["best_score"]:  # ties: the later, more trained state
