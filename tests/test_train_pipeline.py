@@ -90,6 +90,22 @@ def trained(synthetic_data, tmp_path_factory) -> dict:
     return run_training(options)
 
 
+def fresh_clip_accuracy(classifier: Classifier) -> float:
+    """Share of 18 clips the model never saw (6 per label) whose pooled scores pick the
+    right label."""
+    rng = np.random.default_rng(12345)
+    pad_db = 10 * np.log10(classifier.spec.log_floor)
+    correct = 0
+    trials = [(label, synth(label, rng)) for label in LABELS for _ in range(6)]
+    for label, clip in trials:
+        windows = clip_windows(compute_features(clip, classifier.spec),
+                               classifier.window_frames, classifier.hop_frames, pad_db)
+        scores, embedding = classifier.score(windows)
+        assert embedding.shape == (len(windows), 16)  # tiny_config().embedding_dim
+        correct += LABELS[int(np.argmax(scores.mean(axis=0)))] == label
+    return correct / len(trials)
+
+
 def test_training_writes_log_checkpoint_and_model(trained):
     out = Path(trained["model_path"]).parent
     assert (out / "checkpoint.pt").is_file()
@@ -105,17 +121,9 @@ def test_app_classifier_labels_fresh_clips_and_ignores_background(trained):
     assert classifier.labels == LABELS
     assert classifier.has_embedding
     assert classifier.metadata.training_command == "soundwatch train --folder-per-class classes"
-    rng = np.random.default_rng(12345)  # clips the model never saw
+    assert fresh_clip_accuracy(classifier) >= 0.9
+    rng = np.random.default_rng(54321)
     pad_db = 10 * np.log10(classifier.spec.log_floor)
-    correct = 0
-    trials = [(label, synth(label, rng)) for label in LABELS for _ in range(6)]
-    for label, clip in trials:
-        windows = clip_windows(compute_features(clip, classifier.spec),
-                               classifier.window_frames, classifier.hop_frames, pad_db)
-        scores, embedding = classifier.score(windows)
-        assert embedding.shape == (len(windows), 16)
-        correct += LABELS[int(np.argmax(scores.mean(axis=0)))] == label
-    assert correct / len(trials) >= 0.9
     background = compute_features(hum(rng, 3.0), classifier.spec)
     scores, _ = classifier.score(clip_windows(background, classifier.window_frames,
                                               classifier.hop_frames, pad_db))
@@ -180,3 +188,33 @@ def test_training_device_is_resolved_and_reported(trained):
     if not torch.cuda.is_available():
         with pytest.raises(SoundwatchError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_either_precision_trains_a_float32_model_that_classifies(synthetic_data, tmp_path,
+                                                                 precision):
+    # bf16 autocast where the hardware has it (what --precision auto picks here), fp32
+    # elsewhere: both must give a float32 ONNX model that passes the parity check.
+    options = RunOptions(sources=synthetic_data, out_dir=tmp_path, config=tiny_config(),
+                         val_fraction=0.25, holdout_fraction=0.0, cache_dir=tmp_path / "c",
+                         progress=False, precision=precision)
+    summary = run_training(options)
+    assert summary["precision"] == precision
+    assert summary["export"]["max_abs_diff_scores"] <= 1e-4
+    assert fresh_clip_accuracy(Classifier(summary["model_path"], threads=1)) >= 0.9
+
+
+def test_training_precision_is_resolved(monkeypatch):
+    import torch
+
+    from soundwatch.train import fit
+
+    cpu = torch.device("cpu")
+    assert fit.resolve_precision("fp32", cpu) == "fp32"
+    assert fit.resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(fit, "native_bf16", lambda device: False)
+    assert fit.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(fit, "native_bf16", lambda device: True)
+    assert fit.resolve_precision("auto", cpu) == "bf16"
+    with pytest.raises(SoundwatchError, match="auto, bf16 or fp32"):
+        fit.resolve_precision("fp16", cpu)

@@ -223,7 +223,6 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                     "config": config.to_dict(), "labels": sampler.labels}, partial)
         partial.replace(checkpoint_path)
 
-    loss_fn = nn.BCEWithLogitsLoss()
     log_path = out_dir / "log.jsonl"
     while state["epoch"] < config.epochs and not state.get("stopped"):
         epoch = state["epoch"] + 1
@@ -245,17 +244,9 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
                            if sampler.background_windows is not None else None)
             windows, targets = augment_batch(windows, targets, backgrounds, labelled,
                                              config.augment, rng)
-            x = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(
-                target_device, memory_format=torch.channels_last)
-            with torch.autocast(target_device.type, dtype=torch.bfloat16,
-                                enabled=use_precision == "bf16"):
-                logits, _ = net(x)
-            loss = loss_fn(logits.float(), torch.from_numpy(targets).to(target_device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = training_step(net, optimizer, windows, targets, use_precision)
             schedule.step()
-            total_loss += float(loss.detach()) * len(chunk)
+            total_loss += float(loss) * len(chunk)
             n_seen += len(chunk)
             bar.set_postfix(loss=f"{total_loss / n_seen:.4f}")
         record = {"epoch": epoch, "train_loss": round(total_loss / max(1, n_seen), 5),
@@ -290,6 +281,32 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
     net.eval()
     return TrainResult(net, state["history"], state["best_epoch"], state["seconds"],
                        describe_device(target_device), use_precision)
+
+
+def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, windows: np.ndarray,
+                  targets: np.ndarray, precision: str,
+                  memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+    """One optimiser step of binary cross-entropy on sigmoid outputs.
+
+    Args:
+        windows: (batch, frames, n_features) dB features (augmented).
+        targets: (batch, n_labels) float32 in [0, 1] (all zero for negatives).
+        precision: ``"bf16"`` (autocast; the loss is taken in float32) or ``"fp32"``.
+        memory_format: layout of the input batch; channels_last is the fast one.
+    Returns:
+        The batch's mean loss, detached (a 0-d tensor on the network's device).
+    """
+    device = next(net.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(
+        device, memory_format=memory_format)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits, _ = net(x)
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        logits.float(), torch.from_numpy(targets).to(device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def describe_device(device: torch.device) -> str:
