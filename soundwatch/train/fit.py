@@ -94,7 +94,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
     bf16 autocast runs the convolutions in bfloat16 while the weights, batch-norm
     statistics, loss and optimiser stay in float32. On a CPU with AVX512-BF16 or AMX it
-    trains this network about 2x faster (benchmarks/train_step_speed.py); without them
+    trains this network about 2x faster (benchmarks/bench_train_step.py); without them
     bf16 is emulated and slower than fp32, hence "auto".
     """
     if name not in ("auto", "bf16", "fp32"):
