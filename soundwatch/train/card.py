@@ -122,7 +122,9 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
                  f"with {final['config']['threads']} torch thread(s) on a 2-core CPU shared "
                  "with other jobs (other training runs included)")
         arithmetic = ("bf16 mixed precision (bf16 convolutions, float32 weights; "
-                      "`--precision auto` picks it where the hardware computes bf16)"
+                      "`--precision auto` picks it where the hardware computes bf16, and "
+                      "float32 elsewhere, which gives slightly different weights; "
+                      "`--precision bf16` forces it, slowly, on other CPUs)"
                       if final.get("precision") == "bf16" else "float32")
         add(f"It ran {final['epochs_run']} epochs in {final['train_seconds'] / 60:.1f} min "
             f"of training (wall time, features cached beforehand) {where}, in {arithmetic}.")
