@@ -137,6 +137,8 @@ def _comparison(run_dir: Path) -> dict:
                 else f"{spec['n_mels']} log-mel bands")
     return {"run": str(run_dir), "features": features, "test_fold": summary["test_fold"],
             "test_accuracy": summary["test_accuracy"], "epochs": summary["epochs_run"],
+            # Runs from before --precision trained in float32.
+            "precision": summary.get("precision", "fp32"),
             "command": summary["command"]}
 
 

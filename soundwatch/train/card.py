@@ -233,11 +233,13 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
     if comparisons and cv.get("folds"):
         add("### Other recipes on the same fold")
         add("")
-        add("| recipe | test fold | accuracy | this recipe on that fold |")
+        add("Earlier or other versions of the recipe, otherwise unchanged:")
+        add("")
+        add("| features, epochs, arithmetic | test fold | accuracy | this recipe on that fold |")
         add("|---|---|---|---|")
         cnn = {str(fold): value for fold, value in cv["folds"].items()}
         for c in comparisons:
-            add(f"| same recipe with {c['features']} ({c['epochs']} epochs) | "
+            add(f"| {c['features']}, {c['epochs']} epochs, {c.get('precision', 'fp32')} | "
                 f"{c['test_fold']} | {_pct(c['test_accuracy'])} | "
                 f"{_pct(cnn.get(str(c['test_fold'])))} |")
         add("")
@@ -329,11 +331,10 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
 def _compute_limit_text(final: dict | None, cv: dict) -> str:
     """The 'limited by compute' weakness, with the schedule and best epochs as measured."""
     epochs = final["epochs_run"] if final else None
-    text = ("Accuracy is limited by compute more than by the data: the recipe is sized so "
-            "that a fold trains in about 40 minutes on one core of a 2-core CPU "
-            "(in bf16 where the CPU computes it natively, about 2x faster than float32)"
+    text = ("Accuracy is limited by compute more than by the data: the recipe"
             + (f" ({epochs} epochs of about one window per training clip)" if epochs else "")
-            + ".")
+            + " is sized so that a fold trains in about 40 minutes on one core of a 2-core "
+            "CPU, in bf16 where the CPU computes it natively (about 2x faster than float32).")
     best = cv.get("best_epochs") or {}
     if best and cv.get("epochs"):
         pairs = ", ".join(f"fold {f}: {best[f]} of {cv['epochs'][f]}"
