@@ -111,8 +111,11 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     assert 0 < timing["cpu_ms"] and 0 < timing["wall_ms"]
     text = card.read_text()
     assert "non-commercial" in text and "| 1 |" in text and "random forest" in text
-    assert results["comparisons"][0]["test_fold"] == 2
+    comparison = results["comparisons"][0]
+    assert comparison["test_fold"] == 2
     assert "Other recipes on the same fold" in text
+    assert (f"| {comparison['features']}, {comparison['epochs']} epochs, "
+            f"{comparison['precision']} | 2 |") in text  # which recipe each row was
     assert cv["best_epochs"]["1"] in (1, 2, 3)
     assert f"fold 1: {cv['best_epochs']['1']} of 3" in text  # how far along training was
     assert (card.parent / "tiny_confusion.png").stat().st_size > 1000
