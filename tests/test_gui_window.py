@@ -112,6 +112,7 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
         lambda: "finished replaying scene.wav" in window.controls.source_label.text(),
         timeout=1000)
     assert window.controls.start_button.text() == "Start"
+    assert window.status_line.fields[0].text() == "○ stopped"  # at once, like the top bar
 
 
 def test_spectrogram_pooling_keeps_a_one_frame_click(qtbot):

@@ -415,6 +415,8 @@ class MainWindow(QMainWindow):
         self.events_table.events.end_running()
         self.controls.set_running(False, f"finished replaying {Path(choice.file).name}"
                                   if choice and choice.file else "stopped")
+        # Now, not at the next 1 Hz text tick: the bar must not say "listening" after this.
+        self.status_line.update_status(self.session.status(), False, self.redraw_fps)
 
     # -- closing -------------------------------------------------------------------------
 
