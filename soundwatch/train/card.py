@@ -239,7 +239,7 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         add("|---|---|---|---|")
         cnn = {str(fold): value for fold, value in cv["folds"].items()}
         for c in comparisons:
-            add(f"| {c['features']}, {c['epochs']} epochs, {c.get('precision', 'fp32')} | "
+            add(f"| {c['features']}, {c['epochs']} epochs, {c['precision']} | "
                 f"{c['test_fold']} | {_pct(c['test_accuracy'])} | "
                 f"{_pct(cnn.get(str(c['test_fold'])))} |")
         add("")

@@ -30,8 +30,8 @@ def gather_folds(out_dir: Path, folds: list[int]) -> dict:
          "per_class": {label: accuracy}, "confusion": (n, n) list, "labels": [...],
          "epochs": {k: epochs run}, "best_epochs": {k: epoch kept},
          "train_seconds": {k: s}, "commands": {k: command that trained the fold}};
-        accuracies are clip-level
-        with window scores averaged over the clip, argmax over the test dataset's labels.
+        accuracies are clip-level, with window scores averaged over the clip, argmax over
+        the test dataset's labels.
     """
     accuracies, max_pooling, epochs, seconds, commands = {}, {}, {}, {}, {}
     best_epochs = {}
