@@ -247,7 +247,7 @@ class _ScoringSink(EngineSink):
         self.window_frames = classifier.window_frames
         self.hop_frames = monitor.hop_frames
         self.hop_length = classifier.spec.hop_length
-        self.n_fft = classifier.spec.n_fft
+        self.frame_length = classifier.spec.frame_length
         self._clock_aligned = False
         self._reset()
 
@@ -272,7 +272,7 @@ class _ScoringSink(EngineSink):
         ends = list(range(self._next_end, len(self._frames) + 1, self.hop_frames))
         if ends:
             windows = np.stack([self._frames[end - self.window_frames:end] for end in ends])
-            end_samples = [self._first_sample + (end - 1) * self.hop_length + self.n_fft
+            end_samples = [self._first_sample + (end - 1) * self.hop_length + self.frame_length
                            for end in ends]
             scores, embedding = monitor.classifier.score(windows)
             monitor._scored(scores, embedding, end_samples)

@@ -72,14 +72,14 @@ def run(args) -> int:
         from soundwatch.train import require_torch
 
         require_torch()
-        from soundwatch.train.run import run_training
+        from soundwatch.commands.train import train_one
 
         for fold in args.folds:
             if fold_finished(out_dir, fold):
                 print(f"fold {fold}: finished earlier, reusing {fold_dir(out_dir, fold)}")
                 continue
             options = options_from_args(args, fold_dir(out_dir, fold), fold)
-            summary = run_training(options)
+            summary = train_one(options, args)
             print(f"fold {fold}: clip accuracy {summary['test_accuracy']:.4f} "
                   f"({summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s)")
     results: dict = {"cross_validation": gather_folds(out_dir, args.folds)}
