@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundwatch.audio.files import load_audio
+from soundwatch.audio.decode import AudioDecoder
 from soundwatch.detect import DetectorSettings
 from soundwatch.features import FeatureExtractor
 from soundwatch.scoring import detect_stream
@@ -29,15 +29,19 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
 
     Returns:
         {"file", "duration_s", "labels", "top": [{"label", "mean", "max"}], "events":
-        [Event.to_dict() without "ongoing"], "windows": [{"start_s", "end_s", "scores":
-        [n_labels]}]}; times in seconds from the file's start. A file shorter than one
-        window is padded with silence to one window.
+        [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
+        by silence), "warnings" (what was wrong with the file and what was done, one line
+        each), "windows": [{"start_s", "end_s", "scores": [n_labels]}]}; times in seconds
+        from the file's start. The file is decoded block by block (memory does not grow
+        with its length); one shorter than a window is padded with silence to one window.
 
     Raises:
         SoundwatchError: the file cannot be read (see :func:`load_audio`).
     """
-    signal, rate = load_audio(path, classifier.sample_rate_hz)
-    scored, found = detect_stream(signal, classifier, detection, extractor, pad_to_window=True)
+    decoder = AudioDecoder(path, classifier.sample_rate_hz)
+    rate = decoder.sample_rate_hz
+    scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
+                                  pad_to_window=True)
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
@@ -47,11 +51,13 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     order = np.argsort(-mean)[:max(top_k, 0)]
     return {
         "file": str(path),
-        "duration_s": round(len(signal) / rate, 3),
+        "duration_s": round(decoder.duration_s, 3),
         "labels": list(classifier.labels),
         "top": [{"label": classifier.labels[i], "mean": round(float(mean[i]), 4),
                  "max": round(float(peak[i]), 4)} for i in order],
         "events": events,
+        "nonfinite_samples": decoder.report.nonfinite_samples,
+        "warnings": list(decoder.report.warnings),
         "windows": [
             {"start_s": round(float(s) / rate, 3), "end_s": round(float(e) / rate, 3),
              "scores": [round(float(v), 4) for v in row]}

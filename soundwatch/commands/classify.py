@@ -39,8 +39,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from tqdm import tqdm
 
     from soundwatch.analysis import classify_file
@@ -48,6 +46,7 @@ def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
+    from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
 
     settings = load_settings(args.config)
@@ -69,7 +68,7 @@ def run(args) -> int:
             print(f"soundwatch: error: {exc}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps(result), flush=True)
+            print(to_json(result), flush=True)
         else:
             print(format_result(result), flush=True)
     if failed == len(args.files):
@@ -81,6 +80,7 @@ def format_result(result: dict) -> str:
     top = ", ".join(f"{t['label']} {t['mean']:.2f} (max {t['max']:.2f})" for t in result["top"])
     lines = [f"{result['file']}  {result['duration_s']:.1f} s  {len(result['windows'])} windows",
              f"  top: {top}"]
+    lines += [f"  warning: {warning}" for warning in result.get("warnings", [])]
     if not result["events"]:
         lines.append("  events: none")
     for event in result["events"]:
