@@ -24,7 +24,23 @@ from soundwatch.model_format import EMBEDDING_NAME, INPUT_NAME, SCORES_NAME, Mod
 log = logging.getLogger(__name__)
 
 MODEL_ENV = "SOUNDWATCH_MODEL"
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "soundwatch.onnx"
+# models/ in git, installed as the package soundwatch._models (see pyproject.toml), so the
+# shipped model travels inside the wheel.
+SHIPPED_MODEL_PACKAGE = "soundwatch._models"
+SHIPPED_MODEL_NAME = "soundwatch.onnx"
+
+
+def shipped_model_path() -> Path:
+    """Where the installed package keeps its shipped model (the file may be missing)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files(SHIPPED_MODEL_PACKAGE) / SHIPPED_MODEL_NAME))
+    except ModuleNotFoundError:
+        # A source checkout or editable install (setuptools' editable finder cannot map a
+        # subpackage to another folder): models/ beside the package. tests/test_wheel.py
+        # checks the installed case.
+        return Path(__file__).resolve().parent.parent / "models" / SHIPPED_MODEL_NAME
 
 
 def default_model_path() -> Path:
@@ -33,7 +49,7 @@ def default_model_path() -> Path:
     Raises:
         SoundwatchError: the file does not exist (says how to get one).
     """
-    path = Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
+    path = Path(os.environ.get(MODEL_ENV) or shipped_model_path())
     if not path.is_file():
         origin = f"${MODEL_ENV}" if os.environ.get(MODEL_ENV) else "the shipped model"
         raise SoundwatchError(

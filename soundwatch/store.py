@@ -15,7 +15,6 @@ time), which is what ``--since`` filters on.
 from __future__ import annotations
 
 import csv
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 
 SCHEMA_VERSION = 1
 
@@ -169,7 +169,7 @@ class EventStore:
                 "INSERT INTO sessions (started_at, source, model, model_version, "
                 "sample_rate_hz, settings_json) VALUES (?, ?, ?, ?, ?, ?)",
                 (_iso(started_at), source, model, model_version, sample_rate_hz,
-                 json.dumps(settings or {}, sort_keys=True)),
+                 to_json(settings or {}, sort_keys=True)),
             )
             session_id = int(cursor.lastrowid)
         self._session_starts[session_id] = started_at
@@ -318,7 +318,7 @@ def _write_events(events, fmt: str, stream) -> int:
             count += 1
     else:
         for event in events:
-            stream.write(json.dumps(event.to_dict()) + "\n")
+            stream.write(to_json(event.to_dict()) + "\n")
             count += 1
     return count
 

@@ -34,10 +34,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
     from soundwatch.store import EventStore, parse_time
 
     path = args.db or load_settings(args.config).database_path()
@@ -61,7 +60,7 @@ def run(args) -> int:
         events = store.recent_events(limit=args.limit or None, **filters)
         if args.json:
             for event in events:
-                print(json.dumps(event.to_dict()))
+                print(to_json(event.to_dict()))
             return 0
         if not events:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))
