@@ -7,7 +7,9 @@ SIGTERM stops capture, closes events in progress, flushes everything and exits 0
 
 JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``, ``status``,
 ``summary``. An ``event`` line is printed only after the event is committed to the
-database.
+database; an event the database cannot take yet (locked, disk full) is kept and retried,
+and printed once stored. The summary counts events still pending (kept in the journal
+next to the database) or lost, and the exit status is 1 when there are any.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import threading
 import time
 from dataclasses import replace
+
+from soundwatch.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,13 @@ def run(args) -> int:
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
 
+    from soundwatch.config import RunLimits
+    from soundwatch.errors import SoundwatchError
+
     settings = apply_flags(load_settings(args.config), args)
+    limits = RunLimits(args.duration, args.status_interval)
+    if limits.problems():
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(limits.problems()))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
@@ -118,7 +128,23 @@ def run(args) -> int:
     if monitor.error is not None:
         print(f"soundwatch: error: engine stopped: {monitor.error}", file=sys.stderr)
         return 1
+    if monitor.events_pending or monitor.events_lost:
+        print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def unstored_text(monitor) -> str:
+    """What became of the events the database did not take, for the summary and stderr."""
+    parts = []
+    if monitor.events_pending:
+        parts.append(f"{monitor.events_pending} event(s) not stored yet, kept in "
+                     f"{monitor.pending.journal_path} (stored at the next start)")
+    if monitor.events_lost:
+        parts.append(f"{monitor.events_lost} event(s) lost (the database refused them or "
+                     "there was nowhere to keep them)")
+    last = monitor.health["store"].last_error
+    return "; ".join(parts) + (f"; last database error: {last}" if last else "")
 
 
 def apply_flags(settings, args):
@@ -129,8 +155,6 @@ def apply_flags(settings, args):
     model = settings.model
     if args.threads is not None:
         model = replace(model, threads=args.threads)
-        if args.threads < 1:
-            raise SoundwatchError(f"--threads must be >= 1, got {args.threads}")
     audio = replace(settings.audio, device=args.device) if args.device else settings.audio
     clips = settings.clips
     if args.clips is not None:
@@ -139,8 +163,12 @@ def apply_flags(settings, args):
         clips = replace(clips, directory=args.clip_dir, enabled=True if args.clips is None
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
-    return replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                   store=store)
+    settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
+                       store=store)
+    problems = settings.problems()
+    if problems:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    return settings
 
 
 def detection_with_flags(detection, args, **fixed):
@@ -157,8 +185,10 @@ def detection_with_flags(detection, args, **fixed):
         changes["ignore"] = split_labels(args.ignore)
     if "threshold_on" in changes and "threshold_off" not in changes:
         changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
+    from soundwatch.config import detection_problems
+
     detection = replace(detection, **changes, **fixed)
-    problems = detection.problems()
+    problems = detection_problems(detection)
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
     return detection
@@ -212,7 +242,7 @@ class ConsolePrinter:
                 "start_time": _iso(self.monitor.wall_time(event.start_sample)),
             }))
         else:
-            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} started   "
+            self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} started   "
                        f"t={event.start_s:8.2f}s")
 
     def event_ended(self, event) -> None:
@@ -223,7 +253,7 @@ class ConsolePrinter:
                 "end_time": _iso(self.monitor.wall_time(event.end_sample)),
             }))
         else:
-            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} "
+            self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} "
                        f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
                        f"peak={event.peak:.2f} mean={event.mean:.2f}")
 
@@ -245,10 +275,21 @@ class ConsolePrinter:
                 "level_dbfs": round(s.level_dbfs, 1), "lag_s": round(s.lag_s, 3),
                 "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
                 "active": self.monitor.detector.active_labels,
+                "failures": {h.name: h.failures for h in self.monitor.health.values()},
+                "events_pending": self.monitor.events_pending,
             }))
         else:
-            active = ",".join(self.monitor.detector.active_labels) or "-"
-            self._emit(status_line(engine) + f" hearing={active}")
+            active = ",".join(map(printable, self.monitor.detector.active_labels)) or "-"
+            self._emit(status_line(engine) + f" hearing={active}" + self._trouble())
+
+    def _trouble(self) -> str:
+        """Outputs that are failing, and events waiting for the database, if any."""
+        monitor = self.monitor
+        parts = [f"{h.name}_failures={h.failures}" for h in monitor.health.values()
+                 if h.failures]
+        if monitor.events_pending:
+            parts.append(f"pending={monitor.events_pending}")
+        return (" " + " ".join(parts)) if parts else ""
 
     def summary(self, wall_s: float, store) -> None:
         monitor = self.monitor
@@ -264,19 +305,28 @@ class ConsolePrinter:
                 "database": str(store.path) if store else None,
                 "session_id": monitor.session_id,
                 "clips_written": monitor.clips.written if monitor.clips else 0,
+                "events_pending": monitor.events_pending, "events_lost": monitor.events_lost,
+                "failures": {h.name: h.failures for h in monitor.health.values()},
+                "journal": (str(monitor.pending.journal_path)
+                            if monitor.events_pending else None),
             }))
             return
         self._emit(summary_line(monitor.engine, wall_s))
-        listing = ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+        listing = ", ".join(f"{printable(label)} {n}" for label, n in counts.items()) or "none"
         self._emit(f"events: {sum(counts.values())} ({listing})"
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))
         if store is not None:
             self._emit(f"logged to {store.path} (session {monitor.session_id}); "
                        f"read back with `soundwatch events list --db {store.path}`")
+        if monitor.events_pending or monitor.events_lost:
+            self._emit(f"NOT STORED: {unstored_text(monitor)}")
         if monitor.clips is not None:
             self._emit(f"clips: {monitor.clips.written} written to {monitor.clips.directory}"
                        + (f", {monitor.clips.failed} failed" if monitor.clips.failed else ""))
+        for health in monitor.health.values():
+            if health.failures and health.name != "clips":
+                self._emit(health.summary())
 
 
 def _iso(moment) -> str:
