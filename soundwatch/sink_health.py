@@ -23,12 +23,12 @@ class SinkHealth:
         self.name = name
         self.failures = 0
         self.last_error: str | None = None
-        self._logged_kind: str | None = None
+        self._logged_kinds: set[str] = set()  # failures logged since the last success
 
     @property
     def failing(self) -> bool:
         """The latest call failed (and no call has worked since)."""
-        return self._logged_kind is not None
+        return bool(self._logged_kinds)
 
     def call(self, what: str, function, *args, default=None):
         """``function(*args)``; on any exception: count and log it, return ``default``."""
@@ -46,17 +46,15 @@ class SinkHealth:
         self.failures += 1
         self.last_error = f"{what}: {error}"
         kind = f"{what}/{type(error).__name__}"
-        if quiet:
-            self._logged_kind = kind
-        elif kind != self._logged_kind:
+        if kind not in self._logged_kinds and not quiet:
             log.error("%s: %s failed: %s (listening goes on)", self.name, what, error)
-            self._logged_kind = kind
+        self._logged_kinds.add(kind)
 
     def worked(self) -> None:
         """Record a success; the next failure is logged again."""
-        if self._logged_kind is not None:
+        if self._logged_kinds:
             log.warning("%s works again (%d failure(s) so far)", self.name, self.failures)
-            self._logged_kind = None
+            self._logged_kinds.clear()
 
     def summary(self) -> str:
         """One line for the status line or summary, e.g. ``clips: 3 failure(s), last: ...``."""

@@ -265,7 +265,12 @@ class EventStore:
     def start_session(self, source: str, model: str, sample_rate_hz: int,
                       model_version: str = "", settings: dict | None = None,
                       started_at: datetime | None = None) -> int:
-        """Record a new monitoring session; returns its id."""
+        """Record a new monitoring session; returns its id. Another process's lock is
+        waited out for up to OPEN_WAIT_S.
+
+        Raises:
+            SoundwatchError: the session cannot be written (disk full, read-only file).
+        """
         started_at = started_at or datetime.now(timezone.utc)
         deadline = time.monotonic() + OPEN_WAIT_S
         while True:  # another process's lock is waited out, as when opening
@@ -278,9 +283,12 @@ class EventStore:
                          json.dumps(settings or {}, sort_keys=True)),
                     )
                 break
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if not is_lock_error(exc) or time.monotonic() > deadline:
-                    raise
+                    raise SoundwatchError(
+                        f"cannot start a session in the event database {self.path}: {exc}. "
+                        "Check its disk space and permissions, or pass another with --db."
+                    ) from exc
                 time.sleep(0.2)
         session_id = int(cursor.lastrowid)
         self._session_starts[session_id] = started_at

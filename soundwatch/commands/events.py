@@ -45,7 +45,8 @@ def run(args) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.store import EventStore, parse_time
 
-    path = args.db or load_settings(args.config).database_path()
+    settings = load_settings(args.config) if args.config or not args.db else None
+    path = args.db or settings.database_path()
     from pathlib import Path
 
     from soundwatch.store import check_output_path, database_files

@@ -75,15 +75,13 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.clips import ClipWriter
-    from soundwatch.config import load_settings
+    from soundwatch.config import RunLimits, load_settings
+    from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
-
-    from soundwatch.config import RunLimits
-    from soundwatch.errors import SoundwatchError
 
     settings = apply_flags(load_settings(args.config), args)
     limits = RunLimits(args.duration, args.status_interval)
