@@ -456,3 +456,34 @@ def test_database_on_read_only_media_can_be_listed(tmp_path, capsys):
                 folder.chmod(0o755)
     assert code == 0, err
     assert "5 event(s)" in out
+
+
+def test_kill_9_loop_loses_no_printed_event(model, tmp_path):
+    """Three runs on one database, each killed with SIGKILL after its second printed
+    event: every printed event is stored and the file stays intact."""
+    import signal
+
+    audio, _ = scene_file(tmp_path, 2)
+    database = tmp_path / "killed.sqlite"
+    printed = []
+    for _ in range(3):
+        process = listen_process(model, audio, database, "--status-interval", "0",
+                                 env=env_for(tmp_path), fast=False)
+        seen = 0
+        for line in process.stdout:
+            record = json.loads(line)
+            if record["type"] == "event":
+                printed.append((record["label"], record["start_s"]))
+                seen += 1
+                if seen == 2:
+                    break
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        process.stdout.close()
+        process.stderr.close()
+    raw = sqlite3.connect(database)
+    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = [(label, round(start, 3)) for label, start in
+              raw.execute("SELECT label, start_s FROM events")]
+    raw.close()
+    assert len(printed) == 6 and all(p in stored for p in printed)
