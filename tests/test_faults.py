@@ -345,6 +345,31 @@ def test_hostile_model_metadata_is_a_clear_error(tmp_path, capsys, model, name, 
     assert_clear_error(code, err, f"{name}.onnx", fragment)
 
 
+def test_tiny_sample_rate_in_a_file_header_is_refused_before_resampling(tmp_path, capsys,
+                                                                          model):
+    tiny = tmp_path / "tiny_rate.wav"
+    soundfile.write(str(tiny), np.zeros(20_000, np.float32), 2)  # 10 000 s at 2 Hz
+    code, _, err = run_cli(capsys, "listen", "--headless", "--file", tiny, "--model", model,
+                           "--no-db")
+    assert_clear_error(code, err, "tiny_rate.wav", "sample rate of 2 Hz")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["classify", "--threads", "100000"], "--threads must be in [1, 64]"),
+    (["classify", "--top-k", "-3"], "--top-k must be >= 1"),
+    (["gui", "--fps", "nan"], "fps must be a finite number"),
+    (["gui", "--spectrogram-s", "1e9"], "spectrogram_s must be in"),
+    (["gui", "--quit-after", "-1"], "quit_after_s must be in"),
+])
+def test_hostile_counts_and_rates_in_other_commands(tmp_path, capsys, model, monkeypatch,
+                                                    argv, fragment):
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    audio, _ = scene_file(tmp_path, 1)
+    extra = ["--model", model, audio] if argv[0] == "classify" else ["--model", model]
+    code, _, err = run_cli(capsys, *argv, *extra)
+    assert_clear_error(code, err, fragment)
+
+
 # -- 7. NaN and infinity never pass a range check ----------------------------------------
 
 @pytest.mark.parametrize("flags, fragment", [

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.resample import resample
-from soundwatch.audio.source import AudioSource
+from soundwatch.audio.source import AudioSource, check_sample_rate
 from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.
         ) from exc
     if data.shape[0] == 0:
         raise SoundwatchError(f"audio file {path} is empty (0 samples)")
+    check_sample_rate(file_rate_hz, f"audio file {path}")  # before resampling sizes anything
     signal = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     signal = np.ascontiguousarray(signal, dtype=np.float32)
     if sample_rate_hz is not None and sample_rate_hz != file_rate_hz:

@@ -75,8 +75,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.clips import ClipWriter
-    from soundwatch.config import RunLimits, load_settings
-    from soundwatch.errors import SoundwatchError
+    from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
@@ -84,9 +83,7 @@ def run(args) -> int:
     from soundwatch.store import EventStore
 
     settings = apply_flags(load_settings(args.config), args)
-    limits = RunLimits(args.duration, args.status_interval)
-    if limits.problems():
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(limits.problems()))
+    check_flags(RunLimits(args.duration, args.status_interval))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
