@@ -34,7 +34,7 @@ from soundwatch.clips import ClipWriter
 from soundwatch.detect import DetectorSettings, Event, EventDetector
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.model import Classifier
-from soundwatch.pending import PendingEvent, PendingEvents
+from soundwatch.pending import LOCK_WAIT_S, PendingEvent, PendingEvents
 from soundwatch.sink_health import SinkHealth
 from soundwatch.store import EventStore
 
@@ -161,8 +161,9 @@ class Monitor:
             self.pending = PendingEvents(self.store, self.health["store"])
         self.engine.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop capture; events in progress are closed and stored before this returns."""
+    def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
+        """Stop capture; events in progress are closed and stored before this returns
+        (the default timeout leaves time to wait out another process's database lock)."""
         self.engine.stop(timeout_s)
 
     def wait(self, timeout_s: float | None = None) -> bool:

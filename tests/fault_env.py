@@ -82,6 +82,7 @@ def fsize_limit(max_bytes: int):
 
 def scene_file(folder: Path, repeats: int) -> tuple[Path, int]:
     """A file of ``repeats`` x 3 events; returns (path, number of events)."""
+    folder.mkdir(parents=True, exist_ok=True)
     path, truth = write_scene(folder / f"scene{repeats}.wav", PARTS * repeats)
     return path, len(truth)
 
@@ -179,13 +180,15 @@ def full_disk_run(tmp_path: Path, model: Path, repeats: int = 20, free_when_pend
             "freed": freed_at is not None}
 
 
-def lock_run(tmp_path: Path, model: Path, lock_s: float = 7.0, pythonpath=None) -> dict:
-    """``listen`` (real time) while another process holds the database's write lock for
-    ``lock_s`` from the first printed event on."""
-    audio, n_truth = scene_file(tmp_path, 3)
+def lock_run(tmp_path: Path, model: Path, lock_s: float = 7.0, pythonpath=None,
+             repeats: int = 3, fast: bool = False) -> dict:
+    """``listen`` (real time, or ``fast``: the run ends while the lock is held) while
+    another process holds the database's write lock for ``lock_s`` from the first
+    printed event on."""
+    audio, n_truth = scene_file(tmp_path, repeats)
     database = tmp_path / "locked.sqlite"
     process = listen_process(model, audio, database, "--status-interval", "0",
-                             env=env_for(tmp_path), pythonpath=pythonpath, fast=False)
+                             env=env_for(tmp_path), pythonpath=pythonpath, fast=fast)
     lines, locker = [], None
     for line in process.stdout:
         if not line.startswith("{"):

@@ -185,6 +185,14 @@ def test_a_lock_held_by_another_process_is_waited_out(model, tmp_path):
     assert "locked" in run["stderr"]
 
 
+def test_a_lock_still_held_when_the_run_ends_is_waited_out(model, tmp_path):
+    run = lock_run(tmp_path, model, lock_s=4.0, repeats=20, fast=True)
+    assert run["returncode"] == 0, run["stderr"]
+    assert sorted(run["printed"], key=lambda e: e[1]) == run["stored"]
+    assert len(run["stored"]) == run["truth"]
+    assert run["summary"]["wall_s"] >= 3.0  # it did wait for the lock at the end
+
+
 def test_nan_score_event_is_not_printed_and_counted_lost(tmp_path):
     with EventStore(tmp_path / "e.sqlite") as store:
         session = store.start_session("mic", "m.onnx", RATE)
