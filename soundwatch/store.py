@@ -159,7 +159,9 @@ class EventStore:
         try:
             self._db = self._connect(uri + "?mode=ro", READ_BUSY_TIMEOUT_MS)
             self._identify()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if is_lock_error(exc):
+                raise
             # Read-only media: WAL needs its -shm file, which cannot be made there.
             self._close_quietly()
             self._db = self._connect(uri + "?immutable=1", READ_BUSY_TIMEOUT_MS)
@@ -204,7 +206,7 @@ class EventStore:
             return False
         if not tables and application_id == 0:
             return True
-        if application_id == 0 and _columns(db, tables) == _expected_columns():
+        if application_id == 0 and _looks_like_ours(_columns(db, tables)):
             return False  # made before the application_id stamp; stamped on write
         raise SoundwatchError(
             f"{self.path} is not a soundwatch database (an SQLite file of another program"
@@ -532,18 +534,19 @@ def _columns(db: sqlite3.Connection, tables) -> dict[str, list[str]]:
             for name in sorted(tables) if not name.startswith("sqlite_")}
 
 
-_EXPECTED: dict[str, list[str]] = {}
+# Tables and columns every soundwatch database has had since the first schema: how a file
+# made before the application_id stamp is recognised (later schemas only add to them).
+_FINGERPRINT = {
+    "schema_version": {"version"},
+    "sessions": {"id", "started_at", "ended_at", "source", "model", "sample_rate_hz"},
+    "events": {"id", "session_id", "event_id", "label", "start_s", "end_s", "duration_s",
+               "peak", "mean", "start_time", "end_time", "clip_path"},
+    "gaps": {"id", "session_id", "start_s", "duration_s", "start_time", "reason"},
+}
 
 
-def _expected_columns() -> dict[str, list[str]]:
-    """Tables and columns of :data:`_SCHEMA`, read from an in-memory copy."""
-    if not _EXPECTED:
-        db = sqlite3.connect(":memory:")
-        db.executescript(_SCHEMA)
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        _EXPECTED.update(_columns(db, tables))
-        db.close()
-    return _EXPECTED
+def _looks_like_ours(columns: dict[str, list[str]]) -> bool:
+    return all(wanted <= set(columns.get(name, ())) for name, wanted in _FINGERPRINT.items())
 
 
 def _iso(moment: datetime) -> str:

@@ -54,8 +54,6 @@ def cli_cases(folder: Path, model: Path) -> dict[str, list[str]]:
     listen = ["listen", "--headless", "--file", str(audio), "--model", str(model), "--no-db",
               "--fast"]
     return {
-        "export -o the database": ["events", "export", "--db", str(database), "-o",
-                                   str(database)],
         "export -o a folder": ["events", "export", "--db", str(database), "-o", str(folder)],
         "export -o a missing folder": ["events", "export", "--db", str(database), "-o",
                                        str(folder / "no" / "x.csv")],
@@ -69,6 +67,9 @@ def cli_cases(folder: Path, model: Path) -> dict[str, list[str]]:
         "--duration -1": [*listen, "--duration", "-1"],
         "--status-interval nan": [*listen, "--status-interval", "nan"],
         "--threads 100000": [*listen, "--threads", "100000"],
+        # last: before the fix it destroys the database the cases above read
+        "export -o the database": ["events", "export", "--db", str(database), "-o",
+                                   str(database)],
     }
 
 
