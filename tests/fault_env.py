@@ -113,6 +113,21 @@ def listen_process(model, audio, database, *extra, env, pythonpath=None, preexec
         preexec_fn=preexec_fn, cwd=pythonpath or cwd)  # -m puts the working folder first
 
 
+def kill_9_and_check(process: subprocess.Popen, database: Path) -> None:
+    """SIGKILL ``process``, then assert that ``database`` passes SQLite's integrity check."""
+    import sqlite3
+
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    process.stdout.close()
+    process.stderr.close()
+    raw = sqlite3.connect(database)
+    try:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        raw.close()
+
+
 def stored_events(database: Path) -> list[tuple[str, float]]:
     """(label, start_s) of every event in ``database``, read with plain sqlite3."""
     import sqlite3

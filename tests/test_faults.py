@@ -26,10 +26,12 @@ from fault_env import (
     env_for,
     full_disk_run,
     json_lines,
+    kill_9_and_check,
     listen_process,
     lock_run,
     read_only_folder,
     scene_file,
+    stored_events,
     tmpfs,
 )
 from model_factory import make_test_model
@@ -494,8 +496,6 @@ def test_database_on_read_only_media_can_be_listed(tmp_path, capsys):
 def test_kill_9_loop_loses_no_printed_event(model, tmp_path):
     """Three runs on one database, each killed with SIGKILL after its second printed
     event: every printed event is stored and the file stays intact."""
-    import signal
-
     audio, _ = scene_file(tmp_path, 2)
     database = tmp_path / "killed.sqlite"
     printed = []
@@ -510,13 +510,6 @@ def test_kill_9_loop_loses_no_printed_event(model, tmp_path):
                 seen += 1
                 if seen == 2:
                     break
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-        process.stdout.close()
-        process.stderr.close()
-    raw = sqlite3.connect(database)
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    stored = [(label, round(start, 3)) for label, start in
-              raw.execute("SELECT label, start_s FROM events")]
-    raw.close()
+        kill_9_and_check(process, database)
+    stored = stored_events(database)
     assert len(printed) == 6 and all(p in stored for p in printed)
