@@ -23,7 +23,9 @@ from soundwatch.detect import DetectorSettings, Event, EventDetector
 from soundwatch.features import FeatureExtractor, FeatureStream
 
 BATCH_WINDOWS = 256  # most windows per classifier call (bounds memory, keeps batches fast)
-BLOCK_SECONDS = 10.0  # a whole signal given at once is fed to the features in such blocks
+# Audio is fed to the features in blocks of about this length: long enough that windows
+# are scored in large batches (few classifier calls), short enough to bound memory.
+BLOCK_SECONDS = 30.0
 
 
 class WindowScorer:
@@ -154,8 +156,16 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
             scores.append(window_scores)
             ends.append(window_ends)
 
+    pending: list[np.ndarray] = []
+    n_pending = 0
     for chunk in audio:
-        feed(chunk)
+        pending.append(chunk)
+        n_pending += len(chunk)
+        if n_pending >= block:
+            feed(np.concatenate(pending) if len(pending) > 1 else pending[0])
+            pending, n_pending = [], 0
+    if pending:
+        feed(np.concatenate(pending))
     if pad_to_window and n_samples < classifier.window_samples:
         feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32))
     n_labels = len(classifier.labels)

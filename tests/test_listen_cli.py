@@ -240,3 +240,35 @@ def test_listen_equals_offline_classify(model, scene_file, env):
     # classify turns warm-up off; nothing happens in this file's first second anyway
     assert live_events == offline_events
     assert np.isclose(result["duration_s"], sum(d for _, d in PARTS))
+
+
+def test_a_fast_replay_stamps_no_event_in_the_future(model, scene_file, env, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    path, truth = scene_file
+    before = datetime.now(timezone.utc)
+    result = listen("--file", path, "--fast", "--model", model, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert len(events) == len(truth)
+    ends = [datetime.fromisoformat(e["end_time"].replace("Z", "+00:00")) for e in events]
+    assert max(ends) <= before + timedelta(seconds=2)  # the clock ends as the replay begins
+    # ... and so `events list --since` right after the run finds every one of them
+    listed = subprocess.run([*SOUNDWATCH, "events", "list", "--since", "1h", "--json"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert len(json_lines(listed.stdout)) == len(truth)
+
+
+def test_start_time_stamps_events_from_the_recordings_own_start(model, scene_file, env,
+                                                                capsys, data_dirs):
+    path, truth = scene_file
+    result = listen("--file", path, "--fast", "--model", model, "--json",
+                    "--start-time", "2024-05-01T14:30:00Z", env=env)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    first = events[0]
+    assert first["start_time"] == f"2024-05-01T14:30:{first['start_s']:06.3f}Z"
+    bad(capsys, ["--file", path, "--model", model, "--start-time", "2s"], "in the future")
+    bad(capsys, ["--file", path, "--model", model, "--start-time", "soon"],
+        "cannot read the --start-time")
+    bad(capsys, ["--model", model, "--start-time", "2h", "--device", "x"], "--file")

@@ -62,7 +62,8 @@ def run(args) -> int:
     for path in tqdm(args.files, desc="classify", unit="file", disable=not show_progress,
                      file=sys.stderr):
         try:
-            result = classify_file(path, classifier, detection, extractor, args.top_k)
+            result = classify_file(path, classifier, detection, extractor, args.top_k,
+                                   with_windows=args.json)
         except SoundwatchError as exc:
             failed += 1
             print(f"soundwatch: error: {exc}", file=sys.stderr)
@@ -78,7 +79,7 @@ def run(args) -> int:
 
 def format_result(result: dict) -> str:
     top = ", ".join(f"{t['label']} {t['mean']:.2f} (max {t['max']:.2f})" for t in result["top"])
-    lines = [f"{result['file']}  {result['duration_s']:.1f} s  {len(result['windows'])} windows",
+    lines = [f"{result['file']}  {result['duration_s']:.1f} s  {result['n_windows']} windows",
              f"  top: {top}"]
     lines += [f"  warning: {warning}" for warning in result.get("warnings", [])]
     if not result["events"]:

@@ -37,7 +37,8 @@ def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
-    from soundwatch.store import EventStore, parse_time
+    from soundwatch.store import EventStore
+    from soundwatch.times import parse_time
 
     path = args.db or load_settings(args.config).database_path()
     from pathlib import Path
@@ -47,7 +48,7 @@ def run(args) -> int:
             f"no event database at {path}: run `soundwatch listen --headless` first, or "
             "pass --db PATH"
         )
-    since = parse_time(args.since) if args.since else None
+    since = parse_time(args.since, what="--since time") if args.since else None
     filters = {"since": since, "label": args.label, "session_id": args.session}
     with EventStore(path) as store:
         if args.events_action == "export":

@@ -34,6 +34,11 @@ def add_parser(subparsers) -> None:
     source.add_argument("--file", help="replay this audio file instead of the microphone")
     source.add_argument("--fast", action="store_true",
                         help="with --file: as fast as possible instead of real time")
+    source.add_argument("--start-time",
+                        help="with --file: when the recording started (ISO time, e.g. "
+                        "2024-05-01T14:30, or an age, e.g. 3h); events are stamped from it. "
+                        "Default: a replay's clock ends when a --fast replay begins (or runs "
+                        "in real time without --fast), never in the future")
     source.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds of wall time")
     model = parser.add_argument_group("model and settings")
@@ -71,17 +76,21 @@ def run(args) -> int:
     from soundwatch.clips import ClipWriter
     from soundwatch.config import load_settings
     from soundwatch.console import ConsolePrinter
+    from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
 
+    if args.start_time and not args.file:
+        raise SoundwatchError("--start-time is for a recording: use it with --file")
     settings = apply_flags(load_settings(args.config), args)
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
+    recording_start = replay_start_time(args.start_time, source) if args.start_time else None
     store = None if args.no_db else EventStore(settings.database_path())
     clips = None
     if settings.clips.enabled:
@@ -90,7 +99,8 @@ def run(args) -> int:
                            c.max_files, c.min_free_mb, classifier.sample_rate_hz)
     monitor = Monitor(source, classifier, settings.detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
-                                    "clips": settings.clips.enabled})
+                                    "clips": settings.clips.enabled},
+                      recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json)
     monitor.add_listener(printer)
     log.info("model %s (%d labels), hop %.2f s, window %.2f s; database %s; clips %s",
@@ -118,6 +128,28 @@ def run(args) -> int:
         print(f"soundwatch: error: engine stopped: {monitor.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def replay_start_time(text: str, source):
+    """``--start-time`` as a UTC datetime, for a file whose whole recording lies in the past.
+
+    Raises:
+        SoundwatchError: an unreadable time, or a recording that would end in the future.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.times import parse_time
+
+    start = parse_time(text, what="--start-time")
+    end = start + timedelta(seconds=source.duration_s)
+    now = datetime.now(timezone.utc)
+    if end > now:
+        raise SoundwatchError(
+            f"--start-time {text!r} puts the end of this {source.duration_s:.0f} s recording "
+            f"{(end - now).total_seconds():.0f} s in the future; give the time its recording "
+            "started (e.g. its file name's time), at least its length ago")
+    return start
 
 
 def apply_flags(settings, args):
