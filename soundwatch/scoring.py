@@ -22,10 +22,12 @@ import numpy as np
 from soundwatch.detect import DetectorSettings, Event, EventDetector
 from soundwatch.features import FeatureExtractor, FeatureStream
 
-BATCH_WINDOWS = 256  # most windows per classifier call (bounds memory, keeps batches fast)
-# Audio is fed to the features in blocks of about this length: long enough that windows
-# are scored in large batches (few classifier calls), short enough to bound memory.
-BLOCK_SECONDS = 30.0
+# Most windows per classifier call: onnxruntime's arena grows with the largest batch's
+# activations (~2 MB a window for the 1.85 MB model), while a window costs about the same
+# CPU in any batch; 8 keeps `classify` under 300 MB (benchmarks/bench_long_files.py).
+BATCH_WINDOWS = 8
+# Audio is fed to the features in blocks of about this length: few calls, bounded memory.
+BLOCK_SECONDS = 5.0
 
 
 class WindowScorer:
