@@ -18,6 +18,8 @@ import sys
 import time
 from dataclasses import replace
 
+from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
+
 log = logging.getLogger(__name__)
 
 
@@ -48,16 +50,7 @@ def add_parser(subparsers) -> None:
     model.add_argument("--config", help="TOML settings file (default: config.toml in the "
                        "user config dir, if it exists)")
     detection = parser.add_argument_group("detection (override the config file)")
-    detection.add_argument("--threshold-on", type=float, help="score that starts an event")
-    detection.add_argument("--threshold-off", type=float, help="score below which it ends")
-    detection.add_argument("--hop", type=float, dest="hop_s",
-                           help="seconds between scored windows (e.g. 0.1-0.5)")
-    detection.add_argument("--min-duration", type=float, dest="min_duration_s",
-                           help="drop events shorter than this (s)")
-    detection.add_argument("--watch", action="append", metavar="LABEL[,LABEL]",
-                           help="only these labels make events (repeat or comma-separate)")
-    detection.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]",
-                           help="these labels never make events")
+    add_detection_arguments(detection)
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true",
                         help="print JSON lines (events, gaps, status, summary) on stdout")
@@ -172,29 +165,3 @@ def apply_flags(settings, args):
     store = replace(settings.store, database=args.db) if args.db else settings.store
     return replace(settings, detection=detection, model=model, audio=audio, clips=clips,
                    store=store)
-
-
-def detection_with_flags(detection, args, **fixed):
-    """``detection`` (DetectorSettings) with the detection flags of ``args`` on top (and
-    any ``fixed`` values); out-of-range results raise a SoundwatchError naming them."""
-    from soundwatch.errors import SoundwatchError
-
-    changes = {key: getattr(args, key) for key in
-               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
-               if getattr(args, key) is not None}
-    if args.watch:
-        changes["watch"] = split_labels(args.watch)
-    if args.ignore:
-        changes["ignore"] = split_labels(args.ignore)
-    if "threshold_on" in changes and "threshold_off" not in changes:
-        changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
-    detection = replace(detection, **changes, **fixed)
-    problems = detection.problems()
-    if problems:
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
-    return detection
-
-
-def split_labels(values: list[str]) -> tuple[str, ...]:
-    return tuple(label.strip() for value in values for label in value.split(",")
-                 if label.strip())
