@@ -45,13 +45,11 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     decoder = AudioDecoder(path, classifier.sample_rate_hz)
     rate = decoder.sample_rate_hz
     scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
-                                  pad_to_window=True)
+                                  pad_to_window=True, keep_windows=with_windows)
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
-    scores = scored.scores  # (n_windows, n_labels)
-    mean = scores.mean(axis=0)
-    peak = scores.max(axis=0)
+    mean, peak = scored.mean, scored.score_max
     order = np.argsort(-mean)[:max(top_k, 0)]
     result = {
         "file": str(path),
@@ -62,12 +60,13 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         "events": events,
         "nonfinite_samples": decoder.report.nonfinite_samples,
         "warnings": list(decoder.report.warnings),
-        "n_windows": len(scores),
+        "n_windows": scored.n_windows,
     }
     if with_windows:
         result["windows"] = [
             {"start_s": round(float(s) / rate, 3), "end_s": round(float(e) / rate, 3),
              "scores": [round(float(v), 4) for v in row]}
-            for s, e, row in zip(scored.start_samples, scored.end_samples, scores, strict=True)
+            for s, e, row in zip(scored.start_samples, scored.end_samples, scored.scores,
+                                 strict=True)
         ]
     return result
