@@ -324,3 +324,24 @@ def test_ordinary_stereo_is_averaged_without_a_word(tmp_path):
     soundfile.write(str(path), data, RATE, subtype="FLOAT")
     decoder = AudioDecoder(path)
     assert decoder.report.channel_used is None and not decoder.report.warnings
+
+
+def test_the_capture_callback_silences_and_counts_nonfinite_samples():
+    import threading
+
+    from soundwatch.audio.capture import MicrophoneSource
+    from soundwatch.audio.source import SourceStats
+
+    # The real callback, without a device: only the state it touches.
+    source = MicrophoneSource.__new__(MicrophoneSource)
+    AudioSource.__init__(source, RATE)
+    source._mono = np.zeros(1024, np.float32)
+    source.first_callback = threading.Event()
+    block = np.stack([tone(1000, 0.02), tone(1000, 0.02)], axis=1)
+    block[[3, 7], 0] = np.nan
+    block[5, 1] = np.inf
+    source._callback(block, len(block), None, None)
+    reader = source.ring.add_reader(from_now=False)
+    samples, _ = reader.read()
+    assert len(samples) == len(block) and np.isfinite(samples).all()
+    assert isinstance(source.stats, SourceStats) and source.stats.nonfinite_samples == 3
