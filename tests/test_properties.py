@@ -4,7 +4,7 @@ features, the event detector and the offline window scorer."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from soundwatch.audio.ring import RingBuffer
@@ -96,6 +96,11 @@ score_columns = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1
 @QUICK
 @given(config=detector_settings, columns=score_columns,
        window_hops=st.integers(1, 4))
+@example(  # found by hypothesis: announced late, then split in the same update
+    config=DetectorSettings(threshold_on=1.0, threshold_off=1.0, min_duration_s=0.1,
+                            merge_gap_s=0.0, max_duration_s=0.3, warmup_s=0.0,
+                            smoothing_hops=1),
+    columns=[(0.0, 1.0), (0.0, 0.0), (0.0, 1.0)], window_hops=2)
 def test_detector_events_are_ordered_and_never_overlap(config, columns, window_hops):
     detector = EventDetector(["a", "b"], config, RATE, window_samples=window_hops * HOP)
     notices = []
