@@ -400,7 +400,11 @@ class EventDetector:
                         break
                     track.last_end = window_end
             if track.state != _IDLE:
-                track.last_end = min(track.last_end, int(end_sample))
+                last_end = min(track.last_end, int(end_sample))
+                # the drained windows may carry it past max_duration_s: split there too
+                while last_end - self._tracks[index].start > self._max_samples:
+                    self._split(index, self._tracks[index].start + self._max_samples, notices)
+                self._tracks[index].last_end = max(last_end, self._tracks[index].start)
                 self._finish(index, notices)
         notices = _time_ordered(notices)
         self._raw.clear()
