@@ -8,7 +8,7 @@ it needs into a mailbox that the Qt thread reads on a timer).
 
 Stream clock: positions are model-rate sample counts since the engine started. A frame
 batch passed to ``on_frames(frames, first_sample)`` has frame ``j`` covering samples
-``[first_sample + j * hop_length, first_sample + j * hop_length + n_fft)``. When the source
+``[first_sample + j * hop_length, first_sample + j * hop_length + frame_length)``. When the source
 loses audio, the clock jumps forward by the lost duration and sinks get ``on_gap``.
 """
 

@@ -111,7 +111,7 @@ class Classifier:
     @property
     def window_samples(self) -> int:
         """Model-rate samples one window covers."""
-        return (self.window_frames - 1) * self.spec.hop_length + self.spec.n_fft
+        return (self.window_frames - 1) * self.spec.hop_length + self.spec.frame_length
 
     def hop_frames_for(self, hop_s: float | None) -> int:
         """Frames between windows for a hop in seconds (None: the model's default)."""
@@ -206,8 +206,8 @@ class Classifier:
 
     def _check_run(self) -> None:
         """One real call on silence: catches graphs whose static shapes hide a mismatch."""
-        floor_db = 10.0 * np.log10(self.spec.log_floor)
-        window = np.full((1, self.window_frames, self.spec.n_features), floor_db, np.float32)
+        window = np.full((1, self.window_frames, self.spec.n_features),
+                         self.spec.silence_value, np.float32)
         try:
             scores, _ = self.score(window)
         except Exception as exc:

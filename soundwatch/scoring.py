@@ -44,7 +44,7 @@ class WindowScorer:
         self.window_frames = classifier.window_frames
         self.hop_frames = int(hop_frames)
         self.hop_length = classifier.spec.hop_length
-        self.n_fft = classifier.spec.n_fft
+        self.frame_length = classifier.spec.frame_length
         self.batch_windows = int(batch_windows)
         self.reset()
 
@@ -83,7 +83,7 @@ class WindowScorer:
             scores.append(batch_scores)
             if batch_embedding is not None:
                 embeddings.append(batch_embedding)
-        end_samples = (self._first_sample + (ends - 1) * self.hop_length + self.n_fft
+        end_samples = (self._first_sample + (ends - 1) * self.hop_length + self.frame_length
                        ).astype(np.int64)
         # Keep only the frames the next window needs.
         next_end = int(ends[-1]) + self.hop_frames
