@@ -327,16 +327,9 @@ def test_ordinary_stereo_is_averaged_without_a_word(tmp_path):
 
 
 def test_the_capture_callback_silences_and_counts_nonfinite_samples():
-    import threading
-
-    from soundwatch.audio.capture import MicrophoneSource
     from soundwatch.audio.source import SourceStats
 
-    # The real callback, without a device: only the state it touches.
-    source = MicrophoneSource.__new__(MicrophoneSource)
-    AudioSource.__init__(source, RATE)
-    source._mono = np.zeros(1024, np.float32)
-    source.first_callback = threading.Event()
+    source = bare_microphone(2)
     block = np.stack([tone(1000, 0.02), tone(1000, 0.02)], axis=1)
     block[[3, 7], 0] = np.nan
     block[5, 1] = np.inf
@@ -345,3 +338,38 @@ def test_the_capture_callback_silences_and_counts_nonfinite_samples():
     samples, _ = reader.read()
     assert len(samples) == len(block) and np.isfinite(samples).all()
     assert isinstance(source.stats, SourceStats) and source.stats.nonfinite_samples == 3
+
+
+def bare_microphone(channels: int):
+    """The real MicrophoneSource callback and checks, without a device: only their state."""
+    import threading
+
+    from soundwatch.audio.capture import InputDevice, MicrophoneSource
+
+    source = MicrophoneSource.__new__(MicrophoneSource)
+    AudioSource.__init__(source, RATE)
+    source.device = InputDevice(0, "test input", "none", channels, RATE, True)
+    source.channels = channels
+    source._mono = np.zeros(1024, np.float32)
+    source.first_callback = threading.Event()
+    source._channel_energy = np.zeros(channels)
+    source._mix_energy = 0.0
+    source.channel_used = None
+    return source
+
+
+def test_live_channels_that_cancel_fall_back_to_the_loudest_and_back():
+    source = bare_microphone(2)
+    reader = source.ring.add_reader()
+    signal = tone(1000, 0.02)
+    for _ in range(5):
+        source._callback(np.stack([signal, -signal], axis=1), len(signal), None, None)
+    assert np.abs(reader.read()[0]).max() == 0.0  # the average: silence
+    source.check_downmix()
+    assert source.channel_used == 0 and "channel 1 alone" in source.warnings[0]
+    source._callback(np.stack([signal, -signal], axis=1), len(signal), None, None)
+    np.testing.assert_array_equal(reader.read()[0], signal)
+    for _ in range(5):
+        source._callback(np.stack([signal, signal], axis=1), len(signal), None, None)
+    source.check_downmix()
+    assert source.channel_used is None
