@@ -273,3 +273,42 @@ def test_start_time_stamps_events_from_the_recordings_own_start(model, scene_fil
     bad(capsys, ["--file", path, "--model", model, "--start-time", "soon"],
         "cannot read the --start-time")
     bad(capsys, ["--model", model, "--start-time", "2h", "--device", "x"], "--file")
+
+
+def with_bext(source, path, date: str, time: str):
+    """A copy of the WAV ``source`` at ``path`` with a Broadcast WAV bext chunk (EBU Tech
+    3285) before its data chunk."""
+    import struct
+
+    raw = source.read_bytes()
+    at = raw.find(b"data")
+    body = bytearray(602)
+    body[320:330] = date.encode()
+    body[330:338] = time.encode()
+    chunk = b"bext" + struct.pack("<I", len(body)) + bytes(body)
+    out = bytearray(raw[:at] + chunk + raw[at:])
+    out[4:8] = struct.pack("<I", len(out) - 8)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_broadcast_wav_is_stamped_from_its_own_start(model, scene_file, env, tmp_path):
+    from datetime import datetime, timezone
+
+    from soundwatch.audio.recording_time import recorded_at
+
+    path, truth = scene_file
+    bwf = with_bext(path, tmp_path / "field.wav", "2024-05-01", "14:30:00")
+    start = datetime(2024, 5, 1, 14, 30).astimezone().astimezone(timezone.utc)
+    assert recorded_at(bwf) == start and recorded_at(path) is None
+    result = listen("--file", bwf, "--fast", "--model", model, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert len(events) == len(truth)
+    first = datetime.fromisoformat(events[0]["start_time"].replace("Z", "+00:00"))
+    assert abs((first - start).total_seconds() - events[0]["start_s"]) < 0.002
+    future = with_bext(path, tmp_path / "future.wav", "2999-01-01", "00:00:00")
+    result = listen("--file", future, "--fast", "--model", model, "--json", env=env)
+    assert result.returncode == 0 and "ends in the future" in result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert events[0]["start_time"] < "2999"

@@ -39,8 +39,9 @@ def add_parser(subparsers) -> None:
     source.add_argument("--start-time",
                         help="with --file: when the recording started (ISO time, e.g. "
                         "2024-05-01T14:30, or an age, e.g. 3h); events are stamped from it. "
-                        "Default: a replay's clock ends when a --fast replay begins (or runs "
-                        "in real time without --fast), never in the future")
+                        "Default: the start a Broadcast WAV records in its bext chunk, else "
+                        "a clock that ends when a --fast replay begins (or runs in real time "
+                        "without --fast), never in the future")
     source.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds of wall time")
     model = parser.add_argument_group("model and settings")
@@ -83,7 +84,8 @@ def run(args) -> int:
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
-    recording_start = replay_start_time(args.start_time, source) if args.start_time else None
+    recording_start = (replay_start_time(args.start_time, source) if args.start_time
+                       else own_start_time(source) if args.file else None)
     store = None if args.no_db else EventStore(settings.database_path())
     clips = None
     if settings.clips.enabled:
@@ -142,6 +144,26 @@ def replay_start_time(text: str, source):
             f"--start-time {text!r} puts the end of this {source.duration_s:.0f} s recording "
             f"{(end - now).total_seconds():.0f} s in the future; give the time its recording "
             "started (e.g. its file name's time), at least its length ago")
+    return start
+
+
+def own_start_time(source):
+    """The file's own recording start (a Broadcast WAV's bext chunk) when it has one that
+    lies in the past, else None (the replay clock then stands in)."""
+    from datetime import datetime, timedelta, timezone
+
+    from soundwatch.audio.recording_time import recorded_at
+
+    start = recorded_at(source.path)
+    if start is None:
+        return None
+    if start + timedelta(seconds=source.duration_s) > datetime.now(timezone.utc):
+        log.warning("%s says it was recorded from %s, which ends in the future (the "
+                    "recorder's clock?); stamping events by the replay clock instead; "
+                    "--start-time sets the start", source.path, start.isoformat())
+        return None
+    log.info("stamping events from the recording's own start, %s (--start-time overrides)",
+             start.isoformat())
     return start
 
 
