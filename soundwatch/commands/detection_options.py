@@ -37,8 +37,10 @@ def detection_with_flags(detection, args, **fixed):
         changes["ignore"] = split_labels(args.ignore)
     if "threshold_on" in changes and "threshold_off" not in changes:
         changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
+    from soundwatch.config import detection_problems
+
     detection = replace(detection, **changes, **fixed)
-    problems = detection.problems()
+    problems = detection_problems(detection)
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
     return detection

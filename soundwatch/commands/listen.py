@@ -7,7 +7,9 @@ SIGTERM stops capture, closes events in progress, flushes everything and exits 0
 
 JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``, ``status``,
 ``summary``. An ``event`` line is printed only after the event is committed to the
-database.
+database; an event the database cannot take yet (locked, disk full) is kept and retried,
+and printed once stored. The summary counts events still pending (kept in the journal
+next to the database) or lost, and the exit status is 1 when there are any.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.clips import ClipWriter
-    from soundwatch.config import load_settings
+    from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
@@ -80,6 +82,7 @@ def run(args) -> int:
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
     settings = apply_flags(load_settings(args.config), args)
+    check_flags(RunLimits(args.duration, args.status_interval))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
@@ -121,6 +124,11 @@ def run(args) -> int:
             store.close()
     if monitor.error is not None:
         print(f"soundwatch: error: engine stopped: {monitor.error}", file=sys.stderr)
+        return 1
+    if monitor.events_pending or monitor.events_lost:
+        from soundwatch.console import unstored_text
+
+        print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
         return 1
     return 0
 
@@ -175,8 +183,6 @@ def apply_flags(settings, args):
     model = settings.model
     if args.threads is not None:
         model = replace(model, threads=args.threads)
-        if args.threads < 1:
-            raise SoundwatchError(f"--threads must be >= 1, got {args.threads}")
     audio = replace(settings.audio, device=args.device) if args.device else settings.audio
     clips = settings.clips
     if args.clips is not None:
@@ -185,5 +191,9 @@ def apply_flags(settings, args):
         clips = replace(clips, directory=args.clip_dir, enabled=True if args.clips is None
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
-    return replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                   store=store)
+    settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
+                       store=store)
+    problems = settings.problems()
+    if problems:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    return settings
