@@ -17,7 +17,8 @@ from soundwatch.scoring import detect_stream
 
 
 def classify_file(path: str | Path, classifier, detection: DetectorSettings,
-                  extractor: FeatureExtractor | None = None, top_k: int = 5) -> dict:
+                  extractor: FeatureExtractor | None = None, top_k: int = 5,
+                  with_windows: bool = True) -> dict:
     """Scores, events and top labels of one file, as a JSON-ready dict.
 
     Args:
@@ -26,12 +27,15 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         detection: detection settings (offline analysis usually sets ``warmup_s=0``).
         extractor: a prebuilt :class:`FeatureExtractor` for the classifier's spec.
         top_k: labels listed in ``top``.
+        with_windows: include every window's scores (``windows``; a long file's take far
+            more memory than the rest).
 
     Returns:
-        {"file", "duration_s", "labels", "top": [{"label", "mean", "max"}], "events":
+        {"file", "duration_s", "n_windows", "labels", "top": [{"label", "mean", "max"}], "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
         by silence), "warnings" (what was wrong with the file and what was done, one line
-        each), "windows": [{"start_s", "end_s", "scores": [n_labels]}]}; times in seconds
+        each), "windows" (with ``with_windows``): [{"start_s", "end_s", "scores":
+        [n_labels]}]}; times in seconds
         from the file's start. The file is decoded block by block (memory does not grow
         with its length); one shorter than a window is padded with silence to one window.
 
@@ -41,15 +45,13 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     decoder = AudioDecoder(path, classifier.sample_rate_hz)
     rate = decoder.sample_rate_hz
     scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
-                                  pad_to_window=True)
+                                  pad_to_window=True, keep_windows=with_windows)
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
-    scores = scored.scores  # (n_windows, n_labels)
-    mean = scores.mean(axis=0)
-    peak = scores.max(axis=0)
+    mean, peak = scored.mean, scored.score_max
     order = np.argsort(-mean)[:max(top_k, 0)]
-    return {
+    result = {
         "file": str(path),
         "duration_s": round(decoder.duration_s, 3),
         "labels": list(classifier.labels),
@@ -58,9 +60,13 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         "events": events,
         "nonfinite_samples": decoder.report.nonfinite_samples,
         "warnings": list(decoder.report.warnings),
-        "windows": [
+        "n_windows": scored.n_windows,
+    }
+    if with_windows:
+        result["windows"] = [
             {"start_s": round(float(s) / rate, 3), "end_s": round(float(e) / rate, 3),
              "scores": [round(float(v), 4) for v in row]}
-            for s, e, row in zip(scored.start_samples, scored.end_samples, scores, strict=True)
-        ],
-    }
+            for s, e, row in zip(scored.start_samples, scored.end_samples, scored.scores,
+                                 strict=True)
+        ]
+    return result

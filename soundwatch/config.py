@@ -11,9 +11,8 @@ message naming the file, the key and the fix. Example::
     [audio]
     device = ""            # empty: the default input; else an index or a name part
 
-    [detection]
-    threshold_on = 0.5
-    threshold_off = 0.35
+    [detection]           # defaults: DetectorSettings (the README lists them)
+    threshold_on = 0.8    # an override: fewer, surer events
     watch = ["dog", "crying_baby", "door_wood_knock"]   # empty: every label
     ignore = []
 

@@ -384,8 +384,7 @@ class EventDetector:
         for index in np.flatnonzero(self.watched):
             self._step(index, float(self.smoothed[index]), float(raw_now[index]), window_end,
                        warming, notices)
-        notices.sort(key=lambda e: e.end_sample)  # stable: a start stays before its end
-        return notices
+        return _time_ordered(notices)
 
     def flush(self, end_sample: int) -> list[Event]:
         """Close every event in progress (end of stream, or a gap starting at
@@ -401,9 +400,13 @@ class EventDetector:
                         break
                     track.last_end = window_end
             if track.state != _IDLE:
-                track.last_end = min(track.last_end, int(end_sample))
+                last_end = min(track.last_end, int(end_sample))
+                # the drained windows may carry it past max_duration_s: split there too
+                while last_end - self._tracks[index].start > self._max_samples:
+                    self._split(index, self._tracks[index].start + self._max_samples, notices)
+                self._tracks[index].last_end = max(last_end, self._tracks[index].start)
                 self._finish(index, notices)
-        notices.sort(key=lambda e: e.end_sample)
+        notices = _time_ordered(notices)
         self._raw.clear()
         self._ends.clear()
         return notices
@@ -493,3 +496,17 @@ class EventDetector:
         event_id = self._next_event_id
         self._next_event_id += 1
         return event_id
+
+
+def _time_ordered(notices: list[Event]) -> list[Event]:
+    """Notices of all labels interleaved by time, each label's in the order its state
+    machine made them. A start notice carries its detection time, which can be later
+    than the end of the same event (a late-announced event split at max_duration_s in the
+    same update), so a plain sort by time could put an end before its start."""
+    latest: dict[str, int] = {}
+    keyed = []
+    for notice in notices:
+        latest[notice.label] = max(latest.get(notice.label, notice.end_sample),
+                                   notice.end_sample)
+        keyed.append((latest[notice.label], notice))
+    return [notice for _, notice in sorted(keyed, key=lambda pair: pair[0])]

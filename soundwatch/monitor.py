@@ -76,6 +76,14 @@ class Monitor:
         clips: writes a clip per finished event (optional).
         session_info: extra facts recorded with the session's settings (e.g. the config
             file path).
+        recording_start: UTC time of the source's first sample, when it is known (a
+            recording's own start time); None: see "Clock" below.
+
+    Clock: event times are stream positions on a wall clock that is never in the
+    future. A real-time source (microphone, paced replay) pins sample 0 to the moment
+    its first audio arrives. A recording replayed faster than real time is stamped from
+    ``recording_start`` when known, else from a clock that ends, with the recording's
+    last sample, at the moment the replay began (its end is not known in advance).
     """
 
     def __init__(
@@ -86,8 +94,10 @@ class Monitor:
         store: EventStore | None = None,
         clips: ClipWriter | None = None,
         session_info: dict | None = None,
+        recording_start: datetime | None = None,
     ):
         self.source = source
+        self.recording_start = recording_start
         self.classifier = classifier
         self.settings = (settings or DetectorSettings()).validate()
         self.store = store
@@ -145,7 +155,7 @@ class Monitor:
 
     def start(self) -> None:
         """Open the store session and start the engine (and so the source)."""
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = self.recording_start or self._unpinned_start()
         if self.store is not None:
             record = {"detection": self.settings.to_dict(), "hop_frames": self.hop_frames,
                       **self.session_info}
@@ -174,12 +184,22 @@ class Monitor:
 
     # -- worker thread -------------------------------------------------------------------
 
+    def _unpinned_start(self) -> datetime:
+        """Stream sample 0's wall-clock time before any audio: a faster-than-real-time
+        replay ends its clock now; anything else starts it now."""
+        now = datetime.now(timezone.utc)
+        if self.source.realtime:
+            return now
+        return now - timedelta(seconds=self.source.duration_s or 0.0)
+
     def _align_wall_clock(self) -> None:
         """Pin stream sample 0 to the wall clock when the first audio arrives: a microphone
         may deliver its first block seconds after start(), and event times must not carry
-        that delay."""
+        that delay. A recording's own start time stays as it is."""
+        if self.recording_start is not None:
+            return
         seconds = self.engine.position / self.sample_rate_hz + self.engine.stats.lag_s
-        self.started_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        self.started_at = self._unpinned_start() - timedelta(seconds=seconds)
         if self.store is not None and self.session_id is not None:
             self.health["store"].call("update the session start", self.store.set_session_start,
                                       self.session_id, self.started_at)

@@ -14,7 +14,7 @@ Stream clock: model-rate samples from the start of the stream. A window that end
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +22,12 @@ import numpy as np
 from soundwatch.detect import DetectorSettings, Event, EventDetector
 from soundwatch.features import FeatureExtractor, FeatureStream
 
-BATCH_WINDOWS = 256  # most windows per classifier call (bounds memory, keeps batches fast)
-BLOCK_SECONDS = 10.0  # a whole signal given at once is fed to the features in such blocks
+# Most windows per classifier call: onnxruntime's arena grows with the largest batch's
+# activations (~2 MB a window for the 1.85 MB model), while a window costs about the same
+# CPU in any batch; 8 keeps `classify` under 300 MB (benchmarks/bench_long_files.py).
+BATCH_WINDOWS = 8
+# Audio is fed to the features in blocks of about this length: few calls, bounded memory.
+BLOCK_SECONDS = 5.0
 
 
 class WindowScorer:
@@ -93,14 +97,18 @@ class WindowScorer:
 
 @dataclass
 class StreamScores:
-    """Every scored window of a stream.
+    """The scored windows of a stream.
 
     Attributes:
-        scores: (n_windows, n_labels) float32 raw scores, in time order.
-        end_samples: (n_windows,) int64 stream samples where each window ends.
+        scores: (n_windows, n_labels) float32 raw scores, in time order (empty when the
+            windows were not kept).
+        end_samples: (n_windows,) int64 stream samples where each window ends (likewise).
         n_samples: model-rate samples in the stream (padding included).
         window_samples: samples one window covers.
         sample_rate_hz: the stream clock's rate (the model's).
+        n_windows: windows scored (kept or not).
+        score_sum: (n_labels,) float64 sum of every window's scores.
+        score_max: (n_labels,) float32 highest score of any window.
     """
 
     scores: np.ndarray
@@ -108,6 +116,14 @@ class StreamScores:
     n_samples: int
     window_samples: int
     sample_rate_hz: int
+    n_windows: int
+    score_sum: np.ndarray
+    score_max: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(n_labels,) mean score over all windows (zeros when there are none)."""
+        return (self.score_sum / max(self.n_windows, 1)).astype(np.float32)
 
     @property
     def start_samples(self) -> np.ndarray:
@@ -117,7 +133,9 @@ class StreamScores:
 
 def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                  hop_frames: int | None = None, extractor: FeatureExtractor | None = None,
-                 pad_to_window: bool = False) -> StreamScores:
+                 pad_to_window: bool = False, keep_windows: bool = True,
+                 on_scores: Callable[[np.ndarray, np.ndarray], None] | None = None
+                 ) -> StreamScores:
     """Score a decoded stream's windows exactly as the live monitor does.
 
     Args:
@@ -130,6 +148,10 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         extractor: a prebuilt :class:`FeatureExtractor` for ``classifier.spec``.
         pad_to_window: a stream shorter than one window is padded with silence to one
             window (so that it still gets a score) instead of giving no windows.
+        keep_windows: keep every window's scores (memory grows with the stream, ~200 B
+            a window); False keeps only the per-label sum and maximum.
+        on_scores: called with each batch's (k, n_labels) scores and (k,) window ends as
+            they are computed, in time order.
 
     Returns:
         :class:`StreamScores`.
@@ -141,29 +163,49 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     if isinstance(audio, np.ndarray):
         signal = audio
         audio = (signal[i:i + block] for i in range(0, len(signal), block))
+    n_labels = len(classifier.labels)
     scores, ends = [], []
-    n_samples = 0
+    n_samples = n_windows = 0
+    score_sum = np.zeros(n_labels, np.float64)
+    score_max = np.zeros(n_labels, np.float32)
 
     def feed(chunk: np.ndarray) -> None:
-        nonlocal n_samples
+        nonlocal n_samples, n_windows
         first_sample = features.frames_emitted * classifier.spec.hop_length
         frames = features.push(chunk)
         n_samples += len(chunk)
-        if len(frames):
-            window_scores, _, window_ends = scorer.push(frames, first_sample)
+        if len(frames) == 0:
+            return
+        window_scores, _, window_ends = scorer.push(frames, first_sample)
+        if len(window_ends) == 0:
+            return
+        n_windows += len(window_ends)
+        score_sum[:] += window_scores.sum(axis=0, dtype=np.float64)
+        np.maximum(score_max, window_scores.max(axis=0), out=score_max)
+        if keep_windows:
             scores.append(window_scores)
             ends.append(window_ends)
+        if on_scores is not None:
+            on_scores(window_scores, window_ends)
 
+    pending: list[np.ndarray] = []
+    n_pending = 0
     for chunk in audio:
-        feed(chunk)
+        pending.append(chunk)
+        n_pending += len(chunk)
+        if n_pending >= block:
+            feed(np.concatenate(pending) if len(pending) > 1 else pending[0])
+            pending, n_pending = [], 0
+    if pending:
+        feed(np.concatenate(pending))
     if pad_to_window and n_samples < classifier.window_samples:
         feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32))
-    n_labels = len(classifier.labels)
     return StreamScores(
         scores=np.concatenate(scores) if scores else np.zeros((0, n_labels), np.float32),
         end_samples=np.concatenate(ends) if ends else np.zeros(0, np.int64),
         n_samples=n_samples, window_samples=classifier.window_samples,
-        sample_rate_hz=classifier.sample_rate_hz,
+        sample_rate_hz=classifier.sample_rate_hz, n_windows=n_windows,
+        score_sum=score_sum, score_max=score_max,
     )
 
 
@@ -201,21 +243,25 @@ def detect_events(classifier, scored: StreamScores, settings: DetectorSettings |
 def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                   settings: DetectorSettings | None = None,
                   extractor: FeatureExtractor | None = None,
-                  pad_to_window: bool = False) -> tuple[StreamScores, list[Event]]:
+                  pad_to_window: bool = False,
+                  keep_windows: bool = True) -> tuple[StreamScores, list[Event]]:
     """Score a decoded stream and detect its events, the way the live monitor would.
 
     Args:
         audio: mono float32 at the model rate: one (n_samples,) array or an iterable of
-            blocks (see :func:`score_stream`).
+            blocks (see :func:`score_stream`); blocks are consumed as they come, so a
+            streaming decoder's memory stays flat.
         classifier: a :class:`~soundwatch.model.Classifier`.
         settings: :class:`DetectorSettings` (None: the defaults); ``settings.hop_s`` sets
             the hop (None: the model's). Pass ``warmup_s=0`` for recordings that have no
             device start-up click.
         extractor: a prebuilt :class:`FeatureExtractor` for ``classifier.spec``.
         pad_to_window: pad a stream shorter than one window with silence to one window.
+        keep_windows: keep every window's scores in the result (False: only their
+            per-label sum and maximum; memory then does not grow with the stream).
 
     Returns:
-        (scored, events): the :class:`StreamScores` of every window, and the finished
+        (scored, events): the :class:`StreamScores`, and the finished
         :class:`~soundwatch.detect.Event` list (``ongoing`` False) in delivery order,
         times on the stream clock (``event.start_s``/``end_s`` from the stream's start).
 
@@ -223,7 +269,14 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         SoundwatchError: invalid settings, or settings naming labels the model lacks.
     """
     settings = (settings or DetectorSettings()).validate()
-    new_detector(classifier, settings)  # refuse bad settings before the expensive part
+    detector = new_detector(classifier, settings)  # refuses bad settings before scoring
+    notices: list[Event] = []
+
+    def detect(scores: np.ndarray, end_samples: np.ndarray) -> None:
+        for row, end_sample in zip(scores, end_samples, strict=True):
+            notices.extend(e for e in detector.update(row, int(end_sample)) if not e.ongoing)
+
     scored = score_stream(audio, classifier, classifier.hop_frames_for(settings.hop_s),
-                          extractor, pad_to_window)
-    return scored, detect_events(classifier, scored, settings)
+                          extractor, pad_to_window, keep_windows, on_scores=detect)
+    notices.extend(e for e in detector.flush(scored.n_samples) if not e.ongoing)
+    return scored, notices

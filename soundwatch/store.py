@@ -552,29 +552,3 @@ def _looks_like_ours(columns: dict[str, list[str]]) -> bool:
 def _iso(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a fixed width, so text order is time order."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_time(text: str, now: datetime | None = None) -> datetime:
-    """A ``--since`` value: ISO date/time (local time unless it has an offset or Z), or a
-    relative age like ``30s``, ``15m``, ``2h``, ``7d``, or ``today``."""
-    now = now or datetime.now(timezone.utc)
-    text = text.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text.lower() == "today":
-        local = now.astimezone()
-        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-    if len(text) > 1 and text[-1].lower() in units:
-        try:
-            return now - timedelta(seconds=float(text[:-1]) * units[text[-1].lower()])
-        except ValueError:
-            pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise SoundwatchError(
-            f"cannot read the time {text!r}: use ISO (2024-05-01 or 2024-05-01T14:30), a "
-            "relative age (30m, 2h, 7d) or 'today'"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # naive: local time
-    return moment.astimezone(timezone.utc)

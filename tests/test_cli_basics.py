@@ -1,5 +1,6 @@
 """The command line: help, device listing under the virtual mic, and a clean SIGTERM."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -45,6 +46,9 @@ def test_listen_on_a_file_streams_and_stops_cleanly_on_sigterm(tmp_path):
     process = subprocess.Popen(
         [*SOUNDWATCH, "listen", "--headless", "--file", str(path), "--status-interval", "0.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # its own data and config folders: never the user's (or another checkout's) database
+        env={**os.environ, "SOUNDWATCH_DATA_DIR": str(tmp_path / "data"),
+             "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config")},
     )
     try:
         first_line = process.stdout.readline()  # a status line: the engine is running

@@ -133,7 +133,7 @@ def test_listen_json_stays_json_and_reports_the_count(tmp_path, model, capsys, m
     monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
     path, _ = nan_scene(tmp_path, [1.5, 2.5, 4.9])
     code = main(["listen", "--file", str(path), "--fast", "--model", str(model), "--json",
-                 "--no-db", "--status-interval", "0.01"])
+                 "--no-db", "--status-interval", "0.05"])
     assert code == 0
     lines = [strict_json(line) for line in capsys.readouterr().out.splitlines()]
     summary = [line for line in lines if line["type"] == "summary"][0]
@@ -324,3 +324,52 @@ def test_ordinary_stereo_is_averaged_without_a_word(tmp_path):
     soundfile.write(str(path), data, RATE, subtype="FLOAT")
     decoder = AudioDecoder(path)
     assert decoder.report.channel_used is None and not decoder.report.warnings
+
+
+def test_the_capture_callback_silences_and_counts_nonfinite_samples():
+    from soundwatch.audio.source import SourceStats
+
+    source = bare_microphone(2)
+    block = np.stack([tone(1000, 0.02), tone(1000, 0.02)], axis=1)
+    block[[3, 7], 0] = np.nan
+    block[5, 1] = np.inf
+    source._callback(block, len(block), None, None)
+    reader = source.ring.add_reader(from_now=False)
+    samples, _ = reader.read()
+    assert len(samples) == len(block) and np.isfinite(samples).all()
+    assert isinstance(source.stats, SourceStats) and source.stats.nonfinite_samples == 3
+
+
+def bare_microphone(channels: int):
+    """The real MicrophoneSource callback and checks, without a device: only their state."""
+    import threading
+
+    from soundwatch.audio.capture import InputDevice, MicrophoneSource
+
+    source = MicrophoneSource.__new__(MicrophoneSource)
+    AudioSource.__init__(source, RATE)
+    source.device = InputDevice(0, "test input", "none", channels, RATE, True)
+    source.channels = channels
+    source._mono = np.zeros(1024, np.float32)
+    source.first_callback = threading.Event()
+    source._channel_energy = np.zeros(channels)
+    source._mix_energy = 0.0
+    source.channel_used = None
+    return source
+
+
+def test_live_channels_that_cancel_fall_back_to_the_loudest_and_back():
+    source = bare_microphone(2)
+    reader = source.ring.add_reader()
+    signal = tone(1000, 0.02)
+    for _ in range(5):
+        source._callback(np.stack([signal, -signal], axis=1), len(signal), None, None)
+    assert np.abs(reader.read()[0]).max() == 0.0  # the average: silence
+    source.check_downmix()
+    assert source.channel_used == 0 and "channel 1 alone" in source.warnings[0]
+    source._callback(np.stack([signal, -signal], axis=1), len(signal), None, None)
+    np.testing.assert_array_equal(reader.read()[0], signal)
+    for _ in range(5):
+        source._callback(np.stack([signal, signal], axis=1), len(signal), None, None)
+    source.check_downmix()
+    assert source.channel_used is None

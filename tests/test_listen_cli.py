@@ -234,3 +234,75 @@ def test_listen_equals_offline_classify(model, scene_file, env):
     # classify turns warm-up off; nothing happens in this file's first second anyway
     assert live_events == offline_events
     assert np.isclose(result["duration_s"], sum(d for _, d in PARTS))
+
+
+def test_a_fast_replay_stamps_no_event_in_the_future(model, scene_file, env, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    path, truth = scene_file
+    result = listen("--file", path, "--fast", "--model", model, "--json", env=env)
+    after = datetime.now(timezone.utc)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert len(events) == len(truth)
+    ends = [datetime.fromisoformat(e["end_time"].replace("Z", "+00:00")) for e in events]
+    assert max(ends) <= after
+    assert max(ends) >= after - timedelta(minutes=1)  # near now, not an arbitrary past
+    # ... and so `events list --since` right after the run finds every one of them
+    listed = subprocess.run([*SOUNDWATCH, "events", "list", "--since", "1h", "--json"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert len(json_lines(listed.stdout)) == len(truth)
+
+
+def test_start_time_stamps_events_from_the_recordings_own_start(model, scene_file, env,
+                                                                capsys, data_dirs):
+    path, truth = scene_file
+    result = listen("--file", path, "--fast", "--model", model, "--json",
+                    "--start-time", "2024-05-01T14:30:00Z", env=env)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    first = events[0]
+    assert first["start_time"] == f"2024-05-01T14:30:{first['start_s']:06.3f}Z"
+    bad(capsys, ["--file", path, "--model", model, "--start-time", "2s"], "in the future")
+    bad(capsys, ["--file", path, "--model", model, "--start-time", "soon"],
+        "cannot read the --start-time")
+    bad(capsys, ["--model", model, "--start-time", "2h", "--device", "x"], "--file")
+
+
+def with_bext(source, path, date: str, time: str):
+    """A copy of the WAV ``source`` at ``path`` with a Broadcast WAV bext chunk (EBU Tech
+    3285) before its data chunk."""
+    import struct
+
+    raw = source.read_bytes()
+    at = raw.find(b"data")
+    body = bytearray(602)
+    body[320:330] = date.encode()
+    body[330:338] = time.encode()
+    chunk = b"bext" + struct.pack("<I", len(body)) + bytes(body)
+    out = bytearray(raw[:at] + chunk + raw[at:])
+    out[4:8] = struct.pack("<I", len(out) - 8)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_broadcast_wav_is_stamped_from_its_own_start(model, scene_file, env, tmp_path):
+    from datetime import datetime, timezone
+
+    from soundwatch.audio.recording_time import recorded_at
+
+    path, truth = scene_file
+    bwf = with_bext(path, tmp_path / "field.wav", "2024-05-01", "14:30:00")
+    start = datetime(2024, 5, 1, 14, 30).astimezone().astimezone(timezone.utc)
+    assert recorded_at(bwf) == start and recorded_at(path) is None
+    result = listen("--file", bwf, "--fast", "--model", model, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert len(events) == len(truth)
+    first = datetime.fromisoformat(events[0]["start_time"].replace("Z", "+00:00"))
+    assert abs((first - start).total_seconds() - events[0]["start_s"]) < 0.002
+    future = with_bext(path, tmp_path / "future.wav", "2999-01-01", "00:00:00")
+    result = listen("--file", future, "--fast", "--model", model, "--json", env=env)
+    assert result.returncode == 0 and "ends in the future" in result.stderr
+    events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert events[0]["start_time"] < "2999"

@@ -193,3 +193,25 @@ def test_a_gap_closes_open_events_and_is_recorded(classifier, tmp_path):
     assert noise_event.start_s == pytest.approx(5.0, abs=monitor.hop_s + classifier.window_s)
     kinds = [kind for kind, _ in recorder.calls]
     assert kinds.index("gap") > kinds.index("ended")  # the tone ended before the gap notice
+
+
+def test_a_fast_replay_never_stamps_an_event_in_the_future(classifier, scene_file):
+    from datetime import datetime, timezone
+
+    class Clock(MonitorListener):
+        def __init__(self, monitor):
+            self.monitor, self.seen = monitor, []
+
+        def on_event(self, event):
+            self.seen.append((self.monitor.wall_time(event.end_sample),
+                              datetime.now(timezone.utc)))
+
+    path, truth = scene_file
+    monitor = Monitor(FileSource(path, RATE, paced=False), classifier)
+    clock = Clock(monitor)
+    monitor.add_listener(clock)
+    monitor.start()
+    assert monitor.wait(60)
+    assert len(clock.seen) == len(truth)
+    for stamped, delivered in clock.seen:
+        assert stamped <= delivered

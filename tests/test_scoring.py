@@ -82,3 +82,14 @@ def test_a_stream_shorter_than_a_window(classifier):
     assert len(score_stream(short, classifier).scores) == 0
     padded = score_stream(short, classifier, pad_to_window=True)
     assert len(padded.scores) == 1 and padded.end_samples[0] == classifier.window_samples
+
+
+def test_without_kept_windows_the_events_and_summaries_are_the_same(classifier):
+    signal, _ = scene(PARTS)
+    kept, events = detect_stream(signal, classifier)
+    summary, same_events = detect_stream(iter([signal[:30000], signal[30000:]]), classifier,
+                                         keep_windows=False)
+    assert same_events == events and len(events) >= 4
+    assert len(summary.scores) == 0 and summary.n_windows == len(kept.scores)
+    np.testing.assert_allclose(summary.mean, kept.scores.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(summary.score_max, kept.scores.max(axis=0), rtol=1e-5, atol=1e-6)

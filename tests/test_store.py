@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
-from soundwatch.store import SCHEMA_VERSION, EventStore, parse_time
+from soundwatch.store import SCHEMA_VERSION, EventStore
+from soundwatch.times import parse_time
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -201,3 +203,20 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["label"] == "cat"
     assert main(["events", "list", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "no event database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("1e10d", "before 1970"), ("infh", "before 1970"), ("nanh", "before 1970"),
+    ("1e300s", "before 1970"), ("0001-01-01", "before 1970"),
+    ("0001-01-01T00:00+01:00", "out of range|before 1970"), ("-2h", "in the future"),
+    ("2999-01-01", "in the future"), ("12x", "cannot read"),
+])
+def test_since_times_that_cannot_be_are_refused_cleanly(tmp_path, capsys, text, problem):
+    from soundwatch.cli import main
+
+    path = tmp_path / "events.sqlite"
+    EventStore(path).close()
+    assert main(["events", "list", "--db", str(path), f"--since={text}"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("soundwatch: error: ") and "Traceback" not in error
+    assert re.search(problem, error) and "2h" in error

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
 from soundwatch.errors import SoundwatchError
@@ -25,6 +26,7 @@ from soundwatch.errors import SoundwatchError
 log = logging.getLogger(__name__)
 
 BLOCK_SECONDS = 0.02  # ~20 ms callbacks: low latency, few Python calls per second
+DOWNMIX_CHECK_SECONDS = 2.0  # the mix's energy is compared with the channels' this often
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,11 @@ class MicrophoneSource(AudioSource):
         self._next_retry_s = 0.0
         self.reconnects = 0
         self.first_callback = threading.Event()
+        # Summed squares since the last downmix check, written by the callback only.
+        self._channel_energy = np.zeros(self.channels)
+        self._mix_energy = 0.0
+        self._next_downmix_check_s = 0.0
+        self.channel_used: int | None = None  # None: the channels' average
 
     @property
     def running(self) -> bool:
@@ -184,12 +191,36 @@ class MicrophoneSource(AudioSource):
         if not self._wanted:
             return
         now = time.monotonic()
+        if now >= self._next_downmix_check_s:
+            self._next_downmix_check_s = now + DOWNMIX_CHECK_SECONDS
+            self.check_downmix()
         if self._lost_since_s is None:
             if self._stalled(now):
                 self._on_device_lost(now)
             return
         if now >= self._next_retry_s:
             self._try_reconnect(now)
+
+    def check_downmix(self) -> None:
+        """Average the channels, or use the loudest alone while averaging loses the sound
+        (see :mod:`soundwatch.audio.downmix`); judged on the audio since the last check."""
+        energy, mix = self._channel_energy.copy(), self._mix_energy
+        self._channel_energy[:] = 0.0
+        self._mix_energy = 0.0
+        channel = channel_to_use(energy, mix)
+        if channel == self.channel_used:
+            return
+        if channel is None:
+            log.warning("input '%s': its channels no longer cancel; averaging them again",
+                        self.device.name)
+        else:
+            message = (f"input '{self.device.name}': averaging its {self.channels} channels "
+                       f"loses {downmix_loss_db(energy, mix):.0f} dB (they cancel or hide each "
+                       f"other); using channel {channel + 1} alone")
+            log.warning("%s", message)
+            if message not in self.warnings:
+                self.warnings.append(message)
+        self.channel_used = channel
 
     def _stalled(self, now: float) -> bool:
         if self._stream is None:
@@ -274,6 +305,14 @@ class MicrophoneSource(AudioSource):
             else:
                 np.mean(indata, axis=1, out=mono)
         nonfinite = silence_nonfinite(mono)
+        if indata.shape[1] > 1:
+            for channel in range(indata.shape[1]):
+                column = indata[:, channel]
+                self._channel_energy[channel] += float(np.dot(column, column))
+            self._mix_energy += float(np.dot(mono, mono))
+            if self.channel_used is not None:
+                mono[:] = indata[:, self.channel_used]
+                nonfinite = silence_nonfinite(mono)
         if nonfinite:
             self.stats.nonfinite_samples += nonfinite
         self.ring.write(mono)

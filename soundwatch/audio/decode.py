@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import check_sample_rate
@@ -36,9 +37,6 @@ BLOCK_SECONDS = 1.0  # file audio decoded per block
 OVER_SCALE_LIMIT = 2.0
 # The integer full scales a float file's samples may have been stored at, by bit depth.
 INTEGER_FULL_SCALES = {8: 2.0**7, 16: 2.0**15, 24: 2.0**23, 32: 2.0**31}
-# Averaging channels that lose more than this, in dB of the loudest channel's energy,
-# means they cancel or hide each other: the loudest channel is used alone instead.
-DOWNMIX_LOSS_LIMIT_DB = 10.0
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 
 
@@ -213,15 +211,14 @@ class AudioDecoder:
         elif peak > 1.0:
             self._warn(f"{self.path}: its float samples reach {peak:.3f}, beyond full scale "
                        "(±1); clipped to ±1")
-        loudest = int(np.argmax(channel_energy))
-        if self.channels > 1 and channel_energy[loudest] > 0:
-            loss_db = 10 * np.log10(channel_energy[loudest] / max(mix_energy, 1e-300))
-            if loss_db > DOWNMIX_LOSS_LIMIT_DB:
-                self.report.channel_used = loudest
-                self._warn(
-                    f"{self.path}: averaging its {self.channels} channels loses "
-                    f"{min(loss_db, 999):.0f} dB of the loudest channel's energy (they cancel "
-                    f"or hide each other); using channel {loudest + 1} alone")
+        channel = channel_to_use(channel_energy, mix_energy)
+        if channel is not None:
+            self.report.channel_used = channel
+            self._warn(
+                f"{self.path}: averaging its {self.channels} channels loses "
+                f"{downmix_loss_db(channel_energy, mix_energy):.0f} dB of the loudest "
+                f"channel's energy (they cancel or hide each other); using channel "
+                f"{channel + 1} alone")
 
     def _fix(self, data: np.ndarray) -> None:
         """Silence non-finite values, correct the level and clip, in place."""

@@ -76,6 +76,10 @@ class FileSource(AudioSource):
         return self.decoder.duration_s
 
     @property
+    def realtime(self) -> bool:
+        return self.paced
+
+    @property
     def finished(self) -> bool:
         return self._done.is_set()
 

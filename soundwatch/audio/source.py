@@ -61,6 +61,16 @@ class AudioSource:
         return False
 
     @property
+    def realtime(self) -> bool:
+        """Audio arrives at the pace it was recorded (a microphone, a paced replay)."""
+        return True
+
+    @property
+    def duration_s(self) -> float | None:
+        """The whole stream's length when known in advance (a file), else None."""
+        return None
+
+    @property
     def running(self) -> bool:
         raise NotImplementedError
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.audio.riff import wave_chunks
+
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 
 
@@ -48,27 +50,20 @@ def unfinished_wav(path: str | Path) -> UnfinishedWav | None:
     of the audio on disk; None for any other file (finished WAVs included)."""
     path = Path(path)
     size = path.stat().st_size
+    fmt = data = None
     with open(path, "rb") as file:
-        head = file.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        riff_bytes = struct.unpack("<I", head[4:8])[0]
-        fmt = None
-        while True:
-            chunk = file.read(8)
-            if len(chunk) < 8:
-                return None
-            chunk_id, chunk_bytes = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        for chunk_id, offset, chunk_bytes in wave_chunks(file, size):
             if chunk_id == b"fmt ":
+                file.seek(offset)
                 fmt = file.read(chunk_bytes)
-                file.seek(chunk_bytes % 2, 1)
             elif chunk_id == b"data":
-                data_offset = file.tell()
+                data = offset, chunk_bytes
                 break
-            else:
-                file.seek(chunk_bytes + chunk_bytes % 2, 1)
-            if file.tell() >= size:
-                return None
+        if data is None:
+            return None
+        file.seek(4)
+        riff_bytes = struct.unpack("<I", file.read(4))[0]
+    data_offset, chunk_bytes = data
     layout = _layout(fmt)
     if layout is None:
         return None

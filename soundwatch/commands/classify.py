@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -26,13 +28,7 @@ def add_parser(subparsers) -> None:
                         "has no real-time neighbours to leave room for)")
     parser.add_argument("--config", help="TOML settings file for the detection settings")
     parser.add_argument("--top-k", type=int, default=5, help="labels to show per file")
-    parser.add_argument("--hop", type=float, dest="hop_s",
-                        help="seconds between scored windows (default: the model's hop)")
-    parser.add_argument("--threshold-on", type=float)
-    parser.add_argument("--threshold-off", type=float)
-    parser.add_argument("--min-duration", type=float, dest="min_duration_s")
-    parser.add_argument("--watch", action="append", metavar="LABEL[,LABEL]")
-    parser.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]")
+    add_detection_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per file, with every window's scores")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -42,7 +38,6 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from soundwatch.analysis import classify_file
-    from soundwatch.commands.listen import detection_with_flags
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
@@ -67,7 +62,8 @@ def run(args) -> int:
     for path in tqdm(args.files, desc="classify", unit="file", disable=not show_progress,
                      file=sys.stderr):
         try:
-            result = classify_file(path, classifier, detection, extractor, args.top_k)
+            result = classify_file(path, classifier, detection, extractor, args.top_k,
+                                   with_windows=args.json)
         except SoundwatchError as exc:
             failed += 1
             print(f"soundwatch: error: {exc}", file=sys.stderr)
@@ -83,7 +79,7 @@ def run(args) -> int:
 
 def format_result(result: dict) -> str:
     top = ", ".join(f"{t['label']} {t['mean']:.2f} (max {t['max']:.2f})" for t in result["top"])
-    lines = [f"{result['file']}  {result['duration_s']:.1f} s  {len(result['windows'])} windows",
+    lines = [f"{result['file']}  {result['duration_s']:.1f} s  {result['n_windows']} windows",
              f"  top: {top}"]
     lines += [f"  warning: {warning}" for warning in result.get("warnings", [])]
     if not result["events"]:

@@ -42,7 +42,8 @@ def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
-    from soundwatch.store import EventStore, parse_time
+    from soundwatch.store import EventStore
+    from soundwatch.times import parse_time
 
     settings = load_settings(args.config) if args.config or not args.db else None
     path = args.db or settings.database_path()
@@ -65,7 +66,7 @@ def run(args) -> int:
     if args.events_action == "export" and args.output:
         # Checked before the database is even opened: -o must never name the database.
         check_output_path(args.output, database_files(path))
-    since = parse_time(args.since) if args.since else None
+    since = parse_time(args.since, what="--since time") if args.since else None
     filters = {"since": since, "label": args.label, "session_id": args.session}
     with EventStore(path, read_only=True) as store:
         if args.events_action == "export":

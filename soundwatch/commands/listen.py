@@ -20,6 +20,8 @@ import sys
 import time
 from dataclasses import replace
 
+from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
+
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +38,12 @@ def add_parser(subparsers) -> None:
     source.add_argument("--file", help="replay this audio file instead of the microphone")
     source.add_argument("--fast", action="store_true",
                         help="with --file: as fast as possible instead of real time")
+    source.add_argument("--start-time",
+                        help="with --file: when the recording started (ISO time, e.g. "
+                        "2024-05-01T14:30, or an age, e.g. 3h); events are stamped from it. "
+                        "Default: the start a Broadcast WAV records in its bext chunk, else "
+                        "a clock that ends when a --fast replay begins (or runs in real time "
+                        "without --fast), never in the future")
     source.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds of wall time")
     model = parser.add_argument_group("model and settings")
@@ -45,16 +53,7 @@ def add_parser(subparsers) -> None:
     model.add_argument("--config", help="TOML settings file (default: config.toml in the "
                        "user config dir, if it exists)")
     detection = parser.add_argument_group("detection (override the config file)")
-    detection.add_argument("--threshold-on", type=float, help="score that starts an event")
-    detection.add_argument("--threshold-off", type=float, help="score below which it ends")
-    detection.add_argument("--hop", type=float, dest="hop_s",
-                           help="seconds between scored windows (e.g. 0.1-0.5)")
-    detection.add_argument("--min-duration", type=float, dest="min_duration_s",
-                           help="drop events shorter than this (s)")
-    detection.add_argument("--watch", action="append", metavar="LABEL[,LABEL]",
-                           help="only these labels make events (repeat or comma-separate)")
-    detection.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]",
-                           help="these labels never make events")
+    add_detection_arguments(detection)
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true",
                         help="print JSON lines (events, gaps, status, summary) on stdout")
@@ -73,18 +72,23 @@ def run(args) -> int:
     from soundwatch.clips import ClipWriter
     from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
+    from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
 
+    if args.start_time and not args.file:
+        raise SoundwatchError("--start-time is for a recording: use it with --file")
     settings = apply_flags(load_settings(args.config), args)
     check_flags(RunLimits(args.duration, args.status_interval))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
+    recording_start = (replay_start_time(args.start_time, source) if args.start_time
+                       else own_start_time(source) if args.file else None)
     store = None if args.no_db else EventStore(settings.database_path())
     clips = None
     if settings.clips.enabled:
@@ -93,7 +97,8 @@ def run(args) -> int:
                            c.max_files, c.min_free_mb, classifier.sample_rate_hz)
     monitor = Monitor(source, classifier, settings.detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
-                                    "clips": settings.clips.enabled})
+                                    "clips": settings.clips.enabled},
+                      recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json)
     monitor.add_listener(printer)
     log.info("model %s (%d labels), hop %.2f s, window %.2f s; database %s; clips %s",
@@ -128,6 +133,48 @@ def run(args) -> int:
     return 0
 
 
+def replay_start_time(text: str, source):
+    """``--start-time`` as a UTC datetime, for a file whose whole recording lies in the past.
+
+    Raises:
+        SoundwatchError: an unreadable time, or a recording that would end in the future.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.times import parse_time
+
+    start = parse_time(text, what="--start-time")
+    end = start + timedelta(seconds=source.duration_s)
+    now = datetime.now(timezone.utc)
+    if end > now:
+        raise SoundwatchError(
+            f"--start-time {text!r} puts the end of this {source.duration_s:.0f} s recording "
+            f"{(end - now).total_seconds():.0f} s in the future; give the time its recording "
+            "started (e.g. its file name's time), at least its length ago")
+    return start
+
+
+def own_start_time(source):
+    """The file's own recording start (a Broadcast WAV's bext chunk) when it has one that
+    lies in the past, else None (the replay clock then stands in)."""
+    from datetime import datetime, timedelta, timezone
+
+    from soundwatch.audio.recording_time import recorded_at
+
+    start = recorded_at(source.path)
+    if start is None:
+        return None
+    if start + timedelta(seconds=source.duration_s) > datetime.now(timezone.utc):
+        log.warning("%s says it was recorded from %s, which ends in the future (the "
+                    "recorder's clock?); stamping events by the replay clock instead; "
+                    "--start-time sets the start", source.path, start.isoformat())
+        return None
+    log.info("stamping events from the recording's own start, %s (--start-time overrides)",
+             start.isoformat())
+    return start
+
+
 def apply_flags(settings, args):
     """The config file's settings with the command-line flags on top."""
     from soundwatch.errors import SoundwatchError
@@ -150,31 +197,3 @@ def apply_flags(settings, args):
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
     return settings
-
-
-def detection_with_flags(detection, args, **fixed):
-    """``detection`` (DetectorSettings) with the detection flags of ``args`` on top (and
-    any ``fixed`` values); out-of-range results raise a SoundwatchError naming them."""
-    from soundwatch.errors import SoundwatchError
-
-    changes = {key: getattr(args, key) for key in
-               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
-               if getattr(args, key) is not None}
-    if args.watch:
-        changes["watch"] = split_labels(args.watch)
-    if args.ignore:
-        changes["ignore"] = split_labels(args.ignore)
-    if "threshold_on" in changes and "threshold_off" not in changes:
-        changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
-    from soundwatch.config import detection_problems
-
-    detection = replace(detection, **changes, **fixed)
-    problems = detection_problems(detection)
-    if problems:
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
-    return detection
-
-
-def split_labels(values: list[str]) -> tuple[str, ...]:
-    return tuple(label.strip() for value in values for label in value.split(",")
-                 if label.strip())

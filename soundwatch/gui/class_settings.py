@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
 
 WATCH_COLUMN, LABEL_COLUMN, THRESHOLD_COLUMN = 0, 1, 2
@@ -38,7 +39,7 @@ EFFECTIVE_ROLE = Qt.ItemDataRole.UserRole + 2  # the threshold in force (overrid
 class ClassTuning:
     """What the panel edits: the default on-threshold, per-class overrides, the watch list."""
 
-    default_on: float = 0.5
+    default_on: float = DetectorSettings.threshold_on
     thresholds: dict[str, float] = field(default_factory=dict)
     watched: list[str] = field(default_factory=list)
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
 
 TOP_N = 5
@@ -30,7 +31,7 @@ class ConfidenceBar(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.value = 0.0
-        self.threshold = 0.5
+        self.threshold = DetectorSettings.threshold_on
         self.setMinimumHeight(16)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 

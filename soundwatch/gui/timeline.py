@@ -21,6 +21,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
 from soundwatch.gui.class_selection import ClassSelection
 from soundwatch.gui.column_ring import ColumnRing
@@ -67,7 +68,7 @@ class ConfidenceTimeline(QWidget):
                                     brush=pg.mkBrush(21, 23, 28, 200))
         self.legend.setParentItem(plot.getViewBox())
         self._default_line = pg.InfiniteLine(
-            pos=0.5, angle=0, movable=False,
+            pos=DetectorSettings.threshold_on, angle=0, movable=False,
             pen=pg.mkPen(theme.THRESHOLD_LINE, width=1, style=Qt.PenStyle.DashLine),
             label="on threshold", labelOpts={"position": 0.04, "color": theme.TEXT_DIM,
                                              "anchors": [(0, 1), (0, 1)]},
@@ -86,7 +87,7 @@ class ConfidenceTimeline(QWidget):
             plot.addItem(line)
             self._class_lines.append(line)
         self.selection = ClassSelection([], top_k=self.top_k)
-        self.default_threshold = 0.5
+        self.default_threshold = DetectorSettings.threshold_on
         self.thresholds: dict[str, float] = {}
         self.redraws = 0
         self._dirty = False

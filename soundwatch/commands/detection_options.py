@@ -1,0 +1,51 @@
+"""The detection flags `listen` and `classify` share: defined once, applied once.
+
+Cheap to import (no numpy): ``soundwatch --help`` builds every parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+
+def add_detection_arguments(group) -> None:
+    """Add --threshold-on/--threshold-off/--hop/--min-duration/--watch/--ignore to an
+    argparse parser or argument group."""
+    group.add_argument("--threshold-on", type=float, help="score that starts an event")
+    group.add_argument("--threshold-off", type=float, help="score below which it ends")
+    group.add_argument("--hop", type=float, dest="hop_s",
+                       help="seconds between scored windows (default: the model's hop)")
+    group.add_argument("--min-duration", type=float, dest="min_duration_s",
+                       help="drop events shorter than this (s)")
+    group.add_argument("--watch", action="append", metavar="LABEL[,LABEL]",
+                       help="only these labels make events (repeat or comma-separate)")
+    group.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]",
+                       help="these labels never make events")
+
+
+def detection_with_flags(detection, args, **fixed):
+    """``detection`` (DetectorSettings) with the detection flags of ``args`` on top (and
+    any ``fixed`` values); out-of-range results raise a SoundwatchError naming them."""
+    from soundwatch.errors import SoundwatchError
+
+    changes = {key: getattr(args, key) for key in
+               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
+               if getattr(args, key) is not None}
+    if args.watch:
+        changes["watch"] = split_labels(args.watch)
+    if args.ignore:
+        changes["ignore"] = split_labels(args.ignore)
+    if "threshold_on" in changes and "threshold_off" not in changes:
+        changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
+    from soundwatch.config import detection_problems
+
+    detection = replace(detection, **changes, **fixed)
+    problems = detection_problems(detection)
+    if problems:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    return detection
+
+
+def split_labels(values: list[str]) -> tuple[str, ...]:
+    return tuple(label.strip() for value in values for label in value.split(",")
+                 if label.strip())

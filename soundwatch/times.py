@@ -1,0 +1,72 @@
+"""Times people type: ``--since`` filters and a recording's ``--start-time``.
+
+Accepted: an ISO date or date-time (local time unless it carries an offset or ``Z``), an
+age counted back from now (``30s``, ``15m``, ``2h``, ``7d``) or ``today`` (local
+midnight). A time that cannot be (unreadable, out of the calendar, before 1970, in the
+future) is refused with what was wrong and the accepted forms.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from soundwatch.errors import SoundwatchError
+
+AGE_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # before any recording this app made
+FORMS = "use ISO (2024-05-01 or 2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'"
+
+
+def parse_time(text: str, now: datetime | None = None, what: str = "time") -> datetime:
+    """A moment in the past, as an aware UTC datetime.
+
+    Args:
+        text: what the user typed (see the module docstring for the forms).
+        now: the present (aware); default: the wall clock.
+        what: how messages name the value (e.g. ``"--start-time"``).
+
+    Raises:
+        SoundwatchError: unreadable, out of range, before 1970 or in the future.
+    """
+    now = now or datetime.now(timezone.utc)
+    text = text.strip()
+    moment = _parse(text, now, what)
+    if moment > now:
+        raise SoundwatchError(
+            f"the {what} {text!r} is in the future; an age counts back from now (2h: two "
+            f"hours ago), an ISO time must have passed. {FORMS}")
+    if moment < EARLIEST:
+        raise SoundwatchError(f"the {what} {text!r} is before 1970; {FORMS}")
+    return moment
+
+
+def _parse(text: str, now: datetime, what: str) -> datetime:
+    unreadable = SoundwatchError(f"cannot read the {what} {text!r}: {FORMS}")
+    if text.lower() == "today":
+        local = now.astimezone()
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    if len(text) > 1 and text[-1].lower() in AGE_UNITS_S:
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = None
+        if amount is not None:
+            seconds = amount * AGE_UNITS_S[text[-1].lower()]
+            if not math.isfinite(seconds) or seconds > (now - EARLIEST).total_seconds():
+                raise SoundwatchError(
+                    f"cannot read the {what} {text!r}: that age reaches back before 1970; "
+                    f"{FORMS}")
+            return now - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise unreadable from exc
+    if moment.tzinfo is None:
+        if moment.year < EARLIEST.year:  # local-time conversion cannot reach that far back
+            raise SoundwatchError(f"the {what} {text!r} is before 1970; {FORMS}")
+        moment = moment.astimezone()  # naive: local time
+    try:
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00+01:00
+        raise SoundwatchError(f"the {what} {text!r} is out of range; {FORMS}") from exc
