@@ -183,6 +183,26 @@ def test_mel_positions_put_each_bin_centre_in_the_middle_of_its_row():
     np.testing.assert_allclose(positions, np.arange(spec.n_mels) + 0.5, atol=1e-9)
 
 
+def test_yamnet_spectrogram_rows_and_decibels():
+    """HTK band centres sit mid-row; ln(magnitude) features are shown in dB."""
+    import librosa
+
+    from soundwatch.features import YAMNET_SPEC, compute_features
+    from soundwatch.gui.spectrogram import db_per_feature_unit
+
+    centres_hz = librosa.mel_frequencies(n_mels=66, fmin=125.0, fmax=7500.0, htk=True)[1:-1]
+    np.testing.assert_allclose(hz_to_mel_position(centres_hz, YAMNET_SPEC),
+                               np.arange(64) + 0.5, atol=1e-9)
+    # A tone 20 dB louder reads 20 dB higher in its band.
+    t = np.arange(16000) / 16000
+    quiet = compute_features((0.01 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32),
+                             YAMNET_SPEC).max()
+    loud = compute_features((0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32),
+                            YAMNET_SPEC).max()
+    assert (loud - quiet) * db_per_feature_unit(YAMNET_SPEC) == pytest.approx(20.0, abs=0.1)
+    assert db_per_feature_unit(FeatureSpec()) == 1.0
+
+
 # -- display check -----------------------------------------------------------------------
 
 

@@ -27,13 +27,22 @@ HZ_TICKS = (100, 200, 500, 1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000)
 
 def hz_to_mel_position(frequency_hz: np.ndarray | float, spec: FeatureSpec) -> np.ndarray:
     """Where a frequency sits on the image's y axis: row ``i`` spans [i, i+1) and mel bin
-    ``i``'s centre frequency maps to ``i + 0.5`` (centres as in ``librosa.mel_frequencies``)."""
+    ``i``'s centre frequency maps to ``i + 0.5`` (centres as in ``librosa.mel_frequencies``,
+    on the spec's own mel scale: Slaney or HTK)."""
     import librosa
 
-    mel_min = librosa.hz_to_mel(spec.fmin_hz)
-    mel_max = librosa.hz_to_mel(spec.fmax_hz)
+    htk = spec.mel_scale == "htk"
+    mel_min = librosa.hz_to_mel(spec.fmin_hz, htk=htk)
+    mel_max = librosa.hz_to_mel(spec.fmax_hz, htk=htk)
     step = (mel_max - mel_min) / (spec.n_mels + 1)
-    return (librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64)) - mel_min) / step - 0.5
+    mel = librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64), htk=htk)
+    return (mel - mel_min) / step - 0.5
+
+
+def db_per_feature_unit(spec: FeatureSpec) -> float:
+    """Factor from the spec's log features to dB: 1 for dB features; 20 / ln 10 for
+    YAMNet's ln(magnitude) (a magnitude ratio in dB is 20 log10)."""
+    return 20.0 / np.log(10.0) if spec.log == "ln" else 1.0
 
 
 class MelFrequencyAxis(pg.AxisItem):
@@ -105,6 +114,7 @@ class SpectrogramView(QWidget):
         self.spec = spec
         is_mel = spec.n_mfcc is None
         self.levels = self.levels_db if is_mel else (-50.0, 50.0)
+        self.to_db = np.float32(db_per_feature_unit(spec))
         colour_map = pg.colormap.get(theme.SPECTROGRAM_COLOURMAP)
         self.lut = colour_map.getLookupTable(nPts=256, alpha=True)  # (256, 4) uint8 RGBA
         self.column_s = spec.hop_s * self.pool
@@ -158,6 +168,7 @@ class SpectrogramView(QWidget):
         self._pending = frames[n_full:].copy()
         if n_full:
             columns = frames[:n_full].reshape(-1, self.pool, frames.shape[1]).max(axis=1)
+            columns = columns * self.to_db
             self.ring.append(columns)
             low, high = self.levels
             index = np.clip((columns - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
