@@ -113,8 +113,11 @@ class SpectrogramView(QWidget):
         """(Re)build for a feature spec: a new stream may have another hop or mel count."""
         self.spec = spec
         is_mel = spec.n_mfcc is None
-        self.levels = self.levels_db if is_mel else (-50.0, 50.0)
         self.to_db = np.float32(db_per_feature_unit(spec))
+        self.levels = self.levels_db if is_mel else (-50.0, 50.0)
+        if spec.log == "ln":  # magnitude dB: silence sits at 20 log10(log_offset)
+            floor_db = float(spec.silence_value * self.to_db)
+            self.levels = (floor_db, floor_db + self.levels_db[1] - self.levels_db[0])
         colour_map = pg.colormap.get(theme.SPECTROGRAM_COLOURMAP)
         self.lut = colour_map.getLookupTable(nPts=256, alpha=True)  # (256, 4) uint8 RGBA
         self.column_s = spec.hop_s * self.pool

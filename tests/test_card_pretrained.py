@@ -1,0 +1,57 @@
+"""The model card of a YAMNet-based model renders every section from measured figures."""
+
+from pathlib import Path
+
+from soundwatch.features import YAMNET_SPEC
+from soundwatch.train.card import render_card
+from soundwatch.train.settings import HeadConfig
+
+
+def test_card_names_both_heads_events_dcase_and_the_scratch_comparison():
+    import json
+
+    final = {
+        "init": "yamnet", "command": "soundwatch train --yamnet ../shared/data/yamnet ...",
+        "labels": ["dog", "speech", "smoke_alarm"], "project_labels": ["dog", "speech"],
+        "home_labels": {"smoke_alarm": [393]}, "calibration": {"offset": 0.41,
+                                                               "proxy_recall": 0.31},
+        "config": {**HeadConfig().to_dict(), "window_frames": 96, "hop_frames": 25,
+                   "threads": 1},
+        "feature_spec": json.loads(YAMNET_SPEC.to_json()), "files": {"held_out": 9},
+        "model_path": "models/soundwatch.onnx", "epochs_run": 20, "train_seconds": 90.0,
+        "audioset_head_drift": 0.0,
+    }
+    room = {"clips": 400, "recall": 0.8, "latency_p50_s": 0.6, "latency_p95_s": 1.4,
+            "false_events_per_hour": 3.0, "per_label_recall": {}, "false_labels": {},
+            "minutes": 53.0}
+    dcase = {"mapping": {"cough": "coughing", "pageturn": None}, "recall": 0.7,
+             "per_label_recall": {"coughing": 0.7},
+             "per_label_segments": {"coughing": [7, 10]}, "not_covered": {"pageturn": 54},
+             "ebr_-6_db": {"segments": 5, "recall": 0.6, "per_label_recall": {}}}
+    results = {
+        "cross_validation": {"folds": {"1": 0.85}, "mean": 0.85, "std": 0.0,
+                             "epochs": {"1": 20}, "train_seconds": {"1": 60.0}},
+        "events": {"folds": {"1": {"quiet": room, "noisy": room}},
+                   "pooled": {"quiet": {"recall_mean": 0.8, "latency_p50_s_mean": 0.6,
+                                        "latency_p95_s_mean": 1.4,
+                                        "false_events_per_hour_mean": 3.0}}},
+        "dcase": dcase, "tuned_on_fold": 1,
+        "scratch": {"esc50_mean": 0.806,
+                    "dcase": {**dcase, "per_label_segments": {"coughing": [3, 10]}},
+                    "false_events_per_hour": {"music (held-out files)": 90.0}},
+        "model": {"false_alarms": {"music (held-out files)": {
+            "minutes": 30, "false_events": 1, "false_events_per_hour": 2.0, "labels": {},
+            "windows_above_0_5": 0.01}},
+            "inference_ms_per_window": {"cpu_ms": 2.5, "wall_ms": 2.7}, "bytes": 9_000_000},
+    }
+    text = render_card(Path("models/soundwatch.md"), results, final, "soundwatch evaluate")
+    assert "YAMNet's AudioSet-pretrained" in text and "`smoke_alarm`" in text
+    assert "Apache-2.0" in text and "non-commercial" in text
+    assert "ln(mel + 0.001)" in text and "1024" in text
+    assert "| 1 (defaults tuned here) | quiet | 80.0 % | 0.6 s | 1.4 s | 3.0 |" in text
+    assert "Recall over the classes the model has: 70.0 %" in text
+    assert "pageturn (54 segments)" in text
+    assert "| DCASE office recall on the labels both have (coughing) | 30.0 % | 70.0 % |" in text
+    assert "| ESC-50 5-fold clip accuracy | 80.6 % | 85.0 % |" in text
+    assert "| false events / h, music (held-out files) | 90.0 | 2.0 |" in text
+    assert "chosen on a validation fold" in text
