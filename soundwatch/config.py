@@ -41,7 +41,8 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.alerts.settings import AlertSettings
+from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 
 APP_NAME = "soundwatch"
@@ -103,6 +104,7 @@ class Settings:
     detection: DetectorSettings = field(default_factory=DetectorSettings)
     clips: ClipSettings = field(default_factory=ClipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -117,6 +119,7 @@ class Settings:
         found += [f"[clips] {p}" for p in self.clips.problems()]
         if self.model.threads < 1:
             found.append(f"[model] threads must be >= 1, got {self.model.threads}")
+        found += [f"[alerts] {p}" for p in self.alerts.problems()]
         return found
 
 
@@ -245,10 +248,11 @@ def _convert(hint, value, name: str, source: str):
     if is_dataclass(hint):
         return _build(hint, value, name, source)
     origin = typing.get_origin(hint)
-    if origin is dict:  # detection.classes: {label: ClassSettings}
+    if origin is dict:  # detection.classes, alerts.rules: {name: a settings dataclass}
         if not isinstance(value, dict):
-            raise wrong("a table of per-class tables")
-        return {label: _build(ClassSettings, sub, f"{name}.{label}", source)
+            raise wrong("a table of tables")
+        item = typing.get_args(hint)[1]
+        return {label: _build(item, sub, f"{name}.{label}", source)
                 for label, sub in value.items()}
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from soundwatch.audio.source import AudioSource
-from soundwatch.clips import ClipWriter
+from soundwatch.clips import ClipWriter, clip_name
 from soundwatch.detect import DetectorSettings, Event, EventDetector
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.model import Classifier
@@ -66,6 +66,9 @@ class Monitor:
         clips: writes a clip per finished event (optional).
         session_info: extra facts recorded with the session's settings (e.g. the config
             file path).
+        alerts: turns events into outbox rows (an
+            :class:`~soundwatch.alerts.router.AlertRouter`; optional, needs ``store``). A
+            finished event's rows are committed in the same transaction as the event.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Monitor:
         store: EventStore | None = None,
         clips: ClipWriter | None = None,
         session_info: dict | None = None,
+        alerts=None,
     ):
         self.source = source
         self.classifier = classifier
@@ -83,6 +87,7 @@ class Monitor:
         self.store = store
         self.clips = clips
         self.session_info = dict(session_info or {})
+        self.alerts = alerts
         self.hop_frames = classifier.hop_frames_for(self.settings.hop_s)
         self.detector = EventDetector(
             classifier.labels, self.settings, classifier.sample_rate_hz,
@@ -133,6 +138,10 @@ class Monitor:
                 model_version=self.classifier.metadata.model_version,
                 settings=record, started_at=self.started_at,
             )
+        if self.alerts is not None:
+            session = (self.session_id if self.session_id is not None
+                       else self.started_at.strftime("%Y%m%dT%H%M%S%f"))
+            self.alerts.on_session(session, self.wall_time)
         self.engine.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -169,21 +178,57 @@ class Monitor:
             except Exception:
                 log.exception("listener %r failed in %s", listener, method)
 
+    def _queue_alerts(self, rows: list) -> None:
+        """Commit alert rows of a started event (their own transaction)."""
+        if not rows or self.store is None:
+            return
+        try:
+            self.store.add_outbox(rows)
+        except Exception as exc:
+            self.store_errors += 1
+            log.error("could not queue %d alert(s): %s", len(rows), exc)
+            return
+        self.alerts.queued()
+
+    def _alert_rows(self, event: Event) -> list:
+        """The alert rows of a finished event (its clip's path, if clips are on)."""
+        if self.alerts is None:
+            return []
+        clip = None
+        if self.clips is not None:
+            clip = str(self.clips.directory / clip_name(self.wall_time(event.start_sample),
+                                                        event))
+        return self._alert_call("finished", event, clip)
+
+    def _alert_call(self, method: str, *args) -> list:
+        """Rows from the alert router; a failing rule never stops monitoring."""
+        try:
+            return getattr(self.alerts, method)(*args)
+        except Exception:
+            log.exception("alert rules failed in %s", method)
+            return []
+
     def _deliver(self, notices: list[Event]) -> None:
         for event in notices:
             if event.ongoing:
+                if self.alerts is not None:
+                    self._queue_alerts(self._alert_call("started", event))
                 self._notify("on_event_started", event)
                 continue
             row_id = None
+            rows = self._alert_rows(event)
             if self.store is not None and self.session_id is not None:
                 try:
-                    row_id = self.store.add_event(event, self.session_id)
+                    row_id = (self.store.add_event_with_outbox(event, self.session_id, rows)
+                              if rows else self.store.add_event(event, self.session_id))
                 except Exception as exc:  # a full disk must not stop monitoring
                     self.store_errors += 1
                     log.error("could not store event %s at %.2f s: %s", event.label,
                               event.start_s, exc)
             if self.clips is not None:
                 self.clips.request(event, row_id, self.wall_time(event.start_sample))
+            if rows and row_id is not None:
+                self.alerts.queued()
             self.event_counts[event.label] += 1
             self._notify("on_event", event)
 
@@ -211,6 +256,8 @@ class Monitor:
             if embedding is not None:
                 self.latest_embedding = embedding[index]
             self._notify("on_scores", scores[index], self.detector.smoothed, end_sample)
+            if self.alerts is not None:
+                self._queue_alerts(self._alert_call("scored", scores[index], end_sample))
             self._deliver(notices)
 
     def _gap(self, start_sample: int, n_samples: int) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the outbox and node_events tables (alerts, hub)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -65,6 +65,29 @@ CREATE TABLE IF NOT EXISTS gaps (
     duration_s REAL NOT NULL,
     start_time TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
+);
+"""
+
+# Version 2. Alerts waiting for (or done with) delivery, one row per channel, oldest
+# first; and, in a hub's database, which node and remote id each event row came from.
+_OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,             -- mqtt, webhook, apprise:<hash>, desktop
+    kind TEXT NOT NULL,                -- event_started | event
+    alert_key TEXT NOT NULL,           -- <node>/<session>-<event id>: receivers dedup on it
+    payload_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,          -- UTC ISO-8601
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT                  -- NULL until the channel acknowledged it
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, delivered_at, id);
+CREATE TABLE IF NOT EXISTS node_events (
+    node TEXT NOT NULL,
+    remote_id TEXT NOT NULL,           -- the node's <session>-<event id>
+    event_row INTEGER NOT NULL REFERENCES events(id),
+    PRIMARY KEY (node, remote_id)
 );
 """
 
@@ -131,7 +154,7 @@ class EventStore:
                         f"{self.path} is an SQLite file but not a soundwatch event database; "
                         "pass another path with --db."
                     )
-                for statement in _SCHEMA.split(";"):  # executescript would COMMIT early
+                for statement in (_SCHEMA + _OUTBOX_SCHEMA).split(";"):  # no early COMMIT
                     if statement.strip():
                         self._db.execute(statement)
                 row = self._db.execute("SELECT version FROM schema_version").fetchone()
@@ -142,6 +165,8 @@ class EventStore:
                         f"{self.path} has schema version {row[0]}, newer than this soundwatch "
                         f"({SCHEMA_VERSION}); update soundwatch."
                     )
+                elif row[0] < SCHEMA_VERSION:  # new tables only: CREATE IF NOT EXISTS did it
+                    self._db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -192,17 +217,21 @@ class EventStore:
         """Commit one finished event at once; returns its row id."""
         started = self._session_start(session_id)
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
-                "peak, mean, start_time, end_time, continued_from, clip_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, event.event_id, event.label, event.start_s, event.end_s,
-                 event.duration_s, float(event.peak), float(event.mean),
-                 _iso(started + timedelta(seconds=event.start_s)),
-                 _iso(started + timedelta(seconds=event.end_s)),
-                 event.continued_from, clip_path),
-            )
-            return int(cursor.lastrowid)
+            return self._insert_event(event, session_id, started, clip_path)
+
+    def _insert_event(self, event: Event, session_id: int, started: datetime,
+                      clip_path: str | None) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
+            "peak, mean, start_time, end_time, continued_from, clip_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, event.event_id, event.label, event.start_s, event.end_s,
+             event.duration_s, float(event.peak), float(event.mean),
+             _iso(started + timedelta(seconds=event.start_s)),
+             _iso(started + timedelta(seconds=event.end_s)),
+             event.continued_from, clip_path),
+        )
+        return int(cursor.lastrowid)
 
     def set_clip_path(self, row_id: int, clip_path: str | None) -> None:
         """Attach (or, with None, detach) the clip of an event row."""
@@ -293,6 +322,124 @@ class EventStore:
     def schema_version(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    # -- outbox (alerts) and hub ---------------------------------------------------------
+
+    def add_outbox(self, rows) -> None:
+        """Commit alert rows in one transaction. Each row has ``channel``, ``kind``,
+        ``alert_key`` and ``payload`` (a JSON-ready dict), e.g. an
+        :class:`~soundwatch.alerts.router.OutboxRow`."""
+        with self._lock:
+            self._in_transaction(lambda: self._insert_outbox(rows))
+
+    def add_event_with_outbox(self, event: Event, session_id: int, rows,
+                              clip_path: str | None = None) -> int:
+        """Commit a finished event and its alert rows in one transaction (both or
+        neither); returns the event's row id."""
+        started = self._session_start(session_id)
+
+        def work():
+            row_id = self._insert_event(event, session_id, started, clip_path)
+            self._insert_outbox(rows)
+            return row_id
+
+        with self._lock:
+            return self._in_transaction(work)
+
+    def outbox_pending(self, channel: str, limit: int = 100) -> list[dict]:
+        """The oldest undelivered rows of ``channel``: dicts with ``id``, ``kind``,
+        ``alert_key``, ``payload`` (dict) and ``attempts``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, alert_key, payload_json, attempts FROM outbox "
+                "WHERE channel = ? AND delivered_at IS NULL ORDER BY id LIMIT ?",
+                (channel, int(limit))).fetchall()
+        return [{"id": r["id"], "kind": r["kind"], "alert_key": r["alert_key"],
+                 "payload": json.loads(r["payload_json"]), "attempts": r["attempts"]}
+                for r in rows]
+
+    def outbox_delivered(self, outbox_ids: list[int]) -> None:
+        """Mark rows delivered (the channel acknowledged them)."""
+        now = _iso(datetime.now(timezone.utc))
+        with self._lock:
+            self._in_transaction(lambda: self._db.executemany(
+                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [(now, i) for i in outbox_ids]))
+
+    def outbox_failed(self, outbox_id: int, error: str) -> None:
+        """Count a failed delivery attempt of a row and keep its error."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? "
+                             "WHERE id = ?", (error, outbox_id))
+
+    def outbox_status(self) -> dict[str, dict]:
+        """Per channel: ``pending`` (undelivered rows), ``delivered`` and ``last_error``
+        (of the oldest undelivered row: the one being retried; None when it has none)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.channel, SUM(o.delivered_at IS NULL) AS pending, "
+                "SUM(o.delivered_at IS NOT NULL) AS delivered, "
+                "(SELECT h.last_error FROM outbox h WHERE h.channel = o.channel AND "
+                "h.delivered_at IS NULL ORDER BY h.id LIMIT 1) AS last_error "
+                "FROM outbox o GROUP BY o.channel ORDER BY o.channel").fetchall()
+        return {r["channel"]: {"pending": int(r["pending"]), "delivered": int(r["delivered"]),
+                               "last_error": r["last_error"]} for r in rows}
+
+    def add_remote_event(self, node: str, remote_id: str, session_id: int,
+                         fields: dict) -> int | None:
+        """Store an event another node published, once: returns its new row id, or None
+        when (``node``, ``remote_id``) is already stored. ``fields``: the
+        :mod:`soundwatch.alerts.router` payload (``start``/``end`` are UTC ISO times)."""
+
+        def work():
+            if self._db.execute("SELECT 1 FROM node_events WHERE node = ? AND remote_id = ?",
+                                (node, remote_id)).fetchone():
+                return None
+            cursor = self._db.execute(
+                "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
+                "peak, mean, start_time, end_time, continued_from, clip_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, int(fields["event_id"]), str(fields["label"]),
+                 float(fields["start_s"]), float(fields["end_s"]),
+                 float(fields["duration_s"]), float(fields["peak"]),
+                 float(fields.get("mean", fields["peak"])), str(fields["start"]),
+                 str(fields["end"]), fields.get("continued_from"), fields.get("clip")))
+            row_id = int(cursor.lastrowid)
+            self._db.execute("INSERT INTO node_events (node, remote_id, event_row) "
+                             "VALUES (?, ?, ?)", (node, remote_id, row_id))
+            return row_id
+
+        with self._lock:
+            return self._in_transaction(work)
+
+    def event_nodes(self, row_ids: list[int]) -> dict[int, str]:
+        """The node each of these event rows came from (rows a hub stored only)."""
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT event_row, node FROM node_events WHERE event_row IN ({marks})",
+                [int(i) for i in row_ids]).fetchall()
+        return {int(r[0]): r[1] for r in rows}
+
+    def _insert_outbox(self, rows) -> None:
+        now = _iso(datetime.now(timezone.utc))
+        self._db.executemany(
+            "INSERT INTO outbox (channel, kind, alert_key, payload_json, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.channel, r.kind, r.alert_key, json.dumps(r.payload), now) for r in rows])
+
+    def _in_transaction(self, work):
+        """Run ``work()`` in one transaction (the caller holds the lock); its result."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+            return result
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # -- export --------------------------------------------------------------------------
 
