@@ -17,7 +17,7 @@ packages=(libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-k
 if [ "$purpose" = test ]; then
   # The test suite's virtual microphone (PulseAudio), real X server (Xvfb), MQTT broker
   # (Mosquitto) and D-Bus session (dbus-run-session, for desktop notifications).
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb mosquitto dbus-bin dbus-daemon)
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb mosquitto dbus-daemon)
 fi
 python_bin="${PYTHON:-python3}"
 if ! "$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -65,6 +65,9 @@ class AlertPolicy:
         self._pending: dict[int, _Pending] = {}
         self._alerted: dict[int, AlertDecision] = {}
         self._last_alert_s: dict[str, float] = {}
+        # label -> (event id, decision) of its last alerted event that ended: a split event
+        # ends before its continuation starts
+        self._ended: dict[str, tuple[int, AlertDecision]] = {}
         self.suppressed = 0  # events a cooldown or a time profile kept quiet
 
     @property
@@ -77,8 +80,9 @@ class AlertPolicy:
 
     def started(self, event: Event, wall: datetime) -> AlertDecision | None:
         """An event started; its decision if it alerts now."""
-        if event.continued_from in self._alerted:
-            self._alerted[event.event_id] = self._alerted[event.continued_from]
+        ended = self._ended.get(event.label)
+        if ended is not None and event.continued_from == ended[0]:
+            self._alerted[event.event_id] = ended[1]
             return None
         found = self._rule_of.get(event.label)
         if found is None:
@@ -103,13 +107,16 @@ class AlertPolicy:
     def finished(self, event: Event, wall: datetime) -> tuple[AlertDecision | None, bool]:
         """An event ended: (its decision or None, whether it alerts only now)."""
         if event.event_id in self._alerted:
-            return self._alerted.pop(event.event_id), False
+            decision = self._alerted.pop(event.event_id)
+            self._ended[event.label] = (event.event_id, decision)
+            return decision, False
         if event.event_id not in self._pending:
             return None, False
         self._pending[event.event_id].event = event
         decision = self._check(event.event_id, wall)
         self._pending.pop(event.event_id, None)
-        self._alerted.pop(event.event_id, None)
+        if self._alerted.pop(event.event_id, None) is not None:
+            self._ended[event.label] = (event.event_id, decision)
         return decision, decision is not None
 
     def _check(self, event_id: int, wall: datetime) -> AlertDecision | None:
