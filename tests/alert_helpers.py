@@ -7,6 +7,7 @@ CI and skip elsewhere, like the PulseAudio tests.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -39,13 +40,19 @@ def wait_until(condition, timeout_s: float, poll_s: float = 0.05) -> bool:
 
 class Mosquitto:
     """A mosquitto process on 127.0.0.1:``port`` that can be stopped and started again
-    on the same port. ``password_file``: refuse anonymous clients, check this file."""
+    on the same port. ``password_file``: refuse anonymous clients, check this file.
+    ``persistent``: keep sessions, subscriptions and queued messages across a restart."""
 
     def __init__(self, directory: Path, port: int | None = None,
-                 password_file: Path | None = None):
+                 password_file: Path | None = None, persistent: bool = False):
         self.port = port or free_port()
         self.config = directory / f"mosquitto-{self.port}.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        # As root, mosquitto would switch to the "mosquitto" user, who cannot read test files.
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1"]
+        if persistent:
+            lines += ["persistence true", f"persistence_location {directory}/"]
+        else:
+            lines.append("persistence false")
         if password_file is not None:
             lines += ["allow_anonymous false", f"password_file {password_file}"]
         else:
@@ -91,13 +98,16 @@ def need_mosquitto() -> None:
 class MqttRecorder:
     """A paho subscriber that records (topic, payload text, retained) for ``topics``."""
 
-    def __init__(self, url_port: int, topics: list[str], client_id: str = "recorder"):
+    def __init__(self, url_port: int, topics: list[str], client_id: str = "recorder",
+                 clean_session: bool = True):
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, str, bool]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=clean_session)
+        self.client.reconnect_delay_set(1, 2)
 
         def on_connect(client, userdata, flags, reason_code, properties):
             client.subscribe([(t, 1) for t in topics])
