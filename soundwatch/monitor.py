@@ -139,9 +139,10 @@ class Monitor:
                 settings=record, started_at=self.started_at,
             )
         if self.alerts is not None:
-            session = (self.session_id if self.session_id is not None
-                       else self.started_at.strftime("%Y%m%dT%H%M%S%f"))
-            self.alerts.on_session(session, self.wall_time)
+            # The start time in ms keys the session: unique per node even if its database
+            # is replaced, so receivers can deduplicate alerts on (node, session, event id).
+            self.alerts.on_session(self.started_at.strftime("%Y%m%dT%H%M%S%f")[:-3],
+                                   self.wall_time)
         self.engine.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:

@@ -155,10 +155,10 @@ def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours
                                   "w": AlertRule(labels=("doorbell",), severity="warning")})
     router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [
         ChannelRoute("mqtt", feed=True), ChannelRoute("webhook", quiet_hours="22:00-07:00")])
-    router.on_session(7, lambda sample: MIDNIGHT)
+    router.on_session("s7", lambda sample: MIDNIGHT)
     rows = router.started(event("speech", 1, 0.0, 0.5))
     assert [(r.channel, r.kind) for r in rows] == [("mqtt", "event_started")]
-    assert rows[0].payload["severity"] is None and rows[0].alert_key == "kitchen/7-1"
+    assert rows[0].payload["severity"] is None and rows[0].alert_key == "kitchen/s7-1"
     rows = router.started(event("doorbell", 2, 0.0, 0.5))  # warning in quiet hours
     assert [r.channel for r in rows] == ["mqtt"]
     rows = router.started(event("smoke_alarm", 3, 0.0, 0.5))  # urgent goes through
@@ -166,6 +166,6 @@ def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours
     rows = router.finished(event("smoke_alarm", 3, 0.0, 4.0, ongoing=False), "/c/x.flac")
     assert [(r.channel, r.kind) for r in rows] == [("mqtt", "event"), ("webhook", "event")]
     payload = rows[1].payload
-    assert payload["id"] == "7-3" and payload["node"] == "kitchen"
+    assert payload["id"] == "s7-3" and payload["node"] == "kitchen"
     assert payload["clip"] == "/c/x.flac" and payload["duration_s"] == 4.0
     assert payload["severity"] == "urgent" and payload["end"].endswith("Z")

@@ -7,14 +7,15 @@ their quiet hours hold back (only urgent alerts pass then).
 
 Payload (a JSON object, the same for every channel)::
 
-    {"type": "event_started" | "event", "node": "kitchen", "id": "12-7",
-     "session": 12, "event_id": 7, "label": "dog",
+    {"type": "event_started" | "event", "node": "kitchen",
+     "id": "20240501T115900123-7", "session": "20240501T115900123", "event_id": 7,
+     "label": "dog",
      "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
      "clip": null | "/path/clip.flac", "continued_from": null | 6,
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
-``id`` (session and event id) is unique per node: receivers drop duplicates by
+``id`` (the session's UTC start in ms, and the event id) is unique per node: receivers drop duplicates by
 (``node``, ``id``) since delivery is at least once.
 """
 
@@ -69,11 +70,11 @@ class AlertRouter:
         self.node = node
         self.routes = list(routes)
         self._on_queued = on_queued
-        self.session: int | str = 0
+        self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
 
-    def on_session(self, session: int | str, wall_time: Callable[[int], datetime]) -> None:
+    def on_session(self, session: str, wall_time: Callable[[int], datetime]) -> None:
         """A monitoring session began: ``wall_time(sample)`` maps stream samples to UTC."""
         self.session = session
         self._wall_time = wall_time
