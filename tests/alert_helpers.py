@@ -142,11 +142,13 @@ class MqttRecorder:
 
 class WebhookServer:
     """An HTTP server on 127.0.0.1 recording every POST: (path, headers, JSON body).
-    ``status`` is what it answers (set 500 to make deliveries fail)."""
+    ``status`` is what it answers (set 500 to make deliveries fail); ``on_request(body)``,
+    if set, is called on arrival."""
 
     def __init__(self):
         self.requests: list[tuple[str, dict, dict]] = []
         self.status = 200
+        self.on_request = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -154,6 +156,8 @@ class WebhookServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if server.status == 200:
+                    if server.on_request is not None:
+                        server.on_request(body)
                     server.requests.append((self.path, dict(self.headers), body))
                 self.send_response(server.status)
                 self.end_headers()
