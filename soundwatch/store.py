@@ -385,6 +385,14 @@ class EventStore:
         return {r["channel"]: {"pending": int(r["pending"]), "delivered": int(r["delivered"]),
                                "last_error": r["last_error"]} for r in rows}
 
+    def outbox_prune(self, older_than: timedelta) -> int:
+        """Delete delivered rows delivered more than ``older_than`` ago; returns how many."""
+        cutoff = _iso(datetime.now(timezone.utc) - older_than)
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND "
+                                      "delivered_at < ?", (cutoff,))
+            return cursor.rowcount
+
     def add_remote_event(self, node: str, remote_id: str, session_id: int,
                          fields: dict) -> int | None:
         """Store an event another node published, once: returns its new row id, or None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from alert_helpers import wait_until
@@ -132,3 +133,15 @@ def test_what_a_previous_run_left_is_delivered_by_the_next(tmp_path):
         delivery.start()
         assert wait_until(lambda: up.received == [0, 1, 2], 5)
         delivery.stop()
+
+
+def test_delivered_rows_are_pruned_after_a_while_pending_ones_never(tmp_path):
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(3))
+        ids = [r["id"] for r in store.outbox_pending("test")]
+        store.outbox_delivered(ids[:2])
+        store._db.execute("UPDATE outbox SET delivered_at = '2000-01-01T00:00:00.000Z' "
+                          "WHERE id = ?", (ids[0],))
+        assert store.outbox_prune(timedelta(days=7)) == 1
+        assert store.outbox_status()["test"] == {"pending": 1, "delivered": 1,
+                                                 "last_error": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from soundwatch.alerts.outbox import Channel, OutboxDelivery
 from soundwatch.alerts.router import AlertRouter, ChannelRoute
@@ -12,6 +13,8 @@ from soundwatch.alerts.settings import AlertSettings
 from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
+
+DELIVERED_KEEP_DAYS = 7  # delivered outbox rows are deleted after this
 
 
 class Alerts:
@@ -79,8 +82,21 @@ class Alerts:
         return channels, routes
 
     def start(self) -> None:
-        if self.delivery is not None:
-            self.delivery.start()
+        """Start delivering; say which queued alerts no configured channel will take."""
+        if self.delivery is None:
+            return
+        try:
+            self.delivery.store.outbox_prune(timedelta(days=DELIVERED_KEEP_DAYS))
+            orphans = {name: info["pending"] for name, info in
+                       self.delivery.store.outbox_status().items()
+                       if info["pending"] and name not in {c.name for c in self.channels}}
+        except Exception as exc:
+            log.error("cannot read the outbox: %s", exc)
+            orphans = {}
+        for name, count in orphans.items():
+            log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
+                        "configured now: they go out when it is again", count, name)
+        self.delivery.start()
 
     def stop(self, drain_s: float = 3.0) -> None:
         if self.delivery is not None:

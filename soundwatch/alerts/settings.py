@@ -6,7 +6,7 @@ Example (every key optional)::
     node = "kitchen"             # empty: this machine's host name
 
     [alerts.rules.urgent]        # a rule is a named group of labels
-    labels = ["smoke_alarm", "crying_baby", "glass_breaking", "screaming"]
+    labels = ["clock_alarm", "crying_baby", "glass_breaking", "siren"]
     severity = "urgent"          # info | warning | urgent
     min_score = 0.0              # the event's peak score must reach this
     min_duration_s = 0.0         # ... and it must have lasted this long
