@@ -41,10 +41,12 @@ def wait_until(condition, timeout_s: float, poll_s: float = 0.05) -> bool:
 class Mosquitto:
     """A mosquitto process on 127.0.0.1:``port`` that can be stopped and started again
     on the same port. ``password_file``: refuse anonymous clients, check this file.
-    ``persistent``: keep sessions, subscriptions and queued messages across a restart."""
+    ``persistent``: keep sessions, subscriptions and queued messages across a restart.
+    ``options``: more mosquitto.conf lines."""
 
     def __init__(self, directory: Path, port: int | None = None,
-                 password_file: Path | None = None, persistent: bool = False):
+                 password_file: Path | None = None, persistent: bool = False,
+                 options: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.config = directory / f"mosquitto-{self.port}.conf"
         # As root, mosquitto would switch to the "mosquitto" user, who cannot read test files.
@@ -57,7 +59,7 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {password_file}"]
         else:
             lines.append("allow_anonymous true")
-        self.config.write_text("\n".join(lines) + "\n")
+        self.config.write_text("\n".join([*lines, *options]) + "\n")
         self.process: subprocess.Popen | None = None
 
     @property
