@@ -187,10 +187,13 @@ class AppriseSettings:
 
 @dataclass(frozen=True)
 class DesktopSettings:
-    """Notifications through the freedesktop notification service (D-Bus session bus)."""
+    """Notifications through the freedesktop notification service (D-Bus session bus);
+    in the window, ``flash`` makes urgent alerts flash the whole window (for people who
+    cannot hear; off by default)."""
 
     enabled: bool = False
     quiet_hours: str | None = None
+    flash: bool = False
 
     def problems(self) -> list[str]:
         return _hours_problems("quiet_hours", self.quiet_hours)

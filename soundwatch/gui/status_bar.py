@@ -47,6 +47,7 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         rate = f"model {status.model_rate_hz} Hz"
     inference = ("inference —" if status.inference_ms is None
                  else f"inference {status.inference_ms:.1f} ms/window")
+    alerts = [status.outbox_text] if status.outbox_text else []
     return [
         "● listening" if running else "○ stopped",
         rate,
@@ -55,6 +56,7 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         f"overflows {status.overflows}",
         f"lost {status.samples_lost} samples",
         f"lag {status.lag_s * 1000:.0f} ms",
+        *alerts,
     ]
 
 
