@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import threading
@@ -241,7 +242,9 @@ class MqttChannel(Channel):
         self._level_thread: threading.Thread | None = None
 
     def topic(self, *levels: str) -> str:
-        return "/".join((self.base, *levels))
+        """``<prefix>/<node>/<levels...>``; MQTT's special characters in a level
+        (``/``, ``+``, ``#``) become ``_`` so a label is always one level."""
+        return "/".join((self.base, *(re.sub(r"[/+#]", "_", level) for level in levels)))
 
     def start(self) -> None:
         self.link.start()
@@ -276,8 +279,9 @@ class MqttChannel(Channel):
         }
         messages = {}
         for label in self.alerting_labels:
-            messages[f"{prefix}/binary_sensor/{object_id}/{label}/config"] = {
-                "name": label.replace("_", " "), "unique_id": f"{object_id}_{label}",
+            safe = re.sub(r"[^A-Za-z0-9_-]+", "_", label)
+            messages[f"{prefix}/binary_sensor/{object_id}/{safe}/config"] = {
+                "name": label.replace("_", " "), "unique_id": f"{object_id}_{safe}",
                 "state_topic": self.topic(label, "state"), "payload_on": "ON",
                 "payload_off": "OFF", "device_class": "sound", **common}
         messages[f"{prefix}/sensor/{object_id}/last_event/config"] = {
