@@ -145,3 +145,18 @@ def test_delivered_rows_are_pruned_after_a_while_pending_ones_never(tmp_path):
         assert store.outbox_prune(timedelta(days=7)) == 1
         assert store.outbox_status()["test"] == {"pending": 1, "delivered": 1,
                                                  "last_error": None}
+
+
+def test_a_reconnected_channel_is_retried_at_once_not_after_its_backoff(tmp_path):
+    channel = FlakyChannel(failures=1)
+    channel.reconnected = threading.Event()
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(2))
+        delivery = OutboxDelivery(store, [channel], retry_initial_s=60.0, retry_max_s=60.0)
+        delivery.start()
+        assert wait_until(lambda: len(channel.attempt_times) == 1, 5)
+        time.sleep(0.3)
+        assert channel.received == []  # waiting out its 60 s backoff
+        channel.reconnected.set()
+        assert wait_until(lambda: channel.received == [0, 1], 5)
+        delivery.stop()

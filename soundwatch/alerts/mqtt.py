@@ -190,6 +190,7 @@ class MqttLink:
         if self.error:
             log.warning("MQTT: connected to %s", self.address)
         self.error = None
+        self._connected.set()
         if self.will_topic:
             client.publish(self.will_topic, ONLINE, qos=1, retain=True)
         if self._on_connected is not None:
@@ -197,7 +198,6 @@ class MqttLink:
                 self._on_connected()
             except Exception:
                 log.exception("MQTT: after connecting")
-        self._connected.set()
         self._answered.set()
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -235,9 +235,10 @@ class MqttChannel(Channel):
         self.level_dbfs = level_dbfs
         self.model_name = model_name
         self.base = f"{settings.topic_prefix}/{node}"
+        self.reconnected = threading.Event()
         self.link = MqttLink(settings, client_id=f"soundwatch-{node}-{os.getpid()}",
                              will_topic=f"{self.base}/availability",
-                             on_connected=self._publish_discovery)
+                             on_connected=self._connected)
         self._stop = threading.Event()
         self._level_thread: threading.Thread | None = None
 
@@ -293,6 +294,10 @@ class MqttChannel(Channel):
             "state_topic": self.topic("level"), "unit_of_measurement": "dBFS",
             "state_class": "measurement", "icon": "mdi:microphone", **common}
         return messages
+
+    def _connected(self) -> None:
+        self._publish_discovery()
+        self.reconnected.set()
 
     def _publish_discovery(self) -> None:
         if not self.settings.discovery:

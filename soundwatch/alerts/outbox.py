@@ -29,6 +29,9 @@ class Channel:
     acknowledged the row, or raises :class:`ChannelError`."""
 
     name = "channel"
+    # Set by a channel that keeps a connection when it is back (e.g. MQTT reconnected):
+    # the delivery thread then retries at once instead of finishing its backoff wait.
+    reconnected: threading.Event | None = None
 
     def start(self) -> None:
         """Connect (if the channel keeps a connection); must not block for long."""
@@ -123,7 +126,7 @@ class OutboxDelivery:
                     backoff_s = (self.retry_initial_s if backoff_s == 0
                                  else min(self.retry_max_s, backoff_s * 2))
                     self._failed(channel, row, exc, backoff_s)
-                    self._pause(backoff_s)
+                    self._pause(channel, backoff_s)
                     break
                 backoff_s = 0.0
                 self._delivered(channel, row)
@@ -150,8 +153,17 @@ class OutboxDelivery:
         except Exception as exc:  # it went out: at worst it goes out again after a restart
             log.error("cannot mark alert %s delivered: %s", row["alert_key"], exc)
 
-    def _pause(self, seconds: float) -> None:
-        if self._stopping.is_set():
-            time.sleep(min(seconds, max(0.0, self._drain_until - time.monotonic())))
-        else:
-            self._stopping.wait(seconds)  # a stop cuts the wait short
+    def _pause(self, channel: Channel, seconds: float) -> None:
+        """Wait ``seconds`` before a retry; a stop (past its drain time) or the channel's
+        reconnection cuts the wait short."""
+        until = time.monotonic() + seconds
+        if channel.reconnected is not None:
+            channel.reconnected.clear()
+        while True:
+            now = time.monotonic()
+            if self._stopping.is_set():
+                until = min(until, self._drain_until)
+            if now >= until or (channel.reconnected is not None
+                                and channel.reconnected.is_set()):
+                return
+            self._stopping.wait(min(0.1, until - now))
