@@ -40,6 +40,7 @@ def test_urgent_alert_flashes_the_window_and_reaches_the_webhook(harness, tmp_pa
         window = harness.open("--file", str(path), "--fast")
         harness.qtbot.waitUntil(lambda: window.flash_overlay.flashes == 1, timeout=10000)
         assert window.flash_overlay.text() == "tone 1k"
+        assert window.flash_overlay.geometry() == window.rect()  # the whole window
         assert window.tray.last_event is not None
         harness.qtbot.waitUntil(lambda: len(server.bodies()) == 2, timeout=10000)
         assert [(b["type"], b["label"]) for b in server.bodies()] == [

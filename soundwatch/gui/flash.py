@@ -6,7 +6,7 @@ window's central area, blinks ``FLASHES`` times and hides; it never takes focus 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 FLASHES = 6
@@ -27,6 +27,12 @@ class FlashOverlay(QLabel):
         self._remaining = 0
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._toggle)
+        parent.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # Qt's name
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
+            self.setGeometry(watched.rect())  # always the whole window
+        return False
 
     def flash(self, text: str) -> None:
         self.flashes += 1
