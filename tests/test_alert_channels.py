@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,3 +312,44 @@ def test_rule_with_an_unknown_label_is_refused_with_close_names(model, short_fil
     assert result.returncode == 2
     assert "'tone_1kk' (close: tone_1k" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def make_tls_files(folder) -> tuple:
+    """A CA, and a server certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True,  # noqa: E731
+                                       capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=soundwatch test CA", "-keyout", ca_key, "-out", ca_cert)
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key,
+        "-out", csr)
+    extensions = folder / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "2", "-extfile", extensions, "-out", cert)
+    return ca_cert, cert, key
+
+
+def test_tls_with_a_ca_file_delivers_and_an_unknown_ca_is_named(model, short_file, tmp_path,
+                                                                 env):
+    need_mosquitto()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ca_cert, cert, key = make_tls_files(tmp_path)
+    secured = Mosquitto(tmp_path, options=(f"cafile {ca_cert}", f"certfile {cert}",
+                                           f"keyfile {key}")).start()
+    try:
+        url = f"mqtts://127.0.0.1:{secured.port}"
+        db = tmp_path / "e.sqlite"
+        untrusted = listen(model, short_file[0], db, "--mqtt", url, env=env)
+        assert untrusted.returncode == 0, untrusted.stderr
+        assert f"TLS with the MQTT broker at 127.0.0.1:{secured.port} failed" in untrusted.stderr
+        assert "certificate verify failed" in untrusted.stderr and "ca_file" in untrusted.stderr
+        assert summary(untrusted)["outbox"]["mqtt"]["pending"] == 6
+        path = config(tmp_path, f'[alerts.mqtt]\nca_file = "{ca_cert}"\n')
+        trusted = listen(model, short_file[0], db, "--mqtt", url, "--config", path, env=env)
+        assert trusted.returncode == 0, trusted.stderr
+        assert summary(trusted)["outbox"]["mqtt"] == {"pending": 0, "last_error": None}
+    finally:
+        secured.stop()

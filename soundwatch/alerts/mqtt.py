@@ -99,7 +99,8 @@ class MqttLink:
         password = settings.password or password
         if user:
             self.client.username_pw_set(user, password)
-        if tls or settings.ca_file:
+        self.tls = tls or bool(settings.ca_file)
+        if self.tls:
             try:
                 self.client.tls_set(ca_certs=settings.ca_file or None,
                                     cert_reqs=ssl.CERT_REQUIRED)
@@ -121,10 +122,7 @@ class MqttLink:
         """Connect in the background; wait up to ``wait_s`` for the first answer. A
         broker that cannot be reached or refuses the login is logged as an error naming
         the fix; the link keeps trying. Returns whether it is connected."""
-        try:
-            socket.create_connection((self.host, self.port), timeout=min(wait_s, 3.0)).close()
-        except OSError as exc:
-            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+        self._probe(min(wait_s, 3.0))
         self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_s)
         self.client.loop_start()
         self._answered.wait(wait_s)
@@ -133,6 +131,27 @@ class MqttLink:
                       "soundwatch keeps trying, and alerts wait in the outbox meanwhile.",
                       self.error or f"no answer from the MQTT broker at {self.address}")
         return self.connected
+
+    def _probe(self, timeout_s: float) -> None:
+        """Open (and, with TLS, handshake) one connection ourselves: paho does not say why
+        a connection failed, and the user needs the reason."""
+        try:
+            connection = socket.create_connection((self.host, self.port), timeout=timeout_s)
+        except OSError as exc:
+            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+            return
+        try:
+            if self.tls:
+                context = ssl.create_default_context(cafile=self.settings.ca_file or None)
+                connection = context.wrap_socket(connection, server_hostname=self.host)
+        except ssl.SSLError as exc:
+            self.error = (f"TLS with the MQTT broker at {self.address} failed: {exc} (set "
+                          "[alerts.mqtt] ca_file to the CA that signed the broker's "
+                          "certificate)")
+        except OSError as exc:
+            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+        finally:
+            connection.close()
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1,
                 retain: bool = False):
@@ -208,7 +227,7 @@ class MqttLink:
             log.warning("%s; reconnecting", self.error)
 
     def _handle_connect_fail(self, client, userdata) -> None:
-        if self.error is None or "refused the connection" not in self.error:
+        if self.error is None:  # else keep the reason the probe or the broker gave
             self.error = f"cannot reach the MQTT broker at {self.address}"
         self._answered.set()
 
