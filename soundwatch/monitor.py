@@ -11,7 +11,10 @@ listener must be quick and must not touch GUI widgets (hand data to the GUI thro
 mailbox or a Qt signal). ``start``/``stop``/``wait`` are called from the owner's thread.
 
 Order of side effects for a finished event: the store commit comes first, then the
-listeners, so anything a listener prints is already on disk.
+listeners, so anything a listener prints is already on disk. With ``alerts``, the event's
+alert rows go into the outbox in that same commit (a started event's rows in their own
+commit, before the listeners hear of it); delivery threads send them (see
+:mod:`soundwatch.alerts.outbox`), so nothing here waits for a network.
 """
 
 from __future__ import annotations
