@@ -89,3 +89,28 @@ def test_three_nodes_into_one_hub_each_event_once(broker, tmp_path):
     table = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central)],
                            capture_output=True, text=True, env=env).stdout
     assert "node" in table.splitlines()[0] and "garden" in table
+
+
+def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker, tmp_path):
+    model = make_test_model(tmp_path / "test.onnx")
+    audio, truth = write_scene(tmp_path / "scene.wav", PARTS)
+    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+    central = tmp_path / "central.sqlite"
+    hub = [*SOUNDWATCH, "hub", "--mqtt", broker.url, "--db", str(central), "--json",
+           "--status-interval", "0"]
+    first = subprocess.run([*hub, "--duration", "2"], capture_output=True, text=True,
+                           timeout=60, env=env)  # subscribes, then goes away
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.splitlines()[-1])["stored"] == 0
+    node = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--file", str(audio), "--fast",
+                           "--model", str(model), "--mqtt", broker.url, "--node", "shed",
+                           "--db", str(tmp_path / "shed.sqlite"), "--status-interval", "0"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert node.returncode == 0, node.stderr
+    second = subprocess.run([*hub, "--duration", "4"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert second.returncode == 0, second.stderr
+    summary = json.loads(second.stdout.splitlines()[-1])
+    assert summary["nodes"] == {"shed": len(truth)}  # the broker kept them for the hub
+    assert central_count(central) == len(truth)
