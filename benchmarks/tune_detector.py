@@ -36,9 +36,10 @@ from dataclasses import replace
 import numpy as np
 
 from benchmarks.streams import RATE_HZ, background_stream, esc50_rows, event_stream
-from soundwatch.detect import DetectorSettings, EventDetector
-from soundwatch.features import FeatureExtractor, compute_features
+from soundwatch.detect import DetectorSettings
+from soundwatch.features import FeatureExtractor
 from soundwatch.model import Classifier
+from soundwatch.scoring import detect_events, score_stream
 
 MAX_FALSE_PER_HOUR = 30.0
 GRID = {
@@ -50,27 +51,8 @@ GRID = {
 }
 
 
-def score_stream(signal, classifier, extractor, hop_frames):
-    """(n_windows, n_labels) scores and (n_windows,) window end samples."""
-    features = compute_features(signal, classifier.spec, extractor)
-    w = classifier.window_frames
-    starts = np.arange(0, len(features) - w + 1, hop_frames)
-    view = np.lib.stride_tricks.sliding_window_view(features, w, axis=0)
-    scores = np.concatenate([classifier.score(np.swapaxes(view[starts[i:i + 256]], 1, 2))[0]
-                             for i in range(0, len(starts), 256)])
-    ends = starts * classifier.spec.hop_length + classifier.window_samples
-    return scores, ends
-
-
-def detect(classifier, settings, scores, ends, n_samples):
-    detector = EventDetector(classifier.labels, settings, RATE_HZ,
-                             window_samples=classifier.window_samples,
-                             background_labels=classifier.metadata.background_labels)
-    events = []
-    for row, end in zip(scores, ends, strict=True):
-        events += [e for e in detector.update(row, int(end)) if not e.ongoing]
-    events += [e for e in detector.flush(n_samples) if not e.ongoing]
-    return events
+def detect(classifier, settings, scored):
+    return detect_events(classifier, scored, settings)
 
 
 def match(events, truth):
@@ -97,8 +79,8 @@ def match(events, truth):
 def evaluate(classifier, settings, scored_events, scored_backgrounds):
     tps, fps, missed = [], [], []
     per_class = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
-    for scores, ends, n, truth in scored_events:
-        tp, fp, fn = match(detect(classifier, settings, scores, ends, n), truth)
+    for scored, truth in scored_events:
+        tp, fp, fn = match(detect(classifier, settings, scored), truth)
         tps += tp
         fps += fp
         missed += fn
@@ -109,11 +91,10 @@ def evaluate(classifier, settings, scored_events, scored_backgrounds):
         for t in fn:
             per_class[t.label][2] += 1
     false_bg, hours = 0, 0.0
-    for kind, scores, ends, n in scored_backgrounds:
+    for kind, scored in scored_backgrounds:
         allowed = {"speech": {"speech"}, "music": {"music"}}.get(kind, set())
-        false_bg += sum(e.label not in allowed
-                        for e in detect(classifier, settings, scores, ends, n))
-        hours += n / RATE_HZ / 3600
+        false_bg += sum(e.label not in allowed for e in detect(classifier, settings, scored))
+        hours += scored.n_samples / RATE_HZ / 3600
     precision = len(tps) / max(len(tps) + len(fps), 1)
     recall = len(tps) / max(len(tps) + len(missed), 1)
     onset_errors = np.abs([e.start_s - t.onset_s for e, t in tps]) if tps else np.array([0.0])
@@ -151,13 +132,11 @@ def main(argv=None) -> None:
     scored_events = []
     for background in ("quiet", "noisy"):
         signal, truth = event_stream(rows, background, gap_s=3.0, seed=1)
-        scores, ends = score_stream(signal, classifier, extractor, hop_frames)
-        scored_events.append((scores, ends, len(signal), truth))
+        scored_events.append((score_stream(signal, classifier, hop_frames, extractor), truth))
     scored_backgrounds = []
     for kind in ("background", "speech", "music"):
         signal = background_stream(kind, args.background_s)
-        scores, ends = score_stream(signal, classifier, extractor, hop_frames)
-        scored_backgrounds.append((kind, scores, ends, len(signal)))
+        scored_backgrounds.append((kind, score_stream(signal, classifier, hop_frames, extractor)))
     print(f"scored in {time.time() - started:.0f} s; sweeping", file=sys.stderr)
 
     results = []

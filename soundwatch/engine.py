@@ -8,7 +8,7 @@ it needs into a mailbox that the Qt thread reads on a timer).
 
 Stream clock: positions are model-rate sample counts since the engine started. A frame
 batch passed to ``on_frames(frames, first_sample)`` has frame ``j`` covering samples
-``[first_sample + j * hop_length, first_sample + j * hop_length + n_fft)``. When the source
+``[first_sample + j * hop_length, first_sample + j * hop_length + frame_length)``. When the source
 loses audio, the clock jumps forward by the lost duration and sinks get ``on_gap``.
 """
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.ring import RingBuffer
+from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import RING_SECONDS, AudioSource
 from soundwatch.features import FeatureExtractor, FeatureSpec, FeatureStream
 
@@ -55,6 +56,7 @@ class EngineStats:
     audio_s: float = 0.0  # model-rate audio processed, seconds
     frames: int = 0
     samples_lost: int = 0  # at the source rate
+    nonfinite_samples: int = 0  # NaN/inf read from the ring, silenced (see nonfinite_samples)
     gaps: int = 0
     lag_s: float = 0.0  # audio waiting in the source ring
     level_dbfs: float = -120.0  # RMS of the newest ~100 ms
@@ -101,8 +103,10 @@ class Engine:
         """Stream clock: model-rate samples consumed so far (gaps included)."""
         return self.audio.write_position
 
-    def add_sink(self, sink: EngineSink) -> None:
-        self.sinks.append(sink)
+    @property
+    def nonfinite_samples(self) -> int:
+        """NaN/inf samples silenced so far, by the source as they came in or by the worker."""
+        return self.source.stats.nonfinite_samples + self.stats.nonfinite_samples
 
     def start(self) -> None:
         """Start the source and the worker; a second call does nothing."""
@@ -166,6 +170,8 @@ class Engine:
 
     def _process(self, chunk: np.ndarray) -> None:
         started = time.perf_counter()
+        # Sources silence what they deliver; this catches any that does not.
+        self.stats.nonfinite_samples += silence_nonfinite(chunk)
         audio = self._resampler.process(chunk)
         self.audio.write(audio)
         self._update_level(audio)

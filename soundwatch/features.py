@@ -5,13 +5,23 @@ the very same per-frame arithmetic (:meth:`FeatureExtractor.frames_to_features`)
 model trained on batch features sees the same numbers at inference time.
 
 Framing follows librosa with ``center=False``: frame ``i`` covers samples
-``[i * hop_length, i * hop_length + n_fft)``. A signal of ``n`` samples therefore yields
-``1 + (n - n_fft) // hop_length`` frames (0 when ``n < n_fft``).
+``[i * hop_length, i * hop_length + frame_length)``, where ``frame_length`` is
+``win_length`` (or ``n_fft`` when that is unset); a shorter frame is windowed and then
+zero-padded at its end to ``n_fft`` for the FFT, as ``tf.signal.stft`` does. A signal of
+``n`` samples therefore yields ``1 + (n - frame_length) // hop_length`` frames (0 when
+``n < frame_length``).
 
-Log features are ``10 * log10(max(power, log_floor))`` (librosa's ``power_to_db`` with
-``ref=1.0`` and ``top_db=None``: ``top_db`` depends on the whole signal, so it cannot be
-streamed). MFCCs are the orthonormal DCT-II of those log-mel values, as in
-``librosa.feature.mfcc``.
+Two families of specs are expressible:
+
+- the project's own (the defaults): power spectrum, librosa's Slaney mel filterbank, and
+  ``10 * log10(max(power, log_floor))`` (librosa's ``power_to_db`` with ``ref=1.0`` and
+  ``top_db=None``: ``top_db`` depends on the whole signal, so it cannot be streamed);
+  MFCCs are the orthonormal DCT-II of those log-mel values, as in ``librosa.feature.mfcc``;
+- YAMNet's (:data:`YAMNET_SPEC`): magnitude spectrum (``spectrum_power=1``), a 25 ms
+  periodic Hann window zero-padded to 512, HTK mel bands built the way
+  ``tf.signal.linear_to_mel_weight_matrix`` builds them (triangles in the mel domain, no
+  area normalisation, no DC weight), and ``ln(mel + log_offset)`` (``log="ln"``). Source:
+  tensorflow/models, research/audioset/yamnet (``features.py``, ``params.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +32,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from soundwatch.errors import SoundwatchError
+
+MEL_SCALES = ("slaney", "htk")
+LOG_KINDS = ("db", "ln")
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,11 @@ class FeatureSpec:
     fmax_hz: float = 8000.0
     log_floor: float = 1e-10
     n_mfcc: int | None = None  # None: log-mel features; an int: that many MFCCs
+    win_length: int | None = None  # samples per frame before zero-padding; None: n_fft
+    spectrum_power: float = 2.0  # 2: power spectrum; 1: magnitude (YAMNet)
+    mel_scale: str = "slaney"  # "slaney" (librosa's default) or "htk" (YAMNet / TF)
+    log: str = "db"  # "db": 10 log10(max(x, log_floor)); "ln": ln(x + log_offset)
+    log_offset: float = 0.001  # used when log == "ln"
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,6 +75,21 @@ class FeatureSpec:
             problems.append(f"n_mfcc must be in 1..n_mels ({self.n_mels}), got {self.n_mfcc}")
         if self.log_floor <= 0:
             problems.append(f"log_floor must be > 0, got {self.log_floor}")
+        if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
+            problems.append(f"win_length must be in 1..n_fft ({self.n_fft}), "
+                            f"got {self.win_length}")
+        if self.win_length is not None and self.hop_length > self.win_length:
+            problems.append(f"hop_length ({self.hop_length}) must not exceed win_length "
+                            f"({self.win_length})")
+        if self.spectrum_power not in (1.0, 2.0):
+            problems.append(f"spectrum_power must be 1 (magnitude) or 2 (power), "
+                            f"got {self.spectrum_power}")
+        if self.mel_scale not in MEL_SCALES:
+            problems.append(f"mel_scale must be one of {MEL_SCALES}, got {self.mel_scale!r}")
+        if self.log not in LOG_KINDS:
+            problems.append(f"log must be one of {LOG_KINDS}, got {self.log!r}")
+        if self.log == "ln" and not self.log_offset > 0:
+            problems.append(f"log_offset must be > 0, got {self.log_offset}")
         if problems:
             raise SoundwatchError("invalid feature spec: " + "; ".join(problems))
 
@@ -69,11 +102,23 @@ class FeatureSpec:
     def hop_s(self) -> float:
         return self.hop_length / self.sample_rate_hz
 
+    @property
+    def frame_length(self) -> int:
+        """Samples one frame covers (``win_length``, or ``n_fft`` when that is unset)."""
+        return self.win_length if self.win_length is not None else self.n_fft
+
+    @property
+    def silence_value(self) -> float:
+        """The feature value of digital silence: what pads a clip shorter than a window."""
+        if self.log == "ln":
+            return float(np.log(self.log_offset))
+        return float(10.0 * np.log10(self.log_floor))
+
     def n_frames_for(self, n_samples: int) -> int:
         """Number of frames a signal of ``n_samples`` samples yields."""
-        if n_samples < self.n_fft:
+        if n_samples < self.frame_length:
             return 0
-        return 1 + (n_samples - self.n_fft) // self.hop_length
+        return 1 + (n_samples - self.frame_length) // self.hop_length
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -107,15 +152,19 @@ class FeatureExtractor:
         import scipy.fft
 
         self.spec = spec
-        window = librosa.filters.get_window(spec.window, spec.n_fft, fftbins=True)
-        self.window = np.asarray(window, dtype=np.float32)  # (n_fft,)
-        mel_basis = librosa.filters.mel(
-            sr=spec.sample_rate_hz,
-            n_fft=spec.n_fft,
-            n_mels=spec.n_mels,
-            fmin=spec.fmin_hz,
-            fmax=spec.fmax_hz,
-        )
+        window = librosa.filters.get_window(spec.window, spec.frame_length, fftbins=True)
+        self.window = np.asarray(window, dtype=np.float32)  # (frame_length,)
+        if spec.mel_scale == "htk":
+            mel_basis = htk_mel_filterbank(spec.sample_rate_hz, spec.n_fft, spec.n_mels,
+                                           spec.fmin_hz, spec.fmax_hz)
+        else:
+            mel_basis = librosa.filters.mel(
+                sr=spec.sample_rate_hz,
+                n_fft=spec.n_fft,
+                n_mels=spec.n_mels,
+                fmin=spec.fmin_hz,
+                fmax=spec.fmax_hz,
+            )
         # Stored transposed, (n_fft // 2 + 1, n_mels), so frames @ basis needs no transpose.
         self.mel_basis_t = np.ascontiguousarray(mel_basis.T, dtype=np.float32)
         self.dct_t: np.ndarray | None = None
@@ -124,12 +173,16 @@ class FeatureExtractor:
             self.dct_t = np.ascontiguousarray(dct[: spec.n_mfcc].T, dtype=np.float32)
 
     def power_frames(self, frames: np.ndarray) -> np.ndarray:
-        """Power spectra of raw frames: (n, n_fft) float32 -> (n, n_fft // 2 + 1) float32."""
-        spectrum = np.fft.rfft(frames * self.window, axis=1)
-        return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        """Spectra of raw frames: (n, frame_length) float32 -> (n, n_fft // 2 + 1) float32.
+
+        Power (``|X|^2``) or magnitude (``|X|``), as ``spec.spectrum_power`` says.
+        """
+        spectrum = np.fft.rfft(frames * self.window, n=self.spec.n_fft, axis=1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        return power if self.spec.spectrum_power == 2.0 else np.sqrt(power)
 
     def mel_power(self, frames: np.ndarray) -> np.ndarray:
-        """Mel power of raw frames: (n, n_fft) -> (n, n_mels) float32."""
+        """Mel energies of raw frames: (n, frame_length) -> (n, n_mels) float32."""
         # Row by row: a matrix product over a batch may sum in another order than over one
         # row, and streaming must give bit-identical frames whatever the chunking.
         power = self.power_frames(frames)
@@ -139,8 +192,12 @@ class FeatureExtractor:
         return out
 
     def frames_to_features(self, frames: np.ndarray) -> np.ndarray:
-        """Features of raw frames: (n, n_fft) float32 -> (n, n_features) float32."""
-        log_mel = 10.0 * np.log10(np.maximum(self.mel_power(frames), self.spec.log_floor))
+        """Features of raw frames: (n, frame_length) float32 -> (n, n_features) float32."""
+        mel = self.mel_power(frames)
+        if self.spec.log == "ln":
+            log_mel = np.log(mel + np.float32(self.spec.log_offset))
+        else:
+            log_mel = 10.0 * np.log10(np.maximum(mel, self.spec.log_floor))
         log_mel = log_mel.astype(np.float32, copy=False)
         if self.dct_t is None:
             return log_mel
@@ -150,12 +207,38 @@ class FeatureExtractor:
         return out
 
 
+def htk_mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float,
+                       fmax_hz: float) -> np.ndarray:
+    """Mel weights as ``tf.signal.linear_to_mel_weight_matrix`` builds them (YAMNet's).
+
+    HTK mel scale ``mel = 1127 ln(1 + f / 700)``; band ``m`` is a triangle in the *mel*
+    domain between the mel-spaced edges ``m``, ``m + 1`` and ``m + 2`` (``n_mels + 2``
+    edges from ``fmin_hz`` to ``fmax_hz``), unnormalised; the DC bin gets no weight.
+    Source: TensorFlow, ``tensorflow/python/ops/signal/mel_ops.py``.
+
+    Returns:
+        (n_mels, n_fft // 2 + 1) float64, like ``librosa.filters.mel``.
+    """
+    def hz_to_mel(hz):
+        return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+    n_bins = n_fft // 2 + 1
+    bin_mel = hz_to_mel(np.linspace(0.0, sample_rate_hz / 2.0, n_bins))[1:]
+    edges = np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax_hz), n_mels + 2)
+    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bin_mel[None, :] - lower) / (center - lower)
+    falling = (upper - bin_mel[None, :]) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.concatenate([np.zeros((n_mels, 1)), weights], axis=1)
+
+
 def frame_signal(signal: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """Overlapping frames of a mono signal, as a read-only view: (n_samples,) -> (n, n_fft)."""
+    """Overlapping frames of a mono signal, as a read-only view:
+    (n_samples,) -> (n, frame_length)."""
     n_frames = spec.n_frames_for(len(signal))
     if n_frames == 0:
-        return np.zeros((0, spec.n_fft), dtype=np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(signal, spec.n_fft)
+        return np.zeros((0, spec.frame_length), dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(signal, spec.frame_length)
     return windows[:: spec.hop_length][:n_frames]
 
 
@@ -181,7 +264,7 @@ class FeatureStream:
     """Streaming features: push audio in chunks of any size, get the new frames out.
 
     Output equals :func:`compute_features` on the concatenated input, frame for frame.
-    Keeps only the last ``n_fft - hop_length`` samples (plus a partial hop) between calls.
+    Keeps only the last ``frame_length - hop_length`` samples (plus a partial hop) between calls.
     """
 
     def __init__(self, spec: FeatureSpec, extractor: FeatureExtractor | None = None):
@@ -217,3 +300,13 @@ def _as_mono_float32(signal: np.ndarray) -> np.ndarray:
             "downmix first (e.g. signal.mean(axis=1))"
         )
     return signal.astype(np.float32, copy=False)
+
+
+YAMNET_SPEC = FeatureSpec(
+    sample_rate_hz=16000, n_fft=512, win_length=400, hop_length=160, window="hann",
+    n_mels=64, fmin_hz=125.0, fmax_hz=7500.0, spectrum_power=1.0, mel_scale="htk",
+    log="ln", log_offset=0.001,
+)
+"""YAMNet's front end (tensorflow/models, research/audioset/yamnet/params.py): 25 ms
+periodic Hann window zero-padded to 512, 10 ms hop, magnitude, 64 HTK mel bands
+125-7500 Hz, ln(mel + 0.001)."""

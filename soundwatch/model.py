@@ -24,7 +24,23 @@ from soundwatch.model_format import EMBEDDING_NAME, INPUT_NAME, SCORES_NAME, Mod
 log = logging.getLogger(__name__)
 
 MODEL_ENV = "SOUNDWATCH_MODEL"
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "soundwatch.onnx"
+# models/ in git, installed as the package soundwatch._models (see pyproject.toml), so the
+# shipped model travels inside the wheel.
+SHIPPED_MODEL_PACKAGE = "soundwatch._models"
+SHIPPED_MODEL_NAME = "soundwatch.onnx"
+
+
+def shipped_model_path() -> Path:
+    """Where the installed package keeps its shipped model (the file may be missing)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files(SHIPPED_MODEL_PACKAGE) / SHIPPED_MODEL_NAME))
+    except ModuleNotFoundError:
+        # A source checkout or editable install (setuptools' editable finder cannot map a
+        # subpackage to another folder): models/ beside the package. tests/test_wheel.py
+        # checks the installed case.
+        return Path(__file__).resolve().parent.parent / "models" / SHIPPED_MODEL_NAME
 
 
 def default_model_path() -> Path:
@@ -33,7 +49,7 @@ def default_model_path() -> Path:
     Raises:
         SoundwatchError: the file does not exist (says how to get one).
     """
-    path = Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
+    path = Path(os.environ.get(MODEL_ENV) or shipped_model_path())
     if not path.is_file():
         origin = f"${MODEL_ENV}" if os.environ.get(MODEL_ENV) else "the shipped model"
         raise SoundwatchError(
@@ -95,7 +111,7 @@ class Classifier:
     @property
     def window_samples(self) -> int:
         """Model-rate samples one window covers."""
-        return (self.window_frames - 1) * self.spec.hop_length + self.spec.n_fft
+        return (self.window_frames - 1) * self.spec.hop_length + self.spec.frame_length
 
     def hop_frames_for(self, hop_s: float | None) -> int:
         """Frames between windows for a hop in seconds (None: the model's default)."""
@@ -190,8 +206,8 @@ class Classifier:
 
     def _check_run(self) -> None:
         """One real call on silence: catches graphs whose static shapes hide a mismatch."""
-        floor_db = 10.0 * np.log10(self.spec.log_floor)
-        window = np.full((1, self.window_frames, self.spec.n_features), floor_db, np.float32)
+        window = np.full((1, self.window_frames, self.spec.n_features),
+                         self.spec.silence_value, np.float32)
         try:
             scores, _ = self.score(window)
         except Exception as exc:

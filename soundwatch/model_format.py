@@ -75,7 +75,7 @@ class ModelMetadata:
     @property
     def window_s(self) -> float:
         spec = self.feature_spec
-        return ((self.window_frames - 1) * spec.hop_length + spec.n_fft) / spec.sample_rate_hz
+        return ((self.window_frames - 1) * spec.hop_length + spec.frame_length) / spec.sample_rate_hz
 
     @property
     def hop_s(self) -> float:

@@ -27,9 +27,10 @@ import numpy as np
 
 from soundwatch.audio.source import AudioSource
 from soundwatch.clips import ClipWriter, clip_name
-from soundwatch.detect import DetectorSettings, Event, EventDetector
+from soundwatch.detect import DetectorSettings, Event
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.model import Classifier
+from soundwatch.scoring import WindowScorer, new_detector
 from soundwatch.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,7 @@ class Monitor:
         self.session_info = dict(session_info or {})
         self.alerts = alerts
         self.hop_frames = classifier.hop_frames_for(self.settings.hop_s)
-        self.detector = EventDetector(
-            classifier.labels, self.settings, classifier.sample_rate_hz,
-            window_samples=classifier.window_samples,
-            background_labels=classifier.metadata.background_labels,
-        )
+        self.detector = new_detector(classifier, self.settings)
         self.engine = Engine(source, classifier.spec, [_ScoringSink(self)])
         self.listeners: list[MonitorListener] = []
         self.session_id: int | None = None
@@ -290,25 +287,15 @@ class Monitor:
 
 
 class _ScoringSink(EngineSink):
-    """Keeps the newest frames and scores one window every ``hop_frames`` frames."""
+    """Hands the engine's frames to a :class:`WindowScorer` and the scores to the monitor."""
 
     def __init__(self, monitor: Monitor):
         self.monitor = monitor
-        classifier = monitor.classifier
-        self.window_frames = classifier.window_frames
-        self.hop_frames = monitor.hop_frames
-        self.hop_length = classifier.spec.hop_length
-        self.n_fft = classifier.spec.n_fft
+        self.scorer = WindowScorer(monitor.classifier, monitor.hop_frames)
         self._clock_aligned = False
-        self._reset()
-
-    def _reset(self) -> None:
-        self._frames = np.zeros((0, self.monitor.classifier.spec.n_features), dtype=np.float32)
-        self._first_sample = 0  # stream sample where self._frames[0] starts
-        self._next_end = self.window_frames  # index in self._frames where the next window ends
 
     def on_start(self, engine: Engine) -> None:
-        self._reset()
+        self.scorer.reset()
         self.monitor.detector.reset(engine.position)
 
     def on_frames(self, frames: np.ndarray, first_sample: int) -> None:
@@ -317,27 +304,13 @@ class _ScoringSink(EngineSink):
             monitor._align_wall_clock()
             self._clock_aligned = True
         monitor._notify("on_frames", frames, first_sample)
-        if len(self._frames) == 0:
-            self._first_sample = first_sample
-        self._frames = np.concatenate([self._frames, frames])
-        ends = list(range(self._next_end, len(self._frames) + 1, self.hop_frames))
-        if ends:
-            windows = np.stack([self._frames[end - self.window_frames:end] for end in ends])
-            end_samples = [self._first_sample + (end - 1) * self.hop_length + self.n_fft
-                           for end in ends]
-            scores, embedding = monitor.classifier.score(windows)
-            monitor._scored(scores, embedding, end_samples)
-            # Keep only the frames the next window needs.
-            next_end = ends[-1] + self.hop_frames
-            drop = max(0, next_end - self.window_frames)
-            drop = min(drop, len(self._frames))
-            self._frames = self._frames[drop:]
-            self._first_sample += drop * self.hop_length
-            self._next_end = next_end - drop
+        scores, embedding, end_samples = self.scorer.push(frames, first_sample)
+        if len(end_samples):
+            monitor._scored(scores, embedding, [int(end) for end in end_samples])
         monitor._write_clips()
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
-        self._reset()
+        self.scorer.reset()
         self.monitor._gap(start_sample, n_samples)
 
     def on_stop(self, end_sample: int) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 
 SCHEMA_VERSION = 2  # 2: the outbox and node_events tables (alerts, hub)
 
@@ -194,7 +195,7 @@ class EventStore:
                 "INSERT INTO sessions (started_at, source, model, model_version, "
                 "sample_rate_hz, settings_json) VALUES (?, ?, ?, ?, ?, ?)",
                 (_iso(started_at), source, model, model_version, sample_rate_hz,
-                 json.dumps(settings or {}, sort_keys=True)),
+                 to_json(settings or {}, sort_keys=True)),
             )
             session_id = int(cursor.lastrowid)
         self._session_starts[session_id] = started_at
@@ -436,7 +437,7 @@ class EventStore:
         self._db.executemany(
             "INSERT INTO outbox (channel, kind, alert_key, payload_json, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(r.channel, r.kind, r.alert_key, json.dumps(r.payload), now) for r in rows])
+            [(r.channel, r.kind, r.alert_key, to_json(r.payload), now) for r in rows])
 
     def _in_transaction(self, work):
         """Run ``work()`` in one transaction (the caller holds the lock); its result."""
@@ -473,7 +474,7 @@ def _write_events(events, fmt: str, stream) -> int:
             count += 1
     else:
         for event in events:
-            stream.write(json.dumps(event.to_dict()) + "\n")
+            stream.write(to_json(event.to_dict()) + "\n")
             count += 1
     return count
 

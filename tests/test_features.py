@@ -8,10 +8,12 @@ import pytest
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import (
+    YAMNET_SPEC,
     FeatureExtractor,
     FeatureSpec,
     FeatureStream,
     compute_features,
+    htk_mel_filterbank,
 )
 
 SPEC = FeatureSpec()
@@ -37,7 +39,8 @@ def stream_in_chunks(spec, signal, sizes):
     return np.concatenate(out)
 
 
-@pytest.mark.parametrize("spec", [SPEC, MFCC_SPEC], ids=["logmel", "mfcc"])
+@pytest.mark.parametrize("spec", [SPEC, MFCC_SPEC, YAMNET_SPEC],
+                         ids=["logmel", "mfcc", "yamnet"])
 @pytest.mark.parametrize("chunk", [1, 37, 160, 1000, 4096, "random"])
 def test_streaming_equals_batch_exactly(spec, chunk, signal):
     if chunk == "random":
@@ -109,3 +112,67 @@ def test_spec_json_round_trip_and_errors():
         FeatureSpec(fmax_hz=9000)
     with pytest.raises(SoundwatchError, match="mono"):
         compute_features(np.zeros((100, 2)), SPEC)
+
+
+def htk_mel(hz):
+    return 1127.0 * np.log1p(np.asarray(hz) / 700.0)
+
+
+def test_yamnet_frames_are_25_ms_windows_at_a_10_ms_hop():
+    assert YAMNET_SPEC.frame_length == 400
+    # 0.975 s (YAMNet's 15600-sample input) is exactly one 96-frame patch.
+    assert YAMNET_SPEC.n_frames_for(15600) == 96
+    assert YAMNET_SPEC.n_frames_for(399) == 0
+    assert compute_features(np.zeros(15600, np.float32), YAMNET_SPEC).shape == (96, 64)
+
+
+def test_yamnet_silence_is_the_log_offset():
+    features = compute_features(np.zeros(4000, np.float32), YAMNET_SPEC)
+    np.testing.assert_allclose(features, np.log(0.001), rtol=1e-6)
+    assert YAMNET_SPEC.silence_value == pytest.approx(np.log(0.001))
+
+
+@pytest.mark.parametrize("freq_hz", [250.0, 1000.0, 3150.0, 6000.0])
+def test_yamnet_tone_lands_in_its_htk_mel_band(freq_hz):
+    t = np.arange(YAMNET_SPEC.sample_rate_hz) / YAMNET_SPEC.sample_rate_hz
+    tone = 0.5 * np.sin(2 * np.pi * freq_hz * t).astype(np.float32)
+    features = compute_features(tone, YAMNET_SPEC)
+    edges = np.linspace(htk_mel(125.0), htk_mel(7500.0), 64 + 2)
+    expected_band = int(np.argmin(np.abs(edges[1:-1] - htk_mel(freq_hz))))
+    assert abs(int(np.median(features.argmax(axis=1))) - expected_band) <= 1
+
+
+def test_yamnet_features_scale_linearly_with_amplitude():
+    """Magnitude, not power: doubling the signal doubles every mel value."""
+    rng = np.random.default_rng(3)
+    noise = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    quiet = np.exp(compute_features(noise, YAMNET_SPEC).astype(np.float64)) - 0.001
+    loud = np.exp(compute_features(2 * noise, YAMNET_SPEC).astype(np.float64)) - 0.001
+    np.testing.assert_allclose(loud, 2 * quiet, rtol=1e-3, atol=1e-6)
+
+
+def test_htk_filterbank_triangles_peak_at_their_centres():
+    basis = htk_mel_filterbank(16000, 512, 64, 125.0, 7500.0)
+    assert basis.shape == (64, 257)
+    assert np.all(basis[:, 0] == 0)  # no DC weight
+    bin_hz = np.linspace(0, 8000, 257)
+    edges = np.linspace(htk_mel(125.0), htk_mel(7500.0), 66)
+    for band in (0, 20, 63):
+        peak_bin = int(np.argmax(basis[band]))
+        assert abs(htk_mel(bin_hz[peak_bin]) - edges[band + 1]) < (edges[1] - edges[0])
+        assert basis[band].max() <= 1.0
+    # Outside [fmin, fmax] nothing is weighted.
+    assert np.all(basis[:, bin_hz > 7500.0] == 0)
+    assert np.all(basis[:, (bin_hz < 125.0)] == 0)
+
+
+def test_new_spec_fields_are_validated():
+    with pytest.raises(SoundwatchError, match="win_length"):
+        FeatureSpec(win_length=600)
+    with pytest.raises(SoundwatchError, match="spectrum_power"):
+        FeatureSpec(spectrum_power=3.0)
+    with pytest.raises(SoundwatchError, match="mel_scale"):
+        FeatureSpec(mel_scale="bark")
+    with pytest.raises(SoundwatchError, match="log must be"):
+        FeatureSpec(log="log2")
+    assert FeatureSpec.from_json(YAMNET_SPEC.to_json()) == YAMNET_SPEC

@@ -10,7 +10,7 @@ from model_factory import make_test_model, noise_burst, silence, tone
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec, compute_features
-from soundwatch.model import Classifier, default_model_path
+from soundwatch.model import Classifier, default_model_path, shipped_model_path
 from soundwatch.model_format import ModelMetadata
 
 
@@ -128,10 +128,13 @@ def test_default_model_path_follows_env_and_explains_a_missing_file(tmp_path, mo
     with pytest.raises(SoundwatchError, match=r"gone.onnx.*--model"):
         default_model_path()
     monkeypatch.delenv("SOUNDWATCH_MODEL")
-    assert default_model_path.__module__ == "soundwatch.model"
-    try:
-        shipped = default_model_path()
-    except SoundwatchError as exc:
-        assert "models/soundwatch.onnx" in str(exc)
-    else:
-        assert shipped.parts[-2:] == ("models", "soundwatch.onnx")
+    assert default_model_path() == shipped_model_path()
+
+
+def test_the_shipped_model_is_found_and_loads(monkeypatch):
+    # The installed-wheel case is tests/test_wheel.py; this is the checkout's.
+    monkeypatch.delenv("SOUNDWATCH_MODEL", raising=False)
+    path = default_model_path()
+    assert path.is_file() and path.name == "soundwatch.onnx"
+    classifier = Classifier(path)
+    assert len(classifier.labels) > 10 and classifier.metadata.model_version

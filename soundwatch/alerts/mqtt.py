@@ -24,7 +24,6 @@ the system's CAs, or ``ca_file``); paho reconnects with a backoff of 1 s doublin
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -38,6 +37,7 @@ from soundwatch import __version__
 from soundwatch.alerts.outbox import Channel, ChannelError
 from soundwatch.alerts.settings import MqttSettings
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class MqttChannel(Channel):
 
     def send(self, kind: str, payload: dict) -> None:
         state = "ON" if kind == "event_started" else "OFF"
-        infos = [self.link.publish(self.topic("event"), json.dumps(payload), qos=1),
+        infos = [self.link.publish(self.topic("event"), to_json(payload), qos=1),
                  self.link.publish(self.topic(payload["label"], "state"), state, qos=1,
                                    retain=True)]
         self.link.wait_acked(infos, self.settings.ack_timeout_s)
@@ -322,7 +322,7 @@ class MqttChannel(Channel):
         if not self.settings.discovery:
             return
         for topic, config in self.discovery_messages().items():
-            self.link.client.publish(topic, json.dumps(config), qos=1, retain=True)
+            self.link.client.publish(topic, to_json(config), qos=1, retain=True)
 
     def _publish_levels(self) -> None:
         while not self._stop.wait(self.settings.level_interval_s):

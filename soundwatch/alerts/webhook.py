@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 
 from soundwatch import __version__
 from soundwatch.alerts.outbox import Channel, ChannelError
+from soundwatch.jsonout import to_json
 
 
 class WebhookChannel(Channel):
@@ -31,7 +31,7 @@ class WebhookChannel(Channel):
                    "User-Agent": f"soundwatch/{__version__}"}
         if self.bearer_token:
             headers["Authorization"] = f"Bearer {self.bearer_token}"
-        request = urllib.request.Request(self.url, data=json.dumps(payload).encode(),
+        request = urllib.request.Request(self.url, data=to_json(payload).encode(),
                                          headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
 from soundwatch.errors import SoundwatchError
 
@@ -272,6 +273,9 @@ class MicrophoneSource(AudioSource):
                 mono[:] = indata[:, 0]
             else:
                 np.mean(indata, axis=1, out=mono)
+        nonfinite = silence_nonfinite(mono)
+        if nonfinite:
+            self.stats.nonfinite_samples += nonfinite
         self.ring.write(mono)
         self.stats.blocks += 1
         self.stats.frames += frames

@@ -1,7 +1,8 @@
 """Audio files: decode (WAV/FLAC/OGG, MP3 where libsndfile has it) and replay into a ring.
 
-Threads: :class:`FileSource` replays from its own daemon thread, either paced in real time
-(as a microphone would deliver it) or as fast as the slowest ring reader keeps up.
+Threads: :class:`FileSource` decodes and replays from its own daemon thread, block by block
+(memory does not grow with the file), either paced in real time (as a microphone would
+deliver it) or as fast as the slowest ring reader keeps up.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from soundwatch.audio.resample import resample
+from soundwatch.audio.decode import AudioDecoder
 from soundwatch.audio.source import AudioSource
-from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ REPLAY_BLOCK_SECONDS = 0.02
 
 
 def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.ndarray, int]:
-    """Decode a file to mono float32, optionally resampled.
+    """Decode a whole file to mono float32, optionally resampled (memory grows with the
+    file: stream long files with :class:`~soundwatch.audio.decode.AudioDecoder`).
 
     Args:
         path: a WAV, FLAC, OGG (or MP3, where the platform's libsndfile decodes it) file.
@@ -35,29 +36,8 @@ def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.
     Raises:
         SoundwatchError: missing, unreadable, non-audio or empty file, naming the file.
     """
-    import soundfile
-
-    path = Path(path)
-    if not path.exists():
-        raise SoundwatchError(f"audio file not found: {path}")
-    if path.is_dir():
-        raise SoundwatchError(f"{path} is a folder, not an audio file")
-    try:
-        data, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise SoundwatchError(
-            f"cannot decode audio file {path}: {exc}. Supported formats: WAV, FLAC, OGG "
-            f"(and MP3 where libsndfile supports it); convert it, e.g. with "
-            f"`ffmpeg -i '{path}' out.wav`"
-        ) from exc
-    if data.shape[0] == 0:
-        raise SoundwatchError(f"audio file {path} is empty (0 samples)")
-    signal = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    signal = np.ascontiguousarray(signal, dtype=np.float32)
-    if sample_rate_hz is not None and sample_rate_hz != file_rate_hz:
-        signal = resample(signal, file_rate_hz, sample_rate_hz)
-        file_rate_hz = sample_rate_hz
-    return signal, int(file_rate_hz)
+    decoder = AudioDecoder(path, sample_rate_hz)
+    return decoder.read_all(), decoder.sample_rate_hz
 
 
 class FileSource(AudioSource):
@@ -79,8 +59,10 @@ class FileSource(AudioSource):
         loop: bool = False,
     ):
         self.path = Path(path)
-        self.signal, rate = load_audio(self.path, sample_rate_hz)
+        self.decoder = AudioDecoder(self.path, sample_rate_hz)
+        rate = self.decoder.sample_rate_hz
         super().__init__(rate)
+        self.warnings = self.decoder.report.warnings  # grows while the file is read
         self.name = str(self.path)
         self.paced = paced
         self.loop = loop
@@ -91,7 +73,7 @@ class FileSource(AudioSource):
 
     @property
     def duration_s(self) -> float:
-        return len(self.signal) / self.sample_rate_hz
+        return self.decoder.duration_s
 
     @property
     def finished(self) -> bool:
@@ -116,35 +98,36 @@ class FileSource(AudioSource):
         self._stop.set()
         thread.join(timeout=5)
 
-    def wait_finished(self, timeout_s: float | None = None) -> bool:
-        return self._done.wait(timeout_s)
-
     def _replay(self) -> None:
         try:
             start_wall = time.monotonic()
             written = 0
-            position = 0
             while not self._stop.is_set():
-                if position >= len(self.signal):
-                    if not self.loop:
-                        break
-                    position = 0
-                block = self.signal[position : position + self.block]
-                if self.paced:
-                    due = start_wall + written / self.sample_rate_hz
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        self._stop.wait(delay)
-                else:
-                    while (
-                        self.ring.slowest_reader_lag() > self.ring.capacity // 2
-                        and not self._stop.is_set()
-                    ):
-                        self._stop.wait(0.002)
-                self.ring.write(block)
-                position += len(block)
-                written += len(block)
-                self.stats.blocks += 1
-                self.stats.frames += len(block)
+                for decoded in self.decoder.blocks():
+                    for position in range(0, len(decoded), self.block):
+                        if self._stop.is_set():
+                            return
+                        written += self._write(decoded[position:position + self.block],
+                                               start_wall, written)
+                    self.stats.nonfinite_samples = self.decoder.report.nonfinite_samples
+                if not self.loop:
+                    break
+        except Exception as exc:  # a file that fails mid-way: the stream ends, and says why
+            self.error = str(exc)
+            log.error("replay of %s stopped: %s", self.path, exc)
         finally:
             self._done.set()
+
+    def _write(self, block: np.ndarray, start_wall: float, written: int) -> int:
+        if self.paced:
+            delay = start_wall + written / self.sample_rate_hz - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+        else:
+            while (self.ring.slowest_reader_lag() > self.ring.capacity // 2
+                   and not self._stop.is_set()):
+                self._stop.wait(0.002)
+        self.ring.write(block)
+        self.stats.blocks += 1
+        self.stats.frames += len(block)
+        return len(block)

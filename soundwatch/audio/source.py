@@ -22,6 +22,7 @@ class SourceStats:
     frames: int = 0
     overflows: int = 0  # input overflow flags reported by the device
     status_flags: int = 0  # any other callback status flags
+    nonfinite_samples: int = 0  # NaN/inf values replaced by silence as they came in
 
 
 class AudioSource:
@@ -38,6 +39,7 @@ class AudioSource:
         self.ring = RingBuffer(int(round(ring_seconds * self.sample_rate_hz)))
         self.stats = SourceStats()
         self.error: str | None = None
+        self.warnings: list[str] = []  # what was wrong with the input and what was done
 
     @property
     def finished(self) -> bool:

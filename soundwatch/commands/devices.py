@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from soundwatch.jsonout import to_json
 
 
 def add_parser(subparsers) -> None:
@@ -18,7 +18,7 @@ def run(args) -> int:
     devices = list_input_devices()
     if args.json:
         for device in devices:
-            print(json.dumps(asdict(device)))
+            print(to_json(asdict(device)))
         return 0
     if not devices:
         print("no input devices found (is a microphone plugged in? is PulseAudio running?)")

@@ -49,6 +49,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--final-run", type=Path, default=None,
                         help="run folder of --model (its summary.json: held-out files, "
                              "command, training time)")
+    parser.add_argument("--events", action="store_true",
+                        help="per fold: recall, onset latency and false events of the fold's "
+                             "model on streams of its held-out ESC-50 clips, in a quiet room "
+                             "and in household noise (needs --esc50 and --background)")
+    parser.add_argument("--dcase", type=Path, default=None, metavar="DIR",
+                        help="cross-dataset check of --model: per-class recall on the DCASE "
+                             "2016 office segments in DIR (e.g. "
+                             "../shared/data/dcase2016_office/segments)")
     parser.add_argument("--card", type=Path, default=None,
                         help="write the model card (markdown) here")
     parser.add_argument("--compare", type=Path, action="append", default=[], metavar="RUN",
@@ -72,17 +80,19 @@ def run(args) -> int:
         from soundwatch.train import require_torch
 
         require_torch()
-        from soundwatch.train.run import run_training
+        from soundwatch.commands.train import train_one
 
         for fold in args.folds:
             if fold_finished(out_dir, fold):
                 print(f"fold {fold}: finished earlier, reusing {fold_dir(out_dir, fold)}")
                 continue
             options = options_from_args(args, fold_dir(out_dir, fold), fold)
-            summary = run_training(options)
+            summary = train_one(options, args)
             print(f"fold {fold}: clip accuracy {summary['test_accuracy']:.4f} "
                   f"({summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s)")
     results: dict = {"cross_validation": gather_folds(out_dir, args.folds)}
+    if args.events:
+        results["events"] = _fold_events(args, out_dir)
     cv = results["cross_validation"]
     if cv["folds"]:
         confusion_path = args.confusion or (
@@ -109,6 +119,17 @@ def run(args) -> int:
         timing = results["model"]["inference_ms_per_window"]
         print(f"inference per window (1 thread): {timing['cpu_ms']:.2f} ms CPU, "
               f"{timing['wall_ms']:.2f} ms wall")
+    if args.dcase is not None:
+        if args.model is None:
+            from soundwatch.errors import SoundwatchError
+
+            raise SoundwatchError("--dcase needs --model (the model to check)")
+        from soundwatch.model import Classifier
+        from soundwatch.train.event_eval import dcase_report
+
+        results["dcase"] = dcase_report(Classifier(args.model, threads=1), args.dcase)
+        print(f"DCASE 2016 office segments: recall {results['dcase']['recall']:.3f} "
+              f"over the classes the model has")
     if args.compare:
         results["comparisons"] = [_comparison(run_dir) for run_dir in args.compare]
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1, default=str))
@@ -201,6 +222,64 @@ def _measure_model(args) -> dict:
     return {"false_alarms": false_alarm_report(classifier, streams),
             "inference_ms_per_window": inference_ms_per_window(args.model),
             "bytes": args.model.stat().st_size}
+
+
+def _fold_events(args, out_dir: Path) -> dict:
+    """Event figures of each finished fold's model on its own held-out clips (cached in
+    the fold folder as events.json); pooled over folds."""
+    from soundwatch.audio.files import load_audio
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.model import Classifier
+    from soundwatch.train.datasets import read_esc50
+    from soundwatch.train.evaluate import fold_dir, fold_finished
+    from soundwatch.train.event_eval import fold_event_report
+    from soundwatch.train.false_alarms import background_tail_stream
+    from soundwatch.train.recipe import collect_records
+
+    if not args.esc50 or not args.background:
+        raise SoundwatchError("--events needs --esc50 (the held-out clips) and --background "
+                              "(the noisy room)")
+    records = read_esc50(args.esc50)
+    _, backgrounds = collect_records(options_source(args))
+    per_fold = {}
+    for fold in args.folds:
+        run_dir = fold_dir(out_dir, fold)
+        cache = run_dir / "events.json"
+        if cache.is_file():
+            per_fold[fold] = json.loads(cache.read_text())
+            continue
+        if not fold_finished(out_dir, fold):
+            continue
+        summary = json.loads((run_dir / "summary.json").read_text())
+        classifier = Classifier(Path(summary["model_path"]), threads=1)
+        rate = classifier.sample_rate_hz
+        clips = [(r.label, r.path.name, load_audio(r.path, rate)[0]) for r in records
+                 if r.fold == fold]
+        noise = background_tail_stream([r.path for r in backgrounds], rate,
+                                       summary["config"]["background_fraction"])
+        per_fold[fold] = fold_event_report(classifier, clips, noise)
+        cache.write_text(json.dumps(per_fold[fold], indent=1))
+        for room, figures in per_fold[fold].items():
+            print(f"fold {fold} {room}: recall {figures['recall']:.3f}, latency p50 "
+                  f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
+                  f"{figures['false_events_per_hour']} false events/h")
+    pooled = {}
+    for room in ("quiet", "noisy"):
+        rows = [f[room] for f in per_fold.values()]
+        if rows:
+            pooled[room] = {
+                "recall_mean": round(sum(r["recall"] for r in rows) / len(rows), 4),
+                "latency_p50_s_mean": _mean([r["latency_p50_s"] for r in rows]),
+                "latency_p95_s_mean": _mean([r["latency_p95_s"] for r in rows]),
+                "false_events_per_hour_mean": _mean([r["false_events_per_hour"]
+                                                     for r in rows]),
+            }
+    return {"folds": per_fold, "pooled": pooled}
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 3) if values else None
 
 
 def options_source(args):

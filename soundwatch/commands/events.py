@@ -34,10 +34,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
     from soundwatch.store import EventStore, parse_time
 
     path = args.db or load_settings(args.config).database_path()
@@ -62,8 +61,8 @@ def run(args) -> int:
         nodes = store.event_nodes([event.id for event in events])  # a hub's database
         if args.json:
             for event in events:
-                print(json.dumps({**event.to_dict(),
-                                  **({"node": nodes.get(event.id)} if nodes else {})}))
+                print(to_json({**event.to_dict(),
+                               **({"node": nodes.get(event.id)} if nodes else {})}))
             return 0
         if not events:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))

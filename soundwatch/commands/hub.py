@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -66,8 +65,10 @@ def run(args) -> int:
 
 
 def _print(status: dict, kind: str, as_json: bool, path=None) -> None:
+    from soundwatch.jsonout import to_json
+
     if as_json:
-        print(json.dumps({"type": kind, **status, **({"database": str(path)} if path else {})}),
+        print(to_json({"type": kind, **status, **({"database": str(path)} if path else {})}),
               flush=True)
         return
     nodes = ", ".join(f"{node} {n}" for node, n in sorted(status["nodes"].items())) or "none"

@@ -40,11 +40,21 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """Recipe flags shared by `train` and `evaluate` (defaults: the shipped recipe)."""
-    from soundwatch.train.settings import TrainConfig
+    from soundwatch.train.settings import HeadConfig, TrainConfig
 
     d = TrainConfig()
     recipe = parser.add_argument_group("recipe")
-    recipe.add_argument("--epochs", type=int, default=d.epochs, help="%(default)s")
+    recipe.add_argument("--init", choices=("yamnet", "scratch"), default="yamnet",
+                        help="yamnet: YAMNet's AudioSet-pretrained body and AudioSet head, "
+                             "a new head trained on the data (the shipped model; needs "
+                             "--yamnet); scratch: the small CNN trained from random weights "
+                             "(%(default)s)")
+    recipe.add_argument("--yamnet", type=Path, metavar="DIR", default=None,
+                        help="folder with yamnet.tflite and yamnet_class_map.csv, e.g. "
+                             "../shared/data/yamnet (for --init yamnet)")
+    recipe.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs ({d.epochs} from scratch, "
+                             f"{HeadConfig().epochs} for the head on YAMNet)")
     recipe.add_argument("--batch-size", type=int, default=d.batch_size, help="%(default)s")
     recipe.add_argument("--learning-rate", type=float, default=d.learning_rate,
                         help="peak AdamW rate, cosine schedule (%(default)s)")
@@ -118,7 +128,9 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                                                                         n_mfcc=args.mfcc)
     config = TrainConfig(
         window_frames=args.window_frames, hop_frames=args.hop_frames,
-        channels=_channels(args.channels), epochs=args.epochs, batch_size=args.batch_size,
+        channels=_channels(args.channels),
+        epochs=args.epochs if args.epochs is not None else TrainConfig().epochs,
+        batch_size=args.batch_size,
         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
         threads=args.threads)
     return RunOptions(sources=sources, out_dir=out_dir, spec=spec, config=config,
@@ -149,11 +161,9 @@ def run(args) -> int:
 
     require_torch()
     show_training_progress(args.quiet)
-    from soundwatch.train.run import run_training
-
     options = options_from_args(args, args.out, args.test_fold)
     options.model_path = args.output
-    summary = run_training(options)
+    summary = train_one(options, args)
     print(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.0f} s "
           f"(best epoch {summary['best_epoch']}); model: {summary['model_path']} "
           f"({summary['export']['bytes'] / 1e6:.2f} MB, parity "
@@ -161,3 +171,27 @@ def run(args) -> int:
     if "test_accuracy" in summary:
         print(f"fold {summary['test_fold']} clip accuracy: {summary['test_accuracy']:.4f}")
     return 0
+
+
+def train_one(options, args) -> dict:
+    """One run with the recipe ``args.init`` names; returns its summary."""
+    from soundwatch.errors import SoundwatchError
+
+    if args.init == "scratch":
+        from soundwatch.train.run import run_training
+
+        return run_training(options)
+    if args.yamnet is None:
+        raise SoundwatchError("--init yamnet needs --yamnet DIR, the folder with "
+                              "yamnet.tflite and yamnet_class_map.csv (e.g. "
+                              "../shared/data/yamnet); or train from scratch with "
+                              "--init scratch")
+    import dataclasses
+
+    from soundwatch.train.run_pretrained import run_pretrained_training
+    from soundwatch.train.settings import HeadConfig
+
+    head = HeadConfig(seed=args.seed)
+    if args.epochs is not None:
+        head = dataclasses.replace(head, epochs=args.epochs)
+    return run_pretrained_training(options, args.yamnet, head)

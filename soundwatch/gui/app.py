@@ -5,7 +5,6 @@ Threads: this is the Qt (main) thread. See :mod:`soundwatch.gui.window` for who 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec
+from soundwatch.jsonout import to_json
 
 log = logging.getLogger(__name__)
 
@@ -195,5 +195,5 @@ def save_screenshot(window, path: str | Path, info_path: str | Path | None = Non
                 "size": [pixmap.width(), pixmap.height()],
                 "device_pixel_ratio": pixmap.devicePixelRatio(),
                 **window.spectrogram.pixel_geometry(window)}
-        Path(info_path).write_text(json.dumps(info, indent=1), encoding="utf-8")
+        Path(info_path).write_text(to_json(info, indent=1), encoding="utf-8")
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.model_format import EMBEDDING_NAME, INPUT_NAME, SCORES_NAME, ModelMetadata
@@ -38,13 +39,15 @@ def git_commit(cwd: Path | None = None) -> str:
         return ""
 
 
-def export_onnx(net: SoundNet, metadata: ModelMetadata, path: str | Path,
+def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
                 check_windows: np.ndarray | None = None,
                 tolerance: float = PARITY_TOLERANCE) -> dict:
     """Write ``net`` with ``metadata`` to ``path`` and check parity with torch.
 
     Args:
-        net: the trained network (put in eval mode here).
+        net: the trained network (put in eval mode here): a :class:`SoundNet` (logits out,
+            wrapped in :class:`ScoringNet`), or any module that already returns
+            (scores in [0, 1], embedding), such as the pretrained network.
         metadata: what the app reads; labels must match the network's outputs.
         path: the .onnx file to write.
         check_windows: (k, window_frames, n_features) dB windows for the parity check;
@@ -59,15 +62,17 @@ def export_onnx(net: SoundNet, metadata: ModelMetadata, path: str | Path,
     """
     import onnx
 
-    if len(metadata.labels) != net.n_labels:
-        raise SoundwatchError(f"metadata has {len(metadata.labels)} labels but the network "
-                              f"has {net.n_labels} outputs")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_features = metadata.feature_spec.n_features
     net.eval()
-    scoring = ScoringNet(net).eval()
+    scoring = (ScoringNet(net) if isinstance(net, SoundNet) else net).eval()
     example = torch.zeros(1, 1, metadata.window_frames, n_features)
+    with torch.no_grad():
+        n_outputs = scoring(example)[0].shape[1]
+    if len(metadata.labels) != n_outputs:
+        raise SoundwatchError(f"metadata has {len(metadata.labels)} labels but the network "
+                              f"has {n_outputs} outputs")
     temporary = path.with_suffix(".tmp.onnx")
     torch.onnx.export(
         scoring, (example,), str(temporary), input_names=[INPUT_NAME],
@@ -94,7 +99,7 @@ def export_onnx(net: SoundNet, metadata: ModelMetadata, path: str | Path,
     return report
 
 
-def check_parity(scoring: ScoringNet, path: Path, metadata: ModelMetadata,
+def check_parity(scoring: nn.Module, path: Path, metadata: ModelMetadata,
                  windows: np.ndarray | None, tolerance: float) -> dict:
     """Compare onnxruntime with torch on windows (including a batch of several)."""
     import onnxruntime

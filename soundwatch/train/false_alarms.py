@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.files import load_audio
-from soundwatch.features import compute_features
+from soundwatch.scoring import detect_stream
 
 
 def background_tail_stream(files: Sequence[Path], sample_rate_hz: int,
@@ -39,27 +39,14 @@ def concatenated_stream(files: Sequence[Path], sample_rate_hz: int) -> np.ndarra
 
 
 def stream_events(classifier, signal: np.ndarray, settings=None) -> tuple[list, np.ndarray]:
-    """Events the detector reports on ``signal``, and the window scores.
+    """Events the detector reports on ``signal`` (as the live monitor would), and the
+    window scores.
 
     Returns:
         (ended events, scores (n_windows, n_labels)).
     """
-    from soundwatch.detect import EventDetector
-
-    spec = classifier.spec
-    features = compute_features(signal, spec)
-    starts = range(0, len(features) - classifier.window_frames + 1, classifier.hop_frames)
-    windows = np.stack([features[s: s + classifier.window_frames] for s in starts])
-    scores = np.concatenate([classifier.score(windows[i: i + 256])[0]
-                             for i in range(0, len(windows), 256)])
-    detector = EventDetector(classifier.labels, settings, spec.sample_rate_hz,
-                             classifier.window_samples, classifier.metadata.background_labels)
-    ended = []
-    for start, row in zip(starts, scores, strict=True):
-        end_sample = start * spec.hop_length + classifier.window_samples
-        ended += [e for e in detector.update(row, end_sample) if not e.ongoing]
-    ended += [e for e in detector.flush(len(signal)) if not e.ongoing]
-    return ended, scores
+    scored, events = detect_stream(signal, classifier, settings)
+    return events, scored.scores
 
 
 def false_alarm_report(classifier, streams: dict[str, tuple[np.ndarray, str | None]]

@@ -72,7 +72,7 @@ def run_training(options: RunOptions) -> dict:
                 len(splits.validation), len(splits.test), len(splits.holdout),
                 len(splits.backgrounds))
     data = load_banks(splits, options.spec, options.cache_dir, options.progress)
-    pad_db = 10.0 * float(np.log10(options.spec.log_floor))
+    pad_db = options.spec.silence_value
     sampler = WindowSampler(data.train, data.labels, data.backgrounds, config.window_frames,
                             pad_db, config.background_fraction, config.silence_margin_db,
                             config.crops_per_label, config.negatives)

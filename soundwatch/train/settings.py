@@ -43,3 +43,27 @@ class TrainConfig:
         values["augment"] = AugmentConfig(**values.get("augment", {}))
         values["channels"] = tuple(values.get("channels", cls.channels))
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The project head's recipe (``--init yamnet``); the defaults are the shipped ones."""
+
+    hidden: int = 512  # MLP hidden units (0: a linear head)
+    dropout: float = 0.5
+    epochs: int = 40
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-3
+    hop_frames: int = 24  # hop between cached training windows (0.24 s)
+    lead_frames: int = 72  # windows start up to this many frames before a clip (0.72 s)
+    min_active_frames: int = 10  # loud clip frames a positive window must hold (0.1 s)
+    loud_margin_db: float = 20.0  # a frame is loud within this of the clip's loudest
+    noisy_copies: int = 1  # extra copy of every clip mixed into background noise
+    snr_db_min: float = 0.0
+    snr_db_max: float = 20.0
+    background_fraction: float = 0.7  # share of each background file used in training
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,254 @@
+"""Streaming decode: an audio file as mono float32 blocks at the rate wanted, in constant
+memory, with what was wrong with the file found, fixed and reported.
+
+Per block: decode (libsndfile, or :mod:`~soundwatch.audio.wav_recovery` for a WAV whose
+header was never finished) -> non-finite samples silenced -> level correction -> mono ->
+streaming resample (libsoxr). The blocks concatenated are, bit for bit, what decoding the
+whole file, averaging its channels and resampling it in one call gives (the streaming
+resampler's output does not depend on the chunking), so the file's length sets the time
+but not the memory.
+
+Files that need a decision about the whole file get one quick pass first (decoding is
+cheap next to scoring): float files (is their level what the format claims?) and
+multichannel files (does averaging the channels lose the sound?).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.audio.resample import StreamResampler
+from soundwatch.audio.sanitize import silence_nonfinite
+from soundwatch.audio.wav_recovery import RawWavReader, UnfinishedWav, unfinished_wav
+from soundwatch.errors import SoundwatchError
+
+log = logging.getLogger(__name__)
+
+BLOCK_SECONDS = 1.0  # file audio decoded per block
+# A float file whose peak is above this many times full scale was not written at the
+# float scale (±1): e.g. int16 values stored as floats. Below it, overs are clipped.
+OVER_SCALE_LIMIT = 2.0
+# The integer full scales a float file's samples may have been stored at, by bit depth.
+INTEGER_FULL_SCALES = {8: 2.0**7, 16: 2.0**15, 24: 2.0**23, 32: 2.0**31}
+# Averaging channels that lose more than this, in dB of the loudest channel's energy,
+# means they cancel or hide each other: the loudest channel is used alone instead.
+DOWNMIX_LOSS_LIMIT_DB = 10.0
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+
+
+@dataclass
+class DecodeReport:
+    """What the decoder found and did; counts grow while blocks are read.
+
+    Attributes:
+        nonfinite_samples: NaN/±inf values replaced by silence (counted per channel value).
+        clipped_samples: values beyond ±1 after level correction, clipped to ±1.
+        level_divisor: the samples were divided by this (1.0: as stored).
+        channel_used: the channel used alone instead of the mix (0-based), or None.
+        recovered_frames: frames read past an unfinished WAV header, or None.
+        warnings: one line per problem, for people (also logged once).
+    """
+
+    nonfinite_samples: int = 0
+    clipped_samples: int = 0
+    level_divisor: float = 1.0
+    channel_used: int | None = None
+    recovered_frames: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"nonfinite_samples": self.nonfinite_samples,
+                "clipped_samples": self.clipped_samples,
+                "level_divisor": self.level_divisor, "channel_used": self.channel_used,
+                "recovered_frames": self.recovered_frames, "warnings": list(self.warnings)}
+
+
+def decode_error(path: Path, problem: object) -> SoundwatchError:
+    """The error for a file no decoder can read, naming the file and the way out."""
+    reason = str(problem).strip().rstrip(".")
+    return SoundwatchError(
+        f"cannot decode audio file {path}: {reason}. Supported formats: WAV, FLAC, OGG "
+        f"(and MP3 where libsndfile supports it); convert it, e.g. with "
+        f"`ffmpeg -i '{path}' out.wav`"
+    )
+
+
+class AudioDecoder:
+    """One audio file as a stream of mono float32 blocks.
+
+    Args:
+        path: a WAV, FLAC, OGG (or MP3, where the platform's libsndfile decodes it) file.
+        sample_rate_hz: the rate wanted; None keeps the file's own rate.
+
+    Attributes:
+        file_rate_hz: the file's own rate; ``sample_rate_hz``: the blocks' rate.
+        channels: the file's channel count; ``n_frames``: frames in the file.
+        report: the :class:`DecodeReport`, complete once :meth:`blocks` is exhausted.
+
+    Raises:
+        SoundwatchError: missing, unreadable, non-audio or empty file, naming the file.
+    """
+
+    def __init__(self, path: str | Path, sample_rate_hz: int | None = None):
+        import soundfile
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SoundwatchError(f"audio file not found: {self.path}")
+        if self.path.is_dir():
+            raise SoundwatchError(f"{self.path} is a folder, not an audio file")
+        self.report = DecodeReport()
+        self._recovery: UnfinishedWav | None = unfinished_wav(self.path)
+        if self._recovery is not None:
+            layout = self._recovery
+            self.file_rate_hz, self.channels = layout.sample_rate_hz, layout.channels
+            self.n_frames, self.subtype = layout.n_frames, "FLOAT" if layout.is_float else "PCM"
+        else:
+            try:
+                info = soundfile.info(str(self.path))
+            except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+                raise decode_error(self.path, exc) from exc
+            self.file_rate_hz, self.channels = int(info.samplerate), int(info.channels)
+            self.n_frames, self.subtype = int(info.frames), info.subtype
+        if self.n_frames <= 0:
+            raise SoundwatchError(f"audio file {self.path} is empty (0 samples)")
+        self.sample_rate_hz = int(sample_rate_hz or self.file_rate_hz)
+        self.block_frames = max(1, int(BLOCK_SECONDS * self.file_rate_hz))
+        if self._recovery is not None:
+            layout = self._recovery
+            self.report.recovered_frames = layout.n_frames
+            self._warn(
+                f"{self.path}: its WAV header was never finished (it gives {layout.declared_bytes}"
+                f" bytes of audio, the file holds {layout.n_frames * layout.frame_bytes}; a "
+                f"recorder that crashed?): recovered {self.duration_s:.1f} s from the file's "
+                "length")
+        if self.subtype in FLOAT_SUBTYPES or self.channels > 1:
+            self._survey()
+
+    @property
+    def duration_s(self) -> float:
+        """The file's length in seconds."""
+        return self.n_frames / self.file_rate_hz
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Mono float32 blocks at ``sample_rate_hz``, each (n,), n > 0, in order.
+
+        Each call starts again from the file's beginning (for looped replay); the
+        counts in ``report`` are those of the latest pass.
+        """
+        self.report.nonfinite_samples = 0
+        self.report.clipped_samples = 0
+        resampler = StreamResampler(self.file_rate_hz, self.sample_rate_hz)
+        for data in self._raw_blocks():
+            self._fix(data)
+            out = resampler.process(self._mono(data))
+            if len(out):
+                yield out
+        tail = resampler.process(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            yield tail
+        self._report_counts()
+
+    def read_all(self) -> np.ndarray:
+        """The whole file as one (n,) float32 array (memory grows with the file)."""
+        parts = list(self.blocks())
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    # -- passes ---------------------------------------------------------------------------
+
+    def _raw_blocks(self) -> Iterator[np.ndarray]:
+        """(k, channels) float32 blocks as stored (libsndfile's ±1 scale for integers)."""
+        import soundfile
+
+        if self._recovery is not None:
+            reader = RawWavReader(self.path, self._recovery)
+            try:
+                while len(data := reader.read(self.block_frames)):
+                    yield data
+            finally:
+                reader.close()
+            return
+        try:
+            with soundfile.SoundFile(str(self.path)) as file:
+                while len(data := file.read(self.block_frames, dtype="float32",
+                                            always_2d=True)):
+                    yield data
+        except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise decode_error(self.path, exc) from exc
+
+    def _survey(self) -> None:
+        """One pass over the file: its peak and the channels' energies, to decide the level
+        correction and the downmix before the first block is delivered."""
+        peak = 0.0
+        channel_energy = np.zeros(self.channels)
+        mix_energy = 0.0
+        nonfinite = 0
+        for data in self._raw_blocks():
+            nonfinite += silence_nonfinite(data)
+            if len(data):
+                peak = max(peak, float(np.max(np.abs(data))))
+            if self.channels > 1:
+                channel_energy += np.square(data, dtype=np.float64).sum(axis=0)
+                mix_energy += float(np.square(data.mean(axis=1), dtype=np.float64).sum())
+        if nonfinite:
+            self._warn(f"{self.path}: {nonfinite} samples are not numbers (NaN or infinite); "
+                       "they are replaced by silence")
+        if peak > OVER_SCALE_LIMIT:
+            divisor = next((scale for scale in INTEGER_FULL_SCALES.values() if peak <= scale),
+                           peak)
+            bits = next((b for b, scale in INTEGER_FULL_SCALES.items() if scale == divisor), None)
+            self.report.level_divisor = divisor
+            self._warn(
+                f"{self.path}: its float samples reach {peak:.6g}, {peak:.0f}x full scale "
+                + (f"(they look like {bits}-bit integers stored as floats)" if bits else "")
+                + f"; normalised: every sample divided by {divisor:.6g}")
+        elif peak > 1.0:
+            self._warn(f"{self.path}: its float samples reach {peak:.3f}, beyond full scale "
+                       "(±1); clipped to ±1")
+        loudest = int(np.argmax(channel_energy))
+        if self.channels > 1 and channel_energy[loudest] > 0:
+            loss_db = 10 * np.log10(channel_energy[loudest] / max(mix_energy, 1e-300))
+            if loss_db > DOWNMIX_LOSS_LIMIT_DB:
+                self.report.channel_used = loudest
+                self._warn(
+                    f"{self.path}: averaging its {self.channels} channels loses "
+                    f"{min(loss_db, 999):.0f} dB of the loudest channel's energy (they cancel "
+                    f"or hide each other); using channel {loudest + 1} alone")
+
+    def _fix(self, data: np.ndarray) -> None:
+        """Silence non-finite values, correct the level and clip, in place."""
+        nonfinite = silence_nonfinite(data)
+        if self.report.level_divisor != 1.0:
+            data /= np.float32(self.report.level_divisor)
+        over = np.abs(data) > 1.0
+        if over.any():
+            np.clip(data, -1.0, 1.0, out=data)
+        self.report.nonfinite_samples += nonfinite
+        self.report.clipped_samples += int(np.count_nonzero(over))
+
+    def _mono(self, data: np.ndarray) -> np.ndarray:
+        if self.channels == 1:
+            return np.ascontiguousarray(data[:, 0])
+        if self.report.channel_used is not None:
+            return np.ascontiguousarray(data[:, self.report.channel_used])
+        return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
+
+    def _report_counts(self) -> None:
+        if self.report.nonfinite_samples and self.subtype not in FLOAT_SUBTYPES:
+            # A float file's were reported by the survey, before the first block.
+            self._warn(f"{self.path}: {self.report.nonfinite_samples} decoded samples were "
+                       "not numbers (NaN or infinite); replaced by silence")
+        if self.report.clipped_samples and self.report.level_divisor == 1.0 \
+                and self.subtype not in FLOAT_SUBTYPES:
+            self._warn(f"{self.path}: {self.report.clipped_samples} decoded samples were "
+                       "beyond full scale (±1); clipped")
+
+    def _warn(self, message: str) -> None:
+        if message not in self.report.warnings:
+            self.report.warnings.append(message)
+            log.warning("%s", message)

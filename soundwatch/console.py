@@ -1,0 +1,164 @@
+"""What `listen` prints: one line (or JSON object) per event, gap, status and summary.
+
+Events arrive on the engine worker thread, status lines from the main thread; one lock
+keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``,
+``status``, ``summary``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from soundwatch.jsonout import to_json
+from soundwatch.monitor import MonitorListener
+
+
+class ConsolePrinter(MonitorListener):
+    """Prints events (from the worker thread) and status lines (from the main thread).
+
+    Args:
+        monitor: the :class:`~soundwatch.monitor.Monitor` (add this printer as a listener).
+        as_json: one JSON object per line instead of text.
+        stream: where to write (default: stdout).
+    """
+
+    def __init__(self, monitor, as_json: bool, stream=None):
+        self.monitor = monitor
+        self.as_json = as_json
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+        self.alerts = None  # a soundwatch.alerts.service.Alerts: its outbox in status lines
+
+    def on_event_started(self, event) -> None:
+        self.event_started(event)
+
+    def on_event(self, event) -> None:
+        self.event_ended(event)
+
+    def on_gap(self, start_sample: int, n_samples: int) -> None:
+        self.gap(start_sample, n_samples)
+
+    def _emit(self, line: str) -> None:
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def _clock(self, sample: int) -> str:
+        return self.monitor.wall_time(sample).astimezone().strftime("%H:%M:%S.%f")[:-3]
+
+    def event_started(self, event) -> None:
+        if self.as_json:
+            fields = event.to_dict()
+            self._emit(to_json({
+                "type": "event_started", "event_id": event.event_id, "label": event.label,
+                "start_s": fields["start_s"], "detected_at_s": fields["end_s"],
+                "peak": fields["peak"], "continued_from": event.continued_from,
+                "start_time": _iso(self.monitor.wall_time(event.start_sample)),
+            }))
+        else:
+            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} started   "
+                       f"t={event.start_s:8.2f}s")
+
+    def event_ended(self, event) -> None:
+        if self.as_json:
+            self._emit(to_json({
+                "type": "event", **event.to_dict(),
+                "start_time": _iso(self.monitor.wall_time(event.start_sample)),
+                "end_time": _iso(self.monitor.wall_time(event.end_sample)),
+            }))
+        else:
+            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} "
+                       f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
+                       f"peak={event.peak:.2f} mean={event.mean:.2f}")
+
+    def gap(self, start_sample: int, n_samples: int) -> None:
+        rate = self.monitor.sample_rate_hz
+        if self.as_json:
+            self._emit(to_json({"type": "gap", "start_s": round(start_sample / rate, 3),
+                                "duration_s": round(n_samples / rate, 3)}))
+        else:
+            self._emit(f"{self._clock(start_sample)}  gap: {n_samples / rate:.1f} s of audio "
+                       f"lost at t={start_sample / rate:.2f}s")
+
+    def status(self) -> None:
+        engine = self.monitor.engine
+        if self.as_json:
+            s = engine.stats
+            self._emit(to_json({
+                "type": "status", "audio_s": round(s.audio_s, 2),
+                "level_dbfs": round(s.level_dbfs, 1), "lag_s": round(s.lag_s, 3),
+                "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
+                "nonfinite_samples": engine.nonfinite_samples,
+                "active": self.monitor.detector.active_labels,
+                **({"outbox": self.alerts.status()} if self.alerts else {}),
+            }))
+        else:
+            active = ",".join(self.monitor.detector.active_labels) or "-"
+            self._emit(status_line(engine) + f" hearing={active}" + self._outbox_text())
+
+    def _outbox_text(self) -> str:
+        if self.alerts is None:
+            return ""
+        from soundwatch.alerts.service import status_text
+
+        text = status_text(self.alerts.status())
+        return f" {text}" if text else ""
+
+    def summary(self, wall_s: float, store) -> None:
+        monitor = self.monitor
+        counts = dict(monitor.event_counts.most_common())
+        gaps_s = sum(n for _, n in monitor.gaps) / monitor.sample_rate_hz
+        if self.as_json:
+            s = monitor.engine.stats
+            self._emit(to_json({
+                "type": "summary", "audio_s": round(s.audio_s, 2), "wall_s": round(wall_s, 2),
+                "events": sum(counts.values()), "events_by_label": counts,
+                "gaps": len(monitor.gaps), "gap_s": round(gaps_s, 3),
+                "overflows": monitor.engine.source.stats.overflows,
+                "nonfinite_samples": monitor.engine.nonfinite_samples,
+                "warnings": list(monitor.source.warnings),
+                "database": str(store.path) if store else None,
+                "session_id": monitor.session_id,
+                "clips_written": monitor.clips.written if monitor.clips else 0,
+                **({"outbox": self.alerts.status()} if self.alerts else {}),
+            }))
+            return
+        self._emit(summary_line(monitor.engine, wall_s))
+        for warning in monitor.source.warnings:
+            self._emit(f"warning: {warning}")
+        listing = ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+        self._emit(f"events: {sum(counts.values())} ({listing})"
+                   + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
+                      else ""))
+        if store is not None:
+            self._emit(f"logged to {store.path} (session {monitor.session_id}); "
+                       f"read back with `soundwatch events list --db {store.path}`")
+        if monitor.clips is not None:
+            self._emit(f"clips: {monitor.clips.written} written to {monitor.clips.directory}"
+                       + (f", {monitor.clips.failed} failed" if monitor.clips.failed else ""))
+        if self.alerts is not None and self._outbox_text():
+            self._emit(f"alerts:{self._outbox_text()} (undelivered alerts go out on the "
+                       "next run)")
+
+
+def _iso(moment) -> str:
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def status_line(engine) -> str:
+    s = engine.stats
+    return (f"t={s.audio_s:7.1f}s level={s.level_dbfs:6.1f} dBFS lag={s.lag_s * 1000:5.0f} ms "
+            f"overflows={engine.source.stats.overflows} lost={s.samples_lost}"
+            + (f" not-a-number={engine.nonfinite_samples}" if engine.nonfinite_samples else ""))
+
+
+def summary_line(engine, wall_s: float) -> str:
+    s = engine.stats
+    return (f"stopped: {s.audio_s:.1f} s of audio in {wall_s:.1f} s, {s.frames} frames, "
+            f"overflows={engine.source.stats.overflows}, samples lost={s.samples_lost}, "
+            f"gaps={s.gaps}"
+            + (f", non-finite samples silenced={engine.nonfinite_samples}"
+               if engine.nonfinite_samples else ""))

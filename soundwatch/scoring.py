@@ -1,0 +1,229 @@
+"""Feature frames -> scored windows -> events: the one path the live monitor and offline
+analysis share.
+
+:class:`WindowScorer` cuts one window every hop out of a stream of feature frames and
+scores the windows with the classifier; the live :class:`~soundwatch.monitor.Monitor`
+feeds it the engine's frames as they come. :func:`detect_stream` runs a whole recording
+through the same code (streaming features, the same windows, the same
+:class:`~soundwatch.detect.EventDetector` calls), so `classify`, the false-alarm
+measurement, the detector sweep and evaluation report the events the monitor would.
+
+Stream clock: model-rate samples from the start of the stream. A window that ends at
+``end_sample`` covers ``[end_sample - classifier.window_samples, end_sample)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from soundwatch.detect import DetectorSettings, Event, EventDetector
+from soundwatch.features import FeatureExtractor, FeatureStream
+
+BATCH_WINDOWS = 256  # most windows per classifier call (bounds memory, keeps batches fast)
+BLOCK_SECONDS = 10.0  # a whole signal given at once is fed to the features in such blocks
+
+
+class WindowScorer:
+    """Scores one window of ``classifier.window_frames`` frames every ``hop_frames`` frames.
+
+    Args:
+        classifier: a :class:`~soundwatch.model.Classifier`.
+        hop_frames: feature frames between the ends of consecutive windows.
+        batch_windows: most windows per classifier call.
+    """
+
+    def __init__(self, classifier, hop_frames: int, batch_windows: int = BATCH_WINDOWS):
+        self.classifier = classifier
+        self.window_frames = classifier.window_frames
+        self.hop_frames = int(hop_frames)
+        self.hop_length = classifier.spec.hop_length
+        self.frame_length = classifier.spec.frame_length
+        self.batch_windows = int(batch_windows)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget buffered frames (after a gap: the next frames start a new segment)."""
+        self._frames = np.zeros((0, self.classifier.spec.n_features), dtype=np.float32)
+        self._first_sample = 0  # stream sample where self._frames[0] starts
+        self._next_end = self.window_frames  # index in self._frames where the next window ends
+
+    def push(self, frames: np.ndarray, first_sample: int
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Add consecutive feature frames; score every window now complete.
+
+        Args:
+            frames: (n, n_features) float32; frame 0 starts at stream sample ``first_sample``
+                and follows on from the frames pushed before (since the last reset).
+            first_sample: stream-clock sample where ``frames[0]`` starts.
+
+        Returns:
+            (scores, embedding, end_samples): (k, n_labels) float32 scores, (k, dim)
+            float32 embedding or None, and (k,) int64 stream samples where each window
+            ends; k may be 0.
+        """
+        if len(self._frames) == 0:
+            self._first_sample = int(first_sample)
+        self._frames = np.concatenate([self._frames, frames]) if len(self._frames) else frames
+        ends = np.arange(self._next_end, len(self._frames) + 1, self.hop_frames)
+        n_labels = len(self.classifier.labels)
+        if len(ends) == 0:
+            return (np.zeros((0, n_labels), np.float32), None, np.zeros(0, np.int64))
+        scores, embeddings = [], []
+        for i in range(0, len(ends), self.batch_windows):
+            windows = np.stack([self._frames[end - self.window_frames:end]
+                                for end in ends[i:i + self.batch_windows]])
+            batch_scores, batch_embedding = self.classifier.score(windows)
+            scores.append(batch_scores)
+            if batch_embedding is not None:
+                embeddings.append(batch_embedding)
+        end_samples = (self._first_sample + (ends - 1) * self.hop_length + self.frame_length
+                       ).astype(np.int64)
+        # Keep only the frames the next window needs.
+        next_end = int(ends[-1]) + self.hop_frames
+        drop = min(max(0, next_end - self.window_frames), len(self._frames))
+        self._frames = self._frames[drop:]
+        self._first_sample += drop * self.hop_length
+        self._next_end = next_end - drop
+        return (np.concatenate(scores), np.concatenate(embeddings) if embeddings else None,
+                end_samples)
+
+
+@dataclass
+class StreamScores:
+    """Every scored window of a stream.
+
+    Attributes:
+        scores: (n_windows, n_labels) float32 raw scores, in time order.
+        end_samples: (n_windows,) int64 stream samples where each window ends.
+        n_samples: model-rate samples in the stream (padding included).
+        window_samples: samples one window covers.
+        sample_rate_hz: the stream clock's rate (the model's).
+    """
+
+    scores: np.ndarray
+    end_samples: np.ndarray
+    n_samples: int
+    window_samples: int
+    sample_rate_hz: int
+
+    @property
+    def start_samples(self) -> np.ndarray:
+        """(n_windows,) int64 stream samples where each window starts."""
+        return self.end_samples - self.window_samples
+
+
+def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
+                 hop_frames: int | None = None, extractor: FeatureExtractor | None = None,
+                 pad_to_window: bool = False) -> StreamScores:
+    """Score a decoded stream's windows exactly as the live monitor does.
+
+    Args:
+        audio: mono float32 at the model rate (``classifier.sample_rate_hz``): one
+            (n_samples,) array, or an iterable of such blocks of any sizes (e.g. a
+            streaming decoder), so that memory does not grow with the stream's length.
+        classifier: a :class:`~soundwatch.model.Classifier`.
+        hop_frames: feature frames between windows (None: the model's hop; see
+            ``classifier.hop_frames_for(hop_s)``).
+        extractor: a prebuilt :class:`FeatureExtractor` for ``classifier.spec``.
+        pad_to_window: a stream shorter than one window is padded with silence to one
+            window (so that it still gets a score) instead of giving no windows.
+
+    Returns:
+        :class:`StreamScores`.
+    """
+    hop_frames = classifier.hop_frames if hop_frames is None else int(hop_frames)
+    features = FeatureStream(classifier.spec, extractor)
+    scorer = WindowScorer(classifier, hop_frames)
+    block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
+    if isinstance(audio, np.ndarray):
+        signal = audio
+        audio = (signal[i:i + block] for i in range(0, len(signal), block))
+    scores, ends = [], []
+    n_samples = 0
+
+    def feed(chunk: np.ndarray) -> None:
+        nonlocal n_samples
+        first_sample = features.frames_emitted * classifier.spec.hop_length
+        frames = features.push(chunk)
+        n_samples += len(chunk)
+        if len(frames):
+            window_scores, _, window_ends = scorer.push(frames, first_sample)
+            scores.append(window_scores)
+            ends.append(window_ends)
+
+    for chunk in audio:
+        feed(chunk)
+    if pad_to_window and n_samples < classifier.window_samples:
+        feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32))
+    n_labels = len(classifier.labels)
+    return StreamScores(
+        scores=np.concatenate(scores) if scores else np.zeros((0, n_labels), np.float32),
+        end_samples=np.concatenate(ends) if ends else np.zeros(0, np.int64),
+        n_samples=n_samples, window_samples=classifier.window_samples,
+        sample_rate_hz=classifier.sample_rate_hz,
+    )
+
+
+def new_detector(classifier, settings: DetectorSettings | None = None) -> EventDetector:
+    """The :class:`EventDetector` the monitor builds for ``classifier`` and ``settings``."""
+    return EventDetector(classifier.labels, settings, classifier.sample_rate_hz,
+                         window_samples=classifier.window_samples,
+                         background_labels=classifier.metadata.background_labels)
+
+
+def detect_events(classifier, scored: StreamScores, settings: DetectorSettings | None = None,
+                  with_started: bool = False) -> list[Event]:
+    """Run the event detector over scored windows, as the monitor does window by window.
+
+    Cheap next to scoring: sweep many settings over one :class:`StreamScores`.
+
+    Args:
+        classifier: gives the labels, rate, window and background labels.
+        scored: from :func:`score_stream`.
+        settings: detection settings (None: the defaults, warm-up included).
+        with_started: also return the ``ongoing=True`` "event started" notices.
+
+    Returns:
+        Finished events (and, with ``with_started``, start notices), in the order the
+        monitor delivers them; the stream's end closes events still in progress.
+    """
+    detector = new_detector(classifier, settings)
+    notices: list[Event] = []
+    for row, end_sample in zip(scored.scores, scored.end_samples, strict=True):
+        notices += detector.update(row, int(end_sample))
+    notices += detector.flush(scored.n_samples)
+    return notices if with_started else [event for event in notices if not event.ongoing]
+
+
+def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
+                  settings: DetectorSettings | None = None,
+                  extractor: FeatureExtractor | None = None,
+                  pad_to_window: bool = False) -> tuple[StreamScores, list[Event]]:
+    """Score a decoded stream and detect its events, the way the live monitor would.
+
+    Args:
+        audio: mono float32 at the model rate: one (n_samples,) array or an iterable of
+            blocks (see :func:`score_stream`).
+        classifier: a :class:`~soundwatch.model.Classifier`.
+        settings: :class:`DetectorSettings` (None: the defaults); ``settings.hop_s`` sets
+            the hop (None: the model's). Pass ``warmup_s=0`` for recordings that have no
+            device start-up click.
+        extractor: a prebuilt :class:`FeatureExtractor` for ``classifier.spec``.
+        pad_to_window: pad a stream shorter than one window with silence to one window.
+
+    Returns:
+        (scored, events): the :class:`StreamScores` of every window, and the finished
+        :class:`~soundwatch.detect.Event` list (``ongoing`` False) in delivery order,
+        times on the stream clock (``event.start_s``/``end_s`` from the stream's start).
+
+    Raises:
+        SoundwatchError: invalid settings, or settings naming labels the model lacks.
+    """
+    settings = (settings or DetectorSettings()).validate()
+    new_detector(classifier, settings)  # refuse bad settings before the expensive part
+    scored = score_stream(audio, classifier, classifier.hop_frames_for(settings.hop_s),
+                          extractor, pad_to_window)
+    return scored, detect_events(classifier, scored, settings)

@@ -1,0 +1,234 @@
+"""Events, as a user meets them: recall, false events and onset latency on streams.
+
+A model is judged here the way the app uses it: clips the model never trained on are placed
+a few seconds apart into a background, the stream goes through the one offline path
+(:func:`soundwatch.scoring.score_stream` and the :class:`~soundwatch.detect.EventDetector`
+with its default settings), and the detector's events are matched to the truth:
+
+- a true clip is *found* when a finished event of its label overlaps it;
+- its *latency* is the time from its onset (the first 10 ms frame within 30 dB of the
+  clip's loudest) to the first "event started" notice of its label that comes after the
+  onset and before the clip ends; a notice can be early (negative) by up to one window
+  when the clip's own quiet start already sounds like it;
+- a finished event that overlaps no true clip of its label is a *false event*.
+
+Used by ``soundwatch evaluate`` (held-out ESC-50 folds, background streams, and the DCASE
+2016 office segments as a cross-dataset check) and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.audio.files import load_audio
+from soundwatch.errors import SoundwatchError
+
+QUIET_BED_DBFS = -60.0  # a quiet room: white noise at this RMS
+NOISY_BED_DBFS = -35.0  # household noise scaled to this RMS
+GAP_S = 3.0  # silence (bed only) between placed clips
+
+# DCASE 2016 task 2 office classes -> the shipped model's labels (None: no such label).
+DCASE_LABELS: dict[str, str | None] = {
+    "clearthroat": "throat_clearing", "cough": "coughing", "doorslam": "door_slam",
+    "drawer": "drawer", "keyboard": "keyboard_typing", "keys": "keys_jangling",
+    "knock": "door_wood_knock", "laughter": "laughing", "pageturn": None,
+    "phone": "telephone_ring", "speech": "speech",
+}
+
+
+@dataclass(frozen=True)
+class TruthEvent:
+    """A clip placed in a stream: its label and where its sound is, in seconds."""
+
+    label: str
+    onset_s: float
+    end_s: float
+    source: str
+
+
+def onset_and_end_s(clip: np.ndarray, rate_hz: int, below_peak_db: float = 30.0
+                    ) -> tuple[float, float]:
+    """(onset, end) in seconds: the first and last 10 ms frame within ``below_peak_db``
+    of the clip's loudest frame (ESC-50 clips often start and end in silence)."""
+    frame = rate_hz // 100
+    n = max(1, len(clip) // frame)
+    padded = np.zeros(n * frame, dtype=np.float64)
+    padded[:min(len(clip), n * frame)] = clip[:n * frame]
+    rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -below_peak_db)
+    return loud[0] * frame / rate_hz, (loud[-1] + 1) * frame / rate_hz
+
+
+def quiet_bed(n_samples: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(n_samples) * 10 ** (QUIET_BED_DBFS / 20)).astype(np.float32)
+
+
+def noise_bed(noise: np.ndarray, n_samples: int) -> np.ndarray:
+    """``noise`` looped to ``n_samples``, scaled to ``NOISY_BED_DBFS`` RMS."""
+    if len(noise) == 0:
+        raise SoundwatchError("no background noise to build a noisy stream from")
+    scaled = noise / (np.sqrt(np.mean(noise.astype(np.float64) ** 2)) + 1e-9)
+    return (np.resize(scaled, n_samples) * 10 ** (NOISY_BED_DBFS / 20)).astype(np.float32)
+
+
+def place_clips(clips: Sequence[tuple[str, str, np.ndarray]], bed: np.ndarray, rate_hz: int,
+                gap_s: float = GAP_S) -> tuple[np.ndarray, list[TruthEvent]]:
+    """Clips ``(label, source, signal)`` placed ``gap_s`` apart into ``bed`` (long enough:
+    see :func:`stream_length`); returns the stream (clipped to [-1, 1]) and the truth."""
+    signal = bed.copy()
+    truth, position = [], int(gap_s * rate_hz)
+    for label, source, clip in clips:
+        signal[position:position + len(clip)] += clip
+        onset_s, end_s = onset_and_end_s(clip, rate_hz)
+        truth.append(TruthEvent(label, position / rate_hz + onset_s,
+                                position / rate_hz + end_s, source))
+        position += len(clip) + int(gap_s * rate_hz)
+    return np.clip(signal, -1.0, 1.0), truth
+
+
+def stream_length(clips: Sequence[tuple[str, str, np.ndarray]], rate_hz: int,
+                  gap_s: float = GAP_S) -> int:
+    return int(gap_s * rate_hz) + sum(len(c) + int(gap_s * rate_hz) for _, _, c in clips)
+
+
+def match_events(events, notices, truth: Sequence[TruthEvent]) -> dict:
+    """Match detector output to the truth (see the module docstring).
+
+    Args:
+        events: finished :class:`~soundwatch.detect.Event` list.
+        notices: "event started" notices (``ongoing`` True) of the same run.
+        truth: the placed clips.
+
+    Returns:
+        {"found": [bool per truth], "latency_s": [float or None per truth],
+         "false_events": [event], "labels_found": Counter, "labels_total": Counter}.
+    """
+    found = [False] * len(truth)
+    matched_events = set()
+    for k, t in enumerate(truth):
+        for i, e in enumerate(events):
+            if e.label == t.label and e.start_s < t.end_s and e.end_s > t.onset_s:
+                found[k] = True
+                matched_events.add(i)
+    latency: list[float | None] = []
+    for t in truth:
+        times = [n.end_s for n in notices
+                 if n.label == t.label and t.onset_s - 1.0 <= n.end_s <= t.end_s + 1.0]
+        latency.append(min(times) - t.onset_s if times else None)
+    false = [e for i, e in enumerate(events) if i not in matched_events]
+    return {"found": found, "latency_s": latency, "false_events": false,
+            "labels_found": Counter(t.label for t, f in zip(truth, found, strict=True) if f),
+            "labels_total": Counter(t.label for t in truth)}
+
+
+def detect_with_notices(classifier, signal: np.ndarray, settings=None):
+    """(finished events, start notices) of the detector on ``signal`` at ``settings``."""
+    from soundwatch.detect import DetectorSettings
+    from soundwatch.scoring import detect_events, score_stream
+
+    settings = (settings or DetectorSettings()).validate()
+    scored = score_stream(signal, classifier, classifier.hop_frames_for(settings.hop_s))
+    notices = detect_events(classifier, scored, settings, with_started=True)
+    return ([n for n in notices if not n.ongoing], [n for n in notices if n.ongoing])
+
+
+def event_stream_report(classifier, clips: Sequence[tuple[str, str, np.ndarray]],
+                        bed: np.ndarray, settings=None) -> dict:
+    """Recall, latency and false events of ``clips`` placed into ``bed``.
+
+    Returns:
+        {"clips", "recall", "latency_p50_s", "latency_p95_s", "false_events",
+         "false_events_per_hour", "per_label_recall", "false_labels", "minutes"}.
+    """
+    rate = classifier.sample_rate_hz
+    signal, truth = place_clips(clips, bed, rate)
+    events, notices = detect_with_notices(classifier, signal, settings)
+    known = set(classifier.labels)
+    truth = [t for t in truth if t.label in known]
+    result = match_events(events, notices, truth)
+    latencies = [x for x in result["latency_s"] if x is not None]
+    hours = len(signal) / rate / 3600
+    return {
+        "clips": len(truth),
+        "recall": round(float(np.mean(result["found"])), 4) if truth else None,
+        "latency_p50_s": round(float(np.percentile(latencies, 50)), 3) if latencies else None,
+        "latency_p95_s": round(float(np.percentile(latencies, 95)), 3) if latencies else None,
+        "false_events": len(result["false_events"]),
+        "false_events_per_hour": round(len(result["false_events"]) / hours, 1),
+        "per_label_recall": {label: round(result["labels_found"][label] / total, 3)
+                             for label, total in sorted(result["labels_total"].items())},
+        "false_labels": dict(Counter(e.label for e in result["false_events"])
+                             .most_common(8)),
+        "minutes": round(hours * 60, 1),
+    }
+
+
+def fold_event_report(classifier, test_clips: Sequence[tuple[str, str, np.ndarray]],
+                      noise: np.ndarray, settings=None) -> dict:
+    """Held-out clips in a quiet room and in household noise: ``{"quiet": ..., "noisy":
+    ...}`` of :func:`event_stream_report`."""
+    rate = classifier.sample_rate_hz
+    n = stream_length(test_clips, rate)
+    return {"quiet": event_stream_report(classifier, test_clips, quiet_bed(n), settings),
+            "noisy": event_stream_report(classifier, test_clips, noise_bed(noise, n),
+                                         settings)}
+
+
+DCASE_NAME = re.compile(r"_ebr_(?P<ebr>-?\d+)_.*_(?P<cls>[a-z]+)_\d+$")
+
+
+def dcase_report(classifier, segments_dir: str | Path, settings=None) -> dict:
+    """Per-class recall on the DCASE 2016 office segments, per event-to-background ratio.
+
+    Each segment (one annotated event already mixed into office background at -6, 0 or
+    +6 dB) is placed, per ratio, 3 s apart in a quiet bed; a segment is found when an event
+    of its mapped label (:data:`DCASE_LABELS`) overlaps it. Classes without a label are
+    counted apart ("not covered"), never as found.
+
+    Raises:
+        SoundwatchError: the folder has no segments named as DCASE 2016 names them.
+    """
+    segments_dir = Path(segments_dir)
+    files = sorted(segments_dir.glob("*.flac")) + sorted(segments_dir.glob("*.wav"))
+    by_ebr: dict[str, list[tuple[str, str, np.ndarray]]] = defaultdict(list)
+    for path in files:
+        m = DCASE_NAME.search(path.stem)
+        if not m or m["cls"] not in DCASE_LABELS:
+            continue
+        label = DCASE_LABELS[m["cls"]]
+        if label is None or label not in classifier.labels:
+            by_ebr["not covered"].append((m["cls"], path.name, np.zeros(0, np.float32)))
+            continue
+        audio, _ = load_audio(path, classifier.sample_rate_hz)
+        by_ebr[m["ebr"]].append((label, path.name, audio))
+    if not by_ebr:
+        raise SoundwatchError(f"{segments_dir}: no DCASE 2016 segments "
+                              "(dev_1_ebr_<EBR>_..._<class>_<k>.flac) found")
+    report: dict = {"mapping": DCASE_LABELS,
+                    "not_covered": dict(Counter(c for c, _, _ in by_ebr.pop("not covered",
+                                                                          [])))}
+    found_all: Counter = Counter()
+    total_all: Counter = Counter()
+    for ebr, clips in sorted(by_ebr.items(), key=lambda item: int(item[0])):
+        rate = classifier.sample_rate_hz
+        signal, truth = place_clips(clips, quiet_bed(stream_length(clips, rate)), rate)
+        events, notices = detect_with_notices(classifier, signal, settings)
+        result = match_events(events, notices, truth)
+        found_all.update(result["labels_found"])
+        total_all.update(result["labels_total"])
+        report[f"ebr_{ebr}_db"] = {
+            "segments": len(truth), "recall": round(float(np.mean(result["found"])), 4),
+            "per_label_recall": {label: round(result["labels_found"][label] / total, 3)
+                                 for label, total in sorted(result["labels_total"].items())},
+        }
+    report["recall"] = round(sum(found_all.values()) / max(1, sum(total_all.values())), 4)
+    report["per_label_recall"] = {label: round(found_all[label] / total, 3)
+                                  for label, total in sorted(total_all.items())}
+    return report

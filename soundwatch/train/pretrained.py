@@ -1,0 +1,334 @@
+"""Training from YAMNet (``--init yamnet``): its AudioSet-pretrained body, a new project head.
+
+The exported network (:class:`PretrainedSoundNet`) is
+
+    log-mel patch (96 x 64) -> YAMNet body -> embedding (1024)
+                                  |-> project head (MLP) -> sigmoid: ESC-50 + speech + music
+                                  '-> YAMNet's AudioSet head, unchanged -> home labels
+                                      (each the highest of its AudioSet classes' scores)
+
+The body and the AudioSet head are frozen: the AudioSet head then cannot drift from the
+published YAMNet (its drift is measured and 0 by construction), and the project head
+trains on embeddings computed once, in minutes on a CPU. Embeddings are computed for
+windows at every ``hop`` through each clip *and* for windows where the clip starts late
+(the window's start lies up to ``lead_frames`` before the sound, over background noise),
+so that the first windows after an onset learn to fire (``onset-aligned`` crops). A window
+counts as a positive when it holds at least ``min_active_frames`` of the clip's loud
+frames, as a negative when it holds none, and is left out of the loss in between.
+
+The AudioSet-derived labels are calibrated with one offset in logit space, measured on
+training data only (:func:`calibrate_home_offset`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from soundwatch.features import YAMNET_SPEC
+from soundwatch.train.feature_cache import FeatureBank, default_cache_dir
+from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS, class_indices
+from soundwatch.train.settings import HeadConfig
+from soundwatch.train.yamnet import EMBEDDING_DIM, PATCH_FRAMES, Yamnet, YamnetBody
+
+log = logging.getLogger(__name__)
+
+
+class PretrainedSoundNet(nn.Module):
+    """What is exported: features -> (scores (batch, n_labels), embedding (batch, 1024)).
+
+    Args:
+        yamnet: the published network (body and AudioSet head), frozen.
+        head: the project head, embedding -> (batch, n_project) logits.
+        home_indices: for each home label, the indices of its AudioSet classes.
+        home_offset: added to the AudioSet logits of the home labels (calibration).
+    """
+
+    def __init__(self, yamnet: Yamnet, head: nn.Module, home_indices: list[list[int]],
+                 home_offset: float = 0.0):
+        super().__init__()
+        self.body = yamnet.body
+        self.audioset_head = yamnet.audioset_head
+        self.head = head
+        width = max((len(i) for i in home_indices), default=1)
+        # Pad each group by repeating its first class, so a max over the row is the max
+        # over the group.
+        padded = [group + [group[0]] * (width - len(group)) for group in home_indices]
+        self.register_buffer("home_indices", torch.tensor(padded or [[0]], dtype=torch.long))
+        self.n_home = len(home_indices)
+        self.home_offset = float(home_offset)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.body(features)
+        project = torch.sigmoid(self.head(embedding))
+        if self.n_home == 0:
+            return project, embedding
+        logits = self.audioset_head(embedding)  # (batch, 521)
+        grouped = logits[:, self.home_indices]  # (batch, n_home, width)
+        home = torch.sigmoid(grouped.amax(dim=2) + self.home_offset)
+        return torch.cat([project, home], dim=1), embedding
+
+
+def make_head(n_labels: int, config: HeadConfig) -> nn.Module:
+    if config.hidden <= 0:
+        head: nn.Module = nn.Linear(EMBEDDING_DIM, n_labels)
+        last = head
+    else:
+        last = nn.Linear(config.hidden, n_labels)
+        head = nn.Sequential(nn.Linear(EMBEDDING_DIM, config.hidden), nn.ReLU(),
+                             nn.Dropout(config.dropout), last)
+    # Start each score near a rare positive's prior (as the scratch network does).
+    nn.init.constant_(last.bias, -math.log(max(n_labels - 1, 1)))
+    return head
+
+
+# ---- training windows and their embeddings -------------------------------------------
+
+def loud_frames(features: np.ndarray, margin_db: float) -> np.ndarray:
+    """Which frames of a YAMNet log-mel clip are loud: (n_frames, 64) -> (n_frames,) bool.
+
+    A frame is loud when its mean mel magnitude is within ``margin_db`` (a magnitude
+    ratio, 20 log10) of the clip's loudest frame.
+    """
+    magnitude = np.exp(features.astype(np.float64)).mean(axis=1)
+    level_db = 20.0 * np.log10(np.maximum(magnitude, 1e-12))
+    return level_db >= level_db.max() - margin_db
+
+
+def mix_magnitudes(features: np.ndarray, noise: np.ndarray, noise_gain: float
+                   ) -> np.ndarray:
+    """Features of a sound plus noise: magnitudes add (YAMNet features are ln(mag + off)).
+
+    ``features`` and ``noise`` are (n, 64) YAMNet log-mel of the same length.
+    """
+    offset = YAMNET_SPEC.log_offset
+    mixed = (np.maximum(np.exp(features) - offset, 0.0)
+             + noise_gain * np.maximum(np.exp(noise) - offset, 0.0))
+    return np.log(mixed + offset).astype(np.float32)
+
+
+def noise_gain_for_snr(features: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
+    """Gain on ``noise`` that puts it ``snr_db`` below the clip's loud frames (magnitude)."""
+    offset = YAMNET_SPEC.log_offset
+    loud = loud_frames(features, 20.0)
+    signal_level = np.maximum(np.exp(features[loud]) - offset, 0.0).mean()
+    noise_level = max(float(np.maximum(np.exp(noise) - offset, 0.0).mean()), 1e-9)
+    return float(signal_level / noise_level * 10.0 ** (-snr_db / 20.0))
+
+
+@dataclass
+class WindowSet:
+    """Windows cut from a bank, ready to embed.
+
+    ``windows``: (n, 96, 64) float32 log-mel; ``record``: (n,) index into the bank's
+    records; ``active``: (n,) loud clip frames inside each window.
+    """
+
+    windows: np.ndarray
+    record: np.ndarray
+    active: np.ndarray
+
+
+def clip_training_windows(bank: FeatureBank, noise: FeatureBank | None, config: HeadConfig,
+                          whole_file_label: list[bool], rng: np.random.Generator
+                          ) -> WindowSet:
+    """Every training window of every clip (see the module docstring).
+
+    Clips of datasets with short events (``whole_file_label[i]`` False) get lead-in windows
+    over background noise and ``noisy_copies`` noisy copies; long fold-less files (speech,
+    music) are cut at the hop as they are, every window labelled.
+    """
+    windows, records, active = [], [], []
+    for i in range(len(bank.records)):
+        clip = bank.clip(i)
+        copies = 1 + (0 if whole_file_label[i] else config.noisy_copies)
+        for copy in range(copies):
+            lead = 0 if whole_file_label[i] else config.lead_frames
+            n_total = lead + max(len(clip), PATCH_FRAMES)
+            base = np.full((n_total, clip.shape[1]), YAMNET_SPEC.silence_value, np.float32)
+            base[lead:lead + len(clip)] = clip
+            loud = np.zeros(n_total, dtype=bool)
+            loud[lead:lead + len(clip)] = (True if whole_file_label[i]
+                                           else loud_frames(clip, config.loud_margin_db))
+            if noise is not None and (copy > 0 or lead > 0):
+                bed = noise_bed(noise, n_total, config.background_fraction, rng)
+                snr_db = (rng.uniform(config.snr_db_min, config.snr_db_max) if copy > 0
+                          else config.snr_db_max + 10.0)
+                base = mix_magnitudes(base, bed, noise_gain_for_snr(clip, bed[:len(clip)],
+                                                                    snr_db))
+            for start in range(0, n_total - PATCH_FRAMES + 1, config.hop_frames):
+                windows.append(base[start:start + PATCH_FRAMES])
+                records.append(i)
+                active.append(int(loud[start:start + PATCH_FRAMES].sum()))
+    return WindowSet(np.stack(windows), np.asarray(records), np.asarray(active))
+
+
+def noise_bed(noise: FeatureBank, n_frames: int, used_fraction: float,
+              rng: np.random.Generator) -> np.ndarray:
+    """``n_frames`` of background log-mel from the training part of a random noise file."""
+    index = int(rng.integers(len(noise.records)))
+    clip = noise.clip(index)
+    clip = clip[: max(PATCH_FRAMES, int(len(clip) * used_fraction))]
+    reps = -(-n_frames // len(clip)) + 1
+    tiled = np.concatenate([clip] * reps)
+    start = int(rng.integers(max(1, len(tiled) - n_frames)))
+    return tiled[start:start + n_frames]
+
+
+def background_windows(noise: FeatureBank, config: HeadConfig) -> np.ndarray:
+    """Windows of the training part of each background file: (n, 96, 64)."""
+    out = []
+    for i in range(len(noise.records)):
+        clip = noise.clip(i)
+        clip = clip[: int(len(clip) * config.background_fraction)]
+        out += [clip[s:s + PATCH_FRAMES]
+                for s in range(0, len(clip) - PATCH_FRAMES + 1, config.hop_frames)]
+    return np.stack(out) if out else np.zeros((0, PATCH_FRAMES, 64), np.float32)
+
+
+def embed(body: YamnetBody, windows: np.ndarray, batch: int = 128,
+          progress: bool = False) -> np.ndarray:
+    """YAMNet embeddings of windows: (n, 96, 64) -> (n, 1024) float32 (float32 arithmetic,
+    as the app's onnxruntime computes them)."""
+    from tqdm import tqdm
+
+    body.eval()
+    out = np.empty((len(windows), EMBEDDING_DIM), dtype=np.float32)
+    with torch.no_grad():
+        for start in tqdm(range(0, len(windows), batch), desc="embedding windows",
+                          unit="batch", disable=not progress, leave=False):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch]))[:, None]
+            out[start:start + batch] = body(x).numpy()
+    return out
+
+
+def cached_embeddings(name: str, key_parts: list[str], compute, cache_dir: Path | None
+                      ) -> dict[str, np.ndarray]:
+    """``compute()`` (a dict of arrays), cached under a hash of ``key_parts``."""
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:20]
+    path = cache_dir / f"{name}-{key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as data:
+                log.info("%s from cache %s", name, path)
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable cache %s: %s", path, exc)
+    arrays = compute()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp.npz")
+        np.savez(temporary, **arrays)
+        temporary.replace(path)
+    except OSError as exc:
+        log.warning("could not write embedding cache %s: %s", path, exc)
+    return arrays
+
+
+# ---- the head ---------------------------------------------------------------------------
+
+def fit_head(embeddings: np.ndarray, targets: np.ndarray, mask: np.ndarray,
+             config: HeadConfig, n_labels: int) -> tuple[nn.Module, list[dict]]:
+    """Train the project head with masked binary cross-entropy.
+
+    Args:
+        embeddings: (n, 1024) float32.
+        targets: (n, n_labels) float32 in {0, 1}.
+        mask: (n, n_labels) float32, 0 where a target is unknown (left out of the loss).
+
+    Returns:
+        (head in eval mode, per-epoch history [{"epoch", "loss"}]).
+    """
+    torch.manual_seed(config.seed)
+    head = make_head(n_labels, config)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    steps = config.epochs * max(1, -(-len(embeddings) // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.learning_rate,
+                                                   total_steps=steps, pct_start=0.1)
+    x_all = torch.from_numpy(embeddings)
+    y_all = torch.from_numpy(targets)
+    m_all = torch.from_numpy(mask)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = []
+    for epoch in range(config.epochs):
+        head.train()
+        order = torch.randperm(len(embeddings), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            logits = head(x_all[idx])
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                logits, y_all[idx], weight=m_all[idx], reduction="sum") / max(1, len(idx))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss) * len(idx)
+        history.append({"epoch": epoch + 1, "loss": round(total / len(embeddings), 5)})
+    return head.eval(), history
+
+
+def calibrate_home_offset(audioset_logits: np.ndarray, proxy_indices: dict[str, list[int]],
+                          clip_labels: list[str | None], threshold_on: float,
+                          max_background_rate: float = 0.001) -> dict:
+    """One logit offset for the AudioSet-derived labels, from training windows only.
+
+    For the ESC-50 labels that have AudioSet twins (:data:`PROXY_LABELS`), the best
+    AudioSet logit of the twin classes is compared on windows of that label (positives)
+    and on windows of every other label, speech, music and background (negatives). The
+    cut is the highest logit that at most ``max_background_rate`` of the negatives reach
+    and the offset moves that cut onto the detector's ``threshold_on``, so an AudioSet
+    label starts an event about as rarely by mistake as our own labels do.
+
+    Args:
+        audioset_logits: (n, 521) logits of training windows.
+        proxy_indices: proxy label -> AudioSet class indices.
+        clip_labels: (n,) each window's label, None for background windows.
+        threshold_on: the detector's default on-threshold (a score in (0, 1)).
+
+    Returns:
+        {"offset", "cut_logit", "proxy_recall", "negative_rate"}.
+    """
+    labels = np.array([label or "" for label in clip_labels])
+    negatives, positives = [], []
+    for label, indices in proxy_indices.items():
+        best = audioset_logits[:, indices].max(axis=1)
+        positives.append(best[labels == label])
+        negatives.append(best[labels != label])
+    negative = np.concatenate(negatives)
+    positive = np.concatenate(positives)
+    cut = float(np.quantile(negative, 1.0 - max_background_rate))
+    offset = math.log(threshold_on / (1.0 - threshold_on)) - cut
+    return {"offset": offset, "cut_logit": cut,
+            "proxy_recall": float((positive >= cut).mean()) if len(positive) else None,
+            "negative_rate": float((negative >= cut).mean())}
+
+
+def timed(label: str):
+    """A context manager that logs how long a step took."""
+    class _Timer:
+        def __enter__(self):
+            self.start = time.monotonic()
+            return self
+
+        def __exit__(self, *exc):
+            self.seconds = time.monotonic() - self.start
+            log.info("%s: %.1f s", label, self.seconds)
+    return _Timer()
+
+
+def home_label_indices(class_names: list[str]) -> tuple[list[str], list[list[int]],
+                                                        dict[str, list[int]]]:
+    """(home labels, their AudioSet index groups, proxy label -> indices)."""
+    home = class_indices(HOME_LABELS, class_names)
+    return list(home), list(home.values()), class_indices(PROXY_LABELS, class_names)

@@ -1,0 +1,252 @@
+"""One training run from YAMNet (``--init yamnet``): splits -> embeddings -> head -> ONNX.
+
+The same splits, feature cache, run folder files (``summary.json``, ``test_scores.npz``,
+``log.jsonl``) and export as :mod:`soundwatch.train.run`, so ``evaluate`` and the card
+treat both kinds of run alike. See :mod:`soundwatch.train.pretrained` for the method.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.features import YAMNET_SPEC
+from soundwatch.model_format import ModelMetadata
+from soundwatch.train.feature_cache import cache_key, load_feature_bank
+from soundwatch.train.fit import clip_accuracy
+from soundwatch.train.pretrained import (
+    PretrainedSoundNet,
+    background_windows,
+    cached_embeddings,
+    calibrate_home_offset,
+    clip_training_windows,
+    embed,
+    fit_head,
+    home_label_indices,
+)
+from soundwatch.train.recipe import make_splits
+from soundwatch.train.sampling import clip_windows
+from soundwatch.train.settings import HeadConfig
+from soundwatch.train.yamnet import PATCH_FRAMES, Yamnet, load_yamnet, read_class_names
+
+log = logging.getLogger(__name__)
+
+YAMNET_LICENSE = ("YAMNet weights (tensorflow/models, research/audioset/yamnet): "
+                  "Apache-2.0; AudioSet ontology class names: CC BY-SA 4.0")
+DEFAULT_HOP_FRAMES = 25  # 0.25 s, the live hop (see the model card's latency figures)
+DETECTOR_THRESHOLD_ON = 0.7  # the detector default the AudioSet labels are calibrated to
+
+
+def load_yamnet_dir(yamnet_dir: Path) -> tuple[Yamnet, list[str], str]:
+    """(network, its 521 class names, a hash of its weights file) from a YAMNet folder.
+
+    Raises:
+        SoundwatchError: ``yamnet.tflite`` or ``yamnet_class_map.csv`` is missing or bad.
+    """
+    yamnet_dir = Path(yamnet_dir)
+    tflite_path = yamnet_dir / "yamnet.tflite"
+    class_map = yamnet_dir / "yamnet_class_map.csv"
+    for needed in (tflite_path, class_map):
+        if not needed.is_file():
+            raise SoundwatchError(f"{needed} not found: --yamnet DIR must hold yamnet.tflite "
+                                  "and yamnet_class_map.csv (e.g. ../shared/data/yamnet)")
+    weights_id = hashlib.sha256(tflite_path.read_bytes()).hexdigest()[:16]
+    return load_yamnet(tflite_path), read_class_names(class_map), weights_id
+
+
+def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
+                            weights_id: str, head_config: HeadConfig | None = None,
+                            hop_frames: int = DEFAULT_HOP_FRAMES) -> dict:
+    """Train the project head on YAMNet embeddings, score the test fold, export ONNX.
+
+    Args:
+        options: :class:`soundwatch.train.run.RunOptions` (sources, folds, paths).
+        yamnet: the pretrained network (:func:`load_yamnet_dir`); frozen here.
+        class_names: its 521 AudioSet class names, in output order.
+        weights_id: names the weights in the embedding cache's key.
+        head_config: the head's recipe (None: the defaults).
+        hop_frames: the exported model's default hop between windows, in frames.
+
+    Returns:
+        The summary dict (also written to ``out_dir/summary.json``).
+
+    Raises:
+        SoundwatchError: missing data, or a data label that is also an AudioSet label.
+    """
+    from soundwatch.train.export import export_onnx, git_commit
+    from soundwatch.train.run import license_text, training_data_text
+
+    config = head_config or HeadConfig()
+    started = time.monotonic()
+    torch.set_num_threads(max(1, options.config.threads))
+    for parameter in yamnet.parameters():
+        parameter.requires_grad_(False)
+    yamnet.eval()
+    home_labels, home_groups, proxies = home_label_indices(class_names)
+
+    splits = make_splits(options.sources, options.test_fold, options.val_fraction,
+                         options.holdout_fraction, config.seed)
+    project_labels = list(splits.labels)
+    clash = sorted(set(project_labels) & set(home_labels))
+    if clash:
+        raise SoundwatchError(f"labels {clash} come both from the data and from AudioSet; "
+                              "rename the data's folders")
+    events = sorted(set(splits.train + splits.validation + splits.test),
+                    key=lambda r: str(r.path))
+    bank = load_feature_bank(events, YAMNET_SPEC, options.cache_dir, options.progress,
+                             name="events")
+    noise = (load_feature_bank(splits.backgrounds, YAMNET_SPEC, options.cache_dir,
+                               options.progress, name="backgrounds")
+             if splits.backgrounds else None)
+    whole_file = [r.fold is None for r in bank.records]
+    key = [weights_id, cache_key(events, YAMNET_SPEC), json.dumps(config.to_dict()),
+           cache_key(splits.backgrounds, YAMNET_SPEC) if splits.backgrounds else ""]
+
+    def compute_event_embeddings():
+        rng = np.random.default_rng(config.seed)
+        windows = clip_training_windows(bank, noise, config, whole_file, rng)
+        log.info("embedding %d training windows", len(windows.windows))
+        return {"embeddings": embed(yamnet.body, windows.windows, progress=options.progress),
+                "record": windows.record, "active": windows.active}
+
+    def compute_background_embeddings():
+        windows = background_windows(noise, config)
+        return {"embeddings": embed(yamnet.body, windows, progress=options.progress)}
+
+    with_timer = time.monotonic()
+    cached = cached_embeddings("yamnet-windows", key, compute_event_embeddings,
+                               options.cache_dir)
+    background = (cached_embeddings("yamnet-background", key, compute_background_embeddings,
+                                    options.cache_dir)["embeddings"]
+                  if noise is not None else np.zeros((0, 1024), np.float32))
+    embed_seconds = time.monotonic() - with_timer
+
+    position = {r: i for i, r in enumerate(bank.records)}
+    label_index = {label: k for k, label in enumerate(project_labels)}
+    train_records = np.array([position[r] for r in splits.train])
+    in_train = np.isin(cached["record"], train_records)
+    x = cached["embeddings"][in_train]
+    record = cached["record"][in_train]
+    active = cached["active"][in_train]
+    n_labels = len(project_labels)
+    targets = np.zeros((len(x), n_labels), np.float32)
+    mask = np.ones((len(x), n_labels), np.float32)
+    labels_of_window = [bank.records[i].label for i in record]
+    for row, (label, frames) in enumerate(zip(labels_of_window, active, strict=True)):
+        k = label_index[label]
+        if frames >= config.min_active_frames:
+            targets[row, k] = 1.0
+        elif frames > 0:
+            mask[row, k] = 0.0  # a sliver of the sound: neither taught on nor against
+    x = np.concatenate([x, background])
+    targets = np.concatenate([targets, np.zeros((len(background), n_labels), np.float32)])
+    mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
+    train_started = time.monotonic()
+    head, history = fit_head(x, targets, mask, config, n_labels)
+    train_seconds = time.monotonic() - train_started
+
+    with torch.no_grad():
+        logits = yamnet.audioset_head(torch.from_numpy(x)).numpy()
+    window_labels = [label if frames >= config.min_active_frames else None
+                     for label, frames in zip(labels_of_window, active, strict=True)]
+    window_labels += [None] * len(background)
+    calibration = calibrate_home_offset(logits, proxies, window_labels, DETECTOR_THRESHOLD_ON)
+    log.info("AudioSet label calibration: %s", calibration)
+    net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"]).eval()
+    labels = project_labels + home_labels
+    pad = YAMNET_SPEC.silence_value
+
+    summary: dict = {
+        "command": options.command or "soundwatch.train.run_pretrained from Python",
+        "init": "yamnet",
+        "sources": options.sources.describe(),
+        "labels": labels,
+        "project_labels": project_labels,
+        "home_labels": {label: list(groups) for label, groups in
+                        zip(home_labels, home_groups, strict=True)},
+        "test_fold": options.test_fold,
+        "files": {"train": len(splits.train), "validation": len(splits.validation),
+                  "test": len(splits.test), "held_out": len(splits.holdout),
+                  "background": len(splits.backgrounds)},
+        "held_out_files": [str(r.path) for r in splits.holdout],
+        "config": {**config.to_dict(), "window_frames": PATCH_FRAMES,
+                   "hop_frames": hop_frames, "threads": options.config.threads},
+        "feature_spec": json.loads(YAMNET_SPEC.to_json()),
+        "calibration": calibration,
+        "audioset_head_drift": 0.0,  # frozen: the exported head is YAMNet's, bit for bit
+        "best_epoch": config.epochs,
+        "epochs_run": config.epochs,
+        "embedding_seconds": round(embed_seconds, 1),
+        "train_seconds": round(train_seconds + embed_seconds, 1),
+        "device": "cpu",
+        "precision": "fp32",
+        "history": history,
+        "training_windows": int(len(x)),
+    }
+    (Path(options.out_dir) / "log.jsonl").parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(options.out_dir) / "log.jsonl", "w") as handle:
+        for row in history:
+            handle.write(json.dumps(row) + "\n")
+
+    if splits.test:
+        test_indices = [position[r] for r in splits.test]
+        mean_scores, max_scores = score_clip_windows(net, [bank.clip(i) for i in test_indices],
+                                                     hop_frames, pad)
+        targets_test = np.array([label_index[r.label] for r in splits.test])
+        test_datasets = {r.dataset for r in splits.test}
+        competing = np.array(sorted({label_index[r.label] for r in splits.train + splits.test
+                                     if r.dataset in test_datasets}))
+        summary["test_accuracy"] = clip_accuracy(mean_scores, targets_test, competing)
+        summary["test_accuracy_max_pooling"] = clip_accuracy(max_scores, targets_test,
+                                                             competing)
+        np.savez(Path(options.out_dir) / "test_scores.npz", mean_scores=mean_scores,
+                 max_scores=max_scores, targets=targets_test, competing=competing,
+                 files=np.array([str(r.path) for r in splits.test]))
+        log.info("test fold %s: clip accuracy %.4f", options.test_fold,
+                 summary["test_accuracy"])
+
+    metadata = ModelMetadata(
+        labels=tuple(labels), feature_spec=YAMNET_SPEC, window_frames=PATCH_FRAMES,
+        hop_frames=hop_frames, score_activation="sigmoid",
+        model_version=options.model_version,
+        training_data=training_data_text(options, splits) + "; body and AudioSet head: "
+        "YAMNet, pretrained on AudioSet (frozen)",
+        license=license_text(splits) + "; " + YAMNET_LICENSE,
+        training_command=summary["command"], git_commit=git_commit(),
+        extra={"init": "yamnet", "project_labels": json.dumps(project_labels),
+               "audioset_labels": json.dumps(home_labels)})
+    model_path = options.model_path or Path(options.out_dir) / "model.onnx"
+    check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)
+                            for i in range(min(4, len(bank.records)))])[:16]
+    summary["export"] = export_onnx(net, metadata, model_path, check)
+    summary["model_path"] = str(model_path)
+    summary["total_seconds"] = round(time.monotonic() - started, 1)
+    (Path(options.out_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def score_clip_windows(net: PretrainedSoundNet, clips: list[np.ndarray], hop_frames: int,
+                       pad: float, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, max) of the window scores of each clip: each (n_clips, n_labels) float32."""
+    windows = [clip_windows(c, PATCH_FRAMES, hop_frames, pad) for c in clips]
+    owner = np.concatenate([np.full(len(w), i) for i, w in enumerate(windows)])
+    stacked = np.concatenate(windows)
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(stacked), batch):
+            x = torch.from_numpy(np.ascontiguousarray(stacked[start:start + batch]))[:, None]
+            scores.append(net(x)[0].numpy())
+    scores = np.concatenate(scores)
+    mean = np.zeros((len(clips), scores.shape[1]))
+    np.add.at(mean, owner, scores)
+    mean /= np.bincount(owner, minlength=len(clips))[:, None]
+    peak = np.zeros_like(mean)
+    np.maximum.at(peak, owner, scores)
+    return mean.astype(np.float32), peak.astype(np.float32)

@@ -1,0 +1,107 @@
+"""Event-level evaluation (recall, latency, false events) with the analytic test model.
+
+The test model's band labels fire once a tone fills about a third of its 0.5 s window, so
+recall, the sign and size of the latency, and what counts as a false event are known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from soundwatch.detect import DetectorSettings
+from soundwatch.errors import SoundwatchError
+from soundwatch.model import Classifier
+from soundwatch.train.event_eval import (
+    dcase_report,
+    event_stream_report,
+    match_events,
+    onset_and_end_s,
+    place_clips,
+    quiet_bed,
+    stream_length,
+)
+from tests.model_factory import make_test_model, noise_burst, silence, tone
+
+RATE = 16000
+SETTINGS = DetectorSettings(threshold_on=0.5, threshold_off=0.4, min_duration_s=0.0,
+                            merge_gap_s=0.25, warmup_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    path = make_test_model(tmp_path_factory.mktemp("model") / "m.onnx")
+    return Classifier(path, threads=1)
+
+
+def with_silence(clip: np.ndarray, before_s: float) -> np.ndarray:
+    return np.concatenate([silence(before_s), clip, silence(0.5)])
+
+
+def test_onset_skips_the_clips_own_silence():
+    clip = with_silence(tone(1000, 1.0), before_s=0.7)
+    onset, end = onset_and_end_s(clip, RATE)
+    assert onset == pytest.approx(0.7, abs=0.011)
+    assert end == pytest.approx(1.7, abs=0.011)
+
+
+def test_tones_are_found_with_positive_latency_and_nothing_false(classifier):
+    clips = [("tone_1k", f"a{i}", with_silence(tone(1000, 1.5), 0.4)) for i in range(3)]
+    clips += [("tone_3k", f"b{i}", with_silence(tone(3000, 1.5), 0.2)) for i in range(2)]
+    report = event_stream_report(classifier, clips, quiet_bed(stream_length(clips, RATE)),
+                                 SETTINGS)
+    assert report["clips"] == 5 and report["recall"] == 1.0
+    assert report["per_label_recall"] == {"tone_1k": 1.0, "tone_3k": 1.0}
+    assert report["false_events"] == 0
+    # A third of the 0.5 s window must be tone: the notice comes ~0.17 s after the onset,
+    # give or take a hop (0.1 s).
+    assert 0.0 < report["latency_p50_s"] < 0.4
+    assert report["latency_p95_s"] >= report["latency_p50_s"]
+
+
+def test_a_wrong_label_is_a_miss_and_a_false_event(classifier):
+    # The clip says tone_3k but sounds like tone_1k.
+    clips = [("tone_3k", "liar", with_silence(tone(1000, 1.5), 0.3))]
+    report = event_stream_report(classifier, clips, quiet_bed(stream_length(clips, RATE)),
+                                 SETTINGS)
+    assert report["recall"] == 0.0
+    assert report["false_events"] == 1 and report["false_labels"] == {"tone_1k": 1}
+    assert report["latency_p50_s"] is None
+
+
+def test_noise_between_clips_counts_as_false(classifier):
+    clips = [("tone_1k", "t", with_silence(tone(1000, 1.0), 0.2)),
+             ("noise", "n", noise_burst(1.0))]
+    signal, truth = place_clips(clips, quiet_bed(stream_length(clips, RATE)), RATE)
+    assert [t.label for t in truth] == ["tone_1k", "noise"]
+    assert truth[1].onset_s == pytest.approx(3.0 + 1.7 + 3.0, abs=0.02)
+    from soundwatch.train.event_eval import detect_with_notices
+
+    events, notices = detect_with_notices(classifier, signal, SETTINGS)
+    result = match_events(events, notices, truth[:1])  # as if the noise were unlabelled
+    assert result["found"] == [True]
+    assert [e.label for e in result["false_events"]] == ["noise"]
+
+
+def test_dcase_segments_by_ratio_and_class(tmp_path, classifier, monkeypatch):
+    import soundwatch.train.event_eval as event_eval
+
+    monkeypatch.setitem(event_eval.DCASE_LABELS, "phone", "tone_1k")
+    monkeypatch.setitem(event_eval.DCASE_LABELS, "knock", "tone_3k")
+    for ebr in (-6, 6):
+        for k in range(2):
+            stem = f"dev_1_ebr_{ebr}_nec_1_poly_0"
+            soundfile.write(str(tmp_path / f"{stem}_phone_{k:02d}.flac"),
+                            tone(1000, 0.8), RATE)
+            soundfile.write(str(tmp_path / f"{stem}_knock_{k:02d}.flac"),  # mislabelled
+                            tone(1000, 0.8), RATE)
+            soundfile.write(str(tmp_path / f"{stem}_pageturn_{k:02d}.flac"),
+                            tone(1000, 0.8), RATE)
+    report = dcase_report(classifier, tmp_path, SETTINGS)
+    assert report["not_covered"] == {"pageturn": 4}
+    assert report["per_label_recall"] == {"tone_1k": 1.0, "tone_3k": 0.0}
+    assert report["recall"] == 0.5
+    assert report["ebr_-6_db"]["segments"] == 4 and report["ebr_6_db"]["recall"] == 0.5
+    with pytest.raises(SoundwatchError, match="no DCASE 2016 segments"):
+        dcase_report(classifier, tmp_path / "empty")

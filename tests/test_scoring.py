@@ -1,0 +1,84 @@
+"""The offline path (soundwatch.scoring) gives what the live Monitor gives on the same audio."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from model_factory import make_test_model, scene, write_scene
+
+from soundwatch.audio.files import FileSource, load_audio
+from soundwatch.detect import DetectorSettings
+from soundwatch.model import Classifier
+from soundwatch.monitor import Monitor, MonitorListener
+from soundwatch.scoring import detect_events, detect_stream, score_stream
+
+RATE = 16000
+PARTS = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8), ("silence", 0.3),
+         ("tone_3k", 2.4), ("tone_1k", 0.8), ("silence", 0.4), ("noise", 1.2), ("silence", 1.0)]
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    return Classifier(make_test_model(tmp_path_factory.mktemp("model") / "test.onnx"))
+
+
+class Collect(MonitorListener):
+    def __init__(self):
+        self.notices, self.scores, self.ends = [], [], []
+        self.stopped = threading.Event()
+
+    def on_scores(self, scores, smoothed, end_sample):
+        self.scores.append(scores.copy())
+        self.ends.append(end_sample)
+
+    def on_event_started(self, event):
+        self.notices.append(event)
+
+    def on_event(self, event):
+        self.notices.append(event)
+
+    def on_stop(self):
+        self.stopped.set()
+
+
+@pytest.mark.parametrize("settings", [
+    DetectorSettings(),
+    DetectorSettings(hop_s=0.05, smoothing_hops=3, min_duration_s=0.2, merge_gap_s=0.3,
+                     max_duration_s=1.0, warmup_s=0.0),
+])
+def test_offline_path_gives_the_monitors_scores_and_events(classifier, tmp_path, settings):
+    path, _ = write_scene(tmp_path / "scene.wav", PARTS)
+    monitor = Monitor(FileSource(path, RATE, paced=False), classifier, settings)
+    live = Collect()
+    monitor.add_listener(live)
+    monitor.start()
+    assert monitor.wait(60) and monitor.error is None
+
+    signal, _ = load_audio(path, RATE)
+    scored, events = detect_stream(signal, classifier, settings)
+    assert scored.end_samples.tolist() == live.ends
+    np.testing.assert_allclose(scored.scores, np.stack(live.scores), rtol=1e-5, atol=1e-6)
+    ended = [e for e in live.notices if not e.ongoing]
+    assert len(ended) >= 4
+    assert events == ended
+    assert detect_events(classifier, scored, settings, with_started=True) == live.notices
+
+
+def test_blocks_of_any_size_give_the_same_windows(classifier):
+    signal, _ = scene(PARTS)
+    whole = score_stream(signal, classifier)
+    rng = np.random.default_rng(3)
+    cuts = np.sort(rng.choice(len(signal), 40, replace=False))
+    blocks = score_stream(iter(np.split(signal, cuts)), classifier)
+    assert blocks.end_samples.tolist() == whole.end_samples.tolist()
+    assert blocks.n_samples == whole.n_samples == len(signal)
+    np.testing.assert_allclose(blocks.scores, whole.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_a_stream_shorter_than_a_window(classifier):
+    short = np.zeros(classifier.window_samples // 2, np.float32)
+    assert len(score_stream(short, classifier).scores) == 0
+    padded = score_stream(short, classifier, pad_to_window=True)
+    assert len(padded.scores) == 1 and padded.end_samples[0] == classifier.window_samples

@@ -1,0 +1,191 @@
+"""A tiny run of the YAMNet-based recipe on synthetic audio, with a synthetic YAMNet.
+
+The weights are random (YAMNet-shaped, in TFLite layouts) and the class map is made up
+around the AudioSet names the home labels need, so the run needs no ``../shared``. It
+checks the whole path: windows (with lead-in and noisy copies), embeddings, the masked
+head, calibration, test-fold scoring, and an ONNX file that the app loads with both heads.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+
+from soundwatch.features import YAMNET_SPEC, compute_features  # noqa: E402
+from soundwatch.model import Classifier  # noqa: E402
+from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS  # noqa: E402
+from soundwatch.train.pretrained import (  # noqa: E402
+    calibrate_home_offset,
+    loud_frames,
+    mix_magnitudes,
+)
+from soundwatch.train.recipe import DataSources  # noqa: E402
+from soundwatch.train.run import RunOptions  # noqa: E402
+from soundwatch.train.run_pretrained import run_pretrained_training  # noqa: E402
+from soundwatch.train.sampling import clip_windows  # noqa: E402
+from soundwatch.train.settings import HeadConfig  # noqa: E402
+from soundwatch.train.yamnet import yamnet_from_weights  # noqa: E402
+from tests.test_train_pipeline import LABELS, hum, synth  # noqa: E402
+from tests.test_yamnet import random_weights  # noqa: E402
+
+pytestmark = pytest.mark.train
+RATE_HZ = 16000
+
+
+def made_up_class_names() -> list[str]:
+    """521 names: the ones the home and proxy labels need, the rest placeholders."""
+    needed = sorted({n for names in list(HOME_LABELS.values()) + list(PROXY_LABELS.values())
+                     for n in names})
+    return needed + [f"placeholder {i}" for i in range(521 - len(needed))]
+
+
+def in_silence(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 2 s ESC-50-like clip: the sound starts somewhere in the first half."""
+    out = (1e-3 * rng.standard_normal(2 * RATE_HZ)).astype(np.float32)
+    start = int(rng.integers(0, RATE_HZ // 2))
+    out[start:start + len(clip)] += clip[: len(out) - start]
+    return out
+
+
+@pytest.fixture(scope="module")
+def esc50_like(tmp_path_factory) -> DataSources:
+    root = tmp_path_factory.mktemp("esc50_like")
+    (root / "audio").mkdir()
+    rng = np.random.default_rng(2)
+    rows = []
+    for target, label in enumerate(LABELS):
+        for fold in (1, 2):
+            for i in range(6):
+                name = f"{fold}-{label}-{i}.wav"
+                soundfile.write(str(root / "audio" / name),
+                                in_silence(synth(label, rng), rng), RATE_HZ)
+                rows.append({"filename": name, "fold": fold, "target": target,
+                             "category": label, "src_file": name})
+    with open(root / "esc50.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (root / "noise").mkdir()
+    soundfile.write(str(root / "noise" / "hum.wav"), hum(rng, 8.0), RATE_HZ)
+    return DataSources(esc50=root, backgrounds=[root / "noise"])
+
+
+@pytest.fixture(scope="module")
+def yamnet():
+    return yamnet_from_weights(random_weights(seed=4))
+
+
+@pytest.fixture(scope="module")
+def trained(esc50_like, yamnet, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("run")
+    options = RunOptions(sources=esc50_like, out_dir=out, test_fold=1, val_fraction=0.0,
+                         holdout_fraction=0.0, cache_dir=out / "cache", progress=False,
+                         command="soundwatch train --init yamnet --esc50 esc50_like")
+    config = HeadConfig(epochs=60, hidden=64, dropout=0.1, batch_size=32,
+                        learning_rate=3e-3)
+    return run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
+                                   config)
+
+
+def test_summary_names_both_label_sets_and_scores_the_fold(trained):
+    assert trained["init"] == "yamnet"
+    assert trained["labels"] == list(LABELS) + list(HOME_LABELS)
+    assert trained["project_labels"] == list(LABELS)
+    assert trained["test_fold"] == 1 and 0.0 <= trained["test_accuracy"] <= 1.0
+    assert trained["history"][-1]["loss"] < trained["history"][0]["loss"]
+    assert trained["export"]["max_abs_diff_scores"] <= 1e-4
+
+
+def test_app_loads_the_model_with_both_heads(trained, yamnet):
+    classifier = Classifier(trained["model_path"], threads=1)
+    assert classifier.labels == tuple(LABELS) + tuple(HOME_LABELS)
+    assert classifier.spec == YAMNET_SPEC
+    assert classifier.window_frames == 96 and classifier.has_embedding
+    rng = np.random.default_rng(99)
+    windows = clip_windows(compute_features(in_silence(synth("tone", rng), rng),
+                                            YAMNET_SPEC), 96, 25, YAMNET_SPEC.silence_value)
+    scores, embedding = classifier.score(windows)
+    assert embedding.shape == (len(windows), 1024)
+    # The AudioSet head is YAMNet's own: a home label's score is the calibrated
+    # sigmoid of the best logit among its AudioSet classes.
+    names = made_up_class_names()
+    offset = trained["calibration"]["offset"]
+    with torch.no_grad():
+        logits = yamnet.audioset_head(torch.from_numpy(embedding)).numpy()
+    for k, (label, classes) in enumerate(HOME_LABELS.items()):
+        best = logits[:, [names.index(c) for c in classes]].max(axis=1)
+        expected = 1 / (1 + np.exp(-(best + offset)))
+        np.testing.assert_allclose(scores[:, len(LABELS) + k], expected, rtol=1e-4,
+                                   atol=1e-5, err_msg=label)
+
+
+def test_project_head_learns_the_sounds(trained):
+    """Even a random body's embeddings separate tones, bursts and chirps."""
+    classifier = Classifier(trained["model_path"], threads=1)
+    rng = np.random.default_rng(12345)
+    correct = 0
+    for label in LABELS:
+        for _ in range(5):
+            features = compute_features(in_silence(synth(label, rng), rng), YAMNET_SPEC)
+            scores, _ = classifier.score(clip_windows(features, 96, 25,
+                                                      YAMNET_SPEC.silence_value))
+            correct += LABELS[int(np.argmax(scores[:, :len(LABELS)].mean(axis=0)))] == label
+    assert correct / 15 >= 0.8
+
+
+def test_loud_frames_and_magnitude_mixing():
+    rng = np.random.default_rng(0)
+    clip = np.zeros(16000, np.float32)
+    clip[8000:12000] = 0.3 * rng.standard_normal(4000)
+    features = compute_features(clip + 1e-4 * rng.standard_normal(16000).astype(np.float32),
+                                YAMNET_SPEC)
+    loud = loud_frames(features, 20.0)
+    assert loud[55:70].all() and not loud[:40].any()
+    silence = np.full_like(features, YAMNET_SPEC.silence_value)
+    np.testing.assert_allclose(mix_magnitudes(features, silence, 5.0), features, atol=1e-5)
+    doubled = mix_magnitudes(features, features, 1.0)
+    np.testing.assert_allclose(np.exp(doubled) - 0.001, 2 * (np.exp(features) - 0.001),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_calibration_puts_the_negatives_cut_on_the_threshold():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(-5, 1, (2000, 521))
+    labels = ["dog"] * 500 + [None] * 1500
+    logits[:500, 69] += 6  # "dog" windows score high on AudioSet's Dog
+    result = calibrate_home_offset(logits, {"dog": [69]}, labels, threshold_on=0.7,
+                                   max_background_rate=0.01)
+    assert result["negative_rate"] <= 0.011
+    assert result["proxy_recall"] > 0.9
+    cut_score = 1 / (1 + np.exp(-(result["cut_logit"] + result["offset"])))
+    assert cut_score == pytest.approx(0.7)
+
+
+def test_training_windows_lead_into_event_clips_but_not_whole_files():
+    from soundwatch.train.datasets import ClipRecord
+    from soundwatch.train.feature_cache import FeatureBank
+    from soundwatch.train.pretrained import clip_training_windows
+
+    rng = np.random.default_rng(0)
+    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
+    records = [ClipRecord(path=__import__("pathlib").Path(f"{i}.wav"), label="tone",
+                          dataset="x", fold=1 if i == 0 else None) for i in range(2)]
+    bank = FeatureBank(records, np.concatenate([clip, clip]),
+                       np.array([0, len(clip), 2 * len(clip)]))
+    config = dataclasses.replace(HeadConfig(), noisy_copies=1, lead_frames=72, hop_frames=24)
+    windows = clip_training_windows(bank, None, config, [False, True], rng)
+    event, whole = windows.record == 0, windows.record == 1
+    # Event clip: lead-in windows (the first one starts 72 frames before the clip, all
+    # silence, so no loud frame), twice (a clean and a noisy copy).
+    n_per_copy = (72 + len(clip) - 96) // 24 + 1
+    assert event.sum() == 2 * n_per_copy
+    assert windows.active[event][0] <= 24  # mostly lead-in
+    # Whole-file clip: no lead-in, every frame counts as the label's.
+    assert whole.sum() == (len(clip) - 96) // 24 + 1
+    assert np.all(windows.active[whole] == 96)
