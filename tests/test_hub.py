@@ -27,6 +27,16 @@ def broker(tmp_path):
     process.stop()
 
 
+@pytest.fixture
+def scene(tmp_path):
+    """(model, audio file, truth, env) of one test."""
+    model = make_test_model(tmp_path / "test.onnx")
+    audio, truth = write_scene(tmp_path / "scene.wav", PARTS)
+    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+    return model, audio, truth, env
+
+
 def central_count(path) -> int:
     if not path.exists():
         return 0
@@ -39,11 +49,8 @@ def central_count(path) -> int:
         db.close()
 
 
-def test_three_nodes_into_one_hub_each_event_once(broker, tmp_path):
-    model = make_test_model(tmp_path / "test.onnx")
-    audio, truth = write_scene(tmp_path / "scene.wav", PARTS)
-    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
-           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+def test_three_nodes_into_one_hub_each_event_once(broker, scene, tmp_path):
+    model, audio, truth, env = scene
     central = tmp_path / "central.sqlite"
     hub = subprocess.Popen([*SOUNDWATCH, "hub", "--mqtt", broker.url, "--db", str(central),
                             "--json", "--status-interval", "0.2"],
@@ -91,11 +98,9 @@ def test_three_nodes_into_one_hub_each_event_once(broker, tmp_path):
     assert "node" in table.splitlines()[0] and "garden" in table
 
 
-def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker, tmp_path):
-    model = make_test_model(tmp_path / "test.onnx")
-    audio, truth = write_scene(tmp_path / "scene.wav", PARTS)
-    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
-           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker, scene,
+                                                                         tmp_path):
+    model, audio, truth, env = scene
     central = tmp_path / "central.sqlite"
     hub = [*SOUNDWATCH, "hub", "--mqtt", broker.url, "--db", str(central), "--json",
            "--status-interval", "0"]
