@@ -10,23 +10,21 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.machine import require_shared_data
 from soundwatch.audio.files import load_audio
+from soundwatch.train.event_eval import (
+    TruthEvent,
+    noise_bed,
+    place_clips,
+    quiet_bed,
+    stream_length,
+)
 
 RATE_HZ = 16000
-
-
-@dataclass(frozen=True)
-class TruthEvent:
-    label: str
-    onset_s: float
-    end_s: float
-    clip: str
 
 
 def esc50_rows(fold: int | None = None) -> list[dict]:
@@ -40,57 +38,45 @@ def esc50_path(row: dict) -> Path:
     return require_shared_data() / "esc50" / "audio" / row["filename"]
 
 
-def onset_and_end_s(clip: np.ndarray, rate_hz: int = RATE_HZ, below_peak_db: float = 30.0):
-    frame = rate_hz // 100
-    n = len(clip) // frame
-    rms = np.sqrt(np.mean(clip[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -below_peak_db)
-    return loud[0] * frame / rate_hz, (loud[-1] + 1) * frame / rate_hz
-
-
 def background_audio(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
     """(n,) float32 background of ``seconds``: 'quiet' (room-like noise at -60 dBFS) or
-    'noisy' (the Speech Commands household recordings, looped)."""
+    'noisy' (the Speech Commands household recordings, looped, at -35 dBFS RMS)."""
     n = int(seconds * RATE_HZ)
-    rng = np.random.default_rng(seed)
     if kind == "quiet":
-        return (rng.standard_normal(n) * 10 ** (-60 / 20)).astype(np.float32)
+        return quiet_bed(n, seed)
     files = sorted((require_shared_data() / "background" / "audio").glob("*.flac"))
     files = [f for f in files if f.stem in ("doing_the_dishes", "running_tap", "exercise_bike")]
-    pieces = np.concatenate([load_audio(f, RATE_HZ)[0] for f in files])
-    pieces = pieces / (np.sqrt(np.mean(pieces**2)) + 1e-9) * 10 ** (-35 / 20)  # -35 dBFS RMS
-    return np.resize(pieces, n).astype(np.float32)
+    return noise_bed(np.concatenate([load_audio(f, RATE_HZ)[0] for f in files]), n)
 
 
 def event_stream(rows: list[dict], background: str, gap_s: float = 3.0,
                  seed: int = 0) -> tuple[np.ndarray, list[TruthEvent]]:
     """ESC-50 clips (5 s each) separated by ``gap_s`` in a background; their true onsets."""
-    clips = [load_audio(esc50_path(r), RATE_HZ)[0] for r in rows]
-    total_s = gap_s + sum(len(c) / RATE_HZ + gap_s for c in clips)
-    signal = background_audio(background, total_s, seed)
-    truth, position_s = [], gap_s
-    for row, clip in zip(rows, clips, strict=True):
-        start = int(position_s * RATE_HZ)
-        signal[start : start + len(clip)] += clip
-        onset_s, end_s = onset_and_end_s(clip)
-        truth.append(TruthEvent(row["category"], position_s + onset_s, position_s + end_s,
-                                row["filename"]))
-        position_s += len(clip) / RATE_HZ + gap_s
-    return np.clip(signal, -1, 1), truth
+    clips = [(r["category"], r["filename"], load_audio(esc50_path(r), RATE_HZ)[0])
+             for r in rows]
+    bed = background_audio(background, stream_length(clips, RATE_HZ, gap_s) / RATE_HZ, seed)
+    return place_clips(clips, bed, RATE_HZ, gap_s)
 
 
-def background_stream(kind: str, max_seconds: float) -> np.ndarray:
-    """Concatenated 'background' (noise), 'speech' (LibriSpeech) or 'music' (GTZAN) audio."""
+def background_stream(kind: str, max_seconds: float, exclude: set[str] = frozenset(),
+                      head_fraction: float = 1.0) -> np.ndarray:
+    """Concatenated 'background' (noise), 'speech' (LibriSpeech) or 'music' (GTZAN) audio.
+
+    ``exclude``: file names to leave out; ``head_fraction``: use only the first part of
+    each file (e.g. the part a model trained on, to keep the rest unseen).
+    """
     data = require_shared_data()
     folders = {
         "background": data / "background" / "audio",
         "speech": data / "speech" / "audio",
         "music": data / "music_speech" / "music",
     }
-    files = sorted(p for p in folders[kind].iterdir() if p.suffix in (".flac", ".ogg", ".wav"))
+    files = sorted(p for p in folders[kind].iterdir()
+                   if p.suffix in (".flac", ".ogg", ".wav") and p.name not in exclude)
     pieces, total = [], 0
     for path in files:
         audio = load_audio(path, RATE_HZ)[0]
+        audio = audio[:int(len(audio) * head_fraction)]
         pieces.append(audio)
         total += len(audio)
         if total >= max_seconds * RATE_HZ:

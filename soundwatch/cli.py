@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 
 from soundwatch import __version__
 from soundwatch.errors import SoundwatchError
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_command_module(args.command).run(args) or 0)
     except SoundwatchError as exc:
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
         print(f"soundwatch: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -90,6 +93,25 @@ def main(argv: list[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        return _unexpected(exc, args.verbose)
+
+
+def _unexpected(exc: Exception, verbose: int) -> int:
+    """Report an exception no command turned into a SoundwatchError: input too large or
+    deep for a library (exit 2, it is the input's fault) or a bug (exit 1). The
+    traceback is printed with -v."""
+    if verbose:
+        traceback.print_exc(file=sys.stderr)
+    where = "" if verbose else " (run with -v for the traceback)"
+    if isinstance(exc, (MemoryError, RecursionError, OverflowError)):
+        print(f"soundwatch: error: an input is too large or too deeply nested "
+              f"({type(exc).__name__}: {exc}); check the files and values given{where}",
+              file=sys.stderr)
+        return 2
+    print(f"soundwatch: error: unexpected {type(exc).__name__}: {exc}. This is a bug in "
+          f"soundwatch; please report it{where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

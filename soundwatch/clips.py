@@ -9,8 +9,12 @@ UTC time and label, e.g. ``20240501T120001.500Z_dog_e12.flac``.
 Disk budget: after each write the oldest clips (by modification time) are deleted until
 the folder holds at most ``max_mb`` and ``max_files`` of them; a clip is not written when
 it would leave less than ``min_free_mb`` free on the disk. A read-only folder, a full disk
-or any other OS error is logged as a warning (once per kind of failure, again after a
-success) and monitoring goes on without that clip.
+or any other error (a name the file system refuses, audio the encoder refuses) is logged
+as a warning (once per kind of failure, again after a success) and monitoring goes on
+without that clip: no exception leaves :meth:`ClipWriter.poll`. Non-finite samples are
+written as silence (NaN) or full scale (infinity). A clip is written to a ``.part`` file
+and renamed; ``.part`` files left by a killed run are removed when a writer starts.
+Clip paths are absolute, whatever the working folder.
 
 Threads: used from the engine worker only.
 """
@@ -33,6 +37,7 @@ from soundwatch.detect import Event
 log = logging.getLogger(__name__)
 
 CLIP_NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_.+_e\d+\.flac$")
+MAX_LABEL_CHARS_IN_NAME = 64  # keeps names well under the usual 255-byte limit
 FLAC_BYTES_PER_SAMPLE_ESTIMATE = 2  # 16-bit PCM before compression: an upper bound
 
 
@@ -70,7 +75,7 @@ class ClipWriter:
     def __init__(self, directory: str | Path, pre_roll_s: float = 1.0, post_roll_s: float = 1.0,
                  max_mb: float = 500.0, max_files: int = 2000, min_free_mb: float = 200.0,
                  sample_rate_hz: int = 16000):
-        self.directory = Path(directory)
+        self.directory = Path(directory).absolute()
         self.pre_roll_samples = int(round(pre_roll_s * sample_rate_hz))
         self.post_roll_samples = int(round(post_roll_s * sample_rate_hz))
         self.max_bytes = int(max_mb * 1e6)
@@ -79,6 +84,7 @@ class ClipWriter:
         self.sample_rate_hz = int(sample_rate_hz)
         self.written = 0
         self.failed = 0
+        self.removed_parts = 0
         self._pending: list[_Request] = []
         self._last_problem: str | None = None
         try:
@@ -86,6 +92,22 @@ class ClipWriter:
         except OSError as exc:
             self._warn("cannot create", f"cannot create the clip folder {self.directory}: "
                        f"{exc}; events are still logged, without clips")
+            return
+        self.removed_parts = self._remove_orphan_parts()
+
+    def _remove_orphan_parts(self) -> int:
+        """Delete half-written clips (``<clip name>.part``) a killed run left behind."""
+        removed = 0
+        try:
+            for entry in os.scandir(self.directory):
+                if entry.name.endswith(".part") and CLIP_NAME.match(entry.name[:-5]):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        except OSError as exc:
+            log.warning("cannot clean the clip folder %s: %s", self.directory, exc)
+        if removed:
+            log.info("removed %d half-written clip(s) from %s", removed, self.directory)
+        return removed
 
     @property
     def pending(self) -> int:
@@ -145,13 +167,16 @@ class ClipWriter:
                               "free); clips are skipped, events are still logged")
         path = self.directory / clip_name(request.wall_start, event)
         temporary = path.with_name(path.name + ".part")
+        audio = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
         try:
-            soundfile.write(str(temporary), np.clip(samples, -1.0, 1.0), self.sample_rate_hz,
-                            format="FLAC", subtype="PCM_16")
+            soundfile.write(str(temporary), audio, self.sample_rate_hz, format="FLAC",
+                            subtype="PCM_16")
             os.replace(temporary, path)  # a kill mid-write never leaves a named half clip
-        except (OSError, RuntimeError) as exc:  # soundfile reports I/O errors as RuntimeError
-            if temporary.parent.is_dir():
+        except Exception as exc:  # OSError, soundfile's RuntimeError/LibsndfileError, ...
+            try:
                 temporary.unlink(missing_ok=True)
+            except OSError:
+                pass  # e.g. the folder became read-only: the write error is what to report
             return self._fail(result, "write", f"cannot write clip {path}: {exc}; events are "
                               "still logged, without clips")
         if self._last_problem is not None:
@@ -209,5 +234,6 @@ class ClipWriter:
 def clip_name(wall_start: datetime, event: Event) -> str:
     """``<UTC start>_<label>_e<event id>.flac`` with the label made filename-safe."""
     stamp = wall_start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
-    label = re.sub(r"[^A-Za-z0-9_-]+", "-", event.label).strip("-") or "event"
+    label = re.sub(r"[^A-Za-z0-9_-]+", "-", event.label).strip("-")[:MAX_LABEL_CHARS_IN_NAME]
+    label = label or "event"
     return f"{stamp}_{label}_e{event.event_id}.flac"

@@ -35,6 +35,7 @@ Where files live: :func:`user_config_path` (``$SOUNDWATCH_CONFIG_DIR`` overrides
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import types
 import typing
@@ -42,6 +43,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from soundwatch.alerts.settings import AlertSettings
+from soundwatch.audio.source import RING_SECONDS
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 
@@ -50,6 +52,96 @@ CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
 DATA_DIR_ENV = "SOUNDWATCH_DATA_DIR"
 CONFIG_FILE = "config.toml"
 MAX_ROLL_S = 10.0  # pre/post-roll limit: the engine's ring holds 30 s of audio
+# Upper bounds on sizes and counts a user gives: far above any real use, low enough that
+# a typo cannot ask for a multi-GB allocation, a million threads or a run that never ends.
+MAX_THREADS = 64
+MAX_SECONDS = 86400.0  # durations, gaps, warm-up, status interval: one day
+MAX_SMOOTHING_HOPS = 100
+MAX_CLIP_MB = 1e9  # 1 PB
+MAX_CLIP_FILES = 10_000_000
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_DEPTH = 20  # nested tables/arrays; ours go 3 deep
+
+
+def finite_problems(settings, prefix: str = "") -> list[str]:
+    """Float fields of a settings dataclass (and those nested in it) that are NaN or
+    infinite: ``x < 0`` is false for NaN, so range checks alone let them through."""
+    found = []
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        name = f"{prefix}{f.name}"
+        if is_dataclass(value):
+            found += finite_problems(value, f"{name}.")
+        elif isinstance(value, dict):
+            for key, sub in value.items():
+                if is_dataclass(sub):
+                    found += finite_problems(sub, f"{name}.{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            found.append(f"{name} must be a finite number, got {value}")
+    return found
+
+
+def detection_problems(detection: DetectorSettings) -> list[str]:
+    """Everything wrong with detection settings, from flags or the config file alike."""
+    found = finite_problems(detection)
+    if found:
+        return found
+    found = detection.problems()
+    for name in ("min_duration_s", "merge_gap_s", "max_duration_s", "warmup_s"):
+        if getattr(detection, name) > MAX_SECONDS:
+            found.append(f"{name} must be at most {MAX_SECONDS:g}, got {getattr(detection, name)}")
+    if detection.smoothing_hops > MAX_SMOOTHING_HOPS:
+        found.append(f"smoothing_hops must be at most {MAX_SMOOTHING_HOPS}, got "
+                     f"{detection.smoothing_hops}")
+    return found
+
+
+def check_flags(limits) -> None:
+    """Raise a SoundwatchError listing a flag dataclass's problems (RunLimits, WindowFlags)."""
+    found = limits.problems()
+    if found:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(found))
+
+
+@dataclass(frozen=True)
+class WindowFlags:
+    """The window's own flags (`soundwatch gui`): history shown and redraw rate."""
+
+    spectrogram_s: float = 10.0
+    timeline_s: float = 30.0
+    fps: float = 30.0
+    quit_after_s: float | None = None
+
+    def problems(self) -> list[str]:
+        found = finite_problems(self)
+        if found:
+            return found
+        for name, low, high in (("spectrogram_s", 1.0, 600.0), ("timeline_s", 1.0, 3600.0),
+                                ("fps", 1.0, 120.0)):
+            if not low <= getattr(self, name) <= high:
+                found.append(f"{name} must be in [{low:g}, {high:g}], got {getattr(self, name)}")
+        if self.quit_after_s is not None and not 0 < self.quit_after_s <= MAX_SECONDS:
+            found.append(f"quit_after_s must be in (0, {MAX_SECONDS:g}], got {self.quit_after_s}")
+        return found
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """Flags of a run that are not in the config file: how long, how often to report."""
+
+    duration_s: float | None = None  # None: until stopped (or the file ends)
+    status_interval_s: float = 1.0  # 0: no status lines
+
+    def problems(self) -> list[str]:
+        found = finite_problems(self)
+        if found:
+            return found
+        if self.duration_s is not None and not 0 < self.duration_s <= 365 * MAX_SECONDS:
+            found.append(f"duration must be > 0 s and at most a year, got {self.duration_s}")
+        if not (self.status_interval_s == 0 or 0.05 <= self.status_interval_s <= MAX_SECONDS):
+            found.append(f"status interval must be 0 (none) or in [0.05, {MAX_SECONDS:g}] s, "
+                         f"got {self.status_interval_s}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -76,17 +168,20 @@ class ClipSettings:
     min_free_mb: float = 200.0  # never write a clip that would leave less free disk
 
     def problems(self) -> list[str]:
-        found = []
+        found = finite_problems(self)
+        if found:
+            return found
         for name in ("pre_roll_s", "post_roll_s"):
             value = getattr(self, name)
             if not 0.0 <= value <= MAX_ROLL_S:
                 found.append(f"{name} must be in [0, {MAX_ROLL_S}], got {value}")
-        if self.max_mb <= 0:
-            found.append(f"max_mb must be > 0, got {self.max_mb}")
-        if self.max_files < 1:
-            found.append(f"max_files must be >= 1, got {self.max_files}")
-        if self.min_free_mb < 0:
-            found.append(f"min_free_mb must be >= 0, got {self.min_free_mb}")
+        if not 0 < self.max_mb <= MAX_CLIP_MB:
+            found.append(f"max_mb must be > 0 and at most {MAX_CLIP_MB:g}, got {self.max_mb}")
+        if not 1 <= self.max_files <= MAX_CLIP_FILES:
+            found.append(f"max_files must be in [1, {MAX_CLIP_FILES}], got {self.max_files}")
+        if not 0 <= self.min_free_mb <= MAX_CLIP_MB:
+            found.append(f"min_free_mb must be >= 0 and at most {MAX_CLIP_MB:g}, got "
+                         f"{self.min_free_mb}")
         return found
 
 
@@ -115,10 +210,19 @@ class Settings:
 
     def problems(self) -> list[str]:
         """Out-of-range values as "[section] message" strings (empty when valid)."""
-        found = [f"[detection] {p}" for p in self.detection.problems()]
+        found = [f"[detection] {p}" for p in detection_problems(self.detection)]
         found += [f"[clips] {p}" for p in self.clips.problems()]
-        if self.model.threads < 1:
-            found.append(f"[model] threads must be >= 1, got {self.model.threads}")
+        if not 1 <= self.model.threads <= MAX_THREADS:
+            found.append(f"[model] threads must be in [1, {MAX_THREADS}], got "
+                         f"{self.model.threads}")
+        if self.clips.enabled and not found:
+            d, c = self.detection, self.clips
+            if c.pre_roll_s + d.max_duration_s + c.post_roll_s > RING_SECONDS:
+                found.append(
+                    f"[clips] pre_roll_s + [detection] max_duration_s + [clips] post_roll_s "
+                    f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s) must fit "
+                    f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
+                )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
         return found
 
@@ -156,6 +260,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     explicit = path is not None
     path = Path(path) if explicit else user_config_path()
+    if path.is_dir():
+        raise SoundwatchError(f"the config file {path} is a folder; pass the .toml file "
+                              f"inside it, e.g. {path / CONFIG_FILE}")
     if not path.is_file():
         if explicit:
             raise SoundwatchError(
@@ -169,8 +276,24 @@ def load_settings(path: str | Path | None = None) -> Settings:
         import tomli as tomllib
     try:
         with open(path, "rb") as file:
-            table = tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise SoundwatchError(f"cannot read config file {path}: {exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise SoundwatchError(f"config file {path} is over {MAX_CONFIG_BYTES} bytes; a "
+                              "settings file is a few hundred. Is it the right file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SoundwatchError(f"config file {path} is not UTF-8 text ({exc}); TOML files "
+                              "must be UTF-8. Is it the right file?") from exc
+    depth = _nesting_depth(text)
+    if depth > MAX_CONFIG_DEPTH:
+        raise SoundwatchError(f"config file {path} nests arrays or tables {depth} deep (at "
+                              f"most {MAX_CONFIG_DEPTH}); fix the TOML.")
+    try:
+        table = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise SoundwatchError(f"cannot read config file {path}: {exc}. Fix the TOML.") from exc
     settings = settings_from_dict(table, str(path))
     problems = settings.problems()
@@ -180,6 +303,35 @@ def load_settings(path: str | Path | None = None) -> Settings:
             + ". Fix them in the file."
         )
     return settings
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest run of open brackets/braces, ignoring quoted strings and comments (an upper
+    bound on TOML nesting, counted before the recursive parser sees the text)."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    comment = False
+    for char in text:
+        if comment:
+            comment = char != "\n"
+        elif quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote or (char == "\n"):
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def save_settings(settings: Settings, path: str | Path | None = None) -> Path:

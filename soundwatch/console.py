@@ -12,6 +12,7 @@ import threading
 
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
+from soundwatch.text import printable
 
 
 class ConsolePrinter(MonitorListener):
@@ -57,7 +58,7 @@ class ConsolePrinter(MonitorListener):
                 "start_time": _iso(self.monitor.wall_time(event.start_sample)),
             }))
         else:
-            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} started   "
+            self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} started   "
                        f"t={event.start_s:8.2f}s")
 
     def event_ended(self, event) -> None:
@@ -68,7 +69,7 @@ class ConsolePrinter(MonitorListener):
                 "end_time": _iso(self.monitor.wall_time(event.end_sample)),
             }))
         else:
-            self._emit(f"{self._clock(event.start_sample)}  {event.label:<20} "
+            self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} "
                        f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
                        f"peak={event.peak:.2f} mean={event.mean:.2f}")
 
@@ -91,11 +92,23 @@ class ConsolePrinter(MonitorListener):
                 "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
                 "nonfinite_samples": engine.nonfinite_samples,
                 "active": self.monitor.detector.active_labels,
+                "failures": {h.name: h.failures for h in self.monitor.health.values()},
+                "events_pending": self.monitor.events_pending,
                 **({"outbox": self.alerts.status()} if self.alerts else {}),
             }))
         else:
-            active = ",".join(self.monitor.detector.active_labels) or "-"
-            self._emit(status_line(engine) + f" hearing={active}" + self._outbox_text())
+            active = ",".join(map(printable, self.monitor.detector.active_labels)) or "-"
+            self._emit(status_line(engine) + f" hearing={active}" + self._trouble()
+                       + self._outbox_text())
+
+    def _trouble(self) -> str:
+        """Outputs that are failing, and events waiting for the database, if any."""
+        monitor = self.monitor
+        parts = [f"{h.name}_failures={h.failures}" for h in monitor.health.values()
+                 if h.failures]
+        if monitor.events_pending:
+            parts.append(f"pending={monitor.events_pending}")
+        return (" " + " ".join(parts)) if parts else ""
 
     def _outbox_text(self) -> str:
         if self.alerts is None:
@@ -121,25 +134,48 @@ class ConsolePrinter(MonitorListener):
                 "database": str(store.path) if store else None,
                 "session_id": monitor.session_id,
                 "clips_written": monitor.clips.written if monitor.clips else 0,
+                "events_pending": monitor.events_pending, "events_lost": monitor.events_lost,
+                "failures": {h.name: h.failures for h in monitor.health.values()},
+                "journal": (str(monitor.pending.journal_path)
+                            if monitor.events_pending else None),
                 **({"outbox": self.alerts.status()} if self.alerts else {}),
             }))
             return
         self._emit(summary_line(monitor.engine, wall_s))
         for warning in monitor.source.warnings:
             self._emit(f"warning: {warning}")
-        listing = ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+        listing = ", ".join(f"{printable(label)} {n}" for label, n in counts.items()) or "none"
         self._emit(f"events: {sum(counts.values())} ({listing})"
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))
         if store is not None:
             self._emit(f"logged to {store.path} (session {monitor.session_id}); "
                        f"read back with `soundwatch events list --db {store.path}`")
+        if monitor.events_pending or monitor.events_lost:
+            self._emit(f"NOT STORED: {unstored_text(monitor)}")
         if monitor.clips is not None:
             self._emit(f"clips: {monitor.clips.written} written to {monitor.clips.directory}"
                        + (f", {monitor.clips.failed} failed" if monitor.clips.failed else ""))
+        for health in monitor.health.values():
+            if health.failures and health.name != "clips":
+                self._emit(health.summary())
+
         if self.alerts is not None and self._outbox_text():
             self._emit(f"alerts:{self._outbox_text()} (undelivered alerts go out on the "
                        "next run)")
+
+
+def unstored_text(monitor) -> str:
+    """What became of the events the database did not take, for the summary and stderr."""
+    parts = []
+    if monitor.events_pending:
+        parts.append(f"{monitor.events_pending} event(s) not stored yet, kept in "
+                     f"{monitor.pending.journal_path} (stored at the next start)")
+    if monitor.events_lost:
+        parts.append(f"{monitor.events_lost} event(s) lost (the database refused them or "
+                     "there was nowhere to keep them)")
+    last = monitor.health["store"].last_error
+    return "; ".join(parts) + (f"; last database error: {last}" if last else "")
 
 
 def _iso(moment) -> str:

@@ -19,6 +19,7 @@ single definition of the format.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from soundwatch.errors import SoundwatchError
@@ -29,6 +30,15 @@ INPUT_NAME = "features"
 SCORES_NAME = "scores"
 EMBEDDING_NAME = "embedding"
 ACTIVATIONS = ("sigmoid", "softmax")
+# Bounds on what a model file may ask for: numbers from an untrusted file size buffers
+# (the FFT, the mel basis, the window), so each is checked before anything is allocated.
+MAX_LABELS = 10_000
+MAX_LABEL_CHARS = 100
+SAMPLE_RATE_RANGE_HZ = (1000, 384_000)
+N_FFT_RANGE = (16, 65_536)
+MAX_N_MELS = 1024
+MAX_WINDOW_S = 30.0  # a window must fit the engine's 30 s ring
+MAX_WINDOW_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,13 @@ class ModelMetadata:
     extra: dict[str, str] = field(default_factory=dict)  # any other metadata keys
 
     def __post_init__(self) -> None:
-        problems = []
-        if not self.labels:
-            problems.append("labels is empty")
-        if len(set(self.labels)) != len(self.labels):
-            problems.append("labels has duplicates")
-        if self.window_frames <= 0:
-            problems.append(f"window_frames must be > 0, got {self.window_frames}")
+        problems = label_problems(self.labels)
+        if not 0 < self.window_frames <= MAX_WINDOW_FRAMES:
+            problems.append(f"window_frames must be in [1, {MAX_WINDOW_FRAMES}], got "
+                            f"{self.window_frames}")
+        elif self.window_s > MAX_WINDOW_S:
+            problems.append(f"the window ({self.window_frames} frames) lasts "
+                            f"{self.window_s:.1f} s, over the {MAX_WINDOW_S:g} s allowed")
         if not 0 < self.hop_frames <= max(self.window_frames, 1) * 4:
             problems.append(f"hop_frames must be > 0, got {self.hop_frames}")
         if self.score_activation not in ACTIVATIONS:
@@ -122,6 +132,7 @@ class ModelMetadata:
             labels = tuple(_json_list(props["labels"], "labels"))
             background = tuple(_json_list(props.get("background_labels", "[]"),
                                           "background_labels"))
+            check_feature_spec_json(props["feature_spec"])
             spec = FeatureSpec.from_json(props["feature_spec"])
             window_frames = int(props["window_frames"])
             hop_frames = int(props["hop_frames"])
@@ -145,14 +156,95 @@ class ModelMetadata:
                 git_commit=props.get("git_commit", ""),
                 extra={k: v for k, v in props.items() if k not in known},
             )
-        except (SoundwatchError, ValueError) as exc:
+        except (SoundwatchError, ValueError, TypeError) as exc:
             raise SoundwatchError(f"{source} has bad metadata: {exc}") from exc
+
+
+def label_problems(labels) -> list[str]:
+    """What is wrong with a model's labels (empty when nothing): they are printed, stored
+    and used in file names, so each must be non-empty, printable (no escape sequences or
+    newlines), without surrounding spaces, at most MAX_LABEL_CHARS long, and unique."""
+    if not labels:
+        return ["labels is empty"]
+    if len(labels) > MAX_LABELS:
+        return [f"{len(labels)} labels, more than the {MAX_LABELS} allowed"]
+    problems = []
+    for index, label in enumerate(labels):
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"label {index} is empty")
+        elif not label.isprintable():
+            problems.append(f"label {index} ({label!r}) holds control characters")
+        elif label != label.strip():
+            problems.append(f"label {index} ({label!r}) starts or ends with a space")
+        elif len(label) > MAX_LABEL_CHARS:
+            problems.append(f"label {index} is {len(label)} characters long (at most "
+                            f"{MAX_LABEL_CHARS})")
+        if len(problems) >= 5:
+            break
+    if len(set(labels)) != len(labels):
+        problems.append("labels has duplicates")
+    return problems
+
+
+def check_feature_spec_json(text: str) -> None:
+    """Check the types and ranges of a feature spec's JSON before it is used to size
+    anything. Raises SoundwatchError naming each bad key."""
+    try:
+        values = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise SoundwatchError(f"feature spec is not valid JSON: {exc}") from exc
+    if not isinstance(values, dict):
+        raise SoundwatchError("feature spec must be a JSON object")
+    problems = []
+
+    def integer(key, low, high, optional=False):
+        value = values.get(key)
+        if key not in values or (optional and value is None):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{key} must be an integer, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{key} must be in [{low}, {high}], got {value}")
+        else:
+            return value
+        return None
+
+    def number(key):
+        value = values.get(key)
+        if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value)):
+            problems.append(f"{key} must be a finite number, got {value!r}")
+
+    integer("sample_rate_hz", *SAMPLE_RATE_RANGE_HZ)
+    n_fft = integer("n_fft", *N_FFT_RANGE)
+    integer("hop_length", 1, n_fft or N_FFT_RANGE[1])
+    integer("n_mels", 1, MAX_N_MELS)
+    integer("n_mfcc", 1, MAX_N_MELS, optional=True)
+    for key in ("fmin_hz", "fmax_hz", "log_floor"):
+        number(key)
+    if "window" in values:
+        window = values["window"]
+        if not isinstance(window, str) or not _known_window(window):
+            problems.append(f"window must be a window name scipy knows (e.g. 'hann', "
+                            f"'hamming'), got {window!r}")
+    if problems:
+        raise SoundwatchError("invalid feature spec: " + "; ".join(problems))
+
+
+def _known_window(name: str) -> bool:
+    from scipy.signal import get_window
+
+    try:
+        get_window(name, 16)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _json_list(text: str, key: str) -> list[str]:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise SoundwatchError(f"{key} is not valid JSON ({exc})") from exc
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SoundwatchError(f"{key} must be a JSON list of strings")

@@ -11,10 +11,18 @@ listener must be quick and must not touch GUI widgets (hand data to the GUI thro
 mailbox or a Qt signal). ``start``/``stop``/``wait`` are called from the owner's thread.
 
 Order of side effects for a finished event: the store commit comes first, then the
-listeners, so anything a listener prints is already on disk. With ``alerts``, the event's
-alert rows go into the outbox in that same commit (a started event's rows in their own
-commit, before the listeners hear of it); delivery threads send them (see
-:mod:`soundwatch.alerts.outbox`), so nothing here waits for a network.
+listeners, so anything a listener prints is already on disk. An event the store cannot
+take yet (locked, disk full) waits in :class:`~soundwatch.pending.PendingEvents` and
+reaches the listeners when it is stored; ``events_pending``/``events_lost`` count the
+rest at the end.
+
+Isolation: every output (store, clips, listeners) is called through its
+:class:`~soundwatch.sink_health.SinkHealth` in ``health``: an output's exception is
+counted and logged, never raised into the engine, so listening goes on.
+With ``alerts``, a finished event's alert rows go into the outbox in the same commit as
+the event (a started event's rows in their own commit, before the listeners hear of it);
+delivery threads send them (see :mod:`soundwatch.alerts.outbox`), so nothing here waits
+for a network.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from soundwatch.clips import ClipWriter, clip_name
 from soundwatch.detect import DetectorSettings, Event
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.model import Classifier
+from soundwatch.pending import LOCK_WAIT_S, PendingEvent, PendingEvents
 from soundwatch.scoring import WindowScorer, new_detector
+from soundwatch.sink_health import SinkHealth
 from soundwatch.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -50,7 +60,7 @@ class MonitorListener:
         """An event was confirmed (``event.ongoing`` is True; its end is not known yet)."""
 
     def on_event(self, event: Event) -> None:
-        """An event finished; it is already in the store."""
+        """An event finished; it is already in the store (when there is one)."""
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
         """Audio was lost (overrun, device gone); open events were closed at its start."""
@@ -102,10 +112,26 @@ class Monitor:
         self.event_counts: Counter[str] = Counter()
         self.gaps: list[tuple[int, int]] = []  # (start_sample, n_samples)
         self.windows_scored = 0
-        self.store_errors = 0
+        self.health = {name: SinkHealth(name) for name in ("store", "clips", "listeners")}
+        self.pending: PendingEvents | None = None
+        self._clip_owners: dict[int, PendingEvent] = {}  # event_id -> its row, for the clip
         self.latest_scores = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_smoothed = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_embedding: np.ndarray | None = None
+
+    @property
+    def store_errors(self) -> int:
+        return self.health["store"].failures
+
+    @property
+    def events_pending(self) -> int:
+        """Finished events not in the store yet (kept in memory or in the journal)."""
+        return self.pending.count if self.pending is not None else 0
+
+    @property
+    def events_lost(self) -> int:
+        """Finished events that will never be stored (refused, or nowhere to keep them)."""
+        return self.pending.lost if self.pending is not None else 0
 
     @property
     def sample_rate_hz(self) -> int:
@@ -138,6 +164,7 @@ class Monitor:
                 model_version=self.classifier.metadata.model_version,
                 settings=record, started_at=self.started_at,
             )
+            self.pending = PendingEvents(self.store, self.health["store"])
         if self.alerts is not None:
             # The start time in ms keys the session: unique per node even if its database
             # is replaced, so receivers can deduplicate alerts on (node, session, event id).
@@ -145,8 +172,9 @@ class Monitor:
                                    self.wall_time)
         self.engine.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop capture; events in progress are closed and stored before this returns."""
+    def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
+        """Stop capture; events in progress are closed and stored before this returns
+        (the default timeout leaves time to wait out another process's database lock)."""
         self.engine.stop(timeout_s)
 
     def wait(self, timeout_s: float | None = None) -> bool:
@@ -167,29 +195,21 @@ class Monitor:
         seconds = self.engine.position / self.sample_rate_hz + self.engine.stats.lag_s
         self.started_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
         if self.store is not None and self.session_id is not None:
-            try:
-                self.store.set_session_start(self.session_id, self.started_at)
-            except Exception as exc:
-                log.error("could not update the session start: %s", exc)
+            self.health["store"].call("update the session start", self.store.set_session_start,
+                                      self.session_id, self.started_at)
 
     def _notify(self, method: str, *args) -> None:
         for listener in self.listeners:
-            try:
-                getattr(listener, method)(*args)
-            except Exception:
-                log.exception("listener %r failed in %s", listener, method)
+            self.health["listeners"].call(f"{type(listener).__name__}.{method}",
+                                          getattr(listener, method), *args)
 
     def _queue_alerts(self, rows: list) -> None:
         """Commit alert rows of a started event (their own transaction)."""
         if not rows or self.store is None:
             return
-        try:
-            self.store.add_outbox(rows)
-        except Exception as exc:
-            self.store_errors += 1
-            log.error("could not queue %d alert(s): %s", len(rows), exc)
-            return
-        self.alerts.queued()
+        if self.health["store"].call("queue alerts", self.store.add_outbox, rows,
+                                     default=False) is not False:
+            self.alerts.queued()
 
     def _alert_rows(self, event: Event) -> list:
         """The alert rows of a finished event (its clip's path, if clips are on)."""
@@ -216,36 +236,60 @@ class Monitor:
                     self._queue_alerts(self._alert_call("started", event))
                 self._notify("on_event_started", event)
                 continue
-            row_id = None
-            rows = self._alert_rows(event)
-            if self.store is not None and self.session_id is not None:
-                try:
-                    row_id = (self.store.add_event_with_outbox(event, self.session_id, rows)
-                              if rows else self.store.add_event(event, self.session_id))
-                except Exception as exc:  # a full disk must not stop monitoring
-                    self.store_errors += 1
-                    log.error("could not store event %s at %.2f s: %s", event.label,
-                              event.start_s, exc)
+            item = None
+            if self.pending is not None:
+                item = PendingEvent(event, self.session_id, alerts=self._alert_rows(event))
+                outcome = self.pending.submit(item)
+                if outcome == "stored" and item.alerts:
+                    self.alerts.queued()
             if self.clips is not None:
-                self.clips.request(event, row_id, self.wall_time(event.start_sample))
-            if rows and row_id is not None:
-                self.alerts.queued()
-            self.event_counts[event.label] += 1
-            self._notify("on_event", event)
+                if item is not None:
+                    self._clip_owners[event.event_id] = item
+                self.health["clips"].call("queue clip", self.clips.request, event,
+                                          item.row_id if item else None,
+                                          self.wall_time(event.start_sample))
+            if item is None or outcome == "stored":
+                self._announce(event)
+
+    def _announce(self, event: Event) -> None:
+        self.event_counts[event.label] += 1
+        self._notify("on_event", event)
+
+    def _retry_pending(self, final: bool = False) -> None:
+        """Store what waits (waiting out a lock when ``final``) and announce it."""
+        if self.pending is None or not self.pending.count:
+            return
+        stored = self.pending.drain() if final else self.pending.retry()
+        if any(item.alerts for item in stored):
+            self.alerts.queued()
+        for item in stored:
+            if not item.from_journal:
+                self._announce(item.event)
+        replayed = [item for item in stored if item.from_journal]
+        if replayed:
+            log.warning("stored %d event(s) an earlier run had kept in %s",
+                        len(replayed), self.pending.journal_path)
 
     def _write_clips(self, final: bool = False) -> None:
         if self.clips is None:
             return
-        for result in self.clips.poll(self.engine.audio, final=final):
+        results = self.health["clips"].call("write clips", self.clips.poll, self.engine.audio,
+                                            final, default=[])
+        for result in results:
+            if result.error is not None:
+                self.health["clips"].failed("write clip", result.error, quiet=True)
+            owner = self._clip_owners.pop(result.event.event_id, None)
             if self.store is None:
                 continue
-            try:
-                if result.path is not None and result.row_id is not None:
-                    self.store.set_clip_path(result.row_id, str(result.path))
-                self.store.forget_clips([str(p) for p in result.deleted])
-            except Exception as exc:
-                self.store_errors += 1
-                log.error("could not record clip %s: %s", result.path, exc)
+            if result.path is not None:
+                if owner is not None and owner.row_id is None:
+                    owner.clip_path = str(result.path)  # stored with the row, later
+                elif owner is not None:
+                    self.health["store"].call("record a clip", self.store.set_clip_path,
+                                              owner.row_id, str(result.path))
+            if result.deleted:
+                self.health["store"].call("forget deleted clips", self.store.forget_clips,
+                                          [str(p) for p in result.deleted])
 
     def _scored(self, scores: np.ndarray, embedding: np.ndarray | None,
                 end_samples: list[int]) -> None:
@@ -266,23 +310,19 @@ class Monitor:
         self.detector.reset(start_sample + n_samples)
         self.gaps.append((start_sample, n_samples))
         if self.store is not None and self.session_id is not None:
-            try:
-                self.store.add_gap(self.session_id, start_sample / self.sample_rate_hz,
-                                   n_samples / self.sample_rate_hz,
-                                   self.source.error or "audio lost (device gone or overrun)")
-            except Exception as exc:
-                self.store_errors += 1
-                log.error("could not store a gap: %s", exc)
+            self.health["store"].call(
+                "store a gap", self.store.add_gap, self.session_id,
+                start_sample / self.sample_rate_hz, n_samples / self.sample_rate_hz,
+                self.source.error or "audio lost (device gone or overrun)")
         self._notify("on_gap", start_sample, n_samples)
 
     def _stopped(self, end_sample: int) -> None:
         self._deliver(self.detector.flush(end_sample))
         self._write_clips(final=True)
+        self._retry_pending(final=True)
         if self.store is not None and self.session_id is not None:
-            try:
-                self.store.end_session(self.session_id, end_sample / self.sample_rate_hz)
-            except Exception as exc:
-                log.error("could not close the session in the store: %s", exc)
+            self.health["store"].call("close the session", self.store.end_session,
+                                      self.session_id, end_sample / self.sample_rate_hz)
         self._notify("on_stop")
 
 
@@ -308,6 +348,7 @@ class _ScoringSink(EngineSink):
         if len(end_samples):
             monitor._scored(scores, embedding, [int(end) for end in end_samples])
         monitor._write_clips()
+        monitor._retry_pending()
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
         self.scorer.reset()

@@ -7,6 +7,13 @@ Durability: every finished event is committed on its own, with ``synchronous=FUL
 Threads: one connection, guarded by a lock, usable from any thread (the engine worker
 writes, the main thread opens and closes).
 
+Identity: a file is ours when its ``PRAGMA application_id`` is :data:`APPLICATION_ID`
+(set at creation) or, for files made before that stamp existed, when its tables and
+columns are exactly ours. Anything else is refused before any pragma or write touches it.
+
+Reading commands open the file read-only (``read_only=True``), so a database on
+read-only media can still be listed.
+
 Times: ``start_s``/``end_s`` are stream-clock seconds since the session started;
 ``start_time``/``end_time`` are UTC ISO-8601 wall-clock times (session start + stream
 time), which is what ``--since`` filters on.
@@ -16,8 +23,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 import sqlite3
+import tempfile
 import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,6 +40,11 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
 SCHEMA_VERSION = 2  # 2: the outbox and node_events tables (alerts, hub)
+APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
+BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
+OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
+READ_BUSY_TIMEOUT_MS = 10000
+PENDING_JOURNAL_SUFFIX = ".pending.jsonl"  # see soundwatch.pending
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -118,64 +135,162 @@ class StoredEvent:
         return {name: getattr(self, name) for name in EXPORT_COLUMNS}
 
 
+class EventRejected(SoundwatchError):
+    """The database refused an event for what it holds (e.g. a NaN score): retrying the
+    same row can never succeed."""
+
+
 class EventStore:
-    """The SQLite event log at ``path`` (created with its folder if missing).
+    """The SQLite event log at ``path``.
+
+    Args:
+        path: the database file (created with its folder if missing, unless read-only).
+        read_only: open for reading only (``events list``/``export``); nothing in the
+            file or its folder is changed, and read-only media work.
 
     Raises:
-        SoundwatchError: the file cannot be opened or is not a soundwatch database.
+        SoundwatchError: the file cannot be opened or created, or it is not a soundwatch
+            database (said plainly; the file is left exactly as it was).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._session_starts: dict[int, datetime] = {}
+        self._db: sqlite3.Connection | None = None
+        existed = self.path.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False,
-                                       isolation_level=None)  # autocommit; explicit BEGIN
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._create_schema()
-        except (sqlite3.Error, OSError) as exc:
-            raise SoundwatchError(
-                f"cannot open the event database {self.path}: {exc}. Check the path and its "
-                "permissions, or pass another with --db."
-            ) from exc
+            if read_only:
+                self._open_read_only()
+            else:
+                self._open_for_writing()
+        except BaseException as exc:
+            self._abandon(remove_files=not existed)
+            if isinstance(exc, SoundwatchError):
+                raise
+            if isinstance(exc, (sqlite3.Error, OSError)):
+                raise SoundwatchError(
+                    f"cannot open the event database {self.path}: {exc}. Check the path, "
+                    "its permissions and free disk space, or pass another with --db."
+                ) from exc
+            raise
+
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise SoundwatchError(f"no event database at {self.path}")
+        uri = "file:" + urllib.parse.quote(str(self.path.absolute()))
+        try:
+            self._db = self._connect(uri + "?mode=ro", READ_BUSY_TIMEOUT_MS)
+            self._identify()
+        except sqlite3.OperationalError as exc:
+            if is_lock_error(exc):
+                raise
+            # Read-only media: WAL needs its -shm file, which cannot be made there.
+            self._close_quietly()
+            self._db = self._connect(uri + "?immutable=1", READ_BUSY_TIMEOUT_MS)
+            self._identify()
+
+    def _open_for_writing(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._connect(str(self.path), BUSY_TIMEOUT_MS)
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            try:
+                self._create_schema()
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_lock_error(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    @staticmethod
+    def _connect(target: str, busy_timeout_ms: int) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, isolation_level=None,
+                             uri=target.startswith("file:"),
+                             timeout=busy_timeout_ms / 1000)  # autocommit; explicit BEGIN
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _identify(self) -> bool:
+        """Check, reading only, that the file is ours; True when it is empty (new)."""
+        db = self._db
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if application_id == APPLICATION_ID:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SoundwatchError(
+                    f"{self.path} has schema version {version}, newer than this soundwatch "
+                    f"({SCHEMA_VERSION}); update soundwatch."
+                )
+            return False
+        if not tables and application_id == 0:
+            return True
+        if application_id == 0 and _looks_like_ours(_columns(db, tables)):
+            return False  # made before the application_id stamp; stamped on write
+        raise SoundwatchError(
+            f"{self.path} is not a soundwatch database (an SQLite file of another program"
+            + (f", application_id {application_id:#x}" if application_id else "")
+            + "); it was left untouched. Pass another path with --db."
+        )
 
     def _create_schema(self) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                tables = {row[0] for row in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'")}
-                if tables and "schema_version" not in tables:
-                    raise SoundwatchError(
-                        f"{self.path} is an SQLite file but not a soundwatch event database; "
-                        "pass another path with --db."
-                    )
-                for statement in (_SCHEMA + _OUTBOX_SCHEMA).split(";"):  # no early COMMIT
-                    if statement.strip():
-                        self._db.execute(statement)
-                row = self._db.execute("SELECT version FROM schema_version").fetchone()
-                if row is None:
+                empty = self._identify()
+                if empty:
+                    for statement in _SCHEMA.split(";"):  # executescript would COMMIT early
+                        if statement.strip():
+                            self._db.execute(statement)
                     self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
-                    raise SoundwatchError(
-                        f"{self.path} has schema version {row[0]}, newer than this soundwatch "
-                        f"({SCHEMA_VERSION}); update soundwatch."
-                    )
-                elif row[0] < SCHEMA_VERSION:  # new tables only: CREATE IF NOT EXISTS did it
-                    self._db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                if empty or self._db.execute("PRAGMA application_id").fetchone()[0] == 0:
+                    self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._upgrade()
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                _rollback_quietly(self._db)  # the first error is the one to report
                 raise
+
+    def _upgrade(self) -> None:
+        """Version 1 -> 2: add the outbox and node_events tables (nothing else changes);
+        the caller holds the lock inside a transaction."""
+        for statement in _OUTBOX_SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
+                         (SCHEMA_VERSION, SCHEMA_VERSION))
+
+    def _close_quietly(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    def _abandon(self, remove_files: bool) -> None:
+        """Close after a failed open; remove the file (and its -wal/-shm/-journal) when
+        this open created it, so a full disk leaves no stub behind."""
+        self._close_quietly()
+        if not remove_files or self.read_only:
+            return
+        for file in database_files(self.path)[:4]:
+            try:
+                file.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._close_quietly()
 
     def __enter__(self) -> EventStore:
         return self
@@ -188,16 +303,32 @@ class EventStore:
     def start_session(self, source: str, model: str, sample_rate_hz: int,
                       model_version: str = "", settings: dict | None = None,
                       started_at: datetime | None = None) -> int:
-        """Record a new monitoring session; returns its id."""
+        """Record a new monitoring session; returns its id. Another process's lock is
+        waited out for up to OPEN_WAIT_S.
+
+        Raises:
+            SoundwatchError: the session cannot be written (disk full, read-only file).
+        """
         started_at = started_at or datetime.now(timezone.utc)
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO sessions (started_at, source, model, model_version, "
-                "sample_rate_hz, settings_json) VALUES (?, ?, ?, ?, ?, ?)",
-                (_iso(started_at), source, model, model_version, sample_rate_hz,
-                 to_json(settings or {}, sort_keys=True)),
-            )
-            session_id = int(cursor.lastrowid)
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:  # another process's lock is waited out, as when opening
+            try:
+                with self._lock:
+                    cursor = self._db.execute(
+                        "INSERT INTO sessions (started_at, source, model, model_version, "
+                        "sample_rate_hz, settings_json) VALUES (?, ?, ?, ?, ?, ?)",
+                        (_iso(started_at), source, model, model_version, sample_rate_hz,
+                         to_json(settings or {}, sort_keys=True)),
+                    )
+                break
+            except sqlite3.Error as exc:
+                if not is_lock_error(exc) or time.monotonic() > deadline:
+                    raise SoundwatchError(
+                        f"cannot start a session in the event database {self.path}: {exc}. "
+                        "Check its disk space and permissions, or pass another with --db."
+                    ) from exc
+                time.sleep(0.2)
+        session_id = int(cursor.lastrowid)
         self._session_starts[session_id] = started_at
         return session_id
 
@@ -215,7 +346,13 @@ class EventStore:
                              (_iso(datetime.now(timezone.utc)), audio_s, session_id))
 
     def add_event(self, event: Event, session_id: int, clip_path: str | None = None) -> int:
-        """Commit one finished event at once; returns its row id."""
+        """Commit one finished event at once; returns its row id.
+
+        Raises:
+            EventRejected: the event holds a value the database cannot keep (NaN score).
+            sqlite3.Error, OSError: the write failed (locked, disk full): retry later.
+        """
+        _check_storable(event)
         started = self._session_start(session_id)
         with self._lock:
             return self._insert_event(event, session_id, started, clip_path)
@@ -233,6 +370,13 @@ class EventStore:
              event.continued_from, clip_path),
         )
         return int(cursor.lastrowid)
+
+    def has_event(self, session_id: int, event_id: int) -> bool:
+        """Whether the detector's event ``event_id`` of ``session_id`` is stored."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM events WHERE session_id = ? AND event_id = ? LIMIT 1",
+                (session_id, event_id)).fetchone() is not None
 
     def set_clip_path(self, row_id: int, clip_path: str | None) -> None:
         """Attach (or, with None, detach) the clip of an event row."""
@@ -324,6 +468,9 @@ class EventStore:
         with self._lock:
             return int(self._db.execute("SELECT version FROM schema_version").fetchone()[0])
 
+    def database_files(self) -> list[Path]:
+        return database_files(self.path)
+
     # -- outbox (alerts) and hub ---------------------------------------------------------
 
     def add_outbox(self, rows) -> None:
@@ -336,7 +483,12 @@ class EventStore:
     def add_event_with_outbox(self, event: Event, session_id: int, rows,
                               clip_path: str | None = None) -> int:
         """Commit a finished event and its alert rows in one transaction (both or
-        neither); returns the event's row id."""
+        neither); returns the event's row id.
+
+        Raises:
+            EventRejected, sqlite3.Error, OSError: as :meth:`add_event`.
+        """
+        _check_storable(event)
         started = self._session_start(session_id)
 
         def work():
@@ -427,6 +579,9 @@ class EventStore:
             return {}
         marks = ",".join("?" * len(row_ids))
         with self._lock:
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'node_events'").fetchone():
+                return {}  # a version-1 file opened read-only: no hub rows in it
             rows = self._db.execute(
                 f"SELECT event_row, node FROM node_events WHERE event_row IN ({marks})",
                 [int(i) for i in row_ids]).fetchall()
@@ -447,7 +602,7 @@ class EventStore:
             self._db.execute("COMMIT")
             return result
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _rollback_quietly(self._db)  # the first error is the one to report
             raise
 
     # -- export --------------------------------------------------------------------------
@@ -460,8 +615,60 @@ class EventStore:
         events = self.iter_events(**filters)
         if stream is not None:
             return _write_events(events, fmt, stream)
-        with open(path, "w", encoding="utf-8", newline="") as file:
-            return _write_events(events, fmt, file)
+        path = check_output_path(path, protected=self.database_files())
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                             dir=path.parent)
+        try:
+            with open(handle, "w", encoding="utf-8", newline="") as file:
+                count = _write_events(events, fmt, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)  # readers never see a half-written export
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return count
+
+
+def database_files(path: str | Path) -> list[Path]:
+    """The database at ``path`` and the files kept beside it (SQLite's -wal, -shm and
+    -journal, and the journal of events waiting to be stored)."""
+    return [Path(str(path) + suffix)
+            for suffix in ("", "-wal", "-shm", "-journal", PENDING_JOURNAL_SUFFIX)]
+
+
+def check_output_path(path: str | Path, protected: list[Path]) -> Path:
+    """``path`` as a file that may be written, or a SoundwatchError saying why not: it is
+    one of the ``protected`` files (the database and its -wal/-shm), a folder, or in a
+    folder that does not exist."""
+    path = Path(path)
+    resolved = path.resolve()
+    for other in protected:
+        same = other.resolve() == resolved
+        if not same and path.exists() and other.exists():
+            same = os.path.samefile(path, other)
+        if same:
+            raise SoundwatchError(
+                f"refusing to write the export to {path}: that is the event database "
+                f"({other.name}) itself. Pass another file with -o."
+            )
+    if path.is_dir():
+        raise SoundwatchError(f"{path} is a folder; pass a file name with -o, e.g. "
+                              f"{path / 'events.csv'}")
+    if not path.parent.is_dir():
+        raise SoundwatchError(f"cannot write {path}: the folder {path.parent} does not "
+                              "exist. Create it first or pass another -o.")
+    return path
+
+
+def _check_storable(event: Event) -> None:
+    """Raise EventRejected for an event with a non-finite time or score."""
+    values = {"start_s": event.start_s, "end_s": event.end_s, "peak": event.peak,
+              "mean": event.mean}
+    bad = {k: v for k, v in values.items() if not math.isfinite(float(v))}
+    if bad:
+        raise EventRejected(f"event {event.event_id} ({event.label}) has non-finite "
+                            f"values {bad}; it cannot be stored")
 
 
 def _write_events(events, fmt: str, stream) -> int:
@@ -470,13 +677,55 @@ def _write_events(events, fmt: str, stream) -> int:
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
         for event in events:
-            writer.writerow(event.to_dict())
+            writer.writerow({key: csv_cell(value) for key, value in event.to_dict().items()})
             count += 1
     else:
         for event in events:
             stream.write(to_json(event.to_dict()) + "\n")
             count += 1
     return count
+
+
+def csv_cell(value):
+    """A CSV value that a spreadsheet shows as text: strings starting with = + - @ or a
+    tab/CR get a leading apostrophe (OWASP's guard against formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """A write failed because another connection holds the lock: waiting will help."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _rollback_quietly(db: sqlite3.Connection) -> None:
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction left to roll back (SQLite ended it on the error)
+
+
+def _columns(db: sqlite3.Connection, tables) -> dict[str, list[str]]:
+    quoted = {name: name.replace("'", "''") for name in tables}
+    return {name: [row[1] for row in db.execute(f"PRAGMA table_info('{quoted[name]}')")]
+            for name in sorted(tables) if not name.startswith("sqlite_")}
+
+
+# Tables and columns every soundwatch database has had since the first schema: how a file
+# made before the application_id stamp is recognised (later schemas only add to them).
+_FINGERPRINT = {
+    "schema_version": {"version"},
+    "sessions": {"id", "started_at", "ended_at", "source", "model", "sample_rate_hz"},
+    "events": {"id", "session_id", "event_id", "label", "start_s", "end_s", "duration_s",
+               "peak", "mean", "start_time", "end_time", "clip_path"},
+    "gaps": {"id", "session_id", "start_s", "duration_s", "start_time", "reason"},
+}
+
+
+def _looks_like_ours(columns: dict[str, list[str]]) -> bool:
+    return all(wanted <= set(columns.get(name, ())) for name, wanted in _FINGERPRINT.items())
 
 
 def _iso(moment: datetime) -> str:

@@ -46,10 +46,11 @@ def test_schema_2_has_the_outbox_and_upgrades_a_version_1_file(tmp_path):
         store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
     db = sqlite3.connect(path)
     db.executescript("DROP TABLE outbox; DROP TABLE node_events; "
-                     "UPDATE schema_version SET version = 1;")
+                     "UPDATE schema_version SET version = 1; PRAGMA user_version = 1;")
     db.close()
     with EventStore(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert len(store.recent_events()) == 1  # nothing lost in the upgrade
         store.add_outbox(rows(1))
         assert store.outbox_status() == {"test": {"pending": 1, "delivered": 0,
@@ -160,3 +161,23 @@ def test_a_reconnected_channel_is_retried_at_once_not_after_its_backoff(tmp_path
         channel.reconnected.set()
         assert wait_until(lambda: channel.received == [0, 1], 5)
         delivery.stop()
+
+
+def test_an_event_kept_for_later_keeps_its_alerts_through_the_journal(tmp_path):
+    from soundwatch.pending import PendingEvent, PendingEvents, _to_line, journal_path_for
+    from soundwatch.sink_health import SinkHealth
+
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+    event = Event("dog", 0, 16000, 0.9, 0.8, 16000, 7)
+    # an earlier run could not store it (database locked) and journaled it with its alerts
+    journal_path_for(path).write_text(_to_line(PendingEvent(event, session,
+                                                            alerts=rows(2))))
+    with EventStore(path) as store:
+        pending = PendingEvents(store, SinkHealth("store"))
+        assert pending.count == 1
+        stored = pending.retry(force=True)
+        assert [item.event.event_id for item in stored] == [7]
+        assert [e.label for e in store.recent_events()] == ["dog"]
+        assert [r["alert_key"] for r in store.outbox_pending("test")] == ["n/0", "n/1"]

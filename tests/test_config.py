@@ -79,7 +79,7 @@ def test_partial_file_keeps_defaults_for_the_rest(dirs):
     ("[detection]\nwatch = \"dog\"\n", r"detection.watch must be a list of strings"),
     ("[clips]\nenabled = 1\n", r"clips.enabled must be true or false"),
     ("[clips]\npre_roll_s = 60\n", r"pre_roll_s must be in \[0, 10.0\]"),
-    ("[model]\nthreads = 0\n", r"threads must be >= 1"),
+    ("[model]\nthreads = 0\n", r"threads must be in \[1, 64\]"),
     ("[detection\n", r"cannot read config file"),
 ])
 def test_bad_files_are_refused_naming_file_and_key(dirs, text, message):

@@ -244,6 +244,14 @@ def test_status_text_names_rates_hop_inference_and_losses():
         assert part in text
 
 
+def test_status_text_names_failing_outputs_and_waiting_events():
+    status = SessionStatus(model_rate_hz=16000, hop_s=0.25,
+                           output_failures={"store": 3}, events_pending=2)
+    text = " | ".join(describe_status(status, running=True))
+    assert "store failed 3×" in text and "2 event(s) waiting for the database" in text
+    assert "failed" not in " | ".join(describe_status(SessionStatus(), running=True))
+
+
 def test_cpu_meter_measures_busy_work():
     # Compared with the CPU time this process really used, so that the test holds however
     # busy the machine is (a busy loop gets a whole core only on an idle machine).

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from fault_env import kill_9_and_check
 from model_factory import make_test_model, write_scene
 
 from soundwatch.store import EventStore
@@ -143,13 +143,7 @@ def test_sigkill_keeps_every_event_that_had_ended(model, env, tmp_path):
     path, _ = long_scene(tmp_path)
     database = tmp_path / "events.sqlite"
     process, printed = start_and_wait_for_events(model, path, env, database, 3)
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-    process.stdout.close()
-    process.stderr.close()
-    raw = sqlite3.connect(database)
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    raw.close()
+    kill_9_and_check(process, database)
     with EventStore(database) as store:
         stored = store.recent_events(limit=None, newest_first=False)
         session = store.sessions()[0]

@@ -122,7 +122,7 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
     raw.execute("CREATE TABLE t (x)")
     raw.commit()
     raw.close()
-    with pytest.raises(SoundwatchError, match="not a soundwatch event database"):
+    with pytest.raises(SoundwatchError, match="not a soundwatch database"):
         EventStore(path)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.sanitize import silence_nonfinite
+from soundwatch.audio.source import check_sample_rate
 from soundwatch.audio.wav_recovery import RawWavReader, UnfinishedWav, unfinished_wav
 from soundwatch.errors import SoundwatchError
 
@@ -117,6 +118,8 @@ class AudioDecoder:
             self.n_frames, self.subtype = int(info.frames), info.subtype
         if self.n_frames <= 0:
             raise SoundwatchError(f"audio file {self.path} is empty (0 samples)")
+        # A header's rate sizes the resampler and the blocks: check it before either.
+        check_sample_rate(self.file_rate_hz, f"audio file {self.path}")
         self.sample_rate_hz = int(sample_rate_hz or self.file_rate_hz)
         self.block_frames = max(1, int(BLOCK_SECONDS * self.file_rate_hz))
         if self._recovery is not None:

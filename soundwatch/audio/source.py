@@ -10,8 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from soundwatch.audio.ring import RingBuffer
+from soundwatch.errors import SoundwatchError
 
 RING_SECONDS = 30.0  # audio held for late readers and for clip pre-roll
+# Rates a device or a file header may claim: a tiny rate makes resampling to the model
+# rate blow a small file up by the ratio, a huge one sizes the ring in gigabytes.
+SAMPLE_RATE_RANGE_HZ = (1000, 768_000)
+
+
+def check_sample_rate(rate_hz, what: str) -> int:
+    """``rate_hz`` as an int when within SAMPLE_RATE_RANGE_HZ; else a SoundwatchError
+    naming ``what`` (e.g. the file) and the range."""
+    low, high = SAMPLE_RATE_RANGE_HZ
+    if not low <= rate_hz <= high:
+        raise SoundwatchError(f"{what} has a sample rate of {rate_hz} Hz; soundwatch reads "
+                              f"{low}-{high} Hz. Is the file damaged? Convert it, e.g. with "
+                              "`ffmpeg -i IN -ar 16000 out.wav`.")
+    return int(rate_hz)
 
 
 @dataclass
@@ -35,7 +50,7 @@ class AudioSource:
     name = "source"
 
     def __init__(self, sample_rate_hz: int, ring_seconds: float = RING_SECONDS):
-        self.sample_rate_hz = int(sample_rate_hz)
+        self.sample_rate_hz = check_sample_rate(sample_rate_hz, f"the audio source {self.name}")
         self.ring = RingBuffer(int(round(ring_seconds * self.sample_rate_hz)))
         self.stats = SourceStats()
         self.error: str | None = None

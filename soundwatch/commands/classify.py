@@ -51,9 +51,14 @@ def run(args) -> int:
 
     settings = load_settings(args.config)
     detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
-    threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
-    if threads < 1:
-        raise SoundwatchError(f"--threads must be >= 1, got {threads}")
+    from soundwatch.config import MAX_THREADS
+
+    threads = args.threads if args.threads is not None else min(os.cpu_count() or 1,
+                                                                 MAX_THREADS)
+    if not 1 <= threads <= MAX_THREADS:
+        raise SoundwatchError(f"--threads must be in [1, {MAX_THREADS}], got {threads}")
+    if args.top_k < 1:
+        raise SoundwatchError(f"--top-k must be >= 1, got {args.top_k}")
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
     extractor = FeatureExtractor(classifier.spec)

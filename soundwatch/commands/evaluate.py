@@ -57,6 +57,13 @@ def add_parser(subparsers) -> None:
                         help="cross-dataset check of --model: per-class recall on the DCASE "
                              "2016 office segments in DIR (e.g. "
                              "../shared/data/dcase2016_office/segments)")
+    parser.add_argument("--compare-scratch", type=Path, default=None, metavar="JSON",
+                        help="figures of the from-scratch model to set beside this one in the "
+                             "card (benchmarks/scratch_model.json, written by "
+                             "benchmarks/scratch_model.py)")
+    parser.add_argument("--tuned-on-fold", type=int, default=None,
+                        help="the fold the detector defaults were tuned on (flagged in the "
+                             "card's event table)")
     parser.add_argument("--card", type=Path, default=None,
                         help="write the model card (markdown) here")
     parser.add_argument("--compare", type=Path, action="append", default=[], metavar="RUN",
@@ -130,6 +137,9 @@ def run(args) -> int:
         results["dcase"] = dcase_report(Classifier(args.model, threads=1), args.dcase)
         print(f"DCASE 2016 office segments: recall {results['dcase']['recall']:.3f} "
               f"over the classes the model has")
+    if args.compare_scratch is not None:
+        results["scratch"] = json.loads(args.compare_scratch.read_text())
+    results["tuned_on_fold"] = args.tuned_on_fold
     if args.compare:
         results["comparisons"] = [_comparison(run_dir) for run_dir in args.compare]
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1, default=str))

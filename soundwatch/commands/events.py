@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import sys
 
+from soundwatch.text import printable
+
+MAX_LIMIT = 1_000_000_000
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("events", help="list or export logged sound events",
@@ -39,17 +44,30 @@ def run(args) -> int:
     from soundwatch.jsonout import to_json
     from soundwatch.store import EventStore, parse_time
 
-    path = args.db or load_settings(args.config).database_path()
+    settings = load_settings(args.config) if args.config or not args.db else None
+    path = args.db or settings.database_path()
     from pathlib import Path
 
+    from soundwatch.store import check_output_path, database_files
+
+    if Path(path).is_dir():
+        raise SoundwatchError(f"{path} is a folder, not an event database; pass the "
+                              ".sqlite file with --db")
     if not Path(path).is_file():
         raise SoundwatchError(
             f"no event database at {path}: run `soundwatch listen --headless` first, or "
             "pass --db PATH"
         )
+    if args.events_action == "list" and not 0 <= args.limit <= MAX_LIMIT:
+        raise SoundwatchError(f"--limit must be in [0, {MAX_LIMIT}] (0: all), got {args.limit}")
+    if args.session is not None and not 0 < args.session <= MAX_ROW_ID:
+        raise SoundwatchError(f"--session must be a session id (1 or more), got {args.session}")
+    if args.events_action == "export" and args.output:
+        # Checked before the database is even opened: -o must never name the database.
+        check_output_path(args.output, database_files(path))
     since = parse_time(args.since) if args.since else None
     filters = {"since": since, "label": args.label, "session_id": args.session}
-    with EventStore(path) as store:
+    with EventStore(path, read_only=True) as store:
         if args.events_action == "export":
             if args.output:
                 count = store.export(args.output, args.format, **filters)
@@ -71,9 +89,10 @@ def run(args) -> int:
         print(f"{'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5}  "
               "clip")
         for event in events:
-            node = f"{nodes.get(event.id, '-'):<16} " if nodes else ""
-            print(f"{_local(event.start_time):<23} {node}{event.label:<22} "
-                  f"{event.duration_s:6.2f} {event.peak:5.2f}  {event.clip_path or '-'}")
+            node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
+            print(f"{_local(event.start_time):<23} {node}{printable(event.label):<22} "
+                  f"{event.duration_s:6.2f} {event.peak:5.2f}  "
+                  f"{printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))

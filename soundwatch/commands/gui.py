@@ -31,6 +31,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from soundwatch.config import WindowFlags, check_flags
+
+    check_flags(WindowFlags(args.spectrogram_s, args.timeline_s, args.fps, args.quit_after))
     from soundwatch.gui.app import run_app
 
     return run_app(args)

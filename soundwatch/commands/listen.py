@@ -7,7 +7,9 @@ SIGTERM stops capture, closes events in progress, flushes everything and exits 0
 
 JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``, ``status``,
 ``summary``. An ``event`` line is printed only after the event is committed to the
-database.
+database; an event the database cannot take yet (locked, disk full) is kept and retried,
+and printed once stored. The summary counts events still pending (kept in the journal
+next to the database) or lost, and the exit status is 1 when there are any.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.clips import ClipWriter
-    from soundwatch.config import load_settings
+    from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
@@ -91,6 +93,7 @@ def run(args) -> int:
     from soundwatch.store import EventStore
 
     settings = apply_flags(load_settings(args.config), args)
+    check_flags(RunLimits(args.duration, args.status_interval))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
@@ -151,6 +154,11 @@ def run(args) -> int:
     if monitor.error is not None:
         print(f"soundwatch: error: engine stopped: {monitor.error}", file=sys.stderr)
         return 1
+    if monitor.events_pending or monitor.events_lost:
+        from soundwatch.console import unstored_text
+
+        print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -162,8 +170,6 @@ def apply_flags(settings, args):
     model = settings.model
     if args.threads is not None:
         model = replace(model, threads=args.threads)
-        if args.threads < 1:
-            raise SoundwatchError(f"--threads must be >= 1, got {args.threads}")
     audio = replace(settings.audio, device=args.device) if args.device else settings.audio
     clips = settings.clips
     if args.clips is not None:
@@ -172,14 +178,17 @@ def apply_flags(settings, args):
         clips = replace(clips, directory=args.clip_dir, enabled=True if args.clips is None
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
-    return replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                   store=store, alerts=alerts_with_flags(settings.alerts, args))
+    settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
+                       store=store, alerts=alerts_with_flags(settings.alerts, args))
+    problems = settings.problems()
+    if problems:
+        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    return settings
 
 
 def alerts_with_flags(alerts, args):
-    """``alerts`` (AlertSettings) with the alert flags of ``args`` on top."""
-    from soundwatch.errors import SoundwatchError
-
+    """``alerts`` (AlertSettings) with the alert flags of ``args`` on top (checked with
+    the other settings by the caller)."""
     if args.node:
         alerts = replace(alerts, node=args.node)
     if args.mqtt:
@@ -193,9 +202,6 @@ def alerts_with_flags(alerts, args):
             alerts.apprise, urls=tuple(alerts.apprise.urls) + tuple(args.apprise)))
     if args.notify_desktop is not None:
         alerts = replace(alerts, desktop=replace(alerts.desktop, enabled=args.notify_desktop))
-    problems = alerts.problems()
-    if problems:
-        raise SoundwatchError("invalid alert settings: " + "; ".join(problems))
     return alerts
 
 
@@ -213,8 +219,10 @@ def detection_with_flags(detection, args, **fixed):
         changes["ignore"] = split_labels(args.ignore)
     if "threshold_on" in changes and "threshold_off" not in changes:
         changes["threshold_off"] = min(detection.threshold_off, changes["threshold_on"])
+    from soundwatch.config import detection_problems
+
     detection = replace(detection, **changes, **fixed)
-    problems = detection.problems()
+    problems = detection_problems(detection)
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
     return detection

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from soundwatch.errors import SoundwatchError
@@ -54,6 +54,8 @@ class SessionStatus:
     peak: float = 0.0
     position_s: float = 0.0
     lag_s: float = 0.0
+    output_failures: dict[str, int] = field(default_factory=dict)  # by output: store, clips...
+    events_pending: int = 0  # finished events the database has not taken yet
     outbox_text: str = ""  # alerts waiting per channel and the last delivery error
 
 
@@ -235,6 +237,9 @@ class ListeningSession:
             peak=stats.peak,
             position_s=stats.audio_s,
             lag_s=stats.lag_s,
+            output_failures={name: h.failures for name, h in
+                             getattr(self.monitor, "health", {}).items() if h.failures},
+            events_pending=getattr(self.monitor, "events_pending", 0),
             outbox_text=self._outbox_text(),
         )
 

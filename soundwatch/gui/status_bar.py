@@ -1,4 +1,5 @@
-"""The status bar: sample rates, hop, inference time, overflows, samples lost, CPU use.
+"""The status bar: sample rates, hop, inference time, overflows, samples lost, CPU use,
+and any output (database, clips) that is failing.
 
 Updated by the window's 1 Hz text timer. CPU use is this process's user+system time
 over wall time since the last update (all threads: capture, worker, GUI), in percent of
@@ -56,6 +57,9 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         f"overflows {status.overflows}",
         f"lost {status.samples_lost} samples",
         f"lag {status.lag_s * 1000:.0f} ms",
+        *(f"⚠ {name} failed {n}×" for name, n in status.output_failures.items()),
+        *([f"⚠ {status.events_pending} event(s) waiting for the database"]
+          if status.events_pending else []),
         *alerts,
     ]
 

@@ -231,4 +231,15 @@ def dcase_report(classifier, segments_dir: str | Path, settings=None) -> dict:
     report["recall"] = round(sum(found_all.values()) / max(1, sum(total_all.values())), 4)
     report["per_label_recall"] = {label: round(found_all[label] / total, 3)
                                   for label, total in sorted(total_all.items())}
+    report["per_label_segments"] = {label: [found_all[label], total]
+                                    for label, total in sorted(total_all.items())}
     return report
+
+
+def recall_over(report: dict, labels) -> float | None:
+    """A :func:`dcase_report`'s recall restricted to ``labels`` (e.g. those two models
+    share), or None when none of them was scored."""
+    pairs = [report["per_label_segments"][label] for label in labels
+             if label in report.get("per_label_segments", {})]
+    total = sum(t for _, t in pairs)
+    return round(sum(f for f, _ in pairs) / total, 4) if total else None

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
+FP16_MIN_ELEMENTS = 1024  # smaller tensors (biases, indices) stay float32 in the file
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -41,7 +42,7 @@ def git_commit(cwd: Path | None = None) -> str:
 
 def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
                 check_windows: np.ndarray | None = None,
-                tolerance: float = PARITY_TOLERANCE) -> dict:
+                tolerance: float = PARITY_TOLERANCE, fp16_weights: bool = False) -> dict:
     """Write ``net`` with ``metadata`` to ``path`` and check parity with torch.
 
     Args:
@@ -53,6 +54,10 @@ def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
         check_windows: (k, window_frames, n_features) dB windows for the parity check;
             None uses random windows in a typical dB range.
         tolerance: largest allowed |onnxruntime - torch| on scores and embeddings.
+        fp16_weights: store large weight tensors as float16 (half the file; onnxruntime
+            casts them back to float32 once, at load, so the arithmetic stays float32).
+            The network's own weights are rounded to float16 first, in place, so torch and
+            the file compute the same function and the parity check keeps its tolerance.
 
     Returns:
         {"max_abs_diff_scores", "max_abs_diff_embedding", "bytes"}.
@@ -67,6 +72,8 @@ def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
     n_features = metadata.feature_spec.n_features
     net.eval()
     scoring = (ScoringNet(net) if isinstance(net, SoundNet) else net).eval()
+    if fp16_weights:
+        round_weights_to_fp16(scoring)
     example = torch.zeros(1, 1, metadata.window_frames, n_features)
     with torch.no_grad():
         n_outputs = scoring(example)[0].shape[1]
@@ -87,6 +94,8 @@ def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     model.doc_string = f"soundwatch sound classifier {metadata.model_version}"
+    if fp16_weights:
+        store_weights_as_fp16(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(temporary))
     try:
@@ -97,6 +106,42 @@ def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
     temporary.replace(path)
     report["bytes"] = path.stat().st_size
     return report
+
+
+def round_weights_to_fp16(net: nn.Module) -> None:
+    """Round, in place, every float weight of at least ``FP16_MIN_ELEMENTS`` values to the
+    nearest float16 (kept as float32): the function the fp16-weight file computes."""
+    with torch.no_grad():
+        for tensor in list(net.parameters()) + list(net.buffers()):
+            if tensor.is_floating_point() and tensor.numel() >= FP16_MIN_ELEMENTS:
+                tensor.copy_(tensor.half().float())
+
+
+def store_weights_as_fp16(model) -> int:
+    """Replace each float32 initializer of at least ``FP16_MIN_ELEMENTS`` values by a
+    float16 one followed by a ``Cast`` to float32, in place; returns how many."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    converted = 0
+    for initializer in list(graph.initializer):
+        if (initializer.data_type != onnx.TensorProto.FLOAT
+                or int(np.prod(initializer.dims)) < FP16_MIN_ELEMENTS):
+            continue
+        values = numpy_helper.to_array(initializer)
+        half_name = initializer.name + "_fp16"
+        graph.initializer.remove(initializer)
+        graph.initializer.append(numpy_helper.from_array(values.astype(np.float16),
+                                                         half_name))
+        casts.append(helper.make_node("Cast", [half_name], [initializer.name],
+                                      to=onnx.TensorProto.FLOAT,
+                                      name=initializer.name + "_cast"))
+        converted += 1
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return converted
 
 
 def check_parity(scoring: nn.Module, path: Path, metadata: ModelMetadata,

@@ -273,7 +273,7 @@ def fit_head(embeddings: np.ndarray, targets: np.ndarray, mask: np.ndarray,
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         history.append({"epoch": epoch + 1, "loss": round(total / len(embeddings), 5)})
     return head.eval(), history
 

@@ -80,7 +80,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     Raises:
         SoundwatchError: missing data, or a data label that is also an AudioSet label.
     """
-    from soundwatch.train.export import export_onnx, git_commit
+    from soundwatch.train.export import export_onnx, git_commit, round_weights_to_fp16
     from soundwatch.train.run import license_text, training_data_text
 
     config = head_config or HeadConfig()
@@ -160,6 +160,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     calibration = calibrate_home_offset(logits, proxies, window_labels, DETECTOR_THRESHOLD_ON)
     log.info("AudioSet label calibration: %s", calibration)
     net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"]).eval()
+    round_weights_to_fp16(net)  # what the exported file holds; scored as shipped
     labels = project_labels + home_labels
     pad = YAMNET_SPEC.silence_value
 
@@ -225,7 +226,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     model_path = options.model_path or Path(options.out_dir) / "model.onnx"
     check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)
                             for i in range(min(4, len(bank.records)))])[:16]
-    summary["export"] = export_onnx(net, metadata, model_path, check)
+    summary["export"] = export_onnx(net, metadata, model_path, check, fp16_weights=True)
     summary["model_path"] = str(model_path)
     summary["total_seconds"] = round(time.monotonic() - started, 1)
     (Path(options.out_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
