@@ -44,7 +44,8 @@ def test_without_torch_the_cli_works_and_train_names_the_install_command():
 
 def test_wrong_dataset_path_exits_2_with_a_message(tmp_path, capsys):
     pytest.importorskip("torch")
-    code = main(["train", "--esc50", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+    code = main(["train", "--init", "scratch", "--esc50", str(tmp_path / "nowhere"), "--out",
+                 str(tmp_path / "r")])
     assert code == 2
     assert "ESC-50 dataset folder not found" in capsys.readouterr().err
 
@@ -87,7 +88,7 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     write_tiny_esc50(data)
     out = tmp_path / "cv"
     card = tmp_path / "models" / "tiny.md"
-    recipe = ["--epochs", "3", "--channels", "4,8", "--window-frames", "32", "--hop-frames",
+    recipe = ["--init", "scratch", "--epochs", "3", "--channels", "4,8", "--window-frames", "32", "--hop-frames",
               "8", "--batch-size", "8", "--threads", "1", "--no-progress",
               "--cache-dir", str(tmp_path / "cache")]
     data_flags = ["--esc50", str(data), "--background", str(data / "noise")]
@@ -119,7 +120,29 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     assert cv["best_epochs"]["1"] in (1, 2, 3)
     assert f"fold 1: {cv['best_epochs']['1']} of 3" in text  # how far along training was
     assert (card.parent / "tiny_confusion.png").stat().st_size > 1000
+    # Event figures of each fold's model on its own held-out clips, pooled.
+    assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
+                 "--no-baselines", "--events"]) == 0
+    events = json.loads((out / "evaluation.json").read_text())["events"]
+    assert sorted(events["folds"]) == ["1", "2"]
+    for room in ("quiet", "noisy"):
+        assert events["folds"]["1"][room]["clips"] == 12
+        assert 0.0 <= events["pooled"][room]["recall_mean"] <= 1.0
+    assert (out / "fold1" / "events.json").is_file()
     # A second call reuses the finished folds instead of training again.
     assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
                  "--no-baselines"]) == 0
     assert "finished earlier" in capsys.readouterr().out
+
+
+def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
+    pytest.importorskip("torch")
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    code = main(["train", "--esc50", str(data), "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "--init yamnet needs --yamnet DIR" in capsys.readouterr().err
+    code = main(["train", "--esc50", str(data), "--yamnet", str(tmp_path),
+                 "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "yamnet.tflite not found" in capsys.readouterr().err

@@ -188,10 +188,11 @@ def train_one(options, args) -> dict:
                               "--init scratch")
     import dataclasses
 
-    from soundwatch.train.run_pretrained import run_pretrained_training
+    from soundwatch.train.run_pretrained import load_yamnet_dir, run_pretrained_training
     from soundwatch.train.settings import HeadConfig
 
     head = HeadConfig(seed=args.seed)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
-    return run_pretrained_training(options, args.yamnet, head)
+    yamnet, class_names, weights_id = load_yamnet_dir(args.yamnet)
+    return run_pretrained_training(options, yamnet, class_names, weights_id, head)

@@ -106,7 +106,10 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                                options.progress, name="backgrounds")
              if splits.backgrounds else None)
     whole_file = [r.fold is None for r in bank.records]
-    key = [weights_id, cache_key(events, YAMNET_SPEC), json.dumps(config.to_dict()),
+    window_fields = ("hop_frames", "lead_frames", "loud_margin_db", "noisy_copies",
+                     "snr_db_min", "snr_db_max", "background_fraction", "seed")
+    key = [weights_id, cache_key(events, YAMNET_SPEC),
+           json.dumps({k: getattr(config, k) for k in window_fields}),
            cache_key(splits.backgrounds, YAMNET_SPEC) if splits.backgrounds else ""]
 
     def compute_event_embeddings():

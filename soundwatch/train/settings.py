@@ -51,9 +51,9 @@ class HeadConfig:
 
     hidden: int = 512  # MLP hidden units (0: a linear head)
     dropout: float = 0.5
-    epochs: int = 40
-    batch_size: int = 256
-    learning_rate: float = 1e-3
+    epochs: int = 20
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-3
     hop_frames: int = 24  # hop between cached training windows (0.24 s)
     lead_frames: int = 72  # windows start up to this many frames before a clip (0.72 s)
