@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soundwatch.detect import Event
+from soundwatch.jsonout import to_json
 from soundwatch.sink_health import SinkHealth
 from soundwatch.store import PENDING_JOURNAL_SUFFIX, EventRejected, EventStore, is_lock_error
 
@@ -235,9 +236,9 @@ class PendingEvents:
 
 
 def _to_line(item: PendingEvent) -> str:
-    return json.dumps({"session_id": item.session_id, "clip_path": item.clip_path,
-                       "event": dataclasses.asdict(item.event),
-                       "alerts": [dataclasses.asdict(row) for row in item.alerts]}) + "\n"
+    return to_json({"session_id": item.session_id, "clip_path": item.clip_path,
+                    "event": dataclasses.asdict(item.event),
+                    "alerts": [dataclasses.asdict(row) for row in item.alerts]}) + "\n"
 
 
 def _from_line(line: str) -> PendingEvent | None:

@@ -133,7 +133,7 @@ def test_listen_json_stays_json_and_reports_the_count(tmp_path, model, capsys, m
     monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
     path, _ = nan_scene(tmp_path, [1.5, 2.5, 4.9])
     code = main(["listen", "--file", str(path), "--fast", "--model", str(model), "--json",
-                 "--no-db", "--status-interval", "0.01"])
+                 "--no-db", "--status-interval", "0.05"])
     assert code == 0
     lines = [strict_json(line) for line in capsys.readouterr().out.splitlines()]
     summary = [line for line in lines if line["type"] == "summary"][0]
