@@ -15,8 +15,9 @@ packages=(libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-k
           libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0
           libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3)
 if [ "$purpose" = test ]; then
-  # The test suite's virtual microphone (PulseAudio) and real X server (Xvfb).
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb)
+  # The test suite's virtual microphone (PulseAudio), real X server (Xvfb), MQTT broker
+  # (Mosquitto) and D-Bus session (dbus-run-session, for desktop notifications).
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb mosquitto dbus-daemon)
 fi
 python_bin="${PYTHON:-python3}"
 if ! "$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1; then

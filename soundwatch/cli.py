@@ -16,7 +16,8 @@ import traceback
 from soundwatch import __version__
 from soundwatch.errors import SoundwatchError
 
-COMMANDS = ["gui", "listen", "classify", "devices", "events", "train", "evaluate", "bench"]
+COMMANDS = ["gui", "listen", "classify", "devices", "events", "train", "evaluate", "bench",
+            "hub"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,8 +41,9 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
+from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.source import RING_SECONDS
-from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 
 APP_NAME = "soundwatch"
@@ -197,6 +198,7 @@ class Settings:
     detection: DetectorSettings = field(default_factory=DetectorSettings)
     clips: ClipSettings = field(default_factory=ClipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -220,6 +222,7 @@ class Settings:
                     f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s) must fit "
                     f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
                 )
+        found += [f"[alerts] {p}" for p in self.alerts.problems()]
         return found
 
 
@@ -396,10 +399,11 @@ def _convert(hint, value, name: str, source: str):
     if is_dataclass(hint):
         return _build(hint, value, name, source)
     origin = typing.get_origin(hint)
-    if origin is dict:  # detection.classes: {label: ClassSettings}
+    if origin is dict:  # detection.classes, alerts.rules: {name: a settings dataclass}
         if not isinstance(value, dict):
-            raise wrong("a table of per-class tables")
-        return {label: _build(ClassSettings, sub, f"{name}.{label}", source)
+            raise wrong("a table of tables")
+        item = typing.get_args(hint)[1]
+        return {label: _build(item, sub, f"{name}.{label}", source)
                 for label, sub in value.items()}
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -29,6 +29,7 @@ class ConsolePrinter(MonitorListener):
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
+        self.alerts = None  # a soundwatch.alerts.service.Alerts: its outbox in status lines
 
     def on_event_started(self, event) -> None:
         self.event_started(event)
@@ -93,10 +94,12 @@ class ConsolePrinter(MonitorListener):
                 "active": self.monitor.detector.active_labels,
                 "failures": {h.name: h.failures for h in self.monitor.health.values()},
                 "events_pending": self.monitor.events_pending,
+                **({"outbox": self.alerts.status()} if self.alerts else {}),
             }))
         else:
             active = ",".join(map(printable, self.monitor.detector.active_labels)) or "-"
-            self._emit(status_line(engine) + f" hearing={active}" + self._trouble())
+            self._emit(status_line(engine) + f" hearing={active}" + self._trouble()
+                       + self._outbox_text())
 
     def _trouble(self) -> str:
         """Outputs that are failing, and events waiting for the database, if any."""
@@ -106,6 +109,14 @@ class ConsolePrinter(MonitorListener):
         if monitor.events_pending:
             parts.append(f"pending={monitor.events_pending}")
         return (" " + " ".join(parts)) if parts else ""
+
+    def _outbox_text(self) -> str:
+        if self.alerts is None:
+            return ""
+        from soundwatch.alerts.service import status_text
+
+        text = status_text(self.alerts.status())
+        return f" {text}" if text else ""
 
     def summary(self, wall_s: float, store) -> None:
         monitor = self.monitor
@@ -127,6 +138,7 @@ class ConsolePrinter(MonitorListener):
                 "failures": {h.name: h.failures for h in monitor.health.values()},
                 "journal": (str(monitor.pending.journal_path)
                             if monitor.events_pending else None),
+                **({"outbox": self.alerts.status()} if self.alerts else {}),
             }))
             return
         self._emit(summary_line(monitor.engine, wall_s))
@@ -147,6 +159,10 @@ class ConsolePrinter(MonitorListener):
         for health in monitor.health.values():
             if health.failures and health.name != "clips":
                 self._emit(health.summary())
+
+        if self.alerts is not None and self._outbox_text():
+            self._emit(f"alerts:{self._outbox_text()} (undelivered alerts go out on the "
+                       "next run)")
 
 
 def unstored_text(monitor) -> str:

@@ -19,6 +19,10 @@ rest at the end.
 Isolation: every output (store, clips, listeners) is called through its
 :class:`~soundwatch.sink_health.SinkHealth` in ``health``: an output's exception is
 counted and logged, never raised into the engine, so listening goes on.
+With ``alerts``, a finished event's alert rows go into the outbox in the same commit as
+the event (a started event's rows in their own commit, before the listeners hear of it);
+delivery threads send them (see :mod:`soundwatch.alerts.outbox`), so nothing here waits
+for a network.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from soundwatch.audio.source import AudioSource
-from soundwatch.clips import ClipWriter
+from soundwatch.clips import ClipWriter, clip_name
 from soundwatch.detect import DetectorSettings, Event
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.model import Classifier
@@ -84,6 +88,9 @@ class Monitor:
     its first audio arrives. A recording replayed faster than real time is stamped from
     ``recording_start`` when known, else from a clock that ends, with the recording's
     last sample, at the moment the replay began (its end is not known in advance).
+        alerts: turns events into outbox rows (an
+            :class:`~soundwatch.alerts.router.AlertRouter`; optional, needs ``store``). A
+            finished event's rows are committed in the same transaction as the event.
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class Monitor:
         clips: ClipWriter | None = None,
         session_info: dict | None = None,
         recording_start: datetime | None = None,
+        alerts=None,
     ):
         self.source = source
         self.recording_start = recording_start
@@ -103,6 +111,7 @@ class Monitor:
         self.store = store
         self.clips = clips
         self.session_info = dict(session_info or {})
+        self.alerts = alerts
         self.hop_frames = classifier.hop_frames_for(self.settings.hop_s)
         self.detector = new_detector(classifier, self.settings)
         self.engine = Engine(source, classifier.spec, [_ScoringSink(self)])
@@ -166,6 +175,11 @@ class Monitor:
                 settings=record, started_at=self.started_at,
             )
             self.pending = PendingEvents(self.store, self.health["store"])
+        if self.alerts is not None:
+            # The start time in ms keys the session: unique per node even if its database
+            # is replaced, so receivers can deduplicate alerts on (node, session, event id).
+            self.alerts.on_session(self.started_at.strftime("%Y%m%dT%H%M%S%f")[:-3],
+                                   self.wall_time)
         self.engine.start()
 
     def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
@@ -209,15 +223,45 @@ class Monitor:
             self.health["listeners"].call(f"{type(listener).__name__}.{method}",
                                           getattr(listener, method), *args)
 
+    def _queue_alerts(self, rows: list) -> None:
+        """Commit alert rows of a started event (their own transaction)."""
+        if not rows or self.store is None:
+            return
+        if self.health["store"].call("queue alerts", self.store.add_outbox, rows,
+                                     default=False) is not False:
+            self.alerts.queued()
+
+    def _alert_rows(self, event: Event) -> list:
+        """The alert rows of a finished event (its clip's path, if clips are on)."""
+        if self.alerts is None:
+            return []
+        clip = None
+        if self.clips is not None:
+            clip = str(self.clips.directory / clip_name(self.wall_time(event.start_sample),
+                                                        event))
+        return self._alert_call("finished", event, clip)
+
+    def _alert_call(self, method: str, *args) -> list:
+        """Rows from the alert router; a failing rule never stops monitoring."""
+        try:
+            return getattr(self.alerts, method)(*args)
+        except Exception:
+            log.exception("alert rules failed in %s", method)
+            return []
+
     def _deliver(self, notices: list[Event]) -> None:
         for event in notices:
             if event.ongoing:
+                if self.alerts is not None:
+                    self._queue_alerts(self._alert_call("started", event))
                 self._notify("on_event_started", event)
                 continue
             item = None
             if self.pending is not None:
-                item = PendingEvent(event, self.session_id)
+                item = PendingEvent(event, self.session_id, alerts=self._alert_rows(event))
                 outcome = self.pending.submit(item)
+                if outcome == "stored" and item.alerts:
+                    self.alerts.queued()
             if self.clips is not None:
                 if item is not None:
                     self._clip_owners[event.event_id] = item
@@ -236,6 +280,8 @@ class Monitor:
         if self.pending is None or not self.pending.count:
             return
         stored = self.pending.drain() if final else self.pending.retry()
+        if any(item.alerts for item in stored):
+            self.alerts.queued()
         for item in stored:
             if not item.from_journal:
                 self._announce(item.event)
@@ -275,6 +321,8 @@ class Monitor:
             if embedding is not None:
                 self.latest_embedding = embedding[index]
             self._notify("on_scores", scores[index], self.detector.smoothed, end_sample)
+            if self.alerts is not None:
+                self._queue_alerts(self._alert_call("scored", scores[index], end_sample))
             self._deliver(notices)
 
     def _gap(self, start_sample: int, n_samples: int) -> None:

@@ -52,6 +52,8 @@ class PendingEvent:
     row_id: int | None = None  # set once stored
     from_journal: bool = False  # kept by an earlier run (never announced by this one)
     journaled: bool = False
+    # its alert rows (soundwatch.alerts.router.OutboxRow), committed with it
+    alerts: list = dataclasses.field(default_factory=list)
 
 
 def journal_path_for(database: str | Path) -> Path:
@@ -146,7 +148,12 @@ class PendingEvents:
             if item.from_journal and self.store.has_event(item.session_id,
                                                           item.event.event_id):
                 return "stored"  # committed by the run that journaled it
-            item.row_id = self.store.add_event(item.event, item.session_id, item.clip_path)
+            if item.alerts:
+                item.row_id = self.store.add_event_with_outbox(item.event, item.session_id,
+                                                               item.alerts, item.clip_path)
+            else:
+                item.row_id = self.store.add_event(item.event, item.session_id,
+                                                   item.clip_path)
         except PERMANENT_ERRORS as exc:
             self.lost += 1
             self.health.failed("store event", f"event {item.event.event_id} "
@@ -230,13 +237,17 @@ class PendingEvents:
 
 def _to_line(item: PendingEvent) -> str:
     return to_json({"session_id": item.session_id, "clip_path": item.clip_path,
-                    "event": dataclasses.asdict(item.event)}) + "\n"
+                    "event": dataclasses.asdict(item.event),
+                    "alerts": [dataclasses.asdict(row) for row in item.alerts]}) + "\n"
 
 
 def _from_line(line: str) -> PendingEvent | None:
     try:
+        from soundwatch.alerts.router import OutboxRow
+
         record = json.loads(line)
         return PendingEvent(Event(**record["event"]), int(record["session_id"]),
-                            record.get("clip_path"), from_journal=True, journaled=True)
+                            record.get("clip_path"), from_journal=True, journaled=True,
+                            alerts=[OutboxRow(**row) for row in record.get("alerts", [])])
     except (ValueError, TypeError, KeyError):
         return None

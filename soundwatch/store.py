@@ -22,6 +22,7 @@ time), which is what ``--since`` filters on.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import sqlite3
@@ -38,7 +39,7 @@ from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the outbox and node_events tables (alerts, hub)
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -82,6 +83,29 @@ CREATE TABLE IF NOT EXISTS gaps (
     duration_s REAL NOT NULL,
     start_time TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
+);
+"""
+
+# Version 2. Alerts waiting for (or done with) delivery, one row per channel, oldest
+# first; and, in a hub's database, which node and remote id each event row came from.
+_OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,             -- mqtt, webhook, apprise:<hash>, desktop
+    kind TEXT NOT NULL,                -- event_started | event
+    alert_key TEXT NOT NULL,           -- <node>/<session>-<event id>: receivers dedup on it
+    payload_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,          -- UTC ISO-8601
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT                  -- NULL until the channel acknowledged it
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, delivered_at, id);
+CREATE TABLE IF NOT EXISTS node_events (
+    node TEXT NOT NULL,
+    remote_id TEXT NOT NULL,           -- the node's <session>-<event id>
+    event_row INTEGER NOT NULL REFERENCES events(id),
+    PRIMARY KEY (node, remote_id)
 );
 """
 
@@ -227,10 +251,22 @@ class EventStore:
                 if empty or self._db.execute("PRAGMA application_id").fetchone()[0] == 0:
                     self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._upgrade()
                 self._db.execute("COMMIT")
             except BaseException:
                 _rollback_quietly(self._db)  # the first error is the one to report
                 raise
+
+    def _upgrade(self) -> None:
+        """Version 1 -> 2: add the outbox and node_events tables (nothing else changes);
+        the caller holds the lock inside a transaction."""
+        for statement in _OUTBOX_SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
+                         (SCHEMA_VERSION, SCHEMA_VERSION))
 
     def _close_quietly(self) -> None:
         if self._db is not None:
@@ -316,25 +352,24 @@ class EventStore:
             EventRejected: the event holds a value the database cannot keep (NaN score).
             sqlite3.Error, OSError: the write failed (locked, disk full): retry later.
         """
-        values = {"start_s": event.start_s, "end_s": event.end_s, "peak": event.peak,
-                  "mean": event.mean}
-        bad = {k: v for k, v in values.items() if not math.isfinite(float(v))}
-        if bad:
-            raise EventRejected(f"event {event.event_id} ({event.label}) has non-finite "
-                                f"values {bad}; it cannot be stored")
+        _check_storable(event)
         started = self._session_start(session_id)
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
-                "peak, mean, start_time, end_time, continued_from, clip_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, event.event_id, event.label, event.start_s, event.end_s,
-                 event.duration_s, float(event.peak), float(event.mean),
-                 _iso(started + timedelta(seconds=event.start_s)),
-                 _iso(started + timedelta(seconds=event.end_s)),
-                 event.continued_from, clip_path),
-            )
-            return int(cursor.lastrowid)
+            return self._insert_event(event, session_id, started, clip_path)
+
+    def _insert_event(self, event: Event, session_id: int, started: datetime,
+                      clip_path: str | None) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
+            "peak, mean, start_time, end_time, continued_from, clip_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, event.event_id, event.label, event.start_s, event.end_s,
+             event.duration_s, float(event.peak), float(event.mean),
+             _iso(started + timedelta(seconds=event.start_s)),
+             _iso(started + timedelta(seconds=event.end_s)),
+             event.continued_from, clip_path),
+        )
+        return int(cursor.lastrowid)
 
     def has_event(self, session_id: int, event_id: int) -> bool:
         """Whether the detector's event ``event_id`` of ``session_id`` is stored."""
@@ -436,6 +471,140 @@ class EventStore:
     def database_files(self) -> list[Path]:
         return database_files(self.path)
 
+    # -- outbox (alerts) and hub ---------------------------------------------------------
+
+    def add_outbox(self, rows) -> None:
+        """Commit alert rows in one transaction. Each row has ``channel``, ``kind``,
+        ``alert_key`` and ``payload`` (a JSON-ready dict), e.g. an
+        :class:`~soundwatch.alerts.router.OutboxRow`."""
+        with self._lock:
+            self._in_transaction(lambda: self._insert_outbox(rows))
+
+    def add_event_with_outbox(self, event: Event, session_id: int, rows,
+                              clip_path: str | None = None) -> int:
+        """Commit a finished event and its alert rows in one transaction (both or
+        neither); returns the event's row id.
+
+        Raises:
+            EventRejected, sqlite3.Error, OSError: as :meth:`add_event`.
+        """
+        _check_storable(event)
+        started = self._session_start(session_id)
+
+        def work():
+            row_id = self._insert_event(event, session_id, started, clip_path)
+            self._insert_outbox(rows)
+            return row_id
+
+        with self._lock:
+            return self._in_transaction(work)
+
+    def outbox_pending(self, channel: str, limit: int = 100) -> list[dict]:
+        """The oldest undelivered rows of ``channel``: dicts with ``id``, ``kind``,
+        ``alert_key``, ``payload`` (dict) and ``attempts``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, alert_key, payload_json, attempts FROM outbox "
+                "WHERE channel = ? AND delivered_at IS NULL ORDER BY id LIMIT ?",
+                (channel, int(limit))).fetchall()
+        return [{"id": r["id"], "kind": r["kind"], "alert_key": r["alert_key"],
+                 "payload": json.loads(r["payload_json"]), "attempts": r["attempts"]}
+                for r in rows]
+
+    def outbox_delivered(self, outbox_ids: list[int]) -> None:
+        """Mark rows delivered (the channel acknowledged them)."""
+        now = _iso(datetime.now(timezone.utc))
+        with self._lock:
+            self._in_transaction(lambda: self._db.executemany(
+                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [(now, i) for i in outbox_ids]))
+
+    def outbox_failed(self, outbox_id: int, error: str) -> None:
+        """Count a failed delivery attempt of a row and keep its error."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? "
+                             "WHERE id = ?", (error, outbox_id))
+
+    def outbox_status(self) -> dict[str, dict]:
+        """Per channel: ``pending`` (undelivered rows), ``delivered`` and ``last_error``
+        (of the oldest undelivered row: the one being retried; None when it has none)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.channel, SUM(o.delivered_at IS NULL) AS pending, "
+                "SUM(o.delivered_at IS NOT NULL) AS delivered, "
+                "(SELECT h.last_error FROM outbox h WHERE h.channel = o.channel AND "
+                "h.delivered_at IS NULL ORDER BY h.id LIMIT 1) AS last_error "
+                "FROM outbox o GROUP BY o.channel ORDER BY o.channel").fetchall()
+        return {r["channel"]: {"pending": int(r["pending"]), "delivered": int(r["delivered"]),
+                               "last_error": r["last_error"]} for r in rows}
+
+    def outbox_prune(self, older_than: timedelta) -> int:
+        """Delete delivered rows delivered more than ``older_than`` ago; returns how many."""
+        cutoff = _iso(datetime.now(timezone.utc) - older_than)
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND "
+                                      "delivered_at < ?", (cutoff,))
+            return cursor.rowcount
+
+    def add_remote_event(self, node: str, remote_id: str, session_id: int,
+                         fields: dict) -> int | None:
+        """Store an event another node published, once: returns its new row id, or None
+        when (``node``, ``remote_id``) is already stored. ``fields``: the
+        :mod:`soundwatch.alerts.router` payload (``start``/``end`` are UTC ISO times)."""
+
+        def work():
+            if self._db.execute("SELECT 1 FROM node_events WHERE node = ? AND remote_id = ?",
+                                (node, remote_id)).fetchone():
+                return None
+            cursor = self._db.execute(
+                "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
+                "peak, mean, start_time, end_time, continued_from, clip_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, int(fields["event_id"]), str(fields["label"]),
+                 float(fields["start_s"]), float(fields["end_s"]),
+                 float(fields["duration_s"]), float(fields["peak"]),
+                 float(fields.get("mean", fields["peak"])), str(fields["start"]),
+                 str(fields["end"]), fields.get("continued_from"), fields.get("clip")))
+            row_id = int(cursor.lastrowid)
+            self._db.execute("INSERT INTO node_events (node, remote_id, event_row) "
+                             "VALUES (?, ?, ?)", (node, remote_id, row_id))
+            return row_id
+
+        with self._lock:
+            return self._in_transaction(work)
+
+    def event_nodes(self, row_ids: list[int]) -> dict[int, str]:
+        """The node each of these event rows came from (rows a hub stored only)."""
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'node_events'").fetchone():
+                return {}  # a version-1 file opened read-only: no hub rows in it
+            rows = self._db.execute(
+                f"SELECT event_row, node FROM node_events WHERE event_row IN ({marks})",
+                [int(i) for i in row_ids]).fetchall()
+        return {int(r[0]): r[1] for r in rows}
+
+    def _insert_outbox(self, rows) -> None:
+        now = _iso(datetime.now(timezone.utc))
+        self._db.executemany(
+            "INSERT INTO outbox (channel, kind, alert_key, payload_json, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.channel, r.kind, r.alert_key, to_json(r.payload), now) for r in rows])
+
+    def _in_transaction(self, work):
+        """Run ``work()`` in one transaction (the caller holds the lock); its result."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+            return result
+        except BaseException:
+            _rollback_quietly(self._db)  # the first error is the one to report
+            raise
+
     # -- export --------------------------------------------------------------------------
 
     def export(self, path: str | Path | None, fmt: str, stream=None, **filters) -> int:
@@ -490,6 +659,16 @@ def check_output_path(path: str | Path, protected: list[Path]) -> Path:
         raise SoundwatchError(f"cannot write {path}: the folder {path.parent} does not "
                               "exist. Create it first or pass another -o.")
     return path
+
+
+def _check_storable(event: Event) -> None:
+    """Raise EventRejected for an event with a non-finite time or score."""
+    values = {"start_s": event.start_s, "end_s": event.end_s, "peak": event.peak,
+              "mean": event.mean}
+    bad = {k: v for k, v in values.items() if not math.isfinite(float(v))}
+    if bad:
+        raise EventRejected(f"event {event.event_id} ({event.label}) has non-finite "
+                            f"values {bad}; it cannot be stored")
 
 
 def _write_events(events, fmt: str, stream) -> int:

@@ -77,16 +77,21 @@ def run(args) -> int:
                 store.export(None, args.format, stream=sys.stdout, **filters)
             return 0
         events = store.recent_events(limit=args.limit or None, **filters)
+        nodes = store.event_nodes([event.id for event in events])  # a hub's database
         if args.json:
             for event in events:
-                print(to_json(event.to_dict()))
+                print(to_json({**event.to_dict(),
+                               **({"node": nodes.get(event.id)} if nodes else {})}))
             return 0
         if not events:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))
             return 0
-        print(f"{'start (local time)':<23} {'label':<22} {'dur s':>6} {'peak':>5}  clip")
+        node_head = f"{'node':<16} " if nodes else ""
+        print(f"{'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5}  "
+              "clip")
         for event in events:
-            print(f"{_local(event.start_time):<23} {printable(event.label):<22} "
+            node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
+            print(f"{_local(event.start_time):<23} {node}{printable(event.label):<22} "
                   f"{event.duration_s:6.2f} {event.peak:5.2f}  "
                   f"{printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"

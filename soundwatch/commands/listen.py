@@ -66,6 +66,19 @@ def add_parser(subparsers) -> None:
                         "data dir)")
     output.add_argument("--status-interval", type=float, default=1.0,
                         help="seconds between status lines (0: none)")
+    alerts = parser.add_argument_group("alerts (override [alerts] in the config file)")
+    alerts.add_argument("--node", help="this listener's name in alerts and MQTT topics "
+                        "(default: the host name)")
+    alerts.add_argument("--mqtt", metavar="URL", help="publish events, states, the level and "
+                        "Home Assistant discovery to this broker: mqtt://[user:pass@]host[:port]")
+    alerts.add_argument("--webhook", metavar="URL", help="POST each alert as JSON here")
+    alerts.add_argument("--webhook-token", metavar="TOKEN",
+                        help="send 'Authorization: Bearer TOKEN' with each webhook")
+    alerts.add_argument("--apprise", action="append", metavar="URL",
+                        help="notify this Apprise URL (ntfy://, gotify://, tgram://, json:// "
+                        "...); repeat for more")
+    alerts.add_argument("--notify-desktop", action=argparse.BooleanOptionalAction, default=None,
+                        help="desktop notifications (needs a D-Bus session bus)")
 
 
 def run(args) -> int:
@@ -101,6 +114,21 @@ def run(args) -> int:
                       recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json)
     monitor.add_listener(printer)
+    alerts = None
+    if settings.alerts.any_channel or settings.alerts.rules:
+        from soundwatch.alerts.service import Alerts
+
+        try:
+            alerts = Alerts(settings.alerts, classifier.labels, store,
+                            level_dbfs=lambda: monitor.engine.stats.level_dbfs,
+                            model_name=classifier.path.stem)
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
+        monitor.alerts = alerts.router
+        printer.alerts = alerts
+        log.info("%s", alerts.describe())
     log.info("model %s (%d labels), hop %.2f s, window %.2f s; database %s; clips %s",
              classifier.path, len(classifier.labels), monitor.hop_s, classifier.window_s,
              store.path if store else "off", clips.directory if clips else "off")
@@ -108,6 +136,8 @@ def run(args) -> int:
     started = time.monotonic()
     try:
         with stop_on_signals() as stop:
+            if alerts is not None:
+                alerts.start()
             monitor.start()
             next_status = time.monotonic() + args.status_interval
             while monitor.running and not stop.is_set():
@@ -118,8 +148,12 @@ def run(args) -> int:
                     next_status += args.status_interval
                     printer.status()
             monitor.stop()
+            if alerts is not None:
+                alerts.stop()
         printer.summary(time.monotonic() - started, store)
     finally:
+        if alerts is not None and alerts.delivery is not None:
+            alerts.delivery.stop(0.0)  # idempotent; an error above must not leave threads
         if store is not None:
             store.close()
     if monitor.error is not None:
@@ -192,8 +226,27 @@ def apply_flags(settings, args):
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
     settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                       store=store)
+                       store=store, alerts=alerts_with_flags(settings.alerts, args))
     problems = settings.problems()
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
     return settings
+
+
+def alerts_with_flags(alerts, args):
+    """``alerts`` (AlertSettings) with the alert flags of ``args`` on top (checked with
+    the other settings by the caller)."""
+    if args.node:
+        alerts = replace(alerts, node=args.node)
+    if args.mqtt:
+        alerts = replace(alerts, mqtt=replace(alerts.mqtt, url=args.mqtt))
+    if args.webhook or args.webhook_token:
+        alerts = replace(alerts, webhook=replace(
+            alerts.webhook, url=args.webhook or alerts.webhook.url,
+            bearer_token=args.webhook_token or alerts.webhook.bearer_token))
+    if args.apprise:
+        alerts = replace(alerts, apprise=replace(
+            alerts.apprise, urls=tuple(alerts.apprise.urls) + tuple(args.apprise)))
+    if args.notify_desktop is not None:
+        alerts = replace(alerts, desktop=replace(alerts.desktop, enabled=args.notify_desktop))
+    return alerts

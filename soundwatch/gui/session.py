@@ -56,6 +56,7 @@ class SessionStatus:
     lag_s: float = 0.0
     output_failures: dict[str, int] = field(default_factory=dict)  # by output: store, clips...
     events_pending: int = 0  # finished events the database has not taken yet
+    outbox_text: str = ""  # alerts waiting per channel and the last delivery error
 
 
 class ListeningSession:
@@ -84,6 +85,8 @@ class ListeningSession:
         self.listener: MailboxListener | None = None
         self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
         self._timed_classifier = TimedClassifier(classifier) if classifier is not None else None
+        self.alerts = None  # soundwatch.alerts.service.Alerts, built with the first monitor
+        self.alerts_error: str | None = None  # why [alerts] could not be used
 
     @property
     def spec(self) -> FeatureSpec:
@@ -188,6 +191,9 @@ class ListeningSession:
     def close(self) -> None:
         """Stop and flush: the store is closed, so every event is on disk."""
         self.stop()
+        alerts, self.alerts = self.alerts, None
+        if alerts is not None:
+            alerts.stop(drain_s=2.0)  # what is left goes out on the next run
         store, self.store = self.store, None
         if store is not None:
             store.close()
@@ -216,7 +222,8 @@ class ListeningSession:
     def status(self) -> SessionStatus:
         engine = self.engine
         if engine is None:
-            return SessionStatus(model_rate_hz=self.spec.sample_rate_hz, hop_s=self.hop_s)
+            return SessionStatus(model_rate_hz=self.spec.sample_rate_hz, hop_s=self.hop_s,
+                                 outbox_text=self._outbox_text())
         stats = engine.stats
         return SessionStatus(
             source_name=getattr(engine.source, "name", ""),
@@ -233,7 +240,49 @@ class ListeningSession:
             output_failures={name: h.failures for name, h in
                              getattr(self.monitor, "health", {}).items() if h.failures},
             events_pending=getattr(self.monitor, "events_pending", 0),
+            outbox_text=self._outbox_text(),
         )
+
+    def alert_severity(self, label: str) -> str | None:
+        """The severity of the rule that makes ``label`` alert (None: it does not)."""
+        if self.alerts is None:
+            return None
+        found = self.alerts.policy.rule_for(label)
+        return found[1].severity if found else None
+
+    def _outbox_text(self) -> str:
+        if self.alerts is None:
+            return ""
+        from soundwatch.alerts.service import status_text
+
+        try:
+            return status_text(self.alerts.status())
+        except Exception as exc:  # the status bar must never fail
+            return f"outbox unreadable: {exc}"
+
+    def _alerting(self):
+        """The ``[alerts]`` channels, built once (they outlive device switches); None when
+        none is configured or they cannot be built (the reason is in ``alerts_error``)."""
+        alerts_settings = getattr(self.settings, "alerts", None)
+        if self.alerts is not None or self.alerts_error or alerts_settings is None:
+            return self.alerts
+        if not (alerts_settings.any_channel or alerts_settings.rules):
+            return None
+        from soundwatch.alerts.service import Alerts
+
+        try:
+            self.alerts = Alerts(alerts_settings, self.classifier.labels, self.store,
+                                 level_dbfs=self._level_dbfs,
+                                 model_name=self.classifier.path.stem)
+            self.alerts.start()
+        except SoundwatchError as exc:
+            self.alerts_error = f"Alerts are off: {exc}"
+            log.error("%s", self.alerts_error)
+        return self.alerts
+
+    def _level_dbfs(self) -> float:
+        engine = self.engine
+        return engine.stats.level_dbfs if engine is not None else -120.0
 
     # -- internals -----------------------------------------------------------------------
 
@@ -252,8 +301,10 @@ class ListeningSession:
     def _start_monitor(self, source, listener: MailboxListener) -> None:
         from soundwatch.monitor import Monitor
 
+        alerts = self._alerting()
         monitor = Monitor(source, self._timed_classifier, self.detector_settings,
-                          store=self.store, clips=self.clips, session_info={"app": "gui"})
+                          store=self.store, clips=self.clips, session_info={"app": "gui"},
+                          alerts=alerts.router if alerts is not None else None)
         monitor.add_listener(listener)
         monitor.start()
         self.source, self.engine, self.monitor = source, monitor.engine, monitor

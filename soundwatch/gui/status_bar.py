@@ -48,6 +48,7 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         rate = f"model {status.model_rate_hz} Hz"
     inference = ("inference —" if status.inference_ms is None
                  else f"inference {status.inference_ms:.1f} ms/window")
+    alerts = [status.outbox_text] if status.outbox_text else []
     return [
         "● listening" if running else "○ stopped",
         rate,
@@ -59,6 +60,7 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         *(f"⚠ {name} failed {n}×" for name, n in status.output_failures.items()),
         *([f"⚠ {status.events_pending} event(s) waiting for the database"]
           if status.events_pending else []),
+        *alerts,
     ]
 
 

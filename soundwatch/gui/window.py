@@ -37,6 +37,7 @@ from soundwatch.gui.banner import MessageBanner
 from soundwatch.gui.class_settings import ClassSettingsPanel, ClassTuning
 from soundwatch.gui.controls import ControlsBar
 from soundwatch.gui.events_table import EventRow, EventsTable
+from soundwatch.gui.flash import FlashOverlay
 from soundwatch.gui.mailbox import MailboxBatch
 from soundwatch.gui.now_panel import NowPanel
 from soundwatch.gui.preferences import restrict_to_labels
@@ -44,6 +45,7 @@ from soundwatch.gui.session import ListeningSession, SourceChoice
 from soundwatch.gui.spectrogram import SpectrogramView
 from soundwatch.gui.status_bar import StatusLine
 from soundwatch.gui.timeline import ConfidenceTimeline
+from soundwatch.gui.tray import AlertTray
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,9 @@ class MainWindow(QMainWindow):
         self.class_panel = ClassSettingsPanel()
         self.status_line = StatusLine()
         self._build_layout(spectrogram_s, timeline_s)
+        self.tray = AlertTray(self)
+        self.flash_overlay = FlashOverlay(self)
+        self._alerts_error_shown = False
         unknown_labels = self._configure_classes()
 
         self.controls.device_chosen.connect(self._on_device_chosen)
@@ -380,9 +385,22 @@ class MainWindow(QMainWindow):
         for notice in batch.events:
             self.events_table.events.add_or_update(
                 self._row_from_live(notice.event, notice.finished, batch.generation))
+            self._alert_notice(notice.event, notice.finished)
         if batch.stopped:
             self.events_table.events.end_running()
             self._stream_ended = True
+
+    def _alert_notice(self, event, finished: bool) -> None:
+        """Tray state, and the flash for urgent alerts when it is on."""
+        if finished:
+            self.tray.event_ended(event.event_id)
+            return
+        severity = self.session.alert_severity(event.label)
+        self.tray.event_started(event.event_id, event.label, severity is not None,
+                                time.strftime("%H:%M:%S"))
+        alerts = getattr(self.session.settings, "alerts", None)
+        if severity == "urgent" and alerts is not None and alerts.desktop.flash:
+            self.flash_overlay.flash(event.label.replace("_", " "))
 
     def on_text_tick(self) -> None:
         """1 Hz: status bar, running events' durations, device errors, end of a replay."""
@@ -394,6 +412,10 @@ class MainWindow(QMainWindow):
         status = self.session.status()
         running = self.session.running
         self.status_line.update_status(status, running, self.redraw_fps)
+        self.tray.update(running)
+        if self.session.alerts_error and not self._alerts_error_shown:
+            self._alerts_error_shown = True
+            self.banner.show_message(self.session.alerts_error, kind="notice", retry=False)
         self.events_table.events.tick_running(status.position_s, self._generation)
         failure = self.session.failure()
         if failure:
@@ -427,6 +449,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.frame_timer.stop()
         self.text_timer.stop()
+        self.tray.hide()
         self.session.close()
 
     def closeEvent(self, event) -> None:  # Qt's name

@@ -1,0 +1,49 @@
+"""The Apprise channel: one notification service per URL (ntfy, Gotify, Pushover,
+Telegram, Matrix, e-mail, Slack, json:// ...), through the Apprise library."""
+
+from __future__ import annotations
+
+import hashlib
+
+from soundwatch.alerts.outbox import Channel, ChannelError
+from soundwatch.alerts.text import alert_text
+from soundwatch.errors import SoundwatchError
+
+
+class AppriseChannel(Channel):
+    """Sends each alert as a title and a body to one Apprise ``url``.
+
+    Raises:
+        SoundwatchError: Apprise does not understand ``url`` (unknown service or a
+            malformed address).
+    """
+
+    def __init__(self, url: str):
+        import apprise
+
+        self._apprise_module = apprise
+        self._apprise = apprise.Apprise()
+        self.scheme = url.split("://", 1)[0]
+        if not self._apprise.add(url):
+            raise SoundwatchError(
+                f"Apprise cannot use the URL {url!r}: unknown service {self.scheme!r} or a "
+                "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
+                "formats are listed at https://github.com/caronc/apprise/wiki"
+            )
+        # The name identifies the target across restarts without storing the URL (it may
+        # hold a token) in the outbox.
+        self.name = "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:8]
+
+    def send(self, kind: str, payload: dict) -> None:
+        title, body = alert_text(kind, payload)
+        types = self._apprise_module.NotifyType
+        notify_type = {"urgent": types.FAILURE, "warning": types.WARNING}.get(
+            payload.get("severity"), types.INFO)
+        messages: list[str] = []
+        result = self._apprise.notify(
+            body=body, title=title, notify_type=notify_type,
+            log_callback=lambda entry, plugin: messages.append(str(
+                getattr(entry, "message", entry))))
+        if not result:
+            raise ChannelError(f"apprise {self.scheme}:// failed: "
+                               + ("; ".join(messages[-3:]) or "no reason given"))

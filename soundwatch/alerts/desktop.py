@@ -1,0 +1,86 @@
+"""The desktop channel: a notification through the freedesktop notification service
+(``org.freedesktop.Notifications`` on the D-Bus session bus), via jeepney. Headless
+machines usually have no session bus: the channel then says once why it is off."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from soundwatch.alerts.outbox import Channel, ChannelError
+from soundwatch.alerts.text import alert_text
+
+log = logging.getLogger(__name__)
+
+NOTIFY_TIMEOUT_S = 5.0
+_URGENCY = {"info": 0, "warning": 1, "urgent": 2}  # the spec's low / normal / critical
+
+
+class DesktopChannel(Channel):
+    """Sends alerts as desktop notifications. ``available`` is False (and the reason
+    logged once) where there is no session bus."""
+
+    name = "desktop"
+
+    def __init__(self, app_name: str = "soundwatch"):
+        self.app_name = app_name
+        self.reason_off: str | None = None
+        self._connection = None
+        self._lock = threading.Lock()
+        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            self.reason_off = ("desktop notifications are off: there is no D-Bus session bus "
+                               "(DBUS_SESSION_BUS_ADDRESS is not set, as on a headless "
+                               "machine); use --mqtt, --webhook or --apprise instead")
+        else:
+            try:
+                self._connect()
+            except Exception as exc:
+                self.reason_off = (f"desktop notifications are off: cannot open the D-Bus "
+                                   f"session bus: {exc}")
+        if self.reason_off:
+            log.warning("%s", self.reason_off)
+
+    @property
+    def available(self) -> bool:
+        return self.reason_off is None
+
+    def _connect(self):
+        from jeepney.io.blocking import open_dbus_connection
+
+        if self._connection is None:
+            self._connection = open_dbus_connection(bus="SESSION")
+        return self._connection
+
+    def send(self, kind: str, payload: dict) -> None:
+        from jeepney import DBusAddress, DBusErrorResponse, new_method_call
+
+        title, body = alert_text(kind, payload)
+        address = DBusAddress("/org/freedesktop/Notifications",
+                              bus_name="org.freedesktop.Notifications",
+                              interface="org.freedesktop.Notifications")
+        urgency = _URGENCY.get(payload.get("severity") or "info", 1)
+        message = new_method_call(address, "Notify", "susssasa{sv}i", (
+            self.app_name, 0, "audio-input-microphone", title, body, [],
+            {"urgency": ("y", urgency), "category": ("s", "device")}, -1))
+        with self._lock:
+            try:
+                self._connect().send_and_get_reply(message, timeout=NOTIFY_TIMEOUT_S)
+            except DBusErrorResponse as exc:
+                raise ChannelError(f"the desktop notification service refused: {exc} (is a "
+                                   "notification daemon running?)") from exc
+            except (OSError, TimeoutError) as exc:
+                self._drop_connection()
+                raise ChannelError(f"D-Bus session bus: {exc}") from exc
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+            self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()

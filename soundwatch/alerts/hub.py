@@ -1,0 +1,105 @@
+"""The hub: subscribes to every node's events on one broker and stores each once.
+
+Nodes publish finished events on ``<prefix>/<node>/event`` (see :mod:`.mqtt`). The hub
+keeps a persistent MQTT session (fixed client id, clean session off), so the broker
+queues QoS 1 events for it while it is away. Each event is stored once, keyed by
+(node, the node's ``<session>-<event id>``), whatever the number of copies at-least-once
+delivery brings. Per node, the hub records one session (``source`` ``node:<name>``) per
+hub run; event rows keep the node's own UTC start and end times.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+
+from soundwatch.alerts.mqtt import MqttLink
+from soundwatch.alerts.settings import MqttSettings
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("node", "id", "event_id", "label", "start", "end", "start_s", "end_s",
+            "duration_s", "peak")
+
+
+class Hub:
+    """Stores the events of every node publishing to ``settings.url``.
+
+    Args:
+        settings: the broker (``[alerts.mqtt]``: url, credentials, TLS, topic prefix).
+        store: the central :class:`~soundwatch.store.EventStore`.
+        client_id: the hub's MQTT client id; keep it across runs, so that the broker
+            keeps what arrived while the hub was away.
+    """
+
+    def __init__(self, settings: MqttSettings, store, client_id: str = "soundwatch-hub"):
+        self.settings = settings
+        self.store = store
+        self.topic = f"{settings.topic_prefix}/+/event"
+        self.link = MqttLink(settings, client_id=client_id, on_connected=self._subscribe,
+                             clean_session=False)
+        self.link.client.on_message = self._handle_message
+        self.link.client.manual_ack_set(True)  # acknowledge only what is stored
+        self.stored: Counter[str] = Counter()  # per node
+        self.duplicates = 0
+        self.rejected = 0
+        self._sessions: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> bool:
+        return self.link.start()
+
+    def stop(self) -> None:
+        self.link.close()
+
+    def status(self) -> dict:
+        with self._lock:
+            return {"stored": sum(self.stored.values()), "nodes": dict(self.stored),
+                    "duplicates": self.duplicates, "rejected": self.rejected,
+                    "connected": self.link.connected, "error": self.link.error}
+
+    def _subscribe(self) -> None:
+        self.link.client.subscribe(self.topic, qos=1)
+
+    def _handle_message(self, client, userdata, message) -> None:
+        if self._store_message(message):
+            client.ack(message.mid, message.qos)
+
+    def _store_message(self, message) -> bool:
+        """Store one message; False (not acknowledged: the broker sends it again after a
+        reconnect) when the database failed."""
+        try:
+            payload = json.loads(message.payload)
+            if not isinstance(payload, dict):
+                raise ValueError("not a JSON object")
+            if payload.get("type") != "event":
+                return True  # starts: the finished event follows
+            missing = [key for key in REQUIRED if payload.get(key) is None]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            node = str(payload["node"])
+            row = self.store.add_remote_event(node, str(payload["id"]),
+                                              self._session(node), payload)
+        except (ValueError, TypeError) as exc:
+            with self._lock:
+                self.rejected += 1
+            log.warning("hub: ignored a message on %s: %s", message.topic, exc)
+            return True
+        except Exception as exc:  # e.g. a full disk
+            log.error("hub: cannot store an event from %s: %s", message.topic, exc)
+            return False
+        with self._lock:
+            if row is None:
+                self.duplicates += 1
+            else:
+                self.stored[node] += 1
+        return True
+
+    def _session(self, node: str) -> int:
+        if node not in self._sessions:
+            self._sessions[node] = self.store.start_session(
+                source=f"node:{node}", model="", sample_rate_hz=0,
+                settings={"node": node, "hub_topic": self.topic})
+        return self._sessions[node]

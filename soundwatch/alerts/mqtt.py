@@ -1,0 +1,334 @@
+"""MQTT (paho-mqtt): one node's topics, Home Assistant discovery, and the outbox channel.
+
+Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``):
+
+=================================  ===================================================
+``soundwatch/<node>/event``        every event start and end: the router's JSON payload
+                                   (QoS 1)
+``soundwatch/<node>/<label>/state`` ``ON`` while an event of the label runs, ``OFF``
+                                   after (QoS 1, retained)
+``soundwatch/<node>/level``        input level in dBFS, e.g. ``-42.5``, about once a
+                                   second (QoS 0; not queued: only the live value matters)
+``soundwatch/<node>/availability`` ``online`` / ``offline`` (retained; ``offline`` is
+                                   also the last will, sent by the broker if the node dies)
+=================================  ===================================================
+
+Home Assistant discovery (``homeassistant/...``, retained, sent on every connect): a
+``binary_sensor`` per alerting label, a ``sensor`` for the last event (its label, with
+the payload as attributes) and a ``sensor`` for the level, all under one device.
+
+Connection: ``mqtt://[user:password@]host[:1883]`` or ``mqtts://host[:8883]`` (TLS with
+the system's CAs, or ``ca_file``); paho reconnects with a backoff of 1 s doubling to
+30 s. The channel marks an alert delivered only once the broker acknowledged it (PUBACK).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
+
+from soundwatch import __version__
+from soundwatch.alerts.outbox import Channel, ChannelError
+from soundwatch.alerts.settings import MqttSettings
+from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+ONLINE, OFFLINE = "online", "offline"
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
+    """``mqtt[s]://[user:password@]host[:port]`` -> (host, port, tls, user, password).
+
+    Raises:
+        SoundwatchError: another scheme, or no host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise SoundwatchError(
+            f"cannot read the MQTT URL {url!r}: use mqtt://host[:port] (or mqtts:// for "
+            "TLS), e.g. mqtt://localhost:1883")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise SoundwatchError(f"bad port in the MQTT URL {url!r}: {exc}") from exc
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return parts.hostname, port, tls, user, password
+
+
+class MqttLink:
+    """A connected paho client with a last will, reconnecting on its own thread.
+
+    Args:
+        settings: ``[alerts.mqtt]`` (its ``url`` must be set).
+        client_id: the MQTT client id (unique per broker).
+        will_topic: where ``offline`` is published (retained) if the connection dies;
+            ``online`` is published there on every connect. None: no will.
+        on_connected: called on paho's thread after every successful connect (publish
+            discovery, subscribe ...).
+        clean_session: False keeps subscriptions and queued QoS 1 messages at the broker
+            while this client is away (the hub).
+    """
+
+    def __init__(self, settings: MqttSettings, client_id: str, will_topic: str | None = None,
+                 on_connected: Callable[[], None] | None = None, clean_session: bool = True):
+        import paho.mqtt.client as mqtt
+
+        self.settings = settings
+        self.host, self.port, tls, user, password = parse_mqtt_url(settings.url or "")
+        self.address = f"{self.host}:{self.port}"
+        self.will_topic = will_topic
+        self._on_connected = on_connected
+        self.error: str | None = None  # the last connection problem, None while connected
+        self._connected = threading.Event()
+        self._answered = threading.Event()  # the first connect attempt got an answer
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv311, clean_session=clean_session)
+        user = settings.username or user
+        password = settings.password or password
+        if user:
+            self.client.username_pw_set(user, password)
+        self.tls = tls or bool(settings.ca_file)
+        if self.tls:
+            try:
+                self.client.tls_set(ca_certs=settings.ca_file or None,
+                                    cert_reqs=ssl.CERT_REQUIRED)
+            except (OSError, ssl.SSLError) as exc:
+                raise SoundwatchError(f"cannot set up TLS for MQTT with ca_file "
+                                      f"{settings.ca_file!r}: {exc}") from exc
+        if will_topic:
+            self.client.will_set(will_topic, OFFLINE, qos=1, retain=True)
+        self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self.client.on_connect = self._handle_connect
+        self.client.on_disconnect = self._handle_disconnect
+        self.client.on_connect_fail = self._handle_connect_fail
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self, wait_s: float = 3.0) -> bool:
+        """Connect in the background; wait up to ``wait_s`` for the first answer. A
+        broker that cannot be reached or refuses the login is logged as an error naming
+        the fix; the link keeps trying. Returns whether it is connected."""
+        self._probe(min(wait_s, 3.0))
+        self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_s)
+        self.client.loop_start()
+        self._answered.wait(wait_s)
+        if not self.connected:
+            log.error("%s. Check the URL (--mqtt, [alerts.mqtt] url) and that the broker runs; "
+                      "soundwatch keeps trying, and alerts wait in the outbox meanwhile.",
+                      self.error or f"no answer from the MQTT broker at {self.address}")
+        return self.connected
+
+    def _probe(self, timeout_s: float) -> None:
+        """Open (and, with TLS, handshake) one connection ourselves: paho does not say why
+        a connection failed, and the user needs the reason."""
+        try:
+            connection = socket.create_connection((self.host, self.port), timeout=timeout_s)
+        except OSError as exc:
+            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+            return
+        try:
+            if self.tls:
+                context = ssl.create_default_context(cafile=self.settings.ca_file or None)
+                connection = context.wrap_socket(connection, server_hostname=self.host)
+        except ssl.SSLError as exc:
+            self.error = (f"TLS with the MQTT broker at {self.address} failed: {exc} (set "
+                          "[alerts.mqtt] ca_file to the CA that signed the broker's "
+                          "certificate)")
+        except OSError as exc:
+            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+        finally:
+            connection.close()
+
+    def publish(self, topic: str, payload: str | bytes, qos: int = 1,
+                retain: bool = False):
+        """Send without waiting; returns paho's MQTTMessageInfo.
+
+        Raises:
+            ChannelError: not connected now.
+        """
+        if not self.connected:
+            raise ChannelError(self.error or f"not connected to the MQTT broker {self.address}")
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != 0:
+            import paho.mqtt.client as mqtt
+
+            raise ChannelError(f"MQTT publish to {self.address} failed: "
+                               f"{mqtt.error_string(info.rc)}")
+        return info
+
+    def wait_acked(self, infos: list, timeout_s: float) -> None:
+        """Block until the broker acknowledged every message of ``infos``.
+
+        Raises:
+            ChannelError: a message was not acknowledged within ``timeout_s``.
+        """
+        for info in infos:
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                raise ChannelError(f"MQTT publish to {self.address} failed: {exc}") from exc
+            if not info.is_published():
+                raise ChannelError(f"the MQTT broker {self.address} did not acknowledge "
+                                   f"within {timeout_s:.0f} s (connection lost?)")
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Say ``offline`` (a clean stop is not a death: no will), disconnect, stop."""
+        if self.connected and self.will_topic:
+            try:
+                self.client.publish(self.will_topic, OFFLINE, qos=1,
+                                    retain=True).wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho's network thread -------------------------------------------------------------
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.error = (f"the MQTT broker at {self.address} refused the connection: "
+                          f"{reason_code} (check the username and password, or the "
+                          "broker's access rules)")
+            log.error("%s", self.error)
+            self._answered.set()
+            return
+        if self.error:
+            log.warning("MQTT: connected to %s", self.address)
+        self.error = None
+        self._connected.set()
+        if self.will_topic:
+            client.publish(self.will_topic, ONLINE, qos=1, retain=True)
+        if self._on_connected is not None:
+            try:
+                self._on_connected()
+            except Exception:
+                log.exception("MQTT: after connecting")
+        self._answered.set()
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and reason_code.is_failure:
+            self.error = f"lost the MQTT broker at {self.address}: {reason_code}"
+            log.warning("%s; reconnecting", self.error)
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        if self.error is None:  # else keep the reason the probe or the broker gave
+            self.error = f"cannot reach the MQTT broker at {self.address}"
+        self._answered.set()
+
+
+class MqttChannel(Channel):
+    """The outbox channel ``mqtt``: events, label states, level and discovery of a node.
+
+    Args:
+        settings: ``[alerts.mqtt]``.
+        node: the node name (one topic level).
+        alerting_labels: labels that get a Home Assistant binary_sensor.
+        level_dbfs: returns the current input level (dBFS), published every
+            ``level_interval_s``; None: no level.
+        model_name: shown as the device's model in Home Assistant.
+    """
+
+    name = "mqtt"
+
+    def __init__(self, settings: MqttSettings, node: str, alerting_labels: list[str],
+                 level_dbfs: Callable[[], float] | None = None, model_name: str = ""):
+        self.settings = settings
+        self.node = node
+        self.alerting_labels = list(alerting_labels)
+        self.level_dbfs = level_dbfs
+        self.model_name = model_name
+        self.base = f"{settings.topic_prefix}/{node}"
+        self.reconnected = threading.Event()
+        self.link = MqttLink(settings, client_id=f"soundwatch-{node}-{os.getpid()}",
+                             will_topic=f"{self.base}/availability",
+                             on_connected=self._connected)
+        self._stop = threading.Event()
+        self._level_thread: threading.Thread | None = None
+
+    def topic(self, *levels: str) -> str:
+        """``<prefix>/<node>/<levels...>``; MQTT's special characters in a level
+        (``/``, ``+``, ``#``) become ``_`` so a label is always one level."""
+        return "/".join((self.base, *(re.sub(r"[/+#]", "_", level) for level in levels)))
+
+    def start(self) -> None:
+        self.link.start()
+        if self.level_dbfs is not None and self.settings.level_interval_s > 0:
+            self._level_thread = threading.Thread(target=self._publish_levels,
+                                                  name="mqtt-level", daemon=True)
+            self._level_thread.start()
+
+    def send(self, kind: str, payload: dict) -> None:
+        state = "ON" if kind == "event_started" else "OFF"
+        infos = [self.link.publish(self.topic("event"), to_json(payload), qos=1),
+                 self.link.publish(self.topic(payload["label"], "state"), state, qos=1,
+                                   retain=True)]
+        self.link.wait_acked(infos, self.settings.ack_timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._level_thread is not None:
+            self._level_thread.join(2.0)
+        self.link.close()
+
+    def discovery_messages(self) -> dict[str, dict]:
+        """Home Assistant discovery: config topic -> config payload."""
+        prefix = self.settings.discovery_prefix
+        object_id = f"soundwatch_{self.node}"
+        common = {
+            "availability_topic": self.topic("availability"),
+            "payload_available": ONLINE, "payload_not_available": OFFLINE,
+            "device": {"identifiers": [object_id], "name": f"soundwatch {self.node}",
+                       "manufacturer": "soundwatch", "model": self.model_name or "soundwatch",
+                       "sw_version": __version__},
+        }
+        messages = {}
+        for label in self.alerting_labels:
+            safe = re.sub(r"[^A-Za-z0-9_-]+", "_", label)
+            messages[f"{prefix}/binary_sensor/{object_id}/{safe}/config"] = {
+                "name": label.replace("_", " "), "unique_id": f"{object_id}_{safe}",
+                "state_topic": self.topic(label, "state"), "payload_on": "ON",
+                "payload_off": "OFF", "device_class": "sound", **common}
+        messages[f"{prefix}/sensor/{object_id}/last_event/config"] = {
+            "name": "last event", "unique_id": f"{object_id}_last_event",
+            "state_topic": self.topic("event"), "value_template": "{{ value_json.label }}",
+            "json_attributes_topic": self.topic("event"), "icon": "mdi:ear-hearing", **common}
+        messages[f"{prefix}/sensor/{object_id}/level/config"] = {
+            "name": "level", "unique_id": f"{object_id}_level",
+            "state_topic": self.topic("level"), "unit_of_measurement": "dBFS",
+            "state_class": "measurement", "icon": "mdi:microphone", **common}
+        return messages
+
+    def _connected(self) -> None:
+        self._publish_discovery()
+        self.reconnected.set()
+
+    def _publish_discovery(self) -> None:
+        if not self.settings.discovery:
+            return
+        for topic, config in self.discovery_messages().items():
+            self.link.client.publish(topic, to_json(config), qos=1, retain=True)
+
+    def _publish_levels(self) -> None:
+        while not self._stop.wait(self.settings.level_interval_s):
+            if self.link.connected:
+                try:
+                    self.link.client.publish(self.topic("level"),
+                                             f"{self.level_dbfs():.1f}", qos=0)
+                except Exception as exc:
+                    log.debug("MQTT level: %s", exc)

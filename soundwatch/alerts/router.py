@@ -1,0 +1,141 @@
+"""From monitor events to outbox rows: one row per channel that should hear of it.
+
+Feed channels (MQTT) get every event, start and end, whatever the rules say: they are
+data for Home Assistant and the hub. Notification channels (desktop, webhook, Apprise)
+get only what :class:`~soundwatch.alerts.rules.AlertPolicy` lets through, minus what
+their quiet hours hold back (only urgent alerts pass then).
+
+Payload (a JSON object, the same for every channel)::
+
+    {"type": "event_started" | "event", "node": "kitchen",
+     "id": "20240501T115900123-7", "session": "20240501T115900123", "event_id": 7,
+     "label": "dog",
+     "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
+     "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
+     "clip": null | "/path/clip.flac", "continued_from": null | 6,
+     "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
+
+``id`` (the session's UTC start in ms, and the event id) is unique per node: receivers drop duplicates by
+(``node``, ``id``) since delivery is at least once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from soundwatch.alerts.rules import AlertDecision, AlertPolicy
+from soundwatch.alerts.settings import within_hours
+from soundwatch.detect import Event
+
+EVENT_STARTED = "event_started"
+EVENT_ENDED = "event"
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """Where a channel's rows go. ``feed``: every event; else only alerts."""
+
+    name: str
+    feed: bool = False
+    quiet_hours: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One alert for one channel, as written to the outbox table."""
+
+    channel: str
+    kind: str  # EVENT_STARTED or EVENT_ENDED
+    alert_key: str  # "<node>/<id>": what a receiver deduplicates on
+    payload: dict
+
+
+class AlertRouter:
+    """Called by the :class:`~soundwatch.monitor.Monitor` on the engine worker thread.
+
+    Args:
+        policy: the rules.
+        node: this node's name.
+        routes: the channels.
+        on_queued: called after rows were committed (wakes the delivery threads).
+    """
+
+    def __init__(self, policy: AlertPolicy, node: str, routes: list[ChannelRoute],
+                 on_queued: Callable[[], None] | None = None):
+        self.policy = policy
+        self.node = node
+        self.routes = list(routes)
+        self._on_queued = on_queued
+        self.session = "0"
+        self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
+        self.alerts_sent = 0
+
+    def on_session(self, session: str, wall_time: Callable[[int], datetime]) -> None:
+        """A monitoring session began: ``wall_time(sample)`` maps stream samples to UTC."""
+        self.session = session
+        self._wall_time = wall_time
+
+    def queued(self) -> None:
+        if self._on_queued is not None:
+            self._on_queued()
+
+    def started(self, event: Event) -> list[OutboxRow]:
+        wall = self._wall_time(event.end_sample)
+        decision = self.policy.started(event, wall)
+        return self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=True)
+
+    def scored(self, scores: np.ndarray, end_sample: int) -> list[OutboxRow]:
+        wall = self._wall_time(end_sample)
+        rows = []
+        for event, decision in self.policy.scored(scores, end_sample, wall):
+            rows += self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=False)
+        return rows
+
+    def finished(self, event: Event, clip: str | None) -> list[OutboxRow]:
+        wall = self._wall_time(event.end_sample)
+        decision, late = self.policy.finished(event, wall)
+        rows = []
+        if late:  # it reached its rule only by its end: its start alert goes first
+            rows += self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=False)
+        return rows + self._rows(EVENT_ENDED, event, decision, wall, clip=clip, feed=True)
+
+    def _rows(self, kind: str, event: Event, decision: AlertDecision | None, wall: datetime,
+              clip: str | None, feed: bool) -> list[OutboxRow]:
+        payload = self.payload(kind, event, decision, clip)
+        key = f"{self.node}/{payload['id']}"
+        rows = []
+        for route in self.routes:
+            if route.feed:
+                if feed:
+                    rows.append(OutboxRow(route.name, kind, key, payload))
+            elif decision is not None and (decision.severity == "urgent"
+                                           or not within_hours(route.quiet_hours, wall)):
+                rows.append(OutboxRow(route.name, kind, key, payload))
+        if decision is not None and kind == EVENT_STARTED:
+            self.alerts_sent += 1
+        return rows
+
+    def payload(self, kind: str, event: Event, decision: AlertDecision | None,
+                clip: str | None) -> dict:
+        ongoing = kind == EVENT_STARTED
+        return {
+            "type": kind, "node": self.node, "id": f"{self.session}-{event.event_id}",
+            "session": self.session, "event_id": event.event_id, "label": event.label,
+            "start": iso_utc(self._wall_time(event.start_sample)),
+            "end": None if ongoing else iso_utc(self._wall_time(event.end_sample)),
+            "start_s": round(event.start_s, 3),
+            "end_s": None if ongoing else round(event.end_s, 3),
+            "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
+            "mean": round(float(event.mean), 4), "clip": clip, "continued_from": event.continued_from,
+            "severity": decision.severity if decision else None,
+            "rule": decision.rule if decision else None,
+        }
+
+
+def iso_utc(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,139 @@
+"""Which events alert: rules (labels, minimum score and duration, cooldown), time profiles.
+
+An event alerts once: when it starts, or later while it runs if it reaches the rule's
+``min_score`` and ``min_duration_s`` only then, or at its end if it reached them only by
+then. Its end is followed up only if its start alerted. A continuation of a long event
+(split at ``max_duration_s``) belongs to the alert of the part it continues.
+
+Cooldown is counted on the stream clock (seconds of audio), so a replay at any speed
+alerts the same way; time profiles use the local wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from soundwatch.alerts.settings import (
+    AlertRule,
+    AlertSettings,
+    severity_rank,
+    within_hours,
+)
+from soundwatch.detect import Event
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    """An event alerts: under rule ``rule`` with ``severity``."""
+
+    rule: str
+    severity: str
+
+
+@dataclass
+class _Pending:
+    event: Event  # the started notice, its peak and end updated as scores arrive
+    rule_name: str
+    rule: AlertRule
+
+
+class AlertPolicy:
+    """Decides, event by event, what alerts. Runs on the engine worker thread.
+
+    Args:
+        settings: the ``[alerts]`` section.
+        labels: the loaded model's labels, in score order.
+
+    Raises:
+        SoundwatchError: a rule names a label the model lacks (with close names).
+    """
+
+    def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str]):
+        settings.check_labels(labels)
+        self.settings = settings
+        self.labels = tuple(labels)
+        self._index = {label: i for i, label in enumerate(self.labels)}
+        self._rule_of: dict[str, tuple[str, AlertRule]] = {}
+        for name, rule in settings.rules.items():
+            for label in rule.labels:
+                held = self._rule_of.get(label)
+                if held is None or severity_rank(rule.severity) > severity_rank(held[1].severity):
+                    self._rule_of[label] = (name, rule)
+        self._pending: dict[int, _Pending] = {}
+        self._alerted: dict[int, AlertDecision] = {}
+        self._last_alert_s: dict[str, float] = {}
+        # label -> (event id, decision) of its last alerted event that ended: a split event
+        # ends before its continuation starts
+        self._ended: dict[str, tuple[int, AlertDecision]] = {}
+        self.suppressed = 0  # events a cooldown or a time profile kept quiet
+
+    @property
+    def alerting_labels(self) -> list[str]:
+        """Labels some rule names, in model order."""
+        return [label for label in self.labels if label in self._rule_of]
+
+    def rule_for(self, label: str) -> tuple[str, AlertRule] | None:
+        return self._rule_of.get(label)
+
+    def started(self, event: Event, wall: datetime) -> AlertDecision | None:
+        """An event started; its decision if it alerts now."""
+        ended = self._ended.get(event.label)
+        if ended is not None and event.continued_from == ended[0]:
+            self._alerted[event.event_id] = ended[1]
+            return None
+        found = self._rule_of.get(event.label)
+        if found is None:
+            return None
+        self._pending[event.event_id] = _Pending(event, *found)
+        return self._check(event.event_id, wall)
+
+    def scored(self, scores: np.ndarray, end_sample: int,
+               wall: datetime) -> list[tuple[Event, AlertDecision]]:
+        """A window was scored: pending events that reach their rule now alert."""
+        fired = []
+        for event_id in list(self._pending):
+            pending = self._pending[event_id]
+            index = self._index[pending.event.label]
+            pending.event = replace(pending.event, end_sample=max(end_sample, pending.event.end_sample),
+                                    peak=max(pending.event.peak, float(scores[index])))
+            decision = self._check(event_id, wall)
+            if decision is not None:
+                fired.append((pending.event, decision))
+        return fired
+
+    def finished(self, event: Event, wall: datetime) -> tuple[AlertDecision | None, bool]:
+        """An event ended: (its decision or None, whether it alerts only now)."""
+        if event.event_id in self._alerted:
+            decision = self._alerted.pop(event.event_id)
+            self._ended[event.label] = (event.event_id, decision)
+            return decision, False
+        if event.event_id not in self._pending:
+            return None, False
+        self._pending[event.event_id].event = event
+        decision = self._check(event.event_id, wall)
+        self._pending.pop(event.event_id, None)
+        if self._alerted.pop(event.event_id, None) is not None:
+            self._ended[event.label] = (event.event_id, decision)
+        return decision, decision is not None
+
+    def _check(self, event_id: int, wall: datetime) -> AlertDecision | None:
+        pending = self._pending[event_id]
+        event, rule = pending.event, pending.rule
+        if event.peak < rule.min_score or event.duration_s < rule.min_duration_s:
+            return None  # not yet: checked again with the next scores and at the end
+        del self._pending[event_id]
+        now_s = event.end_s
+        last = self._last_alert_s.get(event.label)
+        quiet = any(within_hours(p.hours, wall)
+                    and severity_rank(rule.severity) < severity_rank(p.min_severity)
+                    for p in self.settings.profiles.values())
+        if quiet or (last is not None and now_s - last < rule.cooldown_s):
+            self.suppressed += 1
+            return None
+        self._last_alert_s[event.label] = now_s
+        decision = AlertDecision(pending.rule_name, rule.severity)
+        self._alerted[event_id] = decision
+        return decision

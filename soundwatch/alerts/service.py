@@ -1,0 +1,123 @@
+"""Alerting for one monitoring run: the rules, the router, the channels and delivery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from soundwatch.alerts.outbox import Channel, OutboxDelivery
+from soundwatch.alerts.router import AlertRouter, ChannelRoute
+from soundwatch.alerts.rules import AlertPolicy
+from soundwatch.alerts.settings import AlertSettings
+from soundwatch.errors import SoundwatchError
+
+log = logging.getLogger(__name__)
+
+DELIVERED_KEEP_DAYS = 7  # delivered outbox rows are deleted after this
+
+
+class Alerts:
+    """Builds and runs everything ``[alerts]`` asks for.
+
+    Give :attr:`router` to the :class:`~soundwatch.monitor.Monitor` (``alerts=``), call
+    :meth:`start` before the monitor starts and :meth:`stop` after it stopped.
+
+    Args:
+        settings: the ``[alerts]`` section.
+        labels: the loaded model's labels.
+        store: the event database; the outbox lives in it.
+        level_dbfs: the current input level (for MQTT's level topic).
+        model_name: the model, as Home Assistant shows it.
+
+    Raises:
+        SoundwatchError: a rule names a label the model lacks, an Apprise URL is not
+            understood, an MQTT URL cannot be read, or channels are set without a store.
+    """
+
+    def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str], store,
+                 level_dbfs: Callable[[], float] | None = None, model_name: str = ""):
+        self.settings = settings
+        self.node = settings.node_name()
+        self.policy = AlertPolicy(settings, labels)
+        if store is None and settings.any_channel:
+            raise SoundwatchError("alerts need the event database (the outbox that keeps "
+                                  "them until delivered lives in it): drop --no-db")
+        self.channels, routes = self._channels(level_dbfs, model_name)
+        self.delivery = OutboxDelivery(store, self.channels, settings.delivery.retry_initial_s,
+                                       settings.delivery.retry_max_s) if self.channels else None
+        self.router = AlertRouter(self.policy, self.node, routes,
+                                  on_queued=self.delivery.wake if self.delivery else None)
+
+    def _channels(self, level_dbfs, model_name) -> tuple[list[Channel], list[ChannelRoute]]:
+        s = self.settings
+        channels: list[Channel] = []
+        routes: list[ChannelRoute] = []
+        if s.mqtt.url:
+            from soundwatch.alerts.mqtt import MqttChannel
+
+            channels.append(MqttChannel(s.mqtt, self.node, self.policy.alerting_labels,
+                                        level_dbfs, model_name))
+            routes.append(ChannelRoute("mqtt", feed=True))
+        if s.webhook.url:
+            from soundwatch.alerts.webhook import WebhookChannel
+
+            channels.append(WebhookChannel(s.webhook.url, s.webhook.bearer_token,
+                                           s.webhook.timeout_s))
+            routes.append(ChannelRoute("webhook", quiet_hours=s.webhook.quiet_hours))
+        if s.apprise.urls:
+            from soundwatch.alerts.apprise_channel import AppriseChannel
+
+            for url in s.apprise.urls:
+                channel = AppriseChannel(url)
+                channels.append(channel)
+                routes.append(ChannelRoute(channel.name, quiet_hours=s.apprise.quiet_hours))
+        if s.desktop.enabled:
+            from soundwatch.alerts.desktop import DesktopChannel
+
+            channel = DesktopChannel()
+            if channel.available:
+                channels.append(channel)
+                routes.append(ChannelRoute(channel.name, quiet_hours=s.desktop.quiet_hours))
+        return channels, routes
+
+    def start(self) -> None:
+        """Start delivering; say which queued alerts no configured channel will take."""
+        if self.delivery is None:
+            return
+        try:
+            self.delivery.store.outbox_prune(timedelta(days=DELIVERED_KEEP_DAYS))
+            orphans = {name: info["pending"] for name, info in
+                       self.delivery.store.outbox_status().items()
+                       if info["pending"] and name not in {c.name for c in self.channels}}
+        except Exception as exc:
+            log.error("cannot read the outbox: %s", exc)
+            orphans = {}
+        for name, count in orphans.items():
+            log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
+                        "configured now: they go out when it is again", count, name)
+        self.delivery.start()
+
+    def stop(self, drain_s: float = 3.0) -> None:
+        if self.delivery is not None:
+            self.delivery.stop(drain_s)
+
+    def status(self) -> dict[str, dict]:
+        """Per channel: ``pending`` alerts and ``last_error``."""
+        return self.delivery.status() if self.delivery is not None else {}
+
+    def describe(self) -> str:
+        names = ", ".join(c.name for c in self.channels) or "none"
+        return (f"alerts: node {self.node}, channels {names}, "
+                f"{len(self.policy.alerting_labels)} alerting label(s)")
+
+
+def status_text(status: dict[str, dict]) -> str:
+    """``outbox mqtt=0 webhook=3 (last error: ...)`` for a status line."""
+    parts = []
+    for name, info in status.items():
+        text = f"{name}={info['pending']}"
+        if info.get("last_error"):
+            text += f" ({info['last_error']})"
+        parts.append(text)
+    return "outbox " + " ".join(parts) if parts else ""

@@ -1,0 +1,288 @@
+"""The ``[alerts]`` config section: rules, time profiles and the channels.
+
+Example (every key optional)::
+
+    [alerts]
+    node = "kitchen"             # empty: this machine's host name
+
+    [alerts.rules.urgent]        # a rule is a named group of labels
+    labels = ["clock_alarm", "crying_baby", "glass_breaking", "siren"]
+    severity = "urgent"          # info | warning | urgent
+    min_score = 0.0              # the event's peak score must reach this
+    min_duration_s = 0.0         # ... and it must have lasted this long
+    cooldown_s = 60.0            # no new alert for the same label within this
+
+    [alerts.profiles.night]      # during these hours only alerts this severe or worse
+    hours = "22:00-07:00"        # local time; may wrap midnight
+    min_severity = "urgent"
+
+    [alerts.mqtt]
+    url = "mqtt://localhost:1883"   # mqtts:// for TLS
+
+    [alerts.webhook]
+    url = "http://localhost:8080/hook"
+    quiet_hours = "23:00-06:30"  # per channel: only urgent alerts then
+
+    [alerts.apprise]
+    urls = ["ntfy://ntfy.sh/my-topic"]
+
+    [alerts.desktop]
+    enabled = true
+
+Validation happens twice: value ranges when the file is read (:meth:`AlertSettings.problems`),
+label names once the model is loaded (:meth:`AlertSettings.check_labels`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from soundwatch.errors import SoundwatchError
+
+SEVERITIES = ("info", "warning", "urgent")  # in increasing order
+NODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # safe as one MQTT topic level
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for info, 1 for warning, 2 for urgent."""
+    return SEVERITIES.index(severity)
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """``"22:00-07:00"`` -> (start, end) in minutes after local midnight.
+
+    Raises:
+        ValueError: not ``HH:MM-HH:MM`` with hours 0-24 and minutes 0-59.
+    """
+    match = _HOURS.match(text)
+    if match is None:
+        raise ValueError(f"hours must look like 22:00-07:00, got {text!r}")
+    h0, m0, h1, m1 = (int(g) for g in match.groups())
+    if not (0 <= h0 <= 24 and 0 <= h1 <= 24 and m0 < 60 and m1 < 60):
+        raise ValueError(f"hours out of range in {text!r}")
+    return (h0 * 60 + m0) % 1440, (h1 * 60 + m1) % 1440
+
+
+def within_hours(text: str | None, moment: datetime) -> bool:
+    """Whether local ``moment`` falls in ``text`` (``HH:MM-HH:MM``, may wrap midnight).
+    None or an empty range (start == end) is never."""
+    if not text:
+        return False
+    start, end = parse_hours(text)
+    local = moment.astimezone()
+    minute = local.hour * 60 + local.minute
+    if start == end:
+        return False
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Which labels alert, and when. Times in seconds; ``min_score`` in [0, 1]."""
+
+    labels: tuple[str, ...] = ()
+    severity: str = "warning"
+    min_score: float = 0.0
+    min_duration_s: float = 0.0
+    cooldown_s: float = 60.0
+
+    def problems(self) -> list[str]:
+        found = []
+        if not self.labels:
+            found.append("labels is empty: name at least one label")
+        if self.severity not in SEVERITIES:
+            found.append(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            found.append(f"min_score must be in [0, 1], got {self.min_score}")
+        if self.min_duration_s < 0:
+            found.append(f"min_duration_s must be >= 0, got {self.min_duration_s}")
+        if self.cooldown_s < 0:
+            found.append(f"cooldown_s must be >= 0, got {self.cooldown_s}")
+        return found
+
+
+@dataclass(frozen=True)
+class TimeProfile:
+    """During ``hours`` (local time), only alerts of ``min_severity`` or worse go out."""
+
+    hours: str = ""
+    min_severity: str = "urgent"
+
+    def problems(self) -> list[str]:
+        found = _hours_problems("hours", self.hours)
+        if not self.hours:
+            found.append("hours is empty: give a range like 22:00-07:00")
+        if self.min_severity not in SEVERITIES:
+            found.append(f"min_severity must be one of {SEVERITIES}, got {self.min_severity!r}")
+        return found
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """An MQTT broker: events, label states, the level and Home Assistant discovery."""
+
+    url: str | None = None  # mqtt://host[:1883] or mqtts://host[:8883]; None: off
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None  # TLS: a CA bundle (mqtts:// without it: the system's)
+    topic_prefix: str = "soundwatch"
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    level_interval_s: float = 1.0  # 0: no level messages
+    keepalive_s: int = 30
+    ack_timeout_s: float = 10.0  # a publish not acknowledged by then is retried
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.url is not None and not self.url.startswith(("mqtt://", "mqtts://")):
+            found.append(f"url must start with mqtt:// or mqtts://, got {self.url!r}")
+        if self.level_interval_s < 0:
+            found.append(f"level_interval_s must be >= 0, got {self.level_interval_s}")
+        if self.keepalive_s < 5:
+            found.append(f"keepalive_s must be >= 5, got {self.keepalive_s}")
+        if self.ack_timeout_s <= 0:
+            found.append(f"ack_timeout_s must be > 0, got {self.ack_timeout_s}")
+        for name in ("topic_prefix", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "+#"):
+                found.append(f"{name} must be a topic without + or #, got {value!r}")
+        return found
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """A JSON POST per alert."""
+
+    url: str | None = None  # http:// or https://; None: off
+    bearer_token: str | None = None  # sent as "Authorization: Bearer <token>"
+    timeout_s: float = 5.0
+    quiet_hours: str | None = None  # only urgent alerts during these hours
+
+    def problems(self) -> list[str]:
+        found = _hours_problems("quiet_hours", self.quiet_hours)
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            found.append(f"url must start with http:// or https://, got {self.url!r}")
+        if self.timeout_s <= 0:
+            found.append(f"timeout_s must be > 0, got {self.timeout_s}")
+        return found
+
+
+@dataclass(frozen=True)
+class AppriseSettings:
+    """Apprise URLs (ntfy://, gotify://, pover://, tgram://, mailto://, json:// ...)."""
+
+    urls: tuple[str, ...] = ()
+    quiet_hours: str | None = None
+
+    def problems(self) -> list[str]:
+        return _hours_problems("quiet_hours", self.quiet_hours)
+
+
+@dataclass(frozen=True)
+class DesktopSettings:
+    """Notifications through the freedesktop notification service (D-Bus session bus);
+    in the window, ``flash`` makes urgent alerts flash the whole window (for people who
+    cannot hear; off by default)."""
+
+    enabled: bool = False
+    quiet_hours: str | None = None
+    flash: bool = False
+
+    def problems(self) -> list[str]:
+        return _hours_problems("quiet_hours", self.quiet_hours)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Retries: the wait after a failed delivery doubles from ``retry_initial_s`` up to
+    ``retry_max_s``."""
+
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 60.0
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.retry_initial_s <= 0:
+            found.append(f"retry_initial_s must be > 0, got {self.retry_initial_s}")
+        if self.retry_max_s < self.retry_initial_s:
+            found.append(f"retry_max_s ({self.retry_max_s}) must be >= retry_initial_s "
+                         f"({self.retry_initial_s})")
+        return found
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``[alerts]`` section: who is told about which events, and how."""
+
+    node: str | None = None  # None: this machine's host name
+    rules: dict[str, AlertRule] = field(default_factory=dict)
+    profiles: dict[str, TimeProfile] = field(default_factory=dict)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    apprise: AppriseSettings = field(default_factory=AppriseSettings)
+    desktop: DesktopSettings = field(default_factory=DesktopSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+    @property
+    def any_channel(self) -> bool:
+        return bool(self.mqtt.url or self.webhook.url or self.apprise.urls
+                    or self.desktop.enabled)
+
+    def node_name(self) -> str:
+        """``node``, or the host name made topic-safe."""
+        if self.node:
+            return self.node
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")
+        return name[:64] or "soundwatch"
+
+    def problems(self) -> list[str]:
+        """Out-of-range values as "section: message" strings (empty when valid)."""
+        found = []
+        if self.node is not None and not NODE_PATTERN.match(self.node):
+            found.append(f"node must be 1-64 letters, digits, _ or -, got {self.node!r}")
+        for name, rule in self.rules.items():
+            found += [f"rules.{name}: {p}" for p in rule.problems()]
+        for name, profile in self.profiles.items():
+            found += [f"profiles.{name}: {p}" for p in profile.problems()]
+        for section in ("mqtt", "webhook", "apprise", "desktop", "delivery"):
+            found += [f"{section}: {p}" for p in getattr(self, section).problems()]
+        return found
+
+    def check_labels(self, labels: tuple[str, ...] | list[str]) -> None:
+        """Refuse rules that name labels the model lacks.
+
+        Raises:
+            SoundwatchError: naming each unknown label with the closest model labels.
+        """
+        known = list(labels)
+        complaints = []
+        for name, rule in self.rules.items():
+            for label in rule.labels:
+                if label not in known:
+                    close = difflib.get_close_matches(label, known, n=3, cutoff=0.5)
+                    hint = (f" (close: {', '.join(close)})" if close
+                            else " (no close name)")
+                    complaints.append(f"rules.{name} names {label!r}{hint}")
+        if complaints:
+            raise SoundwatchError(
+                "[alerts] names labels the model does not have: " + "; ".join(complaints)
+                + f". Fix the names in [alerts.rules]; the model's {len(known)} labels: "
+                + ", ".join(known[:80]) + (" ..." if len(known) > 80 else "")
+            )
+
+
+def _hours_problems(name: str, text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        parse_hours(text)
+    except ValueError as exc:
+        return [f"{name}: {exc}"]
+    return []

@@ -1,0 +1,81 @@
+"""`soundwatch hub`: store the events of every node on one MQTT broker in one database.
+
+    soundwatch hub --mqtt mqtt://broker.local --db central.sqlite
+    soundwatch events list --db central.sqlite      # each event with its node
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "hub", help="store the events of many listeners (nodes) from one MQTT broker",
+        description="Subscribe to every soundwatch node on an MQTT broker and store each "
+        "event once (by node and event id) in one SQLite database. Runs until Ctrl-C.")
+    parser.add_argument("--mqtt", metavar="URL", help="the broker: mqtt://[user:pass@]host"
+                        "[:port] (default: [alerts.mqtt] url in the config)")
+    parser.add_argument("--db", help="the central event database (default: [store] database "
+                        "or events.sqlite in the user data dir)")
+    parser.add_argument("--config", help="TOML settings file (broker credentials, TLS)")
+    parser.add_argument("--client-id", default="soundwatch-hub",
+                        help="MQTT client id; keep it, so that the broker holds events for "
+                        "the hub while it is down (default soundwatch-hub)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--status-interval", type=float, default=10.0,
+                        help="seconds between status lines (0: none)")
+    parser.add_argument("--json", action="store_true", help="status and summary as JSON")
+
+
+def run(args) -> int:
+    from dataclasses import replace
+
+    from soundwatch.alerts.hub import Hub
+    from soundwatch.config import load_settings
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.signals import stop_on_signals
+    from soundwatch.store import EventStore
+
+    settings = load_settings(args.config)
+    mqtt = settings.alerts.mqtt
+    if args.mqtt:
+        mqtt = replace(mqtt, url=args.mqtt)
+    if not mqtt.url:
+        raise SoundwatchError("no broker: pass --mqtt mqtt://host[:port] or set [alerts.mqtt] "
+                              "url in the config")
+    path = args.db or settings.database_path()
+    with EventStore(path) as store:
+        hub = Hub(mqtt, store, client_id=args.client_id)
+        started = time.monotonic()
+        with stop_on_signals() as stop:
+            hub.start()
+            next_status = started + args.status_interval
+            while not stop.is_set():
+                if args.duration is not None and time.monotonic() - started >= args.duration:
+                    break
+                stop.wait(0.1)
+                if args.status_interval > 0 and time.monotonic() >= next_status:
+                    next_status += args.status_interval
+                    _print(hub.status(), "status", args.json)
+        hub.stop()
+        _print(hub.status(), "summary", args.json, path)
+    return 0
+
+
+def _print(status: dict, kind: str, as_json: bool, path=None) -> None:
+    from soundwatch.jsonout import to_json
+
+    if as_json:
+        print(to_json({"type": kind, **status, **({"database": str(path)} if path else {})}),
+              flush=True)
+        return
+    nodes = ", ".join(f"{node} {n}" for node, n in sorted(status["nodes"].items())) or "none"
+    line = (f"hub: {status['stored']} event(s) stored ({nodes}); {status['duplicates']} "
+            f"duplicate(s) dropped, {status['rejected']} malformed")
+    if status["error"]:
+        line += f"; {status['error']}"
+    if path is not None:
+        line += f"; read back with `soundwatch events list --db {path}`"
+    print(line, file=sys.stdout, flush=True)

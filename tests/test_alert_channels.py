@@ -1,0 +1,355 @@
+"""Alerts end to end: `listen` against a real Mosquitto broker, a local HTTP server (webhook
+and Apprise json://), broker outages, kill -9, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from alert_helpers import (
+    Mosquitto,
+    MqttRecorder,
+    WebhookServer,
+    free_port,
+    need_mosquitto,
+    wait_until,
+)
+from model_factory import make_test_model, write_scene
+
+from soundwatch.store import EventStore
+
+SOUNDWATCH = [sys.executable, "-m", "soundwatch"]
+SHORT = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8),
+         ("silence", 1.0), ("tone_3k", 0.8), ("silence", 1.0)]
+# ~15 s paced: six events, one every 2.2 s
+LONG = [part for kind in ["tone_1k", "noise", "tone_3k"] * 2
+        for part in (("silence", 1.4), (kind, 0.8))] + [("silence", 1.5)]
+RULES = '[alerts.rules.tones]\nlabels = ["tone_1k", "tone_3k"]\nseverity = "urgent"\n'
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_test_model(tmp_path_factory.mktemp("model") / "test.onnx")
+
+
+@pytest.fixture(scope="module")
+def short_file(tmp_path_factory):
+    return write_scene(tmp_path_factory.mktemp("audio") / "short.wav", SHORT)
+
+
+@pytest.fixture(scope="module")
+def long_file(tmp_path_factory):
+    return write_scene(tmp_path_factory.mktemp("audio") / "long.wav", LONG)
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+            "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def broker(tmp_path):
+    need_mosquitto()
+    process = Mosquitto(tmp_path, persistent=True).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def webhook():
+    server = WebhookServer()
+    yield server
+    server.close()
+
+
+def config(tmp_path, text: str = RULES):
+    path = tmp_path / "alerts.toml"
+    path.write_text(text)
+    return path
+
+
+def listen_args(model, audio, db, *extra, fast: bool = True) -> list[str]:
+    return [*SOUNDWATCH, "listen", "--headless", "--file", str(audio), "--model", str(model),
+            "--db", str(db), "--json", "--status-interval", "0",
+            *(["--fast"] if fast else []), *map(str, extra)]
+
+
+def listen(model, audio, db, *extra, env, timeout=60):
+    return subprocess.run(listen_args(model, audio, db, *extra), capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def summary(result) -> dict:
+    return [json.loads(line) for line in result.stdout.splitlines()
+            if line.startswith('{"type": "summary"')][0]
+
+
+def outbox_rows(db) -> list[dict]:
+    with EventStore(db) as store:
+        return [dict(r) for r in store._db.execute(
+            "SELECT id, channel, kind, alert_key, attempts, delivered_at FROM outbox "
+            "ORDER BY id")]
+
+
+def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, webhook,
+                                                     tmp_path, env):
+    recorder = MqttRecorder(broker.port, ["soundwatch/#"])
+    db = tmp_path / "e.sqlite"
+    result = listen(model, short_file[0], db, "--config", config(tmp_path), "--mqtt",
+                    broker.url, "--node", "kitchen", "--webhook", webhook.url(),
+                    "--webhook-token", "s3cret", "--apprise",
+                    webhook.url("/apprise").replace("http://", "json://"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert summary(result)["outbox"] == {
+        name: {"pending": 0, "last_error": None}
+        for name in ("mqtt", "webhook", next(k for k in summary(result)["outbox"]
+                                             if k.startswith("apprise:")))}
+    with EventStore(db) as store:
+        stored = store.recent_events(newest_first=False)
+    assert [e.label for e in stored] == ["tone_1k", "noise", "tone_3k"]
+
+    assert wait_until(lambda: len(recorder.on("soundwatch/kitchen/event")) == 6, 5)
+    events = recorder.json_on("soundwatch/kitchen/event")
+    started = [e for e in events if e["type"] == "event_started"]
+    ended = [e for e in events if e["type"] == "event"]
+    assert [e["label"] for e in ended] == ["tone_1k", "noise", "tone_3k"]
+    assert {e["id"] for e in started} == {e["id"] for e in ended}
+    for message, row in zip(ended, stored, strict=True):
+        assert message["node"] == "kitchen" and message["start"] == row.start_time
+        assert message["end"] == row.end_time and message["peak"] == pytest.approx(row.peak, abs=1e-4)
+        assert "clip" in message
+    assert ended[1]["severity"] is None and ended[0]["severity"] == "urgent"
+    for label in ("tone_1k", "noise", "tone_3k"):
+        assert recorder.on(f"soundwatch/kitchen/{label}/state") == ["ON", "OFF"]
+    assert recorder.on("soundwatch/kitchen/availability") == ["online", "offline"]
+    recorder.close()
+
+    # What Home Assistant sees when it connects later: retained configs and states.
+    late = MqttRecorder(broker.port, ["homeassistant/#", "soundwatch/#"], client_id="ha")
+    assert wait_until(lambda: len(late.messages) >= 8, 5)
+    retained = {topic: payload for topic, payload, was_retained in late.messages
+                if was_retained}
+    configs = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
+    assert set(configs) == {
+        "homeassistant/binary_sensor/soundwatch_kitchen/tone_1k/config",
+        "homeassistant/binary_sensor/soundwatch_kitchen/tone_3k/config",
+        "homeassistant/sensor/soundwatch_kitchen/last_event/config",
+        "homeassistant/sensor/soundwatch_kitchen/level/config"}
+    tone = configs["homeassistant/binary_sensor/soundwatch_kitchen/tone_1k/config"]
+    assert tone["state_topic"] == "soundwatch/kitchen/tone_1k/state"
+    assert tone["unique_id"] == "soundwatch_kitchen_tone_1k"
+    assert tone["availability_topic"] == "soundwatch/kitchen/availability"
+    assert tone["device"]["identifiers"] == ["soundwatch_kitchen"]
+    level = configs["homeassistant/sensor/soundwatch_kitchen/level/config"]
+    assert level["unit_of_measurement"] == "dBFS"
+    assert retained["soundwatch/kitchen/availability"] == "offline"
+    assert retained["soundwatch/kitchen/tone_1k/state"] == "OFF"
+    late.close()
+
+    hooks = webhook.bodies("/hook")
+    assert [(h["type"], h["label"]) for h in hooks] == [
+        ("event_started", "tone_1k"), ("event", "tone_1k"),
+        ("event_started", "tone_3k"), ("event", "tone_3k")]
+    headers = [h for p, h, _ in webhook.requests if p == "/hook"]
+    assert all(h["Authorization"] == "Bearer s3cret" for h in headers)
+    pushes = webhook.bodies("/apprise")
+    assert [p["title"] for p in pushes] == ["URGENT: tone 1k (kitchen)"] * 2 + [
+        "URGENT: tone 3k (kitchen)"] * 2
+    assert pushes[0]["message"].startswith("heard at ")
+    assert pushes[1]["message"].startswith("ended: ")
+
+
+def test_kill_9_sends_the_last_will_and_level_comes_about_once_a_second(
+        model, long_file, broker, tmp_path, env):
+    recorder = MqttRecorder(broker.port, ["soundwatch/#"])
+    node = subprocess.Popen(listen_args(model, long_file[0], tmp_path / "e.sqlite", "--mqtt",
+                                        broker.url, "--node", "attic", fast=False),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        assert wait_until(lambda: len(recorder.on("soundwatch/attic/level")) >= 3, 20)
+        levels = [float(v) for v in recorder.on("soundwatch/attic/level")]
+        assert all(-120.0 <= v <= 0.0 for v in levels)
+        assert recorder.on("soundwatch/attic/availability") == ["online"]
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+        assert wait_until(
+            lambda: recorder.on("soundwatch/attic/availability") == ["online", "offline"], 10)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        recorder.close()
+
+
+def _arrivals(recorder, topic) -> list[tuple[str, str]]:
+    return [(m["type"], m["id"]) for m in recorder.json_on(topic)]
+
+
+def _check_in_order_once_per_success(arrivals, rows):
+    expected = [(r["kind"], r["alert_key"].split("/", 1)[1]) for r in rows]
+    firsts = list(dict.fromkeys(arrivals))
+    assert firsts == expected  # every alert, in outbox order
+    for row in rows:  # a copy only where an attempt failed (at least once, not more)
+        key = (row["kind"], row["alert_key"].split("/", 1)[1])
+        assert arrivals.count(key) <= row["attempts"]
+
+
+def test_broker_down_mid_run_every_alert_arrives_in_order(model, long_file, broker, tmp_path,
+                                                          env):
+    recorder = MqttRecorder(broker.port, ["soundwatch/+/event"], client_id="keeper",
+                            clean_session=False)
+    db = tmp_path / "e.sqlite"
+    node = subprocess.Popen(listen_args(model, long_file[0], db, "--mqtt", broker.url,
+                                        "--node", "hall", fast=False),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert wait_until(lambda: len(recorder.on("soundwatch/hall/event")) >= 2, 20)
+        broker.stop()
+        time.sleep(4.0)  # alerts pile up in the outbox meanwhile
+        pending = [r for r in outbox_rows(db) if r["delivered_at"] is None]
+        assert pending, "no alert was queued while the broker was down"
+        broker.start()
+        out, err = node.communicate(timeout=60)
+    finally:
+        if node.poll() is None:
+            node.kill()
+    assert node.returncode == 0, err
+    assert "lost the MQTT broker" in err or "cannot reach" in err
+    rows = [r for r in outbox_rows(db) if r["channel"] == "mqtt"]
+    assert len(rows) == 12 and all(r["delivered_at"] for r in rows)  # start + end of 6
+    assert wait_until(lambda: len(recorder.on("soundwatch/hall/event")) >= 12, 10)
+    _check_in_order_once_per_success(_arrivals(recorder, "soundwatch/hall/event"), rows)
+    recorder.close()
+
+
+def test_kill_9_while_the_broker_is_down_then_a_restart_delivers_everything(
+        model, long_file, short_file, broker, tmp_path, env):
+    recorder = MqttRecorder(broker.port, ["soundwatch/+/event"], client_id="keeper2",
+                            clean_session=False)
+    db = tmp_path / "e.sqlite"
+    node = subprocess.Popen(listen_args(model, long_file[0], db, "--mqtt", broker.url,
+                                        "--node", "porch", fast=False),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        assert wait_until(lambda: len(recorder.on("soundwatch/porch/event")) >= 1, 20)
+        broker.stop()
+        assert wait_until(lambda: sum(r["delivered_at"] is None
+                                      for r in outbox_rows(db)) >= 3, 20)
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+    finally:
+        if node.poll() is None:
+            node.kill()
+    left = [r for r in outbox_rows(db) if r["delivered_at"] is None]
+    broker.start()
+    result = listen(model, short_file[0], db, "--mqtt", broker.url, "--node", "porch",
+                    env=env)
+    assert result.returncode == 0, result.stderr
+    rows = outbox_rows(db)
+    assert all(r["delivered_at"] for r in rows)
+    assert {r["id"] for r in left} <= {r["id"] for r in rows}
+    assert wait_until(lambda: len(recorder.on("soundwatch/porch/event")) >= len(rows), 10)
+    _check_in_order_once_per_success(_arrivals(recorder, "soundwatch/porch/event"), rows)
+    recorder.close()
+
+
+def test_unreachable_broker_is_named_and_alerts_wait_in_the_outbox(model, short_file, tmp_path,
+                                                                   env):
+    port = free_port()
+    db = tmp_path / "e.sqlite"
+    result = listen(model, short_file[0], db, "--mqtt", f"mqtt://127.0.0.1:{port}", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in result.stderr
+    assert "alerts wait in the outbox" in result.stderr
+    outbox = summary(result)["outbox"]["mqtt"]
+    assert outbox["pending"] == 6 and "127.0.0.1" in outbox["last_error"]
+    with EventStore(db) as store:
+        assert len(store.recent_events()) == 3  # listening went on
+
+
+def test_wrong_credentials_are_named_and_alerts_wait(model, short_file, tmp_path, env):
+    need_mosquitto()
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "node", "right"],
+                   check=True, capture_output=True)
+    passwords.chmod(0o600)
+    secured = Mosquitto(tmp_path, password_file=passwords).start()
+    try:
+        db = tmp_path / "e.sqlite"
+        result = listen(model, short_file[0], db, "--mqtt",
+                        f"mqtt://node:wrong@127.0.0.1:{secured.port}", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "refused the connection" in result.stderr
+        assert "check the username and password" in result.stderr
+        assert summary(result)["outbox"]["mqtt"]["pending"] == 6
+        again = listen(model, short_file[0], db, "--mqtt",
+                       f"mqtt://node:right@127.0.0.1:{secured.port}", env=env)
+        assert again.returncode == 0, again.stderr
+        assert summary(again)["outbox"]["mqtt"] == {"pending": 0, "last_error": None}
+    finally:
+        secured.stop()
+
+
+def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, env):
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise",
+                    "nosuchservice://x", env=env)
+    assert result.returncode == 2
+    assert "Apprise cannot use the URL 'nosuchservice://x'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rule_with_an_unknown_label_is_refused_with_close_names(model, short_file, tmp_path,
+                                                                env):
+    path = config(tmp_path, '[alerts.rules.a]\nlabels = ["tone_1kk"]\n')
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--config", path,
+                    "--webhook", "http://127.0.0.1:9/x", env=env)
+    assert result.returncode == 2
+    assert "'tone_1kk' (close: tone_1k" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def make_tls_files(folder) -> tuple:
+    """A CA, and a server certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True,  # noqa: E731
+                                       capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=soundwatch test CA", "-keyout", ca_key, "-out", ca_cert)
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key,
+        "-out", csr)
+    extensions = folder / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "2", "-extfile", extensions, "-out", cert)
+    return ca_cert, cert, key
+
+
+def test_tls_with_a_ca_file_delivers_and_an_unknown_ca_is_named(model, short_file, tmp_path,
+                                                                 env):
+    need_mosquitto()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ca_cert, cert, key = make_tls_files(tmp_path)
+    secured = Mosquitto(tmp_path, options=(f"cafile {ca_cert}", f"certfile {cert}",
+                                           f"keyfile {key}")).start()
+    try:
+        url = f"mqtts://127.0.0.1:{secured.port}"
+        db = tmp_path / "e.sqlite"
+        untrusted = listen(model, short_file[0], db, "--mqtt", url, env=env)
+        assert untrusted.returncode == 0, untrusted.stderr
+        assert f"TLS with the MQTT broker at 127.0.0.1:{secured.port} failed" in untrusted.stderr
+        assert "certificate verify failed" in untrusted.stderr and "ca_file" in untrusted.stderr
+        assert summary(untrusted)["outbox"]["mqtt"]["pending"] == 6
+        path = config(tmp_path, f'[alerts.mqtt]\nca_file = "{ca_cert}"\n')
+        trusted = listen(model, short_file[0], db, "--mqtt", url, "--config", path, env=env)
+        assert trusted.returncode == 0, trusted.stderr
+        assert summary(trusted)["outbox"]["mqtt"] == {"pending": 0, "last_error": None}
+    finally:
+        secured.stop()

@@ -1,0 +1,183 @@
+"""The outbox: its table in the event database, and delivery in order with retries."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from alert_helpers import wait_until
+
+from soundwatch.alerts.outbox import Channel, ChannelError, OutboxDelivery
+from soundwatch.alerts.router import OutboxRow
+from soundwatch.detect import Event
+from soundwatch.store import SCHEMA_VERSION, EventStore
+
+
+def rows(n: int, channel: str = "test", start: int = 0) -> list[OutboxRow]:
+    return [OutboxRow(channel, "event_started", f"n/{i}", {"id": i, "label": "dog"})
+            for i in range(start, start + n)]
+
+
+class FlakyChannel(Channel):
+    """Fails its first ``failures`` sends, then records what it gets."""
+
+    name = "test"
+
+    def __init__(self, failures: int = 0):
+        self.failures = failures
+        self.attempt_times: list[float] = []
+        self.received: list[int] = []
+
+    def send(self, kind, payload):
+        self.attempt_times.append(time.monotonic())
+        if self.failures > 0:
+            self.failures -= 1
+            raise ChannelError("receiver down")
+        self.received.append(payload["id"])
+
+
+def test_schema_2_has_the_outbox_and_upgrades_a_version_1_file(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+        store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE outbox; DROP TABLE node_events; "
+                     "UPDATE schema_version SET version = 1; PRAGMA user_version = 1;")
+    db.close()
+    with EventStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert len(store.recent_events()) == 1  # nothing lost in the upgrade
+        store.add_outbox(rows(1))
+        assert store.outbox_status() == {"test": {"pending": 1, "delivered": 0,
+                                                  "last_error": None}}
+
+
+def test_a_finished_event_and_its_alerts_commit_together_or_not_at_all(tmp_path):
+    with EventStore(tmp_path / "e.sqlite") as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+        event = Event("dog", 0, 16000, 0.9, 0.8, 16000, 1)
+        row_id = store.add_event_with_outbox(event, session, rows(2))
+        assert [e.id for e in store.recent_events()] == [row_id]
+        assert len(store.outbox_pending("test")) == 2
+        broken = [OutboxRow("test", "event", "n/x", {"unencodable": object()})]
+        with pytest.raises(TypeError):
+            store.add_event_with_outbox(Event("dog", 0, 16000, 0.9, 0.8, 16000, 2), session,
+                                        broken)
+        assert len(store.recent_events()) == 1 and len(store.outbox_pending("test")) == 2
+
+
+def test_delivery_keeps_order_through_failures_with_growing_backoff(tmp_path):
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(5))
+        channel = FlakyChannel(failures=4)
+        delivery = OutboxDelivery(store, [channel], retry_initial_s=0.05, retry_max_s=0.2)
+        delivery.start()
+        assert wait_until(lambda: delivery.last_error["test"] == "receiver down", 5)
+        assert delivery.status()["test"] == {"pending": 5, "last_error": "receiver down"}
+        assert wait_until(lambda: len(channel.received) == 5, 10)
+        assert channel.received == [0, 1, 2, 3, 4]
+        times = channel.attempt_times
+        gaps = [b - a for a, b in zip(times[:-1], times[1:], strict=True)][:4]
+        assert gaps[0] >= 0.04 and gaps[1] >= 0.09 and gaps[2] >= 0.18  # 0.05, 0.1, 0.2
+        assert gaps[3] < 0.39  # capped at retry_max_s (0.2), not doubled to 0.4
+        assert wait_until(lambda: delivery.status()["test"]["pending"] == 0, 5)
+        assert delivery.status()["test"]["last_error"] is None
+        assert store.outbox_pending("test") == []  # delivered rows are no longer pending
+        attempts = [r[0] for r in store._db.execute("SELECT attempts FROM outbox ORDER BY id")]
+        assert attempts == [5, 1, 1, 1, 1]
+        delivery.stop()
+
+
+def test_a_blocked_channel_never_blocks_queueing(tmp_path):
+    release = threading.Event()
+
+    class Stuck(Channel):
+        name = "stuck"
+
+        def send(self, kind, payload):
+            release.wait(10)
+
+    with EventStore(tmp_path / "e.sqlite") as store:
+        delivery = OutboxDelivery(store, [Stuck()])
+        delivery.start()
+        store.add_outbox(rows(1, "stuck"))
+        delivery.wake()
+        time.sleep(0.1)  # the delivery thread is now inside send()
+        started = time.monotonic()
+        for i in range(20):
+            store.add_outbox(rows(1, "stuck", start=i + 1))
+        assert time.monotonic() - started < 1.0
+        assert delivery.status()["stuck"]["pending"] == 21
+        release.set()
+        delivery.stop(drain_s=5.0)
+        assert store.outbox_status()["stuck"]["pending"] == 0
+
+
+def test_what_a_previous_run_left_is_delivered_by_the_next(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        store.add_outbox(rows(3))
+        down = FlakyChannel(failures=10**6)
+        delivery = OutboxDelivery(store, [down], retry_initial_s=0.05, retry_max_s=0.05)
+        delivery.start()
+        assert wait_until(lambda: len(down.attempt_times) >= 2, 5)
+        delivery.stop(drain_s=0.1)
+        assert store.outbox_status()["test"]["pending"] == 3
+    with EventStore(path) as store:
+        up = FlakyChannel()
+        delivery = OutboxDelivery(store, [up])
+        delivery.start()
+        assert wait_until(lambda: up.received == [0, 1, 2], 5)
+        delivery.stop()
+
+
+def test_delivered_rows_are_pruned_after_a_while_pending_ones_never(tmp_path):
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(3))
+        ids = [r["id"] for r in store.outbox_pending("test")]
+        store.outbox_delivered(ids[:2])
+        store._db.execute("UPDATE outbox SET delivered_at = '2000-01-01T00:00:00.000Z' "
+                          "WHERE id = ?", (ids[0],))
+        assert store.outbox_prune(timedelta(days=7)) == 1
+        assert store.outbox_status()["test"] == {"pending": 1, "delivered": 1,
+                                                 "last_error": None}
+
+
+def test_a_reconnected_channel_is_retried_at_once_not_after_its_backoff(tmp_path):
+    channel = FlakyChannel(failures=1)
+    channel.reconnected = threading.Event()
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(2))
+        delivery = OutboxDelivery(store, [channel], retry_initial_s=60.0, retry_max_s=60.0)
+        delivery.start()
+        assert wait_until(lambda: len(channel.attempt_times) == 1, 5)
+        time.sleep(0.3)
+        assert channel.received == []  # waiting out its 60 s backoff
+        channel.reconnected.set()
+        assert wait_until(lambda: channel.received == [0, 1], 5)
+        delivery.stop()
+
+
+def test_an_event_kept_for_later_keeps_its_alerts_through_the_journal(tmp_path):
+    from soundwatch.pending import PendingEvent, PendingEvents, _to_line, journal_path_for
+    from soundwatch.sink_health import SinkHealth
+
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+    event = Event("dog", 0, 16000, 0.9, 0.8, 16000, 7)
+    # an earlier run could not store it (database locked) and journaled it with its alerts
+    journal_path_for(path).write_text(_to_line(PendingEvent(event, session,
+                                                            alerts=rows(2))))
+    with EventStore(path) as store:
+        pending = PendingEvents(store, SinkHealth("store"))
+        assert pending.count == 1
+        stored = pending.retry(force=True)
+        assert [item.event.event_id for item in stored] == [7]
+        assert [e.label for e in store.recent_events()] == ["dog"]
+        assert [r["alert_key"] for r in store.outbox_pending("test")] == ["n/0", "n/1"]

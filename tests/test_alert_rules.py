@@ -1,0 +1,171 @@
+"""Alert rules: the [alerts] config section, label checks, and which events alert when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from soundwatch.alerts.router import AlertRouter, ChannelRoute
+from soundwatch.alerts.rules import AlertPolicy
+from soundwatch.alerts.settings import (
+    AlertRule,
+    AlertSettings,
+    TimeProfile,
+    parse_hours,
+    within_hours,
+)
+from soundwatch.config import load_settings
+from soundwatch.detect import Event
+from soundwatch.errors import SoundwatchError
+
+RATE = 16000
+LABELS = ("smoke_alarm", "doorbell", "baby_cry", "dog", "speech")
+NOON = datetime(2024, 5, 1, 12, 0).astimezone()
+MIDNIGHT = datetime(2024, 5, 1, 0, 30).astimezone()
+
+
+def event(label: str, event_id: int, start_s: float, end_s: float, peak: float = 0.9,
+          ongoing: bool = True, continued_from: int | None = None) -> Event:
+    return Event(label, int(start_s * RATE), int(end_s * RATE), peak, peak, RATE, event_id,
+                 ongoing=ongoing, continued_from=continued_from)
+
+
+def settings(**rules) -> AlertSettings:
+    return AlertSettings(rules=rules)
+
+
+def test_config_file_reads_rules_profiles_and_channels(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[alerts]\nnode = "garden"\n'
+        '[alerts.rules.urgent]\nlabels = ["smoke_alarm", "baby_cry"]\nseverity = "urgent"\n'
+        'cooldown_s = 30\n'
+        '[alerts.profiles.night]\nhours = "22:00-07:00"\n'
+        '[alerts.webhook]\nurl = "http://127.0.0.1:1/x"\nquiet_hours = "23:00-06:00"\n')
+    alerts = load_settings(path).alerts
+    assert alerts.node == "garden" and alerts.node_name() == "garden"
+    assert alerts.rules["urgent"] == AlertRule(labels=("smoke_alarm", "baby_cry"),
+                                               severity="urgent", cooldown_s=30.0)
+    assert alerts.profiles["night"] == TimeProfile(hours="22:00-07:00", min_severity="urgent")
+    assert alerts.webhook.quiet_hours == "23:00-06:00"
+    assert alerts.any_channel
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[alerts.rules.a]\nlabels = ["dog"]\nseverity = "loud"\n', "severity must be one of"),
+    ('[alerts.rules.a]\nlabels = []\n', "labels is empty"),
+    ('[alerts.rules.a]\nlabels = ["dog"]\nmin_score = 1.5\n', "min_score must be in [0, 1]"),
+    ('[alerts.rules.a]\nlabels = ["dog"]\ncoldown_s = 5\n', "did you mean 'cooldown_s'"),
+    ('[alerts.profiles.n]\nhours = "late"\n', "hours must look like 22:00-07:00"),
+    ('[alerts.mqtt]\nurl = "http://x"\n', "url must start with mqtt://"),
+    ('[alerts]\nnode = "a/b"\n', "node must be"),
+])
+def test_config_refuses_bad_alert_values_naming_the_key(tmp_path, text, needle):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(SoundwatchError) as info:
+        load_settings(path)
+    assert needle in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_rule_naming_an_unknown_label_is_refused_with_close_names():
+    alerts = settings(urgent=AlertRule(labels=("smoke_alram", "dog", "glass")))
+    with pytest.raises(SoundwatchError) as info:
+        AlertPolicy(alerts, LABELS)
+    message = str(info.value)
+    assert "'smoke_alram'" in message and "close: smoke_alarm" in message
+    assert "'glass' (no close name)" in message
+    assert "'dog'" not in message.split(". Fix")[0]  # known labels are not complained about
+
+
+def test_hours_wrap_midnight():
+    assert parse_hours("22:00-07:30") == (22 * 60, 7 * 60 + 30)
+    assert within_hours("22:00-07:00", MIDNIGHT) and not within_hours("22:00-07:00", NOON)
+    assert within_hours("11:00-13:00", NOON) and not within_hours("13:00-14:00", NOON)
+    assert not within_hours(None, NOON)
+
+
+def test_start_alerts_and_its_end_follows_up():
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), severity="urgent")), LABELS)
+    decision = policy.started(event("dog", 1, 1.0, 1.5), NOON)
+    assert decision is not None and decision.severity == "urgent" and decision.rule == "u"
+    assert policy.finished(event("dog", 1, 1.0, 3.0, ongoing=False), NOON) == (decision, False)
+    # labels no rule names never alert
+    assert policy.started(event("speech", 2, 1.0, 1.5), NOON) is None
+    assert policy.finished(event("speech", 2, 1.0, 2.0, ongoing=False), NOON) == (None, False)
+
+
+def test_cooldown_per_label_on_the_stream_clock():
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog", "doorbell"), cooldown_s=10.0)),
+                         LABELS)
+    assert policy.started(event("dog", 1, 1.0, 1.5), NOON) is not None
+    assert policy.started(event("dog", 2, 5.0, 5.5), NOON) is None  # 4 s later: cooling
+    assert policy.started(event("doorbell", 3, 6.0, 6.5), NOON) is not None  # other label
+    assert policy.started(event("dog", 4, 12.0, 12.5), NOON) is not None  # 11 s later
+    assert policy.suppressed == 1
+
+
+def test_min_score_reached_while_running_alerts_then():
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), min_score=0.8)), LABELS)
+    assert policy.started(event("dog", 1, 1.0, 1.5, peak=0.6), NOON) is None
+    scores = np.zeros(len(LABELS), dtype=np.float32)
+    scores[LABELS.index("dog")] = 0.7
+    assert policy.scored(scores, int(1.75 * RATE), NOON) == []
+    scores[LABELS.index("dog")] = 0.85
+    fired = policy.scored(scores, int(2.0 * RATE), NOON)
+    assert len(fired) == 1 and fired[0][0].peak == pytest.approx(0.85)
+    assert fired[0][0].end_sample == 2 * RATE
+    decision, late = policy.finished(event("dog", 1, 1.0, 3.0, ongoing=False), NOON)
+    assert decision is not None and not late
+
+
+def test_min_duration_reached_only_at_the_end_alerts_late():
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), min_duration_s=1.5)), LABELS)
+    assert policy.started(event("dog", 1, 1.0, 1.5), NOON) is None
+    decision, late = policy.finished(event("dog", 1, 1.0, 3.0, ongoing=False), NOON)
+    assert decision is not None and late
+    # too short even at its end: never
+    assert policy.started(event("dog", 2, 10.0, 10.5), NOON) is None
+    assert policy.finished(event("dog", 2, 10.0, 11.0, ongoing=False), NOON) == (None, False)
+
+
+def test_night_profile_lets_only_urgent_alerts_through():
+    alerts = AlertSettings(
+        rules={"u": AlertRule(labels=("smoke_alarm",), severity="urgent"),
+               "w": AlertRule(labels=("doorbell",), severity="warning")},
+        profiles={"night": TimeProfile(hours="22:00-07:00", min_severity="urgent")})
+    policy = AlertPolicy(alerts, LABELS)
+    assert policy.started(event("doorbell", 1, 1.0, 1.5), MIDNIGHT) is None
+    assert policy.started(event("smoke_alarm", 2, 1.0, 1.5), MIDNIGHT) is not None
+    assert policy.started(event("doorbell", 3, 100.0, 100.5), NOON) is not None
+
+
+def test_a_continuation_belongs_to_the_alert_it_continues():
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",))), LABELS)
+    first = policy.started(event("dog", 1, 0.0, 0.5), NOON)
+    assert policy.finished(event("dog", 1, 0.0, 20.0, ongoing=False), NOON)[0] == first
+    assert policy.started(event("dog", 2, 20.0, 20.0, continued_from=1), NOON) is None
+    assert policy.finished(event("dog", 2, 20.0, 25.0, ongoing=False), NOON)[0] == first
+
+
+def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours():
+    alerts = AlertSettings(rules={"u": AlertRule(labels=("smoke_alarm",), severity="urgent"),
+                                  "w": AlertRule(labels=("doorbell",), severity="warning")})
+    router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [
+        ChannelRoute("mqtt", feed=True), ChannelRoute("webhook", quiet_hours="22:00-07:00")])
+    router.on_session("s7", lambda sample: MIDNIGHT)
+    rows = router.started(event("speech", 1, 0.0, 0.5))
+    assert [(r.channel, r.kind) for r in rows] == [("mqtt", "event_started")]
+    assert rows[0].payload["severity"] is None and rows[0].alert_key == "kitchen/s7-1"
+    rows = router.started(event("doorbell", 2, 0.0, 0.5))  # warning in quiet hours
+    assert [r.channel for r in rows] == ["mqtt"]
+    rows = router.started(event("smoke_alarm", 3, 0.0, 0.5))  # urgent goes through
+    assert [r.channel for r in rows] == ["mqtt", "webhook"]
+    rows = router.finished(event("smoke_alarm", 3, 0.0, 4.0, ongoing=False), "/c/x.flac")
+    assert [(r.channel, r.kind) for r in rows] == [("mqtt", "event"), ("webhook", "event")]
+    payload = rows[1].payload
+    assert payload["id"] == "s7-3" and payload["node"] == "kitchen"
+    assert payload["clip"] == "/c/x.flac" and payload["duration_s"] == 4.0
+    assert payload["severity"] == "urgent" and payload["end"].endswith("Z")

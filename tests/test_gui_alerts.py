@@ -1,0 +1,86 @@
+"""Alerts in the window (offscreen Qt): the status bar shows the outbox, urgent alerts
+flash the window when that is on, the tray state follows alerts, webhooks go out."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
+from alert_helpers import WebhookServer, free_port  # noqa: E402
+from gui_helpers import GuiHarness, write_scene  # noqa: E402
+
+from soundwatch.gui.tray import tray_state  # noqa: E402
+
+pytest.importorskip("pytestqt")
+
+SCENE = [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.5), ("noise", 1.0), ("silence", 1.5)]
+
+
+@pytest.fixture
+def harness(qtbot, tmp_path, monkeypatch):
+    h = GuiHarness(qtbot, tmp_path, monkeypatch)
+    yield h
+    h.close_all()
+
+
+def write_config(harness, text: str) -> None:
+    harness.config_dir.mkdir(parents=True, exist_ok=True)
+    harness.config_file.write_text(text)
+
+
+def test_urgent_alert_flashes_the_window_and_reaches_the_webhook(harness, tmp_path):
+    server = WebhookServer()
+    try:
+        write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\nseverity = "urgent"\n'
+                     f'[alerts.webhook]\nurl = "{server.url()}"\n'
+                     '[alerts.desktop]\nflash = true\n')
+        path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+        window = harness.open("--file", str(path), "--fast")
+        harness.qtbot.waitUntil(lambda: window.flash_overlay.flashes == 1, timeout=10000)
+        assert window.flash_overlay.text() == "tone 1k"
+        assert window.flash_overlay.geometry() == window.rect()  # the whole window
+        assert window.tray.last_event is not None
+        harness.qtbot.waitUntil(lambda: len(server.bodies()) == 2, timeout=10000)
+        assert [(b["type"], b["label"]) for b in server.bodies()] == [
+            ("event_started", "tone_1k"), ("event", "tone_1k")]  # noise does not alert
+        harness.qtbot.waitUntil(lambda: window.on_text_tick() or "outbox webhook=0"
+                                in window.status_line.text(), timeout=5000)
+        harness.qtbot.waitUntil(lambda: not window.flash_overlay.isVisible(), timeout=10000)
+        assert window.flash_overlay.flashes == 1  # the noise event did not flash
+    finally:
+        server.close()
+
+
+def test_flash_is_off_by_default_and_a_dead_webhook_shows_in_the_status_bar(harness,
+                                                                            tmp_path):
+    port = free_port()
+    write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\nseverity = "urgent"\n'
+                 f'[alerts.webhook]\nurl = "http://127.0.0.1:{port}/x"\n')
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(lambda: window.on_text_tick() or "unreachable"
+                            in window.status_line.text(), timeout=15000)
+    assert "outbox webhook=" in window.status_line.text()
+    assert window.flash_overlay.flashes == 0
+
+
+def test_a_rule_with_an_unknown_label_shows_in_the_window_and_listening_goes_on(harness,
+                                                                                 tmp_path):
+    write_config(harness, '[alerts.rules.x]\nlabels = ["tone_1kk"]\n')
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=15000)
+    harness.qtbot.waitUntil(lambda: "Alerts are off" in window.banner.message, timeout=3000)
+    message = window.banner.message
+    assert "Alerts are off" in message and "close: tone_1k" in message
+    assert {r.label for r in window.events_table.events.rows} >= {"tone_1k", "noise"}
+
+
+def test_tray_state_text():
+    assert tray_state(False, [], None).kind == "stopped"
+    state = tray_state(True, ["smoke_alarm"], "smoke_alarm at 14:03:22")
+    assert state.kind == "alert" and "ALERT smoke_alarm" in state.tooltip
+    assert "last: smoke_alarm at 14:03:22" in state.tooltip
+    assert tray_state(True, [], "dog at 1").tooltip == "soundwatch: listening\nlast: dog at 1"

@@ -1,0 +1,121 @@
+"""`soundwatch hub`: three nodes replay files into one broker; each event stored once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from alert_helpers import Mosquitto, MqttRecorder, need_mosquitto, wait_until
+from model_factory import make_test_model, write_scene
+
+SOUNDWATCH = [sys.executable, "-m", "soundwatch"]
+PARTS = [("silence", 1.0), ("tone_1k", 1.0), ("silence", 1.0), ("noise", 0.8),
+         ("silence", 1.0), ("tone_3k", 0.8), ("silence", 1.0)]
+NODES = ("kitchen", "garden", "attic")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    need_mosquitto()
+    process = Mosquitto(tmp_path).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """(model, audio file, truth, env) of one test."""
+    model = make_test_model(tmp_path / "test.onnx")
+    audio, truth = write_scene(tmp_path / "scene.wav", PARTS)
+    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+    return model, audio, truth, env
+
+
+def central_count(path) -> int:
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT COUNT(*) FROM node_events").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+
+
+def test_three_nodes_into_one_hub_each_event_once(broker, scene, tmp_path):
+    model, audio, truth, env = scene
+    central = tmp_path / "central.sqlite"
+    hub = subprocess.Popen([*SOUNDWATCH, "hub", "--mqtt", broker.url, "--db", str(central),
+                            "--json", "--status-interval", "0.2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    spy = MqttRecorder(broker.port, ["soundwatch/+/event"], client_id="spy")
+    try:
+        for line in hub.stdout:  # the hub subscribes as it connects
+            if json.loads(line)["connected"]:
+                break
+        nodes = [subprocess.Popen([*SOUNDWATCH, "listen", "--headless", "--file", str(audio),
+                                   "--fast", "--model", str(model), "--mqtt", broker.url,
+                                   "--node", node, "--db", str(tmp_path / f"{node}.sqlite"),
+                                   "--status-interval", "0"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env=env) for node in NODES]
+        for node in nodes:
+            assert node.wait(60) == 0, node.stderr.read()
+        expected = len(NODES) * len(truth)
+        assert wait_until(lambda: central_count(central) == expected, 15)
+        # at-least-once delivery may repeat a message: the hub drops the copy
+        finished = [p for p in spy.on("soundwatch/kitchen/event") if '"type": "event"' in p]
+        spy.client.publish("soundwatch/kitchen/event", finished[0], qos=1).wait_for_publish(5)
+        spy.client.publish("soundwatch/kitchen/event", "not json", qos=1).wait_for_publish(5)
+        hub.send_signal(signal.SIGINT)
+        out, err = hub.communicate(timeout=30)
+    finally:
+        spy.close()
+        if hub.poll() is None:
+            hub.kill()
+    assert hub.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["type"] == "summary" and summary["stored"] == expected
+    assert summary["nodes"] == {node: len(truth) for node in NODES}
+    assert summary["duplicates"] == 1 and summary["rejected"] == 1
+    assert central_count(central) == expected
+
+    listing = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central), "--json",
+                              "--limit", "0"], capture_output=True, text=True, env=env)
+    assert listing.returncode == 0, listing.stderr
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert sorted((r["node"], r["label"]) for r in rows) == sorted(
+        (node, label) for node in NODES for label, _, _ in truth)
+    table = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central)],
+                           capture_output=True, text=True, env=env).stdout
+    assert "node" in table.splitlines()[0] and "garden" in table
+
+
+def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker, scene,
+                                                                         tmp_path):
+    model, audio, truth, env = scene
+    central = tmp_path / "central.sqlite"
+    hub = [*SOUNDWATCH, "hub", "--mqtt", broker.url, "--db", str(central), "--json",
+           "--status-interval", "0"]
+    first = subprocess.run([*hub, "--duration", "2"], capture_output=True, text=True,
+                           timeout=60, env=env)  # subscribes, then goes away
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.splitlines()[-1])["stored"] == 0
+    node = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--file", str(audio), "--fast",
+                           "--model", str(model), "--mqtt", broker.url, "--node", "shed",
+                           "--db", str(tmp_path / "shed.sqlite"), "--status-interval", "0"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert node.returncode == 0, node.stderr
+    second = subprocess.run([*hub, "--duration", "4"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert second.returncode == 0, second.stderr
+    summary = json.loads(second.stdout.splitlines()[-1])
+    assert summary["nodes"] == {"shed": len(truth)}  # the broker kept them for the hub
+    assert central_count(central) == len(truth)
