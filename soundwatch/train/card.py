@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ESC50_TARGET = 0.80
+ESC50_TARGET = 0.80  # the from-scratch recipe's target
+ESC50_TARGET_PRETRAINED = 0.92  # issue #11: a pretrained network, fine-tuned
 
 
 def _pct(value: float | None) -> str:
@@ -168,8 +169,11 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         add("```")
         add("")
     add("Datasets paths are those of the build machine (`../shared/data`); features are "
-        "cached in `~/.cache/soundwatch/features`. Runs are seeded and resume from "
-        "`<run>/checkpoint.pt` when restarted.")
+        "cached in `~/.cache/soundwatch/features`"
+        + (", and so are the YAMNet embeddings of every training window (computed once, "
+           "about 10 minutes on one core; each run then trains only the head). Runs are "
+           "seeded." if pretrained else
+           ". Runs are seeded and resume from `<run>/checkpoint.pt` when restarted."))
     add("")
     add("## Recipe")
     add("")
@@ -197,9 +201,11 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             add(f"Only folds {sorted(cv['folds'], key=int)} finished in the time available; "
                 "the mean is over those folds only.")
             add("")
-        verdict = ("meets" if mean >= ESC50_TARGET else "is below")
-        add(f"The mean {verdict} the project's target of {_pct(ESC50_TARGET)} (human "
-            "listeners 81.3 %; from-scratch CNNs 85-87 % with long schedules on GPUs).")
+        target = ESC50_TARGET_PRETRAINED if pretrained else ESC50_TARGET
+        verdict = ("meets" if mean >= target else "is below")
+        add(f"The mean {verdict} the project's target of {_pct(target)} (human "
+            "listeners 81.3 %; from-scratch CNNs 85-87 % with long schedules on GPUs; "
+            "PANNs' CNN14, pretrained on AudioSet and fine-tuned whole, 94.7 %).")
         add("")
     else:
         add("No fold has finished yet.")
@@ -223,7 +229,8 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             cnn = {str(fold): value for fold, value in cv["folds"].items()}
             cells = [_pct(cnn.get(f)) for f in sorted(next(iter(baselines.values())),
                                                       key=int)]
-            add("| this CNN (table above) | " + " | ".join(cells) + f" | {_pct(cv['mean'])} |")
+            add("| this model (table above) | " + " | ".join(cells)
+                + f" | {_pct(cv['mean'])} |")
         add("")
         add("(The ESC-50 paper's random forest used more summary statistics of the MFCCs "
             "and reached 44.3 %; the tutorials, and these rows, use the means only.)")
@@ -355,6 +362,16 @@ def _pretrained_weaknesses(add, cv: dict) -> None:
         "per-class threshold if needed.")
     add("- ESC-50 clips often carry several sounds; a second label on a clip (e.g. `beep` "
         "on a clock alarm) counts as a false event in the stream figures.")
+    add("- Short sounds are mostly missed (the DCASE office segments are 0.3-2 s long): in a "
+        "0.975 s window a short sound scores high mainly when it sits at the window's start "
+        "(a DCASE cough at +6 dB: 0.93 aligned, 0.09 a quarter of a second later; YAMNet's "
+        "own AudioSet head calls it a hiccup), and `min_duration_s` 0.5 asks for three "
+        "windows in a row above threshold. Training on short sounds at every position in "
+        "the window, with the body fine-tuned, is the next lever.")
+    add("- Latency: the first window above threshold ends about 0.7 s after an onset and "
+        "`min_duration_s` adds 0.5 s, so *event started* comes about 1.2 s after the onset "
+        "(median), above the 0.5 s target; `min_duration_s = 0` trades that half second "
+        "for more false events (see `benchmarks/detector_defaults.json`).")
 
 
 def _compute_limit_text(final: dict | None, cv: dict) -> str:
@@ -412,7 +429,8 @@ def _pretrained_recipe(final: dict) -> list[str]:
         f"(ReLU, dropout {c['dropout']}), binary cross-entropy, AdamW (rate "
         f"{c['learning_rate']}, weight decay {c['weight_decay']}, one-cycle), "
         f"{c['epochs']} epochs, batch {c['batch_size']}, on embeddings computed once",
-        f"- windows: every {c['hop_frames']} frames through each clip, plus onset-aligned "
+        f"- windows: every {c.get('training_hop_frames', c['hop_frames'])} frames through "
+        "each clip, plus onset-aligned "
         f"windows that start up to {c['lead_frames']} frames (0.72 s) before the clip over "
         "background noise, so the first windows after an onset learn to fire; a window is "
         f"positive with at least {c['min_active_frames']} of the clip's loud frames (within "
