@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -312,19 +311,6 @@ def calibrate_home_offset(audioset_logits: np.ndarray, proxy_indices: dict[str, 
     return {"offset": offset, "cut_logit": cut,
             "proxy_recall": float((positive >= cut).mean()) if len(positive) else None,
             "negative_rate": float((negative >= cut).mean())}
-
-
-def timed(label: str):
-    """A context manager that logs how long a step took."""
-    class _Timer:
-        def __enter__(self):
-            self.start = time.monotonic()
-            return self
-
-        def __exit__(self, *exc):
-            self.seconds = time.monotonic() - self.start
-            log.info("%s: %.1f s", label, self.seconds)
-    return _Timer()
 
 
 def home_label_indices(class_names: list[str]) -> tuple[list[str], list[list[int]],

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import YAMNET_SPEC
 from soundwatch.model_format import ModelMetadata
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 YAMNET_LICENSE = ("YAMNet weights (tensorflow/models, research/audioset/yamnet): "
                   "Apache-2.0; AudioSet ontology class names: CC BY-SA 4.0")
 DEFAULT_HOP_FRAMES = 25  # 0.25 s, the live hop (see the model card's latency figures)
-DETECTOR_THRESHOLD_ON = 0.7  # the detector default the AudioSet labels are calibrated to
 
 
 def load_yamnet_dir(yamnet_dir: Path) -> tuple[Yamnet, list[str], str]:
@@ -160,7 +160,9 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     window_labels = [label if frames >= config.min_active_frames else None
                      for label, frames in zip(labels_of_window, active, strict=True)]
     window_labels += [None] * len(background)
-    calibration = calibrate_home_offset(logits, proxies, window_labels, DETECTOR_THRESHOLD_ON)
+    # Calibrated onto the detector's default on-threshold (one source for that default).
+    calibration = calibrate_home_offset(logits, proxies, window_labels,
+                                        DetectorSettings().threshold_on)
     log.info("AudioSet label calibration: %s", calibration)
     net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"]).eval()
     round_weights_to_fp16(net)  # what the exported file holds; scored as shipped
