@@ -55,6 +55,8 @@ class ConsolePrinter(MonitorListener):
                 "type": "event_started", "event_id": event.event_id, "label": event.label,
                 "start_s": fields["start_s"], "detected_at_s": fields["end_s"],
                 "peak": fields["peak"], "continued_from": event.continued_from,
+                "level_dbfs": fields["level_dbfs"], "noise_floor_dbfs": fields["noise_floor_dbfs"],
+                "snr_db": fields["snr_db"],
                 "start_time": _iso(self.monitor.wall_time(event.start_sample)),
             }))
         else:
@@ -71,7 +73,7 @@ class ConsolePrinter(MonitorListener):
         else:
             self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} "
                        f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
-                       f"peak={event.peak:.2f} mean={event.mean:.2f}")
+                       f"peak={event.peak:.2f} mean={event.mean:.2f}{levels_text(event)}")
 
     def gap(self, start_sample: int, n_samples: int) -> None:
         rate = self.monitor.sample_rate_hz
@@ -89,6 +91,7 @@ class ConsolePrinter(MonitorListener):
             self._emit(to_json({
                 "type": "status", "audio_s": round(s.audio_s, 2),
                 "level_dbfs": round(s.level_dbfs, 1), "lag_s": round(s.lag_s, 3),
+                "noise_floor_dbfs": _rounded(self.monitor.noise_floor_dbfs),
                 "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
                 "nonfinite_samples": engine.nonfinite_samples,
                 "active": self.monitor.detector.active_labels,
@@ -98,7 +101,10 @@ class ConsolePrinter(MonitorListener):
             }))
         else:
             active = ",".join(map(printable, self.monitor.detector.active_labels)) or "-"
-            self._emit(status_line(engine) + f" hearing={active}" + self._trouble()
+            floor = self.monitor.noise_floor_dbfs
+            self._emit(status_line(engine) + (f" floor={floor:6.1f} dBFS" if floor is not None
+                                              else " floor=? dBFS")
+                       + f" hearing={active}" + self._trouble()
                        + self._outbox_text())
 
     def _trouble(self) -> str:
@@ -176,6 +182,17 @@ def unstored_text(monitor) -> str:
                      "there was nowhere to keep them)")
     last = monitor.health["store"].last_error
     return "; ".join(parts) + (f"; last database error: {last}" if last else "")
+
+
+def levels_text(event) -> str:
+    """`` snr=.. dB floor=.. dBFS`` for an event line (empty when not known)."""
+    if event.snr_db is None:
+        return ""
+    return f" snr={event.snr_db:.1f} dB floor={event.noise_floor_dbfs:.1f} dBFS"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
 
 
 def _iso(moment) -> str:

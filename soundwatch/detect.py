@@ -217,6 +217,10 @@ class Event:
     event_id: int
     ongoing: bool = False
     continued_from: int | None = None
+    # Set by the monitor from the audio (soundwatch.audio.levels); None when not known.
+    level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
+    noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
+    snr_db: float | None = None  # its power over the background's, background removed
 
     @property
     def start_s(self) -> float:
@@ -242,7 +246,15 @@ class Event:
             "mean": round(self.mean, 4),
             "ongoing": self.ongoing,
             "continued_from": self.continued_from,
+            "level_dbfs": _rounded(self.level_dbfs),
+            "noise_floor_dbfs": _rounded(self.noise_floor_dbfs),
+            "snr_db": _rounded(self.snr_db),
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    """A level in dB to 0.1 dB (None stays None)."""
+    return None if value is None else round(float(value), 1)
 
 
 _IDLE, _ACTIVE, _HOLDING = "idle", "active", "holding"
@@ -419,6 +431,12 @@ class EventDetector:
         """Labels with an announced event in progress."""
         return [self.labels[i] for i, t in enumerate(self._tracks)
                 if t.state != _IDLE and t.announced]
+
+    def busy_since(self) -> int | None:
+        """Stream sample where the earliest event in progress (announced or not yet)
+        starts; None when no label is in an event."""
+        starts = [t.start for t in self._tracks if t.state != _IDLE]
+        return int(min(starts)) if starts else None
 
     # -- the state machine ---------------------------------------------------------------
 

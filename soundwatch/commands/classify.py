@@ -86,5 +86,7 @@ def format_result(result: dict) -> str:
         lines.append("  events: none")
     for event in result["events"]:
         lines.append(f"  event: {event['label']:<20} {event['start_s']:7.2f}-{event['end_s']:.2f} s "
-                     f"peak {event['peak']:.2f} mean {event['mean']:.2f}")
+                     f"peak {event['peak']:.2f} mean {event['mean']:.2f}"
+                     + (f" snr {event['snr_db']:.1f} dB" if event.get("snr_db") is not None
+                        else ""))
     return "\n".join(lines)
