@@ -2,7 +2,8 @@
 
 Events arrive on the engine worker thread, status lines from the main thread; one lock
 keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``,
-``status``, ``summary``.
+``status``, ``summary`` and, with ``near_misses``, ``near_miss`` (see
+:class:`~soundwatch.detect.NearMissLog`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from soundwatch.detect import NearMissLog, NearMissSpan
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
 from soundwatch.text import printable
@@ -22,10 +24,13 @@ class ConsolePrinter(MonitorListener):
         monitor: the :class:`~soundwatch.monitor.Monitor` (add this printer as a listener).
         as_json: one JSON object per line instead of text.
         stream: where to write (default: stdout).
+        near_misses: also print the labels that came close, debounced, with the rule that
+            kept each from an event.
     """
 
-    def __init__(self, monitor, as_json: bool, stream=None):
+    def __init__(self, monitor, as_json: bool, stream=None, near_misses: bool = False):
         self.monitor = monitor
+        self.near_miss_log = NearMissLog(monitor.detector) if near_misses else None
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
@@ -38,7 +43,30 @@ class ConsolePrinter(MonitorListener):
         self.event_ended(event)
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
+        self._near_misses(flush=True)
         self.gap(start_sample, n_samples)
+
+    def on_scores(self, scores, smoothed, end_sample: int) -> None:
+        self._near_misses()
+
+    def on_stop(self) -> None:
+        self._near_misses(flush=True)
+
+    def _near_misses(self, flush: bool = False) -> None:
+        log = self.near_miss_log
+        if log is None:
+            return
+        for span in log.flush() if flush else log.update():
+            self.near_miss(span)
+
+    def near_miss(self, span: NearMissSpan) -> None:
+        if self.as_json:
+            self._emit(to_json({"type": "near_miss",
+                                **span.to_dict(self.monitor.sample_rate_hz),
+                                "start_time": _iso(self.monitor.wall_time(span.start_sample))}))
+        else:
+            text = near_miss_text(span, self.monitor.sample_rate_hz)
+            self._emit(f"{self._clock(span.start_sample)}  {text}")
 
     def _emit(self, line: str) -> None:
         with self._lock:
@@ -182,6 +210,13 @@ def unstored_text(monitor) -> str:
                      "there was nowhere to keep them)")
     last = monitor.health["store"].last_error
     return "; ".join(parts) + (f"; last database error: {last}" if last else "")
+
+
+def near_miss_text(span: NearMissSpan, sample_rate_hz: int) -> str:
+    """One line for a near miss: label, times, best score and the rule that kept it out."""
+    fields = span.to_dict(sample_rate_hz)
+    return (f"{printable(span.label):<20} no event  t={fields['start_s']:8.2f}-"
+            f"{fields['end_s']:.2f}s score={span.score:.2f} {span.reason}: {span.detail}")
 
 
 def levels_text(event) -> str:

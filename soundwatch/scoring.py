@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soundwatch.audio.levels import EventLevels, LevelHistory
-from soundwatch.detect import DetectorSettings, Event, EventDetector
+from soundwatch.detect import DetectorSettings, Event, EventDetector, NearMissLog, NearMissSpan
 from soundwatch.features import FeatureExtractor, FeatureStream
 
 # Most windows per classifier call: onnxruntime's arena grows with the largest batch's
@@ -252,7 +252,9 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                   settings: DetectorSettings | None = None,
                   extractor: FeatureExtractor | None = None,
                   pad_to_window: bool = False,
-                  keep_windows: bool = True) -> tuple[StreamScores, list[Event]]:
+                  keep_windows: bool = True,
+                  on_near_miss: Callable[[NearMissSpan], None] | None = None
+                  ) -> tuple[StreamScores, list[Event]]:
     """Score a decoded stream and detect its events, the way the live monitor would.
 
     Args:
@@ -267,6 +269,9 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         pad_to_window: pad a stream shorter than one window with silence to one window.
         keep_windows: keep every window's scores in the result (False: only their
             per-label sum and maximum; memory then does not grow with the stream).
+        on_near_miss: called with each debounced near miss (a label that came close,
+            and the rule that kept it from an event; see
+            :class:`~soundwatch.detect.NearMissLog`), in time order per label.
 
     Returns:
         (scored, events): the :class:`StreamScores`, and the finished
@@ -281,6 +286,7 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     detector = new_detector(classifier, settings)  # refuses bad settings before scoring
     history = LevelHistory(classifier.sample_rate_hz)
     levels = EventLevels(history, detector)
+    near_misses = NearMissLog(detector) if on_near_miss is not None else None
     notices: list[Event] = []
 
     def measured(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -294,6 +300,9 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         for row, end_sample in zip(scores, end_samples, strict=True):
             notices.extend(levels.measure(e) for e in detector.update(row, int(end_sample))
                            if not e.ongoing)
+            if near_misses is not None:
+                for span in near_misses.update():
+                    on_near_miss(span)
 
     block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
     scored = score_stream(measured(_in_blocks(audio, block)), classifier,
@@ -301,4 +310,7 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                           keep_windows, on_scores=detect)
     notices.extend(levels.measure(e) for e in detector.flush(scored.n_samples)
                    if not e.ongoing)
+    if near_misses is not None:
+        for span in near_misses.flush():
+            on_near_miss(span)
     return scored, notices
