@@ -18,7 +18,7 @@ from soundwatch.scoring import detect_stream
 
 def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                   extractor: FeatureExtractor | None = None, top_k: int = 5,
-                  with_windows: bool = True) -> dict:
+                  with_windows: bool = True, explain: bool = False) -> dict:
     """Scores, events and top labels of one file, as a JSON-ready dict.
 
     Args:
@@ -29,6 +29,9 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         top_k: labels listed in ``top``.
         with_windows: include every window's scores (``windows``; a long file's take far
             more memory than the rest).
+        explain: include ``near_misses``: the labels that came close without an event,
+            debounced, each with the rule that kept it out
+            (:meth:`~soundwatch.detect.NearMissSpan.to_dict`), in start order.
 
     Returns:
         {"file", "duration_s", "n_windows", "labels", "top": [{"label", "mean", "max"}], "events":
@@ -44,8 +47,10 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     """
     decoder = AudioDecoder(path, classifier.sample_rate_hz)
     rate = decoder.sample_rate_hz
+    near_misses = []
     scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
-                                  pad_to_window=True, keep_windows=with_windows)
+                                  pad_to_window=True, keep_windows=with_windows,
+                                  on_near_miss=near_misses.append if explain else None)
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
@@ -62,6 +67,9 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         "warnings": list(decoder.report.warnings),
         "n_windows": scored.n_windows,
     }
+    if explain:
+        near_misses.sort(key=lambda span: span.start_sample)
+        result["near_misses"] = [span.to_dict(rate) for span in near_misses]
     if with_windows:
         result["windows"] = [
             {"start_s": round(float(s) / rate, 3), "end_s": round(float(e) / rate, 3),

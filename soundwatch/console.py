@@ -2,7 +2,8 @@
 
 Events arrive on the engine worker thread, status lines from the main thread; one lock
 keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``, ``gap``,
-``status``, ``summary``.
+``status``, ``summary`` and, with ``near_misses``, ``near_miss`` (see
+:class:`~soundwatch.detect.NearMissLog`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from soundwatch.detect import NearMissLog, NearMissSpan
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
 from soundwatch.text import printable
@@ -22,10 +24,13 @@ class ConsolePrinter(MonitorListener):
         monitor: the :class:`~soundwatch.monitor.Monitor` (add this printer as a listener).
         as_json: one JSON object per line instead of text.
         stream: where to write (default: stdout).
+        near_misses: also print the labels that came close, debounced, with the rule that
+            kept each from an event.
     """
 
-    def __init__(self, monitor, as_json: bool, stream=None):
+    def __init__(self, monitor, as_json: bool, stream=None, near_misses: bool = False):
         self.monitor = monitor
+        self.near_miss_log = NearMissLog(monitor.detector) if near_misses else None
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
@@ -38,7 +43,30 @@ class ConsolePrinter(MonitorListener):
         self.event_ended(event)
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
+        self._near_misses(flush=True)
         self.gap(start_sample, n_samples)
+
+    def on_scores(self, scores, smoothed, end_sample: int) -> None:
+        self._near_misses()
+
+    def on_stop(self) -> None:
+        self._near_misses(flush=True)
+
+    def _near_misses(self, flush: bool = False) -> None:
+        log = self.near_miss_log
+        if log is None:
+            return
+        for span in log.flush() if flush else log.update():
+            self.near_miss(span)
+
+    def near_miss(self, span: NearMissSpan) -> None:
+        if self.as_json:
+            self._emit(to_json({"type": "near_miss",
+                                **span.to_dict(self.monitor.sample_rate_hz),
+                                "start_time": _iso(self.monitor.wall_time(span.start_sample))}))
+        else:
+            text = near_miss_text(span, self.monitor.sample_rate_hz)
+            self._emit(f"{self._clock(span.start_sample)}  {text}")
 
     def _emit(self, line: str) -> None:
         with self._lock:
@@ -55,6 +83,8 @@ class ConsolePrinter(MonitorListener):
                 "type": "event_started", "event_id": event.event_id, "label": event.label,
                 "start_s": fields["start_s"], "detected_at_s": fields["end_s"],
                 "peak": fields["peak"], "continued_from": event.continued_from,
+                "level_dbfs": fields["level_dbfs"], "noise_floor_dbfs": fields["noise_floor_dbfs"],
+                "snr_db": fields["snr_db"],
                 "start_time": _iso(self.monitor.wall_time(event.start_sample)),
             }))
         else:
@@ -71,7 +101,7 @@ class ConsolePrinter(MonitorListener):
         else:
             self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} "
                        f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
-                       f"peak={event.peak:.2f} mean={event.mean:.2f}")
+                       f"peak={event.peak:.2f} mean={event.mean:.2f}{levels_text(event)}")
 
     def gap(self, start_sample: int, n_samples: int) -> None:
         rate = self.monitor.sample_rate_hz
@@ -89,6 +119,7 @@ class ConsolePrinter(MonitorListener):
             self._emit(to_json({
                 "type": "status", "audio_s": round(s.audio_s, 2),
                 "level_dbfs": round(s.level_dbfs, 1), "lag_s": round(s.lag_s, 3),
+                "noise_floor_dbfs": _rounded(self.monitor.noise_floor_dbfs),
                 "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
                 "nonfinite_samples": engine.nonfinite_samples,
                 "active": self.monitor.detector.active_labels,
@@ -98,7 +129,10 @@ class ConsolePrinter(MonitorListener):
             }))
         else:
             active = ",".join(map(printable, self.monitor.detector.active_labels)) or "-"
-            self._emit(status_line(engine) + f" hearing={active}" + self._trouble()
+            floor = self.monitor.noise_floor_dbfs
+            self._emit(status_line(engine) + (f" floor={floor:6.1f} dBFS" if floor is not None
+                                              else " floor=? dBFS")
+                       + f" hearing={active}" + self._trouble()
                        + self._outbox_text())
 
     def _trouble(self) -> str:
@@ -176,6 +210,24 @@ def unstored_text(monitor) -> str:
                      "there was nowhere to keep them)")
     last = monitor.health["store"].last_error
     return "; ".join(parts) + (f"; last database error: {last}" if last else "")
+
+
+def near_miss_text(span: NearMissSpan, sample_rate_hz: int) -> str:
+    """One line for a near miss: label, times, best score and the rule that kept it out."""
+    fields = span.to_dict(sample_rate_hz)
+    return (f"{printable(span.label):<20} no event  t={fields['start_s']:8.2f}-"
+            f"{fields['end_s']:.2f}s score={span.score:.2f} {span.reason}: {span.detail}")
+
+
+def levels_text(event) -> str:
+    """`` snr=.. dB floor=.. dBFS`` for an event line (empty when not known)."""
+    if event.snr_db is None:
+        return ""
+    return f" snr={event.snr_db:.1f} dB floor={event.noise_floor_dbfs:.1f} dBFS"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
 
 
 def _iso(moment) -> str:

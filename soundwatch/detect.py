@@ -217,6 +217,10 @@ class Event:
     event_id: int
     ongoing: bool = False
     continued_from: int | None = None
+    # Set by the monitor from the audio (soundwatch.audio.levels); None when not known.
+    level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
+    noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
+    snr_db: float | None = None  # its power over the background's, background removed
 
     @property
     def start_s(self) -> float:
@@ -242,10 +246,123 @@ class Event:
             "mean": round(self.mean, 4),
             "ongoing": self.ongoing,
             "continued_from": self.continued_from,
+            "level_dbfs": _rounded(self.level_dbfs),
+            "noise_floor_dbfs": _rounded(self.noise_floor_dbfs),
+            "snr_db": _rounded(self.snr_db),
         }
 
 
+def _rounded(value: float | None) -> float | None:
+    """A level in dB to 0.1 dB (None stays None)."""
+    return None if value is None else round(float(value), 1)
+
+
 _IDLE, _ACTIVE, _HOLDING = "idle", "active", "holding"
+
+# Why (not): the rules that keep a label that came close from an event.
+NEAR_MISS_FRACTION = 0.5  # a label came close when its smoothed score >= this * threshold_on
+BELOW_THRESHOLD = "below_threshold"  # under threshold_on
+TOO_SHORT = "too_short"  # above threshold_on, not yet for min_duration_s
+IGNORED = "ignored"  # listed in ignore
+NOT_WATCHED = "not_watched"  # a watch list is set and does not name it
+BACKGROUND = "background"  # the model's background label (no watch list names it)
+WARMUP = "warmup"  # above threshold_on during warm-up
+MERGED = "merged"  # came back within merge_gap_s: continues the running event
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """One label in one scored window that came close without making an event.
+
+    ``score`` is the smoothed score, ``end_sample`` the stream sample where the window
+    it stands for ends, ``detail`` the rule in words with its numbers (e.g. "0.12 below
+    threshold_on 0.7"), ``event_id`` the running event a ``merged`` window continues.
+    """
+
+    label: str
+    reason: str
+    score: float
+    threshold_on: float
+    end_sample: int
+    detail: str
+    event_id: int | None = None
+
+
+@dataclass
+class NearMissSpan:
+    """Consecutive windows of one label with one reason: what is printed, once.
+
+    Times are stream samples: from the start of the first window to the end of the
+    last; ``score`` and ``detail`` are those of its highest-scoring window.
+    """
+
+    label: str
+    reason: str
+    start_sample: int
+    end_sample: int
+    score: float
+    threshold_on: float
+    detail: str
+    windows: int
+    event_id: int | None = None
+
+    def to_dict(self, sample_rate_hz: int) -> dict:
+        """JSON-ready fields, times in seconds from the stream's start."""
+        return {"label": self.label, "reason": self.reason,
+                "start_s": round(self.start_sample / sample_rate_hz, 3),
+                "end_s": round(self.end_sample / sample_rate_hz, 3),
+                "score": round(self.score, 4), "threshold_on": self.threshold_on,
+                "detail": self.detail, "windows": self.windows, "event_id": self.event_id}
+
+
+class NearMissLog:
+    """Debounces :meth:`EventDetector.explain` into spans: call :meth:`update` after
+    every ``detector.update``; a span is returned once its label leaves that reason.
+    A stretch that grew into an event is not returned (it fired), nor one below the
+    threshold that led into a ``too_short`` one (that one says what happened)."""
+
+    def __init__(self, detector: EventDetector):
+        self.detector = detector
+        self._open: dict[str, NearMissSpan] = {}
+
+    def update(self) -> list[NearMissSpan]:
+        """The spans that ended with the detector's last update, in start order."""
+        detector = self.detector
+        window = detector.window_samples
+        seen = set()
+        closed = []
+        for miss in detector.explain():
+            seen.add(miss.label)
+            span = self._open.get(miss.label)
+            if span is not None and span.reason != miss.reason:
+                self._open.pop(miss.label)
+                if not (span.reason == BELOW_THRESHOLD and miss.reason == TOO_SHORT):
+                    closed.append(span)
+                span = None
+            if span is None:
+                self._open[miss.label] = NearMissSpan(
+                    miss.label, miss.reason, max(0, miss.end_sample - window),
+                    miss.end_sample, miss.score, miss.threshold_on, miss.detail, 1,
+                    miss.event_id)
+                continue
+            span.end_sample = miss.end_sample
+            span.windows += 1
+            if miss.score > span.score or miss.reason == TOO_SHORT:
+                span.score = max(span.score, miss.score)
+                span.detail = miss.detail  # too_short: how long it lasted in the end
+        for label in [label for label in self._open if label not in seen]:
+            closed.append(self._open.pop(label))
+        fired = set(detector.active_labels)
+        return sorted((span for span in closed
+                       if not (span.reason in (TOO_SHORT, BELOW_THRESHOLD)
+                               and span.label in fired)),
+                      key=lambda span: span.start_sample)
+
+    def flush(self) -> list[NearMissSpan]:
+        """Close every open span (end of stream, or a gap)."""
+        spans = sorted(self._open.values(), key=lambda span: span.start_sample)
+        self._open.clear()
+        return spans
 
 
 @dataclass
@@ -262,6 +379,7 @@ class _Track:
     n_hops: int = 0
     announced: bool = False
     continued_from: int | None = None
+    merged_at: int = -1  # window end where it came back within merge_gap_s, if it did
 
 
 class EventDetector:
@@ -301,6 +419,7 @@ class EventDetector:
         self._last_end_sample = 0
         self._warm_until = 0
         self._pending: list[Event] = []  # notices made outside update(), delivered by it
+        self._warming = False  # whether the last update fell in the warm-up
         self.set_settings(settings or DetectorSettings())
         self.reset(0)
 
@@ -383,6 +502,7 @@ class EventDetector:
         self.last_time_sample = window_end
         raw_now = self._raw[middle]
         warming = end_sample < self._warm_until
+        self._warming = warming
         notices, self._pending = self._pending, []
         for index in np.flatnonzero(self.watched):
             self._step(index, float(self.smoothed[index]), float(raw_now[index]), window_end,
@@ -420,6 +540,54 @@ class EventDetector:
         return [self.labels[i] for i, t in enumerate(self._tracks)
                 if t.state != _IDLE and t.announced]
 
+    def busy_since(self) -> int | None:
+        """Stream sample where the earliest event in progress (announced or not yet)
+        starts; None when no label is in an event."""
+        starts = [t.start for t in self._tracks if t.state != _IDLE]
+        return int(min(starts)) if starts else None
+
+    def explain(self) -> list[NearMiss]:
+        """Why (not): the labels of the last :meth:`update` that came close (smoothed
+        score at least half their ``threshold_on``) without being part of an event, each
+        with the rule that kept it out, in label order. A label inside an announced event
+        is not listed (it fired), unless it just came back into it (``merged``)."""
+        close = np.flatnonzero(self.smoothed >= NEAR_MISS_FRACTION * self._on)
+        misses = []
+        ignored = set(self.settings.ignore)
+        for index in close:
+            label, score = self.labels[index], float(self.smoothed[index])
+            on = float(self._on[index])
+            track = self._tracks[index]
+            event_id = None
+            if not self.watched[index]:
+                reason = (IGNORED if label in ignored
+                          else NOT_WATCHED if self.settings.watch else BACKGROUND)
+                detail = {IGNORED: "in the ignore list", NOT_WATCHED: "not in the watch list",
+                          BACKGROUND: "a background label (add it to watch to get events)"
+                          }[reason]
+            elif track.state == _IDLE and score >= on and self._warming:
+                reason, detail = WARMUP, f"in the first {self.settings.warmup_s:g} s (warm-up)"
+            elif (track.state == _ACTIVE and track.announced
+                  and track.merged_at == self.last_time_sample):
+                reason, event_id = MERGED, track.event_id
+                detail = (f"back within merge_gap_s {self.settings.merge_gap_s:g} s: "
+                          f"continues event {track.event_id}")
+            elif track.state == _ACTIVE and not track.announced:
+                above_s = (track.last_end - track.first_end) / self.sample_rate_hz
+                min_s = self._min_samples[index] / self.sample_rate_hz
+                reason = TOO_SHORT
+                detail = f"above threshold for {above_s:.2f} s of min_duration_s {min_s:g} s"
+            elif track.announced:
+                continue  # in an event (or in its merge gap): it fired
+            elif score < on:
+                reason = BELOW_THRESHOLD
+                detail = f"{on - score:.2f} below threshold_on {on:g}"
+            else:
+                continue
+            misses.append(NearMiss(label, reason, score, on, self.last_time_sample, detail,
+                                   event_id))
+        return misses
+
     # -- the state machine ---------------------------------------------------------------
 
     def _step(self, index: int, smoothed: float, raw: float, window_end: int, warming: bool,
@@ -430,6 +598,7 @@ class EventDetector:
         if track.state == _HOLDING:
             if smoothed >= on and window_start - track.last_end <= self._merge_samples:
                 track.state = _ACTIVE  # back within the merge gap: the same event goes on
+                track.merged_at = window_end
             elif window_start - track.last_end > self._merge_samples:
                 self._finish(index, notices)  # no later window can merge any more
                 track = self._tracks[index]

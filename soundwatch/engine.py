@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from soundwatch.audio.levels import LevelHistory
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.ring import RingBuffer
 from soundwatch.audio.sanitize import silence_nonfinite
@@ -86,6 +87,7 @@ class Engine:
         self.sinks: list[EngineSink] = list(sinks or [])
         self.features = FeatureStream(spec, extractor)
         self.audio = RingBuffer(int(RING_SECONDS * spec.sample_rate_hz))  # model-rate copy
+        self.levels = LevelHistory(spec.sample_rate_hz)  # 100 ms levels: noise floor, SNR
         self.stats = EngineStats()
         self.error: BaseException | None = None
         self._reader = source.ring.add_reader()
@@ -173,7 +175,9 @@ class Engine:
         # Sources silence what they deliver; this catches any that does not.
         self.stats.nonfinite_samples += silence_nonfinite(chunk)
         audio = self._resampler.process(chunk)
+        audio_start = self.position
         self.audio.write(audio)
+        self.levels.push(audio, audio_start)
         self._update_level(audio)
         started = self._timed("resample", started)
         n_before = self.features.frames_emitted

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from soundwatch.audio.levels import EventLevels
 from soundwatch.audio.source import AudioSource
 from soundwatch.clips import ClipWriter, clip_name
 from soundwatch.detect import DetectorSettings, Event
@@ -128,6 +129,9 @@ class Monitor:
         self.latest_scores = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_smoothed = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_embedding: np.ndarray | None = None
+        # The background level now (dBFS, see soundwatch.audio.levels); None until known.
+        self.noise_floor_dbfs: float | None = None
+        self.levels = EventLevels(self.engine.levels, self.detector)
 
     @property
     def store_errors(self) -> int:
@@ -251,6 +255,7 @@ class Monitor:
 
     def _deliver(self, notices: list[Event]) -> None:
         for event in notices:
+            event = self.levels.measure(event)
             if event.ongoing:
                 if self.alerts is not None:
                     self._queue_alerts(self._alert_call("started", event))
@@ -324,6 +329,8 @@ class Monitor:
             if self.alerts is not None:
                 self._queue_alerts(self._alert_call("scored", scores[index], end_sample))
             self._deliver(notices)
+        if end_samples:
+            self.noise_floor_dbfs = self.levels.floor_now_dbfs(end_samples[-1])
 
     def _gap(self, start_sample: int, n_samples: int) -> None:
         self._deliver(self.detector.flush(start_sample))

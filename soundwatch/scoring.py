@@ -14,12 +14,13 @@ Stream clock: model-rate samples from the start of the stream. A window that end
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from soundwatch.detect import DetectorSettings, Event, EventDetector
+from soundwatch.audio.levels import EventLevels, LevelHistory
+from soundwatch.detect import DetectorSettings, Event, EventDetector, NearMissLog, NearMissSpan
 from soundwatch.features import FeatureExtractor, FeatureStream
 
 # Most windows per classifier call: onnxruntime's arena grows with the largest batch's
@@ -160,9 +161,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     features = FeatureStream(classifier.spec, extractor)
     scorer = WindowScorer(classifier, hop_frames)
     block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
-    if isinstance(audio, np.ndarray):
-        signal = audio
-        audio = (signal[i:i + block] for i in range(0, len(signal), block))
+    audio = _in_blocks(audio, block)
     n_labels = len(classifier.labels)
     scores, ends = [], []
     n_samples = n_windows = 0
@@ -209,6 +208,14 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     )
 
 
+def _in_blocks(audio: np.ndarray | Iterable[np.ndarray], block: int) -> Iterable[np.ndarray]:
+    """One (n,) array cut into ``block``-sample pieces; an iterable of blocks as it is."""
+    if isinstance(audio, np.ndarray):
+        signal = audio
+        return (signal[i:i + block] for i in range(0, len(signal), block))
+    return audio
+
+
 def new_detector(classifier, settings: DetectorSettings | None = None) -> EventDetector:
     """The :class:`EventDetector` the monitor builds for ``classifier`` and ``settings``."""
     return EventDetector(classifier.labels, settings, classifier.sample_rate_hz,
@@ -230,7 +237,8 @@ def detect_events(classifier, scored: StreamScores, settings: DetectorSettings |
 
     Returns:
         Finished events (and, with ``with_started``, start notices), in the order the
-        monitor delivers them; the stream's end closes events still in progress.
+        monitor delivers them; the stream's end closes events still in progress. Without
+        the audio, their levels, noise floor and SNR are None (see :func:`detect_stream`).
     """
     detector = new_detector(classifier, settings)
     notices: list[Event] = []
@@ -244,7 +252,9 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                   settings: DetectorSettings | None = None,
                   extractor: FeatureExtractor | None = None,
                   pad_to_window: bool = False,
-                  keep_windows: bool = True) -> tuple[StreamScores, list[Event]]:
+                  keep_windows: bool = True,
+                  on_near_miss: Callable[[NearMissSpan], None] | None = None
+                  ) -> tuple[StreamScores, list[Event]]:
     """Score a decoded stream and detect its events, the way the live monitor would.
 
     Args:
@@ -259,24 +269,48 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         pad_to_window: pad a stream shorter than one window with silence to one window.
         keep_windows: keep every window's scores in the result (False: only their
             per-label sum and maximum; memory then does not grow with the stream).
+        on_near_miss: called with each debounced near miss (a label that came close,
+            and the rule that kept it from an event; see
+            :class:`~soundwatch.detect.NearMissLog`), in time order per label.
 
     Returns:
         (scored, events): the :class:`StreamScores`, and the finished
         :class:`~soundwatch.detect.Event` list (``ongoing`` False) in delivery order,
-        times on the stream clock (``event.start_s``/``end_s`` from the stream's start).
+        times on the stream clock (``event.start_s``/``end_s`` from the stream's start),
+        each with its level, noise floor and SNR as the monitor measures them.
 
     Raises:
         SoundwatchError: invalid settings, or settings naming labels the model lacks.
     """
     settings = (settings or DetectorSettings()).validate()
     detector = new_detector(classifier, settings)  # refuses bad settings before scoring
+    history = LevelHistory(classifier.sample_rate_hz)
+    levels = EventLevels(history, detector)
+    near_misses = NearMissLog(detector) if on_near_miss is not None else None
     notices: list[Event] = []
+
+    def measured(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        position = 0
+        for block in blocks:
+            history.push(block, position)  # before the windows over it are scored
+            position += len(block)
+            yield block
 
     def detect(scores: np.ndarray, end_samples: np.ndarray) -> None:
         for row, end_sample in zip(scores, end_samples, strict=True):
-            notices.extend(e for e in detector.update(row, int(end_sample)) if not e.ongoing)
+            notices.extend(levels.measure(e) for e in detector.update(row, int(end_sample))
+                           if not e.ongoing)
+            if near_misses is not None:
+                for span in near_misses.update():
+                    on_near_miss(span)
 
-    scored = score_stream(audio, classifier, classifier.hop_frames_for(settings.hop_s),
-                          extractor, pad_to_window, keep_windows, on_scores=detect)
-    notices.extend(e for e in detector.flush(scored.n_samples) if not e.ongoing)
+    block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
+    scored = score_stream(measured(_in_blocks(audio, block)), classifier,
+                          classifier.hop_frames_for(settings.hop_s), extractor, pad_to_window,
+                          keep_windows, on_scores=detect)
+    notices.extend(levels.measure(e) for e in detector.flush(scored.n_samples)
+                   if not e.ongoing)
+    if near_misses is not None:
+        for span in near_misses.flush():
+            on_near_miss(span)
     return scored, notices

@@ -39,7 +39,7 @@ from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
-SCHEMA_VERSION = 2  # 2: the outbox and node_events tables (alerts, hub)
+SCHEMA_VERSION = 3  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -109,8 +109,12 @@ CREATE TABLE IF NOT EXISTS node_events (
 );
 """
 
+# Version 3: each event's level, the noise floor before it and its SNR (dB; NULL in rows
+# stored before, or when the audio did not tell). Added to old files in place.
+LEVEL_COLUMNS = ("level_dbfs", "noise_floor_dbfs", "snr_db")
+
 EXPORT_COLUMNS = ("id", "session_id", "label", "start_time", "end_time", "start_s", "end_s",
-                  "duration_s", "peak", "mean", "clip_path", "source", "model")
+                  "duration_s", "peak", "mean", "clip_path", "source", "model") + LEVEL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ class StoredEvent:
     clip_path: str | None
     source: str
     model: str
+    level_dbfs: float | None = None
+    noise_floor_dbfs: float | None = None
+    snr_db: float | None = None
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in EXPORT_COLUMNS}
@@ -258,11 +265,16 @@ class EventStore:
                 raise
 
     def _upgrade(self) -> None:
-        """Version 1 -> 2: add the outbox and node_events tables (nothing else changes);
-        the caller holds the lock inside a transaction."""
+        """Version 1 -> 2: add the outbox and node_events tables; 2 -> 3: add the
+        LEVEL_COLUMNS to events (rows kept, their levels NULL). Nothing else changes; the
+        caller holds the lock inside a transaction."""
         for statement in _OUTBOX_SCHEMA.split(";"):
             if statement.strip():
                 self._db.execute(statement)
+        have = set(_columns(self._db, ["events"])["events"])
+        for name in LEVEL_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} REAL")
         if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
@@ -361,13 +373,13 @@ class EventStore:
                       clip_path: str | None) -> int:
         cursor = self._db.execute(
             "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
-            "peak, mean, start_time, end_time, continued_from, clip_path) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "peak, mean, start_time, end_time, continued_from, clip_path, level_dbfs, "
+            "noise_floor_dbfs, snr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, event.event_id, event.label, event.start_s, event.end_s,
              event.duration_s, float(event.peak), float(event.mean),
              _iso(started + timedelta(seconds=event.start_s)),
              _iso(started + timedelta(seconds=event.end_s)),
-             event.continued_from, clip_path),
+             event.continued_from, clip_path, *_levels(event)),
         )
         return int(cursor.lastrowid)
 
@@ -418,14 +430,24 @@ class EventStore:
 
     def recent_events(self, limit: int | None = 100, since: datetime | None = None,
                       label: str | None = None, session_id: int | None = None,
-                      newest_first: bool = True) -> list[StoredEvent]:
-        """Events filtered by start time (``since``, inclusive), label and session."""
-        return list(self.iter_events(limit, since, label, session_id, newest_first))
+                      newest_first: bool = True,
+                      min_snr_db: float | None = None) -> list[StoredEvent]:
+        """Events filtered by start time (``since``, inclusive), label, session and SNR
+        (``min_snr_db``, inclusive; rows without an SNR are left out by it)."""
+        return list(self.iter_events(limit, since, label, session_id, newest_first,
+                                     min_snr_db))
 
     def iter_events(self, limit: int | None = None, since: datetime | None = None,
                     label: str | None = None, session_id: int | None = None,
-                    newest_first: bool = False) -> Iterator[StoredEvent]:
+                    newest_first: bool = False,
+                    min_snr_db: float | None = None) -> Iterator[StoredEvent]:
+        level_columns = self._level_columns()
         clauses, params = [], []
+        if min_snr_db is not None and "e.snr_db" in level_columns:
+            clauses.append("e.snr_db >= ?")
+            params.append(float(min_snr_db))
+        elif min_snr_db is not None:
+            clauses.append("0")  # a version-2 file read-only: no row has an SNR
         if since is not None:
             clauses.append("e.start_time >= ?")
             params.append(_iso(since))
@@ -439,7 +461,8 @@ class EventStore:
         order = "DESC" if newest_first else "ASC"
         query = (
             "SELECT e.id, e.session_id, e.label, e.start_time, e.end_time, e.start_s, e.end_s, "
-            "e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model "
+            "e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
+            + ", ".join(level_columns) + " "
             f"FROM events e JOIN sessions s ON s.id = e.session_id {where} "
             f"ORDER BY e.start_time {order}, e.id {order}"
         )
@@ -450,6 +473,13 @@ class EventStore:
             rows = self._db.execute(query, params).fetchall()
         for row in rows:
             yield StoredEvent(**{key: row[key] for key in row.keys()})
+
+    def _level_columns(self) -> list[str]:
+        """SELECT terms for LEVEL_COLUMNS: NULLs for a file older than version 3 that was
+        opened read-only (and so not upgraded)."""
+        with self._lock:
+            have = set(_columns(self._db, ["events"])["events"])
+        return [f"e.{name}" if name in have else f"NULL AS {name}" for name in LEVEL_COLUMNS]
 
     def gaps(self, session_id: int | None = None) -> list[dict]:
         query = "SELECT session_id, start_s, duration_s, start_time, reason FROM gaps"
@@ -558,13 +588,14 @@ class EventStore:
                 return None
             cursor = self._db.execute(
                 "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
-                "peak, mean, start_time, end_time, continued_from, clip_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "peak, mean, start_time, end_time, continued_from, clip_path, level_dbfs, "
+                "noise_floor_dbfs, snr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, int(fields["event_id"]), str(fields["label"]),
                  float(fields["start_s"]), float(fields["end_s"]),
                  float(fields["duration_s"]), float(fields["peak"]),
                  float(fields.get("mean", fields["peak"])), str(fields["start"]),
-                 str(fields["end"]), fields.get("continued_from"), fields.get("clip")))
+                 str(fields["end"]), fields.get("continued_from"), fields.get("clip"),
+                 *(_optional_float(fields.get(name)) for name in LEVEL_COLUMNS)))
             row_id = int(cursor.lastrowid)
             self._db.execute("INSERT INTO node_events (node, remote_id, event_row) "
                              "VALUES (?, ?, ?)", (node, remote_id, row_id))
@@ -659,6 +690,20 @@ def check_output_path(path: str | Path, protected: list[Path]) -> Path:
         raise SoundwatchError(f"cannot write {path}: the folder {path.parent} does not "
                               "exist. Create it first or pass another -o.")
     return path
+
+
+def _optional_float(value) -> float | None:
+    """A finite float, or None (missing, or not a finite number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _levels(event: Event) -> tuple[float | None, ...]:
+    """The event's LEVEL_COLUMNS values as stored (a non-finite level is not known)."""
+    return tuple(_optional_float(getattr(event, name)) for name in LEVEL_COLUMNS)
 
 
 def _check_storable(event: Event) -> None:

@@ -13,6 +13,7 @@ Payload (a JSON object, the same for every channel)::
      "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
      "clip": null | "/path/clip.flac", "continued_from": null | 6,
+     "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
 ``id`` (the session's UTC start in ms, and the event id) is unique per node: receivers drop duplicates by
@@ -122,6 +123,7 @@ class AlertRouter:
     def payload(self, kind: str, event: Event, decision: AlertDecision | None,
                 clip: str | None) -> dict:
         ongoing = kind == EVENT_STARTED
+        fields = event.to_dict()
         return {
             "type": kind, "node": self.node, "id": f"{self.session}-{event.event_id}",
             "session": self.session, "event_id": event.event_id, "label": event.label,
@@ -131,6 +133,7 @@ class AlertRouter:
             "end_s": None if ongoing else round(event.end_s, 3),
             "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
             "mean": round(float(event.mean), 4), "clip": clip, "continued_from": event.continued_from,
+            **{name: fields[name] for name in ("level_dbfs", "noise_floor_dbfs", "snr_db")},
             "severity": decision.severity if decision else None,
             "rule": decision.rule if decision else None,
         }

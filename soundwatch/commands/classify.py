@@ -32,6 +32,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per file, with every window's scores")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--explain", action="store_true",
+                        help="also list the labels that came close (score at least half "
+                        "threshold_on) and the rule that kept each from an event")
 
 
 def run(args) -> int:
@@ -63,7 +66,7 @@ def run(args) -> int:
                      file=sys.stderr):
         try:
             result = classify_file(path, classifier, detection, extractor, args.top_k,
-                                   with_windows=args.json)
+                                   with_windows=args.json, explain=args.explain)
         except SoundwatchError as exc:
             failed += 1
             print(f"soundwatch: error: {exc}", file=sys.stderr)
@@ -86,5 +89,10 @@ def format_result(result: dict) -> str:
         lines.append("  events: none")
     for event in result["events"]:
         lines.append(f"  event: {event['label']:<20} {event['start_s']:7.2f}-{event['end_s']:.2f} s "
-                     f"peak {event['peak']:.2f} mean {event['mean']:.2f}")
+                     f"peak {event['peak']:.2f} mean {event['mean']:.2f}"
+                     + (f" snr {event['snr_db']:.1f} dB" if event.get("snr_db") is not None
+                        else ""))
+    for miss in result.get("near_misses", []):
+        lines.append(f"  no event: {miss['label']:<17} {miss['start_s']:7.2f}-"
+                     f"{miss['end_s']:.2f} s score {miss['score']:.2f}  {miss['reason']}: {miss['detail']}")
     return "\n".join(lines)

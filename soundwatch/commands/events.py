@@ -29,6 +29,9 @@ def add_parser(subparsers) -> None:
                          "time (2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'")
         sub.add_argument("--label", help="only this label")
         sub.add_argument("--session", type=int, help="only this session id")
+        sub.add_argument("--min-snr", type=float, metavar="DB",
+                         help="only events at least this many dB over the noise floor "
+                         "(events stored without an SNR are left out)")
         if name == "list":
             sub.add_argument("--limit", type=int, default=50,
                              help="at most this many (default 50; 0: all)")
@@ -66,8 +69,11 @@ def run(args) -> int:
     if args.events_action == "export" and args.output:
         # Checked before the database is even opened: -o must never name the database.
         check_output_path(args.output, database_files(path))
+    if args.min_snr is not None and not -1000.0 <= args.min_snr <= 1000.0:  # NaN too
+        raise SoundwatchError(f"--min-snr must be a number of dB (e.g. 6), got {args.min_snr}")
     since = parse_time(args.since, what="--since time") if args.since else None
-    filters = {"since": since, "label": args.label, "session_id": args.session}
+    filters = {"since": since, "label": args.label, "session_id": args.session,
+               "min_snr_db": args.min_snr}
     with EventStore(path, read_only=True) as store:
         if args.events_action == "export":
             if args.output:
@@ -87,17 +93,22 @@ def run(args) -> int:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))
             return 0
         node_head = f"{'node':<16} " if nodes else ""
-        print(f"{'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5}  "
-              "clip")
+        print(f"{'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5} "
+              f"{'snr dB':>6} {'floor dBFS':>10}  clip")
         for event in events:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
             print(f"{_local(event.start_time):<23} {node}{printable(event.label):<22} "
-                  f"{event.duration_s:6.2f} {event.peak:5.2f}  "
-                  f"{printable(event.clip_path or '-')}")
+                  f"{event.duration_s:6.2f} {event.peak:5.2f} {_db(event.snr_db, 6)} "
+                  f"{_db(event.noise_floor_dbfs, 10)}  {printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
     return 0
+
+
+def _db(value: float | None, width: int) -> str:
+    """A level in dB to 0.1 dB, right-aligned; '-' when not known."""
+    return f"{value:{width}.1f}" if value is not None else f"{'-':>{width}}"
 
 
 def _local(iso_utc: str) -> str:

@@ -57,6 +57,10 @@ def add_parser(subparsers) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true",
                         help="print JSON lines (events, gaps, status, summary) on stdout")
+    output.add_argument("--near-misses", action="store_true",
+                        help="also print the labels that came close (score at least half "
+                        "threshold_on) and the rule that kept each from an event "
+                        "(`near_miss` lines with --json)")
     output.add_argument("--db", help="SQLite event database (default: events.sqlite in the "
                         "user data dir)")
     output.add_argument("--no-db", action="store_true", help="do not write a database")
@@ -112,7 +116,7 @@ def run(args) -> int:
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},
                       recording_start=recording_start)
-    printer = ConsolePrinter(monitor, as_json=args.json)
+    printer = ConsolePrinter(monitor, as_json=args.json, near_misses=args.near_misses)
     monitor.add_listener(printer)
     alerts = None
     if settings.alerts.any_channel or settings.alerts.rules:

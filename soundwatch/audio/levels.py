@@ -1,0 +1,172 @@
+"""Short-term levels on the stream clock: the background noise floor, an event's level, SNR.
+
+:class:`LevelHistory` keeps the mean power of every 100 ms block of model-rate audio
+(the engine feeds it), for the last minute. From it:
+
+- the **noise floor** is the level exceeded 90 % of the time (the 10th percentile of
+  the 100 ms levels, acoustics' L90 background level) over the most recent 10 s of
+  audio that no event covers: blocks inside events are skipped, so while an event runs
+  the floor stays at the background before it (it is frozen, not pulled up);
+- an **event's level** is the level exceeded 10 % of the time within the event (the
+  90th percentile, L10), so that a few loud barks in a 3 s event are not averaged away
+  by the quiet between them or by the part of the detection window around the sound;
+- the **SNR** is the event's power over the floor's, the floor's power first taken out
+  of the event's (the event's level includes the background under it):
+  ``10 * log10((P_event - P_floor) / P_floor)``, never below :data:`SNR_MIN_DB`.
+
+All levels are dBFS (0 dBFS: the RMS of a full-scale square wave, so a full-scale sine
+reads -3 dBFS). Positions are model-rate samples on the stream clock
+(:mod:`soundwatch.engine`). Cost per push: one numpy reduction over the new audio.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+import numpy as np
+
+from soundwatch.detect import Event
+
+BLOCK_S = 0.1  # the short-term level's integration time
+FLOOR_HISTORY_S = 10.0  # event-free audio the noise floor looks back over
+# Blocks kept: the longest event (max_duration_s 20 s) plus the merge gap and detection
+# delay, plus the 10 s of background before it, fit with room to spare.
+KEEP_S = 60.0
+FLOOR_PERCENTILE = 10.0  # L90: the level exceeded 90 % of the time
+EVENT_PERCENTILE = 90.0  # L10: the level exceeded 10 % of the time
+MIN_FLOOR_BLOCKS = 5  # less than 0.5 s of background: the floor is not known yet
+SILENCE_DBFS = -120.0  # the level reported for digital silence
+SNR_MIN_DB = -20.0  # an event no louder than its background reads this
+
+
+def power_to_dbfs(power: float) -> float:
+    """dBFS of a mean power (mean of squared samples), silence floored at SILENCE_DBFS."""
+    return max(SILENCE_DBFS, 10.0 * float(np.log10(max(power, 1e-30))))
+
+
+def snr_db(level_dbfs: float, floor_dbfs: float) -> float:
+    """SNR in dB of an event at ``level_dbfs`` (background included) over ``floor_dbfs``."""
+    ratio = 10.0 ** ((level_dbfs - floor_dbfs) / 10.0) - 1.0
+    return max(SNR_MIN_DB, 10.0 * float(np.log10(max(ratio, 1e-30))))
+
+
+class LevelHistory:
+    """The mean power of each ``block_s`` block of the stream, for the last ``keep_s``.
+
+    Args:
+        sample_rate_hz: the stream clock's rate (the model rate).
+        block_s: block length in seconds.
+        keep_s: how much history is kept.
+
+    Threads: push and the queries run on one thread (the engine worker).
+    """
+
+    def __init__(self, sample_rate_hz: int, block_s: float = BLOCK_S, keep_s: float = KEEP_S):
+        self.block_samples = max(1, int(round(block_s * sample_rate_hz)))
+        self.capacity = max(1, int(round(keep_s / block_s)))
+        self.floor_blocks = max(1, int(round(FLOOR_HISTORY_S / block_s)))
+        self._starts = np.zeros(self.capacity, dtype=np.int64)
+        self._powers = np.zeros(self.capacity, dtype=np.float64)
+        self._written = 0  # blocks written since creation
+        self._partial = np.zeros(0, dtype=np.float32)
+        self._partial_start = 0  # stream sample where self._partial begins
+
+    def push(self, audio: np.ndarray, first_sample: int) -> None:
+        """Add (n,) float32 audio that starts at stream sample ``first_sample``. Audio that
+        does not follow on from the last push (a gap) drops the unfinished block."""
+        if self._partial_start + len(self._partial) != first_sample:
+            self._partial = np.zeros(0, dtype=np.float32)
+            self._partial_start = int(first_sample)
+        if len(self._partial):
+            audio = np.concatenate([self._partial, audio])
+        n_blocks = len(audio) // self.block_samples
+        if n_blocks:
+            whole = audio[:n_blocks * self.block_samples].reshape(n_blocks, self.block_samples)
+            powers = np.mean(np.square(whole, dtype=np.float64), axis=1)
+            starts = self._partial_start + np.arange(n_blocks) * self.block_samples
+            slots = (self._written + np.arange(n_blocks)) % self.capacity
+            self._starts[slots] = starts
+            self._powers[slots] = powers
+            self._written += n_blocks
+        self._partial = np.array(audio[n_blocks * self.block_samples:], dtype=np.float32)
+        self._partial_start += n_blocks * self.block_samples
+
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, powers) of the kept blocks, oldest first."""
+        n = min(self._written, self.capacity)
+        slots = (self._written - n + np.arange(n)) % self.capacity
+        return self._starts[slots], self._powers[slots]
+
+    def noise_floor_dbfs(self, before_sample: int,
+                         exclude: list[tuple[int, int]] = ()) -> float | None:
+        """The background level (L90, dBFS) of the newest ``FLOOR_HISTORY_S`` of blocks
+        that end by ``before_sample`` and overlap none of the ``exclude`` spans
+        ([start, end) samples: events); None with less than ``MIN_FLOOR_BLOCKS`` of them."""
+        starts, powers = self._blocks()
+        ends = starts + self.block_samples
+        keep = ends <= before_sample
+        for start, end in exclude:
+            keep &= (ends <= start) | (starts >= end)
+        powers = powers[keep]
+        powers = powers[-self.floor_blocks:]
+        if len(powers) < MIN_FLOOR_BLOCKS:
+            return None
+        return power_to_dbfs(float(np.percentile(powers, FLOOR_PERCENTILE)))
+
+    def event_level_dbfs(self, start_sample: int, end_sample: int) -> float | None:
+        """The level (L10, dBFS) of the blocks within [start_sample, end_sample) (those
+        that overlap it when none lies wholly inside); None when none is kept."""
+        starts, powers = self._blocks()
+        ends = starts + self.block_samples
+        inside = (starts >= start_sample) & (ends <= end_sample)
+        if not inside.any():
+            inside = (ends > start_sample) & (starts < end_sample)
+        if not inside.any():
+            return None
+        return power_to_dbfs(float(np.percentile(powers[inside], EVENT_PERCENTILE)))
+
+
+class EventLevels:
+    """Gives events their level, the noise floor before them and their SNR.
+
+    The one place that decides which audio is background: the floor skips the recent
+    finished events it measured and every event the detector has in progress.
+
+    Args:
+        history: the stream's :class:`LevelHistory` (fed with the audio the detector's
+            scores came from, before the events are measured).
+        detector: the :class:`~soundwatch.detect.EventDetector` making the events.
+    """
+
+    def __init__(self, history: LevelHistory, detector):
+        self.history = history
+        self.detector = detector
+        self.sample_rate_hz = detector.sample_rate_hz
+        self._spans: deque[tuple[int, int]] = deque()  # finished events, oldest first
+
+    def _excluded(self) -> list[tuple[int, int]]:
+        spans = list(self._spans)
+        busy = self.detector.busy_since()
+        if busy is not None:
+            spans.append((busy, np.iinfo(np.int64).max))
+        return spans
+
+    def measure(self, event: Event) -> Event:
+        """``event`` with ``level_dbfs``, ``noise_floor_dbfs`` and ``snr_db`` set (None
+        where the audio does not tell, e.g. no background heard before it yet). A
+        finished event's span is kept out of later floors."""
+        floor = self.history.noise_floor_dbfs(event.start_sample, self._excluded())
+        level = self.history.event_level_dbfs(event.start_sample, event.end_sample)
+        snr = None if floor is None or level is None else snr_db(level, floor)
+        if not event.ongoing:
+            self._spans.append((event.start_sample, event.end_sample))
+        return replace(event, level_dbfs=level, noise_floor_dbfs=floor, snr_db=snr)
+
+    def floor_now_dbfs(self, now_sample: int) -> float | None:
+        """The noise floor (dBFS) of the background before ``now_sample``; None when
+        not known yet."""
+        horizon = now_sample - int(KEEP_S * self.sample_rate_hz)
+        while self._spans and self._spans[0][1] < horizon:
+            self._spans.popleft()
+        return self.history.noise_floor_dbfs(now_sample, self._excluded())
