@@ -4,4 +4,5 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh" run
+export SOUNDWATCH_COMMAND="${SOUNDWATCH_COMMAND:-scripts/run.sh}"
 exec "$repo/.venv/bin/soundwatch" "$@"

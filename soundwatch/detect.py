@@ -432,10 +432,20 @@ class EventDetector:
         named = set(settings.watch) | set(settings.ignore) | set(settings.classes)
         unknown = sorted(named - known)
         if unknown:
-            listing = ", ".join(self.labels[:60]) + (" ..." if len(self.labels) > 60 else "")
+            import difflib
+
+            lowered = {label.lower(): label for label in self.labels}
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+                if close:
+                    hints.append(f"{name!r}: did you mean "
+                                 + " or ".join(repr(lowered[c]) for c in close) + "?")
             raise SoundwatchError(
-                f"detection settings name labels the model does not have: {unknown}. "
-                f"Use labels from the model: {listing}"
+                "detection settings (--watch, --ignore, or [detection] in the config file) "
+                f"name labels the model does not have: {unknown}. "
+                + (" ".join(hints) + " " if hints else "")
+                + f"The model's labels: {', '.join(self.labels)}"
             )
         self.settings = settings
         self._smooth_hops = settings.smoothing_hops

@@ -292,3 +292,12 @@ def test_random_sequences_keep_the_invariants():
         assert after.start_sample >= before.end_sample  # one class: never overlapping
         if after.continued_from is None:  # separate events are further apart than the gap
             assert after.start_sample - before.end_sample > settings.merge_gap_s * RATE
+
+
+def test_unknown_labels_in_settings_get_close_names_and_the_full_list():
+    labels = ["speech", "smoke_alarm", "dog"] + [f"label_{i}" for i in range(70)]
+    with pytest.raises(SoundwatchError) as caught:
+        EventDetector(labels, DetectorSettings(watch=("smoke_alrm", "Speech")))
+    text = str(caught.value)
+    assert "did you mean 'smoke_alarm'?" in text and "did you mean 'speech'?" in text
+    assert "--watch" in text and "label_69" in text  # the whole list, not cut

@@ -146,3 +146,23 @@ def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
                  "--out", str(tmp_path / "r")])
     assert code == 2
     assert "yamnet.tflite not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--batch-size", "-2"], "--batch-size must be at least 1"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--learning-rate", "-1"], "--learning-rate must be a positive number"),
+    (["--val-fraction", "1.5"], "--val-fraction must be in [0, 1)"),
+])
+def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, capsys,
+                                                                      flags, message):
+    pytest.importorskip("torch")
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    out = tmp_path / "r"
+    code = main(["train", "--init", "scratch", "--esc50", str(data), "--out", str(out),
+                 *flags])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing started

@@ -12,10 +12,11 @@ log = logging.getLogger(__name__)
 
 EXAMPLE = """\
 example (the figures of models/soundwatch.md):
-  soundwatch evaluate --esc50 data/esc50 --folder speech=data/speech/audio \\
-      --folder-per-class data/music_speech --background data/background/audio \\
-      --folds 1 2 3 4 5 --out runs/cv \\
-      --model models/soundwatch.onnx --final-run runs/final --card models/soundwatch.md
+  soundwatch evaluate --yamnet data/yamnet --esc50 data/esc50 \\
+      --folder speech=data/speech/audio --folder-per-class data/music_speech \\
+      --background data/background/audio --val-fraction 0 --folds 1 2 3 4 5 --events \\
+      --out runs/cv --model models/soundwatch.onnx --final-run runs/final \\
+      --dcase data/dcase2016_office/segments --card models/soundwatch.md
 
 Each fold trains in OUT/fold<k> (resumable; finished folds are reused), with the same
 recipe flags as `soundwatch train`. --report-only gathers finished folds without training.
@@ -82,6 +83,15 @@ def run(args) -> int:
     from soundwatch.train.evaluate import fold_dir, fold_finished, gather_folds, plot_confusion
 
     out_dir: Path = args.out
+    from soundwatch.commands.train import check_recipe_numbers
+
+    check_recipe_numbers(args)
+    if not args.report_only and args.init == "yamnet" and args.yamnet is None:
+        from soundwatch.errors import SoundwatchError
+
+        raise SoundwatchError("--init yamnet needs --yamnet DIR, the folder with "
+                              "yamnet.tflite and yamnet_class_map.csv (e.g. "
+                              "../shared/data/yamnet); or --init scratch")
     out_dir.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         from soundwatch.train import require_torch

@@ -10,9 +10,10 @@ log = logging.getLogger(__name__)
 
 EXAMPLE = """\
 example (the shipped model, see models/soundwatch.md for the exact command):
-  soundwatch train --esc50 data/esc50 --folder speech=data/speech/audio \\
-      --folder-per-class data/music_speech --background data/background/audio \\
-      --val-fraction 0 --out runs/final --output models/soundwatch.onnx
+  soundwatch train --yamnet data/yamnet --esc50 data/esc50 \\
+      --folder speech=data/speech/audio --folder-per-class data/music_speech \\
+      --background data/background/audio --val-fraction 0 --out runs/final \\
+      --output models/soundwatch.onnx
 
 An interrupted run continues from OUT/checkpoint.pt when started again with the same
 command (a finished one just exports again). Features are computed once and cached
@@ -55,7 +56,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs ({d.epochs} from scratch, "
                              f"{HeadConfig().epochs} for the head on YAMNet)")
-    recipe.add_argument("--batch-size", type=int, default=d.batch_size, help="%(default)s")
+    recipe.add_argument("--batch-size", type=int, default=None,
+                        help=f"windows per step ({d.batch_size} from scratch, "
+                             f"{HeadConfig().batch_size} for the head on YAMNet)")
     recipe.add_argument("--learning-rate", type=float, default=d.learning_rate,
                         help="peak AdamW rate, cosine schedule (%(default)s)")
     recipe.add_argument("--patience", type=int, default=d.patience,
@@ -90,9 +93,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a classifier on dataset folders and export it to ONNX",
-        description="Train the soundwatch CNN (log-mel windows, sigmoid outputs) on one or "
-                    "more datasets and export a self-describing ONNX model. Needs the train "
-                    "extra (torch).",
+        description="Train a sound classifier on one or more datasets and export a "
+                    "self-describing ONNX model: by default a new head on YAMNet's "
+                    "AudioSet-pretrained body (--yamnet DIR), or the small CNN from scratch "
+                    "(--init scratch). Needs the train extra (torch).",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
     add_recipe_arguments(parser)
@@ -106,6 +110,33 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data-note", default="",
                         help="text added to the model's training_data metadata, e.g. the "
                              "datasets' full names and licences")
+
+
+def check_recipe_numbers(args) -> None:
+    """Refuse recipe numbers that cannot train (before any slow work starts).
+
+    Raises:
+        SoundwatchError: names the flag, the value and the range.
+    """
+    import math
+
+    from soundwatch.errors import SoundwatchError
+
+    problems = []
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                        ("--threads", args.threads), ("--patience", args.patience),
+                        ("--window-frames", args.window_frames),
+                        ("--hop-frames", args.hop_frames)):
+        if value is not None and value < 1:
+            problems.append(f"{flag} must be at least 1, got {value}")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        problems.append(f"--learning-rate must be a positive number, got {args.learning_rate}")
+    for flag, value in (("--val-fraction", args.val_fraction),
+                        ("--holdout-fraction", args.holdout_fraction)):
+        if not (math.isfinite(value) and 0 <= value < 1):
+            problems.append(f"{flag} must be in [0, 1), got {value}")
+    if problems:
+        raise SoundwatchError("; ".join(problems))
 
 
 def options_from_args(args, out_dir: Path, test_fold: int | None):
@@ -130,7 +161,7 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
         window_frames=args.window_frames, hop_frames=args.hop_frames,
         channels=_channels(args.channels),
         epochs=args.epochs if args.epochs is not None else TrainConfig().epochs,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size if args.batch_size is not None else TrainConfig().batch_size,
         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
         threads=args.threads)
     return RunOptions(sources=sources, out_dir=out_dir, spec=spec, config=config,
@@ -161,6 +192,7 @@ def run(args) -> int:
 
     require_torch()
     show_training_progress(args.quiet)
+    check_recipe_numbers(args)
     options = options_from_args(args, args.out, args.test_fold)
     options.model_path = args.output
     summary = train_one(options, args)
@@ -194,5 +226,7 @@ def train_one(options, args) -> dict:
     head = HeadConfig(seed=args.seed)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
+    if args.batch_size is not None:
+        head = dataclasses.replace(head, batch_size=args.batch_size)
     yamnet, class_names, weights_id = load_yamnet_dir(args.yamnet)
     return run_pretrained_training(options, yamnet, class_names, weights_id, head)

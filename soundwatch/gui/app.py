@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 
 # Qt platforms that need no display server.
 HEADLESS_QT_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
-HEADLESS_HINT = ("run without a window instead: `soundwatch listen --headless` (with "
-                 "--device NAME or --file PATH)")
+# scripts/run.sh sets SOUNDWATCH_COMMAND, so the hint names the command its user typed.
+HEADLESS_HINT = (f"run without a window instead: "
+                 f"`{os.environ.get('SOUNDWATCH_COMMAND', 'soundwatch')} listen --headless` "
+                 "(with --device NAME or --file PATH)")
 
 
 def display_problem(environ=None, platform: str | None = None) -> str | None:

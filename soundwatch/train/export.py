@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +82,17 @@ def export_onnx(net: nn.Module, metadata: ModelMetadata, path: str | Path,
         raise SoundwatchError(f"metadata has {len(metadata.labels)} labels but the network "
                               f"has {n_outputs} outputs")
     temporary = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(
-        scoring, (example,), str(temporary), input_names=[INPUT_NAME],
-        output_names=[SCORES_NAME, EMBEDDING_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, SCORES_NAME: {0: "batch"},
-                      EMBEDDING_NAME: {0: "batch"}},
-        opset_version=OPSET, dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The window's shape is part of the model's contract, so the tracer's note that
+        # YAMNet's padding sizes become constants is expected, not a problem.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            scoring, (example,), str(temporary), input_names=[INPUT_NAME],
+            output_names=[SCORES_NAME, EMBEDDING_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, SCORES_NAME: {0: "batch"},
+                          EMBEDDING_NAME: {0: "batch"}},
+            opset_version=OPSET, dynamo=False,
+        )
     model = onnx.load(str(temporary))
     del model.metadata_props[:]
     for key, value in metadata.to_props().items():
