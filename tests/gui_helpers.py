@@ -50,6 +50,11 @@ class GuiHarness:
             window.close()
             window.shutdown()
 
+    def write_config(self, text: str) -> None:
+        """Write the user config file (TOML ``text``) that the next window reads."""
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(text)
+
     @property
     def config_file(self) -> Path:
         return self.config_dir / "config.toml"

@@ -1,5 +1,5 @@
-"""What the window remembers between runs: the input device, per-class thresholds and the
-watch list, kept in the user config file through :mod:`soundwatch.config`.
+"""What the window remembers between runs: the input device, per-class thresholds, the
+watch list and the alert rules, kept in the user config file through :mod:`soundwatch.config`.
 
 A config file that cannot be read is never overwritten: the window runs on the defaults,
 says so, and leaves the file for the user to fix.
@@ -77,6 +77,19 @@ class Preferences:
         watch += [label for label in tuning.watched if label not in watch]
         detection = replace(detection, watch=tuple(watch), classes=classes).validate()
         self.settings = replace(self.settings, detection=detection)
+        self.save()
+
+    def set_alert_rules(self, rules: dict) -> None:
+        """Replace ``[alerts.rules]`` with ``rules`` ({name: AlertRule}) and save.
+
+        Raises:
+            SoundwatchError: a rule out of range (the config loader's messages).
+        """
+        alerts = replace(self.settings.alerts, rules=dict(rules))
+        problems = alerts.problems()
+        if problems:
+            raise SoundwatchError("alert rules not saved: " + "; ".join(problems))
+        self.settings = replace(self.settings, alerts=alerts)
         self.save()
 
     def save(self) -> None:

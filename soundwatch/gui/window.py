@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from soundwatch.errors import SoundwatchError
+from soundwatch.gui.alert_rules import AlertRulesPanel
 from soundwatch.gui.banner import MessageBanner
 from soundwatch.gui.class_settings import ClassSettingsPanel, ClassTuning
 from soundwatch.gui.controls import ControlsBar
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.now_panel = NowPanel()
         self.events_table = EventsTable()
         self.class_panel = ClassSettingsPanel()
+        self.rules_panel = AlertRulesPanel()
         self.status_line = StatusLine()
         self._build_layout(spectrogram_s, timeline_s)
         self.tray = AlertTray(self)
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.controls.file_chosen.connect(lambda path: self.start_listening(SourceChoice(file=path)))
         self.banner.retry_requested.connect(self.retry)
         self.class_panel.changed.connect(self._on_tuning_changed)
+        self.rules_panel.changed.connect(self._on_rules_changed)
         self.events_table.clip_requested.connect(self.play_clip)
         self.events_table.reveal_requested.connect(self.reveal_clip)
 
@@ -148,6 +151,7 @@ class MainWindow(QMainWindow):
         tabs = QTabWidget()
         tabs.addTab(self.events_table, "Events")
         tabs.addTab(self.class_panel, "Classes && thresholds")
+        tabs.addTab(self.rules_panel, "Alert rules")
         self.tabs = tabs
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(_group("Now", self.now_panel))
@@ -190,6 +194,10 @@ class MainWindow(QMainWindow):
         self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
         self.class_panel.set_labels(labels, tuning)
         self.class_panel.setEnabled(bool(labels))
+        alerts = self.preferences.settings.alerts if self.preferences is not None else None
+        if alerts is not None:
+            self.rules_panel.set_rules(alerts.rules, labels, alerts.profiles)
+        self.rules_panel.setEnabled(bool(labels) and alerts is not None)
         return unknown
 
     # -- listening -----------------------------------------------------------------------
@@ -281,6 +289,22 @@ class MainWindow(QMainWindow):
             self.show_error(f"could not apply the class settings: {exc}")
             return
         self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
+
+    def _on_rules_changed(self, rules: dict) -> None:
+        """Save the panel's rules. The running alerts keep the rules they started with
+        (MQTT discovery announced their labels), so the new ones apply at the next start."""
+        try:
+            self.preferences.set_alert_rules(rules)
+        except (SoundwatchError, OSError) as exc:
+            self.rules_panel.show_message(f"Not saved: {exc}")
+            return
+        if not self.preferences.can_save:
+            self.rules_panel.show_message(
+                f"Not saved: {self.preferences.path} could not be read; fix it first.")
+            return
+        self.rules_panel.show_message(
+            f"Saved to {self.preferences.path}. Rule changes apply the next time "
+            "soundwatch starts; alerts now running keep the rules they started with.")
 
     # -- events --------------------------------------------------------------------------
 
