@@ -109,14 +109,19 @@ def test_a_learnt_chime_is_detected_in_a_new_stream_and_nothing_else_fires_it(
     chimes = [e for e in found["events"] if e["label"] == "chime"]
     assert len(chimes) == 1, found["events"]
     assert chimes[0]["start_s"] < 10.2 and chimes[0]["end_s"] > 9.0
-    # The same stream through the live monitor's path (listen replaying a file).
+    # The same stream through the live monitor's path (listen replaying a file), with the
+    # user's sound on the watch list like any label.
     code, out, err = run(capsys, "listen", "--headless", "--file", recordings["stream"],
-                         "--fast", "--json", "--no-db", "--status-interval", "0")
+                         "--fast", "--json", "--status-interval", "0", "--no-clips",
+                         "--watch", "chime")
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
-    heard = [e for e in events if e.get("type") == "event" and e.get("label") == "chime"]
-    assert len(heard) == 1, out
+    heard = [e for e in events if e.get("type") == "event"]
+    assert [e["label"] for e in heard] == ["chime"], out
     assert heard[0]["start_s"] < 10.2 and heard[0]["end_s"] > 9.0
+    code, out, err = run(capsys, "events", "list", "--json")  # stored like any label
+    assert code == 0, err
+    assert [json.loads(line)["label"] for line in out.splitlines()] == ["chime"]
 
 
 def test_without_the_sounds_file_the_chime_is_not_a_label(data_dir, recordings, capsys):
