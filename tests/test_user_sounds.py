@@ -195,3 +195,13 @@ def test_a_corrupt_sounds_file_is_named_kept_and_does_not_stop_classify(
     assert "your sounds are not scored" in caplog.text and "sounds.json" in caplog.text
     assert "chime" not in json.loads(out)["labels"]
 
+
+
+def test_learning_a_sound_again_needs_replace_and_keeps_one(data_dir, recordings, capsys):
+    learn_chime(capsys, recordings)
+    code, _, err = run(capsys, "learn", "chime", *recordings["examples"])
+    assert code == 2 and "--replace" in err
+    code, _, err = run(capsys, "learn", "chime", *recordings["examples"][:3], "--replace")
+    assert code == 0, err
+    sounds = json.loads((data_dir / "sounds.json").read_text())["sounds"]
+    assert [(s["label"], len(s["info"]["examples"])) for s in sounds] == [("chime", 3)]

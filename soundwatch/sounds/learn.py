@@ -109,8 +109,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     label = check_label(label)
     if label.casefold() in {t.casefold() for t in taken}:
         raise SoundwatchError(f"{label!r} is already a label (the model's or one of your "
-                              "sounds): choose another name, or remove your sound first "
-                              "with `soundwatch sounds remove`")
+                              "sounds): choose another name; to learn one of your sounds "
+                              "again, pass --replace")
     if not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
         raise SoundwatchError(
             f"{len(examples)} example(s) given for {label!r}: learning a sound needs "

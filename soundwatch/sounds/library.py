@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 from soundwatch.sounds.head import Head
 
 FORMAT = "soundwatch-sounds"
@@ -122,8 +123,8 @@ def write_sounds(sounds: list[UserSound], path: str | Path | None = None) -> Pat
         SoundwatchError: the folder or file cannot be written.
     """
     path = Path(path) if path is not None else default_sounds_path()
-    text = json.dumps({"format": FORMAT, "version": VERSION,
-                       "sounds": [s.to_dict() for s in sounds]}, indent=1)
+    text = to_json({"format": FORMAT, "version": VERSION,
+                    "sounds": [s.to_dict() for s in sounds]}, indent=1)
     temporary = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
