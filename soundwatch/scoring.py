@@ -110,6 +110,8 @@ class StreamScores:
         n_windows: windows scored (kept or not).
         score_sum: (n_labels,) float64 sum of every window's scores.
         score_max: (n_labels,) float32 highest score of any window.
+        embedding: (n_windows, dim) float32 embedding of every window, with
+            ``keep_embedding`` and a model that exports one; else None.
     """
 
     scores: np.ndarray
@@ -120,6 +122,7 @@ class StreamScores:
     n_windows: int
     score_sum: np.ndarray
     score_max: np.ndarray
+    embedding: np.ndarray | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -135,8 +138,8 @@ class StreamScores:
 def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                  hop_frames: int | None = None, extractor: FeatureExtractor | None = None,
                  pad_to_window: bool = False, keep_windows: bool = True,
-                 on_scores: Callable[[np.ndarray, np.ndarray], None] | None = None
-                 ) -> StreamScores:
+                 on_scores: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                 keep_embedding: bool = False) -> StreamScores:
     """Score a decoded stream's windows exactly as the live monitor does.
 
     Args:
@@ -153,6 +156,8 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
             a window); False keeps only the per-label sum and maximum.
         on_scores: called with each batch's (k, n_labels) scores and (k,) window ends as
             they are computed, in time order.
+        keep_embedding: also keep every window's embedding (``StreamScores.embedding``;
+            ~4 kB a window for a 1024-d embedding).
 
     Returns:
         :class:`StreamScores`.
@@ -163,7 +168,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
     audio = _in_blocks(audio, block)
     n_labels = len(classifier.labels)
-    scores, ends = [], []
+    scores, ends, embeddings = [], [], []
     n_samples = n_windows = 0
     score_sum = np.zeros(n_labels, np.float64)
     score_max = np.zeros(n_labels, np.float32)
@@ -175,7 +180,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         n_samples += len(chunk)
         if len(frames) == 0:
             return
-        window_scores, _, window_ends = scorer.push(frames, first_sample)
+        window_scores, window_embedding, window_ends = scorer.push(frames, first_sample)
         if len(window_ends) == 0:
             return
         n_windows += len(window_ends)
@@ -184,6 +189,8 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         if keep_windows:
             scores.append(window_scores)
             ends.append(window_ends)
+        if keep_embedding and window_embedding is not None:
+            embeddings.append(window_embedding)
         if on_scores is not None:
             on_scores(window_scores, window_ends)
 
@@ -205,6 +212,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         n_samples=n_samples, window_samples=classifier.window_samples,
         sample_rate_hz=classifier.sample_rate_hz, n_windows=n_windows,
         score_sum=score_sum, score_max=score_max,
+        embedding=np.concatenate(embeddings) if embeddings else None,
     )
 
 

@@ -61,6 +61,7 @@ def test_installed_wheel_classifies_with_the_shipped_model(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     assert f"soundwatch/_models/{SHIPPED_MODEL_NAME}" in names
+    assert "soundwatch/sounds/generic_negatives.npz" in names  # for `soundwatch learn`
     assert not [n for n in names if n.startswith("models/")]
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)

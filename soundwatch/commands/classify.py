@@ -46,6 +46,7 @@ def run(args) -> int:
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.apply import with_user_sounds
 
     settings = load_settings(args.config)
     detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
@@ -59,6 +60,7 @@ def run(args) -> int:
         raise SoundwatchError(f"--top-k must be >= 1, got {args.top_k}")
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
+    classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

@@ -93,6 +93,7 @@ def run(args) -> int:
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
+    from soundwatch.sounds.apply import with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
 
@@ -102,6 +103,7 @@ def run(args) -> int:
     check_flags(RunLimits(args.duration, args.status_interval))
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
+    classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time

@@ -43,10 +43,11 @@ def display_problem(environ=None, platform: str | None = None) -> str | None:
 def load_classifier(model_path: str | None, threads: int):
     """(classifier, notice): the model, or None and a message saying what is missing."""
     from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.apply import with_user_sounds
 
     try:
         path = Path(model_path) if model_path else default_model_path()
-        return Classifier(path, threads=threads), None
+        return with_user_sounds(Classifier(path, threads=threads)), None
     except SoundwatchError as exc:
         return None, (f"{exc} Until then the window shows the spectrogram and level only, "
                       "without classes or events.")

@@ -1,0 +1,52 @@
+"""`soundwatch learn LABEL FILE...`: learn a sound of your own from 3 to 10 recordings.
+
+    soundwatch learn doorbell ring1.wav ring2.wav ring3.wav ring4.wav ring5.wav
+    soundwatch learn "dryer buzzer" b*.flac --negatives kitchen_evening.flac
+
+The sound is stored in sounds.json in the user data folder and is scored from then on,
+beside the model's labels, by `listen`, `classify` and the window.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "learn", help="learn a sound of your own from 3 to 10 recordings of it",
+        description="Learn a new sound from 3 to 10 recordings, each holding the sound "
+        "(the loud part of each is used). It becomes a label like the model's own.")
+    parser.add_argument("label", metavar="LABEL", help="the new sound's name")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="recordings of the sound")
+    parser.add_argument("--negatives", nargs="+", default=[], metavar="FILE",
+                        help="recordings of the place without the sound (e.g. its recent "
+                        "audio): fewer false alarms there")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace your sound of the same name")
+    parser.add_argument("--model", help="the .onnx model (default: the shipped one)")
+    parser.add_argument("--config", help="TOML settings file (for its model path)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args) -> int:
+    from soundwatch.config import load_settings
+    from soundwatch.jsonout import to_json
+    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.learn import learn_sound
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    settings = load_settings(args.config)
+    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    sounds = read_sounds()  # an unreadable file stops here, before any work
+    kept = [s for s in sounds if not (args.replace and s.label == args.label.strip())]
+    sound = learn_sound(args.label, args.files, classifier, args.negatives,
+                        taken=[*classifier.labels, *(s.label for s in kept)])
+    path = write_sounds([*kept, sound])
+    if args.json:
+        print(to_json({"label": sound.label, "file": str(path), **sound.info}))
+    else:
+        info = sound.info
+        print(f"learnt {sound.label!r} from {len(args.files)} recordings "
+              f"({info['example_windows']} windows; {info['negative_windows']} negative "
+              f"windows; leave-one-out recall {info['leave_one_out_recall']:.0%}) in "
+              f"{info['learn_s']:.1f} s; saved in {path}")
+    return 0

@@ -1,0 +1,84 @@
+"""`soundwatch sounds list|remove|export|import`: manage the sounds you taught it.
+
+    soundwatch sounds list
+    soundwatch sounds remove doorbell
+    soundwatch sounds export my_sounds.json
+    soundwatch sounds import my_sounds.json [--replace]
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("sounds", help="list, remove, export or import your "
+                                   "own sounds (see `soundwatch learn`)",
+                                   description="Manage the sounds learnt with "
+                                   "`soundwatch learn` (sounds.json in the user data folder).")
+    actions = parser.add_subparsers(dest="sounds_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list your sounds")
+    listing.add_argument("--json", action="store_true", help="one JSON object per sound")
+    remove = actions.add_parser("remove", help="forget one of your sounds")
+    remove.add_argument("label", metavar="LABEL")
+    export = actions.add_parser("export", help="write your sounds to a file")
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("--label", action="append", help="only this sound (repeatable)")
+    imported = actions.add_parser("import", help="add the sounds of an exported file")
+    imported.add_argument("file", metavar="FILE")
+    imported.add_argument("--replace", action="store_true",
+                          help="replace your sounds that have the same names")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
+    from soundwatch.sounds.library import default_sounds_path, read_sounds, write_sounds
+
+    sounds = read_sounds()
+    labels = [s.label for s in sounds]
+    if args.sounds_action == "list":
+        if args.json:
+            for sound in sounds:
+                print(to_json({"label": sound.label, "model_version": sound.model_version,
+                               **sound.info}))
+        elif not sounds:
+            print(f"no sounds of your own yet ({default_sounds_path()}); teach one with "
+                  "`soundwatch learn LABEL FILE...`")
+        for sound in [] if args.json else sounds:
+            info = sound.info
+            print(f"{sound.label:<24} model {sound.model_version:<6} "
+                  f"{len(info.get('examples', []))} examples  learnt "
+                  f"{info.get('learnt_utc', '?')}")
+        return 0
+    if args.sounds_action == "remove":
+        if args.label not in labels:
+            raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
+                                  f"{', '.join(labels) or 'none'}")
+        write_sounds([s for s in sounds if s.label != args.label])
+        print(f"removed {args.label!r}")
+        return 0
+    if args.sounds_action == "export":
+        wanted = args.label or labels
+        missing = [label for label in wanted if label not in labels]
+        if missing:
+            raise SoundwatchError(f"no sound of yours is named {', '.join(map(repr, missing))}"
+                                  f"; yours are: {', '.join(labels) or 'none'}")
+        if Path(args.file).resolve() == default_sounds_path().resolve():
+            raise SoundwatchError(f"{args.file} is the sounds file itself: export elsewhere")
+        chosen = [s for s in sounds if s.label in wanted]
+        write_sounds(chosen, args.file)
+        print(f"exported {len(chosen)} sound(s) to {args.file}")
+        return 0
+    incoming = read_sounds(args.file) if Path(args.file).is_file() else None
+    if incoming is None:
+        raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
+                              "`soundwatch sounds export`")
+    clashes = [s.label for s in incoming if s.label in labels]
+    if clashes and not args.replace:
+        raise SoundwatchError(f"you already have {', '.join(map(repr, clashes))}: pass "
+                              "--replace to replace them, or remove them first")
+    new_labels = {s.label for s in incoming}
+    write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
+    print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}")
+    return 0

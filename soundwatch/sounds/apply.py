@@ -1,0 +1,93 @@
+"""Score the user's sounds beside the model's labels.
+
+:class:`WithUserSounds` stands in for a :class:`~soundwatch.model.Classifier`: its labels
+are the model's followed by the user's sounds, and :meth:`WithUserSounds.score` appends
+each sound's score (from the window's embedding) to the model's scores. The monitor, the
+offline path, the detector, watch list, thresholds, database and alerts then treat the
+user's sounds as labels like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.sounds.library import UserSound, read_sounds
+
+log = logging.getLogger(__name__)
+
+
+def usable_sounds(classifier, sounds: list[UserSound]) -> list[UserSound]:
+    """The sounds that fit ``classifier`` (same model version and embedding size, and a
+    label the model does not have); the others are skipped with a warning."""
+    if not sounds:
+        return []
+    if not classifier.has_embedding:
+        log.warning("the model %s exports no embedding: your %d sound(s) are not scored",
+                    classifier.path, len(sounds))
+        return []
+    dim = embedding_dim(classifier)
+    version = classifier.metadata.model_version
+    kept = []
+    for sound in sounds:
+        if sound.label in classifier.labels:
+            log.warning("your sound %r is not scored: the model has a label of that name",
+                        sound.label)
+        elif sound.embedding_dim != dim or sound.model_version != version:
+            log.warning("your sound %r was learnt on model version %s; this model is "
+                        "version %s: learn it again with `soundwatch learn`", sound.label,
+                        sound.model_version, version)
+        else:
+            kept.append(sound)
+    return kept
+
+
+def embedding_dim(classifier) -> int:
+    """The size of ``classifier``'s embedding (one call on a silent window)."""
+    window = np.full((1, classifier.window_frames, classifier.spec.n_features),
+                     classifier.spec.silence_value, np.float32)
+    return int(classifier.score(window)[1].shape[1])
+
+
+class WithUserSounds:
+    """A classifier whose labels include the user's sounds.
+
+    Args:
+        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
+        sounds: sounds that fit it (see :func:`usable_sounds`).
+
+    Every other attribute is the classifier's.
+    """
+
+    def __init__(self, classifier, sounds: list[UserSound]):
+        self.classifier = classifier
+        self.sounds = list(sounds)
+        self.labels = tuple(classifier.labels) + tuple(s.label for s in self.sounds)
+        self.user_labels = tuple(s.label for s in self.sounds)
+
+    def __getattr__(self, name):
+        return getattr(self.classifier, name)
+
+    def score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Like :meth:`Classifier.score`; scores are (batch, n_model_labels + n_sounds)."""
+        scores, embedding = self.classifier.score(windows)
+        if embedding is None:  # an empty batch
+            return np.zeros((len(scores), len(self.labels)), np.float32), embedding
+        extra = np.stack([s.head.scores(embedding) for s in self.sounds], axis=1)
+        return np.concatenate([scores, extra], axis=1).astype(np.float32), embedding
+
+
+def with_user_sounds(classifier, path: str | Path | None = None):
+    """``classifier`` with the user's sounds from ``path`` (default: the user data
+    folder's) appended, or ``classifier`` itself when none fit. An unreadable sounds
+    file is reported as a warning (with its fix) and listening goes on without it.
+    """
+    try:
+        sounds = usable_sounds(classifier, read_sounds(path))
+    except SoundwatchError as exc:
+        log.warning("your sounds are not scored: %s", exc)
+        return classifier
+    return WithUserSounds(classifier, sounds) if sounds else classifier

@@ -1,0 +1,90 @@
+"""A logistic-regression head on the model's embedding (numpy only).
+
+The embedding is L2-normalised, then standardised with the training windows' mean and
+spread; the standardisation is folded into the weights, so a head is ``(weights, bias)``
+on the normalised embedding. Its decision value ``z = weights @ x + bias`` (a logit) is
+mapped to a score in [0, 1] so that the calibrated threshold ``threshold_logit`` lands on
+the detector's default ``threshold_on``: the user's sound then behaves like any label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from soundwatch.detect import DetectorSettings
+
+L2_PENALTY = 1e-2
+STEPS = 300
+LEARNING_RATE = 0.5
+# The threshold is the score that at most this share of negative windows reach.
+NEGATIVE_RATE_AT_THRESHOLD = 1e-3
+
+
+def normalise(embedding: np.ndarray) -> np.ndarray:
+    """(n, dim) embedding -> float64 rows of unit length (all-zero rows stay zero)."""
+    embedding = np.asarray(embedding, dtype=np.float64)
+    norms = np.linalg.norm(embedding, axis=1, keepdims=True)
+    return embedding / np.maximum(norms, 1e-12)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A fitted head.
+
+    Attributes:
+        weights: (dim,) float64, on the L2-normalised embedding.
+        bias: the logit's offset.
+        threshold_logit: the logit where the score equals the detector's default
+            ``threshold_on``.
+    """
+
+    weights: np.ndarray
+    bias: float
+    threshold_logit: float
+
+    def logits(self, embedding: np.ndarray) -> np.ndarray:
+        """(n, dim) raw embedding -> (n,) float64 decision values."""
+        return normalise(embedding) @ self.weights + self.bias
+
+    def scores(self, embedding: np.ndarray) -> np.ndarray:
+        """(n, dim) raw embedding -> (n,) float32 scores in [0, 1]; ``threshold_on``
+        (the detector's default) at the calibrated threshold."""
+        on = DetectorSettings.threshold_on
+        shift = np.log(on / (1.0 - on))
+        z = self.logits(embedding) - self.threshold_logit + shift
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+
+
+def fit_head(positives: np.ndarray, negatives: np.ndarray) -> Head:
+    """Fit a class-balanced, L2-penalised logistic regression and calibrate its threshold.
+
+    Args:
+        positives: (n_pos, dim) embedding of the sound's windows (n_pos >= 1).
+        negatives: (n_neg, dim) embedding of other sounds' windows (n_neg >= 1).
+
+    Returns:
+        :class:`Head` whose threshold is the (1 - NEGATIVE_RATE_AT_THRESHOLD) quantile of
+        the negatives' logits (at most 1 negative window in 1000 reaches it), but never
+        below the decision boundary (logit 0).
+    """
+    x = np.concatenate([normalise(positives), normalise(negatives)])
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+    sample_weight = np.where(y == 1, 0.5 / len(positives), 0.5 / len(negatives))
+    mean = x.mean(axis=0)
+    spread = x.std(axis=0) + 1e-6
+    xs = (x - mean) / spread
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xs @ w + b, -60, 60)))
+        error = (p - y) * sample_weight
+        w -= LEARNING_RATE * (xs.T @ error + L2_PENALTY * w)
+        b -= LEARNING_RATE * float(error.sum())
+    weights = w / spread
+    bias = b - float(weights @ mean)
+    negative_logits = normalise(negatives) @ weights + bias
+    threshold = float(np.quantile(negative_logits, 1.0 - NEGATIVE_RATE_AT_THRESHOLD,
+                                  method="higher"))
+    return Head(weights=weights, bias=float(bias), threshold_logit=max(threshold, 0.0))

@@ -1,0 +1,154 @@
+"""Learn a sound from a few example recordings.
+
+Each example is decoded and scored through the offline path
+(:func:`soundwatch.scoring.score_stream`, the monitor's windows), keeping every window's
+embedding; only its loud windows (within ``LOUD_RANGE_DB`` of its loudest) stand for the
+sound. Negatives are the shipped generic set (:mod:`.negatives`) plus every window of the
+place's own recordings, if given. A head (:mod:`.head`) is fitted and its threshold
+calibrated on the negatives. Examples that are too few, silent, or that a head learnt
+from the others does not recognise (leave-one-out) are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.audio.files import load_audio
+from soundwatch.audio.levels import power_to_dbfs
+from soundwatch.errors import SoundwatchError
+from soundwatch.scoring import score_stream
+from soundwatch.sounds.apply import embedding_dim
+from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.library import UserSound, check_label
+from soundwatch.sounds.negatives import generic_negatives
+
+MIN_EXAMPLES = 3
+MAX_EXAMPLES = 10
+# An example whose loudest window is below this is silence, not a sound.
+SILENCE_DBFS = -60.0
+# Windows within this many dB of an example's loudest window hold the sound.
+LOUD_RANGE_DB = 10.0
+# Hop between the example's windows: several windows per second see the sound at
+# several places in the window.
+LEARN_HOP_S = 0.12
+# A head learnt without one example must recognise at least this share of them.
+MIN_LEAVE_ONE_OUT_RECALL = 0.6
+
+
+def embed_recording(path: str | Path, classifier, hop_s: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Every window's embedding and level in one recording.
+
+    Args:
+        path: an audio file (see :func:`~soundwatch.audio.files.load_audio`).
+        classifier: a :class:`~soundwatch.model.Classifier` that exports an embedding.
+        hop_s: seconds between windows (None: the model's hop).
+
+    Returns:
+        (embedding, levels_dbfs): (n_windows, dim) float32 and (n_windows,) float64 mean
+        power of each window's audio in dBFS; a recording shorter than a window gives one
+        window padded with silence.
+
+    Raises:
+        SoundwatchError: the file cannot be read.
+    """
+    signal, _ = load_audio(path, classifier.sample_rate_hz)
+    scored = score_stream(signal, classifier, classifier.hop_frames_for(hop_s),
+                          pad_to_window=True, keep_windows=True, keep_embedding=True)
+    levels = []
+    for start, end in zip(scored.start_samples, scored.end_samples, strict=True):
+        window = signal[max(int(start), 0):max(int(end), 0)]
+        power = float(np.mean(np.square(window, dtype=np.float64))) if len(window) else 0.0
+        levels.append(power_to_dbfs(power))
+    return scored.embedding, np.asarray(levels, dtype=np.float64)
+
+
+def loud_windows(path: str | Path, classifier) -> np.ndarray:
+    """(k, dim) embedding of the windows of one example that hold the sound.
+
+    Raises:
+        SoundwatchError: the example is silent or unreadable.
+    """
+    embedding, levels = embed_recording(path, classifier, LEARN_HOP_S)
+    loudest = float(levels.max())
+    if loudest < SILENCE_DBFS:
+        raise SoundwatchError(
+            f"example {path} is silent (loudest window {loudest:.0f} dBFS, below "
+            f"{SILENCE_DBFS:.0f} dBFS): record the sound closer to the microphone, or "
+            "check that the right input was recording")
+    return embedding[levels >= loudest - LOUD_RANGE_DB]
+
+
+def learn_sound(label: str, examples: Sequence[str | Path], classifier,
+                negatives: Sequence[str | Path] = (), taken: Sequence[str] = ()
+                ) -> UserSound:
+    """Learn ``label`` from ``examples``.
+
+    Args:
+        label: the new sound's name.
+        examples: MIN_EXAMPLES to MAX_EXAMPLES audio files, each holding the sound.
+        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
+        negatives: recordings of the place without the sound (every window is a negative).
+        taken: labels already in use (the model's and the user's sounds).
+
+    Returns:
+        The :class:`UserSound`; ``info`` holds the examples, window counts, the
+        leave-one-out recall and the learning time.
+
+    Raises:
+        SoundwatchError: a bad label, too few or too many examples, a silent or unreadable
+            example, no negatives for this model, or examples indistinguishable from the
+            negatives; the message says which and what to do.
+    """
+    started = time.perf_counter()
+    label = check_label(label)
+    if label.casefold() in {t.casefold() for t in taken}:
+        raise SoundwatchError(f"{label!r} is already a label (the model's or one of your "
+                              "sounds): choose another name; to learn one of your sounds "
+                              "again, pass --replace")
+    if not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
+        raise SoundwatchError(
+            f"{len(examples)} example(s) given for {label!r}: learning a sound needs "
+            f"{MIN_EXAMPLES} to {MAX_EXAMPLES} recordings of it, one sound each")
+    if not classifier.has_embedding:
+        raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
+                              "cannot learn sounds: use the shipped model")
+    dim = embedding_dim(classifier)
+    version = classifier.metadata.model_version
+    parts = [] if (generic := generic_negatives(version, dim)) is None else [generic]
+    for path in negatives:
+        parts.append(embed_recording(path, classifier)[0])
+    if not parts:
+        raise SoundwatchError(
+            "the shipped generic negatives do not fit this model (version "
+            f"{version}): pass recordings of the place without the sound with --negatives")
+    negative = np.concatenate(parts)
+    positives = [loud_windows(path, classifier) for path in examples]
+    recognised = 0
+    for held_out in range(len(positives)):
+        rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
+        head = fit_head(rest, negative)
+        recognised += bool(head.logits(positives[held_out]).max() >= head.threshold_logit)
+    recall = recognised / len(positives)
+    if recall < MIN_LEAVE_ONE_OUT_RECALL:
+        raise SoundwatchError(
+            f"the examples of {label!r} are not distinguishable from other sounds: a sound "
+            f"learnt without each example recognised only {recognised} of "
+            f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}). Record the examples "
+            "closer to the sound with less else going on, make sure each holds the same "
+            "sound, or pass --negatives recordings that do not contain it")
+    head = fit_head(np.concatenate(positives), negative)
+    info = {"examples": [str(Path(p).name) for p in examples],
+            "example_windows": int(sum(len(p) for p in positives)),
+            "negative_windows": int(len(negative)),
+            "own_negative_files": len(negatives),
+            "leave_one_out_recall": round(recall, 3),
+            "learn_s": round(time.perf_counter() - started, 2),
+            "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
+                     info=info)

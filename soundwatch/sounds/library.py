@@ -1,0 +1,136 @@
+"""The user's sounds file: ``sounds.json`` in the user data folder, versioned.
+
+Format (``"format": "soundwatch-sounds"``, ``"version": 1``): ``"sounds"`` is a list of
+:meth:`UserSound.to_dict` objects. Writes go to a temporary file that replaces the old one,
+so a crash never leaves half a file; a file that cannot be read is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
+from soundwatch.sounds.head import Head
+
+FORMAT = "soundwatch-sounds"
+VERSION = 1
+FILE_NAME = "sounds.json"
+MAX_LABEL_CHARS = 40
+
+
+def default_sounds_path() -> Path:
+    """``sounds.json`` in the user data folder (``$SOUNDWATCH_DATA_DIR`` overrides)."""
+    from soundwatch.config import user_data_dir
+
+    return user_data_dir() / FILE_NAME
+
+
+@dataclass(frozen=True)
+class UserSound:
+    """One learnt sound.
+
+    Attributes:
+        label: its name, used as a label everywhere.
+        head: the fitted :class:`~soundwatch.sounds.head.Head`.
+        model_version: the model whose embedding it was learnt on.
+        embedding_dim: that embedding's size.
+        info: how it was learnt (examples, windows, leave-one-out recall, time, ...).
+    """
+
+    label: str
+    head: Head
+    model_version: str
+    embedding_dim: int
+    info: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "model_version": self.model_version,
+                "embedding_dim": self.embedding_dim,
+                "weights": [float(v) for v in self.head.weights],
+                "bias": self.head.bias, "threshold_logit": self.head.threshold_logit,
+                "info": self.info}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> UserSound:
+        """Raises KeyError/TypeError/ValueError on a malformed entry."""
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        dim = int(data["embedding_dim"])
+        if weights.shape != (dim,) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"weights must be {dim} finite numbers")
+        label = check_label(str(data["label"]))
+        return cls(label=label, head=Head(weights, float(data["bias"]),
+                                          float(data["threshold_logit"])),
+                   model_version=str(data["model_version"]), embedding_dim=dim,
+                   info=dict(data.get("info") or {}))
+
+
+def check_label(label: str) -> str:
+    """``label`` stripped, or SoundwatchError when it cannot be a label."""
+    label = label.strip()
+    if not label or len(label) > MAX_LABEL_CHARS or not label.isprintable() or "," in label:
+        raise SoundwatchError(
+            f"{label!r} cannot name a sound: use 1 to {MAX_LABEL_CHARS} printable "
+            "characters without commas, e.g. 'doorbell' or 'dryer buzzer'")
+    return label
+
+
+def read_sounds(path: str | Path | None = None) -> list[UserSound]:
+    """The sounds in ``path`` (default: :func:`default_sounds_path`); none if it is missing.
+
+    Raises:
+        SoundwatchError: the file is unreadable, not a sounds file, from a newer version,
+            or has a malformed entry (names the file and the fix; the file is left as is).
+    """
+    path = Path(path) if path is not None else default_sounds_path()
+    if not path.exists():
+        return []
+    fix = ("Move it aside (your sounds are in it: keep a copy) or restore an export with "
+           "`soundwatch sounds import`; soundwatch will not overwrite it")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SoundwatchError(f"cannot read the sounds file {path}: {exc}. {fix}.") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SoundwatchError(f"{path} is not a soundwatch sounds file (no \"format\": "
+                              f"\"{FORMAT}\"). {fix}.")
+    version = data.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise SoundwatchError(f"{path} has sounds file version {version!r}; this soundwatch "
+                              f"reads version {VERSION} or older. Upgrade soundwatch.")
+    sounds = []
+    for index, entry in enumerate(data.get("sounds") or []):
+        try:
+            sounds.append(UserSound.from_dict(entry))
+        except (KeyError, TypeError, ValueError, SoundwatchError) as exc:
+            raise SoundwatchError(f"{path}: sound #{index + 1} is malformed ({exc}). "
+                                  f"{fix}.") from exc
+    labels = [s.label for s in sounds]
+    if len(set(labels)) != len(labels):
+        raise SoundwatchError(f"{path} names a sound twice. {fix}.")
+    return sounds
+
+
+def write_sounds(sounds: list[UserSound], path: str | Path | None = None) -> Path:
+    """Replace ``path`` (default: :func:`default_sounds_path`) with ``sounds``, atomically.
+
+    Raises:
+        SoundwatchError: the folder or file cannot be written.
+    """
+    path = Path(path) if path is not None else default_sounds_path()
+    text = to_json({"format": FORMAT, "version": VERSION,
+                    "sounds": [s.to_dict() for s in sounds]}, indent=1)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise SoundwatchError(f"cannot write the sounds file {path}: {exc}. Check the "
+                              "folder's permissions and free space.") from exc
+    return path
