@@ -8,6 +8,7 @@ keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -34,6 +35,9 @@ class ConsolePrinter(MonitorListener):
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
+        # Set when the reader of ``stream`` went away (`listen --json | head -1`): `listen`
+        # then stops, as a program in a pipeline does, after storing what it has.
+        self.reader_gone = threading.Event()
         self.alerts = None  # a soundwatch.alerts.service.Alerts: its outbox in status lines
 
     def on_event_started(self, event) -> None:
@@ -70,8 +74,14 @@ class ConsolePrinter(MonitorListener):
 
     def _emit(self, line: str) -> None:
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            if self.reader_gone.is_set():
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except BrokenPipeError:
+                self.reader_gone.set()
+                _discard_output(self.stream)
 
     def _clock(self, sample: int) -> str:
         return self.monitor.wall_time(sample).astimezone().strftime("%H:%M:%S.%f")[:-3]
@@ -234,6 +244,20 @@ def _iso(moment) -> str:
     from datetime import timezone
 
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _discard_output(stream) -> None:
+    """Point a closed pipe's file descriptor at /dev/null, so the interpreter's final flush
+    of the same stream does not fail again."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def status_line(engine) -> str:

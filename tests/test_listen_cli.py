@@ -306,3 +306,24 @@ def test_a_broadcast_wav_is_stamped_from_its_own_start(model, scene_file, env, t
     assert result.returncode == 0 and "ends in the future" in result.stderr
     events = [line for line in json_lines(result.stdout) if line["type"] == "event"]
     assert events[0]["start_time"] < "2999"
+
+
+def test_a_reader_that_goes_away_stops_listen_quietly(model, scene_file, env, tmp_path):
+    """`listen --json | head -1`: listen stops as a program in a pipeline does, exit 0,
+    no "Broken pipe" complaints, and the first event is stored."""
+    path, truth = scene_file
+    process = subprocess.Popen([*SOUNDWATCH, "listen", "--headless", "--file", str(path),
+                                "--model", str(model), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = process.stdout.readline()
+    assert json.loads(first)["type"] in ("event_started", "event", "status")
+    process.stdout.close()  # the reader goes away while the (paced) replay goes on
+    _, stderr = process.communicate(timeout=60)
+    stderr = stderr.decode()
+    assert process.returncode == 0, stderr
+    assert "Broken pipe" not in stderr and "works again" not in stderr, stderr
+    with EventStore(tmp_path / "data" / "events.sqlite") as store:
+        stored = store.recent_events(newest_first=False)
+    assert stored and stored[0].label == truth[0][0]
+    # it stopped early: a paced replay of the whole scene would have stored every event
+    assert len(stored) < len(truth)

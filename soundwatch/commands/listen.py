@@ -146,7 +146,7 @@ def run(args) -> int:
                 alerts.start()
             monitor.start()
             next_status = time.monotonic() + args.status_interval
-            while monitor.running and not stop.is_set():
+            while monitor.running and not stop.is_set() and not printer.reader_gone.is_set():
                 if args.duration is not None and time.monotonic() - started >= args.duration:
                     break
                 stop.wait(0.05)
