@@ -170,7 +170,7 @@ def test_calibration_puts_the_negatives_cut_on_the_threshold():
 def test_training_windows_lead_into_event_clips_but_not_whole_files():
     from soundwatch.train.datasets import ClipRecord
     from soundwatch.train.feature_cache import FeatureBank
-    from soundwatch.train.pretrained import clip_training_windows
+    from soundwatch.train.pretrained import clip_training_windows, whole_file_activity
 
     rng = np.random.default_rng(0)
     clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
@@ -186,6 +186,22 @@ def test_training_windows_lead_into_event_clips_but_not_whole_files():
     n_per_copy = (72 + len(clip) - 96) // 24 + 1
     assert event.sum() == 2 * n_per_copy
     assert windows.active[event][0] <= 24  # mostly lead-in
-    # Whole-file clip: no lead-in, every frame counts as the label's.
+    # Whole-file clip: no lead-in; its loud frames count, as in an event clip.
     assert whole.sum() == (len(clip) - 96) // 24 + 1
-    assert np.all(windows.active[whole] == 96)
+    assert np.array_equal(windows.active[whole], whole_file_activity(clip, config))
+
+
+def test_a_pause_in_a_whole_file_label_is_not_taught_as_that_label():
+    """A speech file's silent stretch must teach "not speech" (else near silence scores
+    as speech): its windows have no loud frame, so they are the label's negatives."""
+    from soundwatch.train.pretrained import whole_file_activity
+
+    rng = np.random.default_rng(1)
+    talk = synth("tone", rng)[:RATE_HZ]
+    pause = (1e-4 * rng.standard_normal(2 * RATE_HZ)).astype(np.float32)
+    features = compute_features(np.concatenate([talk, pause]), YAMNET_SPEC)
+    config = HeadConfig()
+    active = whole_file_activity(features, config)
+    starts = np.arange(len(active)) * config.hop_frames
+    assert np.all(active[starts + 96 <= 100] >= config.min_active_frames)  # in the talk
+    assert np.all(active[starts >= 110] == 0)  # wholly in the pause

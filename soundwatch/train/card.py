@@ -428,18 +428,24 @@ def _pretrained_recipe(final: dict) -> list[str]:
         f"- project head: MLP 1024-{c['hidden']}-{len(final.get('project_labels', []))} "
         f"(ReLU, dropout {c['dropout']}), binary cross-entropy, AdamW (rate "
         f"{c['learning_rate']}, weight decay {c['weight_decay']}, one-cycle), "
-        f"{c['epochs']} epochs, batch {c['batch_size']}, on embeddings computed once",
+        f"{c['epochs']} epochs, batch {c['batch_size']}, on embeddings computed once; "
+        + ("YAMNet's own pooling (the mean over its last layer's cells)"
+           if c.get("pooling", "mean") == "mean" else
+           "input: the mean and the maximum over YAMNet's time cells")
+        + " (`benchmarks/pooling_choice.json`: mean+max pooling gained nothing on the "
+        "validation fold)",
         f"- windows: every {c.get('training_hop_frames', c['hop_frames'])} frames through "
         "each clip, plus onset-aligned "
         f"windows that start up to {c['lead_frames']} frames (0.72 s) before the clip over "
         "background noise, so the first windows after an onset learn to fire; a window is "
         f"positive with at least {c['min_active_frames']} of the clip's loud frames (within "
         f"{c['loud_margin_db']:.0f} dB of its loudest), negative with none, left out of the "
-        "loss in between; each ESC-50 clip also once more mixed into background noise at "
+        "loss in between (in speech and music files too, so a pause is not taught as "
+        "speech); each ESC-50 clip also once more mixed into background noise at "
         f"{c['snr_db_min']:.0f}-{c['snr_db_max']:.0f} dB SNR; background windows (first "
         f"{_pct(c['background_fraction'])} of each recording) have all-zero targets.",
-        "- the recipe (head size, dropout, epochs) was chosen on a validation fold (fold 2, "
-        "trained on folds 3-5), never on a test fold.",
+        "- the recipe (head size, dropout, epochs, pooling) was chosen on a validation fold "
+        "(fold 2, trained on folds 3-5), never on a test fold.",
     ]
     return ["- " + line[2:] for line in lines]
 

@@ -18,6 +18,15 @@ frames, as a negative when it holds none, and is left out of the loss in between
 
 The AudioSet-derived labels are calibrated with one offset in logit space, measured on
 training data only (:func:`calibrate_home_offset`).
+
+Pooling over time (``HeadConfig.pooling``). YAMNet averages its last layer over the whole
+patch: 3 time cells of 0.32 s x 2 frequency cells. A sound much shorter than the 0.96 s
+window then fills one time cell and is diluted by the other two, so its score depends on
+where in the window it falls. With ``"mean+max"`` the project head sees the mean *and*
+the per-dimension maximum over the time cells (each averaged over frequency), and the
+home labels take the highest of the AudioSet head's logits over the time cells (the mean
+of those logits is the published logit, as the head is linear). ``"mean"`` is YAMNet's own
+pooling. The exported ``embedding`` output is YAMNet's mean in both cases.
 """
 
 from __future__ import annotations
@@ -49,11 +58,15 @@ class PretrainedSoundNet(nn.Module):
         head: the project head, embedding -> (batch, n_project) logits.
         home_indices: for each home label, the indices of its AudioSet classes.
         home_offset: added to the AudioSet logits of the home labels (calibration).
+        pooling: ``"mean"`` or ``"mean+max"`` over the body's time cells (see the module
+            docstring).
     """
 
     def __init__(self, yamnet: Yamnet, head: nn.Module, home_indices: list[list[int]],
-                 home_offset: float = 0.0):
+                 home_offset: float = 0.0, pooling: str = "mean"):
         super().__init__()
+        check_pooling(pooling)
+        self.pooling = pooling
         self.body = yamnet.body
         self.audioset_head = yamnet.audioset_head
         self.head = head
@@ -66,23 +79,64 @@ class PretrainedSoundNet(nn.Module):
         self.home_offset = float(home_offset)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = self.body(features)
-        project = torch.sigmoid(self.head(embedding))
+        cells = self.body.time_cells(features)  # (batch, 1024, cells)
+        embedding = cells.mean(dim=2)
+        if self.pooling == "mean+max":
+            project = torch.sigmoid(self.head(torch.cat([embedding, cells.amax(dim=2)], 1)))
+        else:
+            project = torch.sigmoid(self.head(embedding))
         if self.n_home == 0:
             return project, embedding
-        logits = self.audioset_head(embedding)  # (batch, 521)
+        if self.pooling == "mean+max":
+            logits = self.audioset_head(cells.transpose(1, 2)).amax(dim=1)  # (batch, 521)
+        else:
+            logits = self.audioset_head(embedding)
         grouped = logits[:, self.home_indices]  # (batch, n_home, width)
         home = torch.sigmoid(grouped.amax(dim=2) + self.home_offset)
         return torch.cat([project, home], dim=1), embedding
 
 
+POOLINGS = ("mean", "mean+max")
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling {pooling!r}: expected one of {POOLINGS}")
+
+
+def head_inputs(cells: np.ndarray, pooling: str) -> np.ndarray:
+    """What the project head sees: (n, cells, 1024) time cells -> (n, 1024 or 2048) float32."""
+    check_pooling(pooling)
+    mean = cells.astype(np.float32).mean(axis=1)
+    if pooling == "mean":
+        return mean
+    return np.concatenate([mean, cells.max(axis=1).astype(np.float32)], axis=1)
+
+
+def audioset_logits(yamnet: Yamnet, cells: np.ndarray, pooling: str,
+                    batch: int = 4096) -> np.ndarray:
+    """The AudioSet head's logits as the exported network pools them: (n, 521) float32."""
+    check_pooling(pooling)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(cells), batch):
+            part = torch.from_numpy(cells[start:start + batch].astype(np.float32))
+            if pooling == "mean":
+                out.append(yamnet.audioset_head(part.mean(dim=1)).numpy())
+            else:
+                out.append(yamnet.audioset_head(part).amax(dim=1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 521), np.float32)
+
+
 def make_head(n_labels: int, config: HeadConfig) -> nn.Module:
+    check_pooling(config.pooling)
+    width = EMBEDDING_DIM * (2 if config.pooling == "mean+max" else 1)
     if config.hidden <= 0:
-        head: nn.Module = nn.Linear(EMBEDDING_DIM, n_labels)
+        head: nn.Module = nn.Linear(width, n_labels)
         last = head
     else:
         last = nn.Linear(config.hidden, n_labels)
-        head = nn.Sequential(nn.Linear(EMBEDDING_DIM, config.hidden), nn.ReLU(),
+        head = nn.Sequential(nn.Linear(width, config.hidden), nn.ReLU(),
                              nn.Dropout(config.dropout), last)
     # Start each score near a rare positive's prior (as the scratch network does).
     nn.init.constant_(last.bias, -math.log(max(n_labels - 1, 1)))
@@ -143,7 +197,9 @@ def clip_training_windows(bank: FeatureBank, noise: FeatureBank | None, config: 
 
     Clips of datasets with short events (``whole_file_label[i]`` False) get lead-in windows
     over background noise and ``noisy_copies`` noisy copies; long fold-less files (speech,
-    music) are cut at the hop as they are, every window labelled.
+    music) are cut at the hop as they are. In both, a window's ``active`` count is its
+    loud frames (:func:`loud_frames` of the whole clip or file), so a pause in a speech
+    file teaches "not speech" rather than "silence is speech".
     """
     windows, records, active = [], [], []
     for i in range(len(bank.records)):
@@ -155,8 +211,7 @@ def clip_training_windows(bank: FeatureBank, noise: FeatureBank | None, config: 
             base = np.full((n_total, clip.shape[1]), YAMNET_SPEC.silence_value, np.float32)
             base[lead:lead + len(clip)] = clip
             loud = np.zeros(n_total, dtype=bool)
-            loud[lead:lead + len(clip)] = (True if whole_file_label[i]
-                                           else loud_frames(clip, config.loud_margin_db))
+            loud[lead:lead + len(clip)] = loud_frames(clip, config.loud_margin_db)
             if noise is not None and (copy > 0 or lead > 0):
                 bed = noise_bed(noise, n_total, config.background_fraction, rng)
                 snr_db = (rng.uniform(config.snr_db_min, config.snr_db_max) if copy > 0
@@ -168,6 +223,16 @@ def clip_training_windows(bank: FeatureBank, noise: FeatureBank | None, config: 
                 records.append(i)
                 active.append(int(loud[start:start + PATCH_FRAMES].sum()))
     return WindowSet(np.stack(windows), np.asarray(records), np.asarray(active))
+
+
+def whole_file_activity(clip: np.ndarray, config: HeadConfig) -> np.ndarray:
+    """Loud frames in each window of a whole-file-labelled clip, in the order
+    :func:`clip_training_windows` cuts them: (n_frames, 64) -> (n_windows,) int."""
+    loud = loud_frames(clip, config.loud_margin_db)
+    if len(clip) < PATCH_FRAMES:
+        return np.array([int(loud.sum())])
+    return np.array([int(loud[start:start + PATCH_FRAMES].sum())
+                     for start in range(0, len(clip) - PATCH_FRAMES + 1, config.hop_frames)])
 
 
 def noise_bed(noise: FeatureBank, n_frames: int, used_fraction: float,
@@ -193,20 +258,26 @@ def background_windows(noise: FeatureBank, config: HeadConfig) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, PATCH_FRAMES, 64), np.float32)
 
 
-def embed(body: YamnetBody, windows: np.ndarray, batch: int = 128,
-          progress: bool = False) -> np.ndarray:
-    """YAMNet embeddings of windows: (n, 96, 64) -> (n, 1024) float32 (float32 arithmetic,
-    as the app's onnxruntime computes them)."""
+def embed_time_cells(body: YamnetBody, windows: np.ndarray, batch: int = 128,
+                     progress: bool = False) -> np.ndarray:
+    """YAMNet's last layer per time cell: (n, 96, 64) -> (n, 3, 1024) float16.
+
+    Computed in float32 (as the app's onnxruntime computes them) and stored as float16 to
+    halve the cache; their mean over cells is the 1024-d embedding.
+    """
     from tqdm import tqdm
 
     body.eval()
-    out = np.empty((len(windows), EMBEDDING_DIM), dtype=np.float32)
+    out = None
     with torch.no_grad():
         for start in tqdm(range(0, len(windows), batch), desc="embedding windows",
                           unit="batch", disable=not progress, leave=False):
             x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch]))[:, None]
-            out[start:start + batch] = body(x).numpy()
-    return out
+            cells = body.time_cells(x).transpose(1, 2).numpy()
+            if out is None:
+                out = np.empty((len(windows),) + cells.shape[1:], dtype=np.float16)
+            out[start:start + batch] = cells
+    return out if out is not None else np.zeros((0, 3, EMBEDDING_DIM), np.float16)
 
 
 def cached_embeddings(name: str, key_parts: list[str], compute, cache_dir: Path | None
@@ -240,7 +311,7 @@ def fit_head(embeddings: np.ndarray, targets: np.ndarray, mask: np.ndarray,
     """Train the project head with masked binary cross-entropy.
 
     Args:
-        embeddings: (n, 1024) float32.
+        embeddings: (n, width) float32 head inputs (:func:`head_inputs`).
         targets: (n, n_labels) float32 in {0, 1}.
         mask: (n, n_labels) float32, 0 where a target is unknown (left out of the loss).
 

@@ -24,13 +24,16 @@ from soundwatch.train.feature_cache import cache_key, load_feature_bank
 from soundwatch.train.fit import clip_accuracy
 from soundwatch.train.pretrained import (
     PretrainedSoundNet,
+    audioset_logits,
     background_windows,
     cached_embeddings,
     calibrate_home_offset,
     clip_training_windows,
-    embed,
+    embed_time_cells,
     fit_head,
+    head_inputs,
     home_label_indices,
+    whole_file_activity,
 )
 from soundwatch.train.recipe import make_splits
 from soundwatch.train.sampling import clip_windows
@@ -63,7 +66,8 @@ def load_yamnet_dir(yamnet_dir: Path) -> tuple[Yamnet, list[str], str]:
 
 def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                             weights_id: str, head_config: HeadConfig | None = None,
-                            hop_frames: int = DEFAULT_HOP_FRAMES) -> dict:
+                            hop_frames: int = DEFAULT_HOP_FRAMES,
+                            exclude_folds: tuple[int, ...] = ()) -> dict:
     """Train the project head on YAMNet embeddings, score the test fold, export ONNX.
 
     Args:
@@ -73,6 +77,8 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         weights_id: names the weights in the embedding cache's key.
         head_config: the head's recipe (None: the defaults).
         hop_frames: the exported model's default hop between windows, in frames.
+        exclude_folds: folds left out of training (besides the test fold), e.g. to choose
+            a recipe on a validation fold while another fold stays unseen.
 
     Returns:
         The summary dict (also written to ``out_dir/summary.json``).
@@ -116,31 +122,33 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         rng = np.random.default_rng(config.seed)
         windows = clip_training_windows(bank, noise, config, whole_file, rng)
         log.info("embedding %d training windows", len(windows.windows))
-        return {"embeddings": embed(yamnet.body, windows.windows, progress=options.progress),
+        return {"cells": embed_time_cells(yamnet.body, windows.windows,
+                                          progress=options.progress),
                 "record": windows.record, "active": windows.active}
 
     def compute_background_embeddings():
         windows = background_windows(noise, config)
-        return {"embeddings": embed(yamnet.body, windows, progress=options.progress)}
+        return {"cells": embed_time_cells(yamnet.body, windows, progress=options.progress)}
 
     with_timer = time.monotonic()
-    cached = cached_embeddings("yamnet-windows", key, compute_event_embeddings,
+    cached = cached_embeddings("yamnet-cells", key, compute_event_embeddings,
                                options.cache_dir)
-    background = (cached_embeddings("yamnet-background", key, compute_background_embeddings,
-                                    options.cache_dir)["embeddings"]
-                  if noise is not None else np.zeros((0, 1024), np.float32))
+    background = (cached_embeddings("yamnet-background-cells", key,
+                                    compute_background_embeddings, options.cache_dir)["cells"]
+                  if noise is not None else np.zeros((0, 3, 1024), np.float16))
     embed_seconds = time.monotonic() - with_timer
 
     position = {r: i for i, r in enumerate(bank.records)}
     label_index = {label: k for k, label in enumerate(project_labels)}
-    train_records = np.array([position[r] for r in splits.train])
+    train_records = np.array([position[r] for r in splits.train
+                              if r.fold is None or r.fold not in exclude_folds])
     in_train = np.isin(cached["record"], train_records)
-    x = cached["embeddings"][in_train]
+    cells = cached["cells"][in_train]
     record = cached["record"][in_train]
-    active = cached["active"][in_train]
+    active = window_activity(cached, bank, whole_file, config)[in_train]
     n_labels = len(project_labels)
-    targets = np.zeros((len(x), n_labels), np.float32)
-    mask = np.ones((len(x), n_labels), np.float32)
+    targets = np.zeros((len(cells), n_labels), np.float32)
+    mask = np.ones((len(cells), n_labels), np.float32)
     labels_of_window = [bank.records[i].label for i in record]
     for row, (label, frames) in enumerate(zip(labels_of_window, active, strict=True)):
         k = label_index[label]
@@ -148,15 +156,15 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
             targets[row, k] = 1.0
         elif frames > 0:
             mask[row, k] = 0.0  # a sliver of the sound: neither taught on nor against
-    x = np.concatenate([x, background])
+    cells = np.concatenate([cells, background])
+    x = head_inputs(cells, config.pooling)
     targets = np.concatenate([targets, np.zeros((len(background), n_labels), np.float32)])
     mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
     train_started = time.monotonic()
     head, history = fit_head(x, targets, mask, config, n_labels)
     train_seconds = time.monotonic() - train_started
 
-    with torch.no_grad():
-        logits = yamnet.audioset_head(torch.from_numpy(x)).numpy()
+    logits = audioset_logits(yamnet, cells, config.pooling)
     window_labels = [label if frames >= config.min_active_frames else None
                      for label, frames in zip(labels_of_window, active, strict=True)]
     window_labels += [None] * len(background)
@@ -164,7 +172,8 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     calibration = calibrate_home_offset(logits, proxies, window_labels,
                                         DetectorSettings().threshold_on)
     log.info("AudioSet label calibration: %s", calibration)
-    net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"]).eval()
+    net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"],
+                             config.pooling).eval()
     round_weights_to_fp16(net)  # what the exported file holds; scored as shipped
     labels = project_labels + home_labels
     pad = YAMNET_SPEC.silence_value
@@ -178,6 +187,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         "home_labels": {label: list(groups) for label, groups in
                         zip(home_labels, home_groups, strict=True)},
         "test_fold": options.test_fold,
+        "excluded_folds": list(exclude_folds),
         "files": {"train": len(splits.train), "validation": len(splits.validation),
                   "test": len(splits.test), "held_out": len(splits.holdout),
                   "background": len(splits.backgrounds)},
@@ -237,6 +247,22 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     summary["total_seconds"] = round(time.monotonic() - started, 1)
     (Path(options.out_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def window_activity(cached: dict, bank, whole_file: list[bool], config: HeadConfig
+                    ) -> np.ndarray:
+    """Each cached window's loud frames, those of whole-file clips recomputed from the
+    features (cheap), so that caches made before their rule changed stay usable."""
+    active = cached["active"].copy()
+    for i in np.flatnonzero(whole_file):
+        rows = np.flatnonzero(cached["record"] == i)
+        counts = whole_file_activity(bank.clip(i), config)
+        if len(counts) != len(rows):
+            raise RuntimeError(f"embedding cache out of step with {bank.records[i].path}: "
+                               f"{len(rows)} windows cached, {len(counts)} expected; "
+                               "delete the cache")
+        active[rows] = counts
+    return active
 
 
 def score_clip_windows(net: PretrainedSoundNet, clips: list[np.ndarray], hop_frames: int,

@@ -63,6 +63,7 @@ class HeadConfig:
     snr_db_min: float = 0.0
     snr_db_max: float = 20.0
     background_fraction: float = 0.7  # share of each background file used in training
+    pooling: str = "mean"  # over YAMNet's time cells: "mean" or "mean+max" (pretrained.py)
     seed: int = 0
 
     def to_dict(self) -> dict:

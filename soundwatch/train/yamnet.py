@@ -84,6 +84,14 @@ class YamnetBody(nn.Module):
     def forward(self, patch: torch.Tensor) -> torch.Tensor:
         return self.layers(patch).mean(dim=(2, 3))
 
+    def time_cells(self, patch: torch.Tensor) -> torch.Tensor:
+        """The last layer's activations averaged over frequency only: (batch, 1024, cells).
+
+        A 96-frame patch gives 3 cells (the body's stride is 32 frames); their mean is
+        :meth:`forward`'s embedding.
+        """
+        return self.layers(patch).mean(dim=3)
+
     def convolutions(self) -> list[nn.Conv2d]:
         """The convolutions in graph order (27: the first conv, then depthwise/pointwise)."""
         return [m for m in self.layers if isinstance(m, nn.Conv2d)]

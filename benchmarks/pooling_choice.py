@@ -1,0 +1,99 @@
+"""Choose the head's pooling over YAMNet's time cells on a validation fold.
+
+Each pooling of :mod:`soundwatch.train.pretrained` (``mean``, YAMNet's own, and
+``mean+max``) trains the head on folds 3-5 plus speech and music (fold 1 left out
+entirely, fold 2 the validation fold, as the head recipe was chosen), then on fold 2:
+clip accuracy, and every clip placed 3 s apart in a quiet room and in household noise,
+through the app's path at the detector defaults (recall, onset latency, false events).
+The home labels' calibration figure (proxy window recall at the cut that 0.1 % of
+negative training windows reach) is measured on training data, and so is the `speech`
+score of near silence (digital zeros and white noise at -90 and -70 dBFS, which a muted or
+very quiet microphone gives). Reads ../shared/data.
+
+    python -m benchmarks.pooling_choice --out runs/pooling > benchmarks/pooling_choice.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.machine import require_shared_data
+from benchmarks.streams import RATE_HZ, esc50_path, esc50_rows
+from soundwatch.audio.files import load_audio
+from soundwatch.features import FeatureExtractor
+from soundwatch.model import Classifier
+from soundwatch.scoring import score_stream
+from soundwatch.train.event_eval import fold_event_report
+from soundwatch.train.false_alarms import background_tail_stream
+from soundwatch.train.recipe import DataSources
+from soundwatch.train.run import RunOptions
+from soundwatch.train.run_pretrained import load_yamnet_dir, run_pretrained_training
+from soundwatch.train.settings import HeadConfig, TrainConfig
+
+VALIDATION_FOLD = 2
+LEFT_OUT_FOLDS = (1,)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/pooling"))
+    parser.add_argument("--poolings", nargs="+", default=["mean", "mean+max"])
+    args = parser.parse_args(argv)
+    data = require_shared_data()
+    sources = DataSources(esc50=data / "esc50",
+                          folder_per_class=[data / "music_speech"],
+                          label_folders=[("speech", data / "speech" / "audio")],
+                          backgrounds=[data / "background" / "audio"])
+    yamnet, class_names, weights_id = load_yamnet_dir(data / "yamnet")
+    clips = [(r["category"], r["filename"], load_audio(esc50_path(r), RATE_HZ)[0])
+             for r in esc50_rows(VALIDATION_FOLD)]
+    backgrounds = sorted((data / "background" / "audio").glob("*.*"))
+    results = {}
+    for pooling in args.poolings:
+        out_dir = args.out / pooling.replace("+", "_")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        options = RunOptions(sources=sources, out_dir=out_dir,
+                             config=replace(TrainConfig(), threads=1),
+                             test_fold=VALIDATION_FOLD, val_fraction=0.0, progress=False,
+                             command=f"benchmarks.pooling_choice --poolings {pooling}")
+        config = replace(HeadConfig(), pooling=pooling)
+        summary = run_pretrained_training(options, yamnet, class_names, weights_id, config,
+                                          exclude_folds=LEFT_OUT_FOLDS)
+        classifier = Classifier(Path(summary["model_path"]), threads=1)
+        noise = background_tail_stream(backgrounds, RATE_HZ,
+                                       summary["config"]["background_fraction"])
+        events = fold_event_report(classifier, clips, noise)
+        rng = np.random.default_rng(0)
+        quiet = {"zeros": np.zeros(5 * RATE_HZ, np.float32)}
+        for level_dbfs in (-90, -70):
+            quiet[f"white noise {level_dbfs} dBFS"] = (rng.standard_normal(5 * RATE_HZ)
+                                                       * 10 ** (level_dbfs / 20))
+        speech = classifier.labels.index("speech")
+        speech_on_silence = {
+            name: round(float(score_stream(signal.astype(np.float32), classifier,
+                                           classifier.hop_frames_for(None),
+                                           FeatureExtractor(classifier.spec)
+                                           ).score_max[speech]), 3)
+            for name, signal in quiet.items()}
+        results[pooling] = {
+            "clip_accuracy": round(summary["test_accuracy"], 4),
+            "home_proxy_window_recall": round(summary["calibration"]["proxy_recall"], 4),
+            "home_offset": round(summary["calibration"]["offset"], 3),
+            "train_seconds": summary["train_seconds"],
+            "speech_score_max_on_near_silence": speech_on_silence,
+            "events": {room: {k: v for k, v in figures.items() if k != "per_label_recall"}
+                       for room, figures in events.items()},
+            "per_label_recall_noisy": events["noisy"].get("per_label_recall"),
+        }
+        print(json.dumps({pooling: results[pooling]}), flush=True)
+    print(json.dumps({"validation_fold": VALIDATION_FOLD, "left_out_folds": LEFT_OUT_FOLDS,
+                      "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
