@@ -89,6 +89,7 @@ def run(args) -> int:
     from soundwatch.clips import ClipWriter
     from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
+    from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
@@ -114,7 +115,8 @@ def run(args) -> int:
         c = settings.clips
         clips = ClipWriter(settings.clip_directory(), c.pre_roll_s, c.post_roll_s, c.max_mb,
                            c.max_files, c.min_free_mb, classifier.sample_rate_hz)
-    monitor = Monitor(source, classifier, settings.detection, store=store, clips=clips,
+    detection = with_adjustments(settings.detection, classifier.labels)  # from corrections
+    monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},
                       recording_start=recording_start)

@@ -127,7 +127,7 @@ class ListeningSession:
         monitor, listener = self.monitor, self.listener
         if monitor is None or listener is None:
             return
-        detection = self.detector_settings
+        detection = self._with_adjustments(self.detector_settings)
         listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -302,12 +302,20 @@ class ListeningSession:
         from soundwatch.monitor import Monitor
 
         alerts = self._alerting()
-        monitor = Monitor(source, self._timed_classifier, self.detector_settings,
+        monitor = Monitor(source, self._timed_classifier,
+                          self._with_adjustments(self.detector_settings),
                           store=self.store, clips=self.clips, session_info={"app": "gui"},
                           alerts=alerts.router if alerts is not None else None)
         monitor.add_listener(listener)
         monitor.start()
         self.source, self.engine, self.monitor = source, monitor.engine, monitor
+
+    def _with_adjustments(self, detection):
+        """``detection`` with the thresholds learnt from corrections (model labels)."""
+        from soundwatch.corrections.thresholds import with_adjustments
+        from soundwatch.detect import DetectorSettings
+
+        return with_adjustments(detection or DetectorSettings(), self.labels)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier
