@@ -122,6 +122,11 @@ def run(args) -> int:
                       recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json, near_misses=args.near_misses)
     monitor.add_listener(printer)
+    if store is not None and settings.store.score_history_h > 0:
+        from soundwatch.score_history import ScoreHistoryWriter, history_dir
+
+        monitor.add_listener(ScoreHistoryWriter(history_dir(store.path), monitor,
+                                                settings.store.score_history_h))
     alerts = None
     if settings.alerts.any_channel or settings.alerts.rules:
         from soundwatch.alerts.service import Alerts

@@ -307,6 +307,12 @@ class ListeningSession:
                           store=self.store, clips=self.clips, session_info={"app": "gui"},
                           alerts=alerts.router if alerts is not None else None)
         monitor.add_listener(listener)
+        store_settings = getattr(self.settings, "store", None)
+        if self.store is not None and store_settings and store_settings.score_history_h > 0:
+            from soundwatch.score_history import ScoreHistoryWriter, history_dir
+
+            monitor.add_listener(ScoreHistoryWriter(history_dir(self.store.path), monitor,
+                                                    store_settings.score_history_h))
         monitor.start()
         self.source, self.engine, self.monitor = source, monitor.engine, monitor
 
