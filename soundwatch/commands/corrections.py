@@ -76,6 +76,7 @@ def _correct(args, store, settings) -> int:
     from soundwatch.corrections.record import Labels, correct_event, mark_missed
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.retrain import retrain_and_save
 
     classifier = Classifier(args.model or settings.model.path or default_model_path())
     sounds = _user_sounds()
@@ -98,7 +99,7 @@ def _correct(args, store, settings) -> int:
     for label in {done.event_label, done.label} - {None}:
         if args.no_retrain or label in labels.model:
             continue
-        retrained.append(_retrain(label, classifier, store, sounds))
+        retrained.append(retrain_and_save(label, classifier, store)[1])
     result["retrained"] = retrained
     if args.json:
         print(to_json(result))
@@ -126,26 +127,6 @@ def _user_sounds():
     except SoundwatchError as exc:
         log.warning("your sounds are not known to this correction: %s", exc)
         return []
-
-
-def _retrain(label: str, classifier, store, sounds) -> str:
-    """Retrain ``label`` (one of the user's sounds, or a new one); a line saying what
-    happened (too few examples is not an error here: they are kept for later)."""
-    from soundwatch.errors import SoundwatchError
-    from soundwatch.sounds.library import write_sounds
-    from soundwatch.sounds.retrain import retrain_sound
-
-    current = next((s for s in sounds if s.label == label), None)
-    try:
-        sound = retrain_sound(label, classifier, store, current)
-    except SoundwatchError as exc:
-        return f"{label!r} not retrained: {exc}"
-    write_sounds([s for s in sounds if s.label != label] + [sound])
-    info = sound.info["retrained"]
-    return (f"{label!r} retrained from {info['learnt_examples']} learnt and "
-            f"{info['corrected_positives']} corrected example(s) against "
-            f"{info['rejected_examples']} rejected one(s) "
-            f"({info['rejected_still_firing']} of those would still fire)")
 
 
 def _show(args, store, settings) -> int:

@@ -81,6 +81,7 @@ class ListeningSession:
         self.source = None
         self.engine = None
         self.monitor = None
+        self.last_monitor = None  # the monitor of the stream that stopped last
         self.started_wall_s = 0.0  # time.time() when the current stream began
         self.listener: MailboxListener | None = None
         self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
@@ -184,6 +185,7 @@ class ListeningSession:
         monitor, engine, self.monitor, self.engine, self.source = (
             self.monitor, self.engine, None, None, None)
         if monitor is not None:
+            self.last_monitor = monitor  # its ring's audio can still be kept by a correction
             monitor.stop()
         elif engine is not None:
             engine.stop()

@@ -137,3 +137,23 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
         "retrained_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
                      info=info)
+
+
+def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:
+    """Retrain ``label`` (one of the user's sounds, or a new one) and save it in the
+    sounds file. Returns (the sound, or None when it could not be learnt yet, and a line
+    saying what happened): too few examples is not an error here, they are kept."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    try:
+        sounds = read_sounds()
+        current = next((s for s in sounds if s.label == label), None)
+        sound = retrain_sound(label, classifier, store, current)
+        write_sounds([s for s in sounds if s.label != label] + [sound])
+    except SoundwatchError as exc:
+        return None, f"{label!r} not retrained: {exc}"
+    info = sound.info["retrained"]
+    return sound, (f"{label!r} retrained from {info['learnt_examples']} learnt and "
+                   f"{info['corrected_positives']} corrected example(s) against "
+                   f"{info['rejected_examples']} rejected one(s) "
+                   f"({info['rejected_still_firing']} of those would still fire)")
