@@ -41,13 +41,6 @@ def place(signal: np.ndarray, sound: np.ndarray, at_s: float) -> None:
     signal[int(at_s * RATE):int(at_s * RATE) + len(sound)] += sound
 
 
-@pytest.fixture
-def place_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory):
     """The test model and a 20 s stream: two faint 3 kHz tones (false alarms of

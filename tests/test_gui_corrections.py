@@ -12,7 +12,7 @@ import soundfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
-from gui_helpers import GuiHarness, write_scene  # noqa: E402
+from gui_helpers import write_scene  # noqa: E402
 
 from soundwatch.gui.class_settings import CORRECTIONS_COLUMN  # noqa: E402
 from soundwatch.store import EventStore  # noqa: E402
@@ -21,13 +21,6 @@ pytest.importorskip("pytestqt")
 
 RATE = 16000
 SCENE = [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("noise", 1.0), ("silence", 1.0)]
-
-
-@pytest.fixture
-def harness(qtbot, tmp_path, monkeypatch):
-    h = GuiHarness(qtbot, tmp_path, monkeypatch)
-    yield h
-    h.close_all()
 
 
 def corrections_cell(window, label: str) -> str:

@@ -35,13 +35,6 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.fixture
-def place_dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory):
     """The test model and a 20 s stream with 3 kHz tones peaking about 0.76, 1.0, 0.79."""

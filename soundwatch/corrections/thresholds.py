@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from soundwatch.detect import ClassSettings, DetectorSettings
 from soundwatch.errors import SoundwatchError
-from soundwatch.jsonout import to_json
+from soundwatch.jsonout import write_json_file
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +140,10 @@ def write_adjustments(adjustments: dict[str, Adjustment], resets: dict[str, int]
         SoundwatchError: it cannot be written.
     """
     path = Path(path) if path is not None else default_adjustments_path()
-    text = to_json({"format": FORMAT, "version": VERSION,
-                    "labels": {k: asdict(v) for k, v in sorted(adjustments.items())},
-                    "resets": dict(sorted(resets.items()))}, indent=1)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise SoundwatchError(f"cannot write the threshold adjustments {path}: {exc}. "
-                              "Check the folder's permissions and free space.") from exc
+    write_json_file(path, {"format": FORMAT, "version": VERSION,
+                           "labels": {k: asdict(v) for k, v in sorted(adjustments.items())},
+                           "resets": dict(sorted(resets.items()))},
+                    "the threshold adjustments")
     return path
 
 
