@@ -6,7 +6,8 @@ The detector is the live one (:class:`~soundwatch.detect.EventDetector`), fed ea
 stored window at its stored time, reset where the history has a hole (a gap in the audio
 or time between runs), so unchanged settings give the events that were stored. Labels
 whose score never reaches their ``threshold_on`` in a segment cannot make an event
-there and are skipped, which keeps a day of history to seconds.
+there and are skipped, and each label's detector sees only the windows around its score
+reaching ``threshold_off``, which keeps a day of history to seconds.
 """
 
 from __future__ import annotations
@@ -74,26 +75,35 @@ def _rescore_segment(segment: Segment, detection: DetectorSettings,
                and highest[i] >= settings.class_values(label)[0]]
     if not columns:
         return []
-    labels = tuple(segment.labels[i] for i in columns)
-    detector = EventDetector(labels, replace(for_labels(settings, labels), watch=(),
-                                             ignore=()),
-                             segment.sample_rate_hz, segment.window_samples)
     rate = segment.sample_rate_hz
     origin = segment.times[0] - segment.window_samples / rate
     ends = np.round((segment.times - origin) * rate).astype(np.int64)
-    gap = int(GAP_HOPS * segment.hop_s * rate)
-    notices = []
-    previous = None
-    for row, end in zip(segment.scores[:, columns], ends, strict=True):
-        if previous is not None and end - previous > gap:
-            notices += detector.flush(int(previous))
-            detector.reset(int(end) - segment.window_samples)
-        notices += detector.update(row, int(end))
-        previous = end
-    notices += detector.flush(int(previous))
-    return [RescoredEvent(e.label, utc(origin + e.start_sample / rate),
-                          utc(origin + e.end_sample / rate), float(e.peak))
-            for e in notices if not e.ongoing]
+    holes = np.flatnonzero(np.diff(ends) > int(GAP_HOPS * segment.hop_s * rate)) + 1
+    runs = list(zip(np.r_[0, holes], np.r_[holes, len(ends)], strict=True))
+    # Each label on its own, fed only the windows near its score reaching threshold_off
+    # (and enough around them for smoothing and merging to see what they would have
+    # seen): elsewhere its detector is idle and a window changes nothing.
+    pad = settings.smoothing_hops + int(np.ceil(settings.merge_gap_s / segment.hop_s)) + 2
+    found = []
+    for column in columns:
+        label = segment.labels[column]
+        single = replace(for_labels(settings, (label,)), watch=(), ignore=())
+        off = single.class_values(label)[1]
+        for first, last in runs:
+            scores = segment.scores[first:last, column]
+            near = np.convolve(scores >= off, np.ones(2 * pad + 1), mode="same") > 0
+            if not near.any():
+                continue
+            detector = EventDetector((label,), single, rate, segment.window_samples)
+            detector.reset(int(ends[first]) - segment.window_samples)
+            notices = []
+            for index in np.flatnonzero(near):
+                notices += detector.update(scores[index:index + 1], int(ends[first + index]))
+            notices += detector.flush(int(ends[last - 1]))
+            found += [RescoredEvent(label, utc(origin + e.start_sample / rate),
+                                    utc(origin + e.end_sample / rate), float(e.peak))
+                      for e in notices if not e.ongoing]
+    return found
 
 
 def compare(rescored: list[RescoredEvent], stored) -> tuple[list[RescoredEvent],

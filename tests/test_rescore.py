@@ -148,3 +148,47 @@ def test_a_synthetic_history_rolls_segments_survives_a_torn_record_and_is_pruned
 
 def test_the_history_of_the_shipped_model_costs_about_2_mb_an_hour():
     assert bytes_per_hour(68, 0.25) == (8 + 2 * 68) * 14400 == 2_073_600
+
+
+@pytest.mark.parametrize("settings", [
+    DetectorSettings(),
+    DetectorSettings(smoothing="mean", smoothing_hops=3, merge_gap_s=2.0, min_duration_s=0.0),
+    DetectorSettings(threshold_on=0.5, threshold_off=0.2, max_duration_s=3.0, warmup_s=5.0),
+])
+def test_rescoring_label_by_label_near_threshold_finds_what_the_full_detector_finds(
+        tmp_path, settings):
+    """The shortcut (each label fed only the windows near its threshold) against the live
+    detector fed every window of every label, on bursty random scores."""
+    from soundwatch.detect import EventDetector
+
+    labels = ("a", "b", "c", "d")
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    writer = ScoreHistoryWriter(tmp_path, fake_monitor(labels, start))
+    rng = np.random.default_rng(5)
+    hops = 3000
+    scores = rng.beta(0.5, 8.0, size=(hops, 4)).astype(np.float32)
+    for _ in range(80):  # bursts of 1-12 hops, some close together
+        at, length = rng.integers(hops - 12), rng.integers(1, 12)
+        scores[at:at + length, rng.integers(4)] = rng.uniform(0.3, 1.0)
+    for hop in range(hops):
+        writer.on_scores(scores[hop], None, RATE + hop * RATE // 2)
+    writer.on_stop()
+    history = read_history(tmp_path, start)
+    got = [(e.label, e.start, e.end, e.peak) for e in rescore(history, settings)]
+    segment = history[0]
+    detector = EventDetector(labels, settings, RATE, RATE)
+    origin = segment.times[0] - 1.0
+    ends = np.round((segment.times - origin) * RATE).astype(np.int64)
+    notices = []
+    for row, end in zip(segment.scores, ends, strict=True):
+        notices += detector.update(row, int(end))
+    notices += detector.flush(int(ends[-1]))
+    want = sorted(((e.label, e.start_sample, e.end_sample, e.peak) for e in notices
+                   if not e.ongoing), key=lambda e: (e[1], e[0]))
+    assert len(want) > 20
+    got.sort(key=lambda e: (e[1], e[0]))
+    assert [(label, peak) for label, _, _, peak in got] == [(w[0], w[3]) for w in want]
+    offset = origin - start.timestamp()
+    assert [t for _, s, e, _ in got for t in ((s - start).total_seconds(),
+                                               (e - start).total_seconds())] == pytest.approx(
+        [t for _, s, e, _ in want for t in (s / RATE + offset, e / RATE + offset)], abs=1e-4)
