@@ -187,11 +187,12 @@ def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(
     code, out, err = run(capsys, "events", "reject", faint["id"], "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "no audio kept" in out, err
-    # A marked missed sound with a recording of it.
-    code, out, err = run(capsys, "events", "missed", "--start", "30s", "--end", "25s",
-                         "tone_1k", "--audio", audio["examples"][0], "--db", db,
-                         "--model", audio["model"])
+    # A marked missed sound with a recording of it (the time of the first faint tone).
+    code, out, err = run(capsys, "events", "missed", "--start", faint["start_time"],
+                         "--end", faint["end_time"], "tone_1k", "--audio",
+                         audio["examples"][0], "--db", db, "--model", audio["model"])
     assert code == 0 and "marked as missed" in out, err
+    assert "scored at most" in out and "threshold_on 0.70" in out  # from the score history
     assert len(before) > 0
 
 

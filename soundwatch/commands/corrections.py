@@ -101,6 +101,8 @@ def _correct(args, store, settings) -> int:
             continue
         retrained.append(retrain_and_save(label, classifier, store)[1])
     result["retrained"] = retrained
+    result["history"] = (_missed_scores(store, done.label, start, end, settings)
+                         if done.kind == "missed" else None)
     if args.json:
         print(to_json(result))
         return 0
@@ -113,9 +115,34 @@ def _correct(args, store, settings) -> int:
              else "no audio kept (no clip was saved): only its peak score counts"))
     if done.adjustment:
         print(f"{done.event_label}: {done.adjustment.reason}")
+    if result["history"]:
+        print(result["history"])
     for line in retrained:
         print(line)
     return 0
+
+
+def _missed_scores(store, label: str, start, end, settings) -> str:
+    """What the score history says of ``label`` over a missed range: its highest score
+    against its threshold_on, or that the history does not hold it."""
+    from datetime import timedelta
+
+    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.score_history import history_dir, read_history
+
+    # Windows that ended up to a window after the range still heard it.
+    segments = [s for s in read_history(history_dir(store.path), start, end + timedelta(
+        seconds=2)) if label in s.labels]
+    if not segments:
+        return (f"the score history holds no {label!r} scores of that moment, so how close "
+                "it came is not known")
+    highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
+    detection = with_adjustments(settings.detection, (label,))
+    on = detection.class_values(label)[0]
+    return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}"
+            + (f": try `soundwatch rescore --since 1d --label {label} --threshold-on "
+               f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add"
+               if highest < on else ""))
 
 
 def _user_sounds():
