@@ -18,7 +18,8 @@ MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("events", help="list or export logged sound events",
-                                   description="Read back the events `listen` logged.")
+                                   description="Read back the events `listen` logged, "
+                                   "and correct them (confirm, reject, relabel, missed).")
     actions = parser.add_subparsers(dest="events_action", metavar="ACTION", required=True)
     for name, help_text in (("list", "print events, newest first"),
                             ("export", "write events (oldest first) as CSV or JSON Lines")):
@@ -102,13 +103,13 @@ def run(args) -> int:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))
             return 0
         node_head = f"{'node':<16} " if nodes else ""
-        print(f"{'id':>6} {'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5} "
-              f"{'snr dB':>6} {'floor dBFS':>10}  clip")
+        print(f"{'id':>6} {'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} "
+              f"{'peak':>5} {'snr dB':>6} {'floor dBFS':>10}  clip")
         for event in events:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
-            print(f"{event.id:>6} {_local(event.start_time):<23} {node}{printable(event.label):<22} "
-                  f"{event.duration_s:6.2f} {event.peak:5.2f} {_db(event.snr_db, 6)} "
-                  f"{_db(event.noise_floor_dbfs, 10)}  {printable(event.clip_path or '-')}")
+            print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
+                  f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
+                  f"{_db(event.snr_db, 6)} {_db(event.noise_floor_dbfs, 10)}  {printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
