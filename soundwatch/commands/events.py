@@ -109,7 +109,8 @@ def run(args) -> int:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
             print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
                   f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
-                  f"{_db(event.snr_db, 6)} {_db(event.noise_floor_dbfs, 10)}  {printable(event.clip_path or '-')}")
+                  f"{_db(event.snr_db, 6)} {_db(event.noise_floor_dbfs, 10)}  "
+                  f"{printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
