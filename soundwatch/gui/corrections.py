@@ -189,7 +189,9 @@ class CorrectionsController:
                 replace(base, classes={**base.classes, label: override}), (label,))
             return len(rescore(segments, settings, only=(label,)))
 
-        hours = covered_s(segments) / 3600
-        return (f"'{label}' at {after:.2f}: the last {PREVIEW_H:g} h ({hours:.1f} h of "
-                f"scores) would have given {found(after)} event(s) (was {found(before)} "
-                f"at {before:.2f}).")
+        covered = covered_s(segments)
+        span = (f"{covered:.0f} s" if covered < 120 else f"{covered / 60:.0f} min"
+                if covered < 7200 else f"{covered / 3600:.1f} h")
+        return (f"'{label}' at {after:.2f}: the last {PREVIEW_H:g} h ({span} of scores) "
+                f"would have given {found(after)} event(s) (was {found(before)} at "
+                f"{before:.2f}).")
