@@ -14,7 +14,7 @@ from model_factory import make_test_model
 
 from soundwatch.cli import main
 from soundwatch.corrections.thresholds import MARGIN, compute_adjustment
-from soundwatch.detect import Event
+from soundwatch.detect import ClassSettings, Event
 from soundwatch.store import EventStore
 
 RATE = 16000
@@ -107,6 +107,7 @@ def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs,
     # stream loses both faint tones (the other one scored lower) and keeps the clear one.
     adjustments = json.loads((place_dirs / "data" / "threshold_adjustments.json").read_text())
     learnt = adjustments["labels"]["tone_3k"]["threshold_on"]
+    assert adjustments["labels"]["tone_3k"]["model_version"] == "test"
     assert learnt == pytest.approx(round(faint_b["peak"] + MARGIN, 4), abs=1e-3)
     again = listen(capsys, audio, db, "--no-clips")
     assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
@@ -142,6 +143,8 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     sound = json.loads((place_dirs / "data" / "sounds.json").read_text())["sounds"][0]
     assert sound["info"]["retrained"]["learnt_examples"] == 5
     assert sound["info"]["retrained"]["corrected_positives"] == 1
+    code, out, err = run(capsys, "sounds", "list")
+    assert "chime" in out and "5 examples + 1 corrected, 0 rejected" in out, out
     # ... and a relabelled event is a false alarm of its own label.
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     counts = {row["label"]: row for row in map(json.loads, out.splitlines())}
@@ -226,3 +229,22 @@ def test_the_learnt_threshold_keeps_confirmed_events_and_is_bounded():
     assert compute_adjustment("dog", 0.5, [0.8], []) is None
     assert compute_adjustment("dog", 0.5, [0.72], []).threshold_on == pytest.approx(0.73)
     assert compute_adjustment("dog", 0.7, [], [0.9]) is None
+
+
+def test_a_learnt_threshold_applies_only_to_the_model_it_was_learnt_on(tmp_path, caplog):
+    from soundwatch.corrections.thresholds import with_adjustments, write_adjustments
+    from soundwatch.detect import DetectorSettings
+
+    path = tmp_path / "threshold_adjustments.json"
+    write_adjustments({"dog": compute_adjustment("dog", 0.7, [0.8], [], "2")}, {}, path)
+    same = with_adjustments(DetectorSettings(), ("dog", "cat"), path, model_version="2")
+    assert same.class_values("dog")[0] == pytest.approx(0.81)
+    other = with_adjustments(DetectorSettings(), ("dog", "cat"), path, model_version="3")
+    assert other.class_values("dog")[0] == 0.7 and "learnt on model version 2" in caplog.text
+    # A threshold set higher in the config file wins; a label the model lacks is left out.
+    higher = DetectorSettings(classes={"dog": ClassSettings(threshold_on=0.9)})
+    assert with_adjustments(higher, ("dog",), path, "2").class_values("dog")[0] == 0.9
+    assert "dog" not in with_adjustments(DetectorSettings(), ("cat",), path, "2").classes
+    path.write_text("{broken")
+    assert with_adjustments(DetectorSettings(), ("dog",), path, "2") == DetectorSettings()
+    assert "cannot read the threshold adjustments" in caplog.text

@@ -62,7 +62,8 @@ def run(args) -> int:
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
-    detection = with_adjustments(detection, classifier.labels)  # learnt from corrections
+    detection = with_adjustments(detection, classifier.labels,  # learnt from corrections
+                                 model_version=classifier.metadata.model_version)
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

@@ -90,7 +90,8 @@ def _correct(args, store, settings) -> int:
     else:
         done = correct_event(store, args.events_action, args.id, labels, settings.detection,
                              label=getattr(args, "label", None),
-                             new_ok=getattr(args, "new", False))
+                             new_ok=getattr(args, "new", False),
+                             model_version=classifier.metadata.model_version)
     result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
               "label": done.label,
               "example": str(done.example_path) if done.example_path else None,
@@ -137,7 +138,8 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
         return (f"the score history holds no {label!r} scores of that moment, so how close "
                 "it came is not known")
     highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
-    detection = with_adjustments(settings.detection, (label,))
+    detection = with_adjustments(settings.detection, (label,),
+                                 model_version=segments[-1].model_version)
     on = detection.class_values(label)[0]
     return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}"
             + (f": try `soundwatch rescore --since 1d --label {label} --threshold-on "

@@ -115,7 +115,8 @@ def run(args) -> int:
         c = settings.clips
         clips = ClipWriter(settings.clip_directory(), c.pre_roll_s, c.post_roll_s, c.max_mb,
                            c.max_files, c.min_free_mb, classifier.sample_rate_hz)
-    detection = with_adjustments(settings.detection, classifier.labels)  # from corrections
+    detection = with_adjustments(settings.detection, classifier.labels,  # from corrections
+                                 model_version=classifier.metadata.model_version)
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},

@@ -70,7 +70,8 @@ def run(args) -> int:
         raise SoundwatchError(f"the history has no label {', '.join(map(repr, unknown))}; "
                               f"its labels: {', '.join(sorted(known))}")
     if not args.without_learnt:
-        detection = with_adjustments(detection, known)
+        detection = with_adjustments(detection, known,
+                                     model_version=segments[-1].model_version)
     rescored = rescore(segments, detection, only)
     sessions = {segment.session_id for segment in segments}
     stored = []

@@ -55,9 +55,14 @@ def run(args) -> int:
                   "`soundwatch learn LABEL FILE...`")
         for sound in [] if args.json else sounds:
             info = sound.info
+            retrained = info.get("retrained") or {}
+            from_corrections = (f" + {retrained['corrected_positives']} corrected, "
+                                f"{retrained['rejected_examples']} rejected"
+                                if retrained else "")
             print(f"{sound.label:<24} model {sound.model_version:<6} "
-                  f"{len(info.get('examples', []))} examples  learnt "
-                  f"{info.get('learnt_utc', '?')}")
+                  f"{len(info.get('examples', []))} examples{from_corrections}  learnt "
+                  f"{info.get('learnt_utc', '?')}"
+                  + (f", retrained {retrained['retrained_utc']}" if retrained else ""))
         return 0
     if args.sounds_action == "remove":
         if args.label not in labels:

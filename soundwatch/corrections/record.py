@@ -85,7 +85,8 @@ class Correction:
 def correct_event(store, kind: str, row_id: int, labels: Labels,
                   detection: DetectorSettings, label: str | None = None, new_ok: bool = False,
                   audio: tuple[np.ndarray, int] | None = None,
-                  adjustments_path: str | Path | None = None) -> Correction:
+                  adjustments_path: str | Path | None = None,
+                  model_version: str = "") -> Correction:
     """Confirm, reject or relabel the stored event ``row_id``.
 
     Args:
@@ -100,6 +101,8 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         audio: the event's audio ((n,) float32, rate) when no clip holds it (the
             window's ring).
         adjustments_path: the learnt thresholds file (default: the user data folder's).
+        model_version: the model whose scores the event's peak is (recorded with the
+            learnt threshold).
 
     Raises:
         SoundwatchError: unknown event or label, a relabel to the event's own label, or
@@ -147,7 +150,8 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             Path(path).unlink(missing_ok=True)
     adjustment = None
     if event.label in labels.model:
-        adjustment = update_adjustment(store, event.label, detection, adjustments_path)
+        adjustment = update_adjustment(store, event.label, detection, adjustments_path,
+                                       model_version)
     return Correction(correction_id, kind, event.label, true_label, example, adjustment)
 
 
@@ -193,7 +197,8 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
 
 
 def update_adjustment(store, label: str, detection: DetectorSettings,
-                      adjustments_path: str | Path | None = None) -> Adjustment | None:
+                      adjustments_path: str | Path | None = None,
+                      model_version: str = "") -> Adjustment | None:
     """Recompute ``label``'s learnt threshold from its corrections since its last reset
     and save it (or remove it when no raise helps); returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
@@ -204,7 +209,7 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
             continue
         (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
     adjustment = compute_adjustment(label, detection.class_values(label)[0], rejected,
-                                    confirmed)
+                                    confirmed, model_version)
     if adjustment is None:
         adjustments.pop(label, None)
     else:

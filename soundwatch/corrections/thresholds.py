@@ -57,6 +57,8 @@ class Adjustment:
         rejected: rejected events counted; ``suppressed`` of them fall below it.
         confirmed: confirmed events counted (all stay above it).
         reason: the rule in words, with its numbers.
+        model_version: the model whose scores it was learnt from ("": any); another
+            model's scores differ, so it is not applied to them.
     """
 
     label: str
@@ -66,10 +68,12 @@ class Adjustment:
     suppressed: int
     confirmed: int
     reason: str
+    model_version: str = ""
 
 
 def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
-                       confirmed_peaks: list[float]) -> Adjustment | None:
+                       confirmed_peaks: list[float], model_version: str = ""
+                       ) -> Adjustment | None:
     """The raised threshold for ``label``, or None when no raise helps.
 
     Args:
@@ -77,6 +81,7 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
         base_on: its ``threshold_on`` now (config file and flags applied).
         rejected_peaks: peak scores of its rejected events.
         confirmed_peaks: peak scores of its confirmed events.
+        model_version: the model that scored them.
     """
     ceiling = min(base_on + MAX_RAISE, MAX_THRESHOLD_ON)
     lowest_confirmed = min(confirmed_peaks, default=float("inf"))
@@ -101,7 +106,7 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
         reason += (f"; {kept_out} rejected event(s) scored too high to suppress without "
                    f"missing a confirmed one or raising it past {ceiling:.2f}")
     return Adjustment(label, best, round(base_on, 4), len(rejected_peaks), suppressed,
-                      len(confirmed_peaks), reason)
+                      len(confirmed_peaks), reason, model_version)
 
 
 def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustment],
@@ -147,11 +152,12 @@ def write_adjustments(adjustments: dict[str, Adjustment], resets: dict[str, int]
     return path
 
 
-def with_adjustments(detection: DetectorSettings, labels, path: str | Path | None = None
-                     ) -> DetectorSettings:
+def with_adjustments(detection: DetectorSettings, labels, path: str | Path | None = None,
+                     model_version: str | None = None) -> DetectorSettings:
     """``detection`` with the learnt thresholds of ``labels`` applied as per-class
-    ``threshold_on`` overrides (only where they raise the threshold in force). An
-    unreadable file is a warning: the settings are returned unchanged."""
+    ``threshold_on`` overrides (only where they raise the threshold in force). With
+    ``model_version``, thresholds learnt on another model's scores are left out (with a
+    warning). An unreadable file is a warning: the settings are returned unchanged."""
     try:
         adjustments, _ = read_adjustments(path)
     except SoundwatchError as exc:
@@ -160,6 +166,11 @@ def with_adjustments(detection: DetectorSettings, labels, path: str | Path | Non
     classes = dict(detection.classes)
     for label, adjustment in adjustments.items():
         if label not in labels:
+            continue
+        if model_version is not None and adjustment.model_version not in ("", model_version):
+            log.warning("the threshold of %r learnt from corrections is not applied: it was "
+                        "learnt on model version %s, this model is %s (correct new events "
+                        "to learn it again)", label, adjustment.model_version, model_version)
             continue
         if adjustment.threshold_on > detection.class_values(label)[0]:
             classes[label] = replace(classes.get(label, ClassSettings()),

@@ -72,7 +72,8 @@ class CorrectionsController:
         try:
             done = correct_event(store, kind, row_id, labels,
                                  self.session.detector_settings or DetectorSettings(),
-                                 label=label, new_ok=new_ok, audio=audio)
+                                 label=label, new_ok=new_ok, audio=audio,
+                                 model_version=self.session.classifier.metadata.model_version)
         except SoundwatchError as exc:
             return self._say(str(exc), error=True)
         lines = [{"confirm": f"Confirmed the '{row.label}' event",
@@ -186,7 +187,8 @@ class CorrectionsController:
             override = replace(base.classes.get(label, ClassSettings()),
                                threshold_on=threshold, threshold_off=None)
             settings = with_adjustments(
-                replace(base, classes={**base.classes, label: override}), (label,))
+                replace(base, classes={**base.classes, label: override}), (label,),
+                model_version=segments[-1].model_version)
             return len(rescore(segments, settings, only=(label,)))
 
         covered = covered_s(segments)

@@ -323,7 +323,10 @@ class ListeningSession:
         from soundwatch.corrections.thresholds import with_adjustments
         from soundwatch.detect import DetectorSettings
 
-        return with_adjustments(detection or DetectorSettings(), self.labels)
+        version = (self.classifier.metadata.model_version if self.classifier is not None
+                   else None)
+        return with_adjustments(detection or DetectorSettings(), self.labels,
+                                model_version=version)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier
