@@ -26,6 +26,7 @@ message naming the file, the key and the fix. Example::
 
     [store]
     database = ""          # empty: <user data dir>/events.sqlite
+    score_history_h = 24   # hours of per-window scores kept for `soundwatch rescore`
 
 Where files live: :func:`user_config_path` (``$SOUNDWATCH_CONFIG_DIR`` overrides) and
 :func:`user_data_dir` (``$SOUNDWATCH_DATA_DIR`` overrides) for the database and clips.
@@ -60,6 +61,7 @@ MAX_CLIP_MB = 1e9  # 1 PB
 MAX_CLIP_FILES = 10_000_000
 MAX_CONFIG_BYTES = 1_000_000
 MAX_CONFIG_DEPTH = 20  # nested tables/arrays; ours go 3 deep
+MAX_SCORE_HISTORY_H = 24.0 * 31  # a month: 1.5 GB of scores with the shipped model
 
 
 def finite_problems(settings, prefix: str = "") -> list[str]:
@@ -187,6 +189,8 @@ class ClipSettings:
 @dataclass(frozen=True)
 class StoreSettings:
     database: str | None = None  # None: <user data dir>/events.sqlite
+    # Hours of per-window scores kept for `rescore` (soundwatch.score_history); 0: none.
+    score_history_h: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,9 @@ class Settings:
                     f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
                 )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
+        if not 0.0 <= self.store.score_history_h <= MAX_SCORE_HISTORY_H:
+            found.append(f"[store] score_history_h must be in [0, {MAX_SCORE_HISTORY_H:g}] "
+                         f"hours (0: keep none), got {self.store.score_history_h}")
         return found
 
 

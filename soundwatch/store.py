@@ -39,7 +39,8 @@ from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
-SCHEMA_VERSION = 3  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS
+SCHEMA_VERSION = 4  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
+# 4: the corrections table
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -107,6 +108,26 @@ CREATE TABLE IF NOT EXISTS node_events (
     event_row INTEGER NOT NULL REFERENCES events(id),
     PRIMARY KEY (node, remote_id)
 );
+"""
+
+# Version 4: the user's corrections of events (see soundwatch.corrections): one row per
+# corrected event (a newer correction of the same event replaces it) or marked range.
+# ``event_label`` is what the detector said (NULL for a missed sound), ``label`` what it
+# was (NULL when rejected: "not this").
+_CORRECTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                -- confirm | reject | relabel | missed
+    event_row INTEGER REFERENCES events(id),
+    event_label TEXT,
+    label TEXT,
+    peak REAL,                         -- the event's peak score for event_label
+    start_time TEXT NOT NULL,          -- UTC ISO-8601: the event's or the marked range's
+    end_time TEXT NOT NULL,
+    example_path TEXT,                 -- the audio kept as an example (NULL: none kept)
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS corrections_event ON corrections(event_row);
 """
 
 # Version 3: each event's level, the noise floor before it and its SNR (dB; NULL in rows
@@ -266,9 +287,10 @@ class EventStore:
 
     def _upgrade(self) -> None:
         """Version 1 -> 2: add the outbox and node_events tables; 2 -> 3: add the
-        LEVEL_COLUMNS to events (rows kept, their levels NULL). Nothing else changes; the
-        caller holds the lock inside a transaction."""
-        for statement in _OUTBOX_SCHEMA.split(";"):
+        LEVEL_COLUMNS to events (rows kept, their levels NULL); 3 -> 4: add the
+        corrections table. Nothing else changes; the caller holds the lock inside a
+        transaction."""
+        for statement in (_OUTBOX_SCHEMA + _CORRECTIONS_SCHEMA).split(";"):
             if statement.strip():
                 self._db.execute(statement)
         have = set(_columns(self._db, ["events"])["events"])
@@ -635,6 +657,61 @@ class EventStore:
         except BaseException:
             _rollback_quietly(self._db)  # the first error is the one to report
             raise
+
+    # -- corrections (soundwatch.corrections) ------------------------------------------
+
+    def event_by_id(self, row_id: int) -> StoredEvent | None:
+        """The event row ``row_id`` (the ``id`` that ``events list --json`` prints), or None."""
+        level_columns = self._level_columns()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT e.id, e.session_id, e.label, e.start_time, e.end_time, e.start_s, "
+                "e.end_s, e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
+                + ", ".join(level_columns) + " FROM events e JOIN sessions s ON "
+                "s.id = e.session_id WHERE e.id = ?", (int(row_id),)).fetchone()
+        return None if row is None else StoredEvent(**{key: row[key] for key in row.keys()})
+
+    def add_correction(self, kind: str, start_time: str, end_time: str,
+                       event_row: int | None = None, event_label: str | None = None,
+                       label: str | None = None, peak: float | None = None,
+                       example_path: str | None = None) -> tuple[int, list[str]]:
+        """Commit one correction; a correction of an event replaces any earlier one of the
+        same event (in the same transaction). Returns (its row id, the example paths of
+        the corrections it replaced, for the caller to delete)."""
+        now = _iso(datetime.now(timezone.utc))
+
+        def work():
+            replaced = []
+            if event_row is not None:
+                replaced = [r[0] for r in self._db.execute(
+                    "SELECT example_path FROM corrections WHERE event_row = ? AND "
+                    "example_path IS NOT NULL", (event_row,))]
+                self._db.execute("DELETE FROM corrections WHERE event_row = ?", (event_row,))
+            cursor = self._db.execute(
+                "INSERT INTO corrections (kind, event_row, event_label, label, peak, "
+                "start_time, end_time, example_path, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, event_row, event_label, label, _optional_float(peak), start_time,
+                 end_time, example_path, now))
+            return int(cursor.lastrowid), replaced
+
+        with self._lock:
+            return self._in_transaction(work)
+
+    def corrections(self, label: str | None = None) -> list[dict]:
+        """Correction rows (dicts of the table's columns), oldest first; with ``label``,
+        those whose ``event_label`` or ``label`` is it. None in a file older than
+        version 4 opened read-only."""
+        query = "SELECT * FROM corrections"
+        params: tuple = ()
+        if label is not None:
+            query += " WHERE event_label = ? OR label = ?"
+            params = (label, label)
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'corrections'").fetchone():
+                return []
+            return [dict(row) for row in self._db.execute(query + " ORDER BY id", params)]
 
     # -- export --------------------------------------------------------------------------
 

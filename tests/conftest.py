@@ -120,3 +120,22 @@ def pulse_mic() -> VirtualMic:
             pytest.fail(reason)
         pytest.skip(reason)
     return VirtualMic()
+
+
+@pytest.fixture
+def place_dirs(tmp_path, monkeypatch):
+    """``tmp_path`` as the user's config (``config/``) and data (``data/``) folders."""
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def harness(qtbot, tmp_path, monkeypatch):
+    """A :class:`gui_helpers.GuiHarness` over ``tmp_path``; its windows close after the
+    test (GUI test modules may define their own)."""
+    from gui_helpers import GuiHarness
+
+    h = GuiHarness(qtbot, tmp_path, monkeypatch)
+    yield h
+    h.close_all()

@@ -42,6 +42,7 @@ def run(args) -> int:
 
     from soundwatch.analysis import classify_file
     from soundwatch.config import load_settings
+    from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
@@ -61,6 +62,8 @@ def run(args) -> int:
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
+    detection = with_adjustments(detection, classifier.labels,  # learnt from corrections
+                                 model_version=classifier.metadata.model_version)
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

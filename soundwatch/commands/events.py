@@ -1,4 +1,5 @@
-"""`soundwatch events list|export`: read back the event log (SQLite).
+"""`soundwatch events list|export`: read back the event log (SQLite); correct events
+(`confirm|reject|relabel|missed|corrections`, see :mod:`soundwatch.commands.corrections`).
 
     soundwatch events list --since 2h --label dog
     soundwatch events export --format csv -o events.csv --since 2024-05-01
@@ -17,7 +18,8 @@ MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("events", help="list or export logged sound events",
-                                   description="Read back the events `listen` logged.")
+                                   description="Read back the events `listen` logged, "
+                                   "and correct them (confirm, reject, relabel, missed).")
     actions = parser.add_subparsers(dest="events_action", metavar="ACTION", required=True)
     for name, help_text in (("list", "print events, newest first"),
                             ("export", "write events (oldest first) as CSV or JSON Lines")):
@@ -39,16 +41,22 @@ def add_parser(subparsers) -> None:
         else:
             sub.add_argument("--format", choices=("csv", "jsonl"), default="csv")
             sub.add_argument("-o", "--output", help="file to write (default: stdout)")
+    from soundwatch.commands import corrections
+
+    corrections.add_parsers(actions)
 
 
 def run(args) -> int:
+    from soundwatch.commands import corrections
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.store import EventStore
     from soundwatch.times import parse_time
 
-    settings = load_settings(args.config) if args.config or not args.db else None
+    correcting = args.events_action in corrections.ACTIONS
+    settings = (load_settings(args.config) if args.config or not args.db or correcting
+                else None)
     path = args.db or settings.database_path()
     from pathlib import Path
 
@@ -62,6 +70,8 @@ def run(args) -> int:
             f"no event database at {path}: run `soundwatch listen --headless` first, or "
             "pass --db PATH"
         )
+    if correcting:
+        return corrections.run(args, path, settings)
     if args.events_action == "list" and not 0 <= args.limit <= MAX_LIMIT:
         raise SoundwatchError(f"--limit must be in [0, {MAX_LIMIT}] (0: all), got {args.limit}")
     if args.session is not None and not 0 < args.session <= MAX_ROW_ID:
@@ -93,13 +103,14 @@ def run(args) -> int:
             print("no events" + (" matching the filters" if any(filters.values()) else ""))
             return 0
         node_head = f"{'node':<16} " if nodes else ""
-        print(f"{'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} {'peak':>5} "
-              f"{'snr dB':>6} {'floor dBFS':>10}  clip")
+        print(f"{'id':>6} {'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} "
+              f"{'peak':>5} {'snr dB':>6} {'floor dBFS':>10}  clip")
         for event in events:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
-            print(f"{_local(event.start_time):<23} {node}{printable(event.label):<22} "
-                  f"{event.duration_s:6.2f} {event.peak:5.2f} {_db(event.snr_db, 6)} "
-                  f"{_db(event.noise_floor_dbfs, 10)}  {printable(event.clip_path or '-')}")
+            print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
+                  f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
+                  f"{_db(event.snr_db, 6)} {_db(event.noise_floor_dbfs, 10)}  "
+                  f"{printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))

@@ -89,6 +89,7 @@ def run(args) -> int:
     from soundwatch.clips import ClipWriter
     from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
+    from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
@@ -114,12 +115,19 @@ def run(args) -> int:
         c = settings.clips
         clips = ClipWriter(settings.clip_directory(), c.pre_roll_s, c.post_roll_s, c.max_mb,
                            c.max_files, c.min_free_mb, classifier.sample_rate_hz)
-    monitor = Monitor(source, classifier, settings.detection, store=store, clips=clips,
+    detection = with_adjustments(settings.detection, classifier.labels,  # from corrections
+                                 model_version=classifier.metadata.model_version)
+    monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},
                       recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json, near_misses=args.near_misses)
     monitor.add_listener(printer)
+    if store is not None and settings.store.score_history_h > 0:
+        from soundwatch.score_history import ScoreHistoryWriter, history_dir
+
+        monitor.add_listener(ScoreHistoryWriter(history_dir(store.path), monitor,
+                                                settings.store.score_history_h))
     alerts = None
     if settings.alerts.any_channel or settings.alerts.rules:
         from soundwatch.alerts.service import Alerts

@@ -4,6 +4,7 @@
     soundwatch sounds remove doorbell
     soundwatch sounds export my_sounds.json
     soundwatch sounds import my_sounds.json [--replace]
+    soundwatch sounds retrain doorbell   # with the corrections of its events
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def add_parser(subparsers) -> None:
     imported.add_argument("file", metavar="FILE")
     imported.add_argument("--replace", action="store_true",
                           help="replace your sounds that have the same names")
+    retrain = actions.add_parser("retrain", help="retrain a sound with the corrections of "
+                                 "its events (`soundwatch events confirm|reject|relabel`)")
+    retrain.add_argument("label", metavar="LABEL")
+    retrain.add_argument("--db", help="event database holding the corrections (default: "
+                         "events.sqlite in the user data dir)")
+    retrain.add_argument("--config", help="TOML settings file (database and model paths)")
+    retrain.add_argument("--model", help="the .onnx model (default: the shipped one)")
 
 
 def run(args) -> int:
@@ -47,9 +55,14 @@ def run(args) -> int:
                   "`soundwatch learn LABEL FILE...`")
         for sound in [] if args.json else sounds:
             info = sound.info
+            retrained = info.get("retrained") or {}
+            from_corrections = (f" + {retrained['corrected_positives']} corrected, "
+                                f"{retrained['rejected_examples']} rejected"
+                                if retrained else "")
             print(f"{sound.label:<24} model {sound.model_version:<6} "
-                  f"{len(info.get('examples', []))} examples  learnt "
-                  f"{info.get('learnt_utc', '?')}")
+                  f"{len(info.get('examples', []))} examples{from_corrections}  learnt "
+                  f"{info.get('learnt_utc', '?')}"
+                  + (f", retrained {retrained['retrained_utc']}" if retrained else ""))
         return 0
     if args.sounds_action == "remove":
         if args.label not in labels:
@@ -70,6 +83,8 @@ def run(args) -> int:
         write_sounds(chosen, args.file)
         print(f"exported {len(chosen)} sound(s) to {args.file}")
         return 0
+    if args.sounds_action == "retrain":
+        return _retrain(args, sounds)
     incoming = read_sounds(args.file) if Path(args.file).is_file() else None
     if incoming is None:
         raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
@@ -81,4 +96,37 @@ def run(args) -> int:
     new_labels = {s.label for s in incoming}
     write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
     print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}")
+    return 0
+
+
+def _retrain(args, sounds) -> int:
+    from pathlib import Path
+
+    from soundwatch.config import load_settings
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.library import write_sounds
+    from soundwatch.sounds.retrain import retrain_sound
+    from soundwatch.store import EventStore
+
+    settings = load_settings(args.config)
+    path = Path(args.db) if args.db else settings.database_path()
+    if not path.is_file():
+        raise SoundwatchError(f"no event database at {path}, so no corrections to retrain "
+                              "from: pass --db PATH")
+    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    if args.label in classifier.labels:
+        raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
+                              "its corrections set a learnt threshold instead (see "
+                              "`soundwatch events corrections`)")
+    current = next((s for s in sounds if s.label == args.label), None)
+    with EventStore(path, read_only=True) as store:
+        sound = retrain_sound(args.label, classifier, store, current)
+    write_sounds([s for s in sounds if s.label != args.label] + [sound])
+    info = sound.info["retrained"]
+    print(f"{'retrained' if current else 'learnt'} {args.label!r} from "
+          f"{info['learnt_examples']} learnt and {info['corrected_positives']} corrected "
+          f"example(s) against {info['rejected_examples']} rejected one(s) "
+          f"({info['rejected_still_firing']} of those would still fire) in "
+          f"{info['retrain_s']:.1f} s")
     return 0

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
 
-WATCH_COLUMN, LABEL_COLUMN, THRESHOLD_COLUMN = 0, 1, 2
+WATCH_COLUMN, LABEL_COLUMN, THRESHOLD_COLUMN, CORRECTIONS_COLUMN = 0, 1, 2, 3
 OVERRIDE_ROLE = Qt.ItemDataRole.UserRole + 1  # float threshold, or None for the default
 EFFECTIVE_ROLE = Qt.ItemDataRole.UserRole + 2  # the threshold in force (override or default)
 
@@ -69,6 +69,7 @@ class ClassSettingsPanel(QWidget):
     """Search box + table (watch | class | on threshold) + reset button."""
 
     changed = Signal(object)  # ClassTuning
+    threshold_edited = Signal(str, float, float)  # label, threshold before, after
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -80,8 +81,11 @@ class ClassSettingsPanel(QWidget):
         self.search.setPlaceholderText("Search classes…")
         self.search.setClearButtonEnabled(True)
         layout.addWidget(self.search)
-        self.items = QStandardItemModel(0, 3, self)
-        self.items.setHorizontalHeaderLabels(["watch", "class", "on threshold"])
+        self.items = QStandardItemModel(0, 4, self)
+        self.items.setHorizontalHeaderLabels(["watch", "class", "on threshold", "✓ / ✗"])
+        self.items.horizontalHeaderItem(CORRECTIONS_COLUMN).setToolTip(
+            "events you confirmed / rejected (right-click an event)")
+        self._corrections: dict[str, tuple[str, str]] = {}  # label -> (text, tooltip)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.items)
         self.proxy.setFilterKeyColumn(LABEL_COLUMN)
@@ -101,7 +105,13 @@ class ClassSettingsPanel(QWidget):
         header.setSectionResizeMode(WATCH_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(LABEL_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(THRESHOLD_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(CORRECTIONS_COLUMN,
+                                    QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table)
+        self.preview = QLabel("")  # what an edited threshold would have found (rescore)
+        self.preview.setWordWrap(True)
+        self.preview.setVisible(False)
+        layout.addWidget(self.preview)
         row = QHBoxLayout()
         self.summary = QLabel("")
         self.summary.setStyleSheet(f"color: {theme.TEXT_DIM};")
@@ -135,8 +145,11 @@ class ClassSettingsPanel(QWidget):
                 name = QStandardItem(label)
                 name.setEditable(False)
                 threshold = QStandardItem()
-                self.items.appendRow([watch, name, threshold])
+                corrections = QStandardItem()
+                corrections.setEditable(False)
+                self.items.appendRow([watch, name, threshold, corrections])
                 self._show_threshold(threshold, tuning.thresholds.get(label))
+                self._show_corrections(label, corrections)
             self._update_summary()
         finally:
             self._filling = False
@@ -155,7 +168,34 @@ class ClassSettingsPanel(QWidget):
         row = self._row_of(label)
         self.items.setData(self.items.index(row, THRESHOLD_COLUMN), value, OVERRIDE_ROLE)
 
+    def set_corrections(self, counts: Mapping[str, tuple[int, int]],
+                        notes: Mapping[str, str]) -> None:
+        """Show per label how many events were confirmed and rejected (``counts``) and,
+        as its tooltip, what was learnt from them (``notes``)."""
+        self._corrections = {
+            label: (f"{confirmed} / {rejected}",
+                    f"{confirmed} confirmed, {rejected} rejected"
+                    + (f"; {notes[label]}" if label in notes else ""))
+            for label, (confirmed, rejected) in counts.items()}
+        for label, note in notes.items():
+            self._corrections.setdefault(label, ("0 / 0", note))
+        for row in range(self.items.rowCount()):
+            self._show_corrections(self.items.item(row, LABEL_COLUMN).text(),
+                                   self.items.item(row, CORRECTIONS_COLUMN))
+
+    def set_preview(self, text: str) -> None:
+        """Show (non-empty) or hide (empty) the rescore preview line."""
+        self.preview.setText(text)
+        self.preview.setVisible(bool(text))
+
     # -- internals -----------------------------------------------------------------------
+
+    def _show_corrections(self, label: str, item: QStandardItem) -> None:
+        text, tooltip = self._corrections.get(label, ("", ""))
+        item.setText(text)
+        item.setToolTip(tooltip)
+        item.setForeground(QColor(theme.TEXT_DIM))
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
 
     def _row_of(self, label: str) -> int:
         found = self.items.findItems(label, Qt.MatchFlag.MatchExactly, LABEL_COLUMN)
@@ -183,6 +223,7 @@ class ClassSettingsPanel(QWidget):
             elif not watched and label in self.tuning.watched:
                 self.tuning.watched.remove(label)
         elif item.column() == THRESHOLD_COLUMN:
+            before = self.tuning.threshold(label)
             override = item.data(OVERRIDE_ROLE)
             if override is None:
                 self.tuning.thresholds.pop(label, None)
@@ -197,6 +238,8 @@ class ClassSettingsPanel(QWidget):
             return
         self._update_summary()
         self.changed.emit(self.tuning)
+        if item.column() == THRESHOLD_COLUMN:
+            self.threshold_edited.emit(label, before, self.tuning.threshold(label))
 
     def _reset_selected(self) -> None:
         for index in self.table.selectionModel().selectedRows(LABEL_COLUMN):

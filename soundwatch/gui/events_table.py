@@ -3,7 +3,9 @@
 :class:`EventsModel` holds :class:`EventRow` s: live ones come from the detector's notices
 (an *event started* notice adds a running row, the *ended* notice completes it), past
 ones from the event store when the window opens, so the list survives a restart.
-Double-clicking a row asks for its clip (:attr:`EventsTable.clip_requested`).
+Double-clicking a row asks for its clip (:attr:`EventsTable.clip_requested`); its context
+menu also corrects it (:attr:`EventsTable.correction_requested`: confirm, not this, it
+was...; see :mod:`soundwatch.gui.corrections`).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ class EventsTable(QTableView):
 
     clip_requested = Signal(object)  # EventRow: play its clip
     reveal_requested = Signal(object)  # EventRow: show its clip in the file manager
+    correction_requested = Signal(object, str)  # EventRow, "confirm" | "reject" | "relabel"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -189,8 +192,16 @@ class EventsTable(QTableView):
         has_clip = bool(row.clip_path) and Path(row.clip_path).exists()
         play.setEnabled(has_clip)
         reveal.setEnabled(has_clip)
+        menu.addSeparator()
+        corrections = {menu.addAction("Confirm"): "confirm",
+                       menu.addAction("Not this (a false alarm)"): "reject",
+                       menu.addAction("It was…"): "relabel"}
+        for action in corrections:
+            action.setEnabled(not row.ongoing)
         chosen = menu.exec(self.viewport().mapToGlobal(point))
-        if chosen is play:
+        if chosen in corrections:
+            self.correction_requested.emit(row, corrections[chosen])
+        elif chosen is play:
             self.clip_requested.emit(row)
         elif chosen is reveal:
             self.reveal_requested.emit(row)

@@ -81,6 +81,7 @@ class ListeningSession:
         self.source = None
         self.engine = None
         self.monitor = None
+        self.last_monitor = None  # the monitor of the stream that stopped last
         self.started_wall_s = 0.0  # time.time() when the current stream began
         self.listener: MailboxListener | None = None
         self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
@@ -127,7 +128,7 @@ class ListeningSession:
         monitor, listener = self.monitor, self.listener
         if monitor is None or listener is None:
             return
-        detection = self.detector_settings
+        detection = self._with_adjustments(self.detector_settings)
         listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -184,6 +185,7 @@ class ListeningSession:
         monitor, engine, self.monitor, self.engine, self.source = (
             self.monitor, self.engine, None, None, None)
         if monitor is not None:
+            self.last_monitor = monitor  # its ring's audio can still be kept by a correction
             monitor.stop()
         elif engine is not None:
             engine.stop()
@@ -302,12 +304,29 @@ class ListeningSession:
         from soundwatch.monitor import Monitor
 
         alerts = self._alerting()
-        monitor = Monitor(source, self._timed_classifier, self.detector_settings,
+        monitor = Monitor(source, self._timed_classifier,
+                          self._with_adjustments(self.detector_settings),
                           store=self.store, clips=self.clips, session_info={"app": "gui"},
                           alerts=alerts.router if alerts is not None else None)
         monitor.add_listener(listener)
+        store_settings = getattr(self.settings, "store", None)
+        if self.store is not None and store_settings and store_settings.score_history_h > 0:
+            from soundwatch.score_history import ScoreHistoryWriter, history_dir
+
+            monitor.add_listener(ScoreHistoryWriter(history_dir(self.store.path), monitor,
+                                                    store_settings.score_history_h))
         monitor.start()
         self.source, self.engine, self.monitor = source, monitor.engine, monitor
+
+    def _with_adjustments(self, detection):
+        """``detection`` with the thresholds learnt from corrections (model labels)."""
+        from soundwatch.corrections.thresholds import with_adjustments
+        from soundwatch.detect import DetectorSettings
+
+        version = (self.classifier.metadata.model_version if self.classifier is not None
+                   else None)
+        return with_adjustments(detection or DetectorSettings(), self.labels,
+                                model_version=version)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier

@@ -37,6 +37,7 @@ from soundwatch.gui.alert_rules import AlertRulesPanel
 from soundwatch.gui.banner import MessageBanner
 from soundwatch.gui.class_settings import ClassSettingsPanel, ClassTuning
 from soundwatch.gui.controls import ControlsBar
+from soundwatch.gui.corrections import CorrectionsController
 from soundwatch.gui.events_table import EventRow, EventsTable
 from soundwatch.gui.flash import FlashOverlay
 from soundwatch.gui.mailbox import MailboxBatch
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         self.text_timer.start(TEXT_INTERVAL_MS)
 
         self.load_stored_events()
+        self.corrections = CorrectionsController(self)  # right-click corrections, preview
         notices = [notice] if notice else []
         if unknown_labels:
             notices.append(f"The settings name classes this model does not have: "

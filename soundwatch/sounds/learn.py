@@ -85,8 +85,8 @@ def loud_windows(path: str | Path, classifier) -> np.ndarray:
 
 
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,
-                negatives: Sequence[str | Path] = (), taken: Sequence[str] = ()
-                ) -> UserSound:
+                negatives: Sequence[str | Path] = (), taken: Sequence[str] = (),
+                kept: dict | None = None) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -95,6 +95,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
         negatives: recordings of the place without the sound (every window is a negative).
         taken: labels already in use (the model's and the user's sounds).
+        kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
+            and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
+            (:mod:`soundwatch.sounds.retrain`).
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts, the
@@ -143,6 +146,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "closer to the sound with less else going on, make sure each holds the same "
             "sound, or pass --negatives recordings that do not contain it")
     head = fit_head(np.concatenate(positives), negative)
+    if kept is not None:
+        kept["positives"] = np.concatenate(positives)
+        kept["own_negatives"] = negative[len(parts[0]):] if generic is not None else negative
     info = {"examples": [str(Path(p).name) for p in examples],
             "example_windows": int(sum(len(p) for p in positives)),
             "negative_windows": int(len(negative)),

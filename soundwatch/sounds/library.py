@@ -8,14 +8,13 @@ so a crash never leaves half a file; a file that cannot be read is never overwri
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from soundwatch.errors import SoundwatchError
-from soundwatch.jsonout import to_json
+from soundwatch.jsonout import write_json_file
 from soundwatch.sounds.head import Head
 
 FORMAT = "soundwatch-sounds"
@@ -123,14 +122,6 @@ def write_sounds(sounds: list[UserSound], path: str | Path | None = None) -> Pat
         SoundwatchError: the folder or file cannot be written.
     """
     path = Path(path) if path is not None else default_sounds_path()
-    text = to_json({"format": FORMAT, "version": VERSION,
-                    "sounds": [s.to_dict() for s in sounds]}, indent=1)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise SoundwatchError(f"cannot write the sounds file {path}: {exc}. Check the "
-                              "folder's permissions and free space.") from exc
+    write_json_file(path, {"format": FORMAT, "version": VERSION,
+                           "sounds": [s.to_dict() for s in sounds]}, "the sounds file")
     return path

@@ -1,0 +1,200 @@
+"""`soundwatch events confirm|reject|relabel|missed|corrections`: corrections that stick.
+
+    soundwatch events confirm 12
+    soundwatch events reject 13                  # "not this": a false alarm
+    soundwatch events relabel 14 doorbell        # "it was ..." (--new: a new sound)
+    soundwatch events missed --start 2024-05-01T14:30:05 --end 2024-05-01T14:30:08 doorbell
+    soundwatch events corrections                # per label: confirmed, rejected, ...
+    soundwatch events corrections --reset dog    # forget dog's learnt threshold
+
+Event ids are the first column of `soundwatch events list`. A correction of one of your
+sounds retrains it at once (--no-retrain: later, with `soundwatch sounds retrain`); a
+rejected model label gets a per-place threshold (see soundwatch.corrections.thresholds).
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("confirm", "reject", "relabel", "missed", "corrections")
+TIME_FORMS = "ISO local time (2024-05-01T14:30:05) or an age (90s, 5m)"
+
+
+def add_parsers(actions) -> None:
+    """Add the correction actions to `events`' subparsers."""
+    common = []
+    for name, help_text in (("confirm", "the event was right"),
+                            ("reject", "not this: the event was a false alarm"),
+                            ("relabel", "it was another sound (a label or one of yours)"),
+                            ("missed", "a sound no event found, between two times"),
+                            ("corrections", "per label: events confirmed, rejected, "
+                             "relabelled, missed; and the thresholds learnt from them")):
+        sub = actions.add_parser(name, help=help_text, description=help_text)
+        common.append(sub)
+        if name in ("confirm", "reject", "relabel"):
+            sub.add_argument("id", type=int, metavar="ID",
+                             help="the event's id (first column of `events list`)")
+        if name == "missed":
+            sub.add_argument("--start", required=True, help=f"when it began: {TIME_FORMS}")
+            sub.add_argument("--end", required=True, help=f"when it ended: {TIME_FORMS}")
+            sub.add_argument("--audio", metavar="FILE", help="a recording of that moment "
+                             "(default: the saved clip of an event that overlaps it)")
+        if name in ("relabel", "missed"):
+            sub.add_argument("label", metavar="LABEL", help="what the sound was")
+            sub.add_argument("--new", action="store_true",
+                             help="LABEL is a new sound of yours (learnt once it has 3 "
+                             "examples)")
+        if name == "corrections":
+            sub.add_argument("--reset", metavar="LABEL",
+                             help="remove LABEL's learnt threshold (its corrections so far "
+                             "stop counting; they stay in the database)")
+            sub.add_argument("--json", action="store_true", help="one JSON object per label")
+        else:
+            sub.add_argument("--no-retrain", action="store_true",
+                             help="do not retrain your sound now (`sounds retrain` later)")
+            sub.add_argument("--model", help="the .onnx model (default: the shipped one)")
+            sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    for sub in common:
+        sub.add_argument("--db", help="event database (default: events.sqlite in the user "
+                         "data dir, or [store] database in the config)")
+        sub.add_argument("--config", help="TOML settings file (database path, thresholds)")
+
+
+def run(args, path, settings) -> int:
+    """Run a correction action on the database at ``path``."""
+    from soundwatch.store import EventStore
+
+    with EventStore(path) as store:
+        if args.events_action == "corrections":
+            return _show(args, store, settings)
+        return _correct(args, store, settings)
+
+
+def _correct(args, store, settings) -> int:
+    from soundwatch.corrections.record import Labels, correct_event, mark_missed
+    from soundwatch.jsonout import to_json
+    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.retrain import retrain_and_save
+
+    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    sounds = _user_sounds()
+    labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
+    if args.events_action == "missed":
+        from soundwatch.times import parse_time
+
+        start = parse_time(args.start, what="--start time")
+        end = parse_time(args.end, what="--end time")
+        done = mark_missed(store, args.label, start, end, labels, args.new, args.audio)
+    else:
+        done = correct_event(store, args.events_action, args.id, labels, settings.detection,
+                             label=getattr(args, "label", None),
+                             new_ok=getattr(args, "new", False),
+                             model_version=classifier.metadata.model_version)
+    result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
+              "label": done.label,
+              "example": str(done.example_path) if done.example_path else None,
+              "threshold": done.adjustment.reason if done.adjustment else None}
+    retrained = []
+    for label in {done.event_label, done.label} - {None}:
+        if args.no_retrain or label in labels.model:
+            continue
+        retrained.append(retrain_and_save(label, classifier, store)[1])
+    result["retrained"] = retrained
+    result["history"] = (_missed_scores(store, done.label, start, end, settings)
+                         if done.kind == "missed" else None)
+    if args.json:
+        print(to_json(result))
+        return 0
+    what = {"confirm": "confirmed", "reject": "rejected (not this)",
+            "relabel": f"relabelled as {done.label!r}", "missed": "marked as missed"}
+    subject = (f"event {args.id} ({done.event_label})" if done.event_label
+               else f"{done.label!r}")
+    print(f"{subject} {what[done.kind]}; "
+          + (f"its audio is kept as an example: {done.example_path}" if done.example_path
+             else "no audio kept (no clip was saved): only its peak score counts"))
+    if done.adjustment:
+        print(f"{done.event_label}: {done.adjustment.reason}")
+    if result["history"]:
+        print(result["history"])
+    for line in retrained:
+        print(line)
+    return 0
+
+
+def _missed_scores(store, label: str, start, end, settings) -> str:
+    """What the score history says of ``label`` over a missed range: its highest score
+    against its threshold_on, or that the history does not hold it."""
+    from datetime import timedelta
+
+    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.score_history import history_dir, read_history
+
+    # Windows that ended up to a window after the range still heard it.
+    segments = [s for s in read_history(history_dir(store.path), start, end + timedelta(
+        seconds=2)) if label in s.labels]
+    if not segments:
+        return (f"the score history holds no {label!r} scores of that moment, so how close "
+                "it came is not known")
+    highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
+    detection = with_adjustments(settings.detection, (label,),
+                                 model_version=segments[-1].model_version)
+    on = detection.class_values(label)[0]
+    return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}"
+            + (f": try `soundwatch rescore --since 1d --label {label} --threshold-on "
+               f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add"
+               if highest < on else ""))
+
+
+def _user_sounds():
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.sounds.library import read_sounds
+
+    try:
+        return read_sounds()
+    except SoundwatchError as exc:
+        log.warning("your sounds are not known to this correction: %s", exc)
+        return []
+
+
+def _show(args, store, settings) -> int:
+    from soundwatch.corrections.record import correction_counts, reset_adjustment
+    from soundwatch.corrections.thresholds import read_adjustments
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
+
+    if args.reset:
+        adjustments, _ = read_adjustments()
+        if args.reset not in adjustments and not store.corrections(args.reset):
+            raise SoundwatchError(f"{args.reset!r} has no corrections and no learnt "
+                                  "threshold; `soundwatch events corrections` lists those")
+        removed = reset_adjustment(store, args.reset)
+        print(f"{args.reset}: learnt threshold removed "
+              + (f"(was {removed.threshold_on:.2f}, back to {removed.base_threshold_on:.2f} "
+                 "or the config file's)" if removed else "(it had none)")
+              + "; its corrections so far no longer count")
+        return 0
+    counts = correction_counts(store)
+    adjustments, _ = read_adjustments()
+    labels = sorted(set(counts) | set(adjustments))
+    keys = ("confirmed", "rejected", "relabelled_to", "missed")
+    if args.json:
+        for label in labels:
+            adjustment = adjustments.get(label)
+            print(to_json({"label": label, **{k: counts.get(label, {}).get(k, 0) for k in keys},
+                           "threshold_on": adjustment.threshold_on if adjustment else None,
+                           "reason": adjustment.reason if adjustment else None}))
+        return 0
+    if not labels:
+        print("no corrections yet: `soundwatch events confirm|reject|relabel ID`")
+        return 0
+    print(f"{'label':<24} {'confirmed':>9} {'rejected':>8} {'said to be':>10} {'missed':>6}"
+          "  learnt threshold_on")
+    for label in labels:
+        c = counts.get(label, {})
+        adjustment = adjustments.get(label)
+        print(f"{label:<24} {c.get('confirmed', 0):>9} {c.get('rejected', 0):>8} "
+              f"{c.get('relabelled_to', 0):>10} {c.get('missed', 0):>6}  "
+              + (adjustment.reason if adjustment else "-"))
+    return 0

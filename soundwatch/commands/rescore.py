@@ -1,0 +1,118 @@
+"""`soundwatch rescore`: what the current (or proposed) detection settings would have
+found in the recent past, next to what was found.
+
+    soundwatch rescore --since 2h
+    soundwatch rescore --since 2h --threshold-on 0.6
+    soundwatch rescore --since today --config try.toml --label dog
+
+It reads the score history that `listen` and the window keep beside the event database
+(the last [store] score_history_h hours, 24 by default; see soundwatch.score_history) and
+runs the live event detector over it: no audio is decoded and no model is run, so a day
+takes seconds. Your own sounds that were scored live are rescored like the model's
+labels; a sound learnt since cannot be (the history keeps scores, not embeddings).
+"""
+
+from __future__ import annotations
+
+from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "rescore", help="what new detection settings would have found in the recent past",
+        description="Run detection settings over the recent per-window scores (kept by "
+        "`listen` and the window) and compare the events with those that were found.")
+    parser.add_argument("--since", default="2h", help="from when: an age (30m, 2h, 1d), "
+                        "ISO time (2024-05-01T14:30) or 'today' (default 2h)")
+    parser.add_argument("--label", action="append", metavar="LABEL[,LABEL]",
+                        help="only these labels (repeat or comma-separate)")
+    parser.add_argument("--config", help="TOML settings file to try (default: the user "
+                        "config file); flags override it")
+    parser.add_argument("--db", help="event database whose score history to read (default: "
+                        "events.sqlite in the user data dir)")
+    parser.add_argument("--without-learnt", action="store_true",
+                        help="leave out the thresholds learnt from corrections")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON lines: one per label, then one per event")
+    add_detection_arguments(parser)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from soundwatch.commands.detection_options import split_labels
+    from soundwatch.config import load_settings
+    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.rescoring import compare, rescore
+    from soundwatch.score_history import covered_s, history_dir, read_history
+    from soundwatch.store import EventStore
+    from soundwatch.times import parse_time
+
+    if args.hop_s is not None:
+        raise SoundwatchError("--hop cannot be tried here: the history holds the windows "
+                              "at the hop they were scored at")
+    settings = load_settings(args.config)
+    detection = detection_with_flags(settings.detection, args)
+    path = Path(args.db) if args.db else settings.database_path()
+    folder = history_dir(path)
+    since = parse_time(args.since, what="--since time")
+    segments = read_history(folder, since)
+    if not segments:
+        raise SoundwatchError(
+            f"no score history since {since:%Y-%m-%d %H:%M} UTC in {folder}: `soundwatch "
+            "listen` and the window keep it while they run with an event database (unless "
+            "[store] score_history_h = 0). Try an earlier --since, or pass the --db they used")
+    known = {label for segment in segments for label in segment.labels}
+    only = split_labels(args.label) if args.label else None
+    unknown = sorted((set(only or ()) | set(detection.watch) | set(detection.ignore)) - known)
+    if unknown:
+        raise SoundwatchError(f"the history has no label {', '.join(map(repr, unknown))}; "
+                              f"its labels: {', '.join(sorted(known))}")
+    if not args.without_learnt:
+        detection = with_adjustments(detection, known,
+                                     model_version=segments[-1].model_version)
+    rescored = rescore(segments, detection, only)
+    sessions = {segment.session_id for segment in segments}
+    stored = []
+    if path.is_file():
+        with EventStore(path, read_only=True) as store:
+            stored = [e for e in store.iter_events(since=since)
+                      if e.session_id in sessions and (only is None or e.label in only)]
+    marked, table = compare(rescored, stored)
+    first = min(segment.times[0] for segment in segments)
+    if args.json:
+        from soundwatch.jsonout import to_json
+
+        for label, row in table.items():
+            print(to_json({"type": "label", "label": label, **row}))
+        for event in marked:
+            print(to_json({"type": "event", "label": event.label,
+                           "start": event.start.isoformat(), "end": event.end.isoformat(),
+                           "duration_s": round(event.duration_s, 3),
+                           "peak": round(event.peak, 4), "stored": event.stored}))
+        return 0
+    print(f"{covered_s(segments) / 3600:.2f} h of scores since {_local(first)} "
+          f"({len(segments)} stretch(es)); threshold_on {detection.threshold_on:g}"
+          + (f", {len(detection.classes)} per-class override(s)" if detection.classes else ""))
+    if not table:
+        print("no events, before or with these settings")
+        return 0
+    print(f"{'label':<24} {'was':>5} {'would be':>8} {'new':>5} {'gone':>5}")
+    for label, row in table.items():
+        print(f"{label:<24} {row['was']:>5} {row['would_be']:>8} {row['new']:>5} "
+              f"{row['gone']:>5}")
+    total_was = sum(row["was"] for row in table.values())
+    print(f"{'total':<24} {total_was:>5} {len(marked):>8}")
+    if marked:
+        print("\nevents these settings would have found (* = not found then):")
+        for event in marked:
+            print(f"  {'' if event.stored else '*':1} {_local(event.start.timestamp())} "
+                  f"{event.label:<24} {event.duration_s:6.2f} s  peak {event.peak:.2f}")
+    return 0
+
+
+def _local(unix_s: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(unix_s).strftime("%Y-%m-%d %H:%M:%S")

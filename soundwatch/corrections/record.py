@@ -1,0 +1,258 @@
+"""Record a correction: check it, keep its audio, store it, update the learnt threshold.
+
+Kinds (column ``kind`` of the ``corrections`` table):
+
+- ``confirm``: the event was right.
+- ``reject``: "not this", a false alarm.
+- ``relabel``: "it was LABEL": a false alarm of the event's label and an example of
+  LABEL (a model label, one of the user's sounds, or a new sound's name).
+- ``missed``: "missed one here": LABEL sounded between two times and no event said so.
+
+Audio: a correction that teaches a sound (relabel, missed, and any correction of one of
+the user's sounds) needs its audio and is refused without it, nothing stored; confirm
+and reject of a model label need only the event's peak score (its audio is kept when
+there is some). A newer correction of the same event replaces the older one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.corrections.examples import example_name, examples_dir, keep_file, keep_samples
+from soundwatch.corrections.thresholds import (
+    Adjustment,
+    compute_adjustment,
+    read_adjustments,
+    write_adjustments,
+)
+from soundwatch.detect import DetectorSettings
+from soundwatch.errors import SoundwatchError
+
+KINDS = ("confirm", "reject", "relabel", "missed")
+MAX_MISSED_S = 30.0  # a marked range is one sound, not an afternoon
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labels a correction may name: the model's and the user's sounds."""
+
+    model: tuple[str, ...]
+    user: tuple[str, ...] = ()
+
+    def check(self, label: str, new_ok: bool) -> str:
+        """``label`` when it is known (or a valid new sound's name with ``new_ok``).
+
+        Raises:
+            SoundwatchError: unknown (with close matches and the fix) or not a valid name.
+        """
+        from soundwatch.sounds.library import check_label
+
+        label = label.strip()
+        if label in self.model or label in self.user:
+            return label
+        if new_ok:
+            if label.casefold() in {t.casefold() for t in (*self.model, *self.user)}:
+                raise SoundwatchError(f"{label!r} differs from an existing label only in "
+                                      "case: use that label's exact name")
+            return check_label(label)
+        close = difflib.get_close_matches(label, [*self.model, *self.user], n=3)
+        raise SoundwatchError(
+            f"{label!r} is not a label of the model nor one of your sounds"
+            + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+            + ". Pass --new to start a new sound of that name: its examples are kept and "
+            "`soundwatch sounds retrain` learns it once it has 3")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What was stored: the row ``id``, the kept ``example_path`` (None: no audio kept)
+    and the learnt threshold of the event's label (None: unchanged or removed)."""
+
+    id: int
+    kind: str
+    event_label: str | None
+    label: str | None
+    example_path: Path | None
+    adjustment: Adjustment | None
+
+
+def correct_event(store, kind: str, row_id: int, labels: Labels,
+                  detection: DetectorSettings, label: str | None = None, new_ok: bool = False,
+                  audio: tuple[np.ndarray, int] | None = None,
+                  adjustments_path: str | Path | None = None,
+                  model_version: str = "") -> Correction:
+    """Confirm, reject or relabel the stored event ``row_id``.
+
+    Args:
+        store: an open (writable) :class:`~soundwatch.store.EventStore`.
+        kind: ``confirm``, ``reject`` or ``relabel``.
+        row_id: the event's row id (``id`` in ``events list``).
+        labels: the labels in use.
+        detection: the settings in force, without learnt thresholds (their
+            ``threshold_on`` is the base a learnt one raises).
+        label: with ``relabel``, what the sound was.
+        new_ok: ``label`` may name a new sound.
+        audio: the event's audio ((n,) float32, rate) when no clip holds it (the
+            window's ring).
+        adjustments_path: the learnt thresholds file (default: the user data folder's).
+        model_version: the model whose scores the event's peak is (recorded with the
+            learnt threshold).
+
+    Raises:
+        SoundwatchError: unknown event or label, a relabel to the event's own label, or
+            no audio for a correction that needs it; nothing is stored then.
+    """
+    if kind not in ("confirm", "reject", "relabel"):
+        raise ValueError(f"kind must be confirm, reject or relabel, got {kind!r}")
+    event = store.event_by_id(row_id)
+    if event is None:
+        raise SoundwatchError(f"no event with id {row_id} in {store.path}; the ids are the "
+                              "first column of `soundwatch events list`")
+    true_label = event.label if kind == "confirm" else None
+    if kind == "relabel":
+        if label is None:
+            raise SoundwatchError("say what the sound was: `events relabel ID LABEL`")
+        true_label = labels.check(label, new_ok)
+        if true_label == event.label:
+            raise SoundwatchError(f"event {row_id} already is {event.label!r}: use "
+                                  f"`soundwatch events confirm {row_id}`")
+    teaches = kind == "relabel" or event.label in labels.user
+    clip = Path(event.clip_path) if event.clip_path else None
+    has_clip = clip is not None and clip.is_file()
+    if teaches and not has_clip and audio is None:
+        why = ("its clip " + str(clip) + " is gone (the clip folder's disk budget deletes "
+               "the oldest)") if clip is not None else "no clip was saved (clips are off)"
+        raise SoundwatchError(
+            f"event {row_id} ({event.label}) has no audio to keep as an example: {why}, and "
+            "the command line cannot reach the window's live audio. Correct it in the "
+            "window while it is among the last 30 s, or turn clips on (`listen --clips`, "
+            "[clips] enabled = true) for the next ones; nothing was stored")
+    folder = examples_dir(store.path)
+    name_key = f"e{row_id}"
+    example = None
+    if has_clip:
+        example = keep_file(clip, folder, example_name(kind, true_label or event.label,
+                                                       name_key, clip.suffix or ".flac"))
+    elif audio is not None:
+        example = keep_samples(audio[0], audio[1], folder,
+                               example_name(kind, true_label or event.label, name_key))
+    correction_id, replaced = store.add_correction(
+        kind, event.start_time, event.end_time, event_row=row_id, event_label=event.label,
+        label=true_label, peak=event.peak, example_path=str(example) if example else None)
+    for path in replaced:
+        if example is None or Path(path) != example:
+            Path(path).unlink(missing_ok=True)
+    adjustment = None
+    if event.label in labels.model:
+        adjustment = update_adjustment(store, event.label, detection, adjustments_path,
+                                       model_version)
+    return Correction(correction_id, kind, event.label, true_label, example, adjustment)
+
+
+def mark_missed(store, label: str, start: datetime, end: datetime, labels: Labels,
+                new_ok: bool = False, audio_path: str | Path | None = None) -> Correction:
+    """Record that ``label`` sounded from ``start`` to ``end`` (UTC) without an event.
+
+    The audio kept: ``audio_path`` (a recording of that moment) or the saved clip of a
+    stored event that overlaps the range.
+
+    Raises:
+        SoundwatchError: an unknown label, a range that is empty or longer than
+            MAX_MISSED_S, or no audio for it; nothing is stored then.
+    """
+    label = labels.check(label, new_ok)
+    length_s = (end - start).total_seconds()
+    if not 0 < length_s <= MAX_MISSED_S:
+        raise SoundwatchError(f"the marked range must end after it starts and last at most "
+                              f"{MAX_MISSED_S:g} s (one sound); it lasts {length_s:g} s")
+    from soundwatch.store import _iso
+
+    start_iso, end_iso = _iso(start), _iso(end)
+    source = Path(audio_path) if audio_path else None
+    if source is not None and not source.is_file():
+        raise SoundwatchError(f"no such recording: {source}")
+    if source is None:
+        for event in store.iter_events():
+            if (event.start_time < end_iso and event.end_time > start_iso and event.clip_path
+                    and Path(event.clip_path).is_file()):
+                source = Path(event.clip_path)
+                break
+    if source is None:
+        raise SoundwatchError(
+            f"no audio of {start_iso} to {end_iso} is kept: no saved clip overlaps it and "
+            "the command line cannot reach the window's live audio. Pass --audio FILE with "
+            "a recording of that moment; nothing was stored")
+    key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
+    example = keep_file(source, examples_dir(store.path),
+                        example_name("missed", label, key, source.suffix or ".flac"))
+    correction_id, _ = store.add_correction("missed", start_iso, end_iso, label=label,
+                                            example_path=str(example))
+    return Correction(correction_id, "missed", None, label, example, None)
+
+
+def update_adjustment(store, label: str, detection: DetectorSettings,
+                      adjustments_path: str | Path | None = None,
+                      model_version: str = "") -> Adjustment | None:
+    """Recompute ``label``'s learnt threshold from its corrections since its last reset
+    and save it (or remove it when no raise helps); returns it."""
+    adjustments, resets = read_adjustments(adjustments_path)
+    after = resets.get(label, 0)
+    rejected, confirmed = [], []
+    for row in store.corrections(label):
+        if row["id"] <= after or row["event_label"] != label or row["peak"] is None:
+            continue
+        (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
+    adjustment = compute_adjustment(label, detection.class_values(label)[0], rejected,
+                                    confirmed, model_version)
+    if adjustment is None:
+        adjustments.pop(label, None)
+    else:
+        adjustments[label] = adjustment
+    write_adjustments(adjustments, resets, adjustments_path)
+    return adjustment
+
+
+def reset_adjustment(store, label: str, adjustments_path: str | Path | None = None
+                     ) -> Adjustment | None:
+    """Remove ``label``'s learnt threshold; its corrections so far no longer count (they
+    stay in the database). Returns the removed adjustment (None: there was none)."""
+    adjustments, resets = read_adjustments(adjustments_path)
+    removed = adjustments.pop(label, None)
+    ids = [row["id"] for row in store.corrections(label)]
+    if ids:
+        resets[label] = max(ids)
+    write_adjustments(adjustments, resets, adjustments_path)
+    return removed
+
+
+def correction_counts(store) -> dict[str, Counter]:
+    """Per label: ``confirmed``, ``rejected`` (not this, or relabelled to another sound),
+    ``relabelled_to`` (events said to be it) and ``missed``."""
+    counts: dict[str, Counter] = {}
+    for row in store.corrections():
+        event_label, label = row["event_label"], row["label"]
+        if event_label is not None:
+            key = "confirmed" if label == event_label else "rejected"
+            counts.setdefault(event_label, Counter())[key] += 1
+        if label is not None and label != event_label:
+            key = "missed" if row["kind"] == "missed" else "relabelled_to"
+            counts.setdefault(label, Counter())[key] += 1
+    return counts
+
+
+def example_rows(store, label: str) -> tuple[list[dict], list[dict]]:
+    """(positives, negatives): corrections with kept audio that say a sound was
+    ``label`` (confirmed, relabelled to it, missed) or was not (rejected, relabelled
+    away), oldest first."""
+    positives, negatives = [], []
+    for row in store.corrections(label):
+        if not row["example_path"]:
+            continue
+        (positives if row["label"] == label else negatives).append(row)
+    return positives, negatives

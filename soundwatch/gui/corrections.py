@@ -1,0 +1,199 @@
+"""Corrections from the window, and the thresholds panel's rescore preview.
+
+Right-clicking an event offers *Confirm*, *Not this* and *It was…*
+(:attr:`~soundwatch.gui.events_table.EventsTable.correction_requested`); the correction
+is stored like `soundwatch events confirm|reject|relabel` stores it
+(:mod:`soundwatch.corrections.record`), with the event's clip or, when none was saved,
+its audio from the engine's ring while it is among the last 30 s. A learnt threshold
+applies to the running detector at once; one of the user's sounds is retrained and its
+new head scores from the next window. The thresholds panel shows, per label, how many
+events were confirmed and rejected.
+
+Editing a threshold previews what it would have found over the last
+:data:`PREVIEW_H` hours of score history (:mod:`soundwatch.rescoring`).
+
+Runs on the Qt thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import replace
+
+from PySide6.QtWidgets import QInputDialog
+
+from soundwatch.errors import SoundwatchError
+
+log = logging.getLogger(__name__)
+
+PREVIEW_H = 2.0  # hours of score history a threshold edit is tried on (~0.3 s a label)
+
+
+class CorrectionsController:
+    """Wires a :class:`~soundwatch.gui.window.MainWindow`'s events table and thresholds
+    panel to the corrections and the score history."""
+
+    def __init__(self, window):
+        self.window = window
+        self.session = window.session
+        window.events_table.correction_requested.connect(self.correct)
+        window.class_panel.threshold_edited.connect(self.preview)
+        self.show_counts()
+
+    # -- corrections ---------------------------------------------------------------------
+
+    def correct(self, row, kind: str, label: str | None = None) -> str | None:
+        """Store a correction of the table row ``row``; ``label`` for ``relabel`` (None:
+        ask). Returns the message shown (None when the user cancelled)."""
+        store = self.session.store
+        if store is None:
+            return self._say("corrections need the event database, and this window runs "
+                             "without one", error=True)
+        row_id = self._stored_id(row)
+        if row_id is None:
+            return self._say(f"the '{row.label}' event is not in the database yet; try "
+                             "again in a moment", error=True)
+        labels = self._labels()
+        new_ok = False
+        if kind == "relabel":
+            if label is None:
+                label = self._ask_label(row, labels)
+                if label is None:
+                    return None
+            new_ok = label not in labels.model and label not in labels.user
+        from soundwatch.corrections.examples import ring_audio
+        from soundwatch.corrections.record import correct_event
+        from soundwatch.detect import DetectorSettings
+
+        monitor = self.session.monitor or self.session.last_monitor
+        samples = ring_audio(monitor, row.session_id, row.start_s, row.start_s + row.duration_s)
+        audio = (samples, monitor.sample_rate_hz) if samples is not None else None
+        try:
+            done = correct_event(store, kind, row_id, labels,
+                                 self.session.detector_settings or DetectorSettings(),
+                                 label=label, new_ok=new_ok, audio=audio,
+                                 model_version=self.session.classifier.metadata.model_version)
+        except SoundwatchError as exc:
+            return self._say(str(exc), error=True)
+        lines = [{"confirm": f"Confirmed the '{row.label}' event",
+                  "reject": f"Rejected the '{row.label}' event (not this)",
+                  "relabel": f"The '{row.label}' event was '{done.label}'"}[kind]
+                 + f" at {dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}."]
+        if done.adjustment is not None:
+            lines.append(f"{row.label}: {done.adjustment.reason}.")
+        if done.event_label in labels.model:
+            self.session.apply_settings(self.session.settings)  # the learnt threshold, now
+        lines += self._retrain({done.event_label, done.label} - {None} - set(labels.model))
+        self.show_counts()
+        return self._say(" ".join(lines))
+
+    def _stored_id(self, row) -> int | None:
+        if row.key and row.key[0] == "store":
+            return int(row.key[1])
+        if row.session_id is None:
+            return None
+        for stored in self.session.store.recent_events(limit=50, label=row.label,
+                                                       session_id=row.session_id):
+            if abs(stored.start_s - row.start_s) < 0.05:
+                return stored.id
+        return None
+
+    def _labels(self):
+        from soundwatch.corrections.record import Labels
+
+        user = tuple(getattr(self.session.classifier, "user_labels", ()))
+        return Labels(tuple(x for x in self.session.labels if x not in user), user)
+
+    def _ask_label(self, row, labels) -> str | None:
+        choices = [*labels.user, *sorted(labels.model)]
+        text, ok = QInputDialog.getItem(
+            self.window, "It was…", f"What was the '{row.label}' event? A label, one of your "
+            "sounds, or a new name (a new sound of yours, learnt once it has 3 examples):",
+            choices, 0, True)
+        text = text.strip()
+        return text if ok and text else None
+
+    def _retrain(self, labels: set[str]) -> list[str]:
+        """Retrain the user's sounds among ``labels``; a running one scores with its new
+        head from the next window."""
+        from soundwatch.sounds.retrain import retrain_and_save
+
+        classifier = self.session.classifier
+        lines = []
+        for label in sorted(labels):
+            sound, line = retrain_and_save(label, classifier, self.session.store)
+            lines.append(line + ".")
+            sounds = getattr(classifier, "sounds", None)
+            if sound is not None and sounds is not None:
+                for index, old in enumerate(sounds):
+                    if old.label == label:
+                        sounds[index] = sound  # one reference swap: the worker sees either
+        return lines
+
+    def show_counts(self) -> None:
+        """Per label confirmed / rejected in the thresholds panel, with what was learnt."""
+        store = self.session.store
+        if store is None:
+            return
+        from soundwatch.corrections.record import correction_counts
+        from soundwatch.corrections.thresholds import read_adjustments
+
+        try:
+            counts = correction_counts(store)
+            adjustments, _ = read_adjustments()
+        except Exception as exc:  # a broken database or file must not stop the window
+            log.warning("cannot show the corrections: %s", exc)
+            return
+        self.window.class_panel.set_corrections(
+            {label: (c["confirmed"], c["rejected"]) for label, c in counts.items()},
+            {label: a.reason for label, a in adjustments.items()})
+
+    def _say(self, text: str, error: bool = False) -> str:
+        self.window.banner.show_message(text, kind="error" if error else "notice",
+                                        retry=False)
+        return text
+
+    # -- preview ---------------------------------------------------------------------------
+
+    def preview(self, label: str, before: float, after: float) -> str:
+        """Show what ``label`` at ``after`` would have found over the last PREVIEW_H hours
+        of score history, next to ``before``; returns the text."""
+        text = self.preview_text(label, before, after)
+        self.window.class_panel.set_preview(text)
+        return text
+
+    def preview_text(self, label: str, before: float, after: float) -> str:
+        store = self.session.store
+        if store is None:
+            return ""
+        from soundwatch.corrections.thresholds import with_adjustments
+        from soundwatch.detect import ClassSettings, DetectorSettings
+        from soundwatch.rescoring import rescore
+        from soundwatch.score_history import covered_s, history_dir, read_history
+
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=PREVIEW_H)
+        try:
+            segments = [s for s in read_history(history_dir(store.path), since)
+                        if label in s.labels]
+        except OSError as exc:
+            return f"No preview: {exc}"
+        if not segments:
+            return (f"No scores of '{label}' kept from the last {PREVIEW_H:g} h yet: the "
+                    "preview of a threshold needs the window or `listen` to have run.")
+        base = self.session.detector_settings or DetectorSettings()
+
+        def found(threshold: float) -> int:
+            override = replace(base.classes.get(label, ClassSettings()),
+                               threshold_on=threshold, threshold_off=None)
+            settings = with_adjustments(
+                replace(base, classes={**base.classes, label: override}), (label,),
+                model_version=segments[-1].model_version)
+            return len(rescore(segments, settings, only=(label,)))
+
+        covered = covered_s(segments)
+        span = (f"{covered:.0f} s" if covered < 120 else f"{covered / 60:.0f} min"
+                if covered < 7200 else f"{covered / 3600:.1f} h")
+        return (f"'{label}' at {after:.2f}: the last {PREVIEW_H:g} h ({span} of scores) "
+                f"would have given {found(after)} event(s) (was {found(before)} at "
+                f"{before:.2f}).")

@@ -1,0 +1,144 @@
+"""Run detection settings over the score history (:mod:`soundwatch.score_history`):
+the events the current (or proposed) settings would have found in the recent past, and
+how they compare with the events that were found.
+
+The detector is the live one (:class:`~soundwatch.detect.EventDetector`), fed each
+stored window at its stored time, reset where the history has a hole (a gap in the audio
+or time between runs), so unchanged settings give the events that were stored. Labels
+whose score never reaches their ``threshold_on`` in a segment cannot make an event
+there and are skipped, and each label's detector sees only the windows around its score
+reaching ``threshold_off``, which keeps a day of history to seconds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from soundwatch.detect import DetectorSettings, EventDetector
+from soundwatch.score_history import Segment, utc
+
+GAP_HOPS = 1.5  # windows further apart than this many hops have a hole between them
+MATCH_TOLERANCE_S = 0.5  # a rescored event and a stored one are the same within this
+
+
+@dataclass(frozen=True)
+class RescoredEvent:
+    """An event the settings would have found (UTC times; ``peak``: its highest raw
+    score); ``stored``: whether a stored event of its label overlaps it."""
+
+    label: str
+    start: datetime
+    end: datetime
+    peak: float
+    stored: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def for_labels(detection: DetectorSettings, labels) -> DetectorSettings:
+    """``detection`` without watch/ignore/class entries naming labels not in ``labels``."""
+    known = set(labels)
+    return replace(detection, watch=tuple(x for x in detection.watch if x in known),
+                   ignore=tuple(x for x in detection.ignore if x in known),
+                   classes={k: v for k, v in detection.classes.items() if k in known})
+
+
+def rescore(segments: list[Segment], detection: DetectorSettings,
+            only: tuple[str, ...] | None = None) -> list[RescoredEvent]:
+    """The finished events ``detection`` finds in ``segments``, in time order.
+
+    Args:
+        segments: from :func:`~soundwatch.score_history.read_history`.
+        detection: the settings to try (learnt thresholds already applied, if wanted).
+        only: just these labels (e.g. the one whose threshold is being edited).
+    """
+    found: list[RescoredEvent] = []
+    for segment in segments:
+        found += _rescore_segment(segment, detection, only)
+    return sorted(found, key=lambda e: (e.start, e.label))
+
+
+def _rescore_segment(segment: Segment, detection: DetectorSettings,
+                     only: tuple[str, ...] | None) -> list[RescoredEvent]:
+    settings = for_labels(detection, segment.labels)
+    full = EventDetector(segment.labels, settings, segment.sample_rate_hz,
+                         segment.window_samples, segment.background_labels)
+    highest = segment.scores.max(axis=0)
+    columns = [i for i, label in enumerate(segment.labels)
+               if full.watched[i] and (only is None or label in only)
+               and highest[i] >= settings.class_values(label)[0]]
+    if not columns:
+        return []
+    rate = segment.sample_rate_hz
+    origin = segment.times[0] - segment.window_samples / rate
+    ends = np.round((segment.times - origin) * rate).astype(np.int64)
+    holes = np.flatnonzero(np.diff(ends) > int(GAP_HOPS * segment.hop_s * rate)) + 1
+    runs = list(zip(np.r_[0, holes], np.r_[holes, len(ends)], strict=True))
+    # Each label on its own, fed only the windows near its score reaching threshold_off
+    # (and enough around them for smoothing and merging to see what they would have
+    # seen): elsewhere its detector is idle and a window changes nothing.
+    pad = settings.smoothing_hops + int(np.ceil(settings.merge_gap_s / segment.hop_s)) + 2
+    found = []
+    for column in columns:
+        label = segment.labels[column]
+        single = replace(for_labels(settings, (label,)), watch=(), ignore=())
+        off = single.class_values(label)[1]
+        for first, last in runs:
+            scores = segment.scores[first:last, column]
+            near = np.convolve(scores >= off, np.ones(2 * pad + 1), mode="same") > 0
+            if not near.any():
+                continue
+            detector = EventDetector((label,), single, rate, segment.window_samples)
+            detector.reset(int(ends[first]) - segment.window_samples)
+            notices = []
+            for index in np.flatnonzero(near):
+                notices += detector.update(scores[index:index + 1], int(ends[first + index]))
+            notices += detector.flush(int(ends[last - 1]))
+            found += [RescoredEvent(label, utc(origin + e.start_sample / rate),
+                                    utc(origin + e.end_sample / rate), float(e.peak))
+                      for e in notices if not e.ongoing]
+    return found
+
+
+def compare(rescored: list[RescoredEvent], stored) -> tuple[list[RescoredEvent],
+                                                            dict[str, dict[str, int]]]:
+    """Mark each rescored event found before; per label: ``was`` (stored events),
+    ``would_be`` (rescored), ``new`` (rescored, not stored) and ``gone`` (stored, not
+    found now).
+
+    Args:
+        rescored: from :func:`rescore`.
+        stored: :class:`~soundwatch.store.StoredEvent` s of the same stretch.
+    """
+    def moment(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for event in stored:
+        spans.setdefault(event.label, []).append((moment(event.start_time),
+                                                  moment(event.end_time)))
+    matched: Counter = Counter()
+    marked = []
+    used: set[tuple[str, int]] = set()
+    for event in rescored:
+        start, end = event.start.timestamp(), event.end.timestamp()
+        hit = next((i for i, (a, b) in enumerate(spans.get(event.label, []))
+                    if (event.label, i) not in used and a < end + MATCH_TOLERANCE_S
+                    and b > start - MATCH_TOLERANCE_S), None)
+        if hit is not None:
+            used.add((event.label, hit))
+            matched[event.label] += 1
+        marked.append(replace(event, stored=hit is not None))
+    table: dict[str, dict[str, int]] = {}
+    for label in sorted(set(spans) | {e.label for e in rescored}):
+        was = len(spans.get(label, []))
+        would_be = sum(e.label == label for e in rescored)
+        table[label] = {"was": was, "would_be": would_be,
+                        "new": would_be - matched[label], "gone": was - matched[label]}
+    return marked, table

@@ -1,0 +1,216 @@
+"""The recent per-window scores, kept in a bounded rolling store so that new settings can
+be tried on the recent past (``soundwatch rescore``, the thresholds panel's preview).
+
+Layout: a folder (``score_history/`` beside the event database) of segments. A segment
+is a header ``<name>.json`` (labels, hop, rate, window, model version) and a
+``<name>.scores`` file of fixed-size records: the UTC time where the window ends (float64
+Unix seconds) and every label's raw score as float16 (a resolution of 0.0005 near 1,
+far finer than any threshold). A new segment starts with each monitoring run, when the
+labels change and every :data:`SEGMENT_S`; segments last written more than the
+retention ago are deleted as writing goes on, so the folder holds the last
+``retention_h`` hours plus at most one segment.
+
+Size: ``8 + 2 * n_labels`` bytes per scored window: with the shipped model (68 labels,
+a window every 0.25 s) 144 B per window, 2.07 MB per hour, 50 MB for the default 24 h.
+
+Embeddings are not kept (1024 float16 per window: 29.5 MB per hour, 700 MB a day), so a
+sound of the user's own learnt *after* a stretch cannot be rescored over it; the user's
+sounds that were scored live are rescored like the model's labels.
+
+Threads: :class:`ScoreHistoryWriter` is a monitor listener (engine worker thread).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.config import StoreSettings
+from soundwatch.jsonout import to_json
+from soundwatch.monitor import MonitorListener
+
+log = logging.getLogger(__name__)
+
+FORMAT = "soundwatch-score-history"
+VERSION = 1
+FOLDER_NAME = "score_history"
+DEFAULT_RETENTION_H = StoreSettings.score_history_h
+SEGMENT_S = 3600.0  # a segment spans at most this: pruning deletes whole files
+FLUSH_EVERY_S = 2.0  # written records reach the file at least this often
+
+
+def history_dir(database_path: str | Path) -> Path:
+    """The score history folder: ``score_history/`` beside the event database."""
+    return Path(database_path).absolute().parent / FOLDER_NAME
+
+
+def record_dtype(n_labels: int) -> np.dtype:
+    """One record: ``time`` (float64 Unix seconds, window end) and ``scores``
+    (n_labels float16)."""
+    return np.dtype([("time", "<f8"), ("scores", "<f2", (n_labels,))])
+
+
+def bytes_per_hour(n_labels: int, hop_s: float) -> float:
+    """Disk use of one hour of history."""
+    return record_dtype(n_labels).itemsize * 3600.0 / hop_s
+
+
+class ScoreHistoryWriter(MonitorListener):
+    """Appends every scored window of a :class:`~soundwatch.monitor.Monitor` to the
+    history in ``folder`` and prunes what is older than ``retention_h`` hours.
+
+    A write error (disk full, read-only folder) is logged once and turns the writer off:
+    monitoring goes on without history.
+    """
+
+    def __init__(self, folder: str | Path, monitor, retention_h: float = DEFAULT_RETENTION_H):
+        self.folder = Path(folder)
+        self.monitor = monitor
+        self.retention_s = float(retention_h) * 3600.0
+        self.labels = tuple(monitor.classifier.labels)
+        self.dtype = record_dtype(len(self.labels))
+        self._file = None
+        self._segment_start = 0.0
+        self._last_flush = 0.0
+        self._failed = False
+        self.records = 0
+
+    def on_scores(self, scores: np.ndarray, smoothed: np.ndarray, end_sample: int) -> None:
+        if self._failed:
+            return
+        moment = self.monitor.wall_time(end_sample).timestamp()
+        try:
+            if self._file is None or moment - self._segment_start >= SEGMENT_S:
+                self._open_segment(moment)
+            record = np.zeros(1, self.dtype)
+            record["time"] = moment
+            record["scores"] = np.clip(scores, 0.0, 1.0)
+            self._file.write(record.tobytes())
+            self.records += 1
+            now = time.monotonic()
+            if now - self._last_flush >= FLUSH_EVERY_S:
+                self._file.flush()
+                self._last_flush = now
+        except OSError as exc:
+            self._failed = True
+            log.warning("the score history in %s is off from now on: %s (rescore will not "
+                        "see the rest of this run)", self.folder, exc)
+            self._close()
+
+    def on_stop(self) -> None:
+        self._close()
+
+    def _open_segment(self, moment: float) -> None:
+        self._close()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.prune(time.time())
+        start = datetime.fromtimestamp(moment, timezone.utc)
+        name = start.strftime("%Y%m%dT%H%M%S%f")[:-3] + f"Z_s{self.monitor.session_id or 0}"
+        classifier = self.monitor.classifier
+        header = {"format": FORMAT, "version": VERSION, "labels": list(self.labels),
+                  "hop_s": self.monitor.hop_s, "sample_rate_hz": classifier.sample_rate_hz,
+                  "window_samples": classifier.window_samples,
+                  "background_labels": list(classifier.metadata.background_labels),
+                  "model_version": classifier.metadata.model_version,
+                  "session_id": self.monitor.session_id}
+        (self.folder / f"{name}.json").write_text(to_json(header), encoding="utf-8")
+        self._file = open(self.folder / f"{name}.scores", "ab")  # noqa: SIM115 - kept open
+        self._segment_start = moment
+        self._last_flush = time.monotonic()
+
+    def _close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+    def prune(self, now: float) -> list[Path]:
+        """Delete the segments last written (file time) more than the retention before
+        ``now`` (Unix seconds)."""
+        deleted = []
+        for scores in self.folder.glob("*.scores"):
+            try:
+                if scores.stat().st_mtime < now - self.retention_s:
+                    scores.unlink()
+                    scores.with_suffix(".json").unlink(missing_ok=True)
+                    deleted.append(scores)
+            except OSError:
+                continue
+        return deleted
+
+
+@dataclass
+class Segment:
+    """Part of the history: ``times`` (n,) float64 Unix seconds where each window ends,
+    ``scores`` (n, len(labels)) float32, and the header's facts."""
+
+    labels: tuple[str, ...]
+    times: np.ndarray
+    scores: np.ndarray
+    hop_s: float
+    sample_rate_hz: int
+    window_samples: int
+    background_labels: tuple[str, ...]
+    model_version: str
+    session_id: int | None
+
+
+def read_history(folder: str | Path, since: datetime, until: datetime | None = None
+                 ) -> list[Segment]:
+    """The windows that ended in ``[since, until]`` (until: now), oldest segment first.
+    Segments that cannot be read are skipped with a warning; a record cut short by a
+    crash is left out."""
+    folder = Path(folder)
+    start = since.timestamp()
+    end = (until or datetime.now(timezone.utc)).timestamp()
+    segments = []
+    for header_path in sorted(folder.glob("*.json")):
+        scores_path = header_path.with_suffix(".scores")
+        try:
+            header = json.loads(header_path.read_text(encoding="utf-8"))
+            if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
+                raise ValueError("not a score history segment of this version")
+            labels = tuple(header["labels"])
+            dtype = record_dtype(len(labels))
+            raw = scores_path.read_bytes() if scores_path.exists() else b""
+            records = np.frombuffer(raw[:len(raw) - len(raw) % dtype.itemsize], dtype)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("skipping the score history segment %s: %s", header_path, exc)
+            continue
+        keep = (records["time"] >= start) & (records["time"] <= end)
+        if not keep.any():
+            continue
+        segment = Segment(
+            labels=labels, times=records["time"][keep].astype(np.float64),
+            scores=records["scores"][keep].astype(np.float32), hop_s=float(header["hop_s"]),
+            sample_rate_hz=int(header["sample_rate_hz"]),
+            window_samples=int(header["window_samples"]),
+            background_labels=tuple(header.get("background_labels") or ()),
+            model_version=str(header.get("model_version", "")),
+            session_id=header.get("session_id"))
+        last = segments[-1] if segments else None
+        if (last is not None and last.session_id == segment.session_id
+                and segment.session_id is not None and last.labels == segment.labels):
+            # The hourly segments of one run: one stretch, as the live detector saw it.
+            last.times = np.concatenate([last.times, segment.times])
+            last.scores = np.concatenate([last.scores, segment.scores])
+        else:
+            segments.append(segment)
+    return segments
+
+
+def covered_s(segments: list[Segment]) -> float:
+    """Seconds of audio the segments' windows cover (one hop each)."""
+    return float(sum(len(s.times) * s.hop_s for s in segments))
+
+
+def utc(moment: float) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=float(moment))

@@ -1,0 +1,159 @@
+"""Retrain one of the user's sounds from its corrections.
+
+Positives: the windows it was learnt from (kept by ``soundwatch learn`` in
+``sound_examples/<label>.npz`` in the user data folder) plus the loud windows of every
+corrected event said to be it (confirmed, relabelled to it, marked as missed).
+Negatives: the shipped generic set, the place's own recordings given at learning, and
+every window of the events rejected as it ("not this", or relabelled to another
+sound). A new sound (a name first given with ``events relabel --new``) is learnt from
+its corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.sounds.apply import embedding_dim
+from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.learn import MIN_EXAMPLES, embed_recording, loud_windows
+from soundwatch.sounds.library import UserSound
+from soundwatch.sounds.negatives import generic_negatives
+
+FOLDER_NAME = "sound_examples"
+
+
+def kept_path(label: str) -> Path:
+    """Where the windows a sound was learnt from are kept (user data folder)."""
+    from soundwatch.config import user_data_dir
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+    return user_data_dir() / FOLDER_NAME / f"{safe}.npz"
+
+
+def save_kept(label: str, kept: dict, model_version: str) -> Path:
+    """Keep a learnt sound's windows (float16: 2 kB per 1024-d window).
+
+    Raises:
+        SoundwatchError: the file cannot be written.
+    """
+    path = kept_path(label)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, label=label, model_version=model_version,
+                                positives=kept["positives"].astype(np.float16),
+                                own_negatives=kept["own_negatives"].astype(np.float16))
+    except OSError as exc:
+        raise SoundwatchError(f"cannot keep the examples of {label!r} in {path}: {exc}. "
+                              "Check the folder's permissions and free space.") from exc
+    return path
+
+
+def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positives, own_negatives) float32 kept for ``label`` on this model, or None
+    (none kept, another model's, or unreadable)."""
+    path = kept_path(label)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            if str(data["label"]) != label or str(data["model_version"]) != model_version:
+                return None
+            positives = np.asarray(data["positives"], np.float32)
+            negatives = np.asarray(data["own_negatives"], np.float32)
+    except (OSError, ValueError, KeyError):
+        return None
+    if positives.ndim != 2 or positives.shape[1] != dim:
+        return None
+    return positives, negatives.reshape(-1, dim)
+
+
+def retrain_sound(label: str, classifier, store, current: UserSound | None) -> UserSound:
+    """Fit ``label``'s head again with its corrections.
+
+    Args:
+        label: the sound's name.
+        classifier: the :class:`~soundwatch.model.Classifier` (with an embedding).
+        store: the event database holding the corrections.
+        current: the sound as it is now (None: a new sound).
+
+    Returns:
+        The retrained :class:`UserSound`; ``info["retrained"]`` says from what.
+
+    Raises:
+        SoundwatchError: too few examples, an example file gone, or a model without an
+            embedding.
+    """
+    from soundwatch.corrections.record import example_rows
+
+    started = time.perf_counter()
+    if not classifier.has_embedding:
+        raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
+                              "cannot learn sounds: use the shipped model")
+    dim = embedding_dim(classifier)
+    version = classifier.metadata.model_version
+    positive_rows, negative_rows = example_rows(store, label)
+    missing = [row["example_path"] for row in positive_rows + negative_rows
+               if not Path(row["example_path"]).is_file()]
+    if missing:
+        raise SoundwatchError(f"{len(missing)} kept example(s) of {label!r} are gone, e.g. "
+                              f"{missing[0]}; they were in the corrections folder beside "
+                              "the database. Restore them, or correct new events")
+    kept = load_kept(label, version, dim)
+    original = len((current.info if current else {}).get("examples", [])) if kept else 0
+    if original + len(positive_rows) < MIN_EXAMPLES:
+        raise SoundwatchError(
+            f"{label!r} has {original + len(positive_rows)} example(s) "
+            f"({original} from learning, {len(positive_rows)} from corrections); learning "
+            f"needs {MIN_EXAMPLES}: confirm or relabel more events as {label!r}, or learn it "
+            "with `soundwatch learn`")
+    positives = [kept[0]] if kept else []
+    positives += [loud_windows(row["example_path"], classifier) for row in positive_rows]
+    negatives = [] if (generic := generic_negatives(version, dim)) is None else [generic]
+    if kept is not None and len(kept[1]):
+        negatives.append(kept[1])
+    rejected = [embed_recording(row["example_path"], classifier)[0] for row in negative_rows]
+    negatives += rejected
+    if not negatives:
+        raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
+                              "reject some of its false alarms, or learn it with "
+                              "`soundwatch learn --negatives`")
+    head = fit_head(np.concatenate(positives), np.concatenate(negatives))
+    still_firing = sum(bool(head.logits(windows).max() >= head.threshold_logit)
+                       for windows in rejected if len(windows))
+    info = dict(current.info) if current else {"examples": []}
+    info["retrained"] = {
+        "learnt_examples": original, "corrected_positives": len(positive_rows),
+        "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
+        "positive_windows": int(sum(len(p) for p in positives)),
+        "negative_windows": int(sum(len(n) for n in negatives)),
+        "retrain_s": round(time.perf_counter() - started, 2),
+        "retrained_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
+                     info=info)
+
+
+def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:
+    """Retrain ``label`` (one of the user's sounds, or a new one) and save it in the
+    sounds file. Returns (the sound, or None when it could not be learnt yet, and a line
+    saying what happened): too few examples is not an error here, they are kept."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    try:
+        sounds = read_sounds()
+        current = next((s for s in sounds if s.label == label), None)
+        sound = retrain_sound(label, classifier, store, current)
+        write_sounds([s for s in sounds if s.label != label] + [sound])
+    except SoundwatchError as exc:
+        return None, f"{label!r} not retrained: {exc}"
+    info = sound.info["retrained"]
+    return sound, (f"{label!r} retrained from {info['learnt_examples']} learnt and "
+                   f"{info['corrected_positives']} corrected example(s) against "
+                   f"{info['rejected_examples']} rejected one(s) "
+                   f"({info['rejected_still_firing']} of those would still fire)")

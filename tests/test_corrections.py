@@ -1,0 +1,250 @@
+"""Corrections that stick (`soundwatch events confirm|reject|relabel|missed|corrections`):
+real SQLite files and clip files, a tiny real ONNX model (tests/model_factory.py) and
+synthetic audio."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+import soundfile
+from model_factory import make_test_model
+
+from soundwatch.cli import main
+from soundwatch.corrections.thresholds import MARGIN, compute_adjustment
+from soundwatch.detect import ClassSettings, Event
+from soundwatch.store import EventStore
+
+RATE = 16000
+
+
+def tone(freq_hz: float, seconds: float, level: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (level * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def chime(rng: np.random.Generator) -> np.ndarray:
+    """Ding (1175 Hz) then dong (932 Hz), decaying; pitch within 1 %."""
+    pitch = 1.0 + rng.uniform(-0.01, 0.01)
+    t = np.arange(int(0.6 * RATE)) / RATE
+    return np.concatenate([0.3 * np.exp(-t / 0.25) * np.sin(2 * np.pi * f * pitch * t)
+                           for f in (1175.0, 932.0)]).astype(np.float32)
+
+
+def quiet(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    return (0.001 * rng.standard_normal(int(seconds * RATE))).astype(np.float32)
+
+
+def place(signal: np.ndarray, sound: np.ndarray, at_s: float) -> None:
+    signal[int(at_s * RATE):int(at_s * RATE) + len(sound)] += sound
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """The test model and a 20 s stream: two faint 3 kHz tones (false alarms of
+    ``tone_3k``, peaks about 0.76 and 0.79) around a clear one (peak 1.0)."""
+    folder = tmp_path_factory.mktemp("corrections")
+    rng = np.random.default_rng(1)
+    stream = quiet(rng, 20.0)
+    for at_s, level in ((3.0, 0.0075), (9.0, 0.3), (15.0, 0.008)):
+        place(stream, tone(3000.0, 1.5, level), at_s)
+    soundfile.write(str(folder / "stream.wav"), stream, RATE)
+    examples = []
+    for i in range(5):
+        signal = quiet(rng, 2.0)
+        place(signal, chime(rng), 0.3)
+        examples.append(folder / f"chime{i}.wav")
+        soundfile.write(str(examples[-1]), signal, RATE)
+    others = quiet(rng, 12.0)
+    place(others, tone(3000.0, 2.0, 0.3), 1.0)
+    place(others, tone(500.0, 2.0, 0.3), 4.0)
+    place(others, (0.1 * rng.standard_normal(2 * RATE)).astype(np.float32), 8.0)
+    soundfile.write(str(folder / "negatives.wav"), others, RATE)
+    return {"model": make_test_model(folder / "model.onnx"), "stream": folder / "stream.wav",
+            "examples": examples, "negatives": folder / "negatives.wav", "folder": folder}
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([*map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def listen(capsys, audio, db, *extra) -> list[dict]:
+    """Replay the stream through the live monitor's path; its events, stored in ``db``."""
+    code, out, err = run(capsys, "listen", "--headless", "--file", audio["stream"], "--fast",
+                         "--json", "--status-interval", "0", "--model", audio["model"],
+                         "--db", db, *extra)
+    assert code == 0, err
+    return [e for e in map(json.loads, out.splitlines()) if e.get("type") == "event"]
+
+
+def stored(capsys, db) -> list[dict]:
+    code, out, err = run(capsys, "events", "list", "--json", "--db", db, "--limit", "0")
+    assert code == 0, err
+    return sorted(map(json.loads, out.splitlines()), key=lambda e: e["start_s"])
+
+
+def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    clips = place_dirs / "clips"
+    heard = listen(capsys, audio, db, "--clip-dir", clips)
+    assert [round(e["start_s"]) for e in heard if e["label"] == "tone_3k"] == [3, 9, 15]
+    faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
+    assert faint_a["peak"] < faint_b["peak"] < clear["peak"]
+    code, out, err = run(capsys, "events", "reject", faint_b["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "rejected" in out and "threshold_on 0.70 ->" in out
+    code, out, err = run(capsys, "events", "confirm", clear["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    kept = place_dirs / "corrections"
+    assert len(list(kept.glob("*.flac"))) == 2  # both clips kept as examples
+    # The learnt threshold lies just above the rejected peak: the replay of the same
+    # stream loses both faint tones (the other one scored lower) and keeps the clear one.
+    adjustments = json.loads((place_dirs / "data" / "threshold_adjustments.json").read_text())
+    learnt = adjustments["labels"]["tone_3k"]["threshold_on"]
+    assert adjustments["labels"]["tone_3k"]["model_version"] == "test"
+    assert learnt == pytest.approx(round(faint_b["peak"] + MARGIN, 4), abs=1e-3)
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
+    code, out, err = run(capsys, "classify", audio["stream"], "--json", "--model",
+                         audio["model"])
+    assert code == 0, err
+    assert [e["label"] for e in json.loads(out)["events"]] == ["tone_3k"]
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    assert code == 0, err
+    counts = {row["label"]: row for row in map(json.loads, out.splitlines())}
+    assert (counts["tone_3k"]["confirmed"], counts["tone_3k"]["rejected"]) == (1, 1)
+    # Reversible: after a reset the faint tones are events again.
+    code, out, err = run(capsys, "events", "corrections", "--reset", "tone_3k", "--db", db)
+    assert code == 0 and "removed" in out, err
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [3, 9, 15]
+
+
+def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
+        place_dirs, audio, capsys):
+    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
+                         audio["negatives"], "--model", audio["model"], "--json")
+    assert code == 0, err
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips")
+    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
+                         "--model", audio["model"], "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["kind"] == "relabel" and result["label"] == "chime"
+    assert result["example"] and "not retrained" not in result["retrained"][0]
+    sound = json.loads((place_dirs / "data" / "sounds.json").read_text())["sounds"][0]
+    assert sound["info"]["retrained"]["learnt_examples"] == 5
+    assert sound["info"]["retrained"]["corrected_positives"] == 1
+    code, out, err = run(capsys, "sounds", "list")
+    assert "chime" in out and "5 examples + 1 corrected, 0 rejected" in out, out
+    # ... and a relabelled event is a false alarm of its own label.
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    counts = {row["label"]: row for row in map(json.loads, out.splitlines())}
+    assert counts["tone_3k"]["rejected"] == 1 and counts["chime"]["relabelled_to"] == 1
+    # A new sound's name is kept with its example until it has enough to be learnt.
+    second = next(e for e in stored(capsys, db) if round(e["start_s"]) == 15)
+    code, out, err = run(capsys, "events", "relabel", second["id"], "kettle", "--new",
+                         "--db", db, "--model", audio["model"])
+    assert code == 0, err
+    assert "'kettle' not retrained" in out and "needs 3" in out
+    code, out, err = run(capsys, "sounds", "retrain", "kettle", "--db", db, "--model",
+                         audio["model"])
+    assert code == 2 and "1 example(s)" in err
+
+
+def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(
+        place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--no-clips")
+    events = stored(capsys, db)
+    faint = events[0]
+    before = db.read_bytes()
+    code, _, err = run(capsys, "events", "reject", 999, "--db", db, "--model", audio["model"])
+    assert code == 2 and "no event with id 999" in err
+    code, _, err = run(capsys, "events", "relabel", faint["id"], "tone_1", "--db", db,
+                       "--model", audio["model"])
+    assert code == 2 and "'tone_1' is not a label" in err and "did you mean" in err
+    assert "--new" in err
+    code, _, err = run(capsys, "events", "relabel", faint["id"], "tone_1k", "--db", db,
+                       "--model", audio["model"])
+    assert code == 2 and "has no audio to keep" in err and "clips" in err
+    code, _, err = run(capsys, "events", "missed", "--start", "30s", "--end", "25s",
+                       "tone_1k", "--db", db, "--model", audio["model"])
+    assert code == 2 and "no audio of" in err and "--audio" in err
+    code, _, err = run(capsys, "events", "missed", "--start", "30s", "--end", "40s",
+                       "tone_1k", "--db", db, "--model", audio["model"])
+    assert code == 2 and "must end after it starts" in err
+    with EventStore(db, read_only=True) as store:
+        assert store.corrections() == []
+        assert len(store.recent_events(limit=None)) == len(events)
+    assert not (place_dirs / "corrections").exists()
+    # Without a clip a rejection still counts (its peak score is all a threshold needs).
+    code, out, err = run(capsys, "events", "reject", faint["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "no audio kept" in out, err
+    # A marked missed sound with a recording of it (the time of the first faint tone).
+    code, out, err = run(capsys, "events", "missed", "--start", faint["start_time"],
+                         "--end", faint["end_time"], "tone_1k", "--audio",
+                         audio["examples"][0], "--db", db, "--model", audio["model"])
+    assert code == 0 and "marked as missed" in out, err
+    assert "scored at most" in out and "threshold_on 0.70" in out  # from the score history
+    assert len(before) > 0
+
+
+def test_schema_4_adds_the_corrections_table_to_a_version_3_file_keeping_rows(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+        store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE corrections; UPDATE schema_version SET version = 3; "
+                     "PRAGMA user_version = 3;")
+    db.close()
+    with EventStore(path, read_only=True) as store:
+        assert store.corrections() == []  # an old file read-only: no table, no error
+    with EventStore(path) as store:
+        assert store.schema_version() == 4
+        assert [e.label for e in store.recent_events()] == ["dog"]
+        row = store.recent_events()[0]
+        store.add_correction("reject", row.start_time, row.end_time, event_row=row.id,
+                             event_label="dog", peak=0.9)
+        assert [c["kind"] for c in store.corrections("dog")] == ["reject"]
+
+
+def test_the_learnt_threshold_keeps_confirmed_events_and_is_bounded():
+    # A confirmed peak below a rejected one: only the rejected peaks under it are cut.
+    adjustment = compute_adjustment("dog", 0.7, [0.75, 0.9], [0.8])
+    assert adjustment.threshold_on == pytest.approx(0.76)
+    assert adjustment.suppressed == 1 and "too high" in adjustment.reason
+    # Never more than MAX_RAISE above the base, never above MAX_THRESHOLD_ON.
+    assert compute_adjustment("dog", 0.7, [0.99], []) is None
+    assert compute_adjustment("dog", 0.5, [0.8], []) is None
+    assert compute_adjustment("dog", 0.5, [0.72], []).threshold_on == pytest.approx(0.73)
+    assert compute_adjustment("dog", 0.7, [], [0.9]) is None
+
+
+def test_a_learnt_threshold_applies_only_to_the_model_it_was_learnt_on(tmp_path, caplog):
+    from soundwatch.corrections.thresholds import with_adjustments, write_adjustments
+    from soundwatch.detect import DetectorSettings
+
+    path = tmp_path / "threshold_adjustments.json"
+    write_adjustments({"dog": compute_adjustment("dog", 0.7, [0.8], [], "2")}, {}, path)
+    same = with_adjustments(DetectorSettings(), ("dog", "cat"), path, model_version="2")
+    assert same.class_values("dog")[0] == pytest.approx(0.81)
+    other = with_adjustments(DetectorSettings(), ("dog", "cat"), path, model_version="3")
+    assert other.class_values("dog")[0] == 0.7 and "learnt on model version 2" in caplog.text
+    # A threshold set higher in the config file wins; a label the model lacks is left out.
+    higher = DetectorSettings(classes={"dog": ClassSettings(threshold_on=0.9)})
+    assert with_adjustments(higher, ("dog",), path, "2").class_values("dog")[0] == 0.9
+    assert "dog" not in with_adjustments(DetectorSettings(), ("cat",), path, "2").classes
+    path.write_text("{broken")
+    assert with_adjustments(DetectorSettings(), ("dog",), path, "2") == DetectorSettings()
+    assert "cannot read the threshold adjustments" in caplog.text

@@ -1,0 +1,94 @@
+"""Corrections from the window (right-click: Confirm / Not this / It was…), the per-label
+confirmed / rejected counts in the thresholds panel, and its rescore preview. Real Qt
+window (offscreen), real SQLite, the tiny real ONNX model."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+from gui_helpers import write_scene  # noqa: E402
+
+from soundwatch.gui.class_settings import CORRECTIONS_COLUMN  # noqa: E402
+from soundwatch.store import EventStore  # noqa: E402
+
+pytest.importorskip("pytestqt")
+
+RATE = 16000
+SCENE = [("silence", 0.5), ("tone_1k", 1.5), ("silence", 1.0), ("noise", 1.0), ("silence", 1.0)]
+
+
+def corrections_cell(window, label: str) -> str:
+    panel = window.class_panel
+    return panel.items.item(panel._row_of(label), CORRECTIONS_COLUMN).text()
+
+
+def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_counts(
+        harness, tmp_path):
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")  # clips are off
+    rows = window.events_table.events.rows
+    harness.qtbot.waitUntil(lambda: not window.session.running and {
+        r.label for r in rows if not r.ongoing} == {"tone_1k", "noise"}, timeout=20000)
+    tone = next(r for r in rows if r.label == "tone_1k")
+    noise = next(r for r in rows if r.label == "noise")
+    text = window.corrections.correct(tone, "confirm")
+    assert text.startswith("Confirmed the 'tone_1k' event")
+    text = window.corrections.correct(noise, "reject")
+    assert text.startswith("Rejected the 'noise' event")
+    assert corrections_cell(window, "tone_1k") == "1 / 0"
+    assert corrections_cell(window, "noise") == "0 / 1"
+    # No clip was saved, so the audio came from the engine's ring and is kept.
+    with EventStore(harness.database, read_only=True) as store:
+        kept = store.corrections()
+    assert [(c["kind"], c["event_label"]) for c in kept] == [("confirm", "tone_1k"),
+                                                             ("reject", "noise")]
+    assert all(c["example_path"] and os.path.isfile(c["example_path"]) for c in kept)
+    # "It was…" a new sound of the user's: kept as its first example.
+    text = window.corrections.correct(noise, "relabel", label="kettle")
+    assert "'kettle' not retrained" in text and "needs 3" in text
+    assert corrections_cell(window, "noise") == "0 / 1"  # the newer correction replaced it
+    # After a restart the counts come back from the database.
+    window.close()
+    again = harness.open(start=False)
+    assert corrections_cell(again, "tone_1k") == "1 / 0"
+
+
+def test_a_correction_of_an_unstored_event_or_a_bad_label_says_why(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    rows = window.events_table.events.rows
+    harness.qtbot.waitUntil(lambda: not window.session.running and len(rows) == 2,
+                            timeout=20000)
+    tone = next(r for r in rows if r.label == "tone_1k")
+    text = window.corrections.correct(tone, "relabel", label="tone_1k")
+    assert "already is 'tone_1k'" in text
+    assert window.banner.text.text() == text
+    with EventStore(harness.database, read_only=True) as store:
+        assert store.corrections() == []
+
+
+def test_editing_a_threshold_previews_the_events_of_the_recent_past(harness, tmp_path):
+    rng = np.random.default_rng(1)
+    stream = (0.001 * rng.standard_normal(8 * RATE)).astype(np.float32)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    for at_s, level in ((1.0, 0.0075), (5.0, 0.3)):  # peaks about 0.76 and 1.0
+        start = int(at_s * RATE)
+        stream[start:start + len(t)] += (level * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    soundfile.write(str(tmp_path / "two_tones.wav"), stream, RATE)
+    window = harness.open("--file", str(tmp_path / "two_tones.wav"), "--fast")
+    harness.qtbot.waitUntil(lambda: not window.session.running
+                            and len(window.events_table.events.rows) == 2, timeout=20000)
+    panel = window.class_panel
+    assert not panel.preview.isVisibleTo(panel)
+    panel.set_threshold("tone_3k", 0.8)
+    assert panel.preview.isVisibleTo(panel)
+    assert panel.preview.text().startswith("'tone_3k' at 0.80: the last 2 h")
+    assert "would have given 1 event(s) (was 2 at 0.70)" in panel.preview.text()
+    panel.set_threshold("tone_3k", 0.5)
+    assert "would have given 2 event(s) (was 1 at 0.80)" in panel.preview.text()

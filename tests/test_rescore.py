@@ -1,0 +1,194 @@
+"""The score history and `soundwatch rescore`: real SQLite and history files, the tiny
+real ONNX model (tests/model_factory.py), synthetic audio and synthetic score histories."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile
+from model_factory import make_test_model
+
+from soundwatch.cli import main
+from soundwatch.detect import DetectorSettings
+from soundwatch.rescoring import rescore
+from soundwatch.score_history import (
+    SEGMENT_S,
+    ScoreHistoryWriter,
+    bytes_per_hour,
+    read_history,
+    record_dtype,
+)
+
+RATE = 16000
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([*map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """The test model and a 20 s stream with 3 kHz tones peaking about 0.76, 1.0, 0.79."""
+    folder = tmp_path_factory.mktemp("rescore")
+    rng = np.random.default_rng(1)
+    stream = (0.001 * rng.standard_normal(20 * RATE)).astype(np.float32)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    for at_s, level in ((3.0, 0.0075), (9.0, 0.3), (15.0, 0.008)):
+        start = int(at_s * RATE)
+        stream[start:start + len(t)] += (level * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    soundfile.write(str(folder / "stream.wav"), stream, RATE)
+    return {"model": make_test_model(folder / "model.onnx"), "stream": folder / "stream.wav"}
+
+
+def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresholds(
+        place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    code, _, err = run(capsys, "listen", "--headless", "--file", audio["stream"], "--fast",
+                       "--status-interval", "0", "--model", audio["model"], "--db", db)
+    assert code == 0, err
+    history = list((place_dirs / "score_history").glob("*.scores"))
+    assert len(history) == 1
+    windows = history[0].stat().st_size / record_dtype(3).itemsize
+    assert windows == pytest.approx(20 / 0.1, abs=12)  # the test model's 0.1 s hop
+    code, out, err = run(capsys, "events", "list", "--json", "--db", db)
+    stored = sorted((json.loads(line) for line in out.splitlines()), key=lambda e: e["start_s"])
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--json")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [x for x in lines if x["type"] == "label"] == [
+        {"type": "label", "label": "tone_3k", "was": 3, "would_be": 3, "new": 0, "gone": 0}]
+    events = [x for x in lines if x["type"] == "event"]
+    for old, new in zip(stored, events, strict=True):  # unchanged settings, same events
+        assert new["stored"] and new["label"] == old["label"]
+        assert datetime.fromisoformat(new["start"]) == pytest.approx(
+            datetime.fromisoformat(old["start_time"].replace("Z", "+00:00")),
+            abs=timedelta(milliseconds=5))
+        assert new["duration_s"] == pytest.approx(old["duration_s"], abs=0.005)
+        assert new["peak"] == pytest.approx(old["peak"], abs=1e-3)  # float16 scores
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db,
+                         "--threshold-on", "0.77")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("tone_3k"))
+    assert row.split() == ["tone_3k", "3", "2", "0", "1"]
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--label", "dog")
+    assert code == 2 and "no label 'dog'" in err
+
+
+def test_rescore_without_history_says_where_it_looked(place_dirs, capsys):
+    code, _, err = run(capsys, "rescore", "--since", "2h", "--db", place_dirs / "e.sqlite")
+    assert code == 2 and "no score history" in err and "score_history" in err
+
+
+def fake_monitor(labels, start: datetime, session_id: int = 1):
+    """What the writer reads of a monitor: its classifier's facts, hop, session and
+    clock (stream samples at 16 kHz from ``start``)."""
+    classifier = SimpleNamespace(labels=tuple(labels), sample_rate_hz=RATE,
+                                 window_samples=RATE,
+                                 metadata=SimpleNamespace(background_labels=(),
+                                                          model_version="test"))
+    return SimpleNamespace(classifier=classifier, hop_s=0.5, session_id=session_id,
+                           wall_time=lambda sample: start + timedelta(seconds=sample / RATE))
+
+
+def test_a_synthetic_history_rolls_segments_survives_a_torn_record_and_is_pruned(tmp_path):
+    labels = ("dog", "doorbell")
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    writer = ScoreHistoryWriter(tmp_path, fake_monitor(labels, start), retention_h=24)
+    hops = int(2 * SEGMENT_S / 0.5) + 10  # two hours and a bit: three segments
+    rng = np.random.default_rng(0)
+    scores = (0.1 * rng.random((hops, 2))).astype(np.float32)
+    barks = [600, 7300, 7400]  # one bark each, 2 s long (4 hops)
+    for at in barks:
+        scores[at:at + 4, 0] = 0.9
+    scores[7201:7203, 1] = 0.95  # a doorbell, 1 s above threshold_on
+    for hop in range(hops):
+        writer.on_scores(scores[hop], scores[hop], RATE + hop * RATE // 2)
+    writer.on_stop()
+    segments_on_disk = sorted(tmp_path.glob("*.scores"))
+    assert len(segments_on_disk) == 3
+    assert sum(p.stat().st_size for p in segments_on_disk) == hops * (8 + 2 * 2)
+    with open(segments_on_disk[-1], "ab") as torn:  # a crash in the middle of a record
+        torn.write(b"\x01\x02\x03")
+    history = read_history(tmp_path, start)
+    assert len(history) == 1 and len(history[0].times) == hops  # one run: one stretch
+    found = rescore(history, DetectorSettings())
+    barks_found = [e for e in found if e.label == "dog"]
+    assert [round((e.start - start).total_seconds()) for e in barks_found] == [
+        round(1 + at * 0.5 - 1) for at in barks]
+    assert [e.label for e in rescore(history, DetectorSettings(), only=("doorbell",))] == [
+        "doorbell"]
+    assert rescore(history, DetectorSettings(threshold_on=0.96, threshold_off=0.5)) == []
+    # A hole in the history (time between runs) restarts the detector there.
+    later = ScoreHistoryWriter(tmp_path, fake_monitor(labels, start + timedelta(hours=2.5), 2))
+    for hop in range(20):
+        later.on_scores(np.array([0.9, 0.0], np.float32), None, RATE + hop * RATE // 2)
+    later.on_stop()
+    assert len(read_history(tmp_path, start)) == 2
+    # Pruning: segments written more than the retention ago are deleted when the next
+    # segment opens; what is newer stays.
+    old = time.time() - 25 * 3600
+    for path in segments_on_disk:
+        os.utime(path, (old, old))
+    pruner = ScoreHistoryWriter(tmp_path, fake_monitor(labels, datetime.now(timezone.utc), 3))
+    pruner.on_scores(np.zeros(2, np.float32), None, RATE)
+    pruner.on_stop()
+    left = {Path(p).name for p in tmp_path.glob("*.scores")}
+    assert not left & {p.name for p in segments_on_disk} and len(left) == 2
+    assert not [p for p in tmp_path.glob("*.json") if not p.with_suffix(".scores").exists()]
+
+
+def test_the_history_of_the_shipped_model_costs_about_2_mb_an_hour():
+    assert bytes_per_hour(68, 0.25) == (8 + 2 * 68) * 14400 == 2_073_600
+
+
+@pytest.mark.parametrize("settings", [
+    DetectorSettings(),
+    DetectorSettings(smoothing="mean", smoothing_hops=3, merge_gap_s=2.0, min_duration_s=0.0),
+    DetectorSettings(threshold_on=0.5, threshold_off=0.2, max_duration_s=3.0, warmup_s=5.0),
+])
+def test_rescoring_label_by_label_near_threshold_finds_what_the_full_detector_finds(
+        tmp_path, settings):
+    """The shortcut (each label fed only the windows near its threshold) against the live
+    detector fed every window of every label, on bursty random scores."""
+    from soundwatch.detect import EventDetector
+
+    labels = ("a", "b", "c", "d")
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    writer = ScoreHistoryWriter(tmp_path, fake_monitor(labels, start))
+    rng = np.random.default_rng(5)
+    hops = 3000
+    scores = rng.beta(0.5, 8.0, size=(hops, 4)).astype(np.float32)
+    for _ in range(80):  # bursts of 1-12 hops, some close together
+        at, length = rng.integers(hops - 12), rng.integers(1, 12)
+        scores[at:at + length, rng.integers(4)] = rng.uniform(0.3, 1.0)
+    for hop in range(hops):
+        writer.on_scores(scores[hop], None, RATE + hop * RATE // 2)
+    writer.on_stop()
+    history = read_history(tmp_path, start)
+    got = [(e.label, e.start, e.end, e.peak) for e in rescore(history, settings)]
+    segment = history[0]
+    detector = EventDetector(labels, settings, RATE, RATE)
+    origin = segment.times[0] - 1.0
+    ends = np.round((segment.times - origin) * RATE).astype(np.int64)
+    notices = []
+    for row, end in zip(segment.scores, ends, strict=True):
+        notices += detector.update(row, int(end))
+    notices += detector.flush(int(ends[-1]))
+    want = sorted(((e.label, e.start_sample, e.end_sample, e.peak) for e in notices
+                   if not e.ongoing), key=lambda e: (e[1], e[0]))
+    assert len(want) > 20
+    got.sort(key=lambda e: (e[1], e[0]))
+    assert [(label, peak) for label, _, _, peak in got] == [(w[0], w[3]) for w in want]
+    offset = origin - start.timestamp()
+    assert [t for _, s, e, _ in got for t in ((s - start).total_seconds(),
+                                               (e - start).total_seconds())] == pytest.approx(
+        [t for _, s, e, _ in want for t in (s / RATE + offset, e / RATE + offset)], abs=1e-4)
