@@ -114,12 +114,22 @@ class Classifier:
         return (self.window_frames - 1) * self.spec.hop_length + self.spec.frame_length
 
     def hop_frames_for(self, hop_s: float | None) -> int:
-        """Frames between windows for a hop in seconds (None: the model's default)."""
+        """Frames between windows for a hop in seconds (None: the model's default).
+
+        Raises:
+            SoundwatchError: a hop that is not positive, or longer than the window.
+        """
         if hop_s is None:
             return self.hop_frames
         if hop_s <= 0:
             raise SoundwatchError(f"hop_s must be > 0, got {hop_s}")
-        return max(1, int(round(hop_s / self.spec.hop_s)))
+        frames = max(1, int(round(hop_s / self.spec.hop_s)))
+        if frames > self.window_frames:
+            raise SoundwatchError(
+                f"hop_s {hop_s:g} s is longer than the model's window ({self.window_s:g} s): "
+                "the audio between windows would never be heard; use a hop of at most "
+                f"{self.window_s:g} s (the model's own is {self.hop_frames * self.spec.hop_s:g} s)")
+        return frames
 
     def score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Score a batch of windows.

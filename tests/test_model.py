@@ -35,6 +35,10 @@ def test_metadata_configures_the_classifier(model_path):
     assert classifier.metadata.model_version == "test"
     assert classifier.hop_frames_for(None) == 10
     assert classifier.hop_frames_for(0.25) == 25
+    window_hop_s = classifier.window_frames * classifier.spec.hop_s
+    assert classifier.hop_frames_for(window_hop_s) == classifier.window_frames
+    with pytest.raises(SoundwatchError, match="longer than the model's window"):
+        classifier.hop_frames_for(window_hop_s + 0.1)  # audio would go unheard
 
 
 def test_scores_follow_the_sound(model_path):
