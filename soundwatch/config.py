@@ -24,6 +24,9 @@ message naming the file, the key and the fix. Example::
     pre_roll_s = 1.0
     max_mb = 500
 
+    [privacy]             # speech in clips (soundwatch.privacy)
+    speech = "mute"       # "mute" | "drop_clip" | "keep"
+
     [store]
     database = ""          # empty: <user data dir>/events.sqlite
 
@@ -45,6 +48,7 @@ from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.source import RING_SECONDS
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
+from soundwatch.privacy import PrivacySettings
 
 APP_NAME = "soundwatch"
 CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
@@ -199,6 +203,7 @@ class Settings:
     clips: ClipSettings = field(default_factory=ClipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -223,6 +228,7 @@ class Settings:
                     f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
                 )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
+        found += [f"[privacy] {p}" for p in self.privacy.problems()]
         return found
 
 

@@ -221,6 +221,9 @@ class Event:
     level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
     noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
     snr_db: float | None = None  # its power over the background's, background removed
+    # Set by the monitor once the clip is cut (soundwatch.privacy); None: not known (yet).
+    speech_muted_s: float | None = None  # seconds of the clip silenced as speech
+    clip_withheld: str | None = None  # why the clip was not written on purpose ("speech")
 
     @property
     def start_s(self) -> float:
