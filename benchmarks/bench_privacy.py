@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from soundwatch.clips import clip_writer_for
 from soundwatch.config import ClipSettings, Settings, StoreSettings
 from soundwatch.model import Classifier, default_model_path
 from soundwatch.monitor import Monitor
-from soundwatch.privacy import PrivacySettings, SpeechGuard
+from soundwatch.privacy import SPEECH_LABEL, PrivacySettings, SpeechGuard
 from soundwatch.scoring import score_stream
 from soundwatch.store import EventStore
 from soundwatch.train.event_eval import quiet_bed
@@ -204,7 +205,8 @@ def tune(classifier: Classifier) -> dict:
             muted = {}
             for name, audio in (("speech", speech_audio), ("events", event_audio),
                                 ("talk", talk_audio)):
-                guard = SpeechGuard.for_classifier(settings, classifier)
+                guard = SpeechGuard(settings, classifier.labels.index(SPEECH_LABEL),
+                                    classifier.window_samples, RATE_HZ, history_s=math.inf)
                 guard.observe(scored[name].scores, scored[name].end_samples)
                 mask = np.zeros(len(audio), bool)
                 for a, b in guard.spans(0, len(audio), final=True):

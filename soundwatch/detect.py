@@ -328,13 +328,14 @@ class NearMissLog:
         self.detector = detector
         self._open: dict[str, NearMissSpan] = {}
 
-    def update(self) -> list[NearMissSpan]:
-        """The spans that ended with the detector's last update, in start order."""
+    def update(self, misses: list[NearMiss] | None = None) -> list[NearMissSpan]:
+        """The spans that ended with the detector's last update, in start order
+        (``misses``: that update's :meth:`EventDetector.explain`, if already at hand)."""
         detector = self.detector
         window = detector.window_samples
         seen = set()
         closed = []
-        for miss in detector.explain():
+        for miss in detector.explain() if misses is None else misses:
             seen.add(miss.label)
             span = self._open.get(miss.label)
             if span is not None and span.reason != miss.reason:

@@ -94,10 +94,12 @@ class SpeechGuard:
         speech_index: column of the ``speech`` label in the score rows.
         window_samples: samples one window covers.
         sample_rate_hz: the stream clock's rate.
+        history_s: how long speech stretches are remembered (offline analysis of a whole
+            recording at once: ``math.inf``).
     """
 
     def __init__(self, settings: PrivacySettings, speech_index: int, window_samples: int,
-                 sample_rate_hz: int):
+                 sample_rate_hz: int, history_s: float = HISTORY_S):
         if not settings.active:
             raise ValueError("a SpeechGuard needs speech = 'mute' or 'drop_clip'")
         self.settings = settings
@@ -106,6 +108,7 @@ class SpeechGuard:
         self.sample_rate_hz = int(sample_rate_hz)
         self.margin_samples = int(round(settings.margin_s * sample_rate_hz))
         self.fade_samples = int(round(FADE_S * sample_rate_hz))
+        self.history_samples = history_s * sample_rate_hz
         self.scored_until = 0  # end of the newest window scored
         self._spans: list[list[int]] = []  # merged [start, end) of speech, oldest first
 
@@ -147,7 +150,7 @@ class SpeechGuard:
                 self._spans[-1][1] = max(self._spans[-1][1], stop)
             else:
                 self._spans.append([start, stop])
-        horizon = self.scored_until - int(HISTORY_S * self.sample_rate_hz)
+        horizon = self.scored_until - self.history_samples
         while self._spans and self._spans[0][1] < horizon:
             self._spans.pop(0)
 
