@@ -55,6 +55,7 @@ CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
 DATA_DIR_ENV = "SOUNDWATCH_DATA_DIR"
 CONFIG_FILE = "config.toml"
 MAX_ROLL_S = 10.0  # pre/post-roll limit: the engine's ring holds 30 s of audio
+PRIVACY_WINDOW_ALLOWANCE_S = 1.0  # a model window (0.98 s shipped) a muted clip waits for
 # Upper bounds on sizes and counts a user gives: far above any real use, low enough that
 # a typo cannot ask for a multi-GB allocation, a million threads or a run that never ends.
 MAX_THREADS = 64
@@ -221,11 +222,16 @@ class Settings:
                          f"{self.model.threads}")
         if self.clips.enabled and not found:
             d, c = self.detection, self.clips
-            if c.pre_roll_s + d.max_duration_s + c.post_roll_s > RING_SECONDS:
+            # with speech muting, a clip also waits for the windows after it (+ margin)
+            wait_s = (self.privacy.margin_s + PRIVACY_WINDOW_ALLOWANCE_S
+                      if self.privacy.active and not self.privacy.problems() else 0.0)
+            if c.pre_roll_s + d.max_duration_s + c.post_roll_s + wait_s > RING_SECONDS:
                 found.append(
                     f"[clips] pre_roll_s + [detection] max_duration_s + [clips] post_roll_s "
-                    f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s) must fit "
-                    f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
+                    f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s"
+                    + (f", + {wait_s:g} s waiting for [privacy]" if wait_s else "")
+                    + f") must fit the {RING_SECONDS:g} s of audio kept for clips; shorten "
+                    "one of them"
                 )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
         found += [f"[privacy] {p}" for p in self.privacy.problems()]

@@ -127,12 +127,12 @@ def test_events_show_their_noise_floor_and_snr_and_the_status_line_the_floor(win
     model = window.events_table.events
     columns = [model.headerData(i, Qt.Orientation.Horizontal)
                for i in range(model.columnCount())]
-    assert "SNR (dB)" in columns and "floor (dBFS)" in columns
+    assert "SNR dB" in columns and "floor dBFS" in columns
     [row] = [r for r in model.rows if r.label == "tone_1k" and not r.ongoing]
     assert row.snr_db is not None and row.snr_db > 20  # a -10 dBFS tone over -80 dBFS
     position = model.rows.index(row)
-    snr = model.data(model.index(position, columns.index("SNR (dB)")))
-    floor = model.data(model.index(position, columns.index("floor (dBFS)")))
+    snr = model.data(model.index(position, columns.index("SNR dB")))
+    floor = model.data(model.index(position, columns.index("floor dBFS")))
     assert snr == f"{row.snr_db:.1f}" and floor == f"{row.noise_floor_dbfs:.0f}"
     assert any(re.search(r"noise floor -\d+ dBFS", text) for text in window.status_seen)
     # rows read back from the database carry them too

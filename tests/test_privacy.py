@@ -211,3 +211,14 @@ def test_listen_with_clips_and_a_model_that_cannot_hear_speech_is_a_clear_error(
     assert code == 2 and "Traceback" not in err
     assert "no 'speech' label" in err and 'speech = "keep"' in err
     assert not (tmp_path / "data" / "events.sqlite").exists()  # refused before any write
+
+
+def test_clips_that_wait_for_the_speech_guard_must_still_fit_the_ring(tmp_path):
+    text = "[clips]\nenabled = true\npre_roll_s = 9.0\npost_roll_s = 9.0\n" \
+           "[detection]\nmax_duration_s = 11.5\n"
+    path = tmp_path / "config.toml"
+    path.write_text(text + '[privacy]\nspeech = "keep"\n')
+    assert load_settings(path).clips.pre_roll_s == 9.0  # 29.5 s fit the 30 s ring
+    path.write_text(text)  # mute: + 0.5 s margin + 1 s window
+    with pytest.raises(SoundwatchError, match=r"waiting for \[privacy\]\) must fit"):
+        load_settings(path)

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 from soundwatch.gui import theme
 
 MAX_ROWS = 2000
-COLUMNS = ("time", "label", "start (s)", "duration", "peak", "SNR (dB)", "floor (dBFS)",
+COLUMNS = ("time", "label", "start (s)", "duration", "peak", "SNR dB", "floor dBFS",
            "clip")
-NUMERIC_COLUMNS = ("start (s)", "duration", "peak", "SNR (dB)", "floor (dBFS)")
+NUMERIC_COLUMNS = ("start (s)", "duration", "peak", "SNR dB", "floor dBFS")
 
 
 @dataclass
@@ -85,7 +85,7 @@ class EventsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == "clip":
             return _clip_tip(row)
-        if role == Qt.ItemDataRole.ToolTipRole and column in ("SNR (dB)", "floor (dBFS)"):
+        if role == Qt.ItemDataRole.ToolTipRole and column in ("SNR dB", "floor dBFS"):
             return ("the event's power over the background's (dB), and the background "
                     "level before it (noise floor, dBFS)")
         return None
@@ -104,9 +104,9 @@ class EventsModel(QAbstractTableModel):
             return f"● {row.duration_s:.1f} s" if row.ongoing else f"{row.duration_s:.2f} s"
         if column == "peak":
             return f"{row.peak:.2f}"
-        if column == "SNR (dB)":
+        if column == "SNR dB":
             return "" if row.snr_db is None else f"{row.snr_db:.1f}"
-        if column == "floor (dBFS)":
+        if column == "floor dBFS":
             return "" if row.noise_floor_dbfs is None else f"{row.noise_floor_dbfs:.0f}"
         if column == "clip":
             return "▶" if row.clip_path else ""

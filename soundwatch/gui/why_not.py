@@ -26,6 +26,7 @@ from soundwatch.detect import (
     BELOW_THRESHOLD,
     IGNORED,
     MERGED,
+    NEAR_MISS_FRACTION,
     NOT_WATCHED,
     TOO_SHORT,
     WARMUP,
@@ -38,6 +39,7 @@ from soundwatch.gui.mailbox import ScoreRow
 HISTORY_S = 300.0  # "the last minutes"
 MAX_SPANS = 500  # near-miss spans kept (all labels)
 MAX_LISTED = 50
+MIN_SHOWN_S = 30.0  # the x axis spans the history held, at least this much
 REASON_COLOURS = {  # RGB of each rule's shading
     BELOW_THRESHOLD: (120, 144, 156), TOO_SHORT: (255, 167, 38), IGNORED: (171, 71, 188),
     NOT_WATCHED: (171, 71, 188), BACKGROUND: (141, 110, 99), WARMUP: (66, 165, 245),
@@ -62,6 +64,7 @@ class WhyNotView(QWidget):
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.setMinimumHeight(140)
         self.span_list = QListWidget()
+        self.span_list.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(QLabel("Label:"))
         top.addWidget(self.label_box, 1)
@@ -186,7 +189,8 @@ class WhyNotView(QWidget):
         times = self._times.recent()[:, 0]
         scores = self._scores.recent()[:, self.labels.index(label)]
         self.curve.setData(times - self.newest_s, scores)
-        plot.setXRange(-self.history_s, 0.0, padding=0)
+        held_s = self.newest_s - times[0] if len(times) else 0.0
+        plot.setXRange(-min(self.history_s, max(MIN_SHOWN_S, held_s)), 0.0, padding=0)
         rate = self.sample_rate_hz
         spans = self.spans_of(label)
         for span in spans:
@@ -213,6 +217,6 @@ class WhyNotView(QWidget):
             return head + "; no scores yet."
         if now is not None:
             return head + f"; now {latest:.2f}, kept out by {now.reason} ({now.detail})."
-        return head + f"; now {latest:.2f}" + (
-            " (in an event, or far from the threshold)." if latest >= off or latest < on / 2
-            else ".")
+        if latest < NEAR_MISS_FRACTION * on:
+            return head + f"; now {latest:.2f}, far below threshold_on."
+        return head + f"; now {latest:.2f}, in an event."
