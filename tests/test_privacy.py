@@ -50,7 +50,7 @@ def stream(tmp_path_factory):
 
 
 def run(classifier, stream_path, tmp_path, mode: str):
-    settings = Settings(privacy=PrivacySettings(speech=mode))
+    settings = Settings(privacy=PrivacySettings(speech=mode, margin_s=0.5))
     guard = SpeechGuard.for_classifier(settings.privacy, classifier)
     clips = ClipWriter(tmp_path / "clips", pre_roll_s=PRE_ROLL_S, post_roll_s=POST_ROLL_S,
                        min_free_mb=0, speech_guard=guard)
@@ -129,7 +129,7 @@ def test_keep_writes_everything(classifier, stream, tmp_path):
 
 
 def test_audio_no_window_has_heard_is_muted_at_the_end_of_a_stream():
-    guard = SpeechGuard(PrivacySettings(), speech_index=0, window_samples=RATE,
+    guard = SpeechGuard(PrivacySettings(margin_s=0.5), speech_index=0, window_samples=RATE,
                         sample_rate_hz=RATE)
     guard.observe(np.zeros((2, 1), np.float32), [RATE, 2 * RATE])
     samples = noise_burst(3.0, RATE)
@@ -219,6 +219,6 @@ def test_clips_that_wait_for_the_speech_guard_must_still_fit_the_ring(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(text + '[privacy]\nspeech = "keep"\n')
     assert load_settings(path).clips.pre_roll_s == 9.0  # 29.5 s fit the 30 s ring
-    path.write_text(text)  # mute: + 0.5 s margin + 1 s window
+    path.write_text(text)  # mute: + the margin + 1 s for the window
     with pytest.raises(SoundwatchError, match=r"waiting for \[privacy\]\) must fit"):
         load_settings(path)
