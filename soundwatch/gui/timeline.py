@@ -38,6 +38,18 @@ HOVER_TOP_GUESSES = 3
 HOVER_NEAR_MISSES = 5
 
 
+def fixed_time_plot(plot_widget: pg.PlotWidget, y_label: str) -> pg.PlotItem:
+    """``plot_widget``'s plot set up as a read-only view over time: no menu, no mouse
+    panning or zooming, axes named; returns the plot item."""
+    plot = plot_widget.getPlotItem()
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.setLabel("left", y_label)
+    plot.setLabel("bottom", "time (s)")
+    return plot
+
+
 class ConfidenceTimeline(QWidget):
     """Smoothed confidences over time for the shown classes.
 
@@ -58,12 +70,7 @@ class ConfidenceTimeline(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
-        plot = self.plot_widget.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
-        plot.setLabel("left", "confidence")
-        plot.setLabel("bottom", "time (s)")
+        plot = fixed_time_plot(self.plot_widget, "confidence")
         # Guide lines as plain items: pyqtgraph's own grid costs ~10 ms per repaint here.
         guide = pg.mkPen(255, 255, 255, 28, width=1)
         for value in (0.2, 0.4, 0.6, 0.8, 1.0):

@@ -35,6 +35,7 @@ from soundwatch.detect import (
 from soundwatch.gui import theme
 from soundwatch.gui.column_ring import ColumnRing
 from soundwatch.gui.mailbox import ScoreRow
+from soundwatch.gui.timeline import fixed_time_plot
 
 HISTORY_S = 300.0  # "the last minutes"
 MAX_SPANS = 500  # near-miss spans kept (all labels)
@@ -75,12 +76,7 @@ class WhyNotView(QWidget):
         layout.addWidget(self.plot_widget, 3)
         layout.addWidget(QLabel("Near misses (newest first):"))
         layout.addWidget(self.span_list, 2)
-        plot = self.plot_widget.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
-        plot.setLabel("left", "score")
-        plot.setLabel("bottom", "time (s)")
+        plot = fixed_time_plot(self.plot_widget, "score")
         plot.setYRange(0.0, 1.05, padding=0)
         self.curve = pg.PlotDataItem(pen=pg.mkPen(theme.TEXT, width=2), antialias=False)
         plot.addItem(self.curve)
