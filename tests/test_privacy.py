@@ -3,6 +3,8 @@ marker tone, real FLAC clips written by the monitor, a real SQLite store."""
 
 from __future__ import annotations
 
+import io
+import json
 import sqlite3
 
 import numpy as np
@@ -194,6 +196,11 @@ def test_a_version_3_file_gains_the_privacy_columns_and_keeps_every_row(tmp_path
         rows = store.recent_events(newest_first=False)
         assert [(e.speech_muted_s, e.clip_withheld) for e in rows] == [(1.25, None),
                                                                        (2.0, "speech")]
+        exported = io.StringIO()
+        store.export(None, "jsonl", stream=exported)
+        lines = [json.loads(line) for line in exported.getvalue().splitlines()]
+        assert [(e["speech_muted_s"], e["clip_withheld"]) for e in lines] == [
+            (1.25, None), (2.0, "speech")]
 
 
 def test_listen_with_clips_and_a_model_that_cannot_hear_speech_is_a_clear_error(
