@@ -16,6 +16,10 @@ written as silence (NaN) or full scale (infinity). A clip is written to a ``.par
 and renamed; ``.part`` files left by a killed run are removed when a writer starts.
 Clip paths are absolute, whatever the working folder.
 
+Speech: with a :class:`~soundwatch.privacy.SpeechGuard`, a clip also waits until the
+windows after it are scored, then has its speech muted (``speech_muted_s``) or is not
+written at all (``withheld``), as ``[privacy] speech`` says.
+
 Threads: used from the engine worker only.
 """
 
@@ -33,6 +37,7 @@ import numpy as np
 
 from soundwatch.audio.ring import RingBuffer
 from soundwatch.detect import Event
+from soundwatch.privacy import SpeechGuard
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,8 @@ class ClipResult:
     path: Path | None  # None: not written (see ``error``)
     deleted: list[Path] = field(default_factory=list)  # older clips removed for the budget
     error: str | None = None
+    speech_muted_s: float | None = None  # None: no speech guard; else seconds silenced
+    withheld: str | None = None  # why the clip was deliberately not written (speech)
 
 
 @dataclass
@@ -70,11 +77,13 @@ class ClipWriter:
         max_files: nor this many files.
         min_free_mb: free disk space a write must leave.
         sample_rate_hz: the rate of the ring the clips are cut from.
+        speech_guard: mutes or withholds speech (None: clips keep everything); the
+            monitor feeds it every scored window.
     """
 
     def __init__(self, directory: str | Path, pre_roll_s: float = 1.0, post_roll_s: float = 1.0,
                  max_mb: float = 500.0, max_files: int = 2000, min_free_mb: float = 200.0,
-                 sample_rate_hz: int = 16000):
+                 sample_rate_hz: int = 16000, speech_guard: SpeechGuard | None = None):
         self.directory = Path(directory).absolute()
         self.pre_roll_samples = int(round(pre_roll_s * sample_rate_hz))
         self.post_roll_samples = int(round(post_roll_s * sample_rate_hz))
@@ -82,6 +91,8 @@ class ClipWriter:
         self.max_files = int(max_files)
         self.min_free_bytes = int(min_free_mb * 1e6)
         self.sample_rate_hz = int(sample_rate_hz)
+        self.speech_guard = speech_guard
+        self.withheld = 0
         self.written = 0
         self.failed = 0
         self.removed_parts = 0
@@ -126,7 +137,9 @@ class ClipWriter:
         position = audio.write_position
         due, waiting = [], []
         for request in self._pending:
-            ready = final or position >= request.event.end_sample + self.post_roll_samples
+            clip_end = request.event.end_sample + self.post_roll_samples
+            ready = final or (position >= clip_end and (
+                self.speech_guard is None or self.speech_guard.ready(clip_end)))
             (due if ready else waiting).append(request)
         if not due:
             return []
@@ -134,19 +147,24 @@ class ClipWriter:
         results = []
         for request in due:
             event = request.event
-            samples, _ = audio.read_range(max(0, event.start_sample - self.pre_roll_samples),
-                                          event.end_sample + self.post_roll_samples)
-            results.append(self._write(request, samples))
+            samples, first = audio.read_range(max(0, event.start_sample - self.pre_roll_samples),
+                                              event.end_sample + self.post_roll_samples)
+            results.append(self._write(request, samples, first, final))
         return results
 
     def write_clip(self, event: Event, samples: np.ndarray, wall_start: datetime,
-                   row_id: int | None = None) -> ClipResult:
-        """Write ``samples`` ((n,) float32 at ``sample_rate_hz``) as ``event``'s clip now."""
-        return self._write(_Request(event, row_id, wall_start), samples)
+                   row_id: int | None = None, first_sample: int | None = None) -> ClipResult:
+        """Write ``samples`` ((n,) float32 at ``sample_rate_hz``, starting at stream sample
+        ``first_sample``; default: the event start less the pre-roll) as ``event``'s clip
+        now; the speech guard, if any, applies as at the end of a stream."""
+        if first_sample is None:
+            first_sample = max(0, event.start_sample - self.pre_roll_samples)
+        return self._write(_Request(event, row_id, wall_start), samples, first_sample, True)
 
     # -- internals -----------------------------------------------------------------------
 
-    def _write(self, request: _Request, samples: np.ndarray) -> ClipResult:
+    def _write(self, request: _Request, samples: np.ndarray, first_sample: int,
+               final: bool) -> ClipResult:
         import soundfile
 
         event = request.event
@@ -155,6 +173,14 @@ class ClipWriter:
             result.error = "no audio left in the ring for this event"
             self.failed += 1
             return result
+        if self.speech_guard is not None:
+            verdict = self.speech_guard.apply(samples, first_sample, final)
+            result.speech_muted_s = verdict.muted_s
+            if verdict.audio is None:
+                result.withheld = verdict.withheld
+                self.withheld += 1
+                return result
+            samples = verdict.audio
         needed = len(samples) * FLAC_BYTES_PER_SAMPLE_ESTIMATE + self.min_free_bytes
         try:
             free = shutil.disk_usage(self.directory).free
@@ -229,6 +255,21 @@ class ClipWriter:
         if self._last_problem != kind:  # once per kind of failure, not once per event
             log.warning(message)
             self._last_problem = kind
+
+
+def clip_writer_for(settings, classifier) -> ClipWriter:
+    """A ``ClipWriter`` from the ``[clips]`` and ``[privacy]`` sections of ``settings`` (a
+    :class:`~soundwatch.config.Settings`) for ``classifier``'s rate, labels and window.
+
+    Raises:
+        SoundwatchError: ``[privacy]`` asks to keep speech out and the model cannot hear it.
+    """
+    clips = settings.clips
+    return ClipWriter(settings.clip_directory(), pre_roll_s=clips.pre_roll_s,
+                      post_roll_s=clips.post_roll_s, max_mb=clips.max_mb,
+                      max_files=clips.max_files, min_free_mb=clips.min_free_mb,
+                      sample_rate_hz=classifier.sample_rate_hz,
+                      speech_guard=SpeechGuard.for_classifier(settings.privacy, classifier))
 
 
 def clip_name(wall_start: datetime, event: Event) -> str:

@@ -24,6 +24,9 @@ message naming the file, the key and the fix. Example::
     pre_roll_s = 1.0
     max_mb = 500
 
+    [privacy]             # speech in clips (soundwatch.privacy)
+    speech = "mute"       # "mute" | "drop_clip" | "keep"
+
     [store]
     database = ""          # empty: <user data dir>/events.sqlite
     score_history_h = 24   # hours of per-window scores kept for `soundwatch rescore`
@@ -46,12 +49,14 @@ from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.source import RING_SECONDS
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
+from soundwatch.privacy import PrivacySettings
 
 APP_NAME = "soundwatch"
 CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
 DATA_DIR_ENV = "SOUNDWATCH_DATA_DIR"
 CONFIG_FILE = "config.toml"
 MAX_ROLL_S = 10.0  # pre/post-roll limit: the engine's ring holds 30 s of audio
+PRIVACY_WINDOW_ALLOWANCE_S = 1.0  # a model window (0.98 s shipped) a muted clip waits for
 # Upper bounds on sizes and counts a user gives: far above any real use, low enough that
 # a typo cannot ask for a multi-GB allocation, a million threads or a run that never ends.
 MAX_THREADS = 64
@@ -203,6 +208,7 @@ class Settings:
     clips: ClipSettings = field(default_factory=ClipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -220,16 +226,22 @@ class Settings:
                          f"{self.model.threads}")
         if self.clips.enabled and not found:
             d, c = self.detection, self.clips
-            if c.pre_roll_s + d.max_duration_s + c.post_roll_s > RING_SECONDS:
+            # with speech muting, a clip also waits for the windows after it (+ margin)
+            wait_s = (self.privacy.margin_s + PRIVACY_WINDOW_ALLOWANCE_S
+                      if self.privacy.active and not self.privacy.problems() else 0.0)
+            if c.pre_roll_s + d.max_duration_s + c.post_roll_s + wait_s > RING_SECONDS:
                 found.append(
                     f"[clips] pre_roll_s + [detection] max_duration_s + [clips] post_roll_s "
-                    f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s) must fit "
-                    f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
+                    f"({c.pre_roll_s:g} + {d.max_duration_s:g} + {c.post_roll_s:g} s"
+                    + (f", + {wait_s:g} s waiting for [privacy]" if wait_s else "")
+                    + f") must fit the {RING_SECONDS:g} s of audio kept for clips; shorten "
+                    "one of them"
                 )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
         if not 0.0 <= self.store.score_history_h <= MAX_SCORE_HISTORY_H:
             found.append(f"[store] score_history_h must be in [0, {MAX_SCORE_HISTORY_H:g}] "
                          f"hours (0: keep none), got {self.store.score_history_h}")
+        found += [f"[privacy] {p}" for p in self.privacy.problems()]
         return found
 
 

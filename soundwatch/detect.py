@@ -221,6 +221,9 @@ class Event:
     level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
     noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
     snr_db: float | None = None  # its power over the background's, background removed
+    # Set by the monitor once the clip is cut (soundwatch.privacy); None: not known (yet).
+    speech_muted_s: float | None = None  # seconds of the clip silenced as speech
+    clip_withheld: str | None = None  # why the clip was not written on purpose ("speech")
 
     @property
     def start_s(self) -> float:
@@ -325,13 +328,14 @@ class NearMissLog:
         self.detector = detector
         self._open: dict[str, NearMissSpan] = {}
 
-    def update(self) -> list[NearMissSpan]:
-        """The spans that ended with the detector's last update, in start order."""
+    def update(self, misses: list[NearMiss] | None = None) -> list[NearMissSpan]:
+        """The spans that ended with the detector's last update, in start order
+        (``misses``: that update's :meth:`EventDetector.explain`, if already at hand)."""
         detector = self.detector
         window = detector.window_samples
         seen = set()
         closed = []
-        for miss in detector.explain():
+        for miss in detector.explain() if misses is None else misses:
             seen.add(miss.label)
             span = self._open.get(miss.label)
             if span is not None and span.reason != miss.reason:

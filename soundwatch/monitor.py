@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -306,6 +307,14 @@ class Monitor:
             owner = self._clip_owners.pop(result.event.event_id, None)
             if self.store is None:
                 continue
+            if result.speech_muted_s is not None and owner is not None:
+                if owner.row_id is None:  # stored with the row, later
+                    owner.event = replace(owner.event, speech_muted_s=result.speech_muted_s,
+                                          clip_withheld=result.withheld)
+                else:
+                    self.health["store"].call("record the clip's privacy",
+                                              self.store.set_clip_privacy, owner.row_id,
+                                              result.speech_muted_s, result.withheld)
             if result.path is not None:
                 if owner is not None and owner.row_id is None:
                     owner.clip_path = str(result.path)  # stored with the row, later
@@ -318,6 +327,8 @@ class Monitor:
 
     def _scored(self, scores: np.ndarray, embedding: np.ndarray | None,
                 end_samples: list[int]) -> None:
+        if self.clips is not None and self.clips.speech_guard is not None:
+            self.clips.speech_guard.observe(scores, end_samples)
         for index, end_sample in enumerate(end_samples):
             notices = self.detector.update(scores[index], end_sample)
             self.windows_scored += 1

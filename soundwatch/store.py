@@ -39,8 +39,8 @@ from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
-SCHEMA_VERSION = 4  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
-# 4: the corrections table
+SCHEMA_VERSION = 5  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
+# 4: the corrections table; 5: PRIVACY_COLUMNS
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -134,8 +134,14 @@ CREATE INDEX IF NOT EXISTS corrections_event ON corrections(event_row);
 # stored before, or when the audio did not tell). Added to old files in place.
 LEVEL_COLUMNS = ("level_dbfs", "noise_floor_dbfs", "snr_db")
 
+# Version 4: what the speech guard did to the event's clip (soundwatch.privacy):
+# speech_muted_s REAL (seconds silenced; NULL: no guard, or no clip yet) and clip_withheld
+# TEXT (why the clip was not written on purpose, e.g. "speech"; NULL otherwise).
+PRIVACY_COLUMNS = ("speech_muted_s", "clip_withheld")
+
 EXPORT_COLUMNS = ("id", "session_id", "label", "start_time", "end_time", "start_s", "end_s",
-                  "duration_s", "peak", "mean", "clip_path", "source", "model") + LEVEL_COLUMNS
+                  "duration_s", "peak", "mean", "clip_path", "source", "model") + LEVEL_COLUMNS \
+    + PRIVACY_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,8 @@ class StoredEvent:
     level_dbfs: float | None = None
     noise_floor_dbfs: float | None = None
     snr_db: float | None = None
+    speech_muted_s: float | None = None
+    clip_withheld: str | None = None
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in EXPORT_COLUMNS}
@@ -288,8 +296,8 @@ class EventStore:
     def _upgrade(self) -> None:
         """Version 1 -> 2: add the outbox and node_events tables; 2 -> 3: add the
         LEVEL_COLUMNS to events (rows kept, their levels NULL); 3 -> 4: add the
-        corrections table. Nothing else changes; the caller holds the lock inside a
-        transaction."""
+        corrections table; 4 -> 5: add the PRIVACY_COLUMNS to events like the levels.
+        Nothing else changes; the caller holds the lock inside a transaction."""
         for statement in (_OUTBOX_SCHEMA + _CORRECTIONS_SCHEMA).split(";"):
             if statement.strip():
                 self._db.execute(statement)
@@ -297,6 +305,9 @@ class EventStore:
         for name in LEVEL_COLUMNS:
             if name not in have:
                 self._db.execute(f"ALTER TABLE events ADD COLUMN {name} REAL")
+        for name, kind in zip(PRIVACY_COLUMNS, ("REAL", "TEXT"), strict=True):
+            if name not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
         if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
@@ -396,12 +407,14 @@ class EventStore:
         cursor = self._db.execute(
             "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
             "peak, mean, start_time, end_time, continued_from, clip_path, level_dbfs, "
-            "noise_floor_dbfs, snr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "noise_floor_dbfs, snr_db, speech_muted_s, clip_withheld) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, event.event_id, event.label, event.start_s, event.end_s,
              event.duration_s, float(event.peak), float(event.mean),
              _iso(started + timedelta(seconds=event.start_s)),
              _iso(started + timedelta(seconds=event.end_s)),
-             event.continued_from, clip_path, *_levels(event)),
+             event.continued_from, clip_path, *_levels(event),
+             _optional_float(event.speech_muted_s), event.clip_withheld),
         )
         return int(cursor.lastrowid)
 
@@ -416,6 +429,14 @@ class EventStore:
         """Attach (or, with None, detach) the clip of an event row."""
         with self._lock:
             self._db.execute("UPDATE events SET clip_path = ? WHERE id = ?", (clip_path, row_id))
+
+    def set_clip_privacy(self, row_id: int, speech_muted_s: float | None,
+                         clip_withheld: str | None) -> None:
+        """Record what the speech guard did to an event row's clip (PRIVACY_COLUMNS)."""
+        with self._lock:
+            self._db.execute("UPDATE events SET speech_muted_s = ?, clip_withheld = ? "
+                             "WHERE id = ?", (_optional_float(speech_muted_s), clip_withheld,
+                                              row_id))
 
     def forget_clips(self, clip_paths: list[str]) -> None:
         """Clear the clip path of rows whose clip was deleted (disk budget)."""
@@ -497,11 +518,12 @@ class EventStore:
             yield StoredEvent(**{key: row[key] for key in row.keys()})
 
     def _level_columns(self) -> list[str]:
-        """SELECT terms for LEVEL_COLUMNS: NULLs for a file older than version 3 that was
-        opened read-only (and so not upgraded)."""
+        """SELECT terms for LEVEL_COLUMNS and PRIVACY_COLUMNS: NULLs for a file older than
+        version 3 (4) that was opened read-only (and so not upgraded)."""
         with self._lock:
             have = set(_columns(self._db, ["events"])["events"])
-        return [f"e.{name}" if name in have else f"NULL AS {name}" for name in LEVEL_COLUMNS]
+        return [f"e.{name}" if name in have else f"NULL AS {name}"
+                for name in LEVEL_COLUMNS + PRIVACY_COLUMNS]
 
     def gaps(self, session_id: int | None = None) -> list[dict]:
         query = "SELECT session_id, start_s, duration_s, start_time, reason FROM gaps"

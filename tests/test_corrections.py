@@ -15,7 +15,7 @@ from model_factory import make_test_model
 from soundwatch.cli import main
 from soundwatch.corrections.thresholds import MARGIN, compute_adjustment
 from soundwatch.detect import ClassSettings, Event
-from soundwatch.store import EventStore
+from soundwatch.store import SCHEMA_VERSION, EventStore
 
 RATE = 16000
 
@@ -211,7 +211,7 @@ def test_schema_4_adds_the_corrections_table_to_a_version_3_file_keeping_rows(tm
     with EventStore(path, read_only=True) as store:
         assert store.corrections() == []  # an old file read-only: no table, no error
     with EventStore(path) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == SCHEMA_VERSION
         assert [e.label for e in store.recent_events()] == ["dog"]
         row = store.recent_events()[0]
         store.add_correction("reject", row.start_time, row.end_time, event_row=row.id,

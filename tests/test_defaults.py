@@ -24,7 +24,7 @@ def test_the_readme_config_example_shows_the_real_defaults():
     example = tomllib.loads(re.search(r"```toml\n(.*?)```", readme, re.S).group(1))
     defaults = Settings()
     compared = 0
-    for section in ("model", "audio", "detection", "clips", "store"):
+    for section in ("model", "audio", "detection", "clips", "privacy", "store"):
         for key, shown in example[section].items():
             if isinstance(shown, dict):  # per-class overrides: examples, not defaults
                 continue

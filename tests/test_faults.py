@@ -84,7 +84,7 @@ def test_read_only_clip_folder_keeps_every_event(model, tmp_path):
     audio, n_events = scene_file(tmp_path, 2)
     with read_only_folder(tmp_path / "ro") as folder:
         process = listen_process(model, audio, tmp_path / "events.sqlite", "--clips",
-                                 "--clip-dir", folder, env=env_for(tmp_path))
+                                 "--clip-dir", folder, "--speech", "keep", env=env_for(tmp_path))
         out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     printed = [r for r in json_lines(out) if r["type"] == "event"]
@@ -142,6 +142,7 @@ def test_orphan_part_files_are_removed_at_start_and_clip_paths_are_absolute(tmp_
 def test_relative_clip_dir_stores_absolute_clip_paths(model, tmp_path):
     audio, n_events = scene_file(tmp_path, 1)
     process = listen_process(model, audio, tmp_path / "events.sqlite", "--clip-dir", "clips",
+                             "--speech", "keep",
                              env=env_for(tmp_path), cwd=tmp_path)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err

@@ -285,7 +285,8 @@ def test_device_switch_under_the_virtual_microphone(harness, pulse_mic):
 def test_double_click_plays_the_events_clip(harness, tmp_path, monkeypatch):
     harness.config_dir.mkdir(parents=True)
     harness.config_file.write_text("[clips]\nenabled = true\npre_roll_s = 0.2\n"
-                                   "post_roll_s = 0.2\nmin_free_mb = 0\n")
+                                   "post_roll_s = 0.2\nmin_free_mb = 0\n"
+                                   "[privacy]\nspeech = \"keep\"\n")
     path, _ = write_scene(tmp_path / "scene.wav", SCENE)
     played = []
     monkeypatch.setattr("sounddevice.play", lambda audio, rate: played.append((audio, rate)))

@@ -20,7 +20,7 @@ from soundwatch.detect import DetectorSettings, Event
 from soundwatch.model import Classifier
 from soundwatch.monitor import Monitor
 from soundwatch.scoring import detect_stream
-from soundwatch.store import _OUTBOX_SCHEMA, _SCHEMA, APPLICATION_ID, EventStore
+from soundwatch.store import _OUTBOX_SCHEMA, _SCHEMA, APPLICATION_ID, SCHEMA_VERSION, EventStore
 
 RATE = 16000
 NOISE_DBFS = -40.0
@@ -132,7 +132,7 @@ def test_a_version_2_file_keeps_every_row_and_gains_the_level_columns(tmp_path):
         assert [e.snr_db for e in old] == [None, None]
         assert store.recent_events(min_snr_db=0.0) == []
     with EventStore(path) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == SCHEMA_VERSION
         rows = store.recent_events(newest_first=False)
         assert [(e.id, e.label, e.start_time, e.peak) for e in rows] == [
             (e.id, e.label, e.start_time, e.peak) for e in reversed(old)]
@@ -145,7 +145,7 @@ def test_a_version_2_file_keeps_every_row_and_gains_the_level_columns(tmp_path):
         assert len(store.recent_events()) == 4
         assert [e.snr_db for e in store.recent_events(min_snr_db=6.0)] == [24.98]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
 
 

@@ -49,7 +49,8 @@ def json_lines(text: str) -> list[dict]:
 
 def test_file_run_logs_events_to_stdout_sqlite_and_clips(model, scene_file, env, tmp_path):
     path, truth = scene_file
-    result = listen("--file", path, "--fast", "--model", model, "--json", "--clips", env=env)
+    result = listen("--file", path, "--fast", "--model", model, "--json", "--clips",
+                    "--speech", "keep", env=env)
     assert result.returncode == 0, result.stderr
     lines = json_lines(result.stdout)
     assert len(lines) == len(result.stdout.splitlines())  # --json: nothing but JSON on stdout
@@ -159,7 +160,7 @@ def test_unwritable_clip_folder_still_logs_events_with_a_warning(model, scene_fi
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     result = listen("--file", path, "--fast", "--model", model, "--json",
-                    "--clip-dir", blocker / "clips", env=env)
+                    "--clip-dir", blocker / "clips", "--speech", "keep", env=env)
     assert result.returncode == 0, result.stderr
     assert "WARNING" in result.stderr and "clip" in result.stderr
     events = [e for e in json_lines(result.stdout) if e["type"] == "event"]

@@ -42,6 +42,7 @@ class Headless:
         self.process = subprocess.Popen(
             [*SOUNDWATCH, "listen", "--headless", "--device", "pulse", "--model", str(model),
              "--json", "--db", str(self.database), "--clip-dir", str(self.clips),
+             "--speech", "keep",
              "--status-interval", "0.25", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers) -> None:
+    from soundwatch.privacy import SPEECH_MODES
+
     parser = subparsers.add_parser(
         "listen", help="monitor a microphone or a file without a window (headless)",
         description="Monitor a microphone (or replay a file) without a window: print each "
@@ -66,6 +68,9 @@ def add_parser(subparsers) -> None:
     output.add_argument("--no-db", action="store_true", help="do not write a database")
     output.add_argument("--clips", action=argparse.BooleanOptionalAction, default=None,
                         help="save a FLAC clip of every event (--no-clips: don't)")
+    output.add_argument("--speech", choices=SPEECH_MODES,
+                        help="speech in clips: mute it, drop such clips, or keep it "
+                        "(default: [privacy] speech, mute)")
     output.add_argument("--clip-dir", help="folder for clips (default: clips/ in the user "
                         "data dir)")
     output.add_argument("--status-interval", type=float, default=1.0,
@@ -86,7 +91,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from soundwatch.clips import ClipWriter
+    from soundwatch.clips import clip_writer_for
     from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
     from soundwatch.corrections.thresholds import with_adjustments
@@ -109,12 +114,8 @@ def run(args) -> int:
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
                        else own_start_time(source) if args.file else None)
+    clips = clip_writer_for(settings, classifier) if settings.clips.enabled else None
     store = None if args.no_db else EventStore(settings.database_path())
-    clips = None
-    if settings.clips.enabled:
-        c = settings.clips
-        clips = ClipWriter(settings.clip_directory(), c.pre_roll_s, c.post_roll_s, c.max_mb,
-                           c.max_files, c.min_free_mb, classifier.sample_rate_hz)
     detection = with_adjustments(settings.detection, classifier.labels,  # from corrections
                                  model_version=classifier.metadata.model_version)
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
@@ -239,8 +240,10 @@ def apply_flags(settings, args):
         clips = replace(clips, directory=args.clip_dir, enabled=True if args.clips is None
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
+    privacy = replace(settings.privacy, speech=args.speech) if args.speech else settings.privacy
     settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                       store=store, alerts=alerts_with_flags(settings.alerts, args))
+                       store=store, alerts=alerts_with_flags(settings.alerts, args),
+                       privacy=privacy)
     problems = settings.problems()
     if problems:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))

@@ -147,7 +147,12 @@ def build_window(args, start: bool = True):
     except SoundwatchError as exc:
         notices.append(f"{exc} Events are shown but not saved.")
     if classifier is not None and settings.clips.enabled:
-        clips = make_clip_writer(settings, classifier.sample_rate_hz)
+        from soundwatch.clips import clip_writer_for
+
+        try:
+            clips = clip_writer_for(settings, classifier)
+        except SoundwatchError as exc:
+            notices.append(f"{exc} Events are saved without clips.")
     spec = classifier.spec if classifier is not None else FeatureSpec()
     mailbox = GuiMailbox(spec.n_features, spec.hop_length,
                          max_frames=int(round(args.spectrogram_s / spec.hop_s)))
@@ -164,17 +169,6 @@ def build_window(args, start: bool = True):
     if start:
         QTimer.singleShot(0, lambda: window.start_listening(choice))
     return app, window
-
-
-def make_clip_writer(settings, sample_rate_hz: int):
-    """A ``ClipWriter`` from the [clips] settings."""
-    from soundwatch.clips import ClipWriter
-
-    clips = settings.clips
-    return ClipWriter(settings.clip_directory(), pre_roll_s=clips.pre_roll_s,
-                      post_roll_s=clips.post_roll_s, max_mb=clips.max_mb,
-                      max_files=clips.max_files, min_free_mb=clips.min_free_mb,
-                      sample_rate_hz=sample_rate_hz)
 
 
 def save_screenshot(window, path: str | Path, info_path: str | Path | None = None) -> Path:

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 from soundwatch.gui import theme
 
 MAX_ROWS = 2000
-COLUMNS = ("time", "label", "start (s)", "duration", "peak", "clip")
+COLUMNS = ("time", "label", "start (s)", "duration", "peak", "SNR dB", "floor dBFS",
+           "clip")
+NUMERIC_COLUMNS = ("start (s)", "duration", "peak", "SNR dB", "floor dBFS")
 
 
 @dataclass
@@ -42,6 +44,10 @@ class EventRow:
     clip_path: str | None = None
     session_id: int | None = None
     event_id: int | None = None
+    snr_db: float | None = None  # over the noise floor before it; None: not known
+    noise_floor_dbfs: float | None = None
+    speech_muted_s: float | None = None  # of its clip (soundwatch.privacy)
+    clip_withheld: str | None = None
 
 
 class EventsModel(QAbstractTableModel):
@@ -77,11 +83,13 @@ class EventsModel(QAbstractTableModel):
                 return QColor(theme.GOOD)
             if column in ("time", "start (s)"):
                 return QColor(theme.TEXT_DIM)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("start (s)", "duration",
-                                                                    "peak"):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == "clip":
-            return row.clip_path or "no clip saved"
+            return _clip_tip(row)
+        if role == Qt.ItemDataRole.ToolTipRole and column in ("SNR dB", "floor dBFS"):
+            return ("the event's power over the background's (dB), and the background "
+                    "level before it (noise floor, dBFS)")
         return None
 
     @staticmethod
@@ -98,6 +106,10 @@ class EventsModel(QAbstractTableModel):
             return f"● {row.duration_s:.1f} s" if row.ongoing else f"{row.duration_s:.2f} s"
         if column == "peak":
             return f"{row.peak:.2f}"
+        if column == "SNR dB":
+            return "" if row.snr_db is None else f"{row.snr_db:.1f}"
+        if column == "floor dBFS":
+            return "" if row.noise_floor_dbfs is None else f"{row.noise_floor_dbfs:.0f}"
         if column == "clip":
             return "▶" if row.clip_path else ""
         return ""
@@ -149,6 +161,16 @@ class EventsModel(QAbstractTableModel):
 
     def row_at(self, position: int) -> EventRow:
         return self.rows[position]
+
+
+def _clip_tip(row: EventRow) -> str:
+    if row.clip_withheld:
+        return f"no clip saved: {row.clip_withheld} heard in it ([privacy] speech)"
+    if not row.clip_path:
+        return "no clip saved"
+    if row.speech_muted_s:
+        return f"{row.clip_path} ({row.speech_muted_s:.1f} s of speech muted)"
+    return row.clip_path
 
 
 class EventsTable(QTableView):

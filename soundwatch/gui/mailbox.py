@@ -30,6 +30,9 @@ class ScoreRow:
 
     end_sample: int
     smoothed: np.ndarray  # (n_labels,) float32 in [0, 1]
+    # the detector's explanation of this window (soundwatch.detect.NearMiss): the labels
+    # that came close and the rule that kept each from an event
+    near_misses: tuple = ()
 
 
 @dataclass
@@ -55,13 +58,14 @@ class MailboxBatch:
     scores: list[ScoreRow] = field(default_factory=list)
     events: list[EventNotice] = field(default_factory=list)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (start_sample, n_samples)
+    near_miss_spans: list = field(default_factory=list)  # soundwatch.detect.NearMissSpan
     stopped: bool = False
     position: int = 0  # newest stream-clock sample the worker reported
 
     @property
     def empty(self) -> bool:
         return (len(self.frames) == 0 and not self.scores and not self.events
-                and not self.gaps and not self.stopped)
+                and not self.gaps and not self.near_miss_spans and not self.stopped)
 
 
 class GuiMailbox:
@@ -86,6 +90,7 @@ class GuiMailbox:
         self._scores: deque[ScoreRow] = deque(maxlen=int(max_scores))
         self._events: deque[EventNotice] = deque(maxlen=int(max_events))
         self._gaps: deque[tuple[int, int]] = deque(maxlen=64)
+        self._spans: deque = deque(maxlen=int(max_events))
         self._stopped = False
         self._position = 0
         self.generation = 0
@@ -108,6 +113,7 @@ class GuiMailbox:
             self._scores.clear()
             self._events.clear()
             self._gaps.clear()
+            self._spans.clear()
             self._stopped = False
             self._position = 0
             self.generation += 1
@@ -138,9 +144,11 @@ class GuiMailbox:
             self._next_frame_sample = first_sample + n * self.hop_length
             self._position = max(self._position, self._next_frame_sample)
 
-    def put_scores(self, smoothed: np.ndarray, end_sample: int) -> None:
-        """Keep a copy of one (n_labels,) row of smoothed confidences."""
-        row = ScoreRow(int(end_sample), np.array(smoothed, dtype=np.float32, copy=True))
+    def put_scores(self, smoothed: np.ndarray, end_sample: int, near_misses=()) -> None:
+        """Keep a copy of one (n_labels,) row of smoothed confidences (and the detector's
+        near misses of that window)."""
+        row = ScoreRow(int(end_sample), np.array(smoothed, dtype=np.float32, copy=True),
+                       tuple(near_misses))
         with self._lock:
             self._scores.append(row)
             self._position = max(self._position, int(end_sample))
@@ -148,6 +156,12 @@ class GuiMailbox:
     def put_event(self, event: Any, finished: bool) -> None:
         with self._lock:
             self._events.append(EventNotice(event, finished))
+
+    def put_near_miss_spans(self, spans: list) -> None:
+        """Keep finished near-miss spans (soundwatch.detect.NearMissSpan)."""
+        if spans:
+            with self._lock:
+                self._spans.extend(spans)
 
     def put_gap(self, start_sample: int, n_samples: int) -> None:
         with self._lock:
@@ -182,12 +196,14 @@ class GuiMailbox:
                 scores=list(self._scores),
                 events=list(self._events),
                 gaps=list(self._gaps),
+                near_miss_spans=list(self._spans),
                 stopped=self._stopped,
                 position=self._position,
             )
             self._scores.clear()
             self._events.clear()
             self._gaps.clear()
+            self._spans.clear()
             self._stopped = False
             return batch
 
@@ -204,6 +220,14 @@ class MailboxListener:
         self.mailbox = mailbox
         self.generation = generation  # callbacks from an older stream are ignored
         self._task: Callable[[], None] | None = None
+        self._near_misses = None  # a NearMissLog over the monitor's detector
+
+    def explain_with(self, detector: Any) -> None:
+        """Pass on ``detector``'s explanation of every scored window, and its debounced
+        near-miss spans (soundwatch.detect.NearMissLog), with the scores."""
+        from soundwatch.detect import NearMissLog
+
+        self._near_misses = NearMissLog(detector)
 
     def run_on_worker(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the worker thread at its next callback (one slot: the latest
@@ -228,8 +252,17 @@ class MailboxListener:
             self.mailbox.put_frames(frames, first_sample)
 
     def on_scores(self, scores: np.ndarray, smoothed: np.ndarray, end_sample: int) -> None:
-        if self._current():
-            self.mailbox.put_scores(smoothed, end_sample)
+        if not self._current():
+            return
+        misses = ()
+        if self._near_misses is not None:
+            misses = self._near_misses.detector.explain()
+            self.mailbox.put_near_miss_spans(self._near_misses.update(misses))
+        self.mailbox.put_scores(smoothed, end_sample, misses)
+
+    def _flush_near_misses(self) -> None:
+        if self._near_misses is not None:
+            self.mailbox.put_near_miss_spans(self._near_misses.flush())
 
     def on_event_started(self, event: Any) -> None:
         if self._current():
@@ -241,8 +274,10 @@ class MailboxListener:
 
     def on_gap(self, start_sample: int, n_samples: int) -> None:
         if self._current():
+            self._flush_near_misses()
             self.mailbox.put_gap(start_sample, n_samples)
 
     def on_stop(self, end_sample: int | None = None) -> None:
         if self._current():
+            self._flush_near_misses()
             self.mailbox.put_stopped()

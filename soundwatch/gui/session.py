@@ -57,6 +57,7 @@ class SessionStatus:
     output_failures: dict[str, int] = field(default_factory=dict)  # by output: store, clips...
     events_pending: int = 0  # finished events the database has not taken yet
     outbox_text: str = ""  # alerts waiting per channel and the last delivery error
+    noise_floor_dbfs: float | None = None  # the background level now (None: not known yet)
 
 
 class ListeningSession:
@@ -243,6 +244,7 @@ class ListeningSession:
                              getattr(self.monitor, "health", {}).items() if h.failures},
             events_pending=getattr(self.monitor, "events_pending", 0),
             outbox_text=self._outbox_text(),
+            noise_floor_dbfs=getattr(self.monitor, "noise_floor_dbfs", None),
         )
 
     def alert_severity(self, label: str) -> str | None:
@@ -308,6 +310,7 @@ class ListeningSession:
                           self._with_adjustments(self.detector_settings),
                           store=self.store, clips=self.clips, session_info={"app": "gui"},
                           alerts=alerts.router if alerts is not None else None)
+        listener.explain_with(monitor.detector)
         monitor.add_listener(listener)
         store_settings = getattr(self.settings, "store", None)
         if self.store is not None and store_settings and store_settings.score_history_h > 0:

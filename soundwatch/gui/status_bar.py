@@ -57,6 +57,8 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         f"overflows {status.overflows}",
         f"lost {status.samples_lost} samples",
         f"lag {status.lag_s * 1000:.0f} ms",
+        *([f"noise floor {status.noise_floor_dbfs:.0f} dBFS"]
+          if status.noise_floor_dbfs is not None else []),
         *(f"⚠ {name} failed {n}×" for name, n in status.output_failures.items()),
         *([f"⚠ {status.events_pending} event(s) waiting for the database"]
           if status.events_pending else []),

@@ -9,11 +9,17 @@ shown class whose threshold differs from the default).
 
 History lives in preallocated :class:`ColumnRing` s (times and score rows); a redraw hands
 pyqtgraph views of them, only when new rows arrived.
+
+Hovering shows, for the window under the mouse, the top guesses and the labels that came
+close with the rule that kept each from an event: the detector's own explanation
+(:meth:`~soundwatch.detect.EventDetector.explain`), carried with each score row.
 """
 
 from __future__ import annotations
 
+import html
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +34,20 @@ from soundwatch.gui.column_ring import ColumnRing
 from soundwatch.gui.mailbox import ScoreRow
 
 MAX_CURVES = 12  # watched + active curves drawn at most
+HOVER_TOP_GUESSES = 3
+HOVER_NEAR_MISSES = 5
+
+
+def fixed_time_plot(plot_widget: pg.PlotWidget, y_label: str) -> pg.PlotItem:
+    """``plot_widget``'s plot set up as a read-only view over time: no menu, no mouse
+    panning or zooming, axes named; returns the plot item."""
+    plot = plot_widget.getPlotItem()
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.setLabel("left", y_label)
+    plot.setLabel("bottom", "time (s)")
+    return plot
 
 
 class ConfidenceTimeline(QWidget):
@@ -50,12 +70,7 @@ class ConfidenceTimeline(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
-        plot = self.plot_widget.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
-        plot.setLabel("left", "confidence")
-        plot.setLabel("bottom", "time (s)")
+        plot = fixed_time_plot(self.plot_widget, "confidence")
         # Guide lines as plain items: pyqtgraph's own grid costs ~10 ms per repaint here.
         guide = pg.mkPen(255, 255, 255, 28, width=1)
         for value in (0.2, 0.4, 0.6, 0.8, 1.0):
@@ -92,6 +107,17 @@ class ConfidenceTimeline(QWidget):
         self.redraws = 0
         self._dirty = False
         self._layout_dirty = True
+        self.hover_text: str | None = None  # what the hover box shows now (None: hidden)
+        self._cursor = pg.InfiniteLine(angle=90, movable=False,
+                                       pen=pg.mkPen(theme.TEXT_DIM, width=1))
+        self._cursor.setVisible(False)
+        plot.addItem(self._cursor, ignoreBounds=True)
+        self._hover_box = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(21, 23, 28, 230),
+                                      border=pg.mkPen(theme.TEXT_DIM))
+        self._hover_box.setZValue(100)
+        self._hover_box.setVisible(False)
+        plot.addItem(self._hover_box, ignoreBounds=True)
+        self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.configure([], hop_s=0.1)
 
     # -- setup ---------------------------------------------------------------------------
@@ -105,6 +131,7 @@ class ConfidenceTimeline(QWidget):
         n_rows = max(1, math.ceil(self.duration_s / self.hop_s) + 2)
         self._times = ColumnRing(n_rows, 1, fill=np.nan, dtype=np.float64)
         self._scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
+        self._explanations: deque[tuple[float, tuple]] = deque(maxlen=n_rows)
         # A class that was active stays drawn while its curve is still on screen.
         self.selection = ClassSelection(self.labels, top_k=self.top_k, ignored=ignored,
                                         enter_score=0.3, leave_score=0.15,
@@ -117,6 +144,8 @@ class ConfidenceTimeline(QWidget):
         """Forget the history (a new stream's clock starts at zero)."""
         self._times.clear()
         self._scores.clear()
+        self._explanations.clear()
+        self.hide_hover()
         self.selection.reset()
         self.newest_s = 0.0
         self._dirty = self._layout_dirty = True
@@ -143,6 +172,8 @@ class ConfidenceTimeline(QWidget):
             return  # rows of another model; configure() has moved on
         self._times.append(times)
         self._scores.append(scores)
+        for t, row in zip(times[:, 0], rows, strict=True):
+            self._explanations.append((float(t), row.near_misses))
         for t, row in zip(times[:, 0], scores, strict=True):
             if self.selection.update(row, float(t)):
                 self._layout_dirty = True
@@ -163,6 +194,64 @@ class ConfidenceTimeline(QWidget):
         index = self.shown.index(label)
         x, y = self._curves[index].getData()
         return np.asarray(x), np.asarray(y)
+
+    # -- hover: why (not) -----------------------------------------------------------------
+
+    def explain_at(self, x_s: float) -> str | None:
+        """The hover text for the scored window nearest to ``x_s`` (seconds relative to
+        the newest score, as on the x axis): top guesses, then the near misses with their
+        rule. None when no window is held."""
+        times = self._times.recent()[:, 0]
+        if len(times) == 0 or not self.labels:
+            return None
+        position = int(np.argmin(np.abs(times - (self.newest_s + x_s))))
+        scores = self._scores.recent()[position]
+        when, misses = self._explanations[position - len(times)]
+        top = np.argsort(-np.nan_to_num(scores, nan=-1.0))[:HOVER_TOP_GUESSES]
+        lines = [f"at {when - self.newest_s:+.1f} s (stream {when:.1f} s)",
+                 "top: " + ", ".join(f"{self.labels[i]} {scores[i]:.2f}" for i in top)]
+        ranked = sorted(misses, key=lambda miss: -miss.score)[:HOVER_NEAR_MISSES]
+        if ranked:
+            lines.append("came close, kept from an event by:")
+            lines += [f"  {m.label} {m.score:.2f}: {m.reason} ({m.detail})" for m in ranked]
+        else:
+            lines.append("no label came close without an event")
+        return "\n".join(lines)
+
+    def show_hover(self, x_s: float) -> str | None:
+        """Show the cursor and the explanation at ``x_s`` (what hovering there does)."""
+        text = self.explain_at(x_s)
+        if text is None:
+            self.hide_hover()
+            return None
+        self.hover_text = text
+        self._cursor.setValue(x_s)
+        self._cursor.setVisible(True)
+        body = "<br>".join(html.escape(line).replace("  ", "&nbsp;&nbsp;")
+                           for line in text.split("\n"))
+        self._hover_box.setHtml(f'<span style="color:{theme.TEXT}; font-size:9pt">{body}'
+                                "</span>")
+        # the box opens towards the middle, so it stays on screen
+        self._hover_box.setAnchor((0, 0) if x_s < -self.duration_s / 2 else (1, 0))
+        self._hover_box.setPos(x_s, 1.04)
+        self._hover_box.setVisible(True)
+        return text
+
+    def hide_hover(self) -> None:
+        self.hover_text = None
+        self._cursor.setVisible(False)
+        self._hover_box.setVisible(False)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        plot = self.plot_widget.getPlotItem()
+        if not plot.vb.sceneBoundingRect().contains(scene_pos):
+            self.hide_hover()
+            return
+        self.show_hover(float(plot.vb.mapSceneToView(scene_pos).x()))
+
+    def leaveEvent(self, event) -> None:  # Qt's name
+        self.hide_hover()
+        super().leaveEvent(event)
 
     # -- drawing -------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ Layout::
     [ controls: device ⟳  Start  Replay file…   source                              ]
     [ message banner (errors, with Retry)                                           ]
     [ spectrogram (last 10 s)                  ][ now: top-5 bars + level meter     ]
-    [ confidence timeline (last 30 s)          ][ tabs: Events | Classes            ]
-    [ status: rates | hop | inference | overflows | lost | lag        fps | CPU     ]
+    [ confidence timeline (last 30 s; hover:   ][ tabs: Events | Classes | Alert    ]
+    [   top guesses and why-not at that moment)][   rules | Why not?                ]
+    [ status: rates | hop | inference | overflows | lost | lag | noise floor  fps | CPU ]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from soundwatch.gui.spectrogram import SpectrogramView
 from soundwatch.gui.status_bar import StatusLine
 from soundwatch.gui.timeline import ConfidenceTimeline
 from soundwatch.gui.tray import AlertTray
+from soundwatch.gui.why_not import WhyNotView
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self.events_table = EventsTable()
         self.class_panel = ClassSettingsPanel()
         self.rules_panel = AlertRulesPanel()
+        self.why_not = WhyNotView()
         self.status_line = StatusLine()
         self._build_layout(spectrogram_s, timeline_s)
         self.tray = AlertTray(self)
@@ -154,6 +157,7 @@ class MainWindow(QMainWindow):
         tabs.addTab(self.events_table, "Events")
         tabs.addTab(self.class_panel, "Classes && thresholds")
         tabs.addTab(self.rules_panel, "Alert rules")
+        tabs.addTab(self.why_not, "Why not?")
         self.tabs = tabs
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(_group("Now", self.now_panel))
@@ -194,6 +198,8 @@ class MainWindow(QMainWindow):
         self.timeline.configure(labels, self.session.hop_s, ignored=background,
                                 watched=tuning.watched)
         self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
+        self.why_not.configure(labels, self.session.hop_s, self.session.spec.sample_rate_hz,
+                               self.session.detector_settings)
         self.class_panel.set_labels(labels, tuning)
         self.class_panel.setEnabled(bool(labels))
         alerts = self.preferences.settings.alerts if self.preferences is not None else None
@@ -291,6 +297,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"could not apply the class settings: {exc}")
             return
         self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
+        self.why_not.set_settings(self.session.detector_settings)
 
     def _on_rules_changed(self, rules: dict) -> None:
         """Save the panel's rules. The running alerts keep the rules they started with
@@ -333,6 +340,8 @@ class MainWindow(QMainWindow):
             ongoing=not finished,
             session_id=self.session.session_id,
             event_id=event.event_id,
+            snr_db=event.snr_db,
+            noise_floor_dbfs=event.noise_floor_dbfs,
         )
 
     def resolve_clip(self, row: EventRow) -> str | None:
@@ -399,6 +408,7 @@ class MainWindow(QMainWindow):
         self._generation = generation
         self.spectrogram.clear()
         self.timeline.clear()
+        self.why_not.clear()
         self.now_panel.clear()
 
     def _consume(self, batch: MailboxBatch) -> None:
@@ -408,6 +418,8 @@ class MainWindow(QMainWindow):
             tuning = self.class_panel.tuning
             self.now_panel.set_scores(self.session.labels, batch.scores[-1].smoothed,
                                       tuning.thresholds, tuning.default_on)
+        if batch.scores or batch.near_miss_spans:
+            self.why_not.append(batch.scores, batch.near_miss_spans)
         for notice in batch.events:
             self.events_table.events.add_or_update(
                 self._row_from_live(notice.event, notice.finished, batch.generation))
@@ -495,4 +507,8 @@ def _row_from_stored(event) -> EventRow:
         peak=event.peak,
         clip_path=event.clip_path,
         session_id=event.session_id,
+        snr_db=event.snr_db,
+        noise_floor_dbfs=event.noise_floor_dbfs,
+        speech_muted_s=event.speech_muted_s,
+        clip_withheld=event.clip_withheld,
     )
