@@ -90,7 +90,7 @@ def stored(capsys, db) -> list[dict]:
 def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs, audio, capsys):
     db = place_dirs / "events.sqlite"
     clips = place_dirs / "clips"
-    heard = listen(capsys, audio, db, "--clip-dir", clips)
+    heard = listen(capsys, audio, db, "--clip-dir", clips, "--speech", "keep")
     assert [round(e["start_s"]) for e in heard if e["label"] == "tone_3k"] == [3, 9, 15]
     faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
     assert faint_a["peak"] < faint_b["peak"] < clear["peak"]
@@ -132,7 +132,7 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
                          audio["negatives"], "--model", audio["model"], "--json")
     assert code == 0, err
     db = place_dirs / "events.sqlite"
-    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips")
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
     faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
     code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
                          "--model", audio["model"], "--json")
