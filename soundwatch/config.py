@@ -27,6 +27,9 @@ message naming the file, the key and the fix. Example::
     [store]
     database = ""          # empty: <user data dir>/events.sqlite
 
+    [unusual]              # defaults: soundwatch/unusual/settings.py
+    distance_ratio = 5.0   # an override: only stranger sounds are unusual
+
 Where files live: :func:`user_config_path` (``$SOUNDWATCH_CONFIG_DIR`` overrides) and
 :func:`user_data_dir` (``$SOUNDWATCH_DATA_DIR`` overrides) for the database and clips.
 """
@@ -45,6 +48,7 @@ from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.source import RING_SECONDS
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
+from soundwatch.unusual.settings import UnusualSettings
 
 APP_NAME = "soundwatch"
 CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
@@ -199,6 +203,7 @@ class Settings:
     clips: ClipSettings = field(default_factory=ClipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    unusual: UnusualSettings = field(default_factory=UnusualSettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -223,6 +228,7 @@ class Settings:
                     f"the {RING_SECONDS:g} s of audio kept for clips; shorten one of them"
                 )
         found += [f"[alerts] {p}" for p in self.alerts.problems()]
+        found += [f"[unusual] {p}" for p in self.unusual.problems()]
         return found
 
 

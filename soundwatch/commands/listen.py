@@ -96,6 +96,7 @@ def run(args) -> int:
     from soundwatch.sounds.apply import with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
+    from soundwatch.unusual.apply import WithUnusual
 
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
@@ -104,6 +105,7 @@ def run(args) -> int:
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
+    classifier = listen_for_unusual(classifier, settings, from_file=bool(args.file))
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
@@ -156,6 +158,8 @@ def run(args) -> int:
             monitor.stop()
             if alerts is not None:
                 alerts.stop()
+            if isinstance(classifier, WithUnusual):
+                classifier.close()
         printer.summary(time.monotonic() - started, store)
     finally:
         if alerts is not None and alerts.delivery is not None:
@@ -171,6 +175,18 @@ def run(args) -> int:
         print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
         return 1
     return 0
+
+
+def listen_for_unusual(classifier, settings, from_file: bool):
+    """``classifier`` with the ``unusual`` label (see :mod:`soundwatch.unusual`): the
+    place's saved profile for a microphone; for a replayed recording, which is not this
+    place's microphone, a profile learnt from the recording alone and not saved."""
+    from soundwatch.unusual.apply import with_unusual
+    from soundwatch.unusual.profile import default_profile_path
+
+    hop_s = classifier.hop_frames_for(settings.detection.hop_s) * classifier.spec.hop_s
+    return with_unusual(classifier, settings.unusual, settings.detection, hop_s,
+                        path=None if from_file else default_profile_path())
 
 
 def replay_start_time(text: str, source):

@@ -26,6 +26,7 @@ from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.head import fit_head
 from soundwatch.sounds.library import UserSound, check_label
 from soundwatch.sounds.negatives import generic_negatives
+from soundwatch.unusual.settings import UNUSUAL_LABEL
 
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 10
@@ -107,7 +108,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     """
     started = time.perf_counter()
     label = check_label(label)
-    if label.casefold() in {t.casefold() for t in taken}:
+    if label.casefold() in {t.casefold() for t in (*taken, UNUSUAL_LABEL)}:
         raise SoundwatchError(f"{label!r} is already a label (the model's or one of your "
                               "sounds): choose another name; to learn one of your sounds "
                               "again, pass --replace")
