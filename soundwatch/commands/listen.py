@@ -96,7 +96,8 @@ def run(args) -> int:
     from soundwatch.sounds.apply import with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
-    from soundwatch.unusual.apply import WithUnusual
+    from soundwatch.unusual.apply import WithUnusual, listening_classifier
+    from soundwatch.unusual.profile import default_profile_path
 
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
@@ -105,7 +106,9 @@ def run(args) -> int:
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
-    classifier = listen_for_unusual(classifier, settings, from_file=bool(args.file))
+    # A replayed recording is not this place: it gets a profile of its own, not saved.
+    classifier = listening_classifier(classifier, settings,
+                                      None if args.file else default_profile_path())
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
@@ -175,18 +178,6 @@ def run(args) -> int:
         print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
         return 1
     return 0
-
-
-def listen_for_unusual(classifier, settings, from_file: bool):
-    """``classifier`` with the ``unusual`` label (see :mod:`soundwatch.unusual`): the
-    place's saved profile for a microphone; for a replayed recording, which is not this
-    place's microphone, a profile learnt from the recording alone and not saved."""
-    from soundwatch.unusual.apply import with_unusual
-    from soundwatch.unusual.profile import default_profile_path
-
-    hop_s = classifier.hop_frames_for(settings.detection.hop_s) * classifier.spec.hop_s
-    return with_unusual(classifier, settings.unusual, settings.detection, hop_s,
-                        path=None if from_file else default_profile_path())
 
 
 def replay_start_time(text: str, source):

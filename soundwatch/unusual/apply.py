@@ -71,6 +71,7 @@ class WithUnusual:
         self.path = Path(path) if path is not None else None
         self.labels = tuple(classifier.labels) + (UNUSUAL_LABEL,)
         self.hop_s = float(hop_s)
+        self._seed = seed
         self._add_probability = min(1.0, self.hop_s / settings.add_every_s)
         self._save_every_windows = max(1, round(settings.save_every_s / self.hop_s))
         self._windows_since_save = 0
@@ -83,8 +84,18 @@ class WithUnusual:
     def __getattr__(self, name):
         return getattr(self.classifier, name)
 
+    def fresh(self) -> WithUnusual:
+        """A copy with an empty profile kept in memory only (for a replayed recording,
+        which must not teach the place's profile)."""
+        s = self.unusual_settings
+        profile = Profile(self.profile.dim, self.profile.model_version, s.max_windows,
+                          s.neighbours, self._seed)
+        return WithUnusual(self.classifier, profile, s, self._detection, self.hop_s,
+                           None, self._seed)
+
     def set_detection(self, detection: DetectorSettings) -> None:
         """Use these detection settings' thresholds for what explains a window."""
+        self._detection = detection
         background = set(self.classifier.metadata.background_labels)
         labels = self.classifier.labels
         self._explain_on = np.array([detection.class_values(label)[0] for label in labels],
@@ -208,3 +219,24 @@ def with_unusual(classifier, settings: UnusualSettings, detection: DetectorSetti
     profile = open_profile(path, settings, classifier.metadata.model_version,
                            embedding_dim(classifier), seed)
     return WithUnusual(classifier, profile, settings, detection, hop_s, path, seed)
+
+
+def listening_classifier(classifier, settings, path: str | Path | None):
+    """``classifier`` with ``unusual`` as :func:`with_unusual` makes it, from a run's
+    settings (``settings.unusual``, ``settings.detection``; defaults where they lack one).
+
+    Args:
+        path: the place's profile file (a microphone), or None (a replayed recording:
+            a profile learnt from the recording alone, not saved).
+    """
+    unusual = getattr(settings, "unusual", None) or UnusualSettings()
+    detection = getattr(settings, "detection", None) or DetectorSettings()
+    hop_s = classifier.hop_frames_for(detection.hop_s) * classifier.spec.hop_s
+    return with_unusual(classifier, unusual, detection, hop_s, path)
+
+
+def base_classifier(classifier):
+    """The model under any wrappers (the user's sounds, ``unusual``)."""
+    while "classifier" in vars(classifier):
+        classifier = classifier.classifier
+    return classifier

@@ -4,7 +4,7 @@ Example (every key optional)::
 
     [unusual]
     enabled = true
-    distance_ratio = 4.0    # higher: fewer, stranger unusual sounds
+    distance_ratio = 3.5    # higher: fewer, stranger unusual sounds
     add_every_s = 15.0      # one window in this many seconds joins the profile
     max_windows = 8192      # the profile's size (16 MB on disk for a 1024-d embedding)
     warmup_windows = 40     # no unusual sound before the profile holds this many windows
@@ -39,7 +39,7 @@ class UnusualSettings:
     """
 
     enabled: bool = True
-    distance_ratio: float = 4.0
+    distance_ratio: float = 3.5
     neighbours: int = 5
     add_every_s: float = 15.0
     max_windows: int = 8192
