@@ -9,11 +9,14 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile  # noqa: E402
 from gui_helpers import GuiHarness  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from test_gui_screenshot import x_display  # noqa: E402,F401  (the fixture)
 from test_user_sounds import RATE, beeps, chime, noise, place  # noqa: E402
 
 from soundwatch.gui.session import SourceChoice  # noqa: E402
@@ -149,3 +152,29 @@ def test_trim_to_loud_keeps_the_sound_and_a_margin():
     assert loudest_dbfs(trimmed, RATE) == loudest_dbfs(signal, RATE)
     silence = np.zeros(RATE, np.float32)
     assert len(trim_to_loud(silence, RATE)) == RATE and loudest_dbfs(silence, RATE) <= -100
+
+
+@pytest.mark.xvfb
+def test_teaching_under_a_real_x_server_shows_the_label_in_the_timeline(
+        tmp_path, x_display):  # noqa: F811  (the fixture imported above)
+    """The whole flow as benchmarks/bench_teach.py runs it (the screenshots' source),
+    with Qt's xcb platform on a private Xvfb: dialog, 5 files, Learn, real-time replay."""
+    import json
+    import subprocess
+    import sys
+
+    from test_gui_screenshot import read_png
+
+    env = dict(os.environ, DISPLAY=x_display, QT_QPA_PLATFORM="xcb")
+    env.pop("WAYLAND_DISPLAY", None)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.bench_teach", "--screenshots",
+                             str(tmp_path)], env=env, capture_output=True, text=True,
+                            timeout=600, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads(result.stdout.strip().splitlines()[-1])["results"]
+    assert facts["qt_platform"] == "xcb" and facts["learnt"] and facts["shown_in_timeline"]
+    chimes = [start for label, start in facts["events"] if label == "doorbell chime"]
+    assert len(chimes) == 1 and 2.0 <= chimes[0] <= 3.6  # the chime is at 3.0-4.2 s
+    for name in ("teach_dialog.png", "custom_sound_timeline.png"):
+        pixels = read_png(tmp_path / name)
+        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50

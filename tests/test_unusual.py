@@ -202,3 +202,9 @@ def test_unusual_cannot_name_a_sound_and_settings_are_checked(data_dir, tmp_path
     soundfile.write(str(wav), hum(1.0), RATE)
     code, _, err = run(capsys, "learn", "Unusual", wav, wav, wav)
     assert code == 2 and "'Unusual' is already a label" in err
+
+
+def test_the_wrapper_keeps_the_models_attributes(classifier, tmp_path):
+    wrapped = with_unusual(classifier, FAST, NO_WARMUP, HOP_S, tmp_path / FILE_NAME)
+    assert wrapped.path == classifier.path and wrapped.profile_path == tmp_path / FILE_NAME
+    assert wrapped.metadata is classifier.metadata and wrapped.has_embedding

@@ -55,8 +55,9 @@ class WithUnusual:
         detection: the detection settings (their per-label ``threshold_on`` decide what
             explains a window).
         hop_s: seconds between scored windows (the monitor's hop).
-        path: where the profile is saved (None: kept in memory only, e.g. for a replayed
-            recording, which is not this place's microphone).
+        path: where the profile is saved, as ``profile_path`` (None: kept in memory only,
+            e.g. for a replayed recording, which is not this place's microphone). The
+            classifier's own ``path`` (the model file) stays reachable.
         seed: of the random choice of windows added (tests pass one).
 
     Every other attribute is the wrapped classifier's.
@@ -68,7 +69,7 @@ class WithUnusual:
         self.classifier = classifier
         self.profile = profile
         self.unusual_settings = settings
-        self.path = Path(path) if path is not None else None
+        self.profile_path = Path(path) if path is not None else None
         self.labels = tuple(classifier.labels) + (UNUSUAL_LABEL,)
         self.hop_s = float(hop_s)
         self._seed = seed
@@ -133,7 +134,7 @@ class WithUnusual:
         if chosen.any():
             self.profile.add(embedding[chosen])
         self._windows_since_save += len(embedding)
-        if self.path is not None and self._windows_since_save >= self._save_every_windows:
+        if self.profile_path is not None and self._windows_since_save >= self._save_every_windows:
             self.save()
 
     def save(self) -> None:
@@ -141,14 +142,14 @@ class WithUnusual:
         (`soundwatch unusual reset` removed or replaced the file) is adopted: this one
         starts again from nothing. A failed write is logged; listening goes on."""
         self._windows_since_save = 0
-        if self.path is None:
+        if self.profile_path is None:
             return
-        if self._saved_id is not None and stored_profile_id(self.path) != self._saved_id:
+        if self._saved_id is not None and stored_profile_id(self.profile_path) != self._saved_id:
             log.warning("the unusual-sound profile %s was reset: learning a new one",
-                        self.path)
+                        self.profile_path)
             self.profile.reset()
         try:
-            self.profile.save(self.path)
+            self.profile.save(self.profile_path)
             self._saved_id = self.profile.profile_id
         except SoundwatchError as exc:
             log.warning("%s", exc)
