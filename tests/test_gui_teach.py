@@ -17,7 +17,14 @@ import soundfile  # noqa: E402
 from gui_helpers import GuiHarness  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from test_gui_screenshot import x_display  # noqa: E402,F401  (the fixture)
-from test_user_sounds import RATE, beeps, chime, noise, place  # noqa: E402
+from test_user_sounds import (  # noqa: E402
+    RATE,
+    beeps,
+    chime,
+    noise,
+    place,
+    write_chime_examples,
+)
 
 from soundwatch.gui.session import SourceChoice  # noqa: E402
 from soundwatch.model import shipped_model_path  # noqa: E402
@@ -41,12 +48,7 @@ def harness(qtbot, tmp_path, monkeypatch):
 def audio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("teach")
     rng = np.random.default_rng(11)
-    examples = []
-    for i in range(5):
-        signal = noise(rng, 2.5)
-        place(signal, chime(rng), 0.3 + 0.1 * i)
-        examples.append(folder / f"chime{i}.wav")
-        soundfile.write(str(examples[-1]), signal, RATE)
+    examples = write_chime_examples(folder, rng)
     stream = noise(rng, 12.0, level=0.004)
     place(stream, chime(rng), 6.0)  # 6.0-7.2 s
     soundfile.write(str(folder / "stream.wav"), stream, RATE)

@@ -129,6 +129,10 @@ class ListeningSession:
             return
         detection = self.detector_settings
         listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
+        # What explains a window for `unusual` follows the thresholds (soundwatch/unusual).
+        explains = getattr(self._timed_classifier.wrapped, "set_detection", None)
+        if explains is not None:
+            listener.run_on_worker(lambda: explains(detection))
 
     # -- lifecycle -----------------------------------------------------------------------
 
