@@ -208,3 +208,14 @@ def test_the_wrapper_keeps_the_models_attributes(classifier, tmp_path):
     wrapped = with_unusual(classifier, FAST, NO_WARMUP, HOP_S, tmp_path / FILE_NAME)
     assert wrapped.path == classifier.path and wrapped.profile_path == tmp_path / FILE_NAME
     assert wrapped.metadata is classifier.metadata and wrapped.has_embedding
+
+
+def test_a_profile_of_identical_windows_still_finds_a_new_one():
+    """Digital silence gives identical embeddings: they are each other's neighbours (at
+    distance 0), and the typical distance is floored, so a new sound stands out."""
+    profile = Profile(8, "v", max_windows=100, neighbours=5, seed=0)
+    profile.add(np.ones((50, 8)))
+    assert profile.ratio(np.ones((1, 8)))[0] < 0.1
+    assert profile.ratio(np.eye(8)[:1])[0] > 10.0
+    profile.add(np.eye(8)[:1])
+    assert profile.size == 51 and profile.windows_added == 51

@@ -128,11 +128,15 @@ class ListeningSession:
         if monitor is None or listener is None:
             return
         detection = self.detector_settings
-        listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
         # What explains a window for `unusual` follows the thresholds (soundwatch/unusual).
         explains = getattr(self._timed_classifier.wrapped, "set_detection", None)
-        if explains is not None:
-            listener.run_on_worker(lambda: explains(detection))
+
+        def apply() -> None:  # one task: the listener runs only the latest
+            monitor.detector.set_settings(detection)
+            if explains is not None:
+                explains(detection)
+
+        listener.run_on_worker(apply)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 
 FORMAT = "soundwatch-unusual-profile"
 VERSION = 1
@@ -137,13 +138,14 @@ class Profile:
         nearest = np.take_along_axis(distance, index, axis=1)
         return np.maximum(nearest, 0.0).mean(axis=1).astype(np.float32), index
 
-    def _knn(self, rows: np.ndarray, against: np.ndarray, exclude_self: bool) -> np.ndarray:
-        k = min(self.neighbours, len(against) - (1 if exclude_self else 0))
+    def _member_knn(self, members: np.ndarray) -> np.ndarray:
+        """(n,) kNN distance of the profile windows ``members`` (indices) to the others;
+        an exact duplicate of a window still counts as a neighbour (distance 0)."""
+        k = min(self.neighbours, self.size - 1)
         if k < 1:
-            return np.full(len(rows), np.inf, np.float32)
-        distance = 1.0 - rows @ against.T
-        if exclude_self:
-            distance[distance < 1e-6] = np.inf  # the row itself (and exact duplicates)
+            return np.full(len(members), np.inf, np.float32)
+        distance = 1.0 - self.embedding[members] @ self.embedding.T
+        distance[np.arange(len(members)), members] = np.inf  # not its own neighbour
         nearest = np.partition(distance, k - 1, axis=1)[:, :k]
         return np.maximum(nearest, 0.0).mean(axis=1).astype(np.float32)
 
@@ -156,7 +158,7 @@ class Profile:
             if self.size < 2:
                 return MIN_TYPICAL_DISTANCE
             pick = self._rng.choice(self.size, min(self.size, TYPICAL_SAMPLE), replace=False)
-            distance = self._knn(self.embedding[pick], self.embedding, exclude_self=True)
+            distance = self._member_knn(pick)
             finite = distance[np.isfinite(distance)]
             median = float(np.median(finite)) if len(finite) else 0.0
             self._typical = max(median, MIN_TYPICAL_DISTANCE)
@@ -183,8 +185,7 @@ class Profile:
         wanted = np.unique(index)
         missing = wanted[np.isnan(self._member_cache[wanted])]
         if len(missing):
-            self._member_cache[missing] = self._knn(self.embedding[missing], self.embedding,
-                                                    exclude_self=True)
+            self._member_cache[missing] = self._member_knn(missing)
         return self._member_cache[index]
 
     def reset(self) -> None:
@@ -216,7 +217,7 @@ class Profile:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(temporary, "wb") as handle:
                 np.savez(handle, embedding=self.embedding.astype(np.float16),
-                         meta=np.array(json.dumps(self.meta())))
+                         meta=np.array(to_json(self.meta())))
             os.replace(temporary, path)
         except OSError as exc:
             raise SoundwatchError(f"cannot write the unusual-sound profile {path}: {exc}. "
