@@ -17,7 +17,7 @@ from soundwatch import __version__
 from soundwatch.errors import SoundwatchError
 
 COMMANDS = ["gui", "listen", "classify", "devices", "events", "train", "evaluate", "bench",
-            "hub", "learn", "sounds", "rescore"]
+            "hub", "learn", "sounds", "rescore", "unusual"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,9 @@ message naming the file, the key and the fix. Example::
     database = ""          # empty: <user data dir>/events.sqlite
     score_history_h = 24   # hours of per-window scores kept for `soundwatch rescore`
 
+    [unusual]              # defaults: soundwatch/unusual/settings.py
+    distance_ratio = 5.0   # an override: only stranger sounds are unusual
+
 Where files live: :func:`user_config_path` (``$SOUNDWATCH_CONFIG_DIR`` overrides) and
 :func:`user_data_dir` (``$SOUNDWATCH_DATA_DIR`` overrides) for the database and clips.
 """
@@ -50,6 +53,7 @@ from soundwatch.audio.source import RING_SECONDS
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.privacy import PrivacySettings
+from soundwatch.unusual.settings import UnusualSettings
 
 APP_NAME = "soundwatch"
 CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
@@ -209,6 +213,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    unusual: UnusualSettings = field(default_factory=UnusualSettings)
 
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
@@ -242,6 +247,7 @@ class Settings:
             found.append(f"[store] score_history_h must be in [0, {MAX_SCORE_HISTORY_H:g}] "
                          f"hours (0: keep none), got {self.store.score_history_h}")
         found += [f"[privacy] {p}" for p in self.privacy.problems()]
+        found += [f"[unusual] {p}" for p in self.unusual.problems()]
         return found
 
 

@@ -48,7 +48,8 @@ def finished_rows(window, label: str):
 def test_window_builds_with_the_models_classes(harness):
     window = harness.open(start=False)
     assert window.windowTitle() == "soundwatch"
-    assert window.class_panel.labels() == ["tone_1k", "tone_3k", "noise"]
+    # The model's labels, then `unusual` (soundwatch/unusual: the model has an embedding).
+    assert window.class_panel.labels() == ["tone_1k", "tone_3k", "noise", "unusual"]
     assert window.session.classifier is not None
     assert window.spectrogram.ring.written == 0
     assert window.timeline.points == 0

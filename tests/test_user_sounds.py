@@ -49,6 +49,17 @@ def place(background: np.ndarray, sound: np.ndarray, at_s: float) -> None:
     background[start:start + len(sound)] += sound
 
 
+def write_chime_examples(folder, rng: np.random.Generator, n: int = 5) -> list:
+    """``n`` WAV files in ``folder``, each a chime in quiet noise (2.5 s)."""
+    examples = []
+    for i in range(n):
+        signal = noise(rng, 2.5)
+        place(signal, chime(rng), 0.3 + 0.1 * i)
+        examples.append(folder / f"chime{i}.wav")
+        soundfile.write(str(examples[-1]), signal, RATE)
+    return examples
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
@@ -61,12 +72,7 @@ def recordings(tmp_path_factory):
     """5 chime examples, a negatives recording (noise, tones, beeps) and a test stream."""
     folder = tmp_path_factory.mktemp("audio")
     rng = np.random.default_rng(7)
-    examples = []
-    for i in range(5):
-        signal = noise(rng, 2.5)
-        place(signal, chime(rng), 0.3 + 0.1 * i)
-        examples.append(folder / f"chime{i}.wav")
-        soundfile.write(str(examples[-1]), signal, RATE)
+    examples = write_chime_examples(folder, rng)
     others = noise(rng, 24.0, level=0.02)
     place(others, steady_tone(500.0, 3.0), 2.0)
     place(others, beeps(3.0), 7.0)

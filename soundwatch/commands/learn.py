@@ -31,19 +31,12 @@ def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
-    from soundwatch.sounds.learn import learn_sound
-    from soundwatch.sounds.library import read_sounds, write_sounds
-    from soundwatch.sounds.retrain import save_kept
+    from soundwatch.sounds.learn import learn_and_save
 
     settings = load_settings(args.config)
     classifier = Classifier(args.model or settings.model.path or default_model_path())
-    sounds = read_sounds()  # an unreadable file stops here, before any work
-    kept = [s for s in sounds if not (args.replace and s.label == args.label.strip())]
-    windows: dict = {}
-    sound = learn_sound(args.label, args.files, classifier, args.negatives,
-                        taken=[*classifier.labels, *(s.label for s in kept)], kept=windows)
-    path = write_sounds([*kept, sound])
-    save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
+    sound, path = learn_and_save(args.label, args.files, classifier, args.negatives,
+                                 args.replace)
     if args.json:
         print(to_json({"label": sound.label, "file": str(path), **sound.info}))
     else:

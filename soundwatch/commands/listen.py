@@ -102,6 +102,8 @@ def run(args) -> int:
     from soundwatch.sounds.apply import with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
+    from soundwatch.unusual.apply import WithUnusual, listening_classifier
+    from soundwatch.unusual.profile import default_profile_path
 
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
@@ -110,6 +112,9 @@ def run(args) -> int:
     model_path = args.model or settings.model.path or default_model_path()
     classifier = Classifier(model_path, threads=settings.model.threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
+    # A replayed recording is not this place: it gets a profile of its own, not saved.
+    classifier = listening_classifier(classifier, settings,
+                                      None if args.file else default_profile_path())
     source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
@@ -165,6 +170,8 @@ def run(args) -> int:
             monitor.stop()
             if alerts is not None:
                 alerts.stop()
+            if isinstance(classifier, WithUnusual):
+                classifier.close()
         printer.summary(time.monotonic() - started, store)
     finally:
         if alerts is not None and alerts.delivery is not None:

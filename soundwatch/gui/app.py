@@ -139,6 +139,11 @@ def build_window(args, start: bool = True):
                                          settings.model.threads)
     if notice:
         notices.append(notice)
+    if classifier is not None:
+        from soundwatch.unusual.apply import listening_classifier
+        from soundwatch.unusual.profile import default_profile_path
+
+        classifier = listening_classifier(classifier, settings, default_profile_path())
     store, clips = None, None
     try:
         from soundwatch.store import EventStore

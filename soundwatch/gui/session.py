@@ -130,7 +130,15 @@ class ListeningSession:
         if monitor is None or listener is None:
             return
         detection = self._with_adjustments(self.detector_settings)
-        listener.run_on_worker(lambda: monitor.detector.set_settings(detection))
+        # What explains a window for `unusual` follows the thresholds (soundwatch/unusual).
+        explains = getattr(self._timed_classifier.wrapped, "set_detection", None)
+
+        def apply() -> None:  # one task: the listener runs only the latest
+            monitor.detector.set_settings(detection)
+            if explains is not None:
+                explains(detection)
+
+        listener.run_on_worker(apply)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -182,14 +190,34 @@ class ListeningSession:
             raise
 
     def stop(self) -> None:
-        """Stop the worker and the source; events still open are closed and stored."""
+        """Stop the worker and the source; events still open are closed and stored (and
+        the place's unusual-sound profile saved)."""
         monitor, engine, self.monitor, self.engine, self.source = (
             self.monitor, self.engine, None, None, None)
         if monitor is not None:
             self.last_monitor = monitor  # its ring's audio can still be kept by a correction
             monitor.stop()
+            from soundwatch.unusual.apply import WithUnusual
+
+            if isinstance(self._timed_classifier.wrapped, WithUnusual):
+                self._timed_classifier.wrapped.close()
         elif engine is not None:
             engine.stop()
+
+    def reload_sounds(self) -> None:
+        """Read the user's sounds again (one was just learnt): the labels change, so
+        listening stops; the caller reconfigures its views and starts again."""
+        from soundwatch.sounds.apply import with_user_sounds
+        from soundwatch.unusual.apply import base_classifier, listening_classifier
+        from soundwatch.unusual.profile import default_profile_path
+
+        if self.classifier is None:
+            return
+        self.stop()
+        self.classifier = listening_classifier(
+            with_user_sounds(base_classifier(self.classifier)), self.settings,
+            default_profile_path())
+        self._timed_classifier = TimedClassifier(self.classifier)
 
     def close(self) -> None:
         """Stop and flush: the store is closed, so every event is on disk."""
@@ -306,6 +334,11 @@ class ListeningSession:
         from soundwatch.monitor import Monitor
 
         alerts = self._alerting()
+        # A replayed file is not this place: it gets an unusual-sound profile of its own.
+        replay = self.choice is not None and self.choice.file
+        fresh = getattr(self.classifier, "fresh", None)
+        self._timed_classifier.wrapped = (fresh() if replay and fresh is not None
+                                          else self.classifier)
         monitor = Monitor(source, self._timed_classifier,
                           self._with_adjustments(self.detector_settings),
                           store=self.store, clips=self.clips, session_info={"app": "gui"},

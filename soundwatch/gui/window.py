@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.rules_panel.changed.connect(self._on_rules_changed)
         self.events_table.clip_requested.connect(self.play_clip)
         self.events_table.reveal_requested.connect(self.reveal_clip)
+        self._build_menu()
 
         # Redraw statistics (read by the status bar and the CPU benchmark).
         self.ticks = 0
@@ -179,6 +180,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(body, 1)
         self.setCentralWidget(central)
         self.setStatusBar(self.status_line)
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Sounds")
+        self.teach_action = menu.addAction("Teach a sound…")
+        self.teach_action.setShortcut("Ctrl+T")
+        self.teach_action.triggered.connect(self.open_teach_dialog)
+        self.teach_action.setEnabled(self.session.classifier is not None
+                                     and self.session.classifier.has_embedding)
 
     def _configure_classes(self) -> list[str]:
         """Fill the class panel and timeline from the model's labels and the user's tuning;
@@ -314,6 +323,72 @@ class MainWindow(QMainWindow):
         self.rules_panel.show_message(
             f"Saved to {self.preferences.path}. Rule changes apply the next time "
             "soundwatch starts; alerts now running keep the rules they started with.")
+
+    # -- teaching a sound ----------------------------------------------------------------
+
+    def open_teach_dialog(self):
+        """Open the "Teach a sound" dialog (see :mod:`soundwatch.gui.teach`); returns it."""
+        from soundwatch.gui.teach import TeachDialog
+        from soundwatch.unusual.apply import base_classifier
+
+        dialog = TeachDialog(base_classifier(self.session.classifier),
+                             engine=lambda: self.session.engine if self.session.running
+                             else None,
+                             start_listening=self._start_microphone,
+                             event_example=self.selected_event_example, parent=self)
+        dialog.learnt.connect(self.on_sound_learnt)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.teach_dialog = dialog
+        return dialog
+
+    def _start_microphone(self) -> bool:
+        return self.start_listening(SourceChoice(device=self.controls.chosen_device))
+
+    def on_sound_learnt(self, label: str) -> None:
+        """A sound was learnt: score it from now on (listening restarts with the new
+        label), show it in the timeline and, when there is a watch list, watch it."""
+        choice = self.session.choice if self.session.running else None
+        self.session.reload_sounds()
+        self._configure_classes()
+        if self.class_panel.tuning.watched and label in self.session.labels:
+            self.class_panel.set_watched(label, True)
+        if choice is not None:
+            self.start_listening(choice)
+        self.banner.show_message(f"Learnt '{label}': it is now a label like the others "
+                                 "(timeline, watch list, thresholds, alerts, database).",
+                                 kind="notice", retry=False)
+
+    def selected_event_example(self, folder: Path) -> tuple[str, Path]:
+        """(description, audio file) of the event selected in the events table: its clip,
+        or its audio from the ring (written into ``folder``) while it is still there.
+
+        Raises:
+            SoundwatchError: no event is selected, or its audio is nowhere to be had.
+        """
+        index = self.events_table.currentIndex()
+        if not index.isValid():
+            raise SoundwatchError("select an event in the Events table first")
+        row = self.events_table.events.row_at(index.row())
+        when = dt.datetime.fromtimestamp(row.wall_start_s).strftime("%H:%M:%S")
+        description = f"event '{row.label}' at {when}"
+        path = self.resolve_clip(row)
+        if path is not None:
+            return description, Path(path)
+        engine = self.session.engine
+        if engine is not None and row.key[0] == self._generation:
+            rate = engine.spec.sample_rate_hz
+            start = int(row.start_s * rate)
+            audio, _ = engine.audio.read_range(start, start + int(row.duration_s * rate))
+            if len(audio) >= int(0.9 * row.duration_s * rate) and len(audio):
+                import soundfile
+
+                path = folder / f"event-{row.event_id}.wav"
+                soundfile.write(str(path), audio, rate)
+                return description, path
+        raise SoundwatchError(
+            f"no audio for the {description}: no clip was saved and it is no longer in the "
+            "last 30 s of audio. Turn clips on ([clips] enabled = true) to keep it.")
 
     # -- events --------------------------------------------------------------------------
 

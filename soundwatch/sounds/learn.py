@@ -24,8 +24,9 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.head import fit_head
-from soundwatch.sounds.library import UserSound, check_label
+from soundwatch.sounds.library import UserSound, check_label, read_sounds, write_sounds
 from soundwatch.sounds.negatives import generic_negatives
+from soundwatch.unusual.settings import UNUSUAL_LABEL
 
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 10
@@ -110,7 +111,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     """
     started = time.perf_counter()
     label = check_label(label)
-    if label.casefold() in {t.casefold() for t in taken}:
+    if label.casefold() in {t.casefold() for t in (*taken, UNUSUAL_LABEL)}:
         raise SoundwatchError(f"{label!r} is already a label (the model's or one of your "
                               "sounds): choose another name; to learn one of your sounds "
                               "again, pass --replace")
@@ -158,3 +159,31 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
                      info=info)
+
+
+def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
+                   negatives: Sequence[str | Path] = (), replace: bool = False,
+                   path: str | Path | None = None) -> tuple[UserSound, Path]:
+    """:func:`learn_sound`, then add the sound to the sounds file ``path`` (default: the
+    user data folder's); with ``replace``, a sound of the same name is replaced.
+
+    Args:
+        classifier: the model itself (not wrapped with the user's sounds).
+
+    Returns:
+        (the new sound, the sounds file written).
+
+    Raises:
+        SoundwatchError: an unreadable sounds file (checked before any work), or any
+            refusal of :func:`learn_sound`.
+    """
+    from soundwatch.sounds.retrain import save_kept  # it imports this module
+
+    sounds = read_sounds(path)
+    kept = [s for s in sounds if not (replace and s.label == label.strip())]
+    windows: dict = {}
+    sound = learn_sound(label, examples, classifier, negatives,
+                        taken=[*classifier.labels, *(s.label for s in kept)], kept=windows)
+    written = write_sounds([*kept, sound], path)
+    save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
+    return sound, written

@@ -1,0 +1,301 @@
+"""The "Teach a sound" dialog: a name and 3 to 10 examples, then "Learn".
+
+Examples come from the microphone (a countdown, a live level meter, then the recording is
+trimmed to its loud part; the audio is taken from the running engine's ring, so no second
+input stream is opened), from files, or from the event selected in the events table (its
+clip, or the ring's audio when no clip was saved). "Learn" runs
+:func:`soundwatch.sounds.learn.learn_and_save` on a worker thread; a refusal shows its
+reason, a success emits :attr:`TeachDialog.learnt` so the window can score the new label.
+
+Threads: the widgets live on the Qt thread; only the learning runs elsewhere, and its
+result comes back through a queued signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import soundfile
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from soundwatch.errors import SoundwatchError
+from soundwatch.gui.now_panel import LevelMeter
+from soundwatch.sounds.learn import MAX_EXAMPLES, MIN_EXAMPLES, SILENCE_DBFS, learn_and_save
+from soundwatch.sounds.trim import loudest_dbfs, trim_to_loud
+
+log = logging.getLogger(__name__)
+
+COUNTDOWN_S = 3
+RECORD_S = 3.0  # default length of one recording
+METER_INTERVAL_MS = 50
+AUDIO_FILES = "Audio (*.wav *.flac *.ogg *.mp3 *.m4a *.aac *.opus);;All files (*)"
+
+
+class TeachDialog(QDialog):
+    """Teach soundwatch a sound of the user's own.
+
+    Args:
+        classifier: the model (not wrapped with the user's sounds), which learns.
+        engine: returns the running :class:`~soundwatch.engine.Engine` (or None): its
+            ring of model-rate audio is what "Record" records.
+        start_listening: starts the microphone when nothing runs; True when it did.
+        event_example: ``event_example(folder)`` -> (description, audio file) of the
+            selected event; raises SoundwatchError saying why there is none.
+        parent: the main window.
+    """
+
+    learnt = Signal(str)  # the new sound's label
+    _learning_done = Signal(object, object)  # (UserSound or None, error text or None)
+
+    def __init__(self, classifier, engine: Callable[[], object],
+                 start_listening: Callable[[], bool],
+                 event_example: Callable[[Path], tuple[str, Path]], parent=None):
+        super().__init__(parent)
+        self.classifier = classifier
+        self._engine = engine
+        self._start_listening = start_listening
+        self._event_example = event_example
+        self._folder = tempfile.TemporaryDirectory(prefix="soundwatch-teach-")
+        self._recorded = 0
+        self._recording: tuple[object, int, int] | None = None  # (engine, start, end)
+        self._countdown = 0
+        self.opened_at = time.monotonic()
+        self.learn_s: float | None = None
+        self.setWindowTitle("Teach a sound")
+        self.setMinimumWidth(520)
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. doorbell, microwave beep, dryer buzzer")
+        self.examples = QListWidget()
+        self.examples.setMinimumHeight(150)
+        self.record_button = QPushButton("Record from microphone")
+        self.record_seconds = QDoubleSpinBox()
+        self.record_seconds.setRange(1.0, 10.0)
+        self.record_seconds.setSingleStep(0.5)
+        self.record_seconds.setValue(RECORD_S)
+        self.record_seconds.setSuffix(" s")
+        self.files_button = QPushButton("Add files…")
+        self.event_button = QPushButton("Use selected event")
+        self.remove_button = QPushButton("Remove")
+        self.countdown_label = QLabel("")
+        self.countdown_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.countdown_label.font()
+        font.setPointSize(font.pointSize() + 6)
+        font.setBold(True)
+        self.countdown_label.setFont(font)
+        self.meter = LevelMeter()
+        self.status = QLabel(f"Add {MIN_EXAMPLES} to {MAX_EXAMPLES} examples, each holding "
+                             "the sound once, as you hear it where the microphone is.")
+        self.status.setWordWrap(True)
+        self.learn_button = QPushButton("Learn")
+        self.learn_button.setDefault(True)
+        self.close_button = QPushButton("Close")
+        self._build_layout()
+
+        self.record_button.clicked.connect(self.record)
+        self.files_button.clicked.connect(self.choose_files)
+        self.event_button.clicked.connect(self.use_selected_event)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.learn_button.clicked.connect(self.learn)
+        self.close_button.clicked.connect(self.reject)
+        self.name_edit.textChanged.connect(self._update_buttons)
+        self._learning_done.connect(self._on_learning_done)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._on_timer)
+        self._update_buttons()
+
+    def _build_layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Name", self.name_edit)
+        sources = QHBoxLayout()
+        sources.addWidget(self.record_button)
+        sources.addWidget(self.record_seconds)
+        sources.addWidget(self.files_button)
+        sources.addWidget(self.event_button)
+        recording = QHBoxLayout()
+        recording.addWidget(self.countdown_label, 1)
+        recording.addWidget(self.meter, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.learn_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel(f"Examples ({MIN_EXAMPLES} to {MAX_EXAMPLES})"))
+        layout.addWidget(self.examples)
+        layout.addLayout(sources)
+        layout.addLayout(recording)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+
+    # -- examples ------------------------------------------------------------------------
+
+    @property
+    def example_paths(self) -> list[Path]:
+        return [Path(self.examples.item(i).data(Qt.ItemDataRole.UserRole))
+                for i in range(self.examples.count())]
+
+    def add_example(self, path: str | Path, description: str | None = None) -> None:
+        """Add one example file (shown as ``description``, default its name)."""
+        item = QListWidgetItem(description or Path(path).name)
+        item.setData(Qt.ItemDataRole.UserRole, str(path))
+        item.setToolTip(str(path))
+        self.examples.addItem(item)
+        self._update_buttons()
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Examples of the sound", "",
+                                                AUDIO_FILES)
+        for path in paths:
+            self.add_example(path)
+
+    def remove_selected(self) -> None:
+        for item in self.examples.selectedItems():
+            self.examples.takeItem(self.examples.row(item))
+        self._update_buttons()
+
+    def use_selected_event(self) -> None:
+        try:
+            description, path = self._event_example(Path(self._folder.name))
+        except SoundwatchError as exc:
+            self.show_status(str(exc), error=True)
+            return
+        self.add_example(path, description)
+
+    # -- recording -----------------------------------------------------------------------
+
+    def record(self) -> None:
+        """Count down, then record ``record_seconds`` from the running input."""
+        if self._engine() is None and not self._start_listening():
+            self.show_status("Cannot record: the microphone did not start (see the "
+                             "window's message).", error=True)
+            return
+        self._countdown = COUNTDOWN_S
+        self.countdown_label.setText(str(self._countdown))
+        self.show_status("Get ready: make the sound when the countdown ends.")
+        self._set_busy(True)
+        self._tick_started = time.monotonic()
+        self.timer.start(METER_INTERVAL_MS)
+
+    def _on_timer(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            self._stop_recording("Recording stopped: listening ended.", error=True)
+            return
+        self.meter.set_level(engine.stats.level_dbfs, engine.stats.peak)
+        if self._recording is None:
+            left = COUNTDOWN_S - int(time.monotonic() - self._tick_started)
+            if left > 0:
+                self.countdown_label.setText(str(left))
+                return
+            start = engine.position
+            rate = engine.spec.sample_rate_hz
+            self._recording = (engine, start, start + int(self.record_seconds.value() * rate))
+            self.countdown_label.setText("● Recording")
+            return
+        recorded_engine, start, end = self._recording
+        if recorded_engine is not engine:
+            self._stop_recording("Recording stopped: the input changed.", error=True)
+            return
+        if engine.position < end:
+            return
+        audio, _ = engine.audio.read_range(start, end)
+        rate = engine.spec.sample_rate_hz
+        loudest = loudest_dbfs(audio, rate)
+        if loudest < SILENCE_DBFS:
+            self._stop_recording(f"That recording is silent (loudest {loudest:.0f} dBFS): "
+                                 "check the input device and record closer to the sound.",
+                                 error=True)
+            return
+        trimmed = trim_to_loud(audio, rate)
+        self._recorded += 1
+        path = Path(self._folder.name) / f"recording-{self._recorded}.wav"
+        soundfile.write(str(path), trimmed, rate)
+        self.add_example(path, f"recording {self._recorded} ({len(trimmed) / rate:.1f} s, "
+                               f"loudest {loudest:.0f} dBFS)")
+        self._stop_recording(f"Recorded {len(trimmed) / rate:.1f} s (trimmed to the loud "
+                             "part).")
+
+    def _stop_recording(self, text: str, error: bool = False) -> None:
+        self.timer.stop()
+        self._recording = None
+        self.countdown_label.setText("")
+        self._set_busy(False)
+        self.show_status(text, error=error)
+
+    # -- learning ------------------------------------------------------------------------
+
+    def learn(self) -> None:
+        """Learn the sound from the examples on a worker thread."""
+        label, paths = self.name_edit.text(), self.example_paths
+        self._set_busy(True)
+        self.show_status(f"Learning {label.strip()!r} from {len(paths)} examples…")
+        started = time.perf_counter()
+
+        def work():
+            try:
+                sound, _ = learn_and_save(label, paths, self.classifier)
+            except SoundwatchError as exc:
+                self._learning_done.emit(None, str(exc))
+                return
+            except Exception as exc:  # a bug must not leave the dialog waiting forever
+                log.exception("learning a sound failed")
+                self._learning_done.emit(None, f"unexpected error: {exc}")
+                return
+            self.learn_s = time.perf_counter() - started
+            self._learning_done.emit(sound, None)
+
+        threading.Thread(target=work, name="learn-sound", daemon=True).start()
+
+    def _on_learning_done(self, sound, error: str | None) -> None:
+        self._set_busy(False)
+        if error is not None:
+            self.show_status(f"Not learnt: {error}", error=True)
+            return
+        self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s.")
+        self.learnt.emit(sound.label)
+        self.accept()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #d9534f;" if error else "")
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = getattr(self, "_busy", False)
+        count = self.examples.count()
+        for button in (self.record_button, self.files_button, self.event_button):
+            button.setEnabled(not busy and count < MAX_EXAMPLES)
+        self.remove_button.setEnabled(not busy and count > 0)
+        self.learn_button.setEnabled(not busy and bool(self.name_edit.text().strip())
+                                     and MIN_EXAMPLES <= count <= MAX_EXAMPLES)
+
+    def done(self, result: int) -> None:  # Qt's name: closing, either way
+        self.timer.stop()
+        super().done(result)
+        if not getattr(self, "_busy", False):
+            self._folder.cleanup()
