@@ -17,6 +17,7 @@ from model_factory import make_test_model
 
 from soundwatch.cli import main
 from soundwatch.detect import DetectorSettings
+from soundwatch.model import Classifier
 from soundwatch.rescoring import rescore
 from soundwatch.score_history import (
     SEGMENT_S,
@@ -57,7 +58,9 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     assert code == 0, err
     history = list((place_dirs / "score_history").glob("*.scores"))
     assert len(history) == 1
-    windows = history[0].stat().st_size / record_dtype(3).itemsize
+    labels = json.loads(history[0].with_suffix(".json").read_text())["labels"]
+    assert labels[:3] == list(Classifier(audio["model"]).labels)  # (+ `unusual`)
+    windows = history[0].stat().st_size / record_dtype(len(labels)).itemsize
     assert windows == pytest.approx(20 / 0.1, abs=12)  # the test model's 0.1 s hop
     code, out, err = run(capsys, "events", "list", "--json", "--db", db)
     stored = sorted((json.loads(line) for line in out.splitlines()), key=lambda e: e["start_s"])

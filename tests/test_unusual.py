@@ -109,7 +109,7 @@ def test_the_profile_is_saved_reloaded_and_bounded(classifier, tmp_path):
     wrapped.close()
     assert wrapped.profile.size == 50 and wrapped.profile.windows_added > 50
     assert path.stat().st_size < 50 * 1024 * 2 + 10_000  # float16, bounded by max_windows
-    again = open_profile(path, settings, classifier.metadata.model_version, 1024)
+    again = open_profile(path, settings, classifier.embedding_version, 1024)
     assert again.size == 50 and again.profile_id == wrapped.profile.profile_id
     np.testing.assert_allclose(again.embedding, wrapped.profile.embedding, atol=2e-3)
     # A profile already warm finds the hum at once in a new run (no second warm-up).
@@ -135,7 +135,7 @@ def test_status_and_reset_and_a_running_listener_adopts_the_reset(
     code, out, _ = run(capsys, "unusual", "status", "--json")
     status = json.loads(out)
     assert code == 0 and status["windows"] == wrapped.profile.size >= 20
-    assert status["model_version"] == classifier.metadata.model_version
+    assert status["model_version"] == classifier.embedding_version
     code, out, _ = run(capsys, "unusual", "status", "--config", _config(data_dir))
     assert code == 0 and "warm: unusual sounds are found" in out
     code, out, _ = run(capsys, "unusual", "reset")

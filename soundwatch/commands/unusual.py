@@ -62,6 +62,6 @@ def run(args) -> int:
              f"warming up: unusual sounds are found from {settings.warmup_windows} windows")
     print(f"profile {path} ({facts['file_mb']} MB): {facts['windows']} of "
           f"{settings.max_windows} windows ({facts['windows_added']} added since "
-          f"{facts['created_utc']}), model {facts['model_version']}; {state}"
+          f"{facts['created_utc']}), embedding {facts['model_version']}; {state}"
           + ("" if settings.enabled else "; [unusual] enabled = false: not used"))
     return 0

@@ -66,7 +66,7 @@ class Profile:
 
     Args:
         dim: the embedding's size.
-        model_version: the model whose embedding it holds.
+        model_version: the ``embedding_version`` of the model whose embedding it holds.
         max_windows: capacity; once full, an added window replaces a random one.
         neighbours: k of the kNN distance.
         seed: of the random replacement (tests pass one; None: fresh entropy).
