@@ -40,9 +40,11 @@ LOUD_RANGE_DB = 10.0
 LEARN_HOP_S = 0.12
 # A head learnt without one example must recognise at least this share of them.
 MIN_LEAVE_ONE_OUT_RECALL = 0.6
-# Each example is also learnt mixed with synthesised noise at these SNRs (dB; see
-# :mod:`.augment`), chosen with benchmarks/bench_learn_sound.py --tune.
-AUGMENT_SNRS_DB: tuple[float, ...] = (0.0, 6.0, 12.0)
+# Each example can also be learnt mixed with synthesised noise at these SNRs (dB; see
+# :mod:`.augment`). Off by default: in benchmarks/bench_learn_sound.py --tune it raised
+# recall in noise (13 -> 35-45 %) but also false events on real noise (1 -> 9-33 per
+# hour), over the 2 per hour target; pass ``snrs_db`` to learn_sound to use it.
+AUGMENT_SNRS_DB: tuple[float, ...] = ()
 # The detector's min_duration_s for a learnt sound (its class override; see
 # :func:`~soundwatch.sounds.apply.with_sound_settings`), chosen the same way: the
 # detector-wide 0.5 s drops short sounds seen by one or two windows.
