@@ -52,9 +52,9 @@ def main() -> None:
         counts[source] = {"files": len(paths), "windows": len(chosen)}
     embedding = np.concatenate(parts).astype(np.float16)
     np.savez_compressed(OUT, embedding=embedding,
-                        model_version=np.array(classifier.metadata.model_version))
+                        model_version=np.array(classifier.embedding_version))
     print(json.dumps({"file": str(OUT), "bytes": OUT.stat().st_size,
-                      "model_version": classifier.metadata.model_version,
+                      "embedding_version": classifier.embedding_version,
                       "shape": list(embedding.shape), "sources": counts}))
 
 

@@ -104,6 +104,13 @@ class Classifier:
         return self.spec.sample_rate_hz
 
     @property
+    def embedding_version(self) -> str:
+        """Names the space of the ``embedding`` output: learnt sounds and the generic
+        negatives computed with one model serve every model with the same one (a retrained
+        head on the same frozen body). Models without it: their ``model_version``."""
+        return self.metadata.extra.get("embedding_version") or self.metadata.model_version
+
+    @property
     def window_s(self) -> float:
         """Audio seconds one window covers."""
         return self.metadata.window_s

@@ -142,3 +142,15 @@ def test_the_shipped_model_is_found_and_loads(monkeypatch):
     assert path.is_file() and path.name == "soundwatch.onnx"
     classifier = Classifier(path)
     assert len(classifier.labels) > 10 and classifier.metadata.model_version
+
+
+def test_embedding_version_names_the_embedding_space(tmp_path):
+    """Models that name their embedding share learnt sounds across versions; older ones
+    fall back to their model_version."""
+    plain = Classifier(make_test_model(tmp_path / "plain.onnx"))
+    assert plain.embedding_version == plain.metadata.model_version == "test"
+    props = ModelMetadata(labels=plain.labels, feature_spec=plain.spec, window_frames=48,
+                          hop_frames=10, model_version="7",
+                          extra={"embedding_version": "body-1"}).to_props()
+    named = Classifier(make_test_model(tmp_path / "named.onnx", metadata_props=props))
+    assert named.metadata.model_version == "7" and named.embedding_version == "body-1"

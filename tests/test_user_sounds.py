@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
 import soundfile
 
 from soundwatch.cli import main
+from soundwatch.model import Classifier, shipped_model_path
 
 RATE = 16000
 
@@ -252,3 +254,30 @@ def test_a_sounds_file_with_a_negative_min_duration_is_refused_and_kept(data_dir
     with pytest.raises(SoundwatchError, match="min_duration_s must be >= 0"):
         read_sounds()
     assert (data_dir / "sounds.json").read_text() == text
+
+
+def model_copy(path, model_version: str, embedding_version: str):
+    """The shipped model with other version metadata (same weights)."""
+    model = onnx.load(str(shipped_model_path()))
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update(model_version=model_version, embedding_version=embedding_version)
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_sound_serves_every_model_with_the_same_embedding(data_dir, recordings, capsys,
+                                                            tmp_path):
+    """A new model with the same frozen body (embedding_version) keeps the user's sounds;
+    one with another embedding does not apply them (it would score nonsense)."""
+    learn_chime(capsys, recordings)
+    same = Classifier(shipped_model_path()).embedding_version
+    for version, embedding, applied in (("next", same, True), ("other", "another-body", False)):
+        model = model_copy(tmp_path / f"{version}.onnx", version, embedding)
+        code, out, err = run(capsys, "classify", recordings["stream"], "--model", model,
+                             "--json")
+        assert code == 0, err
+        found = json.loads(out)
+        assert ("chime" in found["labels"]) == applied, (version, err)
+        if applied:
+            assert [e["label"] for e in found["events"] if e["label"] == "chime"] == ["chime"]

@@ -32,7 +32,7 @@ def usable_sounds(classifier, sounds: list[UserSound]) -> list[UserSound]:
                     classifier.path, len(sounds))
         return []
     dim = embedding_dim(classifier)
-    version = classifier.metadata.model_version
+    version = classifier.embedding_version
     kept = []
     for sound in sounds:
         if sound.label in classifier.labels:

@@ -160,7 +160,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
                               "cannot learn sounds: use the shipped model")
     dim = embedding_dim(classifier)
-    version = classifier.metadata.model_version
+    version = classifier.embedding_version
     parts = [] if (generic := generic_negatives(version, dim)) is None else [generic]
     for path in negatives:
         parts.append(embed_recording(path, classifier)[0])

@@ -37,7 +37,8 @@ class UserSound:
     Attributes:
         label: its name, used as a label everywhere.
         head: the fitted :class:`~soundwatch.sounds.head.Head`.
-        model_version: the model whose embedding it was learnt on.
+        model_version: the ``embedding_version`` of the model it was learnt on (its
+            ``model_version`` for models that name none).
         embedding_dim: that embedding's size.
         info: how it was learnt (examples, windows, leave-one-out recall, time, ...).
         min_duration_s: the detector's ``min_duration_s`` for this sound (None: the

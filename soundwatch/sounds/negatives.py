@@ -1,8 +1,8 @@
 """The shipped generic negatives: embeddings of speech, music and noise windows.
 
 ``generic_negatives.npz`` (made by ``benchmarks/make_generic_negatives.py`` from the
-shipped model) holds ``embedding`` (n, dim) float16 and ``model_version``. It only
-serves the model it was computed with.
+shipped model) holds ``embedding`` (n, dim) float16 and, under ``model_version``, the
+model's ``embedding_version``. It only serves models with that embedding.
 """
 
 from __future__ import annotations

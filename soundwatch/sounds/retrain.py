@@ -102,7 +102,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
         raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
                               "cannot learn sounds: use the shipped model")
     dim = embedding_dim(classifier)
-    version = classifier.metadata.model_version
+    version = classifier.embedding_version
     positive_rows, negative_rows = example_rows(store, label)
     missing = [row["example_path"] for row in positive_rows + negative_rows
                if not Path(row["example_path"]).is_file()]

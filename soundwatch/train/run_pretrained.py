@@ -238,6 +238,8 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         license=license_text(splits) + "; " + YAMNET_LICENSE,
         training_command=summary["command"], git_commit=git_commit(),
         extra={"init": "yamnet", "project_labels": json.dumps(project_labels),
+               # the body is frozen YAMNet, its weights stored as float16
+               "embedding_version": f"yamnet-{weights_id}-fp16",
                "audioset_labels": json.dumps(home_labels)})
     model_path = options.model_path or Path(options.out_dir) / "model.onnx"
     check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)

@@ -217,7 +217,7 @@ def with_unusual(classifier, settings: UnusualSettings, detection: DetectorSetti
         return classifier
     from soundwatch.sounds.apply import embedding_dim
 
-    profile = open_profile(path, settings, classifier.metadata.model_version,
+    profile = open_profile(path, settings, classifier.embedding_version,
                            embedding_dim(classifier), seed)
     return WithUnusual(classifier, profile, settings, detection, hop_s, path, seed)
 
