@@ -20,15 +20,19 @@ from the start of that list and need less than half of it) and ESC-50 fold 5 (th
 reported noise stream comes from fold 1). The reported figures never choose a setting.
 
 Run: .venv/bin/python -m benchmarks.bench_learn_sound [--examples 5 3 10] [--minutes 10] [--compare]
+     [--place-negatives 5]
      .venv/bin/python -m benchmarks.bench_learn_sound --tune [--minutes 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from benchmarks.machine import emit, require_shared_data
 from benchmarks.streams import RATE_HZ, background_audio, background_stream, esc50_path, esc50_rows
@@ -119,7 +123,14 @@ CHOSEN = "held_out_calibration_min_0.25s"
 COMPARED = ("before", "augment_6_12_min_0.25s")
 
 
-def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN], prefix=""):
+# --place-negatives: ESC-50 noise of this fold stands for the place's own recording
+# (`soundwatch learn --negatives`), disjoint from the reported (fold 1) and tuning (fold
+# 5) noise streams.
+PLACE_NEGATIVES_FOLD = 2
+
+
+def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN], prefix="",
+             place_negatives=()):
     """Learn each class from its first ``n_examples`` recordings; recall and false events."""
     data = require_shared_data() / "dcase2016_office" / "isolated"
     snrs_db, held_out, min_duration_s = variant
@@ -129,8 +140,8 @@ def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN],
         paths = sorted(data.glob(f"{name}*.flac"))
         started = time.process_time()
         try:
-            sound = learn_sound(label, paths[:n_examples], classifier, snrs_db=snrs_db,
-                                held_out_calibration=held_out)
+            sound = learn_sound(label, paths[:n_examples], classifier, place_negatives,
+                                snrs_db=snrs_db, held_out_calibration=held_out)
         except Exception as exc:  # a refusal is a result too
             per_class[label] = {"refused": str(exc)}
             continue
@@ -178,6 +189,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true",
                         help="compare VARIANTS on the tuning classes and streams")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--place-negatives", type=float, default=0.0, metavar="MINUTES",
+                        help="also report the chosen method learnt with this many minutes "
+                             "of ESC-50 fold 2 noise as the place's own --negatives")
     parser.add_argument("--compare", action="store_true",
                         help="also report COMPARED variants with the first --examples")
     args = parser.parse_args()
@@ -197,6 +211,15 @@ def main() -> None:
         results[f"{n_examples}_examples"] = evaluate(classifier, args.classes or CLASSES,
                                                      n_examples, streams)
         results[f"{n_examples}_examples"]["variant"] = CHOSEN
+    if args.place_negatives:
+        with tempfile.TemporaryDirectory() as folder:
+            place = Path(folder) / "place.wav"
+            soundfile.write(str(place), noise_stream(args.place_negatives * 60,
+                                                     PLACE_NEGATIVES_FOLD), RATE_HZ)
+            results[f"{args.examples[0]}_examples_place_negatives"] = {
+                "place_negatives_minutes": args.place_negatives,
+                **evaluate(classifier, args.classes or CLASSES, args.examples[0], streams,
+                           place_negatives=[place])}
     for name in COMPARED if args.compare else ():
         results[f"{args.examples[0]}_examples_{name}"] = {
             "variant": name, **evaluate(classifier, args.classes or CLASSES,
