@@ -215,6 +215,47 @@ def test_learning_a_sound_again_needs_replace_and_keeps_one(data_dir, recordings
     assert [(s["label"], len(s["info"]["examples"])) for s in sounds] == [("chime", 3)]
 
 
+def test_a_learnt_sound_carries_its_own_min_duration_and_classify_applies_it(
+        data_dir, recordings, capsys, tmp_path):
+    """The sound's own ``min_duration_s`` (in sounds.json) is a class override that
+    classify and listen apply; a value the user set for that class in the config wins."""
+    learn_chime(capsys, recordings)
+    path = data_dir / "sounds.json"
+    data = json.loads(path.read_text())
+    assert data["sounds"][0]["min_duration_s"] == 0.25
+    data["sounds"][0]["min_duration_s"] = 5.0  # longer than the chime: never an event
+    path.write_text(json.dumps(data))
+    code, out, err = run(capsys, "classify", recordings["stream"], "--json")
+    assert code == 0, err
+    assert not [e for e in json.loads(out)["events"] if e["label"] == "chime"]
+    code, out, err = run(capsys, "listen", "--headless", "--file", recordings["stream"],
+                         "--fast", "--json", "--status-interval", "0", "--no-clips",
+                         "--no-db", "--watch", "chime")
+    assert code == 0, err
+    assert not [line for line in out.splitlines() if json.loads(line).get("type") == "event"]
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('[detection.classes.chime]\nmin_duration_s = 0.25\n')
+    code, out, err = run(capsys, "classify", recordings["stream"], "--json")
+    assert code == 0, err
+    assert len([e for e in json.loads(out)["events"] if e["label"] == "chime"]) == 1
+
+
+def test_a_sounds_file_with_a_negative_min_duration_is_refused_and_kept(data_dir):
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.sounds.library import read_sounds
+
+    data_dir.mkdir(parents=True)
+    entry = {"label": "chime", "model_version": "2", "embedding_dim": 2,
+             "weights": [0.0, 1.0], "bias": 0.0, "threshold_logit": 0.0,
+             "min_duration_s": -1}
+    text = json.dumps({"format": "soundwatch-sounds", "version": 1, "sounds": [entry]})
+    (data_dir / "sounds.json").write_text(text)
+    with pytest.raises(SoundwatchError, match="min_duration_s must be >= 0"):
+        read_sounds()
+    assert (data_dir / "sounds.json").read_text() == text
+
+
 def model_copy(path, model_version: str, embedding_version: str):
     """The shipped model with other version metadata (same weights)."""
     model = onnx.load(str(shipped_model_path()))

@@ -47,7 +47,7 @@ def run(args) -> int:
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
-    from soundwatch.sounds.apply import with_user_sounds
+    from soundwatch.sounds.apply import with_sound_settings, with_user_sounds
 
     settings = load_settings(args.config)
     detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
@@ -64,6 +64,7 @@ def run(args) -> int:
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     detection = with_adjustments(detection, classifier.labels,  # learnt from corrections
                                  model_version=classifier.metadata.model_version)
+    detection = with_sound_settings(detection, classifier)  # your sounds' own settings
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

@@ -99,7 +99,7 @@ def run(args) -> int:
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
-    from soundwatch.sounds.apply import with_user_sounds
+    from soundwatch.sounds.apply import with_sound_settings, with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
     from soundwatch.unusual.apply import WithUnusual, listening_classifier
@@ -123,6 +123,7 @@ def run(args) -> int:
     store = None if args.no_db else EventStore(settings.database_path())
     detection = with_adjustments(settings.detection, classifier.labels,  # from corrections
                                  model_version=classifier.metadata.model_version)
+    detection = with_sound_settings(detection, classifier)  # your sounds' own settings
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},

@@ -361,8 +361,11 @@ class ListeningSession:
 
         version = (self.classifier.metadata.model_version if self.classifier is not None
                    else None)
-        return with_adjustments(detection or DetectorSettings(), self.labels,
-                                model_version=version)
+        from soundwatch.sounds.apply import with_sound_settings
+
+        return with_sound_settings(with_adjustments(detection or DetectorSettings(),
+                                                    self.labels, model_version=version),
+                                   self.classifier)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier

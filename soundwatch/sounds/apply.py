@@ -10,10 +10,12 @@ user's sounds as labels like any other.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from soundwatch.detect import ClassSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.library import UserSound, read_sounds
 
@@ -78,6 +80,21 @@ class WithUserSounds:
             return np.zeros((len(scores), len(self.labels)), np.float32), embedding
         extra = np.stack([s.head.scores(embedding) for s in self.sounds], axis=1)
         return np.concatenate([scores, extra], axis=1).astype(np.float32), embedding
+
+
+def with_sound_settings(settings, classifier):
+    """``settings`` (a :class:`~soundwatch.detect.DetectorSettings`) with each of
+    ``classifier``'s user sounds' own ``min_duration_s`` as a class override; a
+    ``min_duration_s`` the user set for that class in the config wins. ``settings``
+    itself when ``classifier`` scores no user sounds."""
+    classes = dict(settings.classes)
+    for sound in getattr(classifier, "sounds", ()):
+        if sound.min_duration_s is None:
+            continue
+        current = classes.get(sound.label, ClassSettings())
+        if current.min_duration_s is None:
+            classes[sound.label] = replace(current, min_duration_s=sound.min_duration_s)
+    return settings if classes == settings.classes else replace(settings, classes=classes)
 
 
 def with_user_sounds(classifier, path: str | Path | None = None):

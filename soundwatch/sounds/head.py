@@ -20,6 +20,12 @@ STEPS = 300
 LEARNING_RATE = 0.5
 # The threshold is the score that at most this share of negative windows reach.
 NEGATIVE_RATE_AT_THRESHOLD = 1e-3
+# The threshold is calibrated on negatives the weights were not fitted on (a threshold
+# set on the fitting windows is too low: the head has learnt those by heart). Blocks of
+# consecutive windows (often from one recording) go to one side or the other; every
+# CALIBRATION_EVERY-th block is held out.
+CALIBRATION_BLOCK = 16
+CALIBRATION_EVERY = 3
 
 
 def normalise(embedding: np.ndarray) -> np.ndarray:
@@ -57,18 +63,33 @@ class Head:
         return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
 
 
-def fit_head(positives: np.ndarray, negatives: np.ndarray) -> Head:
+def calibration_split(n_windows: int) -> np.ndarray:
+    """(n_windows,) bool: True for the negative windows held out to calibrate the
+    threshold (every CALIBRATION_EVERY-th block of CALIBRATION_BLOCK windows); all False
+    when there are too few windows to hold any out."""
+    held_out = (np.arange(n_windows) // CALIBRATION_BLOCK) % CALIBRATION_EVERY == 0
+    if held_out.all() or not held_out.any():
+        return np.zeros(n_windows, bool)
+    return held_out
+
+
+def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True) -> Head:
     """Fit a class-balanced, L2-penalised logistic regression and calibrate its threshold.
 
     Args:
         positives: (n_pos, dim) embedding of the sound's windows (n_pos >= 1).
         negatives: (n_neg, dim) embedding of other sounds' windows (n_neg >= 1).
+        held_out: calibrate on the windows :func:`calibration_split` holds out and fit
+            on the rest (False: fit and calibrate on all of them).
 
     Returns:
         :class:`Head` whose threshold is the (1 - NEGATIVE_RATE_AT_THRESHOLD) quantile of
-        the negatives' logits (at most 1 negative window in 1000 reaches it), but never
-        below the decision boundary (logit 0).
+        the calibration negatives' logits (at most 1 negative window in 1000 reaches
+        it), but never below the decision boundary (logit 0).
     """
+    calibrate = calibration_split(len(negatives)) if held_out else np.zeros(len(negatives), bool)
+    calibration = negatives[calibrate] if calibrate.any() else negatives
+    negatives = negatives[~calibrate]
     x = np.concatenate([normalise(positives), normalise(negatives)])
     y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
     sample_weight = np.where(y == 1, 0.5 / len(positives), 0.5 / len(negatives))
@@ -84,7 +105,7 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray) -> Head:
         b -= LEARNING_RATE * float(error.sum())
     weights = w / spread
     bias = b - float(weights @ mean)
-    negative_logits = normalise(negatives) @ weights + bias
+    negative_logits = normalise(calibration) @ weights + bias
     threshold = float(np.quantile(negative_logits, 1.0 - NEGATIVE_RATE_AT_THRESHOLD,
                                   method="higher"))
     return Head(weights=weights, bias=float(bias), threshold_logit=max(threshold, 0.0))

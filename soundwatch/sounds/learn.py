@@ -23,6 +23,7 @@ from soundwatch.audio.levels import power_to_dbfs
 from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
+from soundwatch.sounds.augment import noisy_copies
 from soundwatch.sounds.head import fit_head
 from soundwatch.sounds.library import UserSound, check_label, read_sounds, write_sounds
 from soundwatch.sounds.negatives import generic_negatives
@@ -39,6 +40,15 @@ LOUD_RANGE_DB = 10.0
 LEARN_HOP_S = 0.12
 # A head learnt without one example must recognise at least this share of them.
 MIN_LEAVE_ONE_OUT_RECALL = 0.6
+# Each example can also be learnt mixed with synthesised noise at these SNRs (dB; see
+# :mod:`.augment`). Off by default: in benchmarks/bench_learn_sound.py --tune it raised
+# recall in noise (13 -> 35-45 %) but also false events on real noise (1 -> 9-33 per
+# hour), over the 2 per hour target; pass ``snrs_db`` to learn_sound to use it.
+AUGMENT_SNRS_DB: tuple[float, ...] = ()
+# The detector's min_duration_s for a learnt sound (its class override; see
+# :func:`~soundwatch.sounds.apply.with_sound_settings`), chosen the same way: the
+# detector-wide 0.5 s drops short sounds seen by one or two windows.
+LEARNT_MIN_DURATION_S = 0.25
 
 
 def embed_recording(path: str | Path, classifier, hop_s: float | None = None
@@ -59,6 +69,12 @@ def embed_recording(path: str | Path, classifier, hop_s: float | None = None
         SoundwatchError: the file cannot be read.
     """
     signal, _ = load_audio(path, classifier.sample_rate_hz)
+    return embed_signal(signal, classifier, hop_s)
+
+
+def embed_signal(signal: np.ndarray, classifier, hop_s: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`embed_recording`, for (n,) float32 audio at the model's rate."""
     scored = score_stream(signal, classifier, classifier.hop_frames_for(hop_s),
                           pad_to_window=True, keep_windows=True, keep_embedding=True)
     levels = []
@@ -69,25 +85,42 @@ def embed_recording(path: str | Path, classifier, hop_s: float | None = None
     return scored.embedding, np.asarray(levels, dtype=np.float64)
 
 
-def loud_windows(path: str | Path, classifier) -> np.ndarray:
-    """(k, dim) embedding of the windows of one example that hold the sound.
+def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows of one example that hold the sound (those within LOUD_RANGE_DB of its
+    loudest), as it was recorded and in its noisy copies (:mod:`.augment`), and the
+    added noise alone at the same windows.
+
+    Returns:
+        (clean, noisy, noise): (k, dim), (k * len(snrs_db), dim) and
+        (k * len(snrs_db), dim) float32 embeddings.
 
     Raises:
         SoundwatchError: the example is silent or unreadable.
     """
-    embedding, levels = embed_recording(path, classifier, LEARN_HOP_S)
+    signal, _ = load_audio(path, classifier.sample_rate_hz)
+    embedding, levels = embed_signal(signal, classifier, LEARN_HOP_S)
     loudest = float(levels.max())
     if loudest < SILENCE_DBFS:
         raise SoundwatchError(
             f"example {path} is silent (loudest window {loudest:.0f} dBFS, below "
             f"{SILENCE_DBFS:.0f} dBFS): record the sound closer to the microphone, or "
             "check that the right input was recording")
-    return embedding[levels >= loudest - LOUD_RANGE_DB]
+    loud = levels >= loudest - LOUD_RANGE_DB
+    clean = embedding[loud]
+    noisy, noise = [clean[:0]], [clean[:0]]
+    for mixed, added in noisy_copies(signal, classifier.sample_rate_hz, snrs_db,
+                                     seed=len(signal)):
+        noisy.append(embed_signal(mixed, classifier, LEARN_HOP_S)[0][loud])
+        noise.append(embed_signal(added, classifier, LEARN_HOP_S)[0][loud])
+    return clean, np.concatenate(noisy), np.concatenate(noise)
 
 
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 negatives: Sequence[str | Path] = (), taken: Sequence[str] = (),
-                kept: dict | None = None) -> UserSound:
+                kept: dict | None = None, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
+                held_out_calibration: bool = True,
+                min_duration_s: float | None = LEARNT_MIN_DURATION_S) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -99,6 +132,10 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
             and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
             (:mod:`soundwatch.sounds.retrain`).
+        snrs_db: SNRs of the noisy copies of each example (:mod:`.augment`).
+        held_out_calibration: see :func:`~soundwatch.sounds.head.fit_head`.
+        min_duration_s: the sound's own detector ``min_duration_s`` (None: the
+            detector-wide value).
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts, the
@@ -132,12 +169,15 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "the shipped generic negatives do not fit this model (version "
             f"{version}): pass recordings of the place without the sound with --negatives")
     negative = np.concatenate(parts)
-    positives = [loud_windows(path, classifier) for path in examples]
+    windows = [example_windows(path, classifier, snrs_db) for path in examples]
+    positives = [np.concatenate([clean, noisy]) for clean, noisy, _ in windows]
+    negative = np.concatenate([negative, *(noise for _, _, noise in windows)])
     recognised = 0
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
-        head = fit_head(rest, negative)
-        recognised += bool(head.logits(positives[held_out]).max() >= head.threshold_logit)
+        head = fit_head(rest, negative, held_out_calibration)
+        clean = windows[held_out][0]
+        recognised += bool(head.logits(clean).max() >= head.threshold_logit)
     recall = recognised / len(positives)
     if recall < MIN_LEAVE_ONE_OUT_RECALL:
         raise SoundwatchError(
@@ -146,7 +186,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}). Record the examples "
             "closer to the sound with less else going on, make sure each holds the same "
             "sound, or pass --negatives recordings that do not contain it")
-    head = fit_head(np.concatenate(positives), negative)
+    head = fit_head(np.concatenate(positives), negative, held_out_calibration)
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
         kept["own_negatives"] = negative[len(parts[0]):] if generic is not None else negative
@@ -155,10 +195,11 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "negative_windows": int(len(negative)),
             "own_negative_files": len(negatives),
             "leave_one_out_recall": round(recall, 3),
+            "augment_snrs_db": list(snrs_db),
             "learn_s": round(time.perf_counter() - started, 2),
             "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
-                     info=info)
+                     info=info, min_duration_s=min_duration_s)
 
 
 def learn_and_save(label: str, examples: Sequence[str | Path], classifier,

@@ -41,6 +41,9 @@ class UserSound:
             ``model_version`` for models that name none).
         embedding_dim: that embedding's size.
         info: how it was learnt (examples, windows, leave-one-out recall, time, ...).
+        min_duration_s: the detector's ``min_duration_s`` for this sound (None: the
+            detector-wide value); applied by
+            :func:`~soundwatch.sounds.apply.with_sound_settings`.
     """
 
     label: str
@@ -48,13 +51,17 @@ class UserSound:
     model_version: str
     embedding_dim: int
     info: dict = field(default_factory=dict)
+    min_duration_s: float | None = None
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "model_version": self.model_version,
+        data = {"label": self.label, "model_version": self.model_version,
                 "embedding_dim": self.embedding_dim,
                 "weights": [float(v) for v in self.head.weights],
                 "bias": self.head.bias, "threshold_logit": self.head.threshold_logit,
                 "info": self.info}
+        if self.min_duration_s is not None:
+            data["min_duration_s"] = self.min_duration_s
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> UserSound:
@@ -64,10 +71,15 @@ class UserSound:
         if weights.shape != (dim,) or not np.all(np.isfinite(weights)):
             raise ValueError(f"weights must be {dim} finite numbers")
         label = check_label(str(data["label"]))
+        min_duration_s = data.get("min_duration_s")
+        if min_duration_s is not None:
+            min_duration_s = float(min_duration_s)
+            if not 0.0 <= min_duration_s < float("inf"):
+                raise ValueError(f"min_duration_s must be >= 0 seconds, got {min_duration_s}")
         return cls(label=label, head=Head(weights, float(data["bias"]),
                                           float(data["threshold_logit"])),
                    model_version=str(data["model_version"]), embedding_dim=dim,
-                   info=dict(data.get("info") or {}))
+                   info=dict(data.get("info") or {}), min_duration_s=min_duration_s)
 
 
 def check_label(label: str) -> str:

@@ -21,7 +21,12 @@ import numpy as np
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.head import fit_head
-from soundwatch.sounds.learn import MIN_EXAMPLES, embed_recording, loud_windows
+from soundwatch.sounds.learn import (
+    LEARNT_MIN_DURATION_S,
+    MIN_EXAMPLES,
+    embed_recording,
+    example_windows,
+)
 from soundwatch.sounds.library import UserSound
 from soundwatch.sounds.negatives import generic_negatives
 
@@ -114,8 +119,13 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
             f"needs {MIN_EXAMPLES}: confirm or relabel more events as {label!r}, or learn it "
             "with `soundwatch learn`")
     positives = [kept[0]] if kept else []
-    positives += [loud_windows(row["example_path"], classifier) for row in positive_rows]
+    added_noise = []  # the noise of the corrected examples' noisy copies: negatives
+    for row in positive_rows:
+        clean, noisy, noise = example_windows(row["example_path"], classifier)
+        positives.append(np.concatenate([clean, noisy]))
+        added_noise.append(noise)
     negatives = [] if (generic := generic_negatives(version, dim)) is None else [generic]
+    negatives += added_noise
     if kept is not None and len(kept[1]):
         negatives.append(kept[1])
     rejected = [embed_recording(row["example_path"], classifier)[0] for row in negative_rows]
@@ -136,7 +146,8 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
         "retrain_s": round(time.perf_counter() - started, 2),
         "retrained_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
-                     info=info)
+                     info=info, min_duration_s=(current.min_duration_s if current
+                                                else LEARNT_MIN_DURATION_S))
 
 
 def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:

@@ -16,13 +16,13 @@ MARGIN_S = 0.25
 def loudest_dbfs(audio: np.ndarray, sample_rate_hz: int) -> float:
     """The mean power of the loudest 10 ms frame of ``audio``, in dBFS (-inf-ish when
     empty or silent)."""
-    return float(power_to_dbfs(float(_frame_power(audio, sample_rate_hz).max(initial=0.0))))
+    return float(power_to_dbfs(float(frame_power(audio, sample_rate_hz).max(initial=0.0))))
 
 
 def trim_to_loud(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     """``audio`` (n,) float32 from MARGIN_S before its first to MARGIN_S after its last
     10 ms frame within TRIM_RANGE_DB of its loudest (all of it when it is silent)."""
-    power = _frame_power(audio, sample_rate_hz)
+    power = frame_power(audio, sample_rate_hz)
     if len(power) == 0 or power.max() <= 0.0:
         return audio
     loud = np.flatnonzero(power >= power.max() * 10 ** (-TRIM_RANGE_DB / 10))
@@ -33,7 +33,8 @@ def trim_to_loud(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     return audio[start:end]
 
 
-def _frame_power(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+def frame_power(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """(n_frames,) float64 mean power of each whole 10 ms frame of ``audio``."""
     frame = max(1, int(FRAME_S * sample_rate_hz))
     n = len(audio) // frame
     if n == 0:

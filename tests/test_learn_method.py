@@ -1,0 +1,81 @@
+"""How a sound is learnt: noisy copies of the examples (augmentation) and a threshold
+calibrated on negatives the head was not fitted on. Synthetic audio and embeddings only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from soundwatch.detect import DetectorSettings
+from soundwatch.model import Classifier, default_model_path
+from soundwatch.scoring import detect_stream
+from soundwatch.sounds.apply import WithUserSounds
+from soundwatch.sounds.augment import active_rms, noisy_copies
+from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.learn import learn_sound
+from tests.test_user_sounds import RATE, chime, noise, place, write_chime_examples
+
+
+def test_noisy_copies_have_the_asked_signal_to_noise_ratios():
+    rng = np.random.default_rng(1)
+    sound = noise(rng, 2.0, level=0.001)
+    place(sound, chime(rng), 0.5)
+    copies = noisy_copies(sound, RATE, (0.0, 6.0, 12.0), seed=3)
+    assert len(copies) == 3 and all(c.shape == sound.shape and c.dtype == np.float32
+                                    for pair in copies for c in pair)
+    level = active_rms(sound, RATE)
+    for (mixed, added), snr_db in zip(copies, (0.0, 6.0, 12.0), strict=True):
+        assert np.allclose(mixed, sound + added, atol=1e-6)
+        measured = 20 * np.log10(level / np.sqrt(np.mean(np.square(added, dtype=np.float64))))
+        assert measured == pytest.approx(snr_db, abs=0.1)
+    assert noisy_copies(np.zeros(RATE, np.float32), RATE, (0.0,)) == []
+
+
+def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_negatives():
+    """With more dimensions than negatives the head separates its own negatives: a
+    threshold set on them is too low. Held out, it holds on negatives never seen."""
+    rng = np.random.default_rng(5)
+    dim = 256
+    direction = rng.standard_normal(dim)
+    direction *= 3.0 / np.linalg.norm(direction)
+    positives = rng.standard_normal((60, dim)) + direction
+    negatives = rng.standard_normal((300, dim))
+    fresh = rng.standard_normal((20000, dim))
+    held_out = fit_head(positives, negatives, held_out=True)
+    in_sample = fit_head(positives, negatives, held_out=False)
+    rate_held_out = float(np.mean(held_out.logits(fresh) >= held_out.threshold_logit))
+    rate_in_sample = float(np.mean(in_sample.logits(fresh) >= in_sample.threshold_logit))
+    # 100 held-out windows: the threshold is their highest logit, so a fresh window
+    # passes it with a chance of about 1 in 101.
+    assert rate_held_out <= 0.03
+    assert rate_in_sample > 5 * rate_held_out
+    fresh_positives = rng.standard_normal((2000, dim)) + direction
+    assert np.mean(held_out.logits(fresh_positives) >= held_out.threshold_logit) > 0.1
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier(default_model_path(), threads=1)
+
+
+def test_a_chime_learnt_with_noisy_copies_is_found_in_noise_at_0_db(classifier, tmp_path):
+    rng = np.random.default_rng(11)
+    examples = write_chime_examples(tmp_path, rng)
+    sound = learn_sound("chime", examples, classifier, snrs_db=(0.0, 6.0, 12.0))
+    assert sound.info["augment_snrs_db"] == [0.0, 6.0, 12.0] and sound.info["leave_one_out_recall"] >= 0.6
+    # Fresh chimes in white noise of the chime's own level (0 dB SNR), 6 s apart.
+    onsets_s = (2.0, 8.0, 14.0)
+    chimes = [chime(rng) for _ in onsets_s]
+    level = np.mean([active_rms(c, RATE) for c in chimes])
+    stream = noise(rng, 20.0, level=float(level))
+    for at_s, one in zip(onsets_s, chimes, strict=True):
+        place(stream, one, at_s)
+    settings = DetectorSettings(warmup_s=0.0, watch=("chime",))
+    _, events = detect_stream(stream, WithUserSounds(classifier, [sound]), settings)
+    found = [any(e.start_s < at_s + 1.2 and e.end_s > at_s for e in events)
+             for at_s in onsets_s]
+    assert all(found), events
+    assert len(events) == len(onsets_s), events
+    # The same noise without chimes fires nothing.
+    quiet = noise(rng, 20.0, level=float(level))
+    assert detect_stream(quiet, WithUserSounds(classifier, [sound]), settings)[1] == []
