@@ -196,6 +196,9 @@ def _move_aside(path: Path, aside: Path) -> None:
         log.warning("cannot move %s aside (%s); it is left as is", path, exc)
 
 
+REPLAY_SEED = 0
+
+
 def with_unusual(classifier, settings: UnusualSettings, detection: DetectorSettings,
                  hop_s: float, path: str | Path | None = None, seed: int | None = None):
     """``classifier`` with the ``unusual`` label appended, or ``classifier`` itself when
@@ -233,7 +236,9 @@ def listening_classifier(classifier, settings, path: str | Path | None):
     unusual = getattr(settings, "unusual", None) or UnusualSettings()
     detection = getattr(settings, "detection", None) or DetectorSettings()
     hop_s = classifier.hop_frames_for(detection.hop_s) * classifier.spec.hop_s
-    return with_unusual(classifier, unusual, detection, hop_s, path)
+    # A recording's profile is seeded, so replaying the same file gives the same events.
+    return with_unusual(classifier, unusual, detection, hop_s, path,
+                        seed=REPLAY_SEED if path is None else None)
 
 
 def base_classifier(classifier):
