@@ -237,11 +237,14 @@ class Monitor:
             self.alerts.queued()
 
     def _alert_rows(self, event: Event) -> list:
-        """The alert rows of a finished event (its clip's path, if clips are on)."""
+        """The alert rows of a finished event, with the path its clip will be written to
+        (None with clips off, or when the privacy guard may withhold clips: the alert
+        leaves before the clip's audio has been heard for speech)."""
         if self.alerts is None:
             return []
         clip = None
-        if self.clips is not None:
+        guard = None if self.clips is None else self.clips.speech_guard
+        if self.clips is not None and (guard is None or guard.settings.speech != "drop_clip"):
             clip = str(self.clips.directory / clip_name(self.wall_time(event.start_sample),
                                                         event))
         return self._alert_call("finished", event, clip)

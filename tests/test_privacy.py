@@ -12,6 +12,8 @@ import pytest
 import soundfile
 from model_factory import make_test_model, noise_burst, silence, tone
 
+from soundwatch.alerts.router import AlertPolicy, AlertRouter, ChannelRoute
+from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.files import FileSource
 from soundwatch.clips import ClipWriter, clip_writer_for
 from soundwatch.config import Settings, load_settings
@@ -57,14 +59,24 @@ def run(classifier, stream_path, tmp_path, mode: str):
     clips = ClipWriter(tmp_path / "clips", pre_roll_s=PRE_ROLL_S, post_roll_s=POST_ROLL_S,
                        min_free_mb=0, speech_guard=guard)
     store = EventStore(tmp_path / "events.sqlite")
+    alerts = AlertRouter(AlertPolicy(AlertSettings(), classifier.labels), "kitchen",
+                         [ChannelRoute("webhook", feed=True)])
     monitor = Monitor(FileSource(stream_path, RATE, paced=False), classifier,
                       DetectorSettings(watch=("tone_1k",), warmup_s=0.0), store=store,
-                      clips=clips)
+                      clips=clips, alerts=alerts)
     monitor.start()
     assert monitor.wait(60) and monitor.error is None
     rows = sorted(store.recent_events(limit=None), key=lambda e: e.start_s)
+    ended = [r["payload"] for r in store.outbox_pending("webhook") if r["kind"] == "event"]
     store.close()
     assert [e.label for e in rows] == ["tone_1k", "tone_1k"]
+    # An alert leaves before its clip's audio is heard for speech: it names the clip only
+    # where it will be written whatever the guard finds.
+    promised = [p["clip"] for p in sorted(ended, key=lambda p: p["start_s"])]
+    if mode == "drop_clip":
+        assert promised == [None, None]
+    else:
+        assert promised == [r.clip_path for r in rows]
     return rows
 
 

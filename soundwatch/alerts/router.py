@@ -12,7 +12,8 @@ Payload (a JSON object, the same for every channel)::
      "label": "dog",
      "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
-     "clip": null | "/path/clip.flac", "continued_from": null | 6,
+     "clip": null | "/path/clip.flac", "continued_from": null | 6,   (clip: where it will
+         be written; null with clips off or [privacy] speech = "drop_clip")
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
