@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "classify", help="analyse recordings offline: events and top labels per file",
         description="Analyse audio files offline: the events found in each and its top "
-        "labels. Many files in one call; --json gives every window's scores.",
+        "labels. Many files in one call; --json gives every window's scores. A file that "
+        "cannot be read is named on stderr and the others go on; exit status 0 when all "
+        "were analysed, 1 when some were, 2 when none was.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG)")
     parser.add_argument("--model", help="the .onnx model (default: the shipped one)")
