@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 from alert_helpers import wait_until
+from old_database import rewind_schema
 
 from soundwatch.alerts.outbox import Channel, ChannelError, OutboxDelivery
 from soundwatch.alerts.router import OutboxRow
@@ -44,10 +44,7 @@ def test_schema_2_has_the_outbox_and_upgrades_a_version_1_file(tmp_path):
     with EventStore(path) as store:
         session = store.start_session("mic", "m.onnx", 16000)
         store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
-    db = sqlite3.connect(path)
-    db.executescript("DROP TABLE outbox; DROP TABLE node_events; "
-                     "UPDATE schema_version SET version = 1; PRAGMA user_version = 1;")
-    db.close()
+    rewind_schema(path, 1, "DROP TABLE outbox", "DROP TABLE node_events")
     with EventStore(path) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

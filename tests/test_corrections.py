@@ -5,12 +5,12 @@ synthetic audio."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import numpy as np
 import pytest
 import soundfile
 from model_factory import make_test_model
+from old_database import rewind_schema
 
 from soundwatch.cli import main
 from soundwatch.corrections.thresholds import MARGIN, compute_adjustment
@@ -204,10 +204,7 @@ def test_schema_4_adds_the_corrections_table_to_a_version_3_file_keeping_rows(tm
     with EventStore(path) as store:
         session = store.start_session("mic", "m.onnx", 16000)
         store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
-    db = sqlite3.connect(path)
-    db.executescript("DROP TABLE corrections; UPDATE schema_version SET version = 3; "
-                     "PRAGMA user_version = 3;")
-    db.close()
+    rewind_schema(path, 3, "DROP TABLE corrections")
     with EventStore(path, read_only=True) as store:
         assert store.corrections() == []  # an old file read-only: no table, no error
     with EventStore(path) as store:

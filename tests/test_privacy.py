@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 
 import numpy as np
 import pytest
 import soundfile
 from model_factory import make_test_model, noise_burst, silence, tone
+from old_database import rewind_schema
 
 from soundwatch.alerts.router import AlertPolicy, AlertRouter, ChannelRoute
 from soundwatch.alerts.settings import AlertSettings
@@ -189,13 +189,8 @@ def test_a_version_3_file_gains_the_privacy_columns_and_keeps_every_row(tmp_path
         for event_id in (1, 2):
             store.add_event(Event("dog", 0, RATE, 0.9, 0.8, RATE, event_id, snr_db=9.0),
                             session)
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE events DROP COLUMN speech_muted_s")
-    db.execute("ALTER TABLE events DROP COLUMN clip_withheld")
-    db.execute("PRAGMA user_version = 3")
-    db.execute("UPDATE schema_version SET version = 3")
-    db.commit()
-    db.close()
+    rewind_schema(path, 3, "ALTER TABLE events DROP COLUMN speech_muted_s",
+                  "ALTER TABLE events DROP COLUMN clip_withheld")
     with EventStore(path, read_only=True) as store:  # not upgraded, still read
         assert [e.speech_muted_s for e in store.recent_events()] == [None, None]
     with EventStore(path) as store:
