@@ -5,8 +5,8 @@ with the stream-clock position (model-rate samples) where that window ends, and 
 back notices:
 
 - an *event started* notice (an :class:`Event` with ``ongoing=True``) once a class has
-  been above ``threshold_on`` for ``min_duration_s``, so live consumers hear about it
-  without waiting for the end;
+  been above ``threshold_on`` for ``min_duration_s``, or at once when its score reaches
+  ``threshold_sure``, so live consumers hear about it without waiting for the end;
 - an *event ended* notice (``ongoing=False``) with the final start, end, peak and mean.
 
 Every ended event was announced by a started notice with the same ``event_id`` first.
@@ -33,7 +33,9 @@ Per class, the detector is a small state machine::
     active --(lasted max_duration_s)--> active                (split: the event ends and a
                                                                continuation starts)
 
-An event is announced once it has lasted ``min_duration_s``; its end is known one window
+An event is announced once it has lasted ``min_duration_s``, or as soon as its smoothed
+score reaches ``threshold_sure`` (a score that high is rarely a false alarm, so waiting
+would only add latency and drop short sounds such as a door slam); its end is known one window
 plus ``merge_gap_s`` after its last window above threshold (no later window could still
 merge with it).
 
@@ -55,27 +57,34 @@ SMOOTHING_KINDS = ("mean", "median")
 
 DEFAULTS_METHOD = """\
 Defaults were measured, not guessed (benchmarks/tune_detector.py, output kept in
-benchmarks/detector_defaults.json). The ESC-50 fold-1 clips (4 per class, 200 clips) were
+benchmarks/detector_defaults.json). The ESC-50 fold-1 clips (8 per class, 400 clips) were
 placed 3 s apart in a quiet and in a noisy household background; for false alarms, 10
 minutes each of background noise, speech and music that the figures reported elsewhere
 never use (the training part of each noise recording, the speech and music files not held
-out). Each stream was scored once by the YAMNet-based model trained without fold 1 (81.8 %
-clip accuracy on fold 1); the detector then ran over those scores for every combination of
-threshold_on 0.3-0.9, threshold_off = on - 0.1 or - 0.2, smoothing 1 or 3 hops,
-min_duration_s 0 / 0.25 / 0.5 and merge_gap_s 0 / 0.25 / 0.5 / 1.0. An event counts as
-found when it overlaps a clip of its label (a second detection of one clip, or an event of
-another label, is a false event). The defaults are the best F1 among settings with at most
-2 false events per hour on *each* of noise, speech and music: F1 0.66 (precision 0.70,
-recall 0.63) and 0 false events per hour on all three. Lower thresholds find more but
-break the limit on music: threshold_on 0.6 gives F1 0.67 at 12 per hour, 0.5 with 3-hop
-smoothing F1 0.67 at 12 per hour. Onsets of the events found: median error 0.5 s, 90th
-percentile 1.4 s. Per class the best threshold ranged from 0.3 (door_wood_knock, coughing,
-sneezing, keyboard_typing, water_drops) to 0.9 (clock_alarm, rain, engine) on 8 clips per
-class: too few to ship as defaults, so they are not; set them per class in the config file
-(for a sound that must not be missed, a lower threshold trades false alarms for recall).
-The labels taken from YAMNet's AudioSet head (smoke_alarm, doorbell, ...) are calibrated
-at training so that their scores cross this threshold_on about as rarely by mistake as
-the others. Re-run the sweep for another model or your own recordings.
+out). Each stream was scored once by the YAMNet-based model of the shipped recipe
+(version 3) trained without fold 1 (81.5 % clip accuracy on fold 1); the detector then ran
+over those scores for every combination of threshold_on 0.4-0.9, threshold_off = on - 0.2,
+min_duration_s 0 / 0.25 / 0.5, merge_gap_s 0.5 / 1.0 and threshold_sure off / 0.8 / 0.9 /
+0.95 (smoothing, other off-gaps and shorter merge gaps never won in the sweeps of model
+versions 1 and 2). An event counts as found when it overlaps a clip of its label (a
+second detection of one clip, or an event of another label, is a false event). The
+defaults are the best F1 among settings with at most 2 false events per hour on *each* of
+noise, speech and music: threshold_on 0.8, min_duration_s 0.5, merge_gap_s 1.0,
+threshold_sure off: F1 0.69 (precision 0.78, recall 0.62), no false event in the 30
+minutes. threshold_on 0.7 (the previous default) gives F1 0.70 but 12 false events per
+hour on music; a sure threshold announces sooner but added more false events than it found
+clips (best with it: F1 0.68). Onsets of the events found: median error 0.5 s, 90th
+percentile 1.4 s. Per class, (threshold_on, min_duration_s) from 0.5-0.9 x 0 / 0.25 /
+0.5 s were then tried with the rest fixed, and kept where they found at least 2 more
+clips than they added false events and added no false event on the background audio:
+16 classes (door_wood_knock 0.5 and no minimum; can_opening, cow, rooster, insects 0.5;
+engine, siren, drinking_sipping 0.9; ...). They travel in the shipped model's metadata
+(soundwatch/class_defaults.py), not here: they belong to the model. With them, on the
+same fold, F1 0.74 (precision 0.81, recall 0.68), still no false event on the background
+audio; the model card gives the figures on the other four folds. The labels taken from
+YAMNet's AudioSet head (smoke_alarm, doorbell, ...) are calibrated at training so that
+their scores cross the default threshold_on about as rarely by mistake as the others.
+Re-run the sweep for another model or your own recordings.
 """
 
 
@@ -86,6 +95,7 @@ class ClassSettings:
     threshold_on: float | None = None
     threshold_off: float | None = None
     min_duration_s: float | None = None
+    threshold_sure: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,10 @@ class DetectorSettings:
         smoothing: "median" (robust to one-hop spikes) or "mean" over ``smoothing_hops``.
         smoothing_hops: hops averaged; 1 turns smoothing off.
         min_duration_s: events whose score stays above threshold for less than this
-            (first to last window end) are dropped, and never announced.
+            (first to last window end) are dropped, and never announced...
+        threshold_sure: ...unless their smoothed score reaches this: such an event is
+            announced at once and kept however short. None: off (every event waits
+            ``min_duration_s``). Must be at least ``threshold_on``.
         merge_gap_s: an event that comes back within this gap (end of one to start of
             the next) continues the same event.
         max_duration_s: longer events are split into consecutive parts.
@@ -108,15 +121,19 @@ class DetectorSettings:
             model's background labels).
         ignore: these labels never make events.
         classes: per-label overrides.
+        model_classes: whether the model's own per-class settings, measured for it and
+            carried in its metadata, fill what ``classes`` leaves unset (the detector
+            itself never reads them: see :mod:`soundwatch.class_defaults`).
     """
 
-    # Measured defaults (DEFAULTS_METHOD): the best event F1 with <= 30 false events per
-    # hour of background noise, speech and music, at the model's 0.25 s hop.
-    threshold_on: float = 0.7
-    threshold_off: float = 0.5
+    # Measured defaults (DEFAULTS_METHOD): the best event F1 with <= 2 false events per
+    # hour on each of background noise, speech and music, at the model's 0.25 s hop.
+    threshold_on: float = 0.8
+    threshold_off: float = 0.6
     smoothing: str = "median"
     smoothing_hops: int = 1  # the best under the false-alarm limit; 3 hops adds latency
     min_duration_s: float = 0.5
+    threshold_sure: float | None = None
     merge_gap_s: float = 1.0
     # Not measured but bounded: an event and its pre/post-roll must fit the engine's 30 s
     # ring for its clip to be whole.
@@ -127,6 +144,9 @@ class DetectorSettings:
     watch: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     classes: dict[str, ClassSettings] = field(default_factory=dict)
+    # the model's own per-class settings (soundwatch/class_defaults.py) fill what
+    # ``classes`` leaves unset; False: every class not in ``classes`` takes the values above
+    model_classes: bool = True
 
     def problems(self) -> list[str]:
         """What is out of range, one message per key (empty when valid)."""
@@ -144,6 +164,10 @@ class DetectorSettings:
             found.append(f"smoothing must be one of {SMOOTHING_KINDS}, got {self.smoothing!r}")
         if self.smoothing_hops < 1:
             found.append(f"smoothing_hops must be >= 1, got {self.smoothing_hops}")
+        if self.threshold_sure is not None and not (
+                self.threshold_on <= self.threshold_sure <= 1.0):
+            found.append(f"threshold_sure must be in [threshold_on ({self.threshold_on}), 1] "
+                         f"or unset, got {self.threshold_sure}")
         for name in ("min_duration_s", "merge_gap_s", "warmup_s"):
             if getattr(self, name) < 0:
                 found.append(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -168,6 +192,10 @@ class DetectorSettings:
                 )
             if min_s < 0:
                 found.append(f"classes.{label}.min_duration_s must be >= 0, got {min_s}")
+            sure = self.class_sure(label)
+            if sure is not None and not on <= sure <= 1.0:
+                found.append(f"classes.{label}.threshold_sure must be in [threshold_on ({on}), "
+                             f"1], got {sure}")
         return found
 
     def validate(self) -> DetectorSettings:
@@ -187,6 +215,18 @@ class DetectorSettings:
         min_s = (self.min_duration_s if overrides.min_duration_s is None
                  else overrides.min_duration_s)
         return on, off, min_s
+
+    def class_sure(self, label: str) -> float | None:
+        """``threshold_sure`` for ``label`` (None: off), its override applied. An override
+        of the class's ``threshold_on`` above the detector-wide sure threshold turns that
+        class's sure threshold off unless the class sets its own."""
+        overrides = self.classes.get(label, ClassSettings())
+        if overrides.threshold_sure is not None:
+            return overrides.threshold_sure
+        on = self.class_values(label)[0]
+        if self.threshold_sure is None or self.threshold_sure < on:
+            return None
+        return self.threshold_sure
 
     def with_overrides(self, **changes) -> DetectorSettings:
         """A copy with some fields changed (e.g. from command-line flags), validated."""
@@ -379,6 +419,7 @@ class _Track:
     first_end: int = 0  # end of the first window above threshold (or of a split)
     last_end: int = 0  # end of the latest window above threshold_off: the reported end
     peak: float = 0.0
+    sure: bool = False  # its smoothed score reached threshold_sure
     score_sum: float = 0.0
     n_hops: int = 0
     announced: bool = False
@@ -458,6 +499,8 @@ class EventDetector:
         self._on = np.array([v[0] for v in values], dtype=np.float32)
         self._off = np.array([v[1] for v in values], dtype=np.float32)
         self._min_samples = np.array([self._samples(v[2]) for v in values], dtype=np.int64)
+        sure = [settings.class_sure(label) for label in self.labels]
+        self._sure = np.array([np.inf if s is None else s for s in sure], dtype=np.float32)
         self._merge_samples = self._samples(settings.merge_gap_s)
         self._max_samples = max(1, self._samples(settings.max_duration_s))
         self._warmup_samples = self._samples(settings.warmup_s)
@@ -591,6 +634,8 @@ class EventDetector:
                 min_s = self._min_samples[index] / self.sample_rate_hz
                 reason = TOO_SHORT
                 detail = f"above threshold for {above_s:.2f} s of min_duration_s {min_s:g} s"
+                if np.isfinite(self._sure[index]):
+                    detail += f" (or a score of {float(self._sure[index]):g} at once)"
             elif track.announced:
                 continue  # in an event (or in its merge gap): it fired
             elif score < on:
@@ -631,19 +676,26 @@ class EventDetector:
                 return
             track.last_end = window_end
             track.peak = max(track.peak, raw)
+            track.sure = track.sure or smoothed >= self._sure[index]
             track.score_sum += raw
             track.n_hops += 1
             if not track.announced and self._long_enough(index, track):
                 track.announced = True
                 notices.append(self._event(index, track, self._last_end_sample, ongoing=True))
-            while window_end - self._tracks[index].start >= self._max_samples:
-                # a merge may have carried it past the limit: split exactly at the limit
+            while window_end - self._tracks[index].start > self._max_samples:
+                # past the limit (a merge may have carried it further): split exactly at
+                # the limit. The window that crossed it is the continuation's first, so
+                # the continuation is never empty.
                 split_at = min(window_end, self._tracks[index].start + self._max_samples)
                 self._split(index, split_at, notices)
+                new = self._tracks[index]
+                new.last_end, new.peak, new.score_sum, new.n_hops = window_end, raw, raw, 1
 
     def _long_enough(self, index: int, track: _Track) -> bool:
-        """Above threshold for min_duration_s, from the first window to the latest."""
-        return track.n_hops > 0 and track.last_end - track.first_end >= self._min_samples[index]
+        """Above threshold for min_duration_s, from the first window to the latest, or
+        reached threshold_sure."""
+        return track.n_hops > 0 and (
+            track.sure or track.last_end - track.first_end >= self._min_samples[index])
 
     def _split(self, index: int, at_sample: int, notices: list[Event]) -> None:
         """End the active event at ``at_sample`` and start its continuation there."""

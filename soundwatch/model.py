@@ -91,6 +91,10 @@ class Classifier:
         self.spec: FeatureSpec = self.metadata.feature_spec
         self.window_frames = self.metadata.window_frames
         self.hop_frames = self.metadata.hop_frames
+        from soundwatch.class_defaults import model_class_defaults
+
+        # its own per-class detector settings: checked now, so a bad file fails at load
+        self.class_defaults = model_class_defaults(self)
         self.has_embedding = False
         self._check_tensors()
         self._output_names = [SCORES_NAME] + ([EMBEDDING_NAME] if self.has_embedding else [])

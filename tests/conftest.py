@@ -130,6 +130,14 @@ def place_dirs(tmp_path, monkeypatch):
     return tmp_path
 
 
+def write_config(place: Path, text: str) -> Path:
+    """Write the user config file of a :func:`place_dirs` folder."""
+    path = place / "config" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
 def harness(qtbot, tmp_path, monkeypatch):
     """A :class:`gui_helpers.GuiHarness` over ``tmp_path``; its windows close after the

@@ -98,6 +98,38 @@ def test_min_duration_drops_short_events_and_delays_the_announcement():
     assert started[0].end_sample == 9 * HOP
 
 
+def test_threshold_sure_announces_at_once_and_keeps_a_short_sound():
+    settings = PLAIN.with_overrides(min_duration_s=0.25, threshold_sure=0.85)
+    # a 2-hop sound at 0.9 (too short for 0.25 s, but sure), a 2-hop one at 0.8 (neither),
+    # and a 4-hop one that only reaches 0.9 in its third window
+    values = one_class([0, 0.9, 0.9, 0, 0, 0.8, 0.8, 0, 0, 0.6, 0.7, 0.9, 0.7, 0, 0])
+    notices = run(make(settings=settings), values)
+    events = ended(notices)
+    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(1, 3), (9, 13)]
+    started = {n.start_sample // HOP: n.end_sample // HOP for n in notices if n.ongoing}
+    # the first is announced by its first window; the last by the window that reached 0.9
+    # (hop 11, 0.2 s after its first: before min_duration_s would have allowed)
+    assert started == {1: 2, 9: 12}
+    without = ended(run(make(settings=settings.with_overrides(threshold_sure=None)), values))
+    assert [e.start_sample // HOP for e in without] == [9]
+
+
+def test_threshold_sure_per_class_and_its_checks():
+    settings = PLAIN.with_overrides(
+        min_duration_s=0.5, threshold_sure=0.85,
+        classes={"b": ClassSettings(threshold_sure=0.95), "c": ClassSettings(threshold_on=0.9)})
+    detector = make(labels=("a", "b", "c"), settings=settings)
+    events = ended(run(detector, [[0, 0, 0], [0.9, 0.9, 0.92], [0, 0, 0], [0, 0, 0]]))
+    # "b" needs 0.95; "c" raised its threshold_on above the detector-wide sure threshold,
+    # which turns sure off for it rather than making it fire below its own threshold_on
+    assert [e.label for e in events] == ["a"]
+    assert settings.class_sure("c") is None and settings.class_sure("b") == 0.95
+    with pytest.raises(SoundwatchError, match="threshold_sure must be in"):
+        PLAIN.with_overrides(threshold_sure=0.4)
+    with pytest.raises(SoundwatchError, match="classes.b.threshold_sure"):
+        PLAIN.with_overrides(classes={"b": ClassSettings(threshold_sure=1.5)})
+
+
 def test_gap_merge_joins_events_separated_by_a_short_dip():
     detector = make(settings=PLAIN.with_overrides(merge_gap_s=0.25))
     # above 0.3 s, below 0.2 s (merged), above 0.2 s, below 0.4 s (not merged), above
@@ -129,6 +161,17 @@ def test_max_duration_splits_a_long_event_into_continuations():
     assert events[1].start_sample == events[0].end_sample
     starts = [n for n in notices if n.ongoing]
     assert [s.event_id for s in starts] == [e.event_id for e in events]
+
+
+def test_an_event_of_exactly_max_duration_is_not_split_into_an_empty_continuation():
+    detector = make(settings=PLAIN.with_overrides(max_duration_s=0.3))
+    events = ended(run(detector, one_class([0.9] * 3 + [0.0] * 3)))
+    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(0, 3)]
+    # one window more: the continuation holds that window, with its score
+    events = ended(run(make(settings=PLAIN.with_overrides(max_duration_s=0.3)),
+                       one_class([0.9] * 3 + [0.8] + [0.0] * 3)))
+    assert [(e.start_sample // HOP, e.end_sample // HOP) for e in events] == [(0, 3), (3, 4)]
+    assert events[1].peak == pytest.approx(0.8) and events[1].mean == pytest.approx(0.8)
 
 
 def test_warmup_suppresses_onsets_then_lets_a_lasting_sound_start():
@@ -276,8 +319,9 @@ def test_random_sequences_keep_the_invariants():
     rng = np.random.default_rng(3)
     noise = rng.random(600)
     values = np.clip(np.convolve(noise, np.ones(8) / 8, mode="same") * 1.6 - 0.3, 0, 1)
-    settings = DetectorSettings(smoothing_hops=3, min_duration_s=0.2, merge_gap_s=0.3,
-                                max_duration_s=2.0, warmup_s=0.3)
+    settings = DetectorSettings(threshold_on=0.7, threshold_off=0.5, smoothing_hops=3,
+                                min_duration_s=0.2, merge_gap_s=0.3, max_duration_s=2.0,
+                                warmup_s=0.3)
     notices = run(EventDetector(["a"], settings, RATE, window_samples=4800), one_class(values))
     events = ended(notices)
     assert len(events) >= 3

@@ -196,6 +196,36 @@ def test_threshold_and_watch_edits_persist_across_a_restart(harness):
     assert "tone_1k" not in load_settings(harness.config_file).detection.classes
 
 
+def test_the_models_own_class_thresholds_show_and_run(harness, tmp_path):
+    from model_factory import DEFAULT_BANDS, make_test_model
+
+    from soundwatch.class_defaults import METADATA_KEY
+    from soundwatch.features import FeatureSpec
+    from soundwatch.model_format import ModelMetadata
+
+    props = ModelMetadata(labels=tuple(DEFAULT_BANDS), feature_spec=FeatureSpec(),
+                          window_frames=48, hop_frames=10, model_version="test",
+                          training_data="none",
+                          extra={METADATA_KEY: '{"tone_3k": {"threshold_on": 0.55}}'}
+                          ).to_props()
+    make_test_model(harness.model_path, metadata_props=props)  # replaces the harness's
+    path, _ = write_scene(tmp_path / "tone.wav", [("tone_1k", 4.0)])
+    window = harness.open("--file", str(path))
+    panel = window.class_panel
+    shown = {panel.items.item(r, 1).text(): panel.items.item(r, 2).text()
+             for r in range(panel.items.rowCount())}
+    assert shown["tone_3k"] == "0.55 (model)" and shown["tone_1k"].endswith("(default)")
+    assert window.timeline.thresholds == {"tone_3k": 0.55}
+    assert window.why_not.settings.class_values("tone_3k")[0] == 0.55
+    harness.qtbot.waitUntil(lambda: window.session.monitor is not None, timeout=5000)
+    detector = window.session.monitor.detector
+    assert detector.settings.class_values("tone_3k")[0] == 0.55
+    panel.set_threshold("tone_3k", 0.9)  # the user's own value replaces the model's
+    harness.qtbot.waitUntil(lambda: detector.settings.class_values("tone_3k")[0] == 0.9,
+                            timeout=3000)
+    assert window.timeline.thresholds == {"tone_3k": 0.9}
+
+
 def test_threshold_edit_reaches_the_running_detector(harness, tmp_path):
     path, _ = write_scene(tmp_path / "tone.wav", [("tone_1k", 4.0)])
     window = harness.open("--file", str(path))

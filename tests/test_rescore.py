@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile
+from conftest import write_config
 from model_factory import make_test_model
 
 from soundwatch.cli import main
@@ -52,6 +53,7 @@ def audio(tmp_path_factory):
 
 def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresholds(
         place_dirs, audio, capsys):
+    write_config(place_dirs, "[detection]\nthreshold_on = 0.7\nthreshold_off = 0.5\n")
     db = place_dirs / "events.sqlite"
     code, _, err = run(capsys, "listen", "--headless", "--file", audio["stream"], "--fast",
                        "--status-interval", "0", "--model", audio["model"], "--db", db)
@@ -154,8 +156,9 @@ def test_the_history_of_the_shipped_model_costs_about_2_mb_an_hour():
 
 
 @pytest.mark.parametrize("settings", [
-    DetectorSettings(),
-    DetectorSettings(smoothing="mean", smoothing_hops=3, merge_gap_s=2.0, min_duration_s=0.0),
+    DetectorSettings(threshold_on=0.7, threshold_off=0.5),
+    DetectorSettings(threshold_on=0.7, threshold_off=0.5, smoothing="mean", smoothing_hops=3,
+                     merge_gap_s=2.0, min_duration_s=0.0),
     DetectorSettings(threshold_on=0.5, threshold_off=0.2, max_duration_s=3.0, warmup_s=5.0),
 ])
 def test_rescoring_label_by_label_near_threshold_finds_what_the_full_detector_finds(

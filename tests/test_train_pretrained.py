@@ -17,6 +17,7 @@ import soundfile
 
 torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
+from soundwatch.detect import ClassSettings  # noqa: E402
 from soundwatch.features import YAMNET_SPEC, compute_features  # noqa: E402
 from soundwatch.model import Classifier  # noqa: E402
 from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS  # noqa: E402
@@ -86,7 +87,9 @@ def trained(esc50_like, yamnet, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("run")
     options = RunOptions(sources=esc50_like, out_dir=out, test_fold=1, val_fraction=0.0,
                          holdout_fraction=0.0, cache_dir=out / "cache", progress=False,
-                         command="soundwatch train --init yamnet --esc50 esc50_like")
+                         command="soundwatch train --init yamnet --esc50 esc50_like",
+                         detector_classes={LABELS[0]: ClassSettings(threshold_on=0.5,
+                                                                    min_duration_s=0.0)})
     config = HeadConfig(epochs=60, hidden=64, dropout=0.1, batch_size=32,
                         learning_rate=3e-3)
     return run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
@@ -107,6 +110,9 @@ def test_app_loads_the_model_with_both_heads(trained, yamnet):
     assert classifier.labels == tuple(LABELS) + tuple(HOME_LABELS)
     assert classifier.spec == YAMNET_SPEC
     assert classifier.window_frames == 96 and classifier.has_embedding
+    # the per-class detector settings it was given travel in its metadata
+    assert classifier.class_defaults == {LABELS[0]: ClassSettings(threshold_on=0.5,
+                                                                  min_duration_s=0.0)}
     rng = np.random.default_rng(99)
     windows = clip_windows(compute_features(in_silence(synth("tone", rng), rng),
                                             YAMNET_SPEC), 96, 25, YAMNET_SPEC.silence_value)
@@ -137,6 +143,36 @@ def test_project_head_learns_the_sounds(trained):
                                                       YAMNET_SPEC.silence_value))
             correct += LABELS[int(np.argmax(scores[:, :len(LABELS)].mean(axis=0)))] == label
     assert correct / 15 >= 0.8
+
+
+def test_fine_tuned_top_layers_learn_in_their_own_branch(esc50_like, yamnet, trained,
+                                                        tmp_path):
+    """tune_top_layers: a fine-tuned copy of YAMNet's last layer feeds the project head,
+    while the embedding output and the home labels stay YAMNet's own."""
+    options = RunOptions(sources=esc50_like, out_dir=tmp_path, test_fold=1, val_fraction=0.0,
+                         holdout_fraction=0.0, cache_dir=tmp_path / "cache", progress=False)
+    config = HeadConfig(epochs=30, hidden=64, dropout=0.1, batch_size=32,
+                        learning_rate=3e-3, tune_top_layers=1, top_learning_rate_factor=0.3)
+    before = [p.detach().clone() for p in yamnet.body.parameters()]
+    summary = run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
+                                      config)
+    # YAMNet itself is untouched: only the copy learnt
+    assert all(torch.equal(a, b) for a, b in zip(before, yamnet.body.parameters(),
+                                                  strict=True))
+    assert summary["history"][-1]["loss"] < summary["history"][0]["loss"]
+    assert summary["export"]["max_abs_diff_scores"] <= 1e-4
+    tuned = Classifier(summary["model_path"], threads=1)
+    head_only = Classifier(trained["model_path"], threads=1)
+    rng = np.random.default_rng(7)
+    windows = clip_windows(compute_features(in_silence(synth("chirp", rng), rng),
+                                            YAMNET_SPEC), 96, 25, YAMNET_SPEC.silence_value)
+    scores, embedding = tuned.score(windows)
+    reference_scores, reference = head_only.score(windows)
+    np.testing.assert_allclose(embedding, reference, rtol=1e-5, atol=1e-5)
+    n_home = len(HOME_LABELS)
+    np.testing.assert_allclose(scores[:, -n_home:], reference_scores[:, -n_home:],
+                               rtol=1e-3, atol=1e-3)  # same calibration data, same offset
+    assert not np.allclose(scores[:, :-n_home], reference_scores[:, :-n_home], atol=1e-3)
 
 
 def test_loud_frames_and_magnitude_mixing():

@@ -43,13 +43,13 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from soundwatch.analysis import classify_file
+    from soundwatch.class_defaults import settings_for_classifier
     from soundwatch.config import load_settings
-    from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
-    from soundwatch.sounds.apply import with_sound_settings, with_user_sounds
+    from soundwatch.sounds.apply import with_user_sounds
 
     settings = load_settings(args.config)
     detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
@@ -64,9 +64,8 @@ def run(args) -> int:
     classifier = Classifier(args.model or settings.model.path or default_model_path(),
                             threads=threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
-    detection = with_adjustments(detection, classifier.labels,  # learnt from corrections
-                                 model_version=classifier.metadata.model_version)
-    detection = with_sound_settings(detection, classifier)  # your sounds' own settings
+    # the model's per-class settings, those learnt from corrections, your sounds' own
+    detection = settings_for_classifier(detection, classifier)
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

@@ -54,6 +54,10 @@ def add_parser(subparsers) -> None:
                         help="per fold: recall, onset latency and false events of the fold's "
                              "model on streams of its held-out ESC-50 clips, in a quiet room "
                              "and in household noise (needs --esc50 and --background)")
+    parser.add_argument("--detector-defaults", type=Path, default=None, metavar="JSON",
+                        help="with --events: apply these per-class detector settings (a "
+                             "tune_detector output) to every fold's model, as the shipped "
+                             "model applies those it carries")
     parser.add_argument("--dcase", type=Path, default=None, metavar="DIR",
                         help="cross-dataset check of --model: per-class recall on the DCASE "
                              "2016 office segments in DIR (e.g. "
@@ -206,6 +210,8 @@ def _baselines(args, out_dir: Path) -> dict:
 
 
 def _measure_model(args) -> dict:
+    import dataclasses
+
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier
     from soundwatch.train.datasets import ClipRecord
@@ -241,13 +247,18 @@ def _measure_model(args) -> dict:
                               "and --final-run (for the held-out speech/music files)")
     return {"false_alarms": false_alarm_report(classifier, streams),
             "inference_ms_per_window": inference_ms_per_window(args.model),
-            "bytes": args.model.stat().st_size}
+            "bytes": args.model.stat().st_size,
+            "class_defaults": {label: {k: v for k, v in dataclasses.asdict(s).items()
+                                       if v is not None}
+                               for label, s in sorted(classifier.class_defaults.items())}}
 
 
 def _fold_events(args, out_dir: Path) -> dict:
     """Event figures of each finished fold's model on its own held-out clips (cached in
     the fold folder as events.json); pooled over folds."""
     from soundwatch.audio.files import load_audio
+    from soundwatch.class_defaults import read_tuned_classes, with_class_defaults
+    from soundwatch.detect import DetectorSettings
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier
     from soundwatch.train.datasets import read_esc50
@@ -261,13 +272,22 @@ def _fold_events(args, out_dir: Path) -> dict:
                               "(the noisy room)")
     records = read_esc50(args.esc50)
     _, backgrounds = collect_records(options_source(args))
+    # the fold models carry no per-class settings: those of --detector-defaults stand in
+    # for the ones the shipped model carries (None: each model's own)
+    settings = None
+    if args.detector_defaults is not None:
+        settings = with_class_defaults(DetectorSettings(),
+                                       read_tuned_classes(args.detector_defaults))
+    wanted = settings.to_dict() if settings is not None else None
     per_fold = {}
     for fold in args.folds:
         run_dir = fold_dir(out_dir, fold)
         cache = run_dir / "events.json"
         if cache.is_file():
-            per_fold[fold] = json.loads(cache.read_text())
-            continue
+            cached = json.loads(cache.read_text())
+            if cached.pop("detector_settings", None) == wanted:
+                per_fold[fold] = cached
+                continue
         if not fold_finished(out_dir, fold):
             continue
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -277,8 +297,9 @@ def _fold_events(args, out_dir: Path) -> dict:
                  if r.fold == fold]
         noise = background_tail_stream([r.path for r in backgrounds], rate,
                                        summary["config"]["background_fraction"])
-        per_fold[fold] = fold_event_report(classifier, clips, noise)
-        cache.write_text(json.dumps(per_fold[fold], indent=1))
+        per_fold[fold] = fold_event_report(classifier, clips, noise, settings)
+        cache.write_text(json.dumps({**per_fold[fold], "detector_settings": wanted},
+                                    indent=1))
         for room, figures in per_fold[fold].items():
             print(f"fold {fold} {room}: recall {figures['recall']:.3f}, latency p50 "
                   f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
@@ -294,7 +315,9 @@ def _fold_events(args, out_dir: Path) -> dict:
                 "false_events_per_hour_mean": _mean([r["false_events_per_hour"]
                                                      for r in rows]),
             }
-    return {"folds": per_fold, "pooled": pooled}
+    return {"folds": per_fold, "pooled": pooled,
+            "per_class_settings_from": str(args.detector_defaults or "") or None,
+            "classes_with_own_settings": sorted(settings.classes) if settings else []}
 
 
 def _mean(values) -> float | None:

@@ -91,15 +91,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from soundwatch.class_defaults import settings_for_classifier
     from soundwatch.clips import clip_writer_for
     from soundwatch.config import RunLimits, check_flags, load_settings
     from soundwatch.console import ConsolePrinter
-    from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
-    from soundwatch.sounds.apply import with_sound_settings, with_user_sounds
+    from soundwatch.sounds.apply import with_user_sounds
     from soundwatch.sources import open_source
     from soundwatch.store import EventStore
     from soundwatch.unusual.apply import WithUnusual, listening_classifier
@@ -121,9 +121,8 @@ def run(args) -> int:
                        else own_start_time(source) if args.file else None)
     clips = clip_writer_for(settings, classifier) if settings.clips.enabled else None
     store = None if args.no_db else EventStore(settings.database_path())
-    detection = with_adjustments(settings.detection, classifier.labels,  # from corrections
-                                 model_version=classifier.metadata.model_version)
-    detection = with_sound_settings(detection, classifier)  # your sounds' own settings
+    # the model's per-class settings, those learnt from corrections, your sounds' own
+    detection = settings_for_classifier(settings.detection, classifier)
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},

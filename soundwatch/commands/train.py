@@ -110,6 +110,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data-note", default="",
                         help="text added to the model's training_data metadata, e.g. the "
                              "datasets' full names and licences")
+    parser.add_argument("--detector-defaults", type=Path, default=None, metavar="JSON",
+                        help="per-class detector settings for the model to carry, from a "
+                             "`python -m benchmarks.tune_detector` output (its per_class "
+                             "table), e.g. benchmarks/detector_defaults.json")
 
 
 def check_recipe_numbers(args) -> None:
@@ -171,7 +175,15 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                       data_note=getattr(args, "data_note", ""),
                       cache_dir=args.cache_dir, progress=not args.no_progress,
                       command=current_command(), device=args.device,
-                      precision=args.precision)
+                      precision=args.precision,
+                      detector_classes=_detector_classes(args))
+
+
+def _detector_classes(args) -> dict:
+    from soundwatch.class_defaults import read_tuned_classes
+
+    path = getattr(args, "detector_defaults", None)
+    return read_tuned_classes(path) if path is not None else {}
 
 
 def _channels(text: str) -> tuple[int, ...]:

@@ -37,14 +37,22 @@ EFFECTIVE_ROLE = Qt.ItemDataRole.UserRole + 2  # the threshold in force (overrid
 
 @dataclass
 class ClassTuning:
-    """What the panel edits: the default on-threshold, per-class overrides, the watch list."""
+    """What the panel edits: the default on-threshold, per-class overrides, the watch list;
+    and, shown but not edited, the model's own per-class thresholds
+    (:mod:`soundwatch.class_defaults`), which an override replaces."""
 
     default_on: float = DetectorSettings.threshold_on
     thresholds: dict[str, float] = field(default_factory=dict)
     watched: list[str] = field(default_factory=list)
+    model_thresholds: dict[str, float] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
-        return self.thresholds.get(label, self.default_on)
+        """The on-threshold in force for ``label``: the user's, the model's, the default."""
+        return self.thresholds.get(label, self.model_thresholds.get(label, self.default_on))
+
+    def in_force(self) -> dict[str, float]:
+        """The per-class on-thresholds in force: the model's own, the user's on top."""
+        return {**self.model_thresholds, **self.thresholds}
 
 
 class ThresholdDelegate(QStyledItemDelegate):
@@ -133,7 +141,7 @@ class ClassSettingsPanel(QWidget):
         self._filling = True
         try:
             self.tuning = ClassTuning(tuning.default_on, dict(tuning.thresholds),
-                                      list(tuning.watched))
+                                      list(tuning.watched), dict(tuning.model_thresholds))
             self.items.removeRows(0, self.items.rowCount())
             watched = set(tuning.watched)
             for label in labels:
@@ -148,7 +156,7 @@ class ClassSettingsPanel(QWidget):
                 corrections = QStandardItem()
                 corrections.setEditable(False)
                 self.items.appendRow([watch, name, threshold, corrections])
-                self._show_threshold(threshold, tuning.thresholds.get(label))
+                self._show_threshold(threshold, tuning.thresholds.get(label), label)
                 self._show_corrections(label, corrections)
             self._update_summary()
         finally:
@@ -203,11 +211,18 @@ class ClassSettingsPanel(QWidget):
             raise KeyError(f"unknown class {label!r}")
         return found[0].row()
 
-    def _show_threshold(self, item: QStandardItem, override: float | None) -> None:
-        value = self.tuning.default_on if override is None else float(override)
+    def _show_threshold(self, item: QStandardItem, override: float | None,
+                        label: str) -> None:
+        model = self.tuning.model_thresholds.get(label)
+        value = float(override) if override is not None else (
+            model if model is not None else self.tuning.default_on)
         item.setData(override, OVERRIDE_ROLE)
-        item.setData(f"{value:.2f}" if override is not None else f"{value:.2f} (default)",
+        item.setData(f"{value:.2f}" if override is not None else
+                     f"{value:.2f} (model)" if model is not None else f"{value:.2f} (default)",
                      Qt.ItemDataRole.DisplayRole)
+        item.setToolTip("" if override is not None or model is None else
+                        "measured for this model on held-out clips (its own per-class "
+                        "setting); type a value to override it")
         item.setData(value, EFFECTIVE_ROLE)
         item.setForeground(QColor(theme.TEXT if override is not None else theme.TEXT_DIM))
         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -231,7 +246,7 @@ class ClassSettingsPanel(QWidget):
                 self.tuning.thresholds[label] = float(override)
             self._filling = True
             try:
-                self._show_threshold(item, override)
+                self._show_threshold(item, override, label)
             finally:
                 self._filling = False
         else:

@@ -113,6 +113,11 @@ class ListeningSession:
         return self.spec.hop_s
 
     @property
+    def settings_in_force(self):
+        """The ``DetectorSettings`` the running model applies (:meth:`_settings_in_force`)."""
+        return self._settings_in_force(self.detector_settings)
+
+    @property
     def detector_settings(self):
         """The ``DetectorSettings`` part of the settings (None: the defaults)."""
         return getattr(self.settings, "detection", self.settings)
@@ -129,7 +134,7 @@ class ListeningSession:
         monitor, listener = self.monitor, self.listener
         if monitor is None or listener is None:
             return
-        detection = self._with_adjustments(self.detector_settings)
+        detection = self._settings_in_force(self.detector_settings)
         # What explains a window for `unusual` follows the thresholds (soundwatch/unusual).
         explains = getattr(self._timed_classifier.wrapped, "set_detection", None)
 
@@ -340,7 +345,7 @@ class ListeningSession:
         self._timed_classifier.wrapped = (fresh() if replay and fresh is not None
                                           else self.classifier)
         monitor = Monitor(source, self._timed_classifier,
-                          self._with_adjustments(self.detector_settings),
+                          self._settings_in_force(self.detector_settings),
                           store=self.store, clips=self.clips, session_info={"app": "gui"},
                           alerts=alerts.router if alerts is not None else None)
         listener.explain_with(monitor.detector)
@@ -354,18 +359,17 @@ class ListeningSession:
         monitor.start()
         self.source, self.engine, self.monitor = source, monitor.engine, monitor
 
-    def _with_adjustments(self, detection):
-        """``detection`` with the thresholds learnt from corrections (model labels)."""
-        from soundwatch.corrections.thresholds import with_adjustments
+    def _settings_in_force(self, detection):
+        """``detection`` as the running model applies it: its own per-class settings, the
+        thresholds learnt from corrections and the user's sounds' settings
+        (:func:`soundwatch.class_defaults.settings_for_classifier`)."""
+        from soundwatch.class_defaults import settings_for_classifier
         from soundwatch.detect import DetectorSettings
 
-        version = (self.classifier.metadata.model_version if self.classifier is not None
-                   else None)
-        from soundwatch.sounds.apply import with_sound_settings
-
-        return with_sound_settings(with_adjustments(detection or DetectorSettings(),
-                                                    self.labels, model_version=version),
-                                   self.classifier)
+        detection = detection or DetectorSettings()
+        if self.classifier is None:
+            return detection
+        return settings_for_classifier(detection, self.classifier)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier

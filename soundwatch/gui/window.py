@@ -198,17 +198,25 @@ class MainWindow(QMainWindow):
             settings, unknown = restrict_to_labels(self.preferences.settings, labels)
             self.session.settings = settings
         tuning = self.preferences.tuning() if self.preferences is not None else ClassTuning()
+        model_thresholds = {}
+        detection = getattr(self.session.settings, "detection", None)
+        if self.session.classifier is not None and getattr(detection, "model_classes", True):
+            model_thresholds = {
+                label: s.threshold_on
+                for label, s in getattr(self.session.classifier, "class_defaults", {}).items()
+                if s.threshold_on is not None and label in labels}
         tuning = ClassTuning(tuning.default_on,
                              {k: v for k, v in tuning.thresholds.items() if k in labels},
-                             [label for label in tuning.watched if label in labels])
+                             [label for label in tuning.watched if label in labels],
+                             model_thresholds)
         background = ()
         if self.session.classifier is not None:
             background = tuple(self.session.classifier.metadata.background_labels)
         self.timeline.configure(labels, self.session.hop_s, ignored=background,
                                 watched=tuning.watched)
-        self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
+        self.timeline.set_thresholds(tuning.default_on, tuning.in_force())
         self.why_not.configure(labels, self.session.hop_s, self.session.spec.sample_rate_hz,
-                               self.session.detector_settings)
+                               self.session.settings_in_force)
         self.class_panel.set_labels(labels, tuning)
         self.class_panel.setEnabled(bool(labels))
         alerts = self.preferences.settings.alerts if self.preferences is not None else None
@@ -296,7 +304,7 @@ class MainWindow(QMainWindow):
 
     def _on_tuning_changed(self, tuning: ClassTuning) -> None:
         self.timeline.set_watched(tuning.watched)
-        self.timeline.set_thresholds(tuning.default_on, tuning.thresholds)
+        self.timeline.set_thresholds(tuning.default_on, tuning.in_force())
         if self.preferences is None:
             return
         labels = self.session.labels
@@ -306,7 +314,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"could not apply the class settings: {exc}")
             return
         self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
-        self.why_not.set_settings(self.session.detector_settings)
+        self.why_not.set_settings(self.session.settings_in_force)
 
     def _on_rules_changed(self, rules: dict) -> None:
         """Save the panel's rules. The running alerts keep the rules they started with
@@ -492,7 +500,7 @@ class MainWindow(QMainWindow):
             self.timeline.append(batch.scores, self.session.spec.sample_rate_hz)
             tuning = self.class_panel.tuning
             self.now_panel.set_scores(self.session.labels, batch.scores[-1].smoothed,
-                                      tuning.thresholds, tuning.default_on)
+                                      tuning.in_force(), tuning.default_on)
         if batch.scores or batch.near_miss_spans:
             self.why_not.append(batch.scores, batch.near_miss_spans)
         for notice in batch.events:

@@ -268,6 +268,8 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         add("Confusion matrix over the test folds (rows: true class, columns: predicted; "
             "row-normalised).")
         add("")
+    if model.get("class_defaults"):
+        _class_settings_section(add, model["class_defaults"], results.get("tuned_on_fold"))
     events = results.get("events", {})
     if events.get("folds"):
         _events_section(add, events, results.get("tuned_on_fold"))
@@ -287,8 +289,11 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         add("")
         first = next(iter(model["false_alarms"].values()))
         if "detector_settings" in first:
+            own = first.get("classes_with_own_settings") or []
             add("Detector defaults at the time of measurement: " + ", ".join(
-                f"{k} {v}" for k, v in first["detector_settings"].items()) + ".")
+                f"{k} {v}" for k, v in first["detector_settings"].items()) + "."
+                + (f" The model's own settings for {len(own)} classes applied "
+                   "(see *Detector settings*)." if own else ""))
             add("")
         add("| stream | minutes | false events | per hour | labels that fired | windows "
             "with another label > 0.5 |")
@@ -432,8 +437,8 @@ def _pretrained_recipe(final: dict) -> list[str]:
         + ("YAMNet's own pooling (the mean over its last layer's cells)"
            if c.get("pooling", "mean") == "mean" else
            "input: the mean and the maximum over YAMNet's time cells")
-        + " (`benchmarks/pooling_choice.json`: mean+max pooling gained nothing on the "
-        "validation fold)",
+        + " (`benchmarks/pooling_choice.json`, made by `benchmarks/recipe_choice.py`: "
+        "mean+max pooling gained nothing on the validation fold)",
         f"- windows: every {c.get('training_hop_frames', c['hop_frames'])} frames through "
         "each clip, plus onset-aligned "
         f"windows that start up to {c['lead_frames']} frames (0.72 s) before the clip over "
@@ -478,6 +483,29 @@ def _scratch_recipe(add, final: dict) -> None:
         "the shipped model has no validation split and keeps its last epoch")
 
 
+def _class_settings_section(add, classes: dict, tuned_on_fold: int | None) -> None:
+    from soundwatch.detect import DetectorSettings
+
+    defaults = DetectorSettings()
+    add("## Detector settings")
+    add("")
+    add(f"The detector's defaults (threshold_on {defaults.threshold_on}, threshold_off "
+        f"{defaults.threshold_off}, min_duration_s {defaults.min_duration_s}) and, carried "
+        f"in this file's metadata (`detector_classes`), its own settings for {len(classes)} "
+        "classes: chosen by `python -m benchmarks.tune_detector` on the held-out streams of "
+        f"fold {tuned_on_fold or '?'}'s model, where each found at least 2 more clips than "
+        "it added false events and added no false event on background-only audio. A "
+        "user's `[detection.classes.<label>]` values win over them; `[detection] "
+        "model_classes = false` turns them off.")
+    add("")
+    add("| class | threshold_on | threshold_off | min_duration_s |")
+    add("|---|---|---|---|")
+    for label, values in classes.items():
+        add(f"| {label} | {values.get('threshold_on', '')} | {values.get('threshold_off', '')} "
+            f"| {values.get('min_duration_s', '')} |")
+    add("")
+
+
 def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
     add("## Events on held-out streams (ESC-50 folds)")
     add("")
@@ -487,6 +515,12 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
         "A clip is found when an event of its label overlaps it; latency runs from its "
         "onset (first 10 ms within 30 dB of its peak) to the first *event started* of its "
         "label; a false event overlaps no clip of its label.")
+    if events.get("classes_with_own_settings"):
+        add("")
+        add(f"The fold models carry no per-class settings; those the shipped model carries "
+            f"(see *Detector settings*, tuned on fold {tuned_on_fold or '?'}) were applied to "
+            f"every fold (`--detector-defaults {events['per_class_settings_from']}`), so "
+            "the figures are those of the app as shipped.")
     add("")
     add("| fold | room | recall | latency p50 | latency p95 | false events / h |")
     add("|---|---|---|---|---|---|")

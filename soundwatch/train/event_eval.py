@@ -129,11 +129,13 @@ def match_events(events, notices, truth: Sequence[TruthEvent]) -> dict:
 
 
 def detect_with_notices(classifier, signal: np.ndarray, settings=None):
-    """(finished events, start notices) of the detector on ``signal`` at ``settings``."""
+    """(finished events, start notices) of the detector on ``signal`` at ``settings``
+    (None: the defaults, with the model's own per-class settings, as the app runs it)."""
+    from soundwatch.class_defaults import with_model_classes
     from soundwatch.detect import DetectorSettings
     from soundwatch.scoring import detect_events, score_stream
 
-    settings = (settings or DetectorSettings()).validate()
+    settings = (settings or with_model_classes(DetectorSettings(), classifier)).validate()
     scored = score_stream(signal, classifier, classifier.hop_frames_for(settings.hop_s))
     notices = detect_events(classifier, scored, settings, with_started=True)
     return ([n for n in notices if not n.ongoing], [n for n in notices if n.ongoing])

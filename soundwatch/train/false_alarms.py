@@ -57,14 +57,16 @@ def false_alarm_report(classifier, streams: dict[str, tuple[np.ndarray, str | No
         classifier: a :class:`~soundwatch.model.Classifier`.
         streams: name -> (signal at the model rate, the stream's own label or None).
     """
+    from soundwatch.class_defaults import with_model_classes
     from soundwatch.detect import DetectorSettings
 
     report = {}
-    settings = DetectorSettings().to_dict()
+    detection = with_model_classes(DetectorSettings(), classifier)  # as the app runs it
+    settings = detection.to_dict()
     for name, (signal, own_label) in streams.items():
         if len(signal) < classifier.window_samples:
             continue
-        events, scores = stream_events(classifier, signal)
+        events, scores = stream_events(classifier, signal, detection)
         false = [e for e in events if e.label != own_label]
         hours = len(signal) / classifier.sample_rate_hz / 3600.0
         others = [i for i, label in enumerate(classifier.labels) if label != own_label]
@@ -77,6 +79,7 @@ def false_alarm_report(classifier, streams: dict[str, tuple[np.ndarray, str | No
             "detector_settings": {k: settings[k] for k in (
                 "threshold_on", "threshold_off", "smoothing", "smoothing_hops",
                 "min_duration_s", "merge_gap_s", "warmup_s")},
+            "classes_with_own_settings": sorted(detection.classes),
         }
     return report
 

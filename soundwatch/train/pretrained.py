@@ -60,13 +60,19 @@ class PretrainedSoundNet(nn.Module):
         home_offset: added to the AudioSet logits of the home labels (calibration).
         pooling: ``"mean"`` or ``"mean+max"`` over the body's time cells (see the module
             docstring).
+        top_layers: with a :class:`~soundwatch.train.top_tuning.ProjectBranch` as
+            ``head``, how many of YAMNet's last layers it holds a fine-tuned copy of: it
+            then reads the output of the layers below them (mean pooling only).
     """
 
     def __init__(self, yamnet: Yamnet, head: nn.Module, home_indices: list[list[int]],
-                 home_offset: float = 0.0, pooling: str = "mean"):
+                 home_offset: float = 0.0, pooling: str = "mean", top_layers: int = 0):
         super().__init__()
         check_pooling(pooling)
+        if top_layers and pooling != "mean":
+            raise ValueError("fine-tuned top layers take mean pooling only")
         self.pooling = pooling
+        self.top_layers = int(top_layers)
         self.body = yamnet.body
         self.audioset_head = yamnet.audioset_head
         self.head = head
@@ -79,12 +85,20 @@ class PretrainedSoundNet(nn.Module):
         self.home_offset = float(home_offset)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cells = self.body.time_cells(features)  # (batch, 1024, cells)
-        embedding = cells.mean(dim=2)
-        if self.pooling == "mean+max":
-            project = torch.sigmoid(self.head(torch.cat([embedding, cells.amax(dim=2)], 1)))
+        if self.top_layers:
+            from soundwatch.train.top_tuning import split_body
+
+            lower, upper = split_body(self.body, self.top_layers)
+            shared = lower(features)
+            cells = upper(shared).mean(dim=3)  # YAMNet's own top: (batch, 1024, cells)
+            embedding = cells.mean(dim=2)
+            project = torch.sigmoid(self.head(shared))  # the fine-tuned copy, then the head
         else:
-            project = torch.sigmoid(self.head(embedding))
+            cells = self.body.time_cells(features)  # (batch, 1024, cells)
+            embedding = cells.mean(dim=2)
+            head_input = (torch.cat([embedding, cells.amax(dim=2)], 1)
+                          if self.pooling == "mean+max" else embedding)
+            project = torch.sigmoid(self.head(head_input))
         if self.n_home == 0:
             return project, embedding
         if self.pooling == "mean+max":

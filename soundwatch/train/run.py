@@ -53,6 +53,27 @@ class RunOptions:
     command: str = ""
     device: str = "auto"  # where torch trains: auto (a CUDA GPU if there is one), cpu, cuda
     precision: str = "auto"  # auto (bf16 where the hardware has it), bf16, fp32
+    # per-class detector settings the exported model carries (soundwatch/class_defaults.py)
+    detector_classes: dict = field(default_factory=dict)
+
+
+def class_defaults_metadata(options: RunOptions, labels) -> dict[str, str]:
+    """The metadata entry of ``options.detector_classes`` ({} when there are none).
+
+    Raises:
+        SoundwatchError: they name a label the model does not have, or a bad value.
+    """
+    from soundwatch.class_defaults import (
+        METADATA_KEY,
+        encode_class_defaults,
+        parse_class_defaults,
+    )
+
+    if not options.detector_classes:
+        return {}
+    text = encode_class_defaults(options.detector_classes)
+    parse_class_defaults(text, labels, "--detector-defaults")
+    return {METADATA_KEY: text}
 
 
 def current_command() -> str:
@@ -130,6 +151,7 @@ def run_training(options: RunOptions) -> dict:
         license=license_text(splits),
         training_command=summary["command"],
         git_commit=git_commit(),
+        extra=class_defaults_metadata(options, data.labels),
     )
     model_path = options.model_path or options.out_dir / "model.onnx"
     check = data.validation or data.test or data.train

@@ -33,9 +33,11 @@ from soundwatch.train.pretrained import (
     fit_head,
     head_inputs,
     home_label_indices,
+    make_head,
     whole_file_activity,
 )
 from soundwatch.train.recipe import make_splits
+from soundwatch.train.run import class_defaults_metadata
 from soundwatch.train.sampling import clip_windows
 from soundwatch.train.settings import HeadConfig
 from soundwatch.train.yamnet import PATCH_FRAMES, Yamnet, load_yamnet, read_class_names
@@ -157,11 +159,37 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         elif frames > 0:
             mask[row, k] = 0.0  # a sliver of the sound: neither taught on nor against
     cells = np.concatenate([cells, background])
-    x = head_inputs(cells, config.pooling)
     targets = np.concatenate([targets, np.zeros((len(background), n_labels), np.float32)])
     mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
-    train_started = time.monotonic()
-    head, history = fit_head(x, targets, mask, config, n_labels)
+    if config.tune_top_layers:
+        from soundwatch.train.top_tuning import ProjectBranch, embed_lower, fit_branch, split_body
+
+        lower, upper = split_body(yamnet.body, config.tune_top_layers)
+        name = f"yamnet-lower{config.tune_top_layers}"
+        with_timer = time.monotonic()
+        acts = cached_embeddings(name, key, lambda: {"acts": embed_lower(
+            lower, clip_training_windows(bank, noise, config, whole_file,
+                                         np.random.default_rng(config.seed)).windows,
+            progress=options.progress)}, options.cache_dir)["acts"]
+        if len(acts) != len(cached["cells"]):
+            raise RuntimeError(f"{name} cache out of step with the embedding cache: "
+                               f"{len(acts)} and {len(cached['cells'])} windows; delete both")
+        acts = acts[in_train]
+        if noise is not None:
+            acts = np.concatenate([acts, cached_embeddings(
+                f"yamnet-background-lower{config.tune_top_layers}", key,
+                lambda: {"acts": embed_lower(lower, background_windows(noise, config),
+                                             progress=options.progress)},
+                options.cache_dir)["acts"]])
+        embed_seconds += time.monotonic() - with_timer
+        x = acts
+        train_started = time.monotonic()
+        head, history = fit_branch(acts, targets, mask, config,
+                                   ProjectBranch(upper, make_head(n_labels, config)))
+    else:
+        x = head_inputs(cells, config.pooling)
+        train_started = time.monotonic()
+        head, history = fit_head(x, targets, mask, config, n_labels)
     train_seconds = time.monotonic() - train_started
 
     logits = audioset_logits(yamnet, cells, config.pooling)
@@ -173,7 +201,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                                         DetectorSettings().threshold_on)
     log.info("AudioSet label calibration: %s", calibration)
     net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"],
-                             config.pooling).eval()
+                             config.pooling, top_layers=config.tune_top_layers).eval()
     round_weights_to_fp16(net)  # what the exported file holds; scored as shipped
     labels = project_labels + home_labels
     pad = YAMNET_SPEC.silence_value
@@ -240,7 +268,8 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         extra={"init": "yamnet", "project_labels": json.dumps(project_labels),
                # the body is frozen YAMNet, its weights stored as float16
                "embedding_version": f"yamnet-{weights_id}-fp16",
-               "audioset_labels": json.dumps(home_labels)})
+               "audioset_labels": json.dumps(home_labels),
+               **class_defaults_metadata(options, labels)})
     model_path = options.model_path or Path(options.out_dir) / "model.onnx"
     check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)
                             for i in range(min(4, len(bank.records)))])[:16]

@@ -64,6 +64,10 @@ class HeadConfig:
     snr_db_max: float = 20.0
     background_fraction: float = 0.7  # share of each background file used in training
     pooling: str = "mean"  # over YAMNet's time cells: "mean" or "mean+max" (pretrained.py)
+    # YAMNet's last layers copied into the project branch and fine-tuned (top_tuning.py);
+    # 0: the head alone learns, on YAMNet's embedding
+    tune_top_layers: int = 0
+    top_learning_rate_factor: float = 0.1  # their learning rate, relative to the head's
     seed: int = 0
 
     def to_dict(self) -> dict:

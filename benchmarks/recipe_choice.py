@@ -1,8 +1,9 @@
-"""Choose the head's pooling over YAMNet's time cells on a validation fold.
+"""Choose between head recipes (HeadConfig variants) on a validation fold.
 
-Each pooling of :mod:`soundwatch.train.pretrained` (``mean``, YAMNet's own, and
-``mean+max``) trains the head on folds 3-5 plus speech and music (fold 1 left out
-entirely, fold 2 the validation fold, as the head recipe was chosen), then on fold 2:
+Each variant (``--variant NAME:field=value,...`` over :class:`HeadConfig`, e.g. the pooling
+over YAMNet's time cells or the noisy copies of each clip) trains the head on folds 3-5
+plus speech and music (fold 1 left out entirely, fold 2 the validation fold, as the head
+recipe was chosen), then on fold 2:
 clip accuracy, and every clip placed 3 s apart in a quiet room and in household noise,
 through the app's path at the detector defaults (recall, onset latency, false events).
 The home labels' calibration figure (proxy window recall at the cut that 0.1 % of
@@ -10,14 +11,22 @@ negative training windows reach) is measured on training data, and so is the `sp
 score of near silence (digital zeros and white noise at -90 and -70 dBFS, which a muted or
 very quiet microphone gives). Reads ../shared/data.
 
-    python -m benchmarks.pooling_choice --out runs/pooling > benchmarks/pooling_choice.json
+    python -m benchmarks.recipe_choice --out runs/pooling \
+        --variant mean:pooling=mean --variant mean+max:pooling=mean+max \
+        > benchmarks/pooling_choice.json
+    python -m benchmarks.recipe_choice --out runs/noise \
+        --variant shipped: --variant noisy2:noisy_copies=2,snr_db_min=-5 \
+        > benchmarks/noise_choice.json
+
+A variant that changes the training windows (noisy copies, SNRs, hop) computes the YAMNet
+embeddings of all of them once (about 20 minutes on 2 cores); the others reuse the cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +50,12 @@ LEFT_OUT_FOLDS = (1,)
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/pooling"))
-    parser.add_argument("--poolings", nargs="+", default=["mean", "mean+max"])
+    parser.add_argument("--out", type=Path, default=Path("runs/recipe"))
+    parser.add_argument("--variant", action="append", required=True, metavar="NAME:F=V,...",
+                        help="a recipe to try: a name, then HeadConfig fields to change "
+                             "(none: the shipped recipe); repeat for each")
     args = parser.parse_args(argv)
+    variants = dict(parse_variant(text) for text in args.variant)
     data = require_shared_data()
     sources = DataSources(esc50=data / "esc50",
                           folder_per_class=[data / "music_speech"],
@@ -54,14 +66,15 @@ def main(argv=None) -> None:
              for r in esc50_rows(VALIDATION_FOLD)]
     backgrounds = sorted((data / "background" / "audio").glob("*.*"))
     results = {}
-    for pooling in args.poolings:
-        out_dir = args.out / pooling.replace("+", "_")
+    for name, changes in variants.items():
+        out_dir = args.out / name.replace("+", "_")
         out_dir.mkdir(parents=True, exist_ok=True)
         options = RunOptions(sources=sources, out_dir=out_dir,
                              config=replace(TrainConfig(), threads=1),
                              test_fold=VALIDATION_FOLD, val_fraction=0.0, progress=False,
-                             command=f"benchmarks.pooling_choice --poolings {pooling}")
-        config = replace(HeadConfig(), pooling=pooling)
+                             command=f"benchmarks.recipe_choice --variant {name}:"
+                             + ",".join(f"{k}={v}" for k, v in changes.items()))
+        config = replace(HeadConfig(), **changes)
         summary = run_pretrained_training(options, yamnet, class_names, weights_id, config,
                                           exclude_folds=LEFT_OUT_FOLDS)
         classifier = Classifier(Path(summary["model_path"]), threads=1)
@@ -80,7 +93,8 @@ def main(argv=None) -> None:
                                            FeatureExtractor(classifier.spec)
                                            ).score_max[speech]), 3)
             for name, signal in quiet.items()}
-        results[pooling] = {
+        results[name] = {
+            "changes": changes,
             "clip_accuracy": round(summary["test_accuracy"], 4),
             "home_proxy_window_recall": round(summary["calibration"]["proxy_recall"], 4),
             "home_offset": round(summary["calibration"]["offset"], 3),
@@ -90,9 +104,24 @@ def main(argv=None) -> None:
                        for room, figures in events.items()},
             "per_label_recall_noisy": events["noisy"].get("per_label_recall"),
         }
-        print(json.dumps({pooling: results[pooling]}), flush=True)
+        print(json.dumps({name: results[name]}), flush=True)
     print(json.dumps({"validation_fold": VALIDATION_FOLD, "left_out_folds": LEFT_OUT_FOLDS,
                       "results": results}, indent=1))
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``"noisy2:noisy_copies=2,snr_db_min=-5"`` -> ("noisy2", {"noisy_copies": 2, ...}),
+    each value converted to the field's type. Raises SystemExit naming an unknown field."""
+    name, _, assignments = text.partition(":")
+    types = {f.name: type(getattr(HeadConfig(), f.name)) for f in fields(HeadConfig)}
+    changes = {}
+    for assignment in filter(None, assignments.split(",")):
+        key, _, value = assignment.partition("=")
+        if key not in types:
+            raise SystemExit(f"--variant {text!r}: HeadConfig has no field {key!r}; "
+                             f"its fields: {', '.join(types)}")
+        changes[key] = types[key](value)
+    return name, changes
 
 
 if __name__ == "__main__":

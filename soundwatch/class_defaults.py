@@ -1,0 +1,134 @@
+"""A model's own per-class detector settings, carried in its ONNX metadata.
+
+Some sounds want other settings than the detector-wide defaults: a door knock is short and
+scores lower than a siren, an engine is easily confused with other noise. The
+``benchmarks/tune_detector.py`` sweep measures, per class, the ``threshold_on`` and
+``min_duration_s`` that find more held-out clips than they add false events (and add no
+false event on background-only audio); ``soundwatch train --detector-defaults FILE``
+writes them into the model it exports, under the metadata key :data:`METADATA_KEY`, as
+``{"label": {"threshold_on": 0.5, "threshold_off": 0.3, "min_duration_s": 0.0}, ...}``.
+
+They are the model's defaults, so they rank below the user's settings: a field that the
+config file sets for a class (``[detection.classes.<label>]``) wins, and
+``[detection] model_classes = false`` turns them all off.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+
+from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.errors import SoundwatchError
+
+METADATA_KEY = "detector_classes"
+FIELDS = tuple(f.name for f in fields(ClassSettings))
+
+
+def parse_class_defaults(text: str, labels, source: str) -> dict[str, ClassSettings]:
+    """The per-class settings of a :data:`METADATA_KEY` value.
+
+    Args:
+        text: the JSON text.
+        labels: the model's labels (each key must be one).
+        source: names the file in errors.
+
+    Raises:
+        SoundwatchError: not a JSON object of objects, an unknown label or field, or a
+            value out of range; the message names the file and the fix (re-export it).
+    """
+    fix = ("re-export the model with `soundwatch train --detector-defaults FILE`, or use "
+           "another model file")
+    try:
+        table = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SoundwatchError(f"{source}: metadata {METADATA_KEY!r} is not JSON ({exc}); "
+                              f"{fix}") from exc
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise SoundwatchError(f"{source}: metadata {METADATA_KEY!r} must map labels to "
+                              f"settings; {fix}")
+    unknown = sorted(set(table) - set(labels))
+    if unknown:
+        raise SoundwatchError(f"{source}: metadata {METADATA_KEY!r} names labels the model "
+                              f"does not have: {unknown}; {fix}")
+    classes = {}
+    for label, values in table.items():
+        bad = sorted(set(values) - set(FIELDS))
+        if bad or not all(isinstance(v, (int, float)) for v in values.values()):
+            raise SoundwatchError(f"{source}: metadata {METADATA_KEY!r}, {label}: fields must "
+                                  f"be numbers among {FIELDS}; {fix}")
+        classes[label] = ClassSettings(**{k: float(v) for k, v in values.items()})
+    problems = DetectorSettings(classes=classes).problems()
+    if problems:
+        raise SoundwatchError(f"{source}: metadata {METADATA_KEY!r}: {'; '.join(problems)}; "
+                              f"{fix}")
+    return classes
+
+
+def encode_class_defaults(classes: dict[str, ClassSettings]) -> str:
+    """The :data:`METADATA_KEY` value for ``classes`` (fields left None are left out)."""
+    return json.dumps({label: {k: getattr(s, k) for k in FIELDS if getattr(s, k) is not None}
+                       for label, s in sorted(classes.items())}, sort_keys=True)
+
+
+def read_tuned_classes(path: str | Path) -> dict[str, ClassSettings]:
+    """The per-class choices of a ``benchmarks/tune_detector.py`` output (its
+    ``per_class`` table), for ``train --detector-defaults``.
+
+    Raises:
+        SoundwatchError: the file is missing, not JSON, or has no ``per_class`` table.
+    """
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text())["per_class"]
+        return {label: ClassSettings(**choice["settings"]) for label, choice in table.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SoundwatchError(f"{path}: not a tune_detector output with a per_class table "
+                              f"({exc}); make one with `python -m benchmarks.tune_detector`"
+                              ) from exc
+
+
+def model_class_defaults(classifier) -> dict[str, ClassSettings]:
+    """``classifier``'s own per-class settings (empty when its model has none)."""
+    text = classifier.metadata.extra.get(METADATA_KEY)
+    if not text:
+        return {}
+    return parse_class_defaults(text, classifier.labels, str(classifier.path))
+
+
+def with_class_defaults(settings: DetectorSettings, defaults: dict[str, ClassSettings]
+                        ) -> DetectorSettings:
+    """``settings`` with ``defaults`` filling each class field it leaves None; ``settings``
+    itself when ``settings.model_classes`` is off or there is nothing to fill."""
+    if not settings.model_classes or not defaults:
+        return settings
+    classes = dict(settings.classes)
+    for label, default in defaults.items():
+        mine = classes.get(label, ClassSettings())
+        filled = replace(mine, **{k: getattr(default, k) for k in FIELDS
+                                  if getattr(mine, k) is None and getattr(default, k) is not None})
+        if mine.threshold_on is not None and mine.threshold_off is None:
+            filled = replace(filled, threshold_off=None)  # the user's own "on" keeps its pair
+        classes[label] = filled
+    return replace(settings, classes=classes)
+
+
+def with_model_classes(settings: DetectorSettings, classifier) -> DetectorSettings:
+    """``settings`` with ``classifier``'s own per-class settings filled in
+    (:func:`with_class_defaults`); a classifier without any leaves it as it is."""
+    return with_class_defaults(settings, getattr(classifier, "class_defaults", {}))
+
+
+def settings_for_classifier(settings: DetectorSettings, classifier) -> DetectorSettings:
+    """The detector settings ``classifier`` runs with, from the user's ``settings``: the
+    model's own per-class settings first, then the thresholds learnt from the user's
+    corrections (which only raise a class's ``threshold_on`` from what it is by then), then
+    the user's own sounds' settings. The config file's per-class values always win."""
+    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.sounds.apply import with_sound_settings
+
+    settings = with_model_classes(settings, classifier)
+    settings = with_adjustments(settings, classifier.labels,
+                                model_version=classifier.metadata.model_version)
+    return with_sound_settings(settings, classifier)

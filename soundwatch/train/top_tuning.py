@@ -1,0 +1,130 @@
+"""Fine-tuning YAMNet's top layers for the project's labels, in a branch of their own.
+
+With ``HeadConfig.tune_top_layers = k`` the exported network becomes
+
+    log-mel patch -> YAMNet layers 1..14-k (frozen, shared)
+                       |-> YAMNet's last k layers (frozen) -> embedding -> AudioSet head
+                       '-> a copy of those k layers (fine-tuned) -> mean -> project head
+
+so the ``embedding`` output, the AudioSet head and the home labels stay YAMNet's own (the
+user's learnt sounds and the unusual-sound profile, both built on that embedding, stay
+valid), while the project labels get layers adapted to them. The copy costs k layers'
+compute again (the last two are about 14 % of YAMNet's multiply-adds) and their weights
+(about 3 MB in float16 for k = 2).
+
+Training runs on the shared layers' output, computed once per training window and
+cached, as the head-only recipe caches embeddings: a CPU then trains only the last
+layers, not the whole body. The copy learns at ``top_learning_rate_factor`` times the
+head's rate, so that it moves away from YAMNet's weights slowly.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from soundwatch.train.settings import HeadConfig
+from soundwatch.train.yamnet import LAYERS, YamnetBody
+
+log = logging.getLogger(__name__)
+
+MODULES_PER_LAYER = 4  # a separable layer: depthwise conv, ReLU, pointwise conv, ReLU
+
+
+def split_body(body: YamnetBody, top_layers: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """(lower, upper): the body without its last ``top_layers`` separable layers, and
+    those layers. Both share the body's modules (no copy).
+
+    Raises:
+        ValueError: ``top_layers`` is not between 1 and the 13 separable layers.
+    """
+    n_separable = sum(kind == "separable" for kind, _, _ in LAYERS)
+    if not 1 <= top_layers <= n_separable:
+        raise ValueError(f"top_layers must be in [1, {n_separable}], got {top_layers}")
+    cut = len(body.layers) - MODULES_PER_LAYER * top_layers
+    return body.layers[:cut], body.layers[cut:]
+
+
+def embed_lower(lower: nn.Sequential, windows: np.ndarray, batch: int = 128,
+                progress: bool = False) -> np.ndarray:
+    """The shared layers' output for (n, 96, 64) windows: (n, channels, time, freq) float16
+    (512 x 6 x 4 for two top layers: 24.6 kB a window)."""
+    from tqdm import tqdm
+
+    lower.eval()
+    out = None
+    with torch.no_grad():
+        for start in tqdm(range(0, len(windows), batch), desc="shared layers",
+                          unit="batch", disable=not progress, leave=False):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch]))[:, None]
+            acts = lower(x.float()).numpy()
+            if out is None:
+                out = np.empty((len(windows),) + acts.shape[1:], dtype=np.float16)
+            out[start:start + batch] = acts
+    return out if out is not None else np.zeros((0, 0, 0, 0), np.float16)
+
+
+class ProjectBranch(nn.Module):
+    """Shared-layer activations (batch, C, T, F) -> project logits (batch, n_labels): the
+    fine-tuned copy of YAMNet's top layers, the mean over time and frequency, the head."""
+
+    def __init__(self, upper: nn.Sequential, head: nn.Module):
+        super().__init__()
+        self.upper = copy.deepcopy(upper)
+        for parameter in self.upper.parameters():
+            parameter.requires_grad_(True)
+        self.head = head
+
+    def forward(self, lower: torch.Tensor) -> torch.Tensor:
+        return self.head(self.upper(lower).mean(dim=(2, 3)))
+
+
+def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: HeadConfig,
+               branch: ProjectBranch) -> tuple[ProjectBranch, list[dict]]:
+    """Train ``branch`` (its top layers and head) with masked binary cross-entropy, as
+    :func:`soundwatch.train.pretrained.fit_head` trains a head.
+
+    Args:
+        acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`).
+        targets: (n, n_labels) float32 in {0, 1}.
+        mask: (n, n_labels) float32, 0 where a target is unknown.
+
+    Returns:
+        (the branch in eval mode, per-epoch history [{"epoch", "loss"}]).
+    """
+    torch.manual_seed(config.seed)
+    rate = config.learning_rate
+    optimiser = torch.optim.AdamW(
+        [{"params": branch.upper.parameters(), "lr": rate * config.top_learning_rate_factor},
+         {"params": branch.head.parameters(), "lr": rate}],
+        weight_decay=config.weight_decay)
+    steps = config.epochs * max(1, -(-len(acts) // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, [rate * config.top_learning_rate_factor, rate], total_steps=steps,
+        pct_start=0.1)
+    y_all = torch.from_numpy(targets)
+    m_all = torch.from_numpy(mask)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = []
+    for epoch in range(config.epochs):
+        branch.train()
+        order = torch.randperm(len(acts), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            x = torch.from_numpy(acts[idx.numpy()].astype(np.float32))
+            logits = branch(x)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                logits, y_all[idx], weight=m_all[idx], reduction="sum") / max(1, len(idx))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        history.append({"epoch": epoch + 1, "loss": round(total / max(1, len(acts)), 5)})
+        log.info("epoch %d: loss %.5f", epoch + 1, history[-1]["loss"])
+    return branch.eval(), history

@@ -1,0 +1,100 @@
+"""A model's own per-class detector settings (soundwatch/class_defaults.py): carried in its
+metadata, applied by `classify`, `listen` and the window, below the user's settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile
+from model_factory import DEFAULT_BANDS, make_test_model, scene
+
+from soundwatch.class_defaults import (
+    METADATA_KEY,
+    encode_class_defaults,
+    parse_class_defaults,
+    read_tuned_classes,
+    with_class_defaults,
+)
+from soundwatch.cli import main
+from soundwatch.detect import ClassSettings, DetectorSettings
+from soundwatch.errors import SoundwatchError
+from soundwatch.features import FeatureSpec
+from soundwatch.model import Classifier
+from soundwatch.model_format import ModelMetadata
+
+RATE = 16000
+LABELS = tuple(DEFAULT_BANDS)  # tone_1k, tone_3k, noise
+
+
+def model_with(path, classes_text: str | None):
+    extra = {} if classes_text is None else {METADATA_KEY: classes_text}
+    props = ModelMetadata(labels=LABELS, feature_spec=FeatureSpec(), window_frames=48,
+                          hop_frames=10, model_version="test", training_data="none",
+                          extra=extra).to_props()
+    return make_test_model(path, metadata_props=props)
+
+
+def test_user_fields_win_and_the_switch_turns_them_off():
+    model = {"dog": ClassSettings(threshold_on=0.5, threshold_off=0.3, min_duration_s=0.0),
+             "cat": ClassSettings(threshold_on=0.9, threshold_off=0.7)}
+    mine = DetectorSettings(threshold_on=0.7, threshold_off=0.5,
+                            classes={"dog": ClassSettings(min_duration_s=1.0),
+                                     "cat": ClassSettings(threshold_on=0.6)})
+    merged = with_class_defaults(mine, model)
+    assert merged.class_values("dog") == (0.5, 0.3, 1.0)  # the user's min_duration_s
+    # the user's own threshold_on keeps the detector-wide threshold_off, not the model's
+    assert merged.class_values("cat") == (0.6, 0.5, 0.5)
+    assert merged.class_values("cow") == (0.7, 0.5, 0.5)  # untouched: detector-wide
+    off = DetectorSettings(model_classes=False)
+    assert with_class_defaults(off, model) is off
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "is not JSON"),
+    ('["tone_1k"]', "must map labels to settings"),
+    ('{"tone_9k": {"threshold_on": 0.5}}', "names labels the model does not have"),
+    ('{"tone_1k": {"threshold": 0.5}}', "fields must be numbers"),
+    ('{"tone_1k": {"threshold_on": 1.5}}', "threshold_on must be in [0, 1]"),
+])
+def test_a_model_with_bad_class_settings_is_refused_at_load(tmp_path, text, problem):
+    path = model_with(tmp_path / "bad.onnx", text)
+    with pytest.raises(SoundwatchError) as error:
+        Classifier(path)
+    assert problem in str(error.value) and "bad.onnx" in str(error.value)
+    assert "--detector-defaults" in str(error.value)  # the fix
+
+
+def test_encoding_round_trips_and_reads_a_tune_detector_output(tmp_path):
+    classes = {"tone_1k": ClassSettings(threshold_on=0.5, min_duration_s=0.0)}
+    assert parse_class_defaults(encode_class_defaults(classes), LABELS, "x") == classes
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"per_class": {"tone_1k": {
+        "settings": {"threshold_on": 0.5, "min_duration_s": 0.0}, "gain": 3}}}))
+    assert read_tuned_classes(tuned) == classes
+    with pytest.raises(SoundwatchError, match="tune_detector"):
+        read_tuned_classes(tmp_path / "missing.json")
+
+
+def test_classify_applies_them_below_the_users_settings(tmp_path, monkeypatch, capsys):
+    config_dir = tmp_path / "config"
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(config_dir))
+    # the model asks tone_3k to last 3 s before it is an event; its tone lasts 1.2 s
+    model = model_with(tmp_path / "own.onnx", encode_class_defaults(
+        {"tone_3k": ClassSettings(min_duration_s=3.0)}))
+    signal, _ = scene([("silence", 0.5), ("tone_1k", 1.2), ("silence", 1.0),
+                       ("tone_3k", 1.2), ("silence", 0.5)])
+    audio = tmp_path / "tones.wav"
+    soundfile.write(str(audio), signal, RATE)
+
+    def labels(*extra) -> list[str]:
+        assert main(["classify", str(audio), "--model", str(model), "--json", *extra]) == 0
+        return [e["label"] for e in json.loads(capsys.readouterr().out)["events"]]
+
+    assert labels() == ["tone_1k"]
+    config = tmp_path / "off.toml"
+    config.write_text("[detection]\nmodel_classes = false\n")
+    assert labels("--config", str(config)) == ["tone_1k", "tone_3k"]
+    config = tmp_path / "mine.toml"
+    config.write_text('[detection.classes.tone_3k]\nmin_duration_s = 0.25\n')
+    assert labels("--config", str(config)) == ["tone_1k", "tone_3k"]
