@@ -25,15 +25,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
+from soundwatch.class_defaults import encode_class_defaults, parse_class_defaults
 from soundwatch.config import StoreSettings
+from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
+from soundwatch.sounds.apply import sound_min_durations
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,11 @@ class ScoreHistoryWriter(MonitorListener):
                   "window_samples": classifier.window_samples,
                   "background_labels": list(classifier.metadata.background_labels),
                   "model_version": classifier.metadata.model_version,
-                  "session_id": self.monitor.session_id}
+                  "session_id": self.monitor.session_id,
+                  # what rescoring needs to apply the settings the live detector had
+                  "class_defaults": encode_class_defaults(
+                      getattr(classifier, "class_defaults", {})),
+                  "sound_min_duration_s": sound_min_durations(classifier)}
         (self.folder / f"{name}.json").write_text(to_json(header), encoding="utf-8")
         self._file = open(self.folder / f"{name}.scores", "ab")  # noqa: SIM115 - kept open
         self._segment_start = moment
@@ -161,6 +168,8 @@ class Segment:
     background_labels: tuple[str, ...]
     model_version: str
     session_id: int | None
+    class_defaults: dict = field(default_factory=dict)  # the model's own class settings
+    sound_min_duration_s: dict = field(default_factory=dict)  # the user's sounds' own
 
 
 def read_history(folder: str | Path, since: datetime, until: datetime | None = None
@@ -182,7 +191,9 @@ def read_history(folder: str | Path, since: datetime, until: datetime | None = N
             dtype = record_dtype(len(labels))
             raw = scores_path.read_bytes() if scores_path.exists() else b""
             records = np.frombuffer(raw[:len(raw) - len(raw) % dtype.itemsize], dtype)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            class_defaults = parse_class_defaults(header.get("class_defaults") or "{}",
+                                                  labels, str(header_path))
+        except (OSError, ValueError, KeyError, TypeError, SoundwatchError) as exc:
             log.warning("skipping the score history segment %s: %s", header_path, exc)
             continue
         keep = (records["time"] >= start) & (records["time"] <= end)
@@ -195,7 +206,9 @@ def read_history(folder: str | Path, since: datetime, until: datetime | None = N
             window_samples=int(header["window_samples"]),
             background_labels=tuple(header.get("background_labels") or ()),
             model_version=str(header.get("model_version", "")),
-            session_id=header.get("session_id"))
+            session_id=header.get("session_id"),
+            class_defaults=class_defaults,
+            sound_min_duration_s=dict(header.get("sound_min_duration_s") or {}))
         last = segments[-1] if segments else None
         if (last is not None and last.session_id == segment.session_id
                 and segment.session_id is not None and last.labels == segment.labels):

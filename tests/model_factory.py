@@ -229,3 +229,16 @@ def write_scene(path: Path, parts: list[tuple[str, float]],
     signal, truth = scene(parts, sample_rate_hz)
     soundfile.write(str(path), signal, sample_rate_hz, subtype="FLOAT")
     return path, truth
+
+
+def make_model_with_class_defaults(path: str | Path, classes_text: str | None) -> Path:
+    """The default test model whose metadata carries ``classes_text`` as its own per-class
+    detector settings (soundwatch/class_defaults.py; None: no such entry)."""
+    from soundwatch.class_defaults import METADATA_KEY
+
+    extra = {} if classes_text is None else {METADATA_KEY: classes_text}
+    props = ModelMetadata(labels=tuple(DEFAULT_BANDS), feature_spec=FeatureSpec(),
+                          window_frames=48, hop_frames=10, model_version="test",
+                          training_data="none: weights are set by hand in "
+                          "tests/model_factory.py", extra=extra).to_props()
+    return make_test_model(path, metadata_props=props)

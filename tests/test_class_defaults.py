@@ -7,10 +7,10 @@ import json
 
 import pytest
 import soundfile
-from model_factory import DEFAULT_BANDS, make_test_model, scene
+from model_factory import DEFAULT_BANDS, scene
+from model_factory import make_model_with_class_defaults as model_with
 
 from soundwatch.class_defaults import (
-    METADATA_KEY,
     encode_class_defaults,
     parse_class_defaults,
     read_tuned_classes,
@@ -19,20 +19,10 @@ from soundwatch.class_defaults import (
 from soundwatch.cli import main
 from soundwatch.detect import ClassSettings, DetectorSettings
 from soundwatch.errors import SoundwatchError
-from soundwatch.features import FeatureSpec
 from soundwatch.model import Classifier
-from soundwatch.model_format import ModelMetadata
 
 RATE = 16000
 LABELS = tuple(DEFAULT_BANDS)  # tone_1k, tone_3k, noise
-
-
-def model_with(path, classes_text: str | None):
-    extra = {} if classes_text is None else {METADATA_KEY: classes_text}
-    props = ModelMetadata(labels=LABELS, feature_spec=FeatureSpec(), window_frames=48,
-                          hop_frames=10, model_version="test", training_data="none",
-                          extra=extra).to_props()
-    return make_test_model(path, metadata_props=props)
 
 
 def test_user_fields_win_and_the_switch_turns_them_off():

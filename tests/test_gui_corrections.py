@@ -81,6 +81,7 @@ def test_editing_a_threshold_previews_the_events_of_the_recent_past(harness, tmp
         start = int(at_s * RATE)
         stream[start:start + len(t)] += (level * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
     soundfile.write(str(tmp_path / "two_tones.wav"), stream, RATE)
+    harness.write_config("[detection]\nthreshold_on = 0.7\nthreshold_off = 0.5\n")
     window = harness.open("--file", str(tmp_path / "two_tones.wav"), "--fast")
     harness.qtbot.waitUntil(lambda: not window.session.running
                             and len(window.events_table.events.rows) == 2, timeout=20000)

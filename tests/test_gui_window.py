@@ -197,18 +197,10 @@ def test_threshold_and_watch_edits_persist_across_a_restart(harness):
 
 
 def test_the_models_own_class_thresholds_show_and_run(harness, tmp_path):
-    from model_factory import DEFAULT_BANDS, make_test_model
+    from model_factory import make_model_with_class_defaults
 
-    from soundwatch.class_defaults import METADATA_KEY
-    from soundwatch.features import FeatureSpec
-    from soundwatch.model_format import ModelMetadata
-
-    props = ModelMetadata(labels=tuple(DEFAULT_BANDS), feature_spec=FeatureSpec(),
-                          window_frames=48, hop_frames=10, model_version="test",
-                          training_data="none",
-                          extra={METADATA_KEY: '{"tone_3k": {"threshold_on": 0.55}}'}
-                          ).to_props()
-    make_test_model(harness.model_path, metadata_props=props)  # replaces the harness's
+    make_model_with_class_defaults(harness.model_path,  # replaces the harness's model
+                                   '{"tone_3k": {"threshold_on": 0.55}}')
     path, _ = write_scene(tmp_path / "tone.wav", [("tone_1k", 4.0)])
     window = harness.open("--file", str(path))
     panel = window.class_panel

@@ -88,7 +88,10 @@ def _correct(args, store, settings) -> int:
         end = parse_time(args.end, what="--end time")
         done = mark_missed(store, args.label, start, end, labels, args.new, args.audio)
     else:
-        done = correct_event(store, args.events_action, args.id, labels, settings.detection,
+        from soundwatch.class_defaults import with_model_classes
+
+        base = with_model_classes(settings.detection, classifier)  # the model's own included
+        done = correct_event(store, args.events_action, args.id, labels, base,
                              label=getattr(args, "label", None),
                              new_ok=getattr(args, "new", False),
                              model_version=classifier.metadata.model_version)
@@ -128,6 +131,7 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     against its threshold_on, or that the history does not hold it."""
     from datetime import timedelta
 
+    from soundwatch.class_defaults import with_class_defaults
     from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.score_history import history_dir, read_history
 
@@ -138,8 +142,9 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
         return (f"the score history holds no {label!r} scores of that moment, so how close "
                 "it came is not known")
     highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
-    detection = with_adjustments(settings.detection, (label,),
-                                 model_version=segments[-1].model_version)
+    detection = with_adjustments(
+        with_class_defaults(settings.detection, segments[-1].class_defaults), (label,),
+        model_version=segments[-1].model_version)
     on = detection.class_values(label)[0]
     return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}"
             + (f": try `soundwatch rescore --since 1d --label {label} --threshold-on "

@@ -40,12 +40,14 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from soundwatch.class_defaults import with_class_defaults
     from soundwatch.commands.detection_options import split_labels
     from soundwatch.config import load_settings
     from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.rescoring import compare, rescore
     from soundwatch.score_history import covered_s, history_dir, read_history
+    from soundwatch.sounds.apply import with_min_durations
     from soundwatch.store import EventStore
     from soundwatch.times import parse_time
 
@@ -69,9 +71,13 @@ def run(args) -> int:
     if unknown:
         raise SoundwatchError(f"the history has no label {', '.join(map(repr, unknown))}; "
                               f"its labels: {', '.join(sorted(known))}")
+    # as the live detector had them: the model's own class settings (unless the config
+    # turns them off), the thresholds learnt from corrections, your sounds' own durations
+    detection = with_class_defaults(detection, segments[-1].class_defaults)
     if not args.without_learnt:
         detection = with_adjustments(detection, known,
                                      model_version=segments[-1].model_version)
+    detection = with_min_durations(detection, segments[-1].sound_min_duration_s)
     rescored = rescore(segments, detection, only)
     sessions = {segment.session_id for segment in segments}
     stored = []

@@ -62,6 +62,7 @@ class CorrectionsController:
                 if label is None:
                     return None
             new_ok = label not in labels.model and label not in labels.user
+        from soundwatch.class_defaults import with_model_classes
         from soundwatch.corrections.examples import ring_audio
         from soundwatch.corrections.record import correct_event
         from soundwatch.detect import DetectorSettings
@@ -70,8 +71,9 @@ class CorrectionsController:
         samples = ring_audio(monitor, row.session_id, row.start_s, row.start_s + row.duration_s)
         audio = (samples, monitor.sample_rate_hz) if samples is not None else None
         try:
-            done = correct_event(store, kind, row_id, labels,
-                                 self.session.detector_settings or DetectorSettings(),
+            base = with_model_classes(self.session.detector_settings or DetectorSettings(),
+                                      self.session.classifier)  # the model's own included
+            done = correct_event(store, kind, row_id, labels, base,
                                  label=label, new_ok=new_ok, audio=audio,
                                  model_version=self.session.classifier.metadata.model_version)
         except SoundwatchError as exc:
@@ -168,7 +170,7 @@ class CorrectionsController:
         if store is None:
             return ""
         from soundwatch.corrections.thresholds import with_adjustments
-        from soundwatch.detect import ClassSettings, DetectorSettings
+        from soundwatch.detect import ClassSettings
         from soundwatch.rescoring import rescore
         from soundwatch.score_history import covered_s, history_dir, read_history
 
@@ -181,7 +183,7 @@ class CorrectionsController:
         if not segments:
             return (f"No scores of '{label}' kept from the last {PREVIEW_H:g} h yet: the "
                     "preview of a threshold needs the window or `listen` to have run.")
-        base = self.session.detector_settings or DetectorSettings()
+        base = self.session.settings_in_force  # the model's own class settings included
 
         def found(threshold: float) -> int:
             override = replace(base.classes.get(label, ClassSettings()),

@@ -82,18 +82,27 @@ class WithUserSounds:
         return np.concatenate([scores, extra], axis=1).astype(np.float32), embedding
 
 
+def sound_min_durations(classifier) -> dict[str, float]:
+    """{label: min_duration_s} of ``classifier``'s user sounds that have their own."""
+    return {sound.label: sound.min_duration_s for sound in getattr(classifier, "sounds", ())
+            if sound.min_duration_s is not None}
+
+
 def with_sound_settings(settings, classifier):
     """``settings`` (a :class:`~soundwatch.detect.DetectorSettings`) with each of
     ``classifier``'s user sounds' own ``min_duration_s`` as a class override; a
     ``min_duration_s`` the user set for that class in the config wins. ``settings``
     itself when ``classifier`` scores no user sounds."""
+    return with_min_durations(settings, sound_min_durations(classifier))
+
+
+def with_min_durations(settings, min_durations: dict[str, float]):
+    """``settings`` with ``{label: min_duration_s}`` filled in where the class has none."""
     classes = dict(settings.classes)
-    for sound in getattr(classifier, "sounds", ()):
-        if sound.min_duration_s is None:
-            continue
-        current = classes.get(sound.label, ClassSettings())
+    for label, min_s in min_durations.items():
+        current = classes.get(label, ClassSettings())
         if current.min_duration_s is None:
-            classes[sound.label] = replace(current, min_duration_s=sound.min_duration_s)
+            classes[label] = replace(current, min_duration_s=min_s)
     return settings if classes == settings.classes else replace(settings, classes=classes)
 
 
