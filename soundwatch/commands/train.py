@@ -70,6 +70,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default hop between windows (%(default)s)")
     recipe.add_argument("--channels", default=",".join(map(str, d.channels)),
                         help="conv channels per block (%(default)s)")
+    recipe.add_argument("--tune-top-layers", type=int, default=HeadConfig().tune_top_layers,
+                        metavar="K", help="--init yamnet: fine-tune a copy of YAMNet's last K "
+                        "layers for the project labels, in a branch of their own (the "
+                        "embedding and the AudioSet labels stay YAMNet's); 0: the head alone "
+                        "learns (%(default)s)")
     recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
@@ -133,6 +138,9 @@ def check_recipe_numbers(args) -> None:
                         ("--hop-frames", args.hop_frames)):
         if value is not None and value < 1:
             problems.append(f"{flag} must be at least 1, got {value}")
+    if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
+        problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
+                        f"layers), got {args.tune_top_layers}")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         problems.append(f"--learning-rate must be a positive number, got {args.learning_rate}")
     for flag, value in (("--val-fraction", args.val_fraction),
@@ -235,7 +243,7 @@ def train_one(options, args) -> dict:
     from soundwatch.train.run_pretrained import load_yamnet_dir, run_pretrained_training
     from soundwatch.train.settings import HeadConfig
 
-    head = HeadConfig(seed=args.seed)
+    head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
     if args.batch_size is not None:

@@ -161,6 +161,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     cells = np.concatenate([cells, background])
     targets = np.concatenate([targets, np.zeros((len(background), n_labels), np.float32)])
     mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
+    device = "cpu"  # where the head (or the fine-tuned branch) trains
     if config.tune_top_layers:
         from soundwatch.train.top_tuning import ProjectBranch, embed_lower, fit_branch, split_body
 
@@ -184,8 +185,11 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         embed_seconds += time.monotonic() - with_timer
         x = acts
         train_started = time.monotonic()
+        from soundwatch.train.fit import resolve_device
+
+        device = resolve_device(options.device)
         head, history = fit_branch(acts, targets, mask, config,
-                                   ProjectBranch(upper, make_head(n_labels, config)))
+                                   ProjectBranch(upper, make_head(n_labels, config)), device)
     else:
         x = head_inputs(cells, config.pooling)
         train_started = time.monotonic()
@@ -230,7 +234,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         "epochs_run": config.epochs,
         "embedding_seconds": round(embed_seconds, 1),
         "train_seconds": round(train_seconds + embed_seconds, 1),
-        "device": "cpu",
+        "device": str(device),
         "precision": "fp32",
         "history": history,
         "training_windows": int(len(x)),

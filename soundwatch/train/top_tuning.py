@@ -84,7 +84,8 @@ class ProjectBranch(nn.Module):
 
 
 def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: HeadConfig,
-               branch: ProjectBranch) -> tuple[ProjectBranch, list[dict]]:
+               branch: ProjectBranch, device: str | torch.device = "cpu"
+               ) -> tuple[ProjectBranch, list[dict]]:
     """Train ``branch`` (its top layers and head) with masked binary cross-entropy, as
     :func:`soundwatch.train.pretrained.fit_head` trains a head.
 
@@ -92,11 +93,13 @@ def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: 
         acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`).
         targets: (n, n_labels) float32 in {0, 1}.
         mask: (n, n_labels) float32, 0 where a target is unknown.
+        device: where to train (the activations stay in host memory; each batch moves).
 
     Returns:
-        (the branch in eval mode, per-epoch history [{"epoch", "loss"}]).
+        (the branch in eval mode, on the CPU, per-epoch history [{"epoch", "loss"}]).
     """
     torch.manual_seed(config.seed)
+    branch = branch.to(device)
     rate = config.learning_rate
     optimiser = torch.optim.AdamW(
         [{"params": branch.upper.parameters(), "lr": rate * config.top_learning_rate_factor},
@@ -116,10 +119,11 @@ def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: 
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             idx = order[start:start + config.batch_size]
-            x = torch.from_numpy(acts[idx.numpy()].astype(np.float32))
+            x = torch.from_numpy(acts[idx.numpy()].astype(np.float32)).to(device)
             logits = branch(x)
             loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, y_all[idx], weight=m_all[idx], reduction="sum") / max(1, len(idx))
+                logits, y_all[idx].to(device), weight=m_all[idx].to(device),
+                reduction="sum") / max(1, len(idx))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -127,4 +131,4 @@ def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: 
             total += loss.item() * len(idx)
         history.append({"epoch": epoch + 1, "loss": round(total / max(1, len(acts)), 5)})
         log.info("epoch %d: loss %.5f", epoch + 1, history[-1]["loss"])
-    return branch.eval(), history
+    return branch.cpu().eval(), history
