@@ -64,6 +64,7 @@ GRID = {
 # add no false event on the background-only audio.
 CLASS_GRID = {"threshold_on": [0.5, 0.6, 0.7, 0.8, 0.9], "min_duration_s": [0.0, 0.25, 0.5]}
 MIN_GAIN = 2
+FAST_F1_LOSS = 0.03
 
 
 def grid_settings(combo: dict, hop_s: float | None) -> DetectorSettings:
@@ -107,6 +108,13 @@ def detect(classifier, settings, scored):
     return detect_events(classifier, scored, settings)
 
 
+def detect_with_start_times(classifier, settings, scored):
+    """(finished events, {event_id: seconds when its *event started* notice came})."""
+    notices = detect_events(classifier, scored, settings, with_started=True)
+    started = {n.event_id: n.end_sample / n.sample_rate_hz for n in notices if n.ongoing}
+    return [n for n in notices if not n.ongoing], started
+
+
 def match(events, truth):
     """(true positives [(event, truth)], false positives [event], missed [truth])."""
     used = set()
@@ -131,8 +139,11 @@ def match(events, truth):
 def evaluate(classifier, settings, scored_events, scored_backgrounds):
     tps, fps, missed = [], [], []
     per_class = defaultdict(lambda: [0, 0, 0, 0])  # tp, fp, fn, false on background
+    latencies = []  # onset -> *event started*, of the clips found
     for scored, truth in scored_events:
-        tp, fp, fn = match(detect(classifier, settings, scored), truth)
+        events, started = detect_with_start_times(classifier, settings, scored)
+        tp, fp, fn = match(events, truth)
+        latencies += [started[e.event_id] - t.onset_s for e, t in tp if e.event_id in started]
         tps += tp
         fps += fp
         missed += fn
@@ -165,6 +176,8 @@ def evaluate(classifier, settings, scored_events, scored_backgrounds):
         "false_per_hour_by_kind": per_kind,
         "onset_error_median_s": round(float(np.median(onset_errors)), 3),
         "onset_error_p90_s": round(float(np.percentile(onset_errors, 90)), 3),
+        "latency_p50_s": round(float(np.median(latencies)), 3) if latencies else None,
+        "latency_p95_s": round(float(np.percentile(latencies, 95)), 3) if latencies else None,
         "matched": len(tps), "false_in_streams": len(fps), "missed": len(missed),
     }, per_class
 
@@ -225,6 +238,11 @@ def main(argv=None) -> None:
     best = max(eligible or results, key=lambda r: (r["f1"], -r["false_per_hour_worst_kind"],
                                                    -r["onset_error_median_s"]))
     best_settings = grid_settings(best, args.hop)
+    # For whoever wants alerts sooner: the lowest median latency among the eligible
+    # settings that lose at most FAST_F1_LOSS of the best F1 (reported, not the default).
+    fast = min((r for r in eligible if r["f1"] >= best["f1"] - FAST_F1_LOSS
+                and r["latency_p50_s"] is not None),
+               key=lambda r: (r["latency_p50_s"], -r["f1"]), default=None)
     per_class_best = tune_per_class(classifier, best_settings, scored_events,
                                     scored_backgrounds)
     with_classes = replace(best_settings, classes={
@@ -242,6 +260,7 @@ def main(argv=None) -> None:
         "hop_s": hop_frames * classifier.spec.hop_s, "window_s": classifier.window_s,
         "fold": args.fold, "clips": len(rows), "max_false_per_hour": MAX_FALSE_PER_HOUR,
         "best": best, "at_current_defaults": at_current, "top": results[:10],
+        "fastest_within_f1_loss": {"f1_loss": FAST_F1_LOSS, "settings": fast},
         "per_class": per_class_best, "best_with_per_class": best_with_classes,
         "seconds": round(time.time() - started, 1),
     }, indent=1))
