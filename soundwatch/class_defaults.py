@@ -21,6 +21,7 @@ from pathlib import Path
 
 from soundwatch.detect import ClassSettings, DetectorSettings
 from soundwatch.errors import SoundwatchError
+from soundwatch.jsonout import to_json
 
 METADATA_KEY = "detector_classes"
 FIELDS = tuple(f.name for f in fields(ClassSettings))
@@ -68,8 +69,8 @@ def parse_class_defaults(text: str, labels, source: str) -> dict[str, ClassSetti
 
 def encode_class_defaults(classes: dict[str, ClassSettings]) -> str:
     """The :data:`METADATA_KEY` value for ``classes`` (fields left None are left out)."""
-    return json.dumps({label: {k: getattr(s, k) for k in FIELDS if getattr(s, k) is not None}
-                       for label, s in sorted(classes.items())}, sort_keys=True)
+    return to_json({label: {k: getattr(s, k) for k in FIELDS if getattr(s, k) is not None}
+                    for label, s in sorted(classes.items())}, sort_keys=True)
 
 
 def read_tuned_classes(path: str | Path) -> dict[str, ClassSettings]:
