@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,7 +323,7 @@ def cached_embeddings(name: str, key_parts: list[str], compute, cache_dir: Path 
 
 def fit_head(embeddings: np.ndarray, targets: np.ndarray, mask: np.ndarray,
              config: HeadConfig, n_labels: int) -> tuple[nn.Module, list[dict]]:
-    """Train the project head with masked binary cross-entropy.
+    """Train the project head with masked binary cross-entropy (:func:`fit_masked`).
 
     Args:
         embeddings: (n, width) float32 head inputs (:func:`head_inputs`).
@@ -334,32 +335,55 @@ def fit_head(embeddings: np.ndarray, targets: np.ndarray, mask: np.ndarray,
     """
     torch.manual_seed(config.seed)
     head = make_head(n_labels, config)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
-    steps = config.epochs * max(1, -(-len(embeddings) // config.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.learning_rate,
-                                                   total_steps=steps, pct_start=0.1)
     x_all = torch.from_numpy(embeddings)
+    history = fit_masked(head, lambda idx: x_all[idx], len(embeddings), targets, mask, config,
+                         [(head.parameters(), config.learning_rate)])
+    return head.eval(), history
+
+
+def fit_masked(model: nn.Module, batch_of: Callable[[torch.Tensor], torch.Tensor], n: int,
+               targets: np.ndarray, mask: np.ndarray, config: HeadConfig,
+               rates: list[tuple[Iterable[nn.Parameter], float]],
+               device: str | torch.device = "cpu") -> list[dict]:
+    """Train ``model`` in place: masked binary cross-entropy, AdamW with a one-cycle
+    schedule, ``config.epochs`` passes over the ``n`` windows in seeded random batches.
+
+    Args:
+        batch_of: the model's input for window indices (a CPU tensor of indices).
+        targets, mask: (n, n_labels) float32; a mask of 0 leaves a target out of the loss.
+        rates: (parameters, peak learning rate) per group.
+        device: where to train (each batch is moved there).
+
+    Returns:
+        Per-epoch history [{"epoch", "loss"}] (mean loss per window).
+    """
+    optimiser = torch.optim.AdamW([{"params": params, "lr": rate} for params, rate in rates],
+                                  weight_decay=config.weight_decay)
+    steps = config.epochs * max(1, -(-n // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, [rate for _, rate in rates], total_steps=steps, pct_start=0.1)
     y_all = torch.from_numpy(targets)
     m_all = torch.from_numpy(mask)
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     for epoch in range(config.epochs):
-        head.train()
-        order = torch.randperm(len(embeddings), generator=generator)
+        model.train()
+        order = torch.randperm(n, generator=generator)
         total = 0.0
-        for start in range(0, len(order), config.batch_size):
+        for start in range(0, n, config.batch_size):
             idx = order[start:start + config.batch_size]
-            logits = head(x_all[idx])
+            logits = model(batch_of(idx).to(device))
             loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, y_all[idx], weight=m_all[idx], reduction="sum") / max(1, len(idx))
+                logits, y_all[idx].to(device), weight=m_all[idx].to(device),
+                reduction="sum") / max(1, len(idx))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             total += loss.item() * len(idx)
-        history.append({"epoch": epoch + 1, "loss": round(total / len(embeddings), 5)})
-    return head.eval(), history
+        history.append({"epoch": epoch + 1, "loss": round(total / max(1, n), 5)})
+        log.debug("epoch %d: loss %.5f", epoch + 1, history[-1]["loss"])
+    return history
 
 
 def calibrate_home_offset(audioset_logits: np.ndarray, proxy_indices: dict[str, list[int]],

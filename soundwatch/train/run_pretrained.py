@@ -33,7 +33,6 @@ from soundwatch.train.pretrained import (
     fit_head,
     head_inputs,
     home_label_indices,
-    make_head,
     whole_file_activity,
 )
 from soundwatch.train.recipe import make_splits
@@ -163,7 +162,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
     device = "cpu"  # where the head (or the fine-tuned branch) trains
     if config.tune_top_layers:
-        from soundwatch.train.top_tuning import ProjectBranch, embed_lower, fit_branch, split_body
+        from soundwatch.train.top_tuning import embed_lower, fit_branch, split_body
 
         lower, upper = split_body(yamnet.body, config.tune_top_layers)
         name = f"yamnet-lower{config.tune_top_layers}"
@@ -188,8 +187,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         from soundwatch.train.fit import resolve_device
 
         device = resolve_device(options.device)
-        head, history = fit_branch(acts, targets, mask, config,
-                                   ProjectBranch(upper, make_head(n_labels, config)), device)
+        head, history = fit_branch(acts, targets, mask, config, upper, n_labels, device)
     else:
         x = head_inputs(cells, config.pooling)
         train_started = time.monotonic()

@@ -21,7 +21,6 @@ head's rate, so that it moves away from YAMNet's weights slowly.
 from __future__ import annotations
 
 import copy
-import logging
 
 import numpy as np
 import torch
@@ -29,8 +28,6 @@ from torch import nn
 
 from soundwatch.train.settings import HeadConfig
 from soundwatch.train.yamnet import LAYERS, YamnetBody
-
-log = logging.getLogger(__name__)
 
 MODULES_PER_LAYER = 4  # a separable layer: depthwise conv, ReLU, pointwise conv, ReLU
 
@@ -84,51 +81,29 @@ class ProjectBranch(nn.Module):
 
 
 def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: HeadConfig,
-               branch: ProjectBranch, device: str | torch.device = "cpu"
+               upper: nn.Sequential, n_labels: int, device: str | torch.device = "cpu"
                ) -> tuple[ProjectBranch, list[dict]]:
-    """Train ``branch`` (its top layers and head) with masked binary cross-entropy, as
-    :func:`soundwatch.train.pretrained.fit_head` trains a head.
+    """A :class:`ProjectBranch` (a copy of ``upper`` and a new head) trained as
+    :func:`~soundwatch.train.pretrained.fit_head` trains a head, the copy at
+    ``config.top_learning_rate_factor`` times the head's rate.
 
     Args:
-        acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`).
+        acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`); they
+            stay in host memory, each batch moves to ``device``.
         targets: (n, n_labels) float32 in {0, 1}.
         mask: (n, n_labels) float32, 0 where a target is unknown.
-        device: where to train (the activations stay in host memory; each batch moves).
 
     Returns:
         (the branch in eval mode, on the CPU, per-epoch history [{"epoch", "loss"}]).
     """
+    from soundwatch.train.pretrained import fit_masked, make_head
+
     torch.manual_seed(config.seed)
-    branch = branch.to(device)
+    branch = ProjectBranch(upper, make_head(n_labels, config)).to(device)
     rate = config.learning_rate
-    optimiser = torch.optim.AdamW(
-        [{"params": branch.upper.parameters(), "lr": rate * config.top_learning_rate_factor},
-         {"params": branch.head.parameters(), "lr": rate}],
-        weight_decay=config.weight_decay)
-    steps = config.epochs * max(1, -(-len(acts) // config.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, [rate * config.top_learning_rate_factor, rate], total_steps=steps,
-        pct_start=0.1)
-    y_all = torch.from_numpy(targets)
-    m_all = torch.from_numpy(mask)
-    generator = torch.Generator().manual_seed(config.seed)
-    history = []
-    for epoch in range(config.epochs):
-        branch.train()
-        order = torch.randperm(len(acts), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            x = torch.from_numpy(acts[idx.numpy()].astype(np.float32)).to(device)
-            logits = branch(x)
-            loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, y_all[idx].to(device), weight=m_all[idx].to(device),
-                reduction="sum") / max(1, len(idx))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(idx)
-        history.append({"epoch": epoch + 1, "loss": round(total / max(1, len(acts)), 5)})
-        log.info("epoch %d: loss %.5f", epoch + 1, history[-1]["loss"])
+    history = fit_masked(
+        branch, lambda idx: torch.from_numpy(acts[idx.numpy()].astype(np.float32)),
+        len(acts), targets, mask, config,
+        [(branch.upper.parameters(), rate * config.top_learning_rate_factor),
+         (branch.head.parameters(), rate)], device)
     return branch.cpu().eval(), history
