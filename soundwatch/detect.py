@@ -34,10 +34,10 @@ Per class, the detector is a small state machine::
                                                                continuation starts)
 
 An event is announced once it has lasted ``min_duration_s``, or as soon as its smoothed
-score reaches ``threshold_sure`` (a score that high is rarely a false alarm, so waiting
-would only add latency and drop short sounds such as a door slam); its end is known one window
-plus ``merge_gap_s`` after its last window above threshold (no later window could still
-merge with it).
+score reaches ``threshold_sure`` when that is set (sooner alerts, and short sounds such as
+a door slam kept, for some precision: see ``DEFAULTS_METHOD``); its end is known one
+window plus ``merge_gap_s`` after its last window above threshold (no later window could
+still merge with it).
 
 How the defaults were chosen (and how to re-tune them): see ``DEFAULTS_METHOD`` below
 and the README ("How detection works, and tuning it"). Every value can be overridden per class in the
@@ -77,9 +77,10 @@ music. A sure threshold announces sooner and finds more, but adds events of othe
 on the clips: threshold_sure 0.9 gives recall 0.68, median latency 0.90 s (95th
 percentile 3.2 s), still no false event on the background audio, at precision 0.66 (F1
 0.67), so it is left off and offered for whoever wants alerts sooner. Onsets of the
-events found: median error 0.5 s, 90th percentile 1.4 s. Per class, (threshold_on, min_duration_s) from 0.5-0.9 x 0 / 0.25 /
-0.5 s were then tried with the rest fixed, and kept where they found at least 2 more
-clips than they added false events and added no false event on the background audio:
+events found: median error 0.5 s, 90th percentile 1.4 s. Per class, (threshold_on,
+min_duration_s) from 0.5-0.9 x 0 / 0.25 / 0.5 s were then tried with the rest fixed, and
+kept where they found at least 2 more clips than they added false events and added no
+false event on the background audio:
 16 classes (door_wood_knock 0.5 and no minimum; can_opening, cow, rooster, insects 0.5;
 engine, siren, drinking_sipping 0.9; ...). They travel in the shipped model's metadata
 (soundwatch/class_defaults.py), not here: they belong to the model. With them, on the
