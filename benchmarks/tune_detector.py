@@ -267,4 +267,10 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from soundwatch.errors import SoundwatchError
+
+    try:
+        main()
+    except SoundwatchError as exc:
+        print(f"tune_detector: error: {exc}", file=sys.stderr)
+        sys.exit(2)

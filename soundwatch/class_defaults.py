@@ -8,9 +8,14 @@ false event on background-only audio); ``soundwatch train --detector-defaults FI
 writes them into the model it exports, under the metadata key :data:`METADATA_KEY`, as
 ``{"label": {"threshold_on": 0.5, "threshold_off": 0.3, "min_duration_s": 0.0}, ...}``.
 
-They are the model's defaults, so they rank below the user's settings: a field that the
-config file sets for a class (``[detection.classes.<label>]``) wins, and
-``[detection] model_classes = false`` turns them all off.
+They are the model's defaults, so they rank below the user's settings:
+
+- a field that the config file sets for a class (``[detection.classes.<label>]``) wins;
+- a detector-wide value the user changed from its default (``threshold_on`` in the config
+  file or ``--threshold-on``, likewise ``threshold_off``, ``min_duration_s``,
+  ``threshold_sure``) applies to every class, the model's ones included: "0.6 for
+  everything" means that (the on and off thresholds go together);
+- ``[detection] model_classes = false`` turns them all off.
 """
 
 from __future__ import annotations
@@ -83,11 +88,19 @@ def read_tuned_classes(path: str | Path) -> dict[str, ClassSettings]:
     path = Path(path)
     try:
         table = json.loads(path.read_text())["per_class"]
-        return {label: ClassSettings(**choice["settings"]) for label, choice in table.items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        classes = {str(label): ClassSettings(**{k: float(v) for k, v in
+                                                choice["settings"].items()})
+                   for label, choice in table.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SoundwatchError(f"{path}: not a tune_detector output with a per_class table "
-                              f"({exc}); make one with `python -m benchmarks.tune_detector`"
-                              ) from exc
+                              f"({type(exc).__name__}: {exc}); make one with `python -m "
+                              "benchmarks.tune_detector`") from exc
+    problems = DetectorSettings(classes=classes).problems()
+    if problems:
+        raise SoundwatchError(f"{path}: per_class values out of range: {'; '.join(problems)}; "
+                              "fix them in the file, or make it again with `python -m "
+                              "benchmarks.tune_detector`")
+    return classes
 
 
 def model_class_defaults(classifier) -> dict[str, ClassSettings]:
@@ -98,16 +111,32 @@ def model_class_defaults(classifier) -> dict[str, ClassSettings]:
     return parse_class_defaults(text, classifier.labels, str(classifier.path))
 
 
+def fields_in_use(settings: DetectorSettings) -> tuple[str, ...]:
+    """The class fields a model's defaults may still fill under ``settings``: not those
+    whose detector-wide value the user changed from the built-in default (module
+    docstring); none when ``settings.model_classes`` is off."""
+    if not settings.model_classes:
+        return ()
+    built_in = DetectorSettings()
+    thresholds_changed = (settings.threshold_on != built_in.threshold_on
+                          or settings.threshold_off != built_in.threshold_off)
+    return tuple(name for name in FIELDS
+                 if not (thresholds_changed and name in ("threshold_on", "threshold_off"))
+                 and not (name in ("min_duration_s", "threshold_sure")
+                          and getattr(settings, name) != getattr(built_in, name)))
+
+
 def with_class_defaults(settings: DetectorSettings, defaults: dict[str, ClassSettings]
                         ) -> DetectorSettings:
-    """``settings`` with ``defaults`` filling each class field it leaves None; ``settings``
-    itself when ``settings.model_classes`` is off or there is nothing to fill."""
-    if not settings.model_classes or not defaults:
+    """``settings`` with ``defaults`` filling each class field it leaves None (those of
+    :func:`fields_in_use`); ``settings`` itself when there is nothing to fill."""
+    usable = fields_in_use(settings)
+    if not usable or not defaults:
         return settings
     classes = dict(settings.classes)
     for label, default in defaults.items():
         mine = classes.get(label, ClassSettings())
-        filled = replace(mine, **{k: getattr(default, k) for k in FIELDS
+        filled = replace(mine, **{k: getattr(default, k) for k in usable
                                   if getattr(mine, k) is None and getattr(default, k) is not None})
         if mine.threshold_on is not None and mine.threshold_off is None:
             filled = replace(filled, threshold_off=None)  # the user's own "on" keeps its pair

@@ -196,10 +196,16 @@ class DetectorSettings:
                 )
             if min_s < 0:
                 found.append(f"classes.{label}.min_duration_s must be >= 0, got {min_s}")
-            sure = self.class_sure(label)
-            if sure is not None and not on <= sure <= 1.0:
-                found.append(f"classes.{label}.threshold_sure must be in [threshold_on ({on}), "
-                             f"1], got {sure}")
+            # A class's own threshold_sure is checked against its own threshold_on only:
+            # the one in force may come later from the model (soundwatch/class_defaults.py).
+            # Below the threshold_on in force it means "announce every event at once".
+            own = self.classes[label]
+            if own.threshold_sure is not None:
+                low = own.threshold_on if own.threshold_on is not None else 0.0
+                if not low <= own.threshold_sure <= 1.0:
+                    found.append(f"classes.{label}.threshold_sure must be in [{low:g}, 1]"
+                                 + (f" (its threshold_on is {low:g})" if low else "")
+                                 + f", got {own.threshold_sure}")
         return found
 
     def validate(self) -> DetectorSettings:
@@ -223,7 +229,8 @@ class DetectorSettings:
     def class_sure(self, label: str) -> float | None:
         """``threshold_sure`` for ``label`` (None: off), its override applied. An override
         of the class's ``threshold_on`` above the detector-wide sure threshold turns that
-        class's sure threshold off unless the class sets its own."""
+        class's sure threshold off unless the class sets its own; a class's own value at or
+        below its ``threshold_on`` announces each of its events at once."""
         overrides = self.classes.get(label, ClassSettings())
         if overrides.threshold_sure is not None:
             return overrides.threshold_sure

@@ -25,19 +25,36 @@ RATE = 16000
 LABELS = tuple(DEFAULT_BANDS)  # tone_1k, tone_3k, noise
 
 
+MODEL = {"dog": ClassSettings(threshold_on=0.5, threshold_off=0.3, min_duration_s=0.0),
+         "cat": ClassSettings(threshold_on=0.9, threshold_off=0.7)}
+
+
 def test_user_fields_win_and_the_switch_turns_them_off():
-    model = {"dog": ClassSettings(threshold_on=0.5, threshold_off=0.3, min_duration_s=0.0),
-             "cat": ClassSettings(threshold_on=0.9, threshold_off=0.7)}
-    mine = DetectorSettings(threshold_on=0.7, threshold_off=0.5,
-                            classes={"dog": ClassSettings(min_duration_s=1.0),
-                                     "cat": ClassSettings(threshold_on=0.6)})
-    merged = with_class_defaults(mine, model)
+    mine = DetectorSettings(classes={"dog": ClassSettings(min_duration_s=1.0),
+                                     "cat": ClassSettings(threshold_on=0.65)})
+    merged = with_class_defaults(mine, MODEL)
     assert merged.class_values("dog") == (0.5, 0.3, 1.0)  # the user's min_duration_s
-    # the user's own threshold_on keeps the detector-wide threshold_off, not the model's
-    assert merged.class_values("cat") == (0.6, 0.5, 0.5)
-    assert merged.class_values("cow") == (0.7, 0.5, 0.5)  # untouched: detector-wide
+    # the user's own threshold_on keeps the detector-wide threshold_off (0.6), not the
+    # model's 0.7
+    assert merged.class_values("cat") == (0.65, 0.6, 0.5)
+    assert merged.class_values("cow") == (0.8, 0.6, 0.5)  # untouched: detector-wide
     off = DetectorSettings(model_classes=False)
-    assert with_class_defaults(off, model) is off
+    assert with_class_defaults(off, MODEL) is off
+
+
+def test_a_detector_wide_value_the_user_changed_applies_to_the_models_classes_too():
+    """"0.6 for everything" (the config file or --threshold-on) means every class the user
+    did not set one by one, the model's ones included."""
+    lower = with_class_defaults(DetectorSettings(threshold_on=0.6, threshold_off=0.4), MODEL)
+    assert lower.class_values("dog") == (0.6, 0.4, 0.0)  # the model's min_duration_s stays
+    assert lower.class_values("cat") == (0.6, 0.4, 0.5)
+    longer = with_class_defaults(DetectorSettings(min_duration_s=1.0), MODEL)
+    assert longer.class_values("dog") == (0.5, 0.3, 1.0)  # the model's thresholds stay
+    # a class's own threshold_sure is checked against its own threshold_on, which may
+    # come from the model: 0.6 is fine for dog (0.5) though the detector-wide on is 0.8
+    sure = with_class_defaults(DetectorSettings(
+        classes={"dog": ClassSettings(threshold_sure=0.6)}).validate(), MODEL)
+    assert sure.class_sure("dog") == 0.6 and sure.class_values("dog")[0] == 0.5
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -88,3 +105,32 @@ def test_classify_applies_them_below_the_users_settings(tmp_path, monkeypatch, c
     config = tmp_path / "mine.toml"
     config.write_text('[detection.classes.tone_3k]\nmin_duration_s = 0.25\n')
     assert labels("--config", str(config)) == ["tone_1k", "tone_3k"]
+
+
+@pytest.mark.parametrize("table, problem", [
+    ({"per_class": []}, "not a tune_detector output"),
+    ({"per_class": {"dog": {"settings": {"threshold_on": 2}}}}, "threshold_on must be in"),
+])
+def test_train_refuses_a_bad_detector_defaults_file_before_any_work(tmp_path, capsys, table,
+                                                                    problem):
+    pytest.importorskip("torch", reason="`train` needs the train extra (torch)")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(table))
+    code = main(["train", "--esc50", str(tmp_path / "no_such_dataset"),
+                 "--detector-defaults", str(bad), "--no-progress", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and problem in err and "bad.json" in err and "Traceback" not in err
+
+
+def test_detector_defaults_naming_a_class_the_model_will_not_have_stop_before_training(
+        tmp_path):
+    pytest.importorskip("torch", reason="soundwatch.train needs the train extra (torch)")
+    from soundwatch.train.recipe import DataSources
+    from soundwatch.train.run import RunOptions, class_defaults_metadata
+
+    options = RunOptions(sources=DataSources(), out_dir=tmp_path,
+                         detector_classes={"dog": ClassSettings(threshold_on=0.5)})
+    with pytest.raises(SoundwatchError, match="will not have: \\['dog'\\]"):
+        class_defaults_metadata(options, ["cat", "cow"])
+    assert json.loads(class_defaults_metadata(options, ["dog"])["detector_classes"]) == {
+        "dog": {"threshold_on": 0.5}}

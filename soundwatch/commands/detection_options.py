@@ -11,7 +11,9 @@ from dataclasses import replace
 def add_detection_arguments(group) -> None:
     """Add --threshold-on/--threshold-off/--hop/--min-duration/--watch/--ignore to an
     argparse parser or argument group."""
-    group.add_argument("--threshold-on", type=float, help="score that starts an event")
+    group.add_argument("--threshold-on", type=float,
+                       help="score that starts an event, for every class not set one by one "
+                            "in the config file (the model's own per-class values included)")
     group.add_argument("--threshold-off", type=float, help="score below which it ends")
     group.add_argument("--hop", type=float, dest="hop_s",
                        help="seconds between scored windows (default: the model's hop)")
@@ -42,7 +44,8 @@ def detection_with_flags(detection, args, **fixed):
     detection = replace(detection, **changes, **fixed)
     problems = detection_problems(detection)
     if problems:
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+        raise SoundwatchError("invalid detection settings (the config file's with the "
+                              "command-line flags on top): " + "; ".join(problems))
     return detection
 
 

@@ -198,9 +198,12 @@ class MainWindow(QMainWindow):
             settings, unknown = restrict_to_labels(self.preferences.settings, labels)
             self.session.settings = settings
         tuning = self.preferences.tuning() if self.preferences is not None else ClassTuning()
+        from soundwatch.class_defaults import fields_in_use
+
         model_thresholds = {}
         detection = getattr(self.session.settings, "detection", None)
-        if self.session.classifier is not None and getattr(detection, "model_classes", True):
+        if (self.session.classifier is not None and detection is not None
+                and "threshold_on" in fields_in_use(detection)):
             model_thresholds = {
                 label: s.threshold_on
                 for label, s in getattr(self.session.classifier, "class_defaults", {}).items()

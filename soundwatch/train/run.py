@@ -58,22 +58,23 @@ class RunOptions:
 
 
 def class_defaults_metadata(options: RunOptions, labels) -> dict[str, str]:
-    """The metadata entry of ``options.detector_classes`` ({} when there are none).
+    """The metadata entry of ``options.detector_classes`` ({} when there are none); called
+    once the labels are known and before training, so a mismatch costs no run.
 
     Raises:
-        SoundwatchError: they name a label the model does not have, or a bad value.
+        SoundwatchError: they name a class the model will not have.
     """
-    from soundwatch.class_defaults import (
-        METADATA_KEY,
-        encode_class_defaults,
-        parse_class_defaults,
-    )
+    from soundwatch.class_defaults import METADATA_KEY, encode_class_defaults
+    from soundwatch.errors import SoundwatchError
 
     if not options.detector_classes:
         return {}
-    text = encode_class_defaults(options.detector_classes)
-    parse_class_defaults(text, labels, "--detector-defaults")
-    return {METADATA_KEY: text}
+    unknown = sorted(set(options.detector_classes) - set(labels))
+    if unknown:
+        raise SoundwatchError(f"--detector-defaults names classes this model will not have: "
+                              f"{unknown}; remove them from the file's per_class table, or "
+                              "train on data that has them")
+    return {METADATA_KEY: encode_class_defaults(options.detector_classes)}
 
 
 def current_command() -> str:
@@ -93,6 +94,7 @@ def run_training(options: RunOptions) -> dict:
                 len(splits.validation), len(splits.test), len(splits.holdout),
                 len(splits.backgrounds))
     data = load_banks(splits, options.spec, options.cache_dir, options.progress)
+    extra = class_defaults_metadata(options, data.labels)  # checked before training
     pad_db = options.spec.silence_value
     sampler = WindowSampler(data.train, data.labels, data.backgrounds, config.window_frames,
                             pad_db, config.background_fraction, config.silence_margin_db,
@@ -151,7 +153,7 @@ def run_training(options: RunOptions) -> dict:
         license=license_text(splits),
         training_command=summary["command"],
         git_commit=git_commit(),
-        extra=class_defaults_metadata(options, data.labels),
+        extra=extra,
     )
     model_path = options.model_path or options.out_dir / "model.onnx"
     check = data.validation or data.test or data.train

@@ -101,6 +101,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     splits = make_splits(options.sources, options.test_fold, options.val_fraction,
                          options.holdout_fraction, config.seed)
     project_labels = list(splits.labels)
+    class_settings = class_defaults_metadata(options, project_labels + home_labels)
     clash = sorted(set(project_labels) & set(home_labels))
     if clash:
         raise SoundwatchError(f"labels {clash} come both from the data and from AudioSet; "
@@ -271,7 +272,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                # the body is frozen YAMNet, its weights stored as float16
                "embedding_version": f"yamnet-{weights_id}-fp16",
                "audioset_labels": json.dumps(home_labels),
-               **class_defaults_metadata(options, labels)})
+               **class_settings})
     model_path = options.model_path or Path(options.out_dir) / "model.onnx"
     check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)
                             for i in range(min(4, len(bank.records)))])[:16]
