@@ -154,6 +154,13 @@ def run(args) -> int:
     if args.compare_scratch is not None:
         results["scratch"] = json.loads(args.compare_scratch.read_text())
     results["tuned_on_fold"] = args.tuned_on_fold
+    if args.detector_defaults is not None:
+        try:
+            tuned_with = json.loads(args.detector_defaults.read_text()).get("model")
+        except (OSError, ValueError, AttributeError):
+            tuned_with = None
+        results["detector_defaults"] = {"path": str(args.detector_defaults),
+                                        "tuned_with": tuned_with}
     if args.compare:
         results["comparisons"] = [_comparison(run_dir) for run_dir in args.compare]
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1, default=str))

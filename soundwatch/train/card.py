@@ -269,7 +269,8 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             "row-normalised).")
         add("")
     if model.get("class_defaults"):
-        _class_settings_section(add, model["class_defaults"], results.get("tuned_on_fold"))
+        _class_settings_section(add, model["class_defaults"], results.get("tuned_on_fold"),
+                                (results.get("detector_defaults") or {}).get("tuned_with"))
     events = results.get("events", {})
     if events.get("folds"):
         _events_section(add, events, results.get("tuned_on_fold"))
@@ -508,7 +509,8 @@ def _scratch_recipe(add, final: dict) -> None:
         "the shipped model has no validation split and keeps its last epoch")
 
 
-def _class_settings_section(add, classes: dict, tuned_on_fold: int | None) -> None:
+def _class_settings_section(add, classes: dict, tuned_on_fold: int | None,
+                            tuned_with: str | None = None) -> None:
     from soundwatch.detect import DetectorSettings
 
     defaults = DetectorSettings()
@@ -518,9 +520,12 @@ def _class_settings_section(add, classes: dict, tuned_on_fold: int | None) -> No
         f"{defaults.threshold_off}, min_duration_s {defaults.min_duration_s}) and, carried "
         f"in this file's metadata (`detector_classes`), its own settings for {len(classes)} "
         "classes: chosen by `python -m benchmarks.tune_detector` on the held-out streams of "
-        f"fold {tuned_on_fold or '?'}'s model, where each found at least 2 more clips than "
+        f"fold {tuned_on_fold or '?'}'s model"
+        + (f" (`{tuned_with}`)" if tuned_with else "")
+        + ", where each found at least 2 more clips than "
         "it added false events and added no false event on background-only audio. A "
-        "user's `[detection.classes.<label>]` values win over them; `[detection] "
+        "user's `[detection.classes.<label>]` values win over them, and so does a "
+        "detector-wide value the user changes (it applies to every class); `[detection] "
         "model_classes = false` turns them off.")
     add("")
     add("| class | threshold_on | threshold_off | min_duration_s |")
