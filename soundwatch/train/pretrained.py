@@ -280,19 +280,29 @@ def embed_time_cells(body: YamnetBody, windows: np.ndarray, batch: int = 128,
     Computed in float32 (as the app's onnxruntime computes them) and stored as float16 to
     halve the cache; their mean over cells is the 1024-d embedding.
     """
+    body.eval()
+    out = run_in_batches(lambda x: body.time_cells(x).transpose(1, 2), windows, batch,
+                         progress, "embedding windows")
+    return out if out is not None else np.zeros((0, 3, EMBEDDING_DIM), np.float16)
+
+
+def run_in_batches(network, windows: np.ndarray, batch: int, progress: bool,
+                   description: str) -> np.ndarray | None:
+    """``network`` (a (b, 1, 96, 64) float32 tensor -> tensor function) over (n, 96, 64)
+    windows in batches, without gradients: (n, ...) float16, or None for no windows."""
     from tqdm import tqdm
 
-    body.eval()
     out = None
     with torch.no_grad():
-        for start in tqdm(range(0, len(windows), batch), desc="embedding windows",
-                          unit="batch", disable=not progress, leave=False):
-            x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch]))[:, None]
-            cells = body.time_cells(x).transpose(1, 2).numpy()
+        for start in tqdm(range(0, len(windows), batch), desc=description, unit="batch",
+                          disable=not progress, leave=False):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch],
+                                                      dtype=np.float32))[:, None]
+            values = network(x).numpy()
             if out is None:
-                out = np.empty((len(windows),) + cells.shape[1:], dtype=np.float16)
-            out[start:start + batch] = cells
-    return out if out is not None else np.zeros((0, 3, EMBEDDING_DIM), np.float16)
+                out = np.empty((len(windows),) + values.shape[1:], dtype=np.float16)
+            out[start:start + batch] = values
+    return out
 
 
 def cached_embeddings(name: str, key_parts: list[str], compute, cache_dir: Path | None

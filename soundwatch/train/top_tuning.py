@@ -50,18 +50,10 @@ def embed_lower(lower: nn.Sequential, windows: np.ndarray, batch: int = 128,
                 progress: bool = False) -> np.ndarray:
     """The shared layers' output for (n, 96, 64) windows: (n, channels, time, freq) float16
     (512 x 6 x 4 for two top layers: 24.6 kB a window)."""
-    from tqdm import tqdm
+    from soundwatch.train.pretrained import run_in_batches
 
     lower.eval()
-    out = None
-    with torch.no_grad():
-        for start in tqdm(range(0, len(windows), batch), desc="shared layers",
-                          unit="batch", disable=not progress, leave=False):
-            x = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch]))[:, None]
-            acts = lower(x.float()).numpy()
-            if out is None:
-                out = np.empty((len(windows),) + acts.shape[1:], dtype=np.float16)
-            out[start:start + batch] = acts
+    out = run_in_batches(lower, windows, batch, progress, "shared layers")
     return out if out is not None else np.zeros((0, 0, 0, 0), np.float16)
 
 
