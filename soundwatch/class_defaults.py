@@ -153,8 +153,11 @@ def with_model_classes(settings: DetectorSettings, classifier) -> DetectorSettin
 def settings_for_classifier(settings: DetectorSettings, classifier) -> DetectorSettings:
     """The detector settings ``classifier`` runs with, from the user's ``settings``: the
     model's own per-class settings first, then the thresholds learnt from the user's
-    corrections (which only raise a class's ``threshold_on`` from what it is by then), then
-    the user's own sounds' settings. The config file's per-class values always win."""
+    corrections (a raise applies where it is higher than the class's ``threshold_on`` by
+    then, a lowering only while that is still the one it was learnt from, bringing the
+    class's ``threshold_off`` down with it: :func:`~soundwatch.corrections.thresholds.
+    with_adjustments`), then the user's own sounds' settings. The config file's per-class
+    values always win."""
     from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.sounds.apply import with_sound_settings
 
