@@ -84,8 +84,11 @@ def _correct(args, store, settings) -> int:
     sounds = _user_sounds()
     labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
     from soundwatch.class_defaults import with_model_classes
+    from soundwatch.config import user_config_path
 
-    base = with_model_classes(settings.detection, classifier)  # the model's own included
+    # the model's own included
+    base = with_model_classes(settings.detection, classifier,
+                              args.config or user_config_path())
     history = None
     if args.events_action == "missed":
         from soundwatch.times import parse_time
