@@ -126,39 +126,83 @@ def fields_in_use(settings: DetectorSettings) -> tuple[str, ...]:
                           and getattr(settings, name) != getattr(built_in, name)))
 
 
-def with_class_defaults(settings: DetectorSettings, defaults: dict[str, ClassSettings]
-                        ) -> DetectorSettings:
+def with_class_defaults(settings: DetectorSettings, defaults: dict[str, ClassSettings],
+                        config_path: str | Path | None = None) -> DetectorSettings:
     """``settings`` with ``defaults`` filling each class field it leaves None (those of
-    :func:`fields_in_use`); ``settings`` itself when there is nothing to fill."""
+    :func:`fields_in_use`); ``settings`` itself when there is nothing to fill.
+
+    Args:
+        settings: the user's detection settings (config file and flags applied).
+        defaults: a model's own per-class settings.
+        config_path: the config file ``settings`` came from, named in errors.
+
+    Raises:
+        SoundwatchError: a class's ``threshold_off`` set by the user is above the
+            ``threshold_on`` the model's own settings give it (named, with the fixes).
+    """
     usable = fields_in_use(settings)
     if not usable or not defaults:
         return settings
     classes = dict(settings.classes)
+    conflicts = []
     for label, default in defaults.items():
         mine = classes.get(label, ClassSettings())
         filled = replace(mine, **{k: getattr(default, k) for k in usable
                                   if getattr(mine, k) is None and getattr(default, k) is not None})
         if mine.threshold_on is not None and mine.threshold_off is None:
             filled = replace(filled, threshold_off=None)  # the user's own "on" keeps its pair
+        if (mine.threshold_on is None and mine.threshold_off is not None
+                and filled.threshold_on is not None
+                and mine.threshold_off > filled.threshold_on):
+            conflicts.append((label, mine.threshold_off, filled.threshold_on))
         classes[label] = filled
+    if conflicts:
+        raise _off_above_models_on(conflicts, config_path)
     return replace(settings, classes=classes)
 
 
-def with_model_classes(settings: DetectorSettings, classifier) -> DetectorSettings:
+def _off_above_models_on(conflicts: list[tuple[str, float, float]],
+                         config_path: str | Path | None) -> SoundwatchError:
+    where = f"the config file {config_path}" if config_path else "the config file"
+    parts = []
+    for label, off, on in conflicts:
+        parts.append(
+            f"[detection.classes.{label}] threshold_off = {off:g} is above the threshold_on "
+            f"it would end under: you set no threshold_on for {label}, and the model's own "
+            f"threshold_on for this class is {on:g} (its per-class settings, carried in the "
+            f"model file). Lower threshold_off to {on:g} or less, or set threshold_on = ... "
+            f"(at least {off:g}) in [detection.classes.{label}] too")
+    return SoundwatchError(
+        f"{where}: " + "; ".join(parts) + ", or turn the model's own class settings off with "
+        "model_classes = false under [detection]. Fix it in the config file.")
+
+
+def with_model_classes(settings: DetectorSettings, classifier,
+                       config_path: str | Path | None = None) -> DetectorSettings:
     """``settings`` with ``classifier``'s own per-class settings filled in
-    (:func:`with_class_defaults`); a classifier without any leaves it as it is."""
-    return with_class_defaults(settings, getattr(classifier, "class_defaults", {}))
+    (:func:`with_class_defaults`, whose errors name ``config_path``); a classifier
+    without any leaves it as it is."""
+    return with_class_defaults(settings, getattr(classifier, "class_defaults", {}),
+                               config_path)
 
 
-def settings_for_classifier(settings: DetectorSettings, classifier) -> DetectorSettings:
-    """The detector settings ``classifier`` runs with, from the user's ``settings``: the
-    model's own per-class settings first, then the thresholds learnt from the user's
-    corrections (which only raise a class's ``threshold_on`` from what it is by then), then
-    the user's own sounds' settings. The config file's per-class values always win."""
+def settings_for_classifier(settings: DetectorSettings, classifier,
+                            config_path: str | Path | None = None) -> DetectorSettings:
+    """The detector settings ``classifier`` runs with, from the user's ``settings`` (read
+    from ``config_path``, named in errors): the model's own per-class settings first,
+    then the thresholds learnt from the user's corrections (a raise applies where it is
+    higher than the class's ``threshold_on`` by then, a lowering only while that is still
+    the one it was learnt from, bringing the class's ``threshold_off`` down with it:
+    :func:`~soundwatch.corrections.thresholds.with_adjustments`), then the user's own
+    sounds' settings. The config file's per-class values always win.
+
+    Raises:
+        SoundwatchError: see :func:`with_class_defaults`.
+    """
     from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.sounds.apply import with_sound_settings
 
-    settings = with_model_classes(settings, classifier)
+    settings = with_model_classes(settings, classifier, config_path)
     settings = with_adjustments(settings, classifier.labels,
                                 model_version=classifier.metadata.model_version)
     return with_sound_settings(settings, classifier)

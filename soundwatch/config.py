@@ -70,6 +70,7 @@ MAX_CLIP_MB = 1e9  # 1 PB
 MAX_CLIP_FILES = 10_000_000
 MAX_CONFIG_BYTES = 1_000_000
 MAX_CONFIG_DEPTH = 20  # nested tables/arrays; ours go 3 deep
+FIX_IN_FILE = "Fix it in the config file."  # how every error about a value in it ends
 MAX_SCORE_HISTORY_H = 24.0 * 31  # a month: 1.5 GB of scores with the shipped model
 
 
@@ -393,7 +394,8 @@ def settings_from_dict(table: dict, source: str = "settings") -> Settings:
 def _build(cls, table, section: str, source: str):
     where = f"[{section}]" if section else "the top level"
     if not isinstance(table, dict):
-        raise SoundwatchError(f"{source}: {where} must be a table, got {table!r}")
+        raise SoundwatchError(f"{source}: {where} must be a table, got {table!r}. "
+                              f"{FIX_IN_FILE}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in fields(cls)]
     values = {}
@@ -410,11 +412,24 @@ def _build(cls, table, section: str, source: str):
     return cls(**values)
 
 
+def _not_a_table(item, name: str, value, source: str) -> SoundwatchError:
+    """The error for ``key = value`` written under a table of tables (``[detection.classes]``
+    then ``dog = 0.5``): names the key and shows the table it must be."""
+    keys = [f.name for f in fields(item)]
+    if "threshold_on" in keys and isinstance(value, (int, float)) and not isinstance(value,
+                                                                                     bool):
+        example = f"threshold_on = {value!r}"
+    else:
+        example = f"{keys[0]} = ...  (its keys: {', '.join(keys)})"
+    return SoundwatchError(
+        f"{source}: {name} must be a table of its own settings, got {value!r}. Write it as "
+        f"its own section:\n[{name}]\n{example}\n{FIX_IN_FILE}")
+
+
 def _convert(hint, value, name: str, source: str):
     def wrong(expected: str):
-        return SoundwatchError(
-            f"{source}: {name} must be {expected}, got {value!r}. Fix it in the config file."
-        )
+        return SoundwatchError(f"{source}: {name} must be {expected}, got {value!r}. "
+                               f"{FIX_IN_FILE}")
 
     optional = False
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
@@ -428,6 +443,9 @@ def _convert(hint, value, name: str, source: str):
         if not isinstance(value, dict):
             raise wrong("a table of tables")
         item = typing.get_args(hint)[1]
+        for label, sub in value.items():
+            if not isinstance(sub, dict):
+                raise _not_a_table(item, f"{name}.{label}", sub, source)
         return {label: _build(item, sub, f"{name}.{label}", source)
                 for label, sub in value.items()}
     if origin is tuple:

@@ -134,3 +134,39 @@ def test_detector_defaults_naming_a_class_the_model_will_not_have_stop_before_tr
         class_defaults_metadata(options, ["cat", "cow"])
     assert json.loads(class_defaults_metadata(options, ["dog"])["detector_classes"]) == {
         "dog": {"threshold_on": 0.5}}
+
+
+def test_a_users_threshold_off_above_the_models_own_threshold_on_names_both_and_the_fixes(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    mine = DetectorSettings(classes={"dog": ClassSettings(threshold_off=0.6)})
+    with pytest.raises(SoundwatchError) as info:
+        with_class_defaults(mine, MODEL, "my.toml")  # the model's dog: on 0.5
+    message = str(info.value)
+    assert message.startswith("the config file my.toml: [detection.classes.dog] "
+                              "threshold_off = 0.6")
+    assert "the model's own threshold_on for this class is 0.5" in message
+    for fix in ("Lower threshold_off to 0.5 or less", "set threshold_on = ... (at least 0.6)",
+                "model_classes = false"):
+        assert fix in message
+    assert message.endswith("Fix it in the config file.")
+    # Each fix it names is taken.
+    for fixed in (ClassSettings(threshold_off=0.5),
+                  ClassSettings(threshold_on=0.7, threshold_off=0.6)):
+        with_class_defaults(DetectorSettings(classes={"dog": fixed}), MODEL).validate()
+    off = DetectorSettings(classes={"dog": ClassSettings(threshold_off=0.6)},
+                           model_classes=False)
+    assert with_class_defaults(off, MODEL).validate().class_values("dog")[:2] == (0.8, 0.6)
+    # From the command line, the file is the one --config names.
+    model = model_with(tmp_path / "own.onnx", encode_class_defaults(
+        {"tone_3k": ClassSettings(threshold_on=0.5, threshold_off=0.3)}))
+    config = tmp_path / "mine.toml"
+    config.write_text("[detection.classes.tone_3k]\nthreshold_off = 0.6\n")
+    signal, _ = scene([("silence", 1.0)])
+    audio = tmp_path / "quiet.wav"
+    soundfile.write(str(audio), signal, RATE)
+    assert main(["classify", str(audio), "--model", str(model), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"the config file {config}: [detection.classes.tone_3k] threshold_off = 0.6" in err
+    assert "the model's own threshold_on for this class is 0.5" in err

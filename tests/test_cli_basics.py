@@ -69,3 +69,42 @@ def test_listen_on_a_corrupt_file_names_the_file(tmp_path):
     result = run("listen", "--headless", "--file", str(path))
     assert result.returncode == 2
     assert "junk.flac" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [None, "scripts/run.sh"])
+def test_no_display_and_no_microphone_suggest_the_same_command_form(monkeypatch, command):
+    """Both name the command the user typed (scripts/run.sh, the README's "run the app",
+    sets SOUNDWATCH_COMMAND; an installed `soundwatch` does not) and `listen --headless`."""
+    import re
+
+    from soundwatch.audio import capture
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.gui.app import display_problem
+
+    environ = {} if command is None else {"SOUNDWATCH_COMMAND": command}
+    if command is None:
+        monkeypatch.delenv("SOUNDWATCH_COMMAND", raising=False)
+    else:
+        monkeypatch.setenv("SOUNDWATCH_COMMAND", command)
+    no_display = display_problem(environ, "linux")
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])  # a machine without one
+    with pytest.raises(SoundwatchError) as info:
+        capture.find_input_device(None)
+    no_microphone = str(info.value)
+    want = f"`{command or 'soundwatch'} listen --headless"
+    suggested = [re.findall(r"`([^`]*)`", m) for m in (no_display, no_microphone)]
+    assert [s[0].split(" listen")[0] for s in suggested] == [command or "soundwatch"] * 2
+    assert want in no_display and want + " --file PATH`" in no_microphone
+
+
+def test_without_a_display_the_window_points_to_the_command_it_was_started_with(tmp_path):
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    environ.update(SOUNDWATCH_COMMAND="scripts/run.sh",
+                   SOUNDWATCH_CONFIG_DIR=str(tmp_path / "config"),
+                   SOUNDWATCH_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run(SOUNDWATCH, capture_output=True, text=True, timeout=60,
+                            env=environ)
+    assert result.returncode == 2
+    assert "no display" in result.stderr
+    assert "`scripts/run.sh listen --headless`" in result.stderr

@@ -88,3 +88,22 @@ def test_bad_files_are_refused_naming_file_and_key(dirs, text, message):
     with pytest.raises(SoundwatchError, match=message) as info:
         load_settings(path)
     assert "bad.toml" in str(info.value)
+
+
+def test_a_number_under_a_table_of_classes_shows_the_table_it_must_be(dirs):
+    path = dirs / "bad.toml"
+    path.write_text("[detection.classes]\ndoor_wood_knock = 0.5\n")
+    with pytest.raises(SoundwatchError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: detection.classes.door_wood_knock must be a table")
+    assert "[detection.classes.door_wood_knock]\nthreshold_on = 0.5\n" in message
+    assert message.endswith("Fix it in the config file.")
+    # The form it shows is one the loader takes.
+    path.write_text("[detection.classes.door_wood_knock]\nthreshold_on = 0.5\n")
+    assert load_settings(path).detection.class_values("door_wood_knock")[0] == 0.5
+    # Any other value that must be a table ends the same way.
+    path.write_text("detection = 3\n")
+    with pytest.raises(SoundwatchError, match=r"\[detection\] must be a table, got 3\. "
+                                              r"Fix it in the config file\.$"):
+        load_settings(path)

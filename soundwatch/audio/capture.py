@@ -89,9 +89,11 @@ def find_input_device(selector: str | int | None) -> InputDevice:
     """
     devices = list_input_devices()
     if not devices:
+        from soundwatch.command import suggest
+
         raise SoundwatchError(
             "no input device found: plug in a microphone, or replay a file with "
-            "`soundwatch listen --headless --file PATH`"
+            + suggest("listen --headless --file PATH")
         )
     listing = "; ".join(f"{d.index} '{d.name}'" for d in devices)
     if selector is None or str(selector).strip() == "":

@@ -44,7 +44,7 @@ def run(args) -> int:
 
     from soundwatch.analysis import classify_file
     from soundwatch.class_defaults import settings_for_classifier
-    from soundwatch.config import load_settings
+    from soundwatch.config import load_settings, user_config_path
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
@@ -65,7 +65,8 @@ def run(args) -> int:
                             threads=threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     # the model's per-class settings, those learnt from corrections, your sounds' own
-    detection = settings_for_classifier(detection, classifier)
+    detection = settings_for_classifier(detection, classifier,
+                                        args.config or user_config_path())
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

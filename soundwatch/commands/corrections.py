@@ -9,7 +9,8 @@
 
 Event ids are the first column of `soundwatch events list`. A correction of one of your
 sounds retrains it at once (--no-retrain: later, with `soundwatch sounds retrain`); a
-rejected model label gets a per-place threshold (see soundwatch.corrections.thresholds).
+model label gets a per-place threshold_on, raised by rejected events and lowered by missed
+ones (one rule: see soundwatch.corrections.thresholds).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def add_parsers(actions) -> None:
                              "examples)")
         if name == "corrections":
             sub.add_argument("--reset", metavar="LABEL",
-                             help="remove LABEL's learnt threshold (its corrections so far "
+                             help="remove LABEL's learnt threshold, raised or lowered (its "
+                             "corrections so far "
                              "stop counting; they stay in the database)")
             sub.add_argument("--json", action="store_true", help="one JSON object per label")
         else:
@@ -81,16 +83,23 @@ def _correct(args, store, settings) -> int:
     classifier = Classifier(args.model or settings.model.path or default_model_path())
     sounds = _user_sounds()
     labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
+    from soundwatch.class_defaults import with_model_classes
+    from soundwatch.config import user_config_path
+
+    # the model's own included
+    base = with_model_classes(settings.detection, classifier,
+                              args.config or user_config_path())
+    history = None
     if args.events_action == "missed":
         from soundwatch.times import parse_time
 
         start = parse_time(args.start, what="--start time")
         end = parse_time(args.end, what="--end time")
-        done = mark_missed(store, args.label, start, end, labels, args.new, args.audio)
+        # what the history says against the threshold in force before this correction
+        history = _missed_scores(store, args.label, start, end, settings)
+        done = mark_missed(store, args.label, start, end, labels, args.new, args.audio,
+                           classifier=classifier, detection=base)
     else:
-        from soundwatch.class_defaults import with_model_classes
-
-        base = with_model_classes(settings.detection, classifier)  # the model's own included
         done = correct_event(store, args.events_action, args.id, labels, base,
                              label=getattr(args, "label", None),
                              new_ok=getattr(args, "new", False),
@@ -98,15 +107,19 @@ def _correct(args, store, settings) -> int:
     result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
               "label": done.label,
               "example": str(done.example_path) if done.example_path else None,
-              "threshold": done.adjustment.reason if done.adjustment else None}
+              "threshold": done.adjustment.reason if done.adjustment else None,
+              "threshold_on": done.adjustment.threshold_on if done.adjustment else None,
+              "threshold_change": done.adjustment.change if done.adjustment else None,
+              "unrecovered": list(done.adjustment.unrecovered) if done.adjustment else [],
+              "missed_peak": done.missed_peak.peak if done.missed_peak else None,
+              "missed_peak_source": done.missed_peak.source if done.missed_peak else None}
     retrained = []
     for label in {done.event_label, done.label} - {None}:
         if args.no_retrain or label in labels.model:
             continue
         retrained.append(retrain_and_save(label, classifier, store)[1])
     result["retrained"] = retrained
-    result["history"] = (_missed_scores(store, done.label, start, end, settings)
-                         if done.kind == "missed" else None)
+    result["history"] = history
     if args.json:
         print(to_json(result))
         return 0
@@ -117,10 +130,12 @@ def _correct(args, store, settings) -> int:
     print(f"{subject} {what[done.kind]}; "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
-    if done.adjustment:
-        print(f"{done.event_label}: {done.adjustment.reason}")
     if result["history"]:
         print(result["history"])
+    if done.missed_peak:
+        print(done.missed_peak.describe(done.label))
+    if done.adjustment:
+        print(f"{done.event_label or done.label}: {done.adjustment.reason}")
     for line in retrained:
         print(line)
     return 0
@@ -189,10 +204,15 @@ def _show(args, store, settings) -> int:
             adjustment = adjustments.get(label)
             print(to_json({"label": label, **{k: counts.get(label, {}).get(k, 0) for k in keys},
                            "threshold_on": adjustment.threshold_on if adjustment else None,
+                           "base_threshold_on": (adjustment.base_threshold_on if adjustment
+                                                 else None),
+                           "change": adjustment.change if adjustment else None,
+                           "unrecovered": list(adjustment.unrecovered) if adjustment else [],
                            "reason": adjustment.reason if adjustment else None}))
         return 0
     if not labels:
-        print("no corrections yet: `soundwatch events confirm|reject|relabel ID`")
+        print("no corrections yet: `soundwatch events confirm|reject|relabel ID`, "
+              "`soundwatch events missed --start T --end T LABEL`")
         return 0
     print(f"{'label':<24} {'confirmed':>9} {'rejected':>8} {'said to be':>10} {'missed':>6}"
           "  learnt threshold_on")

@@ -93,7 +93,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from soundwatch.class_defaults import settings_for_classifier
     from soundwatch.clips import clip_writer_for
-    from soundwatch.config import RunLimits, check_flags, load_settings
+    from soundwatch.config import RunLimits, check_flags, load_settings, user_config_path
     from soundwatch.console import ConsolePrinter
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier, default_model_path
@@ -122,7 +122,8 @@ def run(args) -> int:
     clips = clip_writer_for(settings, classifier) if settings.clips.enabled else None
     store = None if args.no_db else EventStore(settings.database_path())
     # the model's per-class settings, those learnt from corrections, your sounds' own
-    detection = settings_for_classifier(settings.detection, classifier)
+    detection = settings_for_classifier(settings.detection, classifier,
+                                        args.config or user_config_path())
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},

@@ -42,7 +42,7 @@ def run(args) -> int:
 
     from soundwatch.class_defaults import with_class_defaults
     from soundwatch.commands.detection_options import split_labels
-    from soundwatch.config import load_settings
+    from soundwatch.config import load_settings, user_config_path
     from soundwatch.corrections.thresholds import with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.rescoring import compare, rescore
@@ -73,7 +73,8 @@ def run(args) -> int:
                               f"its labels: {', '.join(sorted(known))}")
     # as the live detector had them: the model's own class settings (unless the config
     # turns them off), the thresholds learnt from corrections, your sounds' own durations
-    detection = with_class_defaults(detection, segments[-1].class_defaults)
+    detection = with_class_defaults(detection, segments[-1].class_defaults,
+                                    args.config or user_config_path())
     if not args.without_learnt:
         detection = with_adjustments(detection, known,
                                      model_version=segments[-1].model_version)

@@ -7,6 +7,8 @@ Kinds (column ``kind`` of the ``corrections`` table):
 - ``relabel``: "it was LABEL": a false alarm of the event's label and an example of
   LABEL (a model label, one of the user's sounds, or a new sound's name).
 - ``missed``: "missed one here": LABEL sounded between two times and no event said so.
+  For a model label, ``peak`` is the score LABEL held over the range
+  (:mod:`soundwatch.corrections.missed`), which may lower its learnt threshold.
 
 Audio: a correction that teaches a sound (relabel, missed, and any correction of one of
 the user's sounds) needs its audio and is refused without it, nothing stored; confirm
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.corrections.examples import example_name, examples_dir, keep_file, keep_samples
+from soundwatch.corrections.missed import MissedPeak
 from soundwatch.corrections.thresholds import (
     Adjustment,
     compute_adjustment,
@@ -71,8 +74,9 @@ class Labels:
 
 @dataclass(frozen=True)
 class Correction:
-    """What was stored: the row ``id``, the kept ``example_path`` (None: no audio kept)
-    and the learnt threshold of the event's label (None: unchanged or removed)."""
+    """What was stored: the row ``id``, the kept ``example_path`` (None: no audio kept),
+    the learnt threshold of the label it taught (the event's; a missed one's LABEL; None:
+    unchanged or removed) and, for a miss of a model label, the score it held then."""
 
     id: int
     kind: str
@@ -80,6 +84,7 @@ class Correction:
     label: str | None
     example_path: Path | None
     adjustment: Adjustment | None
+    missed_peak: MissedPeak | None = None
 
 
 def correct_event(store, kind: str, row_id: int, labels: Labels,
@@ -156,15 +161,35 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
 
 
 def mark_missed(store, label: str, start: datetime, end: datetime, labels: Labels,
-                new_ok: bool = False, audio_path: str | Path | None = None) -> Correction:
+                new_ok: bool = False, audio_path: str | Path | None = None,
+                classifier=None, detection: DetectorSettings | None = None,
+                adjustments_path: str | Path | None = None) -> Correction:
     """Record that ``label`` sounded from ``start`` to ``end`` (UTC) without an event.
 
     The audio kept: ``audio_path`` (a recording of that moment) or the saved clip of a
-    stored event that overlaps the range.
+    stored event that overlaps the range. For one of the model's labels, with
+    ``classifier`` and ``detection``, the score it held over the range is stored as the
+    correction's ``peak`` (:mod:`soundwatch.corrections.missed`: from the score history,
+    else from the kept audio scored by ``classifier``) and its learnt threshold is
+    recomputed (:func:`update_adjustment`), which may lower it.
+
+    Args:
+        store: an open (writable) :class:`~soundwatch.store.EventStore`.
+        label: what sounded.
+        start, end: the marked range (aware datetimes).
+        labels: the labels in use.
+        new_ok: ``label`` may name a new sound.
+        audio_path: a recording of the moment.
+        classifier: the :class:`~soundwatch.model.Classifier` in use (None: no score is
+            measured and no threshold learnt).
+        detection: the settings in force without learnt thresholds (the model's own
+            per-class values included), as for :func:`correct_event`.
+        adjustments_path: the learnt thresholds file (default: the user data folder's).
 
     Raises:
         SoundwatchError: an unknown label, a range that is empty or longer than
-            MAX_MISSED_S, or no audio for it; nothing is stored then.
+            MAX_MISSED_S, no audio for it, or audio that cannot be read; nothing is
+            stored then.
     """
     label = labels.check(label, new_ok)
     length_s = (end - start).total_seconds()
@@ -188,28 +213,47 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
             f"no audio of {start_iso} to {end_iso} is kept: no saved clip overlaps it and "
             "the command line cannot reach the window's live audio. Pass --audio FILE with "
             "a recording of that moment; nothing was stored")
+    measured = None
+    learns = classifier is not None and detection is not None and label in labels.model
+    if learns:
+        from soundwatch.corrections.missed import peak_from_audio, peak_from_history
+
+        version = classifier.metadata.model_version
+        measured = (peak_from_history(store.path, label, start, end, detection, version)
+                    or peak_from_audio(source, label, classifier, detection))
     key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
     example = keep_file(source, examples_dir(store.path),
                         example_name("missed", label, key, source.suffix or ".flac"))
     correction_id, _ = store.add_correction("missed", start_iso, end_iso, label=label,
+                                            peak=measured.peak if measured else None,
                                             example_path=str(example))
-    return Correction(correction_id, "missed", None, label, example, None)
+    adjustment = None
+    if learns:
+        adjustment = update_adjustment(store, label, detection, adjustments_path,
+                                       classifier.metadata.model_version)
+    return Correction(correction_id, "missed", None, label, example, adjustment, measured)
 
 
 def update_adjustment(store, label: str, detection: DetectorSettings,
                       adjustments_path: str | Path | None = None,
                       model_version: str = "") -> Adjustment | None:
     """Recompute ``label``'s learnt threshold from its corrections since its last reset
-    and save it (or remove it when no raise helps); returns it."""
+    (rejected, confirmed and missed: the one rule of
+    :func:`~soundwatch.corrections.thresholds.compute_adjustment`) and save it, or remove
+    it when they neither move it nor leave a miss to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
     after = resets.get(label, 0)
-    rejected, confirmed = [], []
+    rejected, confirmed, missed = [], [], []
     for row in store.corrections(label):
-        if row["id"] <= after or row["event_label"] != label or row["peak"] is None:
+        if row["id"] <= after or row["peak"] is None:
             continue
-        (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
+        if row["kind"] == "missed":
+            if row["label"] == label:  # its peak is the score LABEL held over the range
+                missed.append(float(row["peak"]))
+        elif row["event_label"] == label:
+            (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
     adjustment = compute_adjustment(label, detection.class_values(label)[0], rejected,
-                                    confirmed, model_version)
+                                    confirmed, model_version, missed)
     if adjustment is None:
         adjustments.pop(label, None)
     else:

@@ -1,17 +1,38 @@
 """Per-place thresholds for the model's own labels, learnt from corrected events.
 
-For a label with rejected events (false alarms: "not this", or "it was" another sound)
-its ``threshold_on`` is raised just above the highest rejected peak score that lies
-below every confirmed event's peak: the false alarms would not fire again while every
-event the user confirmed still would. The raise is bounded (:data:`MAX_RAISE`, and
-never above :data:`MAX_THRESHOLD_ON`); a rejected event that scored higher than that,
-or higher than a confirmed one, stays possible and is reported as such.
+One rule (:func:`compute_adjustment`) turns a label's corrections into one
+``threshold_on``. Each correction asks something of the threshold ``t``:
+
+- a *rejected* event (a false alarm: "not this", or "it was" another sound) with peak
+  ``r`` asks ``t >= r + MARGIN``: it must not fire again;
+- a *confirmed* event with peak ``c`` asks ``t <= c``: it must still fire;
+- a *missed* one ("missed one here", ``events missed``) with peak ``m`` asks
+  ``t <= m - MARGIN``: it should fire next time. Its peak is the score the label held
+  over the marked range for ``min_duration_s`` (:mod:`soundwatch.corrections.missed`),
+  from the score history or, where none covers the range, from the kept audio scored by
+  the model.
+
+Raise first: ``threshold_on`` goes just above the highest rejected peak that every
+confirmed and missed event stays above (at most :data:`MAX_RAISE` up, never above
+:data:`MAX_THRESHOLD_ON`); a rejected event that scored higher than that stays possible
+and is reported as such. Else lower: a missed event that scored under the threshold in
+force brings it down to just below its peak (to the lowest such peak that can be
+recovered), but never to or below the peak of a rejected event it now suppresses (a
+false alarm the user rejected must not come back), never more than :data:`MAX_LOWER` down
+and never below :data:`MIN_THRESHOLD_ON`. A missed event that cannot be recovered within
+those bounds is reported with its peak and the bound that stopped it; a label whose
+only corrections are such misses keeps its threshold, with that report
+(``threshold_on`` equal to ``base_threshold_on``).
 
 Adjustments live in ``threshold_adjustments.json`` in the user data folder and are
-applied by ``listen``, ``classify``, ``rescore`` and the window as per-class
-``threshold_on`` overrides (:func:`with_adjustments`). They only ever raise a
-threshold: a higher one set in the config file wins. ``soundwatch events corrections
-reset LABEL`` removes one; the corrections themselves stay in the database, and only
+applied by ``listen``, ``classify``, ``rescore`` and the window as per-class overrides
+(:func:`with_adjustments`): a raised ``threshold_on`` where it is higher than the one in
+force (a higher one set in the config file wins); a lowered one only while the
+threshold in force is still the one it was learnt from (a value changed in the config
+file since then wins), with the class's ``threshold_off`` brought down to at most the new
+``threshold_on`` (the detector's rule for a class whose "on" is set alone, so the model's
+own per-class ``threshold_off`` cannot end up above it). ``soundwatch events corrections
+--reset LABEL`` removes one; the corrections themselves stay in the database, and only
 corrections made after a reset count towards a new adjustment.
 
 The user's own sounds are not adjusted here: they are retrained from their corrections
@@ -36,7 +57,16 @@ VERSION = 1
 FILE_NAME = "threshold_adjustments.json"
 MAX_RAISE = 0.25  # a correction never raises a threshold_on by more than this
 MAX_THRESHOLD_ON = 0.95  # nor above this: a label that should never fire is ignored instead
-MARGIN = 0.01  # the new threshold lies this far above the rejected peak it suppresses
+# A missed event never lowers a threshold_on by more than this: the same step as a raise;
+# from the detector-wide 0.8 it reaches 0.55, inside the 0.5-0.9 range where the
+# per-class sweep kept its classes (detect.DEFAULTS_METHOD). A larger step would rest on
+# a single mark of the user's; a second miss lower still is reported, not followed.
+MAX_LOWER = 0.25
+# Nor below this: the lowest threshold_on the detector sweep measured (0.4-0.9, see
+# detect.DEFAULTS_METHOD); how often a label fires by mistake under it on speech, music
+# and noise was never measured, and 0.7 already gave 12 false events an hour on music.
+MIN_THRESHOLD_ON = 0.4
+MARGIN = 0.01  # the new threshold lies this far above a rejected peak / below a missed one
 
 
 def default_adjustments_path() -> Path:
@@ -52,13 +82,19 @@ class Adjustment:
 
     Attributes:
         label: the model's label.
-        threshold_on: the raised threshold (a score in [0, 1]).
+        threshold_on: the learnt threshold (a score in [0, 1]): above
+            ``base_threshold_on`` when raised, below it when lowered, equal to it when no
+            correction could move it (``reason`` says why).
         base_threshold_on: the threshold in force when it was computed.
         rejected: rejected events counted; ``suppressed`` of them fall below it.
         confirmed: confirmed events counted (all stay above it).
         reason: the rule in words, with its numbers.
         model_version: the model whose scores it was learnt from ("": any); another
             model's scores differ, so it is not applied to them.
+        missed: missed events counted (those whose peak score is known);
+            ``recovered`` of them now rise above it.
+        unrecovered: the missed events that still would not fire, each
+            ``{"peak": score, "reason": the bound that stopped it}``.
     """
 
     label: str
@@ -69,44 +105,106 @@ class Adjustment:
     confirmed: int
     reason: str
     model_version: str = ""
+    missed: int = 0
+    recovered: int = 0
+    unrecovered: tuple = ()
+
+    @property
+    def change(self) -> str:
+        """``raised``, ``lowered`` or ``unchanged`` (only a report)."""
+        if self.threshold_on > self.base_threshold_on:
+            return "raised"
+        return "lowered" if self.threshold_on < self.base_threshold_on else "unchanged"
 
 
 def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
-                       confirmed_peaks: list[float], model_version: str = ""
-                       ) -> Adjustment | None:
-    """The raised threshold for ``label``, or None when no raise helps.
+                       confirmed_peaks: list[float], model_version: str = "",
+                       missed_peaks: list[float] = ()) -> Adjustment | None:
+    """The learnt threshold for ``label`` (the rule of the module docstring), or None
+    when its corrections neither move it nor leave a missed event to report.
 
     Args:
         label: the label.
-        base_on: its ``threshold_on`` now (config file and flags applied).
+        base_on: its ``threshold_on`` now (config file, flags and the model's own
+            per-class value applied; no learnt threshold).
         rejected_peaks: peak scores of its rejected events.
         confirmed_peaks: peak scores of its confirmed events.
         model_version: the model that scored them.
+        missed_peaks: the scores its missed events held over their marked ranges.
+
+    Returns:
+        An :class:`Adjustment` whose ``threshold_on`` is above ``base_on`` (raised), below
+        it (lowered), or equal to it when only missed events that cannot be recovered
+        (or that scored above it already) are to be reported.
     """
+    base_on = round(float(base_on), 4)
+    rejected_peaks = [float(p) for p in rejected_peaks]
+    missed_peaks = [float(p) for p in missed_peaks]
     ceiling = min(base_on + MAX_RAISE, MAX_THRESHOLD_ON)
     lowest_confirmed = min(confirmed_peaks, default=float("inf"))
-    # Candidates: just above each rejected peak, as long as every confirmed peak stays
-    # at or above the new threshold and the raise stays bounded.
-    best, suppressed = None, 0
+    # Raise: just above each rejected peak, as long as every confirmed peak stays at or
+    # above the new threshold and the raise stays bounded.
+    best = None
     for peak in sorted(rejected_peaks):
         candidate = round(peak + MARGIN, 4)
         if candidate <= base_on or candidate > ceiling or candidate > lowest_confirmed:
             continue
-        best, suppressed = candidate, sum(p < candidate for p in rejected_peaks)
-    if best is None:
+        best = candidate
+    if best is None and not missed_peaks:
         return None
+    new_on = base_on if best is None else best
+    # Lower: to just below the lowest missed peak under it that the bounds allow. Every
+    # rejected peak stays below the result, so after a raise nothing is lowered.
+    guard = max((round(r + MARGIN, 4) for r in rejected_peaks), default=0.0)
+    lowest = max(round(base_on - MAX_LOWER, 4), MIN_THRESHOLD_ON, guard)
+    above = [m for m in missed_peaks if round(m - MARGIN, 4) >= new_on]
+    under = sorted(m for m in missed_peaks if round(m - MARGIN, 4) < new_on)
+    reachable = [m for m in under if round(m - MARGIN, 4) >= lowest]
+    unrecovered = []
+    for peak in under[:len(under) - len(reachable)]:  # sorted: the unreachable come first
+        wanted = round(peak - MARGIN, 4)
+        if rejected_peaks and wanted < guard:
+            why = (f"a rejected event scored {max(rejected_peaks):.2f}: a threshold_on under "
+                   "that would let that false alarm back")
+        elif wanted < MIN_THRESHOLD_ON:
+            why = f"under the lowest threshold_on a correction sets, {MIN_THRESHOLD_ON:.2f}"
+        else:
+            why = (f"more than {MAX_LOWER:.2f} under threshold_on {base_on:.2f} (the most a "
+                   "correction lowers it)")
+        unrecovered.append({"peak": round(peak, 4), "reason": why})
+    if reachable:
+        new_on = round(min(reachable) - MARGIN, 4)
+    suppressed = sum(r < new_on for r in rejected_peaks)
+    if best is not None:
+        reason = (f"threshold_on {base_on:.2f} -> {best:.2f}: {suppressed} of "
+                  f"{len(rejected_peaks)} rejected event(s) (peak up to {best - MARGIN:.2f}) "
+                  "fall below it")
+    elif reachable:
+        reason = (f"threshold_on {base_on:.2f} -> {new_on:.2f} (lowered): {len(reachable)} "
+                  f"missed event(s) (peak from {min(reachable):.2f}) now rise above it")
+        if rejected_peaks:
+            reason += (f"; all {len(rejected_peaks)} rejected event(s) (peak up to "
+                       f"{max(rejected_peaks):.2f}) stay below")
+    else:
+        reason = f"threshold_on {base_on:.2f} unchanged"
+    notes = []
+    if confirmed_peaks and new_on != base_on:
+        notes.append(f"all {len(confirmed_peaks)} confirmed event(s) (peak from "
+                     f"{lowest_confirmed:.2f}) stay above")
+    if above:
+        notes.append(f"{len(above)} missed event(s) scored {min(above):.2f} or more, above "
+                     "it already: the threshold did not miss them (too short, warm-up, an "
+                     "ignored label?)")
+    if unrecovered:
+        notes.append(f"{len(unrecovered)} missed event(s) cannot be recovered: "
+                     + "; ".join(f"peak {u['peak']:.2f}, {u['reason']}" for u in unrecovered))
     kept_out = len(rejected_peaks) - suppressed
-    reason = (f"threshold_on {base_on:.2f} -> {best:.2f}: {suppressed} of "
-              f"{len(rejected_peaks)} rejected event(s) (peak up to {best - MARGIN:.2f}) "
-              "fall below it")
-    if confirmed_peaks:
-        reason += (f"; all {len(confirmed_peaks)} confirmed event(s) (peak from "
-                   f"{lowest_confirmed:.2f}) stay above")
     if kept_out:
-        reason += (f"; {kept_out} rejected event(s) scored too high to suppress without "
-                   f"missing a confirmed one or raising it past {ceiling:.2f}")
-    return Adjustment(label, best, round(base_on, 4), len(rejected_peaks), suppressed,
-                      len(confirmed_peaks), reason, model_version)
+        notes.append(f"{kept_out} rejected event(s) scored too high to suppress without "
+                     f"missing a confirmed one or raising it past {ceiling:.2f}")
+    return Adjustment(label, new_on, base_on, len(rejected_peaks), suppressed,
+                      len(confirmed_peaks), "; ".join([reason, *notes]), model_version,
+                      len(missed_peaks), len(reachable) + len(above), tuple(unrecovered))
 
 
 def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustment],
@@ -128,7 +226,8 @@ def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustme
         if not isinstance(data.get("version"), int) or data["version"] > VERSION:
             raise ValueError(f"version {data.get('version')!r}; this soundwatch reads "
                              f"{VERSION}")
-        adjustments = {label: Adjustment(**entry)
+        adjustments = {label: Adjustment(**{**entry, "unrecovered": tuple(
+                           entry.get("unrecovered") or ())})
                        for label, entry in (data.get("labels") or {}).items()}
         resets = {str(k): int(v) for k, v in (data.get("resets") or {}).items()}
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
@@ -155,9 +254,12 @@ def write_adjustments(adjustments: dict[str, Adjustment], resets: dict[str, int]
 def with_adjustments(detection: DetectorSettings, labels, path: str | Path | None = None,
                      model_version: str | None = None) -> DetectorSettings:
     """``detection`` with the learnt thresholds of ``labels`` applied as per-class
-    ``threshold_on`` overrides (only where they raise the threshold in force). With
-    ``model_version``, thresholds learnt on another model's scores are left out (with a
-    warning). An unreadable file is a warning: the settings are returned unchanged."""
+    overrides: a raised ``threshold_on`` where it is higher than the one in force; a
+    lowered one only while the one in force is still its ``base_threshold_on`` (else a
+    warning: the config file changed since), with the class's ``threshold_off`` brought
+    down to at most it. With ``model_version``, thresholds learnt on another model's
+    scores are left out (with a warning). An unreadable file is a warning: the settings
+    are returned unchanged."""
     try:
         adjustments, _ = read_adjustments(path)
     except SoundwatchError as exc:
@@ -165,16 +267,28 @@ def with_adjustments(detection: DetectorSettings, labels, path: str | Path | Non
         return detection
     classes = dict(detection.classes)
     for label, adjustment in adjustments.items():
-        if label not in labels:
+        if label not in labels or adjustment.change == "unchanged":
             continue
         if model_version is not None and adjustment.model_version not in ("", model_version):
             log.warning("the threshold of %r learnt from corrections is not applied: it was "
                         "learnt on model version %s, this model is %s (correct new events "
                         "to learn it again)", label, adjustment.model_version, model_version)
             continue
-        if adjustment.threshold_on > detection.class_values(label)[0]:
-            classes[label] = replace(classes.get(label, ClassSettings()),
-                                     threshold_on=adjustment.threshold_on)
+        on, off, _ = detection.class_values(label)
+        mine = classes.get(label, ClassSettings())
+        if adjustment.change == "raised":
+            if adjustment.threshold_on > on:
+                classes[label] = replace(mine, threshold_on=adjustment.threshold_on)
+        elif abs(on - adjustment.base_threshold_on) <= 1e-4:
+            classes[label] = replace(mine, threshold_on=adjustment.threshold_on,
+                                     threshold_off=min(off, adjustment.threshold_on))
+        else:
+            log.warning("the lowered threshold_on %.2f of %r learnt from missed events is not "
+                        "applied: it was learnt from threshold_on %.2f and %.2f is in force "
+                        "now (the settings changed since). Mark a missed event again to "
+                        "learn it from %.2f, or `soundwatch events corrections --reset %s`",
+                        adjustment.threshold_on, label, adjustment.base_threshold_on, on, on,
+                        label)
     if classes == detection.classes:
         return detection
     return replace(detection, classes=classes)

@@ -19,10 +19,15 @@ log = logging.getLogger(__name__)
 
 # Qt platforms that need no display server.
 HEADLESS_QT_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
-# scripts/run.sh sets SOUNDWATCH_COMMAND, so the hint names the command its user typed.
-HEADLESS_HINT = (f"run without a window instead: "
-                 f"`{os.environ.get('SOUNDWATCH_COMMAND', 'soundwatch')} listen --headless` "
-                 "(with --device NAME or --file PATH)")
+
+
+def headless_hint(environ=None) -> str:
+    """Where to go without a window, naming the command the user typed (scripts/run.sh
+    sets it: :mod:`soundwatch.command`), as the no-microphone message does."""
+    from soundwatch.command import suggest
+
+    return ("run without a window instead: " + suggest("listen --headless", environ)
+            + " (with --device NAME or --file PATH)")
 
 
 def display_problem(environ=None, platform: str | None = None) -> str | None:
@@ -36,7 +41,8 @@ def display_problem(environ=None, platform: str | None = None) -> str | None:
     if platform.startswith("linux") or "bsd" in platform:
         if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
             return ("no display: neither DISPLAY nor WAYLAND_DISPLAY is set (an SSH session, "
-                    "a server or a container?), so the window cannot open; " + HEADLESS_HINT)
+                    "a server or a container?), so the window cannot open; "
+                    + headless_hint(environ))
     return None
 
 
@@ -120,7 +126,7 @@ def build_window(args, start: bool = True):
     except ImportError as exc:
         raise SoundwatchError(
             f"the window needs PySide6, which cannot be imported ({exc}); install it with "
-            "`pip install PySide6-Essentials pyqtgraph`, or " + HEADLESS_HINT) from exc
+            "`pip install PySide6-Essentials pyqtgraph`, or " + headless_hint()) from exc
 
     from soundwatch.gui.mailbox import GuiMailbox
     from soundwatch.gui.preferences import Preferences

@@ -1,0 +1,246 @@
+""""Missed one here" lowers a model label's learnt threshold_on (`soundwatch events
+missed`, soundwatch/corrections/thresholds.py and missed.py): real SQLite files, the tiny
+real ONNX model (tests/model_factory.py), synthetic score histories and synthetic audio."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile
+from model_factory import make_test_model
+
+from soundwatch.cli import main
+from soundwatch.corrections.missed import held_peak
+from soundwatch.corrections.thresholds import (
+    MARGIN,
+    MAX_LOWER,
+    MIN_THRESHOLD_ON,
+    compute_adjustment,
+    with_adjustments,
+    write_adjustments,
+)
+from soundwatch.detect import ClassSettings, DetectorSettings, Event
+from soundwatch.score_history import ScoreHistoryWriter
+from soundwatch.store import EventStore
+
+RATE = 16000
+HOP_S = 0.25
+LABELS = ("tone_1k", "tone_3k", "noise")  # the test model's
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([*map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_test_model(tmp_path_factory.mktemp("missed") / "model.onnx")
+
+
+def faint_tone(path, level: float):
+    """3 s of quiet with a 1 kHz tone from 1 s to 2.5 s: the test model's tone_1k peaks
+    about 0.65 at level 0.006, under the detector-wide threshold_on 0.8."""
+    rng = np.random.default_rng(3)
+    signal = (0.001 * rng.standard_normal(3 * RATE)).astype(np.float32)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    signal[RATE:RATE + len(t)] += (level * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    soundfile.write(str(path), signal, RATE)
+    return path
+
+
+def write_history(place, start: datetime, plateaus: dict[float, float], seconds: float = 40):
+    """A score history beside ``place/events.sqlite`` as `listen` would write it with the
+    test model (version "test", one window every HOP_S from ``start``): tone_1k scores
+    0.02, and ``score`` for 1.25 s from each ``at_s`` of ``plateaus`` {at_s: score}."""
+    classifier = SimpleNamespace(labels=LABELS, sample_rate_hz=RATE, window_samples=RATE // 2,
+                                 metadata=SimpleNamespace(background_labels=(),
+                                                          model_version="test"))
+    monitor = SimpleNamespace(classifier=classifier, hop_s=HOP_S, session_id=1,
+                              wall_time=lambda sample: start + timedelta(seconds=sample / RATE))
+    writer = ScoreHistoryWriter(place / "score_history", monitor)
+    for hop in range(int(seconds / HOP_S)):
+        end_s = 0.5 + hop * HOP_S
+        row = np.full(len(LABELS), 0.02, np.float32)
+        for at_s, score in plateaus.items():
+            if at_s < end_s <= at_s + 1.25:
+                row[0] = score
+        writer.on_scores(row, row, int(end_s * RATE))
+    writer.on_stop()
+    with EventStore(place / "events.sqlite"):
+        pass  # the database `listen` would have made
+
+
+def local(moment: datetime) -> str:
+    """ISO local time, as a user types it."""
+    return moment.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def rescored(capsys, db) -> list[float]:
+    """Start times (s after the history's start) of the tone_1k events `rescore` finds."""
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--json",
+                         "--label", "tone_1k")
+    assert code == 0, err
+    return [datetime.fromisoformat(x["start"]) for x in map(json.loads, out.splitlines())
+            if x["type"] == "event"]
+
+
+def corrections(capsys, db) -> dict[str, dict]:
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    assert code == 0, err
+    return {row["label"]: row for row in map(json.loads, out.splitlines())}
+
+
+def test_a_missed_mark_lowers_threshold_on_and_a_replay_then_finds_it(
+        place_dirs, model, tmp_path, capsys):
+    db = place_dirs / "events.sqlite"
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    write_history(place_dirs, start, {10.0: 0.6})
+    assert rescored(capsys, db) == []  # 0.6 under the default threshold_on 0.8
+    code, out, err = run(capsys, "events", "missed", "--start",
+                         local(start + timedelta(seconds=9)), "--end",
+                         local(start + timedelta(seconds=12)), "tone_1k", "--audio",
+                         faint_tone(tmp_path / "moment.wav", 0.006), "--db", db,
+                         "--model", model, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["missed_peak_source"] == "history"
+    assert result["missed_peak"] == pytest.approx(0.6, abs=1e-3)  # float16 scores
+    assert result["threshold_change"] == "lowered"
+    assert result["threshold_on"] == pytest.approx(0.6 - MARGIN, abs=1e-3)
+    assert "0.80 -> 0.59 (lowered)" in result["threshold"]
+    # The replay of the same stream now has the event, starting where the plateau's first
+    # window starts, and nothing else.
+    found = rescored(capsys, db)
+    assert [(t - start).total_seconds() for t in found] == pytest.approx([10.25 - 0.5],
+                                                                         abs=0.01)
+    row = corrections(capsys, db)["tone_1k"]
+    assert (row["missed"], row["change"], row["base_threshold_on"]) == (1, "lowered", 0.8)
+    assert row["threshold_on"] == pytest.approx(0.59, abs=1e-3)
+    code, out, err = run(capsys, "events", "corrections", "--db", db)
+    assert "tone_1k" in out and "(lowered)" in out and "now rise above it" in out
+    # Reset: the lowered threshold goes, and the replay loses the event again.
+    code, out, err = run(capsys, "events", "corrections", "--reset", "tone_1k", "--db", db)
+    assert code == 0 and "was 0.59, back to 0.80" in out, err
+    assert rescored(capsys, db) == []
+    assert corrections(capsys, db)["tone_1k"]["threshold_on"] is None
+
+
+@pytest.mark.parametrize("rejected_peak", [0.55, 0.65])
+def test_a_rejected_event_bounds_the_lowering_and_stays_suppressed(
+        place_dirs, model, tmp_path, capsys, rejected_peak):
+    db = place_dirs / "events.sqlite"
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    write_history(place_dirs, start, {10.0: 0.6, 25.0: rejected_peak})
+    with EventStore(db) as store:  # the false alarm fired under an earlier, lower setting
+        session = store.start_session("mic", str(model), RATE)
+        store.add_event(Event("tone_1k", 25 * RATE, 26 * RATE, rejected_peak, 0.5, RATE, 1),
+                        session)
+        event_id = store.recent_events()[0].id
+    code, out, err = run(capsys, "events", "reject", event_id, "--db", db, "--model", model)
+    assert code == 0, err
+    code, out, err = run(capsys, "events", "missed", "--start",
+                         local(start + timedelta(seconds=9)), "--end",
+                         local(start + timedelta(seconds=12)), "tone_1k", "--audio",
+                         faint_tone(tmp_path / "moment.wav", 0.006), "--db", db,
+                         "--model", model, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    found = [(t - start).total_seconds() for t in rescored(capsys, db)]
+    if rejected_peak < 0.6:
+        # Lowered to 0.59: the miss fires, the rejected 0.55 stays under it.
+        assert result["threshold_change"] == "lowered" and result["unrecovered"] == []
+        assert "rejected event(s) (peak up to 0.55) stay below" in result["threshold"]
+        assert found == pytest.approx([9.75], abs=0.01)
+    else:
+        # 0.59 would let the rejected 0.65 back: the miss is reported, nothing moves.
+        assert result["threshold_change"] == "unchanged"
+        assert result["threshold_on"] == pytest.approx(0.8)
+        [miss] = result["unrecovered"]
+        assert miss["peak"] == pytest.approx(0.6, abs=1e-3)
+        assert "a rejected event scored 0.65" in miss["reason"]
+        assert found == []
+        code, out, err = run(capsys, "events", "corrections", "--db", db)
+        assert "unchanged" in out and "cannot be recovered: peak 0.60" in out
+
+
+def test_without_history_the_kept_audio_is_scored_and_classify_then_finds_the_sound(
+        place_dirs, model, tmp_path, capsys):
+    moment = faint_tone(tmp_path / "moment.wav", 0.006)
+    code, out, err = run(capsys, "classify", moment, "--json", "--model", model)
+    assert code == 0, err
+    assert json.loads(out)["events"] == []
+    db = place_dirs / "events.sqlite"
+    with EventStore(db):
+        pass  # no score history beside it
+    code, out, err = run(capsys, "events", "missed", "--start", "60s", "--end", "57s",
+                         "tone_1k", "--audio", moment, "--db", db, "--model", model, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["missed_peak_source"] == "audio"
+    assert 0.6 < result["missed_peak"] < 0.7
+    assert result["threshold_on"] == pytest.approx(result["missed_peak"] - MARGIN, abs=1e-4)
+    code, out, err = run(capsys, "classify", moment, "--json", "--model", model)
+    assert code == 0, err
+    assert [e["label"] for e in json.loads(out)["events"]] == ["tone_1k"]
+
+
+def test_misses_out_of_bounds_are_reported_with_their_reason():
+    # Under the floor: 0.35 - MARGIN < MIN_THRESHOLD_ON, though within MAX_LOWER of 0.5.
+    floor = compute_adjustment("dog", 0.5, [], [], "v", [0.35])
+    assert floor.threshold_on == 0.5 and floor.change == "unchanged"
+    assert floor.unrecovered[0]["peak"] == 0.35
+    assert f"lowest threshold_on a correction sets, {MIN_THRESHOLD_ON:.2f}" in floor.reason
+    # More than MAX_LOWER under the base (0.5 is above the floor).
+    far = compute_adjustment("dog", 0.8, [], [], "v", [0.8 - MAX_LOWER - 0.05])
+    assert far.change == "unchanged" and f"more than {MAX_LOWER:.2f} under" in far.reason
+    # Several misses: just below the lowest one that can be recovered.
+    some = compute_adjustment("dog", 0.8, [], [], "v", [0.7, 0.62, 0.3])
+    assert some.threshold_on == pytest.approx(0.61) and some.recovered == 2
+    assert len(some.unrecovered) == 1
+    # A rejection the raise suppresses wins over a miss under it.
+    both = compute_adjustment("dog", 0.8, [0.85], [], "v", [0.6])
+    assert both.threshold_on == pytest.approx(0.86) and both.change == "raised"
+    assert "a rejected event scored 0.85" in both.unrecovered[0]["reason"]
+    # A miss that scored above threshold_on is not the threshold's doing.
+    above = compute_adjustment("dog", 0.8, [], [], "v", [0.9])
+    assert above.change == "unchanged" and "above it already" in above.reason
+    # Rejections alone that cannot be suppressed still give nothing.
+    assert compute_adjustment("dog", 0.7, [0.99], []) is None
+
+
+def test_the_held_peak_is_what_min_duration_lets_fire():
+    scores = np.array([0.1, 0.9, 0.2, 0.6, 0.62, 0.61, 0.1])
+    # one window at 0.9 is too short for 0.5 s at a 0.25 s hop (3 windows); 0.6 holds
+    assert held_peak(scores, 0.25, DetectorSettings(), "x") == pytest.approx(0.6)
+    assert held_peak(scores, 0.25, DetectorSettings(min_duration_s=0.0), "x") == 0.9
+    settings = DetectorSettings(classes={"x": ClassSettings(min_duration_s=0.25)})
+    assert held_peak(scores, 0.25, settings, "x") == pytest.approx(0.61)
+    with pytest.raises(ValueError, match="1-D"):
+        held_peak(np.zeros((2, 2)), 0.25, DetectorSettings(), "x")
+
+
+def test_a_lowered_threshold_keeps_threshold_off_under_it_and_yields_to_a_changed_config(
+        tmp_path, caplog):
+    path = tmp_path / "threshold_adjustments.json"
+    # The model's own per-class values for dog: on 0.6, off 0.5; a miss at 0.46.
+    own = DetectorSettings(classes={"dog": ClassSettings(threshold_on=0.6, threshold_off=0.5)})
+    lowered = compute_adjustment("dog", own.class_values("dog")[0], [], [], "2", [0.46])
+    assert lowered.threshold_on == pytest.approx(0.45)
+    write_adjustments({"dog": lowered}, {}, path)
+    applied = with_adjustments(own, ("dog",), path, "2").validate()
+    assert applied.class_values("dog")[:2] == pytest.approx((0.45, 0.45))
+    # Another model's scores: not applied.
+    assert with_adjustments(own, ("dog",), path, "3").class_values("dog")[0] == 0.6
+    # The config file set another threshold_on since: it wins, and the log says why.
+    changed = DetectorSettings(classes={"dog": ClassSettings(threshold_on=0.9)})
+    assert with_adjustments(changed, ("dog",), path, "2").class_values("dog")[0] == 0.9
+    assert "learnt from threshold_on 0.60 and 0.90 is in force" in caplog.text
+    # A report only (nothing recovered) changes nothing.
+    write_adjustments({"dog": compute_adjustment("dog", 0.6, [], [], "2", [0.2])}, {}, path)
+    assert with_adjustments(own, ("dog",), path, "2") == own
