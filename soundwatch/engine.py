@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 READ_MAX_SECONDS = 0.5  # most audio the worker takes per loop (bounds one loop's latency)
 # Least audio the worker waits for from a live source before it wakes to process it.
-# Sources deliver ~20 ms blocks; waking for each one cost 0.85 % of a core more in a
-# real-time replay than waking every 50 ms (4.25 % -> 3.4 %, benchmarks/engine_batch.json),
-# and 50 ms adds at most that much to when a scoring window (hop 250 ms) is scored.
+# Sources deliver ~20 ms blocks. In a real-time replay, waking for each one took 5.07 % of
+# a core, every 50 ms 4.22 %, every 100 ms 3.21 % (benchmarks/engine_batch.json, one run);
+# 50 ms adds at most 50 ms to when a scoring window (hop 250 ms) is scored.
 MIN_READ_SECONDS = 0.05
 LEVEL_WINDOW_SECONDS = 0.1
 
@@ -156,9 +156,7 @@ class Engine:
                     if self._stop.is_set() or self.source.finished:
                         break
                     continue
-                short = min_read - self._reader.available
-                if short > 0:
-                    self._stop.wait(short / rate)  # stop() ends the wait at once
+                self._wait_for_batch(min_read, rate)
                 chunk, lost = self._reader.read(max_read)
                 if lost:
                     self._handle_loss(lost)
@@ -173,6 +171,16 @@ class Engine:
                     sink.on_stop(self.position)
                 except Exception:
                     log.exception("sink %r failed on stop", sink)
+
+    def _wait_for_batch(self, min_samples: int, rate_hz: int) -> None:
+        """Sleep until the reader has ``min_samples`` unread, the source stops delivering,
+        or stop() is called (which ends the wait at once)."""
+        available = self._reader.available
+        while available < min_samples and not self._stop.is_set():
+            self._stop.wait((min_samples - available) / rate_hz)
+            before, available = available, self._reader.available
+            if available == before:  # nothing came in: do not hold back what did
+                return
 
     def _timed(self, stage: str, started: float) -> float:
         now = time.perf_counter()
