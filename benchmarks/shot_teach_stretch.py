@@ -74,7 +74,7 @@ def main() -> None:
 
 
 def shoot(room: Path, out: Path) -> None:
-    from PySide6.QtGui import QPainter, QPen, QColor
+    from PySide6.QtGui import QColor, QPainter, QPen
 
     from soundwatch.cli import build_parser
     from soundwatch.gui.app import build_window
