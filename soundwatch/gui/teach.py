@@ -103,7 +103,7 @@ class TeachDialog(QDialog):
         # the place's negatives
         self.taken: list[tuple[object, int, int]] = []
         self.place: PlaceAudio | None = None  # the place audio the last Learn used
-        self.learnt_from = ""  # what the last successful Learn learnt from, in words
+        self.learnt_from = ""  # what the last Learn learnt from besides the examples
         self._countdown = 0
         self.opened_at = time.monotonic()
         self.learn_s: float | None = None
@@ -334,11 +334,16 @@ class TeachDialog(QDialog):
         audio as negatives when something is listening (:meth:`place_audio`)."""
         label, paths = self.name_edit.text(), self.example_paths
         place = self.place = self.place_audio()
-        words = self._place_words(place)
+        words = self._place_words(place)  # now: the input may change while it learns
         self._set_busy(True)
         self.show_status(f"Learning {label.strip()!r} from {len(paths)} examples and "
                          f"{words}…")
         started = time.perf_counter()
+        if place.segments:
+            self.learnt_from = (f"also learnt from {words} (without the examples and "
+                                f"{PLACE_MARGIN_S:g} s around each)")
+        else:
+            self.learnt_from = f"learnt from {words}"
 
         def work():
             try:
@@ -366,12 +371,6 @@ class TeachDialog(QDialog):
                         "there, add that stretch as an example too.)")
             self.show_status(f"Not learnt: {error}{hint}", error=True)
             return
-        if place is not None and place.segments:
-            self.learnt_from = (f"also learnt from {self._place_words(place)} (without the "
-                                f"examples and {PLACE_MARGIN_S:g} s around each)")
-        else:
-            self.learnt_from = ("learnt from the generic negatives only ("
-                                f"{place.reason if place is not None else 'no place audio'})")
         self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "
                          f"{self.learnt_from}.")
         self.learnt.emit(sound.label, self.learnt_from)
