@@ -70,6 +70,54 @@ def test_mailbox_keeps_the_newest_frames_and_counts_the_dropped():
     assert again.empty and len(again.frames) == 0
 
 
+def test_mailbox_gives_each_frame_its_start_sample_across_a_gap():
+    box = GuiMailbox(n_features=1, hop_length=160, max_frames=6)
+    box.put_frames(np.zeros((3, 1), np.float32), first_sample=0)
+    box.put_gap(480, 16000)  # the engine lost 1 s: its clock jumped, framing restarted
+    box.put_frames(np.ones((2, 1), np.float32), first_sample=16480)
+    batch = box.take()
+    np.testing.assert_array_equal(batch.frame_samples, [0, 160, 320, 16480, 16640])
+    for first in range(4):  # wraps around the 6 slots; only the newest 6 are kept
+        box.put_frames(np.zeros((2, 1), np.float32), first_sample=20000 + 1000 * first)
+    batch = box.take()
+    assert batch.frames_dropped == 2
+    np.testing.assert_array_equal(batch.frame_samples,
+                                  [21000, 21160, 22000, 22160, 23000, 23160])
+
+
+def test_spectrogram_columns_map_to_the_stream_samples_they_were_computed_from(qtbot):
+    from soundwatch.gui.spectrogram import SpectrogramView
+
+    spec = FeatureSpec()  # hop 160, frame 512
+    view = SpectrogramView(spec, duration_s=0.1, pool=2)  # 5 columns
+    qtbot.addWidget(view)
+    frames = np.zeros((5, spec.n_features), np.float32)
+    # 5 contiguous frames from sample 1600: two columns; the fifth waits for a partner
+    view.append(frames, 1600 + 160 * np.arange(5))
+    # a jump (a gap): the waiting frame is dropped, pooling starts again after it
+    view.append(frames[:3], 9600 + 160 * np.arange(3))
+    spans = view.column_samples()
+    np.testing.assert_array_equal(spans[-3:], [[1600, 1600 + 160 + 512],
+                                               [1920, 1920 + 160 + 512],
+                                               [9600, 9600 + 160 + 512]])
+    assert (spans[:2] == -1).all()  # not filled yet
+    # x: the newest column ends at 0, each is pool * hop_s = 20 ms wide
+    assert view.stretch_at(-0.06, -0.02) == (1600, 1920 + 160 + 512)
+    assert view.stretch_at(-0.02, 0.0) == (9600, 9600 + 160 + 512)
+    assert view.stretch_at(-0.1, -0.061) is None  # only unfilled columns there
+    assert view.x_of_sample(1700) == pytest.approx(-0.04)
+    # Frozen: the map stays as drawn while columns keep arriving behind it.
+    view.freeze()
+    view.append(frames[:4], 9600 + 160 * np.arange(3, 7))  # the waiting frame + 3
+    assert not view.redraw()
+    assert view.stretch_at(-0.02, 0.0) == (9600, 9600 + 160 + 512)
+    view.unfreeze()
+    assert view.redraw() and view.stretch_at(-0.02, 0.0) == (10240, 10240 + 160 + 512)
+    # Frames fed without their samples map to no audio (and still pool as before).
+    view.append(frames[:2])
+    assert view.stretch_at(-0.02, 0.0) is None
+
+
 def test_mailbox_copies_scores_so_the_worker_may_reuse_its_arrays():
     box = GuiMailbox(n_features=1, hop_length=160)
     scores = np.array([0.25, 0.75], dtype=np.float32)

@@ -61,6 +61,9 @@ class MailboxBatch:
     near_miss_spans: list = field(default_factory=list)  # soundwatch.detect.NearMissSpan
     stopped: bool = False
     position: int = 0  # newest stream-clock sample the worker reported
+    # (n,) int64 stream-clock sample where each frame starts: exact across gaps, where
+    # first_sample + i * hop_length is not
+    frame_samples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def empty(self) -> bool:
@@ -84,6 +87,7 @@ class GuiMailbox:
         self._lock = threading.Lock()
         self.hop_length = int(hop_length)
         self._frames = np.zeros((int(max_frames), int(n_features)), dtype=np.float32)
+        self._frame_samples = np.zeros(int(max_frames), dtype=np.int64)  # each one's start
         self._frames_written = 0  # total columns ever put
         self._frames_taken = 0  # total columns the GUI took or lost
         self._next_frame_sample = 0  # stream-clock sample of the column after the newest
@@ -108,6 +112,7 @@ class GuiMailbox:
                                         dtype=np.float32)
             if hop_length is not None:
                 self.hop_length = int(hop_length)
+            self._frame_samples[:] = 0
             self._frames_written = self._frames_taken = 0
             self._next_frame_sample = 0
             self._scores.clear()
@@ -137,9 +142,12 @@ class GuiMailbox:
             self._frames_written += skipped
             start = self._frames_written % capacity
             head = min(n, capacity - start)
+            samples = first_sample + np.arange(n, dtype=np.int64) * self.hop_length
             self._frames[start:start + head] = frames[:head]
+            self._frame_samples[start:start + head] = samples[:head]
             if head < n:
                 self._frames[:n - head] = frames[head:]
+                self._frame_samples[:n - head] = samples[head:]
             self._frames_written += n
             self._next_frame_sample = first_sample + n * self.hop_length
             self._position = max(self._position, self._next_frame_sample)
@@ -185,8 +193,11 @@ class GuiMailbox:
             start = first % capacity
             if start + n <= capacity:
                 frames = self._frames[start:start + n].copy()
+                frame_samples = self._frame_samples[start:start + n].copy()
             else:
                 frames = np.concatenate([self._frames[start:], self._frames[:n - (capacity - start)]])
+                frame_samples = np.concatenate([self._frame_samples[start:],
+                                                self._frame_samples[:n - (capacity - start)]])
             self._frames_taken = self._frames_written
             batch = MailboxBatch(
                 generation=self.generation,
@@ -199,6 +210,7 @@ class GuiMailbox:
                 near_miss_spans=list(self._spans),
                 stopped=self._stopped,
                 position=self._position,
+                frame_samples=frame_samples,
             )
             self._scores.clear()
             self._events.clear()

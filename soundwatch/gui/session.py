@@ -83,6 +83,7 @@ class ListeningSession:
         self.engine = None
         self.monitor = None
         self.last_monitor = None  # the monitor of the stream that stopped last
+        self.last_engine = None  # the engine of the stream that stopped last (its ring)
         self.started_wall_s = 0.0  # time.time() when the current stream began
         self.listener: MailboxListener | None = None
         self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
@@ -199,6 +200,8 @@ class ListeningSession:
         the place's unusual-sound profile saved)."""
         monitor, engine, self.monitor, self.engine, self.source = (
             self.monitor, self.engine, None, None, None)
+        if engine is not None:
+            self.last_engine = engine  # the spectrogram still shows its audio
         if monitor is not None:
             self.last_monitor = monitor  # its ring's audio can still be kept by a correction
             monitor.stop()

@@ -9,6 +9,13 @@ timer, and only when columns arrived.
 
 Axes: x is seconds relative to now (-duration .. 0); y is mel bins, labelled in Hz by
 :class:`MelFrequencyAxis` at the true position of each frequency on the mel scale.
+
+Stream clock: each column also keeps the stream-clock sample range of the audio it was
+computed from (its frames' ``[first sample, last frame's start + frame_length)``, as the
+engine numbers samples), so a stretch of the image maps exactly to the engine's audio
+(:meth:`SpectrogramView.stretch_at`), even where the GUI dropped columns or the stream
+had a gap. :meth:`SpectrogramView.freeze` holds the image (and that map) still while
+someone chooses a stretch on it; columns keep arriving behind it.
 """
 
 from __future__ import annotations
@@ -127,6 +134,10 @@ class SpectrogramView(QWidget):
         self.colours = ColumnRing(self.n_columns, n * 4, fill=np.tile(self.lut[0], n),
                                   dtype=np.uint8)  # the same columns as RGBA pixels
         self._pending = np.zeros((0, n), dtype=np.float32)  # < pool frames
+        # [first, end) stream-clock samples of each column's audio; -1: not known
+        self.samples = ColumnRing(self.n_columns, 2, fill=-1, dtype=np.int64)
+        self._pending_samples = np.zeros(0, dtype=np.int64)  # their start samples
+        self._frozen: np.ndarray | None = None  # the samples map as drawn when frozen
         self.graphics.ci.clear()
         axis = MelFrequencyAxis(spec) if is_mel else pg.AxisItem("left")
         plot = self.graphics.ci.addPlot(row=0, col=0, axisItems={"left": axis})
@@ -154,22 +165,60 @@ class SpectrogramView(QWidget):
         self._dirty = False
 
     def clear(self) -> None:
+        """Forget every column (a new stream's clock starts again); unfreezes."""
         self.ring.clear()
         self.colours.clear()
+        self.samples.clear()
         self._pending = self._pending[:0]
+        self._pending_samples = self._pending_samples[:0]
+        self._frozen = None
         self._dirty = True
 
-    def append(self, frames: np.ndarray) -> None:
+    def append(self, frames: np.ndarray, frame_samples: np.ndarray | None = None) -> None:
         """Add (k, n_features) frames for the next redraw (cheap: copies into the rings).
         Every ``pool`` frames become one column, their element-wise maximum, coloured
-        once here rather than at every redraw."""
+        once here rather than at every redraw.
+
+        Args:
+            frames: feature frames, oldest first.
+            frame_samples: (k,) int64 stream-clock sample where each frame starts (the
+                engine's ``on_frames`` numbering; :attr:`MailboxBatch.frame_samples`);
+                None: not known (the columns then map to no audio). Only frames
+                ``spec.hop_length`` apart are pooled into one column: at a jump (columns
+                dropped, or a gap) the frames before it that do not fill a column (fewer
+                than ``pool``) are dropped.
+        """
         if len(frames) == 0:
             return
+        if frame_samples is None:
+            samples = np.full(len(frames), -1, dtype=np.int64)
+        else:
+            samples = np.asarray(frame_samples, dtype=np.int64)
+            if samples.shape != (len(frames),):
+                raise ValueError(f"frame_samples must be ({len(frames)},), one start per "
+                                 f"frame, got shape {samples.shape}")
         if len(self._pending):
             frames = np.concatenate([self._pending, frames])
+            samples = np.concatenate([self._pending_samples, samples])
+        # runs of frames that follow on from each other (unknown samples: one run)
+        jumps = np.flatnonzero((np.diff(samples) != self.spec.hop_length)
+                               & (samples[1:] >= 0)) + 1
+        starts = np.concatenate([[0], jumps])
+        ends = np.concatenate([jumps, [len(frames)]])
+        keep = np.concatenate([np.arange(a, a + (b - a) // self.pool * self.pool)
+                               for a, b in zip(starts[:-1], ends[:-1], strict=True)]
+                              + [np.arange(starts[-1], len(frames))]).astype(np.intp)
+        frames, samples = frames[keep], samples[keep]  # full columns, then the last run
         n_full = len(frames) // self.pool * self.pool
         self._pending = frames[n_full:].copy()
+        self._pending_samples = samples[n_full:].copy()
         if n_full:
+            firsts = samples[:n_full:self.pool]
+            lasts = samples[self.pool - 1:n_full:self.pool]
+            known = (firsts >= 0) & (lasts >= 0)
+            spans = np.where(known[:, None],
+                             np.stack([firsts, lasts + self.spec.frame_length], axis=1), -1)
+            self.samples.append(spans.astype(np.int64))
             columns = frames[:n_full].reshape(-1, self.pool, frames.shape[1]).max(axis=1)
             columns = columns * self.to_db
             self.ring.append(columns)
@@ -179,8 +228,9 @@ class SpectrogramView(QWidget):
             self._dirty = True
 
     def redraw(self) -> bool:
-        """Push the newest columns to the image if some arrived; True if it drew."""
-        if not self._dirty or self.image is None:
+        """Push the newest columns to the image if some arrived (and it is not frozen);
+        True if it drew."""
+        if not self._dirty or self.image is None or self._frozen is not None:
             return False
         self.image.setImage(self._pixels(), autoLevels=False)
         self._dirty = False
@@ -190,6 +240,62 @@ class SpectrogramView(QWidget):
     def _pixels(self) -> np.ndarray:
         """(n_columns, n_features, 4) uint8 view of the coloured ring, oldest first."""
         return self.colours.view().reshape(self.n_columns, self.spec.n_features, 4)
+
+    # -- stretches of the stream ---------------------------------------------------------
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def freeze(self) -> None:
+        """Hold the image still (no redraws) and keep the map of what it shows; columns
+        still arrive behind it and show at :meth:`unfreeze`."""
+        if self._frozen is None:
+            self._frozen = self.samples.view().copy()
+
+    def unfreeze(self) -> None:
+        self._frozen = None
+        self._dirty = True
+
+    @property
+    def plot(self) -> pg.PlotItem:
+        """The plot the image is in (x: seconds, -duration .. 0)."""
+        return self._plot
+
+    @property
+    def width_s(self) -> float:
+        """Seconds the image spans: its x axis runs from -width_s to 0."""
+        return self.n_columns * self.column_s
+
+    def column_samples(self) -> np.ndarray:
+        """(n_columns, 2) int64 ``[first, end)`` stream-clock samples of each column as
+        drawn (when frozen, as it was drawn then), oldest first; -1 where the column holds
+        no audio (not filled yet, or fed without ``frame_samples``)."""
+        return self._frozen if self._frozen is not None else self.samples.view()
+
+    def stretch_at(self, x0_s: float, x1_s: float) -> tuple[int, int] | None:
+        """The stream-clock ``[start, end)`` of the audio under x ``x0_s .. x1_s`` (seconds,
+        as on the x axis): from the first sample of the first column it touches to the
+        end of the last one's. None when no column there maps to audio."""
+        x0_s, x1_s = sorted((float(x0_s), float(x1_s)))
+        spans = self.column_samples()
+        first = int(np.floor((x0_s + self.width_s) / self.column_s + 1e-6))
+        last = int(np.ceil((x1_s + self.width_s) / self.column_s - 1e-6)) - 1
+        first = min(max(first, 0), self.n_columns - 1)
+        last = min(max(last, first), self.n_columns - 1)
+        known = np.flatnonzero(spans[first:last + 1, 0] >= 0)
+        if len(known) == 0:
+            return None
+        return int(spans[first + known[0], 0]), int(spans[first + known[-1], 1])
+
+    def x_of_sample(self, sample: int) -> float | None:
+        """x (seconds) of the left edge of the first drawn column that starts at or after
+        stream-clock ``sample``; None when no column does."""
+        starts = self.column_samples()[:, 0]
+        later = np.flatnonzero(starts >= sample)
+        if len(later) == 0:
+            return None
+        return -self.width_s + int(later[0]) * self.column_s
 
     def pixel_geometry(self, relative_to: QWidget) -> dict:
         """Where the image lies in ``relative_to`` 's pixels, and the pixel row of each

@@ -2,10 +2,18 @@
 
 Examples come from the microphone (a countdown, a live level meter, then the recording is
 trimmed to its loud part; the audio is taken from the running engine's ring, so no second
-input stream is opened), from files, or from the event selected in the events table (its
-clip, or the ring's audio when no clip was saved). "Learn" runs
-:func:`soundwatch.sounds.learn.learn_and_save` on a worker thread; a refusal shows its
-reason, a success emits :attr:`TeachDialog.learnt` so the window can score the new label.
+input stream is opened), from files, from the event selected in the events table (its
+clip, or the ring's audio when no clip was saved), or from a stretch chosen on the live
+spectrogram (:mod:`soundwatch.gui.stretch`, through :meth:`TeachDialog.add_audio`). The
+dialog is modeless, so the window's spectrogram stays usable while it is open.
+
+"Learn" runs :func:`soundwatch.sounds.learn.learn_and_save` on a worker thread, with the
+place's own recent audio as negatives when something is listening: the running engine's
+ring without the stream-clock ranges the examples were taken from (and a margin; see
+:mod:`soundwatch.sounds.place`), read on the Qt thread when Learn is clicked and passed
+in memory. The dialog says how much was used, or that only the generic negatives were. A
+refusal shows its reason; a success emits :attr:`TeachDialog.learnt` so the window can
+score the new label.
 
 Threads: the widgets live on the Qt thread; only the learning runs elsewhere, and its
 result comes back through a queued signal.
@@ -20,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import soundfile
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -36,15 +45,22 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from soundwatch.audio.files import FileSource
 from soundwatch.errors import SoundwatchError
 from soundwatch.gui.now_panel import LevelMeter
 from soundwatch.sounds.learn import MAX_EXAMPLES, MIN_EXAMPLES, SILENCE_DBFS, learn_and_save
+from soundwatch.sounds.place import PLACE_MARGIN_S, PlaceAudio, recent_place_audio
 from soundwatch.sounds.trim import loudest_dbfs, trim_to_loud
 
 log = logging.getLogger(__name__)
 
 COUNTDOWN_S = 3
 RECORD_S = 3.0  # default length of one recording
+# The shortest and longest example taken from the running audio (a recording, a stretch
+# of the spectrogram), seconds: under ~0.5 s the model's 0.96 s window is mostly silence;
+# over 10 s an example rarely holds the sound once.
+EXAMPLE_MIN_S = 0.5
+EXAMPLE_MAX_S = 10.0
 METER_INTERVAL_MS = 50
 AUDIO_FILES = "Audio (*.wav *.flac *.ogg *.mp3 *.m4a *.aac *.opus);;All files (*)"
 
@@ -55,19 +71,25 @@ class TeachDialog(QDialog):
     Args:
         classifier: the model (not wrapped with the user's sounds), which learns.
         engine: returns the running :class:`~soundwatch.engine.Engine` (or None): its
-            ring of model-rate audio is what "Record" records.
+            ring of model-rate audio is what "Record" records, and the place's recent
+            audio that "Learn" also learns from.
         start_listening: starts the microphone when nothing runs; True when it did.
-        event_example: ``event_example(folder)`` -> (description, audio file) of the
-            selected event; raises SoundwatchError saying why there is none.
+        event_example: ``event_example(folder)`` -> (description, audio file, taken) of
+            the selected event, ``taken`` its ``(engine, start, end)`` stream-clock range
+            in an engine's audio (None: not known); raises SoundwatchError saying why
+            there is none.
+        choose_stretch: starts choosing a stretch on the window's spectrogram (None: no
+            such button).
         parent: the main window.
     """
 
-    learnt = Signal(str)  # the new sound's label
+    learnt = Signal(str, str)  # the new sound's label, and what it was learnt from
     _learning_done = Signal(object, object)  # (UserSound or None, error text or None)
 
     def __init__(self, classifier, engine: Callable[[], object],
                  start_listening: Callable[[], bool],
-                 event_example: Callable[[Path], tuple[str, Path]], parent=None):
+                 event_example: Callable[[Path], tuple[str, Path, tuple | None]],
+                 choose_stretch: Callable[[], None] | None = None, parent=None):
         super().__init__(parent)
         self.classifier = classifier
         self._engine = engine
@@ -76,6 +98,12 @@ class TeachDialog(QDialog):
         self._folder = tempfile.TemporaryDirectory(prefix="soundwatch-teach-")
         self._recorded = 0
         self._recording: tuple[object, int, int] | None = None  # (engine, start, end)
+        # (engine, start, end) of every example taken from an engine's audio in this
+        # dialog, kept or removed (a removed one may still hold the sound): left out of
+        # the place's negatives
+        self.taken: list[tuple[object, int, int]] = []
+        self.place: PlaceAudio | None = None  # the place audio the last Learn used
+        self.learnt_from = ""  # what the last Learn learnt from besides the examples
         self._countdown = 0
         self.opened_at = time.monotonic()
         self.learn_s: float | None = None
@@ -88,12 +116,16 @@ class TeachDialog(QDialog):
         self.examples.setMinimumHeight(150)
         self.record_button = QPushButton("Record from microphone")
         self.record_seconds = QDoubleSpinBox()
-        self.record_seconds.setRange(1.0, 10.0)
+        self.record_seconds.setRange(1.0, EXAMPLE_MAX_S)
         self.record_seconds.setSingleStep(0.5)
         self.record_seconds.setValue(RECORD_S)
         self.record_seconds.setSuffix(" s")
         self.files_button = QPushButton("Add files…")
         self.event_button = QPushButton("Use selected event")
+        self.stretch_button = QPushButton("From the spectrogram…")
+        self.stretch_button.setToolTip("Choose a stretch of the live spectrogram in the "
+                                       "main window that holds the sound")
+        self.stretch_button.setVisible(choose_stretch is not None)
         self.remove_button = QPushButton("Remove")
         self.countdown_label = QLabel("")
         self.countdown_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -113,6 +145,8 @@ class TeachDialog(QDialog):
         self.record_button.clicked.connect(self.record)
         self.files_button.clicked.connect(self.choose_files)
         self.event_button.clicked.connect(self.use_selected_event)
+        if choose_stretch is not None:
+            self.stretch_button.clicked.connect(choose_stretch)
         self.remove_button.clicked.connect(self.remove_selected)
         self.learn_button.clicked.connect(self.learn)
         self.close_button.clicked.connect(self.reject)
@@ -125,11 +159,15 @@ class TeachDialog(QDialog):
     def _build_layout(self) -> None:
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
-        sources = QHBoxLayout()
-        sources.addWidget(self.record_button)
-        sources.addWidget(self.record_seconds)
-        sources.addWidget(self.files_button)
-        sources.addWidget(self.event_button)
+        live = QHBoxLayout()  # from what is heard now
+        live.addWidget(self.record_button)
+        live.addWidget(self.record_seconds)
+        live.addWidget(self.stretch_button)
+        live.addStretch(1)
+        kept = QHBoxLayout()  # from what was kept
+        kept.addWidget(self.files_button)
+        kept.addWidget(self.event_button)
+        kept.addStretch(1)
         recording = QHBoxLayout()
         recording.addWidget(self.countdown_label, 1)
         recording.addWidget(self.meter, 2)
@@ -142,7 +180,8 @@ class TeachDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(QLabel(f"Examples ({MIN_EXAMPLES} to {MAX_EXAMPLES})"))
         layout.addWidget(self.examples)
-        layout.addLayout(sources)
+        layout.addLayout(live)
+        layout.addLayout(kept)
         layout.addLayout(recording)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
@@ -173,12 +212,39 @@ class TeachDialog(QDialog):
             self.examples.takeItem(self.examples.row(item))
         self._update_buttons()
 
+    def add_audio(self, audio: np.ndarray, sample_rate_hz: int, description: str,
+                  taken: tuple[object, int, int] | None = None) -> Path:
+        """Add (n,) float32 audio as an example (written to a WAV file in the dialog's
+        folder), shown as ``description``; ``taken`` is its ``(engine, start, end)``
+        stream-clock range when it came from an engine's audio (left out of the place's
+        negatives).
+
+        Raises:
+            SoundwatchError: the dialog is learning, or already has MAX_EXAMPLES.
+        """
+        if getattr(self, "_busy", False):
+            raise SoundwatchError("the Teach dialog is busy (recording or learning): try "
+                                  "again when it has finished")
+        if self.examples.count() >= MAX_EXAMPLES:
+            raise SoundwatchError(f"the Teach dialog already has {MAX_EXAMPLES} examples, "
+                                  "the most it takes: remove one there first")
+        self._recorded += 1
+        path = Path(self._folder.name) / f"example-{self._recorded}.wav"
+        soundfile.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate_hz,
+                        subtype="FLOAT")
+        if taken is not None:
+            self.taken.append(taken)
+        self.add_example(path, description)
+        return path
+
     def use_selected_event(self) -> None:
         try:
-            description, path = self._event_example(Path(self._folder.name))
+            description, path, taken = self._event_example(Path(self._folder.name))
         except SoundwatchError as exc:
             self.show_status(str(exc), error=True)
             return
+        if taken is not None:
+            self.taken.append(taken)
         self.add_example(path, description)
 
     # -- recording -----------------------------------------------------------------------
@@ -227,11 +293,11 @@ class TeachDialog(QDialog):
                                  error=True)
             return
         trimmed = trim_to_loud(audio, rate)
-        self._recorded += 1
-        path = Path(self._folder.name) / f"recording-{self._recorded}.wav"
-        soundfile.write(str(path), trimmed, rate)
-        self.add_example(path, f"recording {self._recorded} ({len(trimmed) / rate:.1f} s, "
-                               f"loudest {loudest:.0f} dBFS)")
+        self._recording = None
+        self._set_busy(False)
+        self.add_audio(trimmed, rate, f"recording {self._recorded + 1} "
+                       f"({len(trimmed) / rate:.1f} s, loudest {loudest:.0f} dBFS)",
+                       taken=(engine, start, end))  # all of it: the sound may ring on
         self._stop_recording(f"Recorded {len(trimmed) / rate:.1f} s (trimmed to the loud "
                              "part).")
 
@@ -244,16 +310,44 @@ class TeachDialog(QDialog):
 
     # -- learning ------------------------------------------------------------------------
 
+    def place_audio(self) -> PlaceAudio:
+        """The running engine's recent audio without the examples taken from it (and
+        PLACE_MARGIN_S around each); empty, with the reason, when nothing is listening
+        or too little is left."""
+        engine = self._engine()
+        if engine is None:
+            return PlaceAudio(reason="nothing is listening now")
+        excluded = [(start, end) for source, start, end in self.taken if source is engine]
+        return recent_place_audio(engine.audio, excluded, engine.spec.sample_rate_hz,
+                                  self.classifier.window_samples)
+
+    def _place_words(self, place: PlaceAudio) -> str:
+        if not place.segments:
+            return f"the generic negatives only ({place.reason})"
+        engine = self._engine()
+        where = ("the replayed file's" if engine is not None
+                 and isinstance(engine.source, FileSource) else "this room's")
+        return f"{place.seconds:.0f} s of {where} recent audio"
+
     def learn(self) -> None:
-        """Learn the sound from the examples on a worker thread."""
+        """Learn the sound from the examples on a worker thread, with the place's recent
+        audio as negatives when something is listening (:meth:`place_audio`)."""
         label, paths = self.name_edit.text(), self.example_paths
+        place = self.place = self.place_audio()
+        words = self._place_words(place)  # now: the input may change while it learns
         self._set_busy(True)
-        self.show_status(f"Learning {label.strip()!r} from {len(paths)} examples…")
+        self.show_status(f"Learning {label.strip()!r} from {len(paths)} examples and "
+                         f"{words}…")
         started = time.perf_counter()
+        if place.segments:
+            self.learnt_from = (f"also learnt from {words} (without the examples and "
+                                f"{PLACE_MARGIN_S:g} s around each)")
+        else:
+            self.learnt_from = f"learnt from {words}"
 
         def work():
             try:
-                sound, _ = learn_and_save(label, paths, self.classifier)
+                sound, _ = learn_and_save(label, paths, self.classifier, place.segments)
             except SoundwatchError as exc:
                 self._learning_done.emit(None, str(exc))
                 return
@@ -268,11 +362,18 @@ class TeachDialog(QDialog):
 
     def _on_learning_done(self, sound, error: str | None) -> None:
         self._set_busy(False)
+        place = self.place
         if error is not None:
-            self.show_status(f"Not learnt: {error}", error=True)
+            hint = ""
+            if place is not None and place.segments:
+                hint = (f" (The last {place.held_s:.0f} s of audio, without the examples, "
+                        "were learnt as sounds that are not it: if the sound also played "
+                        "there, add that stretch as an example too.)")
+            self.show_status(f"Not learnt: {error}{hint}", error=True)
             return
-        self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s.")
-        self.learnt.emit(sound.label)
+        self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "
+                         f"{self.learnt_from}.")
+        self.learnt.emit(sound.label, self.learnt_from)
         self.accept()
 
     # -- state ---------------------------------------------------------------------------
@@ -288,7 +389,8 @@ class TeachDialog(QDialog):
     def _update_buttons(self) -> None:
         busy = getattr(self, "_busy", False)
         count = self.examples.count()
-        for button in (self.record_button, self.files_button, self.event_button):
+        for button in (self.record_button, self.files_button, self.event_button,
+                       self.stretch_button):
             button.setEnabled(not busy and count < MAX_EXAMPLES)
         self.remove_button.setEnabled(not busy and count > 0)
         self.learn_button.setEnabled(not busy and bool(self.name_edit.text().strip())

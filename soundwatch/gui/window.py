@@ -10,6 +10,7 @@ Layout::
     [ controls: device ⟳  Start  Replay file…   source                              ]
     [ message banner (errors, with Retry)                                           ]
     [ spectrogram (last 10 s)                  ][ now: top-5 bars + level meter     ]
+    [   Teach from a stretch… (region, Add)    ][                                   ]
     [ confidence timeline (last 30 s; hover:   ][ tabs: Events | Classes | Alert    ]
     [   top guesses and why-not at that moment)][   rules | Why not?                ]
     [ status: rates | hop | inference | overflows | lost | lag | noise floor  fps | CPU ]
@@ -47,6 +48,7 @@ from soundwatch.gui.preferences import restrict_to_labels
 from soundwatch.gui.session import ListeningSession, SourceChoice
 from soundwatch.gui.spectrogram import SpectrogramView
 from soundwatch.gui.status_bar import StatusLine
+from soundwatch.gui.stretch import StretchPicker
 from soundwatch.gui.timeline import ConfidenceTimeline
 from soundwatch.gui.tray import AlertTray
 from soundwatch.gui.why_not import WhyNotView
@@ -101,6 +103,8 @@ class MainWindow(QMainWindow):
         self.rules_panel = AlertRulesPanel()
         self.why_not = WhyNotView()
         self.status_line = StatusLine()
+        self.stretch = StretchPicker(self.spectrogram, self.shown_engine, self._add_stretch)
+        self.teach_dialog = None
         self._build_layout(spectrogram_s, timeline_s)
         self.tray = AlertTray(self)
         self.flash_overlay = FlashOverlay(self)
@@ -150,7 +154,13 @@ class MainWindow(QMainWindow):
 
     def _build_layout(self, spectrogram_s: float, timeline_s: float) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(_group(f"Spectrogram · last {spectrogram_s:g} s", self.spectrogram))
+        spectrogram = QWidget()
+        column = QVBoxLayout(spectrogram)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.spectrogram, 1)
+        column.addWidget(self.stretch)
+        left.addWidget(_group(f"Spectrogram · last {spectrogram_s:g} s", spectrogram))
         left.addWidget(_group(f"Class confidence · last {timeline_s:g} s", self.timeline))
         left.setStretchFactor(0, 5)
         left.setStretchFactor(1, 4)
@@ -186,8 +196,13 @@ class MainWindow(QMainWindow):
         self.teach_action = menu.addAction("Teach a sound…")
         self.teach_action.setShortcut("Ctrl+T")
         self.teach_action.triggered.connect(self.open_teach_dialog)
-        self.teach_action.setEnabled(self.session.classifier is not None
-                                     and self.session.classifier.has_embedding)
+        self.stretch_action = menu.addAction("Teach from a stretch of the spectrogram…")
+        self.stretch_action.triggered.connect(self.stretch.start)
+        can_learn = (self.session.classifier is not None
+                     and self.session.classifier.has_embedding)
+        self.teach_action.setEnabled(can_learn)
+        self.stretch_action.setEnabled(can_learn)
+        self.stretch.start_button.setEnabled(can_learn)
 
     def _configure_classes(self) -> list[str]:
         """Fill the class panel and timeline from the model's labels and the user's tuning;
@@ -338,27 +353,59 @@ class MainWindow(QMainWindow):
     # -- teaching a sound ----------------------------------------------------------------
 
     def open_teach_dialog(self):
-        """Open the "Teach a sound" dialog (see :mod:`soundwatch.gui.teach`); returns it."""
+        """Open the "Teach a sound" dialog (see :mod:`soundwatch.gui.teach`), or bring
+        the open one to the front; returns it. It is modeless: the spectrogram stays
+        usable to choose stretches while it is open."""
         from soundwatch.gui.teach import TeachDialog
         from soundwatch.unusual.apply import base_classifier
 
+        if self.teach_dialog is not None:
+            self.teach_dialog.raise_()
+            self.teach_dialog.activateWindow()
+            return self.teach_dialog
         dialog = TeachDialog(base_classifier(self.session.classifier),
                              engine=lambda: self.session.engine if self.session.running
                              else None,
                              start_listening=self._start_microphone,
-                             event_example=self.selected_event_example, parent=self)
+                             event_example=self.selected_event_example,
+                             choose_stretch=self.stretch.start, parent=self)
         dialog.learnt.connect(self.on_sound_learnt)
+        dialog.finished.connect(lambda _result: self._teach_dialog_closed(dialog))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
+        dialog.show()
         self.teach_dialog = dialog
         return dialog
+
+    def _teach_dialog_closed(self, dialog) -> None:
+        if self.teach_dialog is dialog:
+            self.teach_dialog = None
+
+    def shown_engine(self) -> tuple[object, float] | None:
+        """(engine, wall-clock start in s) of the stream the spectrogram shows, running
+        or ended (its ring still holds its last audio); None when a new stream began."""
+        if self.session.mailbox.generation != self._generation:
+            return None
+        engine = self.session.engine or self.session.last_engine
+        if engine is None:
+            return None
+        return engine, self.session.started_wall_s
+
+    def _add_stretch(self, audio, sample_rate_hz: int, description: str,
+                     taken: tuple) -> None:
+        """A stretch chosen on the spectrogram becomes an example in the Teach dialog
+        (opened if needed). Raises SoundwatchError when the dialog refuses it."""
+        if not self.teach_action.isEnabled():
+            raise SoundwatchError("this model cannot learn sounds (it exports no "
+                                  "embedding): use the shipped model")
+        self.open_teach_dialog().add_audio(audio, sample_rate_hz, description, taken)
 
     def _start_microphone(self) -> bool:
         return self.start_listening(SourceChoice(device=self.controls.chosen_device))
 
-    def on_sound_learnt(self, label: str) -> None:
+    def on_sound_learnt(self, label: str, learnt_from: str = "") -> None:
         """A sound was learnt: score it from now on (listening restarts with the new
-        label), show it in the timeline and, when there is a watch list, watch it."""
+        label), show it in the timeline and, when there is a watch list, watch it.
+        ``learnt_from`` says what it was learnt from besides the examples."""
         choice = self.session.choice if self.session.running else None
         self.session.reload_sounds()
         self._configure_classes()
@@ -366,13 +413,16 @@ class MainWindow(QMainWindow):
             self.class_panel.set_watched(label, True)
         if choice is not None:
             self.start_listening(choice)
-        self.banner.show_message(f"Learnt '{label}': it is now a label like the others "
+        how = f" ({learnt_from})" if learnt_from else ""
+        self.banner.show_message(f"Learnt '{label}'{how}: it is now a label like the others "
                                  "(timeline, watch list, thresholds, alerts, database).",
                                  kind="notice", retry=False)
 
-    def selected_event_example(self, folder: Path) -> tuple[str, Path]:
-        """(description, audio file) of the event selected in the events table: its clip,
-        or its audio from the ring (written into ``folder``) while it is still there.
+    def selected_event_example(self, folder: Path) -> tuple[str, Path, tuple | None]:
+        """(description, audio file, taken) of the event selected in the events table: its
+        clip, or its audio from the ring (written into ``folder``) while it is still
+        there; ``taken`` is its (engine, start, end) stream-clock range when the event is
+        of the stream now shown (None otherwise).
 
         Raises:
             SoundwatchError: no event is selected, or its audio is nowhere to be had.
@@ -383,20 +433,23 @@ class MainWindow(QMainWindow):
         row = self.events_table.events.row_at(index.row())
         when = dt.datetime.fromtimestamp(row.wall_start_s).strftime("%H:%M:%S")
         description = f"event '{row.label}' at {when}"
-        path = self.resolve_clip(row)
-        if path is not None:
-            return description, Path(path)
         engine = self.session.engine
+        taken = None
         if engine is not None and row.key[0] == self._generation:
             rate = engine.spec.sample_rate_hz
             start = int(row.start_s * rate)
-            audio, _ = engine.audio.read_range(start, start + int(row.duration_s * rate))
+            taken = (engine, start, start + int(row.duration_s * rate))
+        path = self.resolve_clip(row)
+        if path is not None:
+            return description, Path(path), taken
+        if taken is not None:
+            audio, _ = engine.audio.read_range(taken[1], taken[2])
             if len(audio) >= int(0.9 * row.duration_s * rate) and len(audio):
                 import soundfile
 
                 path = folder / f"event-{row.event_id}.wav"
                 soundfile.write(str(path), audio, rate)
-                return description, path
+                return description, path, taken
         raise SoundwatchError(
             f"no audio for the {description}: no clip was saved and it is no longer in the "
             "last 30 s of audio. Turn clips on ([clips] enabled = true) to keep it.")
@@ -492,13 +545,16 @@ class MainWindow(QMainWindow):
 
     def _new_stream(self, generation: int) -> None:
         self._generation = generation
+        if self.stretch.choosing:
+            self.stretch.cancel("The stretch you were choosing was of the stream that "
+                                "ended; choose again on the new one.")
         self.spectrogram.clear()
         self.timeline.clear()
         self.why_not.clear()
         self.now_panel.clear()
 
     def _consume(self, batch: MailboxBatch) -> None:
-        self.spectrogram.append(batch.frames)
+        self.spectrogram.append(batch.frames, batch.frame_samples)
         if batch.scores:
             self.timeline.append(batch.scores, self.session.spec.sample_rate_hz)
             tuning = self.class_panel.tuning

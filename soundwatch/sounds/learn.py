@@ -4,8 +4,9 @@ Each example is decoded and scored through the offline path
 (:func:`soundwatch.scoring.score_stream`, the monitor's windows), keeping every window's
 embedding; only its loud windows (within ``LOUD_RANGE_DB`` of its loudest) stand for the
 sound. Negatives are the shipped generic set (:mod:`.negatives`) plus every window of the
-place's own recordings, if given. A head (:mod:`.head`) is fitted and its threshold
-calibrated on the negatives. Examples that are too few, silent, or that a head learnt
+place's own recordings, if given: files (the CLI's ``--negatives``) or audio in memory
+(the window's recent audio of the place, :mod:`.place`), through the same path. A head
+(:mod:`.head`) is fitted and its threshold calibrated on the negatives. Examples that are too few, silent, or that a head learnt
 from the others does not recognise (leave-one-out) are refused with the reason.
 """
 
@@ -85,6 +86,36 @@ def embed_signal(signal: np.ndarray, classifier, hop_s: float | None = None
     return scored.embedding, np.asarray(levels, dtype=np.float64)
 
 
+def own_negative_windows(recording: str | Path | np.ndarray, classifier
+                         ) -> tuple[np.ndarray, float]:
+    """Every window of one recording of the place without the sound.
+
+    Args:
+        recording: an audio file, or (n,) float32 audio at ``classifier.sample_rate_hz``.
+        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
+
+    Returns:
+        (embedding, seconds): (n_windows, dim) float32 at the model's hop, and the
+        recording's duration.
+
+    Raises:
+        SoundwatchError: the file cannot be read, or the array is not 1-D finite audio.
+    """
+    if isinstance(recording, np.ndarray):
+        if recording.ndim != 1 or not np.issubdtype(recording.dtype, np.floating):
+            raise SoundwatchError(
+                f"negative audio must be a 1-D float array of samples at "
+                f"{classifier.sample_rate_hz} Hz, got shape {recording.shape} of "
+                f"{recording.dtype}: pass mono audio resampled to the model's rate")
+        if not np.isfinite(recording).all():
+            raise SoundwatchError("negative audio holds NaN or infinite samples: replace "
+                                  "them (e.g. with silence) before learning")
+        signal = recording.astype(np.float32, copy=False)
+    else:
+        signal, _ = load_audio(recording, classifier.sample_rate_hz)
+    return embed_signal(signal, classifier)[0], len(signal) / classifier.sample_rate_hz
+
+
 def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The windows of one example that hold the sound (those within LOUD_RANGE_DB of its
@@ -117,7 +148,7 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
 
 
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,
-                negatives: Sequence[str | Path] = (), taken: Sequence[str] = (),
+                negatives: Sequence[str | Path | np.ndarray] = (), taken: Sequence[str] = (),
                 kept: dict | None = None, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
                 held_out_calibration: bool = True,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S) -> UserSound:
@@ -127,7 +158,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         label: the new sound's name.
         examples: MIN_EXAMPLES to MAX_EXAMPLES audio files, each holding the sound.
         classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
-        negatives: recordings of the place without the sound (every window is a negative).
+        negatives: recordings of the place without the sound (every window is a
+            negative): files, or (n,) float32 audio at the classifier's rate (see
+            :func:`own_negative_windows`).
         taken: labels already in use (the model's and the user's sounds).
         kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
             and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
@@ -138,7 +171,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             detector-wide value).
 
     Returns:
-        The :class:`UserSound`; ``info`` holds the examples, window counts, the
+        The :class:`UserSound`; ``info`` holds the examples, window counts (of them
+        ``own_negative_windows`` from ``negatives``, ``own_negative_s`` seconds long), the
         leave-one-out recall and the learning time.
 
     Raises:
@@ -162,8 +196,12 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     dim = embedding_dim(classifier)
     version = classifier.embedding_version
     parts = [] if (generic := generic_negatives(version, dim)) is None else [generic]
-    for path in negatives:
-        parts.append(embed_recording(path, classifier)[0])
+    own_s = 0.0
+    for recording in negatives:
+        windows, seconds = own_negative_windows(recording, classifier)
+        parts.append(windows)
+        own_s += seconds
+    own_windows = sum(len(p) for p in parts) - (0 if generic is None else len(generic))
     if not parts:
         raise SoundwatchError(
             "the shipped generic negatives do not fit this model (version "
@@ -193,7 +231,10 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     info = {"examples": [str(Path(p).name) for p in examples],
             "example_windows": int(sum(len(p) for p in positives)),
             "negative_windows": int(len(negative)),
-            "own_negative_files": len(negatives),
+            "own_negative_files": sum(not isinstance(n, np.ndarray) for n in negatives),
+            "own_negative_arrays": sum(isinstance(n, np.ndarray) for n in negatives),
+            "own_negative_windows": int(own_windows),
+            "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
             "augment_snrs_db": list(snrs_db),
             "learn_s": round(time.perf_counter() - started, 2),
@@ -203,7 +244,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
 
 
 def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
-                   negatives: Sequence[str | Path] = (), replace: bool = False,
+                   negatives: Sequence[str | Path | np.ndarray] = (), replace: bool = False,
                    path: str | Path | None = None) -> tuple[UserSound, Path]:
     """:func:`learn_sound`, then add the sound to the sounds file ``path`` (default: the
     user data folder's); with ``replace``, a sound of the same name is replaced.
