@@ -39,8 +39,8 @@ from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
-SCHEMA_VERSION = 5  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
-# 4: the corrections table; 5: PRIVACY_COLUMNS
+SCHEMA_VERSION = 6  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
+# 4: the corrections table; 5: PRIVACY_COLUMNS; 6: corrections.label_peak
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -113,7 +113,9 @@ CREATE TABLE IF NOT EXISTS node_events (
 # Version 4: the user's corrections of events (see soundwatch.corrections): one row per
 # corrected event (a newer correction of the same event replaces it) or marked range.
 # ``event_label`` is what the detector said (NULL for a missed sound), ``label`` what it
-# was (NULL when rejected: "not this").
+# was (NULL when rejected: "not this"). Version 6 adds ``label_peak``: for an event
+# relabelled to another of the model's labels, the score that label held over the event
+# (soundwatch.corrections.missed; NULL otherwise), added to older files in place.
 _CORRECTIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
     id INTEGER PRIMARY KEY,
@@ -122,6 +124,7 @@ CREATE TABLE IF NOT EXISTS corrections (
     event_label TEXT,
     label TEXT,
     peak REAL,                         -- the event's peak score for event_label
+    label_peak REAL,                   -- relabel: the score label held there (version 6)
     start_time TEXT NOT NULL,          -- UTC ISO-8601: the event's or the marked range's
     end_time TEXT NOT NULL,
     example_path TEXT,                 -- the audio kept as an example (NULL: none kept)
@@ -296,8 +299,9 @@ class EventStore:
     def _upgrade(self) -> None:
         """Version 1 -> 2: add the outbox and node_events tables; 2 -> 3: add the
         LEVEL_COLUMNS to events (rows kept, their levels NULL); 3 -> 4: add the
-        corrections table; 4 -> 5: add the PRIVACY_COLUMNS to events like the levels.
-        Nothing else changes; the caller holds the lock inside a transaction."""
+        corrections table; 4 -> 5: add the PRIVACY_COLUMNS to events like the levels;
+        5 -> 6: add ``label_peak`` to corrections (NULL in older rows). Nothing else
+        changes; the caller holds the lock inside a transaction."""
         for statement in (_OUTBOX_SCHEMA + _CORRECTIONS_SCHEMA).split(";"):
             if statement.strip():
                 self._db.execute(statement)
@@ -308,6 +312,8 @@ class EventStore:
         for name, kind in zip(PRIVACY_COLUMNS, ("REAL", "TEXT"), strict=True):
             if name not in have:
                 self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+        if "label_peak" not in _columns(self._db, ["corrections"])["corrections"]:
+            self._db.execute("ALTER TABLE corrections ADD COLUMN label_peak REAL")
         if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._db.execute("UPDATE schema_version SET version = ? WHERE version < ?",
@@ -696,10 +702,14 @@ class EventStore:
     def add_correction(self, kind: str, start_time: str, end_time: str,
                        event_row: int | None = None, event_label: str | None = None,
                        label: str | None = None, peak: float | None = None,
-                       example_path: str | None = None) -> tuple[int, list[str]]:
+                       example_path: str | None = None,
+                       label_peak: float | None = None) -> tuple[int, list[str]]:
         """Commit one correction; a correction of an event replaces any earlier one of the
-        same event (in the same transaction). Returns (its row id, the example paths of
-        the corrections it replaced, for the caller to delete)."""
+        same event (in the same transaction). ``peak`` is the event's score for
+        ``event_label`` (a missed mark's: the score ``label`` held over the range);
+        ``label_peak`` the score ``label`` held over a relabelled event. Returns (its row
+        id, the example paths of the corrections it replaced, for the caller to
+        delete)."""
         now = _iso(datetime.now(timezone.utc))
 
         def work():
@@ -711,10 +721,10 @@ class EventStore:
                 self._db.execute("DELETE FROM corrections WHERE event_row = ?", (event_row,))
             cursor = self._db.execute(
                 "INSERT INTO corrections (kind, event_row, event_label, label, peak, "
-                "start_time, end_time, example_path, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, event_row, event_label, label, _optional_float(peak), start_time,
-                 end_time, example_path, now))
+                "label_peak, start_time, end_time, example_path, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, event_row, event_label, label, _optional_float(peak),
+                 _optional_float(label_peak), start_time, end_time, example_path, now))
             return int(cursor.lastrowid), replaced
 
         with self._lock:

@@ -244,3 +244,64 @@ def test_a_lowered_threshold_keeps_threshold_off_under_it_and_yields_to_a_change
     # A report only (nothing recovered) changes nothing.
     write_adjustments({"dog": compute_adjustment("dog", 0.6, [], [], "2", [0.2])}, {}, path)
     assert with_adjustments(own, ("dog",), path, "2") == own
+
+
+def noise_hiding_a_tone(path):
+    """6 s of quiet with broadband noise (level 0.01) from 2 s to 4 s that carries a
+    1 kHz tone (level 0.055): the test model's noise fires (~0.97) and tone_1k holds
+    about 0.6 there, under threshold_on 0.8; the clip of the noise event is the tone."""
+    rng = np.random.default_rng(7)
+    signal = (0.001 * rng.standard_normal(6 * RATE)).astype(np.float32)
+    t = np.arange(2 * RATE) / RATE
+    signal[2 * RATE:4 * RATE] += (0.01 * rng.standard_normal(len(t))
+                                  + 0.055 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    soundfile.write(str(path), signal, RATE)
+    return path
+
+
+def listened(capsys, model, stream, db, *extra) -> list[str]:
+    """Replay ``stream`` through the live monitor's path into ``db``: its labels."""
+    code, out, err = run(capsys, "listen", "--headless", "--file", stream, "--fast", "--json",
+                         "--status-interval", "0", "--model", model, "--db", db, *extra)
+    assert code == 0, err
+    return [e["label"] for e in map(json.loads, out.splitlines()) if e.get("type") == "event"]
+
+
+def test_it_was_another_model_label_lowers_that_labels_threshold_on(
+        place_dirs, model, tmp_path, capsys):
+    db = place_dirs / "events.sqlite"
+    stream = noise_hiding_a_tone(tmp_path / "stream.wav")
+    assert listened(capsys, model, stream, db, "--clip-dir", place_dirs / "clips",
+                    "--speech", "keep") == ["noise"]
+    with EventStore(db, read_only=True) as store:
+        event = store.recent_events()[0]
+    code, out, err = run(capsys, "events", "relabel", event.id, "tone_1k", "--db", db,
+                         "--model", model, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["event_label"], result["label"]) == ("noise", "tone_1k")
+    peak = result["missed_peak"]
+    assert 0.5 < peak < 0.75 and result["missed_peak_source"] in ("history", "audio")
+    assert result["label_threshold_change"] == "lowered"
+    assert result["label_threshold_on"] == pytest.approx(round(peak - MARGIN, 4), abs=1e-4)
+    assert f"0.80 -> {peak - MARGIN:.2f} (lowered)" in result["label_threshold"]
+    with EventStore(db, read_only=True) as store:
+        [row] = store.corrections("tone_1k")
+    assert (row["kind"], row["event_row"], row["label_peak"]) == ("relabel", event.id,
+                                                                  pytest.approx(peak))
+    assert (row["start_time"], row["end_time"]) == (event.start_time, event.end_time)
+    counts = corrections(capsys, db)
+    assert counts["tone_1k"]["relabelled_to"] == 1 and counts["noise"]["rejected"] == 1
+    # The replay of the same stream now finds the tone as well.
+    assert sorted(listened(capsys, model, stream, db, "--no-clips")) == ["noise", "tone_1k"]
+    # The plain text says both what was measured and what was learnt.
+    code, out, err = run(capsys, "events", "relabel", event.id, "tone_1k", "--db", db,
+                         "--model", model)
+    assert code == 0, err
+    assert f"held {peak:.2f} over event {event.id}" in out
+    assert "tone_1k: threshold_on 0.80 -> " in out
+    # Confirming the event after all replaces the relabel: tone_1k's lowering goes.
+    code, out, err = run(capsys, "events", "confirm", event.id, "--db", db, "--model", model)
+    assert code == 0, err
+    assert corrections(capsys, db).get("tone_1k", {}).get("threshold_on") is None
+    assert listened(capsys, model, stream, db, "--no-clips") == ["noise"]

@@ -10,7 +10,8 @@
 Event ids are the first column of `soundwatch events list`. A correction of one of your
 sounds retrains it at once (--no-retrain: later, with `soundwatch sounds retrain`); a
 model label gets a per-place threshold_on, raised by rejected events and lowered by missed
-ones (one rule: see soundwatch.corrections.thresholds).
+ones (one rule: see soundwatch.corrections.thresholds). An event relabelled to another
+of the model's labels is a missed one of that label too, and may lower its threshold_on.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def _correct(args, store, settings) -> int:
         done = correct_event(store, args.events_action, args.id, labels, base,
                              label=getattr(args, "label", None),
                              new_ok=getattr(args, "new", False),
-                             model_version=classifier.metadata.model_version)
+                             model_version=classifier.metadata.model_version,
+                             classifier=classifier)
     result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
               "label": done.label,
               "example": str(done.example_path) if done.example_path else None,
@@ -113,6 +115,11 @@ def _correct(args, store, settings) -> int:
               "unrecovered": list(done.adjustment.unrecovered) if done.adjustment else [],
               "missed_peak": done.missed_peak.peak if done.missed_peak else None,
               "missed_peak_source": done.missed_peak.source if done.missed_peak else None}
+    if done.kind == "relabel":  # the new label's own threshold, lowered when it can be
+        later = done.label_adjustment
+        result.update({"label_threshold": later.reason if later else None,
+                       "label_threshold_on": later.threshold_on if later else None,
+                       "label_threshold_change": later.change if later else None})
     retrained = []
     for label in {done.event_label, done.label} - {None}:
         if args.no_retrain or label in labels.model:
@@ -133,9 +140,12 @@ def _correct(args, store, settings) -> int:
     if result["history"]:
         print(result["history"])
     if done.missed_peak:
-        print(done.missed_peak.describe(done.label))
+        print(done.missed_peak.describe(done.label, "the marked range" if done.kind ==
+                                        "missed" else f"event {args.id}"))
     if done.adjustment:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
+    if done.label_adjustment:
+        print(f"{done.label}: {done.label_adjustment.reason}")
     for line in retrained:
         print(line)
     return 0

@@ -1,7 +1,8 @@
 """How close a missed sound came: the score a model label held over a marked range.
 
-A "missed one here" mark (``soundwatch events missed``) of one of the model's labels
-says the label should have fired between two times. What lowering its ``threshold_on``
+A "missed one here" mark (``soundwatch events missed``, or the window's stretch bar) of
+one of the model's labels says the label should have fired between two times; so does an
+event relabelled to another of the model's labels ("it was X": X was missed there). What lowering its ``threshold_on``
 would take (:mod:`soundwatch.corrections.thresholds`) is the *held peak* of its score
 there: the highest score the label's smoothed score stayed at or above for the
 detector's ``min_duration_s``, the time from the end of the first window to the end of
@@ -14,6 +15,8 @@ Where the scores come from:
    range, written by the same model version;
 2. else the audio kept for the mark, scored by the model through the app's own windows
    (:func:`soundwatch.scoring.score_stream`, the path `classify` and the monitor use).
+
+:func:`measure_peak` tries them in that order.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ class MissedPeak:
     source: str
     windows: int
 
-    def describe(self, label: str) -> str:
+    def describe(self, label: str, over: str = "the marked range") -> str:
+        """One line: what ``label`` held ``over`` (what the range was), and from where."""
         where = ("the score history" if self.source == "history"
                  else "its kept audio, scored by the model")
-        return (f"{label!r} held {self.peak:.2f} over the marked range (highest window "
+        return (f"{label!r} held {self.peak:.2f} over {over} (highest window "
                 f"{self.highest:.2f}; from {where}, {self.windows} window(s))")
 
 
@@ -119,23 +123,69 @@ def peak_from_history(database_path: str | Path, label: str, start: datetime,
 
 def peak_from_audio(path: str | Path, label: str, classifier, settings: DetectorSettings
                     ) -> MissedPeak:
-    """``label``'s held peak over the recording at ``path``, scored by ``classifier``
-    through the app's windows at the settings' hop (a recording shorter than a window
-    is padded with silence to one).
+    """``label``'s held peak over the recording at ``path`` (:func:`peak_from_samples`).
 
     Raises:
         SoundwatchError: the file cannot be read; ``label`` is not the model's.
     """
     from soundwatch.audio.files import load_audio
+
+    signal, _ = load_audio(path, classifier.sample_rate_hz)
+    return peak_from_samples(signal, label, classifier, settings)
+
+
+def peak_from_samples(signal: np.ndarray, label: str, classifier,
+                      settings: DetectorSettings) -> MissedPeak:
+    """``label``'s held peak over ``signal``, scored by ``classifier`` through the app's
+    windows at the settings' hop (a signal shorter than a window is padded with silence
+    to one).
+
+    Args:
+        signal: (n,) float32 audio at ``classifier.sample_rate_hz``.
+        label: one of the model's labels.
+        classifier: the :class:`~soundwatch.model.Classifier` (or a wrapper of it).
+        settings: the detector settings in force (hop, smoothing, min_duration_s).
+
+    Raises:
+        SoundwatchError: ``label`` is not the model's.
+    """
     from soundwatch.errors import SoundwatchError
     from soundwatch.scoring import score_stream
 
     if label not in classifier.labels:
         raise SoundwatchError(f"{label!r} is not a label of the model {classifier.path}")
-    signal, _ = load_audio(path, classifier.sample_rate_hz)
     hop_frames = classifier.hop_frames_for(settings.hop_s)
-    scored = score_stream(signal, classifier, hop_frames, pad_to_window=True)
+    scored = score_stream(np.asarray(signal, dtype=np.float32), classifier, hop_frames,
+                          pad_to_window=True)
     scores = scored.scores[:, list(classifier.labels).index(label)]
     hop_s = hop_frames * classifier.spec.hop_s
     return MissedPeak(held_peak(scores, hop_s, settings, label), float(scores.max()),
                       "audio", len(scores))
+
+
+def measure_peak(database_path: str | Path, label: str, start: datetime, end: datetime,
+                 classifier, settings: DetectorSettings,
+                 audio: str | Path | tuple[np.ndarray, int]) -> MissedPeak:
+    """``label``'s held peak over ``[start, end]`` (aware datetimes): from the score
+    history beside the database when it holds the range (:func:`peak_from_history`),
+    else from ``audio``, the recording of the moment (a file, or (n,) float32 samples at
+    ``classifier.sample_rate_hz`` with that rate).
+
+    Raises:
+        SoundwatchError: the audio cannot be read, is at another rate, or ``label`` is
+            not the model's.
+    """
+    from soundwatch.errors import SoundwatchError
+
+    found = peak_from_history(database_path, label, start, end, settings,
+                              classifier.metadata.model_version)
+    if found is not None:
+        return found
+    if isinstance(audio, tuple):
+        samples, rate = audio
+        if rate != classifier.sample_rate_hz:
+            raise SoundwatchError(f"the audio of the moment is at {rate} Hz and the model "
+                                  f"scores {classifier.sample_rate_hz} Hz: pass it at the "
+                                  "model's rate")
+        return peak_from_samples(samples, label, classifier, settings)
+    return peak_from_audio(audio, label, classifier, settings)

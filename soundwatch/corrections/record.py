@@ -5,10 +5,15 @@ Kinds (column ``kind`` of the ``corrections`` table):
 - ``confirm``: the event was right.
 - ``reject``: "not this", a false alarm.
 - ``relabel``: "it was LABEL": a false alarm of the event's label and an example of
-  LABEL (a model label, one of the user's sounds, or a new sound's name).
+  LABEL (a model label, one of the user's sounds, or a new sound's name). For another of
+  the model's labels it is also a missed LABEL: ``label_peak`` is the score LABEL held
+  over the event (:mod:`soundwatch.corrections.missed`), which may lower LABEL's learnt
+  threshold by the same rule as a missed mark.
 - ``missed``: "missed one here": LABEL sounded between two times and no event said so.
   For a model label, ``peak`` is the score LABEL held over the range
-  (:mod:`soundwatch.corrections.missed`), which may lower its learnt threshold.
+  (:mod:`soundwatch.corrections.missed`), which may lower its learnt threshold. Its audio
+  is a recording of the moment: a file, a saved clip that overlaps it, or (the window's
+  stretch bar) the engine's own samples.
 
 Audio: a correction that teaches a sound (relabel, missed, and any correction of one of
 the user's sounds) needs its audio and is refused without it, nothing stored; confirm
@@ -27,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.corrections.examples import example_name, examples_dir, keep_file, keep_samples
-from soundwatch.corrections.missed import MissedPeak
+from soundwatch.corrections.missed import MissedPeak, measure_peak
 from soundwatch.corrections.thresholds import (
     Adjustment,
     compute_adjustment,
@@ -76,7 +81,9 @@ class Labels:
 class Correction:
     """What was stored: the row ``id``, the kept ``example_path`` (None: no audio kept),
     the learnt threshold of the label it taught (the event's; a missed one's LABEL; None:
-    unchanged or removed) and, for a miss of a model label, the score it held then."""
+    unchanged or removed) and, for a miss of a model label (or an event relabelled to
+    one), the score it held then; ``label_adjustment``: a relabel's LABEL's learnt
+    threshold when LABEL is the model's (None: unchanged, removed, or not measured)."""
 
     id: int
     kind: str
@@ -85,14 +92,20 @@ class Correction:
     example_path: Path | None
     adjustment: Adjustment | None
     missed_peak: MissedPeak | None = None
+    label_adjustment: Adjustment | None = None
 
 
 def correct_event(store, kind: str, row_id: int, labels: Labels,
                   detection: DetectorSettings, label: str | None = None, new_ok: bool = False,
                   audio: tuple[np.ndarray, int] | None = None,
                   adjustments_path: str | Path | None = None,
-                  model_version: str = "") -> Correction:
+                  model_version: str = "", classifier=None) -> Correction:
     """Confirm, reject or relabel the stored event ``row_id``.
+
+    A relabel to another of the model's labels, with ``classifier``, is also a missed
+    LABEL: the score LABEL held over the event (from the score history, else its kept
+    audio scored by ``classifier``) is stored and LABEL's learnt threshold recomputed,
+    which may lower it (:func:`update_adjustment`).
 
     Args:
         store: an open (writable) :class:`~soundwatch.store.EventStore`.
@@ -108,10 +121,13 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         adjustments_path: the learnt thresholds file (default: the user data folder's).
         model_version: the model whose scores the event's peak is (recorded with the
             learnt threshold).
+        classifier: the :class:`~soundwatch.model.Classifier` in use (None: a relabel's
+            LABEL is not measured and its threshold not learnt).
 
     Raises:
-        SoundwatchError: unknown event or label, a relabel to the event's own label, or
-            no audio for a correction that needs it; nothing is stored then.
+        SoundwatchError: unknown event or label, a relabel to the event's own label, no
+            audio for a correction that needs it, or audio that cannot be scored;
+            nothing is stored then.
     """
     if kind not in ("confirm", "reject", "relabel"):
         raise ValueError(f"kind must be confirm, reject or relabel, got {kind!r}")
@@ -138,6 +154,15 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             "the command line cannot reach the window's live audio. Correct it in the "
             "window while it is among the last 30 s, or turn clips on (`listen --clips`, "
             "[clips] enabled = true) for the next ones; nothing was stored")
+    measured = None
+    if (kind == "relabel" and classifier is not None and true_label in labels.model
+            and (has_clip or audio is not None)):
+        measured = measure_peak(store.path, true_label, _utc(event.start_time),
+                                _utc(event.end_time), classifier, detection,
+                                clip if has_clip else audio)
+    # labels whose learnt threshold a correction this one replaces had taught
+    before = {row["label"] for row in store.corrections(event.label)
+              if row["event_row"] == row_id and row["label"] is not None}
     folder = examples_dir(store.path)
     name_key = f"e{row_id}"
     example = None
@@ -149,25 +174,35 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
                                example_name(kind, true_label or event.label, name_key))
     correction_id, replaced = store.add_correction(
         kind, event.start_time, event.end_time, event_row=row_id, event_label=event.label,
-        label=true_label, peak=event.peak, example_path=str(example) if example else None)
+        label=true_label, peak=event.peak, example_path=str(example) if example else None,
+        label_peak=measured.peak if measured else None)
     for path in replaced:
         if example is None or Path(path) != example:
             Path(path).unlink(missing_ok=True)
-    adjustment = None
+    adjustment = label_adjustment = None
     if event.label in labels.model:
         adjustment = update_adjustment(store, event.label, detection, adjustments_path,
                                        model_version)
-    return Correction(correction_id, kind, event.label, true_label, example, adjustment)
+    for other in sorted((before | {true_label}) - {event.label, None}):
+        if other in labels.model:
+            found = update_adjustment(store, other, detection, adjustments_path,
+                                      model_version)
+            if other == true_label and measured is not None:
+                label_adjustment = found
+    return Correction(correction_id, kind, event.label, true_label, example, adjustment,
+                      measured, label_adjustment)
 
 
 def mark_missed(store, label: str, start: datetime, end: datetime, labels: Labels,
                 new_ok: bool = False, audio_path: str | Path | None = None,
                 classifier=None, detection: DetectorSettings | None = None,
-                adjustments_path: str | Path | None = None) -> Correction:
+                adjustments_path: str | Path | None = None,
+                audio: tuple[np.ndarray, int] | None = None) -> Correction:
     """Record that ``label`` sounded from ``start`` to ``end`` (UTC) without an event.
 
-    The audio kept: ``audio_path`` (a recording of that moment) or the saved clip of a
-    stored event that overlaps the range. For one of the model's labels, with
+    The audio kept: ``audio`` (the window's samples of the range), ``audio_path`` (a
+    recording of that moment) or the saved clip of a stored event that overlaps the
+    range. For one of the model's labels, with
     ``classifier`` and ``detection``, the score it held over the range is stored as the
     correction's ``peak`` (:mod:`soundwatch.corrections.missed`: from the score history,
     else from the kept audio scored by ``classifier``) and its learnt threshold is
@@ -185,12 +220,17 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
         detection: the settings in force without learnt thresholds (the model's own
             per-class values included), as for :func:`correct_event`.
         adjustments_path: the learnt thresholds file (default: the user data folder's).
+        audio: ((n,) float32 samples, their rate in Hz): the range's own audio, as the
+            window's stretch bar cuts it from the engine's ring (not with ``audio_path``).
 
     Raises:
         SoundwatchError: an unknown label, a range that is empty or longer than
             MAX_MISSED_S, no audio for it, or audio that cannot be read; nothing is
             stored then.
+        ValueError: both ``audio`` and ``audio_path``.
     """
+    if audio is not None and audio_path is not None:
+        raise ValueError("pass the moment's audio as samples or as a file, not both")
     label = labels.check(label, new_ok)
     length_s = (end - start).total_seconds()
     if not 0 < length_s <= MAX_MISSED_S:
@@ -202,13 +242,13 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     source = Path(audio_path) if audio_path else None
     if source is not None and not source.is_file():
         raise SoundwatchError(f"no such recording: {source}")
-    if source is None:
+    if source is None and audio is None:
         for event in store.iter_events():
             if (event.start_time < end_iso and event.end_time > start_iso and event.clip_path
                     and Path(event.clip_path).is_file()):
                 source = Path(event.clip_path)
                 break
-    if source is None:
+    if source is None and audio is None:
         raise SoundwatchError(
             f"no audio of {start_iso} to {end_iso} is kept: no saved clip overlaps it and "
             "the command line cannot reach the window's live audio. Pass --audio FILE with "
@@ -216,14 +256,15 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     measured = None
     learns = classifier is not None and detection is not None and label in labels.model
     if learns:
-        from soundwatch.corrections.missed import peak_from_audio, peak_from_history
-
-        version = classifier.metadata.model_version
-        measured = (peak_from_history(store.path, label, start, end, detection, version)
-                    or peak_from_audio(source, label, classifier, detection))
+        measured = measure_peak(store.path, label, start, end, classifier, detection,
+                                audio if audio is not None else source)
     key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
-    example = keep_file(source, examples_dir(store.path),
-                        example_name("missed", label, key, source.suffix or ".flac"))
+    if audio is not None:
+        example = keep_samples(audio[0], audio[1], examples_dir(store.path),
+                               example_name("missed", label, key))
+    else:
+        example = keep_file(source, examples_dir(store.path),
+                            example_name("missed", label, key, source.suffix or ".flac"))
     correction_id, _ = store.add_correction("missed", start_iso, end_iso, label=label,
                                             peak=measured.peak if measured else None,
                                             example_path=str(example))
@@ -239,13 +280,20 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
                       model_version: str = "") -> Adjustment | None:
     """Recompute ``label``'s learnt threshold from its corrections since its last reset
     (rejected, confirmed and missed: the one rule of
-    :func:`~soundwatch.corrections.thresholds.compute_adjustment`) and save it, or remove
-    it when they neither move it nor leave a miss to report; returns it."""
+    :func:`~soundwatch.corrections.thresholds.compute_adjustment`; an event of another
+    label relabelled to it counts as missed, with the score it held there) and save it,
+    or remove it when they neither move it nor leave a miss to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
     after = resets.get(label, 0)
     rejected, confirmed, missed = [], [], []
     for row in store.corrections(label):
-        if row["id"] <= after or row["peak"] is None:
+        if row["id"] <= after:
+            continue
+        if (row["kind"] == "relabel" and row["label"] == label
+                and row.get("label_peak") is not None):
+            missed.append(float(row["label_peak"]))  # "it was LABEL": LABEL missed it
+            continue
+        if row["peak"] is None:
             continue
         if row["kind"] == "missed":
             if row["label"] == label:  # its peak is the score LABEL held over the range
@@ -300,3 +348,8 @@ def example_rows(store, label: str) -> tuple[list[dict], list[dict]]:
             continue
         (positives if row["label"] == label else negatives).append(row)
     return positives, negatives
+
+
+def _utc(iso: str) -> datetime:
+    """An aware datetime of a stored UTC ISO-8601 time."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
