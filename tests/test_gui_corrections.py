@@ -41,8 +41,8 @@ def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_cou
     assert text.startswith("Confirmed the 'tone_1k' event")
     text = window.corrections.correct(noise, "reject")
     assert text.startswith("Rejected the 'noise' event")
-    assert corrections_cell(window, "tone_1k") == "1 / 0"
-    assert corrections_cell(window, "noise") == "0 / 1"
+    assert corrections_cell(window, "tone_1k") == "1 / 0 / 0"
+    assert corrections_cell(window, "noise") == "0 / 1 / 0"
     # No clip was saved, so the audio came from the engine's ring and is kept.
     with EventStore(harness.database, read_only=True) as store:
         kept = store.corrections()
@@ -52,11 +52,11 @@ def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_cou
     # "It was…" a new sound of the user's: kept as its first example.
     text = window.corrections.correct(noise, "relabel", label="kettle")
     assert "'kettle' not retrained" in text and "needs 3" in text
-    assert corrections_cell(window, "noise") == "0 / 1"  # the newer correction replaced it
+    assert corrections_cell(window, "noise") == "0 / 1 / 0"  # the newer correction replaced it
     # After a restart the counts come back from the database.
     window.close()
     again = harness.open(start=False)
-    assert corrections_cell(again, "tone_1k") == "1 / 0"
+    assert corrections_cell(again, "tone_1k") == "1 / 0 / 0"
 
 
 def test_a_correction_of_an_unstored_event_or_a_bad_label_says_why(harness, tmp_path):

@@ -90,9 +90,12 @@ class ClassSettingsPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         layout.addWidget(self.search)
         self.items = QStandardItemModel(0, 4, self)
-        self.items.setHorizontalHeaderLabels(["watch", "class", "on threshold", "✓ / ✗"])
+        self.items.setHorizontalHeaderLabels(["watch", "class", "on threshold",
+                                              "✓ / ✗ / missed"])
         self.items.horizontalHeaderItem(CORRECTIONS_COLUMN).setToolTip(
-            "events you confirmed / rejected (right-click an event)")
+            "events you confirmed / rejected (right-click an event) / sounds it missed "
+            "(Missed one here… on a stretch of the spectrogram, or an event you said was "
+            "this)")
         self._corrections: dict[str, tuple[str, str]] = {}  # label -> (text, tooltip)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.items)
@@ -176,17 +179,21 @@ class ClassSettingsPanel(QWidget):
         row = self._row_of(label)
         self.items.setData(self.items.index(row, THRESHOLD_COLUMN), value, OVERRIDE_ROLE)
 
-    def set_corrections(self, counts: Mapping[str, tuple[int, int]],
+    def set_corrections(self, counts: Mapping[str, tuple[int, int, int, int]],
                         notes: Mapping[str, str]) -> None:
-        """Show per label how many events were confirmed and rejected (``counts``) and,
-        as its tooltip, what was learnt from them (``notes``)."""
-        self._corrections = {
-            label: (f"{confirmed} / {rejected}",
-                    f"{confirmed} confirmed, {rejected} rejected"
-                    + (f"; {notes[label]}" if label in notes else ""))
-            for label, (confirmed, rejected) in counts.items()}
+        """Show per label how many events were confirmed and rejected and how many sounds
+        it missed (``counts``: label -> (confirmed, rejected, marked missed, events said
+        to be it); the last two are shown summed) and, as its tooltip, what was learnt
+        from them (``notes``)."""
+        self._corrections = {}
+        for label, (confirmed, rejected, marked, said) in counts.items():
+            self._corrections[label] = (
+                f"{confirmed} / {rejected} / {marked + said}",
+                f"{confirmed} confirmed, {rejected} rejected, {marked + said} missed "
+                f"({marked} marked missed, {said} event(s) of another label said to be it)"
+                + (f"; {notes[label]}" if label in notes else ""))
         for label, note in notes.items():
-            self._corrections.setdefault(label, ("0 / 0", note))
+            self._corrections.setdefault(label, ("0 / 0 / 0", note))
         for row in range(self.items.rowCount()):
             self._show_corrections(self.items.item(row, LABEL_COLUMN).text(),
                                    self.items.item(row, CORRECTIONS_COLUMN))

@@ -4,10 +4,17 @@ Right-clicking an event offers *Confirm*, *Not this* and *It was…*
 (:attr:`~soundwatch.gui.events_table.EventsTable.correction_requested`); the correction
 is stored like `soundwatch events confirm|reject|relabel` stores it
 (:mod:`soundwatch.corrections.record`), with the event's clip or, when none was saved,
-its audio from the engine's ring while it is among the last 30 s. A learnt threshold
-applies to the running detector at once; one of the user's sounds is retrained and its
-new head scores from the next window. The thresholds panel shows, per label, how many
-events were confirmed and rejected.
+its audio from the engine's ring while it is among the last 30 s. "It was…" another of
+the model's labels is also a missed one of that label, which may lower its threshold.
+
+"Missed one here…" on a stretch of the spectrogram (:mod:`soundwatch.gui.stretch`) asks
+which label it was (:mod:`soundwatch.gui.label_choice`) and records it like `soundwatch
+events missed` (:func:`soundwatch.corrections.record.mark_missed`), with the stretch's
+own audio and the stream's wall-clock times of its first and last sample.
+
+A learnt threshold applies to the running detector at once; one of the user's sounds is
+retrained and its new head scores from the next window. The thresholds panel shows, per
+label, how many events were confirmed and rejected and how many were missed.
 
 Editing a threshold previews what it would have found over the last
 :data:`PREVIEW_H` hours of score history (:mod:`soundwatch.rescoring`).
@@ -24,6 +31,7 @@ from dataclasses import replace
 from PySide6.QtWidgets import QInputDialog
 
 from soundwatch.errors import SoundwatchError
+from soundwatch.gui.label_choice import ask_label
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +70,18 @@ class CorrectionsController:
                 if label is None:
                     return None
             new_ok = label not in labels.model and label not in labels.user
-        from soundwatch.class_defaults import with_model_classes
         from soundwatch.corrections.examples import ring_audio
         from soundwatch.corrections.record import correct_event
-        from soundwatch.detect import DetectorSettings
 
         monitor = self.session.monitor or self.session.last_monitor
         samples = ring_audio(monitor, row.session_id, row.start_s, row.start_s + row.duration_s)
         audio = (samples, monitor.sample_rate_hz) if samples is not None else None
+        classifier = self.session.classifier
         try:
-            base = with_model_classes(self.session.detector_settings or DetectorSettings(),
-                                      self.session.classifier)  # the model's own included
-            done = correct_event(store, kind, row_id, labels, base,
+            done = correct_event(store, kind, row_id, labels, self._base(),
                                  label=label, new_ok=new_ok, audio=audio,
-                                 model_version=self.session.classifier.metadata.model_version)
+                                 model_version=classifier.metadata.model_version,
+                                 classifier=classifier)
         except SoundwatchError as exc:
             return self._say(str(exc), error=True)
         lines = [{"confirm": f"Confirmed the '{row.label}' event",
@@ -84,11 +90,89 @@ class CorrectionsController:
                  + f" at {dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}."]
         if done.adjustment is not None:
             lines.append(f"{row.label}: {done.adjustment.reason}.")
-        if done.event_label in labels.model:
+        if done.missed_peak is not None:
+            lines.append(done.missed_peak.describe(done.label, "the event") + ".")
+        if done.label_adjustment is not None:
+            lines.append(f"{done.label}: {done.label_adjustment.reason}.")
+        if {done.event_label, done.label} & set(labels.model):
             self.session.apply_settings(self.session.settings)  # the learnt threshold, now
         lines += self._retrain({done.event_label, done.label} - {None} - set(labels.model))
         self.show_counts()
         return self._say(" ".join(lines))
+
+    def mark_missed(self, audio, sample_rate_hz: int, taken: tuple,
+                    label: str | None = None) -> str | None:
+        """Record a missed ``label`` over a stretch of the spectrogram, like `soundwatch
+        events missed`: ``audio`` ((n,) float32 at ``sample_rate_hz``) is kept as its
+        example and ``taken`` (engine, start, end) gives its stream-clock samples, whose
+        wall-clock times the stream's monitor knows. ``label`` None: ask which label it
+        was. Returns the message shown (also in the banner), None when the user
+        cancelled.
+
+        Raises:
+            SoundwatchError: no database, no label chosen, a stretch of a stream no
+                monitor times, or the correction is refused (unknown label, no audio...);
+                nothing is recorded then.
+        """
+        store = self.session.store
+        if store is None:
+            raise SoundwatchError("corrections need the event database, and this window "
+                                  "runs without one")
+        engine, start, end = taken
+        monitor = next((m for m in (self.session.monitor, self.session.last_monitor)
+                        if m is not None and m.engine is engine), None)
+        if monitor is None:
+            raise SoundwatchError("that stretch is of a stream without a model (nothing "
+                                  "was scored): choose a stretch of a stream soundwatch "
+                                  "listened to with its model")
+        labels = self._labels()
+        if label is None:
+            label = ask_label(self.window, "Missed one here",
+                              "Which sound did soundwatch miss in this stretch? One of its "
+                              "labels or one of your sounds (type to filter):",
+                              [*labels.user, *sorted(labels.model)])
+            if label is None:
+                return None
+        label = label.strip()
+        if not label:
+            raise SoundwatchError("no label chosen: say which sound it was (one of the "
+                                  "model's labels or one of your sounds)")
+        if label not in labels.model and label not in labels.user:
+            import difflib
+
+            close = difflib.get_close_matches(label, [*labels.model, *labels.user], n=3)
+            raise SoundwatchError(
+                f"{label!r} is not a label of the model nor one of your sounds"
+                + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+                + ": choose one from the list, or teach a new sound with Add as example")
+        from soundwatch.corrections.record import mark_missed
+
+        started, ended = monitor.wall_time(start), monitor.wall_time(end)
+        done = mark_missed(store, label, started, ended, labels,
+                           classifier=self.session.classifier, detection=self._base(),
+                           audio=(audio, sample_rate_hz))
+        local = started.astimezone()
+        lines = [f"Marked a missed '{done.label}' at {local:%H:%M:%S} "
+                 f"({(end - start) / sample_rate_hz:.1f} s)."]
+        if done.missed_peak is not None:
+            lines.append(done.missed_peak.describe(done.label, "the stretch") + ".")
+        if done.adjustment is not None:
+            lines.append(f"{done.label}: {done.adjustment.reason}.")
+        if done.label in labels.model:
+            self.session.apply_settings(self.session.settings)  # the learnt threshold, now
+        else:
+            lines += self._retrain({done.label})
+        self.show_counts()
+        return self._say(" ".join(lines))
+
+    def _base(self):
+        """The detector settings in force without learnt thresholds (the model's own
+        per-class values included): what a learnt threshold is computed from."""
+        from soundwatch.class_defaults import with_model_classes
+        from soundwatch.detect import DetectorSettings
+
+        return with_model_classes(self.session.detector_settings or DetectorSettings(),
+                                  self.session.classifier)
 
     def _stored_id(self, row) -> int | None:
         if row.key and row.key[0] == "store":
@@ -134,7 +218,8 @@ class CorrectionsController:
         return lines
 
     def show_counts(self) -> None:
-        """Per label confirmed / rejected in the thresholds panel, with what was learnt."""
+        """Per label confirmed / rejected / missed in the thresholds panel (missed: marked
+        missed, or events said to be it), with what was learnt."""
         store = self.session.store
         if store is None:
             return
@@ -148,7 +233,8 @@ class CorrectionsController:
             log.warning("cannot show the corrections: %s", exc)
             return
         self.window.class_panel.set_corrections(
-            {label: (c["confirmed"], c["rejected"]) for label, c in counts.items()},
+            {label: (c["confirmed"], c["rejected"], c["missed"], c["relabelled_to"])
+             for label, c in counts.items()},
             {label: a.reason for label, a in adjustments.items()})
 
     def _say(self, text: str, error: bool = False) -> str:

@@ -9,6 +9,11 @@ that audio is copied from the engine's model-rate ring (:func:`stretch_audio`) a
 to the "Teach a sound" dialog (opened if needed) as one example, with its range, so
 learning leaves it out of the place's negatives.
 
+"Missed one here…" beside it says soundwatch should have caught a sound in that stretch:
+the window asks which label it was and records the missed mark with that audio
+(:meth:`~soundwatch.gui.corrections.CorrectionsController.mark_missed`, the path of
+`soundwatch events missed`).
+
 A stretch is refused, with the reason and what to do, when it is older than the audio
 the engine still holds, shorter or longer than the dialog takes, silent, or of a stream
 that is no longer the one shown; the selection stays for another try.
@@ -33,7 +38,8 @@ from soundwatch.sounds.learn import SILENCE_DBFS
 from soundwatch.sounds.trim import loudest_dbfs
 
 STRETCH_DEFAULT_S = 2.0  # the region's first width, around the loudest moment shown
-IDLE_TEXT = "Heard something to teach? Choose its stretch on the spectrogram."
+IDLE_TEXT = ("Heard something to teach, or a sound soundwatch missed? Choose its stretch "
+             "on the spectrogram.")
 
 
 def stretch_audio(engine, start: int, end: int) -> np.ndarray:
@@ -92,31 +98,46 @@ class StretchPicker(QWidget):
         deliver: ``deliver(audio, sample_rate_hz, description, (engine, start, end))``
             adds the example (the Teach dialog's :meth:`~soundwatch.gui.teach.TeachDialog.add_audio`,
             opening the dialog if needed); raises SoundwatchError to refuse it.
+        report_missed: ``report_missed(audio, sample_rate_hz, (engine, start, end),
+            label)`` records a missed mark of the stretch (``label`` None: ask which
+            label it was) and returns the message to show, or None when the user
+            cancelled; raises SoundwatchError to refuse it (nothing recorded). None: no
+            "Missed one here…" button.
     """
 
     def __init__(self, spectrogram: SpectrogramView,
                  shown_engine: Callable[[], tuple[object, float] | None],
-                 deliver: Callable[[np.ndarray, int, str, tuple], None], parent=None):
+                 deliver: Callable[[np.ndarray, int, str, tuple], None],
+                 report_missed: Callable[..., str | None] | None = None, parent=None):
         super().__init__(parent)
         self.spectrogram = spectrogram
         self._shown_engine = shown_engine
         self._deliver = deliver
+        self._report_missed = report_missed
         self.region: pg.LinearRegionItem | None = None
         self.message = QLabel(IDLE_TEXT)
         self.message.setWordWrap(True)
         self.start_button = QPushButton("Teach from a stretch…")
         self.start_button.setToolTip("Pause the spectrogram and choose the stretch that "
-                                     "holds a sound, to teach it as an example")
+                                     "holds a sound, to teach it as an example or to say "
+                                     "soundwatch missed it")
         self.add_button = QPushButton("Add as example")
+        self.missed_button = QPushButton("Missed one here…")
+        self.missed_button.setToolTip("soundwatch should have caught a sound in this "
+                                      "stretch: say which, and it is kept as a missed one "
+                                      "(a model label's threshold may be lowered, your own "
+                                      "sound retrained)")
         self.cancel_button = QPushButton("Cancel")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.message, 1)
         layout.addWidget(self.start_button)
         layout.addWidget(self.add_button)
+        layout.addWidget(self.missed_button)
         layout.addWidget(self.cancel_button)
         self.start_button.clicked.connect(self.start)
         self.add_button.clicked.connect(self.add)
+        self.missed_button.clicked.connect(lambda: self.mark_missed())
         self.cancel_button.clicked.connect(lambda: self.cancel())
         self._set_choosing(False)
         self._say(IDLE_TEXT, dim=True)
@@ -164,28 +185,56 @@ class StretchPicker(QWidget):
     def add(self) -> str:
         """Hand the chosen stretch to the Teach dialog; returns the message shown (the
         reason, when it is refused: the region then stays)."""
-        shown = self._shown_engine()
-        span = self.chosen()
         try:
-            if shown is None:
-                self.cancel()
-                raise SoundwatchError("the stream shown has ended and a new one began: "
-                                      "choose a stretch of the new one")
-            if span is None:
-                raise SoundwatchError("no audio under the region: drag it over columns "
-                                      "that have been drawn")
-            engine, started_wall_s = shown
-            start, end = span
-            audio = stretch_audio(engine, start, end)
-            rate = engine.spec.sample_rate_hz
-            when = dt.datetime.fromtimestamp(started_wall_s + start / rate)
-            description = (f"stretch at {when:%H:%M:%S} ({(end - start) / rate:.1f} s, "
-                           f"loudest {loudest_dbfs(audio, rate):.0f} dBFS)")
-            self._deliver(audio, rate, description, (engine, start, end))
+            audio, rate, description, taken = self._take()
+            self._deliver(audio, rate, description, taken)
         except SoundwatchError as exc:
             return self._say(f"Not added: {exc}.", error=True)
         self.cancel(f"Added the {description} to the Teach dialog.")
         return self.message.text()
+
+    def mark_missed(self, label: str | None = None) -> str:
+        """"Missed one here…": record the chosen stretch as a missed ``label`` (None: ask
+        which); returns the message shown. Refused (the reason shown, the region kept,
+        nothing recorded) when the stretch cannot be taken, no label is chosen, or the
+        correction is refused."""
+        if self._report_missed is None:
+            return self._say("Not marked: this window keeps no corrections.", error=True)
+        try:
+            audio, rate, description, taken = self._take()
+            said = self._report_missed(audio, rate, taken, label)
+        except SoundwatchError as exc:
+            return self._say(f"Not marked: {exc}.", error=True)
+        if said is None:
+            return self._say("Not marked: no label chosen. Click Missed one here… again "
+                             "and choose which sound it was.", error=True)
+        self.cancel(f"Marked the {description} as a missed sound: see the message above.")
+        return said
+
+    def _take(self) -> tuple[np.ndarray, int, str, tuple]:
+        """(audio, rate, description, (engine, start, end)) of the chosen stretch.
+
+        Raises:
+            SoundwatchError: the stream shown ended, no audio is under the region, or
+                :func:`stretch_audio` refuses the range.
+        """
+        shown = self._shown_engine()
+        span = self.chosen()
+        if shown is None:
+            self.cancel()
+            raise SoundwatchError("the stream shown has ended and a new one began: "
+                                  "choose a stretch of the new one")
+        if span is None:
+            raise SoundwatchError("no audio under the region: drag it over columns "
+                                  "that have been drawn")
+        engine, started_wall_s = shown
+        start, end = span
+        audio = stretch_audio(engine, start, end)
+        rate = engine.spec.sample_rate_hz
+        when = dt.datetime.fromtimestamp(started_wall_s + start / rate)
+        description = (f"stretch at {when:%H:%M:%S} ({(end - start) / rate:.1f} s, "
+                       f"loudest {loudest_dbfs(audio, rate):.0f} dBFS)")
+        return audio, rate, description, (engine, start, end)
 
     def cancel(self, text: str = IDLE_TEXT) -> None:
         """Stop choosing: remove the region, let the spectrogram scroll again."""
@@ -217,11 +266,14 @@ class StretchPicker(QWidget):
             return
         rate = shown[0].spec.sample_rate_hz
         self._say(f"Paused · stretch of {(span[1] - span[0]) / rate:.2f} s. Drag the "
-                  "region's edges around the sound, then Add as example.")
+                  "region's edges around the sound, then Add as example"
+                  + (", or Missed one here… if soundwatch should have caught it."
+                     if self._report_missed is not None else "."))
 
     def _set_choosing(self, choosing: bool) -> None:
         self.start_button.setVisible(not choosing)
         self.add_button.setVisible(choosing)
+        self.missed_button.setVisible(choosing and self._report_missed is not None)
         self.cancel_button.setVisible(choosing)
 
     def _say(self, text: str, error: bool = False, dim: bool = False) -> str:

@@ -10,7 +10,8 @@ Layout::
     [ controls: device ⟳  Start  Replay file…   source                              ]
     [ message banner (errors, with Retry)                                           ]
     [ spectrogram (last 10 s)                  ][ now: top-5 bars + level meter     ]
-    [   Teach from a stretch… (region, Add)    ][                                   ]
+    [   Teach from a stretch… (region, Add,    ][                                   ]
+    [   Missed one here…)                      ][                                   ]
     [ confidence timeline (last 30 s; hover:   ][ tabs: Events | Classes | Alert    ]
     [   top guesses and why-not at that moment)][   rules | Why not?                ]
     [ status: rates | hop | inference | overflows | lost | lag | noise floor  fps | CPU ]
@@ -103,7 +104,8 @@ class MainWindow(QMainWindow):
         self.rules_panel = AlertRulesPanel()
         self.why_not = WhyNotView()
         self.status_line = StatusLine()
-        self.stretch = StretchPicker(self.spectrogram, self.shown_engine, self._add_stretch)
+        self.stretch = StretchPicker(self.spectrogram, self.shown_engine, self._add_stretch,
+                                     self._missed_stretch)
         self.teach_dialog = None
         self._build_layout(spectrogram_s, timeline_s)
         self.tray = AlertTray(self)
@@ -198,11 +200,18 @@ class MainWindow(QMainWindow):
         self.teach_action.triggered.connect(self.open_teach_dialog)
         self.stretch_action = menu.addAction("Teach from a stretch of the spectrogram…")
         self.stretch_action.triggered.connect(self.stretch.start)
+        self.missed_action = menu.addAction("Missed one here… (choose its stretch of the "
+                                            "spectrogram)")
+        self.missed_action.triggered.connect(self.stretch.start)
         can_learn = (self.session.classifier is not None
                      and self.session.classifier.has_embedding)
+        can_correct = self.session.classifier is not None and self.session.store is not None
         self.teach_action.setEnabled(can_learn)
         self.stretch_action.setEnabled(can_learn)
-        self.stretch.start_button.setEnabled(can_learn)
+        self.missed_action.setEnabled(can_correct)
+        self.stretch.start_button.setEnabled(can_learn or can_correct)
+        self.stretch.add_button.setEnabled(can_learn)
+        self.stretch.missed_button.setEnabled(can_correct)
 
     def _configure_classes(self) -> list[str]:
         """Fill the class panel and timeline from the model's labels and the user's tuning;
@@ -398,6 +407,12 @@ class MainWindow(QMainWindow):
             raise SoundwatchError("this model cannot learn sounds (it exports no "
                                   "embedding): use the shipped model")
         self.open_teach_dialog().add_audio(audio, sample_rate_hz, description, taken)
+
+    def _missed_stretch(self, audio, sample_rate_hz: int, taken: tuple,
+                        label: str | None) -> str | None:
+        """"Missed one here…" on a stretch: recorded by the corrections (see
+        :meth:`~soundwatch.gui.corrections.CorrectionsController.mark_missed`)."""
+        return self.corrections.mark_missed(audio, sample_rate_hz, taken, label)
 
     def _start_microphone(self) -> bool:
         return self.start_listening(SourceChoice(device=self.controls.chosen_device))
