@@ -24,7 +24,7 @@ from conftest import REPO  # noqa: E402
 
 from soundwatch.corrections.missed import peak_from_samples  # noqa: E402
 from soundwatch.corrections.thresholds import MARGIN, read_adjustments  # noqa: E402
-from soundwatch.gui.class_settings import CORRECTIONS_COLUMN  # noqa: E402
+from soundwatch.gui.class_settings import CORRECTIONS_COLUMN, THRESHOLD_COLUMN  # noqa: E402
 from soundwatch.gui.label_choice import LabelChoiceDialog  # noqa: E402
 from soundwatch.gui.session import SourceChoice  # noqa: E402
 from soundwatch.store import EventStore, _iso  # noqa: E402
@@ -113,6 +113,9 @@ def test_missed_one_here_lowers_the_threshold_and_the_running_detector_uses_it(
     assert adjustment.threshold_on == pytest.approx(round(row["peak"] - MARGIN, 4))
     assert f"-> {adjustment.threshold_on:.2f} (lowered)" in message
     assert corrections_cell(window, "tone_1k") == "0 / 0 / 1"
+    panel = window.class_panel  # the threshold in force, shown as learnt
+    assert panel.items.item(panel._row_of("tone_1k"), THRESHOLD_COLUMN).text() == \
+        f"{adjustment.threshold_on:.2f} (learnt)"
 
     # Without a restart: the running detector fires on the same tone later in the stream.
     qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=30000)

@@ -39,20 +39,27 @@ EFFECTIVE_ROLE = Qt.ItemDataRole.UserRole + 2  # the threshold in force (overrid
 class ClassTuning:
     """What the panel edits: the default on-threshold, per-class overrides, the watch list;
     and, shown but not edited, the model's own per-class thresholds
-    (:mod:`soundwatch.class_defaults`), which an override replaces."""
+    (:mod:`soundwatch.class_defaults`), which an override replaces, and the thresholds
+    learnt from corrections that are in force (:mod:`soundwatch.corrections.thresholds`
+    decides when one applies; where it does, it is the one in force)."""
 
     default_on: float = DetectorSettings.threshold_on
     thresholds: dict[str, float] = field(default_factory=dict)
     watched: list[str] = field(default_factory=list)
     model_thresholds: dict[str, float] = field(default_factory=dict)
+    learnt_thresholds: dict[str, float] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
-        """The on-threshold in force for ``label``: the user's, the model's, the default."""
+        """The on-threshold in force for ``label``: learnt from corrections, the user's,
+        the model's, the default."""
+        if label in self.learnt_thresholds:
+            return self.learnt_thresholds[label]
         return self.thresholds.get(label, self.model_thresholds.get(label, self.default_on))
 
     def in_force(self) -> dict[str, float]:
-        """The per-class on-thresholds in force: the model's own, the user's on top."""
-        return {**self.model_thresholds, **self.thresholds}
+        """The per-class on-thresholds in force: the model's own, the user's on top, the
+        learnt ones on top of those."""
+        return {**self.model_thresholds, **self.thresholds, **self.learnt_thresholds}
 
 
 class ThresholdDelegate(QStyledItemDelegate):
@@ -144,7 +151,8 @@ class ClassSettingsPanel(QWidget):
         self._filling = True
         try:
             self.tuning = ClassTuning(tuning.default_on, dict(tuning.thresholds),
-                                      list(tuning.watched), dict(tuning.model_thresholds))
+                                      list(tuning.watched), dict(tuning.model_thresholds),
+                                      dict(self.tuning.learnt_thresholds))
             self.items.removeRows(0, self.items.rowCount())
             watched = set(tuning.watched)
             for label in labels:
@@ -198,6 +206,19 @@ class ClassSettingsPanel(QWidget):
             self._show_corrections(self.items.item(row, LABEL_COLUMN).text(),
                                    self.items.item(row, CORRECTIONS_COLUMN))
 
+    def set_learnt(self, thresholds: Mapping[str, float]) -> None:
+        """Show the thresholds learnt from corrections that are in force (label ->
+        threshold_on) in place of the others (does not emit :attr:`changed`)."""
+        self._filling = True
+        try:
+            self.tuning.learnt_thresholds = dict(thresholds)
+            for row in range(self.items.rowCount()):
+                item = self.items.item(row, THRESHOLD_COLUMN)
+                self._show_threshold(item, item.data(OVERRIDE_ROLE),
+                                     self.items.item(row, LABEL_COLUMN).text())
+        finally:
+            self._filling = False
+
     def set_preview(self, text: str) -> None:
         """Show (non-empty) or hide (empty) the rescore preview line."""
         self.preview.setText(text)
@@ -224,6 +245,16 @@ class ClassSettingsPanel(QWidget):
         value = float(override) if override is not None else (
             model if model is not None else self.tuning.default_on)
         item.setData(override, OVERRIDE_ROLE)
+        learnt = self.tuning.learnt_thresholds.get(label)
+        if learnt is not None:
+            item.setData(f"{learnt:.2f} (learnt)", Qt.ItemDataRole.DisplayRole)
+            item.setToolTip(f"learnt from your corrections (was {value:.2f}); see the "
+                            "✓ / ✗ / missed column's tooltip for why. `soundwatch events "
+                            f"corrections --reset {label}` removes it")
+            item.setData(learnt, EFFECTIVE_ROLE)
+            item.setForeground(QColor(theme.TEXT))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return
         item.setData(f"{value:.2f}" if override is not None else
                      f"{value:.2f} (model)" if model is not None else f"{value:.2f} (default)",
                      Qt.ItemDataRole.DisplayRole)

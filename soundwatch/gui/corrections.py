@@ -236,6 +236,24 @@ class CorrectionsController:
             {label: (c["confirmed"], c["rejected"], c["missed"], c["relabelled_to"])
              for label, c in counts.items()},
             {label: a.reason for label, a in adjustments.items()})
+        self.show_learnt()
+
+    def show_learnt(self) -> None:
+        """Show the learnt thresholds now in force in the thresholds panel and as the
+        timeline's threshold lines."""
+        if self.session.classifier is None:
+            return
+        from soundwatch.corrections.thresholds import with_adjustments
+
+        model = self._labels().model
+        base = self._base()
+        applied = with_adjustments(base, model, model_version=(
+            self.session.classifier.metadata.model_version))
+        learnt = {label: applied.class_values(label)[0] for label in model
+                  if applied.class_values(label)[0] != base.class_values(label)[0]}
+        panel = self.window.class_panel
+        panel.set_learnt(learnt)
+        self.window.timeline.set_thresholds(panel.tuning.default_on, panel.tuning.in_force())
 
     def _say(self, text: str, error: bool = False) -> str:
         self.window.banner.show_message(text, kind="error" if error else "notice",

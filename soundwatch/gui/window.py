@@ -342,6 +342,7 @@ class MainWindow(QMainWindow):
             return
         self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
         self.why_not.set_settings(self.session.settings_in_force)
+        self.corrections.show_learnt()  # a new setting may stop a learnt one applying
 
     def _on_rules_changed(self, rules: dict) -> None:
         """Save the panel's rules. The running alerts keep the rules they started with
