@@ -1,8 +1,9 @@
 """How much audio the engine worker should wait for before it wakes (engine.MIN_READ_SECONDS).
 
 Reads ../shared/data: ESC-50 clips 3 s apart in household noise (benchmarks/streams.py),
-replayed *paced in real time* into a :class:`soundwatch.monitor.Monitor` with the shipped
-model, in this process. For each candidate the process's CPU time (all threads, from
+replayed *paced in real time* (:class:`soundwatch.audio.files.FileSource`, 20 ms blocks, as a
+microphone delivers them) into a :class:`soundwatch.monitor.Monitor` with the shipped model,
+in this process. For each candidate the process's CPU time (all threads, from
 /proc/self/stat) is read over ``--measure-s`` seconds after an 8 s warm-up, as a percentage
 of one core. Candidates alternate (A B C A B C ...) so that a shared machine's load falls on
 all of them alike; the figures to compare are those of one run.
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import soundfile
 
 import soundwatch.engine as engine_module
 from benchmarks.machine import emit, require_shared_data
 from benchmarks.streams import RATE_HZ, esc50_rows, event_stream
-from soundwatch.audio.source import AudioSource
+from soundwatch.audio.files import REPLAY_BLOCK_SECONDS, FileSource
 from soundwatch.model import Classifier, default_model_path
 from soundwatch.monitor import Monitor
 
@@ -33,45 +36,15 @@ CANDIDATES_S = (0.0, 0.05, 0.1)
 WARMUP_S = 8.0
 
 
-class PacedArraySource(AudioSource):
-    """Writes an array into the ring in 20 ms blocks at the pace of a microphone."""
-
-    BLOCK_S = 0.02
-
-    def __init__(self, signal: np.ndarray, sample_rate_hz: int):
-        super().__init__(sample_rate_hz)
-        self.signal = signal
-        self._stop = False
-        self._thread = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        block = int(self.BLOCK_S * self.sample_rate_hz)
-        started = time.monotonic()
-        for index, first in enumerate(range(0, len(self.signal), block)):
-            if self._stop:
-                return
-            self.ring.write(self.signal[first:first + block])
-            time.sleep(max(0.0, started + (index + 1) * self.BLOCK_S - time.monotonic()))
-
-    def stop(self) -> None:
-        self._stop = True
-        if self._thread is not None:
-            self._thread.join()
-
-
 def process_cpu_s() -> float:
     fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(classifier: Classifier, signal: np.ndarray, min_read_s: float,
-            measure_s: float) -> float:
+def measure(classifier: Classifier, stream: Path, min_read_s: float, measure_s: float
+            ) -> float:
     engine_module.MIN_READ_SECONDS = min_read_s
-    monitor = Monitor(PacedArraySource(signal, RATE_HZ), classifier)
+    monitor = Monitor(FileSource(stream, RATE_HZ, paced=True), classifier)
     monitor.start()
     try:
         time.sleep(WARMUP_S)
@@ -93,14 +66,17 @@ def main(argv=None) -> None:
     needed_s = WARMUP_S + args.measure_s + 5
     signal, _ = event_stream(esc50_rows()[::8][: int(needed_s / 8) + 2], "noisy")
     percents: dict[float, list[float]] = {c: [] for c in CANDIDATES_S}
-    for _ in range(args.rounds):
-        for candidate in CANDIDATES_S:
-            percents[candidate].append(round(measure(classifier, signal, candidate,
-                                                     args.measure_s), 2))
+    with tempfile.TemporaryDirectory() as folder:
+        stream = Path(folder) / "stream.flac"
+        soundfile.write(str(stream), signal, RATE_HZ)
+        for _ in range(args.rounds):
+            for candidate in CANDIDATES_S:
+                percents[candidate].append(round(measure(classifier, stream, candidate,
+                                                         args.measure_s), 2))
     engine_module.MIN_READ_SECONDS = shipped
     results = {
         "model_version": classifier.metadata.model_version,
-        "measure_s": args.measure_s, "source_block_s": PacedArraySource.BLOCK_S,
+        "measure_s": args.measure_s, "source_block_s": REPLAY_BLOCK_SECONDS,
         "shipped_min_read_s": shipped,
         "cpu_percent_of_one_core": {str(c): {"runs": p, "mean": round(float(np.mean(p)), 2)}
                                     for c, p in percents.items()},

@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 READ_MAX_SECONDS = 0.5  # most audio the worker takes per loop (bounds one loop's latency)
 # Least audio the worker waits for from a live source before it wakes to process it.
-# Sources deliver ~20 ms blocks. In a real-time replay, waking for each one took 5.07 % of
-# a core, every 50 ms 3.79 %, every 100 ms 3.27 % (benchmarks/engine_batch.json, one run);
-# 50 ms adds at most 50 ms to when a scoring window (hop 250 ms) is scored.
+# Sources deliver ~20 ms blocks. In a real-time replay, waking for each one took 4.03 % of
+# a core, every 50 ms 3.60 %, every 100 ms 3.05 % (benchmarks/engine_batch.json, one run;
+# an earlier run on a busier machine: 5.05 / 3.79 / 3.27 %). 50 ms adds at most 50 ms to
+# when a scoring window (hop 250 ms) is scored; 100 ms would add twice that.
 MIN_READ_SECONDS = 0.05
 LEVEL_WINDOW_SECONDS = 0.1
 
