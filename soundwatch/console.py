@@ -104,14 +104,16 @@ class ConsolePrinter(MonitorListener):
     def event_ended(self, event) -> None:
         if self.as_json:
             self._emit(to_json({
-                "type": "event", **event.to_dict(),
+                "type": "event", **event.to_dict(), "id": self.monitor.row_id(event),
                 "start_time": _iso(self.monitor.wall_time(event.start_sample)),
                 "end_time": _iso(self.monitor.wall_time(event.end_sample)),
             }))
         else:
+            row_id = self.monitor.row_id(event)
             self._emit(f"{self._clock(event.start_sample)}  {printable(event.label):<20} "
                        f"{event.duration_s:6.2f} s   t={event.start_s:8.2f}-{event.end_s:.2f}s "
-                       f"peak={event.peak:.2f} mean={event.mean:.2f}{levels_text(event)}")
+                       f"peak={event.peak:.2f} mean={event.mean:.2f}{levels_text(event)}"
+                       + (f"  #{row_id}" if row_id is not None else ""))
 
     def gap(self, start_sample: int, n_samples: int) -> None:
         rate = self.monitor.sample_rate_hz

@@ -28,7 +28,7 @@ for a network.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -46,6 +46,8 @@ from soundwatch.sink_health import SinkHealth
 from soundwatch.store import EventStore
 
 log = logging.getLogger(__name__)
+
+ROW_IDS_KEPT = 1024  # database ids of the last announced events, for listeners to name them
 
 
 class MonitorListener:
@@ -127,6 +129,7 @@ class Monitor:
         self.health = {name: SinkHealth(name) for name in ("store", "clips", "listeners")}
         self.pending: PendingEvents | None = None
         self._clip_owners: dict[int, PendingEvent] = {}  # event_id -> its row, for the clip
+        self._row_ids: OrderedDict[int, int | None] = OrderedDict()  # event_id -> row id
         self.latest_scores = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_smoothed = np.zeros(len(classifier.labels), dtype=np.float32)
         self.latest_embedding: np.ndarray | None = None
@@ -278,11 +281,21 @@ class Monitor:
                                           item.row_id if item else None,
                                           self.wall_time(event.start_sample))
             if item is None or outcome == "stored":
-                self._announce(event)
+                self._announce(event, item.row_id if item is not None else None)
 
-    def _announce(self, event: Event) -> None:
+    def _announce(self, event: Event, row_id: int | None) -> None:
         self.event_counts[event.label] += 1
+        self._row_ids[event.event_id] = row_id
+        while len(self._row_ids) > ROW_IDS_KEPT:
+            self._row_ids.popitem(last=False)
         self._notify("on_event", event)
+
+    def row_id(self, event: Event) -> int | None:
+        """The database id of a finished ``event`` this monitor announced (the id that
+        ``soundwatch events confirm|reject|relabel`` take; ``event.event_id`` counts the
+        session's detections, not rows); None when not stored or not among the last
+        ROW_IDS_KEPT announced."""
+        return self._row_ids.get(event.event_id)
 
     def _retry_pending(self, final: bool = False) -> None:
         """Store what waits (waiting out a lock when ``final``) and announce it."""
@@ -293,7 +306,7 @@ class Monitor:
             self.alerts.queued()
         for item in stored:
             if not item.from_journal:
-                self._announce(item.event)
+                self._announce(item.event, item.row_id)
         replayed = [item for item in stored if item.from_journal]
         if replayed:
             log.warning("stored %d event(s) an earlier run had kept in %s",

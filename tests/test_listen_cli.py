@@ -69,6 +69,8 @@ def test_file_run_logs_events_to_stdout_sqlite_and_clips(model, scene_file, env,
         stored = store.recent_events(newest_first=False)
     assert [(e.label, round(e.start_s, 3)) for e in stored] == [
         (e["label"], e["start_s"]) for e in events]
+    # "id" is the row that `events confirm|reject|relabel ID` take
+    assert [e["id"] for e in events] == [e.id for e in stored]
     for event in stored:
         assert event.clip_path and os.path.isfile(event.clip_path)
         assert event.clip_path.startswith(str(tmp_path / "data" / "clips"))
@@ -83,6 +85,9 @@ def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path)
                     "--status-interval", "0", env=env)
     assert result.returncode == 0, result.stderr
     event_lines = [line for line in result.stdout.splitlines() if " s   t=" in line]
+    with EventStore(tmp_path / "mine.sqlite") as store:
+        stored_ids = [e.id for e in store.recent_events(newest_first=False)]
+    assert [line.rsplit("#", 1)[1] for line in event_lines] == [str(i) for i in stored_ids]
     assert len(event_lines) == 1 and "noise" in event_lines[0]
     assert "events: 1 (noise 1)" in result.stdout
     assert str(tmp_path / "mine.sqlite") in result.stdout
