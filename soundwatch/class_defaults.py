@@ -137,44 +137,51 @@ def with_class_defaults(settings: DetectorSettings, defaults: dict[str, ClassSet
         config_path: the config file ``settings`` came from, named in errors.
 
     Raises:
-        SoundwatchError: a class's ``threshold_off`` set by the user is above the
-            ``threshold_on`` the model's own settings give it (named, with the fixes).
+        SoundwatchError: a class's ``threshold_off`` set by the user without its own
+            ``threshold_on`` is above the one in force: the model's own for that class,
+            else the detector-wide one (named, with the fixes).
     """
-    usable = fields_in_use(settings)
-    if not usable or not defaults:
-        return settings
+    usable = fields_in_use(settings) if defaults else ()
     classes = dict(settings.classes)
-    conflicts = []
-    for label, default in defaults.items():
+    for label, default in defaults.items() if usable else ():
         mine = classes.get(label, ClassSettings())
         filled = replace(mine, **{k: getattr(default, k) for k in usable
                                   if getattr(mine, k) is None and getattr(default, k) is not None})
         if mine.threshold_on is not None and mine.threshold_off is None:
             filled = replace(filled, threshold_off=None)  # the user's own "on" keeps its pair
-        if (mine.threshold_on is None and mine.threshold_off is not None
-                and filled.threshold_on is not None
-                and mine.threshold_off > filled.threshold_on):
-            conflicts.append((label, mine.threshold_off, filled.threshold_on))
         classes[label] = filled
+    # A class's own threshold_off without its own threshold_on ends under the model's
+    # threshold_on for the class, else the detector-wide one: compared only now.
+    conflicts = []
+    for label, mine in settings.classes.items():
+        if mine.threshold_on is None and mine.threshold_off is not None:
+            models_on = classes[label].threshold_on
+            on = settings.threshold_on if models_on is None else models_on
+            if mine.threshold_off > on:
+                conflicts.append((label, mine.threshold_off, on, models_on is not None))
     if conflicts:
-        raise _off_above_models_on(conflicts, config_path)
-    return replace(settings, classes=classes)
+        raise _off_above_on_in_force(conflicts, config_path)
+    return replace(settings, classes=classes) if classes != settings.classes else settings
 
 
-def _off_above_models_on(conflicts: list[tuple[str, float, float]],
-                         config_path: str | Path | None) -> SoundwatchError:
+def _off_above_on_in_force(conflicts: list[tuple[str, float, float, bool]],
+                           config_path: str | Path | None) -> SoundwatchError:
     where = f"the config file {config_path}" if config_path else "the config file"
     parts = []
-    for label, off, on in conflicts:
+    for label, off, on, from_model in conflicts:
+        source = (f"the model's own threshold_on for this class is {on:g} (its per-class "
+                  "settings, carried in the model file)" if from_model else
+                  f"the detector-wide threshold_on is {on:g}")
         parts.append(
             f"[detection.classes.{label}] threshold_off = {off:g} is above the threshold_on "
-            f"it would end under: you set no threshold_on for {label}, and the model's own "
-            f"threshold_on for this class is {on:g} (its per-class settings, carried in the "
-            f"model file). Lower threshold_off to {on:g} or less, or set threshold_on = ... "
-            f"(at least {off:g}) in [detection.classes.{label}] too")
+            f"it would end under: you set no threshold_on for {label}, and {source}. Lower "
+            f"threshold_off to {on:g} or less, or set threshold_on = ... (at least {off:g}) "
+            f"in [detection.classes.{label}] too")
+    models = any(from_model for *_, from_model in conflicts)
     return SoundwatchError(
-        f"{where}: " + "; ".join(parts) + ", or turn the model's own class settings off with "
-        "model_classes = false under [detection]. Fix it in the config file.")
+        f"{where}: " + "; ".join(parts)
+        + (", or turn the model's own class settings off with model_classes = false under "
+           "[detection]" if models else "") + ". Fix it in the config file.")
 
 
 def with_model_classes(settings: DetectorSettings, classifier,

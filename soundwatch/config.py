@@ -97,7 +97,7 @@ def detection_problems(detection: DetectorSettings) -> list[str]:
     found = finite_problems(detection)
     if found:
         return found
-    found = detection.problems()
+    found = detection.problems(before_model=True)
     for name in ("min_duration_s", "merge_gap_s", "max_duration_s", "warmup_s"):
         if getattr(detection, name) > MAX_SECONDS:
             found.append(f"{name} must be at most {MAX_SECONDS:g}, got {getattr(detection, name)}")

@@ -153,8 +153,13 @@ class DetectorSettings:
     # ``classes`` leaves unset; False: every class not in ``classes`` takes the values above
     model_classes: bool = True
 
-    def problems(self) -> list[str]:
-        """What is out of range, one message per key (empty when valid)."""
+    def problems(self, before_model: bool = False) -> list[str]:
+        """What is out of range, one message per key (empty when valid).
+
+        ``before_model``: the settings have not met a model yet (a config file, flags), so
+        a class's own ``threshold_off`` without its own ``threshold_on`` is not compared:
+        the threshold_on it ends under may be the model's own for that class
+        (:func:`soundwatch.class_defaults.with_class_defaults` compares it then)."""
         found = []
         for name in ("threshold_on", "threshold_off"):
             value = getattr(self, name)
@@ -191,7 +196,7 @@ class DetectorSettings:
                 found.append(f"classes.{label}.threshold_on must be in [0, 1], got {on}")
             if not 0.0 <= off <= 1.0:
                 found.append(f"classes.{label}.threshold_off must be in [0, 1], got {off}")
-            elif off > on:
+            elif off > on and not (before_model and self.classes[label].threshold_on is None):
                 found.append(
                     f"classes.{label}: threshold_off ({off}) must not exceed threshold_on ({on})"
                 )

@@ -170,3 +170,32 @@ def test_a_users_threshold_off_above_the_models_own_threshold_on_names_both_and_
     err = capsys.readouterr().err
     assert f"the config file {config}: [detection.classes.tone_3k] threshold_off = 0.6" in err
     assert "the model's own threshold_on for this class is 0.5" in err
+
+
+def test_a_users_threshold_off_is_compared_with_the_threshold_on_in_force_for_its_class(
+        tmp_path, monkeypatch, capsys):
+    """Above the detector-wide 0.8 but under the model's own 0.9 for cat: valid; where the
+    detector-wide value is the one in force, refused when the model is known, naming it."""
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    from soundwatch.config import load_settings
+
+    config = tmp_path / "mine.toml"
+    config.write_text("[detection.classes.cat]\nthreshold_off = 0.85\n")
+    mine = load_settings(config).detection  # no model yet: not refused
+    applied = with_class_defaults(mine, MODEL, config).validate()
+    assert applied.class_values("cat")[:2] == (0.9, 0.85)
+    # a model without its own cat settings: the detector-wide 0.8 is in force
+    with pytest.raises(SoundwatchError) as info:
+        with_class_defaults(mine, {}, config)
+    message = str(info.value)
+    assert "the detector-wide threshold_on is 0.8" in message
+    assert "model_classes" not in message and message.endswith("Fix it in the config file.")
+    # ... and so from the command line, before any audio is scored
+    model = model_with(tmp_path / "plain.onnx", None)
+    config.write_text("[detection.classes.tone_3k]\nthreshold_off = 0.85\n")
+    signal, _ = scene([("silence", 1.0)])
+    audio = tmp_path / "quiet.wav"
+    soundfile.write(str(audio), signal, RATE)
+    assert main(["classify", str(audio), "--model", str(model), "--config", str(config)]) == 2
+    assert "[detection.classes.tone_3k] threshold_off = 0.85" in capsys.readouterr().err
