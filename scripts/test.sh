@@ -6,6 +6,11 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh test
+# The virtual microphone is stopped afterwards when this run started it: left running, it
+# would be the "microphone" of a machine that has none (and hear the next test run).
+if ! pactl info >/dev/null 2>&1; then
+  trap 'bash scripts/virtual_mic.sh stop' EXIT
+fi
 bash scripts/virtual_mic.sh start
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
