@@ -379,11 +379,15 @@ class NearMissLog:
     """Debounces :meth:`EventDetector.explain` into spans: call :meth:`update` after
     every ``detector.update``; a span is returned once its label leaves that reason.
     A stretch that grew into an event is not returned (it fired), nor one below the
-    threshold that led into a ``too_short`` one (that one says what happened)."""
+    threshold that led into a ``too_short`` one (that one says what happened). A span that
+    ends while its label's event is still undecided (above threshold, or dipped below it
+    within ``merge_gap_s``, not announced yet) waits for the outcome: dropped if the
+    event is announced (it was the event's run-up), returned if it never is."""
 
     def __init__(self, detector: EventDetector):
         self.detector = detector
         self._open: dict[str, NearMissSpan] = {}
+        self._undecided: dict[str, list[NearMissSpan]] = {}
 
     def update(self, misses: list[NearMiss] | None = None) -> list[NearMissSpan]:
         """The spans that ended with the detector's last update, in start order
@@ -414,16 +418,28 @@ class NearMissLog:
         for label in [label for label in self._open if label not in seen]:
             closed.append(self._open.pop(label))
         fired = set(detector.active_labels)
-        return sorted((span for span in closed
-                       if not (span.reason in (TOO_SHORT, BELOW_THRESHOLD)
-                               and span.label in fired)),
-                      key=lambda span: span.start_sample)
+        undecided = set(detector.undecided_labels)
+        for label in list(self._undecided):
+            if label in fired:
+                self._undecided.pop(label)  # the run-up of an event: not a miss
+            elif label not in undecided:
+                closed += self._undecided.pop(label)  # it never became one
+        reported = []
+        for span in closed:
+            if span.reason in (TOO_SHORT, BELOW_THRESHOLD) and span.label in fired:
+                continue
+            if span.reason in (TOO_SHORT, BELOW_THRESHOLD) and span.label in undecided:
+                self._undecided.setdefault(span.label, []).append(span)
+                continue
+            reported.append(span)
+        return sorted(reported, key=lambda span: span.start_sample)
 
     def flush(self) -> list[NearMissSpan]:
-        """Close every open span (end of stream, or a gap)."""
-        spans = sorted(self._open.values(), key=lambda span: span.start_sample)
+        """Close every open span and every waiting one (end of stream, or a gap)."""
+        spans = [*self._open.values(), *(s for w in self._undecided.values() for s in w)]
         self._open.clear()
-        return spans
+        self._undecided.clear()
+        return sorted(spans, key=lambda span: span.start_sample)
 
 
 @dataclass
@@ -614,6 +630,13 @@ class EventDetector:
         return [self.labels[i] for i, t in enumerate(self._tracks)
                 if t.state != _IDLE and t.announced]
 
+    @property
+    def undecided_labels(self) -> list[str]:
+        """Labels in an event not announced yet: above threshold for less than
+        ``min_duration_s`` so far, or dipped under it within ``merge_gap_s``."""
+        return [self.labels[i] for i, t in enumerate(self._tracks)
+                if t.state != _IDLE and not t.announced]
+
     def busy_since(self) -> int | None:
         """Stream sample where the earliest event in progress (announced or not yet)
         starts; None when no label is in an event."""
@@ -657,7 +680,8 @@ class EventDetector:
                 continue  # in an event (or in its merge gap): it fired
             elif score < on:
                 reason = BELOW_THRESHOLD
-                detail = f"{on - score:.2f} below threshold_on {on:g}"
+                detail = (f"{on - score:.2f} below threshold_on {on:g}" if on - score >= 0.005
+                          else f"just below threshold_on {on:g} ({score:.4f})")
             else:
                 continue
             misses.append(NearMiss(label, reason, score, on, self.last_time_sample, detail,

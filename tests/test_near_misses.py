@@ -142,3 +142,27 @@ def test_the_run_up_and_the_tail_of_an_event_are_not_misses():
     assert explained[0][0].reason == BELOW_THRESHOLD  # at that moment it was below
     assert explained[10] == []  # in the event's merge gap: part of the event
     assert spans == []
+
+
+def test_a_run_up_that_dips_and_comes_back_as_an_event_is_not_a_miss():
+    # above for one window, under threshold_off for one (within merge_gap_s 0.3 s), then
+    # long enough: one event from the first window; nothing of it is a miss
+    rows = [[0.0], [0.9], [0.35]] + [[0.9]] * 8 + [[0.0]] * 6
+    detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
+    explained, spans, notices = feed(detector, rows)
+    assert [n.ongoing for n in notices] == [True, False]
+    assert notices[-1].start_sample == HOP  # the event includes its run-up
+    assert explained[1][0].reason == TOO_SHORT and explained[2][0].reason == BELOW_THRESHOLD
+    assert spans == []
+    # the same run-up that never comes back is reported once the event is given up
+    rows = [[0.0], [0.9], [0.35]] + [[0.0]] * 6
+    detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
+    _, spans, notices = feed(detector, rows)
+    assert notices == []
+    assert [s.reason for s in spans] == [TOO_SHORT, BELOW_THRESHOLD]
+
+
+def test_a_score_a_hair_under_the_threshold_does_not_read_as_zero_below():
+    detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
+    explained, _, _ = feed(detector, [[0.5998]])
+    assert explained[0][0].detail == "just below threshold_on 0.6 (0.5998)"
