@@ -264,10 +264,19 @@ def test_yamnet_spectrogram_rows_and_decibels():
     ({}, "win32", False),
 ])
 def test_display_problem(environ, platform, problem):
-    message = display_problem(environ, platform)
+    message = display_problem(environ, platform, microphone=True)
     assert (message is not None) == problem
     if problem:
         assert "soundwatch listen --headless" in message
+
+
+def test_without_display_or_microphone_both_are_said_at_once(monkeypatch):
+    from soundwatch.audio import capture
+
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])  # a machine without one
+    message = display_problem({}, "linux")
+    assert "no display" in message and "no microphone was found either" in message
+    assert message.endswith("`soundwatch listen --headless --file PATH`")
 
 
 # -- preferences -------------------------------------------------------------------------

@@ -21,18 +21,36 @@ log = logging.getLogger(__name__)
 HEADLESS_QT_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
 
 
-def headless_hint(environ=None) -> str:
+def headless_hint(environ=None, microphone: bool = True) -> str:
     """Where to go without a window, naming the command the user typed (scripts/run.sh
-    sets it: :mod:`soundwatch.command`), as the no-microphone message does."""
+    sets it: :mod:`soundwatch.command`), as the no-microphone message does; without a
+    ``microphone`` either, that is a recording replayed."""
     from soundwatch.command import suggest
 
+    if not microphone:
+        return ("and no microphone was found either, so replay a recording without a "
+                "window: " + suggest("listen --headless --file PATH", environ))
     return ("run without a window instead: " + suggest("listen --headless", environ)
             + " (with --device NAME or --file PATH)")
 
 
-def display_problem(environ=None, platform: str | None = None) -> str | None:
+def microphone_present() -> bool:
+    """Whether PortAudio lists an input device (True when it cannot tell: the listening
+    command then says what is wrong)."""
+    from soundwatch.audio.capture import list_input_devices
+
+    try:
+        return bool(list_input_devices())
+    except Exception:  # PortAudio missing or broken: not this message's concern
+        return True
+
+
+def display_problem(environ=None, platform: str | None = None,
+                    microphone: bool | None = None) -> str | None:
     """Why no window can open here, or None. Checked before Qt starts, because Qt aborts
-    the whole process when it cannot connect to a display."""
+    the whole process when it cannot connect to a display. ``microphone``: whether there
+    is one (None: ask PortAudio, only when there is no display), so that a machine with
+    neither is told both at once."""
     environ = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     qpa = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
@@ -40,9 +58,11 @@ def display_problem(environ=None, platform: str | None = None) -> str | None:
         return None
     if platform.startswith("linux") or "bsd" in platform:
         if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+            if microphone is None:
+                microphone = microphone_present()
             return ("no display: neither DISPLAY nor WAYLAND_DISPLAY is set (an SSH session, "
                     "a server or a container?), so the window cannot open; "
-                    + headless_hint(environ))
+                    + headless_hint(environ, microphone))
     return None
 
 
