@@ -6,8 +6,9 @@ embedding; only its loud windows (within ``LOUD_RANGE_DB`` of its loudest) stand
 sound. Negatives are the shipped generic set (:mod:`.negatives`) plus every window of the
 place's own recordings, if given: files (the CLI's ``--negatives``) or audio in memory
 (the window's recent audio of the place, :mod:`.place`), through the same path. A head
-(:mod:`.head`) is fitted and its threshold calibrated on the negatives. Examples that are too few, silent, or that a head learnt
-from the others does not recognise (leave-one-out) are refused with the reason.
+(:mod:`.head`) is fitted and its threshold calibrated on the negatives. Examples that are
+too few, silent, or that a head learnt from the others does not recognise (leave-one-out)
+are refused with the reason.
 """
 
 from __future__ import annotations
