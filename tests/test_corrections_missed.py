@@ -210,8 +210,11 @@ def test_misses_out_of_bounds_are_reported_with_their_reason():
     # A miss that scored above threshold_on is not the threshold's doing.
     above = compute_adjustment("dog", 0.8, [], [], "v", [0.9])
     assert above.change == "unchanged" and "above it already" in above.reason
-    # Rejections alone that cannot be suppressed still give nothing.
-    assert compute_adjustment("dog", 0.7, [0.99], []) is None
+    # Rejections alone that cannot be suppressed leave the threshold, with that report
+    # (test_corrections.py tests its words).
+    alone = compute_adjustment("dog", 0.7, [0.99], [])
+    assert alone.change == "unchanged" and alone.suppressed == 0
+    assert "still fire" in alone.reason
 
 
 def test_the_held_peak_is_what_min_duration_lets_fire():

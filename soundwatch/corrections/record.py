@@ -282,7 +282,8 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
     (rejected, confirmed and missed: the one rule of
     :func:`~soundwatch.corrections.thresholds.compute_adjustment`; an event of another
     label relabelled to it counts as missed, with the score it held there) and save it,
-    or remove it when they neither move it nor leave a miss to report; returns it."""
+    or remove it when they neither move it nor leave a miss or a still-firing false alarm
+    to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
     after = resets.get(label, 0)
     rejected, confirmed, missed = [], [], []
