@@ -302,3 +302,25 @@ def test_rejecting_a_false_alarm_too_high_to_suppress_says_so_at_once(place_dirs
                  'ignore = ["tone_3k"]\n')
     again = listen(capsys, audio, db, "--no-clips")
     assert [e for e in again if e["label"] == "tone_3k"] == []
+
+
+def test_a_correction_refused_for_an_unreadable_adjustments_file_stores_nothing(
+        place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    broken = place_dirs / "data" / "threshold_adjustments.json"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("{broken")
+    before = db.read_bytes()
+    for args in (("reject", faint["id"]), ("confirm", faint["id"]),
+                 ("relabel", faint["id"], "tone_1k"),
+                 ("missed", "--start", faint["start_time"], "--end", faint["end_time"],
+                  "tone_1k", "--audio", audio["examples"][0])):
+        code, out, err = run(capsys, "events", *args, "--db", db, "--model", audio["model"])
+        assert code == 2 and "cannot read the threshold adjustments" in err, (args, err)
+        with EventStore(db, read_only=True) as store:
+            assert store.corrections() == [], args
+        assert not (place_dirs / "corrections").exists(), args  # no example kept
+    assert db.read_bytes() == before
+    assert broken.read_text() == "{broken"  # left as it was, for the user to look at

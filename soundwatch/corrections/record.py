@@ -126,8 +126,11 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
 
     Raises:
         SoundwatchError: unknown event or label, a relabel to the event's own label, no
-            audio for a correction that needs it, or audio that cannot be scored;
-            nothing is stored then.
+            audio for a correction that needs it, audio that cannot be scored, or an
+            adjustments file that cannot be read (when a model label's threshold is to
+            be learnt); nothing is stored then (no row, no example file). Only an
+            adjustments file that cannot be written comes after the row is stored (the
+            error says so).
     """
     if kind not in ("confirm", "reject", "relabel"):
         raise ValueError(f"kind must be confirm, reject or relabel, got {kind!r}")
@@ -154,15 +157,18 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             "the command line cannot reach the window's live audio. Correct it in the "
             "window while it is among the last 30 s, or turn clips on (`listen --clips`, "
             "[clips] enabled = true) for the next ones; nothing was stored")
+    # labels whose learnt threshold a correction this one replaces had taught
+    before = {row["label"] for row in store.corrections(event.label)
+              if row["event_row"] == row_id and row["label"] is not None}
+    relearn = sorted(({event.label, true_label} | before) & set(labels.model))
+    if relearn:  # an unreadable adjustments file fails here, before anything is stored
+        read_adjustments(adjustments_path)
     measured = None
     if (kind == "relabel" and classifier is not None and true_label in labels.model
             and (has_clip or audio is not None)):
         measured = measure_peak(store.path, true_label, _utc(event.start_time),
                                 _utc(event.end_time), classifier, detection,
                                 clip if has_clip else audio)
-    # labels whose learnt threshold a correction this one replaces had taught
-    before = {row["label"] for row in store.corrections(event.label)
-              if row["event_row"] == row_id and row["label"] is not None}
     folder = examples_dir(store.path)
     name_key = f"e{row_id}"
     example = None
@@ -172,23 +178,20 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
     elif audio is not None:
         example = keep_samples(audio[0], audio[1], folder,
                                example_name(kind, true_label or event.label, name_key))
-    correction_id, replaced = store.add_correction(
+    correction_id, replaced = _store(store, example, lambda: store.add_correction(
         kind, event.start_time, event.end_time, event_row=row_id, event_label=event.label,
         label=true_label, peak=event.peak, example_path=str(example) if example else None,
-        label_peak=measured.peak if measured else None)
+        label_peak=measured.peak if measured else None))
     for path in replaced:
         if example is None or Path(path) != example:
             Path(path).unlink(missing_ok=True)
     adjustment = label_adjustment = None
-    if event.label in labels.model:
-        adjustment = update_adjustment(store, event.label, detection, adjustments_path,
-                                       model_version)
-    for other in sorted((before | {true_label}) - {event.label, None}):
-        if other in labels.model:
-            found = update_adjustment(store, other, detection, adjustments_path,
-                                      model_version)
-            if other == true_label and measured is not None:
-                label_adjustment = found
+    for name in relearn:
+        found = _relearn(store, name, detection, adjustments_path, model_version)
+        if name == event.label:
+            adjustment = found
+        elif name == true_label and measured is not None:
+            label_adjustment = found
     return Correction(correction_id, kind, event.label, true_label, example, adjustment,
                       measured, label_adjustment)
 
@@ -225,8 +228,10 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
 
     Raises:
         SoundwatchError: an unknown label, a range that is empty or longer than
-            MAX_MISSED_S, no audio for it, or audio that cannot be read; nothing is
-            stored then.
+            MAX_MISSED_S, no audio for it, audio that cannot be read, or an
+            adjustments file that cannot be read (a model label, measured); nothing is
+            stored then (no row, no example file). Only an adjustments file that cannot
+            be written comes after the row is stored (the error says so).
         ValueError: both ``audio`` and ``audio_path``.
     """
     if audio is not None and audio_path is not None:
@@ -255,7 +260,8 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
             "a recording of that moment; nothing was stored")
     measured = None
     learns = classifier is not None and detection is not None and label in labels.model
-    if learns:
+    if learns:  # an unreadable adjustments file fails here, before anything is stored
+        read_adjustments(adjustments_path)
         measured = measure_peak(store.path, label, start, end, classifier, detection,
                                 audio if audio is not None else source)
     key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
@@ -265,14 +271,38 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     else:
         example = keep_file(source, examples_dir(store.path),
                             example_name("missed", label, key, source.suffix or ".flac"))
-    correction_id, _ = store.add_correction("missed", start_iso, end_iso, label=label,
-                                            peak=measured.peak if measured else None,
-                                            example_path=str(example))
+    correction_id, _ = _store(store, example, lambda: store.add_correction(
+        "missed", start_iso, end_iso, label=label, peak=measured.peak if measured else None,
+        example_path=str(example)))
     adjustment = None
     if learns:
-        adjustment = update_adjustment(store, label, detection, adjustments_path,
-                                       classifier.metadata.model_version)
+        adjustment = _relearn(store, label, detection, adjustments_path,
+                              classifier.metadata.model_version)
     return Correction(correction_id, "missed", None, label, example, adjustment, measured)
+
+
+def _store(store, example: Path | None, add):
+    """``add()`` (one ``store.add_correction``); its result. When it fails, the example
+    just kept for it is deleted, so a failed correction leaves no file behind."""
+    try:
+        return add()
+    except BaseException:
+        if example is not None:
+            example.unlink(missing_ok=True)
+        raise
+
+
+def _relearn(store, label: str, detection: DetectorSettings, adjustments_path,
+             model_version: str) -> Adjustment | None:
+    """:func:`update_adjustment` for a correction already stored: when the file cannot
+    be written after all (checked readable before storing), the error says the
+    correction is kept and how to learn its threshold once the file can be written."""
+    try:
+        return update_adjustment(store, label, detection, adjustments_path, model_version)
+    except SoundwatchError as exc:
+        raise SoundwatchError(
+            f"{exc} The correction itself is stored; once the file can be written, "
+            "`soundwatch events corrections --rebuild` learns its threshold") from exc
 
 
 def update_adjustment(store, label: str, detection: DetectorSettings,
