@@ -324,3 +324,51 @@ def test_a_correction_refused_for_an_unreadable_adjustments_file_stores_nothing(
         assert not (place_dirs / "corrections").exists(), args  # no example kept
     assert db.read_bytes() == before
     assert broken.read_text() == "{broken"  # left as it was, for the user to look at
+
+
+def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--no-clips")
+    faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
+    for action, event in (("reject", faint_b), ("confirm", clear)):
+        code, out, err = run(capsys, "events", action, event["id"], "--db", db, "--model",
+                             audio["model"])
+        assert code == 0, err
+    path = place_dirs / "data" / "threshold_adjustments.json"
+    learnt = json.loads(path.read_text())["labels"]
+    assert learnt["tone_3k"]["threshold_on"] > learnt["tone_3k"]["base_threshold_on"]
+    # Deleted (as the unreadable-file message once said): the same thresholds come back.
+    path.unlink()
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "1 learnt threshold(s) rebuilt" in out and "tone_3k: threshold_on 0.70 ->" in out
+    assert json.loads(path.read_text())["labels"] == learnt
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
+    # Unreadable: a correction is refused naming --rebuild, which moves it aside.
+    path.write_text("{broken")
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], "--db", db, "--model",
+                         audio["model"])
+    assert code == 2 and "events corrections --rebuild" in err
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--json", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["label"], r["threshold_on"]) for r in rows] == [
+        ("tone_3k", learnt["tone_3k"]["threshold_on"])]
+    assert json.loads(path.read_text())["labels"] == learnt
+    assert (path.parent / "threshold_adjustments.json.unreadable").read_text() == "{broken"
+    # A reset is kept by a rebuild of a readable file ...
+    code, out, err = run(capsys, "events", "corrections", "--reset", "tone_3k", "--db", db)
+    assert code == 0, err
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "0 learnt threshold(s)" in out, err
+    assert json.loads(path.read_text())["labels"] == {}
+    # ... and lost with the file: the rebuild says its corrections count again.
+    path.unlink()
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "count again" in out, err
+    assert json.loads(path.read_text())["labels"] == learnt

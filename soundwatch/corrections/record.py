@@ -315,7 +315,67 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
     or remove it when they neither move it nor leave a miss or a still-firing false alarm
     to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
-    after = resets.get(label, 0)
+    adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
+    if adjustment is None:
+        adjustments.pop(label, None)
+    else:
+        adjustments[label] = adjustment
+    write_adjustments(adjustments, resets, adjustments_path)
+    return adjustment
+
+
+def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
+                        adjustments_path: str | Path | None = None,
+                        model_version: str = "") -> tuple[dict[str, Adjustment], Path | None,
+                                                           bool]:
+    """Recompute the learnt threshold of every one of ``model_labels`` that has
+    corrections (or a learnt threshold) from the corrections in the database, by the
+    rule :func:`update_adjustment` follows, and save them: what a deleted or unreadable
+    ``threshold_adjustments.json`` held comes back (against the thresholds in force now).
+
+    Resets (``--reset LABEL``) are recorded in that file only: a readable file's are
+    kept; when it is missing or unreadable, the corrections a reset had cleared count
+    again. An unreadable file is moved aside (``.unreadable`` added to its name) first.
+    Learnt thresholds of labels not in ``model_labels`` (another model's) are kept as
+    they were.
+
+    Returns:
+        (the learnt thresholds now saved, by label; where an unreadable file was moved,
+        else None; whether resets were known: False for a missing or unreadable file).
+
+    Raises:
+        SoundwatchError: the file cannot be moved aside or written.
+    """
+    from soundwatch.corrections.thresholds import default_adjustments_path
+
+    path = Path(adjustments_path) if adjustments_path is not None else (
+        default_adjustments_path())
+    moved = None
+    resets_known = path.exists()
+    try:
+        adjustments, resets = read_adjustments(path)
+    except SoundwatchError:
+        moved = path.with_name(path.name + ".unreadable")
+        try:
+            path.replace(moved)
+        except OSError as exc:
+            raise SoundwatchError(f"cannot move the unreadable {path} aside to {moved}: "
+                                  f"{exc}. Move or delete it yourself, then rebuild") from exc
+        adjustments, resets, resets_known = {}, {}, False
+    labels = {row[key] for row in store.corrections() for key in ("event_label", "label")}
+    for label in sorted((labels | set(adjustments)) & set(model_labels)):
+        adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
+        if adjustment is None:
+            adjustments.pop(label, None)
+        else:
+            adjustments[label] = adjustment
+    write_adjustments(adjustments, resets, path)
+    return adjustments, moved, resets_known
+
+
+def _learn(store, label: str, detection: DetectorSettings, model_version: str,
+           after: int) -> Adjustment | None:
+    """``label``'s learnt threshold from its corrections with an id above ``after``."""
     rejected, confirmed, missed = [], [], []
     for row in store.corrections(label):
         if row["id"] <= after:
@@ -331,14 +391,8 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
                 missed.append(float(row["peak"]))
         elif row["event_label"] == label:
             (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
-    adjustment = compute_adjustment(label, detection.class_values(label)[0], rejected,
-                                    confirmed, model_version, missed)
-    if adjustment is None:
-        adjustments.pop(label, None)
-    else:
-        adjustments[label] = adjustment
-    write_adjustments(adjustments, resets, adjustments_path)
-    return adjustment
+    return compute_adjustment(label, detection.class_values(label)[0], rejected,
+                              confirmed, model_version, missed)
 
 
 def reset_adjustment(store, label: str, adjustments_path: str | Path | None = None

@@ -37,7 +37,11 @@ file since then wins), with the class's ``threshold_off`` brought down to at mos
 ``threshold_on`` (the detector's rule for a class whose "on" is set alone, so the model's
 own per-class ``threshold_off`` cannot end up above it). ``soundwatch events corrections
 --reset LABEL`` removes one; the corrections themselves stay in the database, and only
-corrections made after a reset count towards a new adjustment.
+corrections made after a reset count towards a new adjustment. The file holds nothing the
+database does not but those resets: ``soundwatch events corrections --rebuild``
+(:func:`soundwatch.corrections.record.rebuild_adjustments`) recomputes it from the
+corrections when it was deleted or cannot be read (corrections a reset had cleared then
+count again).
 
 The user's own sounds are not adjusted here: they are retrained from their corrections
 instead (:mod:`soundwatch.sounds.retrain`).
@@ -248,7 +252,8 @@ def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustme
     path = Path(path) if path is not None else default_adjustments_path()
     if not path.exists():
         return {}, {}
-    fix = "Move it aside or delete it (it only holds thresholds learnt from corrections)"
+    fix = ("`soundwatch events corrections --rebuild` moves it aside and recomputes the "
+           "learnt thresholds from the corrections in the database")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
