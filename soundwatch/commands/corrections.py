@@ -116,7 +116,8 @@ def _correct(args, store, settings) -> int:
               "threshold_change": done.adjustment.change if done.adjustment else None,
               "unrecovered": list(done.adjustment.unrecovered) if done.adjustment else [],
               "missed_peak": done.missed_peak.peak if done.missed_peak else None,
-              "missed_peak_source": done.missed_peak.source if done.missed_peak else None}
+              "missed_peak_source": done.missed_peak.source if done.missed_peak else None,
+              "replaced": list(done.replaced)}
     if done.kind == "relabel":  # the new label's own threshold, lowered when it can be
         later = done.label_adjustment
         result.update({"label_threshold": later.reason if later else None,
@@ -139,6 +140,9 @@ def _correct(args, store, settings) -> int:
     print(f"{subject} {what[done.kind]}; "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
+    if done.replaced:
+        print(f"it replaces the earlier missed mark(s) {', '.join(map(str, done.replaced))} "
+              f"of {done.label!r} at the same moment (one sound counts once)")
     if result["history"]:
         print(result["history"])
     if done.missed_peak:

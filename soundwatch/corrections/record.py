@@ -18,7 +18,8 @@ Kinds (column ``kind`` of the ``corrections`` table):
 Audio: a correction that teaches a sound (relabel, missed, and any correction of one of
 the user's sounds) needs its audio and is refused without it, nothing stored; confirm
 and reject of a model label need only the event's peak score (its audio is kept when
-there is some). A newer correction of the same event replaces the older one.
+there is some). A newer correction of the same event replaces the older one, and a newer
+missed mark of the same label over (nearly) the same range the older mark.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from soundwatch.errors import SoundwatchError
 
 KINDS = ("confirm", "reject", "relabel", "missed")
 MAX_MISSED_S = 30.0  # a marked range is one sound, not an afternoon
+# Two missed marks of one label overlapping by at least this share of the shorter are the
+# same sound marked twice: the newer replaces the older (mark_missed).
+SAME_MOMENT_OVERLAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class Correction:
     the learnt threshold of the label it taught (the event's; a missed one's LABEL; None:
     unchanged or removed) and, for a miss of a model label (or an event relabelled to
     one), the score it held then; ``label_adjustment``: a relabel's LABEL's learnt
-    threshold when LABEL is the model's (None: unchanged, removed, or not measured)."""
+    threshold when LABEL is the model's (None: unchanged, removed, or not measured);
+    ``replaced``: the ids of earlier missed marks of the same moment it replaced."""
 
     id: int
     kind: str
@@ -93,6 +98,7 @@ class Correction:
     adjustment: Adjustment | None
     missed_peak: MissedPeak | None = None
     label_adjustment: Adjustment | None = None
+    replaced: tuple[int, ...] = ()
 
 
 def correct_event(store, kind: str, row_id: int, labels: Labels,
@@ -209,7 +215,9 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     ``classifier`` and ``detection``, the score it held over the range is stored as the
     correction's ``peak`` (:mod:`soundwatch.corrections.missed`: from the score history,
     else from the kept audio scored by ``classifier``) and its learnt threshold is
-    recomputed (:func:`update_adjustment`), which may lower it.
+    recomputed (:func:`update_adjustment`), which may lower it. An earlier missed mark of
+    ``label`` over (nearly) the same range (:func:`same_moment`) is replaced, its example
+    deleted: one sound counts once.
 
     Args:
         store: an open (writable) :class:`~soundwatch.store.EventStore`.
@@ -271,14 +279,34 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     else:
         example = keep_file(source, examples_dir(store.path),
                             example_name("missed", label, key, source.suffix or ".flac"))
-    correction_id, _ = _store(store, example, lambda: store.add_correction(
+    # A mark of the same moment replaces the earlier one, as a newer correction of an
+    # event does: it is the same sound, which must count once (twice would weigh one
+    # miss double in the threshold rule), and re-marking is how a user fixes a range or
+    # its audio (there is no command to delete a mark), so refusing would leave no fix.
+    same = [row["id"] for row in store.corrections(label)
+            if row["kind"] == "missed" and row["label"] == label
+            and same_moment(start, end, _utc(row["start_time"]), _utc(row["end_time"]))]
+    correction_id, replaced = _store(store, example, lambda: store.add_correction(
         "missed", start_iso, end_iso, label=label, peak=measured.peak if measured else None,
-        example_path=str(example)))
+        example_path=str(example), replaces=tuple(same)))
+    for path in replaced:
+        if Path(path) != example:
+            Path(path).unlink(missing_ok=True)
     adjustment = None
     if learns:
         adjustment = _relearn(store, label, detection, adjustments_path,
                               classifier.metadata.model_version)
-    return Correction(correction_id, "missed", None, label, example, adjustment, measured)
+    return Correction(correction_id, "missed", None, label, example, adjustment, measured,
+                      replaced=tuple(same))
+
+
+def same_moment(start: datetime, end: datetime, other_start: datetime,
+                other_end: datetime) -> bool:
+    """Whether two marked ranges are (nearly) the same moment: they overlap by at least
+    :data:`SAME_MOMENT_OVERLAP` of the shorter one."""
+    overlap = (min(end, other_end) - max(start, other_start)).total_seconds()
+    shorter = min((end - start).total_seconds(), (other_end - other_start).total_seconds())
+    return overlap > 0 and overlap >= SAME_MOMENT_OVERLAP * shorter
 
 
 def _store(store, example: Path | None, add):
