@@ -703,13 +703,14 @@ class EventStore:
                        event_row: int | None = None, event_label: str | None = None,
                        label: str | None = None, peak: float | None = None,
                        example_path: str | None = None,
-                       label_peak: float | None = None) -> tuple[int, list[str]]:
+                       label_peak: float | None = None,
+                       replaces: tuple[int, ...] = ()) -> tuple[int, list[str]]:
         """Commit one correction; a correction of an event replaces any earlier one of the
-        same event (in the same transaction). ``peak`` is the event's score for
-        ``event_label`` (a missed mark's: the score ``label`` held over the range);
-        ``label_peak`` the score ``label`` held over a relabelled event. Returns (its row
-        id, the example paths of the corrections it replaced, for the caller to
-        delete)."""
+        same event, and the rows of ``replaces`` (ids) go too (in the same transaction).
+        ``peak`` is the event's score for ``event_label`` (a missed mark's: the score
+        ``label`` held over the range); ``label_peak`` the score ``label`` held over a
+        relabelled event. Returns (its row id, the example paths of the corrections it
+        replaced, for the caller to delete)."""
         now = _iso(datetime.now(timezone.utc))
 
         def work():
@@ -719,6 +720,11 @@ class EventStore:
                     "SELECT example_path FROM corrections WHERE event_row = ? AND "
                     "example_path IS NOT NULL", (event_row,))]
                 self._db.execute("DELETE FROM corrections WHERE event_row = ?", (event_row,))
+            for row_id in replaces:
+                replaced += [r[0] for r in self._db.execute(
+                    "SELECT example_path FROM corrections WHERE id = ? AND "
+                    "example_path IS NOT NULL", (int(row_id),))]
+                self._db.execute("DELETE FROM corrections WHERE id = ?", (int(row_id),))
             cursor = self._db.execute(
                 "INSERT INTO corrections (kind, event_row, event_label, label, peak, "
                 "label_peak, start_time, end_time, example_path, created_at) "

@@ -230,12 +230,24 @@ def test_the_learnt_threshold_keeps_confirmed_events_and_is_bounded():
     # A confirmed peak below a rejected one: only the rejected peaks under it are cut.
     adjustment = compute_adjustment("dog", 0.7, [0.75, 0.9], [0.8])
     assert adjustment.threshold_on == pytest.approx(0.76)
-    assert adjustment.suppressed == 1 and "too high" in adjustment.reason
-    # Never more than MAX_RAISE above the base, never above MAX_THRESHOLD_ON.
-    assert compute_adjustment("dog", 0.7, [0.99], []) is None
-    assert compute_adjustment("dog", 0.5, [0.8], []) is None
+    assert adjustment.suppressed == 1
+    assert "(peak up to 0.90) scored as high as a confirmed event (0.80)" in adjustment.reason
+    # Never more than MAX_RAISE above the base, never above MAX_THRESHOLD_ON: a false
+    # alarm above that leaves the threshold as it was, and the report says so and what
+    # stops it instead.
+    too_high = compute_adjustment("dog", 0.7, [0.99], [])
+    assert (too_high.threshold_on, too_high.change, too_high.suppressed) == (0.7, "unchanged", 0)
+    assert "scored 0.99, above the most a correction raises threshold_on to (0.95)" in (
+        too_high.reason)
+    assert '[detection] ignore = ["dog"]' in too_high.reason
+    assert "[detection.classes.dog] threshold_on above 0.99" in too_high.reason
+    past_step = compute_adjustment("dog", 0.5, [0.8], [])
+    assert past_step.change == "unchanged" and "(0.75)" in past_step.reason
     assert compute_adjustment("dog", 0.5, [0.72], []).threshold_on == pytest.approx(0.73)
+    # Nothing to move and nothing to report: a confirmed event alone, or a rejected one
+    # the threshold in force already keeps out.
     assert compute_adjustment("dog", 0.7, [], [0.9]) is None
+    assert compute_adjustment("dog", 0.7, [0.6], []) is None
 
 
 def test_a_learnt_threshold_applies_only_to_the_model_it_was_learnt_on(tmp_path, caplog):
@@ -256,3 +268,107 @@ def test_a_learnt_threshold_applies_only_to_the_model_it_was_learnt_on(tmp_path,
     path.write_text("{broken")
     assert with_adjustments(DetectorSettings(), ("dog",), path, "2") == DetectorSettings()
     assert "cannot read the threshold adjustments" in caplog.text
+
+
+def test_rejecting_a_false_alarm_too_high_to_suppress_says_so_at_once(place_dirs, audio,
+                                                                    capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--no-clips")
+    clear = max((e for e in stored(capsys, db) if e["label"] == "tone_3k"),
+                key=lambda e: e["peak"])
+    assert clear["peak"] > 0.96  # above the 0.95 a correction raises to at most
+    code, out, err = run(capsys, "events", "reject", clear["id"], "--db", db, "--model",
+                         audio["model"], "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["threshold_on"], result["threshold_change"]) == (0.7, "unchanged")
+    assert f"scored {clear['peak']:.2f}, above the most a correction raises" in (
+        result["threshold"])
+    assert 'ignore = ["tone_3k"]' in result["threshold"]
+    code, out, err = run(capsys, "events", "reject", clear["id"], "--db", db, "--model",
+                         audio["model"])
+    assert code == 0, err
+    assert "tone_3k: threshold_on 0.70 unchanged" in out and "still fire" in out
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    row = next(r for r in map(json.loads, out.splitlines()) if r["label"] == "tone_3k")
+    assert (row["threshold_on"], row["change"], row["rejected"]) == (0.7, "unchanged", 1)
+    code, out, err = run(capsys, "events", "corrections", "--db", db)
+    assert "above the most a correction raises" in out
+    # The threshold is really unchanged (the tone still fires on a replay), and what the
+    # report advises, in the config file, does stop it.
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [3, 9, 15]
+    write_config(place_dirs, "[detection]\nthreshold_on = 0.7\nthreshold_off = 0.5\n"
+                 'ignore = ["tone_3k"]\n')
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [e for e in again if e["label"] == "tone_3k"] == []
+
+
+def test_a_correction_refused_for_an_unreadable_adjustments_file_stores_nothing(
+        place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    broken = place_dirs / "data" / "threshold_adjustments.json"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("{broken")
+    before = db.read_bytes()
+    for args in (("reject", faint["id"]), ("confirm", faint["id"]),
+                 ("relabel", faint["id"], "tone_1k"),
+                 ("missed", "--start", faint["start_time"], "--end", faint["end_time"],
+                  "tone_1k", "--audio", audio["examples"][0])):
+        code, out, err = run(capsys, "events", *args, "--db", db, "--model", audio["model"])
+        assert code == 2 and "cannot read the threshold adjustments" in err, (args, err)
+        with EventStore(db, read_only=True) as store:
+            assert store.corrections() == [], args
+        assert not (place_dirs / "corrections").exists(), args  # no example kept
+    assert db.read_bytes() == before
+    assert broken.read_text() == "{broken"  # left as it was, for the user to look at
+
+
+def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--no-clips")
+    faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
+    for action, event in (("reject", faint_b), ("confirm", clear)):
+        code, out, err = run(capsys, "events", action, event["id"], "--db", db, "--model",
+                             audio["model"])
+        assert code == 0, err
+    path = place_dirs / "data" / "threshold_adjustments.json"
+    learnt = json.loads(path.read_text())["labels"]
+    assert learnt["tone_3k"]["threshold_on"] > learnt["tone_3k"]["base_threshold_on"]
+    # Deleted (as the unreadable-file message once said): the same thresholds come back.
+    path.unlink()
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "1 learnt threshold(s) rebuilt" in out and "tone_3k: threshold_on 0.70 ->" in out
+    assert json.loads(path.read_text())["labels"] == learnt
+    again = listen(capsys, audio, db, "--no-clips")
+    assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
+    # Unreadable: a correction is refused naming --rebuild, which moves it aside.
+    path.write_text("{broken")
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], "--db", db, "--model",
+                         audio["model"])
+    assert code == 2 and "events corrections --rebuild" in err
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--json", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["label"], r["threshold_on"]) for r in rows] == [
+        ("tone_3k", learnt["tone_3k"]["threshold_on"])]
+    assert json.loads(path.read_text())["labels"] == learnt
+    assert (path.parent / "threshold_adjustments.json.unreadable").read_text() == "{broken"
+    # A reset is kept by a rebuild of a readable file ...
+    code, out, err = run(capsys, "events", "corrections", "--reset", "tone_3k", "--db", db)
+    assert code == 0, err
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "0 learnt threshold(s)" in out, err
+    assert json.loads(path.read_text())["labels"] == {}
+    # ... and lost with the file: the rebuild says its corrections count again.
+    path.unlink()
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "count again" in out, err
+    assert json.loads(path.read_text())["labels"] == learnt

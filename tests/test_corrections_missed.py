@@ -210,8 +210,11 @@ def test_misses_out_of_bounds_are_reported_with_their_reason():
     # A miss that scored above threshold_on is not the threshold's doing.
     above = compute_adjustment("dog", 0.8, [], [], "v", [0.9])
     assert above.change == "unchanged" and "above it already" in above.reason
-    # Rejections alone that cannot be suppressed still give nothing.
-    assert compute_adjustment("dog", 0.7, [0.99], []) is None
+    # Rejections alone that cannot be suppressed leave the threshold, with that report
+    # (test_corrections.py tests its words).
+    alone = compute_adjustment("dog", 0.7, [0.99], [])
+    assert alone.change == "unchanged" and alone.suppressed == 0
+    assert "still fire" in alone.reason
 
 
 def test_the_held_peak_is_what_min_duration_lets_fire():
@@ -305,3 +308,61 @@ def test_it_was_another_model_label_lowers_that_labels_threshold_on(
     assert code == 0, err
     assert corrections(capsys, db).get("tone_1k", {}).get("threshold_on") is None
     assert listened(capsys, model, stream, db, "--no-clips") == ["noise"]
+
+
+def test_marking_the_same_moment_missed_again_replaces_the_first_mark(
+        place_dirs, model, tmp_path, capsys):
+    db = place_dirs / "events.sqlite"
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    write_history(place_dirs, start, {10.0: 0.6, 20.0: 0.7})
+    moment = faint_tone(tmp_path / "moment.wav", 0.006)
+
+    def mark(from_s, to_s):
+        code, out, err = run(capsys, "events", "missed", "--start",
+                             local(start + timedelta(seconds=from_s)), "--end",
+                             local(start + timedelta(seconds=to_s)), "tone_1k", "--audio",
+                             moment, "--db", db, "--model", model, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    first = mark(9, 12)
+    assert first["replaced"] == []
+    again = mark(10, 13)  # 2 of its 3 s over the first: the same sound
+    assert again["replaced"] == [first["correction"]]
+    assert corrections(capsys, db)["tone_1k"]["missed"] == 1
+    assert "1 missed event(s)" in again["threshold"]
+    with EventStore(db, read_only=True) as store:
+        assert [row["id"] for row in store.corrections()] == [again["correction"]]
+    assert [p.name for p in (place_dirs / "corrections").iterdir()] == [
+        again["example"].rsplit("/", 1)[-1]]  # the first mark's example is gone
+    # Text output says so.
+    code, out, err = run(capsys, "events", "missed", "--start",
+                         local(start + timedelta(seconds=10)), "--end",
+                         local(start + timedelta(seconds=13)), "tone_1k", "--audio", moment,
+                         "--db", db, "--model", model)
+    assert code == 0 and "replaces the earlier missed mark(s)" in out, err
+    # Another moment, or another label at this one, is another missed sound.
+    other = mark(19, 22)
+    assert other["replaced"] == []
+    assert corrections(capsys, db)["tone_1k"]["missed"] == 2
+    code, out, err = run(capsys, "events", "missed", "--start",
+                         local(start + timedelta(seconds=10)), "--end",
+                         local(start + timedelta(seconds=13)), "tone_3k", "--audio", moment,
+                         "--db", db, "--model", model, "--json")
+    assert code == 0 and json.loads(out)["replaced"] == [], err
+    assert corrections(capsys, db)["tone_1k"]["missed"] == 2
+
+
+def test_same_moment_is_half_the_shorter_range_or_more():
+    from soundwatch.corrections.record import same_moment
+
+    t0 = datetime(2024, 5, 1, 14, 30, tzinfo=timezone.utc)
+
+    def at(seconds):
+        return t0 + timedelta(seconds=seconds)
+
+    assert same_moment(at(0), at(3), at(0), at(3))
+    assert same_moment(at(0), at(3), at(1.5), at(4))  # 1.5 of the shorter 2.5 s
+    assert same_moment(at(0), at(10), at(4), at(5))  # inside it
+    assert not same_moment(at(0), at(3), at(2), at(5))  # 1 of 3 s: a neighbouring sound
+    assert not same_moment(at(0), at(3), at(3), at(6))  # touching

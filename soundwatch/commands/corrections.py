@@ -6,6 +6,7 @@
     soundwatch events missed --start 2024-05-01T14:30:05 --end 2024-05-01T14:30:08 doorbell
     soundwatch events corrections                # per label: confirmed, rejected, ...
     soundwatch events corrections --reset dog    # forget dog's learnt threshold
+    soundwatch events corrections --rebuild      # learnt thresholds again, from the database
 
 Event ids are the first column of `soundwatch events list`. A correction of one of your
 sounds retrains it at once (--no-retrain: later, with `soundwatch sounds retrain`); a
@@ -53,6 +54,12 @@ def add_parsers(actions) -> None:
                              help="remove LABEL's learnt threshold, raised or lowered (its "
                              "corrections so far "
                              "stop counting; they stay in the database)")
+            sub.add_argument("--rebuild", action="store_true",
+                             help="recompute every learnt threshold from the corrections in "
+                             "the database (after threshold_adjustments.json was deleted or "
+                             "cannot be read: an unreadable one is moved aside)")
+            sub.add_argument("--model", help="the .onnx model whose labels --rebuild "
+                             "learns (default: the shipped one)")
             sub.add_argument("--json", action="store_true", help="one JSON object per label")
         else:
             sub.add_argument("--no-retrain", action="store_true",
@@ -84,12 +91,7 @@ def _correct(args, store, settings) -> int:
     classifier = Classifier(args.model or settings.model.path or default_model_path())
     sounds = _user_sounds()
     labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
-    from soundwatch.class_defaults import with_model_classes
-    from soundwatch.config import user_config_path
-
-    # the model's own included
-    base = with_model_classes(settings.detection, classifier,
-                              args.config or user_config_path())
+    base = _base(args, settings, classifier)
     history = None
     if args.events_action == "missed":
         from soundwatch.times import parse_time
@@ -114,7 +116,8 @@ def _correct(args, store, settings) -> int:
               "threshold_change": done.adjustment.change if done.adjustment else None,
               "unrecovered": list(done.adjustment.unrecovered) if done.adjustment else [],
               "missed_peak": done.missed_peak.peak if done.missed_peak else None,
-              "missed_peak_source": done.missed_peak.source if done.missed_peak else None}
+              "missed_peak_source": done.missed_peak.source if done.missed_peak else None,
+              "replaced": list(done.replaced)}
     if done.kind == "relabel":  # the new label's own threshold, lowered when it can be
         later = done.label_adjustment
         result.update({"label_threshold": later.reason if later else None,
@@ -137,6 +140,9 @@ def _correct(args, store, settings) -> int:
     print(f"{subject} {what[done.kind]}; "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
+    if done.replaced:
+        print(f"it replaces the earlier missed mark(s) {', '.join(map(str, done.replaced))} "
+              f"of {done.label!r} at the same moment (one sound counts once)")
     if result["history"]:
         print(result["history"])
     if done.missed_peak:
@@ -149,6 +155,16 @@ def _correct(args, store, settings) -> int:
     for line in retrained:
         print(line)
     return 0
+
+
+def _base(args, settings, classifier):
+    """The detector settings in force without learnt thresholds, the model's own
+    per-class values included: what a learnt threshold is computed from."""
+    from soundwatch.class_defaults import with_model_classes
+    from soundwatch.config import user_config_path
+
+    return with_model_classes(settings.detection, classifier,
+                              args.config or user_config_path())
 
 
 def _missed_scores(store, label: str, start, end, settings) -> str:
@@ -194,6 +210,10 @@ def _show(args, store, settings) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
 
+    if args.rebuild and args.reset:
+        raise SoundwatchError("--rebuild and --reset are two steps: run one, then the other")
+    if args.rebuild:
+        return _rebuild(args, store, settings)
     if args.reset:
         adjustments, _ = read_adjustments()
         if args.reset not in adjustments and not store.corrections(args.reset):
@@ -232,4 +252,39 @@ def _show(args, store, settings) -> int:
         print(f"{label:<24} {c.get('confirmed', 0):>9} {c.get('rejected', 0):>8} "
               f"{c.get('relabelled_to', 0):>10} {c.get('missed', 0):>6}  "
               + (adjustment.reason if adjustment else "-"))
+    return 0
+
+
+def _rebuild(args, store, settings) -> int:
+    """`events corrections --rebuild`: the learnt thresholds again, from the database."""
+    from soundwatch.corrections.record import rebuild_adjustments
+    from soundwatch.corrections.thresholds import default_adjustments_path
+    from soundwatch.jsonout import to_json
+    from soundwatch.model import Classifier, default_model_path
+
+    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    labels = tuple(classifier.labels)
+    adjustments, moved, resets_known = rebuild_adjustments(
+        store, labels, _base(args, settings, classifier),
+        model_version=classifier.metadata.model_version)
+    learnt = {label: a for label, a in adjustments.items() if label in labels}
+    if args.json:
+        if moved is not None:
+            log.warning("the unreadable file was moved aside to %s", moved)
+        for label, adjustment in sorted(learnt.items()):
+            print(to_json({"label": label, "threshold_on": adjustment.threshold_on,
+                           "base_threshold_on": adjustment.base_threshold_on,
+                           "change": adjustment.change,
+                           "unrecovered": list(adjustment.unrecovered),
+                           "reason": adjustment.reason}))
+        return 0
+    if moved is not None:
+        print(f"the unreadable file was moved aside to {moved}")
+    print(f"{len(learnt)} learnt threshold(s) rebuilt from the corrections in {store.path} "
+          f"into {default_adjustments_path()}"
+          + ("" if resets_known or not learnt else
+             " (no resets were recorded: corrections an earlier `--reset LABEL` had cleared "
+             "count again; reset that label again to clear them)"))
+    for label, adjustment in sorted(learnt.items()):
+        print(f"{label}: {adjustment.reason}")
     return 0

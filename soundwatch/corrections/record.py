@@ -18,7 +18,8 @@ Kinds (column ``kind`` of the ``corrections`` table):
 Audio: a correction that teaches a sound (relabel, missed, and any correction of one of
 the user's sounds) needs its audio and is refused without it, nothing stored; confirm
 and reject of a model label need only the event's peak score (its audio is kept when
-there is some). A newer correction of the same event replaces the older one.
+there is some). A newer correction of the same event replaces the older one, and a newer
+missed mark of the same label over (nearly) the same range the older mark.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from soundwatch.errors import SoundwatchError
 
 KINDS = ("confirm", "reject", "relabel", "missed")
 MAX_MISSED_S = 30.0  # a marked range is one sound, not an afternoon
+# Two missed marks of one label overlapping by at least this share of the shorter are the
+# same sound marked twice: the newer replaces the older (mark_missed).
+SAME_MOMENT_OVERLAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class Correction:
     the learnt threshold of the label it taught (the event's; a missed one's LABEL; None:
     unchanged or removed) and, for a miss of a model label (or an event relabelled to
     one), the score it held then; ``label_adjustment``: a relabel's LABEL's learnt
-    threshold when LABEL is the model's (None: unchanged, removed, or not measured)."""
+    threshold when LABEL is the model's (None: unchanged, removed, or not measured);
+    ``replaced``: the ids of earlier missed marks of the same moment it replaced."""
 
     id: int
     kind: str
@@ -93,6 +98,7 @@ class Correction:
     adjustment: Adjustment | None
     missed_peak: MissedPeak | None = None
     label_adjustment: Adjustment | None = None
+    replaced: tuple[int, ...] = ()
 
 
 def correct_event(store, kind: str, row_id: int, labels: Labels,
@@ -126,8 +132,11 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
 
     Raises:
         SoundwatchError: unknown event or label, a relabel to the event's own label, no
-            audio for a correction that needs it, or audio that cannot be scored;
-            nothing is stored then.
+            audio for a correction that needs it, audio that cannot be scored, or an
+            adjustments file that cannot be read (when a model label's threshold is to
+            be learnt); nothing is stored then (no row, no example file). Only an
+            adjustments file that cannot be written comes after the row is stored (the
+            error says so).
     """
     if kind not in ("confirm", "reject", "relabel"):
         raise ValueError(f"kind must be confirm, reject or relabel, got {kind!r}")
@@ -154,15 +163,18 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             "the command line cannot reach the window's live audio. Correct it in the "
             "window while it is among the last 30 s, or turn clips on (`listen --clips`, "
             "[clips] enabled = true) for the next ones; nothing was stored")
+    # labels whose learnt threshold a correction this one replaces had taught
+    before = {row["label"] for row in store.corrections(event.label)
+              if row["event_row"] == row_id and row["label"] is not None}
+    relearn = sorted(({event.label, true_label} | before) & set(labels.model))
+    if relearn:  # an unreadable adjustments file fails here, before anything is stored
+        read_adjustments(adjustments_path)
     measured = None
     if (kind == "relabel" and classifier is not None and true_label in labels.model
             and (has_clip or audio is not None)):
         measured = measure_peak(store.path, true_label, _utc(event.start_time),
                                 _utc(event.end_time), classifier, detection,
                                 clip if has_clip else audio)
-    # labels whose learnt threshold a correction this one replaces had taught
-    before = {row["label"] for row in store.corrections(event.label)
-              if row["event_row"] == row_id and row["label"] is not None}
     folder = examples_dir(store.path)
     name_key = f"e{row_id}"
     example = None
@@ -172,23 +184,20 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
     elif audio is not None:
         example = keep_samples(audio[0], audio[1], folder,
                                example_name(kind, true_label or event.label, name_key))
-    correction_id, replaced = store.add_correction(
+    correction_id, replaced = _store(store, example, lambda: store.add_correction(
         kind, event.start_time, event.end_time, event_row=row_id, event_label=event.label,
         label=true_label, peak=event.peak, example_path=str(example) if example else None,
-        label_peak=measured.peak if measured else None)
+        label_peak=measured.peak if measured else None))
     for path in replaced:
         if example is None or Path(path) != example:
             Path(path).unlink(missing_ok=True)
     adjustment = label_adjustment = None
-    if event.label in labels.model:
-        adjustment = update_adjustment(store, event.label, detection, adjustments_path,
-                                       model_version)
-    for other in sorted((before | {true_label}) - {event.label, None}):
-        if other in labels.model:
-            found = update_adjustment(store, other, detection, adjustments_path,
-                                      model_version)
-            if other == true_label and measured is not None:
-                label_adjustment = found
+    for name in relearn:
+        found = _relearn(store, name, detection, adjustments_path, model_version)
+        if name == event.label:
+            adjustment = found
+        elif name == true_label and measured is not None:
+            label_adjustment = found
     return Correction(correction_id, kind, event.label, true_label, example, adjustment,
                       measured, label_adjustment)
 
@@ -206,7 +215,9 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     ``classifier`` and ``detection``, the score it held over the range is stored as the
     correction's ``peak`` (:mod:`soundwatch.corrections.missed`: from the score history,
     else from the kept audio scored by ``classifier``) and its learnt threshold is
-    recomputed (:func:`update_adjustment`), which may lower it.
+    recomputed (:func:`update_adjustment`), which may lower it. An earlier missed mark of
+    ``label`` over (nearly) the same range (:func:`same_moment`) is replaced, its example
+    deleted: one sound counts once.
 
     Args:
         store: an open (writable) :class:`~soundwatch.store.EventStore`.
@@ -225,8 +236,10 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
 
     Raises:
         SoundwatchError: an unknown label, a range that is empty or longer than
-            MAX_MISSED_S, no audio for it, or audio that cannot be read; nothing is
-            stored then.
+            MAX_MISSED_S, no audio for it, audio that cannot be read, or an
+            adjustments file that cannot be read (a model label, measured); nothing is
+            stored then (no row, no example file). Only an adjustments file that cannot
+            be written comes after the row is stored (the error says so).
         ValueError: both ``audio`` and ``audio_path``.
     """
     if audio is not None and audio_path is not None:
@@ -255,7 +268,8 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
             "a recording of that moment; nothing was stored")
     measured = None
     learns = classifier is not None and detection is not None and label in labels.model
-    if learns:
+    if learns:  # an unreadable adjustments file fails here, before anything is stored
+        read_adjustments(adjustments_path)
         measured = measure_peak(store.path, label, start, end, classifier, detection,
                                 audio if audio is not None else source)
     key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
@@ -265,14 +279,58 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     else:
         example = keep_file(source, examples_dir(store.path),
                             example_name("missed", label, key, source.suffix or ".flac"))
-    correction_id, _ = store.add_correction("missed", start_iso, end_iso, label=label,
-                                            peak=measured.peak if measured else None,
-                                            example_path=str(example))
+    # A mark of the same moment replaces the earlier one, as a newer correction of an
+    # event does: it is the same sound, which must count once (twice would weigh one
+    # miss double in the threshold rule), and re-marking is how a user fixes a range or
+    # its audio (there is no command to delete a mark), so refusing would leave no fix.
+    same = [row["id"] for row in store.corrections(label)
+            if row["kind"] == "missed" and row["label"] == label
+            and same_moment(start, end, _utc(row["start_time"]), _utc(row["end_time"]))]
+    correction_id, replaced = _store(store, example, lambda: store.add_correction(
+        "missed", start_iso, end_iso, label=label, peak=measured.peak if measured else None,
+        example_path=str(example), replaces=tuple(same)))
+    for path in replaced:
+        if Path(path) != example:
+            Path(path).unlink(missing_ok=True)
     adjustment = None
     if learns:
-        adjustment = update_adjustment(store, label, detection, adjustments_path,
-                                       classifier.metadata.model_version)
-    return Correction(correction_id, "missed", None, label, example, adjustment, measured)
+        adjustment = _relearn(store, label, detection, adjustments_path,
+                              classifier.metadata.model_version)
+    return Correction(correction_id, "missed", None, label, example, adjustment, measured,
+                      replaced=tuple(same))
+
+
+def same_moment(start: datetime, end: datetime, other_start: datetime,
+                other_end: datetime) -> bool:
+    """Whether two marked ranges are (nearly) the same moment: they overlap by at least
+    :data:`SAME_MOMENT_OVERLAP` of the shorter one."""
+    overlap = (min(end, other_end) - max(start, other_start)).total_seconds()
+    shorter = min((end - start).total_seconds(), (other_end - other_start).total_seconds())
+    return overlap > 0 and overlap >= SAME_MOMENT_OVERLAP * shorter
+
+
+def _store(store, example: Path | None, add):
+    """``add()`` (one ``store.add_correction``); its result. When it fails, the example
+    just kept for it is deleted, so a failed correction leaves no file behind."""
+    try:
+        return add()
+    except BaseException:
+        if example is not None:
+            example.unlink(missing_ok=True)
+        raise
+
+
+def _relearn(store, label: str, detection: DetectorSettings, adjustments_path,
+             model_version: str) -> Adjustment | None:
+    """:func:`update_adjustment` for a correction already stored: when the file cannot
+    be written after all (checked readable before storing), the error says the
+    correction is kept and how to learn its threshold once the file can be written."""
+    try:
+        return update_adjustment(store, label, detection, adjustments_path, model_version)
+    except SoundwatchError as exc:
+        raise SoundwatchError(
+            f"{exc} The correction itself is stored; once the file can be written, "
+            "`soundwatch events corrections --rebuild` learns its threshold") from exc
 
 
 def update_adjustment(store, label: str, detection: DetectorSettings,
@@ -282,9 +340,70 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
     (rejected, confirmed and missed: the one rule of
     :func:`~soundwatch.corrections.thresholds.compute_adjustment`; an event of another
     label relabelled to it counts as missed, with the score it held there) and save it,
-    or remove it when they neither move it nor leave a miss to report; returns it."""
+    or remove it when they neither move it nor leave a miss or a still-firing false alarm
+    to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
-    after = resets.get(label, 0)
+    adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
+    if adjustment is None:
+        adjustments.pop(label, None)
+    else:
+        adjustments[label] = adjustment
+    write_adjustments(adjustments, resets, adjustments_path)
+    return adjustment
+
+
+def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
+                        adjustments_path: str | Path | None = None,
+                        model_version: str = "") -> tuple[dict[str, Adjustment], Path | None,
+                                                           bool]:
+    """Recompute the learnt threshold of every one of ``model_labels`` that has
+    corrections (or a learnt threshold) from the corrections in the database, by the
+    rule :func:`update_adjustment` follows, and save them: what a deleted or unreadable
+    ``threshold_adjustments.json`` held comes back (against the thresholds in force now).
+
+    Resets (``--reset LABEL``) are recorded in that file only: a readable file's are
+    kept; when it is missing or unreadable, the corrections a reset had cleared count
+    again. An unreadable file is moved aside (``.unreadable`` added to its name) first.
+    Learnt thresholds of labels not in ``model_labels`` (another model's) are kept as
+    they were.
+
+    Returns:
+        (the learnt thresholds now saved, by label; where an unreadable file was moved,
+        else None; whether resets were known: False for a missing or unreadable file).
+
+    Raises:
+        SoundwatchError: the file cannot be moved aside or written.
+    """
+    from soundwatch.corrections.thresholds import default_adjustments_path
+
+    path = Path(adjustments_path) if adjustments_path is not None else (
+        default_adjustments_path())
+    moved = None
+    resets_known = path.exists()
+    try:
+        adjustments, resets = read_adjustments(path)
+    except SoundwatchError:
+        moved = path.with_name(path.name + ".unreadable")
+        try:
+            path.replace(moved)
+        except OSError as exc:
+            raise SoundwatchError(f"cannot move the unreadable {path} aside to {moved}: "
+                                  f"{exc}. Move or delete it yourself, then rebuild") from exc
+        adjustments, resets, resets_known = {}, {}, False
+    labels = {row[key] for row in store.corrections() for key in ("event_label", "label")}
+    for label in sorted((labels | set(adjustments)) & set(model_labels)):
+        adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
+        if adjustment is None:
+            adjustments.pop(label, None)
+        else:
+            adjustments[label] = adjustment
+    write_adjustments(adjustments, resets, path)
+    return adjustments, moved, resets_known
+
+
+def _learn(store, label: str, detection: DetectorSettings, model_version: str,
+           after: int) -> Adjustment | None:
+    """``label``'s learnt threshold from its corrections with an id above ``after``."""
     rejected, confirmed, missed = [], [], []
     for row in store.corrections(label):
         if row["id"] <= after:
@@ -300,14 +419,8 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
                 missed.append(float(row["peak"]))
         elif row["event_label"] == label:
             (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
-    adjustment = compute_adjustment(label, detection.class_values(label)[0], rejected,
-                                    confirmed, model_version, missed)
-    if adjustment is None:
-        adjustments.pop(label, None)
-    else:
-        adjustments[label] = adjustment
-    write_adjustments(adjustments, resets, adjustments_path)
-    return adjustment
+    return compute_adjustment(label, detection.class_values(label)[0], rejected,
+                              confirmed, model_version, missed)
 
 
 def reset_adjustment(store, label: str, adjustments_path: str | Path | None = None

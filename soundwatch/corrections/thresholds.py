@@ -20,9 +20,13 @@ force brings it down to just below its peak (to the lowest such peak that can be
 recovered), but never to or below the peak of a rejected event it now suppresses (a
 false alarm the user rejected must not come back), never more than :data:`MAX_LOWER` down
 and never below :data:`MIN_THRESHOLD_ON`. A missed event that cannot be recovered within
-those bounds is reported with its peak and the bound that stopped it; a label whose
-only corrections are such misses keeps its threshold, with that report
-(``threshold_on`` equal to ``base_threshold_on``).
+those bounds is reported with its peak and the bound that stopped it. A label whose
+corrections cannot move its threshold but leave such a miss, or a rejected event that
+still fires (one that scored above the most a correction raises to, or as high as a
+confirmed one), keeps its threshold with that report (``threshold_on`` equal to
+``base_threshold_on``, ``change`` "unchanged"); for a false alarm too high to suppress
+the report says what does stop it: ignoring the label, or its own ``threshold_on`` in the
+config file.
 
 Adjustments live in ``threshold_adjustments.json`` in the user data folder and are
 applied by ``listen``, ``classify``, ``rescore`` and the window as per-class overrides
@@ -33,7 +37,11 @@ file since then wins), with the class's ``threshold_off`` brought down to at mos
 ``threshold_on`` (the detector's rule for a class whose "on" is set alone, so the model's
 own per-class ``threshold_off`` cannot end up above it). ``soundwatch events corrections
 --reset LABEL`` removes one; the corrections themselves stay in the database, and only
-corrections made after a reset count towards a new adjustment.
+corrections made after a reset count towards a new adjustment. The file holds nothing the
+database does not but those resets: ``soundwatch events corrections --rebuild``
+(:func:`soundwatch.corrections.record.rebuild_adjustments`) recomputes it from the
+corrections when it was deleted or cannot be read (corrections a reset had cleared then
+count again).
 
 The user's own sounds are not adjusted here: they are retrained from their corrections
 instead (:mod:`soundwatch.sounds.retrain`).
@@ -121,7 +129,8 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
                        confirmed_peaks: list[float], model_version: str = "",
                        missed_peaks: list[float] = ()) -> Adjustment | None:
     """The learnt threshold for ``label`` (the rule of the module docstring), or None
-    when its corrections neither move it nor leave a missed event to report.
+    when its corrections neither move it nor leave a missed event or a still-firing
+    rejected one to report.
 
     Args:
         label: the label.
@@ -135,7 +144,8 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
     Returns:
         An :class:`Adjustment` whose ``threshold_on`` is above ``base_on`` (raised), below
         it (lowered), or equal to it when only missed events that cannot be recovered
-        (or that scored above it already) are to be reported.
+        (or that scored above it already), or rejected events too high to suppress, are
+        to be reported.
     """
     base_on = round(float(base_on), 4)
     rejected_peaks = [float(p) for p in rejected_peaks]
@@ -150,8 +160,9 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
         if candidate <= base_on or candidate > ceiling or candidate > lowest_confirmed:
             continue
         best = candidate
-    if best is None and not missed_peaks:
-        return None
+    if best is None and not missed_peaks and not any(
+            round(r + MARGIN, 4) > base_on for r in rejected_peaks):
+        return None  # nothing rejected fires at base_on: nothing to move nor to report
     new_on = base_on if best is None else best
     # Lower: to just below the lowest missed peak under it that the bounds allow. Every
     # rejected peak stays below the result, so after a raise nothing is lowered.
@@ -198,13 +209,36 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
     if unrecovered:
         notes.append(f"{len(unrecovered)} missed event(s) cannot be recovered: "
                      + "; ".join(f"peak {u['peak']:.2f}, {u['reason']}" for u in unrecovered))
-    kept_out = len(rejected_peaks) - suppressed
-    if kept_out:
-        notes.append(f"{kept_out} rejected event(s) scored too high to suppress without "
-                     f"missing a confirmed one or raising it past {ceiling:.2f}")
+    notes += _kept_out_notes(label, [r for r in rejected_peaks if r >= new_on], ceiling,
+                             lowest_confirmed)
     return Adjustment(label, new_on, base_on, len(rejected_peaks), suppressed,
                       len(confirmed_peaks), "; ".join([reason, *notes]), model_version,
                       len(missed_peaks), len(reachable) + len(above), tuple(unrecovered))
+
+
+def _kept_out_notes(label: str, kept_out: list[float], ceiling: float,
+                    lowest_confirmed: float) -> list[str]:
+    """What the report says of rejected peaks still at or above the new threshold: those
+    over ``ceiling`` (the most a correction raises to) with what the user can do instead,
+    and those a confirmed event's peak kept the threshold under."""
+    notes = []
+    too_high = [r for r in kept_out if round(r + MARGIN, 4) > ceiling]
+    if too_high:
+        notes.append(
+            f"{len(too_high)} rejected event(s) scored {max(too_high):.2f}"
+            + (f" (from {min(too_high):.2f})" if len(too_high) > 1 else "")
+            + f", above the most a correction raises threshold_on to ({ceiling:.2f}): "
+            f"such events still fire. To stop {label!r} events, ignore it (config file: "
+            f'[detection] ignore = ["{label}"]; or `--ignore {label}`) or set '
+            f"[detection.classes.{label}] threshold_on above {max(too_high):.2f} in the "
+            "config file")
+    blocked = [r for r in kept_out if round(r + MARGIN, 4) <= ceiling]
+    if blocked:
+        notes.append(f"{len(blocked)} rejected event(s) (peak up to {max(blocked):.2f}) "
+                     f"scored as high as a confirmed event ({lowest_confirmed:.2f}): a "
+                     "threshold_on above them would miss that confirmed one, so they still "
+                     "fire")
+    return notes
 
 
 def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustment],
@@ -218,7 +252,8 @@ def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustme
     path = Path(path) if path is not None else default_adjustments_path()
     if not path.exists():
         return {}, {}
-    fix = "Move it aside or delete it (it only holds thresholds learnt from corrections)"
+    fix = ("`soundwatch events corrections --rebuild` moves it aside and recomputes the "
+           "learnt thresholds from the corrections in the database")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:

@@ -154,6 +154,9 @@ class CorrectionsController:
         local = started.astimezone()
         lines = [f"Marked a missed '{done.label}' at {local:%H:%M:%S} "
                  f"({(end - start) / sample_rate_hz:.1f} s)."]
+        if done.replaced:
+            lines.append("It replaces your earlier mark of the same moment (one sound "
+                         "counts once).")
         if done.missed_peak is not None:
             lines.append(done.missed_peak.describe(done.label, "the stretch") + ".")
         if done.adjustment is not None:
