@@ -281,3 +281,43 @@ def test_a_sound_serves_every_model_with_the_same_embedding(data_dir, recordings
         assert ("chime" in found["labels"]) == applied, (version, err)
         if applied:
             assert [e["label"] for e in found["events"] if e["label"] == "chime"] == ["chime"]
+
+
+def fake_sound(label: str, n_examples: int = 3):
+    """A sound with a 2-d head (enough for the sounds file; never scored)."""
+    from soundwatch.sounds.head import Head
+    from soundwatch.sounds.library import UserSound
+
+    return UserSound(label=label, head=Head(np.array([0.0, 1.0]), 0.0, 0.0),
+                     model_version="2", embedding_dim=2,
+                     info={"examples": [f"{label}{i}.wav" for i in range(n_examples)]})
+
+
+def test_the_corrupt_sounds_file_message_gives_steps_that_work_as_written(
+        data_dir, capsys, tmp_path):
+    """It says to rename the file and import an export: doing just that restores the
+    sounds and keeps the unreadable file."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    exported = write_sounds([fake_sound("chime")], tmp_path / "mine.json")
+    data_dir.mkdir(parents=True)
+    (data_dir / "sounds.json").write_text("{not json")
+    for args in (("import", exported), ("import", exported, "--replace"), ("list",)):
+        code, _, err = run(capsys, "sounds", *args)
+        assert code == 2 and "will not overwrite it" in err, err
+        assert "Rename it (e.g. to sounds.json.bad)" in err, err
+        assert "then restore an export with `soundwatch sounds import FILE`" in err, err
+    assert (data_dir / "sounds.json").read_text() == "{not json"
+    (data_dir / "sounds.json").rename(data_dir / "sounds.json.bad")  # as the message says
+    code, out, err = run(capsys, "sounds", "import", exported)
+    assert code == 0, err
+    assert [s.label for s in read_sounds()] == ["chime"]
+    assert (data_dir / "sounds.json.bad").read_text() == "{not json"
+
+
+def test_a_corrupt_file_to_import_is_named_with_its_own_fix(data_dir, capsys, tmp_path):
+    bad = tmp_path / "mine.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "sounds", "import", bad)
+    assert code == 2 and "mine.json" in err and "written by `soundwatch sounds export`" in err
+    assert "Rename it" not in err and not (data_dir / "sounds.json").exists()

@@ -85,7 +85,8 @@ def run(args) -> int:
         return 0
     if args.sounds_action == "retrain":
         return _retrain(args, sounds)
-    incoming = read_sounds(args.file) if Path(args.file).is_file() else None
+    incoming = (read_sounds(args.file, fix="Pass a file written by `soundwatch sounds "
+                            "export`") if Path(args.file).is_file() else None)
     if incoming is None:
         raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
                               "`soundwatch sounds export`")
