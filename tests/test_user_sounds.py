@@ -321,3 +321,43 @@ def test_a_corrupt_file_to_import_is_named_with_its_own_fix(data_dir, capsys, tm
     code, _, err = run(capsys, "sounds", "import", bad)
     assert code == 2 and "mine.json" in err and "written by `soundwatch sounds export`" in err
     assert "Rename it" not in err and not (data_dir / "sounds.json").exists()
+
+
+def kept_windows(n: int, dim: int = 4) -> dict:
+    return {"positives": np.full((n, dim), 0.5, np.float32),
+            "own_negatives": np.zeros((2, dim), np.float32)}
+
+
+def test_sounds_whose_names_read_alike_keep_their_own_examples(data_dir):
+    """'x y' and 'x_y' (and 'x!y') once shared sound_examples/x_y.npz: the second learnt
+    overwrote the first's windows and retraining the first found none."""
+    from soundwatch.sounds.retrain import kept_path, load_kept, save_kept
+
+    for label, n in (("x y", 5), ("x_y", 3), ("x!y", 4), ("X_Y", 6)):
+        save_kept(label, kept_windows(n), "2")
+    for label, n in (("x y", 5), ("x_y", 3), ("x!y", 4), ("X_Y", 6)):
+        assert len(load_kept(label, "2", 4)[0]) == n, label
+    names = {kept_path(label).name.casefold() for label in ("x y", "x_y", "x!y", "X_Y")}
+    assert len(names) == 4  # distinct on a case-insensitive disk too
+    assert kept_path("x y").name.startswith("x_y-")  # still readable in a file browser
+    assert kept_path("x y") == kept_path("x y")  # stable
+
+
+def test_an_older_soundwatchs_kept_examples_are_still_read_and_then_moved(data_dir):
+    """Before the hashed names a sound's windows were in ``<name>.npz``: read when that
+    file holds the sound, never taken for another sound's; learning again moves them."""
+    from soundwatch.sounds.retrain import FOLDER_NAME, kept_path, load_kept, save_kept
+
+    legacy = data_dir / FOLDER_NAME / "x_y.npz"
+    legacy.parent.mkdir(parents=True)
+    windows = kept_windows(5)
+    np.savez_compressed(legacy, label="x y", model_version="2",
+                        positives=windows["positives"], own_negatives=windows["own_negatives"])
+    assert len(load_kept("x y", "2", 4)[0]) == 5
+    assert load_kept("x_y", "2", 4) is None
+    save_kept("x_y", kept_windows(3), "2")  # another sound: the old file is not its own
+    assert legacy.is_file() and len(load_kept("x y", "2", 4)[0]) == 5
+    save_kept("x y", kept_windows(7), "2")  # learnt again: its own file, the old one goes
+    assert not legacy.exists() and kept_path("x y").is_file()
+    assert len(load_kept("x y", "2", 4)[0]) == 7 and len(load_kept("x_y", "2", 4)[0]) == 3
+
