@@ -361,3 +361,25 @@ def test_an_older_soundwatchs_kept_examples_are_still_read_and_then_moved(data_d
     assert not legacy.exists() and kept_path("x y").is_file()
     assert len(load_kept("x y", "2", 4)[0]) == 7 and len(load_kept("x_y", "2", 4)[0]) == 3
 
+
+def test_removing_a_sound_deletes_its_kept_examples_and_only_its(data_dir, capsys):
+    from soundwatch.sounds.library import read_sounds, write_sounds
+    from soundwatch.sounds.retrain import FOLDER_NAME, kept_path, save_kept
+
+    write_sounds([fake_sound("smoke alarm"), fake_sound("smoke_alarm!"), fake_sound("chime")])
+    for label in ("smoke alarm", "smoke_alarm!", "chime"):
+        save_kept(label, kept_windows(3), "2")
+    legacy = data_dir / FOLDER_NAME / "smoke_alarm.npz"  # an older soundwatch's copy
+    np.savez_compressed(legacy, label="smoke alarm", model_version="1",
+                        positives=np.zeros((1, 4)), own_negatives=np.zeros((0, 4)))
+    own = kept_path("smoke alarm")
+    code, out, err = run(capsys, "sounds", "remove", "smoke alarm")
+    assert code == 0, err
+    assert "removed 'smoke alarm' and its kept examples" in out and str(own) in out
+    assert not own.exists() and not legacy.exists()
+    assert kept_path("smoke_alarm!").is_file() and kept_path("chime").is_file()
+    assert [s.label for s in read_sounds()] == ["smoke_alarm!", "chime"]
+    code, out, err = run(capsys, "sounds", "remove", "chime")
+    assert code == 0 and not kept_path("chime").exists()
+    assert sorted(p.name for p in (data_dir / FOLDER_NAME).iterdir()) == [
+        kept_path("smoke_alarm!").name]
