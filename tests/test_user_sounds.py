@@ -383,3 +383,49 @@ def test_removing_a_sound_deletes_its_kept_examples_and_only_its(data_dir, capsy
     assert code == 0 and not kept_path("chime").exists()
     assert sorted(p.name for p in (data_dir / FOLDER_NAME).iterdir()) == [
         kept_path("smoke_alarm!").name]
+
+
+def test_a_model_label_is_refused_as_the_models_own_even_with_replace(
+        data_dir, recordings, capsys):
+    """--replace replaces only the user's sounds: for the model's label the message says
+    whose it is, to choose another name and how to change when the model's label fires."""
+    examples = recordings["examples"][:3]
+    for args in (("dog",), ("dog", "--replace"), ("Dog",)):
+        code, _, err = run(capsys, "learn", *args, *examples)
+        assert code == 2 and "is already a label: the model's own" in err, err
+        assert "Choose another name" in err and "pass --replace" not in err
+        assert "[detection.classes.dog]" in err and "soundwatch events confirm" in err
+    code, _, err = run(capsys, "learn", "unusual", *examples, "--replace")
+    assert code == 2 and "soundwatch's own, for unusual sounds" in err, err
+    assert not (data_dir / "sounds.json").exists()
+
+
+@pytest.mark.parametrize("label", ["smoke alarm", "Smoke-Alarm", "smoke  _alarm"])
+def test_a_name_that_reads_as_a_model_label_is_refused_naming_it(
+        data_dir, recordings, capsys, label):
+    code, _, err = run(capsys, "learn", label, *recordings["examples"][:3])
+    assert code == 2, err
+    assert f"{label!r} is already a label: the model's own 'smoke_alarm' (the names " \
+           "differ only in case, spaces, underscores or hyphens)" in err
+    assert "[detection.classes.smoke_alarm]" in err and "pass --replace" not in err
+    assert not (data_dir / "sounds.json").exists()
+
+
+def test_a_name_that_reads_as_one_of_your_sounds_is_refused_naming_it(
+        data_dir, recordings, capsys):
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    write_sounds([fake_sound("x y", 5)])
+    before = (data_dir / "sounds.json").read_text()
+    for label in ("x_y", "X-Y"):
+        for replace in ((), ("--replace",)):
+            code, _, err = run(capsys, "learn", label, *recordings["examples"][:3], *replace)
+            assert code == 2, err
+            assert (f"{label!r} is already a label: your sound 'x y' (the names differ only "
+                    "in case, spaces, underscores or hyphens)") in err
+            assert "to learn 'x y' again, pass its exact name with --replace" in err
+    code, _, err = run(capsys, "learn", "x y", *recordings["examples"][:3])
+    assert code == 2 and "'x y' is already a label: one of your sounds" in err
+    assert "pass --replace" in err
+    assert (data_dir / "sounds.json").read_text() == before
+    assert [len(s.info["examples"]) for s in read_sounds()] == [5]
