@@ -191,8 +191,8 @@ def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> N
 
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 negatives: Sequence[str | Path | np.ndarray] = (), taken: Sequence[str] = (),
-                kept: dict | None = None, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
-                held_out_calibration: bool = True,
+                model_labels: Sequence[str] = (), kept: dict | None = None,
+                snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB, held_out_calibration: bool = True,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S) -> UserSound:
     """Learn ``label`` from ``examples``.
 
@@ -203,8 +203,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         negatives: recordings of the place without the sound (every window is a
             negative): files, or (n,) float32 audio at the classifier's rate (see
             :func:`own_negative_windows`).
-        taken: the user's sounds' labels (labels in use besides the model's; the model's
-            are ``classifier.labels``): see :func:`check_new_label`.
+        taken: the user's sounds' labels, and ``model_labels`` the model's (what
+            :func:`learn_and_save` passes: ``classifier.labels``), refused as names by
+            :func:`check_new_label`; the unusual-sound label always is.
         kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
             and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
             (:mod:`soundwatch.sounds.retrain`).
@@ -225,7 +226,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     """
     started = time.perf_counter()
     label = check_label(label)
-    check_new_label(label, taken, classifier.labels)
+    check_new_label(label, taken, model_labels)
     if not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
         raise SoundwatchError(
             f"{len(examples)} example(s) given for {label!r}: learning a sound needs "
@@ -305,7 +306,8 @@ def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
     kept = [s for s in sounds if not (replace and s.label == label.strip())]
     windows: dict = {}
     sound = learn_sound(label, examples, classifier, negatives,
-                        taken=[s.label for s in kept], kept=windows)
+                        taken=[s.label for s in kept], model_labels=classifier.labels,
+                        kept=windows)
     written = write_sounds([*kept, sound], path)
     save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
     return sound, written
