@@ -372,3 +372,19 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
                          "--model", audio["model"])
     assert code == 0 and "count again" in out, err
     assert json.loads(path.read_text())["labels"] == learnt
+
+
+def test_a_new_sound_named_like_an_existing_label_is_refused_naming_it():
+    """``relabel --new`` refuses a name that reads as a label in use (as `learn` does):
+    both would show in the timeline and alerts as the same sound."""
+    from soundwatch.corrections.record import Labels
+    from soundwatch.errors import SoundwatchError
+
+    labels = Labels(model=("smoke_alarm", "dog"), user=("x y",))
+    for name, existing in (("smoke alarm", "smoke_alarm"), ("Smoke-Alarm", "smoke_alarm"),
+                           ("DOG", "dog"), ("x_y", "x y")):
+        with pytest.raises(SoundwatchError, match=f"reads as the existing label "
+                           f"'{existing}'.*use that label's exact name"):
+            labels.check(name, new_ok=True)
+    assert labels.check("smoke alarm 2", new_ok=True) == "smoke alarm 2"
+    assert labels.check("x y", new_ok=True) == "x y"

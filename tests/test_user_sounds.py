@@ -281,3 +281,151 @@ def test_a_sound_serves_every_model_with_the_same_embedding(data_dir, recordings
         assert ("chime" in found["labels"]) == applied, (version, err)
         if applied:
             assert [e["label"] for e in found["events"] if e["label"] == "chime"] == ["chime"]
+
+
+def fake_sound(label: str, n_examples: int = 3):
+    """A sound with a 2-d head (enough for the sounds file; never scored)."""
+    from soundwatch.sounds.head import Head
+    from soundwatch.sounds.library import UserSound
+
+    return UserSound(label=label, head=Head(np.array([0.0, 1.0]), 0.0, 0.0),
+                     model_version="2", embedding_dim=2,
+                     info={"examples": [f"{label}{i}.wav" for i in range(n_examples)]})
+
+
+def test_the_corrupt_sounds_file_message_gives_steps_that_work_as_written(
+        data_dir, capsys, tmp_path):
+    """It says to rename the file and import an export: doing just that restores the
+    sounds and keeps the unreadable file."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    exported = write_sounds([fake_sound("chime")], tmp_path / "mine.json")
+    data_dir.mkdir(parents=True)
+    (data_dir / "sounds.json").write_text("{not json")
+    for args in (("import", exported), ("import", exported, "--replace"), ("list",)):
+        code, _, err = run(capsys, "sounds", *args)
+        assert code == 2 and "will not overwrite it" in err, err
+        assert "Rename it (e.g. to sounds.json.bad)" in err, err
+        assert "then restore an export with `soundwatch sounds import FILE`" in err, err
+    assert (data_dir / "sounds.json").read_text() == "{not json"
+    (data_dir / "sounds.json").rename(data_dir / "sounds.json.bad")  # as the message says
+    code, out, err = run(capsys, "sounds", "import", exported)
+    assert code == 0, err
+    assert [s.label for s in read_sounds()] == ["chime"]
+    assert (data_dir / "sounds.json.bad").read_text() == "{not json"
+
+
+def test_a_corrupt_file_to_import_is_named_with_its_own_fix(data_dir, capsys, tmp_path):
+    bad = tmp_path / "mine.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "sounds", "import", bad)
+    assert code == 2 and "mine.json" in err and "written by `soundwatch sounds export`" in err
+    assert "Rename it" not in err and not (data_dir / "sounds.json").exists()
+
+
+def kept_windows(n: int, dim: int = 4) -> dict:
+    return {"positives": np.full((n, dim), 0.5, np.float32),
+            "own_negatives": np.zeros((2, dim), np.float32)}
+
+
+def test_sounds_whose_names_read_alike_keep_their_own_examples(data_dir):
+    """'x y' and 'x_y' (and 'x!y') once shared sound_examples/x_y.npz: the second learnt
+    overwrote the first's windows and retraining the first found none."""
+    from soundwatch.sounds.retrain import kept_path, load_kept, save_kept
+
+    for label, n in (("x y", 5), ("x_y", 3), ("x!y", 4), ("X_Y", 6)):
+        save_kept(label, kept_windows(n), "2")
+    for label, n in (("x y", 5), ("x_y", 3), ("x!y", 4), ("X_Y", 6)):
+        assert len(load_kept(label, "2", 4)[0]) == n, label
+    names = {kept_path(label).name.casefold() for label in ("x y", "x_y", "x!y", "X_Y")}
+    assert len(names) == 4  # distinct on a case-insensitive disk too
+    assert kept_path("x y").name.startswith("x_y-")  # still readable in a file browser
+    assert kept_path("x y") == kept_path("x y")  # stable
+
+
+def test_an_older_soundwatchs_kept_examples_are_still_read_and_then_moved(data_dir):
+    """Before the hashed names a sound's windows were in ``<name>.npz``: read when that
+    file holds the sound, never taken for another sound's; learning again moves them."""
+    from soundwatch.sounds.retrain import FOLDER_NAME, kept_path, load_kept, save_kept
+
+    legacy = data_dir / FOLDER_NAME / "x_y.npz"
+    legacy.parent.mkdir(parents=True)
+    windows = kept_windows(5)
+    np.savez_compressed(legacy, label="x y", model_version="2",
+                        positives=windows["positives"], own_negatives=windows["own_negatives"])
+    assert len(load_kept("x y", "2", 4)[0]) == 5
+    assert load_kept("x_y", "2", 4) is None
+    save_kept("x_y", kept_windows(3), "2")  # another sound: the old file is not its own
+    assert legacy.is_file() and len(load_kept("x y", "2", 4)[0]) == 5
+    save_kept("x y", kept_windows(7), "2")  # learnt again: its own file, the old one goes
+    assert not legacy.exists() and kept_path("x y").is_file()
+    assert len(load_kept("x y", "2", 4)[0]) == 7 and len(load_kept("x_y", "2", 4)[0]) == 3
+
+
+def test_removing_a_sound_deletes_its_kept_examples_and_only_its(data_dir, capsys):
+    from soundwatch.sounds.library import read_sounds, write_sounds
+    from soundwatch.sounds.retrain import FOLDER_NAME, kept_path, save_kept
+
+    write_sounds([fake_sound("smoke alarm"), fake_sound("smoke_alarm!"), fake_sound("chime")])
+    for label in ("smoke alarm", "smoke_alarm!", "chime"):
+        save_kept(label, kept_windows(3), "2")
+    legacy = data_dir / FOLDER_NAME / "smoke_alarm.npz"  # an older soundwatch's copy
+    np.savez_compressed(legacy, label="smoke alarm", model_version="1",
+                        positives=np.zeros((1, 4)), own_negatives=np.zeros((0, 4)))
+    own = kept_path("smoke alarm")
+    code, out, err = run(capsys, "sounds", "remove", "smoke alarm")
+    assert code == 0, err
+    assert "removed 'smoke alarm' and its kept examples" in out and str(own) in out
+    assert not own.exists() and not legacy.exists()
+    assert kept_path("smoke_alarm!").is_file() and kept_path("chime").is_file()
+    assert [s.label for s in read_sounds()] == ["smoke_alarm!", "chime"]
+    code, out, err = run(capsys, "sounds", "remove", "chime")
+    assert code == 0 and not kept_path("chime").exists()
+    assert sorted(p.name for p in (data_dir / FOLDER_NAME).iterdir()) == [
+        kept_path("smoke_alarm!").name]
+
+
+def test_a_model_label_is_refused_as_the_models_own_even_with_replace(
+        data_dir, recordings, capsys):
+    """--replace replaces only the user's sounds: for the model's label the message says
+    whose it is, to choose another name and how to change when the model's label fires."""
+    examples = recordings["examples"][:3]
+    for args in (("dog",), ("dog", "--replace"), ("Dog",)):
+        code, _, err = run(capsys, "learn", *args, *examples)
+        assert code == 2 and "is already a label: the model's own" in err, err
+        assert "Choose another name" in err and "pass --replace" not in err
+        assert "[detection.classes.dog]" in err and "soundwatch events confirm" in err
+    code, _, err = run(capsys, "learn", "unusual", *examples, "--replace")
+    assert code == 2 and "soundwatch's own, for unusual sounds" in err, err
+    assert not (data_dir / "sounds.json").exists()
+
+
+@pytest.mark.parametrize("label", ["smoke alarm", "Smoke-Alarm", "smoke  _alarm"])
+def test_a_name_that_reads_as_a_model_label_is_refused_naming_it(
+        data_dir, recordings, capsys, label):
+    code, _, err = run(capsys, "learn", label, *recordings["examples"][:3])
+    assert code == 2, err
+    assert f"{label!r} is already a label: the model's own 'smoke_alarm' (the names " \
+           "differ only in case, spaces, underscores or hyphens)" in err
+    assert "[detection.classes.smoke_alarm]" in err and "pass --replace" not in err
+    assert not (data_dir / "sounds.json").exists()
+
+
+def test_a_name_that_reads_as_one_of_your_sounds_is_refused_naming_it(
+        data_dir, recordings, capsys):
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    write_sounds([fake_sound("x y", 5)])
+    before = (data_dir / "sounds.json").read_text()
+    for label in ("x_y", "X-Y"):
+        for replace in ((), ("--replace",)):
+            code, _, err = run(capsys, "learn", label, *recordings["examples"][:3], *replace)
+            assert code == 2, err
+            assert (f"{label!r} is already a label: your sound 'x y' (the names differ only "
+                    "in case, spaces, underscores or hyphens)") in err
+            assert "to learn 'x y' again, pass its exact name with --replace" in err
+    code, _, err = run(capsys, "learn", "x y", *recordings["examples"][:3])
+    assert code == 2 and "'x y' is already a label: one of your sounds" in err
+    assert "pass --replace" in err
+    assert (data_dir / "sounds.json").read_text() == before
+    assert [len(s.info["examples"]) for s in read_sounds()] == [5]

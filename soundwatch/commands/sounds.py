@@ -18,7 +18,8 @@ def add_parser(subparsers) -> None:
     actions = parser.add_subparsers(dest="sounds_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list your sounds")
     listing.add_argument("--json", action="store_true", help="one JSON object per sound")
-    remove = actions.add_parser("remove", help="forget one of your sounds")
+    remove = actions.add_parser("remove", help="forget one of your sounds (and delete the "
+                                "recordings' windows kept for retraining it)")
     remove.add_argument("label", metavar="LABEL")
     export = actions.add_parser("export", help="write your sounds to a file")
     export.add_argument("file", metavar="FILE")
@@ -42,6 +43,7 @@ def run(args) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.sounds.library import default_sounds_path, read_sounds, write_sounds
+    from soundwatch.sounds.retrain import remove_kept
 
     sounds = read_sounds()
     labels = [s.label for s in sounds]
@@ -69,7 +71,9 @@ def run(args) -> int:
             raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
                                   f"{', '.join(labels) or 'none'}")
         write_sounds([s for s in sounds if s.label != args.label])
-        print(f"removed {args.label!r}")
+        removed = remove_kept(args.label)  # the windows it was learnt from: gone too
+        kept = f" and its kept examples ({', '.join(map(str, removed))})" if removed else ""
+        print(f"removed {args.label!r}{kept}")
         return 0
     if args.sounds_action == "export":
         wanted = args.label or labels
@@ -85,7 +89,8 @@ def run(args) -> int:
         return 0
     if args.sounds_action == "retrain":
         return _retrain(args, sounds)
-    incoming = read_sounds(args.file) if Path(args.file).is_file() else None
+    incoming = (read_sounds(args.file, fix="Pass a file written by `soundwatch sounds "
+                            "export`") if Path(args.file).is_file() else None)
     if incoming is None:
         raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
                               "`soundwatch sounds export`")

@@ -63,15 +63,17 @@ class Labels:
         Raises:
             SoundwatchError: unknown (with close matches and the fix) or not a valid name.
         """
-        from soundwatch.sounds.library import check_label
+        from soundwatch.sounds.library import check_label, label_key
 
         label = label.strip()
         if label in self.model or label in self.user:
             return label
         if new_ok:
-            if label.casefold() in {t.casefold() for t in (*self.model, *self.user)}:
-                raise SoundwatchError(f"{label!r} differs from an existing label only in "
-                                      "case: use that label's exact name")
+            alike = [t for t in (*self.model, *self.user) if label_key(t) == label_key(label)]
+            if alike:
+                raise SoundwatchError(f"{label!r} reads as the existing label {alike[0]!r} "
+                                      "(they differ only in case, spaces, underscores or "
+                                      "hyphens): use that label's exact name, without --new")
             return check_label(label)
         close = difflib.get_close_matches(label, [*self.model, *self.user], n=3)
         raise SoundwatchError(

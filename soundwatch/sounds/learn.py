@@ -27,7 +27,13 @@ from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.augment import noisy_copies
 from soundwatch.sounds.head import fit_head
-from soundwatch.sounds.library import UserSound, check_label, read_sounds, write_sounds
+from soundwatch.sounds.library import (
+    UserSound,
+    check_label,
+    label_key,
+    read_sounds,
+    write_sounds,
+)
 from soundwatch.sounds.negatives import generic_negatives
 from soundwatch.unusual.settings import UNUSUAL_LABEL
 
@@ -148,10 +154,46 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
     return clean, np.concatenate(noisy), np.concatenate(noise)
 
 
+def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> None:
+    """Refuse ``label`` for a new sound when it reads as a label in use: one of ``yours``
+    (the user's sounds), of the ``model`` or the unusual-sound detector's, equal or
+    differing only in case, spaces, underscores or hyphens
+    (:func:`~soundwatch.sounds.library.label_key`).
+
+    Raises:
+        SoundwatchError: names the label it clashes with, whose it is, and what to do
+            (``--replace`` only for the user's own sound of exactly that name).
+    """
+    key = label_key(label)
+    alike = " (the names differ only in case, spaces, underscores or hyphens)"
+    for other in yours:
+        if label_key(other) == key:
+            if other == label:
+                raise SoundwatchError(
+                    f"{label!r} is already a label: one of your sounds. To learn it again "
+                    "from these recordings, pass --replace; or choose another name")
+            raise SoundwatchError(
+                f"{label!r} is already a label: your sound {other!r}{alike}. Choose "
+                f"another name; or, to learn {other!r} again, pass its exact name with "
+                "--replace")
+    for other in (*model, UNUSUAL_LABEL):
+        if label_key(other) == key:
+            whose = ("soundwatch's own, for unusual sounds" if other == UNUSUAL_LABEL
+                     else "the model's own")
+            same = "" if other == label else f" {other!r}{alike}"
+            raise SoundwatchError(
+                f"{label!r} is already a label: {whose}{same}. Choose another name for "
+                f"your sound (e.g. 'my {label}'); --replace replaces only your own sounds. "
+                f"To change when {other!r} fires, set its threshold_on in "
+                f"[detection.classes.{other}] in your config, or confirm and reject its "
+                "events (`soundwatch events confirm|reject|missed`): they set a learnt "
+                "threshold for your place")
+
+
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 negatives: Sequence[str | Path | np.ndarray] = (), taken: Sequence[str] = (),
-                kept: dict | None = None, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
-                held_out_calibration: bool = True,
+                model_labels: Sequence[str] = (), kept: dict | None = None,
+                snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB, held_out_calibration: bool = True,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S) -> UserSound:
     """Learn ``label`` from ``examples``.
 
@@ -162,7 +204,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         negatives: recordings of the place without the sound (every window is a
             negative): files, or (n,) float32 audio at the classifier's rate (see
             :func:`own_negative_windows`).
-        taken: labels already in use (the model's and the user's sounds).
+        taken: the user's sounds' labels, and ``model_labels`` the model's (what
+            :func:`learn_and_save` passes: ``classifier.labels``), refused as names by
+            :func:`check_new_label`; the unusual-sound label always is.
         kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
             and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
             (:mod:`soundwatch.sounds.retrain`).
@@ -177,16 +221,13 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         leave-one-out recall and the learning time.
 
     Raises:
-        SoundwatchError: a bad label, too few or too many examples, a silent or unreadable
+        SoundwatchError: a bad or taken label, too few or too many examples, a silent or unreadable
             example, no negatives for this model, or examples indistinguishable from the
             negatives; the message says which and what to do.
     """
     started = time.perf_counter()
     label = check_label(label)
-    if label.casefold() in {t.casefold() for t in (*taken, UNUSUAL_LABEL)}:
-        raise SoundwatchError(f"{label!r} is already a label (the model's or one of your "
-                              "sounds): choose another name; to learn one of your sounds "
-                              "again, pass --replace")
+    check_new_label(label, taken, model_labels)
     if not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
         raise SoundwatchError(
             f"{len(examples)} example(s) given for {label!r}: learning a sound needs "
@@ -266,7 +307,8 @@ def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
     kept = [s for s in sounds if not (replace and s.label == label.strip())]
     windows: dict = {}
     sound = learn_sound(label, examples, classifier, negatives,
-                        taken=[*classifier.labels, *(s.label for s in kept)], kept=windows)
+                        taken=[s.label for s in kept], model_labels=classifier.labels,
+                        kept=windows)
     written = write_sounds([*kept, sound], path)
     save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
     return sound, written

@@ -8,6 +8,7 @@ so a crash never leaves half a file; a file that cannot be read is never overwri
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +93,19 @@ def check_label(label: str) -> str:
     return label
 
 
-def read_sounds(path: str | Path | None = None) -> list[UserSound]:
+def label_key(label: str) -> str:
+    """``label`` as it reads: case folded, runs of spaces, underscores and hyphens as one
+    space. Two labels with the same key (``smoke alarm``, ``Smoke_Alarm``) are the same
+    label to a reader of the timeline or an alert, so a new one is refused."""
+    return re.sub(r"[\s_-]+", " ", label.casefold()).strip()
+
+
+def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[UserSound]:
     """The sounds in ``path`` (default: :func:`default_sounds_path`); none if it is missing.
+
+    Args:
+        fix: what the user should do about a bad file (default: for the user's own sounds
+            file, move it aside and import an export into the fresh one).
 
     Raises:
         SoundwatchError: the file is unreadable, not a sounds file, from a newer version,
@@ -102,8 +114,10 @@ def read_sounds(path: str | Path | None = None) -> list[UserSound]:
     path = Path(path) if path is not None else default_sounds_path()
     if not path.exists():
         return []
-    fix = ("Move it aside (your sounds are in it: keep a copy) or restore an export with "
-           "`soundwatch sounds import`; soundwatch will not overwrite it")
+    if fix is None:
+        fix = (f"soundwatch will not overwrite it: your sounds are in it. Rename it (e.g. to "
+               f"{path.name}.bad) to keep a copy, then restore an export with `soundwatch "
+               "sounds import FILE` or learn your sounds again with `soundwatch learn`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -1,8 +1,9 @@
 """Retrain one of the user's sounds from its corrections.
 
 Positives: the windows it was learnt from (kept by ``soundwatch learn`` in
-``sound_examples/<label>.npz`` in the user data folder) plus the loud windows of every
-corrected event said to be it (confirmed, relabelled to it, marked as missed).
+``sound_examples/`` in the user data folder, one file per sound: :func:`kept_path`) plus
+the loud windows of every corrected event said to be it (confirmed, relabelled to it,
+marked as missed).
 Negatives: the shipped generic set, the place's own recordings given at learning, and
 every window of the events rejected as it ("not this", or relabelled to another
 sound). A new sound (a name first given with ``events relabel --new``) is learnt from
@@ -11,6 +12,8 @@ its corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import time
 from datetime import datetime, timezone
@@ -34,15 +37,44 @@ FOLDER_NAME = "sound_examples"
 
 
 def kept_path(label: str) -> Path:
-    """Where the windows a sound was learnt from are kept (user data folder)."""
+    """Where the windows a sound was learnt from are kept (user data folder):
+    ``sound_examples/<label, other characters as _>-<10 hex digits of its SHA-256>.npz``,
+    so labels that read alike (``x y``, ``x_y``, ``X_Y``) never share a file."""
+    digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:10]
+    return _legacy_kept_path(label).with_name(f"{_safe_name(label)}-{digest}.npz")
+
+
+def _safe_name(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+
+
+def _legacy_kept_path(label: str) -> Path:
+    """Where soundwatch before the hashed names kept them: ``<label, as _>.npz``, shared
+    by labels that differ only in other characters; read only when it holds ``label``."""
     from soundwatch.config import user_data_dir
 
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
-    return user_data_dir() / FOLDER_NAME / f"{safe}.npz"
+    return user_data_dir() / FOLDER_NAME / f"{_safe_name(label)}.npz"
+
+
+def _kept_label(path: Path) -> str | None:
+    """The label whose windows ``path`` keeps (None: no such file, or unreadable)."""
+    try:
+        with np.load(path) as data:
+            return str(data["label"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def kept_files(label: str) -> list[Path]:
+    """The files that keep ``label``'s windows: its own, and an older soundwatch's shared
+    name when that file holds ``label`` (not another sound's)."""
+    return [path for path in (kept_path(label), _legacy_kept_path(label))
+            if path.is_file() and _kept_label(path) == label]
 
 
 def save_kept(label: str, kept: dict, model_version: str) -> Path:
-    """Keep a learnt sound's windows (float16: 2 kB per 1024-d window).
+    """Keep a learnt sound's windows (float16: 2 kB per 1024-d window) in
+    :func:`kept_path`; an older soundwatch's file of the same sound is removed.
 
     Raises:
         SoundwatchError: the file cannot be written.
@@ -57,17 +89,39 @@ def save_kept(label: str, kept: dict, model_version: str) -> Path:
     except OSError as exc:
         raise SoundwatchError(f"cannot keep the examples of {label!r} in {path}: {exc}. "
                               "Check the folder's permissions and free space.") from exc
+    for old in kept_files(label)[1:]:  # stale: the new file is read first anyway
+        with contextlib.suppress(OSError):
+            old.unlink()
     return path
+
+
+def remove_kept(label: str) -> list[Path]:
+    """Delete the files that keep ``label``'s windows (:func:`kept_files`); the paths
+    deleted.
+
+    Raises:
+        SoundwatchError: a file cannot be deleted (names it).
+    """
+    removed = []
+    for path in kept_files(label):
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise SoundwatchError(f"cannot delete the kept examples of {label!r}, {path}: "
+                                  f"{exc}. Check the folder's permissions, or delete the "
+                                  "file yourself") from exc
+        removed.append(path)
+    return removed
 
 
 def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(positives, own_negatives) float32 kept for ``label`` on this model, or None
     (none kept, another model's, or unreadable)."""
-    path = kept_path(label)
-    if not path.is_file():
+    paths = kept_files(label)
+    if not paths:
         return None
     try:
-        with np.load(path) as data:
+        with np.load(paths[0]) as data:
             if str(data["label"]) != label or str(data["model_version"]) != model_version:
                 return None
             positives = np.asarray(data["positives"], np.float32)
