@@ -387,11 +387,12 @@ def _pretrained_weaknesses(add, cv: dict, tuned_top_layers: int = 0) -> None:
         "fine-tuned, on short sounds in noise, is the next lever.")
     add("- Latency: the first window above threshold ends about 0.7 s after an onset and "
         "`min_duration_s` adds 0.5 s, so *event started* comes about 1.2 s after the onset "
-        "(median), above the 0.5 s target. `threshold_sure = 0.9` announces a confident "
-        "window at once: on fold 1 the median fell to 0.90 s and recall rose from 62 to "
-        "68 %, with no false event on background audio but more events of other labels on "
-        "the clips (precision 0.78 -> 0.66), so it is an option, not the default (see "
-        "`benchmarks/detector_defaults.json`, `fastest_within_f1_loss`).")
+        "(median), above the 0.5 s target. `threshold_sure = 0.95` announces a confident "
+        "window at once: on fold 1 (model version 5's recipe) the median fell to 0.78 s and "
+        "recall rose from 66 to 70 %, with no false event on background audio but more "
+        "events of other labels on the clips (precision 0.78 -> 0.69), so it is an option, "
+        "not the default (see `benchmarks/detector_defaults.json`, `top` and "
+        "`fastest_within_f1_loss`).")
 
 
 def _compute_limit_text(final: dict | None, cv: dict) -> str:
