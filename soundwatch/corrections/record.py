@@ -345,12 +345,19 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
     or remove it when they neither move it nor leave a miss or a still-firing false alarm
     to report; returns it."""
     adjustments, resets = read_adjustments(adjustments_path)
+    adjustment = _learn_into(adjustments, resets, store, label, detection, model_version)
+    write_adjustments(adjustments, resets, adjustments_path)
+    return adjustment
+
+
+def _learn_into(adjustments: dict, resets: dict, store, label: str, detection,
+             model_version: str) -> Adjustment | None:
+    """``label``'s threshold learnt again into ``adjustments`` (removed when None)."""
     adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
     if adjustment is None:
         adjustments.pop(label, None)
     else:
         adjustments[label] = adjustment
-    write_adjustments(adjustments, resets, adjustments_path)
     return adjustment
 
 
@@ -394,11 +401,7 @@ def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
         adjustments, resets, resets_known = {}, {}, False
     labels = {row[key] for row in store.corrections() for key in ("event_label", "label")}
     for label in sorted((labels | set(adjustments)) & set(model_labels)):
-        adjustment = _learn(store, label, detection, model_version, resets.get(label, 0))
-        if adjustment is None:
-            adjustments.pop(label, None)
-        else:
-            adjustments[label] = adjustment
+        _learn_into(adjustments, resets, store, label, detection, model_version)
     write_adjustments(adjustments, resets, path)
     return adjustments, moved, resets_known
 
