@@ -6,8 +6,8 @@ event relabelled to another of the model's labels ("it was X": X was missed ther
 lowering its ``threshold_on`` would take (:mod:`soundwatch.corrections.thresholds`) is the
 *held peak* of its score there: the highest score the label's smoothed score stayed at or
 above for the detector's ``min_duration_s``, the time from the end of the first window to
-the end of the last one (:mod:`soundwatch.detect`). A threshold at or under it makes an event of
-the range; with ``min_duration_s`` 0 it is the plain peak.
+the end of the last one (:mod:`soundwatch.detect`). A threshold at or under it makes an
+event of the range; with ``min_duration_s`` 0 it is the plain peak.
 
 Where the scores come from:
 
