@@ -85,8 +85,9 @@ class ConfidenceTimeline(QWidget):
         self._default_line = pg.InfiniteLine(
             pos=DetectorSettings.threshold_on, angle=0, movable=False,
             pen=pg.mkPen(theme.THRESHOLD_LINE, width=1, style=Qt.PenStyle.DashLine),
-            label="on threshold", labelOpts={"position": 0.04, "color": theme.TEXT_DIM,
-                                             "anchors": [(0, 1), (0, 1)]},
+            # at the right end: the legend sits over the left end's top
+            label="on threshold", labelOpts={"position": 0.98, "color": theme.TEXT_DIM,
+                                             "anchors": [(1, 1), (1, 1)]},
         )
         plot.addItem(self._default_line)
         self._curves: list[pg.PlotDataItem] = []
