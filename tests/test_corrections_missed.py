@@ -308,6 +308,18 @@ def test_it_was_another_model_label_lowers_that_labels_threshold_on(
     assert code == 0, err
     assert corrections(capsys, db).get("tone_1k", {}).get("threshold_on") is None
     assert listened(capsys, model, stream, db, "--no-clips") == ["noise"]
+    # Said to be tone_1k again, and marked missed as tone_1k at the same moment too: the
+    # same sound, counted once.
+    code, out, err = run(capsys, "events", "relabel", event.id, "tone_1k", "--db", db,
+                         "--model", model)
+    assert code == 0, err
+    begun = datetime.fromisoformat(event.start_time.replace("Z", "+00:00"))
+    ended = datetime.fromisoformat(event.end_time.replace("Z", "+00:00"))
+    code, out, err = run(capsys, "events", "missed", "--start", local(begun), "--end",
+                         local(ended + timedelta(seconds=1)), "tone_1k", "--audio", stream,
+                         "--db", db, "--model", model, "--json")
+    assert code == 0, err
+    assert "1 missed event(s)" in json.loads(out)["threshold"]
 
 
 def test_marking_the_same_moment_missed_again_replaces_the_first_mark(

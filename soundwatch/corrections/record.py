@@ -410,12 +410,16 @@ def _learn(store, label: str, detection: DetectorSettings, model_version: str,
            after: int) -> Adjustment | None:
     """``label``'s learnt threshold from its corrections with an id above ``after``."""
     rejected, confirmed, missed = [], [], []
-    for row in store.corrections(label):
-        if row["id"] <= after:
-            continue
+    rows = [row for row in store.corrections(label) if row["id"] > after]
+    marks = [(_utc(row["start_time"]), _utc(row["end_time"])) for row in rows
+             if row["kind"] == "missed" and row["label"] == label]
+    for row in rows:
         if (row["kind"] == "relabel" and row["label"] == label
                 and row.get("label_peak") is not None):
-            missed.append(float(row["label_peak"]))  # "it was LABEL": LABEL missed it
+            # "it was LABEL": LABEL missed it; once only when also marked missed there
+            moment = (_utc(row["start_time"]), _utc(row["end_time"]))
+            if not any(same_moment(*moment, *mark) for mark in marks):
+                missed.append(float(row["label_peak"]))
             continue
         if row["peak"] is None:
             continue
