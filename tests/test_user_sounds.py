@@ -187,6 +187,21 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     after = json.loads((data_dir / "sounds.json").read_text())["sounds"]
     assert [s["label"] for s in after] == ["door chime", "chime"]
     assert after[1] == before
+    # Replacing drops the replaced sound's kept examples (they would be retrained in).
+    assert run(capsys, "learn", "chime", *recordings["examples"], "--replace")[0] == 0
+    kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))
+    assert kept
+    assert run(capsys, "sounds", "import", exported, "--replace")[0] == 0
+    assert not any(path.exists() for path in kept)
+    # Names `learn` refuses are refused here too: a model label, a look-alike of yours.
+    text = exported.read_text()
+    for name, clash in (("Dog", "the model's own"), ("door_chime", "your sound 'door chime'")):
+        renamed = tmp_path / f"{name}.json"
+        renamed.write_text(text.replace('"label": "chime"', f'"label": "{name}"'))
+        code, _, err = run(capsys, "sounds", "import", renamed)
+        assert code == 2 and clash in err, err
+    assert [s["label"] for s in json.loads((data_dir / "sounds.json").read_text())["sounds"]
+            ] == ["door chime", "chime"]
 
 
 def test_a_corrupt_sounds_file_is_named_kept_and_does_not_stop_classify(

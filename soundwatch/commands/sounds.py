@@ -98,10 +98,25 @@ def run(args) -> int:
     if clashes and not args.replace:
         raise SoundwatchError(f"you already have {', '.join(map(repr, clashes))}: pass "
                               "--replace to replace them, or remove them first")
+    _check_imported_names([s.label for s in incoming], labels)
     new_labels = {s.label for s in incoming}
     write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
+    # the replaced sounds' kept examples would otherwise be retrained into the new ones
+    for label in sorted(new_labels & set(labels)):
+        remove_kept(label)
     print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}")
     return 0
+
+
+def _check_imported_names(incoming: list[str], yours: list[str]) -> None:
+    """The names `learn` refuses are refused here too (a model label, or one that reads
+    as a label in use), except one of yours of exactly the same name (--replace)."""
+    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.learn import check_new_label
+
+    model_labels = Classifier(default_model_path()).labels
+    for label in incoming:
+        check_new_label(label, [other for other in yours if other != label], model_labels)
 
 
 def _retrain(args, sounds) -> int:
