@@ -81,6 +81,18 @@ def local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def mark_faint_tone_missed(capsys, db, model, start: datetime, tmp_path) -> dict:
+    """`events missed --json` of tone_1k from 9 s to 12 s after ``start``, with a faint
+    tone as the moment's audio; its JSON result."""
+    code, out, err = run(capsys, "events", "missed", "--start",
+                         local(start + timedelta(seconds=9)), "--end",
+                         local(start + timedelta(seconds=12)), "tone_1k", "--audio",
+                         faint_tone(tmp_path / "moment.wav", 0.006), "--db", db,
+                         "--model", model, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
 def rescored(capsys, db) -> list[float]:
     """Start times (s after the history's start) of the tone_1k events `rescore` finds."""
     code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--json",
@@ -102,13 +114,7 @@ def test_a_missed_mark_lowers_threshold_on_and_a_replay_then_finds_it(
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
     write_history(place_dirs, start, {10.0: 0.6})
     assert rescored(capsys, db) == []  # 0.6 under the default threshold_on 0.8
-    code, out, err = run(capsys, "events", "missed", "--start",
-                         local(start + timedelta(seconds=9)), "--end",
-                         local(start + timedelta(seconds=12)), "tone_1k", "--audio",
-                         faint_tone(tmp_path / "moment.wav", 0.006), "--db", db,
-                         "--model", model, "--json")
-    assert code == 0, err
-    result = json.loads(out)
+    result = mark_faint_tone_missed(capsys, db, model, start, tmp_path)
     assert result["missed_peak_source"] == "history"
     assert result["missed_peak"] == pytest.approx(0.6, abs=1e-3)  # float16 scores
     assert result["threshold_change"] == "lowered"
@@ -144,13 +150,7 @@ def test_a_rejected_event_bounds_the_lowering_and_stays_suppressed(
         event_id = store.recent_events()[0].id
     code, out, err = run(capsys, "events", "reject", event_id, "--db", db, "--model", model)
     assert code == 0, err
-    code, out, err = run(capsys, "events", "missed", "--start",
-                         local(start + timedelta(seconds=9)), "--end",
-                         local(start + timedelta(seconds=12)), "tone_1k", "--audio",
-                         faint_tone(tmp_path / "moment.wav", 0.006), "--db", db,
-                         "--model", model, "--json")
-    assert code == 0, err
-    result = json.loads(out)
+    result = mark_faint_tone_missed(capsys, db, model, start, tmp_path)
     found = [(t - start).total_seconds() for t in rescored(capsys, db)]
     if rejected_peak < 0.6:
         # Lowered to 0.59: the miss fires, the rejected 0.55 stays under it.
