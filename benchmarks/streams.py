@@ -3,6 +3,8 @@
 - :func:`event_stream`: ESC-50 clips placed at known times into a quiet or a noisy
   background, with the true onset of each clip (first 10 ms frame within 30 dB of the
   clip's loudest frame: ESC-50 clips often start with silence).
+- :func:`short_event_stream`: each clip's loudest single sound in household noise at a
+  given event-to-background ratio.
 - :func:`background_stream`: only background audio (noise, speech or music), for false
   events per hour.
 """
@@ -21,6 +23,7 @@ from soundwatch.train.event_eval import (
     noise_bed,
     place_clips,
     quiet_bed,
+    short_excerpts_at,
     stream_length,
 )
 
@@ -38,24 +41,43 @@ def esc50_path(row: dict) -> Path:
     return require_shared_data() / "esc50" / "audio" / row["filename"]
 
 
-def background_audio(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+def background_audio(kind: str, seconds: float, seed: int = 0,
+                     head_fraction: float = 1.0) -> np.ndarray:
     """(n,) float32 background of ``seconds``: 'quiet' (room-like noise at -60 dBFS) or
-    'noisy' (the Speech Commands household recordings, looped, at -35 dBFS RMS)."""
+    'noisy' (the Speech Commands household recordings, looped, at -35 dBFS RMS; only the
+    first ``head_fraction`` of each, e.g. the part a model trained on)."""
     n = int(seconds * RATE_HZ)
     if kind == "quiet":
         return quiet_bed(n, seed)
     files = sorted((require_shared_data() / "background" / "audio").glob("*.flac"))
     files = [f for f in files if f.stem in ("doing_the_dishes", "running_tap", "exercise_bike")]
-    return noise_bed(np.concatenate([load_audio(f, RATE_HZ)[0] for f in files]), n)
+    heads = [audio[:int(len(audio) * head_fraction)]
+             for audio in (load_audio(f, RATE_HZ)[0] for f in files)]
+    return noise_bed(np.concatenate(heads), n)
 
 
 def event_stream(rows: list[dict], background: str, gap_s: float = 3.0,
-                 seed: int = 0) -> tuple[np.ndarray, list[TruthEvent]]:
-    """ESC-50 clips (5 s each) separated by ``gap_s`` in a background; their true onsets."""
+                 seed: int = 0, head_fraction: float = 1.0
+                 ) -> tuple[np.ndarray, list[TruthEvent]]:
+    """ESC-50 clips (5 s each) separated by ``gap_s`` in a background (see
+    :func:`background_audio`); their true onsets."""
     clips = [(r["category"], r["filename"], load_audio(esc50_path(r), RATE_HZ)[0])
              for r in rows]
-    bed = background_audio(background, stream_length(clips, RATE_HZ, gap_s) / RATE_HZ, seed)
+    bed = background_audio(background, stream_length(clips, RATE_HZ, gap_s) / RATE_HZ, seed,
+                           head_fraction)
     return place_clips(clips, bed, RATE_HZ, gap_s)
+
+
+def short_event_stream(rows: list[dict], ebr_db: float, gap_s: float = 3.0, seed: int = 0,
+                       head_fraction: float = 1.0) -> tuple[np.ndarray, list[TruthEvent]]:
+    """Each clip's loudest single sound (at most 1 s; event_eval.short_excerpt) ``ebr_db``
+    above household noise, ``gap_s`` apart: the DCASE office check's shape on ESC-50."""
+    clips = [(r["category"], r["filename"], load_audio(esc50_path(r), RATE_HZ)[0])
+             for r in rows]
+    excerpts = short_excerpts_at(clips, RATE_HZ, ebr_db)
+    bed = background_audio("noisy", stream_length(excerpts, RATE_HZ, gap_s) / RATE_HZ, seed,
+                           head_fraction)
+    return place_clips(excerpts, bed, RATE_HZ, gap_s)
 
 
 def background_stream(kind: str, max_seconds: float, exclude: set[str] = frozenset(),

@@ -713,6 +713,8 @@ class EventStore:
         replaced, for the caller to delete)."""
         now = _iso(datetime.now(timezone.utc))
 
+        stored_path = self._relative_to_database(example_path)
+
         def work():
             replaced = []
             if event_row is not None:
@@ -730,8 +732,8 @@ class EventStore:
                 "label_peak, start_time, end_time, example_path, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, event_row, event_label, label, _optional_float(peak),
-                 _optional_float(label_peak), start_time, end_time, example_path, now))
-            return int(cursor.lastrowid), replaced
+                 _optional_float(label_peak), start_time, end_time, stored_path, now))
+            return int(cursor.lastrowid), [self._example_on_disk(p) for p in replaced]
 
         with self._lock:
             return self._in_transaction(work)
@@ -749,7 +751,35 @@ class EventStore:
             if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                                     "name = 'corrections'").fetchone():
                 return []
-            return [dict(row) for row in self._db.execute(query + " ORDER BY id", params)]
+            rows = [dict(row) for row in self._db.execute(query + " ORDER BY id", params)]
+        for row in rows:
+            if row["example_path"]:
+                row["example_path"] = self._example_on_disk(row["example_path"])
+        return rows
+
+    def _relative_to_database(self, path: str | None) -> str | None:
+        """An example path as stored: relative to the database's folder when inside it,
+        so that the folder can be moved with its examples."""
+        if path is None:
+            return None
+        folder = self.path.absolute().parent
+        try:
+            return Path(path).absolute().relative_to(folder).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _example_on_disk(self, stored: str) -> str:
+        """A stored example path as a file path: relative ones from the database's folder;
+        an absolute one that no longer exists (a folder moved before paths were stored
+        relative) from the ``corrections/`` folder beside the database, when it is there."""
+        folder = self.path.absolute().parent
+        path = Path(stored)
+        if not path.is_absolute():
+            return str(folder / path)
+        from soundwatch.corrections.examples import FOLDER_NAME
+
+        moved = folder / FOLDER_NAME / path.name
+        return str(moved) if not path.exists() and moved.exists() else stored
 
     # -- export --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ synthetic audio."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -388,3 +389,30 @@ def test_a_new_sound_named_like_an_existing_label_is_refused_naming_it():
             labels.check(name, new_ok=True)
     assert labels.check("smoke alarm 2", new_ok=True) == "smoke alarm 2"
     assert labels.check("x y", new_ok=True) == "x y"
+
+
+def test_kept_examples_follow_the_data_folder_when_it_moves(tmp_path):
+    """Example paths are stored relative to the database's folder, so a user who moves
+    that folder (database and corrections/ together) keeps every example; rows written
+    with absolute paths before that are found in the moved corrections/ too."""
+    old_home, new_home = tmp_path / "old", tmp_path / "new"
+    (old_home / "corrections").mkdir(parents=True)
+    for name in ("new_style.flac", "old_style.flac"):
+        (old_home / "corrections" / name).write_bytes(b"fLaC")
+    with EventStore(old_home / "events.db") as store:
+        store.add_correction("missed", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z",
+                             label="chime",
+                             example_path=str(old_home / "corrections" / "new_style.flac"))
+        store._db.execute(  # a row as an older version stored it: absolute
+            "INSERT INTO corrections (kind, label, start_time, end_time, example_path, "
+            "created_at) VALUES ('missed', 'chime', 'a', 'b', ?, 'c')",
+            (str(old_home / "corrections" / "old_style.flac"),))
+        store._db.commit()
+        stored = [r[0] for r in store._db.execute("SELECT example_path FROM corrections")]
+    assert stored[0] == "corrections/new_style.flac"
+    old_home.rename(new_home)
+    with EventStore(new_home / "events.db") as store:
+        paths = [row["example_path"] for row in store.corrections("chime")]
+    assert paths == [str(new_home / "corrections" / "new_style.flac"),
+                     str(new_home / "corrections" / "old_style.flac")]
+    assert all(Path(p).is_file() for p in paths)

@@ -128,6 +128,10 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     for room in ("quiet", "noisy"):
         assert events["folds"]["1"][room]["clips"] == 12
         assert 0.0 <= events["pooled"][room]["recall_mean"] <= 1.0
+    # the short room: each clip's loudest sound at three event-to-background ratios
+    assert events["folds"]["1"]["short"]["clips"] == 3 * 12
+    assert events["folds"]["1"]["short"]["ebr_-6_db"]["clips"] == 12
+    assert 0.0 <= events["pooled"]["short"]["recall_mean"] <= 1.0
     assert (out / "fold1" / "events.json").is_file()
     # A second call reuses the finished folds instead of training again.
     assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),

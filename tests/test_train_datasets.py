@@ -200,3 +200,21 @@ def test_split_groups_takes_whole_groups_per_label(esc50_root):
     assert {r.label for r in taken} == {"dog", "rooster"}
     assert not {r.group for r in kept} & {r.group for r in taken}
     assert split_groups(records, 0.0, seed=3) == (records, [])
+
+
+def test_feature_cache_survives_a_fresh_copy_but_not_new_audio(tmp_path):
+    """The key is the files' content: a dataset copied anew (new modification times, as a
+    re-provisioned ../shared gets) keeps its cache; changed audio does not."""
+    import os
+
+    from soundwatch.train.feature_cache import cache_key
+
+    root = tmp_path / "classes"
+    write_audio(root / "beep" / "one.wav", chirp(0.6, 16000), subtype="FLOAT")
+    records = read_folder_per_class(root)
+    before = cache_key(records, FeatureSpec())
+    path = root / "beep" / "one.wav"
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    assert cache_key(records, FeatureSpec()) == before
+    write_audio(path, 0.5 * chirp(0.6, 16000), subtype="FLOAT")
+    assert cache_key(records, FeatureSpec()) != before

@@ -241,3 +241,61 @@ def test_a_pause_in_a_whole_file_label_is_not_taught_as_that_label():
     starts = np.arange(len(active)) * config.hop_frames
     assert np.all(active[starts + 96 <= 100] >= config.min_active_frames)  # in the talk
     assert np.all(active[starts >= 110] == 0)  # wholly in the pause
+
+
+def test_short_excerpts_put_one_short_sound_into_noise_at_the_asked_ratio():
+    from soundwatch.train.datasets import ClipRecord
+    from soundwatch.train.feature_cache import FeatureBank
+    from soundwatch.train.pretrained import short_training_windows
+
+    rng = np.random.default_rng(2)
+    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
+    hiss = compute_features((0.01 * rng.standard_normal(4 * RATE_HZ)).astype(np.float32),
+                            YAMNET_SPEC)
+    path = __import__("pathlib").Path
+    records = [ClipRecord(path=path(f"{i}.wav"), label="tone", dataset="x",
+                          fold=1 if i == 0 else None) for i in range(2)]
+    bank = FeatureBank(records, np.concatenate([clip, clip]),
+                       np.array([0, len(clip), 2 * len(clip)]))
+    noise = FeatureBank([ClipRecord(path=path("n.wav"), label="", dataset="bg", fold=None)],
+                        hiss, np.array([0, len(hiss)]))
+    config = dataclasses.replace(HeadConfig(), short_copies=3, short_max_frames=40,
+                                 short_snr_db_min=0.0, short_snr_db_max=0.0, lead_frames=72,
+                                 hop_frames=24)
+    windows = short_training_windows(bank, noise, config, [False, True], rng)
+    assert set(windows.record) == {0}  # whole-file labels (speech, music) get no excerpt
+    # Each excerpt (20-40 frames) starts 72 frames into its bed and the bed runs 48 past
+    # it: 2 or 3 windows per copy; the last reaches past the excerpt, the first holds
+    # only its first 24 frames, and no window more than the excerpt's loud frames.
+    assert 3 * 2 <= len(windows.record) <= 3 * 3
+    assert windows.active.max() <= 40 and windows.active.max() >= 20
+    # The noise is there (no window is digital silence) and, at 0 dB, the lead-in's noise
+    # is about as loud as the sound: the lead-in frames sit within 10 dB of the loudest.
+    magnitude_db = 20 * np.log10(np.exp(windows.windows).mean(axis=2))
+    assert np.all(magnitude_db[:, :24].max(axis=1) > magnitude_db.max(axis=1) - 10)
+    no_noise = short_training_windows(bank, None, config, [False, True], rng)
+    assert len(no_noise.record) == 0 and no_noise.windows.shape == (0, 96, 64)
+
+
+def test_short_excerpts_join_the_training_windows_from_a_cache_of_their_own(
+        esc50_like, yamnet, trained, tmp_path):
+    options = RunOptions(sources=esc50_like, out_dir=tmp_path, test_fold=1, val_fraction=0.0,
+                         holdout_fraction=0.0, cache_dir=tmp_path / "cache", progress=False)
+    config = HeadConfig(epochs=3, hidden=64, dropout=0.1, batch_size=32, tune_top_layers=1,
+                        short_copies=1, short_max_frames=40)
+    summary = run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
+                                      config)
+    cache = tmp_path / "cache"
+    assert len(list(cache.glob("yamnet-short-cells-*.npz"))) == 1
+    assert len(list(cache.glob("yamnet-short-lower1-*.npz"))) == 1
+    # 18 training clips (fold 2), each one excerpt of 2-3 windows, on top of the head-only
+    # run's windows (same main windows, same background)
+    extra = summary["training_windows"] - trained["training_windows"]
+    assert 18 * 2 <= extra <= 18 * 3
+    main_caches = sorted(p.name for p in cache.glob("yamnet-cells-*.npz"))
+    again = run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
+                                    dataclasses.replace(config, short_copies=0))
+    # without excerpts: the same main cache, no new short one
+    assert sorted(p.name for p in cache.glob("yamnet-cells-*.npz")) == main_caches
+    assert len(list(cache.glob("yamnet-short-cells-*.npz"))) == 1
+    assert again["training_windows"] == trained["training_windows"]

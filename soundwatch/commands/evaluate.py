@@ -292,7 +292,7 @@ def _fold_events(args, out_dir: Path) -> dict:
         cache = run_dir / "events.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
-            if cached.pop("detector_settings", None) == wanted:
+            if cached.pop("detector_settings", None) == wanted and "short" in cached:
                 per_fold[fold] = cached
                 continue
         if not fold_finished(out_dir, fold):
@@ -312,7 +312,7 @@ def _fold_events(args, out_dir: Path) -> dict:
                   f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
                   f"{figures['false_events_per_hour']} false events/h")
     pooled = {}
-    for room in ("quiet", "noisy"):
+    for room in ("quiet", "noisy", "short"):
         rows = [f[room] for f in per_fold.values()]
         if rows:
             pooled[room] = {

@@ -542,6 +542,9 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
     add("")
     add("Each fold's model (trained without that fold) hears that fold's 400 clips placed "
         "3 s apart in a quiet room (-60 dBFS noise) and in household noise (-35 dBFS), "
+        "and (*short*) each clip's loudest single sound (at most 1 s) in that household "
+        "noise at -6, 0 and +6 dB event-to-background ratio, the shape of the DCASE "
+        "office check below, "
         "through the app's own path (`soundwatch.scoring`, the detector at its defaults). "
         "A clip is found when an event of its label overlaps it; latency runs from its "
         "onset (first 10 ms within 30 dB of its peak) to the first *event started* of its "

@@ -33,6 +33,7 @@ from soundwatch.train.pretrained import (
     fit_head,
     head_inputs,
     home_label_indices,
+    short_training_windows,
     whole_file_activity,
 )
 from soundwatch.train.recipe import make_splits
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 YAMNET_LICENSE = ("YAMNet weights (tensorflow/models, research/audioset/yamnet): "
                   "Apache-2.0; AudioSet ontology class names: CC BY-SA 4.0")
+SHORT_FIELDS = ("short_copies", "short_max_frames", "short_snr_db_min", "short_snr_db_max")
 DEFAULT_HOP_FRAMES = 25  # 0.25 s, the live hop (see the model card's latency figures)
 
 
@@ -138,6 +140,26 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     background = (cached_embeddings("yamnet-background-cells", key,
                                     compute_background_embeddings, options.cache_dir)["cells"]
                   if noise is not None else np.zeros((0, 3, 1024), np.float16))
+    # Short excerpts have their own cache, so adding them leaves the main one valid.
+    short_key = key + [json.dumps({k: getattr(config, k) for k in SHORT_FIELDS})]
+    with_short = bool(config.short_copies) and noise is not None
+
+    def short_windows():
+        return short_training_windows(bank, noise, config, whole_file,
+                                      np.random.default_rng(config.seed + 1))
+
+    def compute_short_embeddings():
+        windows = short_windows()
+        log.info("embedding %d short-excerpt windows", len(windows.windows))
+        return {"cells": embed_time_cells(yamnet.body, windows.windows,
+                                          progress=options.progress),
+                "record": windows.record, "active": windows.active}
+
+    if with_short:
+        short = cached_embeddings("yamnet-short-cells", short_key, compute_short_embeddings,
+                                  options.cache_dir)
+        cached = {k: np.concatenate([cached[k], short[k]]) for k in ("cells", "record",
+                                                                      "active")}
     embed_seconds = time.monotonic() - with_timer
 
     position = {r: i for i, r in enumerate(bank.records)}
@@ -172,6 +194,12 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
             lower, clip_training_windows(bank, noise, config, whole_file,
                                          np.random.default_rng(config.seed)).windows,
             progress=options.progress)}, options.cache_dir)["acts"]
+        if with_short:
+            acts = np.concatenate([acts, cached_embeddings(
+                f"yamnet-short-lower{config.tune_top_layers}", short_key,
+                lambda: {"acts": embed_lower(lower, short_windows().windows,
+                                             progress=options.progress)},
+                options.cache_dir)["acts"]])
         if len(acts) != len(cached["cells"]):
             raise RuntimeError(f"{name} cache out of step with the embedding cache: "
                                f"{len(acts)} and {len(cached['cells'])} windows; delete both")

@@ -62,6 +62,13 @@ class HeadConfig:
     noisy_copies: int = 1  # extra copy of every clip mixed into background noise
     snr_db_min: float = 0.0
     snr_db_max: float = 20.0
+    # extra copies of every clip cut to one short excerpt (at most short_max_frames, around
+    # a loud frame) in background noise at short_snr_db_min..max: short sounds in noise,
+    # as a room hears a cough or a drawer (pretrained.short_training_windows)
+    short_copies: int = 0
+    short_max_frames: int = 100
+    short_snr_db_min: float = -6.0
+    short_snr_db_max: float = 6.0
     background_fraction: float = 0.7  # share of each background file used in training
     pooling: str = "mean"  # over YAMNet's time cells: "mean" or "mean+max" (pretrained.py)
     # YAMNet's last layers copied into the project branch and fine-tuned (top_tuning.py);
