@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS node_events (
 _CORRECTIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,                -- confirm | reject | relabel | missed
+    kind TEXT NOT NULL,                -- confirm | reject | relabel | missed | reset
     event_row INTEGER REFERENCES events(id),
     event_label TEXT,
     label TEXT,

@@ -367,7 +367,21 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
                          "--model", audio["model"])
     assert code == 0 and "0 learnt threshold(s)" in out, err
     assert json.loads(path.read_text())["labels"] == {}
-    # ... and lost with the file: the rebuild says its corrections count again.
+    # ... and without the file too: the reset is a row of the database.
+    path.unlink()
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "0 learnt threshold(s)" in out and "count again" not in out, err
+    assert json.loads(path.read_text())["labels"] == {}
+    # the reset is not a correction of its own in the counts
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    rows = {r["label"]: r for r in map(json.loads, out.splitlines())}
+    assert (rows["tone_3k"]["confirmed"], rows["tone_3k"]["rejected"]) == (1, 1)
+    # A reset an older version kept in the file only is lost with it, and the rebuild
+    # says its corrections count again.
+    with EventStore(db) as store:
+        store._db.execute("DELETE FROM corrections WHERE kind = 'reset'")
+        store._db.commit()
     path.unlink()
     code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
                          "--model", audio["model"])

@@ -75,6 +75,12 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         "layers for the project labels, in a branch of their own (the "
                         "embedding and the AudioSet labels stay YAMNet's); 0: the head alone "
                         "learns (%(default)s)")
+    recipe.add_argument("--short-copies", type=int, default=HeadConfig().short_copies,
+                        metavar="N", help="--init yamnet: N extra copies of every clip cut "
+                        "to one short sound (at most 1 s) in background noise at "
+                        f"{HeadConfig().short_snr_db_min:g} to "
+                        f"{HeadConfig().short_snr_db_max:+g} dB, so that single knocks and "
+                        "coughs in a noisy room are heard (%(default)s)")
     recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
@@ -138,6 +144,11 @@ def check_recipe_numbers(args) -> None:
                         ("--hop-frames", args.hop_frames)):
         if value is not None and value < 1:
             problems.append(f"{flag} must be at least 1, got {value}")
+    if getattr(args, "short_copies", 0) < 0:
+        problems.append(f"--short-copies must be 0 or more, got {args.short_copies}")
+    elif getattr(args, "short_copies", 0) and getattr(args, "init", "yamnet") == "scratch":
+        problems.append("--short-copies is part of the --init yamnet recipe; the scratch "
+                        "recipe augments its crops as it trains")
     if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
         problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
                         f"layers), got {args.tune_top_layers}")
@@ -243,7 +254,8 @@ def train_one(options, args) -> dict:
     from soundwatch.train.run_pretrained import load_yamnet_dir, run_pretrained_training
     from soundwatch.train.settings import HeadConfig
 
-    head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers)
+    head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers,
+                      short_copies=args.short_copies)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
     if args.batch_size is not None:

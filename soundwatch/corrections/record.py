@@ -9,6 +9,9 @@ Kinds (column ``kind`` of the ``corrections`` table):
   the model's labels it is also a missed LABEL: ``label_peak`` is the score LABEL held
   over the event (:mod:`soundwatch.corrections.missed`), which may lower LABEL's learnt
   threshold by the same rule as a missed mark.
+- ``reset``: ``events corrections --reset LABEL`` (in ``event_label``): LABEL's
+  corrections before it no longer count towards its learnt threshold. In the database
+  (and the adjustments file), so that a rebuild keeps it.
 - ``missed``: "missed one here": LABEL sounded between two times and no event said so.
   For a model label, ``peak`` is the score LABEL held over the range
   (:mod:`soundwatch.corrections.missed`), which may lower its learnt threshold. Its audio
@@ -370,15 +373,17 @@ def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
     rule :func:`update_adjustment` follows, and save them: what a deleted or unreadable
     ``threshold_adjustments.json`` held comes back (against the thresholds in force now).
 
-    Resets (``--reset LABEL``) are recorded in that file only: a readable file's are
-    kept; when it is missing or unreadable, the corrections a reset had cleared count
-    again. An unreadable file is moved aside (``.unreadable`` added to its name) first.
+    Resets (``--reset LABEL``) are rows of the database and are kept; a reset made by an
+    older version was recorded in the file only, so when the file is missing or
+    unreadable the corrections such a reset had cleared count again. An unreadable file
+    is moved aside (``.unreadable`` added to its name) first.
     Learnt thresholds of labels not in ``model_labels`` (another model's) are kept as
     they were.
 
     Returns:
         (the learnt thresholds now saved, by label; where an unreadable file was moved,
-        else None; whether resets were known: False for a missing or unreadable file).
+        else None; whether the file's resets were known: False for a missing or
+        unreadable file).
 
     Raises:
         SoundwatchError: the file cannot be moved aside or written.
@@ -408,9 +413,13 @@ def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
 
 def _learn(store, label: str, detection: DetectorSettings, model_version: str,
            after: int) -> Adjustment | None:
-    """``label``'s learnt threshold from its corrections with an id above ``after``."""
+    """``label``'s learnt threshold from its corrections with an id above ``after`` and
+    above its last reset."""
     rejected, confirmed, missed = [], [], []
-    rows = [row for row in store.corrections(label) if row["id"] > after]
+    rows = store.corrections(label)
+    after = max([after] + [row["id"] for row in rows
+                           if row["kind"] == "reset" and row["event_label"] == label])
+    rows = [row for row in rows if row["id"] > after]
     marks = [(_utc(row["start_time"]), _utc(row["end_time"])) for row in rows
              if row["kind"] == "missed" and row["label"] == label]
     for row in rows:
@@ -438,9 +447,10 @@ def reset_adjustment(store, label: str, adjustments_path: str | Path | None = No
     stay in the database). Returns the removed adjustment (None: there was none)."""
     adjustments, resets = read_adjustments(adjustments_path)
     removed = adjustments.pop(label, None)
-    ids = [row["id"] for row in store.corrections(label)]
-    if ids:
-        resets[label] = max(ids)
+    from soundwatch.store import _iso
+
+    now = _iso(datetime.now(timezone.utc))
+    resets[label], _ = store.add_correction("reset", now, now, event_label=label)
     write_adjustments(adjustments, resets, adjustments_path)
     return removed
 
@@ -450,6 +460,8 @@ def correction_counts(store) -> dict[str, Counter]:
     ``relabelled_to`` (events said to be it) and ``missed``."""
     counts: dict[str, Counter] = {}
     for row in store.corrections():
+        if row["kind"] == "reset":
+            continue
         event_label, label = row["event_label"], row["label"]
         if event_label is not None:
             key = "confirmed" if label == event_label else "rejected"

@@ -38,10 +38,9 @@ file since then wins), with the class's ``threshold_off`` brought down to at mos
 own per-class ``threshold_off`` cannot end up above it). ``soundwatch events corrections
 --reset LABEL`` removes one; the corrections themselves stay in the database, and only
 corrections made after a reset count towards a new adjustment. The file holds nothing the
-database does not but those resets: ``soundwatch events corrections --rebuild``
-(:func:`soundwatch.corrections.record.rebuild_adjustments`) recomputes it from the
-corrections when it was deleted or cannot be read (corrections a reset had cleared then
-count again).
+database does not (resets are rows of the database too): ``soundwatch events corrections
+--rebuild`` (:func:`soundwatch.corrections.record.rebuild_adjustments`) recomputes it from
+the corrections when it was deleted or cannot be read.
 
 The user's own sounds are not adjusted here: they are retrained from their corrections
 instead (:mod:`soundwatch.sounds.retrain`).
