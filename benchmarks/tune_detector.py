@@ -19,7 +19,9 @@ Metrics per combination (events of background labels ignored, as the app does):
   music files (the held-out ones and the noise tails stay for `evaluate`'s figures);
 - median and 90th-percentile |onset error| of matched events.
 The chosen defaults maximise F1 with at most MAX_FALSE_PER_HOUR false events per hour on
-*each* background kind.
+*each* background kind. Per class, a label's own (threshold_on, min_duration_s) is kept
+where it finds MIN_GAIN more clips than it adds false events; with ``--unheard``, the labels
+no clip has get the most sensitive setting that adds no false event (UNHEARD_GRID).
 
     python -m benchmarks.tune_detector --model runs/cv/fold1/model.onnx --run runs/cv/fold1 \
         [--fold 1] [--per-class 8]
@@ -114,6 +116,50 @@ def tune_per_class(classifier, base: DetectorSettings, scored_events, scored_bac
     return best
 
 
+# Labels no tuning clip has (the AudioSet home labels, speech, music): the lowest
+# (threshold_on, min_duration_s) of this grid that adds no false event anywhere, in the
+# event streams or on the background audio. Without clips there is no recall to weigh, so
+# the most sensitive setting the false-event measurement allows is taken.
+UNHEARD_GRID = {"threshold_on": [0.3, 0.4, 0.5, 0.6, 0.7], "min_duration_s": [0.0, 0.25, 0.5]}
+
+
+def tune_unheard_labels(classifier, base: DetectorSettings, scored_events, scored_backgrounds
+                        ) -> dict:
+    """{label: {"settings": {...}, "false": [at base, with it]}} for the labels without a
+    clip in ``scored_events`` whose most sensitive setting in UNHEARD_GRID adds no false
+    event (see UNHEARD_GRID); same shape as :func:`tune_per_class`'s choices."""
+    heard = {t.label for _, truth in scored_events for t in truth}
+    unheard = [label for label in classifier.labels if label not in heard]
+    off_gap = base.threshold_on - base.threshold_off
+    _, at_base = evaluate(classifier, base, scored_events, scored_backgrounds)
+
+    def false_events(per_class, label):
+        _, fp, _, false_bg = per_class.get(label, (0, 0, 0, 0))
+        return fp + false_bg
+
+    best: dict = {}
+    # most sensitive first: the first setting that adds nothing wins for each label
+    for on, min_s in sorted(itertools.product(*UNHEARD_GRID.values())):
+        if (on, min_s) >= (base.threshold_on, base.min_duration_s):
+            continue
+        override = {"threshold_on": on, "threshold_off": round(max(on - off_gap, 0.0), 3),
+                    "min_duration_s": min_s}
+        sure = base.threshold_sure
+        if sure is not None and sure < on:
+            override["threshold_sure"] = sure = on
+        settings = replace(base, threshold_on=on, threshold_off=override["threshold_off"],
+                           min_duration_s=min_s, threshold_sure=sure)
+        _, per_class = evaluate(classifier, settings, scored_events, scored_backgrounds)
+        for label in unheard:
+            if label in best:
+                continue
+            if false_events(per_class, label) <= false_events(at_base, label):
+                best[label] = {"settings": override,
+                               "false": [false_events(at_base, label),
+                                         false_events(per_class, label)]}
+    return best
+
+
 def detect(classifier, settings, scored):
     return detect_events(classifier, scored, settings)
 
@@ -205,6 +251,10 @@ def main(argv=None) -> None:
     parser.add_argument("--short", action="store_true",
                         help="also each clip's loudest single sound in household noise at "
                              "-6, 0 and +6 dB (the DCASE office check's shape)")
+    parser.add_argument("--unheard", action="store_true",
+                        help="also give the labels no clip has (the AudioSet home labels, "
+                             "speech, music) the most sensitive setting that adds no false "
+                             "event on these streams (UNHEARD_GRID)")
     parser.add_argument("--run", default=None,
                         help="the model's run folder: false alarms then use only its training "
                              "part of the noise and its non-held-out speech and music")
@@ -261,6 +311,9 @@ def main(argv=None) -> None:
                key=lambda r: (r["latency_p50_s"], -r["f1"]), default=None)
     per_class_best = tune_per_class(classifier, best_settings, scored_events,
                                     scored_backgrounds)
+    if args.unheard:
+        per_class_best.update(tune_unheard_labels(classifier, best_settings, scored_events,
+                                                  scored_backgrounds))
     with_classes = replace(best_settings, classes={
         label: ClassSettings(**choice["settings"]) for label, choice in per_class_best.items()})
     best_with_classes, _ = evaluate(classifier, with_classes, scored_events,
@@ -275,6 +328,7 @@ def main(argv=None) -> None:
         "model": args.model, "model_version": classifier.metadata.model_version,
         "hop_s": hop_frames * classifier.spec.hop_s, "window_s": classifier.window_s,
         "fold": args.fold, "clips": len(rows), "short_streams": args.short,
+        "unheard_labels": args.unheard,
         "max_false_per_hour": MAX_FALSE_PER_HOUR,
         "best": best, "at_current_defaults": at_current, "top": results[:10],
         "fastest_within_f1_loss": {"f1_loss": FAST_F1_LOSS, "settings": fast},
