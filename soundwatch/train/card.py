@@ -577,6 +577,15 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
             f"{f['latency_p50_s_mean']} s | {f['latency_p95_s_mean']} s | "
             f"{f['false_events_per_hour_mean']} |")
     add("")
+    ratios = sorted({key for f in events["folds"].values() for key in f.get("short", {})
+                     if key.startswith("ebr_")}, key=lambda k: float(k[4:-3]))
+    if ratios:
+        means = [_mean([f["short"][k]["recall"] for f in events["folds"].values()
+                        if k in f.get("short", {})]) for k in ratios]
+        add("Short sounds by event-to-background ratio (mean over the folds): "
+            + ", ".join(f"{float(k[4:-3]):+g} dB: {_pct(m)}" for k, m in
+                        zip(ratios, means, strict=True)) + ".")
+        add("")
 
 
 def _dcase_section(add, dcase: dict) -> None:
