@@ -311,9 +311,10 @@ def main(argv=None) -> None:
                key=lambda r: (r["latency_p50_s"], -r["f1"]), default=None)
     per_class_best = tune_per_class(classifier, best_settings, scored_events,
                                     scored_backgrounds)
-    if args.unheard:
-        per_class_best.update(tune_unheard_labels(classifier, best_settings, scored_events,
-                                                  scored_backgrounds))
+    if args.unheard:  # a label tune_per_class already settled keeps its choice
+        for label, choice in tune_unheard_labels(classifier, best_settings, scored_events,
+                                                 scored_backgrounds).items():
+            per_class_best.setdefault(label, choice)
     with_classes = replace(best_settings, classes={
         label: ClassSettings(**choice["settings"]) for label, choice in per_class_best.items()})
     best_with_classes, _ = evaluate(classifier, with_classes, scored_events,
