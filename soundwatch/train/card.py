@@ -382,8 +382,9 @@ def _pretrained_weaknesses(add, cv: dict, tuned_top_layers: int = 0) -> None:
         "but 0.01 in household noise at 0 dB (held-out fold 2, "
         "`benchmarks/short_sound_fit.json`). Training on such excerpts "
         "(`--short-copies 1` or 2, `benchmarks/short_choice.json`) gained nothing on the "
-        "validation fold (6.3 -> 6.8 and 6.7 %), and the networks fit only 29-33 % of "
-        "their own training excerpts (two fine-tuned layers: 35 %): the frozen layers below "
+        "validation fold (6.3 -> 6.8 and 6.7 %), and those networks score 0.5 or more on "
+        "only 29-33 % of excerpts cut as in their training from a fold they trained on "
+        "(two fine-tuned layers: 35 %): the frozen layers below "
         "the fine-tuned one lose these sounds, so fine-tuning the whole body, on a GPU, is "
         "the next lever. `min_duration_s` 0.5 also asks for three windows in a row above "
         "threshold (the model's own settings waive it for `door_wood_knock`).")
