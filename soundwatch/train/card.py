@@ -484,7 +484,8 @@ def _pretrained_recipe(final: dict) -> list[str]:
            f"sound of 0.2-{c['short_max_frames'] / 100:g} s around a loud frame, "
            f"{c['lead_frames']} frames into background noise at "
            f"{c['short_snr_db_min']:g} to {c['short_snr_db_max']:+g} dB "
-           "(`benchmarks/short_choice.json` compares it on the validation fold)."]
+           "(`benchmarks/short_choice.json`: on the validation fold it is what lets single "
+           "sounds in a noisy room be heard; see *short* in the event figures)."]
           if c.get("short_copies") else []),
         "- the recipe (head size, dropout, epochs, pooling, noisy copies) was chosen on a "
         "validation fold (fold 2, trained on folds 3-5), never on a test fold.",
