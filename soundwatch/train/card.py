@@ -484,8 +484,7 @@ def _pretrained_recipe(final: dict) -> list[str]:
            f"sound of 0.2-{c['short_max_frames'] / 100:g} s around a loud frame, "
            f"{c['lead_frames']} frames into background noise at "
            f"{c['short_snr_db_min']:g} to {c['short_snr_db_max']:+g} dB "
-           "(`benchmarks/short_choice.json`: on the validation fold it is what lets single "
-           "sounds in a noisy room be heard; see *short* in the event figures)."]
+           "(`benchmarks/short_choice.json` compares it on the validation fold)."]
           if c.get("short_copies") else []),
         "- the recipe (head size, dropout, epochs, pooling, noisy copies) was chosen on a "
         "validation fold (fold 2, trained on folds 3-5), never on a test fold.",
@@ -534,10 +533,8 @@ def _class_settings_section(add, classes: dict, tuned_on_fold: int | None,
         "classes: chosen by `python -m benchmarks.tune_detector` on the held-out streams of "
         f"fold {tuned_on_fold or '?'}'s model"
         + (f" (`{tuned_with}`)" if tuned_with else "")
-        + ", where the clips each found minus the false events it added came to at "
-        "least 2, with no false event added on background-only audio; a label that no "
-        "ESC-50 clip has (the AudioSet home labels, `speech`, `music`) has the most "
-        "sensitive setting that added no false event there (`--unheard`). A "
+        + ", where each found at least 2 more clips than "
+        "it added false events and added no false event on background-only audio. A "
         "user's `[detection.classes.<label>]` values win over them, and so does a "
         "detector-wide value the user changes (it applies to every class); `[detection] "
         "model_classes = false` turns them off.")
