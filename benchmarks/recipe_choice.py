@@ -40,7 +40,7 @@ from soundwatch.audio.files import load_audio
 from soundwatch.features import FeatureExtractor
 from soundwatch.model import Classifier
 from soundwatch.scoring import score_stream
-from soundwatch.train.event_eval import fold_event_report, short_event_report
+from soundwatch.train.event_eval import fold_event_report
 from soundwatch.train.false_alarms import background_tail_stream
 from soundwatch.train.recipe import DataSources
 from soundwatch.train.run import RunOptions
@@ -83,8 +83,7 @@ def main(argv=None) -> None:
         classifier = Classifier(Path(summary["model_path"]), threads=1)
         noise = background_tail_stream(backgrounds, RATE_HZ,
                                        summary["config"]["background_fraction"])
-        events = fold_event_report(classifier, clips, noise)
-        events["short"] = short_event_report(classifier, clips, noise)
+        events = fold_event_report(classifier, clips, noise)  # quiet, noisy, short
         rng = np.random.default_rng(0)
         quiet = {"zeros": np.zeros(5 * RATE_HZ, np.float32)}
         for level_dbfs in (-90, -70):
