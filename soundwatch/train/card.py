@@ -547,6 +547,10 @@ def _class_settings_section(add, classes: dict, tuned_on_fold: int | None,
     add("")
 
 
+def _signed_db(value: float) -> str:
+    return f"{value:+g} dB" if value else "0 dB"
+
+
 def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
     add("## Events on held-out streams (ESC-50 folds)")
     add("")
@@ -585,7 +589,7 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
         means = [_mean([f["short"][k]["recall"] for f in events["folds"].values()
                         if k in f.get("short", {})]) for k in ratios]
         add("Short sounds by event-to-background ratio (mean over the folds): "
-            + ", ".join(f"{float(k[4:-3]):+g} dB: {_pct(m)}" for k, m in
+            + ", ".join(f"{_signed_db(float(k[4:-3]))}: {_pct(m)}" for k, m in
                         zip(ratios, means, strict=True)) + ".")
         add("")
 
