@@ -760,11 +760,12 @@ class EventStore:
     def _relative_to_database(self, path: str | None) -> str | None:
         """An example path as stored: relative to the database's folder when inside it,
         so that the folder can be moved with its examples."""
+        from soundwatch.corrections.examples import database_folder
+
         if path is None:
             return None
-        folder = self.path.absolute().parent
         try:
-            return Path(path).absolute().relative_to(folder).as_posix()
+            return Path(path).resolve().relative_to(database_folder(self.path)).as_posix()
         except ValueError:
             return str(path)
 
@@ -772,12 +773,12 @@ class EventStore:
         """A stored example path as a file path: relative ones from the database's folder;
         an absolute one that no longer exists (a folder moved before paths were stored
         relative) from the ``corrections/`` folder beside the database, when it is there."""
-        folder = self.path.absolute().parent
+        from soundwatch.corrections.examples import FOLDER_NAME, database_folder
+
+        folder = database_folder(self.path)
         path = Path(stored)
         if not path.is_absolute():
             return str(folder / path)
-        from soundwatch.corrections.examples import FOLDER_NAME
-
         moved = folder / FOLDER_NAME / path.name
         return str(moved) if not path.exists() and moved.exists() else stored
 

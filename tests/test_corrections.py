@@ -372,6 +372,7 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
     code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "0 learnt threshold(s)" in out and "count again" not in out, err
+    assert "resets kept from the database: tone_3k" in out
     assert json.loads(path.read_text())["labels"] == {}
     # the reset is not a correction of its own in the counts
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
@@ -430,3 +431,21 @@ def test_kept_examples_follow_the_data_folder_when_it_moves(tmp_path):
     assert paths == [str(new_home / "corrections" / "new_style.flac"),
                      str(new_home / "corrections" / "old_style.flac")]
     assert all(Path(p).is_file() for p in paths)
+
+
+def test_a_database_reached_through_a_link_keeps_its_examples_beside_the_real_file(tmp_path):
+    from soundwatch.corrections.examples import examples_dir
+
+    real, linked = tmp_path / "real", tmp_path / "linked"
+    (real / "corrections").mkdir(parents=True)
+    linked.mkdir()
+    with EventStore(real / "events.db"):
+        pass
+    (linked / "events.db").symlink_to(real / "events.db")
+    assert examples_dir(linked / "events.db") == examples_dir(real / "events.db")
+    (real / "corrections" / "x.flac").write_bytes(b"fLaC")
+    with EventStore(linked / "events.db") as store:
+        store.add_correction("missed", "a", "b", label="chime",
+                             example_path=str(examples_dir(store.path) / "x.flac"))
+    with EventStore(real / "events.db") as store:
+        assert [Path(row["example_path"]).is_file() for row in store.corrections()] == [True]

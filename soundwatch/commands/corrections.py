@@ -220,10 +220,11 @@ def _show(args, store, settings) -> int:
             raise SoundwatchError(f"{args.reset!r} has no corrections and no learnt "
                                   "threshold; `soundwatch events corrections` lists those")
         removed = reset_adjustment(store, args.reset)
-        print(f"{args.reset}: learnt threshold removed "
-              + (f"(was {removed.threshold_on:.2f}, back to {removed.base_threshold_on:.2f} "
-                 "or the config file's)" if removed else "(it had none)")
-              + "; its corrections so far no longer count")
+        print(f"{args.reset}: "
+              + (f"learnt threshold removed (was {removed.threshold_on:.2f}, back to "
+                 f"{removed.base_threshold_on:.2f} or the config file's)" if removed
+                 else "it had no learnt threshold")
+              + "; its corrections so far no longer count towards one")
         return 0
     counts = correction_counts(store)
     adjustments, _ = read_adjustments()
@@ -257,7 +258,7 @@ def _show(args, store, settings) -> int:
 
 def _rebuild(args, store, settings) -> int:
     """`events corrections --rebuild`: the learnt thresholds again, from the database."""
-    from soundwatch.corrections.record import rebuild_adjustments
+    from soundwatch.corrections.record import database_resets, rebuild_adjustments
     from soundwatch.corrections.thresholds import default_adjustments_path
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
@@ -280,11 +281,16 @@ def _rebuild(args, store, settings) -> int:
         return 0
     if moved is not None:
         print(f"the unreadable file was moved aside to {moved}")
+    kept = sorted(database_resets(store.corrections()))
+    note = ""
+    if kept:
+        note = f" (resets kept from the database: {', '.join(kept)})"
+    elif not resets_known and learnt:
+        note = (" (no reset is in the database; one made by an older soundwatch lived in "
+                "the lost file only, so the corrections it had cleared count again: reset "
+                "that label again to clear them)")
     print(f"{len(learnt)} learnt threshold(s) rebuilt from the corrections in {store.path} "
-          f"into {default_adjustments_path()}"
-          + ("" if resets_known or not learnt else
-             " (no resets were recorded: corrections an earlier `--reset LABEL` had cleared "
-             "count again; reset that label again to clear them)"))
+          f"into {default_adjustments_path()}" + note)
     for label, adjustment in sorted(learnt.items()):
         print(f"{label}: {adjustment.reason}")
     return 0

@@ -149,6 +149,9 @@ def check_recipe_numbers(args) -> None:
     elif getattr(args, "short_copies", 0) and getattr(args, "init", "yamnet") == "scratch":
         problems.append("--short-copies is part of the --init yamnet recipe; the scratch "
                         "recipe augments its crops as it trains")
+    elif getattr(args, "short_copies", 0) and not getattr(args, "background", None):
+        problems.append("--short-copies puts short sounds into background noise: give the "
+                        "noise with --background DIR (e.g. ../shared/data/background/audio)")
     if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
         problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
                         f"layers), got {args.tune_top_layers}")

@@ -24,8 +24,14 @@ RING_POST_ROLL_S = 1.0
 
 
 def examples_dir(database_path: str | Path) -> Path:
-    """The folder of kept examples: ``corrections/`` beside the database."""
-    return Path(database_path).absolute().parent / FOLDER_NAME
+    """The folder of kept examples: ``corrections/`` beside the database (beside the file
+    itself when the path is a symbolic link)."""
+    return database_folder(database_path) / FOLDER_NAME
+
+
+def database_folder(database_path: str | Path) -> Path:
+    """The folder the database file really lives in (links followed)."""
+    return Path(database_path).resolve().parent
 
 
 def example_name(kind: str, label: str | None, key: str, suffix: str = ".flac") -> str:

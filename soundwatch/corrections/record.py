@@ -404,7 +404,10 @@ def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
             raise SoundwatchError(f"cannot move the unreadable {path} aside to {moved}: "
                                   f"{exc}. Move or delete it yourself, then rebuild") from exc
         adjustments, resets, resets_known = {}, {}, False
-    labels = {row[key] for row in store.corrections() for key in ("event_label", "label")}
+    rows = store.corrections()
+    for label, row_id in database_resets(rows).items():
+        resets[label] = max(resets.get(label, 0), row_id)
+    labels = {row[key] for row in rows for key in ("event_label", "label")}
     for label in sorted((labels | set(adjustments)) & set(model_labels)):
         _learn_into(adjustments, resets, store, label, detection, model_version)
     write_adjustments(adjustments, resets, path)
@@ -439,6 +442,11 @@ def _learn(store, label: str, detection: DetectorSettings, model_version: str,
             (confirmed if row["label"] == label else rejected).append(float(row["peak"]))
     return compute_adjustment(label, detection.class_values(label)[0], rejected,
                               confirmed, model_version, missed)
+
+
+def database_resets(rows: list[dict]) -> dict[str, int]:
+    """label -> the id of its last ``reset`` row, from :meth:`EventStore.corrections` rows."""
+    return {row["event_label"]: row["id"] for row in rows if row["kind"] == "reset"}
 
 
 def reset_adjustment(store, label: str, adjustments_path: str | Path | None = None
