@@ -55,6 +55,8 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.privacy import PrivacySettings
 from soundwatch.unusual.settings import UnusualSettings
 
+CLIPS_FOLDER_NAME = "clips"  # the default clip folder, in the user data folder
+
 APP_NAME = "soundwatch"
 CONFIG_DIR_ENV = "SOUNDWATCH_CONFIG_DIR"
 DATA_DIR_ENV = "SOUNDWATCH_DATA_DIR"
@@ -221,7 +223,8 @@ class Settings:
             user_data_dir() / "events.sqlite")
 
     def clip_directory(self) -> Path:
-        return Path(self.clips.directory) if self.clips.directory else user_data_dir() / "clips"
+        return (Path(self.clips.directory) if self.clips.directory
+                else user_data_dir() / CLIPS_FOLDER_NAME)
 
     def problems(self) -> list[str]:
         """Out-of-range values as "[section] message" strings (empty when valid)."""

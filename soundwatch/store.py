@@ -419,7 +419,7 @@ class EventStore:
              event.duration_s, float(event.peak), float(event.mean),
              _iso(started + timedelta(seconds=event.start_s)),
              _iso(started + timedelta(seconds=event.end_s)),
-             event.continued_from, clip_path, *_levels(event),
+             event.continued_from, self._relative_to_database(clip_path), *_levels(event),
              _optional_float(event.speech_muted_s), event.clip_withheld),
         )
         return int(cursor.lastrowid)
@@ -434,7 +434,8 @@ class EventStore:
     def set_clip_path(self, row_id: int, clip_path: str | None) -> None:
         """Attach (or, with None, detach) the clip of an event row."""
         with self._lock:
-            self._db.execute("UPDATE events SET clip_path = ? WHERE id = ?", (clip_path, row_id))
+            self._db.execute("UPDATE events SET clip_path = ? WHERE id = ?",
+                             (self._relative_to_database(clip_path), row_id))
 
     def set_clip_privacy(self, row_id: int, speech_muted_s: float | None,
                          clip_withheld: str | None) -> None:
@@ -449,8 +450,9 @@ class EventStore:
         if not clip_paths:
             return
         with self._lock:
-            self._db.executemany("UPDATE events SET clip_path = NULL WHERE clip_path = ?",
-                                 [(p,) for p in clip_paths])
+            self._db.executemany("UPDATE events SET clip_path = NULL WHERE clip_path IN "
+                                 "(?, ?)", [(p, self._relative_to_database(p))
+                                            for p in clip_paths])
 
     def add_gap(self, session_id: int, start_s: float, duration_s: float,
                 reason: str = "") -> None:
@@ -521,7 +523,7 @@ class EventStore:
         with self._lock:
             rows = self._db.execute(query, params).fetchall()
         for row in rows:
-            yield StoredEvent(**{key: row[key] for key in row.keys()})
+            yield self._stored_event(row)
 
     def _level_columns(self) -> list[str]:
         """SELECT terms for LEVEL_COLUMNS and PRIVACY_COLUMNS: NULLs for a file older than
@@ -697,7 +699,7 @@ class EventStore:
                 "e.end_s, e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
                 + ", ".join(level_columns) + " FROM events e JOIN sessions s ON "
                 "s.id = e.session_id WHERE e.id = ?", (int(row_id),)).fetchone()
-        return None if row is None else StoredEvent(**{key: row[key] for key in row.keys()})
+        return None if row is None else self._stored_event(row)
 
     def add_correction(self, kind: str, start_time: str, end_time: str,
                        event_row: int | None = None, event_label: str | None = None,
@@ -758,8 +760,8 @@ class EventStore:
         return rows
 
     def _relative_to_database(self, path: str | None) -> str | None:
-        """An example path as stored: relative to the database's folder when inside it,
-        so that the folder can be moved with its examples."""
+        """A file path as stored (an example, a clip): relative to the database's folder
+        when inside it, so that the folder can be moved with its files."""
         from soundwatch.corrections.examples import database_folder
 
         if path is None:
@@ -769,18 +771,32 @@ class EventStore:
         except ValueError:
             return str(path)
 
-    def _example_on_disk(self, stored: str) -> str:
-        """A stored example path as a file path: relative ones from the database's folder;
+    def _on_disk(self, stored: str | None, usual_folder: str) -> str | None:
+        """A stored file path as a path to open: relative ones from the database's folder;
         an absolute one that no longer exists (a folder moved before paths were stored
-        relative) from the ``corrections/`` folder beside the database, when it is there."""
-        from soundwatch.corrections.examples import FOLDER_NAME, database_folder
+        relative) from ``usual_folder`` beside the database, when the file is there."""
+        from soundwatch.corrections.examples import database_folder
 
+        if stored is None:
+            return None
         folder = database_folder(self.path)
         path = Path(stored)
         if not path.is_absolute():
             return str(folder / path)
-        moved = folder / FOLDER_NAME / path.name
+        moved = folder / usual_folder / path.name
         return str(moved) if not path.exists() and moved.exists() else stored
+
+    def _example_on_disk(self, stored: str) -> str:
+        from soundwatch.corrections.examples import FOLDER_NAME
+
+        return self._on_disk(stored, FOLDER_NAME)
+
+    def _stored_event(self, row) -> StoredEvent:
+        from soundwatch.config import CLIPS_FOLDER_NAME
+
+        values = {key: row[key] for key in row.keys()}
+        values["clip_path"] = self._on_disk(values["clip_path"], CLIPS_FOLDER_NAME)
+        return StoredEvent(**values)
 
     # -- export --------------------------------------------------------------------------
 

@@ -220,3 +220,31 @@ def test_since_times_that_cannot_be_are_refused_cleanly(tmp_path, capsys, text, 
     error = capsys.readouterr().err
     assert error.startswith("soundwatch: error: ") and "Traceback" not in error
     assert re.search(problem, error) and "2h" in error
+
+
+def test_clips_beside_the_database_follow_it_when_its_folder_moves(tmp_path):
+    """A clip inside the database's folder is stored relative to it (a user can move the
+    data folder); an older absolute path that is gone is looked for in clips/ there."""
+    old_home, new_home = tmp_path / "old", tmp_path / "new"
+    (old_home / "clips").mkdir(parents=True)
+    for name in ("kept.flac", "legacy.flac", "budget.flac"):
+        (old_home / "clips" / name).write_bytes(b"fLaC")
+    with EventStore(old_home / "events.sqlite") as store:
+        session = store.start_session("vmic", "m.onnx", 16000, "v1", {}, started_at=START)
+        store.add_event(event("dog", 1.0, 2.0, 1), session,
+                        clip_path=str(old_home / "clips" / "kept.flac"))
+        row = store.add_event(event("cat", 3.0, 4.0, 2), session)
+        store._db.execute("UPDATE events SET clip_path = ? WHERE id = ?",  # as stored before
+                          (str(old_home / "clips" / "legacy.flac"), row))
+        gone = store.add_event(event("hen", 5.0, 6.0, 3), session,
+                               clip_path=str(old_home / "clips" / "budget.flac"))
+        store.forget_clips([str(old_home / "clips" / "budget.flac")])  # the disk budget
+        assert store.event_by_id(gone).clip_path is None
+        raw = [r[0] for r in store._db.execute("SELECT clip_path FROM events ORDER BY id")]
+    assert raw[0] == "clips/kept.flac"
+    old_home.rename(new_home)
+    with EventStore(new_home / "events.sqlite") as store:
+        paths = {e.label: e.clip_path for e in store.recent_events()}
+    assert paths["dog"] == str(new_home / "clips" / "kept.flac")
+    assert paths["cat"] == str(new_home / "clips" / "legacy.flac")
+    assert paths["hen"] is None
