@@ -57,12 +57,18 @@ def onset_and_end_s(clip: np.ndarray, rate_hz: int, below_peak_db: float = 30.0
     """(onset, end) in seconds: the first and last 10 ms frame within ``below_peak_db``
     of the clip's loudest frame (ESC-50 clips often start and end in silence)."""
     frame = rate_hz // 100
+    rms, _ = frame_rms(clip, frame)
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -below_peak_db)
+    return loud[0] * frame / rate_hz, (loud[-1] + 1) * frame / rate_hz
+
+
+def frame_rms(clip: np.ndarray, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """(RMS of each ``frame``-sample frame, the clip cut or zero-padded to whole frames,
+    float64): (n,) -> ((k,), (k * frame,)), k >= 1."""
     n = max(1, len(clip) // frame)
     padded = np.zeros(n * frame, dtype=np.float64)
     padded[:min(len(clip), n * frame)] = clip[:n * frame]
-    rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -below_peak_db)
-    return loud[0] * frame / rate_hz, (loud[-1] + 1) * frame / rate_hz
+    return np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1) + 1e-12), padded
 
 
 def quiet_bed(n_samples: int, seed: int = 0) -> np.ndarray:
@@ -212,10 +218,8 @@ def short_excerpt(clip: np.ndarray, rate_hz: int, max_s: float = SHORT_MAX_S,
     cut to at most ``max_s`` around that frame, with 10 ms fades at both ends.
     """
     frame = rate_hz // 100
-    n = max(1, len(clip) // frame)
-    padded = np.zeros(n * frame, dtype=np.float64)
-    padded[:min(len(clip), n * frame)] = clip[:n * frame]
-    rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1) + 1e-12)
+    rms, padded = frame_rms(clip, frame)
+    n = len(rms)
     peak = int(np.argmax(rms))
     loud = 20 * np.log10(rms / rms[peak]) > -below_peak_db
     first, last = peak, peak
