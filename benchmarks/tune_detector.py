@@ -5,9 +5,9 @@ a quiet and in a noisy household background (benchmarks.streams.event_stream), w
 ``--short`` also each clip's loudest single sound in household noise at -6, 0 and +6 dB
 (benchmarks.streams.short_event_stream), plus pure background, speech and music for false
 alarms. With ``--run``, the household noise under the clips is the run's training part of
-each recording, so the tails that `evaluate` reports on stay unseen. Each stream is scored ONCE by the model (the
-expensive part); then every settings combination runs only the EventDetector over those
-scores (cheap), with exactly the code the app uses.
+each recording, so the tails that `evaluate` reports on stay unseen. Each stream is
+scored ONCE by the model (the expensive part); then every settings combination runs only
+the EventDetector over those scores (cheap), with exactly the code the app uses.
 
 Metrics per combination (events of background labels ignored, as the app does):
 - precision / recall / F1: a detected event matches an unmatched truth clip of the same label
