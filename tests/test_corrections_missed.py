@@ -166,7 +166,7 @@ def test_a_rejected_event_bounds_the_lowering_and_stays_suppressed(
         assert "a rejected event scored 0.65" in miss["reason"]
         assert found == []
         code, out, err = run(capsys, "events", "corrections", "--db", db)
-        assert "unchanged" in out and "cannot be recovered: peak 0.60" in out
+        assert "unchanged" in out and "cannot be recovered: held peak 0.60" in out
 
 
 def test_without_history_the_kept_audio_is_scored_and_classify_then_finds_the_sound(

@@ -186,11 +186,18 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     detection = with_adjustments(
         with_class_defaults(settings.detection, segments[-1].class_defaults), (label,),
         model_version=segments[-1].model_version)
-    on = detection.class_values(label)[0]
-    return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}"
-            + (f": try `soundwatch rescore --since 1d --label {label} --threshold-on "
-               f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add"
-               if highest < on else ""))
+    on, _, min_s = detection.class_values(label)
+    if highest >= on and min_s > 0:  # a window reached it, no run of them long enough
+        return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
+                f"{on:.2f}, but not for the {min_s:g} s in a row that min_duration_s asks; "
+                "what it held that long is its held peak")
+    if highest >= on:
+        return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
+                f"{on:.2f}: the threshold did not miss it (was the label ignored, or the "
+                "detector still warming up?)")
+    return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}: "
+            f"try `soundwatch rescore --since 1d --label {label} --threshold-on "
+            f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add")
 
 
 def _user_sounds():

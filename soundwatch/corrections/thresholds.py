@@ -207,7 +207,8 @@ def compute_adjustment(label: str, base_on: float, rejected_peaks: list[float],
                      "ignored label?)")
     if unrecovered:
         notes.append(f"{len(unrecovered)} missed event(s) cannot be recovered: "
-                     + "; ".join(f"peak {u['peak']:.2f}, {u['reason']}" for u in unrecovered))
+                     + "; ".join(f"held peak {u['peak']:.2f}, {u['reason']}"
+                                 for u in unrecovered))
     notes += _kept_out_notes(label, [r for r in rejected_peaks if r >= new_on], ceiling,
                              lowest_confirmed)
     return Adjustment(label, new_on, base_on, len(rejected_peaks), suppressed,
