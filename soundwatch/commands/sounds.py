@@ -61,9 +61,11 @@ def run(args) -> int:
             from_corrections = (f" + {retrained['corrected_positives']} corrected, "
                                 f"{retrained['rejected_examples']} rejected"
                                 if retrained else "")
+            # a sound named in a correction (relabel --new) is first learnt by a retrain
+            learnt = (f"learnt {info['learnt_utc']}" if info.get("learnt_utc") else
+                      "learnt from corrections" if retrained else "learnt at an unknown time")
             print(f"{sound.label:<24} model {sound.model_version:<6} "
-                  f"{len(info.get('examples', []))} examples{from_corrections}  learnt "
-                  f"{info.get('learnt_utc', '?')}"
+                  f"{len(info.get('examples', []))} examples{from_corrections}  {learnt}"
                   + (f", retrained {retrained['retrained_utc']}" if retrained else ""))
         return 0
     if args.sounds_action == "remove":
