@@ -135,3 +135,48 @@ def test_short_sounds_in_noise_are_reported_per_event_to_background_ratio(classi
     assert report["false_events"] == (report["ebr_0_db"]["false_events"]
                                       + report["ebr_20_db"]["false_events"])
     assert NOISY_BED_DBFS == -35.0
+
+
+def test_the_far_room_is_the_quiet_room_with_every_clip_20_db_quieter(classifier,
+                                                                      monkeypatch):
+    import soundwatch.train.event_eval as event_eval
+
+    clips = [("tone_1k", f"k{i}", with_silence(tone(1000, 1.0), 0.3)) for i in range(2)]
+    hiss = np.random.default_rng(1).standard_normal(10 * RATE).astype(np.float32)
+    report = event_eval.fold_event_report(classifier, clips, hiss, SETTINGS)
+    assert tuple(report) == event_eval.EVENT_ROOMS
+    assert report["far"]["clips"] == 2 and report["far"]["recall"] == 1.0
+
+    heard = []
+
+    def spy(classifier, clips, bed, settings=None):
+        heard.append((clips, bed))
+        return {}
+
+    monkeypatch.setattr(event_eval, "event_stream_report", spy)
+    monkeypatch.setattr(event_eval, "short_event_report", lambda *a, **k: {})
+    event_eval.fold_event_report(classifier, clips, hiss, SETTINGS)
+    (quiet, quiet_bed_), _, (far, far_bed) = heard
+    np.testing.assert_array_equal(quiet_bed_, far_bed)  # the same room
+    for (_, _, loud), (_, _, faint) in zip(quiet, far, strict=True):
+        ratio_db = 20 * np.log10(np.abs(faint).max() / np.abs(loud).max())
+        assert ratio_db == pytest.approx(event_eval.FAR_GAIN_DB, abs=0.01)
+    assert event_eval.FAR_GAIN_DB == -20.0
+
+
+def test_dcase_segments_sit_in_near_silence_not_in_a_second_noise(tmp_path, classifier,
+                                                                  monkeypatch):
+    import soundwatch.train.event_eval as event_eval
+
+    beds = []
+    real_place = event_eval.place_clips
+    monkeypatch.setattr(event_eval, "place_clips",
+                        lambda clips, bed, rate: beds.append(bed) or real_place(clips, bed,
+                                                                                rate))
+    soundfile.write(str(tmp_path / "dev_1_ebr_0_nec_1_poly_0_phone_00.flac"),
+                    tone(1000, 0.8), RATE)
+    monkeypatch.setitem(event_eval.DCASE_LABELS, "phone", "tone_1k")
+    dcase_report(classifier, tmp_path, SETTINGS)
+    bed_dbfs = 10 * np.log10(np.mean(np.square(beds[0], dtype=np.float64)))
+    assert bed_dbfs == pytest.approx(event_eval.DCASE_BED_DBFS, abs=0.5)
+    assert event_eval.DCASE_BED_DBFS <= -80.0  # far below the segments' own -55 dBFS

@@ -161,6 +161,9 @@ def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
     (["--short-copies", "-1"], "--short-copies must be 0 or more"),
     (["--short-copies", "1"], "--short-copies is part of the --init yamnet recipe"),
     (["--init", "yamnet", "--short-copies", "1"], "give the noise with --background DIR"),
+    (["--quiet-copies", "-2"], "--quiet-copies must be 0 or more"),
+    (["--init", "yamnet", "--quiet-copies", "1"], "--quiet-copies puts quieter clips into "
+     "background noise"),
 ])
 def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, capsys,
                                                                       flags, message):

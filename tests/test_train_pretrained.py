@@ -277,25 +277,80 @@ def test_short_excerpts_put_one_short_sound_into_noise_at_the_asked_ratio():
     assert len(no_noise.record) == 0 and no_noise.windows.shape == (0, 96, 64)
 
 
-def test_short_excerpts_join_the_training_windows_from_a_cache_of_their_own(
-        esc50_like, yamnet, trained, tmp_path):
+def test_scaled_magnitudes_are_the_features_of_the_scaled_audio():
+    from soundwatch.train.pretrained import scale_magnitudes
+
+    rng = np.random.default_rng(4)
+    audio = in_silence(synth("tone", rng), rng)
+    for gain_db in (-30.0, -10.0, 6.0):
+        gain = 10 ** (gain_db / 20)
+        expected = compute_features(audio * np.float32(gain), YAMNET_SPEC)
+        scaled = scale_magnitudes(compute_features(audio, YAMNET_SPEC), gain)
+        # the mel magnitude is linear in the audio, so only float32 rounding differs
+        np.testing.assert_allclose(scaled, expected, atol=2e-3)
+
+
+def test_quiet_copies_are_noisy_copies_made_quieter_by_the_asked_gain():
+    from soundwatch.train.datasets import ClipRecord
+    from soundwatch.train.feature_cache import FeatureBank
+    from soundwatch.train.pretrained import clip_training_windows, quiet_training_windows
+
+    rng = np.random.default_rng(3)
+    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
+    hiss = compute_features((0.01 * rng.standard_normal(4 * RATE_HZ)).astype(np.float32),
+                            YAMNET_SPEC)
+    path = __import__("pathlib").Path
+    records = [ClipRecord(path=path(f"{i}.wav"), label="tone", dataset="x",
+                          fold=1 if i == 0 else None) for i in range(2)]
+    bank = FeatureBank(records, np.concatenate([clip, clip]),
+                       np.array([0, len(clip), 2 * len(clip)]))
+    noise = FeatureBank([ClipRecord(path=path("n.wav"), label="", dataset="bg", fold=None)],
+                        hiss, np.array([0, len(hiss)]))
+    config = dataclasses.replace(HeadConfig(), quiet_copies=2, noisy_copies=0,
+                                 quiet_gain_db_min=-25.0, quiet_gain_db_max=-15.0)
+    quiet = quiet_training_windows(bank, noise, config, [False, True], rng)
+    loud = clip_training_windows(bank, noise, config, [False, True], rng)
+    assert set(quiet.record) == {0}  # whole-file labels (speech, music) get no copy
+    per_copy = int(np.sum(loud.record == 0))  # the clean copy's window count, lead-in too
+    assert len(quiet.record) == 2 * per_copy
+    # the same loud frames per window (the sound is where it was), 15-25 dB quieter
+    np.testing.assert_array_equal(quiet.active, np.tile(loud.active[loud.record == 0], 2))
+
+    def loudest_db(windows):
+        return 20 * np.log10(np.exp(windows).mean(axis=2).max())
+
+    for copy in range(2):
+        windows = quiet.windows[copy * per_copy:(copy + 1) * per_copy]
+        drop = loudest_db(windows) - loudest_db(loud.windows[loud.record == 0])
+        assert -26.0 < drop < -14.0
+    assert len(quiet_training_windows(bank, None, config, [False, True], rng).record) == 0
+    none = dataclasses.replace(config, quiet_copies=0)
+    assert len(quiet_training_windows(bank, noise, none, [False, True], rng).record) == 0
+
+
+@pytest.mark.parametrize("extra,fewest,most", [
+    # each of the 18 training clips (fold 2): one excerpt of 2-3 windows
+    ("short", 18 * 2, 18 * 3),
+    # each of them, whole, after its 0.72 s lead-in: at least the 3 lead-in windows
+    ("quiet", 18 * 4, 18 * 12),
+])
+def test_extra_copies_join_the_training_windows_from_a_cache_of_their_own(
+        esc50_like, yamnet, trained, tmp_path, extra, fewest, most):
     options = RunOptions(sources=esc50_like, out_dir=tmp_path, test_fold=1, val_fraction=0.0,
                          holdout_fraction=0.0, cache_dir=tmp_path / "cache", progress=False)
     config = HeadConfig(epochs=3, hidden=64, dropout=0.1, batch_size=32, tune_top_layers=1,
-                        short_copies=1, short_max_frames=40)
+                        short_max_frames=40, **{f"{extra}_copies": 1})
     summary = run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
                                       config)
     cache = tmp_path / "cache"
-    assert len(list(cache.glob("yamnet-short-cells-*.npz"))) == 1
-    assert len(list(cache.glob("yamnet-short-lower1-*.npz"))) == 1
-    # 18 training clips (fold 2), each one excerpt of 2-3 windows, on top of the head-only
-    # run's windows (same main windows, same background)
-    extra = summary["training_windows"] - trained["training_windows"]
-    assert 18 * 2 <= extra <= 18 * 3
+    assert len(list(cache.glob(f"yamnet-{extra}-cells-*.npz"))) == 1
+    assert len(list(cache.glob(f"yamnet-{extra}-lower1-*.npz"))) == 1
+    # on top of the head-only run's windows (same main windows, same background)
+    assert fewest <= summary["training_windows"] - trained["training_windows"] <= most
     main_caches = sorted(p.name for p in cache.glob("yamnet-cells-*.npz"))
     again = run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
-                                    dataclasses.replace(config, short_copies=0))
-    # without excerpts: the same main cache, no new short one
+                                    dataclasses.replace(config, **{f"{extra}_copies": 0}))
+    # without them: the same main cache, no new extra one
     assert sorted(p.name for p in cache.glob("yamnet-cells-*.npz")) == main_caches
-    assert len(list(cache.glob("yamnet-short-cells-*.npz"))) == 1
+    assert len(list(cache.glob(f"yamnet-{extra}-cells-*.npz"))) == 1
     assert again["training_windows"] == trained["training_windows"]

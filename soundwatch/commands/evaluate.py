@@ -270,7 +270,7 @@ def _fold_events(args, out_dir: Path) -> dict:
     from soundwatch.model import Classifier
     from soundwatch.train.datasets import read_esc50
     from soundwatch.train.evaluate import fold_dir, fold_finished
-    from soundwatch.train.event_eval import fold_event_report
+    from soundwatch.train.event_eval import EVENT_ROOMS, fold_event_report
     from soundwatch.train.false_alarms import background_tail_stream
     from soundwatch.train.recipe import collect_records
 
@@ -292,7 +292,8 @@ def _fold_events(args, out_dir: Path) -> dict:
         cache = run_dir / "events.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
-            if cached.pop("detector_settings", None) == wanted and "short" in cached:
+            if (cached.pop("detector_settings", None) == wanted
+                    and all(room in cached for room in EVENT_ROOMS)):
                 per_fold[fold] = cached
                 continue
         if not fold_finished(out_dir, fold):
@@ -312,7 +313,7 @@ def _fold_events(args, out_dir: Path) -> dict:
                   f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
                   f"{figures['false_events_per_hour']} false events/h")
     pooled = {}
-    for room in ("quiet", "noisy", "short"):
+    for room in EVENT_ROOMS:
         rows = [f[room] for f in per_fold.values()]
         if rows:
             pooled[room] = {

@@ -81,6 +81,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{HeadConfig().short_snr_db_min:g} to "
                         f"{HeadConfig().short_snr_db_max:+g} dB, so that single knocks and "
                         "coughs in a noisy room are heard (%(default)s)")
+    recipe.add_argument("--quiet-copies", type=int, default=HeadConfig().quiet_copies,
+                        metavar="N", help="--init yamnet: N extra noisy copies of every clip "
+                        f"made {-HeadConfig().quiet_gain_db_max:g} to "
+                        f"{-HeadConfig().quiet_gain_db_min:g} dB quieter, as a microphone "
+                        "further away hears it (%(default)s)")
     recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
@@ -144,14 +149,16 @@ def check_recipe_numbers(args) -> None:
                         ("--hop-frames", args.hop_frames)):
         if value is not None and value < 1:
             problems.append(f"{flag} must be at least 1, got {value}")
-    if getattr(args, "short_copies", 0) < 0:
-        problems.append(f"--short-copies must be 0 or more, got {args.short_copies}")
-    elif getattr(args, "short_copies", 0) and getattr(args, "init", "yamnet") == "scratch":
-        problems.append("--short-copies is part of the --init yamnet recipe; the scratch "
-                        "recipe augments its crops as it trains")
-    elif getattr(args, "short_copies", 0) and not getattr(args, "background", None):
-        problems.append("--short-copies puts short sounds into background noise: give the "
-                        "noise with --background DIR (e.g. ../shared/data/background/audio)")
+    for flag, what in (("--short-copies", "short sounds"), ("--quiet-copies", "quieter clips")):
+        copies = getattr(args, flag[2:].replace("-", "_"), 0)
+        if copies < 0:
+            problems.append(f"{flag} must be 0 or more, got {copies}")
+        elif copies and getattr(args, "init", "yamnet") == "scratch":
+            problems.append(f"{flag} is part of the --init yamnet recipe; the scratch "
+                            "recipe augments its crops as it trains")
+        elif copies and not getattr(args, "background", None):
+            problems.append(f"{flag} puts {what} into background noise: give the noise "
+                            "with --background DIR (e.g. ../shared/data/background/audio)")
     if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
         problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
                         f"layers), got {args.tune_top_layers}")
@@ -258,7 +265,7 @@ def train_one(options, args) -> dict:
     from soundwatch.train.settings import HeadConfig
 
     head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers,
-                      short_copies=args.short_copies)
+                      short_copies=args.short_copies, quiet_copies=args.quiet_copies)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
     if args.batch_size is not None:

@@ -558,7 +558,8 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
         "3 s apart in a quiet room (-60 dBFS noise) and in household noise (-35 dBFS), "
         "and (*short*) each clip's loudest single sound (at most 1 s) in that household "
         "noise at -6, 0 and +6 dB event-to-background ratio, the shape of the DCASE "
-        "office check below, "
+        "office check below, and (*far*) the quiet room with every clip 20 dB quieter, as "
+        "a microphone ten times further away hears it, "
         "through the app's own path (`soundwatch.scoring`, the detector at its defaults). "
         "A clip is found when an event of its label overlaps it; latency runs from its "
         "onset (first 10 ms within 30 dB of its peak) to the first *event started* of its "
@@ -599,8 +600,10 @@ def _dcase_section(add, dcase: dict) -> None:
     add("")
     add("Recordings by other people, in another room, never used for training or tuning: "
         "the 594 DCASE 2016 task 2 development segments (one office event each, mixed into "
-        "office background at -6, 0 and +6 dB event-to-background ratio), each placed 3 s "
-        "apart in a quiet stream and run through the app's path at the default settings. "
+        "office background at -6, 0 and +6 dB event-to-background ratio; quiet: about "
+        "-55 dBFS RMS), each placed 3 s apart in near silence (-90 dBFS, so as not to add "
+        "a noise of our own to theirs) and run through the app's path at the default "
+        "settings. "
         "Class -> label: " + ", ".join(f"{k} -> `{v}`" for k, v in dcase["mapping"].items()
                                        if v) + ".")
     add("")

@@ -33,6 +33,7 @@ from soundwatch.train.pretrained import (
     fit_head,
     head_inputs,
     home_label_indices,
+    quiet_training_windows,
     short_training_windows,
     whole_file_activity,
 )
@@ -46,7 +47,14 @@ log = logging.getLogger(__name__)
 
 YAMNET_LICENSE = ("YAMNet weights (tensorflow/models, research/audioset/yamnet): "
                   "Apache-2.0; AudioSet ontology class names: CC BY-SA 4.0")
-SHORT_FIELDS = ("short_copies", "short_max_frames", "short_snr_db_min", "short_snr_db_max")
+# Extra training windows, each set with its own caches (so adding one leaves the main
+# cache valid): name -> (the HeadConfig fields that make it, the function that cuts it).
+EXTRA_WINDOWS = {
+    "short": (("short_copies", "short_max_frames", "short_snr_db_min", "short_snr_db_max"),
+              short_training_windows),
+    "quiet": (("quiet_copies", "quiet_gain_db_min", "quiet_gain_db_max"),
+              quiet_training_windows),
+}
 DEFAULT_HOP_FRAMES = 25  # 0.25 s, the live hop (see the model card's latency figures)
 
 
@@ -140,25 +148,23 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     background = (cached_embeddings("yamnet-background-cells", key,
                                     compute_background_embeddings, options.cache_dir)["cells"]
                   if noise is not None else np.zeros((0, 3, 1024), np.float16))
-    # Short excerpts have their own cache, so adding them leaves the main one valid.
-    short_key = key + [json.dumps({k: getattr(config, k) for k in SHORT_FIELDS})]
-    with_short = bool(config.short_copies) and noise is not None
+    extras = {}  # name -> (cache key, windows()) of the extra sets this recipe uses
+    for seed_offset, (name, (fields, cut)) in enumerate(EXTRA_WINDOWS.items(), start=1):
+        if getattr(config, f"{name}_copies") and noise is not None:
+            extras[name] = (key + [json.dumps({k: getattr(config, k) for k in fields})],
+                            lambda cut=cut, seed=config.seed + seed_offset: cut(
+                                bank, noise, config, whole_file, np.random.default_rng(seed)))
+    for name, (extra_key, windows_of) in extras.items():
+        def compute_extra_embeddings(name=name, windows_of=windows_of):
+            windows = windows_of()
+            log.info("embedding %d %s-copy windows", len(windows.windows), name)
+            return {"cells": embed_time_cells(yamnet.body, windows.windows,
+                                              progress=options.progress),
+                    "record": windows.record, "active": windows.active}
 
-    def short_windows():
-        return short_training_windows(bank, noise, config, whole_file,
-                                      np.random.default_rng(config.seed + 1))
-
-    def compute_short_embeddings():
-        windows = short_windows()
-        log.info("embedding %d short-excerpt windows", len(windows.windows))
-        return {"cells": embed_time_cells(yamnet.body, windows.windows,
-                                          progress=options.progress),
-                "record": windows.record, "active": windows.active}
-
-    if with_short:
-        short = cached_embeddings("yamnet-short-cells", short_key, compute_short_embeddings,
-                                  options.cache_dir)
-        cached = {k: np.concatenate([cached[k], short[k]]) for k in ("cells", "record",
+        extra = cached_embeddings(f"yamnet-{name}-cells", extra_key,
+                                  compute_extra_embeddings, options.cache_dir)
+        cached = {k: np.concatenate([cached[k], extra[k]]) for k in ("cells", "record",
                                                                       "active")}
     embed_seconds = time.monotonic() - with_timer
 
@@ -194,11 +200,11 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
             lower, clip_training_windows(bank, noise, config, whole_file,
                                          np.random.default_rng(config.seed)).windows,
             progress=options.progress)}, options.cache_dir)["acts"]
-        if with_short:
+        for extra_name, (extra_key, windows_of) in extras.items():
             acts = np.concatenate([acts, cached_embeddings(
-                f"yamnet-short-lower{config.tune_top_layers}", short_key,
-                lambda: {"acts": embed_lower(lower, short_windows().windows,
-                                             progress=options.progress)},
+                f"yamnet-{extra_name}-lower{config.tune_top_layers}", extra_key,
+                lambda windows_of=windows_of: {"acts": embed_lower(
+                    lower, windows_of().windows, progress=options.progress)},
                 options.cache_dir)["acts"]])
         if len(acts) != len(cached["cells"]):
             raise RuntimeError(f"{name} cache out of step with the embedding cache: "

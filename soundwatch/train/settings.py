@@ -69,6 +69,11 @@ class HeadConfig:
     short_max_frames: int = 100
     short_snr_db_min: float = -6.0
     short_snr_db_max: float = 6.0
+    # extra noisy copies of every clip with the whole scene quiet_gain_db_min..max quieter:
+    # the sound further from the microphone (pretrained.quiet_training_windows)
+    quiet_copies: int = 0
+    quiet_gain_db_min: float = -30.0
+    quiet_gain_db_max: float = -10.0
     background_fraction: float = 0.7  # share of each background file used in training
     pooling: str = "mean"  # over YAMNet's time cells: "mean" or "mean+max" (pretrained.py)
     # YAMNet's last layers copied into the project branch and fine-tuned (top_tuning.py);
