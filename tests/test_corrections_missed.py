@@ -54,10 +54,11 @@ def faint_tone(path, level: float):
     return path
 
 
-def write_history(place, start: datetime, plateaus: dict[float, float], seconds: float = 40):
+def write_history(place, start: datetime, plateaus: dict[float, float], seconds: float = 40,
+                  plateau_s: float = 1.25):
     """A score history beside ``place/events.sqlite`` as `listen` would write it with the
     test model (version "test", one window every HOP_S from ``start``): tone_1k scores
-    0.02, and ``score`` for 1.25 s from each ``at_s`` of ``plateaus`` {at_s: score}."""
+    0.02, and ``score`` for ``plateau_s`` from each ``at_s`` of ``plateaus`` {at_s: score}."""
     classifier = SimpleNamespace(labels=LABELS, sample_rate_hz=RATE, window_samples=RATE // 2,
                                  metadata=SimpleNamespace(background_labels=(),
                                                           model_version="test"))
@@ -68,7 +69,7 @@ def write_history(place, start: datetime, plateaus: dict[float, float], seconds:
         end_s = 0.5 + hop * HOP_S
         row = np.full(len(LABELS), 0.02, np.float32)
         for at_s, score in plateaus.items():
-            if at_s < end_s <= at_s + 1.25:
+            if at_s < end_s <= at_s + plateau_s:
                 row[0] = score
         writer.on_scores(row, row, int(end_s * RATE))
     writer.on_stop()
@@ -378,3 +379,25 @@ def test_same_moment_is_half_the_shorter_range_or_more():
     assert same_moment(at(0), at(10), at(4), at(5))  # inside it
     assert not same_moment(at(0), at(3), at(2), at(5))  # 1 of 3 s: a neighbouring sound
     assert not same_moment(at(0), at(3), at(3), at(6))  # touching
+
+
+@pytest.mark.parametrize("plateau,plateau_s,says", [
+    # under threshold_on 0.8: the rescore that would show what a lower one adds
+    (0.6, 1.25, "scored at most 0.60 then, against threshold_on 0.80: try `soundwatch "
+                "rescore --since 1d --label tone_1k --threshold-on 0.55`"),
+    # over it for one window only: min_duration_s (0.5 s) is why no event came
+    (0.9, 0.25, "scored at most 0.90 then, against threshold_on 0.80, but not for the "
+                "0.5 s in a row that min_duration_s asks"),
+    (None, 0.0, "the score history holds no 'tone_1k' scores of that moment"),
+])
+def test_a_missed_mark_says_why_the_history_gave_no_event(place_dirs, model, tmp_path,
+                                                         capsys, plateau, plateau_s, says):
+    db = place_dirs / "events.sqlite"
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    if plateau is None:
+        with EventStore(db):
+            pass  # a database, no history
+    else:
+        write_history(place_dirs, start, {10.0: plateau}, plateau_s=plateau_s)
+    result = mark_faint_tone_missed(capsys, db, model, start, tmp_path)
+    assert says in result["history"], result["history"]

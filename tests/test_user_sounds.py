@@ -444,3 +444,25 @@ def test_a_name_that_reads_as_one_of_your_sounds_is_refused_naming_it(
     assert "pass --replace" in err
     assert (data_dir / "sounds.json").read_text() == before
     assert [len(s.info["examples"]) for s in read_sounds()] == [5]
+
+
+def test_the_list_says_how_each_sound_was_learnt(data_dir, recordings, capsys):
+    learn_chime(capsys, recordings)
+    code, out, _ = run(capsys, "sounds", "list")
+    assert code == 0 and "5 examples  learnt 20" in out, out  # learn's own time (UTC)
+    # A sound first named in a correction (`relabel --new`) has no learn time: a retrain
+    # from corrections made it.
+    path = data_dir / "sounds.json"
+    document = json.loads(path.read_text())
+    info = document["sounds"][0]["info"]
+    info.pop("learnt_utc")
+    info["retrained"] = {"corrected_positives": 3, "rejected_examples": 1,
+                         "retrained_utc": "2026-11-30T09:00:00Z", "learnt_examples": 0}
+    path.write_text(json.dumps(document))
+    code, out, _ = run(capsys, "sounds", "list")
+    assert ("+ 3 corrected, 1 rejected  learnt from corrections, retrained "
+            "2026-11-30T09:00:00Z") in out, out
+    info.pop("retrained")
+    path.write_text(json.dumps(document))
+    code, out, _ = run(capsys, "sounds", "list")
+    assert "learnt at an unknown time" in out and "?" not in out, out
