@@ -194,10 +194,12 @@ def with_model_classes(settings: DetectorSettings, classifier,
 
 
 def settings_for_classifier(settings: DetectorSettings, classifier,
-                            config_path: str | Path | None = None) -> DetectorSettings:
+                            config_path: str | Path | None = None,
+                            database: str | Path | None = None) -> DetectorSettings:
     """The detector settings ``classifier`` runs with, from the user's ``settings`` (read
     from ``config_path``, named in errors): the model's own per-class settings first,
-    then the thresholds learnt from the user's corrections (a raise applies where it is
+    then the thresholds learnt from the user's corrections in the place whose events go
+    to ``database`` (None: the default place's; a raise applies where it is
     higher than the class's ``threshold_on`` by then, a lowering only while that is still
     the one it was learnt from, bringing the class's ``threshold_off`` down with it:
     :func:`~soundwatch.corrections.thresholds.with_adjustments`), then the user's own
@@ -206,10 +208,11 @@ def settings_for_classifier(settings: DetectorSettings, classifier,
     Raises:
         SoundwatchError: see :func:`with_class_defaults`.
     """
-    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
     from soundwatch.sounds.apply import with_sound_settings
 
     settings = with_model_classes(settings, classifier, config_path)
     settings = with_adjustments(settings, classifier.labels,
+                                adjustments_path_for(database) if database else None,
                                 model_version=classifier.metadata.model_version)
     return with_sound_settings(settings, classifier)

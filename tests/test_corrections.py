@@ -116,16 +116,21 @@ def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs,
     assert len(list(kept.glob("*.flac"))) == 2  # both clips kept as examples
     # The learnt threshold lies just above the rejected peak: the replay of the same
     # stream loses both faint tones (the other one scored lower) and keeps the clear one.
-    adjustments = json.loads((place_dirs / "data" / "threshold_adjustments.json").read_text())
+    adjustments = json.loads((place_dirs / "threshold_adjustments.json").read_text())
     learnt = adjustments["labels"]["tone_3k"]["threshold_on"]
     assert adjustments["labels"]["tone_3k"]["model_version"] == "test"
     assert learnt == pytest.approx(round(faint_b["peak"] + MARGIN, 4), abs=1e-3)
     again = listen(capsys, audio, db, "--no-clips")
     assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
     code, out, err = run(capsys, "classify", audio["stream"], "--json", "--model",
-                         audio["model"])
+                         audio["model"], "--db", db)
     assert code == 0, err
     assert [e["label"] for e in json.loads(out)["events"]] == ["tone_3k"]
+    # Another place (its own database) has learnt nothing: all three tones fire there.
+    other = place_dirs / "workshop" / "workshop.sqlite"
+    elsewhere = listen(capsys, audio, other, "--no-clips")
+    assert [round(e["start_s"]) for e in elsewhere if e["label"] == "tone_3k"] == [3, 9, 15]
+    assert not (other.parent / "workshop.threshold_adjustments.json").exists()
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     assert code == 0, err
     counts = {row["label"]: row for row in map(json.loads, out.splitlines())}
@@ -310,7 +315,7 @@ def test_a_correction_refused_for_an_unreadable_adjustments_file_stores_nothing(
     db = place_dirs / "events.sqlite"
     listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
     faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
-    broken = place_dirs / "data" / "threshold_adjustments.json"
+    broken = place_dirs / "threshold_adjustments.json"
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text("{broken")
     before = db.read_bytes()
@@ -335,7 +340,7 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
         code, out, err = run(capsys, "events", action, event["id"], "--db", db, "--model",
                              audio["model"])
         assert code == 0, err
-    path = place_dirs / "data" / "threshold_adjustments.json"
+    path = place_dirs / "threshold_adjustments.json"
     learnt = json.loads(path.read_text())["labels"]
     assert learnt["tone_3k"]["threshold_on"] > learnt["tone_3k"]["base_threshold_on"]
     # Deleted (as the unreadable-file message once said): the same thresholds come back.

@@ -186,9 +186,12 @@ def test_without_history_the_kept_audio_is_scored_and_classify_then_finds_the_so
     assert result["missed_peak_source"] == "audio"
     assert 0.6 < result["missed_peak"] < 0.7
     assert result["threshold_on"] == pytest.approx(result["missed_peak"] - MARGIN, abs=1e-4)
-    code, out, err = run(capsys, "classify", moment, "--json", "--model", model)
+    code, out, err = run(capsys, "classify", moment, "--json", "--model", model, "--db", db)
     assert code == 0, err
     assert [e["label"] for e in json.loads(out)["events"]] == ["tone_1k"]
+    # the place's threshold, not the default place's
+    code, out, err = run(capsys, "classify", moment, "--json", "--model", model)
+    assert code == 0 and json.loads(out)["events"] == [], err
 
 
 def test_misses_out_of_bounds_are_reported_with_their_reason():

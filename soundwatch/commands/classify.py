@@ -29,6 +29,9 @@ def add_parser(subparsers) -> None:
                         help="onnxruntime threads (default: all CPU cores; offline analysis "
                         "has no real-time neighbours to leave room for)")
     parser.add_argument("--config", help="TOML settings file for the detection settings")
+    parser.add_argument("--db", help="the event database of the place whose learnt "
+                        "thresholds (from its corrections) apply (default: the config's, "
+                        "events.sqlite in the user data folder); nothing is written to it")
     parser.add_argument("--top-k", type=int, default=5, help="labels to show per file")
     add_detection_arguments(parser)
     parser.add_argument("--json", action="store_true",
@@ -66,7 +69,8 @@ def run(args) -> int:
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     # the model's per-class settings, those learnt from corrections, your sounds' own
     detection = settings_for_classifier(detection, classifier,
-                                        args.config or user_config_path())
+                                        args.config or user_config_path(),
+                                        database=args.db or settings.database_path())
     extractor = FeatureExtractor(classifier.spec)
     failed = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()

@@ -173,7 +173,7 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     from datetime import timedelta
 
     from soundwatch.class_defaults import with_class_defaults
-    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
     from soundwatch.score_history import history_dir, read_history
 
     # Windows that ended up to a window after the range still heard it.
@@ -185,7 +185,7 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
     detection = with_adjustments(
         with_class_defaults(settings.detection, segments[-1].class_defaults), (label,),
-        model_version=segments[-1].model_version)
+        adjustments_path_for(store.path), model_version=segments[-1].model_version)
     on, _, min_s = detection.class_values(label)
     if highest >= on and min_s > 0:  # a window reached it, no run of them long enough
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
@@ -213,7 +213,7 @@ def _user_sounds():
 
 def _show(args, store, settings) -> int:
     from soundwatch.corrections.record import correction_counts, reset_adjustment
-    from soundwatch.corrections.thresholds import read_adjustments
+    from soundwatch.corrections.thresholds import adjustments_path_for, read_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
 
@@ -222,7 +222,7 @@ def _show(args, store, settings) -> int:
     if args.rebuild:
         return _rebuild(args, store, settings)
     if args.reset:
-        adjustments, _ = read_adjustments()
+        adjustments, _ = read_adjustments(adjustments_path_for(store.path))
         if args.reset not in adjustments and not store.corrections(args.reset):
             raise SoundwatchError(f"{args.reset!r} has no corrections and no learnt "
                                   "threshold; `soundwatch events corrections` lists those")
@@ -234,7 +234,7 @@ def _show(args, store, settings) -> int:
               + "; its corrections so far no longer count towards one")
         return 0
     counts = correction_counts(store)
-    adjustments, _ = read_adjustments()
+    adjustments, _ = read_adjustments(adjustments_path_for(store.path))
     labels = sorted(set(counts) | set(adjustments))
     keys = ("confirmed", "rejected", "relabelled_to", "missed")
     if args.json:
@@ -266,7 +266,7 @@ def _show(args, store, settings) -> int:
 def _rebuild(args, store, settings) -> int:
     """`events corrections --rebuild`: the learnt thresholds again, from the database."""
     from soundwatch.corrections.record import database_resets, rebuild_adjustments
-    from soundwatch.corrections.thresholds import default_adjustments_path
+    from soundwatch.corrections.thresholds import adjustments_path_for
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier, default_model_path
 
@@ -297,7 +297,7 @@ def _rebuild(args, store, settings) -> int:
                 "the lost file only, so the corrections it had cleared count again: reset "
                 "that label again to clear them)")
     print(f"{len(learnt)} learnt threshold(s) rebuilt from the corrections in {store.path} "
-          f"into {default_adjustments_path()}" + note)
+          f"into {adjustments_path_for(store.path)}" + note)
     for label, adjustment in sorted(learnt.items()):
         print(f"{label}: {adjustment.reason}")
     return 0

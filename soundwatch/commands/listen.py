@@ -123,7 +123,8 @@ def run(args) -> int:
     store = None if args.no_db else EventStore(settings.database_path())
     # the model's per-class settings, those learnt from corrections, your sounds' own
     detection = settings_for_classifier(settings.detection, classifier,
-                                        args.config or user_config_path())
+                                        args.config or user_config_path(),
+                                        database=settings.database_path())
     monitor = Monitor(source, classifier, detection, store=store, clips=clips,
                       session_info={"config": str(args.config or ""),
                                     "clips": settings.clips.enabled},

@@ -43,7 +43,7 @@ def run(args) -> int:
     from soundwatch.class_defaults import with_class_defaults
     from soundwatch.commands.detection_options import split_labels
     from soundwatch.config import load_settings, user_config_path
-    from soundwatch.corrections.thresholds import with_adjustments
+    from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
     from soundwatch.errors import SoundwatchError
     from soundwatch.rescoring import compare, rescore
     from soundwatch.score_history import covered_s, history_dir, read_history
@@ -76,7 +76,7 @@ def run(args) -> int:
     detection = with_class_defaults(detection, segments[-1].class_defaults,
                                     args.config or user_config_path())
     if not args.without_learnt:
-        detection = with_adjustments(detection, known,
+        detection = with_adjustments(detection, known, adjustments_path_for(path),
                                      model_version=segments[-1].model_version)
     detection = with_min_durations(detection, segments[-1].sound_min_duration_s)
     rescored = rescore(segments, detection, only)

@@ -129,7 +129,8 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         new_ok: ``label`` may name a new sound.
         audio: the event's audio ((n,) float32, rate) when no clip holds it (the
             window's ring).
-        adjustments_path: the learnt thresholds file (default: the user data folder's).
+        adjustments_path: the learnt thresholds file (default: the database's,
+            :func:`~soundwatch.corrections.thresholds.adjustments_path_for`).
         model_version: the model whose scores the event's peak is (recorded with the
             learnt threshold).
         classifier: the :class:`~soundwatch.model.Classifier` in use (None: a relabel's
@@ -143,6 +144,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             adjustments file that cannot be written comes after the row is stored (the
             error says so).
     """
+    adjustments_path = adjustments_file(store, adjustments_path)
     if kind not in ("confirm", "reject", "relabel"):
         raise ValueError(f"kind must be confirm, reject or relabel, got {kind!r}")
     event = store.event_by_id(row_id)
@@ -235,7 +237,8 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
             measured and no threshold learnt).
         detection: the settings in force without learnt thresholds (the model's own
             per-class values included), as for :func:`correct_event`.
-        adjustments_path: the learnt thresholds file (default: the user data folder's).
+        adjustments_path: the learnt thresholds file (default: the database's,
+            :func:`~soundwatch.corrections.thresholds.adjustments_path_for`).
         audio: ((n,) float32 samples, their rate in Hz): the range's own audio, as the
             window's stretch bar cuts it from the engine's ring (not with ``audio_path``).
 
@@ -247,6 +250,7 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
             be written comes after the row is stored (the error says so).
         ValueError: both ``audio`` and ``audio_path``.
     """
+    adjustments_path = adjustments_file(store, adjustments_path)
     if audio is not None and audio_path is not None:
         raise ValueError("pass the moment's audio as samples or as a file, not both")
     label = labels.check(label, new_ok)
@@ -347,6 +351,7 @@ def update_adjustment(store, label: str, detection: DetectorSettings,
     label relabelled to it counts as missed, with the score it held there) and save it,
     or remove it when they neither move it nor leave a miss or a still-firing false alarm
     to report; returns it."""
+    adjustments_path = adjustments_file(store, adjustments_path)
     adjustments, resets = read_adjustments(adjustments_path)
     adjustment = _learn_into(adjustments, resets, store, label, detection, model_version)
     write_adjustments(adjustments, resets, adjustments_path)
@@ -388,10 +393,7 @@ def rebuild_adjustments(store, model_labels, detection: DetectorSettings,
     Raises:
         SoundwatchError: the file cannot be moved aside or written.
     """
-    from soundwatch.corrections.thresholds import default_adjustments_path
-
-    path = Path(adjustments_path) if adjustments_path is not None else (
-        default_adjustments_path())
+    path = adjustments_file(store, adjustments_path)
     moved = None
     resets_known = path.exists()
     try:
@@ -449,10 +451,19 @@ def database_resets(rows: list[dict]) -> dict[str, int]:
     return {row["event_label"]: row["id"] for row in rows if row["kind"] == "reset"}
 
 
+def adjustments_file(store, adjustments_path: str | Path | None) -> Path:
+    """``adjustments_path``, or (None) the learnt thresholds file of ``store``'s place."""
+    from soundwatch.corrections.thresholds import adjustments_path_for
+
+    return Path(adjustments_path) if adjustments_path is not None else (
+        adjustments_path_for(store.path))
+
+
 def reset_adjustment(store, label: str, adjustments_path: str | Path | None = None
                      ) -> Adjustment | None:
     """Remove ``label``'s learnt threshold; its corrections so far no longer count (they
     stay in the database). Returns the removed adjustment (None: there was none)."""
+    adjustments_path = adjustments_file(store, adjustments_path)
     adjustments, resets = read_adjustments(adjustments_path)
     removed = adjustments.pop(label, None)
     from soundwatch.store import _iso

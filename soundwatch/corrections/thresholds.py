@@ -28,8 +28,9 @@ confirmed one), keeps its threshold with that report (``threshold_on`` equal to
 the report says what does stop it: ignoring the label, or its own ``threshold_on`` in the
 config file.
 
-Adjustments live in ``threshold_adjustments.json`` in the user data folder and are
-applied by ``listen``, ``classify``, ``rescore`` and the window as per-class overrides
+Adjustments live beside the database of the place they were learnt in
+(:func:`adjustments_path_for`; ``threshold_adjustments.json`` in the user data folder for
+the default database) and are applied by ``listen``, ``classify``, ``rescore`` and the window as per-class overrides
 (:func:`with_adjustments`): a raised ``threshold_on`` where it is higher than the one in
 force (a higher one set in the config file wins); a lowered one only while the
 threshold in force is still the one it was learnt from (a value changed in the config
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 FORMAT = "soundwatch-threshold-adjustments"
 VERSION = 1
 FILE_NAME = "threshold_adjustments.json"
+DEFAULT_DATABASE_NAME = "events.sqlite"  # config's default database, in the user data folder
 MAX_RAISE = 0.25  # a correction never raises a threshold_on by more than this
 MAX_THRESHOLD_ON = 0.95  # nor above this: a label that should never fire is ignored instead
 # A missed event never lowers a threshold_on by more than this: the same step as a raise;
@@ -76,11 +78,24 @@ MIN_THRESHOLD_ON = 0.4
 MARGIN = 0.01  # the new threshold lies this far above a rejected peak / below a missed one
 
 
+def adjustments_path_for(database: str | Path) -> Path:
+    """The learnt thresholds of the place whose events are in ``database``: beside it,
+    ``threshold_adjustments.json`` for a database named ``events.sqlite`` (the default's
+    name; so the default place's file is where it always was), else
+    ``<database stem>.threshold_adjustments.json``. Each place learns its own: a false
+    alarm rejected in the workshop does not raise a threshold in the nursery."""
+    database = Path(database)
+    if database.name == DEFAULT_DATABASE_NAME:
+        return database.with_name(FILE_NAME)
+    return database.with_name(f"{database.stem}.{FILE_NAME}")
+
+
 def default_adjustments_path() -> Path:
-    """``threshold_adjustments.json`` in the user data folder."""
+    """The default place's learnt thresholds: ``threshold_adjustments.json`` in the user
+    data folder, beside the default database."""
     from soundwatch.config import user_data_dir
 
-    return user_data_dir() / FILE_NAME
+    return adjustments_path_for(user_data_dir() / DEFAULT_DATABASE_NAME)
 
 
 @dataclass(frozen=True)

@@ -227,11 +227,11 @@ class CorrectionsController:
         if store is None:
             return
         from soundwatch.corrections.record import correction_counts
-        from soundwatch.corrections.thresholds import read_adjustments
+        from soundwatch.corrections.thresholds import adjustments_path_for, read_adjustments
 
         try:
             counts = correction_counts(store)
-            adjustments, _ = read_adjustments()
+            adjustments, _ = read_adjustments(adjustments_path_for(store.path))
         except Exception as exc:  # a broken database or file must not stop the window
             log.warning("cannot show the corrections: %s", exc)
             return
@@ -246,12 +246,14 @@ class CorrectionsController:
         timeline's threshold lines."""
         if self.session.classifier is None:
             return
-        from soundwatch.corrections.thresholds import with_adjustments
+        from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
 
         model = self._labels().model
         base = self._base()
-        applied = with_adjustments(base, model, model_version=(
-            self.session.classifier.metadata.model_version))
+        store = self.session.store
+        applied = with_adjustments(
+            base, model, adjustments_path_for(store.path) if store is not None else None,
+            model_version=self.session.classifier.metadata.model_version)
         learnt = {label: applied.class_values(label)[0] for label in model
                   if applied.class_values(label)[0] != base.class_values(label)[0]}
         panel = self.window.class_panel
@@ -276,7 +278,7 @@ class CorrectionsController:
         store = self.session.store
         if store is None:
             return ""
-        from soundwatch.corrections.thresholds import with_adjustments
+        from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
         from soundwatch.detect import ClassSettings
         from soundwatch.rescoring import rescore
         from soundwatch.score_history import covered_s, history_dir, read_history
@@ -297,7 +299,7 @@ class CorrectionsController:
                                threshold_on=threshold, threshold_off=None)
             settings = with_adjustments(
                 replace(base, classes={**base.classes, label: override}), (label,),
-                model_version=segments[-1].model_version)
+                adjustments_path_for(store.path), model_version=segments[-1].model_version)
             return len(rescore(segments, settings, only=(label,)))
 
         covered = covered_s(segments)

@@ -372,7 +372,9 @@ class ListeningSession:
         detection = detection or DetectorSettings()
         if self.classifier is None:
             return detection
-        return settings_for_classifier(detection, self.classifier)
+        return settings_for_classifier(
+            detection, self.classifier,
+            database=self.store.path if self.store is not None else None)
 
     def _inference_ms(self) -> float | None:
         timed = self._timed_classifier
