@@ -486,6 +486,12 @@ def _pretrained_recipe(final: dict) -> list[str]:
            f"{c['short_snr_db_min']:g} to {c['short_snr_db_max']:+g} dB "
            "(`benchmarks/short_choice.json` compares it on the validation fold)."]
           if c.get("short_copies") else []),
+        *([f"- sounds further away: {c['quiet_copies']} more noisy cop"
+           f"{'y' if c['quiet_copies'] == 1 else 'ies'} of every ESC-50 clip with the whole "
+           f"scene made {-c['quiet_gain_db_max']:g} to {-c['quiet_gain_db_min']:g} dB "
+           "quieter (`benchmarks/quiet_choice.json` compares it on the validation fold; the "
+           "*far* room measures it)."]
+          if c.get("quiet_copies") else []),
         "- the recipe (head size, dropout, epochs, pooling, noisy copies) was chosen on a "
         "validation fold (fold 2, trained on folds 3-5), never on a test fold.",
     ]
