@@ -133,6 +133,20 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     assert events["folds"]["1"]["short"]["ebr_-6_db"]["clips"] == 12
     assert 0.0 <= events["pooled"]["short"]["recall_mean"] <= 1.0
     assert (out / "fold1" / "events.json").is_file()
+    assert events["folds"]["1"]["far"]["clips"] == 12  # the clips 20 dB quieter
+    # A fold measured before a room existed gets that room alone; the rest is reused.
+    cache = out / "fold1" / "events.json"
+    measured = json.loads(cache.read_text())
+    measured.pop("far")
+    measured["quiet"]["recall"] = 0.123  # a mark: kept, not measured again
+    cache.write_text(json.dumps(measured))
+    capsys.readouterr()
+    assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
+                 "--no-baselines", "--events"]) == 0
+    printed = capsys.readouterr().out
+    assert "fold 1 far:" in printed and "fold 1 quiet:" not in printed
+    again = json.loads(cache.read_text())
+    assert again["quiet"]["recall"] == 0.123 and again["far"]["clips"] == 12
     # A second call reuses the finished folds instead of training again.
     assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
                  "--no-baselines"]) == 0

@@ -290,12 +290,15 @@ def _fold_events(args, out_dir: Path) -> dict:
     for fold in args.folds:
         run_dir = fold_dir(out_dir, fold)
         cache = run_dir / "events.json"
+        cached = {}
         if cache.is_file():
             cached = json.loads(cache.read_text())
-            if (cached.pop("detector_settings", None) == wanted
-                    and all(room in cached for room in EVENT_ROOMS)):
-                per_fold[fold] = cached
-                continue
+            if cached.pop("detector_settings", None) != wanted:
+                cached = {}  # measured at other settings: all rooms again
+        missing = [room for room in EVENT_ROOMS if room not in cached]
+        if not missing:
+            per_fold[fold] = {room: cached[room] for room in EVENT_ROOMS}
+            continue
         if not fold_finished(out_dir, fold):
             continue
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -305,10 +308,12 @@ def _fold_events(args, out_dir: Path) -> dict:
                  if r.fold == fold]
         noise = background_tail_stream([r.path for r in backgrounds], rate,
                                        summary["config"]["background_fraction"])
-        per_fold[fold] = fold_event_report(classifier, clips, noise, settings)
+        # a room added since the fold was measured is measured alone
+        added = fold_event_report(classifier, clips, noise, settings, rooms=missing)
+        per_fold[fold] = {room: cached.get(room) or added[room] for room in EVENT_ROOMS}
         cache.write_text(json.dumps({**per_fold[fold], "detector_settings": wanted},
                                     indent=1))
-        for room, figures in per_fold[fold].items():
+        for room, figures in added.items():
             print(f"fold {fold} {room}: recall {figures['recall']:.3f}, latency p50 "
                   f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
                   f"{figures['false_events_per_hour']} false events/h")
