@@ -308,9 +308,8 @@ def dcase_report(classifier, segments_dir: str | Path, settings=None) -> dict:
 
     Each segment (one annotated event already mixed into office background at -6, 0 or
     +6 dB) is placed, per ratio, 3 s apart in near silence (:data:`DCASE_BED_DBFS`); a
-    segment is found when an event
-    of its mapped label (:data:`DCASE_LABELS`) overlaps it. Classes without a label are
-    counted apart ("not covered"), never as found.
+    segment is found when an event of its mapped label (:data:`DCASE_LABELS`) overlaps
+    it. Classes without a label are counted apart ("not covered"), never as found.
 
     Raises:
         SoundwatchError: the folder has no segments named as DCASE 2016 names them.

@@ -48,12 +48,13 @@ log = logging.getLogger(__name__)
 YAMNET_LICENSE = ("YAMNet weights (tensorflow/models, research/audioset/yamnet): "
                   "Apache-2.0; AudioSet ontology class names: CC BY-SA 4.0")
 # Extra training windows, each set with its own caches (so adding one leaves the main
-# cache valid): name -> (the HeadConfig fields that make it, the function that cuts it).
+# cache valid): name -> (the HeadConfig fields that make it (its cache key), the function
+# that cuts it, its random stream: config.seed + this).
 EXTRA_WINDOWS = {
     "short": (("short_copies", "short_max_frames", "short_snr_db_min", "short_snr_db_max"),
-              short_training_windows),
+              short_training_windows, 1),
     "quiet": (("quiet_copies", "quiet_gain_db_min", "quiet_gain_db_max"),
-              quiet_training_windows),
+              quiet_training_windows, 2),
 }
 DEFAULT_HOP_FRAMES = 25  # 0.25 s, the live hop (see the model card's latency figures)
 
@@ -149,7 +150,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                                     compute_background_embeddings, options.cache_dir)["cells"]
                   if noise is not None else np.zeros((0, 3, 1024), np.float16))
     extras = {}  # name -> (cache key, windows()) of the extra sets this recipe uses
-    for seed_offset, (name, (fields, cut)) in enumerate(EXTRA_WINDOWS.items(), start=1):
+    for name, (fields, cut, seed_offset) in EXTRA_WINDOWS.items():
         if getattr(config, f"{name}_copies") and noise is not None:
             extras[name] = (key + [json.dumps({k: getattr(config, k) for k in fields})],
                             lambda cut=cut, seed=config.seed + seed_offset: cut(
