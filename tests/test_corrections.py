@@ -379,10 +379,24 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
     assert code == 0 and "0 learnt threshold(s)" in out and "count again" not in out, err
     assert "resets kept from the database: tone_3k" in out
     assert json.loads(path.read_text())["labels"] == {}
-    # the reset is not a correction of its own in the counts
+    # the reset is not a correction of its own in the counts, and the two it cleared no
+    # longer count towards a threshold: they are shown apart
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     rows = {r["label"]: r for r in map(json.loads, out.splitlines())}
-    assert (rows["tone_3k"]["confirmed"], rows["tone_3k"]["rejected"]) == (1, 1)
+    assert (rows["tone_3k"]["confirmed"], rows["tone_3k"]["rejected"],
+            rows["tone_3k"]["cleared"]) == (0, 0, 2)
+    code, out, err = run(capsys, "events", "corrections", "--db", db)
+    assert "2 earlier correction(s) cleared by a reset" in out, out
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], "--db", db, "--model",
+                         audio["model"])
+    assert code == 0, err
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    rows = {r["label"]: r for r in map(json.loads, out.splitlines())}
+    assert (rows["tone_3k"]["rejected"], rows["tone_3k"]["cleared"]) == (1, 2)
+    with EventStore(db) as store:  # as it was, for what follows
+        store._db.execute("DELETE FROM corrections WHERE id = (SELECT MAX(id) FROM "
+                          "corrections)")
+        store._db.commit()
     # A reset an older version kept in the file only is lost with it, and the rebuild
     # says its corrections count again.
     with EventStore(db) as store:

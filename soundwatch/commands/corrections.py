@@ -236,7 +236,7 @@ def _show(args, store, settings) -> int:
     counts = correction_counts(store)
     adjustments, _ = read_adjustments(adjustments_path_for(store.path))
     labels = sorted(set(counts) | set(adjustments))
-    keys = ("confirmed", "rejected", "relabelled_to", "missed")
+    keys = ("confirmed", "rejected", "relabelled_to", "missed", "cleared")
     if args.json:
         for label in labels:
             adjustment = adjustments.get(label)
@@ -259,7 +259,9 @@ def _show(args, store, settings) -> int:
         adjustment = adjustments.get(label)
         print(f"{label:<24} {c.get('confirmed', 0):>9} {c.get('rejected', 0):>8} "
               f"{c.get('relabelled_to', 0):>10} {c.get('missed', 0):>6}  "
-              + (adjustment.reason if adjustment else "-"))
+              + (adjustment.reason if adjustment else "-")
+              + (f" ({c['cleared']} earlier correction(s) cleared by a reset)"
+                 if c.get("cleared") else ""))
     return 0
 
 

@@ -475,18 +475,26 @@ def reset_adjustment(store, label: str, adjustments_path: str | Path | None = No
 
 
 def correction_counts(store) -> dict[str, Counter]:
-    """Per label: ``confirmed``, ``rejected`` (not this, or relabelled to another sound),
-    ``relabelled_to`` (events said to be it) and ``missed``."""
+    """Per label, the corrections that count towards its learnt threshold (those since
+    its last reset): ``confirmed``, ``rejected`` (not this, or relabelled to another
+    sound), ``relabelled_to`` (events said to be it) and ``missed``; and ``cleared``: its
+    corrections made before that reset."""
     counts: dict[str, Counter] = {}
-    for row in store.corrections():
+    rows = store.corrections()
+    resets = database_resets(rows)
+    for row in rows:
         if row["kind"] == "reset":
             continue
         event_label, label = row["event_label"], row["label"]
         if event_label is not None:
             key = "confirmed" if label == event_label else "rejected"
+            if row["id"] <= resets.get(event_label, 0):
+                key = "cleared"
             counts.setdefault(event_label, Counter())[key] += 1
         if label is not None and label != event_label:
             key = "missed" if row["kind"] == "missed" else "relabelled_to"
+            if row["id"] <= resets.get(label, 0):
+                key = "cleared"
             counts.setdefault(label, Counter())[key] += 1
     return counts
 

@@ -235,10 +235,15 @@ class CorrectionsController:
         except Exception as exc:  # a broken database or file must not stop the window
             log.warning("cannot show the corrections: %s", exc)
             return
+        notes = {label: a.reason for label, a in adjustments.items()}
+        for label, c in counts.items():
+            if c["cleared"]:
+                notes[label] = "; ".join(
+                    [notes[label]] * (label in notes)
+                    + [f"{c['cleared']} earlier correction(s) cleared by a reset"])
         self.window.class_panel.set_corrections(
             {label: (c["confirmed"], c["rejected"], c["missed"], c["relabelled_to"])
-             for label, c in counts.items()},
-            {label: a.reason for label, a in adjustments.items()})
+             for label, c in counts.items()}, notes)
         self.show_learnt()
 
     def show_learnt(self) -> None:
