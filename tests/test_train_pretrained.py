@@ -243,22 +243,31 @@ def test_a_pause_in_a_whole_file_label_is_not_taught_as_that_label():
     assert np.all(active[starts >= 110] == 0)  # wholly in the pause
 
 
-def test_short_excerpts_put_one_short_sound_into_noise_at_the_asked_ratio():
+def tone_bank_and_hiss(rng):
+    """A bank of one 2 s tone twice (a short-event clip, then a whole-file one) and a
+    bank of 4 s of hiss (the background)."""
+    from pathlib import Path
+
     from soundwatch.train.datasets import ClipRecord
     from soundwatch.train.feature_cache import FeatureBank
-    from soundwatch.train.pretrained import short_training_windows
 
-    rng = np.random.default_rng(2)
-    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
+    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)
     hiss = compute_features((0.01 * rng.standard_normal(4 * RATE_HZ)).astype(np.float32),
                             YAMNET_SPEC)
-    path = __import__("pathlib").Path
-    records = [ClipRecord(path=path(f"{i}.wav"), label="tone", dataset="x",
+    records = [ClipRecord(path=Path(f"{i}.wav"), label="tone", dataset="x",
                           fold=1 if i == 0 else None) for i in range(2)]
     bank = FeatureBank(records, np.concatenate([clip, clip]),
                        np.array([0, len(clip), 2 * len(clip)]))
-    noise = FeatureBank([ClipRecord(path=path("n.wav"), label="", dataset="bg", fold=None)],
+    noise = FeatureBank([ClipRecord(path=Path("n.wav"), label="", dataset="bg", fold=None)],
                         hiss, np.array([0, len(hiss)]))
+    return bank, noise
+
+
+def test_short_excerpts_put_one_short_sound_into_noise_at_the_asked_ratio():
+    from soundwatch.train.pretrained import short_training_windows
+
+    rng = np.random.default_rng(2)
+    bank, noise = tone_bank_and_hiss(rng)
     config = dataclasses.replace(HeadConfig(), short_copies=3, short_max_frames=40,
                                  short_snr_db_min=0.0, short_snr_db_max=0.0, lead_frames=72,
                                  hop_frames=24)
@@ -291,21 +300,10 @@ def test_scaled_magnitudes_are_the_features_of_the_scaled_audio():
 
 
 def test_quiet_copies_are_noisy_copies_made_quieter_by_the_asked_gain():
-    from soundwatch.train.datasets import ClipRecord
-    from soundwatch.train.feature_cache import FeatureBank
     from soundwatch.train.pretrained import clip_training_windows, quiet_training_windows
 
     rng = np.random.default_rng(3)
-    clip = compute_features(in_silence(synth("tone", rng), rng), YAMNET_SPEC)  # 2 s
-    hiss = compute_features((0.01 * rng.standard_normal(4 * RATE_HZ)).astype(np.float32),
-                            YAMNET_SPEC)
-    path = __import__("pathlib").Path
-    records = [ClipRecord(path=path(f"{i}.wav"), label="tone", dataset="x",
-                          fold=1 if i == 0 else None) for i in range(2)]
-    bank = FeatureBank(records, np.concatenate([clip, clip]),
-                       np.array([0, len(clip), 2 * len(clip)]))
-    noise = FeatureBank([ClipRecord(path=path("n.wav"), label="", dataset="bg", fold=None)],
-                        hiss, np.array([0, len(hiss)]))
+    bank, noise = tone_bank_and_hiss(rng)
     config = dataclasses.replace(HeadConfig(), quiet_copies=2, noisy_copies=0,
                                  quiet_gain_db_min=-25.0, quiet_gain_db_max=-15.0)
     quiet = quiet_training_windows(bank, noise, config, [False, True], rng)
