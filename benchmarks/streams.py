@@ -28,6 +28,14 @@ from soundwatch.train.event_eval import (
 )
 
 RATE_HZ = 16000
+# The Speech Commands household recordings under the 'noisy' background.
+NOISY_BED_FILES = ("doing_the_dishes", "running_tap", "exercise_bike")
+# ESC-50 categories that are the ordinary sound of a place (weather, machines, steps,
+# typing): false-event streams, and (other folds) generic negatives for learnt sounds.
+AMBIENT_CATEGORIES = ("rain", "wind", "sea_waves", "crackling_fire", "vacuum_cleaner",
+                      "washing_machine", "engine", "airplane", "train", "helicopter",
+                      "clock_tick", "keyboard_typing", "footsteps", "mouse_click",
+                      "pouring_water", "toilet_flush", "water_drops", "brushing_teeth")
 
 
 def esc50_rows(fold: int | None = None) -> list[dict]:
@@ -50,7 +58,7 @@ def background_audio(kind: str, seconds: float, seed: int = 0,
     if kind == "quiet":
         return quiet_bed(n, seed)
     files = sorted((require_shared_data() / "background" / "audio").glob("*.flac"))
-    files = [f for f in files if f.stem in ("doing_the_dishes", "running_tap", "exercise_bike")]
+    files = [f for f in files if f.stem in NOISY_BED_FILES]
     heads = [audio[:int(len(audio) * head_fraction)]
              for audio in (load_audio(f, RATE_HZ)[0] for f in files)]
     return noise_bed(np.concatenate(heads), n)

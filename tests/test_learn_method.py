@@ -11,7 +11,7 @@ from soundwatch.model import Classifier, default_model_path
 from soundwatch.scoring import detect_stream
 from soundwatch.sounds.apply import WithUserSounds
 from soundwatch.sounds.augment import active_rms, noisy_copies
-from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
 from soundwatch.sounds.learn import learn_sound
 from tests.test_user_sounds import RATE, chime, noise, place, write_chime_examples
 
@@ -41,8 +41,8 @@ def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_nega
     positives = rng.standard_normal((60, dim)) + direction
     negatives = rng.standard_normal((300, dim))
     fresh = rng.standard_normal((20000, dim))
-    held_out = fit_head(positives, negatives, held_out=True)
-    in_sample = fit_head(positives, negatives, held_out=False)
+    held_out = fit_head(positives, negatives, held_out=True, negative_rate=1e-3)
+    in_sample = fit_head(positives, negatives, held_out=False, negative_rate=1e-3)
     rate_held_out = float(np.mean(held_out.logits(fresh) >= held_out.threshold_logit))
     rate_in_sample = float(np.mean(in_sample.logits(fresh) >= in_sample.threshold_logit))
     # 100 held-out windows: the threshold is their highest logit, so a fresh window
@@ -51,6 +51,21 @@ def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_nega
     assert rate_in_sample > 5 * rate_held_out
     fresh_positives = rng.standard_normal((2000, dim)) + direction
     assert np.mean(held_out.logits(fresh_positives) >= held_out.threshold_logit) > 0.1
+
+
+def test_the_default_threshold_lets_through_about_its_stated_share_of_fresh_negatives():
+    rng = np.random.default_rng(8)
+    dim = 64
+    direction = rng.standard_normal(dim)
+    direction *= 3.0 / np.linalg.norm(direction)
+    positives = rng.standard_normal((60, dim)) + direction
+    head = fit_head(positives, rng.standard_normal((3000, dim)))
+    fresh = rng.standard_normal((40000, dim))
+    rate = float(np.mean(head.logits(fresh) >= head.threshold_logit))
+    assert NEGATIVE_RATE_AT_THRESHOLD / 2 <= rate <= NEGATIVE_RATE_AT_THRESHOLD * 2
+    stricter = fit_head(positives, rng.standard_normal((3000, dim)),
+                        negative_rate=NEGATIVE_RATE_AT_THRESHOLD / 10)
+    assert stricter.threshold_logit > head.threshold_logit
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +94,14 @@ def test_a_chime_learnt_with_noisy_copies_is_found_in_noise_at_0_db(classifier, 
     # The same noise without chimes fires nothing.
     quiet = noise(rng, 20.0, level=float(level))
     assert detect_stream(quiet, WithUserSounds(classifier, [sound]), settings)[1] == []
+
+
+def test_the_shipped_generic_negatives_fit_the_shipped_model(classifier):
+    """A model update without `python -m benchmarks.make_generic_negatives` would leave
+    every learnt sound without its speech, music and ambient-noise negatives."""
+    from soundwatch.sounds.apply import embedding_dim
+    from soundwatch.sounds.negatives import generic_negatives
+
+    negatives = generic_negatives(classifier.embedding_version, embedding_dim(classifier))
+    assert negatives is not None, "re-run python -m benchmarks.make_generic_negatives"
+    assert negatives.shape[0] >= 2000 and np.isfinite(negatives).all()

@@ -12,6 +12,7 @@ import soundfile
 
 from soundwatch.cli import main
 from soundwatch.model import Classifier, shipped_model_path
+from soundwatch.sounds.learn import LEARNT_MIN_DURATION_S
 
 RATE = 16000
 
@@ -237,7 +238,7 @@ def test_a_learnt_sound_carries_its_own_min_duration_and_classify_applies_it(
     learn_chime(capsys, recordings)
     path = data_dir / "sounds.json"
     data = json.loads(path.read_text())
-    assert data["sounds"][0]["min_duration_s"] == 0.25
+    assert data["sounds"][0]["min_duration_s"] == LEARNT_MIN_DURATION_S
     data["sounds"][0]["min_duration_s"] = 5.0  # longer than the chime: never an event
     path.write_text(json.dumps(data))
     code, out, err = run(capsys, "classify", recordings["stream"], "--json")

@@ -26,7 +26,7 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.augment import noisy_copies
-from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
 from soundwatch.sounds.library import (
     UserSound,
     check_label,
@@ -48,15 +48,15 @@ LOUD_RANGE_DB = 10.0
 LEARN_HOP_S = 0.12
 # A head learnt without one example must recognise at least this share of them.
 MIN_LEAVE_ONE_OUT_RECALL = 0.6
-# Each example can also be learnt mixed with synthesised noise at these SNRs (dB; see
-# :mod:`.augment`). Off by default: in benchmarks/bench_learn_sound.py --tune it raised
-# recall in noise (13 -> 35-45 %) but also false events on real noise (1 -> 9-33 per
-# hour), over the 2 per hour target; pass ``snrs_db`` to learn_sound to use it.
-AUGMENT_SNRS_DB: tuple[float, ...] = ()
+# Each example is also learnt mixed with synthesised noise at these SNRs (dB; see
+# :mod:`.augment`), so that the sound is known in a noisy room. With the generic
+# negatives' ambient noise (which keeps the noise itself from firing), this doubled
+# recall in noise on benchmarks/bench_learn_sound.py's tuning classes
+# (learn_sound_tune.json); without those negatives it made false events on real noise.
+AUGMENT_SNRS_DB: tuple[float, ...] = (6.0, 12.0)
 # The detector's min_duration_s for a learnt sound (its class override; see
-# :func:`~soundwatch.sounds.apply.with_sound_settings`), chosen the same way: the
-# detector-wide 0.5 s drops short sounds seen by one or two windows.
-LEARNT_MIN_DURATION_S = 0.25
+# :func:`~soundwatch.sounds.apply.with_sound_settings`), chosen the same way.
+LEARNT_MIN_DURATION_S = 0.5
 
 
 def embed_recording(path: str | Path, classifier, hop_s: float | None = None
@@ -194,7 +194,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 negatives: Sequence[str | Path | np.ndarray] = (), taken: Sequence[str] = (),
                 model_labels: Sequence[str] = (), kept: dict | None = None,
                 snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB, held_out_calibration: bool = True,
-                min_duration_s: float | None = LEARNT_MIN_DURATION_S) -> UserSound:
+                min_duration_s: float | None = LEARNT_MIN_DURATION_S,
+                negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -214,6 +215,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         held_out_calibration: see :func:`~soundwatch.sounds.head.fit_head`.
         min_duration_s: the sound's own detector ``min_duration_s`` (None: the
             detector-wide value).
+        negative_rate: see :func:`~soundwatch.sounds.head.fit_head`.
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts (of them
@@ -255,7 +257,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     recognised = 0
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
-        head = fit_head(rest, negative, held_out_calibration)
+        head = fit_head(rest, negative, held_out_calibration, negative_rate)
         clean = windows[held_out][0]
         recognised += bool(head.logits(clean).max() >= head.threshold_logit)
     recall = recognised / len(positives)
@@ -266,7 +268,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}). Record the examples "
             "closer to the sound with less else going on, make sure each holds the same "
             "sound, or pass --negatives recordings that do not contain it")
-    head = fit_head(np.concatenate(positives), negative, held_out_calibration)
+    head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate)
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
         kept["own_negatives"] = negative[len(parts[0]):] if generic is not None else negative
@@ -279,6 +281,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
             "augment_snrs_db": list(snrs_db),
+            "negative_rate": negative_rate,
             "learn_s": round(time.perf_counter() - started, 2),
             "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
