@@ -34,7 +34,10 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
             (:meth:`~soundwatch.detect.NearMissSpan.to_dict`), in start order.
 
     Returns:
-        {"file", "duration_s", "n_windows", "labels", "top": [{"label", "mean", "max"}], "events":
+        {"file", "duration_s", "n_windows", "labels", "top": [{"label", "active_mean",
+        "mean", "max"}] (ranked by ``active_mean``, the mean over the windows within
+        ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
+        ``mean`` is over every window), "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
         by silence), "warnings" (what was wrong with the file and what was done, one line
         each), "windows" (with ``with_windows``): [{"start_s", "end_s", "scores":
@@ -54,14 +57,15 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
-    mean, peak = scored.mean, scored.score_max
-    order = np.argsort(-mean)[:max(top_k, 0)]
+    active, mean, peak = scored.active_mean, scored.mean, scored.score_max
+    order = np.argsort(-active, kind="stable")[:max(top_k, 0)]
     result = {
         "file": str(path),
         "duration_s": round(decoder.duration_s, 3),
         "labels": list(classifier.labels),
-        "top": [{"label": classifier.labels[i], "mean": round(float(mean[i]), 4),
-                 "max": round(float(peak[i]), 4)} for i in order],
+        "top": [{"label": classifier.labels[i], "active_mean": round(float(active[i]), 4),
+                 "mean": round(float(mean[i]), 4), "max": round(float(peak[i]), 4)}
+                for i in order],
         "events": events,
         "nonfinite_samples": decoder.report.nonfinite_samples,
         "warnings": list(decoder.report.warnings),

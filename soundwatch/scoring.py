@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundwatch.audio.levels import EventLevels, LevelHistory
+from soundwatch.audio.levels import SILENCE_DBFS, EventLevels, LevelHistory
 from soundwatch.detect import DetectorSettings, Event, EventDetector, NearMissLog, NearMissSpan
 from soundwatch.features import FeatureExtractor, FeatureStream
 
@@ -29,6 +29,16 @@ from soundwatch.features import FeatureExtractor, FeatureStream
 BATCH_WINDOWS = 8
 # Audio is fed to the features in blocks of about this length: few calls, bounded memory.
 BLOCK_SECONDS = 5.0
+# A recording's *active* windows are those within this many dB of its loudest window
+# (window level: Leq of its 10 ms blocks). Their mean score summarises what the recording
+# holds without the silence around the sound diluting it: on ESC-50 validation fold 2,
+# labelling each clip by it was right for 86.5 % of the clips, against 84.0 % for the mean
+# over all windows (benchmarks/clip_summary_choice.json, where 10 dB was chosen).
+ACTIVE_RANGE_DB = 10.0
+# Window levels are summed into bins this wide (dB), so that the active mean needs no
+# per-window memory: the range is kept to within one bin.
+LEVEL_BIN_DB = 0.25
+_LEVEL_BINS = int(-SILENCE_DBFS / LEVEL_BIN_DB) + 1
 
 
 class WindowScorer:
@@ -112,6 +122,11 @@ class StreamScores:
         score_max: (n_labels,) float32 highest score of any window.
         embedding: (n_windows, dim) float32 embedding of every window, with
             ``keep_embedding`` and a model that exports one; else None.
+        levels_dbfs: (n_windows,) float64 level of each window's audio (Leq of its whole
+            10 ms blocks, dBFS; padding is not audio), with ``keep_windows``.
+        level_bin_sums: (bins, n_labels) float64 sums of the scores of the windows whose
+            level falls in each LEVEL_BIN_DB bin from SILENCE_DBFS up, and
+            ``level_bin_counts`` (bins,) their number: for :attr:`active_mean`.
     """
 
     scores: np.ndarray
@@ -123,11 +138,26 @@ class StreamScores:
     score_sum: np.ndarray
     score_max: np.ndarray
     embedding: np.ndarray | None = None
+    levels_dbfs: np.ndarray | None = None
+    level_bin_sums: np.ndarray | None = None
+    level_bin_counts: np.ndarray | None = None
 
     @property
     def mean(self) -> np.ndarray:
         """(n_labels,) mean score over all windows (zeros when there are none)."""
         return (self.score_sum / max(self.n_windows, 1)).astype(np.float32)
+
+    @property
+    def active_mean(self) -> np.ndarray:
+        """(n_labels,) mean score over the active windows: those within ACTIVE_RANGE_DB
+        (to one LEVEL_BIN_DB bin) of the loudest window; :attr:`mean` when no levels were
+        measured."""
+        if self.level_bin_counts is None or not self.level_bin_counts.any():
+            return self.mean
+        loudest = int(np.flatnonzero(self.level_bin_counts)[-1])
+        first = max(0, loudest - int(round(ACTIVE_RANGE_DB / LEVEL_BIN_DB)))
+        count = int(self.level_bin_counts[first:].sum())
+        return (self.level_bin_sums[first:].sum(axis=0) / count).astype(np.float32)
 
     @property
     def start_samples(self) -> np.ndarray:
@@ -168,15 +198,23 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
     audio = _in_blocks(audio, block)
     n_labels = len(classifier.labels)
-    scores, ends, embeddings = [], [], []
+    scores, ends, embeddings, window_levels = [], [], [], []
     n_samples = n_windows = 0
     score_sum = np.zeros(n_labels, np.float64)
     score_max = np.zeros(n_labels, np.float32)
+    # window levels: 10 ms blocks, kept for a window plus one feeding block
+    levels = LevelHistory(classifier.sample_rate_hz, block_s=0.01,
+                          keep_s=classifier.window_samples / classifier.sample_rate_hz
+                          + 2 * BLOCK_SECONDS)
+    bin_sums = np.zeros((_LEVEL_BINS, n_labels), np.float64)
+    bin_counts = np.zeros(_LEVEL_BINS, np.int64)
 
-    def feed(chunk: np.ndarray) -> None:
+    def feed(chunk: np.ndarray, is_padding: bool = False) -> None:
         nonlocal n_samples, n_windows
         first_sample = features.frames_emitted * classifier.spec.hop_length
         frames = features.push(chunk)
+        if not is_padding:
+            levels.push(chunk, n_samples)
         n_samples += len(chunk)
         if len(frames) == 0:
             return
@@ -186,9 +224,18 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         n_windows += len(window_ends)
         score_sum[:] += window_scores.sum(axis=0, dtype=np.float64)
         np.maximum(score_max, window_scores.max(axis=0), out=score_max)
+        window_dbfs = np.array([
+            levels.mean_level_dbfs(int(end) - classifier.window_samples, int(end))
+            for end in window_ends], dtype=np.float64)
+        window_dbfs[np.isnan(window_dbfs)] = SILENCE_DBFS  # no whole block: padding
+        bins = np.clip(((window_dbfs - SILENCE_DBFS) / LEVEL_BIN_DB).astype(np.int64), 0,
+                       _LEVEL_BINS - 1)
+        np.add.at(bin_sums, bins, window_scores.astype(np.float64))
+        np.add.at(bin_counts, bins, 1)
         if keep_windows:
             scores.append(window_scores)
             ends.append(window_ends)
+            window_levels.append(window_dbfs)
         if keep_embedding and window_embedding is not None:
             embeddings.append(window_embedding)
         if on_scores is not None:
@@ -205,7 +252,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     if pending:
         feed(np.concatenate(pending))
     if pad_to_window and n_samples < classifier.window_samples:
-        feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32))
+        feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32), True)
     return StreamScores(
         scores=np.concatenate(scores) if scores else np.zeros((0, n_labels), np.float32),
         end_samples=np.concatenate(ends) if ends else np.zeros(0, np.int64),
@@ -213,6 +260,9 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         sample_rate_hz=classifier.sample_rate_hz, n_windows=n_windows,
         score_sum=score_sum, score_max=score_max,
         embedding=np.concatenate(embeddings) if embeddings else None,
+        levels_dbfs=(np.concatenate(window_levels) if window_levels
+                     else np.zeros(0, np.float64)) if keep_windows else None,
+        level_bin_sums=bin_sums, level_bin_counts=bin_counts,
     )
 
 

@@ -98,3 +98,34 @@ def test_without_kept_windows_the_events_and_summaries_are_the_same(classifier):
     assert len(summary.scores) == 0 and summary.n_windows == len(kept.scores)
     np.testing.assert_allclose(summary.mean, kept.scores.mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(summary.score_max, kept.scores.max(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_window_levels_are_the_mean_power_of_each_windows_audio(classifier):
+    signal, _ = scene([("silence", 0.7), ("tone_1k", 0.6), ("silence", 1.2), ("noise", 0.5)])
+    scored = score_stream(signal, classifier)
+    assert len(scored.levels_dbfs) == scored.n_windows
+    for start, end, level in zip(scored.start_samples, scored.end_samples,
+                                 scored.levels_dbfs, strict=True):
+        # whole 10 ms blocks only: the window's last partial block is left out
+        whole = signal[start:start + (end - start) // 160 * 160].astype(np.float64)
+        assert level == pytest.approx(10 * np.log10(np.mean(whole ** 2)), abs=1e-6)
+
+
+def test_the_active_mean_leaves_out_windows_far_below_the_loudest(classifier):
+    """A short tone in a long near-silence: every window's mean dilutes it, the windows
+    within ACTIVE_RANGE_DB of the loudest do not; fed whole or in odd blocks, the same."""
+    from soundwatch.scoring import ACTIVE_RANGE_DB
+
+    signal, _ = scene([("silence", 0.2), ("tone_1k", 0.6), ("silence", 6.0)])
+    scored = score_stream(signal, classifier)
+    tone = classifier.labels.index("tone_1k")
+    active = scored.levels_dbfs >= scored.levels_dbfs.max() - ACTIVE_RANGE_DB
+    assert 0 < active.sum() < scored.n_windows / 3
+    assert scored.active_mean[tone] > 2 * scored.mean[tone]
+    # within one LEVEL_BIN_DB bin of the exact selection
+    assert scored.active_mean[tone] == pytest.approx(
+        scored.scores[active, tone].mean(), abs=0.05)
+    blocks = [signal[i:i + 999] for i in range(0, len(signal), 999)]
+    again = score_stream(iter(blocks), classifier, keep_windows=False)
+    assert again.levels_dbfs is None
+    np.testing.assert_allclose(again.active_mean, scored.active_mean, atol=1e-6)

@@ -114,6 +114,15 @@ class LevelHistory:
             return None
         return power_to_dbfs(float(np.percentile(powers, FLOOR_PERCENTILE)))
 
+    def mean_level_dbfs(self, start_sample: int, end_sample: int) -> float | None:
+        """The equivalent continuous level (Leq, dBFS: the mean power) of the blocks that
+        lie wholly within [start_sample, end_sample); None when none is kept."""
+        starts, powers = self._blocks()
+        inside = (starts >= start_sample) & (starts + self.block_samples <= end_sample)
+        if not inside.any():
+            return None
+        return power_to_dbfs(float(np.mean(powers[inside])))
+
     def event_level_dbfs(self, start_sample: int, end_sample: int) -> float | None:
         """The level (L10, dBFS) of the blocks within [start_sample, end_sample) (those
         that overlap it when none lies wholly inside); None when none is kept."""

@@ -2,7 +2,7 @@
 
 For each file: the events found (same detector and settings as `listen`, without the
 warm-up, which exists for live devices) and the clip-level top-k labels (mean score over
-all windows, with the max beside it). ``--json`` prints one JSON object per file,
+the active windows, those within 10 dB of the loudest, with the max beside it). ``--json`` prints one JSON object per file,
 including every window's full score vector with its times. Files are scored in batches,
 as fast as the CPU allows, through the live monitor's path (:mod:`soundwatch.analysis`).
 """
@@ -93,7 +93,8 @@ def run(args) -> int:
 
 
 def format_result(result: dict) -> str:
-    top = ", ".join(f"{t['label']} {t['mean']:.2f} (max {t['max']:.2f})" for t in result["top"])
+    top = ", ".join(f"{t['label']} {t['active_mean']:.2f} (max {t['max']:.2f})"
+                    for t in result["top"])
     lines = [f"{result['file']}  {result['duration_s']:.1f} s  {result['n_windows']} windows",
              f"  top: {top}"]
     lines += [f"  warning: {warning}" for warning in result.get("warnings", [])]

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.files import load_audio
-from soundwatch.audio.levels import power_to_dbfs
 from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
@@ -70,7 +69,7 @@ def embed_recording(path: str | Path, classifier, hop_s: float | None = None
 
     Returns:
         (embedding, levels_dbfs): (n_windows, dim) float32 and (n_windows,) float64 mean
-        power of each window's audio in dBFS; a recording shorter than a window gives one
+        power of each window's audio in dBFS (``StreamScores.levels_dbfs``); a recording shorter than a window gives one
         window padded with silence.
 
     Raises:
@@ -85,12 +84,7 @@ def embed_signal(signal: np.ndarray, classifier, hop_s: float | None = None
     """Like :func:`embed_recording`, for (n,) float32 audio at the model's rate."""
     scored = score_stream(signal, classifier, classifier.hop_frames_for(hop_s),
                           pad_to_window=True, keep_windows=True, keep_embedding=True)
-    levels = []
-    for start, end in zip(scored.start_samples, scored.end_samples, strict=True):
-        window = signal[max(int(start), 0):max(int(end), 0)]
-        power = float(np.mean(np.square(window, dtype=np.float64))) if len(window) else 0.0
-        levels.append(power_to_dbfs(power))
-    return scored.embedding, np.asarray(levels, dtype=np.float64)
+    return scored.embedding, scored.levels_dbfs
 
 
 def own_negative_windows(recording: str | Path | np.ndarray, classifier
