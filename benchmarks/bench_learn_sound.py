@@ -162,15 +162,13 @@ def held_out_segments(name: str, examples: list[Path]) -> dict[str, list]:
         sources = [line.strip().rsplit(".", 1)[0]
                    for line in (root / "scene_sources" / f"{scene}.txt").read_text().split()
                    if line.strip().startswith(name)]
-        if not learnt & set(sources):
-            source = None  # not needed: no example among the candidates
-        else:
-            audio = load_audio(path, RATE_HZ)[0]
+        audio = load_audio(path, RATE_HZ)[0]
+        if learnt & set(sources):  # an example is a candidate source: which one made it?
             source = segment_source(audio, [root / "isolated" / f"{s}.flac" for s in sources])
             if source is None or source in learnt:
                 continue
         ebr = path.stem.split("_ebr_")[1].split("_")[0]
-        kept.setdefault(ebr, []).append((name, path.name, load_audio(path, RATE_HZ)[0]))
+        kept.setdefault(ebr, []).append((name, path.name, audio))
     return kept
 
 

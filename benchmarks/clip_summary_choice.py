@@ -2,9 +2,7 @@
 score over every window against the mean over the *active* windows (those within R dB of
 the clip's loudest window, :attr:`soundwatch.scoring.StreamScores.active_mean`).
 
-Each clip goes through the app's path (:func:`soundwatch.scoring.score_stream`, ONNX,
-the model's hop), and is labelled by the highest summary score among the labels its
-dataset competes for (as in training's clip accuracy, ``test_scores.npz``).
+Each clip goes through the app's path (:mod:`soundwatch.train.clip_summary`).
 
 - ``--choose RUN``: a validation run (trained without its test fold and without the
   left-out fold 1: ``runs/quiet/quiet1``, test fold 2) compares R; the R kept as
@@ -25,35 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import emit
-from soundwatch.audio.files import load_audio
-from soundwatch.model import Classifier
-from soundwatch.scoring import ACTIVE_RANGE_DB, score_stream
+from soundwatch.scoring import ACTIVE_RANGE_DB
+from soundwatch.train.clip_summary import summary_accuracies
 
 RANGES_DB = (6.0, 10.0, 20.0, 30.0)
 
 
 def clip_accuracies(run: Path, ranges_db) -> dict:
-    """Clip accuracy (%) of a run's model on its test clips, per summary."""
-    with np.load(run / "test_scores.npz") as data:
-        files, targets, competing = data["files"], data["targets"], data["competing"]
-    classifier = Classifier(run / "model.onnx", threads=1)
-    right: dict[str, list[bool]] = {"mean": [], "active_mean": [], "max": []}
-    right.update({f"active_{r:g}_db": [] for r in ranges_db})
-    for path, target in zip(files, targets, strict=True):
-        scored = score_stream(load_audio(str(path), classifier.sample_rate_hz)[0], classifier,
-                              pad_to_window=True)
-
-        def label(summary: np.ndarray) -> int:
-            return int(competing[np.argmax(summary[competing])])
-
-        right["mean"].append(label(scored.mean) == target)
-        right["max"].append(label(scored.score_max) == target)
-        right["active_mean"].append(label(scored.active_mean) == target)
-        for r in ranges_db:
-            active = scored.levels_dbfs >= scored.levels_dbfs.max() - r
-            right[f"active_{r:g}_db"].append(label(scored.scores[active].mean(axis=0)) == target)
-    return {"clips": len(files),
-            **{name: round(100.0 * float(np.mean(v)), 2) for name, v in right.items()}}
+    """:func:`summary_accuracies` in per cent."""
+    figures = summary_accuracies(run, ranges_db)
+    return {k: v if k == "clips" else round(100.0 * v, 2) for k, v in figures.items()}
 
 
 def main() -> None:

@@ -202,7 +202,8 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     n_samples = n_windows = 0
     score_sum = np.zeros(n_labels, np.float64)
     score_max = np.zeros(n_labels, np.float32)
-    # window levels: 10 ms blocks, kept for a window plus one feeding block
+    # window levels from 10 ms blocks, kept for one window plus two feeding blocks (a
+    # window is scored at most one block after its audio was pushed)
     levels = LevelHistory(classifier.sample_rate_hz, block_s=0.01,
                           keep_s=classifier.window_samples / classifier.sample_rate_hz
                           + 2 * BLOCK_SECONDS)

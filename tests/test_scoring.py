@@ -129,3 +129,36 @@ def test_the_active_mean_leaves_out_windows_far_below_the_loudest(classifier):
     again = score_stream(iter(blocks), classifier, keep_windows=False)
     assert again.levels_dbfs is None
     np.testing.assert_allclose(again.active_mean, scored.active_mean, atol=1e-6)
+
+
+def test_clip_summary_accuracy_of_a_run_scores_its_clips_through_the_app_path(
+        classifier, tmp_path):
+    """Tone clips in long near-silence are labelled by their active windows; the figure
+    is cached in the fold folder, and a fold without its model gives none."""
+    import json
+    import shutil
+
+    import soundfile
+
+    from soundwatch.train.clip_summary import CACHE_NAME, folds_active_accuracy
+
+    run = tmp_path / "fold1"
+    run.mkdir()
+    shutil.copy(classifier.path, run / "model.onnx")
+    files, targets = [], []
+    for k, (kind, label) in enumerate([("tone_1k", "tone_1k"), ("tone_3k", "tone_3k")]):
+        signal, _ = scene([("silence", 0.3), (kind, 0.6), ("silence", 4.0)])
+        path = tmp_path / f"clip{k}.wav"
+        soundfile.write(str(path), signal, RATE)
+        files.append(str(path))
+        targets.append(classifier.labels.index(label))
+    np.savez(run / "test_scores.npz", files=np.array(files), targets=np.array(targets),
+             competing=np.arange(len(classifier.labels)))
+    gathered = folds_active_accuracy({1: run})
+    assert gathered["folds_active_mean"] == {1: 1.0} and gathered["active_range_db"] == 10.0
+    cached = json.loads((run / CACHE_NAME).read_text())
+    assert cached["active_mean"] == 1.0 and cached["clips"] == 2
+    (run / "model.onnx").unlink()  # the cache answers now
+    assert folds_active_accuracy({1: run})["active_mean"] == 1.0
+    (run / CACHE_NAME).unlink()
+    assert folds_active_accuracy({1: run}) == {}  # no model, no figure

@@ -2,9 +2,10 @@
 
 For each file: the events found (same detector and settings as `listen`, without the
 warm-up, which exists for live devices) and the clip-level top-k labels (mean score over
-the active windows, those within 10 dB of the loudest, with the max beside it). ``--json`` prints one JSON object per file,
-including every window's full score vector with its times. Files are scored in batches,
-as fast as the CPU allows, through the live monitor's path (:mod:`soundwatch.analysis`).
+the active windows, those within 10 dB of the loudest, with the max beside it).
+``--json`` prints one JSON object per file, including every window's full score vector
+with its times. Files are scored in batches, as fast as the CPU allows, through the live
+monitor's path (:mod:`soundwatch.analysis`).
 """
 
 from __future__ import annotations

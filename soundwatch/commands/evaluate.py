@@ -112,6 +112,11 @@ def run(args) -> int:
             print(f"fold {fold}: clip accuracy {summary['test_accuracy']:.4f} "
                   f"({summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s)")
     results: dict = {"cross_validation": gather_folds(out_dir, args.folds)}
+    if results["cross_validation"]["folds"]:
+        from soundwatch.train.clip_summary import folds_active_accuracy
+
+        results["cross_validation"].update(folds_active_accuracy(
+            {fold: fold_dir(out_dir, fold) for fold in results["cross_validation"]["folds"]}))
     if args.events:
         results["events"] = _fold_events(args, out_dir)
     cv = results["cross_validation"]

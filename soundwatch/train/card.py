@@ -207,6 +207,16 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
             "listeners 81.3 %; from-scratch CNNs 85-87 % with long schedules on GPUs; "
             "PANNs' CNN14, pretrained on AudioSet and fine-tuned whole, 94.7 %).")
         add("")
+        if cv.get("folds_active_mean"):
+            folds = ", ".join(f"{_pct(cv['folds_active_mean'][f])}"
+                              for f in sorted(cv["folds_active_mean"], key=int))
+            add(f"Labelled instead by the mean over each clip's active windows (those within "
+                f"{cv['active_range_db']:g} dB of its loudest, how `soundwatch classify` ranks "
+                f"a file's labels; the same fold models through the app's scoring path): "
+                f"**{_pct(cv['active_mean'])} +- {_pct(cv['active_std'])}** ({folds}). The "
+                "silence around a clip's sound no longer dilutes it "
+                "(benchmarks/clip_summary_choice.json chose the range on a validation fold).")
+            add("")
     else:
         add("No fold has finished yet.")
         add("")
