@@ -2,11 +2,14 @@
 model has no label for: recall at the calibrated threshold, false events per hour on
 speech, music and noise, and learning time on one core.
 
-For each class: learn from the first N isolated recordings (name order), generic
-negatives only; test on the class's other isolated recordings mixed, 3 s apart, into the
-noisy household background (benchmarks/streams.py) at 0 and +6 dB event-to-background
-ratio (event RMS over its active 10 ms frames, within 30 dB of its loudest, against the
-bed's RMS). False events: every learnt sound watched at once over speech (LibriSpeech),
+For each class: learn from the first N isolated recordings (name order); test on the
+class's other isolated recordings mixed, 3 s apart, into the noisy household background
+(benchmarks/streams.py; the first BED_HEAD_FRACTION of each bed recording) at 0 and +6 dB
+event-to-background ratio (event RMS over its active 10 ms frames, within 30 dB of its
+loudest, against the bed's RMS). With ``--place-bed`` the learner is also given the rest
+of those bed recordings (about 65 s) as the place's own recording, as the window gives it
+the room's recent audio and ``soundwatch learn --negatives`` a file: the same room heard
+at another time; without it, it learns against the generic negatives only. False events: every learnt sound watched at once over speech (LibriSpeech),
 music (GTZAN) files not used for the generic negatives (the odd-numbered ones, see
 benchmarks/make_generic_negatives.py) and ESC-50 ambient noise clips. The isolated
 recordings are used as the data README allows (learning a custom sound in a benchmark).
@@ -18,8 +21,9 @@ segment's source recording is found among its scene's sources (scene_sources/) b
 cross-correlation (:func:`segment_source`), and a segment made from an example, or whose
 source is unclear while an example is among the candidates, is left out.
 
-Tuning (``--tune``): the learning method's settings (noise augmentation SNRs, held-out
-threshold calibration, the detector's min_duration_s for a learnt sound) are chosen on
+Tuning (``--tune``): the learning method's settings (noise augmentation SNRs, copies in
+the place's recording, held-out threshold calibration and its rate, the detector's
+min_duration_s for a learnt sound) are chosen on
 the OTHER DCASE office classes (TUNE_CLASSES, learnt under a ``own_`` name as if they
 were custom sounds) and on false-event audio disjoint from the reported streams: the
 second half of the odd-numbered LibriSpeech and GTZAN files (the reported streams take
@@ -28,9 +32,10 @@ reported noise stream comes from fold 1). ``--generic`` compares candidate gener
 files (benchmarks/make_generic_negatives.py --out) in the same way. The reported figures
 never choose a setting.
 
-Run: .venv/bin/python -m benchmarks.bench_learn_sound [--examples 5 3 10] [--minutes 10] [--compare]
-     [--place-negatives 5] [--generic PREVIOUS.npz]
-     .venv/bin/python -m benchmarks.bench_learn_sound --tune [--variants ...] [--generic F.npz ...]
+Run: .venv/bin/python -m benchmarks.bench_learn_sound [--examples 5 3 10] [--minutes 10]
+     [--place-bed] [--compare] [--generic PREVIOUS.npz]
+     .venv/bin/python -m benchmarks.bench_learn_sound --tune [--place-bed] [--variants ...]
+     [--generic F.npz ...]
 Learning time is CPU time: run with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 for one core
 (idle BLAS threads spinning inflate it otherwise).
 """
@@ -39,17 +44,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import tempfile
 import time
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
-import soundfile
 
 from benchmarks.machine import emit, require_shared_data
 from benchmarks.streams import (
     AMBIENT_CATEGORIES,
+    NOISY_BED_FILES,
     RATE_HZ,
     background_audio,
     background_stream,
@@ -60,11 +64,18 @@ from soundwatch.audio.files import load_audio
 from soundwatch.detect import DetectorSettings
 from soundwatch.model import Classifier, default_model_path
 from soundwatch.sounds.apply import WithUserSounds
-from soundwatch.sounds.learn import learn_sound
+from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD
+from soundwatch.sounds.learn import (
+    AUGMENT_SNRS_DB,
+    LEARNT_MIN_DURATION_S,
+    PLACE_SNRS_DB,
+    learn_sound,
+)
 from soundwatch.train.event_eval import (
     DCASE_BED_DBFS,
     detect_with_notices,
     match_events,
+    noise_bed,
     place_clips,
     quiet_bed,
     stream_length,
@@ -94,6 +105,17 @@ VARIANTS = {
     "augment_6_12_min_0.25s_rate_0.03": ((6.0, 12.0), True, 0.25, 3e-2),
     "augment_6_12_rate_0.01": ((6.0, 12.0), True, 0.5, 1e-2),
     "augment_6_12_rate_0.03": ((6.0, 12.0), True, 0.5, 3e-2),
+    # With --place-bed: the examples also mixed into the place's recording at these SNRs.
+    "place_none": ((6.0, 12.0), True, 0.5, 3e-2, ()),
+    "place_0": ((6.0, 12.0), True, 0.5, 3e-2, (0.0,)),
+    "place_6": ((6.0, 12.0), True, 0.5, 3e-2, (6.0,)),
+    "place_0_6": ((6.0, 12.0), True, 0.5, 3e-2, (0.0, 6.0)),
+    "place_6_12": ((6.0, 12.0), True, 0.5, 3e-2, (6.0, 12.0)),
+    "place_-6_0_6": ((6.0, 12.0), True, 0.5, 3e-2, (-6.0, 0.0, 6.0)),
+    "place_0_6_rate_0.01": ((6.0, 12.0), True, 0.5, 1e-2, (0.0, 6.0)),
+    "place_0_6_rate_0.003": ((6.0, 12.0), True, 0.5, 3e-3, (0.0, 6.0)),
+    "place_0_rate_0.01": ((6.0, 12.0), True, 0.5, 1e-2, (0.0,)),
+    "place_0_6_rate_0.01_min_0.75s": ((6.0, 12.0), True, 0.75, 1e-2, (0.0, 6.0)),
 }
 EBRS_DB = (0.0, 6.0)
 # DCASE segment file names call keysDrop "keys".
@@ -102,6 +124,10 @@ SEGMENT_CLASS = {"keysDrop": "keys"}
 # (measured: 2.2 or more on every ninth segment).
 SOURCE_MARGIN = 1.5
 GAP_S = 3.0
+# The recall streams' household noise is the first part of each bed recording; the rest
+# (--place-bed) is the place's own recording that the user gives when learning: the same
+# room heard at another time.
+BED_HEAD_FRACTION = 0.7
 
 
 def active_rms(clip: np.ndarray) -> float:
@@ -123,9 +149,22 @@ def noise_stream(seconds: float, fold: int | None = None) -> np.ndarray:
     return np.concatenate(pieces)[:int(seconds * RATE_HZ)]
 
 
+def place_bed(seconds: float | None = None) -> np.ndarray:
+    """(n,) float32: the household bed recordings after BED_HEAD_FRACTION (none of the
+    recall streams' noise), at the recall streams' bed level; about 65 s, or the first
+    ``seconds`` of it."""
+    tails = [audio[int(len(audio) * BED_HEAD_FRACTION):]
+             for audio in (load_audio(require_shared_data() / "background" / "audio"
+                                      / f"{name}.flac", RATE_HZ)[0]
+                           for name in NOISY_BED_FILES)]
+    tail = np.concatenate(tails)
+    return noise_bed(tail, len(tail))[:None if seconds is None else int(seconds * RATE_HZ)]
+
+
 def recall_stream(paths, ebr_db: float, label: str, seed: int):
     clips = [(label, p.name, load_audio(p, RATE_HZ)[0]) for p in paths]
-    bed = background_audio("noisy", stream_length(clips, RATE_HZ, GAP_S) / RATE_HZ, seed)
+    bed = background_audio("noisy", stream_length(clips, RATE_HZ, GAP_S) / RATE_HZ, seed,
+                           head_fraction=BED_HEAD_FRACTION)
     bed_rms = float(np.sqrt(np.mean(np.square(bed, dtype=np.float64))))
     scaled = [(lab, name, (clip * bed_rms * 10 ** (ebr_db / 20) / active_rms(clip))
                .astype(np.float32)) for lab, name, clip in clips]
@@ -201,14 +240,17 @@ def false_event_streams(seconds: float, tune: bool) -> dict[str, np.ndarray]:
     return streams
 
 
-# Chosen on the tuning classes and streams, before any reported figure was seen
-# (benchmarks/learn_sound_tune.json, whose protocol says how): noisy copies at 6 and
-# 12 dB, held-out calibration at 3 in 100 negatives, the detector-wide 0.5 s minimum,
-# learnt against generic negatives with ESC-50 ambient noise.
-CHOSEN = "augment_6_12_rate_0.03"
-# The previous method (held_out_calibration_min_0.25s, then the shipped one), reported
-# beside for comparison.
-COMPARED = ("held_out_calibration_min_0.25s",)
+# The app's method, as soundwatch.sounds.learn sets it (chosen on the tuning classes and
+# streams before any reported figure was seen; benchmarks/learn_sound_tune.json): noisy
+# copies at 6 and 12 dB, held-out calibration at 3 in 100 negatives, the detector-wide
+# 0.5 s minimum, generic negatives with ESC-50 ambient noise; a recording of the place
+# only as negatives (PLACE_SNRS_DB).
+VARIANTS["shipped"] = (AUGMENT_SNRS_DB, True, LEARNT_MIN_DURATION_S,
+                       NEGATIVE_RATE_AT_THRESHOLD, PLACE_SNRS_DB)
+CHOSEN = "shipped"
+# Reported beside: copies of the examples in the place's recording, as chosen on the
+# tuning classes (benchmarks/learn_sound_place_tune.json) and not adopted.
+COMPARED = ("place_0_6_rate_0.01",)
 
 
 @contextlib.contextmanager
@@ -225,17 +267,12 @@ def learning_against(generic: Path | None):
         yield
 
 
-# --place-negatives: ESC-50 noise of this fold stands for the place's own recording
-# (`soundwatch learn --negatives`), disjoint from the reported (fold 1) and tuning (fold
-# 5) noise streams.
-PLACE_NEGATIVES_FOLD = 2
-
-
 def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN], prefix="",
              place_negatives=()):
     """Learn each class from its first ``n_examples`` recordings; recall and false events."""
     data = require_shared_data() / "dcase2016_office" / "isolated"
-    snrs_db, held_out, min_duration_s, negative_rate = variant
+    snrs_db, held_out, min_duration_s, negative_rate, *place = variant
+    place_snrs_db = place[0] if place else PLACE_SNRS_DB
     sounds, per_class = [], {}
     for name in classes:
         label = prefix + name
@@ -244,7 +281,8 @@ def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN],
         try:
             sound = learn_sound(label, paths[:n_examples], classifier, place_negatives,
                                 snrs_db=snrs_db, held_out_calibration=held_out,
-                                min_duration_s=min_duration_s, negative_rate=negative_rate)
+                                min_duration_s=min_duration_s, negative_rate=negative_rate,
+                                place_snrs_db=place_snrs_db)
         except Exception as exc:  # a refusal is a result too
             per_class[label] = {"refused": str(exc)}
             continue
@@ -282,7 +320,8 @@ def evaluate(classifier, classes, n_examples, streams, variant=VARIANTS[CHOSEN],
     segments = [(c["segments_recall"], c["segments"]) for c in per_class.values()
                 if c.get("segments")]
     return {"settings": {"augment_snrs_db": list(snrs_db), "held_out_calibration": held_out,
-                         "min_duration_s": min_duration_s, "negative_rate": negative_rate},
+                         "min_duration_s": min_duration_s, "negative_rate": negative_rate,
+                         "place_snrs_db": list(place_snrs_db) if place_negatives else None},
             "classes": per_class,
             "mean_recall": round(float(np.mean(recalls)), 3) if recalls else None,
             "mean_segments_recall": (round(float(np.mean([r for r, _ in segments])), 3)
@@ -299,17 +338,21 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true",
                         help="compare VARIANTS on the tuning classes and streams")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--place-negatives", type=float, default=0.0, metavar="MINUTES",
-                        help="also report the chosen method learnt with this many minutes "
-                             "of ESC-50 fold 2 noise as the place's own --negatives")
     parser.add_argument("--compare", action="store_true",
                         help="also report COMPARED variants with the first --examples")
+    parser.add_argument("--place-bed", action="store_true",
+                        help="learn with the household bed's last 30 %% (place_bed) as the "
+                             "place's own recording (--tune and the reported figures)")
+    parser.add_argument("--place-seconds", type=float, default=None,
+                        help="with --place-bed: only this much of it (the window gives at "
+                             "most its last 30 s)")
     parser.add_argument("--generic", type=Path, nargs="+", default=[None],
                         help="--tune: candidate generic-negative files to compare; with "
                              "--compare: the file the compared variants learn against")
     args = parser.parse_args()
     classifier = Classifier(default_model_path(), threads=1)
     streams = false_event_streams(args.minutes * 60, args.tune)
+    place = [place_bed(args.place_seconds)] if args.place_bed else []
     results = {"stream_minutes": {k: round(len(v) / RATE_HZ / 60, 2) for k, v in streams.items()},
                "model_version": classifier.metadata.model_version}
     if args.tune:
@@ -319,30 +362,28 @@ def main() -> None:
                     key = name if generic is None else f"{name} @ {generic.name}"
                     results[key] = evaluate(classifier, args.classes or TUNE_CLASSES,
                                             args.examples[0], streams, VARIANTS[name],
-                                            prefix="own_")
+                                            prefix="own_", place_negatives=place)
         emit("learn_sound_tune", "the learning method's settings compared on the tuning "
              "classes (not the reported ones) and on false-event audio disjoint from the "
              "reported streams", results)
         return
+    place_s = round(sum(len(p) for p in place) / RATE_HZ, 1)
     for n_examples in args.examples:
-        results[f"{n_examples}_examples"] = evaluate(classifier, args.classes or CLASSES,
-                                                     n_examples, streams)
-        results[f"{n_examples}_examples"]["variant"] = CHOSEN
-    if args.place_negatives:
-        with tempfile.TemporaryDirectory() as folder:
-            place = Path(folder) / "place.wav"
-            soundfile.write(str(place), noise_stream(args.place_negatives * 60,
-                                                     PLACE_NEGATIVES_FOLD), RATE_HZ)
-            results[f"{args.examples[0]}_examples_place_negatives"] = {
-                "place_negatives_minutes": args.place_negatives,
-                **evaluate(classifier, args.classes or CLASSES, args.examples[0], streams,
-                           place_negatives=[place])}
+        results[f"{n_examples}_examples"] = {
+            "variant": CHOSEN, "place_recording_s": place_s,
+            **evaluate(classifier, args.classes or CLASSES, n_examples, streams,
+                       place_negatives=place)}
+    if place:
+        results[f"{args.examples[0]}_examples_without_place_recording"] = {
+            "variant": CHOSEN, "place_recording_s": 0.0,
+            **evaluate(classifier, args.classes or CLASSES, args.examples[0], streams)}
     for name in COMPARED if args.compare else ():
         with learning_against(args.generic[0]):
             results[f"{args.examples[0]}_examples_{name}"] = {
                 "variant": name, "generic_negatives": str(args.generic[0] or "shipped"),
+                "place_recording_s": place_s,
                 **evaluate(classifier, args.classes or CLASSES, args.examples[0], streams,
-                           VARIANTS[name])}
+                           VARIANTS[name], place_negatives=place)}
     emit("learn_sound", "recall at the calibrated threshold (0 and +6 dB EBR in household "
          "noise), false events per hour on held-out speech/music/noise, learning CPU time",
          results)

@@ -10,7 +10,7 @@ from soundwatch.detect import DetectorSettings
 from soundwatch.model import Classifier, default_model_path
 from soundwatch.scoring import detect_stream
 from soundwatch.sounds.apply import WithUserSounds
-from soundwatch.sounds.augment import active_rms, noisy_copies
+from soundwatch.sounds.augment import active_rms, noisy_copies, place_copies
 from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
 from soundwatch.sounds.learn import learn_sound
 from tests.test_user_sounds import RATE, chime, noise, place, write_chime_examples
@@ -29,6 +29,26 @@ def test_noisy_copies_have_the_asked_signal_to_noise_ratios():
         measured = 20 * np.log10(level / np.sqrt(np.mean(np.square(added, dtype=np.float64))))
         assert measured == pytest.approx(snr_db, abs=0.1)
     assert noisy_copies(np.zeros(RATE, np.float32), RATE, (0.0,)) == []
+
+
+def test_place_copies_mix_the_example_into_excerpts_of_the_place_at_the_asked_ratios():
+    rng = np.random.default_rng(2)
+    sound = noise(rng, 1.5, level=0.001)
+    place(sound, chime(rng), 0.2)
+    hum = (0.3 * np.sin(2 * np.pi * 100.0 * np.arange(RATE) / RATE)).astype(np.float32)
+    steps = noise(rng, 4.0, level=0.05)
+    copies = place_copies(sound, RATE, [hum, steps], (0.0, 6.0), seed=4)
+    level = active_rms(sound, RATE)
+    for (mixed, excerpt), snr_db in zip(copies, (0.0, 6.0), strict=True):
+        assert mixed.shape == excerpt.shape == sound.shape and mixed.dtype == np.float32
+        assert np.allclose(mixed, sound + excerpt, atol=1e-6)
+        measured = 20 * np.log10(level / np.sqrt(np.mean(np.square(excerpt, dtype=np.float64))))
+        assert measured == pytest.approx(snr_db, abs=0.1)
+    # A place shorter than the example is looped; no place or a silent example: none.
+    short = place_copies(sound, RATE, [hum[:RATE // 4]], (0.0,))
+    assert len(short) == 1 and short[0][1].shape == sound.shape
+    assert place_copies(sound, RATE, [], (0.0,)) == []
+    assert place_copies(np.zeros(RATE, np.float32), RATE, [hum], (0.0,)) == []
 
 
 def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_negatives():
@@ -105,3 +125,48 @@ def test_the_shipped_generic_negatives_fit_the_shipped_model(classifier):
     negatives = generic_negatives(classifier.embedding_version, embedding_dim(classifier))
     assert negatives is not None, "re-run python -m benchmarks.make_generic_negatives"
     assert negatives.shape[0] >= 2000 and np.isfinite(negatives).all()
+
+
+def fan_noise(rng: np.random.Generator, seconds: float, level: float) -> np.ndarray:
+    """A room's noise where a chime is hard to hear: noise in the chime's own band
+    (0.7-3.5 kHz) whose loudness swells three times a second, at ``level`` RMS."""
+    from scipy.signal import butter, sosfilt
+
+    n = int(seconds * RATE)
+    band = sosfilt(butter(4, [700, 3500], btype="band", fs=RATE, output="sos"),
+                   rng.standard_normal(n))
+    swell = 1.0 + 0.8 * np.sin(2 * np.pi * 3.1 * np.arange(n) / RATE + rng.uniform(0, 6))
+    signal = band * swell + 0.05 * rng.standard_normal(n)
+    return (signal * level / np.sqrt(np.mean(np.square(signal)))).astype(np.float32)
+
+
+def test_copies_in_the_place_teach_the_sound_as_its_noise_masks_it(classifier, tmp_path):
+    """Chimes 3 dB below a fan-like noise in their own band: learnt from clean examples
+    alone, most are missed; with 30 s of that room (another stretch of it) and the
+    examples also mixed into it (``place_snrs_db``, off by default: see
+    soundwatch.sounds.learn.PLACE_SNRS_DB), all are found, with nothing firing in the
+    room's noise alone."""
+    rng = np.random.default_rng(11)
+    examples = write_chime_examples(tmp_path, rng)
+    onsets_s = (2.0, 8.0, 14.0, 20.0, 26.0)
+    chimes = [chime(rng) for _ in onsets_s]
+    level = float(np.mean([active_rms(c, RATE) for c in chimes])) * 10 ** (3 / 20)
+    stream = fan_noise(rng, 30.0, level)
+    for at_s, one in zip(onsets_s, chimes, strict=True):
+        place(stream, one, at_s)
+    room_alone = fan_noise(rng, 60.0, level)
+    room_recording = fan_noise(rng, 30.0, level)
+    settings = DetectorSettings(warmup_s=0.0, watch=("chime",))
+
+    def found(sound) -> int:
+        _, events = detect_stream(stream, WithUserSounds(classifier, [sound]), settings)
+        return sum(any(e.start_s < at_s + 1.2 and e.end_s > at_s for e in events)
+                   for at_s in onsets_s)
+
+    alone = learn_sound("chime", examples, classifier)
+    assert alone.info["place_snrs_db"] == [] and found(alone) <= 2
+    with_room = learn_sound("chime", examples, classifier, [room_recording],
+                            place_snrs_db=(0.0, 6.0), negative_rate=0.01)
+    assert with_room.info["place_snrs_db"] == [0.0, 6.0]
+    assert found(with_room) == len(onsets_s)
+    assert detect_stream(room_alone, WithUserSounds(classifier, [with_room]), settings)[1] == []

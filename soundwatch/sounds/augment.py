@@ -4,11 +4,16 @@ Examples are usually recorded close to the sound with little else going on, but 
 sound is then heard in a room with noise. Each example is also mixed with synthesised
 coloured noise (white, pink, brown: the spectral slopes of fans, rain and traffic rumble)
 at a few signal-to-noise ratios, so that the head also learns what the sound looks like
-in noise. The noise is synthesised, never taken from recordings: nothing the user did
-not give is needed, and nothing test audio holds leaks into learning.
+in noise (:func:`noisy_copies`). When the user gives recordings of the place itself (its
+recent audio in the window, ``--negatives`` files on the command line), each example is
+also mixed into excerpts of them (:func:`place_copies`): the sound as this room's own
+noise will mask it. No other recording is used: nothing the user did not give is needed,
+and nothing test audio holds leaks into learning.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,4 +64,40 @@ def noisy_copies(audio: np.ndarray, sample_rate_hz: int, snrs_db: tuple[float, .
         noise *= level * 10 ** (-snr_db / 20)
         copies.append((np.clip(audio + noise, -1.0, 1.0).astype(np.float32),
                        np.clip(noise, -1.0, 1.0).astype(np.float32)))
+    return copies
+
+
+def place_copies(audio: np.ndarray, sample_rate_hz: int, place: Sequence[np.ndarray],
+                 snrs_db: tuple[float, ...], seed: int = 0
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``audio`` (n,) mixed into an excerpt of the place's own audio at each of
+    ``snrs_db`` (the sound's active RMS over the excerpt's RMS, in dB).
+
+    Args:
+        audio: (n,) float32 example at ``sample_rate_hz``.
+        place: (m_i,) float32 recordings of the place at the same rate; each excerpt is
+            ``n`` samples from a random position in their concatenation (looped when
+            shorter than ``n``).
+        snrs_db: one copy per value.
+        seed: the excerpts' positions.
+
+    Returns:
+        (mixed, excerpt) pairs of float32 (n,) arrays clipped to [-1, 1], as
+        :func:`noisy_copies`; none when ``audio`` is silent or there is no place audio.
+        An excerpt that is digital silence is mixed as it is (the sound alone).
+    """
+    level = active_rms(audio, sample_rate_hz)
+    bed = np.concatenate([np.asarray(p, dtype=np.float32) for p in place]) if place else None
+    if level <= 0.0 or bed is None or len(bed) == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    copies = []
+    for snr_db in snrs_db:
+        start = int(rng.integers(0, max(1, len(bed) - len(audio) + 1)))
+        excerpt = np.resize(bed[start:start + len(audio)], len(audio)).astype(np.float64)
+        rms = float(np.sqrt(np.mean(np.square(excerpt))))
+        if rms > 0.0:
+            excerpt *= level * 10 ** (-snr_db / 20) / rms
+        copies.append((np.clip(audio + excerpt, -1.0, 1.0).astype(np.float32),
+                       np.clip(excerpt, -1.0, 1.0).astype(np.float32)))
     return copies

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from soundwatch.audio.files import load_audio
 from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
-from soundwatch.sounds.augment import noisy_copies
+from soundwatch.sounds.augment import noisy_copies, place_copies
 from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
 from soundwatch.sounds.library import (
     UserSound,
@@ -56,6 +57,14 @@ AUGMENT_SNRS_DB: tuple[float, ...] = (6.0, 12.0)
 # The detector's min_duration_s for a learnt sound (its class override; see
 # :func:`~soundwatch.sounds.apply.with_sound_settings`), chosen the same way.
 LEARNT_MIN_DURATION_S = 0.5
+# SNRs (dB) at which each example is also mixed into excerpts of the place's recordings
+# (the window's recent audio, --negatives files; :func:`~.augment.place_copies`): none.
+# On benchmarks/bench_learn_sound.py's tuning classes, copies at 0 and 6 dB with a
+# threshold at 1 in 100 negatives raised recall in that room's noise from 40 to 64 % at
+# 6.4 false events per hour instead of 7.2 (learn_sound_place_tune.json), but on the
+# reported classes they found 40 % instead of 36 %, at 17.6 false events per hour instead
+# of 10.8, and fewer DCASE segments (31 % instead of 40 %; learn_sound_results.json).
+PLACE_SNRS_DB: tuple[float, ...] = ()
 
 
 def embed_recording(path: str | Path, classifier, hop_s: float | None = None
@@ -87,17 +96,13 @@ def embed_signal(signal: np.ndarray, classifier, hop_s: float | None = None
     return scored.embedding, scored.levels_dbfs
 
 
-def own_negative_windows(recording: str | Path | np.ndarray, classifier
-                         ) -> tuple[np.ndarray, float]:
-    """Every window of one recording of the place without the sound.
+def place_signal(recording: str | Path | np.ndarray, classifier) -> np.ndarray:
+    """One recording of the place without the sound, as (n,) float32 audio at
+    ``classifier.sample_rate_hz``.
 
     Args:
         recording: an audio file, or (n,) float32 audio at ``classifier.sample_rate_hz``.
-        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
-
-    Returns:
-        (embedding, seconds): (n_windows, dim) float32 at the model's hop, and the
-        recording's duration.
+        classifier: the :class:`~soundwatch.model.Classifier`.
 
     Raises:
         SoundwatchError: the file cannot be read, or the array is not 1-D finite audio.
@@ -111,21 +116,47 @@ def own_negative_windows(recording: str | Path | np.ndarray, classifier
         if not np.isfinite(recording).all():
             raise SoundwatchError("negative audio holds NaN or infinite samples: replace "
                                   "them (e.g. with silence) before learning")
-        signal = recording.astype(np.float32, copy=False)
-    else:
-        signal, _ = load_audio(recording, classifier.sample_rate_hz)
+        return recording.astype(np.float32, copy=False)
+    return load_audio(recording, classifier.sample_rate_hz)[0]
+
+
+def own_negative_windows(recording: str | Path | np.ndarray, classifier
+                         ) -> tuple[np.ndarray, float]:
+    """Every window of one recording of the place without the sound.
+
+    Args:
+        recording: see :func:`place_signal`.
+        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
+
+    Returns:
+        (embedding, seconds): (n_windows, dim) float32 at the model's hop, and the
+        recording's duration.
+
+    Raises:
+        SoundwatchError: as :func:`place_signal`.
+    """
+    signal = place_signal(recording, classifier)
     return embed_signal(signal, classifier)[0], len(signal) / classifier.sample_rate_hz
 
 
-def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The windows of one example that hold the sound (those within LOUD_RANGE_DB of its
-    loudest), as it was recorded and in its noisy copies (:mod:`.augment`), and the
-    added noise alone at the same windows.
+class ExampleWindows(NamedTuple):
+    """The embedding windows one example gives (see :func:`example_windows`); each is
+    (k_i, dim) float32."""
 
-    Returns:
-        (clean, noisy, noise): (k, dim), (k * len(snrs_db), dim) and
-        (k * len(snrs_db), dim) float32 embeddings.
+    clean: np.ndarray  # the windows that hold the sound, as recorded
+    noisy: np.ndarray  # the same windows of its copies in synthesised noise
+    noise: np.ndarray  # that noise alone, at the same windows (negatives)
+    placed: np.ndarray  # the same windows of its copies in the place's audio
+    excerpts: np.ndarray  # those excerpts of the place alone (negatives)
+
+
+def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
+                    place: Sequence[np.ndarray] = (),
+                    place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB) -> ExampleWindows:
+    """The windows of one example that hold the sound (those within LOUD_RANGE_DB of its
+    loudest), as it was recorded, in its copies in synthesised noise at ``snrs_db`` and
+    in excerpts of ``place`` audio at ``place_snrs_db`` (:mod:`.augment`), and the added
+    noise alone at the same windows.
 
     Raises:
         SoundwatchError: the example is silent or unreadable.
@@ -140,12 +171,19 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
             "check that the right input was recording")
     loud = levels >= loudest - LOUD_RANGE_DB
     clean = embedding[loud]
-    noisy, noise = [clean[:0]], [clean[:0]]
-    for mixed, added in noisy_copies(signal, classifier.sample_rate_hz, snrs_db,
-                                     seed=len(signal)):
-        noisy.append(embed_signal(mixed, classifier, LEARN_HOP_S)[0][loud])
-        noise.append(embed_signal(added, classifier, LEARN_HOP_S)[0][loud])
-    return clean, np.concatenate(noisy), np.concatenate(noise)
+    rate = classifier.sample_rate_hz
+
+    def embedded(copies) -> tuple[np.ndarray, np.ndarray]:
+        mixed = [clean[:0]] + [embed_signal(m, classifier, LEARN_HOP_S)[0][loud]
+                               for m, _ in copies]
+        added = [clean[:0]] + [embed_signal(a, classifier, LEARN_HOP_S)[0][loud]
+                               for _, a in copies]
+        return np.concatenate(mixed), np.concatenate(added)
+
+    noisy, noise = embedded(noisy_copies(signal, rate, snrs_db, seed=len(signal)))
+    placed, excerpts = embedded(place_copies(signal, rate, place, place_snrs_db,
+                                             seed=len(signal)))
+    return ExampleWindows(clean, noisy, noise, placed, excerpts)
 
 
 def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> None:
@@ -189,7 +227,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 model_labels: Sequence[str] = (), kept: dict | None = None,
                 snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB, held_out_calibration: bool = True,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S,
-                negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD) -> UserSound:
+                negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
+                place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -210,6 +249,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         min_duration_s: the sound's own detector ``min_duration_s`` (None: the
             detector-wide value).
         negative_rate: see :func:`~soundwatch.sounds.head.fit_head`.
+        place_snrs_db: SNRs at which each example is also mixed into excerpts of the
+            ``negatives`` audio (:func:`~soundwatch.sounds.augment.place_copies`).
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts (of them
@@ -234,25 +275,27 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     dim = embedding_dim(classifier)
     version = classifier.embedding_version
     parts = [] if (generic := generic_negatives(version, dim)) is None else [generic]
-    own_s = 0.0
-    for recording in negatives:
-        windows, seconds = own_negative_windows(recording, classifier)
-        parts.append(windows)
-        own_s += seconds
+    place = [place_signal(recording, classifier) for recording in negatives]
+    own_s = sum(len(signal) for signal in place) / classifier.sample_rate_hz
+    parts += [embed_signal(signal, classifier)[0] for signal in place]
     own_windows = sum(len(p) for p in parts) - (0 if generic is None else len(generic))
     if not parts:
         raise SoundwatchError(
             "the shipped generic negatives do not fit this model (version "
             f"{version}): pass recordings of the place without the sound with --negatives")
     negative = np.concatenate(parts)
-    windows = [example_windows(path, classifier, snrs_db) for path in examples]
-    positives = [np.concatenate([clean, noisy]) for clean, noisy, _ in windows]
-    negative = np.concatenate([negative, *(noise for _, _, noise in windows)])
+    windows = [example_windows(path, classifier, snrs_db, place, place_snrs_db)
+               for path in examples]
+    # The leave-one-out check asks whether the examples agree with each other, so it
+    # leaves out the copies in the place's audio (which may hold other sounds).
+    positives = [np.concatenate([w.clean, w.noisy]) for w in windows]
+    negative = np.concatenate([negative, *(w.noise for w in windows),
+                               *(w.excerpts for w in windows)])
     recognised = 0
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
         head = fit_head(rest, negative, held_out_calibration, negative_rate)
-        clean = windows[held_out][0]
+        clean = windows[held_out].clean
         recognised += bool(head.logits(clean).max() >= head.threshold_logit)
     recall = recognised / len(positives)
     if recall < MIN_LEAVE_ONE_OUT_RECALL:
@@ -262,6 +305,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}). Record the examples "
             "closer to the sound with less else going on, make sure each holds the same "
             "sound, or pass --negatives recordings that do not contain it")
+    positives += [w.placed for w in windows]
+    placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate)
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
@@ -275,6 +320,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
             "augment_snrs_db": list(snrs_db),
+            "place_snrs_db": list(place_snrs_db) if placed else [],
             "negative_rate": negative_rate,
             "learn_s": round(time.perf_counter() - started, 2),
             "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}

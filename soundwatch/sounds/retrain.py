@@ -23,7 +23,7 @@ import numpy as np
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.apply import embedding_dim
-from soundwatch.sounds.head import fit_head
+from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
 from soundwatch.sounds.learn import (
     LEARNT_MIN_DURATION_S,
     MIN_EXAMPLES,
@@ -175,9 +175,9 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
     positives = [kept[0]] if kept else []
     added_noise = []  # the noise of the corrected examples' noisy copies: negatives
     for row in positive_rows:
-        clean, noisy, noise = example_windows(row["example_path"], classifier)
-        positives.append(np.concatenate([clean, noisy]))
-        added_noise.append(noise)
+        windows = example_windows(row["example_path"], classifier)
+        positives.append(np.concatenate([windows.clean, windows.noisy]))
+        added_noise.append(windows.noise)
     negatives = [] if (generic := generic_negatives(version, dim)) is None else [generic]
     negatives += added_noise
     if kept is not None and len(kept[1]):
@@ -188,7 +188,11 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
         raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
                               "reject some of its false alarms, or learn it with "
                               "`soundwatch learn --negatives`")
-    head = fit_head(np.concatenate(positives), np.concatenate(negatives))
+    # The threshold rate it was learnt with (stricter when its windows include copies in
+    # the place's audio, see soundwatch.sounds.learn.PLACE_NEGATIVE_RATE).
+    rate = (current.info if current and kept else {}).get("negative_rate",
+                                                           NEGATIVE_RATE_AT_THRESHOLD)
+    head = fit_head(np.concatenate(positives), np.concatenate(negatives), negative_rate=rate)
     still_firing = sum(bool(head.logits(windows).max() >= head.threshold_logit)
                        for windows in rejected if len(windows))
     info = dict(current.info) if current else {"examples": []}
