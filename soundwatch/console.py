@@ -9,9 +9,11 @@ keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
 
+from soundwatch.command import suggest
 from soundwatch.detect import NearMissLog, NearMissSpan
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
@@ -195,8 +197,9 @@ class ConsolePrinter(MonitorListener):
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))
         if store is not None:
+            read_back = suggest(f"events list --db {shlex.quote(str(store.path))}")
             self._emit(f"logged to {store.path} (session {monitor.session_id}); "
-                       f"read back with `soundwatch events list --db {store.path}`")
+                       f"read back with {read_back}")
         if monitor.events_pending or monitor.events_lost:
             self._emit(f"NOT STORED: {unstored_text(monitor)}")
         if monitor.clips is not None:

@@ -122,6 +122,17 @@ def pulse_mic() -> VirtualMic:
     return VirtualMic()
 
 
+@pytest.fixture(autouse=True)
+def own_user_folders(tmp_path_factory, monkeypatch):
+    """Every test gets empty config and data folders of its own (a test that needs them
+    uses :func:`place_dirs`): no test may read the user's config or write into the user's
+    database, clips, sounds or unusual-sound profile, and a test model swapped against
+    the real profile left it set aside once per run."""
+    folder = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("SOUNDWATCH_CONFIG_DIR", str(folder / "config"))
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(folder / "data"))
+
+
 @pytest.fixture
 def place_dirs(tmp_path, monkeypatch):
     """``tmp_path`` as the user's config (``config/``) and data (``data/``) folders."""

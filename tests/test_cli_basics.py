@@ -108,3 +108,15 @@ def test_without_a_display_the_window_points_to_the_command_it_was_started_with(
     assert result.returncode == 2
     assert "no display" in result.stderr
     assert "`scripts/run.sh listen --headless`" in result.stderr
+
+
+def test_a_replay_says_how_to_read_its_events_back_with_the_command_it_was_started_with(
+        tmp_path):
+    path = write_wav(tmp_path / "short.wav", tone(440, 2.0))
+    db = tmp_path / "my events.sqlite"
+    result = subprocess.run(
+        [*SOUNDWATCH, "listen", "--headless", "--file", str(path), "--fast", "--db", str(db),
+         "--no-clips", "--status-interval", "0"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SOUNDWATCH_COMMAND": "scripts/run.sh"})
+    assert result.returncode == 0, result.stderr
+    assert f"read back with `scripts/run.sh events list --db '{db}'`" in result.stdout

@@ -46,11 +46,15 @@ def test_ogg_is_decoded(tmp_path):
 def test_empty_file_is_a_clear_error(tmp_path):
     path = tmp_path / "empty.wav"
     soundfile.write(str(path), np.zeros(0, dtype=np.float32), 16000)
-    with pytest.raises(SoundwatchError, match=r"empty.wav is empty"):
+    with pytest.raises(SoundwatchError, match=r"empty.wav is empty \(0 samples\)"):
         load_audio(path)
+    blank = tmp_path / "blank.wav"
+    blank.write_bytes(b"")
+    with pytest.raises(SoundwatchError, match=r"blank.wav is empty \(0 bytes\): was the "):
+        load_audio(blank)
 
 
-@pytest.mark.parametrize("content", [b"", b"this is not audio at all" * 10, b"RIFF\x00\x00"])
+@pytest.mark.parametrize("content", [b"this is not audio at all" * 10, b"RIFF\x00\x00"])
 def test_corrupt_file_is_a_clear_error_naming_the_file(tmp_path, content):
     path = tmp_path / "broken.wav"
     path.write_bytes(content)

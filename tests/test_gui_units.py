@@ -279,6 +279,12 @@ def test_without_display_or_microphone_both_are_said_at_once(monkeypatch):
     assert message.endswith("`soundwatch listen --headless --file PATH`")
 
 
+def test_without_display_a_file_to_replay_is_named_in_the_headless_command():
+    message = display_problem({}, "linux", file="my recording.wav")
+    assert "no display" in message and "microphone" not in message
+    assert message.endswith("`soundwatch listen --headless --file 'my recording.wav'`")
+
+
 # -- preferences -------------------------------------------------------------------------
 
 

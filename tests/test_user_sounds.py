@@ -148,6 +148,9 @@ def test_too_few_silent_and_clashing_examples_are_refused_with_the_reason(
     assert code == 2 and "silent.wav is silent" in err
     code, _, err = run(capsys, "learn", "doorbell", *recordings["examples"][:3])
     assert code == 2 and "'doorbell' is already a label" in err
+    first = recordings["examples"][0]
+    code, _, err = run(capsys, "learn", "chime", first, recordings["examples"][1], first)
+    assert code == 2 and f"examples {first} and {first} are the same recording" in err
     assert not (data_dir / "sounds.json").exists()
 
 

@@ -101,6 +101,9 @@ class AudioDecoder:
             raise SoundwatchError(f"audio file not found: {self.path}")
         if self.path.is_dir():
             raise SoundwatchError(f"{self.path} is a folder, not an audio file")
+        if self.path.stat().st_size == 0:
+            raise SoundwatchError(f"audio file {self.path} is empty (0 bytes): was the "
+                                  "recording or the copy interrupted?")
         self.report = DecodeReport()
         self._recovery: UnfinishedWav | None = unfinished_wav(self.path)
         if self._recovery is not None:

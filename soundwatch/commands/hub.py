@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 
@@ -65,6 +66,7 @@ def run(args) -> int:
 
 
 def _print(status: dict, kind: str, as_json: bool, path=None) -> None:
+    from soundwatch.command import suggest
     from soundwatch.jsonout import to_json
 
     if as_json:
@@ -77,5 +79,5 @@ def _print(status: dict, kind: str, as_json: bool, path=None) -> None:
     if status["error"]:
         line += f"; {status['error']}"
     if path is not None:
-        line += f"; read back with `soundwatch events list --db {path}`"
+        line += "; read back with " + suggest(f"events list --db {shlex.quote(str(path))}")
     print(line, file=sys.stdout, flush=True)

@@ -21,12 +21,18 @@ log = logging.getLogger(__name__)
 HEADLESS_QT_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
 
 
-def headless_hint(environ=None, microphone: bool = True) -> str:
+def headless_hint(environ=None, microphone: bool = True, file: str | None = None) -> str:
     """Where to go without a window, naming the command the user typed (scripts/run.sh
     sets it: :mod:`soundwatch.command`), as the no-microphone message does; without a
-    ``microphone`` either, that is a recording replayed."""
+    ``microphone`` either, that is a recording replayed; with a ``file`` to replay, that
+    file."""
+    import shlex
+
     from soundwatch.command import suggest
 
+    if file:
+        return ("replay it without a window: "
+                + suggest(f"listen --headless --file {shlex.quote(str(file))}", environ))
     if not microphone:
         return ("and no microphone was found either, so replay a recording without a "
                 "window: " + suggest("listen --headless --file PATH", environ))
@@ -46,11 +52,11 @@ def microphone_present() -> bool:
 
 
 def display_problem(environ=None, platform: str | None = None,
-                    microphone: bool | None = None) -> str | None:
+                    microphone: bool | None = None, file: str | None = None) -> str | None:
     """Why no window can open here, or None. Checked before Qt starts, because Qt aborts
     the whole process when it cannot connect to a display. ``microphone``: whether there
-    is one (None: ask PortAudio, only when there is no display), so that a machine with
-    neither is told both at once."""
+    is one (None: ask PortAudio, only when there is no display and no ``file`` to
+    replay), so that a machine with neither is told both at once."""
     environ = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     qpa = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
@@ -58,11 +64,11 @@ def display_problem(environ=None, platform: str | None = None,
         return None
     if platform.startswith("linux") or "bsd" in platform:
         if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
-            if microphone is None:
+            if microphone is None and not file:
                 microphone = microphone_present()
             return ("no display: neither DISPLAY nor WAYLAND_DISPLAY is set (an SSH session, "
                     "a server or a container?), so the window cannot open; "
-                    + headless_hint(environ, microphone))
+                    + headless_hint(environ, bool(microphone), file))
     return None
 
 
@@ -137,7 +143,7 @@ def _start_closer(args, window, quit_after_s: float) -> None:
 def build_window(args, start: bool = True):
     """(QApplication, MainWindow): everything set up and shown; with ``start``, listening
     begins as soon as the event loop runs. ``args`` has the options of ``soundwatch gui``."""
-    problem = display_problem()
+    problem = display_problem(file=getattr(args, "file", None))
     if problem:
         raise SoundwatchError(problem)
     try:

@@ -13,6 +13,7 @@ are refused with the reason.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -186,6 +187,26 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
     return ExampleWindows(clean, noisy, noise, placed, excerpts)
 
 
+def check_distinct(examples: Sequence[str | Path]) -> None:
+    """Refuse the same recording given twice (byte for byte): the leave-one-out check
+    would then test an example on itself.
+
+    Raises:
+        SoundwatchError: names the two files.
+    """
+    seen: dict[str, str | Path] = {}
+    for path in examples:
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            continue  # unreadable: decoding it says why
+        if digest in seen:
+            raise SoundwatchError(
+                f"examples {seen[digest]} and {path} are the same recording: give 3 to 10 "
+                "different recordings of the sound (the sound heard several times)")
+        seen[digest] = path
+
+
 def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> None:
     """Refuse ``label`` for a new sound when it reads as a label in use: one of ``yours``
     (the user's sounds), of the ``model`` or the unusual-sound detector's, equal or
@@ -269,6 +290,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         raise SoundwatchError(
             f"{len(examples)} example(s) given for {label!r}: learning a sound needs "
             f"{MIN_EXAMPLES} to {MAX_EXAMPLES} recordings of it, one sound each")
+    check_distinct(examples)
     if not classifier.has_embedding:
         raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
                               "cannot learn sounds: use the shipped model")
