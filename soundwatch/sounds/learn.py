@@ -290,7 +290,6 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         raise SoundwatchError(
             f"{len(examples)} example(s) given for {label!r}: learning a sound needs "
             f"{MIN_EXAMPLES} to {MAX_EXAMPLES} recordings of it, one sound each")
-    check_distinct(examples)
     if not classifier.has_embedding:
         raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
                               "cannot learn sounds: use the shipped model")
@@ -308,6 +307,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     negative = np.concatenate(parts)
     windows = [example_windows(path, classifier, snrs_db, place, place_snrs_db)
                for path in examples]
+    check_distinct(examples)  # after each is read: a silent or broken one says so first
     # The leave-one-out check asks whether the examples agree with each other, so it
     # leaves out the copies in the place's audio (which may hold other sounds).
     positives = [np.concatenate([w.clean, w.noisy]) for w in windows]
