@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.decode import AudioDecoder
+from soundwatch.audio.levels import NO_SOUND_BELOW_DBFS
 from soundwatch.detect import DetectorSettings
 from soundwatch.features import FeatureExtractor
 from soundwatch.scoring import detect_stream
@@ -40,7 +41,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         ``mean`` is over every window), "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
         by silence), "warnings" (what was wrong with the file and what was done, one line
-        each), "windows" (with ``with_windows``): [{"start_s", "end_s", "scores":
+        each; a file with no window above NO_SOUND_BELOW_DBFS is said to hold no sound),
+        "loudest_window_dbfs" (the loudest window's level), "windows" (with ``with_windows``): [{"start_s", "end_s", "scores":
         [n_labels]}]}; times in seconds
         from the file's start. The file is decoded block by block (memory does not grow
         with its length); one shorter than a window is padded with silence to one window.
@@ -54,6 +56,12 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
                                   pad_to_window=True, keep_windows=with_windows,
                                   on_near_miss=near_misses.append if explain else None)
+    warnings = list(decoder.report.warnings)
+    loudest = scored.loudest_dbfs
+    if loudest is not None and loudest < NO_SOUND_BELOW_DBFS:
+        warnings.append(f"the file holds no sound: its loudest window is {loudest:.0f} dBFS "
+                        f"(below {NO_SOUND_BELOW_DBFS:.0f} dBFS), so its scores name nothing: "
+                        "check that the right input was recording, and its level")
     events = [event.to_dict() for event in found]
     for event in events:
         del event["ongoing"]
@@ -68,7 +76,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                 for i in order],
         "events": events,
         "nonfinite_samples": decoder.report.nonfinite_samples,
-        "warnings": list(decoder.report.warnings),
+        "warnings": warnings,
+        "loudest_window_dbfs": None if loudest is None else round(loudest, 1),
         "n_windows": scored.n_windows,
     }
     if explain:

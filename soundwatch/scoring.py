@@ -160,6 +160,16 @@ class StreamScores:
         return (self.level_bin_sums[first:].sum(axis=0) / count).astype(np.float32)
 
     @property
+    def loudest_dbfs(self) -> float | None:
+        """The loudest window's level in dBFS (:attr:`levels_dbfs`; to one LEVEL_BIN_DB
+        bin below when the windows were not kept); None when no levels were measured."""
+        if self.levels_dbfs is not None and len(self.levels_dbfs):
+            return float(self.levels_dbfs.max())
+        if self.level_bin_counts is None or not self.level_bin_counts.any():
+            return None
+        return SILENCE_DBFS + LEVEL_BIN_DB * int(np.flatnonzero(self.level_bin_counts)[-1])
+
+    @property
     def start_samples(self) -> np.ndarray:
         """(n_windows,) int64 stream samples where each window starts."""
         return self.end_samples - self.window_samples

@@ -92,6 +92,23 @@ def test_a_bad_file_is_reported_and_the_others_still_run(model, files, tmp_path,
     assert code == 2
 
 
+def test_a_file_without_sound_is_said_to_hold_none(model, files, tmp_path, capsys):
+    import numpy as np
+
+    quiet = tmp_path / "quiet.wav"
+    soundfile.write(str(quiet), np.full(2 * RATE, 1e-4, np.float32), RATE,
+                    subtype="FLOAT")  # -80 dBFS
+    code, out, _ = classify(capsys, quiet, files["noise.flac"][0], "--model", model)
+    assert code == 0
+    said = [line for line in out.splitlines() if "holds no sound" in line]
+    assert len(said) == 1 and "loudest window is -80 dBFS" in said[0]
+    assert out.index("holds no sound") < out.index("noise.flac")
+    code, out, _ = classify(capsys, quiet, "--model", model, "--json")
+    result = json.loads(out)
+    assert result["loudest_window_dbfs"] == pytest.approx(-80.0, abs=0.3)
+    assert any("holds no sound" in w for w in result["warnings"])
+
+
 def test_runs_as_a_real_command(model, files):
     result = subprocess.run([sys.executable, "-m", "soundwatch", "classify",
                              str(files["noise.flac"][0]), "--model", str(model)],

@@ -37,6 +37,9 @@ FLOOR_PERCENTILE = 10.0  # L90: the level exceeded 90 % of the time
 EVENT_PERCENTILE = 90.0  # L10: the level exceeded 10 % of the time
 MIN_FLOOR_BLOCKS = 5  # less than 0.5 s of background: the floor is not known yet
 SILENCE_DBFS = -120.0  # the level reported for digital silence
+# Audio whose loudest window is quieter than this holds no sound to name (a silent or
+# disconnected input): learning refuses it as an example, classify says so.
+NO_SOUND_BELOW_DBFS = -60.0
 SNR_MIN_DB = -20.0  # an event no louder than its background reads this
 
 

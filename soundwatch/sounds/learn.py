@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from soundwatch.audio.files import load_audio
+from soundwatch.audio.levels import NO_SOUND_BELOW_DBFS
 from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
@@ -41,7 +42,7 @@ from soundwatch.unusual.settings import UNUSUAL_LABEL
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 10
 # An example whose loudest window is below this is silence, not a sound.
-SILENCE_DBFS = -60.0
+SILENCE_DBFS = NO_SOUND_BELOW_DBFS
 # Windows within this many dB of an example's loudest window hold the sound.
 LOUD_RANGE_DB = 10.0
 # Hop between the example's windows: several windows per second see the sound at
