@@ -218,6 +218,28 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     unusual: UnusualSettings = field(default_factory=UnusualSettings)
 
+    def model_path(self, override: str | None = None) -> Path:
+        """The model to load: ``override`` (``--model``), else ``[model] path``, else
+        :func:`~soundwatch.model.default_model_path` (``$SOUNDWATCH_MODEL`` or the
+        shipped one).
+
+        Raises:
+            SoundwatchError: ``[model] path`` names no file (the message says where it was
+                set), or no model is found at all.
+        """
+        if override:
+            return Path(override)
+        if self.model.path:
+            path = Path(self.model.path).expanduser()
+            if not path.is_file():
+                raise SoundwatchError(
+                    f"model file not found: {path}, set as [model] path in the settings "
+                    "file: correct or remove that line, or pass --model PATH")
+            return path
+        from soundwatch.model import default_model_path
+
+        return default_model_path()
+
     def database_path(self) -> Path:
         return Path(self.store.database) if self.store.database else (
             user_data_dir() / "events.sqlite")

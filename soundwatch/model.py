@@ -77,6 +77,9 @@ class Classifier:
 
     def __init__(self, path: str | Path, threads: int = 1):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise SoundwatchError(f"{self.path} is a folder, not a model file: pass the .onnx "
+                                  "file inside it with --model")
         if not self.path.is_file():
             raise SoundwatchError(
                 f"model file not found: {self.path}. Pass an existing .onnx file with --model."

@@ -115,3 +115,13 @@ def test_runs_as_a_real_command(model, files):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "event: noise" in result.stdout
+
+
+def test_a_missing_model_names_where_it_was_set(files, tmp_path, capsys):
+    config = tmp_path / "settings.toml"
+    config.write_text('[model]\npath = "/nonexistent/model.onnx"\n')
+    code, _, err = classify(capsys, files["noise.flac"][0], "--config", config)
+    assert code == 2
+    assert "/nonexistent/model.onnx, set as [model] path in the settings file" in err
+    code, _, err = classify(capsys, files["noise.flac"][0], "--model", tmp_path)
+    assert code == 2 and f"{tmp_path} is a folder, not a model file" in err

@@ -52,7 +52,7 @@ def run(args) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.features import FeatureExtractor
     from soundwatch.jsonout import to_json
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
     from soundwatch.sounds.apply import with_user_sounds
 
     settings = load_settings(args.config)
@@ -65,7 +65,7 @@ def run(args) -> int:
         raise SoundwatchError(f"--threads must be in [1, {MAX_THREADS}], got {threads}")
     if args.top_k < 1:
         raise SoundwatchError(f"--top-k must be >= 1, got {args.top_k}")
-    classifier = Classifier(args.model or settings.model.path or default_model_path(),
+    classifier = Classifier(settings.model_path(args.model),
                             threads=threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     # the model's per-class settings, those learnt from corrections, your sounds' own

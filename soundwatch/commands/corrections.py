@@ -85,10 +85,10 @@ def run(args, path, settings) -> int:
 def _correct(args, store, settings) -> int:
     from soundwatch.corrections.record import Labels, correct_event, mark_missed
     from soundwatch.jsonout import to_json
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
     from soundwatch.sounds.retrain import retrain_and_save
 
-    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    classifier = Classifier(settings.model_path(args.model))
     sounds = _user_sounds()
     labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
     base = _base(args, settings, classifier)
@@ -270,9 +270,9 @@ def _rebuild(args, store, settings) -> int:
     from soundwatch.corrections.record import database_resets, rebuild_adjustments
     from soundwatch.corrections.thresholds import adjustments_path_for
     from soundwatch.jsonout import to_json
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
 
-    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    classifier = Classifier(settings.model_path(args.model))
     labels = tuple(classifier.labels)
     adjustments, moved, resets_known = rebuild_adjustments(
         store, labels, _base(args, settings, classifier),

@@ -30,11 +30,11 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.jsonout import to_json
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
     from soundwatch.sounds.learn import learn_and_save
 
     settings = load_settings(args.config)
-    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    classifier = Classifier(settings.model_path(args.model))
     sound, path = learn_and_save(args.label, args.files, classifier, args.negatives,
                                  args.replace)
     if args.json:

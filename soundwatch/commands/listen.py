@@ -96,7 +96,7 @@ def run(args) -> int:
     from soundwatch.config import RunLimits, check_flags, load_settings, user_config_path
     from soundwatch.console import ConsolePrinter
     from soundwatch.errors import SoundwatchError
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
     from soundwatch.monitor import Monitor
     from soundwatch.signals import stop_on_signals
     from soundwatch.sounds.apply import with_user_sounds
@@ -109,7 +109,7 @@ def run(args) -> int:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
     settings = apply_flags(load_settings(args.config), args)
     check_flags(RunLimits(args.duration, args.status_interval))
-    model_path = args.model or settings.model.path or default_model_path()
+    model_path = settings.model_path(args.model)
     classifier = Classifier(model_path, threads=settings.model.threads)
     classifier = with_user_sounds(classifier)  # the user's sounds, as labels
     # A replayed recording is not this place: it gets a profile of its own, not saved.

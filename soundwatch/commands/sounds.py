@@ -126,7 +126,7 @@ def _retrain(args, sounds) -> int:
 
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
-    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.model import Classifier
     from soundwatch.sounds.library import write_sounds
     from soundwatch.sounds.retrain import retrain_sound
     from soundwatch.store import EventStore
@@ -136,7 +136,7 @@ def _retrain(args, sounds) -> int:
     if not path.is_file():
         raise SoundwatchError(f"no event database at {path}, so no corrections to retrain "
                               "from: pass --db PATH")
-    classifier = Classifier(args.model or settings.model.path or default_model_path())
+    classifier = Classifier(settings.model_path(args.model))
     if args.label in classifier.labels:
         raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
                               "its corrections set a learnt threshold instead (see "
