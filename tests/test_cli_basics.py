@@ -120,3 +120,15 @@ def test_a_replay_says_how_to_read_its_events_back_with_the_command_it_was_start
         env={**os.environ, "SOUNDWATCH_COMMAND": "scripts/run.sh"})
     assert result.returncode == 0, result.stderr
     assert f"read back with `scripts/run.sh events list --db '{db}'`" in result.stdout
+
+
+def test_with_no_input_device_at_all_the_device_asked_for_is_named(monkeypatch):
+    from soundwatch.audio import capture
+    from soundwatch.errors import SoundwatchError
+
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])
+    with pytest.raises(SoundwatchError, match=r"no input device found \(--device 'usb mic' "
+                                              r"was asked for\): plug in a microphone"):
+        capture.find_input_device("usb mic")
+    with pytest.raises(SoundwatchError, match=r"no input device found: plug in"):
+        capture.find_input_device(None)

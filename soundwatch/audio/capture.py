@@ -91,8 +91,10 @@ def find_input_device(selector: str | int | None) -> InputDevice:
     if not devices:
         from soundwatch.command import suggest
 
+        asked = "" if selector is None or str(selector).strip() == "" else (
+            f" (--device {str(selector)!r} was asked for)")
         raise SoundwatchError(
-            "no input device found: plug in a microphone, or replay a file with "
+            f"no input device found{asked}: plug in a microphone, or replay a file with "
             + suggest("listen --headless --file PATH")
         )
     listing = "; ".join(f"{d.index} '{d.name}'" for d in devices)
