@@ -42,9 +42,9 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
         by silence), "warnings" (what was wrong with the file and what was done, one line
         each; a file with no window above NO_SOUND_BELOW_DBFS is said to hold no sound),
-        "loudest_window_dbfs" (the loudest window's level), "windows" (with ``with_windows``): [{"start_s", "end_s", "scores":
-        [n_labels]}]}; times in seconds
-        from the file's start. The file is decoded block by block (memory does not grow
+        "loudest_window_dbfs" (the loudest window's level), "windows" (with
+        ``with_windows``): [{"start_s", "end_s", "scores": [n_labels]}]}; times in
+        seconds from the file's start. The file is decoded block by block (memory does not grow
         with its length); one shorter than a window is padded with silence to one window.
 
     Raises:

@@ -4,11 +4,12 @@ Examples are usually recorded close to the sound with little else going on, but 
 sound is then heard in a room with noise. Each example is also mixed with synthesised
 coloured noise (white, pink, brown: the spectral slopes of fans, rain and traffic rumble)
 at a few signal-to-noise ratios, so that the head also learns what the sound looks like
-in noise (:func:`noisy_copies`). When the user gives recordings of the place itself (its
-recent audio in the window, ``--negatives`` files on the command line), each example is
-also mixed into excerpts of them (:func:`place_copies`): the sound as this room's own
-noise will mask it. No other recording is used: nothing the user did not give is needed,
-and nothing test audio holds leaks into learning.
+in noise (:func:`noisy_copies`). Given recordings of the place itself (its recent audio
+in the window, ``--negatives`` files on the command line), each example can also be mixed
+into excerpts of them (:func:`place_copies`): the sound as this room's own noise masks it
+(off by default, see :data:`soundwatch.sounds.learn.PLACE_SNRS_DB`). No other recording is
+used: nothing the user did not give is needed, and nothing test audio holds leaks into
+learning.
 """
 
 from __future__ import annotations
