@@ -9,8 +9,9 @@ event-to-background ratio (event RMS over its active 10 ms frames, within 30 dB 
 loudest, against the bed's RMS). With ``--place-bed`` the learner is also given the rest
 of those bed recordings (about 65 s) as the place's own recording, as the window gives it
 the room's recent audio and ``soundwatch learn --negatives`` a file: the same room heard
-at another time; without it, it learns against the generic negatives only. False events: every learnt sound watched at once over speech (LibriSpeech),
-music (GTZAN) files not used for the generic negatives (the odd-numbered ones, see
+at another time; without it, it learns against the generic negatives only. False
+events: every learnt sound watched at once over speech (LibriSpeech), music (GTZAN) files
+not used for the generic negatives (the odd-numbered ones, see
 benchmarks/make_generic_negatives.py) and ESC-50 ambient noise clips. The isolated
 recordings are used as the data README allows (learning a custom sound in a benchmark).
 
@@ -23,9 +24,8 @@ source is unclear while an example is among the candidates, is left out.
 
 Tuning (``--tune``): the learning method's settings (noise augmentation SNRs, copies in
 the place's recording, held-out threshold calibration and its rate, the detector's
-min_duration_s for a learnt sound) are chosen on
-the OTHER DCASE office classes (TUNE_CLASSES, learnt under a ``own_`` name as if they
-were custom sounds) and on false-event audio disjoint from the reported streams: the
+min_duration_s for a learnt sound) are chosen on the OTHER DCASE office classes
+(TUNE_CLASSES, learnt under a ``own_`` name as if they were custom sounds) and on false-event audio disjoint from the reported streams: the
 second half of the odd-numbered LibriSpeech and GTZAN files (the reported streams take
 from the start of that list and need less than half of it) and ESC-50 fold 5 (the
 reported noise stream comes from fold 1). ``--generic`` compares candidate generic-negative
