@@ -122,25 +122,6 @@ def place_signal(recording: str | Path | np.ndarray, classifier) -> np.ndarray:
     return load_audio(recording, classifier.sample_rate_hz)[0]
 
 
-def own_negative_windows(recording: str | Path | np.ndarray, classifier
-                         ) -> tuple[np.ndarray, float]:
-    """Every window of one recording of the place without the sound.
-
-    Args:
-        recording: see :func:`place_signal`.
-        classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
-
-    Returns:
-        (embedding, seconds): (n_windows, dim) float32 at the model's hop, and the
-        recording's duration.
-
-    Raises:
-        SoundwatchError: as :func:`place_signal`.
-    """
-    signal = place_signal(recording, classifier)
-    return embed_signal(signal, classifier)[0], len(signal) / classifier.sample_rate_hz
-
-
 class ExampleWindows(NamedTuple):
     """The embedding windows one example gives (see :func:`example_windows`); each is
     (k_i, dim) float32."""
@@ -259,7 +240,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         classifier: the :class:`~soundwatch.model.Classifier` (must export an embedding).
         negatives: recordings of the place without the sound (every window is a
             negative): files, or (n,) float32 audio at the classifier's rate (see
-            :func:`own_negative_windows`).
+            :func:`place_signal`).
         taken: the user's sounds' labels, and ``model_labels`` the model's (what
             :func:`learn_and_save` passes: ``classifier.labels``), refused as names by
             :func:`check_new_label`; the unusual-sound label always is.
