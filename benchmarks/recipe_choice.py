@@ -57,6 +57,11 @@ def main(argv=None) -> None:
     parser.add_argument("--variant", action="append", required=True, metavar="NAME:F=V,...",
                         help="a recipe to try: a name, then HeadConfig fields to change "
                              "(none: the shipped recipe); repeat for each")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads and feature processes for training (%(default)s)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train the variants and stop (e.g. on a GPU machine); a later "
+                             "run without it measures them without training again")
     args = parser.parse_args(argv)
     variants = dict(parse_variant(text) for text in args.variant)
     data = require_shared_data()
@@ -73,13 +78,17 @@ def main(argv=None) -> None:
         out_dir = args.out / name.replace("+", "_")
         out_dir.mkdir(parents=True, exist_ok=True)
         options = RunOptions(sources=sources, out_dir=out_dir,
-                             config=replace(TrainConfig(), threads=1),
+                             config=replace(TrainConfig(), threads=args.threads),
                              test_fold=VALIDATION_FOLD, val_fraction=0.0, progress=False,
                              command=f"benchmarks.recipe_choice --variant {name}:"
                              + ",".join(f"{k}={v}" for k, v in changes.items()))
         config = replace(HeadConfig(), **changes)
         summary = finished_run(out_dir, config) or run_pretrained_training(
             options, yamnet, class_names, weights_id, config, exclude_folds=LEFT_OUT_FOLDS)
+        if args.train_only:
+            print(f"{name}: trained in {out_dir}, clip accuracy "
+                  f"{summary['test_accuracy']:.4f}", flush=True)
+            continue
         classifier = Classifier(Path(summary["model_path"]), threads=1)
         noise = background_tail_stream(backgrounds, RATE_HZ,
                                        summary["config"]["background_fraction"])
@@ -107,6 +116,8 @@ def main(argv=None) -> None:
             "per_label_recall_noisy": events["noisy"].get("per_label_recall"),
         }
         print(json.dumps({name: results[name]}), flush=True)
+    if args.train_only:
+        return
     print(json.dumps({"validation_fold": VALIDATION_FOLD, "left_out_folds": LEFT_OUT_FOLDS,
                       "results": results}, indent=1))
 

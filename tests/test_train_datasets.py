@@ -171,6 +171,22 @@ def test_feature_cache_uses_the_shared_feature_code_and_is_keyed_by_spec(tmp_pat
     assert len(list(cache.glob("*.npz"))) == 2  # another spec, another cache file
 
 
+def test_feature_processes_give_the_same_bank_and_name_a_broken_file(tmp_path):
+    root = tmp_path / "classes"
+    for i in range(5):
+        write_audio(root / "beep" / f"{i}.wav", chirp(0.3 + 0.1 * i, 16000, f0_hz=200.0 * (i + 1)))
+    records = read_folder_per_class(root)
+    alone = load_feature_bank(records, FeatureSpec(), tmp_path / "one", progress=False)
+    pooled = load_feature_bank(records, FeatureSpec(), tmp_path / "two", progress=False,
+                               workers=2)
+    np.testing.assert_array_equal(pooled.features, alone.features)
+    np.testing.assert_array_equal(pooled.offsets, alone.offsets)
+    (root / "beep" / "3.wav").write_bytes(b"RIFF....this is not a wav file")
+    with pytest.raises(SoundwatchError, match="3.wav"):
+        load_feature_bank(read_folder_per_class(root), FeatureSpec(), tmp_path / "three",
+                          progress=False, workers=2)
+
+
 def test_splits_keep_test_fold_out_and_groups_together(esc50_root, tmp_path):
     speech = tmp_path / "speech"
     for i in range(10):

@@ -90,7 +90,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
     recipe.add_argument("--threads", type=int, default=d.threads,
-                        help="torch CPU threads (%(default)s)")
+                        help="torch CPU threads, and processes computing the features of "
+                             "new files (%(default)s)")
     recipe.add_argument("--val-fraction", type=float, default=0.1,
                         help="share of recordings per label for validation (early stopping); "
                              "0 trains all --epochs on everything (%(default)s)")

@@ -68,7 +68,7 @@ def cache_key(records: Sequence[ClipRecord], spec: FeatureSpec) -> str:
 
 def load_feature_bank(records: Sequence[ClipRecord], spec: FeatureSpec,
                       cache_dir: Path | None = None, progress: bool = True,
-                      name: str = "features") -> FeatureBank:
+                      name: str = "features", workers: int = 1) -> FeatureBank:
     """Features of ``records`` from the cache, computing (and caching) them when absent.
 
     Args:
@@ -78,6 +78,7 @@ def load_feature_bank(records: Sequence[ClipRecord], spec: FeatureSpec,
             is skipped when the folder cannot be created.
         progress: show a progress bar while computing.
         name: a word for the progress bar and the cache file name.
+        workers: processes that decode and compute files in parallel (1: this one).
 
     Raises:
         SoundwatchError: a file cannot be decoded (the message names it).
@@ -97,7 +98,7 @@ def load_feature_bank(records: Sequence[ClipRecord], spec: FeatureSpec,
                 return FeatureBank(records, features, offsets)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable cache %s: %s", cache_path, exc)
-    bank = compute_feature_bank(records, spec, progress=progress, name=name)
+    bank = compute_feature_bank(records, spec, progress=progress, name=name, workers=workers)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         temporary = cache_path.with_suffix(".tmp.npz")
@@ -111,20 +112,41 @@ def load_feature_bank(records: Sequence[ClipRecord], spec: FeatureSpec,
 
 
 def compute_feature_bank(records: Sequence[ClipRecord], spec: FeatureSpec,
-                         progress: bool = True, name: str = "features") -> FeatureBank:
-    """Decode each file (mono, resampled to the spec's rate) and compute its features."""
+                         progress: bool = True, name: str = "features",
+                         workers: int = 1) -> FeatureBank:
+    """Decode each file (mono, resampled to the spec's rate) and compute its features,
+    in ``workers`` processes (the result does not depend on how many)."""
     from tqdm import tqdm
 
-    extractor = FeatureExtractor(spec)
-    chunks: list[np.ndarray] = []
-    offsets = [0]
-    for record in tqdm(records, desc=f"computing {name}", unit="file", disable=not progress,
-                       leave=False):
-        signal, _ = load_audio(record.path, spec.sample_rate_hz)
-        features = compute_features(signal, spec, extractor)
-        chunks.append(features)
-        offsets.append(offsets[-1] + len(features))
+    paths = [record.path for record in records]
+    if workers > 1 and len(paths) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent may hold torch's threads
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
+                                 ) as pool:
+            computed = pool.map(file_features, paths, [spec] * len(paths), chunksize=8)
+            chunks = list(tqdm(computed, total=len(paths), desc=f"computing {name}",
+                               unit="file", disable=not progress, leave=False))
+    else:
+        chunks = [file_features(path, spec) for path in tqdm(
+            paths, desc=f"computing {name}", unit="file", disable=not progress, leave=False)]
+    offsets = np.cumsum([0] + [len(features) for features in chunks])
     features = (np.concatenate(chunks) if chunks
                 else np.zeros((0, spec.n_features), dtype=np.float32))
     return FeatureBank(list(records), features.astype(np.float32, copy=False),
                        np.asarray(offsets, dtype=np.int64))
+
+
+_extractors: dict[FeatureSpec, FeatureExtractor] = {}
+
+
+def file_features(path: Path, spec: FeatureSpec) -> np.ndarray:
+    """(n_frames, n_features) float32 features of one audio file (decoded to mono at the
+    spec's rate). Raises SoundwatchError when the file cannot be decoded."""
+    extractor = _extractors.get(spec)
+    if extractor is None:
+        extractor = _extractors[spec] = FeatureExtractor(spec)
+    signal, _ = load_audio(path, spec.sample_rate_hz)
+    return compute_features(signal, spec, extractor)

@@ -139,15 +139,16 @@ class PreparedData:
 
 
 def load_banks(splits: Splits, spec: FeatureSpec, cache_dir: Path | None,
-               progress: bool = True) -> PreparedData:
-    """Features of every split, from the cache where possible.
+               progress: bool = True, workers: int = 1) -> PreparedData:
+    """Features of every split, from the cache where possible (``workers`` processes
+    compute those not cached).
 
     All event files go through one cache file (so each fold of a cross-validation reuses
     it) and are then sliced per split.
     """
     everything = splits.train + splits.validation + splits.test
     bank = load_feature_bank(sorted(set(everything), key=lambda r: str(r.path)), spec,
-                             cache_dir, progress, name="events")
+                             cache_dir, progress, name="events", workers=workers)
     position = {r: i for i, r in enumerate(bank.records)}
 
     def subset(records: list[ClipRecord]) -> FeatureBank | None:

@@ -93,7 +93,8 @@ def run_training(options: RunOptions) -> dict:
                 "background %d", len(splits.labels), len(splits.train),
                 len(splits.validation), len(splits.test), len(splits.holdout),
                 len(splits.backgrounds))
-    data = load_banks(splits, options.spec, options.cache_dir, options.progress)
+    data = load_banks(splits, options.spec, options.cache_dir, options.progress,
+                      workers=options.config.threads)
     extra = class_defaults_metadata(options, data.labels)  # checked before training
     pad_db = options.spec.silence_value
     sampler = WindowSampler(data.train, data.labels, data.backgrounds, config.window_frames,

@@ -106,7 +106,15 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     torch.set_num_threads(max(1, options.config.threads))
     for parameter in yamnet.parameters():
         parameter.requires_grad_(False)
-    yamnet.eval()
+    from soundwatch.train.fit import resolve_device
+
+    # where YAMNet's frozen layers run over the training windows and a fine-tuned branch
+    # trains; the head alone always trains on the CPU (seconds)
+    device = resolve_device(options.device)
+    if device.type == "cuda":  # full float32, as onnxruntime computes at run time
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    yamnet.to(device).eval()
     home_labels, home_groups, proxies = home_label_indices(class_names)
 
     splits = make_splits(options.sources, options.test_fold, options.val_fraction,
@@ -120,7 +128,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     events = sorted(set(splits.train + splits.validation + splits.test),
                     key=lambda r: str(r.path))
     bank = load_feature_bank(events, YAMNET_SPEC, options.cache_dir, options.progress,
-                             name="events")
+                             name="events", workers=options.config.threads)
     noise = (load_feature_bank(splits.backgrounds, YAMNET_SPEC, options.cache_dir,
                                options.progress, name="backgrounds")
              if splits.backgrounds else None)
@@ -190,7 +198,6 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     cells = np.concatenate([cells, background])
     targets = np.concatenate([targets, np.zeros((len(background), n_labels), np.float32)])
     mask = np.concatenate([mask, np.ones((len(background), n_labels), np.float32)])
-    device = "cpu"  # where the head (or the fine-tuned branch) trains
     if config.tune_top_layers:
         from soundwatch.train.top_tuning import embed_lower, fit_branch, split_body
 
@@ -220,15 +227,14 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         embed_seconds += time.monotonic() - with_timer
         x = acts
         train_started = time.monotonic()
-        from soundwatch.train.fit import resolve_device
-
-        device = resolve_device(options.device)
         head, history = fit_branch(acts, targets, mask, config, upper, n_labels, device)
     else:
         x = head_inputs(cells, config.pooling)
         train_started = time.monotonic()
         head, history = fit_head(x, targets, mask, config, n_labels)
+        device = torch.device("cpu")
     train_seconds = time.monotonic() - train_started
+    yamnet.cpu()
 
     logits = audioset_logits(yamnet, cells, config.pooling)
     window_labels = [label if frames >= config.min_active_frames else None

@@ -50,10 +50,10 @@ def embed_lower(lower: nn.Sequential, windows: np.ndarray, batch: int = 128,
                 progress: bool = False) -> np.ndarray:
     """The shared layers' output for (n, 96, 64) windows: (n, channels, time, freq) float16
     (512 x 6 x 4 for two top layers: 24.6 kB a window)."""
-    from soundwatch.train.pretrained import run_in_batches
+    from soundwatch.train.pretrained import device_of, run_in_batches
 
     lower.eval()
-    out = run_in_batches(lower, windows, batch, progress, "shared layers")
+    out = run_in_batches(lower, windows, batch, progress, "shared layers", device_of(lower))
     return out if out is not None else np.zeros((0, 0, 0, 0), np.float16)
 
 
@@ -80,8 +80,9 @@ def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: 
     ``config.top_learning_rate_factor`` times the head's rate.
 
     Args:
-        acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`); they
-            stay in host memory, each batch moves to ``device``.
+        acts: (n, C, T, F) float16 shared-layer activations (:func:`embed_lower`); on a
+            GPU they are copied there once (about 4 GB for six top layers), on the CPU
+            each batch is converted to float32 as it is drawn.
         targets: (n, n_labels) float32 in {0, 1}.
         mask: (n, n_labels) float32, 0 where a target is unknown.
 
@@ -93,9 +94,16 @@ def fit_branch(acts: np.ndarray, targets: np.ndarray, mask: np.ndarray, config: 
     torch.manual_seed(config.seed)
     branch = ProjectBranch(upper, make_head(n_labels, config)).to(device)
     rate = config.learning_rate
+    if torch.device(device).type == "cuda":
+        on_device = torch.from_numpy(acts).to(device)
+
+        def batch_of(idx: torch.Tensor) -> torch.Tensor:
+            return on_device[idx.to(device)].float()
+    else:
+        def batch_of(idx: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(acts[idx.numpy()].astype(np.float32))
     history = fit_masked(
-        branch, lambda idx: torch.from_numpy(acts[idx.numpy()].astype(np.float32)),
-        len(acts), targets, mask, config,
+        branch, batch_of, len(acts), targets, mask, config,
         [(branch.upper.parameters(), rate * config.top_learning_rate_factor),
          (branch.head.parameters(), rate)], device)
     return branch.cpu().eval(), history
