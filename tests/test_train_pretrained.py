@@ -23,7 +23,9 @@ from soundwatch.model import Classifier  # noqa: E402
 from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS  # noqa: E402
 from soundwatch.train.pretrained import (  # noqa: E402
     calibrate_home_offset,
+    fit_head,
     loud_frames,
+    mix_batch,
     mix_magnitudes,
 )
 from soundwatch.train.recipe import DataSources  # noqa: E402
@@ -352,3 +354,38 @@ def test_extra_copies_join_the_training_windows_from_a_cache_of_their_own(
     assert sorted(p.name for p in cache.glob("yamnet-cells-*.npz")) == main_caches
     assert len(list(cache.glob(f"yamnet-{extra}-cells-*.npz"))) == 1
     assert again["training_windows"] == trained["training_windows"]
+
+
+def test_mix_batch_blends_inputs_and_targets_alike_and_keeps_unknown_targets_out():
+    rng = np.random.default_rng(3)
+    targets = torch.from_numpy(np.eye(6, dtype=np.float32))
+    mask = torch.ones(6, 6)
+    mask[2, 4] = 0.0  # row 2 does not know label 4
+    x, y, m = mix_batch(targets.clone(), targets, mask, 1.0, rng)
+    # inputs that are the targets themselves must come out as the blended targets
+    torch.testing.assert_close(x, y)
+    assert torch.all((y >= 0) & (y <= 1))
+    torch.testing.assert_close(y.sum(dim=1), torch.ones(6))  # convex weights
+    mixed_rows = (y > 0).sum(dim=1)
+    assert (mixed_rows == 2).sum() >= 4  # most rows hold two sounds
+    # row 2's unknown label 4 stays unknown wherever row 2 went
+    assert m[2, 4] == 0 and int((m == 0).sum()) == 2
+
+
+def test_mixup_teaches_a_mixture_of_two_sounds_intermediate_scores():
+    rng = np.random.default_rng(0)
+    half = 512  # the head reads YAMNet's 1024-d embedding
+    centres = np.array([[1.0] * half + [0.0] * half, [0.0] * half + [1.0] * half], np.float32)
+    which = rng.integers(0, 2, 400)
+    x = centres[which] + rng.normal(0, 0.3, (400, 2 * half)).astype(np.float32)
+    targets = np.eye(2, dtype=np.float32)[which]
+    mask = np.ones_like(targets)
+    config = HeadConfig(hidden=32, dropout=0.0, epochs=40, batch_size=64, mixup_alpha=1.0)
+    head, _ = fit_head(x, targets, mask, config, 2)
+    with torch.no_grad():
+        scores = torch.sigmoid(head(torch.from_numpy(np.vstack(
+            [centres, centres.mean(axis=0, keepdims=True)])))).numpy()
+    assert scores[0, 0] > 0.8 and scores[0, 1] < 0.2  # each sound alone: its own label
+    assert scores[1, 1] > 0.8 and scores[1, 0] < 0.2
+    # half of each: about half sure of each (without mixup: 0.53 and 0.70 here)
+    assert np.all(np.abs(scores[2] - 0.5) < 0.1)

@@ -478,7 +478,8 @@ def fit_masked(model: nn.Module, batch_of: Callable[[torch.Tensor], torch.Tensor
                rates: list[tuple[Iterable[nn.Parameter], float]],
                device: str | torch.device = "cpu") -> list[dict]:
     """Train ``model`` in place: masked binary cross-entropy, AdamW with a one-cycle
-    schedule, ``config.epochs`` passes over the ``n`` windows in seeded random batches.
+    schedule, ``config.epochs`` passes over the ``n`` windows in seeded random batches
+    (mixed pairwise when ``config.mixup_alpha`` > 0: :func:`mix_batch`).
 
     Args:
         batch_of: the model's input for window indices (a CPU tensor of indices).
@@ -497,6 +498,7 @@ def fit_masked(model: nn.Module, batch_of: Callable[[torch.Tensor], torch.Tensor
     y_all = torch.from_numpy(targets)
     m_all = torch.from_numpy(mask)
     generator = torch.Generator().manual_seed(config.seed)
+    mixing_rng = np.random.default_rng(config.seed + 1)
     history = []
     for epoch in range(config.epochs):
         model.train()
@@ -504,10 +506,12 @@ def fit_masked(model: nn.Module, batch_of: Callable[[torch.Tensor], torch.Tensor
         total = 0.0
         for start in range(0, n, config.batch_size):
             idx = order[start:start + config.batch_size]
-            logits = model(batch_of(idx).to(device))
+            x, y, m = batch_of(idx).to(device), y_all[idx].to(device), m_all[idx].to(device)
+            if config.mixup_alpha > 0:
+                x, y, m = mix_batch(x, y, m, config.mixup_alpha, mixing_rng)
+            logits = model(x)
             loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, y_all[idx].to(device), weight=m_all[idx].to(device),
-                reduction="sum") / max(1, len(idx))
+                logits, y, weight=m, reduction="sum") / max(1, len(idx))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -516,6 +520,20 @@ def fit_masked(model: nn.Module, batch_of: Callable[[torch.Tensor], torch.Tensor
         history.append({"epoch": epoch + 1, "loss": round(total / max(1, n), 5)})
         log.debug("epoch %d: loss %.5f", epoch + 1, history[-1]["loss"])
     return history
+
+
+def mix_batch(x: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, alpha: float,
+              rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixup within a batch (Zhang et al., ICLR 2018): row i becomes w_i * row i +
+    (1 - w_i) * row p(i) of a random shuffle p, in the inputs ``x`` (b, ...) and the
+    targets (b, n_labels) alike, w_i ~ Beta(alpha, alpha); a target unknown in either row
+    (``mask`` 0) stays out of the loss."""
+    partner = torch.from_numpy(rng.permutation(len(x))).to(x.device)
+    weight = torch.from_numpy(rng.beta(alpha, alpha, len(x)).astype(np.float32)).to(x.device)
+    w = weight.view(-1, *([1] * (x.dim() - 1)))
+    mixed = w * x + (1 - w) * x[partner]
+    blended = weight[:, None] * targets + (1 - weight[:, None]) * targets[partner]
+    return mixed, blended, mask * mask[partner]
 
 
 def calibrate_home_offset(audioset_logits: np.ndarray, proxy_indices: dict[str, list[int]],

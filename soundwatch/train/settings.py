@@ -80,6 +80,11 @@ class HeadConfig:
     # 0: the head alone learns, on YAMNet's embedding
     tune_top_layers: int = 0
     top_learning_rate_factor: float = 0.1  # their learning rate, relative to the head's
+    # mix each training batch with itself shuffled, inputs and targets alike, with
+    # Beta(mixup_alpha, mixup_alpha) weights; the inputs are the cached embeddings or
+    # shared-layer activations, so this is "manifold mixup" (Verma et al., ICML 2019);
+    # 0: off
+    mixup_alpha: float = 0.0
     seed: int = 0
 
     def to_dict(self) -> dict:
