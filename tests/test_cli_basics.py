@@ -132,3 +132,11 @@ def test_with_no_input_device_at_all_the_device_asked_for_is_named(monkeypatch):
         capture.find_input_device("usb mic")
     with pytest.raises(SoundwatchError, match=r"no input device found: plug in"):
         capture.find_input_device(None)
+
+
+def test_a_spawned_process_importing_the_main_module_does_not_run_the_command_line():
+    # multiprocessing's "spawn" (the training's feature workers) imports the parent's main
+    # module as __mp_main__; `python -m soundwatch train` must not start again in each
+    import runpy
+
+    runpy.run_module("soundwatch.__main__", run_name="__mp_main__")
