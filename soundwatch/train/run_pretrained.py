@@ -106,7 +106,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     torch.set_num_threads(max(1, options.config.threads))
     for parameter in yamnet.parameters():
         parameter.requires_grad_(False)
-    from soundwatch.train.fit import resolve_device
+    from soundwatch.train.fit import describe_device, resolve_device
 
     # where YAMNet's frozen layers run over the training windows and a fine-tuned branch
     # trains; the head alone always trains on the CPU (seconds)
@@ -274,7 +274,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
         "epochs_run": config.epochs,
         "embedding_seconds": round(embed_seconds, 1),
         "train_seconds": round(train_seconds + embed_seconds, 1),
-        "device": str(device),
+        "device": describe_device(device),
         "precision": "fp32",
         "history": history,
         "training_windows": int(len(x)),
