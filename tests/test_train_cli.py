@@ -178,6 +178,9 @@ def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
     (["--quiet-copies", "-2"], "--quiet-copies must be 0 or more"),
     (["--init", "yamnet", "--quiet-copies", "1"], "--quiet-copies puts quieter clips into "
      "background noise"),
+    (["--init", "yamnet", "--mixup-alpha", "-1"], "--mixup-alpha must be 0 (off) or a positive"),
+    (["--init", "yamnet", "--mixup-alpha", "nan"], "--mixup-alpha must be 0 (off) or a positive"),
+    (["--mixup-alpha", "1"], "--mixup-alpha is part of the --init yamnet recipe"),
 ])
 def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, capsys,
                                                                       flags, message):
@@ -190,3 +193,24 @@ def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, 
     assert code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()  # nothing started
+
+
+def test_recipe_flags_reach_the_yamnet_head_config(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import soundwatch.train.run_pretrained as run_pretrained
+
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    seen = {}
+
+    def fake_training(options, yamnet, class_names, weights_id, head):
+        seen["head"] = head
+        return {}
+
+    monkeypatch.setattr(run_pretrained, "load_yamnet_dir", lambda path: (None, [], "id"))
+    monkeypatch.setattr(run_pretrained, "run_pretrained_training", fake_training)
+    main(["train", "--init", "yamnet", "--yamnet", str(tmp_path), "--esc50", str(data),
+          "--out", str(tmp_path / "r"), "--mixup-alpha", "0.4", "--tune-top-layers", "2",
+          "--epochs", "3"])
+    head = seen["head"]
+    assert (head.mixup_alpha, head.tune_top_layers, head.epochs) == (0.4, 2, 3)

@@ -86,6 +86,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         f"made {-HeadConfig().quiet_gain_db_max:g} to "
                         f"{-HeadConfig().quiet_gain_db_min:g} dB quieter, as a microphone "
                         "further away hears it (%(default)s)")
+    recipe.add_argument("--mixup-alpha", type=float, default=HeadConfig().mixup_alpha,
+                        metavar="A", help="--init yamnet: mix each batch with itself "
+                        "shuffled, inputs and targets alike, with Beta(A, A) weights "
+                        "(manifold mixup); 0: off (%(default)s)")
     recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
@@ -163,6 +167,12 @@ def check_recipe_numbers(args) -> None:
     if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
         problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
                         f"layers), got {args.tune_top_layers}")
+    mixup_alpha = getattr(args, "mixup_alpha", 0.0)
+    if not (math.isfinite(mixup_alpha) and mixup_alpha >= 0):
+        problems.append(f"--mixup-alpha must be 0 (off) or a positive number, got {mixup_alpha}")
+    elif mixup_alpha and getattr(args, "init", "yamnet") == "scratch":
+        problems.append("--mixup-alpha is part of the --init yamnet recipe; the scratch "
+                        "recipe mixes its crops as it trains")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         problems.append(f"--learning-rate must be a positive number, got {args.learning_rate}")
     for flag, value in (("--val-fraction", args.val_fraction),
@@ -266,7 +276,8 @@ def train_one(options, args) -> dict:
     from soundwatch.train.settings import HeadConfig
 
     head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers,
-                      short_copies=args.short_copies, quiet_copies=args.quiet_copies)
+                      short_copies=args.short_copies, quiet_copies=args.quiet_copies,
+                      mixup_alpha=args.mixup_alpha)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
     if args.batch_size is not None:
