@@ -36,6 +36,7 @@ import numpy as np
 
 from benchmarks.machine import require_shared_data
 from benchmarks.streams import RATE_HZ, esc50_path, esc50_rows
+from benchmarks.tune_detector import tuned_settings
 from soundwatch.audio.files import load_audio
 from soundwatch.features import FeatureExtractor
 from soundwatch.model import Classifier
@@ -62,7 +63,12 @@ def main(argv=None) -> None:
     parser.add_argument("--train-only", action="store_true",
                         help="train the variants and stop (e.g. on a GPU machine); a later "
                              "run without it measures them without training again")
+    parser.add_argument("--detector", type=Path, default=None, metavar="JSON",
+                        help="measure at the settings of this benchmarks.tune_detector output "
+                             "(detector-wide and per class) instead of each model's "
+                             "defaults")
     args = parser.parse_args(argv)
+    settings = tuned_settings(args.detector) if args.detector else None
     variants = dict(parse_variant(text) for text in args.variant)
     data = require_shared_data()
     sources = DataSources(esc50=data / "esc50",
@@ -92,7 +98,7 @@ def main(argv=None) -> None:
         classifier = Classifier(Path(summary["model_path"]), threads=1)
         noise = background_tail_stream(backgrounds, RATE_HZ,
                                        summary["config"]["background_fraction"])
-        events = fold_event_report(classifier, clips, noise)  # quiet, noisy, short
+        events = fold_event_report(classifier, clips, noise, settings)  # the four rooms
         rng = np.random.default_rng(0)
         quiet = {"zeros": np.zeros(5 * RATE_HZ, np.float32)}
         for level_dbfs in (-90, -70):
@@ -119,7 +125,8 @@ def main(argv=None) -> None:
     if args.train_only:
         return
     print(json.dumps({"validation_fold": VALIDATION_FOLD, "left_out_folds": LEFT_OUT_FOLDS,
-                      "results": results}, indent=1))
+                      "detector": str(args.detector) if args.detector else "each model's "
+                      "defaults", "results": results}, indent=1))
 
 
 def finished_run(out_dir: Path, config: HeadConfig) -> dict | None:
