@@ -468,3 +468,32 @@ def test_a_database_reached_through_a_link_keeps_its_examples_beside_the_real_fi
                              example_path=str(examples_dir(store.path) / "x.flac"))
     with EventStore(real / "events.db") as store:
         assert [Path(row["example_path"]).is_file() for row in store.corrections()] == [True]
+
+
+def test_databases_sharing_a_folder_keep_their_own_example_of_the_same_event_id(
+        place_dirs, audio, capsys, tmp_path):
+    """Two places' databases in one folder both have an event 1; rejecting it in each
+    keeps two examples, each of its own place's audio (the second must not overwrite the
+    first's file, which the first database still points to)."""
+    stream, _ = soundfile.read(str(audio["stream"]), dtype="float32")
+    reversed_stream = tmp_path / "reversed.wav"  # the same tones at other times
+    soundfile.write(str(reversed_stream), stream[::-1].copy(), RATE)
+    kept = {}
+    for place, source in (("home", audio["stream"]), ("lab", reversed_stream)):
+        db = place_dirs / f"{place}.sqlite"
+        code, _, err = run(capsys, "listen", "--headless", "--file", source, "--fast",
+                           "--json", "--status-interval", "0", "--model", audio["model"],
+                           "--db", db, "--clip-dir", place_dirs / f"clips_{place}",
+                           "--speech", "keep")
+        assert code == 0, err
+        first = next(e for e in stored(capsys, db) if e["id"] == 1)
+        code, out, err = run(capsys, "events", "reject", 1, "--db", db,
+                             "--model", audio["model"], "--json")
+        assert code == 0, err
+        with EventStore(db) as store:
+            (row,) = store.corrections()
+        kept[place] = (row["example_path"], first["clip_path"])
+    assert kept["home"][0] != kept["lab"][0]
+    for example, clip in kept.values():
+        assert Path(example).parent == place_dirs / "corrections"
+        assert Path(example).read_bytes() == Path(clip).read_bytes()

@@ -4,7 +4,9 @@ A corrected event's audio comes from its saved clip (copied, so the clip folder'
 budget cannot delete it) or, in the window, from the engine's ring while the event is
 still in its last 30 s (:func:`ring_audio`). From the command line only a clip exists;
 ``events missed`` also takes a recording of the moment (``--audio``). Examples are
-FLAC files in ``corrections/`` beside the event database.
+FLAC files in ``corrections/`` beside the event database, their names prefixed with the
+database's file name (:func:`example_key`): databases of several places may share a folder,
+and their event ids repeat.
 """
 
 from __future__ import annotations
@@ -34,10 +36,19 @@ def database_folder(database_path: str | Path) -> Path:
     return Path(database_path).resolve().parent
 
 
+def example_key(database_path: str | Path, key: str) -> str:
+    """``key`` (an event id, a time) made unique across the databases of one folder: the
+    database's file name (links followed, file-system safe) before it."""
+    return f"{_safe(Path(database_path).resolve().name)}-{key}"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40]
+
+
 def example_name(kind: str, label: str | None, key: str, suffix: str = ".flac") -> str:
     """A file name for an example: kind, label (file-system safe) and a unique key."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label or "none")[:40]
-    return f"{key}_{kind}_{safe}{suffix}"
+    return f"{key}_{kind}_{_safe(label or 'none')}{suffix}"
 
 
 def keep_file(source: str | Path, folder: Path, name: str) -> Path:

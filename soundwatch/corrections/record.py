@@ -35,7 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from soundwatch.corrections.examples import example_name, examples_dir, keep_file, keep_samples
+from soundwatch.corrections.examples import (
+    example_key,
+    example_name,
+    examples_dir,
+    keep_file,
+    keep_samples,
+)
 from soundwatch.corrections.missed import MissedPeak, measure_peak
 from soundwatch.corrections.thresholds import (
     Adjustment,
@@ -183,7 +189,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
                                 _utc(event.end_time), classifier, detection,
                                 clip if has_clip else audio)
     folder = examples_dir(store.path)
-    name_key = f"e{row_id}"
+    name_key = example_key(store.path, f"e{row_id}")
     example = None
     if has_clip:
         example = keep_file(clip, folder, example_name(kind, true_label or event.label,
@@ -281,7 +287,8 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
         read_adjustments(adjustments_path)
         measured = measure_peak(store.path, label, start, end, classifier, detection,
                                 audio if audio is not None else source)
-    key = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
+    key = example_key(store.path, start.astimezone(timezone.utc)
+                      .strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z")
     if audio is not None:
         example = keep_samples(audio[0], audio[1], examples_dir(store.path),
                                example_name("missed", label, key))
