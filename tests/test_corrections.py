@@ -174,6 +174,15 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     code, out, err = run(capsys, "sounds", "retrain", "kettle", "--db", db, "--model",
                          audio["model"])
     assert code == 2 and "1 example(s)" in err
+    # Its second example needs no --new: the name is this place's new sound now.
+    clear = next(e for e in stored(capsys, db) if round(e["start_s"]) == 9)
+    code, out, err = run(capsys, "events", "relabel", clear["id"], "kettle", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "'kettle' not retrained" in out and "2 example(s)" in out
+    code, out, err = run(capsys, "events", "relabel", clear["id"], "Kettle", "--new",
+                         "--db", db, "--model", audio["model"])
+    assert code == 2 and "reads as the existing label 'kettle'" in err
 
 
 def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(

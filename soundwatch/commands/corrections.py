@@ -90,7 +90,7 @@ def _correct(args, store, settings) -> int:
 
     classifier = Classifier(settings.model_path(args.model))
     sounds = _user_sounds()
-    labels = Labels(tuple(classifier.labels), tuple(s.label for s in sounds))
+    labels = Labels.of_place(store, classifier.labels, [s.label for s in sounds])
     base = _base(args, settings, classifier)
     history = None
     if args.events_action == "missed":

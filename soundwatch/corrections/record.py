@@ -61,10 +61,21 @@ SAME_MOMENT_OVERLAP = 0.5
 
 @dataclass(frozen=True)
 class Labels:
-    """The labels a correction may name: the model's and the user's sounds."""
+    """The labels a correction may name: the model's, the user's sounds, and the new
+    sounds started by corrections (``--new``) that are not learnt yet (``pending``)."""
 
     model: tuple[str, ...]
     user: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+    @classmethod
+    def of_place(cls, store, model, user) -> Labels:
+        """The labels for corrections in ``store``: ``pending`` are the labels its
+        corrections name that are neither the model's nor the user's."""
+        known = {*model, *user}
+        pending = sorted({row["label"] for row in store.corrections()
+                          if row["label"] and row["label"] not in known})
+        return cls(tuple(model), tuple(user), tuple(pending))
 
     def check(self, label: str, new_ok: bool) -> str:
         """``label`` when it is known (or a valid new sound's name with ``new_ok``).
@@ -75,16 +86,18 @@ class Labels:
         from soundwatch.sounds.library import check_label, label_key
 
         label = label.strip()
-        if label in self.model or label in self.user:
+        if label in self.model or label in self.user or label in self.pending:
             return label
         if new_ok:
-            alike = [t for t in (*self.model, *self.user) if label_key(t) == label_key(label)]
+            alike = [t for t in (*self.model, *self.user, *self.pending)
+                     if label_key(t) == label_key(label)]
             if alike:
                 raise SoundwatchError(f"{label!r} reads as the existing label {alike[0]!r} "
                                       "(they differ only in case, spaces, underscores or "
                                       "hyphens): use that label's exact name, without --new")
             return check_label(label)
-        close = difflib.get_close_matches(label, [*self.model, *self.user], n=3)
+        close = difflib.get_close_matches(label, [*self.model, *self.user, *self.pending],
+                                          n=3)
         raise SoundwatchError(
             f"{label!r} is not a label of the model nor one of your sounds"
             + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")

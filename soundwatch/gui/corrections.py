@@ -192,10 +192,11 @@ class CorrectionsController:
         from soundwatch.corrections.record import Labels
 
         user = tuple(getattr(self.session.classifier, "user_labels", ()))
-        return Labels(tuple(x for x in self.session.labels if x not in user), user)
+        return Labels.of_place(self.session.store,
+                               [x for x in self.session.labels if x not in user], user)
 
     def _ask_label(self, row, labels) -> str | None:
-        choices = [*labels.user, *sorted(labels.model)]
+        choices = [*labels.user, *labels.pending, *sorted(labels.model)]
         text, ok = QInputDialog.getItem(
             self.window, "It was…", f"What was the '{row.label}' event? A label, one of your "
             "sounds, or a new name (a new sound of yours, learnt once it has 3 examples):",
