@@ -13,6 +13,10 @@ embedding of randomly chosen windows):
   vacuum cleaner, footsteps, typing, ...) of folds 2-4 (K. J. Piczak, ESC-50, CC BY-NC
   3.0, as the shipped model itself). Fold 1 is the reported false-event noise of
   benchmarks/bench_learn_sound.py and fold 5 its tuning noise.
+- synthesised tonal sounds (:func:`tonal_sounds`: steady tones, beep patterns, sweeps and
+  two-tone warbles at random pitches), made here. Without them a sound learnt from a few
+  synthetic or electronic examples (a chime, a beep) fired on any other tone or beep:
+  nothing tonal but music was among the negatives.
 
 Only the even-numbered files (in name order) of speech/ and music_speech/ are used: the
 odd-numbered ones are held out for benchmarks/bench_learn_sound.py's false-event streams.
@@ -33,7 +37,7 @@ import numpy as np
 from benchmarks.machine import require_shared_data
 from benchmarks.streams import AMBIENT_CATEGORIES, NOISY_BED_FILES, esc50_path, esc50_rows
 from soundwatch.model import Classifier, default_model_path
-from soundwatch.sounds.learn import embed_recording
+from soundwatch.sounds.learn import embed_recording, embed_signal
 from soundwatch.sounds.negatives import FILE_NAME
 
 SEED = 13
@@ -44,6 +48,12 @@ MAX_FILES = 40
 AMBIENT_FOLDS = (2, 3, 4)
 # Ambient windows: chosen on the tuning classes (benchmarks/learn_sound_tune.json).
 AMBIENT_WINDOWS = 2000
+# Tonal sounds (3 s each; their own random stream, so the other sources' windows stay the
+# same whatever their number). Chosen on the tuning classes and synthetic probes
+# (benchmarks/learn_sound_tune.json, benchmarks/tonal_negatives.json).
+TONAL_SOUNDS = 60
+TONAL_SEED = 29
+TONAL_PITCH_HZ = (150.0, 6000.0)
 OUT = Path(__file__).resolve().parent.parent / "soundwatch" / "sounds" / FILE_NAME
 
 
@@ -65,6 +75,40 @@ def ambient_paths() -> list[Path]:
     return [esc50_path(r) for r in sorted(rows, key=lambda r: r["filename"])]
 
 
+def tonal_sounds(rng: np.random.Generator, rate_hz: int, n: int,
+                 seconds: float = 3.0) -> list[np.ndarray]:
+    """``n`` synthesised tonal sounds, each (seconds * rate_hz,) float32 at -30 to -8 dBFS
+    peak over -60 dBFS white noise. In turn: a steady tone, a beep pattern (on and off
+    0.05-0.5 s each), a linear sweep between two pitches, a warble alternating between
+    two pitches (ratio 1.15-1.6, 1-6 times a second); pitches log-uniform in
+    TONAL_PITCH_HZ, half of them with 2nd and 3rd harmonics (0.3, 0.15)."""
+    low, high = np.log(TONAL_PITCH_HZ[0]), np.log(TONAL_PITCH_HZ[1])
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    sounds = []
+    for i in range(n):
+        pitch_hz = float(np.exp(rng.uniform(low, high)))
+        kind = ("tone", "beeps", "sweep", "warble")[i % 4]
+        if kind == "sweep":
+            end_hz = float(np.exp(rng.uniform(low, high)))
+            phase = 2 * np.pi * (pitch_hz * t + (end_hz - pitch_hz) * t * t / (2 * seconds))
+        elif kind == "warble":
+            ratio, per_s = rng.uniform(1.15, 1.6), rng.uniform(1.0, 6.0)
+            inst_hz = pitch_hz * np.where((t * per_s) % 1 < 0.5, 1.0, ratio)
+            phase = 2 * np.pi * np.cumsum(inst_hz) / rate_hz
+        else:
+            phase = 2 * np.pi * pitch_hz * t
+        wave = np.sin(phase)
+        if rng.random() < 0.5:
+            wave = wave + 0.3 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
+        if kind == "beeps":
+            on_s, off_s = rng.uniform(0.05, 0.5, 2)
+            wave = wave * ((t % (on_s + off_s)) < on_s)
+        peak = 10 ** (rng.uniform(-30, -8) / 20)
+        sounds.append((peak * wave / np.abs(wave).max()
+                       + 10 ** (-60 / 20) * rng.standard_normal(len(t))).astype(np.float32))
+    return sounds
+
+
 def chosen_windows(paths: list[Path], n_windows: int, classifier,
                    rng: np.random.Generator) -> np.ndarray:
     """``n_windows`` of the windows of ``paths`` (at the model's hop), chosen at random."""
@@ -77,6 +121,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ambient", type=int, default=AMBIENT_WINDOWS,
                         help="ESC-50 ambient windows to include")
+    parser.add_argument("--tonal", type=int, default=TONAL_SOUNDS,
+                        help="synthesised tonal sounds to include (all their windows)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     data = require_shared_data()
@@ -91,6 +137,11 @@ def main() -> None:
         paths = ambient_paths()
         parts.append(chosen_windows(paths, args.ambient, classifier, rng))
         counts["esc50 ambient, folds 2-4"] = {"files": len(paths), "windows": len(parts[-1])}
+    if args.tonal:
+        sounds = tonal_sounds(np.random.default_rng(TONAL_SEED), classifier.sample_rate_hz,
+                              args.tonal)
+        parts.append(np.concatenate([embed_signal(s, classifier)[0] for s in sounds]))
+        counts["synthesised tonal sounds"] = {"sounds": len(sounds), "windows": len(parts[-1])}
     embedding = np.concatenate(parts).astype(np.float16)
     np.savez_compressed(args.out, embedding=embedding,
                         model_version=np.array(classifier.embedding_version))

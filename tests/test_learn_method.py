@@ -170,3 +170,40 @@ def test_copies_in_the_place_teach_the_sound_as_its_noise_masks_it(classifier, t
     assert with_room.info["place_snrs_db"] == [0.0, 6.0]
     assert found(with_room) == len(onsets_s)
     assert detect_stream(room_alone, WithUserSounds(classifier, [with_room]), settings)[1] == []
+
+
+def test_the_threshold_rises_above_rejected_events_only_as_far_as_the_sound_allows():
+    from soundwatch.sounds.head import Head
+    from soundwatch.sounds.retrain import KEEP_POSITIVE_SHARE, raise_above_rejected
+
+    dim = 4
+    head = Head(weights=np.array([1.0, 0.0, 0.0, 0.0]), bias=0.0, threshold_logit=0.5)
+
+    def windows(*logits):  # unit rows whose logit is the first coordinate
+        rows = np.zeros((len(logits), dim))
+        rows[:, 0] = logits
+        rows[:, 1] = np.sqrt(1 - np.square(logits))
+        return rows
+
+    positives = windows(0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+    raised = raise_above_rejected(head, positives, [windows(0.55, 0.62)])
+    assert raised.threshold_logit == pytest.approx(0.72)  # 0.62 + REJECTED_MARGIN_LOGIT
+    # A rejected event scoring like the sound itself: the threshold stops where it still
+    # passes KEEP_POSITIVE_SHARE of the positive windows, and that event still fires.
+    capped = raise_above_rejected(head, positives, [windows(0.97)])
+    kept = np.mean(capped.logits(positives) >= capped.threshold_logit)
+    assert kept >= KEEP_POSITIVE_SHARE and capped.threshold_logit < 0.97
+    assert capped.threshold_logit > head.threshold_logit
+    # Rejected events already below the threshold change nothing.
+    assert raise_above_rejected(head, positives, [windows(0.2)]) is head
+
+
+def test_a_retrain_whose_rejected_events_still_fire_says_what_to_do():
+    from soundwatch.sounds.retrain import retrain_summary
+
+    info = {"learnt_examples": 5, "corrected_positives": 0, "rejected_examples": 2}
+    assert "fire." not in retrain_summary("chime", {**info, "rejected_still_firing": 0})
+    hint = retrain_summary("door chime", {**info, "rejected_still_firing": 1})
+    assert "(1 of those would still fire)" in hint
+    assert "soundwatch learn 'door chime' FILE... --replace" in hint
+    assert '[detection.classes."door chime"] threshold_on' in hint

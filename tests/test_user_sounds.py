@@ -20,15 +20,24 @@ RATE = 16000
 def chime(rng: np.random.Generator) -> np.ndarray:
     """A two-tone door chime (ding 1175 Hz, dong 932 Hz, decaying), slightly different
     each time: pitch within 1 %, level within 3 dB."""
+    return two_tones(rng, 1175.0, 932.0)
+
+
+def two_tones(rng: np.random.Generator, ding_hz: float, dong_hz: float) -> np.ndarray:
     pitch = 1.0 + rng.uniform(-0.01, 0.01)
     level = 0.35 * 10 ** (rng.uniform(-3, 0) / 20)
     parts = []
-    for freq_hz in (1175.0 * pitch, 932.0 * pitch):
+    for freq_hz in (ding_hz * pitch, dong_hz * pitch):
         t = np.arange(int(0.6 * RATE)) / RATE
         envelope = np.exp(-t / 0.25)
         parts.append(envelope * (np.sin(2 * np.pi * freq_hz * t)
                                  + 0.3 * np.sin(2 * np.pi * 3 * freq_hz * t)))
     return (level * np.concatenate(parts)).astype(np.float32)
+
+
+def neighbours_chime(rng: np.random.Generator) -> np.ndarray:
+    """Another door chime: the same shape a fifth lower (784 and 622 Hz)."""
+    return two_tones(rng, 784.0, 622.0)
 
 
 def noise(rng: np.random.Generator, seconds: float, level: float = 0.003) -> np.ndarray:
@@ -131,6 +140,65 @@ def test_a_learnt_chime_is_detected_in_a_new_stream_and_nothing_else_fires_it(
     code, out, err = run(capsys, "events", "list", "--json")  # stored like any label
     assert code == 0, err
     assert [json.loads(line)["label"] for line in out.splitlines()] == ["chime"]
+
+
+def test_a_chime_learnt_from_its_examples_alone_is_not_fired_by_other_tones(
+        data_dir, recordings, capsys):
+    """No recording of the place: the shipped generic negatives alone must keep other
+    tonal sounds (steady tones, another beep pattern, a sweep) from firing a learnt
+    chime. Before they held synthesised tonal sounds, each of these fired it."""
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"], "--json")
+    assert code == 0, err
+    rng = np.random.default_rng(11)
+    t = np.arange(3 * RATE) / RATE
+    sweep = (0.2 * np.sin(2 * np.pi * (400 * t + 600 * t * t))).astype(np.float32)
+    others = [steady_tone(500.0, 3.0), steady_tone(3000.0, 3.0), beeps(3.0), sweep]
+    stream = noise(rng, 8.0 * len(others) + 8.0, level=0.004)
+    for i, sound in enumerate(others):
+        place(stream, sound, 2.0 + 8.0 * i)
+    chime_at_s = 8.0 * len(others) + 2.0
+    place(stream, chime(rng), chime_at_s)
+    path = recordings["folder"] / "tonal_stream.wav"
+    soundfile.write(str(path), stream, RATE)
+    code, out, err = run(capsys, "classify", path, "--json")
+    assert code == 0, err
+    chimes = [e for e in json.loads(out)["events"] if e["label"] == "chime"]
+    assert len(chimes) == 1, chimes
+    assert chimes[0]["start_s"] < chime_at_s + 1.2 and chimes[0]["end_s"] > chime_at_s
+
+
+def test_rejecting_a_neighbours_chime_stops_it_firing_your_chime_on_a_replay(
+        data_dir, recordings, capsys, tmp_path):
+    """A lower two-tone chime (the neighbour's doorbell) fires a chime learnt from five
+    examples; "not this" on that event retrains the sound, and a replay of the same
+    stream hears only the user's own chime."""
+    code, _, err = run(capsys, "learn", "chime", *recordings["examples"])
+    assert code == 0, err
+    rng = np.random.default_rng(5)
+    stream = noise(rng, 20.0, level=0.004)
+    place(stream, neighbours_chime(rng), 3.0)
+    place(stream, chime(rng), 12.0)
+    path = tmp_path / "doorbells.wav"
+    soundfile.write(str(path), stream, RATE)
+    db = tmp_path / "events.sqlite"
+
+    def replay(*extra) -> list[dict]:
+        code, out, err = run(capsys, "listen", "--headless", "--file", path, "--fast",
+                             "--json", "--status-interval", "0", "--db", db, "--watch",
+                             "chime", *extra)
+        assert code == 0, err
+        return [e for e in map(json.loads, out.splitlines())
+                if e.get("type") == "event" and e["label"] == "chime"]
+
+    heard = replay("--clip-dir", tmp_path / "clips", "--speech", "keep")
+    assert len(heard) == 2, heard
+    code, out, err = run(capsys, "events", "list", "--json", "--db", db)
+    neighbour = min(map(json.loads, out.splitlines()), key=lambda e: e["start_s"])
+    code, out, err = run(capsys, "events", "reject", neighbour["id"], "--db", db)
+    assert code == 0, err
+    assert "0 of those would still fire" in out, out
+    again = replay("--no-clips")
+    assert len(again) == 1 and 11.0 < again[0]["end_s"] and again[0]["start_s"] < 13.2, again
 
 
 def test_without_the_sounds_file_the_chime_is_not_a_label(data_dir, recordings, capsys):

@@ -128,7 +128,7 @@ def _retrain(args, sounds) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier
     from soundwatch.sounds.library import write_sounds
-    from soundwatch.sounds.retrain import retrain_sound
+    from soundwatch.sounds.retrain import retrain_sound, retrain_summary
     from soundwatch.store import EventStore
 
     settings = load_settings(args.config)
@@ -146,9 +146,6 @@ def _retrain(args, sounds) -> int:
         sound = retrain_sound(args.label, classifier, store, current)
     write_sounds([s for s in sounds if s.label != args.label] + [sound])
     info = sound.info["retrained"]
-    print(f"{'retrained' if current else 'learnt'} {args.label!r} from "
-          f"{info['learnt_examples']} learnt and {info['corrected_positives']} corrected "
-          f"example(s) against {info['rejected_examples']} rejected one(s) "
-          f"({info['rejected_still_firing']} of those would still fire) in "
-          f"{info['retrain_s']:.1f} s")
+    print(f"{'retrained' if current else 'learnt'} {args.label!r} in "
+          f"{info['retrain_s']:.1f} s {retrain_summary(args.label, info)}")
     return 0

@@ -30,6 +30,10 @@ NEGATIVE_RATE_AT_THRESHOLD = 0.03
 # CALIBRATION_EVERY-th block is held out.
 CALIBRATION_BLOCK = 16
 CALIBRATION_EVERY = 3
+# Hard negatives (the windows of events the user rejected as this sound) weigh this share
+# of the negative side in the fit, however few they are: among thousands of generic
+# windows, a handful of the place's own false alarms would otherwise teach nothing.
+HARD_NEGATIVE_SHARE = 0.5
 
 
 def normalise(embedding: np.ndarray) -> np.ndarray:
@@ -78,7 +82,8 @@ def calibration_split(n_windows: int) -> np.ndarray:
 
 
 def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True,
-             negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD) -> Head:
+             negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
+             hard_negatives: np.ndarray | None = None) -> Head:
     """Fit a class-balanced, L2-penalised logistic regression and calibrate its threshold.
 
     Args:
@@ -88,6 +93,9 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
             on the rest (False: fit and calibrate on all of them).
         negative_rate: the share of calibration negatives allowed at or above the
             threshold.
+        hard_negatives: (n_hard, dim) windows of the user's rejected events, fitted with
+            HARD_NEGATIVE_SHARE of the negative side's weight and never used to
+            calibrate (the threshold stays a rate on ordinary audio); None or empty: none.
 
     Returns:
         :class:`Head` whose threshold is the (1 - ``negative_rate``) quantile of the
@@ -96,9 +104,14 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
     calibrate = calibration_split(len(negatives)) if held_out else np.zeros(len(negatives), bool)
     calibration = negatives[calibrate] if calibrate.any() else negatives
     negatives = negatives[~calibrate]
-    x = np.concatenate([normalise(positives), normalise(negatives)])
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-    sample_weight = np.where(y == 1, 0.5 / len(positives), 0.5 / len(negatives))
+    hard = np.zeros((0, positives.shape[1])) if hard_negatives is None else hard_negatives
+    x = np.concatenate([normalise(positives), normalise(negatives), normalise(hard)])
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives) + len(hard))])
+    hard_share = HARD_NEGATIVE_SHARE if len(hard) else 0.0
+    sample_weight = np.concatenate([
+        np.full(len(positives), 0.5 / len(positives)),
+        np.full(len(negatives), 0.5 * (1 - hard_share) / len(negatives)),
+        np.full(len(hard), 0.5 * hard_share / max(len(hard), 1))])
     mean = x.mean(axis=0)
     spread = x.std(axis=0) + 1e-6
     xs = (x - mean) / spread

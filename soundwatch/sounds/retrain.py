@@ -4,15 +4,18 @@ Positives: the windows it was learnt from (kept by ``soundwatch learn`` in
 ``sound_examples/`` in the user data folder, one file per sound: :func:`kept_path`) plus
 the loud windows of every corrected event said to be it (confirmed, relabelled to it,
 marked as missed).
-Negatives: the shipped generic set, the place's own recordings given at learning, and
-every window of the events rejected as it ("not this", or relabelled to another
-sound). A new sound (a name first given with ``events relabel --new``) is learnt from
+Negatives: the shipped generic set, the place's own recordings given at learning, and,
+weighted as hard negatives (:data:`~soundwatch.sounds.head.HARD_NEGATIVE_SHARE`), every
+window of the events rejected as it ("not this", or relabelled to another sound); the
+threshold then rises above those events where the sound's own windows allow it
+(:func:`raise_above_rejected`). A new sound (a name first given with ``events relabel --new``) is learnt from
 its corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import time
@@ -23,7 +26,7 @@ import numpy as np
 
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.apply import embedding_dim
-from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
+from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, Head, fit_head
 from soundwatch.sounds.learn import (
     LEARNT_MIN_DURATION_S,
     MIN_EXAMPLES,
@@ -34,6 +37,11 @@ from soundwatch.sounds.library import UserSound
 from soundwatch.sounds.negatives import generic_negatives
 
 FOLDER_NAME = "sound_examples"
+# After a retrain, the threshold rises this far (in logits) above the highest window of
+# the events rejected as the sound, so that they stop firing, but keeps at least
+# KEEP_POSITIVE_SHARE of the positive windows the fitted threshold passed.
+REJECTED_MARGIN_LOGIT = 0.1
+KEEP_POSITIVE_SHARE = 0.5
 
 
 def kept_path(label: str) -> Path:
@@ -183,8 +191,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
     if kept is not None and len(kept[1]):
         negatives.append(kept[1])
     rejected = [embed_recording(row["example_path"], classifier)[0] for row in negative_rows]
-    negatives += rejected
-    if not negatives:
+    if not negatives and not rejected:
         raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
                               "reject some of its false alarms, or learn it with "
                               "`soundwatch learn --negatives`")
@@ -192,7 +199,14 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
     # the place's audio, see soundwatch.sounds.learn.PLACE_NEGATIVE_RATE).
     rate = (current.info if current and kept else {}).get("negative_rate",
                                                            NEGATIVE_RATE_AT_THRESHOLD)
-    head = fit_head(np.concatenate(positives), np.concatenate(negatives), negative_rate=rate)
+    positives = np.concatenate(positives)
+    hard = np.concatenate(rejected) if rejected else None
+    if negatives:
+        head = fit_head(positives, np.concatenate(negatives), negative_rate=rate,
+                        hard_negatives=hard)
+    else:  # a model without generic negatives: the rejected events are all there is
+        head = fit_head(positives, hard, negative_rate=rate)
+    head = raise_above_rejected(head, positives, rejected)
     still_firing = sum(bool(head.logits(windows).max() >= head.threshold_logit)
                        for windows in rejected if len(windows))
     info = dict(current.info) if current else {"examples": []}
@@ -208,6 +222,32 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
                                                 else LEARNT_MIN_DURATION_S))
 
 
+def raise_above_rejected(head: Head, positives: np.ndarray,
+                         rejected: list[np.ndarray]) -> Head:
+    """``head`` with its threshold raised just above the rejected events' highest window
+    (REJECTED_MARGIN_LOGIT), as a model label's learnt threshold is, but never so far
+    that fewer than KEEP_POSITIVE_SHARE of the positive windows the fitted threshold
+    passes still pass: then as far as that allows (some rejected events may still fire).
+
+    Args:
+        head: the fitted head.
+        positives: (n_pos, dim) the windows it was fitted to recognise.
+        rejected: each rejected event's (k_i, dim) windows.
+    """
+    peaks = [float(head.logits(w).max()) for w in rejected if len(w)]
+    wanted = max(peaks, default=-np.inf) + REJECTED_MARGIN_LOGIT
+    if wanted <= head.threshold_logit:
+        return head
+    passing = np.sort(head.logits(positives))
+    passing = passing[passing >= head.threshold_logit]
+    if not len(passing):
+        return head
+    # the highest threshold that still passes KEEP_POSITIVE_SHARE of them
+    ceiling = float(passing[int(np.floor(len(passing) * (1 - KEEP_POSITIVE_SHARE)))])
+    return dataclasses.replace(head, threshold_logit=max(head.threshold_logit,
+                                                         min(wanted, ceiling)))
+
+
 def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:
     """Retrain ``label`` (one of the user's sounds, or a new one) and save it in the
     sounds file. Returns (the sound, or None when it could not be learnt yet, and a line
@@ -221,8 +261,18 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
         write_sounds([s for s in sounds if s.label != label] + [sound])
     except SoundwatchError as exc:
         return None, f"{label!r} not retrained: {exc}"
-    info = sound.info["retrained"]
-    return sound, (f"{label!r} retrained from {info['learnt_examples']} learnt and "
-                   f"{info['corrected_positives']} corrected example(s) against "
-                   f"{info['rejected_examples']} rejected one(s) "
-                   f"({info['rejected_still_firing']} of those would still fire)")
+    return sound, f"{label!r} retrained {retrain_summary(label, sound.info['retrained'])}"
+
+
+def retrain_summary(label: str, info: dict) -> str:
+    """What a retrain learnt from (``info``: a sound's ``info["retrained"]``), with what
+    to do when rejected events would still fire."""
+    text = (f"from {info['learnt_examples']} learnt and {info['corrected_positives']} "
+            f"corrected example(s) against {info['rejected_examples']} rejected one(s) "
+            f"({info['rejected_still_firing']} of those would still fire)")
+    if info["rejected_still_firing"]:
+        text += (f"; those score like its own examples. Give it examples that tell them "
+                 f"apart (`soundwatch learn {label!r} FILE... --replace`, or confirm more "
+                 f"of its real events), or raise its threshold: "
+                 f"[detection.classes.\"{label}\"] threshold_on in the config file")
+    return text
