@@ -259,11 +259,20 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     after = json.loads((data_dir / "sounds.json").read_text())["sounds"]
     assert [s["label"] for s in after] == ["door chime", "chime"]
     assert after[1] == before
+    # A backup restored over the same sound keeps the examples it was learnt from.
+    backup = tmp_path / "backup.json"
+    assert run(capsys, "sounds", "export", backup, "--label", "door chime")[0] == 0
+    kept_door = sorted((data_dir / "sound_examples").glob("door_chime-*.npz"))
+    assert kept_door
+    code, out, err = run(capsys, "sounds", "import", backup, "--replace")
+    assert code == 0 and "unchanged, keeping their examples: door chime" in out, err
+    assert all(path.exists() for path in kept_door)
     # Replacing drops the replaced sound's kept examples (they would be retrained in).
     assert run(capsys, "learn", "chime", *recordings["examples"], "--replace")[0] == 0
     kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))
     assert kept
-    assert run(capsys, "sounds", "import", exported, "--replace")[0] == 0
+    code, out, _ = run(capsys, "sounds", "import", exported, "--replace")
+    assert code == 0 and "the replaced 'chime' had been learnt from were deleted" in out
     assert not any(path.exists() for path in kept)
     # Names `learn` refuses are refused here too: a model label, a look-alike of yours.
     text = exported.read_text()

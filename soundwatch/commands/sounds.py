@@ -102,11 +102,20 @@ def run(args) -> int:
                               "--replace to replace them, or remove them first")
     _check_imported_names([s.label for s in incoming], labels)
     new_labels = {s.label for s in incoming}
+    current = {s.label: s for s in sounds}
+    # a sound imported as it is now (a backup of it restored) keeps its kept examples;
+    # a replaced sound's would otherwise be retrained into the new one
+    unchanged = {s.label for s in incoming
+                 if s.label in current and s.to_dict() == current[s.label].to_dict()}
     write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
-    # the replaced sounds' kept examples would otherwise be retrained into the new ones
-    for label in sorted(new_labels & set(labels)):
-        remove_kept(label)
-    print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}")
+    dropped = [label for label in sorted(new_labels & set(labels) - unchanged)
+               if remove_kept(label)]
+    print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}"
+          + (f"; unchanged, keeping their examples: {', '.join(sorted(unchanged))}"
+             if unchanged else "")
+          + (f"; the examples the replaced {', '.join(map(repr, dropped))} had been learnt "
+             "from were deleted: corrections retrain it from its own corrections only, or "
+             "learn it again from recordings" if dropped else ""))
     return 0
 
 
