@@ -506,3 +506,23 @@ def test_databases_sharing_a_folder_keep_their_own_example_of_the_same_event_id(
     for example, clip in kept.values():
         assert Path(example).parent == place_dirs / "corrections"
         assert Path(example).read_bytes() == Path(clip).read_bytes()
+
+
+def test_rejecting_an_unusual_event_says_how_the_unusual_profile_learns_instead(
+        place_dirs, audio, capsys, tmp_path):
+    from soundwatch.detect import Event
+
+    clip = tmp_path / "unusual.wav"
+    soundfile.write(str(clip), quiet(np.random.default_rng(0), 2.0), RATE)
+    db = place_dirs / "events.sqlite"
+    with EventStore(db) as store:
+        session = store.start_session("mic", str(audio["model"]), RATE)
+        store.add_event(Event("unusual", 5 * RATE, 6 * RATE, 0.9, 0.5, RATE, 1), session,
+                        clip_path=str(clip))
+        event_id = store.recent_events()[0].id
+    code, out, err = run(capsys, "events", "reject", event_id, "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "'unusual' is not a learnt sound" in out and "distance_ratio" in out, out
+    assert "soundwatch learn" not in out  # `learn unusual` is refused: no such hint
+    assert not (place_dirs / "data" / "sounds.json").exists()

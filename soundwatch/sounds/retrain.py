@@ -35,6 +35,7 @@ from soundwatch.sounds.learn import (
 )
 from soundwatch.sounds.library import UserSound
 from soundwatch.sounds.negatives import generic_negatives
+from soundwatch.unusual.settings import UNUSUAL_LABEL
 
 FOLDER_NAME = "sound_examples"
 # After a retrain, the threshold rises this far (in logits) above the highest window of
@@ -248,12 +249,21 @@ def raise_above_rejected(head: Head, positives: np.ndarray,
                                                          min(wanted, ceiling)))
 
 
+UNUSUAL_NOT_RETRAINED = (
+    f"{UNUSUAL_LABEL!r} is not a learnt sound, nothing to retrain: the unusual-sound profile "
+    "learns what is normal here by itself as it listens (a sound heard often enough stops "
+    "being unusual). To make it fire less, raise `[unusual] distance_ratio` in the config "
+    "file (fewer, stranger sounds); to learn the place afresh: `soundwatch unusual reset`")
+
+
 def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:
     """Retrain ``label`` (one of the user's sounds, or a new one) and save it in the
     sounds file. Returns (the sound, or None when it could not be learnt yet, and a line
     saying what happened): too few examples is not an error here, they are kept."""
     from soundwatch.sounds.library import read_sounds, write_sounds
 
+    if label == UNUSUAL_LABEL:
+        return None, UNUSUAL_NOT_RETRAINED
     try:
         sounds = read_sounds()
         current = next((s for s in sounds if s.label == label), None)
