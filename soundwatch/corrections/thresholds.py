@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -239,14 +240,20 @@ def _kept_out_notes(label: str, kept_out: list[float], ceiling: float,
     notes = []
     too_high = [r for r in kept_out if round(r + MARGIN, 4) > ceiling]
     if too_high:
+        needed = round(max(too_high) + MARGIN, 4)
+        ignore = (f'ignore it (config file: [detection] ignore = ["{label}"]; or '
+                  f"`--ignore {label}`)")
+        # A score is at most 1, and so is threshold_on: past that only ignoring helps.
+        instead = (f"To stop {label!r} events, {ignore}" if needed > 1.0 else
+                   f"To stop {label!r} events, set [detection.classes.{label}] threshold_on "
+                   f"= {_up(needed)} in the config file, or {ignore}")
         notes.append(
-            f"{len(too_high)} rejected event(s) scored {max(too_high):.2f}"
-            + (f" (from {min(too_high):.2f})" if len(too_high) > 1 else "")
-            + f", above the most a correction raises threshold_on to ({ceiling:.2f}): "
-            f"such events still fire. To stop {label!r} events, ignore it (config file: "
-            f'[detection] ignore = ["{label}"]; or `--ignore {label}`) or set '
-            f"[detection.classes.{label}] threshold_on above {max(too_high):.2f} in the "
-            "config file")
+            f"{len(too_high)} rejected event(s) scored {_up(max(too_high), 3)}"
+            + (f" (from {min(too_high):.3f})" if len(too_high) > 1 else "")
+            + ("; no threshold_on stops such a score" if needed > 1.0 else
+               f"; stopping them needs threshold_on {_up(needed)}, above the most a "
+               f"correction raises it to ({ceiling:.2f})")
+            + f": such events still fire. {instead}")
     blocked = [r for r in kept_out if round(r + MARGIN, 4) <= ceiling]
     if blocked:
         notes.append(f"{len(blocked)} rejected event(s) (peak up to {max(blocked):.2f}) "
@@ -254,6 +261,13 @@ def _kept_out_notes(label: str, kept_out: list[float], ceiling: float,
                      "threshold_on above them would miss that confirmed one, so they still "
                      "fire")
     return notes
+
+
+def _up(value: float, digits: int = 2) -> str:
+    """``value`` rounded up to ``digits`` decimals, so that a threshold written as shown
+    is never below what it must exceed."""
+    scale = 10 ** digits
+    return f"{math.ceil(round(value * scale, 6)) / scale:.{digits}f}"
 
 
 def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustment],
