@@ -547,3 +547,24 @@ def test_the_list_says_how_each_sound_was_learnt(data_dir, recordings, capsys):
     path.write_text(json.dumps(document))
     code, out, _ = run(capsys, "sounds", "list")
     assert "learnt at an unknown time" in out and "?" not in out, out
+
+
+def test_exporting_to_a_folder_or_an_unwritable_place_says_so_and_leaves_no_litter(
+        data_dir, recordings, capsys, tmp_path, monkeypatch):
+    learn_chime(capsys, recordings)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    code, _, err = run(capsys, "sounds", "export", folder)
+    assert code == 2 and "it is a folder" in err and str(folder / "sounds.json") in err
+    assert not (tmp_path / "backups.tmp").exists()
+
+    def full_disk(self, *args, **kwargs):
+        with open(self, "w") as handle:  # half written, then the disk is full
+            handle.write("{")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pathlib.Path.write_text", full_disk)
+    target = tmp_path / "mine.json"
+    code, _, err = run(capsys, "sounds", "export", target)
+    assert code == 2 and "No space left on device" in err
+    assert not target.exists() and not (tmp_path / "mine.json.tmp").exists()
