@@ -568,3 +568,19 @@ def test_exporting_to_a_folder_or_an_unwritable_place_says_so_and_leaves_no_litt
     code, _, err = run(capsys, "sounds", "export", target)
     assert code == 2 and "No space left on device" in err
     assert not target.exists() and not (tmp_path / "mine.json.tmp").exists()
+
+
+def test_an_example_of_another_sound_among_the_examples_is_named(data_dir, recordings, capsys):
+    rng = np.random.default_rng(4)
+    odd = recordings["folder"] / "not_a_chime.wav"
+    signal = noise(rng, 2.5)
+    place(signal, noise(rng, 1.0, level=0.2), 0.5)  # a burst of hiss
+    soundfile.write(str(odd), signal, RATE)
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"][:4], odd)
+    assert code == 0, err
+    assert "leave-one-out recall 80%" in out
+    assert "note: a sound learnt from the other examples did not recognise " \
+           "not_a_chime.wav" in out, out
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"], "--replace",
+                         "--json")
+    assert code == 0 and json.loads(out)["not_recognised"] == [], err

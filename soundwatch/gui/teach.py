@@ -48,7 +48,13 @@ from PySide6.QtWidgets import (
 from soundwatch.audio.files import FileSource
 from soundwatch.errors import SoundwatchError
 from soundwatch.gui.now_panel import LevelMeter
-from soundwatch.sounds.learn import MAX_EXAMPLES, MIN_EXAMPLES, SILENCE_DBFS, learn_and_save
+from soundwatch.sounds.learn import (
+    MAX_EXAMPLES,
+    MIN_EXAMPLES,
+    SILENCE_DBFS,
+    learn_and_save,
+    odd_examples_note,
+)
 from soundwatch.sounds.place import PLACE_MARGIN_S, PlaceAudio, recent_place_audio
 from soundwatch.sounds.trim import loudest_dbfs, trim_to_loud
 
@@ -371,6 +377,8 @@ class TeachDialog(QDialog):
                         "there, add that stretch as an example too.)")
             self.show_status(f"Not learnt: {error}{hint}", error=True)
             return
+        if note := odd_examples_note(sound.info):
+            self.learnt_from += f". Note: {note}"
         self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "
                          f"{self.learnt_from}.")
         self.learnt.emit(sound.label, self.learnt_from)

@@ -169,6 +169,16 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
     return ExampleWindows(clean, noisy, noise, placed, excerpts)
 
 
+def odd_examples_note(info: dict) -> str:
+    """A warning naming the examples a sound learnt from the others did not recognise
+    (``info["not_recognised"]`` of a learnt sound), or "" when it recognised them all."""
+    odd = info.get("not_recognised") or []
+    if not odd:
+        return ""
+    return (f"a sound learnt from the other examples did not recognise {', '.join(odd)}: "
+            "if it holds another sound, or is damaged, learn again without it (--replace)")
+
+
 def check_distinct(examples: Sequence[str | Path]) -> None:
     """Refuse the same recording given twice (byte for byte): the leave-one-out check
     would then test an example on itself.
@@ -295,20 +305,22 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     positives = [np.concatenate([w.clean, w.noisy]) for w in windows]
     negative = np.concatenate([negative, *(w.noise for w in windows),
                                *(w.excerpts for w in windows)])
-    recognised = 0
+    not_recognised = []
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
         head = fit_head(rest, negative, held_out_calibration, negative_rate)
-        clean = windows[held_out].clean
-        recognised += bool(head.logits(clean).max() >= head.threshold_logit)
+        if head.logits(windows[held_out].clean).max() < head.threshold_logit:
+            not_recognised.append(Path(examples[held_out]).name)
+    recognised = len(positives) - len(not_recognised)
     recall = recognised / len(positives)
     if recall < MIN_LEAVE_ONE_OUT_RECALL:
         raise SoundwatchError(
             f"the examples of {label!r} are not distinguishable from other sounds: a sound "
             f"learnt without each example recognised only {recognised} of "
-            f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}). Record the examples "
-            "closer to the sound with less else going on, make sure each holds the same "
-            "sound, or pass --negatives recordings that do not contain it")
+            f"{len(positives)} (needs {MIN_LEAVE_ONE_OUT_RECALL:.0%}; not recognised: "
+            f"{', '.join(not_recognised)}). Record the examples closer to the sound with "
+            "less else going on, make sure each holds the same sound, or pass --negatives "
+            "recordings that do not contain it")
     positives += [w.placed for w in windows]
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate)
@@ -323,6 +335,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "own_negative_windows": int(own_windows),
             "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
+            "not_recognised": not_recognised,
             "augment_snrs_db": list(snrs_db),
             "place_snrs_db": list(place_snrs_db) if placed else [],
             "negative_rate": negative_rate,
