@@ -392,6 +392,8 @@ def test_same_moment_is_half_the_shorter_range_or_more():
     (0.9, 0.25, "scored at most 0.90 then, against threshold_on 0.80, but not for the "
                 "0.5 s in a row that min_duration_s asks"),
     (None, 0.0, "the score history holds no 'tone_1k' scores of that moment"),
+    # barely heard: no threshold recovers it, so learning it as one's own sound is offered
+    (0.1, 1.25, "scored at most 0.10 then: the model barely hears this sound as 'tone_1k'"),
 ])
 def test_a_missed_mark_says_why_the_history_gave_no_event(place_dirs, model, tmp_path,
                                                          capsys, plateau, plateau_s, says):

@@ -167,6 +167,11 @@ def _base(args, settings, classifier):
                               args.config or user_config_path())
 
 
+# A missed sound the model scored below this (the lowest threshold_on a correction sets,
+# halved) is not one a threshold can recover.
+BARELY_HEARD = 0.2
+
+
 def _missed_scores(store, label: str, start, end, settings) -> str:
     """What the score history says of ``label`` over a missed range: its highest score
     against its threshold_on, or that the history does not hold it."""
@@ -195,6 +200,12 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
                 f"{on:.2f}: the threshold did not miss it (was the label ignored, or the "
                 "detector still warming up?)")
+    if highest < BARELY_HEARD:
+        return (f"{label!r} scored at most {highest:.2f} then: the model barely hears this "
+                f"sound as {label!r}, and no threshold that low would stay quiet on other "
+                "sounds. Teach it as a sound of your own instead: mark it with a new name "
+                "(`soundwatch events missed NAME --new --start ... --end ...`, 3 marks learn "
+                "it) or `soundwatch learn NAME FILE...` with 3 to 10 recordings")
     return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}: "
             f"try `soundwatch rescore --since 1d --label {label} --threshold-on "
             f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add")
