@@ -584,3 +584,29 @@ def test_an_example_of_another_sound_among_the_examples_is_named(data_dir, recor
     code, out, err = run(capsys, "learn", "chime", *recordings["examples"], "--replace",
                          "--json")
     assert code == 0 and json.loads(out)["not_recognised"] == [], err
+
+
+def test_learn_interrupted_by_ctrl_c_says_so_and_saves_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = np.random.default_rng(8)
+    examples = write_chime_examples(tmp_path, rng, n=10)
+    place_recording = tmp_path / "room.wav"  # 5 minutes: seconds more to embed
+    soundfile.write(str(place_recording), noise(rng, 300.0), RATE)
+    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
+           "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen([sys.executable, "-m", "soundwatch", "learn", "chime",
+                                *map(str, examples), "--negatives", str(place_recording)],
+                               env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    time.sleep(3.0)  # imports and the model loaded; learning all that takes longer
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "soundwatch: learn interrupted (Ctrl-C)" in err and "Traceback" not in err
+    assert not (tmp_path / "data" / "sounds.json").exists()
