@@ -51,7 +51,12 @@ def steady_tone(freq_hz: float, seconds: float, level: float = 0.2) -> np.ndarra
 
 def beeps(seconds: float) -> np.ndarray:
     """A 2 kHz beep pattern: 0.15 s on, 0.15 s off."""
-    signal = steady_tone(2000.0, seconds)
+    return beeps_at(2000.0, seconds)
+
+
+def beeps_at(freq_hz: float, seconds: float) -> np.ndarray:
+    """A beep pattern at ``freq_hz``: 0.15 s on, 0.15 s off."""
+    signal = steady_tone(freq_hz, seconds)
     signal[(np.arange(len(signal)) // int(0.15 * RATE)) % 2 == 1] = 0.0
     return signal
 
@@ -610,3 +615,48 @@ def test_learn_interrupted_by_ctrl_c_says_so_and_saves_nothing(tmp_path):
     assert process.returncode == 130, err
     assert "soundwatch: learn interrupted (Ctrl-C)" in err and "Traceback" not in err
     assert not (tmp_path / "data" / "sounds.json").exists()
+
+
+def test_your_sounds_are_negatives_of_each_other(data_dir, recordings, capsys, tmp_path):
+    """A 1 kHz beep pattern learnt first; a chime learnt after it is learnt against the
+    beeps' windows and stays quiet on beeps (learnt without them, it fired on them). The
+    beeps, learnt without the chime, fire on the chime's examples (their noisy copies):
+    the note names them, and `sounds retrain beeps` (no event database needed) teaches
+    them the chime is not them."""
+    from soundwatch.model import Classifier
+    from soundwatch.sounds.library import read_sounds
+    from soundwatch.sounds.retrain import load_kept
+
+    rng = np.random.default_rng(6)
+    beep_examples = []
+    for i in range(5):
+        signal = noise(rng, 2.5)
+        place(signal, beeps_at(1000.0 * (1 + rng.uniform(-0.01, 0.01)), 1.5), 0.4)
+        beep_examples.append(tmp_path / f"beeps{i}.wav")
+        soundfile.write(str(beep_examples[-1]), signal, RATE)
+    code, _, err = run(capsys, "learn", "beeps", *beep_examples)
+    assert code == 0, err
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"])
+    assert code == 0, err
+    assert "note: your sound 'beeps', learnt before this one, fires on its examples" in out
+    stream = noise(rng, 16.0, level=0.004)
+    place(stream, beeps_at(1000.0, 3.0), 2.0)
+    place(stream, chime(rng), 10.0)
+    path = tmp_path / "stream.wav"
+    soundfile.write(str(path), stream, RATE)
+    code, out, err = run(capsys, "classify", path, "--json")
+    assert code == 0, err
+    chimes = [e for e in json.loads(out)["events"] if e["label"] == "chime"]
+    assert len(chimes) == 1 and chimes[0]["start_s"] > 9.0, chimes
+
+    classifier = Classifier(shipped_model_path(), threads=1)
+    chime_windows = load_kept("chime", classifier.embedding_version, 1024)[0]
+
+    def beeps_fire_on_the_chime() -> bool:
+        head = {s.label: s for s in read_sounds()}["beeps"].head
+        return bool(head.logits(chime_windows).max() >= head.threshold_logit)
+
+    assert beeps_fire_on_the_chime()
+    code, out, err = run(capsys, "sounds", "retrain", "beeps")
+    assert code == 0 and "no event database" in out, err
+    assert not beeps_fire_on_the_chime()

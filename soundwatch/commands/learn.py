@@ -31,7 +31,7 @@ def run(args) -> int:
     from soundwatch.config import load_settings
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
-    from soundwatch.sounds.learn import learn_and_save, odd_examples_note
+    from soundwatch.sounds.learn import learn_and_save, learning_notes
 
     settings = load_settings(args.config)
     classifier = Classifier(settings.model_path(args.model))
@@ -45,6 +45,6 @@ def run(args) -> int:
               f"({info['example_windows']} windows; {info['negative_windows']} negative "
               f"windows; leave-one-out recall {info['leave_one_out_recall']:.0%}) in "
               f"{info['learn_s']:.1f} s; saved in {path}")
-        if note := odd_examples_note(info):
+        for note in learning_notes(info):
             print(f"note: {note}")
     return 0

@@ -142,17 +142,20 @@ def _retrain(args, sounds) -> int:
 
     settings = load_settings(args.config)
     path = Path(args.db) if args.db else settings.database_path()
-    if not path.is_file():
-        raise SoundwatchError(f"no event database at {path}, so no corrections to retrain "
-                              "from: pass --db PATH")
     classifier = Classifier(settings.model_path(args.model))
     if args.label in classifier.labels:
         raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
                               "its corrections set a learnt threshold instead (see "
                               "`soundwatch events corrections`)")
     current = next((s for s in sounds if s.label == args.label), None)
-    with EventStore(path, read_only=True) as store:
-        sound = retrain_sound(args.label, classifier, store, current)
+    if path.is_file():
+        with EventStore(path, read_only=True) as store:
+            sound = retrain_sound(args.label, classifier, store, current,
+                                  others=[s.label for s in sounds])
+    else:  # nothing corrected yet: what it was learnt from, against your other sounds
+        print(f"no event database at {path}, so no corrections (another one: --db PATH)")
+        sound = retrain_sound(args.label, classifier, None, current,
+                              others=[s.label for s in sounds])
     write_sounds([s for s in sounds if s.label != args.label] + [sound])
     info = sound.info["retrained"]
     print(f"{'retrained' if current else 'learnt'} {args.label!r} in "

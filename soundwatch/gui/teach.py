@@ -53,7 +53,7 @@ from soundwatch.sounds.learn import (
     MIN_EXAMPLES,
     SILENCE_DBFS,
     learn_and_save,
-    odd_examples_note,
+    learning_notes,
 )
 from soundwatch.sounds.place import PLACE_MARGIN_S, PlaceAudio, recent_place_audio
 from soundwatch.sounds.trim import loudest_dbfs, trim_to_loud
@@ -377,7 +377,7 @@ class TeachDialog(QDialog):
                         "there, add that stretch as an example too.)")
             self.show_status(f"Not learnt: {error}{hint}", error=True)
             return
-        if note := odd_examples_note(sound.info):
+        for note in learning_notes(sound.info):
             self.learnt_from += f". Note: {note}"
         self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "
                          f"{self.learnt_from}.")

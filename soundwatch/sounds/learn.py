@@ -169,14 +169,20 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
     return ExampleWindows(clean, noisy, noise, placed, excerpts)
 
 
-def odd_examples_note(info: dict) -> str:
-    """A warning naming the examples a sound learnt from the others did not recognise
-    (``info["not_recognised"]`` of a learnt sound), or "" when it recognised them all."""
-    odd = info.get("not_recognised") or []
-    if not odd:
-        return ""
-    return (f"a sound learnt from the other examples did not recognise {', '.join(odd)}: "
-            "if it holds another sound, or is damaged, learn again without it (--replace)")
+def learning_notes(info: dict) -> list[str]:
+    """Warnings about a sound just learnt (its ``info``): the examples a sound learnt from
+    the others did not recognise, and the user's earlier sounds that fire on its
+    examples; empty when there is nothing to say."""
+    notes = []
+    if odd := info.get("not_recognised"):
+        notes.append(f"a sound learnt from the other examples did not recognise "
+                     f"{', '.join(odd)}: if it holds another sound, or is damaged, learn "
+                     "again without it (--replace)")
+    for other in info.get("fired_by_its_examples") or ():
+        notes.append(f"your sound {other!r}, learnt before this one, fires on its examples: "
+                     f"`soundwatch sounds retrain {other!r}` teaches it they are not "
+                     f"{other!r} (or learn it again with --replace)")
+    return notes
 
 
 def check_distinct(examples: Sequence[str | Path]) -> None:
@@ -241,7 +247,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB, held_out_calibration: bool = True,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S,
                 negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
-                place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB) -> UserSound:
+                place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
+                other_sounds: Sequence[np.ndarray] = ()) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -264,6 +271,10 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         negative_rate: see :func:`~soundwatch.sounds.head.fit_head`.
         place_snrs_db: SNRs at which each example is also mixed into excerpts of the
             ``negatives`` audio (:func:`~soundwatch.sounds.augment.place_copies`).
+        other_sounds: the windows the user's other sounds were learnt from, each (k_i,
+            dim) float32: hard negatives (see :func:`~soundwatch.sounds.head.fit_head`),
+            so that this one does not fire on them (not kept in ``own_negatives``: they
+            change as those sounds do).
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts (of them
@@ -305,10 +316,15 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     positives = [np.concatenate([w.clean, w.noisy]) for w in windows]
     negative = np.concatenate([negative, *(w.noise for w in windows),
                                *(w.excerpts for w in windows)])
+    own_negatives = negative[len(parts[0]):] if generic is not None else negative
+    others = np.concatenate([np.zeros((0, dim), np.float32),
+                             *(np.asarray(o, np.float32).reshape(-1, dim)
+                               for o in other_sounds)])
     not_recognised = []
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
-        head = fit_head(rest, negative, held_out_calibration, negative_rate)
+        head = fit_head(rest, negative, held_out_calibration, negative_rate,
+                        hard_negatives=others)
         if head.logits(windows[held_out].clean).max() < head.threshold_logit:
             not_recognised.append(Path(examples[held_out]).name)
     recognised = len(positives) - len(not_recognised)
@@ -323,10 +339,11 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "recordings that do not contain it")
     positives += [w.placed for w in windows]
     placed = any(len(w.placed) for w in windows)
-    head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate)
+    head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
+                    hard_negatives=others)
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
-        kept["own_negatives"] = negative[len(parts[0]):] if generic is not None else negative
+        kept["own_negatives"] = own_negatives
     info = {"examples": [str(Path(p).name) for p in examples],
             "example_windows": int(sum(len(p) for p in positives)),
             "negative_windows": int(len(negative)),
@@ -361,14 +378,20 @@ def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
         SoundwatchError: an unreadable sounds file (checked before any work), or any
             refusal of :func:`learn_sound`.
     """
-    from soundwatch.sounds.retrain import save_kept  # it imports this module
+    from soundwatch.sounds.retrain import other_sounds_windows, save_kept  # imports this
 
     sounds = read_sounds(path)
     kept = [s for s in sounds if not (replace and s.label == label.strip())]
     windows: dict = {}
     sound = learn_sound(label, examples, classifier, negatives,
                         taken=[s.label for s in kept], model_labels=classifier.labels,
-                        kept=windows)
+                        kept=windows, other_sounds=other_sounds_windows(
+                            [s.label for s in kept], classifier))
+    # Your sounds learnt before this one never heard it: say which fire on it.
+    sound.info["fired_by_its_examples"] = [
+        s.label for s in kept if s.model_version == sound.model_version
+        and len(windows["positives"])
+        and s.head.logits(windows["positives"]).max() >= s.head.threshold_logit]
     written = write_sounds([*kept, sound], path)
     save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
     return sound, written

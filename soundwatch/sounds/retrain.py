@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -142,14 +143,24 @@ def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.
     return positives, negatives.reshape(-1, dim)
 
 
-def retrain_sound(label: str, classifier, store, current: UserSound | None) -> UserSound:
+def other_sounds_windows(labels, classifier) -> list[np.ndarray]:
+    """The windows each of ``labels`` (the user's other sounds) was learnt from, on this
+    model's embedding; a sound without kept windows is left out."""
+    dim = embedding_dim(classifier)
+    found = (load_kept(label, classifier.embedding_version, dim) for label in labels)
+    return [kept[0] for kept in found if kept is not None]
+
+
+def retrain_sound(label: str, classifier, store, current: UserSound | None,
+                  others: Sequence[str] = ()) -> UserSound:
     """Fit ``label``'s head again with its corrections.
 
     Args:
         label: the sound's name.
         classifier: the :class:`~soundwatch.model.Classifier` (with an embedding).
-        store: the event database holding the corrections.
+        store: the event database holding the corrections (None: none yet).
         current: the sound as it is now (None: a new sound).
+        others: the user's other sounds: the windows they were learnt from are negatives.
 
     Returns:
         The retrained :class:`UserSound`; ``info["retrained"]`` says from what.
@@ -166,7 +177,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
                               "cannot learn sounds: use the shipped model")
     dim = embedding_dim(classifier)
     version = classifier.embedding_version
-    positive_rows, negative_rows = example_rows(store, label)
+    positive_rows, negative_rows = example_rows(store, label) if store is not None else ([], [])
     missing = [row["example_path"] for row in positive_rows + negative_rows
                if not Path(row["example_path"]).is_file()]
     if missing:
@@ -201,11 +212,14 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
     rate = (current.info if current and kept else {}).get("negative_rate",
                                                            NEGATIVE_RATE_AT_THRESHOLD)
     positives = np.concatenate(positives)
-    hard = np.concatenate(rejected) if rejected else None
+    # the place's false alarms and the user's other sounds: what it must not be
+    other_windows = other_sounds_windows([o for o in others if o != label], classifier)
+    hard_parts = rejected + other_windows
+    hard = np.concatenate(hard_parts) if hard_parts else None
     if negatives:
         head = fit_head(positives, np.concatenate(negatives), negative_rate=rate,
                         hard_negatives=hard)
-    else:  # a model without generic negatives: the rejected events are all there is
+    else:  # a model without generic negatives: these are all there is
         head = fit_head(positives, hard, negative_rate=rate)
     head = raise_above_rejected(head, positives, rejected)
     still_firing = sum(bool(head.logits(windows).max() >= head.threshold_logit)
@@ -214,6 +228,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None) -> U
     info["retrained"] = {
         "learnt_examples": original, "corrected_positives": len(positive_rows),
         "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
+        "other_sounds": len(other_windows),
         "positive_windows": int(sum(len(p) for p in positives)),
         "negative_windows": int(sum(len(n) for n in negatives)),
         "retrain_s": round(time.perf_counter() - started, 2),
@@ -267,7 +282,8 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
     try:
         sounds = read_sounds()
         current = next((s for s in sounds if s.label == label), None)
-        sound = retrain_sound(label, classifier, store, current)
+        sound = retrain_sound(label, classifier, store, current,
+                              others=[s.label for s in sounds])
         write_sounds([s for s in sounds if s.label != label] + [sound])
     except SoundwatchError as exc:
         return None, f"{label!r} not retrained: {exc}"
@@ -279,7 +295,9 @@ def retrain_summary(label: str, info: dict) -> str:
     to do when rejected events would still fire."""
     text = (f"from {info['learnt_examples']} learnt and {info['corrected_positives']} "
             f"corrected example(s) against {info['rejected_examples']} rejected one(s) "
-            f"({info['rejected_still_firing']} of those would still fire)")
+            f"({info['rejected_still_firing']} of those would still fire)"
+            + (f" and {info['other_sounds']} other sound(s) of yours"
+               if info.get("other_sounds") else ""))
     if info["rejected_still_firing"]:
         text += (f"; those score like its own examples. Give it examples that tell them "
                  f"apart (`soundwatch learn {label!r} FILE... --replace`, or confirm more "
