@@ -30,9 +30,9 @@ NEGATIVE_RATE_AT_THRESHOLD = 0.03
 # CALIBRATION_EVERY-th block is held out.
 CALIBRATION_BLOCK = 16
 CALIBRATION_EVERY = 3
-# Hard negatives (the windows of events the user rejected as this sound) weigh this share
-# of the negative side in the fit, however few they are: among thousands of generic
-# windows, a handful of the place's own false alarms would otherwise teach nothing.
+# Hard negatives (what the sound must not be: the user's rejected events, the user's other
+# sounds) weigh this share of the negative side in the fit, however few they are: among
+# thousands of generic windows, a handful of them would otherwise teach nothing.
 HARD_NEGATIVE_SHARE = 0.5
 
 
@@ -93,9 +93,10 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
             on the rest (False: fit and calibrate on all of them).
         negative_rate: the share of calibration negatives allowed at or above the
             threshold.
-        hard_negatives: (n_hard, dim) windows of the user's rejected events, fitted with
-            HARD_NEGATIVE_SHARE of the negative side's weight and never used to
-            calibrate (the threshold stays a rate on ordinary audio); None or empty: none.
+        hard_negatives: (n_hard, dim) windows it must not be (the user's rejected events,
+            the user's other sounds), fitted with HARD_NEGATIVE_SHARE of the negative
+            side's weight and never used to calibrate (the threshold stays a rate on
+            ordinary audio); None or empty: none.
 
     Returns:
         :class:`Head` whose threshold is the (1 - ``negative_rate``) quantile of the

@@ -6,10 +6,11 @@ the loud windows of every corrected event said to be it (confirmed, relabelled t
 marked as missed).
 Negatives: the shipped generic set, the place's own recordings given at learning, and,
 weighted as hard negatives (:data:`~soundwatch.sounds.head.HARD_NEGATIVE_SHARE`), every
-window of the events rejected as it ("not this", or relabelled to another sound); the
-threshold then rises above those events where the sound's own windows allow it
-(:func:`raise_above_rejected`). A new sound (a name first given with ``events relabel --new``) is learnt from
-its corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
+window of the events rejected as it ("not this", or relabelled to another sound) and the
+windows the user's other sounds were learnt from; the threshold then rises above the
+rejected events where the sound's own windows allow it (:func:`raise_above_rejected`).
+A new sound (a name first given with ``events relabel --new``) is learnt from its
+corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
 """
 
 from __future__ import annotations
