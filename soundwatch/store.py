@@ -565,7 +565,9 @@ class EventStore:
     def add_event_with_outbox(self, event: Event, session_id: int, rows,
                               clip_path: str | None = None) -> int:
         """Commit a finished event and its alert rows in one transaction (both or
-        neither); returns the event's row id.
+        neither); returns the event's row id, which each row's payload also gets as
+        ``db_id`` (the id `events list` shows and `events reject ID` takes), when it has
+        that key.
 
         Raises:
             EventRejected, sqlite3.Error, OSError: as :meth:`add_event`.
@@ -575,6 +577,9 @@ class EventStore:
 
         def work():
             row_id = self._insert_event(event, session_id, started, clip_path)
+            for row in rows:
+                if "db_id" in row.payload:
+                    row.payload["db_id"] = row_id
             self._insert_outbox(rows)
             return row_id
 

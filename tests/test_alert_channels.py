@@ -121,6 +121,10 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
     ended = [e for e in events if e["type"] == "event"]
     assert [e["label"] for e in ended] == ["tone_1k", "noise", "tone_3k"]
     assert {e["id"] for e in started} == {e["id"] for e in ended}
+    # The finished event's message carries the id `events reject ID` takes; its start
+    # notice cannot (not stored yet).
+    assert [e["db_id"] for e in ended] == [row.id for row in stored]
+    assert all(e["db_id"] is None for e in started)
     for message, row in zip(ended, stored, strict=True):
         assert message["node"] == "kitchen" and message["start"] == row.start_time
         assert message["end"] == row.end_time and message["peak"] == pytest.approx(row.peak, abs=1e-4)
@@ -154,6 +158,7 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
     late.close()
 
     hooks = webhook.bodies("/hook")
+    assert [h["db_id"] for h in hooks if h["type"] == "event"] == [stored[0].id, stored[2].id]
     assert [(h["type"], h["label"]) for h in hooks] == [
         ("event_started", "tone_1k"), ("event", "tone_1k"),
         ("event_started", "tone_3k"), ("event", "tone_3k")]

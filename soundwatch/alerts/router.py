@@ -9,6 +9,9 @@ Payload (a JSON object, the same for every channel)::
 
     {"type": "event_started" | "event", "node": "kitchen",
      "id": "20240501T115900123-7", "session": "20240501T115900123", "event_id": 7,
+     "db_id": null | 12,   (the event's id in the database, as `soundwatch events list`
+         shows it and `soundwatch events reject ID` takes it; null while it is not stored:
+         on event_started, or when the event is not kept)
      "label": "dog",
      "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
@@ -127,7 +130,8 @@ class AlertRouter:
         fields = event.to_dict()
         return {
             "type": kind, "node": self.node, "id": f"{self.session}-{event.event_id}",
-            "session": self.session, "event_id": event.event_id, "label": event.label,
+            "session": self.session, "event_id": event.event_id, "db_id": None,
+            "label": event.label,
             "start": iso_utc(self._wall_time(event.start_sample)),
             "end": None if ongoing else iso_utc(self._wall_time(event.end_sample)),
             "start_s": round(event.start_s, 3),
