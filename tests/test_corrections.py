@@ -534,3 +534,21 @@ def test_rejecting_an_unusual_event_says_how_the_unusual_profile_learns_instead(
     assert "'unusual' is not a learnt sound" in out and "distance_ratio" in out, out
     assert "soundwatch learn" not in out  # `learn unusual` is refused: no such hint
     assert not (place_dirs / "data" / "sounds.json").exists()
+
+
+def test_sounds_retrain_reads_the_database_its_corrections_came_from(
+        place_dirs, audio, capsys):
+    """A sound corrected in a place's own database (not the default one) is retrained
+    from that database again by a plain `sounds retrain NAME`."""
+    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
+                         audio["negatives"], "--model", audio["model"])
+    assert code == 0, err
+    db = place_dirs / "garage.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    code, out, err = run(capsys, "sounds", "retrain", "chime", "--model", audio["model"])
+    assert code == 0, err
+    assert "5 learnt and 1 corrected example(s)" in out, out

@@ -90,6 +90,12 @@ def recordings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audio")
     rng = np.random.default_rng(7)
     examples = write_chime_examples(folder, rng)
+    low_examples = []  # another door's chime, a fifth lower
+    for i in range(5):
+        signal = noise(rng, 2.5)
+        place(signal, neighbours_chime(rng), 0.3 + 0.1 * i)
+        low_examples.append(folder / f"low_chime{i}.wav")
+        soundfile.write(str(low_examples[-1]), signal, RATE)
     others = noise(rng, 24.0, level=0.02)
     place(others, steady_tone(500.0, 3.0), 2.0)
     place(others, beeps(3.0), 7.0)
@@ -103,7 +109,8 @@ def recordings(tmp_path_factory):
     soundfile.write(str(folder / "stream.wav"), stream, RATE)
     silent = folder / "silent.wav"
     soundfile.write(str(silent), np.zeros(2 * RATE, np.float32), RATE)
-    return {"examples": examples, "negatives": folder / "negatives.wav",
+    return {"examples": examples, "low_examples": low_examples,
+            "negatives": folder / "negatives.wav",
             "stream": folder / "stream.wav", "silent": silent, "folder": folder}
 
 
@@ -113,8 +120,8 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def learn_chime(capsys, recordings, label: str = "chime") -> dict:
-    code, out, err = run(capsys, "learn", label, *recordings["examples"], "--negatives",
+def learn_chime(capsys, recordings, label: str = "chime", examples: str = "examples") -> dict:
+    code, out, err = run(capsys, "learn", label, *recordings[examples], "--negatives",
                          recordings["negatives"], "--json")
     assert code == 0, err
     return json.loads(out)
@@ -246,7 +253,7 @@ def test_examples_of_different_sounds_heard_in_the_negatives_are_refused(
 
 def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_path):
     learn_chime(capsys, recordings)
-    learn_chime(capsys, recordings, label="door chime")
+    learn_chime(capsys, recordings, label="door chime", examples="low_examples")
     code, out, _ = run(capsys, "sounds", "list", "--json")
     assert code == 0
     assert [json.loads(line)["label"] for line in out.splitlines()] == ["chime", "door chime"]
@@ -660,3 +667,12 @@ def test_your_sounds_are_negatives_of_each_other(data_dir, recordings, capsys, t
     code, out, err = run(capsys, "sounds", "retrain", "beeps")
     assert code == 0 and "no event database" in out, err
     assert not beeps_fire_on_the_chime()
+
+
+def test_a_sound_the_same_as_one_of_yours_is_refused_naming_it(data_dir, recordings, capsys):
+    learn_chime(capsys, recordings)
+    code, _, err = run(capsys, "learn", "door bell", *recordings["examples"][:3])
+    assert code == 2, err
+    assert "cannot be told apart from your sound 'chime'" in err
+    assert [s["label"] for s in json.loads((data_dir / "sounds.json").read_text())["sounds"]
+            ] == ["chime"]

@@ -32,7 +32,8 @@ def add_parser(subparsers) -> None:
                                  "its events (`soundwatch events confirm|reject|relabel`)")
     retrain.add_argument("label", metavar="LABEL")
     retrain.add_argument("--db", help="event database holding the corrections (default: "
-                         "events.sqlite in the user data dir)")
+                         "the one its last retrain read, else events.sqlite in the user "
+                         "data dir)")
     retrain.add_argument("--config", help="TOML settings file (database and model paths)")
     retrain.add_argument("--model", help="the .onnx model (default: the shipped one)")
 
@@ -141,13 +142,15 @@ def _retrain(args, sounds) -> int:
     from soundwatch.store import EventStore
 
     settings = load_settings(args.config)
-    path = Path(args.db) if args.db else settings.database_path()
+    current = next((s for s in sounds if s.label == args.label), None)
+    # the database its corrections came from last time, else the configured one
+    recorded = ((current.info if current else {}).get("retrained") or {}).get("database")
+    path = Path(args.db or recorded or settings.database_path())
     classifier = Classifier(settings.model_path(args.model))
     if args.label in classifier.labels:
         raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
                               "its corrections set a learnt threshold instead (see "
                               "`soundwatch events corrections`)")
-    current = next((s for s in sounds if s.label == args.label), None)
     if path.is_file():
         with EventStore(path, read_only=True) as store:
             sound = retrain_sound(args.label, classifier, store, current,

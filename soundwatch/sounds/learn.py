@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +50,9 @@ LOUD_RANGE_DB = 10.0
 LEARN_HOP_S = 0.12
 # A head learnt without one example must recognise at least this share of them.
 MIN_LEAVE_ONE_OUT_RECALL = 0.6
+# A new sound that fires on this share of the windows one of your other sounds was learnt
+# from (although fitted against them) is that sound: refused.
+SAME_SOUND_SHARE = 0.5
 # Each example is also learnt mixed with synthesised noise at these SNRs (dB; see
 # :mod:`.augment`), so that the sound is known in a noisy room. With the generic
 # negatives' ambient noise (which keeps the noise itself from firing), this doubled
@@ -248,7 +251,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S,
                 negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
                 place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
-                other_sounds: Sequence[np.ndarray] = ()) -> UserSound:
+                other_sounds: Mapping[str, np.ndarray] | None = None) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -271,10 +274,11 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         negative_rate: see :func:`~soundwatch.sounds.head.fit_head`.
         place_snrs_db: SNRs at which each example is also mixed into excerpts of the
             ``negatives`` audio (:func:`~soundwatch.sounds.augment.place_copies`).
-        other_sounds: the windows the user's other sounds were learnt from, each (k_i,
-            dim) float32: hard negatives (see :func:`~soundwatch.sounds.head.fit_head`),
+        other_sounds: {label: (k_i, dim) float32 windows} the user's other sounds were
+            learnt from: hard negatives (see :func:`~soundwatch.sounds.head.fit_head`),
             so that this one does not fire on them (not kept in ``own_negatives``: they
-            change as those sounds do).
+            change as those sounds do). A sound that still fires on most of one of them
+            is refused: the two cannot be told apart.
 
     Returns:
         The :class:`UserSound`; ``info`` holds the examples, window counts (of them
@@ -317,9 +321,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     negative = np.concatenate([negative, *(w.noise for w in windows),
                                *(w.excerpts for w in windows)])
     own_negatives = negative[len(parts[0]):] if generic is not None else negative
-    others = np.concatenate([np.zeros((0, dim), np.float32),
-                             *(np.asarray(o, np.float32).reshape(-1, dim)
-                               for o in other_sounds)])
+    other_sounds = {name: np.asarray(o, np.float32).reshape(-1, dim)
+                    for name, o in (other_sounds or {}).items()}
+    others = np.concatenate([np.zeros((0, dim), np.float32), *other_sounds.values()])
     not_recognised = []
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
@@ -341,6 +345,14 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
                     hard_negatives=others)
+    for name, other in other_sounds.items():
+        if len(other) and np.mean(head.logits(other) >= head.threshold_logit) >= SAME_SOUND_SHARE:
+            raise SoundwatchError(
+                f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
+                f"a sound learnt from them, even against {name!r}'s own examples, still "
+                f"fires on most of those. Use {name!r} (or learn it again with these "
+                f"examples: `soundwatch learn {name!r} FILE... --replace`), or give "
+                f"examples of {label!r} that sound different")
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
         kept["own_negatives"] = own_negatives

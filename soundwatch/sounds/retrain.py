@@ -144,12 +144,12 @@ def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.
     return positives, negatives.reshape(-1, dim)
 
 
-def other_sounds_windows(labels, classifier) -> list[np.ndarray]:
-    """The windows each of ``labels`` (the user's other sounds) was learnt from, on this
-    model's embedding; a sound without kept windows is left out."""
+def other_sounds_windows(labels, classifier) -> dict[str, np.ndarray]:
+    """{label: (k, dim) float32 windows it was learnt from} for each of ``labels`` (the
+    user's other sounds) with kept windows on this model's embedding."""
     dim = embedding_dim(classifier)
-    found = (load_kept(label, classifier.embedding_version, dim) for label in labels)
-    return [kept[0] for kept in found if kept is not None]
+    found = {label: load_kept(label, classifier.embedding_version, dim) for label in labels}
+    return {label: kept[0] for label, kept in found.items() if kept is not None}
 
 
 def retrain_sound(label: str, classifier, store, current: UserSound | None,
@@ -215,7 +215,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     positives = np.concatenate(positives)
     # the place's false alarms and the user's other sounds: what it must not be
     other_windows = other_sounds_windows([o for o in others if o != label], classifier)
-    hard_parts = rejected + other_windows
+    hard_parts = rejected + list(other_windows.values())
     hard = np.concatenate(hard_parts) if hard_parts else None
     if negatives:
         head = fit_head(positives, np.concatenate(negatives), negative_rate=rate,
@@ -230,6 +230,8 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         "learnt_examples": original, "corrected_positives": len(positive_rows),
         "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
         "other_sounds": len(other_windows),
+        # where its corrections are: `sounds retrain` reads them there again by default
+        "database": str(Path(store.path).resolve()) if store is not None else None,
         "positive_windows": int(sum(len(p) for p in positives)),
         "negative_windows": int(sum(len(n) for n in negatives)),
         "retrain_s": round(time.perf_counter() - started, 2),
