@@ -358,3 +358,18 @@ def test_tls_with_a_ca_file_delivers_and_an_unknown_ca_is_named(model, short_fil
         assert summary(trusted)["outbox"]["mqtt"] == {"pending": 0, "last_error": None}
     finally:
         secured.stop()
+
+
+def test_a_rule_the_watch_list_or_ignore_list_silences_is_named_at_start(
+        model, short_file, tmp_path, env):
+    path = config(tmp_path, '[alerts.rules.a]\nlabels = ["tone_1k", "tone_3k"]\n')
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--config", path,
+                    "--webhook", "http://127.0.0.1:9/x", "--watch", "tone_1k,noise",
+                    "--ignore", "noise", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "these alert rules can never fire" in result.stderr
+    assert "rules.a: tone_3k (not on the watch list)" in result.stderr
+    assert "tone_1k (" not in result.stderr
+    result = listen(model, short_file[0], tmp_path / "f.sqlite", "--config", path,
+                    "--webhook", "http://127.0.0.1:9/x", "--ignore", "tone_1k", env=env)
+    assert "rules.a: tone_1k (ignored)" in result.stderr, result.stderr

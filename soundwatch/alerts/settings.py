@@ -278,6 +278,21 @@ class AlertSettings:
             )
 
 
+def silenced_rule_labels(settings: AlertSettings, watch, ignore) -> list[str]:
+    """What each rule that names a label the detector will never make events of says:
+    ``"rules.NAME: LABEL (not on the watch list)"`` or ``"... (ignored)"``; empty when
+    every rule can fire. ``watch`` (empty: every label) and ``ignore`` are the detector's
+    lists."""
+    found = []
+    for name, rule in settings.rules.items():
+        for label in rule.labels:
+            if label in ignore:
+                found.append(f"rules.{name}: {label} (ignored)")
+            elif watch and label not in watch:
+                found.append(f"rules.{name}: {label} (not on the watch list)")
+    return found
+
+
 def _hours_problems(name: str, text: str | None) -> list[str]:
     if not text:
         return []

@@ -151,6 +151,13 @@ def run(args) -> int:
         monitor.alerts = alerts.router
         printer.alerts = alerts
         log.info("%s", alerts.describe())
+        from soundwatch.alerts.settings import silenced_rule_labels
+
+        silenced = silenced_rule_labels(settings.alerts, detection.watch, detection.ignore)
+        if silenced:
+            log.warning("these alert rules can never fire, their labels make no events: %s. "
+                        "Add them to the watch list (--watch, [detection] watch) or take "
+                        "them off the ignore list", "; ".join(silenced))
     log.info("model %s (%d labels), hop %.2f s, window %.2f s; database %s; clips %s",
              classifier.path, len(classifier.labels), monitor.hop_s, classifier.window_s,
              store.path if store else "off", clips.directory if clips else "off")
