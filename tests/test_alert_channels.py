@@ -373,3 +373,18 @@ def test_a_rule_the_watch_list_or_ignore_list_silences_is_named_at_start(
     result = listen(model, short_file[0], tmp_path / "f.sqlite", "--config", path,
                     "--webhook", "http://127.0.0.1:9/x", "--ignore", "tone_1k", env=env)
     assert "rules.a: tone_1k (ignored)" in result.stderr, result.stderr
+
+
+def test_a_label_is_one_topic_level_spelt_as_in_its_home_assistant_ids():
+    from soundwatch.alerts.mqtt import MqttChannel
+    from soundwatch.alerts.settings import MqttSettings
+
+    channel = MqttChannel(MqttSettings(url="mqtt://127.0.0.1:1"), "hall",
+                          ["door bell", "a/b", "bell#1"])
+    configs = channel.discovery_messages()
+    for label, safe in (("door bell", "door_bell"), ("a/b", "a_b"), ("bell#1", "bell_1")):
+        config = configs[f"homeassistant/binary_sensor/soundwatch_hall/{safe}/config"]
+        assert config["state_topic"] == f"soundwatch/hall/{safe}/state"
+        assert config["unique_id"] == f"soundwatch_hall_{safe}"
+        assert channel.topic(label, "state") == config["state_topic"]
+    channel.close()

@@ -232,6 +232,13 @@ class MqttLink:
         self._answered.set()
 
 
+def topic_safe(text: str) -> str:
+    """``text`` as one MQTT topic level and Home Assistant id: every run of characters
+    other than ASCII letters, digits, ``_`` and ``-`` (spaces, MQTT's ``/``, ``+``, ``#``)
+    becomes ``_`` ("door bell" -> "door_bell")."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text)
+
+
 class MqttChannel(Channel):
     """The outbox channel ``mqtt``: events, label states, level and discovery of a node.
 
@@ -262,9 +269,9 @@ class MqttChannel(Channel):
         self._level_thread: threading.Thread | None = None
 
     def topic(self, *levels: str) -> str:
-        """``<prefix>/<node>/<levels...>``; MQTT's special characters in a level
-        (``/``, ``+``, ``#``) become ``_`` so a label is always one level."""
-        return "/".join((self.base, *(re.sub(r"[/+#]", "_", level) for level in levels)))
+        """``<prefix>/<node>/<levels...>``, each level :func:`topic_safe` (a label is
+        always one level, spelt as in its Home Assistant ids)."""
+        return "/".join((self.base, *map(topic_safe, levels)))
 
     def start(self) -> None:
         self.link.start()
@@ -299,7 +306,7 @@ class MqttChannel(Channel):
         }
         messages = {}
         for label in self.alerting_labels:
-            safe = re.sub(r"[^A-Za-z0-9_-]+", "_", label)
+            safe = topic_safe(label)
             messages[f"{prefix}/binary_sensor/{object_id}/{safe}/config"] = {
                 "name": label.replace("_", " "), "unique_id": f"{object_id}_{safe}",
                 "state_topic": self.topic(label, "state"), "payload_on": "ON",
