@@ -276,6 +276,11 @@ def test_unreachable_broker_is_named_and_alerts_wait_in_the_outbox(model, short_
     assert outbox["pending"] == 6 and "127.0.0.1" in outbox["last_error"]
     with EventStore(db) as store:
         assert len(store.recent_events()) == 3  # listening went on
+    # A next run on the same database with no channel at all says what still waits.
+    again = listen(model, short_file[0], db, env=env)
+    assert again.returncode == 0, again.stderr
+    assert ("6 alert(s) wait in the outbox for channel mqtt, which is not configured now"
+            in again.stderr)
 
 
 def test_wrong_credentials_are_named_and_alerts_wait(model, short_file, tmp_path, env):

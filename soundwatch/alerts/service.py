@@ -17,6 +17,20 @@ log = logging.getLogger(__name__)
 DELIVERED_KEEP_DAYS = 7  # delivered outbox rows are deleted after this
 
 
+def warn_of_waiting_alerts(store, configured: set[str]) -> None:
+    """Log the alerts waiting in ``store``'s outbox for channels not among ``configured``
+    (the channel names of this run): nothing will deliver them until those are again."""
+    try:
+        waiting = {name: info["pending"] for name, info in store.outbox_status().items()
+                   if info["pending"] and name not in configured}
+    except Exception as exc:
+        log.error("cannot read the outbox: %s", exc)
+        return
+    for name, count in waiting.items():
+        log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
+                    "configured now: they go out when it is again", count, name)
+
+
 class Alerts:
     """Builds and runs everything ``[alerts]`` asks for.
 
@@ -87,15 +101,9 @@ class Alerts:
             return
         try:
             self.delivery.store.outbox_prune(timedelta(days=DELIVERED_KEEP_DAYS))
-            orphans = {name: info["pending"] for name, info in
-                       self.delivery.store.outbox_status().items()
-                       if info["pending"] and name not in {c.name for c in self.channels}}
         except Exception as exc:
-            log.error("cannot read the outbox: %s", exc)
-            orphans = {}
-        for name, count in orphans.items():
-            log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
-                        "configured now: they go out when it is again", count, name)
+            log.error("cannot prune the outbox: %s", exc)
+        warn_of_waiting_alerts(self.delivery.store, {c.name for c in self.channels})
         self.delivery.start()
 
     def stop(self, drain_s: float = 3.0) -> None:

@@ -137,6 +137,10 @@ def run(args) -> int:
         monitor.add_listener(ScoreHistoryWriter(history_dir(store.path), monitor,
                                                 settings.store.score_history_h))
     alerts = None
+    if store is not None and not settings.alerts.any_channel:
+        from soundwatch.alerts.service import warn_of_waiting_alerts
+
+        warn_of_waiting_alerts(store, set())
     if settings.alerts.any_channel or settings.alerts.rules:
         from soundwatch.alerts.service import Alerts
 
