@@ -107,6 +107,7 @@ def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker,
     first = subprocess.run([*hub, "--duration", "2"], capture_output=True, text=True,
                            timeout=60, env=env)  # subscribes, then goes away
     assert first.returncode == 0, first.stderr
+    assert f"hub: connected to the MQTT broker at 127.0.0.1:{broker.port}" in first.stderr
     assert json.loads(first.stdout.splitlines()[-1])["stored"] == 0
     node = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--file", str(audio), "--fast",
                            "--model", str(model), "--mqtt", broker.url, "--node", "shed",
@@ -119,3 +120,18 @@ def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker,
     summary = json.loads(second.stdout.splitlines()[-1])
     assert summary["nodes"] == {"shed": len(truth)}  # the broker kept them for the hub
     assert central_count(central) == len(truth)
+
+
+def test_a_hub_that_never_reaches_its_broker_says_so_and_fails(scene, tmp_path):
+    from alert_helpers import free_port
+
+    _, _, _, env = scene
+    port = free_port()
+    result = subprocess.run([*SOUNDWATCH, "hub", "--mqtt", f"mqtt://127.0.0.1:{port}",
+                             "--db", str(tmp_path / "central.sqlite"), "--duration", "1",
+                             "--status-interval", "0"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "the nodes keep their events in their own outboxes meanwhile" in result.stderr
+    assert "outbox meanwhile" not in result.stderr.replace("outboxes meanwhile", "")
+    assert "never reached the MQTT broker" in result.stderr and "stored nothing" in result.stderr

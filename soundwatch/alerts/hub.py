@@ -47,9 +47,17 @@ class Hub:
         self.rejected = 0
         self._sessions: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._ever_connected = False
 
     def start(self) -> bool:
-        return self.link.start()
+        """Connect (in the background; see :meth:`MqttLink.start`); whether it is."""
+        return self.link.start(
+            meanwhile="the nodes keep their events in their own outboxes meanwhile")
+
+    @property
+    def ever_connected(self) -> bool:
+        """Whether the broker was reached at any time since :meth:`start`."""
+        return self._ever_connected
 
     def stop(self) -> None:
         self.link.close()
@@ -61,6 +69,7 @@ class Hub:
                     "connected": self.link.connected, "error": self.link.error}
 
     def _subscribe(self) -> None:
+        self._ever_connected = True
         self.link.client.subscribe(self.topic, qos=1)
 
     def _handle_message(self, client, userdata, message) -> None:

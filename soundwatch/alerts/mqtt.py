@@ -118,18 +118,21 @@ class MqttLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def start(self, wait_s: float = 3.0) -> bool:
+    def start(self, wait_s: float = 3.0,
+              meanwhile: str = "alerts wait in the outbox meanwhile") -> bool:
         """Connect in the background; wait up to ``wait_s`` for the first answer. A
         broker that cannot be reached or refuses the login is logged as an error naming
-        the fix; the link keeps trying. Returns whether it is connected."""
+        the fix and what happens ``meanwhile``; the link keeps trying. Returns whether it
+        is connected."""
         self._probe(min(wait_s, 3.0))
         self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_s)
         self.client.loop_start()
         self._answered.wait(wait_s)
         if not self.connected:
             log.error("%s. Check the URL (--mqtt, [alerts.mqtt] url) and that the broker runs; "
-                      "soundwatch keeps trying, and alerts wait in the outbox meanwhile.",
-                      self.error or f"no answer from the MQTT broker at {self.address}")
+                      "soundwatch keeps trying, and %s.",
+                      self.error or f"no answer from the MQTT broker at {self.address}",
+                      meanwhile)
         return self.connected
 
     def _probe(self, timeout_s: float) -> None:

@@ -51,7 +51,9 @@ def run(args) -> int:
         hub = Hub(mqtt, store, client_id=args.client_id)
         started = time.monotonic()
         with stop_on_signals() as stop:
-            hub.start()
+            if hub.start():
+                print(f"hub: connected to the MQTT broker at {hub.link.address}; storing "
+                      f"what arrives on {hub.topic} in {path}", file=sys.stderr)
             next_status = started + args.status_interval
             while not stop.is_set():
                 if args.duration is not None and time.monotonic() - started >= args.duration:
@@ -62,6 +64,11 @@ def run(args) -> int:
                     _print(hub.status(), "status", args.json)
         hub.stop()
         _print(hub.status(), "summary", args.json, path)
+    if not hub.ever_connected:
+        print(f"soundwatch: error: the hub never reached the MQTT broker at "
+              f"{hub.link.address}, so it stored nothing; check --mqtt and that the broker "
+              "runs", file=sys.stderr)
+        return 1
     return 0
 
 
