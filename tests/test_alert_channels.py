@@ -312,6 +312,7 @@ def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, en
     assert result.returncode == 2
     assert "Apprise cannot use the URL 'nosuchservice://x'" in result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stderr.count("nosuchservice://x") == 1  # one message, not Apprise's too
 
 
 def test_rule_with_an_unknown_label_is_refused_with_close_names(model, short_file, tmp_path,

@@ -4,6 +4,7 @@ Telegram, Matrix, e-mail, Slack, json:// ...), through the Apprise library."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from soundwatch.alerts.outbox import Channel, ChannelError
 from soundwatch.alerts.text import alert_text
@@ -24,7 +25,15 @@ class AppriseChannel(Channel):
         self._apprise_module = apprise
         self._apprise = apprise.Apprise()
         self.scheme = url.split("://", 1)[0]
-        if not self._apprise.add(url):
+        # Apprise logs its own "Unparseable URL" error: ours below says it with the fix.
+        apprise_log = logging.getLogger("apprise")
+        level = apprise_log.level
+        apprise_log.setLevel(logging.CRITICAL)
+        try:
+            added = self._apprise.add(url)
+        finally:
+            apprise_log.setLevel(level)
+        if not added:
             raise SoundwatchError(
                 f"Apprise cannot use the URL {url!r}: unknown service {self.scheme!r} or a "
                 "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
