@@ -36,8 +36,8 @@ import numpy as np
 
 from benchmarks.machine import require_shared_data
 from benchmarks.streams import RATE_HZ, esc50_path, esc50_rows
-from benchmarks.tune_detector import tuned_settings
 from soundwatch.audio.files import load_audio
+from soundwatch.class_defaults import read_tuned_settings
 from soundwatch.features import FeatureExtractor
 from soundwatch.model import Classifier
 from soundwatch.scoring import score_stream
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
                              "(detector-wide and per class) instead of each model's "
                              "defaults")
     args = parser.parse_args(argv)
-    settings = tuned_settings(args.detector) if args.detector else None
+    settings = read_tuned_settings(args.detector) if args.detector else None
     variants = dict(parse_variant(text) for text in args.variant)
     data = require_shared_data()
     sources = DataSources(esc50=data / "esc50",

@@ -88,26 +88,6 @@ def grid_settings(combo: dict, hop_s: float | None) -> DetectorSettings:
         warmup_s=0.0, hop_s=hop_s)
 
 
-def tuned_settings(path: str | Path) -> DetectorSettings:
-    """The settings a tune_detector output chose: its detector-wide ``best`` (on the app's
-    other defaults, warm-up included) with its ``per_class`` choices, for measuring a model
-    at another model's tuned detector (benchmarks/recipe_choice.py --detector).
-
-    Raises:
-        SoundwatchError: see :func:`soundwatch.class_defaults.read_tuned_classes`.
-    """
-    from soundwatch.class_defaults import read_tuned_classes
-
-    classes = read_tuned_classes(path)
-    best = json.loads(Path(path).read_text())["best"]
-    on = best["threshold_on"]
-    return replace(DetectorSettings(), threshold_on=on,
-                   threshold_off=round(on - best["off_gap"], 3),
-                   smoothing_hops=best["smoothing_hops"],
-                   min_duration_s=best["min_duration_s"], merge_gap_s=best["merge_gap_s"],
-                   threshold_sure=best["threshold_sure"], classes=classes).validate()
-
-
 def tune_per_class(classifier, base: DetectorSettings, scored_events, scored_backgrounds
                    ) -> dict:
     """{label: {"settings": {...}, "gain": clips found minus false events added, ...}} for

@@ -103,6 +103,36 @@ def read_tuned_classes(path: str | Path) -> dict[str, ClassSettings]:
     return classes
 
 
+def read_tuned_settings(path: str | Path) -> DetectorSettings:
+    """All the settings a ``benchmarks/tune_detector.py`` output chose: its detector-wide
+    ``best`` (on the app's other defaults, warm-up included) with its ``per_class``
+    choices: a candidate model measured at its own detector (`evaluate --tuned-detector`,
+    ``benchmarks/recipe_choice.py --detector``).
+
+    Raises:
+        SoundwatchError: see :func:`read_tuned_classes`; a ``best`` without the sweep's
+            fields.
+    """
+    classes = read_tuned_classes(path)
+    try:
+        best = json.loads(Path(path).read_text())["best"]
+        on = float(best["threshold_on"])
+        settings = replace(DetectorSettings(), threshold_on=on,
+                           threshold_off=round(on - float(best["off_gap"]), 3),
+                           smoothing_hops=int(best["smoothing_hops"]),
+                           min_duration_s=float(best["min_duration_s"]),
+                           merge_gap_s=float(best["merge_gap_s"]),
+                           threshold_sure=best["threshold_sure"], classes=classes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SoundwatchError(f"{path}: its 'best' settings are incomplete ({type(exc).__name__}: "
+                              f"{exc}); make it again with `python -m benchmarks.tune_detector`"
+                              ) from exc
+    problems = settings.problems()
+    if problems:
+        raise SoundwatchError(f"{path}: 'best' values out of range: {'; '.join(problems)}")
+    return settings
+
+
 def model_class_defaults(classifier) -> dict[str, ClassSettings]:
     """``classifier``'s own per-class settings (empty when its model has none)."""
     text = classifier.metadata.extra.get(METADATA_KEY)

@@ -199,3 +199,24 @@ def test_a_users_threshold_off_is_compared_with_the_threshold_on_in_force_for_it
     soundfile.write(str(audio), signal, RATE)
     assert main(["classify", str(audio), "--model", str(model), "--config", str(config)]) == 2
     assert "[detection.classes.tone_3k] threshold_off = 0.85" in capsys.readouterr().err
+
+
+def test_tuned_settings_read_back_the_sweeps_choice_detector_wide_and_per_class(tmp_path):
+    from soundwatch.class_defaults import read_tuned_settings
+
+    output = {"best": {"threshold_on": 0.7, "off_gap": 0.3, "smoothing_hops": 3,
+                       "min_duration_s": 0.25, "merge_gap_s": 0.5, "threshold_sure": 0.95},
+              "per_class": {"dog": {"settings": {"threshold_on": 0.6, "threshold_off": 0.4,
+                                                 "min_duration_s": 0.0}}}}
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps(output))
+    settings = read_tuned_settings(path)
+    assert (settings.threshold_on, settings.threshold_off, settings.smoothing_hops,
+            settings.min_duration_s, settings.merge_gap_s, settings.threshold_sure) == (
+        0.7, 0.4, 3, 0.25, 0.5, 0.95)
+    assert settings.warmup_s == DetectorSettings().warmup_s  # the app's, not the sweep's 0
+    assert settings.classes["dog"].threshold_on == 0.6
+    output["per_class"]["dog"]["settings"]["threshold_on"] = 1.5
+    path.write_text(json.dumps(output))
+    with pytest.raises(SoundwatchError, match="out of range"):
+        read_tuned_settings(path)

@@ -151,6 +151,23 @@ def test_evaluate_runs_folds_baselines_false_alarms_and_writes_a_card(tmp_path, 
     assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
                  "--no-baselines"]) == 0
     assert "finished earlier" in capsys.readouterr().out
+    # A candidate's own detector (a tune_detector output), detector-wide and per class:
+    # every fold is measured again at it; a stricter threshold finds no more.
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"best": {
+        "threshold_on": 0.99, "off_gap": 0.2, "smoothing_hops": 1, "min_duration_s": 0.5,
+        "merge_gap_s": 1.0, "threshold_sure": None}, "per_class": {}}))
+    assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "2", "--out", str(out),
+                 "--no-baselines", "--events", "--tuned-detector", str(tuned)]) == 0
+    strict = json.loads((out / "evaluation.json").read_text())["events"]
+    assert strict["detector_wide_settings_from"] == str(tuned)
+    for room in ("quiet", "noisy", "far"):
+        assert strict["pooled"][room]["recall_mean"] <= events["pooled"][room]["recall_mean"]
+    assert json.loads(cache.read_text())["detector_settings"]["threshold_on"] == 0.99
+    assert main(["evaluate", *data_flags, *recipe, "--folds", "1", "--out", str(out),
+                 "--events", "--tuned-detector", str(tuned), "--detector-defaults",
+                 str(tuned)]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):

@@ -58,6 +58,11 @@ def add_parser(subparsers) -> None:
                         help="with --events: apply these per-class detector settings (a "
                              "tune_detector output) to every fold's model, as the shipped "
                              "model applies those it carries")
+    parser.add_argument("--tuned-detector", type=Path, default=None, metavar="JSON",
+                        help="with --events: measure every fold's model at all the settings "
+                             "of this tune_detector output, detector-wide (threshold_on, ...) "
+                             "and per class: a candidate recipe at its own detector (instead "
+                             "of --detector-defaults)")
     parser.add_argument("--dcase", type=Path, default=None, metavar="DIR",
                         help="cross-dataset check of --model: per-class recall on the DCASE "
                              "2016 office segments in DIR (e.g. "
@@ -90,6 +95,11 @@ def run(args) -> int:
     from soundwatch.commands.train import check_recipe_numbers
 
     check_recipe_numbers(args)
+    if args.tuned_detector is not None and args.detector_defaults is not None:
+        from soundwatch.errors import SoundwatchError
+
+        raise SoundwatchError("--tuned-detector already holds per-class settings: give it or "
+                              "--detector-defaults, not both")
     if not args.report_only and args.init == "yamnet" and args.yamnet is None:
         from soundwatch.errors import SoundwatchError
 
@@ -269,7 +279,11 @@ def _fold_events(args, out_dir: Path) -> dict:
     """Event figures of each finished fold's model on its own held-out clips (cached in
     the fold folder as events.json); pooled over folds."""
     from soundwatch.audio.files import load_audio
-    from soundwatch.class_defaults import read_tuned_classes, with_class_defaults
+    from soundwatch.class_defaults import (
+        read_tuned_classes,
+        read_tuned_settings,
+        with_class_defaults,
+    )
     from soundwatch.detect import DetectorSettings
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier
@@ -287,7 +301,9 @@ def _fold_events(args, out_dir: Path) -> dict:
     # the fold models carry no per-class settings: those of --detector-defaults stand in
     # for the ones the shipped model carries (None: each model's own)
     settings = None
-    if args.detector_defaults is not None:
+    if args.tuned_detector is not None:
+        settings = read_tuned_settings(args.tuned_detector)
+    elif args.detector_defaults is not None:
         settings = with_class_defaults(DetectorSettings(),
                                        read_tuned_classes(args.detector_defaults))
     wanted = settings.to_dict() if settings is not None else None
@@ -334,7 +350,9 @@ def _fold_events(args, out_dir: Path) -> dict:
                                                      for r in rows]),
             }
     return {"folds": per_fold, "pooled": pooled,
-            "per_class_settings_from": str(args.detector_defaults or "") or None,
+            "per_class_settings_from": str(args.tuned_detector or args.detector_defaults
+                                           or "") or None,
+            "detector_wide_settings_from": str(args.tuned_detector or "") or None,
             "classes_with_own_settings": sorted(settings.classes) if settings else []}
 
 

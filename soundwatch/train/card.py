@@ -580,7 +580,12 @@ def _events_section(add, events: dict, tuned_on_fold: int | None) -> None:
         "A clip is found when an event of its label overlaps it; latency runs from its "
         "onset (first 10 ms within 30 dB of its peak) to the first *event started* of its "
         "label; a false event overlaps no clip of its label.")
-    if events.get("classes_with_own_settings"):
+    if events.get("detector_wide_settings_from"):
+        add("")
+        add(f"Every fold's model was measured at the settings of "
+            f"`{events['detector_wide_settings_from']}` (`--tuned-detector`: detector-wide "
+            f"and per class, tuned on fold {tuned_on_fold or '?'}).")
+    elif events.get("classes_with_own_settings"):
         add("")
         add(f"The fold models carry no per-class settings; those the shipped model carries "
             f"(see *Detector settings*, tuned on fold {tuned_on_fold or '?'}) were applied to "
