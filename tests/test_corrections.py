@@ -552,3 +552,10 @@ def test_sounds_retrain_reads_the_database_its_corrections_came_from(
     code, out, err = run(capsys, "sounds", "retrain", "chime", "--model", audio["model"])
     assert code == 0, err
     assert "5 learnt and 1 corrected example(s)" in out, out
+    # Moved away: a retrain without its corrections would undo them, so it is refused.
+    db.rename(place_dirs / "moved.sqlite")
+    code, out, err = run(capsys, "sounds", "retrain", "chime", "--model", audio["model"])
+    assert code == 2 and "which is gone: pass --db PATH" in err
+    code, out, err = run(capsys, "sounds", "retrain", "chime", "--model", audio["model"],
+                         "--db", place_dirs / "moved.sqlite")
+    assert code == 0 and "1 corrected example(s)" in out, err

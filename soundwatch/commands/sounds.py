@@ -151,6 +151,10 @@ def _retrain(args, sounds) -> int:
         raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
                               "its corrections set a learnt threshold instead (see "
                               "`soundwatch events corrections`)")
+    if not path.is_file() and recorded and not args.db:
+        raise SoundwatchError(f"{args.label!r} was last retrained with the corrections in "
+                              f"{recorded}, which is gone: pass --db PATH with that database "
+                              "where it is now (retraining without them would undo them)")
     if path.is_file():
         with EventStore(path, read_only=True) as store:
             sound = retrain_sound(args.label, classifier, store, current,
