@@ -71,6 +71,7 @@ from soundwatch.sounds.learn import (
     PLACE_SNRS_DB,
     learn_sound,
 )
+from soundwatch.sounds.negatives import GenericNegatives
 from soundwatch.train.event_eval import (
     DCASE_BED_DBFS,
     detect_with_notices,
@@ -262,8 +263,10 @@ def learning_against(generic: Path | None):
         return
     with np.load(generic) as data:
         embedding = np.asarray(data["embedding"], dtype=np.float32)
+        calibrate = (np.asarray(data["calibrate"], bool) if "calibrate" in data.files
+                     else np.ones(len(embedding), bool))
     with mock.patch("soundwatch.sounds.learn.generic_negatives",
-                    lambda version, dim: embedding):
+                    lambda version, dim: GenericNegatives(embedding, calibrate)):
         yield
 
 

@@ -50,7 +50,8 @@ AMBIENT_FOLDS = (2, 3, 4)
 AMBIENT_WINDOWS = 2000
 # Tonal sounds (3 s each; their own random stream, so the other sources' windows stay the
 # same whatever their number). Chosen on the tuning classes and synthetic probes
-# (benchmarks/learn_sound_tune.json, benchmarks/tonal_negatives.json).
+# (benchmarks/tonal_negatives_tune.json, benchmarks/tonal_false_alarms.json). They are
+# stored with calibrate False: fitted against, never setting a threshold.
 TONAL_SOUNDS = 60
 TONAL_SEED = 29
 TONAL_PITCH_HZ = (150.0, 6000.0)
@@ -143,11 +144,15 @@ def main() -> None:
         parts.append(np.concatenate([embed_signal(s, classifier)[0] for s in sounds]))
         counts["synthesised tonal sounds"] = {"sounds": len(sounds), "windows": len(parts[-1])}
     embedding = np.concatenate(parts).astype(np.float16)
-    np.savez_compressed(args.out, embedding=embedding,
+    # Synthesised sounds teach what the sound is not; a threshold set as a rate on them
+    # would say nothing about ordinary audio (soundwatch.sounds.negatives).
+    calibrate = np.arange(len(embedding)) < len(embedding) - (len(parts[-1]) if args.tonal else 0)
+    np.savez_compressed(args.out, embedding=embedding, calibrate=calibrate,
                         model_version=np.array(classifier.embedding_version))
     print(json.dumps({"file": str(args.out), "bytes": args.out.stat().st_size,
                       "embedding_version": classifier.embedding_version,
-                      "shape": list(embedding.shape), "sources": counts}))
+                      "shape": list(embedding.shape),
+                      "calibrating_windows": int(calibrate.sum()), "sources": counts}))
 
 
 if __name__ == "__main__":

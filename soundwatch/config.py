@@ -313,7 +313,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if path.is_dir():
         raise SoundwatchError(f"the config file {path} is a folder; pass the .toml file "
                               f"inside it, e.g. {path / CONFIG_FILE}")
-    if not path.is_file():
+    # exists(), not is_file(): /dev/null (no settings) and <(...) are files to read too.
+    if not path.exists():
         if explicit:
             raise SoundwatchError(
                 f"config file not found: {path}. Create it (see `soundwatch listen --help` "

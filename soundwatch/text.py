@@ -1,7 +1,10 @@
 """Untrusted text (labels from a model file, paths and labels from a database) made safe
-to print: nothing it holds can move the cursor, clear the screen or forge a line."""
+to print (nothing it holds can move the cursor, clear the screen or forge a line) or to
+put in a file name."""
 
 from __future__ import annotations
+
+import re
 
 
 def printable(text: object) -> str:
@@ -12,3 +15,11 @@ def printable(text: object) -> str:
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def file_name_safe(text: str, max_chars: int | None = None) -> str:
+    """``text`` with every run of characters other than ASCII letters, digits, ``_``, ``.``
+    and ``-`` replaced by one ``_`` (e.g. ``"door bell/2"`` -> ``door_bell_2``), cut to
+    ``max_chars`` (None: not cut). Different texts can give the same name: add a key."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+    return safe if max_chars is None else safe[:max_chars]

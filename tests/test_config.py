@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 
 from soundwatch.config import (
@@ -34,6 +37,17 @@ def test_missing_default_file_gives_defaults_and_paths_follow_the_env(dirs):
 def test_missing_explicit_file_is_an_error(dirs):
     with pytest.raises(SoundwatchError, match="config file not found.*nope.toml"):
         load_settings(dirs / "nope.toml")
+
+
+def test_dev_null_and_a_pipe_are_read_as_settings_files(dirs):
+    # `--config /dev/null` (no settings) and `--config <(...)` are not regular files.
+    assert load_settings("/dev/null") == Settings()
+    pipe = dirs / "settings.fifo"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_text, args=("[detection]\nthreshold_on = 0.7\n",))
+    writer.start()
+    assert load_settings(pipe).detection.threshold_on == 0.7
+    writer.join()
 
 
 def test_round_trip_keeps_every_value(dirs):

@@ -209,8 +209,8 @@ class MqttLink:
             log.error("%s", self.error)
             self._answered.set()
             return
-        if self.error:
-            log.warning("MQTT: connected to %s", self.address)
+        if self.error:  # the recovery, at the level the failure was reported at
+            log.warning("MQTT: connected to %s again (it was: %s)", self.address, self.error)
         self.error = None
         self._connected.set()
         if self.will_topic:

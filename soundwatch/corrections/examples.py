@@ -11,18 +11,20 @@ and their event ids repeat.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from soundwatch.errors import SoundwatchError
+from soundwatch.text import file_name_safe
 
 FOLDER_NAME = "corrections"
 # Audio kept around an event cut from the ring (the clips' own default rolls).
 RING_PRE_ROLL_S = 1.0
 RING_POST_ROLL_S = 1.0
+# Characters kept of a database name or a label in an example's file name.
+NAME_PART_CHARS = 40
 
 
 def examples_dir(database_path: str | Path) -> Path:
@@ -39,16 +41,12 @@ def database_folder(database_path: str | Path) -> Path:
 def example_key(database_path: str | Path, key: str) -> str:
     """``key`` (an event id, a time) made unique across the databases of one folder: the
     database's file name (links followed, file-system safe) before it."""
-    return f"{_safe(Path(database_path).resolve().name)}-{key}"
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40]
+    return f"{file_name_safe(Path(database_path).resolve().name, NAME_PART_CHARS)}-{key}"
 
 
 def example_name(kind: str, label: str | None, key: str, suffix: str = ".flac") -> str:
     """A file name for an example: kind, label (file-system safe) and a unique key."""
-    return f"{key}_{kind}_{_safe(label or 'none')}{suffix}"
+    return f"{key}_{kind}_{file_name_safe(label or 'none', NAME_PART_CHARS)}{suffix}"
 
 
 def keep_file(source: str | Path, folder: Path, name: str) -> Path:

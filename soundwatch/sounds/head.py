@@ -27,7 +27,7 @@ NEGATIVE_RATE_AT_THRESHOLD = 0.03
 # The threshold is calibrated on negatives the weights were not fitted on (a threshold
 # set on the fitting windows is too low: the head has learnt those by heart). Blocks of
 # consecutive windows (often from one recording) go to one side or the other; every
-# CALIBRATION_EVERY-th block is held out.
+# CALIBRATION_EVERY-th block of the recorded ones is held out (fit_head's calibratable).
 CALIBRATION_BLOCK = 16
 CALIBRATION_EVERY = 3
 # Hard negatives (what the sound must not be: the user's rejected events, the user's other
@@ -83,7 +83,8 @@ def calibration_split(n_windows: int) -> np.ndarray:
 
 def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True,
              negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
-             hard_negatives: np.ndarray | None = None) -> Head:
+             hard_negatives: np.ndarray | None = None,
+             calibratable: np.ndarray | None = None) -> Head:
     """Fit a class-balanced, L2-penalised logistic regression and calibrate its threshold.
 
     Args:
@@ -97,13 +98,24 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
             the user's other sounds), fitted with HARD_NEGATIVE_SHARE of the negative
             side's weight and never used to calibrate (the threshold stays a rate on
             ordinary audio); None or empty: none.
+        calibratable: (n_neg,) bool, False for negatives that are only fitted, never
+            held out to calibrate: synthesised sounds, whose rate says nothing about
+            ordinary audio (see :mod:`.negatives`); None: all may calibrate.
 
     Returns:
         :class:`Head` whose threshold is the (1 - ``negative_rate``) quantile of the
         calibration negatives' logits, but never below the decision boundary (logit 0).
     """
-    calibrate = calibration_split(len(negatives)) if held_out else np.zeros(len(negatives), bool)
-    calibration = negatives[calibrate] if calibrate.any() else negatives
+    eligible = (np.ones(len(negatives), bool) if calibratable is None
+                else np.asarray(calibratable, bool))
+    if eligible.shape != (len(negatives),):
+        raise ValueError(f"calibratable has shape {eligible.shape}, negatives "
+                         f"{len(negatives)} rows")
+    calibrate = np.zeros(len(negatives), bool)
+    if held_out:
+        calibrate[np.flatnonzero(eligible)] = calibration_split(int(eligible.sum()))
+    calibration = negatives[calibrate if calibrate.any() else
+                            (eligible if eligible.any() else slice(None))]
     negatives = negatives[~calibrate]
     hard = np.zeros((0, positives.shape[1])) if hard_negatives is None else hard_negatives
     x = np.concatenate([normalise(positives), normalise(negatives), normalise(hard)])

@@ -302,11 +302,13 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                               "cannot learn sounds: use the shipped model")
     dim = embedding_dim(classifier)
     version = classifier.embedding_version
-    parts = [] if (generic := generic_negatives(version, dim)) is None else [generic]
+    generic = generic_negatives(version, dim)
+    n_generic = 0 if generic is None else len(generic.embedding)
+    parts = [] if generic is None else [generic.embedding]
     place = [place_signal(recording, classifier) for recording in negatives]
     own_s = sum(len(signal) for signal in place) / classifier.sample_rate_hz
     parts += [embed_signal(signal, classifier)[0] for signal in place]
-    own_windows = sum(len(p) for p in parts) - (0 if generic is None else len(generic))
+    own_windows = sum(len(p) for p in parts) - n_generic
     if not parts:
         raise SoundwatchError(
             "the shipped generic negatives do not fit this model (version "
@@ -320,7 +322,10 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     positives = [np.concatenate([w.clean, w.noisy]) for w in windows]
     negative = np.concatenate([negative, *(w.noise for w in windows),
                                *(w.excerpts for w in windows)])
-    own_negatives = negative[len(parts[0]):] if generic is not None else negative
+    own_negatives = negative[n_generic:]
+    calibratable = np.ones(len(negative), bool)
+    if generic is not None:
+        calibratable[:n_generic] = generic.calibrate
     other_sounds = {name: np.asarray(o, np.float32).reshape(-1, dim)
                     for name, o in (other_sounds or {}).items()}
     others = np.concatenate([np.zeros((0, dim), np.float32), *other_sounds.values()])
@@ -328,7 +333,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     for held_out in range(len(positives)):
         rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
         head = fit_head(rest, negative, held_out_calibration, negative_rate,
-                        hard_negatives=others)
+                        hard_negatives=others, calibratable=calibratable)
         if head.logits(windows[held_out].clean).max() < head.threshold_logit:
             not_recognised.append(Path(examples[held_out]).name)
     recognised = len(positives) - len(not_recognised)
@@ -344,7 +349,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     positives += [w.placed for w in windows]
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
-                    hard_negatives=others)
+                    hard_negatives=others, calibratable=calibratable)
     for name, other in other_sounds.items():
         if len(other) and np.mean(head.logits(other) >= head.threshold_logit) >= SAME_SOUND_SHARE:
             raise SoundwatchError(

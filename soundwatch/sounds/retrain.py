@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from soundwatch.sounds.learn import (
 )
 from soundwatch.sounds.library import UserSound
 from soundwatch.sounds.negatives import generic_negatives
+from soundwatch.text import file_name_safe
 from soundwatch.unusual.settings import UNUSUAL_LABEL
 
 FOLDER_NAME = "sound_examples"
@@ -52,11 +52,7 @@ def kept_path(label: str) -> Path:
     ``sound_examples/<label, other characters as _>-<10 hex digits of its SHA-256>.npz``,
     so labels that read alike (``x y``, ``x_y``, ``X_Y``) never share a file."""
     digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:10]
-    return _legacy_kept_path(label).with_name(f"{_safe_name(label)}-{digest}.npz")
-
-
-def _safe_name(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+    return _legacy_kept_path(label).with_name(f"{file_name_safe(label)}-{digest}.npz")
 
 
 def _legacy_kept_path(label: str) -> Path:
@@ -64,7 +60,7 @@ def _legacy_kept_path(label: str) -> Path:
     by labels that differ only in other characters; read only when it holds ``label``."""
     from soundwatch.config import user_data_dir
 
-    return user_data_dir() / FOLDER_NAME / f"{_safe_name(label)}.npz"
+    return user_data_dir() / FOLDER_NAME / f"{file_name_safe(label)}.npz"
 
 
 def _kept_label(path: Path) -> str | None:
@@ -199,10 +195,14 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         windows = example_windows(row["example_path"], classifier)
         positives.append(np.concatenate([windows.clean, windows.noisy]))
         added_noise.append(windows.noise)
-    negatives = [] if (generic := generic_negatives(version, dim)) is None else [generic]
+    generic = generic_negatives(version, dim)
+    negatives = [] if generic is None else [generic.embedding]
     negatives += added_noise
     if kept is not None and len(kept[1]):
         negatives.append(kept[1])
+    calibratable = np.ones(sum(len(n) for n in negatives), bool)
+    if generic is not None:
+        calibratable[:len(generic.embedding)] = generic.calibrate
     rejected = [embed_recording(row["example_path"], classifier)[0] for row in negative_rows]
     if not negatives and not rejected:
         raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
@@ -219,7 +219,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     hard = np.concatenate(hard_parts) if hard_parts else None
     if negatives:
         head = fit_head(positives, np.concatenate(negatives), negative_rate=rate,
-                        hard_negatives=hard)
+                        hard_negatives=hard, calibratable=calibratable)
     else:  # a model without generic negatives: these are all there is
         head = fit_head(positives, hard, negative_rate=rate)
     head = raise_above_rejected(head, positives, rejected)
