@@ -435,6 +435,11 @@ def _build(cls, table, section: str, source: str):
             )
         name = f"{section}.{key}" if section else key
         values[key] = _convert(hints[key], value, name, source)
+    if cls is DetectorSettings and "threshold_on" in values and "threshold_off" not in values:
+        # as --threshold-on does: a lower threshold_on alone brings the default off down
+        on = values["threshold_on"]
+        if isinstance(on, (int, float)) and not isinstance(on, bool):
+            values["threshold_off"] = min(DetectorSettings.threshold_off, on)
     return cls(**values)
 
 

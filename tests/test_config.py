@@ -39,6 +39,20 @@ def test_missing_explicit_file_is_an_error(dirs):
         load_settings(dirs / "nope.toml")
 
 
+def test_threshold_on_alone_below_the_default_off_brings_off_down(dirs):
+    # As --threshold-on does; an explicit threshold_off above threshold_on stays an error.
+    path = dirs / "low.toml"
+    path.write_text("[detection]\nthreshold_on = 0.4\n", encoding="utf-8")
+    detection = load_settings(path).detection
+    assert (detection.threshold_on, detection.threshold_off) == (0.4, 0.4)
+    path.write_text("[detection]\nthreshold_on = 0.9\n", encoding="utf-8")
+    assert load_settings(path).detection.threshold_off == DetectorSettings.threshold_off
+    path.write_text("[detection]\nthreshold_on = 0.4\nthreshold_off = 0.5\n",
+                    encoding="utf-8")
+    with pytest.raises(SoundwatchError, match="threshold_off .0.5. must not exceed"):
+        load_settings(path)
+
+
 def test_dev_null_and_a_pipe_are_read_as_settings_files(dirs):
     # `--config /dev/null` (no settings) and `--config <(...)` are not regular files.
     assert load_settings("/dev/null") == Settings()
