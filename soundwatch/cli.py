@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         module = _command_module(name)
         if module is not None:
             module.add_parser(subparsers)
+    # -v/-q after the command too (`soundwatch listen ... -q`), added to the global count
+    for command in subparsers.choices.values():
+        command.add_argument("-v", "--verbose", action="count", default=0,
+                             dest="command_verbose", help="more diagnostics (-vv for debug)")
+        command.add_argument("-q", "--quiet", action="count", default=0,
+                             dest="command_quiet", help="fewer diagnostics (errors only)")
     return parser
 
 
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += getattr(args, "command_verbose", 0)
+    args.quiet += getattr(args, "command_quiet", 0)
     configure_logging(args.verbose, args.quiet)
     if args.command is None:
         parser.print_help()

@@ -394,3 +394,16 @@ def test_a_label_is_one_topic_level_spelt_as_in_its_home_assistant_ids():
         assert config["unique_id"] == f"soundwatch_hall_{safe}"
         assert channel.topic(label, "state") == config["state_topic"]
     channel.close()
+
+
+def test_a_no_db_test_run_sends_no_alerts_and_says_so(model, short_file, webhook, tmp_path,
+                                                       env):
+    args = [a for a in listen_args(model, short_file[0], tmp_path / "unused.sqlite",
+                                   "--config", config(tmp_path), "--webhook", webhook.url())
+            if a not in ("--db", str(tmp_path / "unused.sqlite"))]
+    result = subprocess.run([*args, "--no-db"], capture_output=True, text=True, timeout=60,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    assert "alerts are off for this run: --no-db" in result.stderr
+    assert any(line.startswith('{"type": "event"') for line in result.stdout.splitlines())
+    assert webhook.requests == [] and not (tmp_path / "unused.sqlite").exists()

@@ -140,3 +140,12 @@ def test_a_spawned_process_importing_the_main_module_does_not_run_the_command_li
     import runpy
 
     runpy.run_module("soundwatch.__main__", run_name="__mp_main__")
+
+
+def test_verbosity_flags_work_after_the_command_too():
+    from soundwatch.cli import build_parser
+
+    args = build_parser().parse_args(["-q", "classify", "a.wav", "-q"])
+    assert (args.quiet, args.command_quiet, args.command_verbose) == (1, 1, 0)
+    args = build_parser().parse_args(["train", "--quiet-copies", "1", "-v"])
+    assert args.quiet_copies == 1 and args.command_verbose == 1

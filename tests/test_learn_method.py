@@ -235,3 +235,53 @@ def test_a_retrain_whose_rejected_events_still_fire_says_what_to_do():
     assert "(1 of those would still fire)" in hint
     assert "soundwatch learn 'door chime' FILE... --replace" in hint
     assert '[detection.classes."door chime"] threshold_on' in hint
+
+
+def test_rejecting_the_rooms_noise_keeps_the_sound_heard_in_that_noise(
+        classifier, tmp_path, monkeypatch):
+    """A false alarm that is the room's noise (a fan in the chime's band), rejected: the
+    retrain learns that noise as not the chime, and the examples kept from learning,
+    mixed into the rejected audio, as still the chime. Without those copies, chimes in
+    that noise are lost along with the false alarm."""
+    import soundfile
+
+    from soundwatch.sounds import retrain
+    from soundwatch.store import EventStore
+
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path))
+    rng = np.random.default_rng(21)
+    examples = write_chime_examples(tmp_path, rng)
+    kept: dict = {}
+    sound = learn_sound("chime", examples, classifier, kept=kept)
+    assert len(kept["example_audio"]) == len(examples)
+    retrain.save_kept("chime", kept, sound.model_version)
+    assert len(retrain.load_kept("chime", sound.model_version, 1024).example_audio) == 5
+    chimes = [chime(rng) for _ in range(4)]
+    level = float(np.mean([active_rms(c, RATE) for c in chimes]))  # the fan: as loud
+    rejected = tmp_path / "rejected.flac"
+    soundfile.write(str(rejected), fan_noise(rng, 4.0, level), RATE)
+    store = EventStore(tmp_path / "events.sqlite")
+    stamp = "2026-01-01T00:00:00.000Z"
+    store.add_correction("reject", stamp, stamp, event_label="chime",
+                         example_path=str(rejected))
+    onsets_s = (2.0, 8.0, 14.0, 20.0)
+    stream = fan_noise(rng, 26.0, level)
+    for at_s, one in zip(onsets_s, chimes, strict=True):
+        place(stream, one, at_s)
+    settings = DetectorSettings(warmup_s=0.0, watch=("chime",))
+
+    def heard(learnt) -> tuple[int, int]:
+        _, events = detect_stream(stream, WithUserSounds(classifier, [learnt]), settings)
+        hits = sum(any(e.start_s < at_s + 1.2 and e.end_s > at_s for e in events)
+                   for at_s in onsets_s)
+        return hits, len(events) - hits
+
+    with_copies = retrain.retrain_sound("chime", classifier, store, sound)
+    with monkeypatch.context() as patched:
+        patched.setattr(retrain, "REJECTED_PLACE_SNRS_DB", ())
+        without = retrain.retrain_sound("chime", classifier, store, sound)
+    store.close()
+    assert with_copies.info["retrained"]["rejected_still_firing"] == 0
+    found, false = heard(with_copies)
+    assert found == len(onsets_s) and false == 0
+    assert heard(without)[0] < found

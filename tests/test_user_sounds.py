@@ -219,6 +219,12 @@ def test_without_the_sounds_file_the_chime_is_not_a_label(data_dir, recordings, 
     assert "chime" not in json.loads(out)["labels"]
 
 
+def test_negatives_that_took_the_label_and_files_are_named(data_dir, capsys):
+    code, _, err = run(capsys, "learn", "--negatives", "room.flac", "bell", "a.wav", "b.wav")
+    assert code == 2 and "--negatives took room.flac bell a.wav b.wav" in err
+    assert "put it last" in err and not (data_dir / "sounds.json").exists()
+
+
 def test_too_few_silent_and_clashing_examples_are_refused_with_the_reason(
         data_dir, recordings, capsys):
     code, _, err = run(capsys, "learn", "chime", *recordings["examples"][:2])
@@ -265,7 +271,11 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     assert "door chime" in out and not out.startswith("chime")
     code, _, err = run(capsys, "sounds", "remove", "chime")
     assert code == 2 and "no sound of yours is named 'chime'" in err
-    assert run(capsys, "sounds", "import", exported)[0] == 0
+    assert not sorted((data_dir / "sound_examples").glob("chime-*.npz"))
+    code, out, _ = run(capsys, "sounds", "import", exported)
+    # what it was learnt from came back with it: it can still be retrained
+    assert code == 0 and "with the examples they were learnt from: chime" in out
+    assert sorted((data_dir / "sound_examples").glob("chime-*.npz"))
     code, _, err = run(capsys, "sounds", "import", exported)
     assert code == 2 and "--replace" in err
     after = json.loads((data_dir / "sounds.json").read_text())["sounds"]
@@ -284,6 +294,14 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))
     assert kept
     code, out, _ = run(capsys, "sounds", "import", exported, "--replace")
+    assert code == 0 and "with the examples they were learnt from: chime" in out, out
+    # An export without them (an older soundwatch's) drops the replaced sound's.
+    assert run(capsys, "learn", "chime", *recordings["examples"], "--replace")[0] == 0
+    older = tmp_path / "older.json"
+    data = json.loads(exported.read_text())
+    del data["kept"]
+    older.write_text(json.dumps(data))
+    code, out, _ = run(capsys, "sounds", "import", older, "--replace")
     assert code == 0 and "the replaced 'chime' had been learnt from were deleted" in out
     assert not any(path.exists() for path in kept)
     # Names `learn` refuses are refused here too: a model label, a look-alike of yours.

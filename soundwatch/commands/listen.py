@@ -141,7 +141,11 @@ def run(args) -> int:
         from soundwatch.alerts.service import warn_of_waiting_alerts
 
         warn_of_waiting_alerts(store, set())
-    if settings.alerts.any_channel or settings.alerts.rules:
+    if store is None and settings.alerts.any_channel:
+        # --no-db: a test run; nothing goes out (the outbox lives in the database)
+        log.warning("alerts are off for this run: --no-db keeps it out of the events "
+                    "database, where the alerts' outbox lives")
+    elif settings.alerts.any_channel or settings.alerts.rules:
         from soundwatch.alerts.service import Alerts
 
         try:

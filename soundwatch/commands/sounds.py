@@ -39,12 +39,19 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    import base64
+    import sys
     from pathlib import Path
 
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
-    from soundwatch.sounds.library import default_sounds_path, read_sounds, write_sounds
-    from soundwatch.sounds.retrain import remove_kept
+    from soundwatch.sounds.library import (
+        default_sounds_path,
+        read_exported_kept,
+        read_sounds,
+        write_sounds,
+    )
+    from soundwatch.sounds.retrain import kept_bytes, kept_files, remove_kept, restore_kept
 
     sounds = read_sounds()
     labels = [s.label for s in sounds]
@@ -87,8 +94,15 @@ def run(args) -> int:
         if Path(args.file).resolve() == default_sounds_path().resolve():
             raise SoundwatchError(f"{args.file} is the sounds file itself: export elsewhere")
         chosen = [s for s in sounds if s.label in wanted]
-        write_sounds(chosen, args.file)
-        print(f"exported {len(chosen)} sound(s) to {args.file}")
+        # what each was learnt from travels with it: an import can then still retrain it
+        kept = {s.label: base64.b64encode(data).decode("ascii") for s in chosen
+                if (data := kept_bytes(s.label)) is not None}
+        write_sounds(chosen, args.file, kept=kept)
+        without = [s.label for s in chosen if s.label not in kept]
+        print(f"exported {len(chosen)} sound(s) to {args.file}"
+              + (f" with the examples they were learnt from ({len(kept)})" if kept else "")
+              + (f"; none kept for {', '.join(map(repr, without))}: an import retrains it "
+                 "from its corrections only" if without else ""))
         return 0
     if args.sounds_action == "retrain":
         return _retrain(args, sounds)
@@ -111,12 +125,33 @@ def run(args) -> int:
     write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
     dropped = [label for label in sorted(new_labels & set(labels) - unchanged)
                if remove_kept(label)]
+    exported = read_exported_kept(args.file)
+    restored, without = [], []
+    for label in sorted(new_labels):
+        if label in unchanged and kept_files(label):
+            continue
+        if label in exported:
+            try:
+                restore_kept(label, base64.b64decode(exported[label], validate=True))
+                restored.append(label)
+                continue
+            except (SoundwatchError, ValueError) as exc:
+                print(f"soundwatch: {exc}", file=sys.stderr)
+        without.append(label)
+    dropped = [label for label in dropped if label not in restored]
+    without = [label for label in without if label not in dropped]
     print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}"
           + (f"; unchanged, keeping their examples: {', '.join(sorted(unchanged))}"
              if unchanged else "")
+          + (f"; with the examples they were learnt from: {', '.join(restored)}"
+             if restored else "")
           + (f"; the examples the replaced {', '.join(map(repr, dropped))} had been learnt "
              "from were deleted: corrections retrain it from its own corrections only, or "
-             "learn it again from recordings" if dropped else ""))
+             "learn it again from recordings" if dropped else "")
+          + (f"; without the examples they were learnt from (an export of an older "
+             f"soundwatch): {', '.join(map(repr, without))} can be retrained from "
+             "corrections only once 3 events are confirmed, or learnt again"
+             if without else ""))
     return 0
 
 

@@ -70,6 +70,9 @@ LEARNT_MIN_DURATION_S = 0.5
 # reported classes they found 40 % instead of 36 %, at 17.6 false events per hour instead
 # of 10.8, and fewer DCASE segments (31 % instead of 40 %; learn_sound_results.json).
 PLACE_SNRS_DB: tuple[float, ...] = ()
+# Seconds of each example's audio kept with the sound (for retraining against rejected
+# events' audio, see soundwatch.sounds.retrain).
+KEPT_EXAMPLE_S = 10.0
 
 
 def embed_recording(path: str | Path, classifier, hop_s: float | None = None
@@ -148,11 +151,24 @@ def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = A
         SoundwatchError: the example is silent or unreadable.
     """
     signal, _ = load_audio(path, classifier.sample_rate_hz)
+    return signal_windows(signal, classifier, snrs_db, place, place_snrs_db, str(path))
+
+
+def signal_windows(signal: np.ndarray, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
+                   place: Sequence[np.ndarray] = (),
+                   place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
+                   name: str = "the example") -> ExampleWindows:
+    """:func:`example_windows` of (n,) float32 audio at the classifier's rate; ``name``
+    names it in the error.
+
+    Raises:
+        SoundwatchError: the audio is silent.
+    """
     embedding, levels = embed_signal(signal, classifier, LEARN_HOP_S)
     loudest = float(levels.max())
     if loudest < SILENCE_DBFS:
         raise SoundwatchError(
-            f"example {path} is silent (loudest window {loudest:.0f} dBFS, below "
+            f"example {name} is silent (loudest window {loudest:.0f} dBFS, below "
             f"{SILENCE_DBFS:.0f} dBFS): record the sound closer to the microphone, or "
             "check that the right input was recording")
     loud = levels >= loudest - LOUD_RANGE_DB
@@ -265,8 +281,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             :func:`learn_and_save` passes: ``classifier.labels``), refused as names by
             :func:`check_new_label`; the unusual-sound label always is.
         kept: when given, filled with the windows learnt from: ``positives`` (k, dim)
-            and ``own_negatives`` (m, dim) float32 embeddings, for a later retrain
-            (:mod:`soundwatch.sounds.retrain`).
+            and ``own_negatives`` (m, dim) float32 embeddings, and ``example_audio``
+            (each example's first KEPT_EXAMPLE_S seconds, (n_i,) float32 at the model's
+            rate), for a later retrain (:mod:`soundwatch.sounds.retrain`).
         snrs_db: SNRs of the noisy copies of each example (:mod:`.augment`).
         held_out_calibration: see :func:`~soundwatch.sounds.head.fit_head`.
         min_duration_s: the sound's own detector ``min_duration_s`` (None: the
@@ -314,8 +331,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "the shipped generic negatives do not fit this model (version "
             f"{version}): pass recordings of the place without the sound with --negatives")
     negative = np.concatenate(parts)
-    windows = [example_windows(path, classifier, snrs_db, place, place_snrs_db)
-               for path in examples]
+    signals = [load_audio(path, classifier.sample_rate_hz)[0] for path in examples]
+    windows = [signal_windows(signal, classifier, snrs_db, place, place_snrs_db, str(path))
+               for signal, path in zip(signals, examples, strict=True)]
     check_distinct(examples)  # after each is read: a silent or broken one says so first
     # The leave-one-out check asks whether the examples agree with each other, so it
     # leaves out the copies in the place's audio (which may hold other sounds).
@@ -361,6 +379,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
         kept["own_negatives"] = own_negatives
+        kept["example_audio"] = [signal[:int(KEPT_EXAMPLE_S * classifier.sample_rate_hz)]
+                                 for signal in signals]
     info = {"examples": [str(Path(p).name) for p in examples],
             "example_windows": int(sum(len(p) for p in positives)),
             "negative_windows": int(len(negative)),

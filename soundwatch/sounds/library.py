@@ -142,13 +142,32 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[
     return sounds
 
 
-def write_sounds(sounds: list[UserSound], path: str | Path | None = None) -> Path:
+def write_sounds(sounds: list[UserSound], path: str | Path | None = None,
+                 kept: dict[str, str] | None = None) -> Path:
     """Replace ``path`` (default: :func:`default_sounds_path`) with ``sounds``, atomically.
+
+    Args:
+        kept: an export's {label: base64 of the file of what it was learnt from}
+            (:func:`soundwatch.sounds.retrain.kept_bytes`), under ``"kept"``; readers of
+            the sounds alone ignore it.
 
     Raises:
         SoundwatchError: the folder or file cannot be written.
     """
     path = Path(path) if path is not None else default_sounds_path()
-    write_json_file(path, {"format": FORMAT, "version": VERSION,
-                           "sounds": [s.to_dict() for s in sounds]}, "the sounds file")
+    data = {"format": FORMAT, "version": VERSION, "sounds": [s.to_dict() for s in sounds]}
+    if kept:
+        data["kept"] = kept
+    write_json_file(path, data, "the sounds file")
     return path
+
+
+def read_exported_kept(path: str | Path) -> dict[str, str]:
+    """An export's ``"kept"`` ({label: base64 text}); {} when it has none or the file
+    cannot be read (:func:`read_sounds` says why)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    kept = data.get("kept") if isinstance(data, dict) else None
+    return {k: v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}

@@ -22,17 +22,20 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from soundwatch.audio.files import load_audio
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, Head, fit_head
 from soundwatch.sounds.learn import (
     LEARNT_MIN_DURATION_S,
     MIN_EXAMPLES,
-    embed_recording,
+    embed_signal,
     example_windows,
+    signal_windows,
 )
 from soundwatch.sounds.library import UserSound
 from soundwatch.sounds.negatives import generic_negatives
@@ -45,6 +48,9 @@ FOLDER_NAME = "sound_examples"
 # KEEP_POSITIVE_SHARE of the positive windows the fitted threshold passed.
 REJECTED_MARGIN_LOGIT = 0.1
 KEEP_POSITIVE_SHARE = 0.5
+# SNRs (dB) at which each kept example is mixed into the rejected events' audio, as
+# positives (see retrain_sound); chosen with benchmarks/bench_corrections.py --tune.
+REJECTED_PLACE_SNRS_DB: tuple[float, ...] = (6.0, 12.0)
 
 
 def kept_path(label: str) -> Path:
@@ -79,26 +85,78 @@ def kept_files(label: str) -> list[Path]:
             if path.is_file() and _kept_label(path) == label]
 
 
+class Kept(NamedTuple):
+    """What a learnt sound was learnt from (see :func:`save_kept`)."""
+
+    positives: np.ndarray  # (k, dim) float32 windows of the sound
+    own_negatives: np.ndarray  # (m, dim) float32 windows of the place (and added noise)
+    example_audio: list[np.ndarray]  # each example's audio, (n_i,) float32; [] if none kept
+
+
 def save_kept(label: str, kept: dict, model_version: str) -> Path:
-    """Keep a learnt sound's windows (float16: 2 kB per 1024-d window) in
-    :func:`kept_path`; an older soundwatch's file of the same sound is removed.
+    """Keep a learnt sound's windows (float16: 2 kB per 1024-d window) and, when ``kept``
+    has ``example_audio``, its examples' audio (float16, concatenated, with their
+    lengths) in :func:`kept_path`; an older soundwatch's file of the same sound is
+    removed.
 
     Raises:
         SoundwatchError: the file cannot be written.
     """
     path = kept_path(label)
+    audio = list(kept.get("example_audio") or [])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
-            np.savez_compressed(handle, label=label, model_version=model_version,
-                                positives=kept["positives"].astype(np.float16),
-                                own_negatives=kept["own_negatives"].astype(np.float16))
+            np.savez_compressed(
+                handle, label=label, model_version=model_version,
+                positives=kept["positives"].astype(np.float16),
+                own_negatives=kept["own_negatives"].astype(np.float16),
+                example_audio=np.concatenate([np.zeros(0, np.float16)] + [
+                    np.asarray(a, np.float16) for a in audio]),
+                example_lengths=np.array([len(a) for a in audio], np.int64))
     except OSError as exc:
         raise SoundwatchError(f"cannot keep the examples of {label!r} in {path}: {exc}. "
                               "Check the folder's permissions and free space.") from exc
     for old in kept_files(label)[1:]:  # stale: the new file is read first anyway
         with contextlib.suppress(OSError):
             old.unlink()
+    return path
+
+
+def kept_bytes(label: str) -> bytes | None:
+    """The file that keeps ``label``'s windows and example audio, as bytes (for an
+    export); None when none is kept or it cannot be read."""
+    paths = kept_files(label)
+    try:
+        return paths[0].read_bytes() if paths else None
+    except OSError:
+        return None
+
+
+def restore_kept(label: str, data: bytes) -> Path:
+    """Write an export's kept file of ``label`` (:func:`kept_bytes`) to :func:`kept_path`.
+
+    Raises:
+        SoundwatchError: it is not the kept file of ``label``, or cannot be written.
+    """
+    import io
+
+    try:
+        with np.load(io.BytesIO(data)) as loaded:
+            holds = str(loaded["label"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise SoundwatchError(f"the examples exported with {label!r} are damaged ({exc}): "
+                              "the sound is imported without them") from exc
+    if holds != label:
+        raise SoundwatchError(f"the examples exported with {label!r} are those of {holds!r}: "
+                              "the sound is imported without them")
+    path = kept_path(label)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise SoundwatchError(f"cannot keep the examples of {label!r} in {path}: {exc}. "
+                              "Check the folder's permissions and free space.") from exc
     return path
 
 
@@ -121,9 +179,9 @@ def remove_kept(label: str) -> list[Path]:
     return removed
 
 
-def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(positives, own_negatives) float32 kept for ``label`` on this model, or None
-    (none kept, another model's, or unreadable)."""
+def load_kept(label: str, model_version: str, dim: int) -> Kept | None:
+    """What ``label`` was learnt from on this model, or None (none kept, another
+    model's, or unreadable). A file of an older soundwatch keeps no example audio."""
     paths = kept_files(label)
     if not paths:
         return None
@@ -133,11 +191,17 @@ def load_kept(label: str, model_version: str, dim: int) -> tuple[np.ndarray, np.
                 return None
             positives = np.asarray(data["positives"], np.float32)
             negatives = np.asarray(data["own_negatives"], np.float32)
+            audio = (np.asarray(data["example_audio"], np.float32)
+                     if "example_audio" in data.files else np.zeros(0, np.float32))
+            lengths = (np.asarray(data["example_lengths"], np.int64)
+                       if "example_lengths" in data.files else np.zeros(0, np.int64))
     except (OSError, ValueError, KeyError):
         return None
     if positives.ndim != 2 or positives.shape[1] != dim:
         return None
-    return positives, negatives.reshape(-1, dim)
+    examples = (np.split(audio, np.cumsum(lengths)[:-1])
+                if len(lengths) and lengths.sum() == len(audio) and (lengths > 0).all() else [])
+    return Kept(positives, negatives.reshape(-1, dim), examples)
 
 
 def other_sounds_windows(labels, classifier) -> dict[str, np.ndarray]:
@@ -145,7 +209,7 @@ def other_sounds_windows(labels, classifier) -> dict[str, np.ndarray]:
     user's other sounds) with kept windows on this model's embedding."""
     dim = embedding_dim(classifier)
     found = {label: load_kept(label, classifier.embedding_version, dim) for label in labels}
-    return {label: kept[0] for label, kept in found.items() if kept is not None}
+    return {label: kept.positives for label, kept in found.items() if kept is not None}
 
 
 def retrain_sound(label: str, classifier, store, current: UserSound | None,
@@ -189,7 +253,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
             f"({original} from learning, {len(positive_rows)} from corrections); learning "
             f"needs {MIN_EXAMPLES}: confirm or relabel more events as {label!r}, or learn it "
             "with `soundwatch learn`")
-    positives = [kept[0]] if kept else []
+    positives = [kept.positives] if kept else []
     added_noise = []  # the noise of the corrected examples' noisy copies: negatives
     for row in positive_rows:
         windows = example_windows(row["example_path"], classifier)
@@ -198,12 +262,20 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     generic = generic_negatives(version, dim)
     negatives = [] if generic is None else [generic.embedding]
     negatives += added_noise
-    if kept is not None and len(kept[1]):
-        negatives.append(kept[1])
+    if kept is not None and len(kept.own_negatives):
+        negatives.append(kept.own_negatives)
     calibratable = np.ones(sum(len(n) for n in negatives), bool)
     if generic is not None:
         calibratable[:len(generic.embedding)] = generic.calibrate
-    rejected = [embed_recording(row["example_path"], classifier)[0] for row in negative_rows]
+    rejected_audio = [load_audio(row["example_path"], classifier.sample_rate_hz)[0]
+                      for row in negative_rows]
+    rejected = [embed_signal(audio, classifier)[0] for audio in rejected_audio]
+    # The sound heard within the rejected events' audio (mostly the room's own noise) is
+    # still the sound: without these copies, teaching that this noise is not the sound
+    # also taught that the sound in this noise is not.
+    for example in (kept.example_audio if kept and rejected_audio else []):
+        positives.append(signal_windows(example, classifier, snrs_db=(), place=rejected_audio,
+                                        place_snrs_db=REJECTED_PLACE_SNRS_DB).placed)
     if not negatives and not rejected:
         raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
                               "reject some of its false alarms, or learn it with "
@@ -232,7 +304,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         "other_sounds": len(other_windows),
         # where its corrections are: `sounds retrain` reads them there again by default
         "database": str(Path(store.path).resolve()) if store is not None else None,
-        "positive_windows": int(sum(len(p) for p in positives)),
+        "positive_windows": len(positives),
         "negative_windows": int(sum(len(n) for n in negatives)),
         "retrain_s": round(time.perf_counter() - started, 2),
         "retrained_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
