@@ -14,9 +14,9 @@ heard. The learnt sound is detected on A, and then, as a user at the events tabl
 Reported per scenario: recall and false events on A and on B, before and after.
 
 ``--tune`` runs the tuning classes (benchmarks/bench_learn_sound.TUNE_CLASSES, their
-distractors among themselves) and compares CANDIDATES (how a retrain treats rejected
-events); without it, the reported classes at the shipped settings. The reported figures
-choose nothing.
+distractors among themselves) and compares CANDIDATES (how a retrain treats corrected
+events); without it, the reported classes at the shipped settings (``--compare-before``:
+and as before those settings). The reported figures choose nothing.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.bench_corrections [--tune]
 """
@@ -24,7 +24,6 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.bench_corrections [--tune]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -55,13 +54,18 @@ EBRS_DB = (0.0, 6.0)
 CLIP_MARGIN_S = 1.0  # audio kept around a corrected event, as a clip's pre/post-roll
 BED_SHIFT_S = 40.0  # stream B's bed starts this much further into the bed recordings
 SCENARIOS = ("reject", "confirm", "both")
-# --tune's candidates: (REJECTED_PLACE_SNRS_DB, the hard negatives' share of the negative
-# side's weight, whether the threshold is raised above the rejected events afterwards).
-CANDIDATES = {"none": ((), 0.5, True), "6": ((6.0,), 0.5, True), "12": ((12.0,), 0.5, True),
-              "6_12": ((6.0, 12.0), 0.5, True), "0_6": ((0.0, 6.0), 0.5, True),
-              "none_share_0.2": ((), 0.2, True), "6_12_share_0.2": ((6.0, 12.0), 0.2, True),
-              "none_no_raise": ((), 0.5, False), "6_12_no_raise": ((6.0, 12.0), 0.5, False),
-              "6_12_share_0.2_no_raise": ((6.0, 12.0), 0.2, False)}
+# --tune's candidates: how a retrain treats corrected events (soundwatch.sounds.retrain's
+# settings, patched). "before": as before these settings existed.
+BEFORE = {"REJECTED_PLACE_SNRS_DB": (), "ROOM_GUARD": False}
+CANDIDATES = {
+    "before": BEFORE,
+    "rejected_copies_6": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0,)},
+    "rejected_copies_12": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (12.0,)},
+    "rejected_copies_6_12": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0)},
+    "rejected_copies_0_6": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (0.0, 6.0)},
+    "rejected_copies_6_12_room_guard": {"REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+                                        "ROOM_GUARD": True},
+}
 
 
 def recordings(name: str) -> list[Path]:
@@ -128,10 +132,12 @@ def correct_and_retrain(sound, classifier, stream, true, false, scenario: str, f
     return retrained, len(chosen)
 
 
-def evaluate(classifier, classes, distractor_classes, snrs_db, hard_share=None,
-             raise_threshold=True) -> dict:
-    from soundwatch.sounds.head import HARD_NEGATIVE_SHARE
-    from soundwatch.sounds.retrain import save_kept
+def evaluate(classifier, classes, distractor_classes, settings: dict | None = None) -> dict:
+    """Per class and scenario, before and after; ``settings``: retrain settings to patch
+    (None: the shipped ones)."""
+    from soundwatch.sounds import retrain
+
+    settings = {name: getattr(retrain, name) for name in BEFORE} | (settings or {})
 
     per_class = {}
     for name in classes:
@@ -145,14 +151,10 @@ def evaluate(classifier, classes, distractor_classes, snrs_db, hard_share=None,
         stream_b = build_stream(label, paths[2 * EXAMPLES:], b_distract, 2, BED_SHIFT_S)
         with tempfile.TemporaryDirectory() as folder, \
                 mock.patch.dict(os.environ, {"SOUNDWATCH_DATA_DIR": folder}), \
-                mock.patch("soundwatch.sounds.retrain.REJECTED_PLACE_SNRS_DB", snrs_db), \
-                mock.patch("soundwatch.sounds.head.HARD_NEGATIVE_SHARE",
-                           HARD_NEGATIVE_SHARE if hard_share is None else hard_share), \
-                (contextlib.nullcontext() if raise_threshold else mock.patch(
-                    "soundwatch.sounds.retrain.raise_above_rejected", lambda h, p, r: h)):
+                mock.patch.multiple(retrain, **settings):
             kept: dict = {}
             sound = learn_sound(label, paths[:EXAMPLES], classifier, kept=kept)
-            save_kept(label, kept, sound.model_version)
+            retrain.save_kept(label, kept, sound.model_version)
             before_a, true, false = heard(sound, classifier, stream_a)
             before_b, _, _ = heard(sound, classifier, stream_b)
             result = {"before": {"A": before_a, "B": before_b}}
@@ -170,9 +172,9 @@ def evaluate(classifier, classes, distractor_classes, snrs_db, hard_share=None,
                             "false_events": int(sum(r[key][s]["false_events"]
                                                     for r in per_class.values()))}
                         for s in ("A", "B")}
-    return {"rejected_place_snrs_db": list(snrs_db),
-            "hard_negative_share": HARD_NEGATIVE_SHARE if hard_share is None else hard_share,
-            "raised_above_rejected": raise_threshold, "summary": summary, "classes": per_class}
+    return {"retrain_settings": {k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in settings.items()},
+            "summary": summary, "classes": per_class}
 
 
 def main() -> None:
@@ -180,17 +182,18 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true",
                         help="compare CANDIDATE_SNRS_DB on the tuning classes")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--compare-before", action="store_true",
+                        help="also report the reported classes with the BEFORE settings")
     args = parser.parse_args()
-    from soundwatch.sounds.retrain import REJECTED_PLACE_SNRS_DB
-
     classifier = Classifier(default_model_path(), threads=1)
     if args.tune:
         classes = TUNE_CLASSES
-        results = {name: evaluate(classifier, classes, (*classes, "speech"), *CANDIDATES[name])
+        results = {name: evaluate(classifier, classes, (*classes, "speech"), CANDIDATES[name])
                    for name in args.candidates}
     else:
-        results = {"shipped": evaluate(classifier, CLASSES, (*CLASSES, "speech"),
-                                       REJECTED_PLACE_SNRS_DB)}
+        results = {"shipped": evaluate(classifier, CLASSES, (*CLASSES, "speech"))}
+        if args.compare_before:
+            results["before"] = evaluate(classifier, CLASSES, (*CLASSES, "speech"), BEFORE)
     emit("corrections", "a learnt sound's recall and false events on a stream whose events "
          "were rejected / confirmed (A) and on a fresh stream (B), before and after the "
          "retrain", {"model_version": classifier.metadata.model_version,

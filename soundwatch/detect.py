@@ -673,8 +673,9 @@ class EventDetector:
             elif (track.state == _ACTIVE and track.announced
                   and track.merged_at == self.last_time_sample):
                 reason, event_id = MERGED, track.event_id
+                # its time, not its number: this run's numbers are not the database's ids
                 detail = (f"back within merge_gap_s {self.settings.merge_gap_s:g} s: "
-                          f"continues event {track.event_id}")
+                          f"continues the event from t={track.start / self.sample_rate_hz:.2f}s")
             elif track.state == _ACTIVE and not track.announced:
                 above_s = (track.last_end - track.first_end) / self.sample_rate_hz
                 min_s = self._min_samples[index] / self.sample_rate_hz

@@ -178,3 +178,11 @@ def test_an_event_kept_for_later_keeps_its_alerts_through_the_journal(tmp_path):
         assert [item.event.event_id for item in stored] == [7]
         assert [e.label for e in store.recent_events()] == ["dog"]
         assert [r["alert_key"] for r in store.outbox_pending("test")] == ["n/0", "n/1"]
+
+
+def test_the_status_line_says_what_was_sent_besides_what_waits():
+    from soundwatch.alerts.service import status_text
+
+    assert status_text({"mqtt": {"pending": 0, "delivered": 8, "last_error": None},
+                        "webhook": {"pending": 3, "delivered": 0, "last_error": "timed out"}}
+                       ) == "outbox mqtt=0 (8 sent) webhook=3 (timed out)"

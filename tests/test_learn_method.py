@@ -285,3 +285,50 @@ def test_rejecting_the_rooms_noise_keeps_the_sound_heard_in_that_noise(
     found, false = heard(with_copies)
     assert found == len(onsets_s) and false == 0
     assert heard(without)[0] < found
+
+
+def test_the_room_guard_keeps_a_confirmed_clip_from_teaching_the_fan_around_it(
+        classifier, tmp_path, monkeypatch):
+    """A confirmed event's clip: a chime 10 dB above a fan, with a second of the fan alone
+    before and after (the clip's pre- and post-roll). Without the room guard (off by
+    default: see retrain.ROOM_GUARD) the fan alone fires the retrained chime; with it,
+    the fan alone fires nothing and chimes in it are still heard."""
+    import soundfile
+
+    from soundwatch.sounds import retrain
+    from soundwatch.store import EventStore
+
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path))
+    rng = np.random.default_rng(22)
+    examples = write_chime_examples(tmp_path, rng)
+    kept: dict = {}
+    sound = learn_sound("chime", examples, classifier, kept=kept)
+    retrain.save_kept("chime", kept, sound.model_version)
+    one = chime(rng)
+    level = active_rms(one, RATE) * 10 ** (-10 / 20)
+    clip = fan_noise(rng, 2.0 + len(one) / RATE, level)
+    place(clip, one, 1.0)
+    confirmed = tmp_path / "confirmed.flac"
+    soundfile.write(str(confirmed), clip, RATE)
+    store = EventStore(tmp_path / "events.sqlite")
+    stamp = "2026-01-01T00:00:00.000Z"
+    store.add_correction("confirm", stamp, stamp, event_label="chime", label="chime",
+                         example_path=str(confirmed))
+    settings = DetectorSettings(warmup_s=0.0, watch=("chime",))
+    fan_alone = fan_noise(rng, 30.0, level)
+    unguarded = retrain.retrain_sound("chime", classifier, store, sound)
+    assert not unguarded.info["retrained"]["room_guard"]
+    assert detect_stream(fan_alone, WithUserSounds(classifier, [unguarded]), settings)[1]
+    monkeypatch.setattr(retrain, "ROOM_GUARD", True)
+    retrained = retrain.retrain_sound("chime", classifier, store, sound)
+    store.close()
+    assert retrained.info["retrained"]["room_guard"]
+    learnt = WithUserSounds(classifier, [retrained])
+    assert detect_stream(fan_alone, learnt, settings)[1] == []
+    onsets_s = (2.0, 9.0, 16.0)
+    stream = fan_noise(rng, 22.0, level)
+    for at_s in onsets_s:
+        place(stream, chime(rng), at_s)
+    _, events = detect_stream(stream, learnt, settings)
+    assert [any(e.start_s < at_s + 1.2 and e.end_s > at_s for e in events)
+            for at_s in onsets_s] == [True] * 3 and len(events) == 3, events

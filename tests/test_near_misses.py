@@ -100,7 +100,7 @@ def test_warm_up_and_a_merge_into_the_running_event_are_named():
     assert [n.ongoing for n in notices] == [True, False]  # one event: merged
     merged = explained[8][0]
     assert (merged.reason, merged.event_id) == (MERGED, notices[0].event_id)
-    assert "continues event" in merged.detail
+    assert "continues the event from t=" in merged.detail
     assert [s.reason for s in spans] == [MERGED]
 
 

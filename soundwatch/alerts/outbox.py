@@ -96,10 +96,12 @@ class OutboxDelivery:
                 log.warning("closing %s: %s", channel.name, exc)
 
     def status(self) -> dict[str, dict]:
-        """Per channel: ``pending`` rows and the ``last_error`` (None once delivering
-        works again)."""
+        """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
+        previous run left included) and the ``last_error`` (None once delivering works
+        again)."""
         stored = self.store.outbox_status()
         return {c.name: {"pending": stored.get(c.name, {}).get("pending", 0),
+                         "delivered": self.delivered[c.name],
                          "last_error": self.last_error[c.name]} for c in self.channels}
 
     def _run(self, channel: Channel) -> None:

@@ -121,10 +121,13 @@ class Alerts:
 
 
 def status_text(status: dict[str, dict]) -> str:
-    """``outbox mqtt=0 webhook=3 (last error: ...)`` for a status line."""
+    """``outbox mqtt=0 (8 sent) webhook=3 (last error: ...)`` for a status line: rows
+    waiting, and those sent in this run."""
     parts = []
     for name, info in status.items():
         text = f"{name}={info['pending']}"
+        if info.get("delivered"):
+            text += f" ({info['delivered']} sent)"
         if info.get("last_error"):
             text += f" ({info['last_error']})"
         parts.append(text)

@@ -15,9 +15,8 @@ def add_parser(subparsers) -> None:
         "learn", help="learn a sound of your own from 3 to 10 recordings of it",
         description="Learn a new sound from 3 to 10 recordings, each holding the sound "
         "(the loud part of each is used). It becomes a label like the model's own.")
-    # optional to argparse, so that a --negatives that took them all gets a clear message
-    parser.add_argument("label", metavar="LABEL", nargs="?", help="the new sound's name")
-    parser.add_argument("files", nargs="*", metavar="FILE", help="recordings of the sound")
+    parser.add_argument("label", metavar="LABEL", help="the new sound's name")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="recordings of the sound")
     parser.add_argument("--negatives", nargs="+", default=[], metavar="FILE",
                         help="recordings of the place without the sound (e.g. its recent "
                         "audio): fewer false alarms there. It takes every file after it: "
@@ -27,21 +26,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", help="the .onnx model (default: the shipped one)")
     parser.add_argument("--config", help="TOML settings file (for its model path)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    say = parser.error
+
+    def error(message: str):
+        if "required: LABEL" in message:  # often a --negatives before them took them all
+            message += (" (--negatives takes every file after it: give it after LABEL "
+                        "FILE..., e.g. soundwatch learn doorbell a.wav b.wav c.wav "
+                        "--negatives room.flac)")
+        say(message)
+
+    parser.error = error
 
 
 def run(args) -> int:
     from soundwatch.config import load_settings
-    from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
     from soundwatch.sounds.learn import learn_and_save, learning_notes
 
-    if not args.label or not args.files:
-        taken = (f" (--negatives took {' '.join(args.negatives)}: it takes every file after "
-                 "it, so put it last)" if args.negatives else "")
-        raise SoundwatchError(f"learn needs LABEL and the recordings FILE...{taken}, e.g. "
-                              "soundwatch learn doorbell ring1.wav ring2.wav ring3.wav "
-                              "--negatives room.flac")
     settings = load_settings(args.config)
     classifier = Classifier(settings.model_path(args.model))
     sound, path = learn_and_save(args.label, args.files, classifier, args.negatives,
