@@ -75,7 +75,8 @@ def test_delivery_keeps_order_through_failures_with_growing_backoff(tmp_path):
         delivery = OutboxDelivery(store, [channel], retry_initial_s=0.05, retry_max_s=0.2)
         delivery.start()
         assert wait_until(lambda: delivery.last_error["test"] == "receiver down", 5)
-        assert delivery.status()["test"] == {"pending": 5, "last_error": "receiver down"}
+        assert delivery.status()["test"] == {"pending": 5, "delivered": 0,
+                                             "last_error": "receiver down"}
         assert wait_until(lambda: len(channel.received) == 5, 10)
         assert channel.received == [0, 1, 2, 3, 4]
         times = channel.attempt_times
