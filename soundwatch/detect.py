@@ -521,15 +521,18 @@ class EventDetector:
             lowered = {label.lower(): label for label in self.labels}
             hints = []
             for name in unknown:
+                where = [place for place, names in (
+                    ("the watch list (--watch, [detection] watch)", settings.watch),
+                    ("the ignore list (--ignore, [detection] ignore)", settings.ignore),
+                    (f'[detection.classes."{name}"] in the config file', settings.classes))
+                    if name in names]
                 close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
-                if close:
-                    hints.append(f"{name!r}: did you mean "
-                                 + " or ".join(repr(lowered[c]) for c in close) + "?")
+                hints.append(f"{name!r} in {' and '.join(where)}"
+                             + (" (did you mean " + " or ".join(repr(lowered[c]) for c in close)
+                                + "?)" if close else ""))
             raise SoundwatchError(
-                "detection settings (--watch, --ignore, or [detection] in the config file) "
-                f"name labels the model does not have: {unknown}. "
-                + (" ".join(hints) + " " if hints else "")
-                + f"The model's labels: {', '.join(self.labels)}"
+                "detection settings name labels the model does not have: "
+                + "; ".join(hints) + f". The model's labels: {', '.join(self.labels)}"
             )
         self.settings = settings
         self._smooth_hops = settings.smoothing_hops

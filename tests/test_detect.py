@@ -287,7 +287,7 @@ def test_unwatching_a_label_mid_event_ends_that_event_instead_of_losing_it():
 
 
 def test_unknown_labels_in_settings_are_refused_with_the_model_labels():
-    with pytest.raises(SoundwatchError, match=r"\['dgo'\].*dog"):
+    with pytest.raises(SoundwatchError, match=r"'dgo' in the watch list.*dog"):
         EventDetector(["dog", "cat"], PLAIN.with_overrides(watch=("dgo",)), RATE)
 
 
@@ -345,3 +345,10 @@ def test_unknown_labels_in_settings_get_close_names_and_the_full_list():
     text = str(caught.value)
     assert "did you mean 'smoke_alarm'?" in text and "did you mean 'speech'?" in text
     assert "--watch" in text and "label_69" in text  # the whole list, not cut
+    with pytest.raises(SoundwatchError) as caught:  # where each one is named
+        EventDetector(labels, DetectorSettings(ignore=("dgo",),
+                                               classes={"dgo": ClassSettings(), "cat": ClassSettings()}))
+    text = str(caught.value)
+    assert "'dgo' in the ignore list (--ignore, [detection] ignore) and " \
+           '[detection.classes."dgo"] in the config file (did you mean \'dog\'?)' in text
+    assert "'cat' in [detection.classes.\"cat\"] in the config file" in text
