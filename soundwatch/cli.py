@@ -36,13 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
         module = _command_module(name)
         if module is not None:
             module.add_parser(subparsers)
-    # -v/-q after the command too (`soundwatch listen ... -q`), added to the global count
+    _add_verbosity(subparsers, depth=1)
+    return parser
+
+
+def _add_verbosity(subparsers, depth: int) -> None:
+    """-v/-q after the command too (`soundwatch listen ... -q`, `soundwatch events list
+    -q`), counted into the global ones by main(); one pair of names per depth, so that an
+    action's defaults never overwrite its command's."""
     for command in subparsers.choices.values():
         command.add_argument("-v", "--verbose", action="count", default=0,
-                             dest="command_verbose", help="more diagnostics (-vv for debug)")
+                             dest=f"verbose_{depth}", help="more diagnostics (-vv for debug)")
         command.add_argument("-q", "--quiet", action="count", default=0,
-                             dest="command_quiet", help="fewer diagnostics (errors only)")
-    return parser
+                             dest=f"quiet_{depth}", help="fewer diagnostics (errors only)")
+        for action in command._actions:  # noqa: SLF001 - argparse keeps sub-commands here
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                _add_verbosity(action, depth + 1)
 
 
 def _command_module(name: str):
@@ -81,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.verbose += getattr(args, "command_verbose", 0)
-    args.quiet += getattr(args, "command_quiet", 0)
+    args.verbose += sum(v for k, v in vars(args).items() if k.startswith("verbose_"))
+    args.quiet += sum(v for k, v in vars(args).items() if k.startswith("quiet_"))
     configure_logging(args.verbose, args.quiet)
     if args.command is None:
         parser.print_help()

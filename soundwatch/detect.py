@@ -194,8 +194,9 @@ class DetectorSettings:
                 f"({self.max_duration_s})"
             )
         if self.hop_s is not None and not MIN_HOP_S <= self.hop_s <= 10.0:
-            found.append(f"hop_s must be in [{MIN_HOP_S}, 10] s, got {self.hop_s} (each hop "
-                         "scores a window: 0.1-0.5 s trades CPU for latency)")
+            found.append(f"hop_s must be at least {MIN_HOP_S} s and at most the model's "
+                         f"window (about 1 s), got {self.hop_s} (each hop scores a window: "
+                         "0.1-0.5 s trades CPU for latency)")
         for label in self.classes:
             on, off, min_s = self.class_values(label)
             if not 0.0 <= on <= 1.0:

@@ -146,6 +146,8 @@ def test_verbosity_flags_work_after_the_command_too():
     from soundwatch.cli import build_parser
 
     args = build_parser().parse_args(["-q", "classify", "a.wav", "-q"])
-    assert (args.quiet, args.command_quiet, args.command_verbose) == (1, 1, 0)
+    assert (args.quiet, args.quiet_1, args.verbose_1) == (1, 1, 0)
     args = build_parser().parse_args(["train", "--quiet-copies", "1", "-v"])
-    assert args.quiet_copies == 1 and args.command_verbose == 1
+    assert args.quiet_copies == 1 and args.verbose_1 == 1
+    args = build_parser().parse_args(["events", "-q", "list", "-q", "-v"])
+    assert (args.quiet_1, args.quiet_2, args.verbose_2) == (1, 1, 1)

@@ -387,7 +387,7 @@ def test_hostile_counts_and_rates_in_other_commands(tmp_path, capsys, model, mon
     (["--min-duration", "nan"], "min_duration_s must be a finite number"),
     (["--threshold-on", "inf"], "threshold_on must be a finite number"),
     (["--hop", "nan"], "hop_s must be a finite number"),
-    (["--hop", "0.01"], "hop_s must be in [0.05, 10] s"),
+    (["--hop", "0.01"], "hop_s must be at least 0.05 s and at most the model's window"),
     (["--duration", "-1"], "duration must be > 0"),
     (["--duration", "nan"], "duration_s must be a finite number"),
     (["--status-interval", "nan"], "status_interval_s must be a finite number"),

@@ -318,6 +318,32 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
             ] == ["door chime", "chime"]
 
 
+def test_a_damaged_backup_is_refused_whole_and_changes_nothing(data_dir, recordings, capsys,
+                                                              tmp_path):
+    learn_chime(capsys, recordings)
+    exported = tmp_path / "backup.json"
+    assert run(capsys, "sounds", "export", exported)[0] == 0
+    kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))
+    before = [(data_dir / "sounds.json").read_bytes(), *(path.read_bytes() for path in kept)]
+    data = json.loads(exported.read_text())
+    text = data["kept"]["chime"]
+    for damage, message in ((text[:len(text) // 2], "damaged, so nothing was imported"),
+                            (text[:-8] + "AAAAAAAA", "damaged, so nothing was imported"),
+                            ("not base64!", "damaged, so nothing was imported"),
+                            (5, "damaged, so nothing was imported")):
+        data["kept"] = {"chime": damage}
+        damaged = tmp_path / "damaged.json"
+        damaged.write_text(json.dumps(data))
+        code, _, err = run(capsys, "sounds", "import", damaged, "--replace")
+        assert code == 2 and message in err, err
+        after = [(data_dir / "sounds.json").read_bytes(), *(p.read_bytes() for p in kept)]
+        assert after == before
+    data["kept"] = 5
+    damaged.write_text(json.dumps(data))
+    code, _, err = run(capsys, "sounds", "import", damaged, "--replace")
+    assert code == 2 and '"kept" must be a table' in err, err
+
+
 def test_a_corrupt_sounds_file_is_named_kept_and_does_not_stop_classify(
         data_dir, recordings, capsys, caplog):
     data_dir.mkdir(parents=True)
@@ -697,3 +723,13 @@ def test_a_sound_the_same_as_one_of_yours_is_refused_naming_it(data_dir, recordi
     assert "cannot be told apart from your sound 'chime'" in err
     assert [s["label"] for s in json.loads((data_dir / "sounds.json").read_text())["sounds"]
             ] == ["chime"]
+
+
+def test_a_damaged_kept_file_is_named_when_read(data_dir, caplog):
+    from soundwatch.sounds.retrain import kept_path, load_kept
+
+    path = kept_path("chime")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 not a whole zip")
+    assert load_kept("chime", "2", 4) is None
+    assert "cannot be read" in caplog.text and "learn it again" in caplog.text

@@ -40,7 +40,6 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     import base64
-    import sys
     from pathlib import Path
 
     from soundwatch.errors import SoundwatchError
@@ -51,7 +50,13 @@ def run(args) -> int:
         read_sounds,
         write_sounds,
     )
-    from soundwatch.sounds.retrain import kept_bytes, kept_files, remove_kept, restore_kept
+    from soundwatch.sounds.retrain import (
+        exported_kept,
+        kept_bytes,
+        kept_files,
+        remove_kept,
+        restore_kept,
+    )
 
     sounds = read_sounds()
     labels = [s.label for s in sounds]
@@ -117,6 +122,10 @@ def run(args) -> int:
                               "--replace to replace them, or remove them first")
     _check_imported_names([s.label for s in incoming], labels)
     new_labels = {s.label for s in incoming}
+    # every kept file checked before anything is changed: a damaged one stops it all
+    exported = {label: exported_kept(label, text)
+                for label, text in read_exported_kept(args.file).items()
+                if label in new_labels}
     current = {s.label: s for s in sounds}
     # a sound imported as it is now (a backup of it restored) keeps its kept examples;
     # a replaced sound's would otherwise be retrained into the new one
@@ -125,19 +134,15 @@ def run(args) -> int:
     write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
     dropped = [label for label in sorted(new_labels & set(labels) - unchanged)
                if remove_kept(label)]
-    exported = read_exported_kept(args.file)
     restored, without = [], []
     for label in sorted(new_labels):
         if label in unchanged and kept_files(label):
             continue
         if label in exported:
-            try:
-                restore_kept(label, base64.b64decode(exported[label], validate=True))
-                restored.append(label)
-                continue
-            except (SoundwatchError, ValueError) as exc:
-                print(f"soundwatch: {exc}", file=sys.stderr)
-        without.append(label)
+            restore_kept(label, exported[label])
+            restored.append(label)
+        else:
+            without.append(label)
     dropped = [label for label in dropped if label not in restored]
     without = [label for label in without if label not in dropped]
     print(f"imported {len(incoming)} sound(s): {', '.join(sorted(new_labels))}"
@@ -148,9 +153,9 @@ def run(args) -> int:
           + (f"; the examples the replaced {', '.join(map(repr, dropped))} had been learnt "
              "from were deleted: corrections retrain it from its own corrections only, or "
              "learn it again from recordings" if dropped else "")
-          + (f"; without the examples they were learnt from (an export of an older "
-             f"soundwatch): {', '.join(map(repr, without))} can be retrained from "
-             "corrections only once 3 events are confirmed, or learnt again"
+          + (f"; the file holds no examples that {', '.join(map(repr, without))} "
+             "was learnt from (an export of an older soundwatch, or edited): it can be "
+             "retrained from corrections only once 3 events are confirmed, or learnt again"
              if without else ""))
     return 0
 

@@ -162,12 +162,20 @@ def write_sounds(sounds: list[UserSound], path: str | Path | None = None,
     return path
 
 
-def read_exported_kept(path: str | Path) -> dict[str, str]:
-    """An export's ``"kept"`` ({label: base64 text}); {} when it has none or the file
-    cannot be read (:func:`read_sounds` says why)."""
+def read_exported_kept(path: str | Path) -> dict[str, object]:
+    """An export's ``"kept"`` ({label: base64 text}, as found: checked when restored);
+    {} when it has none.
+
+    Raises:
+        SoundwatchError: ``"kept"`` is there but not a table of sounds.
+    """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    kept = data.get("kept") if isinstance(data, dict) else None
-    return {k: v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}
+        return {}  # read_sounds has said why
+    kept = data.get("kept", {}) if isinstance(data, dict) else {}
+    if not isinstance(kept, dict):
+        raise SoundwatchError(f"{path}: \"kept\" must be a table of the sounds' examples, "
+                              f"got {type(kept).__name__}; nothing was imported. Export the "
+                              "sounds again, or delete \"kept\" to import them without")
+    return kept

@@ -15,10 +15,17 @@ corrections alone once it has :data:`~soundwatch.sounds.learn.MIN_EXAMPLES`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import hashlib
+import io
+import logging
+import pickle
 import time
+import zipfile
+import zlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +48,11 @@ from soundwatch.sounds.negatives import generic_negatives
 from soundwatch.text import file_name_safe
 from soundwatch.unusual.settings import UNUSUAL_LABEL
 
+log = logging.getLogger(__name__)
+
 FOLDER_NAME = "sound_examples"
+# What a damaged kept file raises on reading (a truncated zip, corrupt compressed data).
+DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 # After a retrain, the threshold rises this far (in logits) above the highest window of
 # the events rejected as the sound, so that they stop firing, but keeps at least
 # KEEP_POSITIVE_SHARE of the positive windows the fitted threshold passed.
@@ -81,7 +92,7 @@ def _kept_label(path: Path) -> str | None:
     try:
         with np.load(path) as data:
             return str(data["label"])
-    except (OSError, ValueError, KeyError):
+    except (*DAMAGED, pickle.UnpicklingError):
         return None
 
 
@@ -140,23 +151,39 @@ def kept_bytes(label: str) -> bytes | None:
         return None
 
 
-def restore_kept(label: str, data: bytes) -> Path:
-    """Write an export's kept file of ``label`` (:func:`kept_bytes`) to :func:`kept_path`.
+def exported_kept(label: str, text: object) -> bytes:
+    """An export's kept file of ``label`` (base64 text, see :func:`kept_bytes`), decoded
+    and read through once, so that a damaged one is found before anything is changed.
 
     Raises:
-        SoundwatchError: it is not the kept file of ``label``, or cannot be written.
+        SoundwatchError: it is not base64, not a kept file, damaged, or another sound's.
     """
-    import io
-
+    damaged = (f"the examples exported with {label!r} are damaged, so nothing was "
+               "imported: export the sound again, or delete its entry under \"kept\" in "
+               "the file to import it without them")
+    if not isinstance(text, str):
+        raise SoundwatchError(f"{damaged} (not text)")
     try:
+        data = base64.b64decode(text, validate=True)
         with np.load(io.BytesIO(data)) as loaded:
             holds = str(loaded["label"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise SoundwatchError(f"the examples exported with {label!r} are damaged ({exc}): "
-                              "the sound is imported without them") from exc
+            for name in loaded.files:
+                np.asarray(loaded[name])
+    except (*DAMAGED, binascii.Error) as exc:
+        raise SoundwatchError(f"{damaged} ({type(exc).__name__}: {exc})") from exc
     if holds != label:
-        raise SoundwatchError(f"the examples exported with {label!r} are those of {holds!r}: "
-                              "the sound is imported without them")
+        raise SoundwatchError(f"the examples exported with {label!r} are those of {holds!r}, "
+                              "so nothing was imported: export the sound again")
+    return data
+
+
+def restore_kept(label: str, data: bytes) -> Path:
+    """Write a kept file of ``label`` checked by :func:`exported_kept` to
+    :func:`kept_path`.
+
+    Raises:
+        SoundwatchError: it cannot be written.
+    """
     path = kept_path(label)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +218,10 @@ def load_kept(label: str, model_version: str, dim: int) -> Kept | None:
     model's, or unreadable). A file of an older soundwatch keeps no example audio."""
     paths = kept_files(label)
     if not paths:
+        if kept_path(label).is_file():  # there, but not readable as this sound's
+            log.warning("the examples %r was learnt from, in %s, cannot be read: it is "
+                        "retrained from its corrections only; learn it again to mend it",
+                        label, kept_path(label))
         return None
     try:
         with np.load(paths[0]) as data:
@@ -202,7 +233,10 @@ def load_kept(label: str, model_version: str, dim: int) -> Kept | None:
                      if "example_audio" in data.files else np.zeros(0, np.float32))
             lengths = (np.asarray(data["example_lengths"], np.int64)
                        if "example_lengths" in data.files else np.zeros(0, np.int64))
-    except (OSError, ValueError, KeyError):
+    except DAMAGED as exc:
+        log.warning("the examples %r was learnt from, in %s, cannot be read (%s: %s): it is "
+                    "retrained from its corrections only; learn it again to mend it", label,
+                    paths[0], type(exc).__name__, exc)
         return None
     if positives.ndim != 2 or positives.shape[1] != dim:
         return None
