@@ -411,3 +411,12 @@ def test_a_no_db_test_run_sends_no_alerts_and_says_so(model, short_file, webhook
     assert "alerts are off for this run: --no-db" in result.stderr
     assert any(line.startswith('{"type": "event"') for line in result.stdout.splitlines())
     assert webhook.requests == [] and not (tmp_path / "unused.sqlite").exists()
+
+
+def test_a_channel_without_any_rule_says_it_will_send_nothing(model, short_file, webhook,
+                                                              tmp_path, env):
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--config",
+                    config(tmp_path, ""), "--webhook", webhook.url(), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "alerts: webhook will send nothing: no [alerts.rules]" in result.stderr
+    assert webhook.requests == []

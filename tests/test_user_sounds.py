@@ -733,3 +733,15 @@ def test_a_damaged_kept_file_is_named_when_read(data_dir, caplog):
     path.write_bytes(b"PK\x03\x04 not a whole zip")
     assert load_kept("chime", "2", 4) is None
     assert "cannot be read" in caplog.text and "learn it again" in caplog.text
+
+
+def test_removing_a_sound_the_config_names_says_where(data_dir, recordings, capsys):
+    from soundwatch.config import user_config_path
+
+    learn_chime(capsys, recordings)
+    user_config_path().parent.mkdir(parents=True, exist_ok=True)
+    user_config_path().write_text('[detection]\nwatch = ["chime", "dog"]\n'
+                                  '[detection.classes.chime]\nthreshold_on = 0.7\n')
+    code, out, err = run(capsys, "sounds", "remove", "chime")
+    assert code == 0 and "removed 'chime'" in out
+    assert "still names 'chime' in [detection] watch, [detection.classes.\"chime\"]" in err

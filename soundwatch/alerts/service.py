@@ -57,10 +57,10 @@ class Alerts:
         if store is None and settings.any_channel:
             raise SoundwatchError("alerts need the event database (the outbox that keeps "
                                   "them until delivered lives in it): drop --no-db")
-        self.channels, routes = self._channels(level_dbfs, model_name)
+        self.channels, self.routes = self._channels(level_dbfs, model_name)
         self.delivery = OutboxDelivery(store, self.channels, settings.delivery.retry_initial_s,
                                        settings.delivery.retry_max_s) if self.channels else None
-        self.router = AlertRouter(self.policy, self.node, routes,
+        self.router = AlertRouter(self.policy, self.node, self.routes,
                                   on_queued=self.delivery.wake if self.delivery else None)
 
     def _channels(self, level_dbfs, model_name) -> tuple[list[Channel], list[ChannelRoute]]:
@@ -104,6 +104,12 @@ class Alerts:
         except Exception as exc:
             log.error("cannot prune the outbox: %s", exc)
         warn_of_waiting_alerts(self.delivery.store, {c.name for c in self.channels})
+        silent = [c.name for c, route in zip(self.channels, self.routes, strict=True)
+                  if not route.feed]
+        if silent and not self.policy.alerting_labels:
+            log.warning("alerts: %s will send nothing: no [alerts.rules] names a label to "
+                        "alert on (e.g. [alerts.rules.urgent] labels = [\"smoke_alarm\"])",
+                        ", ".join(silent))
         self.delivery.start()
 
     def stop(self, drain_s: float = 3.0) -> None:

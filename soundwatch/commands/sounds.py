@@ -89,6 +89,7 @@ def run(args) -> int:
         removed = remove_kept(args.label)  # the windows it was learnt from: gone too
         kept = f" and its kept examples ({', '.join(map(str, removed))})" if removed else ""
         print(f"removed {args.label!r}{kept}")
+        _warn_of_settings_naming(args.label)
         return 0
     if args.sounds_action == "export":
         wanted = args.label or labels
@@ -158,6 +159,30 @@ def run(args) -> int:
              "retrained from corrections only once 3 events are confirmed, or learnt again"
              if without else ""))
     return 0
+
+
+def _warn_of_settings_naming(label: str) -> None:
+    """Say where the user's config file still names a removed sound: `listen` refuses
+    settings that name a label it does not have."""
+    import sys
+
+    from soundwatch.config import load_settings, user_config_path
+    from soundwatch.errors import SoundwatchError
+
+    try:
+        settings = load_settings()
+    except SoundwatchError:
+        return  # a broken config file is reported by the commands that read it
+    detection, alerts = settings.detection, settings.alerts
+    places = ([f"[detection] {name}" for name, labels in
+               (("watch", detection.watch), ("ignore", detection.ignore)) if label in labels]
+              + ([f'[detection.classes."{label}"]'] if label in detection.classes else [])
+              + [f"[alerts.rules.{name}]" for name, rule in alerts.rules.items()
+                 if label in rule.labels])
+    if places:
+        print(f"soundwatch: your config file {user_config_path()} still names {label!r} in "
+              f"{', '.join(places)}: remove it there, or `listen` will refuse to start",
+              file=sys.stderr)
 
 
 def _check_imported_names(incoming: list[str], yours: list[str]) -> None:
