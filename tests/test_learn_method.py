@@ -51,14 +51,20 @@ def test_place_copies_mix_the_example_into_excerpts_of_the_place_at_the_asked_ra
     assert place_copies(np.zeros(RATE, np.float32), RATE, [hum], (0.0,)) == []
 
 
+def separable_sound(rng: np.random.Generator, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sound's direction (length 3) in a (dim,) standard-normal embedding, and 60
+    windows of it: (direction, positives)."""
+    direction = rng.standard_normal(dim)
+    direction *= 3.0 / np.linalg.norm(direction)
+    return direction, rng.standard_normal((60, dim)) + direction
+
+
 def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_negatives():
     """With more dimensions than negatives the head separates its own negatives: a
     threshold set on them is too low. Held out, it holds on negatives never seen."""
     rng = np.random.default_rng(5)
     dim = 256
-    direction = rng.standard_normal(dim)
-    direction *= 3.0 / np.linalg.norm(direction)
-    positives = rng.standard_normal((60, dim)) + direction
+    direction, positives = separable_sound(rng, dim)
     negatives = rng.standard_normal((300, dim))
     fresh = rng.standard_normal((20000, dim))
     held_out = fit_head(positives, negatives, held_out=True, negative_rate=1e-3)
@@ -76,9 +82,7 @@ def test_held_out_calibration_gives_the_stated_false_positive_rate_on_fresh_nega
 def test_the_default_threshold_lets_through_about_its_stated_share_of_fresh_negatives():
     rng = np.random.default_rng(8)
     dim = 64
-    direction = rng.standard_normal(dim)
-    direction *= 3.0 / np.linalg.norm(direction)
-    positives = rng.standard_normal((60, dim)) + direction
+    direction, positives = separable_sound(rng, dim)
     head = fit_head(positives, rng.standard_normal((3000, dim)))
     fresh = rng.standard_normal((40000, dim))
     rate = float(np.mean(head.logits(fresh) >= head.threshold_logit))
@@ -94,9 +98,7 @@ def test_negatives_only_fitted_do_not_set_the_threshold():
     sound, though their rate says nothing about ordinary audio."""
     rng = np.random.default_rng(12)
     dim = 64
-    direction = rng.standard_normal(dim)
-    direction *= 3.0 / np.linalg.norm(direction)
-    positives = rng.standard_normal((60, dim)) + direction
+    direction, positives = separable_sound(rng, dim)
     ordinary = rng.standard_normal((3000, dim))
     synthesised = rng.standard_normal((600, dim)) + 0.8 * direction
     negatives = np.concatenate([ordinary, synthesised])

@@ -133,7 +133,7 @@ def place_signal(recording: str | Path | np.ndarray, classifier) -> np.ndarray:
 
 
 class ExampleWindows(NamedTuple):
-    """The embedding windows one example gives (see :func:`example_windows`); each is
+    """The embedding windows one example gives (see :func:`signal_windows`); each is
     (k_i, dim) float32."""
 
     clean: np.ndarray  # the windows that hold the sound, as recorded
@@ -168,28 +168,15 @@ def room_windows(levels_dbfs: np.ndarray) -> np.ndarray:
     return levels_dbfs <= floor + ROOM_RANGE_DB
 
 
-def example_windows(path: str | Path, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
-                    place: Sequence[np.ndarray] = (),
-                    place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB) -> ExampleWindows:
-    """The windows of one example that hold the sound (those within LOUD_RANGE_DB of its
-    loudest), as it was recorded, in its copies in synthesised noise at ``snrs_db`` and
-    in excerpts of ``place`` audio at ``place_snrs_db`` (:mod:`.augment`), and the added
-    noise alone at the same windows.
-
-    Raises:
-        SoundwatchError: the example is silent or unreadable.
-    """
-    signal, _ = load_audio(path, classifier.sample_rate_hz)
-    return signal_windows(signal, classifier, snrs_db, place, place_snrs_db, str(path))
-
-
 def signal_windows(signal: np.ndarray, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
                    place: Sequence[np.ndarray] = (),
                    place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
                    name: str = "the example", in_room: bool = False) -> ExampleWindows:
-    """:func:`example_windows` of (n,) float32 audio at the classifier's rate; ``name``
-    names it in the error. ``in_room``: a corrected event's clip (see
-    :func:`loud_windows`).
+    """The windows of one example, (n,) float32 audio at the classifier's rate, that hold
+    the sound (:func:`loud_windows`; ``in_room``: a corrected event's clip), as it was
+    recorded, in its copies in synthesised noise at ``snrs_db`` and in excerpts of
+    ``place`` audio at ``place_snrs_db`` (:mod:`.augment`), and the added noise alone at
+    the same windows; ``name`` names the example in the error.
 
     Raises:
         SoundwatchError: the audio is silent.
