@@ -745,6 +745,17 @@ class EventStore:
         with self._lock:
             return self._in_transaction(work)
 
+    def remove_correction(self, correction_id: int) -> bool:
+        """Delete the correction row ``correction_id`` (its kept example is the caller's
+        to delete); False when there was none."""
+
+        def work():
+            return self._db.execute("DELETE FROM corrections WHERE id = ?",
+                                    (int(correction_id),)).rowcount > 0
+
+        with self._lock:
+            return self._in_transaction(work)
+
     def corrections(self, label: str | None = None) -> list[dict]:
         """Correction rows (dicts of the table's columns), oldest first; with ``label``,
         those whose ``event_label`` or ``label`` is it. None in a file older than

@@ -142,6 +142,62 @@ def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs,
     assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [3, 9, 15]
 
 
+def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
+        place_dirs, audio, capsys):
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
+    code, out, err = run(capsys, "events", "reject", faint_b["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert f"`soundwatch events undo {faint_b['id']}` takes it back" in out
+    assert len(list((place_dirs / "corrections").glob("*.flac"))) == 1
+    assert [round(e["start_s"]) for e in listen(capsys, audio, db, "--no-clips")
+            if e["label"] == "tone_3k"] == [9]
+    code, out, err = run(capsys, "events", "undo", faint_b["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert f"undone: event {faint_b['id']} (tone_3k), rejected" in out
+    assert "kept example was deleted" in out and "tone_3k: no learnt threshold now" in out
+    assert list((place_dirs / "corrections").glob("*.flac")) == []
+    adjustments = json.loads((place_dirs / "threshold_adjustments.json").read_text())
+    assert "tone_3k" not in adjustments["labels"]
+    assert [round(e["start_s"]) for e in listen(capsys, audio, db, "--no-clips")
+            if e["label"] == "tone_3k"] == [3, 9, 15]
+    code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
+    assert code == 0 and out == "", (out, err)
+    # Twice, or an event never corrected: the reason, nothing changed.
+    code, _, err = run(capsys, "events", "undo", faint_b["id"], "--db", db,
+                       "--model", audio["model"])
+    assert code == 2 and f"event {faint_b['id']} has no correction to undo" in err
+    code, _, err = run(capsys, "events", "undo", "--db", db, "--model", audio["model"])
+    assert code == 2 and "say which correction" in err
+    # Undoing one of two corrections leaves the other's threshold learnt from it alone.
+    for kind, event in (("reject", faint_b), ("reject", faint_a)):
+        code, out, err = run(capsys, "events", kind, event["id"], "--db", db,
+                             "--model", audio["model"])
+        assert code == 0, err
+    code, out, err = run(capsys, "events", "undo", faint_b["id"], "--db", db,
+                         "--model", audio["model"], "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["kind"] == "reject" and result["example_deleted"]
+    assert result["thresholds"]["tone_3k"] == pytest.approx(
+        round(faint_a["peak"] + MARGIN, 4), abs=1e-3)
+    # A missed mark is taken back by its correction id, which it prints.
+    code, out, err = run(capsys, "events", "missed", "--start", faint_a["start_time"],
+                         "--end", faint_a["end_time"], "tone_1k", "--audio",
+                         audio["examples"][0], "--db", db, "--model", audio["model"],
+                         "--json")
+    assert code == 0, err
+    mark = json.loads(out)["correction"]
+    code, out, err = run(capsys, "events", "undo", "--correction", mark, "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "undone: the missed mark of 'tone_1k'" in out, err
+    with EventStore(db, read_only=True) as store:
+        assert [row["kind"] for row in store.corrections()] == ["reject"]
+
+
 def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
         place_dirs, audio, capsys):
     code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
@@ -161,6 +217,12 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     assert sound["info"]["retrained"]["corrected_positives"] == 1
     code, out, err = run(capsys, "sounds", "list")
     assert "chime" in out and "5 examples + 1 corrected, 0 rejected" in out, out
+    code, out, err = run(capsys, "events", "undo", faint["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "'chime' retrained from 5 learnt and 0 corrected" in out, out
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
     # ... and a relabelled event is a false alarm of its own label.
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     counts = {row["label"]: row for row in map(json.loads, out.splitlines())}

@@ -28,6 +28,11 @@ def corrections_cell(window, label: str) -> str:
     return panel.items.item(panel._row_of(label), CORRECTIONS_COLUMN).text()
 
 
+def store_corrections(harness) -> list[dict]:
+    with EventStore(harness.database, read_only=True) as store:
+        return store.corrections()
+
+
 def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_counts(
         harness, tmp_path):
     path, _ = write_scene(tmp_path / "scene.wav", SCENE)
@@ -53,10 +58,21 @@ def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_cou
     text = window.corrections.correct(noise, "relabel", label="kettle")
     assert "'kettle' not retrained" in text and "needs 3" in text
     assert corrections_cell(window, "noise") == "0 / 1 / 0"  # the newer correction replaced it
+    # "Undo its correction" takes it back: row, example and count.
+    example = next(c["example_path"] for c in store_corrections(harness) if
+                   c["event_label"] == "noise")
+    text = window.corrections.correct(noise, "undo")
+    assert text.startswith("Took back the correction of the 'noise' event")
+    assert corrections_cell(window, "noise") == ""  # none left
+    assert not os.path.exists(example)
+    assert [c["event_label"] for c in store_corrections(harness)] == ["tone_1k"]
+    text = window.corrections.correct(noise, "undo")
+    assert "has no correction to undo" in text
     # After a restart the counts come back from the database.
     window.close()
     again = harness.open(start=False)
     assert corrections_cell(again, "tone_1k") == "1 / 0 / 0"
+    assert corrections_cell(again, "noise") == ""
 
 
 def test_a_correction_of_an_unstored_event_or_a_bad_label_says_why(harness, tmp_path):

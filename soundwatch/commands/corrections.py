@@ -4,6 +4,8 @@
     soundwatch events reject 13                  # "not this": a false alarm
     soundwatch events relabel 14 doorbell        # "it was ..." (--new: a new sound)
     soundwatch events missed --start 2024-05-01T14:30:05 --end 2024-05-01T14:30:08 doorbell
+    soundwatch events undo 13                    # take event 13's correction back
+    soundwatch events undo --correction 7        # take a missed mark back
     soundwatch events corrections                # per label: confirmed, rejected, ...
     soundwatch events corrections --reset dog    # forget dog's learnt threshold
     soundwatch events corrections --rebuild      # learnt thresholds again, from the database
@@ -21,7 +23,7 @@ import logging
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("confirm", "reject", "relabel", "missed", "corrections")
+ACTIONS = ("confirm", "reject", "relabel", "missed", "undo", "corrections")
 TIME_FORMS = "ISO local time (2024-05-01T14:30:05) or an age (90s, 5m)"
 
 
@@ -32,6 +34,8 @@ def add_parsers(actions) -> None:
                             ("reject", "not this: the event was a false alarm"),
                             ("relabel", "it was another sound (a label or one of yours)"),
                             ("missed", "a sound no event found, between two times"),
+                            ("undo", "take a correction back (an event's, or a missed "
+                             "mark's by --correction ID)"),
                             ("corrections", "per label: events confirmed, rejected, "
                              "relabelled, missed; and the thresholds learnt from them")):
         sub = actions.add_parser(name, help=help_text, description=help_text)
@@ -39,6 +43,13 @@ def add_parsers(actions) -> None:
         if name in ("confirm", "reject", "relabel"):
             sub.add_argument("id", type=int, metavar="ID",
                              help="the event's id (first column of `events list`)")
+        if name == "undo":
+            sub.add_argument("id", type=int, nargs="?", metavar="ID",
+                             help="the event whose correction to take back (first column "
+                             "of `events list`)")
+            sub.add_argument("--correction", type=int, metavar="CORRECTION_ID",
+                             help="instead of ID: the correction's own id (a missed mark "
+                             "prints it)")
         if name == "missed":
             sub.add_argument("--start", required=True, help=f"when it began: {TIME_FORMS}")
             sub.add_argument("--end", required=True, help=f"when it ended: {TIME_FORMS}")
@@ -79,6 +90,8 @@ def run(args, path, settings) -> int:
     with EventStore(path) as store:
         if args.events_action == "corrections":
             return _show(args, store, settings)
+        if args.events_action == "undo":
+            return _undo(args, store, settings)
         return _correct(args, store, settings)
 
 
@@ -137,7 +150,9 @@ def _correct(args, store, settings) -> int:
             "relabel": f"relabelled as {done.label!r}", "missed": "marked as missed"}
     subject = (f"event {args.id} ({done.event_label})" if done.event_label
                else f"{done.label!r}")
-    print(f"{subject} {what[done.kind]}; "
+    print(f"{subject} {what[done.kind]} (correction {done.id}; `soundwatch events undo "
+          + (f"{args.id}" if done.event_label else f"--correction {done.id}")
+          + "` takes it back); "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
     if done.replaced:
@@ -152,6 +167,48 @@ def _correct(args, store, settings) -> int:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
     if done.label_adjustment:
         print(f"{done.label}: {done.label_adjustment.reason}")
+    for line in retrained:
+        print(line)
+    return 0
+
+
+def _undo(args, store, settings) -> int:
+    """`events undo ID` / `events undo --correction N`: take a correction back."""
+    from soundwatch.corrections.undo import undo_correction
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
+    from soundwatch.model import Classifier
+    from soundwatch.sounds.retrain import retrain_and_save
+
+    if (args.id is None) == (args.correction is None):
+        raise SoundwatchError("say which correction to take back: `soundwatch events undo "
+                              "EVENT_ID` (an event's), or `--correction ID` (a missed mark's)")
+    classifier = Classifier(settings.model_path(args.model))
+    done = undo_correction(store, classifier.labels, _base(args, settings, classifier),
+                           event_row=args.id, correction_id=args.correction,
+                           model_version=classifier.metadata.model_version)
+    row = done.correction
+    user = {s.label for s in _user_sounds()}
+    retrained = [] if args.no_retrain else [
+        retrain_and_save(label, classifier, store)[1]
+        for label in sorted(done.labels & user)]
+    if args.json:
+        print(to_json({"undone": row["id"], "kind": row["kind"], "event": row["event_row"],
+                       "event_label": row["event_label"], "label": row["label"],
+                       "example_deleted": done.example_deleted,
+                       "thresholds": {label: (a.threshold_on if a else None)
+                                      for label, a in done.adjustments.items()},
+                       "retrained": retrained}))
+        return 0
+    what = {"confirm": "confirmed", "reject": "rejected", "missed": "missed",
+            "relabel": f"relabelled as {row['label']!r}"}[row["kind"]]
+    subject = (f"event {row['event_row']} ({row['event_label']}), {what}"
+               if row["event_row"] is not None else f"the missed mark of {row['label']!r}")
+    print(f"undone: {subject} (correction {row['id']})"
+          + ("; its kept example was deleted" if done.example_deleted else ""))
+    for label, adjustment in done.adjustments.items():
+        print(f"{label}: " + (adjustment.reason if adjustment else
+                              "no learnt threshold now (back to the one in force)"))
     for line in retrained:
         print(line)
     return 0

@@ -1,6 +1,6 @@
 """Corrections from the window, and the thresholds panel's rescore preview.
 
-Right-clicking an event offers *Confirm*, *Not this* and *It was…*
+Right-clicking an event offers *Confirm*, *Not this*, *It was…* and *Undo its correction*
 (:attr:`~soundwatch.gui.events_table.EventsTable.correction_requested`); the correction
 is stored like `soundwatch events confirm|reject|relabel` stores it
 (:mod:`soundwatch.corrections.record`), with the event's clip or, when none was saved,
@@ -52,8 +52,9 @@ class CorrectionsController:
     # -- corrections ---------------------------------------------------------------------
 
     def correct(self, row, kind: str, label: str | None = None) -> str | None:
-        """Store a correction of the table row ``row``; ``label`` for ``relabel`` (None:
-        ask). Returns the message shown (None when the user cancelled)."""
+        """Store a correction of the table row ``row`` (``kind`` ``undo``: take its
+        correction back); ``label`` for ``relabel`` (None: ask). Returns the message shown
+        (None when the user cancelled)."""
         store = self.session.store
         if store is None:
             return self._say("corrections need the event database, and this window runs "
@@ -62,6 +63,8 @@ class CorrectionsController:
         if row_id is None:
             return self._say(f"the '{row.label}' event is not in the database yet; try "
                              "again in a moment", error=True)
+        if kind == "undo":
+            return self.undo(row, row_id)
         labels = self._labels()
         new_ok = False
         if kind == "relabel":
@@ -97,6 +100,30 @@ class CorrectionsController:
         if {done.event_label, done.label} & set(labels.model):
             self.session.apply_settings(self.session.settings)  # the learnt threshold, now
         lines += self._retrain({done.event_label, done.label} - {None} - set(labels.model))
+        self.show_counts()
+        return self._say(" ".join(lines))
+
+    def undo(self, row, row_id: int) -> str:
+        """Take back the correction of the stored event ``row_id`` (the table's ``row``),
+        like `soundwatch events undo`; returns the message shown."""
+        from soundwatch.corrections.undo import undo_correction
+
+        labels = self._labels()
+        classifier = self.session.classifier
+        try:
+            done = undo_correction(self.session.store, labels.model, self._base(),
+                                   event_row=row_id,
+                                   model_version=classifier.metadata.model_version)
+        except SoundwatchError as exc:
+            return self._say(str(exc), error=True)
+        lines = [f"Took back the correction of the '{row.label}' event at "
+                 f"{dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}."]
+        for label, adjustment in done.adjustments.items():
+            lines.append(f"{label}: " + (f"{adjustment.reason}." if adjustment else
+                                         "no learnt threshold now."))
+        if done.adjustments:
+            self.session.apply_settings(self.session.settings)
+        lines += self._retrain(done.labels & set(labels.user))
         self.show_counts()
         return self._say(" ".join(lines))
 

@@ -179,6 +179,7 @@ class EventsTable(QTableView):
     clip_requested = Signal(object)  # EventRow: play its clip
     reveal_requested = Signal(object)  # EventRow: show its clip in the file manager
     correction_requested = Signal(object, str)  # EventRow, "confirm" | "reject" | "relabel"
+    #                                               | "undo"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -217,7 +218,8 @@ class EventsTable(QTableView):
         menu.addSeparator()
         corrections = {menu.addAction("Confirm"): "confirm",
                        menu.addAction("Not this (a false alarm)"): "reject",
-                       menu.addAction("It was…"): "relabel"}
+                       menu.addAction("It was…"): "relabel",
+                       menu.addAction("Undo its correction"): "undo"}
         for action in corrections:
             action.setEnabled(not row.ongoing)
         chosen = menu.exec(self.viewport().mapToGlobal(point))
