@@ -525,6 +525,12 @@ class EventStore:
         for row in rows:
             yield self._stored_event(row)
 
+    def label_counts(self) -> dict[str, int]:
+        """How many events each label has, by label."""
+        with self._lock:
+            return dict(self._db.execute(
+                "SELECT label, COUNT(*) FROM events GROUP BY label ORDER BY label"))
+
     def _level_columns(self) -> list[str]:
         """SELECT terms for LEVEL_COLUMNS and PRIVACY_COLUMNS: NULLs for a file older than
         version 3 (4) that was opened read-only (and so not upgraded)."""

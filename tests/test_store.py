@@ -201,6 +201,11 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert main(["events", "export", "--db", str(path), "--format", "jsonl",
                  "--label", "cat"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] == "cat"
+    # A label no event has (a typo) says so, with the close ones and the labels held.
+    assert main(["events", "list", "--db", str(path), "--label", "dgo"]) == 0
+    captured = capsys.readouterr()
+    assert "no events matching the filters" in captured.out
+    assert "is labelled 'dgo' (did you mean 'dog'?); its labels: cat, dog" in captured.err
     assert main(["events", "list", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "no event database" in capsys.readouterr().err
 

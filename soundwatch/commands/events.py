@@ -85,6 +85,8 @@ def run(args) -> int:
     filters = {"since": since, "label": args.label, "session_id": args.session,
                "min_snr_db": args.min_snr}
     with EventStore(path, read_only=True) as store:
+        if args.label is not None:
+            _check_label(args.label, store.label_counts(), path)
         if args.events_action == "export":
             if args.output:
                 count = store.export(args.output, args.format, **filters)
@@ -115,6 +117,20 @@ def run(args) -> int:
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
     return 0
+
+
+def _check_label(label: str, counts: dict[str, int], path) -> None:
+    """Say (on stderr) when no event of the database has ``label``, with close ones: a
+    typo would otherwise read as "no events"."""
+    import difflib
+
+    if label in counts:
+        return
+    close = difflib.get_close_matches(label, list(counts), n=3)
+    print(f"no event in {path} is labelled {label!r}"
+          + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+          + (f"; its labels: {', '.join(counts)}" if counts else "; it holds no events"),
+          file=sys.stderr)
 
 
 def _db(value: float | None, width: int) -> str:
