@@ -22,8 +22,10 @@ from soundwatch.features import YAMNET_SPEC, compute_features  # noqa: E402
 from soundwatch.model import Classifier  # noqa: E402
 from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS  # noqa: E402
 from soundwatch.train.pretrained import (  # noqa: E402
+    PretrainedSoundNet,
     calibrate_home_offset,
     fit_head,
+    home_label_indices,
     loud_frames,
     mix_batch,
     mix_magnitudes,
@@ -175,6 +177,50 @@ def test_fine_tuned_top_layers_learn_in_their_own_branch(esc50_like, yamnet, tra
     np.testing.assert_allclose(scores[:, -n_home:], reference_scores[:, -n_home:],
                                rtol=1e-3, atol=1e-3)  # same calibration data, same offset
     assert not np.allclose(scores[:, :-n_home], reference_scores[:, :-n_home], atol=1e-3)
+
+
+def test_audioset_twins_lift_their_labels_to_yamnets_own_score_and_export(yamnet, tmp_path):
+    """HeadConfig.audioset_twins: a project label with AudioSet twins scores the higher
+    of the head's score and its twins' calibrated one; other labels and the home labels
+    are untouched; the ONNX file computes the same."""
+    from soundwatch.model_format import ModelMetadata
+    from soundwatch.train.export import export_onnx
+
+    names = made_up_class_names()
+    _, home_groups, proxies = home_label_indices(names)
+    head = torch.nn.Linear(1024, 3)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.constant_(head.bias, -2.0)  # every project score 0.12
+    rng = np.random.default_rng(5)
+    features = torch.from_numpy(rng.uniform(-6, 2, (8, 1, 96, 64)).astype(np.float32))
+    with torch.no_grad():
+        embedding = yamnet.body.time_cells(features).mean(dim=2)
+        twin_best = yamnet.audioset_head(embedding)[:, proxies["dog"]].amax(dim=1)
+    offset = float(-twin_best.median())  # half the windows' twin score above 0.5
+    plain = PretrainedSoundNet(yamnet, head, home_groups, offset).eval()
+    twinned = PretrainedSoundNet(yamnet, head, home_groups, offset,
+                                 twins={1: proxies["dog"]}, n_project=3).eval()
+    with torch.no_grad():
+        before, _ = plain(features)
+        after, _ = twinned(features)
+    expected = torch.maximum(before[:, 1], torch.sigmoid(twin_best + offset))
+    torch.testing.assert_close(after[:, 1], expected)
+    assert (after[:, 1] > before[:, 1] + 0.3).sum() >= 3  # lifted where YAMNet hears it
+    torch.testing.assert_close(after[:, [0, 2]], before[:, [0, 2]])
+    torch.testing.assert_close(after[:, 3:], before[:, 3:])  # the home labels
+    labels = ("tone", "dog", "chirp", *[f"home{k}" for k in range(len(home_groups))])
+    path = tmp_path / "twins.onnx"
+    export_onnx(twinned, ModelMetadata(
+        labels=labels, feature_spec=YAMNET_SPEC, window_frames=96, hop_frames=25,
+        score_activation="sigmoid", model_version="test", training_data="synthetic",
+        license="MIT", training_command="test", git_commit=""), path,
+        features[:, 0].numpy())
+    scores, _ = Classifier(path, threads=1).score(features[:, 0].numpy())
+    with torch.no_grad():
+        after, _ = twinned(features)  # the export rounded the weights to fp16 first
+    np.testing.assert_allclose(scores, after.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="calibrated with the home labels"):
+        PretrainedSoundNet(yamnet, head, [], offset, twins={1: proxies["dog"]}, n_project=3)
 
 
 def test_loud_frames_and_magnitude_mixing():

@@ -90,6 +90,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="A", help="--init yamnet: mix each batch with itself "
                         "shuffled, inputs and targets alike, with Beta(A, A) weights "
                         "(manifold mixup); 0: off (%(default)s)")
+    recipe.add_argument("--audioset-twins", action="store_true",
+                        help="--init yamnet: ESC-50 labels that AudioSet also has (dog, "
+                        "siren, coughing, door_wood_knock, ...) score the higher of the "
+                        "head's score and YAMNet's own for their AudioSet classes, "
+                        "calibrated like the home labels")
     recipe.add_argument("--mfcc", type=int, default=None, metavar="N",
                         help="N MFCCs instead of 64 log-mel bands")
     recipe.add_argument("--seed", type=int, default=d.seed, help="%(default)s")
@@ -173,6 +178,9 @@ def check_recipe_numbers(args) -> None:
     elif mixup_alpha and getattr(args, "init", "yamnet") == "scratch":
         problems.append("--mixup-alpha is part of the --init yamnet recipe; the scratch "
                         "recipe mixes its crops as it trains")
+    if getattr(args, "audioset_twins", False) and getattr(args, "init", "yamnet") == "scratch":
+        problems.append("--audioset-twins takes YAMNet's AudioSet head: it is part of the "
+                        "--init yamnet recipe")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         problems.append(f"--learning-rate must be a positive number, got {args.learning_rate}")
     for flag, value in (("--val-fraction", args.val_fraction),
@@ -277,7 +285,8 @@ def train_one(options, args) -> dict:
 
     head = HeadConfig(seed=args.seed, tune_top_layers=args.tune_top_layers,
                       short_copies=args.short_copies, quiet_copies=args.quiet_copies,
-                      mixup_alpha=args.mixup_alpha)
+                      mixup_alpha=args.mixup_alpha,
+                      audioset_twins=args.audioset_twins)
     if args.epochs is not None:
         head = dataclasses.replace(head, epochs=args.epochs)
     if args.batch_size is not None:

@@ -64,10 +64,17 @@ class PretrainedSoundNet(nn.Module):
         top_layers: with a :class:`~soundwatch.train.top_tuning.ProjectBranch` as
             ``head``, how many of YAMNet's last layers it holds a fine-tuned copy of: it
             then reads the output of the layers below them (mean pooling only).
+        twins: project label position -> the indices of its AudioSet twin classes
+            (``HeadConfig.audioset_twins``): that label's score becomes the higher of the
+            project head's and its twins' (calibrated like the home labels), so a sound
+            YAMNet knows from AudioSet's millions of clips is heard even where the head
+            learnt from ESC-50 alone does not. Needs home labels (their calibration).
+        n_project: the project head's number of labels (with ``twins``).
     """
 
     def __init__(self, yamnet: Yamnet, head: nn.Module, home_indices: list[list[int]],
-                 home_offset: float = 0.0, pooling: str = "mean", top_layers: int = 0):
+                 home_offset: float = 0.0, pooling: str = "mean", top_layers: int = 0,
+                 twins: dict[int, list[int]] | None = None, n_project: int = 0):
         super().__init__()
         check_pooling(pooling)
         if top_layers and pooling != "mean":
@@ -77,13 +84,20 @@ class PretrainedSoundNet(nn.Module):
         self.body = yamnet.body
         self.audioset_head = yamnet.audioset_head
         self.head = head
-        width = max((len(i) for i in home_indices), default=1)
-        # Pad each group by repeating its first class, so a max over the row is the max
-        # over the group.
-        padded = [group + [group[0]] * (width - len(group)) for group in home_indices]
-        self.register_buffer("home_indices", torch.tensor(padded or [[0]], dtype=torch.long))
+        self.register_buffer("home_indices", padded_groups(home_indices))
         self.n_home = len(home_indices)
         self.home_offset = float(home_offset)
+        twins = dict(twins or {})
+        if twins and not self.n_home:
+            raise ValueError("AudioSet twins are calibrated with the home labels: none given")
+        self.n_twins = len(twins)
+        self.register_buffer("twin_indices", padded_groups(list(twins.values())))
+        # (n_twins, n_project) one-hot rows: twin scores @ spread puts each on its label
+        # (zero elsewhere, below any sigmoid score, so a max leaves the others alone)
+        spread = torch.zeros((max(self.n_twins, 1), max(n_project, 1)))
+        for row, position in enumerate(twins):
+            spread[row, position] = 1.0
+        self.register_buffer("twin_spread", spread)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.top_layers:
@@ -108,7 +122,18 @@ class PretrainedSoundNet(nn.Module):
             logits = self.audioset_head(embedding)
         grouped = logits[:, self.home_indices]  # (batch, n_home, width)
         home = torch.sigmoid(grouped.amax(dim=2) + self.home_offset)
+        if self.n_twins:
+            twin = torch.sigmoid(logits[:, self.twin_indices].amax(dim=2) + self.home_offset)
+            project = torch.maximum(project, twin @ self.twin_spread)
         return torch.cat([project, home], dim=1), embedding
+
+
+def padded_groups(groups: list[list[int]]) -> torch.Tensor:
+    """(n_groups, widest) class indices, each group padded by repeating its first class,
+    so that a max over a row is the max over its group."""
+    width = max((len(g) for g in groups), default=1)
+    return torch.tensor([g + [g[0]] * (width - len(g)) for g in groups] or [[0]],
+                        dtype=torch.long)
 
 
 POOLINGS = ("mean", "mean+max")

@@ -244,8 +244,11 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     calibration = calibrate_home_offset(logits, proxies, window_labels,
                                         DetectorSettings().threshold_on)
     log.info("AudioSet label calibration: %s", calibration)
+    twins = ({label_index[label]: indices for label, indices in proxies.items()
+              if label in label_index} if config.audioset_twins else None)
     net = PretrainedSoundNet(yamnet, head, home_groups, calibration["offset"],
-                             config.pooling, top_layers=config.tune_top_layers).eval()
+                             config.pooling, top_layers=config.tune_top_layers,
+                             twins=twins, n_project=n_labels).eval()
     round_weights_to_fp16(net)  # what the exported file holds; scored as shipped
     labels = project_labels + home_labels
     pad = YAMNET_SPEC.silence_value
@@ -269,6 +272,7 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                    "threads": options.config.threads},
         "feature_spec": json.loads(YAMNET_SPEC.to_json()),
         "calibration": calibration,
+        "audioset_twins": sorted(project_labels[k] for k in twins) if twins else [],
         "audioset_head_drift": 0.0,  # frozen: the exported head is YAMNet's, bit for bit
         "best_epoch": config.epochs,
         "epochs_run": config.epochs,
@@ -313,6 +317,8 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
                # the body is frozen YAMNet, its weights stored as float16
                "embedding_version": f"yamnet-{weights_id}-fp16",
                "audioset_labels": json.dumps(home_labels),
+               **({"audioset_twins": json.dumps(sorted(project_labels[k] for k in twins))}
+                  if twins else {}),
                **class_settings})
     model_path = options.model_path or Path(options.out_dir) / "model.onnx"
     check = np.concatenate([clip_windows(bank.clip(i), PATCH_FRAMES, hop_frames, pad)

@@ -85,6 +85,9 @@ class HeadConfig:
     # shared-layer activations, so this is "manifold mixup" (Verma et al., ICML 2019);
     # 0: off
     mixup_alpha: float = 0.0
+    # ESC-50 labels with AudioSet twins (home_labels.PROXY_LABELS) score the higher of the
+    # project head's score and their twins' calibrated AudioSet score (PretrainedSoundNet)
+    audioset_twins: bool = False
     seed: int = 0
 
     def to_dict(self) -> dict:
