@@ -292,6 +292,13 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     code, out, err = run(capsys, "sounds", "import", backup, "--replace")
     assert code == 0 and "unchanged, keeping their examples: door chime" in out, err
     assert all(path.exists() for path in kept_door)
+    # One sound of a whole backup: the others stay as they are.
+    whole = tmp_path / "whole.json"
+    assert run(capsys, "sounds", "export", whole)[0] == 0
+    code, out, err = run(capsys, "sounds", "import", whole, "--replace", "--label", "chime")
+    assert code == 0 and "imported 1 sound(s): chime" in out, err
+    code, _, err = run(capsys, "sounds", "import", whole, "--label", "kettle")
+    assert code == 2 and "holds no sound named 'kettle'; it holds: chime, door chime" in err
     # Replacing drops the replaced sound's kept examples (they would be retrained in).
     assert run(capsys, "learn", "chime", *recordings["examples"], "--replace")[0] == 0
     kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))

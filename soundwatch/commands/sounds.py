@@ -3,7 +3,7 @@
     soundwatch sounds list
     soundwatch sounds remove doorbell
     soundwatch sounds export my_sounds.json
-    soundwatch sounds import my_sounds.json [--replace]
+    soundwatch sounds import my_sounds.json [--replace] [--label doorbell]
     soundwatch sounds retrain doorbell   # with the corrections of its events
 """
 
@@ -28,6 +28,8 @@ def add_parser(subparsers) -> None:
     imported.add_argument("file", metavar="FILE")
     imported.add_argument("--replace", action="store_true",
                           help="replace your sounds that have the same names")
+    imported.add_argument("--label", action="append",
+                          help="only this sound of the file (repeatable; default: all)")
     retrain = actions.add_parser("retrain", help="retrain a sound with the corrections of "
                                  "its events (`soundwatch events confirm|reject|relabel`)")
     retrain.add_argument("label", metavar="LABEL")
@@ -117,6 +119,14 @@ def run(args) -> int:
     if incoming is None:
         raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
                               "`soundwatch sounds export`")
+    if args.label:
+        in_file = [s.label for s in incoming]
+        missing = [label for label in args.label if label not in in_file]
+        if missing:
+            raise SoundwatchError(f"{args.file} holds no sound named "
+                                  f"{', '.join(map(repr, missing))}; it holds: "
+                                  f"{', '.join(in_file) or 'none'}")
+        incoming = [s for s in incoming if s.label in args.label]
     clashes = [s.label for s in incoming if s.label in labels]
     if clashes and not args.replace:
         raise SoundwatchError(f"you already have {', '.join(map(repr, clashes))}: pass "
