@@ -238,6 +238,8 @@ class Monitor:
         if self.health["store"].call("queue alerts", self.store.add_outbox, rows,
                                      default=False) is not False:
             self.alerts.queued()
+        else:  # e.g. the disk is full: the news still goes out, from memory
+            self.alerts.held(rows)
 
     def _alert_rows(self, event: Event) -> list:
         """The alert rows of a finished event, with the path its clip will be written to
@@ -274,6 +276,8 @@ class Monitor:
                 outcome = self.pending.submit(item)
                 if outcome == "stored" and item.alerts:
                     self.alerts.queued()
+                elif outcome == "pending" and item.alerts:  # sent from memory meanwhile
+                    self.alerts.held(item.alerts)
             if self.clips is not None:
                 if item is not None:
                     self._clip_owners[event.event_id] = item

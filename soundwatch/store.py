@@ -567,6 +567,7 @@ class EventStore:
         :class:`~soundwatch.alerts.router.OutboxRow`."""
         with self._lock:
             self._in_transaction(lambda: self._insert_outbox(rows))
+        _stored(rows)
 
     def add_event_with_outbox(self, event: Event, session_id: int, rows,
                               clip_path: str | None = None) -> int:
@@ -590,7 +591,9 @@ class EventStore:
             return row_id
 
         with self._lock:
-            return self._in_transaction(work)
+            row_id = self._in_transaction(work)
+        _stored(rows)
+        return row_id
 
     def outbox_pending(self, channel: str, limit: int = 100) -> list[dict]:
         """The oldest undelivered rows of ``channel``: dicts with ``id``, ``kind``,
@@ -684,9 +687,10 @@ class EventStore:
     def _insert_outbox(self, rows) -> None:
         now = _iso(datetime.now(timezone.utc))
         self._db.executemany(
-            "INSERT INTO outbox (channel, kind, alert_key, payload_json, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(r.channel, r.kind, r.alert_key, to_json(r.payload), now) for r in rows])
+            "INSERT INTO outbox (channel, kind, alert_key, payload_json, created_at, "
+            "delivered_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.channel, r.kind, r.alert_key, to_json(r.payload), now,
+              now if getattr(r, "delivered", False) else None) for r in rows])
 
     def _in_transaction(self, work):
         """Run ``work()`` in one transaction (the caller holds the lock); its result."""
@@ -843,6 +847,14 @@ class EventStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         return count
+
+
+def _stored(rows) -> None:
+    """Note on each committed outbox row that the table has it (a copy held in memory
+    for delivery then leaves it to the table: :meth:`OutboxDelivery.hold`)."""
+    for row in rows:
+        if hasattr(row, "stored"):
+            row.stored = True
 
 
 def database_files(path: str | Path) -> list[Path]:

@@ -157,11 +157,11 @@ def hold_lock(database: Path, seconds: float) -> subprocess.Popen:
 
 
 def full_disk_run(tmp_path: Path, model: Path, repeats: int = 20, free_when_pending=False,
-                  leave_bytes: int = 200_000, pythonpath=None) -> dict:
+                  leave_bytes: int = 200_000, pythonpath=None, extra=()) -> dict:
     """``listen`` with its database on a file system that fills up after a few events
     (and, with ``free_when_pending``, a real-time run that gets room again once a status
-    line reports pending events). Returns what was printed and stored, the exit status
-    and the summary."""
+    line reports pending events); ``extra``: more ``listen`` arguments. Returns what was
+    printed and stored, the exit status and the summary."""
     audio, n_truth = scene_file(tmp_path, repeats)
     folder = tmp_path / "small"
     with tmpfs(folder, 1024) as mounted:
@@ -174,7 +174,7 @@ def full_disk_run(tmp_path: Path, model: Path, repeats: int = 20, free_when_pend
             preexec = fsize_limit(database.stat().st_size + leave_bytes // 4)
             filler = None
         process = listen_process(model, audio, database, "--status-interval", "0.2",
-                                 env=env_for(tmp_path), pythonpath=pythonpath,
+                                 *extra, env=env_for(tmp_path), pythonpath=pythonpath,
                                  preexec_fn=preexec, fast=not free_when_pending)
         lines, freed_at = [], None
         for line in process.stdout:

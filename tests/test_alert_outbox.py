@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -187,3 +188,45 @@ def test_the_status_line_says_what_was_sent_besides_what_waits():
     assert status_text({"mqtt": {"pending": 0, "delivered": 8, "last_error": None},
                         "webhook": {"pending": 3, "delivered": 0, "last_error": "timed out"}}
                        ) == "outbox mqtt=0 (8 sent) webhook=3 (timed out)"
+
+
+def test_rows_the_database_cannot_take_go_out_from_memory_once(tmp_path):
+    """hold(): delivered in order after the stored rows; a held row written later is
+    written delivered (not sent again), one written before it went out is left to the
+    table; a sent row whose mark cannot be written is not sent again meanwhile."""
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(2))
+        channel = FlakyChannel()
+        delivery = OutboxDelivery(store, [channel], retry_initial_s=0.05, retry_max_s=0.2)
+        marks = []
+        real_mark = store.outbox_delivered
+
+        def full_disk_mark(ids):  # the first mark fails, as on a full disk
+            marks.append(list(ids))
+            if len(marks) == 1:
+                raise sqlite3.OperationalError("database or disk is full")
+            real_mark(ids)
+
+        store.outbox_delivered = full_disk_mark
+        held = rows(3, start=2)
+        delivery.hold(held)
+        assert delivery.status()["test"]["pending"] == 2 + 3
+        delivery.start()
+        assert wait_until(lambda: len(channel.received) == 5, 5)
+        time.sleep(0.3)
+        assert channel.received == [0, 1, 2, 3, 4]  # once each, stored rows first
+        assert all(row.delivered for row in held)
+        assert wait_until(lambda: store.outbox_status()["test"]["pending"] == 0, 7)
+        assert channel.received == [0, 1, 2, 3, 4]
+        # Written after it went out (its event stored once there is room): delivered.
+        store.add_outbox(held[:1])
+        # Written before it went out: the table's row delivers it, the held one is dropped.
+        later = rows(1, start=9)
+        store.add_outbox(later)
+        delivery.hold(later)
+        delivery.wake()
+        assert wait_until(lambda: 9 in channel.received, 5)
+        time.sleep(0.3)
+        delivery.stop(1.0)
+        assert channel.received == [0, 1, 2, 3, 4, 9]
+        assert store.outbox_status()["test"]["pending"] == 0

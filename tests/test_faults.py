@@ -168,6 +168,31 @@ def test_full_disk_prints_only_what_is_stored_and_reports_the_rest(model, tmp_pa
     assert "Traceback" not in run["stderr"]
 
 
+def test_a_full_disk_still_sends_each_events_alert_once(model, tmp_path):
+    """The alerts of events the database cannot take go out from memory, and an alert
+    whose delivered mark cannot be written is not sent again (it was, thousands of
+    times a second)."""
+    from collections import Counter
+
+    from alert_helpers import WebhookServer
+    from conftest import write_config
+
+    write_config(tmp_path, '[alerts.rules.all]\nlabels = ["tone_1k", "tone_3k", "noise"]\n'
+                 'cooldown_s = 0\n')
+    server = WebhookServer()
+    try:
+        run = full_disk_run(tmp_path, model, extra=("--webhook", server.url()))
+    finally:
+        server.close()
+    assert run["summary"], run["stderr"]
+    assert 0 < len(run["stored"]) < run["truth"]  # the disk really filled up
+    sent = Counter((body["type"], body["id"]) for body in server.bodies())
+    assert max(sent.values()) == 1, sent.most_common(3)
+    ended = [body for body in server.bodies() if body["type"] == "event"]
+    assert len(ended) == run["truth"], run["stderr"][-2000:]
+    assert "Traceback" not in run["stderr"]
+
+
 def test_full_disk_then_room_again_stores_and_prints_every_event(model, tmp_path):
     run = full_disk_run(tmp_path, model, repeats=2, free_when_pending=True,
                         leave_bytes=70_000)

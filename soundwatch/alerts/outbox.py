@@ -6,7 +6,14 @@ A row is marked delivered once its channel acknowledged it (MQTT PUBACK, HTTP 2x
 row whose send fails is retried, and no later row of that channel goes before it, so
 every channel sees its alerts in order. A crash between a send and its mark sends that
 row again after a restart: delivery is at least once, and receivers deduplicate on the
-payload's (``node``, ``id``).
+payload's (``node``, ``id``). A row sent whose mark cannot be written (a full disk) is
+not sent again in this run: the mark is retried until it is written.
+
+Alerts whose rows cannot be written at all (a full disk, a database locked for long) are
+held in memory (:meth:`OutboxDelivery.hold`) and delivered by the same threads after the
+channel's stored rows: the news still goes out while the disk is full. A held row that
+the database takes later (its event stored once space is free) goes in marked delivered
+when it already went out, so it is not sent twice.
 """
 
 from __future__ import annotations
@@ -61,6 +68,11 @@ class OutboxDelivery:
         self.retry_max_s = retry_max_s
         self.last_error: dict[str, str | None] = {c.name: None for c in self.channels}
         self.delivered: dict[str, int] = {c.name: 0 for c in self.channels}
+        # per channel: ids of rows sent whose delivered mark could not be written yet
+        self._unmarked: dict[str, set[int]] = {c.name: set() for c in self.channels}
+        # per channel: OutboxRows held in memory (their database write failed), in order
+        self._held: dict[str, list] = {c.name: [] for c in self.channels}
+        self._held_lock = threading.Lock()
         self._wakes = {c.name: threading.Event() for c in self.channels}
         self._stopping = threading.Event()
         self._drain_until = 0.0
@@ -78,6 +90,17 @@ class OutboxDelivery:
         """New rows were committed: deliver them now (backoff waits are kept)."""
         for event in self._wakes.values():
             event.set()
+
+    def hold(self, rows) -> None:
+        """Deliver ``rows`` (:class:`~soundwatch.alerts.router.OutboxRow`) from memory:
+        the database could not take them. Each row that goes out gets ``delivered``
+        set, so that a later write of it (its event stored after all) marks it
+        delivered. Rows of channels not delivered here are ignored."""
+        with self._held_lock:
+            for row in rows:
+                if row.channel in self._held:
+                    self._held[row.channel].append(row)
+        self.wake()
 
     def stop(self, drain_s: float = 3.0) -> None:
         """Deliver what is pending for up to ``drain_s``, then stop; what is left stays
@@ -99,21 +122,35 @@ class OutboxDelivery:
         """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
         previous run left included) and the ``last_error`` (None once delivering works
         again)."""
-        stored = self.store.outbox_status()
-        return {c.name: {"pending": stored.get(c.name, {}).get("pending", 0),
+        try:
+            stored = self.store.outbox_status()
+        except Exception as exc:  # e.g. the disk is full: the held rows still count
+            log.debug("outbox status: %s", exc)
+            stored = {}
+        with self._held_lock:
+            held = {name: len(rows) for name, rows in self._held.items()}
+        return {c.name: {"pending": stored.get(c.name, {}).get("pending", 0)
+                         + held[c.name],
                          "delivered": self.delivered[c.name],
                          "last_error": self.last_error[c.name]} for c in self.channels}
 
     def _run(self, channel: Channel) -> None:
         wake = self._wakes[channel.name]
+        unmarked = self._unmarked[channel.name]
         backoff_s = 0.0
         while True:
             wake.clear()
+            self._mark_unmarked(channel)
             try:
-                rows = self.store.outbox_pending(channel.name, BATCH_ROWS)
+                rows = [row for row in self.store.outbox_pending(channel.name, BATCH_ROWS)
+                        if row["id"] not in unmarked]
             except Exception as exc:
                 log.error("cannot read the outbox for %s: %s", channel.name, exc)
                 rows = []
+            with self._held_lock:
+                rows += [{"id": None, "kind": held.kind, "alert_key": held.alert_key,
+                          "payload": held.payload, "held": held}
+                         for held in self._held[channel.name]]
             if self._stopping.is_set() and (not rows or time.monotonic() > self._drain_until):
                 return
             if not rows:
@@ -122,6 +159,10 @@ class OutboxDelivery:
             for row in rows:
                 if self._stopping.is_set() and time.monotonic() > self._drain_until:
                     return
+                held = row.get("held")
+                if held is not None and held.stored:  # its database row delivers it
+                    self._release(channel, held)
+                    continue
                 try:
                     channel.send(row["kind"], row["payload"])
                 except Exception as exc:
@@ -140,6 +181,8 @@ class OutboxDelivery:
                         "then less and less often up to every %.0f s)", channel.name, error,
                         backoff_s, self.retry_max_s)
         self.last_error[channel.name] = error
+        if row["id"] is None:
+            return  # held in memory: no row to count on
         try:
             self.store.outbox_failed(row["id"], error)
         except Exception as store_exc:
@@ -150,10 +193,37 @@ class OutboxDelivery:
             log.warning("%s: delivering again", channel.name)
             self.last_error[channel.name] = None
         self.delivered[channel.name] += 1
+        if row["id"] is None:
+            row["held"].delivered = True
+            self._release(channel, row["held"])
+            return
+        unmarked = self._unmarked[channel.name]
         try:
             self.store.outbox_delivered([row["id"]])
-        except Exception as exc:  # it went out: at worst it goes out again after a restart
-            log.error("cannot mark alert %s delivered: %s", row["alert_key"], exc)
+        except Exception as exc:  # it went out: kept from going out again in this run
+            if not unmarked:
+                log.error("cannot mark alert %s delivered: %s (it is not sent again; the "
+                          "mark is retried)", row["alert_key"], exc)
+            unmarked.add(row["id"])
+
+    def _mark_unmarked(self, channel: Channel) -> None:
+        """Write the delivered marks that could not be written when their rows went out."""
+        unmarked = self._unmarked[channel.name]
+        if not unmarked:
+            return
+        try:
+            self.store.outbox_delivered(sorted(unmarked))
+        except Exception:
+            return  # still failing: said when it first failed
+        log.warning("%s: %d delivered mark(s) written after all", channel.name,
+                    len(unmarked))
+        unmarked.clear()
+
+    def _release(self, channel: Channel, held) -> None:
+        with self._held_lock:
+            rows = self._held[channel.name]
+            if held in rows:
+                rows.remove(held)
 
     def _pause(self, channel: Channel, seconds: float) -> None:
         """Wait ``seconds`` before a retry; a stop (past its drain time) or the channel's

@@ -49,7 +49,7 @@ class ChannelRoute:
     quiet_hours: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # each row is itself: two alike alerts are still two
 class OutboxRow:
     """One alert for one channel, as written to the outbox table."""
 
@@ -57,6 +57,10 @@ class OutboxRow:
     kind: str  # EVENT_STARTED or EVENT_ENDED
     alert_key: str  # "<node>/<id>": what a receiver deduplicates on
     payload: dict
+    # went out from memory while the database could not take it (OutboxDelivery.hold):
+    # written later, it is written delivered
+    delivered: bool = False
+    stored: bool = False  # committed to the outbox table
 
 
 class AlertRouter:
@@ -67,14 +71,18 @@ class AlertRouter:
         node: this node's name.
         routes: the channels.
         on_queued: called after rows were committed (wakes the delivery threads).
+        on_held: called with rows the database could not take, to deliver from memory
+            (:meth:`~soundwatch.alerts.outbox.OutboxDelivery.hold`).
     """
 
     def __init__(self, policy: AlertPolicy, node: str, routes: list[ChannelRoute],
-                 on_queued: Callable[[], None] | None = None):
+                 on_queued: Callable[[], None] | None = None,
+                 on_held: Callable[[list[OutboxRow]], None] | None = None):
         self.policy = policy
         self.node = node
         self.routes = list(routes)
         self._on_queued = on_queued
+        self._on_held = on_held
         self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
@@ -87,6 +95,11 @@ class AlertRouter:
     def queued(self) -> None:
         if self._on_queued is not None:
             self._on_queued()
+
+    def held(self, rows: list[OutboxRow]) -> None:
+        """``rows`` could not be written to the outbox: deliver them from memory."""
+        if rows and self._on_held is not None:
+            self._on_held(rows)
 
     def started(self, event: Event) -> list[OutboxRow]:
         wall = self._wall_time(event.end_sample)

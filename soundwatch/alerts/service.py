@@ -61,7 +61,8 @@ class Alerts:
         self.delivery = OutboxDelivery(store, self.channels, settings.delivery.retry_initial_s,
                                        settings.delivery.retry_max_s) if self.channels else None
         self.router = AlertRouter(self.policy, self.node, self.routes,
-                                  on_queued=self.delivery.wake if self.delivery else None)
+                                  on_queued=self.delivery.wake if self.delivery else None,
+                                  on_held=self.delivery.hold if self.delivery else None)
 
     def _channels(self, level_dbfs, model_name) -> tuple[list[Channel], list[ChannelRoute]]:
         s = self.settings
