@@ -699,6 +699,12 @@ class EventDetector:
                                    event_id))
         return misses
 
+    def running_ends(self) -> dict[int, int]:
+        """Event id -> the end (stream samples) of its latest window above threshold_off,
+        for each event in progress: how long it has lasted so far. An event waiting out
+        its merge gap has not lasted longer meanwhile."""
+        return {t.event_id: t.last_end for t in self._tracks if t.state != _IDLE}
+
     # -- the state machine ---------------------------------------------------------------
 
     def _step(self, index: int, smoothed: float, raw: float, window_end: int, warming: bool,

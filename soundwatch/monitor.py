@@ -358,7 +358,8 @@ class Monitor:
                 self.latest_embedding = embedding[index]
             self._notify("on_scores", scores[index], self.detector.smoothed, end_sample)
             if self.alerts is not None:
-                self._queue_alerts(self._alert_call("scored", scores[index], end_sample))
+                self._queue_alerts(self._alert_call("scored", scores[index], end_sample,
+                                                    self.detector.running_ends()))
             self._deliver(notices)
         if end_samples:
             self.noise_floor_dbfs = self.levels.floor_now_dbfs(end_samples[-1])

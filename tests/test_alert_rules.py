@@ -121,6 +121,45 @@ def test_min_score_reached_while_running_alerts_then():
     assert decision is not None and not late
 
 
+def test_min_duration_counts_only_while_the_detector_hears_the_sound():
+    """A 1 s sound under a rule asking 2.5 s does not alert while the detector waits out
+    its merge gap (it did: the wait counted as the sound lasting), and the real detector
+    says how far each running event has lasted."""
+    from soundwatch.detect import DetectorSettings, EventDetector
+
+    hop = RATE // 4
+    detector = EventDetector(LABELS, DetectorSettings(min_duration_s=0.25, merge_gap_s=2.0,
+                                                      warmup_s=0.0), RATE, hop)
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), min_duration_s=2.5)), LABELS)
+    started = []
+    fired = []
+    for k in range(1, 41):  # 10 s of windows; the dog scores high from 1.0 s to 2.0 s
+        scores = np.zeros(len(LABELS), dtype=np.float32)
+        scores[LABELS.index("dog")] = 0.95 if 4 < k <= 8 else 0.05
+        for notice in detector.update(scores, k * hop):
+            if notice.ongoing:
+                started.append(notice)
+                assert policy.started(notice, NOON) is None
+            else:
+                fired.append(policy.finished(notice, NOON))
+        fired += policy.scored(scores, k * hop, NOON, detector.running_ends())
+    assert len(started) == 1 and fired == [(None, False)]
+    # A sound that does last 2.5 s alerts, while it runs.
+    policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), min_duration_s=2.5)), LABELS)
+    detector = EventDetector(LABELS, DetectorSettings(min_duration_s=0.25, merge_gap_s=2.0,
+                                                      warmup_s=0.0), RATE, hop)
+    alerted_at = None
+    for k in range(1, 41):
+        scores = np.zeros(len(LABELS), dtype=np.float32)
+        scores[LABELS.index("dog")] = 0.95 if 4 < k <= 20 else 0.05
+        for notice in detector.update(scores, k * hop):
+            if notice.ongoing:
+                policy.started(notice, NOON)
+        if policy.scored(scores, k * hop, NOON, detector.running_ends()):
+            alerted_at = alerted_at or k
+    assert alerted_at is not None and alerted_at <= 20
+
+
 def test_min_duration_reached_only_at_the_end_alerts_late():
     policy = AlertPolicy(settings(u=AlertRule(labels=("dog",), min_duration_s=1.5)), LABELS)
     assert policy.started(event("dog", 1, 1.0, 1.5), NOON) is None

@@ -106,10 +106,11 @@ class AlertRouter:
         decision = self.policy.started(event, wall)
         return self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=True)
 
-    def scored(self, scores: np.ndarray, end_sample: int) -> list[OutboxRow]:
+    def scored(self, scores: np.ndarray, end_sample: int,
+               running_ends: dict[int, int] | None = None) -> list[OutboxRow]:
         wall = self._wall_time(end_sample)
         rows = []
-        for event, decision in self.policy.scored(scores, end_sample, wall):
+        for event, decision in self.policy.scored(scores, end_sample, wall, running_ends):
             rows += self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=False)
         return rows
 

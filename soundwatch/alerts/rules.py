@@ -90,14 +90,23 @@ class AlertPolicy:
         self._pending[event.event_id] = _Pending(event, *found)
         return self._check(event.event_id, wall)
 
-    def scored(self, scores: np.ndarray, end_sample: int,
-               wall: datetime) -> list[tuple[Event, AlertDecision]]:
-        """A window was scored: pending events that reach their rule now alert."""
+    def scored(self, scores: np.ndarray, end_sample: int, wall: datetime,
+               running_ends: dict[int, int] | None = None
+               ) -> list[tuple[Event, AlertDecision]]:
+        """A window was scored: pending events that reach their rule now alert.
+
+        ``running_ends``: event id -> how far each event in progress has lasted (stream
+        samples, :meth:`~soundwatch.detect.EventDetector.running_ends`); an event lasts
+        only while its score holds, not while the detector waits to see whether it comes
+        back. None: every pending event lasts to ``end_sample``."""
         fired = []
         for event_id in list(self._pending):
             pending = self._pending[event_id]
             index = self._index[pending.event.label]
-            pending.event = replace(pending.event, end_sample=max(end_sample, pending.event.end_sample),
+            end = (end_sample if running_ends is None
+                   else running_ends.get(event_id, pending.event.end_sample))
+            pending.event = replace(pending.event,
+                                    end_sample=max(end, pending.event.end_sample),
                                     peak=max(pending.event.peak, float(scores[index])))
             decision = self._check(event_id, wall)
             if decision is not None:
