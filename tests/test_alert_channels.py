@@ -193,6 +193,30 @@ def test_kill_9_sends_the_last_will_and_level_comes_about_once_a_second(
         recorder.close()
 
 
+def test_a_state_left_on_by_a_killed_run_is_turned_off_by_the_next_run(
+        model, broker, tmp_path, env):
+    """kill -9 mid-event leaves the retained state ON; the next run's first connection
+    turns every alerting label's state OFF before its own events."""
+    import paho.mqtt.client as mqtt
+
+    left = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="killed-run")
+    left.connect("127.0.0.1", broker.port)
+    left.loop_start()
+    left.publish("soundwatch/attic/tone_3k/state", "ON", qos=1, retain=True).wait_for_publish(5)
+    left.disconnect()
+    left.loop_stop()
+    quiet, _ = write_scene(tmp_path / "quiet.wav", [("silence", 2.0)])  # no event at all
+    result = listen(model, quiet, tmp_path / "e.sqlite", "--mqtt", broker.url,
+                    "--node", "attic", "--config", config(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    late = MqttRecorder(broker.port, ["soundwatch/attic/+/state"], client_id="late")
+    try:
+        assert wait_until(lambda: late.on("soundwatch/attic/tone_3k/state") == ["OFF"], 10)
+        assert late.on("soundwatch/attic/tone_1k/state") == ["OFF"]
+    finally:
+        late.close()
+
+
 def _arrivals(recorder, topic) -> list[tuple[str, str]]:
     return [(m["type"], m["id"]) for m in recorder.json_on(topic)]
 

@@ -6,7 +6,9 @@ Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``
 ``soundwatch/<node>/event``        every event start and end: the router's JSON payload
                                    (QoS 1)
 ``soundwatch/<node>/<label>/state`` ``ON`` while an event of the label runs, ``OFF``
-                                   after (QoS 1, retained)
+                                   after (QoS 1, retained); ``OFF`` for every
+                                   alerting label when a run first connects, so a
+                                   run killed mid-event leaves no state ON for good
 ``soundwatch/<node>/level``        input level in dBFS, e.g. ``-42.5``, about once a
                                    second (QoS 0; not queued: only the live value matters)
 ``soundwatch/<node>/availability`` ``online`` / ``offline`` (retained; ``offline`` is
@@ -270,6 +272,7 @@ class MqttChannel(Channel):
                              on_connected=self._connected)
         self._stop = threading.Event()
         self._level_thread: threading.Thread | None = None
+        self._states_reset = False
 
     def topic(self, *levels: str) -> str:
         """``<prefix>/<node>/<levels...>``, each level :func:`topic_safe` (a label is
@@ -326,6 +329,15 @@ class MqttChannel(Channel):
 
     def _connected(self) -> None:
         self._publish_discovery()
+        if not self._states_reset:
+            # No event of this run runs yet: an ON left by a run that was killed (kill -9,
+            # power loss) before its event ended would otherwise stay ON, and Home
+            # Assistant would never see the next one turn on. Only at the run's first
+            # connection: on a reconnection an event may be running.
+            self._states_reset = True
+            for label in self.alerting_labels:
+                self.link.client.publish(self.topic(label, "state"), "OFF", qos=1,
+                                         retain=True)
         self.reconnected.set()
 
     def _publish_discovery(self) -> None:
