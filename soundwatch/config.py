@@ -268,7 +268,8 @@ class Settings:
                     + f") must fit the {RING_SECONDS:g} s of audio kept for clips; shorten "
                     "one of them"
                 )
-        found += [f"[alerts] {p}" for p in self.alerts.problems()]
+        found += [f"[alerts] {p}" for p in finite_problems(self.alerts)
+                  or self.alerts.problems()]
         if not 0.0 <= self.store.score_history_h <= MAX_SCORE_HISTORY_H:
             found.append(f"[store] score_history_h must be in [0, {MAX_SCORE_HISTORY_H:g}] "
                          f"hours (0: keep none), got {self.store.score_history_h}")

@@ -59,6 +59,13 @@ def test_config_file_reads_rules_profiles_and_channels(tmp_path):
     ('[alerts.rules.a]\nlabels = ["dog"]\nmin_score = 1.5\n', "min_score must be in [0, 1]"),
     ('[alerts.rules.a]\nlabels = ["dog"]\ncoldown_s = 5\n', "did you mean 'cooldown_s'"),
     ('[alerts.profiles.n]\nhours = "late"\n', "hours must look like 22:00-07:00"),
+    ('[alerts.profiles.n]\nhours = "12:00-12:00"\n', "is an empty range"),
+    ('[alerts.webhook]\nquiet_hours = "22:00-24:30"\n', "times run from 00:00 to 24:00"),
+    ('[alerts.webhook]\nurl = "http://h/x"\ntimeout_s = nan\n',
+     "webhook.timeout_s must be a finite number"),
+    ('[alerts.rules.a]\nlabels = ["dog"]\ncooldown_s = inf\n',
+     "rules.a.cooldown_s must be a finite number"),
+    ('[alerts.mqtt]\nack_timeout_s = nan\n', "mqtt.ack_timeout_s must be a finite number"),
     ('[alerts.mqtt]\nurl = "http://x"\n', "url must start with mqtt://"),
     ('[alerts]\nnode = "a/b"\n', "node must be"),
 ])
@@ -85,6 +92,10 @@ def test_hours_wrap_midnight():
     assert within_hours("22:00-07:00", MIDNIGHT) and not within_hours("22:00-07:00", NOON)
     assert within_hours("11:00-13:00", NOON) and not within_hours("13:00-14:00", NOON)
     assert not within_hours(None, NOON)
+    # 24:00 ends the day: "00:00-24:00" is all day (it read as "never")
+    assert parse_hours("00:00-24:00") == (0, 1440)
+    assert within_hours("00:00-24:00", NOON) and within_hours("00:00-24:00", MIDNIGHT)
+    assert within_hours("22:00-24:00", datetime(2024, 5, 1, 23, 59).astimezone())
 
 
 def test_start_alerts_and_its_end_follows_up():

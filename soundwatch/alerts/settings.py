@@ -54,30 +54,35 @@ def severity_rank(severity: str) -> int:
 
 
 def parse_hours(text: str) -> tuple[int, int]:
-    """``"22:00-07:00"`` -> (start, end) in minutes after local midnight.
+    """``"22:00-07:00"`` -> (start, end) in minutes after local midnight; ``24:00`` as
+    the end is midnight at the day's end (1440), so ``"00:00-24:00"`` is all day.
 
     Raises:
-        ValueError: not ``HH:MM-HH:MM`` with hours 0-24 and minutes 0-59.
+        ValueError: not ``HH:MM-HH:MM`` with times from 00:00 to 24:00, or an empty
+            range (the same start and end).
     """
     match = _HOURS.match(text)
     if match is None:
         raise ValueError(f"hours must look like 22:00-07:00, got {text!r}")
     h0, m0, h1, m1 = (int(g) for g in match.groups())
-    if not (0 <= h0 <= 24 and 0 <= h1 <= 24 and m0 < 60 and m1 < 60):
-        raise ValueError(f"hours out of range in {text!r}")
-    return (h0 * 60 + m0) % 1440, (h1 * 60 + m1) % 1440
+    start, end = h0 * 60 + m0, h1 * 60 + m1
+    if not (m0 < 60 and m1 < 60 and start <= 1440 and end <= 1440):
+        raise ValueError(f"hours out of range in {text!r}: times run from 00:00 to 24:00")
+    start %= 1440  # 24:00 as a start is the day's first minute
+    if start == end:
+        raise ValueError(f"{text!r} is an empty range (it ends when it starts); for the "
+                         "whole day write 00:00-24:00")
+    return start, end
 
 
 def within_hours(text: str | None, moment: datetime) -> bool:
     """Whether local ``moment`` falls in ``text`` (``HH:MM-HH:MM``, may wrap midnight).
-    None or an empty range (start == end) is never."""
+    None is never."""
     if not text:
         return False
     start, end = parse_hours(text)
     local = moment.astimezone()
     minute = local.hour * 60 + local.minute
-    if start == end:
-        return False
     if start < end:
         return start <= minute < end
     return minute >= start or minute < end
