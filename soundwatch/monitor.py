@@ -283,7 +283,8 @@ class Monitor:
                     self._clip_owners[event.event_id] = item
                 self.health["clips"].call("queue clip", self.clips.request, event,
                                           item.row_id if item else None,
-                                          self.wall_time(event.start_sample))
+                                          self.wall_time(event.start_sample),
+                                          proves_working=False)
             if item is None or outcome == "stored":
                 self._announce(event, item.row_id if item is not None else None)
 
@@ -320,10 +321,12 @@ class Monitor:
         if self.clips is None:
             return
         results = self.health["clips"].call("write clips", self.clips.poll, self.engine.audio,
-                                            final, default=[])
+                                            final, default=[], proves_working=False)
         for result in results:
             if result.error is not None:
                 self.health["clips"].failed("write clip", result.error, quiet=True)
+            elif result.path is not None:
+                self.health["clips"].worked()
             owner = self._clip_owners.pop(result.event.event_id, None)
             if self.store is None:
                 continue

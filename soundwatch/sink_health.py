@@ -30,14 +30,17 @@ class SinkHealth:
         """The latest call failed (and no call has worked since)."""
         return bool(self._logged_kinds)
 
-    def call(self, what: str, function, *args, default=None):
-        """``function(*args)``; on any exception: count and log it, return ``default``."""
+    def call(self, what: str, function, *args, default=None, proves_working: bool = True):
+        """``function(*args)``; on any exception: count and log it, return ``default``.
+        ``proves_working`` False: a call that returns does not show the output works
+        again (it only queued the work, whose own result says)."""
         try:
             result = function(*args)
         except Exception as exc:
             self.failed(what, exc)
             return default
-        self.worked()
+        if proves_working:
+            self.worked()
         return result
 
     def failed(self, what: str, error: BaseException | str, quiet: bool = False) -> None:
