@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -38,6 +39,8 @@ from pathlib import Path
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 6  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
 # 4: the corrections table; 5: PRIVACY_COLUMNS; 6: corrections.label_peak
@@ -208,6 +211,12 @@ class EventStore:
             self._abandon(remove_files=not existed)
             if isinstance(exc, SoundwatchError):
                 raise
+            if isinstance(exc, sqlite3.OperationalError) and is_lock_error(exc):
+                raise SoundwatchError(
+                    f"the event database {self.path} is locked by another program (another "
+                    f"soundwatch, or a tool holding it open in a transaction) and stayed "
+                    f"locked for {OPEN_WAIT_S:g} s: close that program, or pass another "
+                    "database with --db") from exc
             if isinstance(exc, (sqlite3.Error, OSError)):
                 raise SoundwatchError(
                     f"cannot open the event database {self.path}: {exc}. Check the path, "
@@ -234,6 +243,7 @@ class EventStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._connect(str(self.path), BUSY_TIMEOUT_MS)
         deadline = time.monotonic() + OPEN_WAIT_S
+        said = False
         while True:
             try:
                 self._create_schema()
@@ -241,7 +251,13 @@ class EventStore:
                 self._db.execute("PRAGMA synchronous=FULL")
                 return
             except sqlite3.OperationalError as exc:
-                if not is_lock_error(exc) or time.monotonic() > deadline:
+                if not is_lock_error(exc):
+                    raise
+                if not said:
+                    log.warning("the event database %s is locked by another program: "
+                                "waiting up to %g s for it", self.path, OPEN_WAIT_S)
+                    said = True
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
 
@@ -362,6 +378,7 @@ class EventStore:
         """
         started_at = started_at or datetime.now(timezone.utc)
         deadline = time.monotonic() + OPEN_WAIT_S
+        said = False
         while True:  # another process's lock is waited out, as when opening
             try:
                 with self._lock:

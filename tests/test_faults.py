@@ -222,6 +222,27 @@ def test_a_lock_still_held_when_the_run_ends_is_waited_out(model, tmp_path):
     assert run["summary"]["wall_s"] >= 3.0  # it did wait for the lock at the end
 
 
+def test_a_database_locked_at_start_says_another_program_holds_it(tmp_path, monkeypatch,
+                                                                  caplog):
+    import soundwatch.store as store_module
+    from fault_env import hold_lock
+
+    path = tmp_path / "locked.sqlite"
+    EventStore(path).close()
+    monkeypatch.setattr(store_module, "OPEN_WAIT_S", 1.0)
+    locker = hold_lock(path, 4.0)
+    try:
+        with pytest.raises(SoundwatchError) as info:
+            EventStore(path)
+    finally:
+        locker.wait(30)
+    message = str(info.value)
+    assert "is locked by another program" in message and "stayed locked for 1 s" in message
+    assert "permissions" not in message  # the old advice, wrong for a lock
+    assert "waiting up to 1 s" in caplog.text
+    EventStore(path).close()  # the lock gone, it opens
+
+
 def test_nan_score_event_is_not_printed_and_counted_lost(tmp_path):
     with EventStore(tmp_path / "e.sqlite") as store:
         session = store.start_session("mic", "m.onnx", RATE)
