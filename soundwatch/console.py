@@ -210,8 +210,9 @@ class ConsolePrinter(MonitorListener):
                 self._emit(health.summary())
 
         if self.alerts is not None and self._outbox_text():
-            self._emit(f"alerts:{self._outbox_text()} (undelivered alerts go out on the "
-                       "next run)")
+            waiting = any(info.get("pending") for info in self.alerts.status().values())
+            self._emit(f"alerts:{self._outbox_text()}"
+                       + (" (undelivered alerts go out on the next run)" if waiting else ""))
 
 
 def unstored_text(monitor) -> str:

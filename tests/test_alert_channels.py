@@ -444,3 +444,19 @@ def test_a_channel_without_any_rule_says_it_will_send_nothing(model, short_file,
     assert result.returncode == 0, result.stderr
     assert "alerts: webhook will send nothing: no [alerts.rules]" in result.stderr
     assert webhook.requests == []
+
+
+def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, short_file,
+                                                                      webhook, tmp_path, env):
+    def summary_line(*extra) -> str:
+        args = [a for a in listen_args(model, short_file[0], tmp_path / "e.sqlite",
+                                       "--config", config(tmp_path), *extra) if a != "--json"]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+        assert result.returncode == 0, result.stderr
+        return next(line for line in (result.stdout + result.stderr).splitlines()
+                    if line.startswith("alerts:"))
+
+    delivered = summary_line("--webhook", webhook.url())
+    assert "webhook=0 (4 sent)" in delivered and "next run" not in delivered
+    stuck = summary_line("--webhook", "http://127.0.0.1:1/nobody")
+    assert "undelivered alerts go out on the next run" in stuck
