@@ -223,6 +223,13 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
                          "--model", audio["model"])
     assert code == 0, err
+    # A newer correction of the event replaces it: chime forgets that example too.
+    code, out, err = run(capsys, "events", "reject", faint["id"], "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "'chime' retrained from 5 learnt and 0 corrected" in out, out
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "'chime' retrained from 5 learnt and 1 corrected" in out, out
     # ... and a relabelled event is a false alarm of its own label.
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     counts = {row["label"]: row for row in map(json.loads, out.splitlines())}

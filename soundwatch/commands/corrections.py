@@ -136,11 +136,8 @@ def _correct(args, store, settings) -> int:
         result.update({"label_threshold": later.reason if later else None,
                        "label_threshold_on": later.threshold_on if later else None,
                        "label_threshold_change": later.change if later else None})
-    retrained = []
-    for label in {done.event_label, done.label} - {None}:
-        if args.no_retrain or label in labels.model:
-            continue
-        retrained.append(retrain_and_save(label, classifier, store)[1])
+    retrained = [] if args.no_retrain else [retrain_and_save(label, classifier, store)[1]
+                                            for label in sorted(done.to_retrain(labels))]
     result["retrained"] = retrained
     result["history"] = history
     if args.json:

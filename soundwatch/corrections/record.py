@@ -112,7 +112,10 @@ class Correction:
     unchanged or removed) and, for a miss of a model label (or an event relabelled to
     one), the score it held then; ``label_adjustment``: a relabel's LABEL's learnt
     threshold when LABEL is the model's (None: unchanged, removed, or not measured);
-    ``replaced``: the ids of earlier missed marks of the same moment it replaced."""
+    ``replaced``: the ids of earlier missed marks of the same moment it replaced;
+    ``earlier_labels``: what an earlier correction of the same event, which this one
+    replaced, said the sound was (a sound of the user's it taught is to be retrained
+    without it)."""
 
     id: int
     kind: str
@@ -123,6 +126,14 @@ class Correction:
     missed_peak: MissedPeak | None = None
     label_adjustment: Adjustment | None = None
     replaced: tuple[int, ...] = ()
+    earlier_labels: tuple[str, ...] = ()
+
+    def to_retrain(self, labels: Labels) -> set[str]:
+        """The sounds whose examples this correction changed: the user's sounds and new
+        ones it names, and a sound of the user's that an earlier correction of the same
+        event, replaced by this one, had taught."""
+        named = {self.event_label, self.label} - {None}
+        return (named | (set(self.earlier_labels) & set(labels.user))) - set(labels.model)
 
 
 def correct_event(store, kind: str, row_id: int, labels: Labels,
@@ -225,7 +236,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         elif name == true_label and measured is not None:
             label_adjustment = found
     return Correction(correction_id, kind, event.label, true_label, example, adjustment,
-                      measured, label_adjustment)
+                      measured, label_adjustment, earlier_labels=tuple(sorted(before)))
 
 
 def mark_missed(store, label: str, start: datetime, end: datetime, labels: Labels,

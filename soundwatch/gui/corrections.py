@@ -99,7 +99,7 @@ class CorrectionsController:
             lines.append(f"{done.label}: {done.label_adjustment.reason}.")
         if {done.event_label, done.label} & set(labels.model):
             self.session.apply_settings(self.session.settings)  # the learnt threshold, now
-        lines += self._retrain({done.event_label, done.label} - {None} - set(labels.model))
+        lines += self._retrain(done.to_retrain(labels))
         self.show_counts()
         return self._say(" ".join(lines))
 
