@@ -241,8 +241,10 @@ class Settings:
         return default_model_path()
 
     def database_path(self) -> Path:
+        from soundwatch.store import DEFAULT_DATABASE_NAME
+
         return Path(self.store.database) if self.store.database else (
-            user_data_dir() / "events.sqlite")
+            user_data_dir() / DEFAULT_DATABASE_NAME)
 
     def clip_directory(self) -> Path:
         return (Path(self.clips.directory) if self.clips.directory

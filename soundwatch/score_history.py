@@ -49,8 +49,13 @@ FLUSH_EVERY_S = 2.0  # written records reach the file at least this often
 
 
 def history_dir(database_path: str | Path) -> Path:
-    """The score history folder: ``score_history/`` beside the event database."""
-    return Path(database_path).absolute().parent / FOLDER_NAME
+    """The score history folder of the event database: ``score_history/`` beside
+    ``events.sqlite``, ``<stem>.score_history/`` beside any other
+    (:func:`~soundwatch.store.beside_database`), so that a test run into another
+    database in the same folder never shows in this one's rescore."""
+    from soundwatch.store import beside_database
+
+    return beside_database(Path(database_path).absolute(), FOLDER_NAME)
 
 
 def record_dtype(n_labels: int) -> np.dtype:

@@ -42,6 +42,8 @@ from soundwatch.jsonout import to_json
 
 log = logging.getLogger(__name__)
 
+DEFAULT_DATABASE_NAME = "events.sqlite"  # the default database, in the user data folder
+
 SCHEMA_VERSION = 6  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
 # 4: the corrections table; 5: PRIVACY_COLUMNS; 6: corrections.label_peak
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
@@ -872,6 +874,18 @@ def _stored(rows) -> None:
     for row in rows:
         if hasattr(row, "stored"):
             row.stored = True
+
+
+def beside_database(database: str | Path, name: str) -> Path:
+    """The file or folder ``name`` that belongs to the place whose events are in
+    ``database``, beside it: ``name`` itself for a database named
+    :data:`DEFAULT_DATABASE_NAME` (so the default place's files are where they always
+    were), else ``<database stem>.<name>``: databases sharing a folder (a test run's
+    ``--db other.sqlite``) keep their own."""
+    database = Path(database)
+    if database.name == DEFAULT_DATABASE_NAME:
+        return database.with_name(name)
+    return database.with_name(f"{database.stem}.{name}")
 
 
 def database_files(path: str | Path) -> list[Path]:

@@ -64,6 +64,14 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     assert labels[:3] == list(Classifier(audio["model"]).labels)  # (+ `unusual`)
     windows = history[0].stat().st_size / record_dtype(len(labels)).itemsize
     assert windows == pytest.approx(20 / 0.1, abs=12)  # the test model's 0.1 s hop
+    # A test run into another database in the same folder keeps its own history, and
+    # stays out of this one's rescore (it showed as events "not found then").
+    code, _, err = run(capsys, "listen", "--headless", "--file", audio["stream"], "--fast",
+                       "--status-interval", "0", "--model", audio["model"], "--db",
+                       place_dirs / "trial.sqlite")
+    assert code == 0, err
+    assert len(list((place_dirs / "trial.score_history").glob("*.scores"))) == 1
+    assert len(list((place_dirs / "score_history").glob("*.scores"))) == 1
     code, out, err = run(capsys, "events", "list", "--json", "--db", db)
     stored = sorted((json.loads(line) for line in out.splitlines()), key=lambda e: e["start_s"])
     code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--json")

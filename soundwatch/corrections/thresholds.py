@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 FORMAT = "soundwatch-threshold-adjustments"
 VERSION = 1
 FILE_NAME = "threshold_adjustments.json"
-DEFAULT_DATABASE_NAME = "events.sqlite"  # config's default database, in the user data folder
 MAX_RAISE = 0.25  # a correction never raises a threshold_on by more than this
 MAX_THRESHOLD_ON = 0.95  # nor above this: a label that should never fire is ignored instead
 # A missed event never lowers a threshold_on by more than this: the same step as a raise;
@@ -85,16 +84,17 @@ def adjustments_path_for(database: str | Path) -> Path:
     name; so the default place's file is where it always was), else
     ``<database stem>.threshold_adjustments.json``. Each place learns its own: a false
     alarm rejected in the workshop does not raise a threshold in the nursery."""
-    database = Path(database)
-    if database.name == DEFAULT_DATABASE_NAME:
-        return database.with_name(FILE_NAME)
-    return database.with_name(f"{database.stem}.{FILE_NAME}")
+    from soundwatch.store import beside_database
+
+    return beside_database(database, FILE_NAME)
 
 
 def default_adjustments_path() -> Path:
     """The default place's learnt thresholds: ``threshold_adjustments.json`` in the user
     data folder, beside the default database."""
     from soundwatch.config import user_data_dir
+
+    from soundwatch.store import DEFAULT_DATABASE_NAME
 
     return adjustments_path_for(user_data_dir() / DEFAULT_DATABASE_NAME)
 
