@@ -230,6 +230,13 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "'chime' retrained from 5 learnt and 1 corrected" in out, out
+    # A kept example deleted by hand is left out, said, and retraining still works.
+    for kept in (place_dirs / "corrections").glob("*_relabel_chime.*"):
+        kept.unlink()
+    code, out, err = run(capsys, "sounds", "retrain", "chime", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "from 5 learnt and 0 corrected" in out, (out, err)
+    assert "1 corrected example(s) whose kept file is gone were left out" in out
     # ... and a relabelled event is a false alarm of its own label.
     code, out, err = run(capsys, "events", "corrections", "--json", "--db", db)
     counts = {row["label"]: row for row in map(json.loads, out.splitlines())}

@@ -268,8 +268,9 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         The retrained :class:`UserSound`; ``info["retrained"]`` says from what.
 
     Raises:
-        SoundwatchError: too few examples, an example file gone, or a model without an
-            embedding.
+        SoundwatchError: too few examples (corrections whose kept example file is
+            gone are left out, and counted in ``info["retrained"]["gone_examples"]``),
+            or a model without an embedding.
     """
     from soundwatch.corrections.record import example_rows
 
@@ -282,10 +283,11 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     positive_rows, negative_rows = example_rows(store, label) if store is not None else ([], [])
     missing = [row["example_path"] for row in positive_rows + negative_rows
                if not Path(row["example_path"]).is_file()]
-    if missing:
-        raise SoundwatchError(f"{len(missing)} kept example(s) of {label!r} are gone, e.g. "
-                              f"{missing[0]}; they were in the corrections folder beside "
-                              "the database. Restore them, or correct new events")
+    if missing:  # deleted by hand: retrained from the rest (refusing had no way out)
+        log.warning("%d kept example(s) of %r are gone, e.g. %s: retrained without them",
+                    len(missing), label, missing[0])
+        positive_rows = [row for row in positive_rows if row["example_path"] not in missing]
+        negative_rows = [row for row in negative_rows if row["example_path"] not in missing]
     kept = load_kept(label, version, dim)
     original = len((current.info if current else {}).get("examples", [])) if kept else 0
     if original + len(positive_rows) < MIN_EXAMPLES:
@@ -362,6 +364,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     info["retrained"] = {
         "learnt_examples": original, "corrected_positives": len(positive_rows),
         "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
+        "gone_examples": len(missing),
         "other_sounds": len(other_windows),
         # where its corrections are: `sounds retrain` reads them there again by default
         "database": str(Path(store.path).resolve()) if store is not None else None,
@@ -435,6 +438,9 @@ def retrain_summary(label: str, info: dict) -> str:
             f"({info['rejected_still_firing']} of those would still fire)"
             + (f" and {info['other_sounds']} other sound(s) of yours"
                if info.get("other_sounds") else ""))
+    if info.get("gone_examples"):
+        text += (f"; {info['gone_examples']} corrected example(s) whose kept file is gone "
+                 "were left out")
     if info["rejected_still_firing"]:
         text += (f"; those score like its own examples. Give it examples that tell them "
                  f"apart (`soundwatch learn {label!r} FILE... --replace`, or confirm more "
