@@ -247,6 +247,9 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
                          "--db", db, "--model", audio["model"])
     assert code == 0, err
     assert "'kettle' not retrained" in out and "needs 3" in out
+    code, out, err = run(capsys, "sounds", "retrain", "chimes", "--db", db, "--model",
+                         audio["model"])
+    assert code == 2 and "no sound of yours is named 'chimes' (did you mean 'chime'?)" in err
     code, out, err = run(capsys, "sounds", "retrain", "kettle", "--db", db, "--model",
                          audio["model"])
     assert code == 2 and "1 example(s)" in err

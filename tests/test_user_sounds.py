@@ -267,6 +267,8 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     assert code == 0
     assert [json.loads(line)["label"] for line in out.splitlines()] == ["chime", "door chime"]
     exported = tmp_path / "mine.json"
+    code, _, err = run(capsys, "sounds", "export", tmp_path / "nowhere" / "mine.json")
+    assert code == 2 and "no folder" in err and not (tmp_path / "nowhere").exists()
     assert run(capsys, "sounds", "export", exported, "--label", "chime")[0] == 0
     before = json.loads((data_dir / "sounds.json").read_text())["sounds"][0]
     assert run(capsys, "sounds", "remove", "chime")[0] == 0

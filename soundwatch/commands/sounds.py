@@ -101,6 +101,9 @@ def run(args) -> int:
                                   f"; yours are: {', '.join(labels) or 'none'}")
         if Path(args.file).resolve() == default_sounds_path().resolve():
             raise SoundwatchError(f"{args.file} is the sounds file itself: export elsewhere")
+        if not Path(args.file).absolute().parent.is_dir():
+            raise SoundwatchError(f"no folder {Path(args.file).absolute().parent} to export "
+                                  "into: create it first, or pick another path")
         chosen = [s for s in sounds if s.label in wanted]
         # what each was learnt from travels with it: an import can then still retrain it
         kept = {s.label: base64.b64encode(data).decode("ascii") for s in chosen
@@ -230,10 +233,26 @@ def _retrain(args, sounds) -> int:
         raise SoundwatchError(f"{args.label!r} was last retrained with the corrections in "
                               f"{recorded}, which is gone: pass --db PATH with that database "
                               "where it is now (retraining without them would undo them)")
+    def unknown():
+        import difflib
+
+        names = [s.label for s in sounds]
+        close = difflib.get_close_matches(args.label, names, n=3)
+        return SoundwatchError(
+            f"no sound of yours is named {args.label!r}"
+            + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+            + f", and no correction in {path} names it; yours are: "
+            + (", ".join(names) or "none") + ". A new sound is learnt with `soundwatch "
+            "learn LABEL FILE...` or from corrections (`events relabel ID LABEL --new`)")
+
     if path.is_file():
         with EventStore(path, read_only=True) as store:
+            if current is None and not store.corrections(args.label):
+                raise unknown()
             sound = retrain_sound(args.label, classifier, store, current,
                                   others=[s.label for s in sounds])
+    elif current is None:
+        raise unknown()
     else:  # nothing corrected yet: what it was learnt from, against your other sounds
         print(f"no event database at {path}, so no corrections (another one: --db PATH)")
         sound = retrain_sound(args.label, classifier, None, current,
