@@ -117,6 +117,12 @@ def test_rescore_applies_the_models_own_class_settings_as_the_live_detector_did(
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("tone_3k"))
     assert row.split() == ["tone_3k", "3", "1", "0", "2"]
+    # A per-class section naming a label the history lacks is refused, as listen does.
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[detection.classes.tone_3kk]\nthreshold_on = 0.5\n")
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--config", typo)
+    assert code == 2 and "no label 'tone_3kk' in [detection.classes]" in err
+    assert "did you mean 'tone_3k'" in err
 
 
 def test_rescore_without_history_says_where_it_looked(place_dirs, capsys):

@@ -67,9 +67,20 @@ def run(args) -> int:
             "[store] score_history_h = 0). Try an earlier --since, or pass the --db they used")
     known = {label for segment in segments for label in segment.labels}
     only = split_labels(args.label) if args.label else None
-    unknown = sorted((set(only or ()) | set(detection.watch) | set(detection.ignore)) - known)
+    unknown = sorted((set(only or ()) | set(detection.watch) | set(detection.ignore)
+                      | set(detection.classes)) - known)
     if unknown:
-        raise SoundwatchError(f"the history has no label {', '.join(map(repr, unknown))}; "
+        import difflib
+
+        named = []
+        for label in unknown:
+            close = difflib.get_close_matches(label, sorted(known), n=2)
+            where = (" in [detection.classes]" if label in detection.classes
+                     and label not in set(only or ()) | set(detection.watch)
+                     | set(detection.ignore) else "")
+            named.append(f"{label!r}{where}"
+                         + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+        raise SoundwatchError(f"the history has no label {', '.join(named)}; "
                               f"its labels: {', '.join(sorted(known))}")
     # as the live detector had them: the model's own class settings (unless the config
     # turns them off), the thresholds learnt from corrections, your sounds' own durations
