@@ -732,6 +732,13 @@ def test_a_sound_the_same_as_one_of_yours_is_refused_naming_it(data_dir, recordi
     assert "cannot be told apart from your sound 'chime'" in err
     assert [s["label"] for s in json.loads((data_dir / "sounds.json").read_text())["sounds"]
             ] == ["chime"]
+    # Other recordings of the same chime: refused by the leave-one-out check, which
+    # names the sound of yours they cannot be told from (it blamed the recordings).
+    (recordings["folder"] / "fresh").mkdir(exist_ok=True)
+    fresh = write_chime_examples(recordings["folder"] / "fresh", np.random.default_rng(99), 3)
+    code, _, err = run(capsys, "learn", "front door", *fresh)
+    assert code == 2, err
+    assert "cannot be told apart from your sound 'chime'" in err, err
 
 
 def test_a_damaged_kept_file_is_named_when_read(data_dir, caplog):

@@ -364,15 +364,36 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     other_sounds = {name: np.asarray(o, np.float32).reshape(-1, dim)
                     for name, o in (other_sounds or {}).items()}
     others = np.concatenate([np.zeros((0, dim), np.float32), *other_sounds.values()])
-    not_recognised = []
-    for held_out in range(len(positives)):
-        rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
-        head = fit_head(rest, negative, held_out_calibration, negative_rate,
-                        hard_negatives=others, calibratable=calibratable)
-        if head.logits(windows[held_out].clean).max() < head.threshold_logit:
-            not_recognised.append(Path(examples[held_out]).name)
+    def leave_one_out(hard_negatives: np.ndarray) -> list[str]:
+        """The examples a head learnt from the others does not recognise."""
+        missed = []
+        for held_out in range(len(positives)):
+            rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
+            head = fit_head(rest, negative, held_out_calibration, negative_rate,
+                            hard_negatives=hard_negatives, calibratable=calibratable)
+            if head.logits(windows[held_out].clean).max() < head.threshold_logit:
+                missed.append(Path(examples[held_out]).name)
+        return missed
+
+    not_recognised = leave_one_out(others)
     recognised = len(positives) - len(not_recognised)
     recall = recognised / len(positives)
+    if recall < MIN_LEAVE_ONE_OUT_RECALL and len(others):
+        # Told apart from the other sounds' windows, do the examples still agree? If they
+        # do without them, one of the user's sounds is what they cannot be told from.
+        alone = leave_one_out(np.zeros((0, dim), np.float32))
+        if 1 - len(alone) / len(positives) >= MIN_LEAVE_ONE_OUT_RECALL:
+            head = fit_head(np.concatenate(positives), negative, held_out_calibration,
+                            negative_rate, calibratable=calibratable)
+            share = {name: float(np.mean(head.logits(o) >= head.threshold_logit))
+                     for name, o in other_sounds.items() if len(o)}
+            name = max(share, key=share.get)
+            raise SoundwatchError(
+                f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
+                f"they agree with each other, but learnt against {name!r}'s examples "
+                f"only {recognised} of {len(positives)} are recognised. Use {name!r} (or "
+                f"learn it again with these examples: `soundwatch learn {name!r} FILE... "
+                f"--replace`), or give examples of {label!r} that sound different")
     if recall < MIN_LEAVE_ONE_OUT_RECALL:
         raise SoundwatchError(
             f"the examples of {label!r} are not distinguishable from other sounds: a sound "
