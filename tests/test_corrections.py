@@ -613,6 +613,14 @@ def test_rejecting_an_unusual_event_says_how_the_unusual_profile_learns_instead(
     assert "'unusual' is not a learnt sound" in out and "distance_ratio" in out, out
     assert "soundwatch learn" not in out  # `learn unusual` is refused: no such hint
     assert not (place_dirs / "data" / "sounds.json").exists()
+    # ... and no event is relabelled to it, --new or not (it was stored with --new).
+    for extra in ((), ("--new",)):
+        code, _, err = run(capsys, "events", "relabel", event_id, "unusual", *extra,
+                           "--db", db, "--model", audio["model"])
+        assert code == 2 and "soundwatch's own label" in err, err
+    code, _, err = run(capsys, "classify", clip, "--watch", "unusual", "--model",
+                       audio["model"])
+    assert code == 2 and "heard only while listening" in err, err
 
 
 def test_sounds_retrain_reads_the_database_its_corrections_came_from(

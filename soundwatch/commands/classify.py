@@ -55,8 +55,16 @@ def run(args) -> int:
     from soundwatch.model import Classifier
     from soundwatch.sounds.apply import with_user_sounds
 
+    from soundwatch.unusual.settings import UNUSUAL_LABEL
+
     settings = load_settings(args.config)
     detection = detection_with_flags(settings.detection, args, warmup_s=0.0)
+    if UNUSUAL_LABEL in detection.watch:
+        raise SoundwatchError(f"{UNUSUAL_LABEL!r} is heard only while listening: it needs "
+                              "the place's profile of what it normally sounds like, which "
+                              "a file alone does not give. Drop it from --watch (or "
+                              "[detection] watch), or replay the file with `soundwatch "
+                              "listen --file`")
     from soundwatch.config import MAX_THREADS
 
     threads = args.threads if args.threads is not None else min(os.cpu_count() or 1,

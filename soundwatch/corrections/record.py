@@ -84,8 +84,15 @@ class Labels:
             SoundwatchError: unknown (with close matches and the fix) or not a valid name.
         """
         from soundwatch.sounds.library import check_label, label_key
+        from soundwatch.unusual.settings import UNUSUAL_LABEL
 
         label = label.strip()
+        if label == UNUSUAL_LABEL:
+            raise SoundwatchError(
+                f"{UNUSUAL_LABEL!r} is soundwatch's own label for sounds far from this "
+                "place's normal, not one a correction can teach: say what the sound was "
+                "(`events relabel ID LABEL`, --new for a new sound of yours), or reject the "
+                "event")
         if label in self.model or label in self.user or label in self.pending:
             return label
         if new_ok:
