@@ -4,7 +4,9 @@ Each finished event is queued with :meth:`ClipWriter.request`; :meth:`ClipWriter
 writes every queued clip whose post-roll audio has arrived (or all of them at the end of
 the stream, with whatever post-roll there is). A clip covers ``[start - pre_roll_s,
 end + post_roll_s)``, clipped to what the ring still holds (30 s), and is named by its
-UTC time and label, e.g. ``20240501T120001.500Z_dog_e12.flac``.
+UTC start and label, e.g. ``20240501T120001.500Z_dog.flac`` (no number in it: the
+session's event count was taken for the event's database id, which ``events reject``
+takes and ``events list`` shows beside the clip).
 
 Disk budget: after each write the oldest clips (by modification time) are deleted until
 the folder holds at most ``max_mb`` and ``max_files`` of them; a clip is not written when
@@ -41,7 +43,8 @@ from soundwatch.privacy import SpeechGuard
 
 log = logging.getLogger(__name__)
 
-CLIP_NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_.+_e\d+\.flac$")
+# ours (an older soundwatch's ended in _e<number>); any other file is left alone
+CLIP_NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.flac$")
 MAX_LABEL_CHARS_IN_NAME = 64  # keeps names well under the usual 255-byte limit
 FLAC_BYTES_PER_SAMPLE_ESTIMATE = 2  # 16-bit PCM before compression: an upper bound
 
@@ -273,8 +276,9 @@ def clip_writer_for(settings, classifier) -> ClipWriter:
 
 
 def clip_name(wall_start: datetime, event: Event) -> str:
-    """``<UTC start>_<label>_e<event id>.flac`` with the label made filename-safe."""
+    """``<UTC start>_<label>.flac`` with the label made filename-safe: one label has one
+    event at a time, so its start to the millisecond names it."""
     stamp = wall_start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
     label = re.sub(r"[^A-Za-z0-9_-]+", "-", event.label).strip("-")[:MAX_LABEL_CHARS_IN_NAME]
     label = label or "event"
-    return f"{stamp}_{label}_e{event.event_id}.flac"
+    return f"{stamp}_{label}.flac"

@@ -38,7 +38,7 @@ def test_clip_has_pre_and_post_roll_and_waits_for_the_post_roll(tmp_path):
     ring.write(np.zeros(int(0.6 * RATE), np.float32))
     [result] = writer.poll(ring)
     assert result.row_id == 7 and result.error is None
-    assert result.path.name == "20240501T120000.000Z_dog_e1.flac"
+    assert result.path.name == "20240501T120000.000Z_dog.flac"
     audio, rate = soundfile.read(result.path, dtype="float32")
     assert rate == RATE and len(audio) == int(3.0 * RATE)  # 0.5 + 1.5 + 1.0 s
     # the first sample is the ramp at 0.5 s (16-bit FLAC: ~3e-5 resolution)
@@ -93,7 +93,12 @@ def test_foreign_files_are_never_deleted(tmp_path):
         writer.write_clip(event(i, i + 1, i), np.zeros(RATE, np.float32),
                           T0 + timedelta(seconds=i))
     assert (tmp_path / "notes.txt").exists() and (tmp_path / "holiday.flac").exists()
-    assert len(list(tmp_path.glob("*_e*.flac"))) == 1
+    assert len(list(tmp_path.glob("2024*.flac"))) == 1
+    # an older soundwatch's clip is still one of ours, for the budget
+    (tmp_path / "20240501T115959.000Z_dog_e7.flac").write_bytes(b"x" * 10)
+    writer.write_clip(event(9, 10, 9), np.zeros(RATE, np.float32), T0 + timedelta(seconds=9))
+    assert not (tmp_path / "20240501T115959.000Z_dog_e7.flac").exists()
+    assert (tmp_path / "notes.txt").exists() and (tmp_path / "holiday.flac").exists()
 
 
 def test_unwritable_folder_warns_once_and_goes_on(tmp_path, caplog):
@@ -123,4 +128,4 @@ def test_low_disk_space_skips_clips_with_a_warning(tmp_path, caplog):
 
 def test_clip_names_are_safe_and_sortable():
     name = clip_name(T0 + timedelta(milliseconds=1500), event(0, 1, 42, "Door / wood knock"))
-    assert name == "20240501T120001.500Z_Door-wood-knock_e42.flac"
+    assert name == "20240501T120001.500Z_Door-wood-knock.flac"

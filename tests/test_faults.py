@@ -16,7 +16,7 @@ import json
 import math
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -123,14 +123,15 @@ def test_clip_write_errors_are_caught_and_leave_no_part_file(tmp_path):
     result = writer.write_clip(name_event, np.zeros(RATE, np.float32), now)
     assert result.path is None and "cannot write clip" in result.error
     assert writer.failed == 1 and not list(folder.glob("*.part"))
-    assert writer.write_clip(event(event_id=8), np.zeros(RATE, np.float32), now).path
+    later = now + timedelta(seconds=1)  # the next event of the label starts later
+    assert writer.write_clip(event(event_id=8), np.zeros(RATE, np.float32), later).path
 
 
 def test_orphan_part_files_are_removed_at_start_and_clip_paths_are_absolute(tmp_path,
                                                                             monkeypatch):
     folder = tmp_path / "clips"
     folder.mkdir()
-    orphan = folder / "20240501T120001.500Z_dog_e12.flac.part"
+    orphan = folder / "20240501T120001.500Z_dog.flac.part"
     orphan.write_bytes(b"half")
     mine = folder / "notes.part"  # not ours: kept
     mine.write_bytes(b"x")
