@@ -40,7 +40,9 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
         ``mean`` is over every window), "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
-        by silence), "warnings" (what was wrong with the file and what was done, one line
+        by silence), "damaged_at_s" (where a file damaged part-way stopped decoding: only
+        what came before was analysed; None), "warnings" (what was wrong with the file and
+        what was done, one line
         each; a file with no window above NO_SOUND_BELOW_DBFS is said to hold no sound),
         "loudest_window_dbfs" (the loudest window's level), "windows" (with
         ``with_windows``): [{"start_s", "end_s", "scores": [n_labels]}]}; times in
@@ -76,6 +78,7 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                 for i in order],
         "events": events,
         "nonfinite_samples": decoder.report.nonfinite_samples,
+        "damaged_at_s": decoder.report.damaged_at_s,
         "warnings": warnings,
         "loudest_window_dbfs": None if loudest is None else round(loudest, 1),
         "n_windows": scored.n_windows,

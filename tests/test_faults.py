@@ -466,6 +466,38 @@ def test_hostile_config_values_are_refused(tmp_path, text, fragment):
     assert fragment in str(info.value)
 
 
+def test_a_file_damaged_part_way_is_heard_up_to_the_damage_and_says_so(tmp_path, model):
+    """A FLAC with a damaged block: what decodes is heard (events and all), the summary
+    and the exit status say the rest was not (it stopped silently, exit 0, no warning;
+    classify reported nothing at all)."""
+    import subprocess
+
+    from fault_env import SOUNDWATCH
+
+    audio, n_events = scene_file(tmp_path, 4)  # 4 x 3 events in 26.4 s
+    flac = tmp_path / "scene.flac"
+    soundfile.write(str(flac), soundfile.read(str(audio))[0], 16000)
+    data = bytearray(flac.read_bytes())
+    middle = len(data) * 3 // 4
+    data[middle:middle + 4000] = bytes(np.random.default_rng(0).integers(0, 256, 4000, np.uint8))
+    flac.write_bytes(bytes(data))
+    env = env_for(tmp_path)
+    process = listen_process(model, flac, tmp_path / "events.sqlite", env=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    summary = next(r for r in json_lines(out) if r["type"] == "summary")
+    assert any("damaged after" in w for w in summary["warnings"]), summary
+    assert "is damaged: only its first" in err
+    heard = [r for r in json_lines(out) if r["type"] == "event"]
+    assert 3 <= len(heard) < n_events  # the part before the damage was heard
+    result = subprocess.run([*SOUNDWATCH, "classify", str(flac), "--json", "--model",
+                             str(model)], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1, result.stderr
+    analysed = json.loads(result.stdout)
+    assert analysed["damaged_at_s"] is not None and 3 <= len(analysed["events"]) < n_events
+    assert "convert it" not in result.stderr + err  # FLAC is supported: no such advice
+
+
 # -- 8. the CLI's last line of defence ---------------------------------------------------
 
 def test_hostile_cli_inputs_are_one_line_errors(tmp_path, capsys, model):

@@ -50,6 +50,8 @@ class DecodeReport:
         level_divisor: the samples were divided by this (1.0: as stored).
         channel_used: the channel used alone instead of the mix (0-based), or None.
         recovered_frames: frames read past an unfinished WAV header, or None.
+        damaged_at_s: the file's time (seconds) where decoding failed part-way through
+            (what came before was decoded; the rest is missing), or None.
         warnings: one line per problem, for people (also logged once).
     """
 
@@ -58,13 +60,15 @@ class DecodeReport:
     level_divisor: float = 1.0
     channel_used: int | None = None
     recovered_frames: int | None = None
+    damaged_at_s: float | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"nonfinite_samples": self.nonfinite_samples,
                 "clipped_samples": self.clipped_samples,
                 "level_divisor": self.level_divisor, "channel_used": self.channel_used,
-                "recovered_frames": self.recovered_frames, "warnings": list(self.warnings)}
+                "recovered_frames": self.recovered_frames,
+                "damaged_at_s": self.damaged_at_s, "warnings": list(self.warnings)}
 
 
 def decode_error(path: Path, problem: object) -> SoundwatchError:
@@ -177,13 +181,24 @@ class AudioDecoder:
             finally:
                 reader.close()
             return
+        frames = 0
         try:
             with soundfile.SoundFile(str(self.path)) as file:
                 while len(data := file.read(self.block_frames, dtype="float32",
                                             always_2d=True)):
+                    frames += len(data)
                     yield data
         except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-            raise decode_error(self.path, exc) from exc
+            if not frames:
+                raise decode_error(self.path, exc) from exc
+            # Damaged part-way (a bad block, a cut-off copy): what decoded is heard, and
+            # the rest is said to be missing rather than the whole file refused.
+            at_s = frames / self.file_rate_hz
+            self.report.damaged_at_s = round(at_s, 3)
+            self._warn(f"{self.path}: damaged after {at_s:.1f} s of its "
+                       f"{self.duration_s:.1f} s ({str(exc).strip().rstrip('.')}): the rest "
+                       "could not be decoded and was not heard. A tool that skips bad "
+                       f"blocks may save more of it, e.g. `ffmpeg -i '{self.path}' fixed.wav`")
 
     def _survey(self) -> None:
         """One pass over the file: its peak and the channels' energies, to decide the level

@@ -81,7 +81,7 @@ def run(args) -> int:
                                         args.config or user_config_path(),
                                         database=args.db or settings.database_path())
     extractor = FeatureExtractor(classifier.spec)
-    failed = 0
+    failed = damaged = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()
     for path in tqdm(args.files, desc="classify", unit="file", disable=not show_progress,
                      file=sys.stderr):
@@ -92,13 +92,14 @@ def run(args) -> int:
             failed += 1
             print(f"soundwatch: error: {exc}", file=sys.stderr)
             continue
+        damaged += result["damaged_at_s"] is not None  # analysed in part: said, exit 1
         if args.json:
             print(to_json(result), flush=True)
         else:
             print(format_result(result), flush=True)
     if failed == len(args.files):
         return 2
-    return 1 if failed else 0
+    return 1 if failed or damaged else 0
 
 
 def format_result(result: dict) -> str:

@@ -198,6 +198,11 @@ def run(args) -> int:
     if monitor.error is not None:
         print(f"soundwatch: error: engine stopped: {monitor.error}", file=sys.stderr)
         return 1
+    report = getattr(getattr(monitor.source, "decoder", None), "report", None)
+    if report is not None and report.damaged_at_s is not None:
+        print(f"soundwatch: error: {monitor.source.name} is damaged: only its first "
+              f"{report.damaged_at_s:.1f} s were heard", file=sys.stderr)
+        return 1
     if monitor.events_pending or monitor.events_lost:
         from soundwatch.console import unstored_text
 
