@@ -183,6 +183,16 @@ def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
     assert "yamnet.tflite not found" in capsys.readouterr().err
 
 
+def test_report_only_without_finished_folds_says_so_and_does_no_work(tmp_path, capsys):
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    code = main(["evaluate", "--report-only", "--esc50", str(data), "--out",
+                 str(tmp_path / "cv")])
+    assert code == 2
+    assert "no finished fold in" in capsys.readouterr().err
+    assert not (tmp_path / "cv" / "evaluation.json").exists()
+
+
 @pytest.mark.parametrize("flags,message", [
     (["--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["--batch-size", "-2"], "--batch-size must be at least 1"),
@@ -198,6 +208,7 @@ def test_yamnet_init_needs_the_yamnet_folder(tmp_path, capsys):
     (["--init", "yamnet", "--mixup-alpha", "-1"], "--mixup-alpha must be 0 (off) or a positive"),
     (["--init", "yamnet", "--mixup-alpha", "nan"], "--mixup-alpha must be 0 (off) or a positive"),
     (["--mixup-alpha", "1"], "--mixup-alpha is part of the --init yamnet recipe"),
+    (["--init", "scratch", "--audioset-twins"], "--audioset-twins takes YAMNet's AudioSet"),
 ])
 def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, capsys,
                                                                       flags, message):

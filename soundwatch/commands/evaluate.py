@@ -122,6 +122,13 @@ def run(args) -> int:
             print(f"fold {fold}: clip accuracy {summary['test_accuracy']:.4f} "
                   f"({summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s)")
     results: dict = {"cross_validation": gather_folds(out_dir, args.folds)}
+    if args.report_only and not results["cross_validation"]["folds"]:
+        from soundwatch.errors import SoundwatchError
+
+        raise SoundwatchError(
+            f"no finished fold in {out_dir} (folds {', '.join(map(str, args.folds))}): "
+            "--report-only gathers folds trained earlier; train them first (the same "
+            "command without --report-only), or pass the --out they were trained into")
     if results["cross_validation"]["folds"]:
         from soundwatch.train.clip_summary import folds_active_accuracy
 
