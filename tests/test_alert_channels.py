@@ -323,6 +323,8 @@ def test_wrong_credentials_are_named_and_alerts_wait(model, short_file, tmp_path
         assert result.returncode == 0, result.stderr
         assert "refused the connection" in result.stderr
         assert "check the username and password" in result.stderr
+        # said at start and by the outbox that keeps the alerts, not again per retry
+        assert result.stderr.count("refused the connection") == 2, result.stderr
         assert summary(result)["outbox"]["mqtt"]["pending"] == 6
         again = listen(model, short_file[0], db, "--mqtt",
                        f"mqtt://node:right@127.0.0.1:{secured.port}", env=env)
@@ -461,3 +463,11 @@ def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, sho
     assert "webhook=0 (4 sent)" in delivered and "next run" not in delivered
     stuck = summary_line("--webhook", "http://127.0.0.1:1/nobody")
     assert "undelivered alerts go out on the next run" in stuck
+
+
+def test_tls_to_a_plain_port_asks_whether_it_is_the_tls_port(model, short_file, broker,
+                                                             tmp_path, env):
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--mqtt",
+                    f"mqtts://127.0.0.1:{broker.port}", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "is this port the broker's TLS one?" in result.stderr, result.stderr

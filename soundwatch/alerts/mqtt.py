@@ -154,7 +154,9 @@ class MqttLink:
                           "[alerts.mqtt] ca_file to the CA that signed the broker's "
                           "certificate)")
         except OSError as exc:
-            self.error = f"cannot reach the MQTT broker at {self.address}: {exc}"
+            self.error = (f"cannot reach the MQTT broker at {self.address}: {exc} (the "
+                          "TLS handshake failed: is this port the broker's TLS one? "
+                          "mqtts:// is usually port 8883, mqtt:// 1883)")
         finally:
             connection.close()
 
@@ -205,10 +207,12 @@ class MqttLink:
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.error = (f"the MQTT broker at {self.address} refused the connection: "
-                          f"{reason_code} (check the username and password, or the "
-                          "broker's access rules)")
-            log.error("%s", self.error)
+            error = (f"the MQTT broker at {self.address} refused the connection: "
+                     f"{reason_code} (check the username and password, or the "
+                     "broker's access rules)")
+            if error != self.error and self._answered.is_set():
+                log.error("%s", error)  # start() says the first one; a retry says a new one
+            self.error = error
             self._answered.set()
             return
         if self.error:  # the recovery, at the level the failure was reported at
@@ -228,7 +232,10 @@ class MqttLink:
         was_connected = self._connected.is_set()
         self._connected.clear()
         if was_connected and reason_code.is_failure:
-            self.error = f"lost the MQTT broker at {self.address}: {reason_code}"
+            why = str(reason_code)
+            if why == "Unspecified error":  # paho's word for a connection that just dropped
+                why = "the connection dropped (the broker stopped, or the network is down)"
+            self.error = f"lost the MQTT broker at {self.address}: {why}"
             log.warning("%s; reconnecting", self.error)
 
     def _handle_connect_fail(self, client, userdata) -> None:
