@@ -148,6 +148,16 @@ class MqttSettings:
         found = []
         if self.url is not None and not self.url.startswith(("mqtt://", "mqtts://")):
             found.append(f"url must start with mqtt:// or mqtts://, got {self.url!r}")
+        elif self.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            try:
+                parts.port  # noqa: B018 (reading it checks it)
+            except ValueError as exc:
+                found.append(f"url has a bad port ({exc}), got {self.url!r}")
+            if not parts.hostname:
+                found.append(f"url names no host (mqtt://host[:port]), got {self.url!r}")
         if self.level_interval_s < 0:
             found.append(f"level_interval_s must be >= 0, got {self.level_interval_s}")
         if self.keepalive_s < 5:
