@@ -86,6 +86,13 @@ def test_decode_error_reads_as_one_sentence(tmp_path):
     with pytest.raises(SoundwatchError) as caught:
         load_audio(path)
     assert ".." not in str(caught.value) and "Supported formats" in str(caught.value)
+    # Text named .mp3: libsndfile says the file "does not exist"; it does.
+    text = tmp_path / "song.mp3"
+    text.write_bytes(b"hello this is text\n" * 200)
+    with pytest.raises(SoundwatchError) as caught:
+        load_audio(text)
+    assert "does not exist" not in str(caught.value)
+    assert "not audio in a format this reader knows" in str(caught.value)
 
 
 # -- samples that are not numbers ---------------------------------------------------------

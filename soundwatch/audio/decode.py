@@ -74,6 +74,9 @@ class DecodeReport:
 def decode_error(path: Path, problem: object) -> SoundwatchError:
     """The error for a file no decoder can read, naming the file and the way out."""
     reason = str(problem).strip().rstrip(".")
+    if "does not exist" in reason and Path(path).is_file():
+        # libsndfile's words for a file it cannot open as audio (e.g. text named .mp3)
+        reason = "it is not audio in a format this reader knows (its contents, whatever its name)"
     return SoundwatchError(
         f"cannot decode audio file {path}: {reason}. Supported formats: WAV, FLAC, OGG "
         f"(and MP3 where libsndfile supports it); convert it, e.g. with "
