@@ -47,8 +47,15 @@ def test_urgent_alert_flashes_the_window_and_reaches_the_webhook(harness, tmp_pa
             ("event_started", "tone_1k"), ("event", "tone_1k")]  # noise does not alert
         harness.qtbot.waitUntil(lambda: window.on_text_tick() or "outbox webhook=0"
                                 in window.status_line.text(), timeout=5000)
-        harness.qtbot.waitUntil(lambda: not window.flash_overlay.isVisible(), timeout=10000)
-        assert window.flash_overlay.flashes == 1  # the noise event did not flash
+        # After blinking it stays, naming the alert and its time, until clicked.
+        overlay = window.flash_overlay
+        harness.qtbot.waitUntil(lambda: overlay.holding, timeout=10000)
+        assert overlay.text().startswith("tone 1k at ") and "click to dismiss" in overlay.text()
+        assert overlay.flashes == 1  # the noise event did not flash
+        from PySide6.QtCore import Qt
+
+        harness.qtbot.mouseClick(overlay, Qt.MouseButton.LeftButton)
+        assert not overlay.isVisible() and overlay.unacknowledged == []
     finally:
         server.close()
 
