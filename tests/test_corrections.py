@@ -264,6 +264,30 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     assert code == 2 and "reads as the existing label 'kettle'" in err
 
 
+def test_a_retrain_interrupted_by_ctrl_c_says_the_correction_is_kept_and_how_to_finish(
+        place_dirs, audio, capsys, monkeypatch):
+    import soundwatch.sounds.retrain as retrain
+
+    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
+                         audio["negatives"], "--model", audio["model"])
+    assert code == 0, err
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(retrain, "retrain_and_save", interrupted)
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
+                         "--model", audio["model"])
+    assert code == 130
+    assert "the correction is stored, but 'chime' not retrained yet" in err
+    assert "soundwatch sounds retrain 'chime'" in err
+    with EventStore(db, read_only=True) as store:
+        assert [row["label"] for row in store.corrections()] == ["chime"]
+
+
 def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(
         place_dirs, audio, capsys):
     db = place_dirs / "events.sqlite"

@@ -20,6 +20,7 @@ of the model's labels is a missed one of that label too, and may lower its thres
 from __future__ import annotations
 
 import logging
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,6 @@ def _correct(args, store, settings) -> int:
     from soundwatch.corrections.record import Labels, correct_event, mark_missed
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
-    from soundwatch.sounds.retrain import retrain_and_save
 
     classifier = Classifier(settings.model_path(args.model))
     sounds = _user_sounds()
@@ -136,8 +136,8 @@ def _correct(args, store, settings) -> int:
         result.update({"label_threshold": later.reason if later else None,
                        "label_threshold_on": later.threshold_on if later else None,
                        "label_threshold_change": later.change if later else None})
-    retrained = [] if args.no_retrain else [retrain_and_save(label, classifier, store)[1]
-                                            for label in sorted(done.to_retrain(labels))]
+    retrained = [] if args.no_retrain else _retrain_all(sorted(done.to_retrain(labels)),
+                                                        classifier, store)
     result["retrained"] = retrained
     result["history"] = history
     if args.json:
@@ -175,7 +175,6 @@ def _undo(args, store, settings) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
-    from soundwatch.sounds.retrain import retrain_and_save
 
     if (args.id is None) == (args.correction is None):
         raise SoundwatchError("say which correction to take back: `soundwatch events undo "
@@ -186,9 +185,8 @@ def _undo(args, store, settings) -> int:
                            model_version=classifier.metadata.model_version)
     row = done.correction
     user = {s.label for s in _user_sounds()}
-    retrained = [] if args.no_retrain else [
-        retrain_and_save(label, classifier, store)[1]
-        for label in sorted(done.labels & user)]
+    retrained = [] if args.no_retrain else _retrain_all(sorted(done.labels & user),
+                                                        classifier, store)
     if args.json:
         print(to_json({"undone": row["id"], "kind": row["kind"], "event": row["event_row"],
                        "event_label": row["event_label"], "label": row["label"],
@@ -209,6 +207,25 @@ def _undo(args, store, settings) -> int:
     for line in retrained:
         print(line)
     return 0
+
+
+def _retrain_all(labels: list[str], classifier, store) -> list[str]:
+    """Retrain each of the user's sounds in ``labels``; what happened, a line each. An
+    interruption (Ctrl-C) says that the correction is kept and how to finish."""
+    from soundwatch.sounds.retrain import retrain_and_save
+
+    lines = []
+    for index, label in enumerate(labels):
+        try:
+            lines.append(retrain_and_save(label, classifier, store)[1])
+        except KeyboardInterrupt:
+            left = labels[index:]
+            print("interrupted: the correction is stored, but "
+                  + ", ".join(map(repr, left)) + " not retrained yet: run "
+                  + "; ".join(f"`soundwatch sounds retrain {label!r} --db {store.path}`"
+                              for label in left), file=sys.stderr)
+            raise
+    return lines
 
 
 def _base(args, settings, classifier):
