@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile
+from conftest import write_config
 from model_factory import make_test_model
 
 from soundwatch.cli import main
@@ -324,6 +325,31 @@ def test_it_was_another_model_label_lowers_that_labels_threshold_on(
                          "--db", db, "--model", model, "--json")
     assert code == 0, err
     assert "1 missed event(s)" in json.loads(out)["threshold"]
+
+
+def test_it_was_a_label_that_was_found_there_already_is_no_miss(place_dirs, model, tmp_path,
+                                                               capsys):
+    """A relabel to the label of another event over the same moment: that label did not
+    miss it (it was reported as a miss, 'too short, warm-up, an ignored label?')."""
+    db = place_dirs / "events.sqlite"
+    stream = noise_hiding_a_tone(tmp_path / "stream.wav")
+    write_config(place_dirs, "[detection.classes.tone_1k]\nthreshold_on = 0.5\n"
+                 "threshold_off = 0.3\n")
+    heard = listened(capsys, model, stream, db, "--clip-dir", place_dirs / "clips",
+                     "--speech", "keep")
+    assert sorted(heard) == ["noise", "tone_1k"]
+    with EventStore(db, read_only=True) as store:
+        noise, tone = (next(e for e in store.recent_events() if e.label == label)
+                       for label in ("noise", "tone_1k"))
+    code, out, err = run(capsys, "events", "relabel", noise.id, "tone_1k", "--db", db,
+                         "--model", model, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["found_by"] == tone.id and result["missed_peak"] is None
+    assert result["label_threshold"] is None  # tone_1k's threshold is not lowered
+    with EventStore(db, read_only=True) as store:
+        [row] = store.corrections("tone_1k")
+    assert row["label_peak"] is None
 
 
 def test_marking_the_same_moment_missed_again_replaces_the_first_mark(

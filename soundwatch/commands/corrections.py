@@ -130,7 +130,7 @@ def _correct(args, store, settings) -> int:
               "unrecovered": list(done.adjustment.unrecovered) if done.adjustment else [],
               "missed_peak": done.missed_peak.peak if done.missed_peak else None,
               "missed_peak_source": done.missed_peak.source if done.missed_peak else None,
-              "replaced": list(done.replaced)}
+              "replaced": list(done.replaced), "found_by": done.found_by}
     if done.kind == "relabel":  # the new label's own threshold, lowered when it can be
         later = done.label_adjustment
         result.update({"label_threshold": later.reason if later else None,
@@ -160,6 +160,9 @@ def _correct(args, store, settings) -> int:
     if done.missed_peak:
         print(done.missed_peak.describe(done.label, "the marked range" if done.kind ==
                                         "missed" else f"event {args.id}"))
+    if done.found_by is not None:
+        print(f"{done.label!r} was found there already (event {done.found_by}): not a miss "
+              "of it, so its threshold stays")
     if done.adjustment:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
     if done.label_adjustment:

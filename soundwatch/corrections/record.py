@@ -134,6 +134,7 @@ class Correction:
     label_adjustment: Adjustment | None = None
     replaced: tuple[int, ...] = ()
     earlier_labels: tuple[str, ...] = ()
+    found_by: int | None = None  # a relabel's LABEL already had this event there: no miss
 
     def to_retrain(self, labels: Labels) -> set[str]:
         """The sounds whose examples this correction changed: the user's sounds and new
@@ -214,8 +215,15 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
     if relearn:  # an unreadable adjustments file fails here, before anything is stored
         read_adjustments(adjustments_path)
     measured = None
+    # "it was LABEL" where an event of LABEL was already found is no miss of LABEL
+    found_by = None
+    if kind == "relabel" and true_label in labels.model:
+        found_by = next((other.id for other in store.iter_events(label=true_label)
+                         if other.session_id == event.session_id
+                         and other.start_time < event.end_time
+                         and other.end_time > event.start_time), None)
     if (kind == "relabel" and classifier is not None and true_label in labels.model
-            and (has_clip or audio is not None)):
+            and found_by is None and (has_clip or audio is not None)):
         measured = measure_peak(store.path, true_label, _utc(event.start_time),
                                 _utc(event.end_time), classifier, detection,
                                 clip if has_clip else audio)
@@ -243,7 +251,8 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         elif name == true_label and measured is not None:
             label_adjustment = found
     return Correction(correction_id, kind, event.label, true_label, example, adjustment,
-                      measured, label_adjustment, earlier_labels=tuple(sorted(before)))
+                      measured, label_adjustment, earlier_labels=tuple(sorted(before)),
+                      found_by=found_by)
 
 
 def mark_missed(store, label: str, start: datetime, end: datetime, labels: Labels,
