@@ -380,7 +380,6 @@ class EventStore:
         """
         started_at = started_at or datetime.now(timezone.utc)
         deadline = time.monotonic() + OPEN_WAIT_S
-        said = False
         while True:  # another process's lock is waited out, as when opening
             try:
                 with self._lock:

@@ -225,8 +225,9 @@ def test_a_lock_still_held_when_the_run_ends_is_waited_out(model, tmp_path):
 
 def test_a_database_locked_at_start_says_another_program_holds_it(tmp_path, monkeypatch,
                                                                   caplog):
-    import soundwatch.store as store_module
     from fault_env import hold_lock
+
+    import soundwatch.store as store_module
 
     path = tmp_path / "locked.sqlite"
     EventStore(path).close()

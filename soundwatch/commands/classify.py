@@ -54,7 +54,6 @@ def run(args) -> int:
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
     from soundwatch.sounds.apply import with_user_sounds
-
     from soundwatch.unusual.settings import UNUSUAL_LABEL
 
     settings = load_settings(args.config)

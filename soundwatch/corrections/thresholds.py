@@ -93,7 +93,6 @@ def default_adjustments_path() -> Path:
     """The default place's learnt thresholds: ``threshold_adjustments.json`` in the user
     data folder, beside the default database."""
     from soundwatch.config import user_data_dir
-
     from soundwatch.store import DEFAULT_DATABASE_NAME
 
     return adjustments_path_for(user_data_dir() / DEFAULT_DATABASE_NAME)
