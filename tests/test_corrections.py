@@ -288,6 +288,32 @@ def test_a_retrain_interrupted_by_ctrl_c_says_the_correction_is_kept_and_how_to_
         assert [row["label"] for row in store.corrections()] == ["chime"]
 
 
+def test_two_events_over_the_same_audio_are_one_example_of_a_new_sound(place_dirs, audio,
+                                                                       capsys, tmp_path):
+    from soundwatch.detect import Event
+
+    clip = tmp_path / "moment.wav"
+    signal = quiet(np.random.default_rng(2), 3.0)
+    place(signal, chime(np.random.default_rng(3)), 1.0)
+    soundfile.write(str(clip), signal, RATE)
+    db = place_dirs / "events.sqlite"
+    with EventStore(db) as store:
+        session = store.start_session("mic", str(audio["model"]), RATE)
+        for number, (label, start_s) in enumerate((("tone_1k", 5.0), ("tone_3k", 5.0),
+                                                   ("tone_1k", 20.0)), start=1):
+            store.add_event(Event(label, int(start_s * RATE), int((start_s + 2) * RATE),
+                                  0.9, 0.8, RATE, number), session, clip_path=str(clip))
+        ids = [e.id for e in sorted(store.recent_events(), key=lambda e: e.start_s)]
+    lines = []
+    for event_id in ids:
+        code, out, err = run(capsys, "events", "relabel", event_id, "kettle", "--new",
+                             "--db", db, "--model", audio["model"])
+        assert code == 0, err
+        lines.append(out)
+    # three corrections, two moments: not yet the 3 examples a new sound needs
+    assert "'kettle' not retrained" in lines[-1] and "has 2 example(s)" in lines[-1], lines
+
+
 def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(
         place_dirs, audio, capsys):
     db = place_dirs / "events.sqlite"

@@ -224,8 +224,8 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
                          and other.end_time > event.start_time), None)
     if (kind == "relabel" and classifier is not None and true_label in labels.model
             and found_by is None and (has_clip or audio is not None)):
-        measured = measure_peak(store.path, true_label, _utc(event.start_time),
-                                _utc(event.end_time), classifier, detection,
+        measured = measure_peak(store.path, true_label, stored_utc(event.start_time),
+                                stored_utc(event.end_time), classifier, detection,
                                 clip if has_clip else audio)
     folder = examples_dir(store.path)
     name_key = example_key(store.path, f"e{row_id}")
@@ -341,7 +341,7 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
     # its audio (there is no command to delete a mark), so refusing would leave no fix.
     same = [row["id"] for row in store.corrections(label)
             if row["kind"] == "missed" and row["label"] == label
-            and same_moment(start, end, _utc(row["start_time"]), _utc(row["end_time"]))]
+            and same_moment(start, end, stored_utc(row["start_time"]), stored_utc(row["end_time"]))]
     correction_id, replaced = _store(store, example, lambda: store.add_correction(
         "missed", start_iso, end_iso, label=label, peak=measured.peak if measured else None,
         example_path=str(example), replaces=tuple(same)))
@@ -472,13 +472,13 @@ def _learn(store, label: str, detection: DetectorSettings, model_version: str,
     after = max([after] + [row["id"] for row in rows
                            if row["kind"] == "reset" and row["event_label"] == label])
     rows = [row for row in rows if row["id"] > after]
-    marks = [(_utc(row["start_time"]), _utc(row["end_time"])) for row in rows
+    marks = [(stored_utc(row["start_time"]), stored_utc(row["end_time"])) for row in rows
              if row["kind"] == "missed" and row["label"] == label]
     for row in rows:
         if (row["kind"] == "relabel" and row["label"] == label
                 and row.get("label_peak") is not None):
             # "it was LABEL": LABEL missed it; once only when also marked missed there
-            moment = (_utc(row["start_time"]), _utc(row["end_time"]))
+            moment = (stored_utc(row["start_time"]), stored_utc(row["end_time"]))
             if not any(same_moment(*moment, *mark) for mark in marks):
                 missed.append(float(row["label_peak"]))
             continue
@@ -558,6 +558,6 @@ def example_rows(store, label: str) -> tuple[list[dict], list[dict]]:
     return positives, negatives
 
 
-def _utc(iso: str) -> datetime:
+def stored_utc(iso: str) -> datetime:
     """An aware datetime of a stored UTC ISO-8601 time."""
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))

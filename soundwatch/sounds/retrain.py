@@ -288,6 +288,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
                     len(missing), label, missing[0])
         positive_rows = [row for row in positive_rows if row["example_path"] not in missing]
         negative_rows = [row for row in negative_rows if row["example_path"] not in missing]
+    positive_rows = distinct_moments(positive_rows)
     kept = load_kept(label, version, dim)
     original = len((current.info if current else {}).get("examples", [])) if kept else 0
     if original + len(positive_rows) < MIN_EXAMPLES:
@@ -409,6 +410,21 @@ UNUSUAL_NOT_RETRAINED = (
     "learns what is normal here by itself as it listens (a sound heard often enough stops "
     "being unusual). To make it fire less, raise `[unusual] distance_ratio` in the config "
     "file (fewer, stranger sounds); to learn the place afresh: `soundwatch unusual reset`")
+
+
+def distinct_moments(rows: list[dict]) -> list[dict]:
+    """Correction rows (oldest first) with one per moment: two events over the same
+    audio (a clock alarm and a telephone ring at once, both said to be this sound) are
+    one example, not two (the newer row is kept)."""
+    from soundwatch.corrections.record import same_moment, stored_utc
+
+    kept: list[dict] = []
+    for row in rows:
+        moment = (stored_utc(row["start_time"]), stored_utc(row["end_time"]))
+        kept = [k for k in kept if not same_moment(*moment, stored_utc(k["start_time"]),
+                                                   stored_utc(k["end_time"]))]
+        kept.append(row)
+    return kept
 
 
 def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, str]:
