@@ -652,6 +652,14 @@ class EventStore:
         return {r["channel"]: {"pending": int(r["pending"]), "delivered": int(r["delivered"]),
                                "last_error": r["last_error"]} for r in rows}
 
+    def outbox_drop(self, channel: str) -> int:
+        """Delete ``channel``'s undelivered rows (a channel no longer configured);
+        returns how many."""
+        with self._lock:
+            return self._in_transaction(lambda: self._db.execute(
+                "DELETE FROM outbox WHERE channel = ? AND delivered_at IS NULL",
+                (channel,)).rowcount)
+
     def outbox_prune(self, older_than: timedelta) -> int:
         """Delete delivered rows delivered more than ``older_than`` ago; returns how many."""
         cutoff = _iso(datetime.now(timezone.utc) - older_than)

@@ -230,3 +230,34 @@ def test_rows_the_database_cannot_take_go_out_from_memory_once(tmp_path):
         delivery.stop(1.0)
         assert channel.received == [0, 1, 2, 3, 4, 9]
         assert store.outbox_status()["test"]["pending"] == 0
+
+
+def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tmp_path,
+                                                                             capsys):
+    from soundwatch.alerts.apprise_channel import apprise_channel_name
+    from soundwatch.cli import main
+
+    old_url, new_url = "json://127.0.0.1:9/typo", "json://127.0.0.1:9/fixed"
+    old = apprise_channel_name(old_url)
+    db = tmp_path / "e.sqlite"
+    with EventStore(db) as store:
+        store.add_outbox(rows(2, old) + rows(1, "webhook"))
+    config = tmp_path / "c.toml"
+    config.write_text(f'[alerts.apprise]\nurls = ["{new_url}"]\n'
+                      '[alerts.webhook]\nurl = "http://127.0.0.1:9/hook"\n')
+    assert main(["events", "outbox", "--db", str(db), "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"`soundwatch events outbox --drop {old}`" in out  # the corrected URL's old rows
+    assert "webhook" in out
+    assert main(["events", "outbox", "--db", str(db), "--config", str(config),
+                 "--drop", "webhook"]) == 2
+    assert "webhook is configured now" in capsys.readouterr().err
+    assert main(["events", "outbox", "--db", str(db), "--config", str(config),
+                 "--drop", old]) == 0
+    assert "dropped 2 alert(s)" in capsys.readouterr().out
+    with EventStore(db, read_only=True) as store:
+        assert {name: info["pending"] for name, info in store.outbox_status().items()} == {
+            "webhook": 1}
+    assert main(["events", "outbox", "--db", str(db), "--config", str(config),
+                 "--drop", old]) == 2
+    assert "no alerts wait for channel" in capsys.readouterr().err

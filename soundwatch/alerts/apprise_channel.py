@@ -11,6 +11,13 @@ from soundwatch.alerts.text import alert_text
 from soundwatch.errors import SoundwatchError
 
 
+def apprise_channel_name(url: str) -> str:
+    """The outbox channel of an Apprise ``url``: ``apprise:`` and 8 hex digits of its
+    SHA-256. It identifies the target across restarts without storing the URL (it may
+    hold a token) in the outbox."""
+    return "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:8]
+
+
 class AppriseChannel(Channel):
     """Sends each alert as a title and a body to one Apprise ``url``.
 
@@ -39,9 +46,7 @@ class AppriseChannel(Channel):
                 "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
                 "formats are listed at https://github.com/caronc/apprise/wiki"
             )
-        # The name identifies the target across restarts without storing the URL (it may
-        # hold a token) in the outbox.
-        self.name = "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:8]
+        self.name = apprise_channel_name(url)
 
     def send(self, kind: str, payload: dict) -> None:
         title, body = alert_text(kind, payload)

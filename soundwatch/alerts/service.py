@@ -28,7 +28,18 @@ def warn_of_waiting_alerts(store, configured: set[str]) -> None:
         return
     for name, count in waiting.items():
         log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
-                    "configured now: they go out when it is again", count, name)
+                    "configured now: they go out when it is again (`soundwatch events "
+                    "outbox --drop %s` drops them, e.g. after correcting a URL)",
+                    count, name, name)
+
+
+def configured_channels(settings: AlertSettings) -> list[str]:
+    """The outbox channel names ``settings`` delivers to (without building channels)."""
+    from soundwatch.alerts.apprise_channel import apprise_channel_name
+
+    return ([name for name, on in (("mqtt", settings.mqtt.url), ("webhook", settings.webhook.url),
+                                   ("desktop", settings.desktop.enabled)) if on]
+            + [apprise_channel_name(url) for url in settings.apprise.urls])
 
 
 class Alerts:

@@ -41,9 +41,10 @@ def add_parser(subparsers) -> None:
         else:
             sub.add_argument("--format", choices=("csv", "jsonl"), default="csv")
             sub.add_argument("-o", "--output", help="file to write (default: stdout)")
-    from soundwatch.commands import corrections
+    from soundwatch.commands import corrections, outbox
 
     corrections.add_parsers(actions)
+    outbox.add_parser(actions)
 
 
 def run(args) -> int:
@@ -55,7 +56,9 @@ def run(args) -> int:
     from soundwatch.times import parse_time
 
     correcting = args.events_action in corrections.ACTIONS
+    # corrections need the model's settings, the outbox the [alerts] channels
     settings = (load_settings(args.config) if args.config or not args.db or correcting
+                or args.events_action == "outbox"
                 else None)
     path = args.db or settings.database_path()
     from pathlib import Path
@@ -70,6 +73,10 @@ def run(args) -> int:
             f"no event database at {path}: run `soundwatch listen --headless` first, or "
             "pass --db PATH"
         )
+    if args.events_action == "outbox":
+        from soundwatch.commands import outbox
+
+        return outbox.run(args, path, settings)
     if correcting:
         return corrections.run(args, path, settings)
     if args.events_action == "list" and not 0 <= args.limit <= MAX_LIMIT:

@@ -1,0 +1,60 @@
+"""`soundwatch events outbox`: the alerts waiting to go out, per channel, and a way to drop
+those of a channel that is no longer configured (an Apprise URL corrected since).
+
+    soundwatch events outbox
+    soundwatch events outbox --drop apprise:d8b499eb
+"""
+
+from __future__ import annotations
+
+
+def add_parser(actions) -> None:
+    """Add the ``outbox`` action to `events`' subparsers."""
+    sub = actions.add_parser("outbox", help="alerts waiting to be delivered, per channel",
+                             description="Alerts waiting to be delivered, per channel; "
+                             "--drop deletes the waiting ones of a channel.")
+    sub.add_argument("--drop", metavar="CHANNEL",
+                     help="delete CHANNEL's undelivered alerts (a channel no longer "
+                     "configured; a configured one is refused)")
+    sub.add_argument("--json", action="store_true", help="one JSON object per channel")
+    sub.add_argument("--db", help="event database (default: events.sqlite in the user data "
+                     "dir, or [store] database in the config)")
+    sub.add_argument("--config", help="TOML settings file (database path, [alerts])")
+
+
+def run(args, path, settings) -> int:
+    """List the outbox of the database at ``path``, or drop a channel's waiting rows."""
+    from soundwatch.alerts.service import configured_channels
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.jsonout import to_json
+    from soundwatch.store import EventStore
+
+    configured = set(configured_channels(settings.alerts))
+    with EventStore(path, read_only=not args.drop) as store:
+        status = store.outbox_status()
+        if args.drop:
+            if args.drop in configured:
+                raise SoundwatchError(f"{args.drop} is configured now: its alerts go out "
+                                      "while soundwatch runs; take it out of [alerts] first")
+            if not status.get(args.drop, {}).get("pending"):
+                raise SoundwatchError(
+                    f"no alerts wait for channel {args.drop!r}; channels with waiting "
+                    "alerts: " + (", ".join(n for n, i in status.items() if i["pending"])
+                                  or "none"))
+            print(f"dropped {store.outbox_drop(args.drop)} alert(s) waiting for {args.drop}")
+            return 0
+    if args.json:
+        for name, info in status.items():
+            print(to_json({"channel": name, **info, "configured": name in configured}))
+        return 0
+    if not status:
+        print("the outbox is empty: no alert was queued in this database")
+        return 0
+    print(f"{'channel':<20} {'waiting':>7} {'delivered':>9}  last error")
+    for name, info in status.items():
+        note = "" if name in configured else (
+            f"  (not configured now; `soundwatch events outbox --drop {name}`)"
+            if info["pending"] else "  (not configured now)")
+        print(f"{name:<20} {info['pending']:>7} {info['delivered']:>9}  "
+              f"{info['last_error'] or '-'}{note}")
+    return 0
