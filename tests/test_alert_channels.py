@@ -471,3 +471,17 @@ def test_tls_to_a_plain_port_asks_whether_it_is_the_tls_port(model, short_file, 
                     f"mqtts://127.0.0.1:{broker.port}", env=env)
     assert result.returncode == 0, result.stderr
     assert "is this port the broker's TLS one?" in result.stderr, result.stderr
+
+
+def test_an_apprise_failure_is_one_error_with_apprises_reason_not_its_log_lines(caplog):
+    from soundwatch.alerts.apprise_channel import AppriseChannel
+    from soundwatch.alerts.outbox import ChannelError
+
+    channel = AppriseChannel(f"json://127.0.0.1:{free_port()}/nobody")
+    payload = {"label": "dog", "severity": "urgent", "node": "n", "peak": 0.9,
+               "start": "2024-05-01T12:00:00Z"}
+    with caplog.at_level("INFO"):
+        for _ in range(2):  # a retry
+            with pytest.raises(ChannelError, match="Connection error"):
+                channel.send("event_started", payload)
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]

@@ -54,10 +54,18 @@ class AppriseChannel(Channel):
         notify_type = {"urgent": types.FAILURE, "warning": types.WARNING}.get(
             payload.get("severity"), types.INFO)
         messages: list[str] = []
-        result = self._apprise.notify(
-            body=body, title=title, notify_type=notify_type,
-            log_callback=lambda entry, plugin: messages.append(str(
-                getattr(entry, "message", entry))))
+        # Apprise's own log lines would repeat on every retry; its words reach the user
+        # once, in the ChannelError (logged when the error changes).
+        apprise_log = logging.getLogger("apprise")
+        propagate = apprise_log.propagate
+        apprise_log.propagate = False  # its capture for log_callback still sees them
+        try:
+            result = self._apprise.notify(
+                body=body, title=title, notify_type=notify_type,
+                log_callback=lambda entry, plugin: messages.append(str(
+                    getattr(entry, "message", entry))))
+        finally:
+            apprise_log.propagate = propagate
         if not result:
             raise ChannelError(f"apprise {self.scheme}:// failed: "
                                + ("; ".join(messages[-3:]) or "no reason given"))
