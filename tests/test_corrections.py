@@ -98,6 +98,16 @@ def stored(capsys, db) -> list[dict]:
     return sorted(map(json.loads, out.splitlines()), key=lambda e: e["start_s"])
 
 
+def learn_chime_and_hear_a_faint_tone(capsys, audio, db, clips) -> dict:
+    """Learn the chime from its examples, replay the stream into ``db`` with clips in
+    ``clips``; the first faint 3 kHz tone's stored event."""
+    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
+                         audio["negatives"], "--model", audio["model"])
+    assert code == 0, err
+    listen(capsys, audio, db, "--clip-dir", clips, "--speech", "keep")
+    return next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+
+
 def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs, audio, capsys):
     db = place_dirs / "events.sqlite"
     clips = place_dirs / "clips"
@@ -268,12 +278,8 @@ def test_a_retrain_interrupted_by_ctrl_c_says_the_correction_is_kept_and_how_to_
         place_dirs, audio, capsys, monkeypatch):
     import soundwatch.sounds.retrain as retrain
 
-    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
-                         audio["negatives"], "--model", audio["model"])
-    assert code == 0, err
     db = place_dirs / "events.sqlite"
-    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
-    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    faint = learn_chime_and_hear_a_faint_tone(capsys, audio, db, place_dirs / "clips")
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -677,12 +683,8 @@ def test_sounds_retrain_reads_the_database_its_corrections_came_from(
         place_dirs, audio, capsys):
     """A sound corrected in a place's own database (not the default one) is retrained
     from that database again by a plain `sounds retrain NAME`."""
-    code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",
-                         audio["negatives"], "--model", audio["model"])
-    assert code == 0, err
     db = place_dirs / "garage.sqlite"
-    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
-    faint = next(e for e in stored(capsys, db) if e["label"] == "tone_3k")
+    faint = learn_chime_and_hear_a_faint_tone(capsys, audio, db, place_dirs / "clips")
     code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
                          "--model", audio["model"])
     assert code == 0, err
