@@ -178,8 +178,8 @@ class EventsTable(QTableView):
 
     clip_requested = Signal(object)  # EventRow: play its clip
     reveal_requested = Signal(object)  # EventRow: show its clip in the file manager
-    correction_requested = Signal(object, str)  # EventRow, "confirm" | "reject" | "relabel"
-    #                                               | "undo"
+    # EventRow, and "confirm" | "reject" | "relabel" | "undo" (take its correction back)
+    correction_requested = Signal(object, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
