@@ -334,3 +334,30 @@ def test_the_room_guard_keeps_a_confirmed_clip_from_teaching_the_fan_around_it(
     _, events = detect_stream(stream, learnt, settings)
     assert [any(e.start_s < at_s + 1.2 and e.end_s > at_s for e in events)
             for at_s in onsets_s] == [True] * 3 and len(events) == 3, events
+
+
+def test_the_place_rate_keeps_the_sound_off_most_of_the_places_own_recording():
+    """Thousands of generic windows barely move a pooled quantile: a room's own windows
+    that look like the sound would reach the threshold. place_rate bounds them too."""
+    rng = np.random.default_rng(4)
+    dim = 32
+    sound = 2.0 * rng.normal(0, 1, dim)
+    positives = sound + rng.normal(0, 1, (40, dim))
+    generic = rng.normal(0, 1, (3000, dim))
+    room = 0.4 * sound + rng.normal(0, 1, (300, dim))  # a room that sounds a bit like it
+    negatives = np.concatenate([generic, room])
+    in_place = np.zeros(len(negatives), bool)
+    in_place[len(generic):] = True
+
+    def firing_share(head) -> float:
+        return float(np.mean(head.logits(room) >= head.threshold_logit))
+
+    pooled = fit_head(positives, negatives, negative_rate=0.03)
+    bounded = fit_head(positives, negatives, negative_rate=0.03, place=in_place,
+                       place_rate=0.01)
+    assert firing_share(pooled) > 0.1  # the pooled rate let much of the room through
+    assert firing_share(bounded) <= 0.03  # held-out room windows: about 1 in 100
+    assert bounded.threshold_logit > pooled.threshold_logit
+    # the sound itself is still mostly heard (all of it without the bound: the cost)
+    assert np.mean(bounded.logits(sound + rng.normal(0, 1, (40, dim)))
+                   >= bounded.threshold_logit) > 0.7

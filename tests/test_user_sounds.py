@@ -120,9 +120,11 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def learn_chime(capsys, recordings, label: str = "chime", examples: str = "examples") -> dict:
-    code, out, err = run(capsys, "learn", label, *recordings[examples], "--negatives",
-                         recordings["negatives"], "--json")
+def learn_chime(capsys, recordings, label: str = "chime", examples: str = "examples",
+                negatives: bool = True) -> dict:
+    code, out, err = run(capsys, "learn", label, *recordings[examples],
+                         *(["--negatives", recordings["negatives"]] if negatives else []),
+                         "--json")
     assert code == 0, err
     return json.loads(out)
 
@@ -761,3 +763,24 @@ def test_removing_a_sound_the_config_names_says_where(data_dir, recordings, caps
     code, out, err = run(capsys, "sounds", "remove", "chime")
     assert code == 0 and "removed 'chime'" in out
     assert "still names 'chime' in [detection] watch, [detection.classes.\"chime\"]" in err
+
+
+def test_the_places_own_recording_bounds_the_threshold_at_learning_and_retraining(
+        data_dir, recordings, capsys):
+    from soundwatch.model import Classifier, default_model_path
+    from soundwatch.sounds.head import PLACE_RATE_AT_THRESHOLD
+    from soundwatch.sounds.retrain import load_kept
+
+    info = learn_chime(capsys, recordings)
+    assert info["place_rate"] == PLACE_RATE_AT_THRESHOLD
+    classifier = Classifier(default_model_path(), threads=1)
+    kept = load_kept("chime", classifier.embedding_version, 1024)
+    assert 0 < kept.place_windows <= len(kept.own_negatives)  # the negatives file's windows
+    code, out, err = run(capsys, "sounds", "retrain", "chime")
+    assert code == 0, err
+    sound = json.loads((data_dir / "sounds.json").read_text())["sounds"][0]
+    assert sound["info"]["place_rate"] == PLACE_RATE_AT_THRESHOLD
+    # learnt without a recording of the place: no such bound
+    info = learn_chime(capsys, recordings, label="door chime", examples="low_examples",
+                       negatives=False)
+    assert info["place_rate"] is None

@@ -24,6 +24,14 @@ LEARNING_RATE = 0.5
 # found 40 % of the tuning sounds in noise at 6 false events per hour (1 in 100: 29 % at
 # 4.4); the earlier method (1 in 1000, neither of those) found 21 % at 19 per hour.
 NEGATIVE_RATE_AT_THRESHOLD = 0.03
+# At most this share of the place's own recording (learn --negatives, the window's recent
+# audio) may reach the threshold too (fit_head's place_rate). Chosen on the tuning classes
+# with 65 s of the household recordings as the place (benchmarks/place_rate_tune.json):
+# their false events in that household noise fell from 4.8 to 0 per hour (the keyboard
+# fired 24 times an hour on an exercise bike) and on speech, music and ambient noise from
+# 6.8 to 6.4, for 39.3 -> 35.3 % recall (all of it the keyboard's, in that noise); 0.03
+# changed nothing, 0 the same as 0.01.
+PLACE_RATE_AT_THRESHOLD: float | None = 0.01
 # The threshold is calibrated on negatives the weights were not fitted on (a threshold
 # set on the fitting windows is too low: the head has learnt those by heart). Blocks of
 # consecutive windows (often from one recording) go to one side or the other; every
@@ -84,7 +92,8 @@ def calibration_split(n_windows: int) -> np.ndarray:
 def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True,
              negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
              hard_negatives: np.ndarray | None = None,
-             calibratable: np.ndarray | None = None) -> Head:
+             calibratable: np.ndarray | None = None,
+             place: np.ndarray | None = None, place_rate: float | None = None) -> Head:
     """Fit a class-balanced, L2-penalised logistic regression and calibrate its threshold.
 
     Args:
@@ -101,10 +110,19 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
         calibratable: (n_neg,) bool, False for negatives that are only fitted, never
             held out to calibrate: synthesised sounds, whose rate says nothing about
             ordinary audio (see :mod:`.negatives`); None: all may calibrate.
+        place: (n_neg,) bool, True for the place's own recording (``learn
+            --negatives``, the window's recent audio): the room as it sounds without
+            the sound.
+        place_rate: with ``place``, also at most this share of the place's own
+            calibration windows may reach the threshold: among thousands of generic
+            windows a room's few hundred barely move a pooled quantile, so a sound could
+            fire on much of that very room's noise. None: the pooled rate alone.
 
     Returns:
         :class:`Head` whose threshold is the (1 - ``negative_rate``) quantile of the
-        calibration negatives' logits, but never below the decision boundary (logit 0).
+        calibration negatives' logits (and, with ``place_rate``, at least the
+        (1 - ``place_rate``) quantile of the place's), but never below the decision
+        boundary (logit 0).
     """
     eligible = (np.ones(len(negatives), bool) if calibratable is None
                 else np.asarray(calibratable, bool))
@@ -116,6 +134,8 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
         calibrate[np.flatnonzero(eligible)] = calibration_split(int(eligible.sum()))
     calibration = negatives[calibrate if calibrate.any() else
                             (eligible if eligible.any() else slice(None))]
+    own = np.zeros(len(negatives), bool) if place is None else np.asarray(place, bool)
+    place_calibration = negatives[own & calibrate if (own & calibrate).any() else own]
     negatives = negatives[~calibrate]
     hard = np.zeros((0, positives.shape[1])) if hard_negatives is None else hard_negatives
     x = np.concatenate([normalise(positives), normalise(negatives), normalise(hard)])
@@ -143,4 +163,8 @@ def fit_head(positives: np.ndarray, negatives: np.ndarray, held_out: bool = True
     bias = b - float(weights @ mean)
     negative_logits = normalise(calibration) @ weights + bias
     threshold = float(np.quantile(negative_logits, 1.0 - negative_rate, method="higher"))
+    if place_rate is not None and len(place_calibration):
+        place_logits = normalise(place_calibration) @ weights + bias
+        threshold = max(threshold, float(np.quantile(place_logits, 1.0 - place_rate,
+                                                     method="higher")))
     return Head(weights=weights, bias=float(bias), threshold_logit=max(threshold, 0.0))

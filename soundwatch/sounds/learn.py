@@ -28,7 +28,11 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.augment import noisy_copies, place_copies
-from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, fit_head
+from soundwatch.sounds.head import (
+    NEGATIVE_RATE_AT_THRESHOLD,
+    PLACE_RATE_AT_THRESHOLD,
+    fit_head,
+)
 from soundwatch.sounds.library import (
     UserSound,
     check_label,
@@ -284,7 +288,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 min_duration_s: float | None = LEARNT_MIN_DURATION_S,
                 negative_rate: float = NEGATIVE_RATE_AT_THRESHOLD,
                 place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
-                other_sounds: Mapping[str, np.ndarray] | None = None) -> UserSound:
+                other_sounds: Mapping[str, np.ndarray] | None = None,
+                place_rate: float | None = PLACE_RATE_AT_THRESHOLD) -> UserSound:
     """Learn ``label`` from ``examples``.
 
     Args:
@@ -305,7 +310,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         held_out_calibration: see :func:`~soundwatch.sounds.head.fit_head`.
         min_duration_s: the sound's own detector ``min_duration_s`` (None: the
             detector-wide value).
-        negative_rate: see :func:`~soundwatch.sounds.head.fit_head`.
+        negative_rate, place_rate: see :func:`~soundwatch.sounds.head.fit_head`
+            (``place_rate`` bounds the share of ``negatives``' own windows at or above
+            the threshold).
         place_snrs_db: SNRs at which each example is also mixed into excerpts of the
             ``negatives`` audio (:func:`~soundwatch.sounds.augment.place_copies`).
         other_sounds: {label: (k_i, dim) float32 windows} the user's other sounds were
@@ -361,16 +368,21 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     calibratable = np.ones(len(negative), bool)
     if generic is not None:
         calibratable[:n_generic] = generic.calibrate
+    in_place = np.zeros(len(negative), bool)
+    in_place[n_generic:n_generic + own_windows] = True  # the place's recordings'
+    bounds = {"place": in_place, "place_rate": place_rate}
     other_sounds = {name: np.asarray(o, np.float32).reshape(-1, dim)
                     for name, o in (other_sounds or {}).items()}
     others = np.concatenate([np.zeros((0, dim), np.float32), *other_sounds.values()])
+
     def leave_one_out(hard_negatives: np.ndarray) -> list[str]:
         """The examples a head learnt from the others does not recognise."""
         missed = []
         for held_out in range(len(positives)):
             rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
             head = fit_head(rest, negative, held_out_calibration, negative_rate,
-                            hard_negatives=hard_negatives, calibratable=calibratable)
+                            hard_negatives=hard_negatives, calibratable=calibratable,
+                            **bounds)
             if head.logits(windows[held_out].clean).max() < head.threshold_logit:
                 missed.append(Path(examples[held_out]).name)
         return missed
@@ -384,7 +396,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         alone = leave_one_out(np.zeros((0, dim), np.float32))
         if 1 - len(alone) / len(positives) >= MIN_LEAVE_ONE_OUT_RECALL:
             head = fit_head(np.concatenate(positives), negative, held_out_calibration,
-                            negative_rate, calibratable=calibratable)
+                            negative_rate, calibratable=calibratable, **bounds)
             share = {name: float(np.mean(head.logits(o) >= head.threshold_logit))
                      for name, o in other_sounds.items() if len(o)}
             name = max(share, key=share.get)
@@ -405,7 +417,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     positives += [w.placed for w in windows]
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
-                    hard_negatives=others, calibratable=calibratable)
+                    hard_negatives=others, calibratable=calibratable, **bounds)
     for name, other in other_sounds.items():
         if len(other) and np.mean(head.logits(other) >= head.threshold_logit) >= SAME_SOUND_SHARE:
             raise SoundwatchError(
@@ -416,7 +428,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 f"examples of {label!r} that sound different")
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
-        kept["own_negatives"] = own_negatives
+        kept["own_negatives"] = own_negatives  # the place's windows first
+        kept["place_windows"] = own_windows
         kept["example_audio"] = [signal[:int(KEPT_EXAMPLE_S * classifier.sample_rate_hz)]
                                  for signal in signals]
     info = {"examples": [str(Path(p).name) for p in examples],
@@ -431,6 +444,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "augment_snrs_db": list(snrs_db),
             "place_snrs_db": list(place_snrs_db) if placed else [],
             "negative_rate": negative_rate,
+            "place_rate": place_rate if own_windows else None,
             "learn_s": round(time.perf_counter() - started, 2),
             "learnt_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,

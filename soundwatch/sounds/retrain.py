@@ -109,6 +109,7 @@ class Kept(NamedTuple):
     positives: np.ndarray  # (k, dim) float32 windows of the sound
     own_negatives: np.ndarray  # (m, dim) float32 windows of the place (and added noise)
     example_audio: list[np.ndarray]  # each example's audio, (n_i,) float32; [] if none kept
+    place_windows: int = 0  # own_negatives' first rows that are the place's recording
 
 
 def save_kept(label: str, kept: dict, model_version: str) -> Path:
@@ -131,7 +132,8 @@ def save_kept(label: str, kept: dict, model_version: str) -> Path:
                 own_negatives=kept["own_negatives"].astype(np.float16),
                 example_audio=np.concatenate([np.zeros(0, np.float16)] + [
                     np.asarray(a, np.float16) for a in audio]),
-                example_lengths=np.array([len(a) for a in audio], np.int64))
+                example_lengths=np.array([len(a) for a in audio], np.int64),
+                place_windows=np.int64(kept.get("place_windows", 0)))
     except OSError as exc:
         raise SoundwatchError(f"cannot keep the examples of {label!r} in {path}: {exc}. "
                               "Check the folder's permissions and free space.") from exc
@@ -233,6 +235,8 @@ def load_kept(label: str, model_version: str, dim: int) -> Kept | None:
                      if "example_audio" in data.files else np.zeros(0, np.float32))
             lengths = (np.asarray(data["example_lengths"], np.int64)
                        if "example_lengths" in data.files else np.zeros(0, np.int64))
+            place_windows = (int(data["place_windows"]) if "place_windows" in data.files
+                             else 0)
     except DAMAGED as exc:
         log.warning("the examples %r was learnt from, in %s, cannot be read (%s: %s): it is "
                     "retrained from its corrections only; learn it again to mend it", label,
@@ -242,7 +246,8 @@ def load_kept(label: str, model_version: str, dim: int) -> Kept | None:
         return None
     examples = (np.split(audio, np.cumsum(lengths)[:-1])
                 if len(lengths) and lengths.sum() == len(audio) and (lengths > 0).all() else [])
-    return Kept(positives, negatives.reshape(-1, dim), examples)
+    return Kept(positives, negatives.reshape(-1, dim), examples,
+                min(place_windows, len(negatives.reshape(-1, dim))))
 
 
 def other_sounds_windows(labels, classifier) -> dict[str, np.ndarray]:
@@ -318,6 +323,9 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     # the place's audio, see soundwatch.sounds.learn.PLACE_NEGATIVE_RATE).
     rate = (current.info if current and kept else {}).get("negative_rate",
                                                            NEGATIVE_RATE_AT_THRESHOLD)
+    # ... and at most this share of the place's own recording (None: learnt without one,
+    # or by an older soundwatch)
+    place_rate = (current.info if current and kept else {}).get("place_rate")
     # the place's false alarms and the user's other sounds: what it must not be
     other_windows = other_sounds_windows([o for o in others if o != label], classifier)
 
@@ -334,17 +342,21 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
             positives.append(np.concatenate([windows.clean, windows.noisy]))
             negatives.append(windows.noise)  # the noise of its noisy copies
             rooms.append(windows.room)
+        own_start = sum(len(n) for n in negatives)
         negatives.append(own)
-        calibratable = np.ones(sum(len(n) for n in negatives), bool)
+        calibratable = np.ones(own_start + len(own), bool)
         if generic is not None:
             calibratable[:len(generic.embedding)] = generic.calibrate
+        in_place = np.zeros(len(calibratable), bool)
+        in_place[own_start:own_start + (kept.place_windows if kept else 0)] = True
         positives = np.concatenate(positives + placed)
         negatives = np.concatenate(negatives)
         hard_parts = rejected + (rooms if in_room else []) + list(other_windows.values())
         hard = np.concatenate(hard_parts) if hard_parts else None
         if len(negatives):
             head = fit_head(positives, negatives, negative_rate=rate, hard_negatives=hard,
-                            calibratable=calibratable)
+                            calibratable=calibratable, place=in_place,
+                            place_rate=place_rate)
         else:  # a model without generic negatives: these are all there is
             head = fit_head(positives, hard, negative_rate=rate)
         return (raise_above_rejected(head, positives, rejected), positives, negatives,
