@@ -609,7 +609,15 @@ class EventStore:
             return row_id
 
         with self._lock:
-            row_id = self._in_transaction(work)
+            try:
+                row_id = self._in_transaction(work)
+            except BaseException:
+                # rolled back: that id was never this event's (a later row may take it),
+                # and these rows may still go out from memory (OutboxDelivery.hold)
+                for row in rows:
+                    if "db_id" in row.payload:
+                        row.payload["db_id"] = None
+                raise
         _stored(rows)
         return row_id
 
