@@ -294,22 +294,52 @@ def test_a_retrain_interrupted_by_ctrl_c_says_the_correction_is_kept_and_how_to_
         assert [row["label"] for row in store.corrections()] == ["chime"]
 
 
-def test_two_events_over_the_same_audio_are_one_example_of_a_new_sound(place_dirs, audio,
-                                                                       capsys, tmp_path):
+def chime_events(db, audio, tmp_path, moments) -> list[int]:
+    """Events (label, start s) stored in ``db``, each 2 s long with a chime clip; their
+    ids in time order."""
     from soundwatch.detect import Event
 
-    clip = tmp_path / "moment.wav"
-    signal = quiet(np.random.default_rng(2), 3.0)
-    place(signal, chime(np.random.default_rng(3)), 1.0)
-    soundfile.write(str(clip), signal, RATE)
-    db = place_dirs / "events.sqlite"
     with EventStore(db) as store:
         session = store.start_session("mic", str(audio["model"]), RATE)
-        for number, (label, start_s) in enumerate((("tone_1k", 5.0), ("tone_3k", 5.0),
-                                                   ("tone_1k", 20.0)), start=1):
+        for number, (label, start_s) in enumerate(moments, start=1):
+            clip = tmp_path / f"moment{number}.wav"
+            signal = quiet(np.random.default_rng(number), 3.0)
+            place(signal, chime(np.random.default_rng(10 + number)), 1.0)
+            soundfile.write(str(clip), signal, RATE)
             store.add_event(Event(label, int(start_s * RATE), int((start_s + 2) * RATE),
                                   0.9, 0.8, RATE, number), session, clip_path=str(clip))
-        ids = [e.id for e in sorted(store.recent_events(), key=lambda e: e.start_s)]
+        return [e.id for e in sorted(store.recent_events(), key=lambda e: e.start_s)]
+
+
+def test_undoing_an_example_of_a_sound_learnt_from_corrections_alone_unlearns_it(
+        place_dirs, audio, capsys, tmp_path):
+    db = place_dirs / "events.sqlite"
+    ids = chime_events(db, audio, tmp_path, [("tone_1k", 5.0), ("tone_3k", 15.0),
+                                             ("tone_1k", 25.0)])
+    for event_id in ids:
+        code, out, err = run(capsys, "events", "relabel", event_id, "kettle", "--new",
+                             "--db", db, "--model", audio["model"])
+        assert code == 0, err
+    assert "'kettle' learnt" in out or "'kettle' retrained" in out, out
+    assert [s["label"] for s in json.loads((place_dirs / "data" / "sounds.json")
+                                            .read_text())["sounds"]] == ["kettle"]
+    code, out, err = run(capsys, "events", "undo", ids[0], "--db", db, "--model",
+                         audio["model"])
+    assert code == 0 and "no longer one of your sounds" in out, (out, err)
+    assert json.loads((place_dirs / "data" / "sounds.json").read_text())["sounds"] == []
+    # its other two corrections stay, and a third learns it again
+    code, out, err = run(capsys, "events", "relabel", ids[0], "kettle", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "not retrained" not in out, out
+    code, _, err = run(capsys, "events", "undo", ids[0], "--correction", 3, "--db", db)
+    assert code == 2 and "not both" in err
+
+
+def test_two_events_over_the_same_audio_are_one_example_of_a_new_sound(place_dirs, audio,
+                                                                       capsys, tmp_path):
+    db = place_dirs / "events.sqlite"
+    ids = chime_events(db, audio, tmp_path, [("tone_1k", 5.0), ("tone_3k", 5.0),
+                                             ("tone_1k", 20.0)])
     lines = []
     for event_id in ids:
         code, out, err = run(capsys, "events", "relabel", event_id, "kettle", "--new",

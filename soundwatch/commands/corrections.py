@@ -180,8 +180,10 @@ def _undo(args, store, settings) -> int:
     from soundwatch.model import Classifier
 
     if (args.id is None) == (args.correction is None):
-        raise SoundwatchError("say which correction to take back: `soundwatch events undo "
-                              "EVENT_ID` (an event's), or `--correction ID` (a missed mark's)")
+        raise SoundwatchError(("give the event's id or --correction, not both: "
+                               if args.id is not None else "say which correction to take "
+                               "back: ") + "`soundwatch events undo EVENT_ID` (an event's), "
+                              "or `--correction ID` (a missed mark's)")
     classifier = Classifier(settings.model_path(args.model))
     done = undo_correction(store, classifier.labels, _base(args, settings, classifier),
                            event_row=args.id, correction_id=args.correction,
@@ -189,7 +191,7 @@ def _undo(args, store, settings) -> int:
     row = done.correction
     user = {s.label for s in _user_sounds()}
     retrained = [] if args.no_retrain else _retrain_all(sorted(done.labels & user),
-                                                        classifier, store)
+                                                        classifier, store, undone=True)
     if args.json:
         print(to_json({"undone": row["id"], "kind": row["kind"], "event": row["event_row"],
                        "event_label": row["event_label"], "label": row["label"],
@@ -212,15 +214,17 @@ def _undo(args, store, settings) -> int:
     return 0
 
 
-def _retrain_all(labels: list[str], classifier, store) -> list[str]:
-    """Retrain each of the user's sounds in ``labels``; what happened, a line each. An
-    interruption (Ctrl-C) says that the correction is kept and how to finish."""
-    from soundwatch.sounds.retrain import retrain_and_save
+def _retrain_all(labels: list[str], classifier, store, undone: bool = False) -> list[str]:
+    """Retrain each of the user's sounds in ``labels`` (``undone``: after a correction
+    was taken back); what happened, a line each. An interruption (Ctrl-C) says that the
+    correction is kept and how to finish."""
+    from soundwatch.sounds.retrain import retrain_after_undo, retrain_and_save
 
     lines = []
     for index, label in enumerate(labels):
         try:
-            lines.append(retrain_and_save(label, classifier, store)[1])
+            retrain = retrain_after_undo if undone else retrain_and_save
+            lines.append(retrain(label, classifier, store)[1])
         except KeyboardInterrupt:
             left = labels[index:]
             print("interrupted: the correction is stored, but "

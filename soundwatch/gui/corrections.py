@@ -123,7 +123,7 @@ class CorrectionsController:
                                          "no learnt threshold now."))
         if done.adjustments:
             self.session.apply_settings(self.session.settings)
-        lines += self._retrain(done.labels & set(labels.user))
+        lines += self._retrain(done.labels & set(labels.user), undone=True)
         self.show_counts()
         return self._say(" ".join(lines))
 
@@ -231,15 +231,17 @@ class CorrectionsController:
         text = text.strip()
         return text if ok and text else None
 
-    def _retrain(self, labels: set[str]) -> list[str]:
-        """Retrain the user's sounds among ``labels``; a running one scores with its new
-        head from the next window."""
-        from soundwatch.sounds.retrain import retrain_and_save
+    def _retrain(self, labels: set[str], undone: bool = False) -> list[str]:
+        """Retrain the user's sounds among ``labels`` (``undone``: after a correction was
+        taken back, see :func:`~soundwatch.sounds.retrain.retrain_after_undo`); a running
+        one scores with its new head from the next window."""
+        from soundwatch.sounds.retrain import retrain_after_undo, retrain_and_save
 
         classifier = self.session.classifier
+        retrain = retrain_after_undo if undone else retrain_and_save
         lines = []
         for label in sorted(labels):
-            sound, line = retrain_and_save(label, classifier, self.session.store)
+            sound, line = retrain(label, classifier, self.session.store)
             lines.append(line + ".")
             sounds = getattr(classifier, "sounds", None)
             if sound is not None and sounds is not None:

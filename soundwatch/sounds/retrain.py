@@ -458,6 +458,28 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
     return sound, f"{label!r} retrained {retrain_summary(label, sound.info['retrained'])}"
 
 
+def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None, str]:
+    """Retrain ``label`` after a correction of it was taken back, as
+    :func:`retrain_and_save` does (the sound, or None, and a line saying what happened). A sound learnt from corrections alone that now has fewer than
+    MIN_EXAMPLES is no longer one of the user's sounds (it would go on firing as learnt
+    from the example taken back); its corrections stay, and enough new ones learn it
+    again."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    sound, line = retrain_and_save(label, classifier, store)
+    if sound is not None:
+        return sound, line
+    sounds = read_sounds()
+    current = next((s for s in sounds if s.label == label), None)
+    if current is None or current.info.get("examples"):
+        return None, line  # learnt from recordings: it keeps what it was learnt from
+    write_sounds([s for s in sounds if s.label != label])
+    remove_kept(label)
+    return None, (f"{label!r} was learnt from corrections alone and now has fewer than the "
+            f"{MIN_EXAMPLES} examples that takes, so it is no longer one of your sounds "
+            f"(its corrections are kept: with {MIN_EXAMPLES} again it is learnt again)")
+
+
 def retrain_summary(label: str, info: dict) -> str:
     """What a retrain learnt from (``info``: a sound's ``info["retrained"]``), with what
     to do when rejected events would still fire."""
