@@ -68,6 +68,7 @@ def test_config_file_reads_rules_profiles_and_channels(tmp_path):
     ('[alerts.mqtt]\nack_timeout_s = nan\n', "mqtt.ack_timeout_s must be a finite number"),
     ('[alerts.mqtt]\nurl = "http://x"\n', "url must start with mqtt://"),
     ('[alerts.mqtt]\nurl = "mqtt://localhost:99999"\n', "url has a bad port"),
+    ('[alerts.rules.a]\nlabels = ["dog"]\nmin_duration_s = 25\n', "could never fire"),
     ('[alerts]\nnode = "a/b"\n', "node must be"),
 ])
 def test_config_refuses_bad_alert_values_naming_the_key(tmp_path, text, needle):
