@@ -93,6 +93,17 @@ def test_decode_error_reads_as_one_sentence(tmp_path):
         load_audio(text)
     assert "does not exist" not in str(caught.value)
     assert "not audio in a format this reader knows" in str(caught.value)
+    # A FLAC whose header reads but whose first blocks are damaged: damaged, not a
+    # format to convert from.
+    flac = tmp_path / "start.flac"
+    soundfile.write(str(flac), (0.1 * np.random.default_rng(0).standard_normal(5 * RATE))
+                    .astype(np.float32), RATE)
+    data = bytearray(flac.read_bytes())
+    data[200:4200] = bytes(np.random.default_rng(1).integers(0, 256, 4000, np.uint8))
+    flac.write_bytes(bytes(data))
+    with pytest.raises(SoundwatchError) as caught:
+        load_audio(flac)
+    assert "is damaged" in str(caught.value) and "Supported formats" not in str(caught.value)
 
 
 # -- samples that are not numbers ---------------------------------------------------------

@@ -184,18 +184,27 @@ class AudioDecoder:
             finally:
                 reader.close()
             return
+        errors = (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError)
+        try:
+            file = soundfile.SoundFile(str(self.path))
+        except errors as exc:
+            raise decode_error(self.path, exc) from exc
         frames = 0
         try:
-            with soundfile.SoundFile(str(self.path)) as file:
+            with file:
                 while len(data := file.read(self.block_frames, dtype="float32",
                                             always_2d=True)):
                     frames += len(data)
                     yield data
-        except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        except errors as exc:
+            # Its header read, the audio is damaged (a bad block, a cut-off copy): what
+            # decoded is heard, and the rest is said to be missing.
             if not frames:
-                raise decode_error(self.path, exc) from exc
-            # Damaged part-way (a bad block, a cut-off copy): what decoded is heard, and
-            # the rest is said to be missing rather than the whole file refused.
+                raise SoundwatchError(
+                    f"{self.path} is damaged: its header reads as audio, but none of its "
+                    f"audio decodes ({str(exc).strip().rstrip('.')}). A tool that skips bad "
+                    f"blocks may save some of it, e.g. `ffmpeg -i '{self.path}' fixed.wav`"
+                ) from exc
             at_s = frames / self.file_rate_hz
             self.report.damaged_at_s = round(at_s, 3)
             self._warn(f"{self.path}: damaged after {at_s:.1f} s of its "
