@@ -91,3 +91,23 @@ def test_tray_state_text():
     assert state.kind == "alert" and "ALERT smoke_alarm" in state.tooltip
     assert "last: smoke_alarm at 14:03:22" in state.tooltip
     assert tray_state(True, [], "dog at 1").tooltip == "soundwatch: listening\nlast: dog at 1"
+
+
+def test_the_flash_follows_the_rules_minimum_duration_and_cooldown(harness, tmp_path):
+    """Only alerts the rules raise flash: a tone shorter than the rule's min_duration_s
+    does not, and a second one within the cooldown does not (they did: the flash
+    looked at the label's severity only)."""
+    scene = [("silence", 0.5), ("tone_1k", 1.5), ("silence", 2.0), ("tone_1k", 3.5),
+             ("silence", 2.0), ("tone_1k", 3.5), ("silence", 1.5)]
+    write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\nseverity = "urgent"\n'
+                 'min_duration_s = 2.5\ncooldown_s = 600\n'
+                 '[alerts.desktop]\nflash = true\n')
+    path, _ = write_scene(tmp_path / "scene.wav", scene)
+    window = harness.open("--file", str(path), "--fast")
+    rows = window.events_table.events.rows
+    harness.qtbot.waitUntil(lambda: not window.session.running and len(
+        [r for r in rows if not r.ongoing]) == 3, timeout=20000)
+    window.on_frame_tick()
+    # the first long tone only: 1.5 s < 2.5 s, and the second came within the cooldown
+    assert window.flash_overlay.flashes == 1
+    assert window.session.alerts.router.alerts_sent == 1

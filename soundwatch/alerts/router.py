@@ -26,9 +26,11 @@ Payload (a JSON object, the same for every channel)::
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,6 +49,17 @@ class ChannelRoute:
     name: str
     feed: bool = False
     quiet_hours: str | None = None
+
+
+RAISED_KEPT = 100  # alerts raised and not yet taken (take_raised) that are kept
+
+
+class RaisedAlert(NamedTuple):
+    """An alert the rules raised (its start): for the window's flash."""
+
+    event_id: int
+    label: str
+    severity: str
 
 
 @dataclass(eq=False)  # each row is itself: two alike alerts are still two
@@ -83,6 +96,7 @@ class AlertRouter:
         self.routes = list(routes)
         self._on_queued = on_queued
         self._on_held = on_held
+        self._raised: deque[RaisedAlert] = deque(maxlen=RAISED_KEPT)
         self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
@@ -136,7 +150,16 @@ class AlertRouter:
                 rows.append(OutboxRow(route.name, kind, key, payload))
         if decision is not None and kind == EVENT_STARTED:
             self.alerts_sent += 1
+            self._raised.append(RaisedAlert(event.event_id, event.label, decision.severity))
         return rows
+
+    def take_raised(self) -> list[RaisedAlert]:
+        """The alerts raised since the last call (any thread may call it): what the
+        rules let through, cooldowns, minimum durations and time profiles applied."""
+        taken = []
+        while self._raised:
+            taken.append(self._raised.popleft())
+        return taken
 
     def payload(self, kind: str, event: Event, decision: AlertDecision | None,
                 clip: str | None) -> dict:

@@ -582,21 +582,30 @@ class MainWindow(QMainWindow):
             self.events_table.events.add_or_update(
                 self._row_from_live(notice.event, notice.finished, batch.generation))
             self._alert_notice(notice.event, notice.finished)
+        self._flash_raised_alerts()
         if batch.stopped:
             self.events_table.events.end_running()
             self._stream_ended = True
 
     def _alert_notice(self, event, finished: bool) -> None:
-        """Tray state, and the flash for urgent alerts when it is on."""
+        """Tray state (the flash follows the alerts raised: _flash_raised_alerts)."""
         if finished:
             self.tray.event_ended(event.event_id)
             return
         severity = self.session.alert_severity(event.label)
         self.tray.event_started(event.event_id, event.label, severity is not None,
                                 time.strftime("%H:%M:%S"))
-        alerts = getattr(self.session.settings, "alerts", None)
-        if severity == "urgent" and alerts is not None and alerts.desktop.flash:
-            self.flash_overlay.flash(event.label.replace("_", " "))
+
+    def _flash_raised_alerts(self) -> None:
+        """Flash for the urgent alerts the rules raised (a label's severity alone would
+        ignore the rule's min_duration_s, cooldown and time profiles)."""
+        alerts = self.session.alerts
+        if alerts is None:
+            return
+        flash = alerts.settings.desktop.flash
+        for raised in alerts.router.take_raised():
+            if flash and raised.severity == "urgent":
+                self.flash_overlay.flash(raised.label.replace("_", " "))
 
     def on_text_tick(self) -> None:
         """1 Hz: status bar, running events' durations, device errors, end of a replay."""
