@@ -182,6 +182,8 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
     assert code == 2 and f"event {faint_b['id']} has no correction to undo" in err
     code, _, err = run(capsys, "events", "undo", "--db", db, "--model", audio["model"])
     assert code == 2 and "say which correction" in err
+    code, _, err = run(capsys, "events", "undo", 999, "--db", db, "--model", audio["model"])
+    assert code == 2 and "no event with id 999" in err
     # Undoing one of two corrections leaves the other's threshold learnt from it alone.
     for kind, event in (("reject", faint_b), ("reject", faint_a)):
         code, out, err = run(capsys, "events", kind, event["id"], "--db", db,

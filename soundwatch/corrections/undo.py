@@ -68,6 +68,9 @@ def undo_correction(store, model_labels, detection: DetectorSettings,
     rows = store.corrections()
     if event_row is not None:
         found = [row for row in rows if row["event_row"] == event_row]
+        if not found and store.event_by_id(event_row) is None:
+            raise SoundwatchError(f"no event with id {event_row} in {store.path}; the ids "
+                                  "are the first column of `soundwatch events list`")
         if not found:
             raise SoundwatchError(
                 f"event {event_row} has no correction to undo (it was never confirmed, "
