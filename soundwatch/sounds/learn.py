@@ -369,7 +369,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     if generic is not None:
         calibratable[:n_generic] = generic.calibrate
     in_place = np.zeros(len(negative), bool)
-    in_place[n_generic:n_generic + own_windows] = True  # the place's recordings'
+    in_place[n_generic:n_generic + own_windows] = True  # the place's own recordings
     bounds = {"place": in_place, "place_rate": place_rate}
     other_sounds = {name: np.asarray(o, np.float32).reshape(-1, dim)
                     for name, o in (other_sounds or {}).items()}
