@@ -124,7 +124,7 @@ CREATE TABLE IF NOT EXISTS node_events (
 _CORRECTIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,                -- confirm | reject | relabel | missed | reset
+    kind TEXT NOT NULL,                -- confirm | reject | relabel | missed | reset | undone
     event_row INTEGER REFERENCES events(id),
     event_label TEXT,
     label TEXT,
@@ -790,12 +790,18 @@ class EventStore:
             return self._in_transaction(work)
 
     def remove_correction(self, correction_id: int) -> bool:
-        """Delete the correction row ``correction_id`` (its kept example is the caller's
-        to delete); False when there was none."""
+        """Take the correction ``correction_id`` back (its kept example is the caller's
+        to delete); False when there was none. Its row stays, emptied, as kind
+        ``undone``: SQLite would give a deleted last id to the next correction, and an
+        ``undo --correction N`` repeated from a shell's history would then take back a
+        newer one. :meth:`corrections` leaves such rows out."""
 
         def work():
-            return self._db.execute("DELETE FROM corrections WHERE id = ?",
-                                    (int(correction_id),)).rowcount > 0
+            return self._db.execute(
+                "UPDATE corrections SET kind = 'undone', event_row = NULL, "
+                "event_label = NULL, label = NULL, peak = NULL, label_peak = NULL, "
+                "example_path = NULL WHERE id = ? AND kind != 'undone'",
+                (int(correction_id),)).rowcount > 0
 
         with self._lock:
             return self._in_transaction(work)
@@ -804,10 +810,10 @@ class EventStore:
         """Correction rows (dicts of the table's columns), oldest first; with ``label``,
         those whose ``event_label`` or ``label`` is it. None in a file older than
         version 4 opened read-only."""
-        query = "SELECT * FROM corrections"
+        query = "SELECT * FROM corrections WHERE kind != 'undone'"
         params: tuple = ()
         if label is not None:
-            query += " WHERE event_label = ? OR label = ?"
+            query += " AND (event_label = ? OR label = ?)"
             params = (label, label)
         with self._lock:
             if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "

@@ -208,6 +208,16 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
     assert code == 0 and "undone: the missed mark of 'tone_1k'" in out, err
     with EventStore(db, read_only=True) as store:
         assert [row["kind"] for row in store.corrections()] == ["reject"]
+    # Its id is not given to the next correction: the same undo, repeated from the
+    # shell's history, must not take a newer one back.
+    code, out, err = run(capsys, "events", "missed", "--start", faint_a["start_time"],
+                         "--end", faint_a["end_time"], "tone_1k", "--audio",
+                         audio["examples"][1], "--db", db, "--model", audio["model"],
+                         "--json")
+    assert code == 0 and json.loads(out)["correction"] != mark, err
+    code, _, err = run(capsys, "events", "undo", "--correction", mark, "--db", db,
+                       "--model", audio["model"])
+    assert code == 2 and "undone already?" in err
 
 
 def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
