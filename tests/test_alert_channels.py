@@ -204,6 +204,8 @@ def test_a_state_left_on_by_a_killed_run_is_turned_off_by_the_next_run(
     left.connect("127.0.0.1", broker.port)
     left.loop_start()
     left.publish("soundwatch/attic/tone_3k/state", "ON", qos=1, retain=True).wait_for_publish(5)
+    # a label no rule names (now): its state was ON too
+    left.publish("soundwatch/attic/noise/state", "ON", qos=1, retain=True).wait_for_publish(5)
     left.disconnect()
     left.loop_stop()
     quiet, _ = write_scene(tmp_path / "quiet.wav", [("silence", 2.0)])  # no event at all
@@ -214,6 +216,7 @@ def test_a_state_left_on_by_a_killed_run_is_turned_off_by_the_next_run(
     try:
         assert wait_until(lambda: late.on("soundwatch/attic/tone_3k/state") == ["OFF"], 10)
         assert late.on("soundwatch/attic/tone_1k/state") == ["OFF"]
+        assert late.on("soundwatch/attic/noise/state") == ["OFF"]
     finally:
         late.close()
 

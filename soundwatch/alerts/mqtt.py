@@ -6,9 +6,10 @@ Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``
 ``soundwatch/<node>/event``        every event start and end: the router's JSON payload
                                    (QoS 1)
 ``soundwatch/<node>/<label>/state`` ``ON`` while an event of the label runs, ``OFF``
-                                   after (QoS 1, retained); ``OFF`` for every
-                                   alerting label when a run first connects, so a
-                                   run killed mid-event leaves no state ON for good
+                                   after (QoS 1, retained); when a run first
+                                   connects, ``OFF`` for every alerting label and for
+                                   any retained ``ON``, so a run killed mid-event
+                                   leaves no state ON for good
 ``soundwatch/<node>/level``        input level in dBFS, e.g. ``-42.5``, about once a
                                    second (QoS 0; not queued: only the live value matters)
 ``soundwatch/<node>/availability`` ``online`` / ``offline`` (retained; ``offline`` is
@@ -32,6 +33,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
@@ -244,6 +246,10 @@ class MqttLink:
         self._answered.set()
 
 
+STALE_STATES_WAIT_S = 2.0  # start() waits this long for the state subscription's answer
+STALE_STATES_GRACE_S = 0.3  # ... and this long for the retained states after it
+
+
 def topic_safe(text: str) -> str:
     """``text`` as one MQTT topic level and Home Assistant id: every run of characters
     other than ASCII letters, digits, ``_`` and ``-`` (spaces, MQTT's ``/``, ``+``, ``#``)
@@ -280,6 +286,7 @@ class MqttChannel(Channel):
         self._stop = threading.Event()
         self._level_thread: threading.Thread | None = None
         self._states_reset = False
+        self._states_subscribed = threading.Event()
 
     def topic(self, *levels: str) -> str:
         """``<prefix>/<node>/<levels...>``, each level :func:`topic_safe` (a label is
@@ -287,7 +294,10 @@ class MqttChannel(Channel):
         return "/".join((self.base, *map(topic_safe, levels)))
 
     def start(self) -> None:
-        self.link.start()
+        if self.link.start() and self._states_subscribed.wait(STALE_STATES_WAIT_S):
+            # the retained states come right after the subscription is acknowledged:
+            # a short run must not end before their OFF went out
+            time.sleep(STALE_STATES_GRACE_S)
         if self.level_dbfs is not None and self.settings.level_interval_s > 0:
             self._level_thread = threading.Thread(target=self._publish_levels,
                                                   name="mqtt-level", daemon=True)
@@ -340,12 +350,25 @@ class MqttChannel(Channel):
             # No event of this run runs yet: an ON left by a run that was killed (kill -9,
             # power loss) before its event ended would otherwise stay ON, and Home
             # Assistant would never see the next one turn on. Only at the run's first
-            # connection: on a reconnection an event may be running.
+            # connection: on a reconnection an event may be running. The alerting labels'
+            # states go OFF; any other label's retained ON (a label no rule names now)
+            # arrives on the subscription below and goes OFF too.
             self._states_reset = True
             for label in self.alerting_labels:
                 self.link.client.publish(self.topic(label, "state"), "OFF", qos=1,
                                          retain=True)
+            states = f"{self.base}/+/state"  # (topic() would make the wildcard safe)
+            self.link.client.message_callback_add(states, self._stale_state)
+            self.link.client.on_subscribe = (
+                lambda *args: self._states_subscribed.set())
+            self.link.client.subscribe(states, qos=1)
         self.reconnected.set()
+
+    def _stale_state(self, client, userdata, message) -> None:
+        """A retained state delivered on subscribing (a broker forwards this run's own
+        states without the retain flag): an ON left by an earlier run goes OFF."""
+        if message.retain and message.payload == b"ON":
+            client.publish(message.topic, "OFF", qos=1, retain=True)
 
     def _publish_discovery(self) -> None:
         if not self.settings.discovery:
