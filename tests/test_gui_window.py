@@ -318,6 +318,9 @@ def test_double_click_plays_the_events_clip(harness, tmp_path, monkeypatch):
                             and len(finished_rows(window, "noise")) == 1, timeout=20000)
     table = window.events_table
     position = [r.label for r in table.events.rows].index("tone_1k")
+    # the right-click menu's "Play clip" is on for a live row, whose clip came later
+    assert table.events.rows[position].clip_path is None
+    assert table.clip_available(table.events.rows[position])
     cell = table.visualRect(table.events.index(position, 1)).center()
     with harness.qtbot.waitSignal(table.clip_requested, timeout=2000) as signal:
         # A real double-click is press, release, double-click (QTest sends only the last).

@@ -11,6 +11,7 @@ was...; see :mod:`soundwatch.gui.corrections`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +184,9 @@ class EventsTable(QTableView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        # row -> its clip file, asking the database for a live row's (set by the
+        # window); None: only the row's own clip_path
+        self.resolve_clip: Callable[[EventRow], str | None] | None = None
         self.events = EventsModel(self)
         self.setModel(self.events)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -200,6 +204,13 @@ class EventsTable(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_context_menu)
 
+    def clip_available(self, row: EventRow) -> bool:
+        """Whether ``row``'s clip file exists (for a live row, as the database knows it:
+        its clip is written after the event ends)."""
+        if self.resolve_clip is not None:
+            return self.resolve_clip(row) is not None
+        return bool(row.clip_path) and Path(row.clip_path).exists()
+
     def _on_double_click(self, index) -> None:
         if index.isValid():
             self.clip_requested.emit(self.events.row_at(index.row()))
@@ -212,7 +223,7 @@ class EventsTable(QTableView):
         menu = QMenu(self)
         play = menu.addAction("Play clip")
         reveal = menu.addAction("Show clip in folder")
-        has_clip = bool(row.clip_path) and Path(row.clip_path).exists()
+        has_clip = self.clip_available(row)
         play.setEnabled(has_clip)
         reveal.setEnabled(has_clip)
         menu.addSeparator()

@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.class_panel.changed.connect(self._on_tuning_changed)
         self.rules_panel.changed.connect(self._on_rules_changed)
         self.events_table.clip_requested.connect(self.play_clip)
+        self.events_table.resolve_clip = self.resolve_clip  # live rows' clips, for the menu
         self.events_table.reveal_requested.connect(self.reveal_clip)
         self._build_menu()
 
