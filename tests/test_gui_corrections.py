@@ -61,8 +61,10 @@ def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_cou
     # "Undo its correction" takes it back: row, example and count.
     example = next(c["example_path"] for c in store_corrections(harness) if
                    c["event_label"] == "noise")
+    assert window.events_table.has_correction(noise)  # "Undo its correction" is offered
     text = window.corrections.correct(noise, "undo")
     assert text.startswith("Took back the correction of the 'noise' event")
+    assert not window.events_table.has_correction(noise)  # ... and now is not
     assert corrections_cell(window, "noise") == ""  # none left
     assert not os.path.exists(example)
     assert [c["event_label"] for c in store_corrections(harness)] == ["tone_1k"]

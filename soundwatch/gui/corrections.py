@@ -46,6 +46,7 @@ class CorrectionsController:
         self.window = window
         self.session = window.session
         window.events_table.correction_requested.connect(self.correct)
+        window.events_table.has_correction = self.has_correction
         window.class_panel.threshold_edited.connect(self.preview)
         self.show_counts()
 
@@ -102,6 +103,18 @@ class CorrectionsController:
         lines += self._retrain(done.to_retrain(labels))
         self.show_counts()
         return self._say(" ".join(lines))
+
+    def has_correction(self, row) -> bool:
+        """Whether the table row ``row`` has a stored correction to take back."""
+        store = self.session.store
+        row_id = None if store is None else self._stored_id(row)
+        if row_id is None:
+            return False
+        try:
+            return any(c["event_row"] == row_id for c in store.corrections())
+        except Exception:  # the menu must open whatever the database says
+            log.debug("correction lookup failed", exc_info=True)
+            return True
 
     def undo(self, row, row_id: int) -> str:
         """Take back the correction of the stored event ``row_id`` (the table's ``row``),

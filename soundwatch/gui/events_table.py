@@ -187,6 +187,9 @@ class EventsTable(QTableView):
         # row -> its clip file, asking the database for a live row's (set by the
         # window); None: only the row's own clip_path
         self.resolve_clip: Callable[[EventRow], str | None] | None = None
+        # row -> whether it has a correction to take back (set by the window's
+        # corrections); None: always offered
+        self.has_correction: Callable[[EventRow], bool] | None = None
         self.events = EventsModel(self)
         self.setModel(self.events)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -231,8 +234,9 @@ class EventsTable(QTableView):
                        menu.addAction("Not this (a false alarm)"): "reject",
                        menu.addAction("It was…"): "relabel",
                        menu.addAction("Undo its correction"): "undo"}
-        for action in corrections:
-            action.setEnabled(not row.ongoing)
+        for action, kind in corrections.items():
+            action.setEnabled(not row.ongoing and (
+                kind != "undo" or self.has_correction is None or self.has_correction(row)))
         chosen = menu.exec(self.viewport().mapToGlobal(point))
         if chosen in corrections:
             self.correction_requested.emit(row, corrections[chosen])
