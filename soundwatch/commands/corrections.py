@@ -216,8 +216,8 @@ def _undo(args, store, settings) -> int:
 
 def _retrain_all(labels: list[str], classifier, store, undone: bool = False) -> list[str]:
     """Retrain each of the user's sounds in ``labels`` (``undone``: after a correction
-    was taken back); what happened, a line each. An interruption (Ctrl-C) says that the
-    correction is kept and how to finish."""
+    was taken back); what happened, a line each. An interruption (Ctrl-C) says what the
+    database holds and how to finish."""
     from soundwatch.sounds.retrain import retrain_after_undo, retrain_and_save
 
     lines = []
@@ -227,7 +227,8 @@ def _retrain_all(labels: list[str], classifier, store, undone: bool = False) -> 
             lines.append(retrain(label, classifier, store)[1])
         except KeyboardInterrupt:
             left = labels[index:]
-            print("interrupted: the correction is stored, but "
+            print(("interrupted: the correction is taken back, but " if undone else
+                   "interrupted: the correction is stored, but ")
                   + ", ".join(map(repr, left)) + " not retrained yet: run "
                   + "; ".join(f"`soundwatch sounds retrain {label!r} --db {store.path}`"
                               for label in left), file=sys.stderr)
