@@ -460,10 +460,10 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
 
 def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None, str]:
     """Retrain ``label`` after a correction of it was taken back, as
-    :func:`retrain_and_save` does (the sound, or None, and a line saying what happened). A sound learnt from corrections alone that now has fewer than
-    MIN_EXAMPLES is no longer one of the user's sounds (it would go on firing as learnt
-    from the example taken back); its corrections stay, and enough new ones learn it
-    again."""
+    :func:`retrain_and_save` does (the sound, or None, and a line saying what happened).
+    A sound learnt from corrections alone that now has fewer than MIN_EXAMPLES is no
+    longer one of the user's sounds (it would go on firing as learnt from the example
+    taken back); its corrections stay, and enough new ones learn it again."""
     from soundwatch.sounds.library import read_sounds, write_sounds
 
     sound, line = retrain_and_save(label, classifier, store)
@@ -475,9 +475,10 @@ def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None,
         return None, line  # learnt from recordings: it keeps what it was learnt from
     write_sounds([s for s in sounds if s.label != label])
     remove_kept(label)
-    return None, (f"{label!r} was learnt from corrections alone and now has fewer than the "
-            f"{MIN_EXAMPLES} examples that takes, so it is no longer one of your sounds "
-            f"(its corrections are kept: with {MIN_EXAMPLES} again it is learnt again)")
+    return None, (f"{label!r} was learnt from corrections alone and now has fewer than "
+                  f"the {MIN_EXAMPLES} examples that takes, so it is no longer one of your "
+                  f"sounds (its corrections are kept: with {MIN_EXAMPLES} again it is "
+                  "learnt again)")
 
 
 def retrain_summary(label: str, info: dict) -> str:
