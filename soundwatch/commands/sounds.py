@@ -168,9 +168,10 @@ def run(args) -> int:
              "from were deleted: corrections retrain it from its own corrections only, or "
              "learn it again from recordings" if dropped else "")
           + (f"; the file holds no examples that {', '.join(map(repr, without))} "
-             "was learnt from (an export of an older soundwatch, or edited): it can be "
-             "retrained from corrections only once 3 events are confirmed, or learnt again"
-             if without else ""))
+             "was learnt from (learnt from corrections alone, an export of an older "
+             "soundwatch, or edited): a retrain learns from its corrections only (it needs "
+             "3 of them: confirmed events, events said to be it, missed marks), or learn "
+             "it again" if without else ""))
     return 0
 
 
