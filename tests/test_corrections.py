@@ -203,6 +203,11 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
                          "--json")
     assert code == 0, err
     mark = json.loads(out)["correction"]
+    # Its id can be found again later: the list of corrections, newest first.
+    code, out, err = run(capsys, "events", "corrections", "--list", "--db", db)
+    assert code == 0, err
+    newest = out.splitlines()[1].split()
+    assert newest[:2] == [str(mark), "missed"] and "tone_1k" in newest, out
     code, out, err = run(capsys, "events", "undo", "--correction", mark, "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "undone: the missed mark of 'tone_1k'" in out, err

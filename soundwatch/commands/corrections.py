@@ -7,6 +7,7 @@
     soundwatch events undo 13                    # take event 13's correction back
     soundwatch events undo --correction 7        # take a missed mark back
     soundwatch events corrections                # per label: confirmed, rejected, ...
+    soundwatch events corrections --list         # each correction with its id
     soundwatch events corrections --reset dog    # forget dog's learnt threshold
     soundwatch events corrections --rebuild      # learnt thresholds again, from the database
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import sys
+
+from soundwatch.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,9 @@ def add_parsers(actions) -> None:
                              help="recompute every learnt threshold from the corrections in "
                              "the database (after threshold_adjustments.json was deleted or "
                              "cannot be read: an unreadable one is moved aside)")
+            sub.add_argument("--list", action="store_true",
+                             help="each correction, newest first, with its id (`events undo "
+                             "--correction ID` takes one back)")
             sub.add_argument("--model", help="the .onnx model whose labels --rebuild "
                              "learns (default: the shipped one)")
             sub.add_argument("--json", action="store_true", help="one JSON object per label")
@@ -309,6 +315,8 @@ def _show(args, store, settings) -> int:
 
     if args.rebuild and args.reset:
         raise SoundwatchError("--rebuild and --reset are two steps: run one, then the other")
+    if args.list:
+        return _list(args, store)
     if args.rebuild:
         return _rebuild(args, store, settings)
     if args.reset:
@@ -352,6 +360,34 @@ def _show(args, store, settings) -> int:
               + (adjustment.reason if adjustment else "-")
               + (f" ({c['cleared']} earlier correction(s) cleared by a reset)"
                  if c.get("cleared") else ""))
+    return 0
+
+
+def _list(args, store) -> int:
+    """`events corrections --list`: every correction, newest first, with its id."""
+    from soundwatch.jsonout import to_json
+
+    rows = list(reversed(store.corrections()))
+    if args.json:
+        for row in rows:
+            print(to_json({k: row[k] for k in ("id", "kind", "event_row", "event_label",
+                                                "label", "start_time", "end_time",
+                                                "example_path", "created_at")}))
+        return 0
+    if not rows:
+        print("no corrections yet")
+        return 0
+    print(f"{'id':>5} {'kind':<8} {'event':>6} {'what':<36} {'when (UTC)':<20}")
+    for row in rows:
+        what = {"confirm": f"{row['event_label']}: right",
+                "reject": f"{row['event_label']}: not this",
+                "relabel": f"{row['event_label']} -> {row['label']}",
+                "missed": f"{row['label']} missed",
+                "reset": f"{row['event_label']}: reset"}.get(row["kind"], row["kind"])
+        print(f"{row['id']:>5} {row['kind']:<8} {row['event_row'] or '-':>6} "
+              f"{printable(what):<36} {row['start_time'][:19]:<20}")
+    print("take one back: `soundwatch events undo EVENT` (its event), or `soundwatch events "
+          "undo --correction ID` (a missed mark)")
     return 0
 
 
