@@ -784,3 +784,24 @@ def test_the_places_own_recording_bounds_the_threshold_at_learning_and_retrainin
     info = learn_chime(capsys, recordings, label="door chime", examples="low_examples",
                        negatives=False)
     assert info["place_rate"] is None
+
+
+def test_a_place_recording_that_holds_the_sound_itself_is_named_as_the_reason(
+        data_dir, capsys):
+    """Real recordings (DCASE 2016 office drawers, ../shared): a drawer learnt with other
+    drawers' recordings given as the place's own is refused, and the reason named is the
+    place recording (it read as examples that are not distinguishable)."""
+    import os
+    from pathlib import Path
+
+    shared = Path(os.environ.get("SOUNDWATCH_SHARED_DATA",
+                                 Path(__file__).resolve().parents[2] / "shared" / "data"))
+    drawers = sorted((shared / "dcase2016_office" / "isolated").glob("drawer*.flac"))
+    if len(drawers) < 9:
+        pytest.skip(f"needs the DCASE 2016 office recordings in {shared} (a clone without "
+                    "../shared lacks them)")
+    code, _, err = run(capsys, "learn", "my drawer", *drawers[:5], "--negatives",
+                       *drawers[5:9])
+    assert code == 2
+    assert "given as negatives seem to hold 'my drawer' itself" in err, err
+    assert not (data_dir / "sounds.json").exists()

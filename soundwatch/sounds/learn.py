@@ -375,14 +375,14 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                     for name, o in (other_sounds or {}).items()}
     others = np.concatenate([np.zeros((0, dim), np.float32), *other_sounds.values()])
 
-    def leave_one_out(hard_negatives: np.ndarray) -> list[str]:
+    def leave_one_out(hard_negatives: np.ndarray, place_bound: bool = True) -> list[str]:
         """The examples a head learnt from the others does not recognise."""
         missed = []
         for held_out in range(len(positives)):
             rest = np.concatenate([p for i, p in enumerate(positives) if i != held_out])
             head = fit_head(rest, negative, held_out_calibration, negative_rate,
                             hard_negatives=hard_negatives, calibratable=calibratable,
-                            **bounds)
+                            **(bounds if place_bound else {}))
             if head.logits(windows[held_out].clean).max() < head.threshold_logit:
                 missed.append(Path(examples[held_out]).name)
         return missed
@@ -406,6 +406,16 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 f"only {recognised} of {len(positives)} are recognised. Use {name!r} (or "
                 f"learn it again with these examples: `soundwatch learn {name!r} FILE... "
                 f"--replace`), or give examples of {label!r} that sound different")
+    if (recall < MIN_LEAVE_ONE_OUT_RECALL and own_windows and place_rate is not None
+            and 1 - len(leave_one_out(others, place_bound=False)) / len(positives)
+            >= MIN_LEAVE_ONE_OUT_RECALL):
+        raise SoundwatchError(
+            f"the recording(s) of the place given as negatives seem to hold {label!r} "
+            f"itself: bounded by them (at most {place_rate:.0%} of their windows may reach "
+            f"the threshold), only {recognised} of {len(positives)} examples are "
+            "recognised, and without that bound enough are. Give recordings of the place "
+            "without the sound (--negatives; in the window, let the sound not play "
+            "outside the examples taken)")
     if recall < MIN_LEAVE_ONE_OUT_RECALL:
         raise SoundwatchError(
             f"the examples of {label!r} are not distinguishable from other sounds: a sound "
