@@ -180,3 +180,26 @@ def test_teaching_under_a_real_x_server_shows_the_label_in_the_timeline(
     for name in ("teach_dialog.png", "custom_sound_timeline.png"):
         pixels = read_png(tmp_path / name)
         assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+
+
+def test_learning_during_a_replay_does_not_replay_the_file_again(harness, audio, qtbot):
+    """The new label stops listening; a device listens on, but a replay restarted from
+    its beginning stored its events a second time."""
+    window = harness.open(start=False)
+    assert window.start_listening(SourceChoice(file=str(audio["beeps"]), paced=True))
+    qtbot.waitUntil(lambda: window.session.running, timeout=20000)
+    dialog = window.open_teach_dialog()
+    qtbot.keyClicks(dialog.name_edit, "chime")
+    for path in audio["examples"]:
+        dialog.add_example(path)
+    qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "chime" in window.session.labels
+                    or "Not learnt" in dialog.status.text(), timeout=240000)
+    assert "chime" in window.session.labels, dialog.status.text()
+    assert not window.session.running
+    assert "The replay stopped here" in window.banner.text.text()
+    store = EventStore(harness.database)
+    try:
+        assert len(store.sessions()) == 1  # not started a second time
+    finally:
+        store.close()

@@ -428,12 +428,18 @@ class MainWindow(QMainWindow):
         self._configure_classes()
         if self.class_panel.tuning.watched and label in self.session.labels:
             self.class_panel.set_watched(label, True)
-        if choice is not None:
+        # A device listens on with the new label; a replay would start again from its
+        # beginning and store its events a second time, so it stays stopped.
+        replay_stopped = choice is not None and choice.file is not None
+        if choice is not None and not replay_stopped:
             self.start_listening(choice)
         how = f" ({learnt_from})" if learnt_from else ""
-        self.banner.show_message(f"Learnt '{label}'{how}: it is now a label like the others "
-                                 "(timeline, watch list, thresholds, alerts, database).",
-                                 kind="notice", retry=False)
+        self.banner.show_message(
+            f"Learnt '{label}'{how}: it is now a label like the others (timeline, watch "
+            "list, thresholds, alerts, database)."
+            + (" The replay stopped here (the new label changes what is scored): replay "
+               "the file again to hear it with the new sound." if replay_stopped else ""),
+            kind="notice", retry=False)
 
     def selected_event_example(self, folder: Path) -> tuple[str, Path, tuple | None]:
         """(description, audio file, taken) of the event selected in the events table: its
