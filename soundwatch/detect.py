@@ -166,10 +166,12 @@ class DetectorSettings:
         the threshold_on it ends under may be the model's own for that class
         (:func:`soundwatch.class_defaults.with_class_defaults` compares it then)."""
         found = []
-        for name in ("threshold_on", "threshold_off"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                found.append(f"{name} must be in [0, 1], got {value}")
+        # threshold_on 0 would make every window of every label an event
+        if not 0.0 < self.threshold_on <= 1.0:
+            found.append(f"threshold_on must be in (0, 1], got {self.threshold_on} (0 would "
+                         "make every label an event all the time)")
+        if not 0.0 <= self.threshold_off <= 1.0:
+            found.append(f"threshold_off must be in [0, 1], got {self.threshold_off}")
         if self.threshold_off > self.threshold_on:
             found.append(
                 f"threshold_off ({self.threshold_off}) must not exceed threshold_on "
@@ -199,8 +201,8 @@ class DetectorSettings:
                          "0.1-0.5 s trades CPU for latency)")
         for label in self.classes:
             on, off, min_s = self.class_values(label)
-            if not 0.0 <= on <= 1.0:
-                found.append(f"classes.{label}.threshold_on must be in [0, 1], got {on}")
+            if not 0.0 < on <= 1.0:
+                found.append(f"classes.{label}.threshold_on must be in (0, 1], got {on}")
             if not 0.0 <= off <= 1.0:
                 found.append(f"classes.{label}.threshold_off must be in [0, 1], got {off}")
             elif off > on and not (before_model and self.classes[label].threshold_on is None):

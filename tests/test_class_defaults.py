@@ -62,7 +62,7 @@ def test_a_detector_wide_value_the_user_changed_applies_to_the_models_classes_to
     ('["tone_1k"]', "must map labels to settings"),
     ('{"tone_9k": {"threshold_on": 0.5}}', "names labels the model does not have"),
     ('{"tone_1k": {"threshold": 0.5}}', "fields must be numbers"),
-    ('{"tone_1k": {"threshold_on": 1.5}}', "threshold_on must be in [0, 1]"),
+    ('{"tone_1k": {"threshold_on": 1.5}}', "threshold_on must be in (0, 1]"),
 ])
 def test_a_model_with_bad_class_settings_is_refused_at_load(tmp_path, text, problem):
     path = model_with(tmp_path / "bad.onnx", text)

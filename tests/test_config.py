@@ -97,7 +97,7 @@ def test_partial_file_keeps_defaults_for_the_rest(dirs):
     ("[detection]\ntreshold_on = 0.5\n", r"unknown key 'treshold_on' in \[detection\].*"
                                          r"did you mean 'threshold_on'"),
     ("[detecton]\n", r"unknown key 'detecton' in the top level"),
-    ("[detection]\nthreshold_on = 1.5\n", r"\[detection\] threshold_on must be in \[0, 1\], "
+    ("[detection]\nthreshold_on = 1.5\n", r"\[detection\] threshold_on must be in \(0, 1\], "
                                           r"got 1.5"),
     ("[detection]\nthreshold_off = -0.2\n", r"threshold_off must be in \[0, 1\]"),
     ("[detection.classes.dog]\nthreshold_on = 3\n", r"classes.dog.threshold_on must be in"),

@@ -452,6 +452,7 @@ def test_hostile_flags_are_refused(tmp_path, capsys, model, monkeypatch, flags, 
 
 @pytest.mark.parametrize("text, fragment", [
     ("[detection]\nmerge_gap_s = inf\n", "merge_gap_s must be a finite number"),
+    ("[detection]\nthreshold_on = 0\nthreshold_off = 0\n", "0 would make every label an event"),
     ("[detection]\nmin_duration_s = nan\n", "min_duration_s must be a finite number"),
     ("[clips]\nmax_mb = nan\n", "max_mb must be a finite number"),
     ("[detection.classes.dog]\nthreshold_on = nan\n", "classes.dog.threshold_on must be"),

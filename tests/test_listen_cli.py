@@ -210,9 +210,9 @@ def test_bad_inputs_are_clear_errors(model, scene_file, tmp_path, capsys, data_d
     bad(capsys, ["--file", path, "--model", model, "--config", unknown_key],
         "unknown.toml", "threshold_onn", "did you mean 'threshold_on'")
     bad(capsys, ["--file", path, "--model", model, "--config", out_of_range],
-        "range.toml", "threshold_on must be in [0, 1]")
+        "range.toml", "threshold_on must be in (0, 1]")
     bad(capsys, ["--file", path, "--model", model, "--threshold-on", "2"],
-        "threshold_on must be in [0, 1]")
+        "threshold_on must be in (0, 1]")
     bad(capsys, ["--file", path, "--model", model, "--watch", "dgo"], "dgo", "tone_1k")
     bad(capsys, ["--file", path, "--model", tmp_path / "missing.onnx"], "missing.onnx")
     bad(capsys, ["--file", tmp_path / "missing.wav", "--model", model], "missing.wav")

@@ -63,11 +63,12 @@ class ClassTuning:
 
 
 class ThresholdDelegate(QStyledItemDelegate):
-    """Edits a threshold with a spin box in [0, 1]."""
+    """Edits a threshold with a spin box in [0.01, 1] (0 would fire all the time, and the
+    config loader refuses it)."""
 
     def createEditor(self, parent, option, index):  # Qt's names: camelCase
         editor = QDoubleSpinBox(parent)
-        editor.setRange(0.0, 1.0)
+        editor.setRange(0.01, 1.0)
         editor.setSingleStep(0.05)
         editor.setDecimals(2)
         return editor
