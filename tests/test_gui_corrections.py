@@ -84,6 +84,9 @@ def test_a_correction_of_an_unstored_event_or_a_bad_label_says_why(harness, tmp_
     harness.qtbot.waitUntil(lambda: not window.session.running and len(rows) == 2,
                             timeout=20000)
     tone = next(r for r in rows if r.label == "tone_1k")
+    window.play_clip(tone)  # clips are off: the banner says how to turn them on
+    assert "no clip of the 'tone_1k' event" in window.banner.text.text()
+    assert "[clips] enabled = true" in window.banner.text.text()
     text = window.corrections.correct(tone, "relabel", label="tone_1k")
     assert "already is 'tone_1k'" in text
     assert window.banner.text.text() == text

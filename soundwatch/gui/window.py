@@ -525,11 +525,17 @@ class MainWindow(QMainWindow):
         """Double-click: play the event's clip (or say why not)."""
         path = self.resolve_clip(row)
         if path is None:
-            self.banner.show_message(
-                f"no clip saved for the '{row.label}' event at "
-                f"{dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}. Turn clips on in "
-                "the config file ([clips] enabled = true) to keep audio around events.",
-                kind="notice", retry=False)
+            clips = getattr(self.session.settings, "clips", None)
+            when = f"{dt.datetime.fromtimestamp(row.wall_start_s):%H:%M:%S}"
+            if clips is not None and clips.enabled and self.session.running:
+                why = ("its clip is not written yet (it waits for the audio after the "
+                       f"event, {clips.post_roll_s:g} s), or was not kept (the clip "
+                       "folder's budget, a full disk, privacy): try again in a moment")
+            else:
+                why = ("turn clips on in the config file ([clips] enabled = true) to keep "
+                       "audio around events")
+            self.banner.show_message(f"no clip of the '{row.label}' event at {when}: {why}.",
+                                     kind="notice", retry=False)
             return
         try:
             import sounddevice
