@@ -71,6 +71,16 @@ def test_listen_on_a_corrupt_file_names_the_file(tmp_path):
     assert "junk.flac" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_window_on_a_missing_file_exits_2_before_opening(tmp_path):
+    """As `listen --file` does: a script taking --screenshot can tell it failed (it got
+    exit 0 and a window saying so)."""
+    result = run("gui", "--file", str(tmp_path / "missing.wav"), "--screenshot",
+                 str(tmp_path / "shot.png"))
+    assert result.returncode == 2
+    assert "no such audio file" in result.stderr and "missing.wav" in result.stderr
+    assert not (tmp_path / "shot.png").exists()
+
+
 @pytest.mark.parametrize("command", [None, "scripts/run.sh"])
 def test_no_display_and_no_microphone_suggest_the_same_command_form(monkeypatch, command):
     """Both name the command the user typed (scripts/run.sh, the README's "run the app",

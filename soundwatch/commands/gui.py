@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +35,12 @@ def run(args) -> int:
     from soundwatch.config import WindowFlags, check_flags
 
     check_flags(WindowFlags(args.spectrogram_s, args.timeline_s, args.fps, args.quit_after))
+    if args.file is not None and not Path(args.file).is_file():
+        from soundwatch.errors import SoundwatchError
+
+        # refused before a window opens, as `listen --file` does: a script (--screenshot)
+        # can tell from the exit status
+        raise SoundwatchError(f"no such audio file: {args.file}")
     from soundwatch.gui.app import run_app
 
     return run_app(args)
