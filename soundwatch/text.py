@@ -23,3 +23,12 @@ def file_name_safe(text: str, max_chars: int | None = None) -> str:
     ``max_chars`` (None: not cut). Different texts can give the same name: add a key."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
     return safe if max_chars is None else safe[:max_chars]
+
+
+def did_you_mean(name: str, choices, n: int = 3) -> str:
+    """`` (did you mean 'a', 'b'?)`` naming the ``choices`` close to ``name`` (a typo's
+    hint for an error), or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=n)
+    return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""

@@ -129,13 +129,11 @@ def run(args) -> int:
 def _check_label(label: str, counts: dict[str, int], path) -> None:
     """Say (on stderr) when no event of the database has ``label``, with close ones: a
     typo would otherwise read as "no events"."""
-    import difflib
+    from soundwatch.text import did_you_mean
 
     if label in counts:
         return
-    close = difflib.get_close_matches(label, list(counts), n=3)
-    print(f"no event in {path} is labelled {label!r}"
-          + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+    print(f"no event in {path} is labelled {label!r}{did_you_mean(label, counts)}"
           + (f"; its labels: {', '.join(counts)}" if counts else "; it holds no events"),
           file=sys.stderr)
 

@@ -70,16 +70,14 @@ def run(args) -> int:
     unknown = sorted((set(only or ()) | set(detection.watch) | set(detection.ignore)
                       | set(detection.classes)) - known)
     if unknown:
-        import difflib
+        from soundwatch.text import did_you_mean
 
         named = []
         for label in unknown:
-            close = difflib.get_close_matches(label, sorted(known), n=2)
             where = (" in [detection.classes]" if label in detection.classes
                      and label not in set(only or ()) | set(detection.watch)
                      | set(detection.ignore) else "")
-            named.append(f"{label!r}{where}"
-                         + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+            named.append(f"{label!r}{where}{did_you_mean(label, sorted(known), n=2)}")
         raise SoundwatchError(f"the history has no label {', '.join(named)}; "
                               f"its labels: {', '.join(sorted(known))}")
     # as the live detector had them: the model's own class settings (unless the config

@@ -235,14 +235,12 @@ def _retrain(args, sounds) -> int:
                               f"{recorded}, which is gone: pass --db PATH with that database "
                               "where it is now (retraining without them would undo them)")
     def unknown():
-        import difflib
+        from soundwatch.text import did_you_mean
 
         names = [s.label for s in sounds]
-        close = difflib.get_close_matches(args.label, names, n=3)
         return SoundwatchError(
-            f"no sound of yours is named {args.label!r}"
-            + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
-            + f", and no correction in {path} names it; yours are: "
+            f"no sound of yours is named {args.label!r}{did_you_mean(args.label, names)}"
+            f", and no correction in {path} names it; yours are: "
             + (", ".join(names) or "none") + ". A new sound is learnt with `soundwatch "
             "learn LABEL FILE...` or from corrections (`events relabel ID LABEL --new`)")
 
