@@ -327,6 +327,14 @@ def test_status_text_names_rates_hop_inference_and_losses():
         assert part in text
 
 
+def test_status_text_says_replaying_and_where_during_a_replay():
+    status = SessionStatus(model_rate_hz=16000, hop_s=0.25, replaying="rec.flac",
+                           position_s=75.4)
+    text = " | ".join(describe_status(status, running=True))
+    assert "replaying rec.flac at 1:15" in text and "listening" not in text
+    assert "stopped" in " | ".join(describe_status(status, running=False))
+
+
 def test_status_text_names_failing_outputs_and_waiting_events():
     status = SessionStatus(model_rate_hz=16000, hop_s=0.25,
                            output_failures={"store": 3}, events_pending=2)

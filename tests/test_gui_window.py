@@ -158,6 +158,8 @@ def test_running_event_is_shown_as_it_starts(harness, tmp_path):
     assert row.label == "tone_1k" and row.ongoing
     assert window.session.running  # the tone is still playing: shown before it ended
     assert window.session.status().position_s < 4.0
+    window.on_text_tick()
+    assert window.status_line.fields[0].text().startswith("● replaying long_tone.wav at 0:0")
     assert window.now_panel.top[0][0] == "tone_1k"
     text = window.events_table.events.data(window.events_table.events.index(0, 3))
     assert text.startswith("●")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from soundwatch.errors import SoundwatchError
@@ -58,6 +59,7 @@ class SessionStatus:
     events_pending: int = 0  # finished events the database has not taken yet
     outbox_text: str = ""  # alerts waiting per channel and the last delivery error
     noise_floor_dbfs: float | None = None  # the background level now (None: not known yet)
+    replaying: str = ""  # the replayed file's name; "": a device
 
 
 class ListeningSession:
@@ -281,6 +283,7 @@ class ListeningSession:
             events_pending=getattr(self.monitor, "events_pending", 0),
             outbox_text=self._outbox_text(),
             noise_floor_dbfs=getattr(self.monitor, "noise_floor_dbfs", None),
+            replaying=Path(self.choice.file).name if self.choice and self.choice.file else "",
         )
 
     def alert_severity(self, label: str) -> str | None:

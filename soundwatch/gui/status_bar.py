@@ -49,8 +49,15 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
     inference = ("inference —" if status.inference_ms is None
                  else f"inference {status.inference_ms:.1f} ms/window")
     alerts = [status.outbox_text] if status.outbox_text else []
+    if not running:
+        state = "○ stopped"
+    elif status.replaying:
+        minutes, seconds = divmod(int(status.position_s), 60)
+        state = f"● replaying {status.replaying} at {minutes}:{seconds:02d}"
+    else:
+        state = "● listening"
     return [
-        "● listening" if running else "○ stopped",
+        state,
         rate,
         f"hop {status.hop_s * 1000:.0f} ms",
         inference,
