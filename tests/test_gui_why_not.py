@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from conftest import REPO  # noqa: E402
 from gui_helpers import GuiHarness, write_scene  # noqa: E402
@@ -90,6 +91,12 @@ def test_hovering_the_timeline_names_the_rule_that_kept_a_label_out(qtbot, windo
     rows = window.timeline._explanations
     near = min(rows, key=lambda r: abs(r[0] - (middle(window, "tone_3k"))))
     assert [m.reason for m in near[1] if m.label == "tone_3k"] == ["ignored"]
+    # ...but it draws no curve of its own, as the model's background labels do not
+    selection = window.timeline.selection
+    loud = np.zeros(len(selection.labels), np.float32)
+    loud[selection.index_of("tone_3k")] = 0.9
+    selection.update(loud, window.timeline.newest_s + 1.0)
+    assert "tone_3k" not in window.timeline.shown
     if os.environ.get("SOUNDWATCH_WRITE_ASSETS"):
         from soundwatch.gui.app import save_screenshot
 

@@ -237,10 +237,12 @@ class MainWindow(QMainWindow):
                              {k: v for k, v in tuning.thresholds.items() if k in labels},
                              [label for label in tuning.watched if label in labels],
                              model_thresholds)
-        background = ()
+        # Never plotted unless watched: the model's background labels and the user's
+        # ignore list (labels that never make events would only crowd the timeline).
+        unplotted = tuple(getattr(detection, "ignore", ()))
         if self.session.classifier is not None:
-            background = tuple(self.session.classifier.metadata.background_labels)
-        self.timeline.configure(labels, self.session.hop_s, ignored=background,
+            unplotted += tuple(self.session.classifier.metadata.background_labels)
+        self.timeline.configure(labels, self.session.hop_s, ignored=unplotted,
                                 watched=tuning.watched)
         self.timeline.set_thresholds(tuning.default_on, tuning.in_force())
         self.why_not.configure(labels, self.session.hop_s, self.session.spec.sample_rate_hz,
