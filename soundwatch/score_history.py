@@ -176,6 +176,11 @@ class Segment:
     class_defaults: dict = field(default_factory=dict)  # the model's own class settings
     sound_min_duration_s: dict = field(default_factory=dict)  # the user's sounds' own
 
+    @property
+    def start_unix_s(self) -> float:
+        """Unix seconds where the first window's audio begins (its end less one window)."""
+        return float(self.times[0]) - self.window_samples / self.sample_rate_hz
+
 
 def read_history(folder: str | Path, since: datetime, until: datetime | None = None
                  ) -> list[Segment]:

@@ -27,6 +27,7 @@ from soundwatch.score_history import (
     read_history,
     record_dtype,
 )
+from soundwatch.store import EventStore
 
 RATE = 16000
 
@@ -60,6 +61,11 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     assert code == 0, err
     history = list((place_dirs / "score_history").glob("*.scores"))
     assert len(history) == 1
+    # the history starts where the session's audio did (not one window later)
+    with EventStore(db, read_only=True) as store:
+        started = datetime.fromisoformat(store.sessions()[0]["started_at"].replace("Z", "+00:00"))
+    segment = read_history(place_dirs / "score_history", started - timedelta(hours=1))[0]
+    assert segment.start_unix_s == pytest.approx(started.timestamp(), abs=0.01)
     labels = json.loads(history[0].with_suffix(".json").read_text())["labels"]
     assert labels[:3] == list(Classifier(audio["model"]).labels)  # (+ `unusual`)
     windows = history[0].stat().st_size / record_dtype(len(labels)).itemsize

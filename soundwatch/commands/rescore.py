@@ -96,7 +96,7 @@ def run(args) -> int:
             stored = [e for e in store.iter_events(since=since)
                       if e.session_id in sessions and (only is None or e.label in only)]
     marked, table = compare(rescored, stored)
-    first = min(segment.times[0] for segment in segments)
+    first = min(segment.start_unix_s for segment in segments)
     if args.json:
         from soundwatch.jsonout import to_json
 
