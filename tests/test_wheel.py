@@ -93,3 +93,8 @@ def test_installed_wheel_classifies_with_the_shipped_model(tmp_path):
     assert report["duration_s"] == pytest.approx(3.0)
     assert len(report["labels"]) > 10  # the shipped model's labels, not the test model's
     assert len(report["windows"]) > 5
+    # The benchmarks stay in the source checkout: an installed soundwatch says where.
+    result = subprocess.run([str(env / "bin" / "soundwatch"), "bench"], cwd=work,
+                            env=clean_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "not installed with the package" in result.stderr and "clone" in result.stderr

@@ -31,6 +31,11 @@ def available_benchmarks() -> list[str]:
 def run(args) -> int:
     from soundwatch.errors import SoundwatchError
 
+    if not available_benchmarks():
+        raise SoundwatchError(
+            f"no benchmarks beside this soundwatch ({REPO / 'benchmarks'} has none): they "
+            "are not installed with the package. Run them from a clone of the source, "
+            "with its own set-up: scripts/run.sh bench")
     names = args.names or available_benchmarks()
     unknown = sorted(set(names) - set(available_benchmarks()))
     if unknown:
