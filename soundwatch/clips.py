@@ -260,15 +260,17 @@ class ClipWriter:
             self._last_problem = kind
 
 
-def clip_writer_for(settings, classifier) -> ClipWriter:
+def clip_writer_for(settings, classifier, database=None) -> ClipWriter:
     """A ``ClipWriter`` from the ``[clips]`` and ``[privacy]`` sections of ``settings`` (a
-    :class:`~soundwatch.config.Settings`) for ``classifier``'s rate, labels and window.
+    :class:`~soundwatch.config.Settings`) for ``classifier``'s rate, labels and window,
+    writing beside the event database ``database`` (default: the settings' own) unless
+    ``[clips] directory`` says where.
 
     Raises:
         SoundwatchError: ``[privacy]`` asks to keep speech out and the model cannot hear it.
     """
     clips = settings.clips
-    return ClipWriter(settings.clip_directory(), pre_roll_s=clips.pre_roll_s,
+    return ClipWriter(settings.clip_directory(database), pre_roll_s=clips.pre_roll_s,
                       post_roll_s=clips.post_roll_s, max_mb=clips.max_mb,
                       max_files=clips.max_files, min_free_mb=clips.min_free_mb,
                       sample_rate_hz=classifier.sample_rate_hz,

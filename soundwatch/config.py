@@ -173,7 +173,7 @@ class ClipSettings:
     """Audio clips around events (FLAC), with a disk budget."""
 
     enabled: bool = False
-    directory: str | None = None  # None: <user data dir>/clips
+    directory: str | None = None  # None: beside the event database (Settings.clip_directory)
     pre_roll_s: float = 1.0
     post_roll_s: float = 1.0
     max_mb: float = 500.0  # oldest clips are deleted beyond this
@@ -246,9 +246,17 @@ class Settings:
         return Path(self.store.database) if self.store.database else (
             user_data_dir() / DEFAULT_DATABASE_NAME)
 
-    def clip_directory(self) -> Path:
-        return (Path(self.clips.directory) if self.clips.directory
-                else user_data_dir() / CLIPS_FOLDER_NAME)
+    def clip_directory(self, database: str | Path | None = None) -> Path:
+        """``[clips] directory``, else the clip folder beside the event database
+        (``database``, default :meth:`database_path`; see
+        :func:`~soundwatch.store.beside_database`): ``clips/`` beside the default one, so
+        that a test run into another database neither mixes its clips in nor prunes the
+        real ones away."""
+        if self.clips.directory:
+            return Path(self.clips.directory)
+        from soundwatch.store import beside_database
+
+        return beside_database(database or self.database_path(), CLIPS_FOLDER_NAME)
 
     def problems(self) -> list[str]:
         """Out-of-range values as "[section] message" strings (empty when valid)."""

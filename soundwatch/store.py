@@ -861,7 +861,8 @@ class EventStore:
         from soundwatch.config import CLIPS_FOLDER_NAME
 
         values = {key: row[key] for key in row.keys()}
-        values["clip_path"] = self._on_disk(values["clip_path"], CLIPS_FOLDER_NAME)
+        values["clip_path"] = self._on_disk(values["clip_path"],
+                                            beside_database(self.path, CLIPS_FOLDER_NAME).name)
         return StoredEvent(**values)
 
     # -- export --------------------------------------------------------------------------

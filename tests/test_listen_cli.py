@@ -76,6 +76,29 @@ def test_file_run_logs_events_to_stdout_sqlite_and_clips(model, scene_file, env,
         assert event.clip_path.startswith(str(tmp_path / "data" / "clips"))
 
 
+def test_a_test_run_into_another_database_keeps_its_clips_apart_and_prunes_none_of_yours(
+        model, scene_file, env, tmp_path):
+    path, truth = scene_file
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[clips]\nenabled = true\nmax_files = 3\n[privacy]\nspeech = 'keep'\n")
+    result = listen("--file", path, "--fast", "--model", model, env=env)
+    assert result.returncode == 0, result.stderr
+    yours = sorted((tmp_path / "data" / "clips").glob("*.flac"))
+    assert len(yours) == len(truth) == 3
+    trial = tmp_path / "trial.sqlite"
+    result = listen("--file", path, "--fast", "--model", model, "--db", trial, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "trial.clips").glob("*.flac"))) == 3
+    with EventStore(trial) as store:
+        assert all(e.clip_path.startswith(str(tmp_path / "trial.clips"))
+                   for e in store.recent_events())
+    result = listen("--file", path, "--fast", "--model", model, "--no-db", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "clips are off for this run: --no-db" in result.stderr
+    assert sorted((tmp_path / "data" / "clips").glob("*.flac")) == yours  # none pruned
+
+
 def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path):
     path, _ = scene_file
     config = tmp_path / "watch.toml"

@@ -119,6 +119,13 @@ def run(args) -> int:
                          paced=not args.fast)
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
                        else own_start_time(source) if args.file else None)
+    if args.no_db and settings.clips.enabled:
+        # a clip is the audio of an event row: without the database it would belong to
+        # nothing, and its folder's size limit would prune the real clips to make room
+        log.warning("clips are off for this run: --no-db keeps it out of the events "
+                    "database, and a clip belongs to an event in it (pass --db FILE to "
+                    "keep a test run's events and clips apart from yours)")
+        settings = replace(settings, clips=replace(settings.clips, enabled=False))
     clips = clip_writer_for(settings, classifier) if settings.clips.enabled else None
     store = None if args.no_db else EventStore(settings.database_path())
     # the model's per-class settings, those learnt from corrections, your sounds' own

@@ -187,7 +187,7 @@ def build_window(args, start: bool = True):
         from soundwatch.clips import clip_writer_for
 
         try:
-            clips = clip_writer_for(settings, classifier)
+            clips = clip_writer_for(settings, classifier, args.db)
         except SoundwatchError as exc:
             notices.append(f"{exc} Events are saved without clips.")
     spec = classifier.spec if classifier is not None else FeatureSpec()
