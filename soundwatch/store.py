@@ -577,6 +577,19 @@ class EventStore:
     def database_files(self) -> list[Path]:
         return database_files(self.path)
 
+    @property
+    def db_flag(self) -> str:
+        """`` --db PATH`` for a command that must reach this database again (a hint
+        printed for the user to run); empty for the default database."""
+        from soundwatch.config import user_data_dir
+
+        default = user_data_dir() / DEFAULT_DATABASE_NAME
+        if Path(self.path).absolute() == default.absolute():
+            return ""
+        import shlex
+
+        return f" --db {shlex.quote(str(self.path))}"
+
     # -- outbox (alerts) and hub ---------------------------------------------------------
 
     def add_outbox(self, rows) -> None:

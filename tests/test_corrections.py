@@ -160,7 +160,8 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
     code, out, err = run(capsys, "events", "reject", faint_b["id"], "--db", db,
                          "--model", audio["model"])
     assert code == 0, err
-    assert f"`soundwatch events undo {faint_b['id']}` takes it back" in out
+    # the hint names this database: run as printed, it cannot undo another's correction
+    assert f"`soundwatch events undo {faint_b['id']} --db {db}` takes it back" in out
     assert len(list((place_dirs / "corrections").glob("*.flac"))) == 1
     assert [round(e["start_s"]) for e in listen(capsys, audio, db, "--no-clips")
             if e["label"] == "tone_3k"] == [9]

@@ -253,3 +253,12 @@ def test_clips_beside_the_database_follow_it_when_its_folder_moves(tmp_path):
     assert paths["dog"] == str(new_home / "clips" / "kept.flac")
     assert paths["cat"] == str(new_home / "clips" / "legacy.flac")
     assert paths["hen"] is None
+
+
+def test_db_flag_names_any_database_but_the_default_one(place_dirs):
+    default = place_dirs / "data" / "events.sqlite"
+    default.parent.mkdir(parents=True)
+    with EventStore(default) as store:
+        assert store.db_flag == ""
+    with EventStore(place_dirs / "my place.sqlite") as store:
+        assert store.db_flag == f" --db '{place_dirs / 'my place.sqlite'}'"

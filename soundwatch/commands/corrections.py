@@ -155,7 +155,7 @@ def _correct(args, store, settings) -> int:
                else f"{done.label!r}")
     print(f"{subject} {what[done.kind]} (correction {done.id}; `soundwatch events undo "
           + (f"{args.id}" if done.event_label else f"--correction {done.id}")
-          + "` takes it back); "
+          + f"{store.db_flag}` takes it back); "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
     if done.replaced:

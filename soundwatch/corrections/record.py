@@ -188,7 +188,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
     event = store.event_by_id(row_id)
     if event is None:
         raise SoundwatchError(f"no event with id {row_id} in {store.path}; the ids are the "
-                              "first column of `soundwatch events list`")
+                              f"first column of `soundwatch events list{store.db_flag}`")
     true_label = event.label if kind == "confirm" else None
     if kind == "relabel":
         if label is None:
@@ -196,7 +196,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         true_label = labels.check(label, new_ok)
         if true_label == event.label:
             raise SoundwatchError(f"event {row_id} already is {event.label!r}: use "
-                                  f"`soundwatch events confirm {row_id}`")
+                                  f"`soundwatch events confirm {row_id}{store.db_flag}`")
     teaches = kind == "relabel" or event.label in labels.user
     clip = Path(event.clip_path) if event.clip_path else None
     has_clip = clip is not None and clip.is_file()
@@ -386,7 +386,8 @@ def _relearn(store, label: str, detection: DetectorSettings, adjustments_path,
     except SoundwatchError as exc:
         raise SoundwatchError(
             f"{exc} The correction itself is stored; once the file can be written, "
-            "`soundwatch events corrections --rebuild` learns its threshold") from exc
+            f"`soundwatch events corrections --rebuild{store.db_flag}` learns its threshold"
+        ) from exc
 
 
 def update_adjustment(store, label: str, detection: DetectorSettings,
