@@ -746,3 +746,27 @@ def test_sounds_retrain_reads_the_database_its_corrections_came_from(
     code, out, err = run(capsys, "sounds", "retrain", "chime", "--model", audio["model"],
                          "--db", place_dirs / "moved.sqlite")
     assert code == 0 and "1 corrected example(s)" in out, err
+
+
+def test_a_retrain_from_one_database_keeps_the_corrections_made_in_another(
+        place_dirs, audio, capsys):
+    """Your sounds are yours, but each place's corrections live in its own database: a
+    correction in the workshop must not be dropped by one made later in the garage."""
+    garage, workshop = place_dirs / "garage.sqlite", place_dirs / "workshop.sqlite"
+    faint = learn_chime_and_hear_a_faint_tone(capsys, audio, garage, place_dirs / "clips")
+    code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", garage,
+                         "--model", audio["model"])
+    assert code == 0 and "5 learnt and 1 corrected" in out, (out, err)
+    listen(capsys, audio, workshop, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    later = [e for e in stored(capsys, workshop) if e["label"] == "tone_3k"][-1]
+    code, out, err = run(capsys, "events", "relabel", later["id"], "chime", "--db", workshop,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "5 learnt and 2 corrected" in out and "in 2 event databases" in out, out
+    code, out, err = run(capsys, "sounds", "retrain", "chime", "--db", garage,
+                         "--model", audio["model"])
+    assert code == 0 and "5 learnt and 2 corrected" in out, (out, err)
+    # undone where it was made, it is gone from the next retrain, wherever that runs
+    code, out, err = run(capsys, "events", "undo", later["id"], "--db", workshop,
+                         "--model", audio["model"])
+    assert code == 0 and "5 learnt and 1 corrected" in out, (out, err)

@@ -277,15 +277,13 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
             gone are left out, and counted in ``info["retrained"]["gone_examples"]``),
             or a model without an embedding.
     """
-    from soundwatch.corrections.record import example_rows
-
     started = time.perf_counter()
     if not classifier.has_embedding:
         raise SoundwatchError(f"the model {classifier.path} exports no embedding, so it "
                               "cannot learn sounds: use the shipped model")
     dim = embedding_dim(classifier)
     version = classifier.embedding_version
-    positive_rows, negative_rows = example_rows(store, label) if store is not None else ([], [])
+    positive_rows, negative_rows, databases = correction_rows(label, store, current)
     missing = [row["example_path"] for row in positive_rows + negative_rows
                if not Path(row["example_path"]).is_file()]
     if missing:  # deleted by hand: retrained from the rest (refusing had no way out)
@@ -381,6 +379,9 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         "other_sounds": len(other_windows),
         # where its corrections are: `sounds retrain` reads them there again by default
         "database": str(Path(store.path).resolve()) if store is not None else None,
+        # every database whose corrections it learnt from: the next retrain reads them
+        # all, whichever one it is run from
+        "databases": databases,
         "positive_windows": len(positives),
         "negative_windows": len(negatives),
         "room_guard": room_guard,
@@ -389,6 +390,46 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     return UserSound(label=label, head=head, model_version=version, embedding_dim=dim,
                      info=info, min_duration_s=(current.min_duration_s if current
                                                 else LEARNT_MIN_DURATION_S))
+
+
+def correction_rows(label: str, store, current: UserSound | None
+                    ) -> tuple[list[dict], list[dict], list[str]]:
+    """(positives, negatives, databases): the corrections of ``label`` with kept audio
+    (see :func:`~soundwatch.corrections.record.example_rows`) in ``store`` (None: none)
+    and in every other database the sound was retrained from before (``current``'s
+    ``info["retrained"]["databases"]``), and the resolved paths of the databases they
+    came from, ``store``'s first. The sounds are the user's, but corrections live in
+    each place's database: a correction made in one is not dropped by a retrain run
+    from another. A remembered database that is gone is left out with a warning; one
+    that cannot be read now is remembered for the next retrain."""
+    from soundwatch.corrections.record import example_rows
+    from soundwatch.store import EventStore
+
+    here = str(Path(store.path).resolve()) if store is not None else None
+    positives, negatives = example_rows(store, label) if store is not None else ([], [])
+    databases = [here] if here and (positives or negatives) else []
+    retrained = ((current.info if current else {}).get("retrained") or {})
+    earlier = retrained.get("databases") or [retrained.get("database")]
+    for path in dict.fromkeys(p for p in earlier if p and p != here):
+        if not Path(path).is_file():
+            log.warning("%r was retrained with corrections in %s, which is gone: retrained "
+                        "without them", label, path)
+            continue
+        try:
+            with EventStore(path, read_only=True) as other:
+                more_positives, more_negatives = example_rows(other, label)
+        except SoundwatchError as exc:
+            log.warning("the corrections of %r in %s cannot be read now (%s): retrained "
+                        "without them, and read again next time", label, path, exc)
+            databases.append(path)
+            continue
+        if more_positives or more_negatives:
+            positives, negatives = positives + more_positives, negatives + more_negatives
+            databases.append(path)
+    def made(row: dict) -> str:  # when the correction was made: oldest first, as in one
+        return row["created_at"]
+
+    return sorted(positives, key=made), sorted(negatives, key=made), databases
 
 
 def raise_above_rejected(head: Head, positives: np.ndarray,
@@ -489,6 +530,8 @@ def retrain_summary(label: str, info: dict) -> str:
             f"({info['rejected_still_firing']} of those would still fire)"
             + (f" and {info['other_sounds']} other sound(s) of yours"
                if info.get("other_sounds") else ""))
+    if len(info.get("databases") or ()) > 1:
+        text += f", from the corrections in {len(info['databases'])} event databases"
     if info.get("gone_examples"):
         text += (f"; {info['gone_examples']} corrected example(s) whose kept file is gone "
                  "were left out")
