@@ -432,3 +432,15 @@ def test_a_missed_mark_says_why_the_history_gave_no_event(place_dirs, model, tmp
         write_history(place_dirs, start, {10.0: plateau}, plateau_s=plateau_s)
     result = mark_faint_tone_missed(capsys, db, model, start, tmp_path)
     assert says in result["history"], result["history"]
+
+
+def test_a_missed_mark_is_not_judged_by_the_sound_that_came_after_it(place_dirs, model,
+                                                                    tmp_path, capsys):
+    # the marked moment (9-12 s) scored 0.6; the next sound, from 12.7 s, 0.95: windows
+    # ending after 12.5 s (the range's end plus the test model's 0.5 s window) never heard
+    # the marked range, so they say nothing of it
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    write_history(place_dirs, start, {10.0: 0.6, 12.7: 0.95})
+    result = mark_faint_tone_missed(capsys, place_dirs / "events.sqlite", model, start,
+                                    tmp_path)
+    assert "scored at most 0.60 then, against threshold_on 0.80" in result["history"], result

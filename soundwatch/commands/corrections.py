@@ -255,6 +255,7 @@ def _base(args, settings, classifier):
 # A missed sound the model scored below this (the lowest threshold_on a correction sets,
 # halved) is not one a threshold can recover.
 BARELY_HEARD = 0.2
+LONGEST_WINDOW_S = 2.0  # longer than any model's window: how far past a range to read
 
 
 def _missed_scores(store, label: str, start, end, settings) -> str:
@@ -266,16 +267,24 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
     from soundwatch.score_history import history_dir, read_history
 
-    # Windows that ended up to a window after the range still heard it.
-    segments = [s for s in read_history(history_dir(store.path), start, end + timedelta(
-        seconds=2)) if label in s.labels]
-    if not segments:
+    # Windows that ended up to one window after the range still heard it; none later
+    # (they hear what came next, not the sound marked).
+    heard = []
+    for segment in read_history(history_dir(store.path), start,
+                                end + timedelta(seconds=LONGEST_WINDOW_S)):
+        if label in segment.labels:
+            heard_until = end.timestamp() + segment.window_samples / segment.sample_rate_hz
+            scores = segment.scores[segment.times <= heard_until, segment.labels.index(label)]
+            if len(scores):
+                heard.append((segment, float(scores.max())))
+    if not heard:
         return (f"the score history holds no {label!r} scores of that moment, so how close "
                 "it came is not known")
-    highest = max(float(s.scores[:, s.labels.index(label)].max()) for s in segments)
+    highest = max(peak for _, peak in heard)
+    last = heard[-1][0]
     detection = with_adjustments(
-        with_class_defaults(settings.detection, segments[-1].class_defaults), (label,),
-        adjustments_path_for(store.path), model_version=segments[-1].model_version)
+        with_class_defaults(settings.detection, last.class_defaults), (label,),
+        adjustments_path_for(store.path), model_version=last.model_version)
     on, _, min_s = detection.class_values(label)
     if highest >= on and min_s > 0:  # a window reached it, no run of them long enough
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
