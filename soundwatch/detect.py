@@ -125,7 +125,8 @@ class DetectorSettings:
         merge_gap_s: an event that comes back within this gap (end of one to start of
             the next) continues the same event.
         max_duration_s: longer events are split into consecutive parts.
-        warmup_s: no event starts during this long after the start (and after a gap).
+        warmup_s: no event starts from a window that ends within this long after the
+            start (and after a gap).
         hop_s: seconds between scored windows; None takes the model's own hop.
         watch: only these labels make events (empty: all but ``ignore`` and the
             model's background labels).
@@ -148,7 +149,9 @@ class DetectorSettings:
     # Not measured but bounded: an event and its pre/post-roll must fit the engine's 30 s
     # ring for its clip to be whole.
     max_duration_s: float = 20.0
-    # Not measured (no real device here): covers the click some inputs make when opened.
+    # Not measured (no real device here). Counted to a window's end, so with the shipped
+    # model's 0.975 s window this changes nothing at the start of a stream: a larger value
+    # keeps the first windows (which hear the click some inputs make when opened) quiet.
     warmup_s: float = 0.5
     hop_s: float | None = None
     watch: tuple[str, ...] = ()
