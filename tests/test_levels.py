@@ -78,6 +78,27 @@ def test_offline_analysis_measures_events_the_same_way(classifier):
     assert events[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
 
 
+def test_samples_replaced_by_silence_are_not_the_rooms_floor(classifier, tmp_path):
+    # Two seconds of NaN in a float WAV is replaced by digital silence when read: no room
+    # is that quiet, so the floor (and the tone's SNR) stay those of the noise around it.
+    signal = noise_with_tone(-25.0, seed=4)
+    signal[int(9.5 * RATE):int(11.5 * RATE)] = np.nan
+    path = tmp_path / "nan.wav"
+    soundfile.write(str(path), signal, RATE, subtype="FLOAT")
+    with EventStore(tmp_path / "events.sqlite") as store:
+        monitor = Monitor(FileSource(path, RATE, paced=False), classifier, WATCH_TONE,
+                          store=store)
+        monitor.start()
+        assert monitor.wait(60)
+        stored = store.recent_events()
+    assert [e.label for e in stored] == ["tone_1k"]
+    assert stored[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
+    assert stored[0].snr_db == pytest.approx(15.0, abs=1.0)
+    only_silence = LevelHistory(RATE)
+    only_silence.push(np.zeros(3 * RATE, np.float32), 0)
+    assert only_silence.noise_floor_dbfs(3 * RATE) is None  # no background heard
+
+
 def test_the_floor_skips_earlier_events_and_freezes_during_a_long_one():
     history = LevelHistory(RATE)
     rng = np.random.default_rng(3)

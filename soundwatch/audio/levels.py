@@ -6,7 +6,10 @@
 - the **noise floor** is the level exceeded 90 % of the time (the 10th percentile of
   the 100 ms levels, acoustics' L90 background level) over the most recent 10 s of
   audio that no event covers: blocks inside events are skipped, so while an event runs
-  the floor stays at the background before it (it is frozen, not pulled up);
+  the floor stays at the background before it (it is frozen, not pulled up); blocks of
+  digital silence are skipped too: no room is that quiet, so they are samples a source
+  never delivered (damaged or non-finite audio replaced by silence, a muted input), and a
+  floor of -120 dBFS would give every sound after them an SNR of 100 dB;
 - an **event's level** is the level exceeded 10 % of the time within the event (the
   90th percentile, L10), so that a few loud barks in a 3 s event are not averaged away
   by the quiet between them or by the part of the detection window around the sound;
@@ -104,11 +107,12 @@ class LevelHistory:
     def noise_floor_dbfs(self, before_sample: int,
                          exclude: list[tuple[int, int]] = ()) -> float | None:
         """The background level (L90, dBFS) of the newest ``FLOOR_HISTORY_S`` of blocks
-        that end by ``before_sample`` and overlap none of the ``exclude`` spans
-        ([start, end) samples: events); None with less than ``MIN_FLOOR_BLOCKS`` of them."""
+        that end by ``before_sample``, overlap none of the ``exclude`` spans
+        ([start, end) samples: events) and are not digital silence; None with less than
+        ``MIN_FLOOR_BLOCKS`` of them."""
         starts, powers = self._blocks()
         ends = starts + self.block_samples
-        keep = ends <= before_sample
+        keep = (ends <= before_sample) & (powers > 0.0)
         for start, end in exclude:
             keep &= (ends <= start) | (starts >= end)
         powers = powers[keep]
