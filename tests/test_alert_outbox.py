@@ -251,8 +251,11 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
                       '[alerts.webhook]\nurl = "http://127.0.0.1:9/hook"\n')
     assert main(["events", "outbox", "--db", str(db), "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert f"`soundwatch events outbox --drop {old}`" in out  # the corrected URL's old rows
-    assert "webhook" in out
+    # the corrected URL's old rows: they go out if that URL comes back, or are dropped
+    assert f"`soundwatch events outbox --drop {old} --db {db}`" in out
+    assert f"{old}'s waiting alerts go out with the next run that has it" in out
+    assert "its flag (--apprise ...)" in out
+    assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", "webhook"]) == 2
     assert "webhook is configured now" in capsys.readouterr().err

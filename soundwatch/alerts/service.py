@@ -29,8 +29,8 @@ def warn_of_waiting_alerts(store, configured: set[str]) -> None:
     for name, count in waiting.items():
         log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
                     "configured now: they go out when it is again (`soundwatch events "
-                    "outbox --drop %s` drops them, e.g. after correcting a URL)",
-                    count, name, name)
+                    "outbox --drop %s%s` drops them, e.g. after correcting a URL)",
+                    count, name, name, store.db_flag)
 
 
 def configured_channels(settings: AlertSettings) -> list[str]:

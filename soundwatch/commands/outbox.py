@@ -51,10 +51,21 @@ def run(args, path, settings) -> int:
         print("the outbox is empty: no alert was queued in this database")
         return 0
     print(f"{'channel':<20} {'waiting':>7} {'delivered':>9}  last error")
+    waiting_elsewhere = []
     for name, info in status.items():
-        note = "" if name in configured else (
-            f"  (not configured now; `soundwatch events outbox --drop {name}`)"
-            if info["pending"] else "  (not configured now)")
+        note = "" if name in configured else "  (not in the settings file)"
         print(f"{name:<20} {info['pending']:>7} {info['delivered']:>9}  "
               f"{info['last_error'] or '-'}{note}")
+        if note and info["pending"]:
+            waiting_elsewhere.append(name)
+    for name in waiting_elsewhere:
+        kind = name.split(":")[0]
+        print(f"{name}'s waiting alerts go out with the next run that has it, from the "
+              f"settings file or its flag ({CHANNEL_FLAGS.get(kind, '--' + kind)} ...); to "
+              f"give them up: `soundwatch events outbox --drop {name}{store.db_flag}`")
     return 0
+
+
+# The `listen` flag that configures each kind of channel for one run.
+CHANNEL_FLAGS = {"mqtt": "--mqtt", "webhook": "--webhook", "apprise": "--apprise",
+                 "desktop": "--notify-desktop"}
