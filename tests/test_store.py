@@ -201,6 +201,10 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert main(["events", "export", "--db", str(path), "--format", "jsonl",
                  "--label", "cat"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] == "cat"
+    # Without --format, the file's name says which: JSON lines in a .jsonl file
+    assert main(["events", "export", "--db", str(path), "-o", str(tmp_path / "e.jsonl")]) == 0
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert [json.loads(line)["label"] for line in lines] == ["dog", "dog", "cat"]
     # A label no event has (a typo) says so, with the close ones and the labels held.
     assert main(["events", "list", "--db", str(path), "--label", "dgo"]) == 0
     captured = capsys.readouterr()

@@ -12,6 +12,8 @@ import sys
 
 from soundwatch.text import printable
 
+EXPORT_FORMATS = ("csv", "jsonl")
+
 MAX_LIMIT = 1_000_000_000
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 
@@ -39,7 +41,9 @@ def add_parser(subparsers) -> None:
                              help="at most this many (default 50; 0: all)")
             sub.add_argument("--json", action="store_true", help="JSON lines instead of a table")
         else:
-            sub.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+            sub.add_argument("--format", choices=EXPORT_FORMATS, default=None,
+                             help="default: from the -o file's suffix (.jsonl, .json: "
+                             "jsonl), else csv")
             sub.add_argument("-o", "--output", help="file to write (default: stdout)")
     from soundwatch.commands import corrections, outbox
 
@@ -95,11 +99,12 @@ def run(args) -> int:
         if args.label is not None:
             _check_label(args.label, store.label_counts(), path)
         if args.events_action == "export":
+            fmt = args.format or export_format(args.output)
             if args.output:
-                count = store.export(args.output, args.format, **filters)
+                count = store.export(args.output, fmt, **filters)
                 print(f"wrote {count} event(s) to {args.output}", file=sys.stderr)
             else:
-                store.export(None, args.format, stream=sys.stdout, **filters)
+                store.export(None, fmt, stream=sys.stdout, **filters)
             return 0
         events = store.recent_events(limit=args.limit or None, **filters)
         nodes = store.event_nodes([event.id for event in events])  # a hub's database
@@ -148,3 +153,13 @@ def _local(iso_utc: str) -> str:
 
     moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+
+def export_format(output: str | None) -> str:
+    """The format an export file's name asks for: jsonl for .jsonl / .json / .ndjson,
+    else csv (also to stdout)."""
+    from pathlib import Path
+
+    suffix = Path(output).suffix.lower() if output else ""
+    return "jsonl" if suffix in (".jsonl", ".json", ".ndjson") else "csv"
