@@ -179,6 +179,9 @@ class ConsolePrinter(MonitorListener):
                 "overflows": monitor.engine.source.stats.overflows,
                 "nonfinite_samples": monitor.engine.nonfinite_samples,
                 "warnings": list(monitor.source.warnings),
+                # a replayed file damaged part-way: where decoding stopped (as classify)
+                "damaged_at_s": getattr(getattr(getattr(monitor.source, "decoder", None),
+                                                "report", None), "damaged_at_s", None),
                 "database": str(store.path) if store else None,
                 "session_id": monitor.session_id,
                 "clips_written": monitor.clips.written if monitor.clips else 0,

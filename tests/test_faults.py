@@ -489,6 +489,7 @@ def test_a_file_damaged_part_way_is_heard_up_to_the_damage_and_says_so(tmp_path,
     assert process.returncode == 1, err
     summary = next(r for r in json_lines(out) if r["type"] == "summary")
     assert any("damaged after" in w for w in summary["warnings"]), summary
+    assert 10.0 < summary["damaged_at_s"] < 26.4  # as classify's JSON says it
     assert "is damaged: only its first" in err
     heard = [r for r in json_lines(out) if r["type"] == "event"]
     assert 3 <= len(heard) < n_events  # the part before the damage was heard
@@ -496,7 +497,8 @@ def test_a_file_damaged_part_way_is_heard_up_to_the_damage_and_says_so(tmp_path,
                              str(model)], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1, result.stderr
     analysed = json.loads(result.stdout)
-    assert analysed["damaged_at_s"] is not None and 3 <= len(analysed["events"]) < n_events
+    assert analysed["damaged_at_s"] == summary["damaged_at_s"]
+    assert 3 <= len(analysed["events"]) < n_events
     assert "convert it" not in result.stderr + err  # FLAC is supported: no such advice
 
 
