@@ -383,7 +383,8 @@ class NearMissSpan:
         return {"label": self.label, "reason": self.reason,
                 "start_s": round(self.start_sample / sample_rate_hz, 3),
                 "end_s": round(self.end_sample / sample_rate_hz, 3),
-                "score": round(self.score, 4), "threshold_on": self.threshold_on,
+                "score": round(self.score, 4),
+                "threshold_on": round(float(self.threshold_on), 4),
                 "detail": self.detail, "windows": self.windows, "event_id": self.event_id}
 
 

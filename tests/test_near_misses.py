@@ -127,10 +127,12 @@ def test_classify_explain_and_listen_near_misses_print_the_spans(model, tmp_path
         ("tone_1k", TOO_SHORT)]
 
     assert main(["listen", "--headless", "--file", str(path), "--fast", "--no-db", *flags,
-                 "--json", "--near-misses", "--status-interval", "0"]) == 0
+                 "--threshold-on", "0.7", "--json", "--near-misses",
+                 "--status-interval", "0"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     near = [line for line in lines if line["type"] == "near_miss"]
     assert [(m["label"], m["reason"]) for m in near] == [("tone_1k", TOO_SHORT)]
+    assert near[0]["threshold_on"] == 0.7  # as set, not float32's 0.699999988
     assert near[0]["start_time"].endswith("Z") and 1.0 <= near[0]["start_s"] <= 2.5
 
 
