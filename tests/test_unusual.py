@@ -11,6 +11,7 @@ import soundfile
 
 from soundwatch.cli import main
 from soundwatch.detect import DetectorSettings
+from soundwatch.errors import SoundwatchError
 from soundwatch.model import Classifier, default_model_path
 from soundwatch.scoring import detect_stream
 from soundwatch.unusual.apply import WithUnusual, open_profile, with_unusual
@@ -161,6 +162,13 @@ def test_a_corrupt_profile_is_named_kept_aside_and_a_new_one_learnt(
     code, _, err = run(capsys, "unusual", "status")
     assert code == 2 and FILE_NAME in err and "soundwatch unusual reset" in err
     assert path.read_bytes() == b"PK\x03\x04 not a profile"  # status never changes it
+    # a file that is no archive at all: no advice from numpy to load it unsafely
+    other = data_dir / "other.npz"
+    other.write_text("some text")
+    with pytest.raises(SoundwatchError) as caught:
+        Profile.load(other, 8192, 5)
+    assert "damaged or another kind of file. Reset it" in str(caught.value)
+    assert "pickle" not in str(caught.value) and ".." not in str(caught.value)
     wrapped, _ = events_of(noise(45.0), classifier, FAST, path)
     assert "cannot read the unusual-sound profile" in caplog.text
     aside = list(data_dir.glob(FILE_NAME + ".unreadable-*"))

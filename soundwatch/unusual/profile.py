@@ -243,8 +243,11 @@ class Profile:
                 embedding = np.asarray(data["embedding"], dtype=np.float32)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
                 json.JSONDecodeError) as exc:
-            raise SoundwatchError(f"cannot read the unusual-sound profile {path}: {exc}. "
-                                  f"{fix}.") from exc
+            # numpy's own text for a file that is no .npz suggests loading it unsafely
+            reason = ("it is damaged or another kind of file" if "pickle" in str(exc)
+                      else str(exc).rstrip("."))
+            raise SoundwatchError(f"cannot read the unusual-sound profile {path}: "
+                                  f"{reason}. {fix}.") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise SoundwatchError(f"{path} is not an unusual-sound profile. {fix}.")
         version = meta.get("version")
