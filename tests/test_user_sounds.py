@@ -303,6 +303,13 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     assert code == 0 and "imported 1 sound(s): chime" in out, err
     code, _, err = run(capsys, "sounds", "import", whole, "--label", "kettle")
     assert code == 2 and "holds no sound named 'kettle'; it holds: chime, door chime" in err
+    # After removing one, the whole backup names the way to bring back just that one.
+    assert run(capsys, "sounds", "remove", "door chime")[0] == 0
+    code, _, err = run(capsys, "sounds", "import", whole)
+    assert code == 2 and "you already have 'chime'" in err
+    assert "or import only the others: --label 'door chime'" in err
+    code, out, err = run(capsys, "sounds", "import", whole, "--label", "door chime")
+    assert code == 0 and "door chime" in out, err
     # Replacing drops the replaced sound's kept examples (they would be retrained in).
     assert run(capsys, "learn", "chime", *recordings["examples"], "--replace")[0] == 0
     kept = sorted((data_dir / "sound_examples").glob("chime-*.npz"))

@@ -132,8 +132,14 @@ def run(args) -> int:
         incoming = [s for s in incoming if s.label in args.label]
     clashes = [s.label for s in incoming if s.label in labels]
     if clashes and not args.replace:
+        import shlex
+
+        others = [s.label for s in incoming if s.label not in clashes]
+        only = (", or import only the others: "
+                + " ".join(f"--label {shlex.quote(label)}" for label in others)
+                if others else "")
         raise SoundwatchError(f"you already have {', '.join(map(repr, clashes))}: pass "
-                              "--replace to replace them, or remove them first")
+                              f"--replace to replace them, or remove them first{only}")
     _check_imported_names([s.label for s in incoming], labels)
     new_labels = {s.label for s in incoming}
     # every kept file checked before anything is changed: a damaged one stops it all
