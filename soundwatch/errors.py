@@ -8,3 +8,12 @@ The CLI prints it without a traceback and exits with status 2.
 
 class SoundwatchError(Exception):
     """A user-facing error: bad input, bad config, a device or file problem."""
+
+
+class NoInputDeviceError(SoundwatchError):
+    """No input device at all. ``str()`` names the command-line way out; the window,
+    which has its own Replay button, shows :attr:`in_window` instead."""
+
+    def __init__(self, message: str, in_window: str):
+        super().__init__(message)
+        self.in_window = in_window

@@ -365,3 +365,16 @@ def test_settings_for_another_models_classes_do_not_stop_the_window(harness, tmp
     assert window.banner.kind == "notice"  # no error: the detector ran without "dog"
     window.class_panel.set_watched("noise", True)
     assert load_settings(harness.config_file).detection.watch == ("dog", "noise")
+
+
+def test_with_no_input_device_the_window_points_to_its_own_replay_button(harness,
+                                                                         monkeypatch):
+    from soundwatch.audio import capture
+
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])
+    window = harness.open(start=False)
+    assert not window.start_listening(SourceChoice())
+    assert "no input device found" in window.banner.message
+    assert "Replay file…" in window.banner.message
+    assert "--headless" not in window.banner.message  # the command line is not the way here
+    assert window.controls.open_button.text() == "Replay file…"
