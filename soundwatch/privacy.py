@@ -5,7 +5,8 @@ score of a window reached ``threshold``:
 
 - ``mute``: every window heard as speech, widened by ``margin_s`` before and after, is
   replaced by digital silence in the clip before it is written (a 5 ms fade at each edge,
-  inside the muted stretch, avoids clicks); the event row records the seconds muted.
+  inside the muted stretch, avoids clicks); the event row records the seconds muted. A
+  clip that would be silence from end to end is not written (as ``drop_clip``).
 - ``drop_clip``: such a clip is not written at all; the event row says why.
 - ``keep``: clips keep everything.
 
@@ -182,7 +183,8 @@ class SpeechGuard:
         muted_s = muted / self.sample_rate_hz
         if not spans:
             return SpeechVerdict(samples, 0.0)
-        if self.settings.speech == "drop_clip":
+        if self.settings.speech == "drop_clip" or muted >= len(samples):
+            # (mute: a clip that would be all silence is withheld too; it holds nothing)
             return SpeechVerdict(None, muted_s, SPEECH_WITHHELD)
         audio = np.array(samples, dtype=np.float32, copy=True)
         for a, b in spans:

@@ -156,6 +156,17 @@ def test_audio_no_window_has_heard_is_muted_at_the_end_of_a_stream():
     assert guard.spans(0, 4 * RATE) == [(int(1.5 * RATE), int(3.5 * RATE))]
 
 
+def test_a_clip_that_would_be_all_silence_is_withheld_not_written():
+    guard = SpeechGuard(PrivacySettings(margin_s=0.5), speech_index=0, window_samples=RATE,
+                        sample_rate_hz=RATE)
+    guard.observe(np.ones((3, 1), np.float32), [RATE, 2 * RATE, 3 * RATE])  # all speech
+    verdict = guard.apply(noise_burst(2.0, RATE), int(0.5 * RATE))
+    assert verdict.audio is None and verdict.withheld == "speech"
+    assert verdict.muted_s == pytest.approx(2.0)
+    partly = guard.apply(noise_burst(5.0, RATE), 0)  # 3.5 s of 5 s muted: written
+    assert partly.audio is not None and partly.withheld is None
+
+
 @pytest.mark.parametrize("text, problem", [
     ('[privacy]\nspeech = "silence"\n', "speech must be one of 'mute', 'drop_clip', 'keep'"),
     ("[privacy]\nthreshold = 1.5\n", "threshold must be a score in (0, 1)"),
