@@ -18,6 +18,7 @@ from soundwatch.detect import NearMissLog, NearMissSpan
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
 from soundwatch.text import printable
+from soundwatch.times import iso_utc as _iso
 
 
 class ConsolePrinter(MonitorListener):
@@ -247,12 +248,6 @@ def levels_text(event) -> str:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
-
-
-def _iso(moment) -> str:
-    from datetime import timezone
-
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _discard_output(stream) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from soundwatch.detect import Event
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
+from soundwatch.times import iso_utc as _iso
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,11 @@ class StoredEvent:
     clip_withheld: str | None = None
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in EXPORT_COLUMNS}
+        """The exported columns; a non-finite number (a row an older hub stored
+        unchecked) reads as None, so that every export stays valid JSON."""
+        return {name: (None if isinstance(value, float) and not math.isfinite(value)
+                       else value)
+                for name, value in ((n, getattr(self, n)) for n in EXPORT_COLUMNS)}
 
 
 class EventRejected(SoundwatchError):
@@ -1035,6 +1040,3 @@ def _looks_like_ours(columns: dict[str, list[str]]) -> bool:
     return all(wanted <= set(columns.get(name, ())) for name, wanted in _FINGERPRINT.items())
 
 
-def _iso(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and a fixed width, so text order is time order."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,4 +1,5 @@
-"""Times people type: ``--since`` filters and a recording's ``--start-time``.
+"""Times people type (``--since`` filters, a recording's ``--start-time``) and the one
+form every stored or published time takes (:func:`iso_utc`).
 
 Accepted: an ISO date or date-time (local time unless it carries an offset or ``Z``), an
 age counted back from now (``30s``, ``15m``, ``2h``, ``7d``) or ``today`` (local
@@ -16,6 +17,12 @@ from soundwatch.errors import SoundwatchError
 AGE_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # before any recording this app made
 FORMS = "use ISO (2024-05-01 or 2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'"
+
+
+def iso_utc(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a fixed width (``2024-05-01T12:00:01.500Z``),
+    so that text order is time order: the database's, the alerts' and JSON output's."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_time(text: str, now: datetime | None = None, what: str = "time") -> datetime:

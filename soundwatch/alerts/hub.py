@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections import Counter
 
 from soundwatch.alerts.mqtt import MqttLink
+from soundwatch.alerts.remote_event import checked_event
 from soundwatch.alerts.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("node", "id", "event_id", "label", "start", "end", "start_s", "end_s",
-            "duration_s", "peak")
+# A message that can never be stored: counted as rejected and acknowledged, so that it
+# cannot block the broker's queue of what follows (it resends what is not acknowledged).
+# (IntegrityError: a row the database's constraints refuse; RecursionError: JSON nested
+# too deep to decode.)
+UNSTORABLE = (ValueError, TypeError, RecursionError, sqlite3.IntegrityError)
 
 
 class Hub:
@@ -78,20 +83,19 @@ class Hub:
 
     def _store_message(self, message) -> bool:
         """Store one message; False (not acknowledged: the broker sends it again after a
-        reconnect) when the database failed."""
+        reconnect) when the database failed, e.g. a full disk. A message that can never
+        be stored (malformed, see :mod:`.remote_event`) is acknowledged and counted as
+        rejected."""
         try:
             payload = json.loads(message.payload)
             if not isinstance(payload, dict):
                 raise ValueError("not a JSON object")
             if payload.get("type") != "event":
                 return True  # starts: the finished event follows
-            missing = [key for key in REQUIRED if payload.get(key) is None]
-            if missing:
-                raise ValueError(f"missing {', '.join(missing)}")
-            node = str(payload["node"])
-            row = self.store.add_remote_event(node, str(payload["id"]),
-                                              self._session(node), payload)
-        except (ValueError, TypeError) as exc:
+            event = checked_event(payload, self._topic_node(message.topic))
+            node = event["node"]
+            row = self.store.add_remote_event(node, event["id"], self._session(node), event)
+        except UNSTORABLE as exc:
             with self._lock:
                 self.rejected += 1
             log.warning("hub: ignored a message on %s: %s", message.topic, exc)
@@ -105,6 +109,10 @@ class Hub:
             else:
                 self.stored[node] += 1
         return True
+
+    def _topic_node(self, topic: str) -> str:
+        """The node of a ``<prefix>/<node>/event`` topic."""
+        return topic[len(self.settings.topic_prefix) + 1:-len("/event")]
 
     def _session(self, node: str) -> int:
         if node not in self._sessions:

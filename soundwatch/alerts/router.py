@@ -37,6 +37,7 @@ import numpy as np
 from soundwatch.alerts.rules import AlertDecision, AlertPolicy
 from soundwatch.alerts.settings import within_hours
 from soundwatch.detect import Event
+from soundwatch.times import iso_utc
 
 EVENT_STARTED = "event_started"
 EVENT_ENDED = "event"
@@ -180,7 +181,3 @@ class AlertRouter:
             "rule": decision.rule if decision else None,
         }
 
-
-def iso_utc(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and a Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -149,11 +149,15 @@ def _db(value: float | None, width: int) -> str:
 
 
 def _local(iso_utc: str) -> str:
+    """A stored UTC time as local time; as stored when it is no time (a row an older hub
+    stored unchecked), so that one bad row cannot stop the listing."""
     from datetime import datetime
 
-    moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone()
+    try:
+        moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone()
+    except (ValueError, OverflowError):
+        return printable(iso_utc)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
 
 
 def export_format(output: str | None) -> str:
