@@ -106,6 +106,28 @@ def test_decode_error_reads_as_one_sentence(tmp_path):
     assert "is damaged" in str(caught.value) and "Supported formats" not in str(caught.value)
 
 
+@pytest.mark.parametrize("fmt", ["OGG", "MP3"])
+def test_a_cut_off_copy_that_decodes_quietly_to_its_cut_is_reported_damaged(tmp_path, fmt):
+    # libsndfile raises nothing for these: MP3 just stops (its header gives 20 s), and a
+    # cut Ogg's length is read from its last page (no end-of-stream flag on it)
+    if fmt not in soundfile.available_formats():
+        pytest.skip(f"this libsndfile has no {fmt}")
+    whole = tmp_path / f"whole.{fmt.lower()}"
+    signal = (0.1 * np.random.default_rng(0).standard_normal(20 * RATE)).astype(np.float32)
+    soundfile.write(str(whole), signal, RATE, format=fmt)
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    cut.write_bytes(whole.read_bytes()[:int(whole.stat().st_size * 0.6)])
+    intact = AudioDecoder(whole, RATE)
+    intact.read_all()
+    assert intact.report.damaged_at_s is None and intact.report.warnings == []
+    decoder = AudioDecoder(cut, RATE)
+    heard_s = len(decoder.read_all()) / RATE
+    assert 8.0 < heard_s < 16.0
+    assert decoder.report.damaged_at_s == pytest.approx(heard_s, abs=0.1)
+    assert any("damaged after" in w for w in decoder.report.warnings)
+    assert main(["classify", str(cut), "--json", "--no-progress"]) == 1  # as FLAC's
+
+
 # -- samples that are not numbers ---------------------------------------------------------
 
 def nan_scene(tmp_path, positions_s):

@@ -38,6 +38,11 @@ OVER_SCALE_LIMIT = 2.0
 # The integer full scales a float file's samples may have been stored at, by bit depth.
 INTEGER_FULL_SCALES = {8: 2.0**7, 16: 2.0**15, 24: 2.0**23, 32: 2.0**31}
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+# A file that decodes to fewer frames than its header gives, by more than both of these,
+# was cut off (an encoder's padding or a decoder's rounding is far less).
+MISSING_TOLERANCE_S = 0.5
+MISSING_TOLERANCE_SHARE = 0.02
+OGG_TAIL_BYTES = 65536 + 282  # more than the largest Ogg page (header 282 + 65025 bytes)
 
 
 @dataclass
@@ -82,6 +87,20 @@ def decode_error(path: Path, problem: object) -> SoundwatchError:
         f"(and MP3 where libsndfile supports it); convert it, e.g. with "
         f"`ffmpeg -i '{path}' out.wav`"
     )
+
+
+def ogg_stream_ended(path: Path) -> bool:
+    """Whether the last Ogg page of ``path`` carries the end-of-stream flag (header type
+    bit 0x04; RFC 3533, section 6): a copy cut off part-way has none. True when no page
+    header is found in the tail (nothing to judge by)."""
+    with open(path, "rb") as file:
+        file.seek(0, 2)
+        file.seek(max(0, file.tell() - OGG_TAIL_BYTES))
+        tail = file.read()
+    at = tail.rfind(b"OggS")
+    while at >= 0 and (len(tail) < at + 6 or tail[at + 4] != 0):  # version 0 pages only
+        at = tail.rfind(b"OggS", 0, at)
+    return at < 0 or bool(tail[at + 5] & 0x04)
 
 
 class AudioDecoder:
@@ -196,6 +215,7 @@ class AudioDecoder:
                                             always_2d=True)):
                     frames += len(data)
                     yield data
+                container = file.format
         except errors as exc:
             # Its header read, the audio is damaged (a bad block, a cut-off copy): what
             # decoded is heard, and the rest is said to be missing.
@@ -205,12 +225,29 @@ class AudioDecoder:
                     f"audio decodes ({str(exc).strip().rstrip('.')}). A tool that skips bad "
                     f"blocks may save some of it, e.g. `ffmpeg -i '{self.path}' fixed.wav`"
                 ) from exc
-            at_s = frames / self.file_rate_hz
-            self.report.damaged_at_s = round(at_s, 3)
-            self._warn(f"{self.path}: damaged after {at_s:.1f} s of its "
-                       f"{self.duration_s:.1f} s ({str(exc).strip().rstrip('.')}): the rest "
-                       "could not be decoded and was not heard. A tool that skips bad "
-                       f"blocks may save more of it, e.g. `ffmpeg -i '{self.path}' fixed.wav`")
+            self._damaged(frames, str(exc).strip().rstrip("."))
+            return
+        # Some decoders just stop where a cut-off copy ends (MP3: fewer frames than its
+        # header gives; Ogg: no end-of-stream page, its length read from the last page).
+        missing = self.n_frames - frames
+        if missing > max(MISSING_TOLERANCE_S * self.file_rate_hz,
+                         MISSING_TOLERANCE_SHARE * self.n_frames):
+            self._damaged(frames, f"it ends {missing / self.file_rate_hz:.1f} s early")
+        elif container == "OGG" and not ogg_stream_ended(self.path):
+            self._damaged(frames, "cut off: its last Ogg page does not end the stream",
+                          of_s=None)
+
+    def _damaged(self, frames: int, why: str, of_s: float | None = -1.0) -> None:
+        """Report a file damaged after ``frames`` (``of_s``: its whole length, as its
+        header gives it; None: not known; -1: the header's)."""
+        at_s = frames / self.file_rate_hz
+        self.report.damaged_at_s = round(at_s, 3)
+        of_s = self.duration_s if of_s == -1.0 else of_s
+        self._warn(f"{self.path}: damaged after {at_s:.1f} s"
+                   + (f" of its {of_s:.1f} s" if of_s is not None else "")
+                   + f" ({why}): the rest could not be decoded and was not heard. A tool "
+                   f"that skips bad blocks may save more of it, e.g. `ffmpeg -i "
+                   f"'{self.path}' fixed.wav`")
 
     def _survey(self) -> None:
         """One pass over the file: its peak and the channels' energies, to decide the level
