@@ -346,6 +346,10 @@ def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, en
     assert "Apprise cannot use the URL 'nosuchservice://x'" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("nosuchservice://x") == 1  # one message, not Apprise's too
+    # a known service whose URL names nothing to notify fails every alert: refused too
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise", "ntfy://",
+                    env=env)
+    assert result.returncode == 2 and "names no topic to notify" in result.stderr
 
 
 def test_rule_with_an_unknown_label_is_refused_with_close_names(model, short_file, tmp_path,

@@ -67,7 +67,12 @@ def test_config_file_reads_rules_profiles_and_channels(tmp_path):
      "rules.a.cooldown_s must be a finite number"),
     ('[alerts.mqtt]\nack_timeout_s = nan\n', "mqtt.ack_timeout_s must be a finite number"),
     ('[alerts.mqtt]\nurl = "http://x"\n', "url must start with mqtt://"),
-    ('[alerts.mqtt]\nurl = "mqtt://localhost:99999"\n', "url has a bad port"),
+    ('[alerts.mqtt]\nurl = "mqtt://localhost:99999"\n', "url is malformed (Port out of range"),
+    ('[alerts.mqtt]\nurl = "mqtt://u:p@[::1"\n', "url is malformed (Invalid IPv6 URL"),
+    ('[alerts.webhook]\nurl = "http://[::1"\n', "webhook: url is malformed"),
+    ('[alerts.webhook]\nurl = "http://"\n', "url names no host (http://host[:port]/path)"),
+    ('[alerts.webhook]\nurl = "http://a b/"\n', "url names no host"),
+    ('[alerts.webhook]\nurl = "http://127.0.0.1:99999/x"\n', "url is malformed"),
     ('[alerts.rules.a]\nlabels = ["dog"]\nmin_duration_s = 25\n', "could never fire"),
     ('[alerts]\nnode = "a/b"\n', "node must be"),
 ])

@@ -46,6 +46,12 @@ class AppriseChannel(Channel):
                 "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
                 "formats are listed at https://github.com/caronc/apprise/wiki"
             )
+        # A service that takes topics (ntfy) accepts a URL naming none, then fails every
+        # alert ("There are no ntfy topics to notify"): refused now, not after queuing.
+        if any(getattr(service, "topics", None) == [] for service in self._apprise):
+            raise SoundwatchError(
+                f"the Apprise URL {url!r} names no topic to notify (e.g. "
+                f"{self.scheme}://host/topic). Fix it in [alerts.apprise] urls or --apprise")
         self.name = apprise_channel_name(url)
 
     def send(self, kind: str, payload: dict) -> None:

@@ -129,6 +129,28 @@ class TimeProfile:
         return found
 
 
+def url_problems(url: str | None, schemes: tuple[str, ...], form: str) -> list[str]:
+    """What is wrong with a channel's ``url`` (None: off, nothing): a scheme not in
+    ``schemes``, no host, a bad port, anything that cannot be split (an unclosed IPv6
+    bracket); ``form`` shows the right shape in the message. Checked when the settings
+    are read, so that no alert is queued for a channel that can never send it."""
+    if url is None:
+        return []
+    from urllib.parse import urlsplit
+
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        return [f"url must start with {wanted}, got {url!r}"]
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError as exc:
+        return [f"url is malformed ({exc}; the form is {form}), got {url!r}"]
+    if not parts.hostname or any(c.isspace() for c in parts.netloc):
+        return [f"url names no host ({form}), got {url!r}"]
+    return []
+
+
 @dataclass(frozen=True)
 class MqttSettings:
     """An MQTT broker: events, label states, the level and Home Assistant discovery."""
@@ -145,19 +167,7 @@ class MqttSettings:
     ack_timeout_s: float = 10.0  # a publish not acknowledged by then is retried
 
     def problems(self) -> list[str]:
-        found = []
-        if self.url is not None and not self.url.startswith(("mqtt://", "mqtts://")):
-            found.append(f"url must start with mqtt:// or mqtts://, got {self.url!r}")
-        elif self.url:
-            from urllib.parse import urlsplit
-
-            parts = urlsplit(self.url)
-            try:
-                parts.port  # noqa: B018 (reading it checks it)
-            except ValueError as exc:
-                found.append(f"url has a bad port ({exc}), got {self.url!r}")
-            if not parts.hostname:
-                found.append(f"url names no host (mqtt://host[:port]), got {self.url!r}")
+        found = url_problems(self.url, ("mqtt", "mqtts"), "mqtt://host[:port]")
         if self.level_interval_s < 0:
             found.append(f"level_interval_s must be >= 0, got {self.level_interval_s}")
         if self.keepalive_s < 5:
@@ -182,8 +192,7 @@ class WebhookSettings:
 
     def problems(self) -> list[str]:
         found = _hours_problems("quiet_hours", self.quiet_hours)
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            found.append(f"url must start with http:// or https://, got {self.url!r}")
+        found += url_problems(self.url, ("http", "https"), "http://host[:port]/path")
         if self.timeout_s <= 0:
             found.append(f"timeout_s must be > 0, got {self.timeout_s}")
         return found
