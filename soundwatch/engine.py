@@ -234,6 +234,6 @@ class Engine:
         recent = audio[-n:]
         if len(recent) == 0:
             return
-        rms = float(np.sqrt(np.mean(np.square(recent, dtype=np.float64))))
+        rms = float(np.std(recent, dtype=np.float64))  # about its mean: an offset is no sound
         self.stats.level_dbfs = 20.0 * np.log10(max(rms, 1e-6))
         self.stats.peak = float(np.max(np.abs(recent)))

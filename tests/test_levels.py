@@ -78,6 +78,15 @@ def test_offline_analysis_measures_events_the_same_way(classifier):
     assert events[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
 
 
+def test_an_inputs_dc_offset_changes_neither_the_floor_nor_the_snr(classifier):
+    # an offset of 0.02 (-34 dBFS, a cheap input's) took the SNR from 15 dB to about 0
+    signal = noise_with_tone(-25.0, seed=2) + np.float32(0.02)
+    _, events = detect_stream(signal, classifier, replace(WATCH_TONE, warmup_s=0.0))
+    assert [e.label for e in events] == ["tone_1k"]
+    assert events[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
+    assert events[0].snr_db == pytest.approx(15.0, abs=1.0)
+
+
 def test_samples_replaced_by_silence_are_not_the_rooms_floor(classifier, tmp_path):
     # Two seconds of NaN in a float WAV is replaced by digital silence when read: no room
     # is that quiet, so the floor (and the tone's SNR) stay those of the noise around it.

@@ -18,7 +18,8 @@
   ``10 * log10((P_event - P_floor) / P_floor)``, never below :data:`SNR_MIN_DB`.
 
 All levels are dBFS (0 dBFS: the RMS of a full-scale square wave, so a full-scale sine
-reads -3 dBFS). Positions are model-rate samples on the stream clock
+reads -3 dBFS), of the audio less its DC offset (a DC blocker,
+:data:`DC_BLOCKER_CORNER_HZ`): an input's offset would otherwise read as background noise. Positions are model-rate samples on the stream clock
 (:mod:`soundwatch.engine`). Cost per push: one numpy reduction over the new audio.
 """
 
@@ -44,6 +45,11 @@ SILENCE_DBFS = -120.0  # the level reported for digital silence
 # disconnected input): learning refuses it as an example, classify says so.
 NO_SOUND_BELOW_DBFS = -60.0
 SNR_MIN_DB = -20.0  # an event no louder than its background reads this
+# A DC offset (many cheap inputs have one) is no sound: the levels are of the audio after
+# a DC blocker (a one-pole high-pass, y[n] = x[n] - x[n-1] + r * y[n-1]) with its -3 dB
+# corner here, far below anything heard (J. O. Smith, "Introduction to Digital Filters",
+# DC blocker).
+DC_BLOCKER_CORNER_HZ = 5.0
 
 
 def power_to_dbfs(power: float) -> float:
@@ -76,27 +82,53 @@ class LevelHistory:
         self._powers = np.zeros(self.capacity, dtype=np.float64)
         self._written = 0  # blocks written since creation
         self._partial = np.zeros(0, dtype=np.float32)
+        self._partial_silent = np.zeros(0, dtype=bool)  # its samples that were exact zeros
         self._partial_start = 0  # stream sample where self._partial begins
+        self._pole = 1.0 - 2.0 * np.pi * DC_BLOCKER_CORNER_HZ / sample_rate_hz
+        self._blocker_state: np.ndarray | None = None  # None: start afresh (after a gap)
 
     def push(self, audio: np.ndarray, first_sample: int) -> None:
         """Add (n,) float32 audio that starts at stream sample ``first_sample``. Audio that
         does not follow on from the last push (a gap) drops the unfinished block."""
         if self._partial_start + len(self._partial) != first_sample:
             self._partial = np.zeros(0, dtype=np.float32)
+            self._partial_silent = np.zeros(0, dtype=bool)
             self._partial_start = int(first_sample)
-        if len(self._partial):
-            audio = np.concatenate([self._partial, audio])
+            self._blocker_state = None
+        audio = np.asarray(audio, dtype=np.float32)
+        silent = np.concatenate([self._partial_silent, audio == 0.0])
+        audio = np.concatenate([self._partial, self._without_dc(audio)])
         n_blocks = len(audio) // self.block_samples
         if n_blocks:
             whole = audio[:n_blocks * self.block_samples].reshape(n_blocks, self.block_samples)
             powers = np.mean(np.square(whole, dtype=np.float64), axis=1)
+            # digital silence stays exactly that (skipped by the floor: no measurement)
+            powers[silent[:n_blocks * self.block_samples]
+                   .reshape(n_blocks, self.block_samples).all(axis=1)] = 0.0
             starts = self._partial_start + np.arange(n_blocks) * self.block_samples
             slots = (self._written + np.arange(n_blocks)) % self.capacity
             self._starts[slots] = starts
             self._powers[slots] = powers
             self._written += n_blocks
-        self._partial = np.array(audio[n_blocks * self.block_samples:], dtype=np.float32)
+        self._partial = audio[n_blocks * self.block_samples:].copy()
+        self._partial_silent = silent[n_blocks * self.block_samples:].copy()
         self._partial_start += n_blocks * self.block_samples
+
+    def _without_dc(self, audio: np.ndarray) -> np.ndarray:
+        """(n,) float32 ``audio`` through the DC blocker, its state carried from the
+        previous push; a fresh start takes the mean of its first block as the offset held
+        all along (so that an offset gives no step to ring on, and one noisy sample is
+        not taken for it)."""
+        from scipy.signal import lfilter
+
+        if not len(audio):
+            return audio
+        if self._blocker_state is None:
+            self._blocker_state = np.array([-float(np.mean(audio[:self.block_samples]))])
+        filtered, self._blocker_state = lfilter([1.0, -1.0], [1.0, -self._pole],
+                                                audio.astype(np.float64),
+                                                zi=self._blocker_state)
+        return filtered.astype(np.float32)
 
     def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, powers) of the kept blocks, oldest first."""

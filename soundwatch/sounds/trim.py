@@ -34,9 +34,11 @@ def trim_to_loud(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 
 
 def frame_power(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
-    """(n_frames,) float64 mean power of each whole 10 ms frame of ``audio``."""
+    """(n_frames,) float64 mean power of each whole 10 ms frame of ``audio`` about the
+    recording's mean (a DC offset is no sound)."""
     frame = max(1, int(FRAME_S * sample_rate_hz))
     n = len(audio) // frame
     if n == 0:
         return np.zeros(0)
-    return np.mean(np.square(audio[:n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+    frames = audio[:n * frame].reshape(n, frame).astype(np.float64)
+    return np.mean(np.square(frames - frames.mean()), axis=1)
