@@ -186,6 +186,13 @@ def label_problems(labels) -> list[str]:
     return problems
 
 
+# The feature spec keys every exported model has, and those of models exported since the
+# YAMNet front end (all of them, or none: see check_feature_spec_json).
+SPEC_KEYS_ALWAYS = ("sample_rate_hz", "n_fft", "hop_length", "window", "n_mels", "fmin_hz",
+                    "fmax_hz", "log_floor", "n_mfcc")
+SPEC_KEYS_SINCE_YAMNET = ("win_length", "spectrum_power", "mel_scale", "log", "log_offset")
+
+
 def check_feature_spec_json(text: str) -> None:
     """Check the types and ranges of a feature spec's JSON before it is used to size
     anything. Raises SoundwatchError naming each bad key."""
@@ -195,7 +202,16 @@ def check_feature_spec_json(text: str) -> None:
         raise SoundwatchError(f"feature spec is not valid JSON: {exc}") from exc
     if not isinstance(values, dict):
         raise SoundwatchError("feature spec must be a JSON object")
-    problems = []
+    # A spec silently completed with defaults computes other features than the model was
+    # trained on (wrong scores, no error): every key a model of this soundwatch writes
+    # must be there. Models exported before the YAMNet front end have none of its keys,
+    # and for them the defaults are what they were trained with.
+    present = set(values)
+    needed = set(SPEC_KEYS_ALWAYS) | (set(SPEC_KEYS_SINCE_YAMNET)
+                                      if present & set(SPEC_KEYS_SINCE_YAMNET) else set())
+    problems = [f"it lacks {', '.join(sorted(needed - present))} (a spec is never completed "
+                "with defaults: they would not be the features the model learnt)"] if (
+        needed - present) else []
 
     def integer(key, low, high, optional=False):
         value = values.get(key)

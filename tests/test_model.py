@@ -124,6 +124,29 @@ def test_malformed_metadata_values(tmp_path):
         Classifier(path)
 
 
+def test_a_feature_spec_is_never_completed_with_defaults(tmp_path):
+    def spec_of(text: str) -> str:
+        props = ModelMetadata(labels=("tone_1k", "tone_3k", "noise"),
+                              feature_spec=FeatureSpec(), window_frames=48,
+                              hop_frames=10).to_props()
+        props["feature_spec"] = text
+        return props
+
+    whole = json.loads(FeatureSpec().to_json())
+    without_log = json.dumps({k: v for k, v in whole.items() if k != "log"})
+    path = make_test_model(tmp_path / "nolog.onnx", metadata_props=spec_of(without_log))
+    with pytest.raises(SoundwatchError, match=r"nolog.onnx.*lacks log \(a spec is never"):
+        Classifier(path)
+    path = make_test_model(tmp_path / "empty.onnx", metadata_props=spec_of("{}"))
+    with pytest.raises(SoundwatchError, match=r"lacks fmax_hz, fmin_hz, hop_length"):
+        Classifier(path)
+    # a model exported before the YAMNet front end wrote none of its keys: still read
+    older = {k: v for k, v in whole.items() if k not in ("win_length", "spectrum_power",
+                                                         "mel_scale", "log", "log_offset")}
+    path = make_test_model(tmp_path / "older.onnx", metadata_props=spec_of(json.dumps(older)))
+    assert Classifier(path).spec == FeatureSpec()
+
+
 def test_default_model_path_follows_env_and_explains_a_missing_file(tmp_path, monkeypatch):
     path = make_test_model(tmp_path / "env.onnx")
     monkeypatch.setenv("SOUNDWATCH_MODEL", str(path))
