@@ -496,6 +496,22 @@ def test_a_corrupt_file_to_import_is_named_with_its_own_fix(data_dir, capsys, tm
     assert "Rename it" not in err and not (data_dir / "sounds.json").exists()
 
 
+def test_an_import_file_with_impossible_values_is_refused_before_anything_changes(
+        data_dir, capsys, tmp_path):
+    from soundwatch.sounds.library import FORMAT, VERSION
+
+    sound = {"label": "buzzer", "weights": [0.1, 0.2], "embedding_dim": 2, "bias": 0.0,
+             "threshold_logit": float("inf"), "model_version": "8"}
+    for sounds, problem in (([sound], "sound #1 is malformed (bias and threshold_logit "
+                                      "must be finite numbers"),
+                            (None, '"sounds" must be a list of sounds, got NoneType')):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({"format": FORMAT, "version": VERSION, "sounds": sounds}))
+        code, out, err = run(capsys, "sounds", "import", bad)
+        assert code == 2 and problem in err, err
+        assert "imported" not in out and not (data_dir / "sounds.json").exists()
+
+
 def kept_windows(n: int, dim: int = 4) -> dict:
     return {"positives": np.full((n, dim), 0.5, np.float32),
             "own_negatives": np.zeros((2, dim), np.float32)}

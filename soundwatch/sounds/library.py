@@ -77,8 +77,11 @@ class UserSound:
             min_duration_s = float(min_duration_s)
             if not 0.0 <= min_duration_s < float("inf"):
                 raise ValueError(f"min_duration_s must be >= 0 seconds, got {min_duration_s}")
-        return cls(label=label, head=Head(weights, float(data["bias"]),
-                                          float(data["threshold_logit"])),
+        bias, threshold = float(data["bias"]), float(data["threshold_logit"])
+        if not (np.isfinite(bias) and np.isfinite(threshold)):
+            raise ValueError(f"bias and threshold_logit must be finite numbers, got {bias} "
+                             f"and {threshold}")
+        return cls(label=label, head=Head(weights, bias, threshold),
                    model_version=str(data["model_version"]), embedding_dim=dim,
                    info=dict(data.get("info") or {}), min_duration_s=min_duration_s)
 
@@ -129,8 +132,12 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[
     if not isinstance(version, int) or version > VERSION:
         raise SoundwatchError(f"{path} has sounds file version {version!r}; this soundwatch "
                               f"reads version {VERSION} or older. Upgrade soundwatch.")
+    entries = data.get("sounds")
+    if not isinstance(entries, list):
+        raise SoundwatchError(f"{path}: \"sounds\" must be a list of sounds, got "
+                              f"{type(entries).__name__}. {fix}.")
     sounds = []
-    for index, entry in enumerate(data.get("sounds") or []):
+    for index, entry in enumerate(entries):
         try:
             sounds.append(UserSound.from_dict(entry))
         except (KeyError, TypeError, ValueError, SoundwatchError) as exc:
