@@ -329,8 +329,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
     explicit = path is not None
     path = Path(path) if explicit else user_config_path()
     if path.is_dir():
-        raise SoundwatchError(f"the config file {path} is a folder; pass the .toml file "
-                              f"inside it, e.g. {path / CONFIG_FILE}")
+        raise SoundwatchError(
+            f"the config file {path} is a folder; pass the .toml file inside it, e.g. "
+            f"{path / CONFIG_FILE}" if explicit else
+            f"the config file {path} is a folder, not a file: move it away (soundwatch "
+            "then works without settings, or writes the file when the window saves them)")
     # exists(), not is_file(): /dev/null (no settings) and <(...) are files to read too.
     if not path.exists():
         if explicit:
@@ -352,7 +355,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise SoundwatchError(f"config file {path} is over {MAX_CONFIG_BYTES} bytes; a "
                               "settings file is a few hundred. Is it the right file?")
     try:
-        text = raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not TOML's
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SoundwatchError(f"config file {path} is not UTF-8 text ({exc}); TOML files "
                               "must be UTF-8. Is it the right file?") from exc

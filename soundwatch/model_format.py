@@ -67,7 +67,8 @@ class ModelMetadata:
             problems.append(f"the window ({self.window_frames} frames) lasts "
                             f"{self.window_s:.1f} s, over the {MAX_WINDOW_S:g} s allowed")
         if not 0 < self.hop_frames <= max(self.window_frames, 1) * 4:
-            problems.append(f"hop_frames must be > 0, got {self.hop_frames}")
+            problems.append(f"hop_frames must be in [1, 4 x window_frames = "
+                            f"{max(self.window_frames, 1) * 4}], got {self.hop_frames}")
         if self.score_activation not in ACTIVATIONS:
             problems.append(
                 f"score_activation must be one of {ACTIVATIONS}, got {self.score_activation!r}"

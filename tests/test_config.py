@@ -39,6 +39,17 @@ def test_missing_explicit_file_is_an_error(dirs):
         load_settings(dirs / "nope.toml")
 
 
+def test_a_byte_order_mark_is_read_past_and_a_default_file_that_is_a_folder_named(dirs):
+    path = dirs / "bom.toml"
+    path.write_bytes("\ufeff[detection]\nthreshold_on = 0.6\n".encode())  # Notepad's
+    assert load_settings(path).detection.threshold_on == 0.6
+    user_config_path().mkdir(parents=True)
+    with pytest.raises(SoundwatchError) as caught:
+        load_settings()
+    assert "is a folder, not a file: move it away" in str(caught.value)
+    assert "config.toml/config.toml" not in str(caught.value)
+
+
 def test_threshold_on_alone_below_the_default_off_brings_off_down(dirs):
     # As --threshold-on does; an explicit threshold_off above threshold_on stays an error.
     path = dirs / "low.toml"

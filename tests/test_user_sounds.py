@@ -600,6 +600,12 @@ def test_a_name_that_reads_as_a_model_label_is_refused_naming_it(
     assert not (data_dir / "sounds.json").exists()
 
 
+def test_a_name_of_only_spaces_is_refused_as_such(data_dir, recordings, capsys):
+    code, _, err = run(capsys, "learn", "   ", *recordings["examples"][:3])
+    assert code == 2 and "a name cannot be empty or only spaces" in err, err
+    assert not (data_dir / "sounds.json").exists()
+
+
 def test_a_name_that_reads_as_one_of_your_sounds_is_refused_naming_it(
         data_dir, recordings, capsys):
     from soundwatch.sounds.library import read_sounds, write_sounds

@@ -88,6 +88,9 @@ class UserSound:
 
 def check_label(label: str) -> str:
     """``label`` stripped, or SoundwatchError when it cannot be a label."""
+    if not label.strip():
+        raise SoundwatchError(f"{label!r} cannot name a sound: a name cannot be empty or "
+                              "only spaces; e.g. 'doorbell' or 'dryer buzzer'")
     label = label.strip()
     if not label or len(label) > MAX_LABEL_CHARS or not label.isprintable() or "," in label:
         raise SoundwatchError(
