@@ -46,6 +46,7 @@ FOLDER_NAME = "score_history"
 DEFAULT_RETENTION_H = StoreSettings.score_history_h
 SEGMENT_S = 3600.0  # a segment spans at most this: pruning deletes whole files
 FLUSH_EVERY_S = 2.0  # written records reach the file at least this often
+RETRY_AFTER_S = 30.0  # after a write error (a full disk), the writer tries again this late
 
 
 def history_dir(database_path: str | Path) -> Path:
@@ -73,8 +74,9 @@ class ScoreHistoryWriter(MonitorListener):
     """Appends every scored window of a :class:`~soundwatch.monitor.Monitor` to the
     history in ``folder`` and prunes what is older than ``retention_h`` hours.
 
-    A write error (disk full, read-only folder) is logged once and turns the writer off:
-    monitoring goes on without history.
+    A write error (disk full, read-only folder) is logged and pauses the writer for
+    :data:`RETRY_AFTER_S`; then it tries again in a new segment (a brief full disk leaves
+    a hole in the history, not the rest of the run). Monitoring goes on meanwhile.
     """
 
     def __init__(self, folder: str | Path, monitor, retention_h: float = DEFAULT_RETENTION_H):
@@ -86,12 +88,15 @@ class ScoreHistoryWriter(MonitorListener):
         self._file = None
         self._segment_start = 0.0
         self._last_flush = 0.0
-        self._failed = False
+        self._paused_until: float | None = None  # time.monotonic() of the next try
+        self.failures = 0
         self.records = 0
 
     def on_scores(self, scores: np.ndarray, smoothed: np.ndarray, end_sample: int) -> None:
-        if self._failed:
-            return
+        if self._paused_until is not None:
+            if time.monotonic() < self._paused_until:
+                return
+            self._paused_until = None
         moment = self.monitor.wall_time(end_sample).timestamp()
         try:
             if self._file is None or moment - self._segment_start >= SEGMENT_S:
@@ -106,9 +111,11 @@ class ScoreHistoryWriter(MonitorListener):
                 self._file.flush()
                 self._last_flush = now
         except OSError as exc:
-            self._failed = True
-            log.warning("the score history in %s is off from now on: %s (rescore will not "
-                        "see the rest of this run)", self.folder, exc)
+            self.failures += 1
+            self._paused_until = time.monotonic() + RETRY_AFTER_S
+            log.warning("the score history in %s cannot be written (%s): paused, tried again "
+                        "every %g s (rescore will not see the windows meanwhile)",
+                        self.folder, exc, RETRY_AFTER_S)
             self._close()
 
     def on_stop(self) -> None:

@@ -241,3 +241,39 @@ def test_rescoring_label_by_label_near_threshold_finds_what_the_full_detector_fi
     assert [t for _, s, e, _ in got for t in ((s - start).total_seconds(),
                                                (e - start).total_seconds())] == pytest.approx(
         [t for _, s, e, _ in want for t in (s / RATE + offset, e / RATE + offset)], abs=1e-4)
+
+
+def test_a_brief_write_error_pauses_the_history_and_it_resumes(tmp_path, monkeypatch):
+    """A full disk for a moment left the history off for the rest of the run."""
+    import soundwatch.score_history as score_history
+
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    classifier = SimpleNamespace(labels=("a", "b"), sample_rate_hz=RATE,
+                                 window_samples=RATE // 2,
+                                 metadata=SimpleNamespace(background_labels=(),
+                                                          model_version="test"))
+    monitor = SimpleNamespace(classifier=classifier, hop_s=0.1, session_id=1,
+                              wall_time=lambda s: start + timedelta(seconds=s / RATE))
+    writer = ScoreHistoryWriter(tmp_path / "history", monitor)
+    opened = writer._open_segment
+
+    def full_disk(moment):
+        raise OSError(28, "No space left on device")
+
+    row = np.array([0.1, 0.9], np.float32)
+    writer.on_scores(row, row, RATE)
+    monkeypatch.setattr(writer, "_open_segment", full_disk)
+    writer._file.close()
+    writer._file = None  # the next window opens a segment: the disk is full
+    writer.on_scores(row, row, 2 * RATE)
+    assert writer.failures == 1
+    writer.on_scores(row, row, 3 * RATE)  # paused: not even tried
+    assert writer.failures == 1
+    monkeypatch.setattr(writer, "_open_segment", opened)  # space again...
+    monkeypatch.setattr(score_history, "RETRY_AFTER_S", 0.0)
+    writer._paused_until = 0.0  # ...and the pause is over
+    writer.on_scores(row, row, 4 * RATE)
+    writer.on_stop()
+    segments = read_history(tmp_path / "history", start)
+    times = sorted(t - start.timestamp() for s in segments for t in s.times)
+    assert times == pytest.approx([1.0, 4.0])  # a hole where the disk was full, no more
