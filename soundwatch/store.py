@@ -142,6 +142,13 @@ CREATE INDEX IF NOT EXISTS corrections_event ON corrections(event_row);
 # Version 3: each event's level, the noise floor before it and its SNR (dB; NULL in rows
 # stored before, or when the audio did not tell). Added to old files in place.
 LEVEL_COLUMNS = ("level_dbfs", "noise_floor_dbfs", "snr_db")
+# A correction taken back or replaced stays as an emptied row of kind 'undone' (which
+# corrections() leaves out), never deleted: SQLite would give a deleted last id to the
+# next correction, and an `undo --correction N` printed earlier (or repeated from a
+# shell's history) would then take back a newer one. Completed with a WHERE clause.
+EMPTY_CORRECTIONS = ("UPDATE corrections SET kind = 'undone', event_row = NULL, "
+                     "event_label = NULL, label = NULL, peak = NULL, label_peak = NULL, "
+                     "example_path = NULL WHERE ")
 
 # Version 4: what the speech guard did to the event's clip (soundwatch.privacy):
 # speech_muted_s REAL (seconds silenced; NULL: no guard, or no clip yet) and clip_withheld
@@ -790,12 +797,12 @@ class EventStore:
                 replaced = [r[0] for r in self._db.execute(
                     "SELECT example_path FROM corrections WHERE event_row = ? AND "
                     "example_path IS NOT NULL", (event_row,))]
-                self._db.execute("DELETE FROM corrections WHERE event_row = ?", (event_row,))
+                self._db.execute(EMPTY_CORRECTIONS + "event_row = ?", (event_row,))
             for row_id in replaces:
                 replaced += [r[0] for r in self._db.execute(
                     "SELECT example_path FROM corrections WHERE id = ? AND "
                     "example_path IS NOT NULL", (int(row_id),))]
-                self._db.execute("DELETE FROM corrections WHERE id = ?", (int(row_id),))
+                self._db.execute(EMPTY_CORRECTIONS + "id = ?", (int(row_id),))
             cursor = self._db.execute(
                 "INSERT INTO corrections (kind, event_row, event_label, label, peak, "
                 "label_peak, start_time, end_time, example_path, created_at) "
@@ -809,17 +816,12 @@ class EventStore:
 
     def remove_correction(self, correction_id: int) -> bool:
         """Take the correction ``correction_id`` back (its kept example is the caller's
-        to delete); False when there was none. Its row stays, emptied, as kind
-        ``undone``: SQLite would give a deleted last id to the next correction, and an
-        ``undo --correction N`` repeated from a shell's history would then take back a
-        newer one. :meth:`corrections` leaves such rows out."""
+        to delete); False when there was none. Its row stays, emptied (see
+        :data:`EMPTY_CORRECTIONS`)."""
 
         def work():
-            return self._db.execute(
-                "UPDATE corrections SET kind = 'undone', event_row = NULL, "
-                "event_label = NULL, label = NULL, peak = NULL, label_peak = NULL, "
-                "example_path = NULL WHERE id = ? AND kind != 'undone'",
-                (int(correction_id),)).rowcount > 0
+            return self._db.execute(EMPTY_CORRECTIONS + "id = ? AND kind != 'undone'",
+                                    (int(correction_id),)).rowcount > 0
 
         with self._lock:
             return self._in_transaction(work)

@@ -371,6 +371,11 @@ def test_marking_the_same_moment_missed_again_replaces_the_first_mark(
     assert first["replaced"] == []
     again = mark(10, 13)  # 2 of its 3 s over the first: the same sound
     assert again["replaced"] == [first["correction"]]
+    # a new id: `events undo --correction N` printed for the first cannot undo this one
+    assert again["correction"] != first["correction"]
+    code, _, err = run(capsys, "events", "undo", "--correction", first["correction"],
+                       "--db", db, "--model", model)
+    assert code == 2 and "undone already?" in err
     assert corrections(capsys, db)["tone_1k"]["missed"] == 1
     assert "1 missed event(s)" in again["threshold"]
     with EventStore(db, read_only=True) as store:
