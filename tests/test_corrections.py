@@ -549,7 +549,11 @@ def test_learnt_thresholds_are_rebuilt_from_the_database(place_dirs, audio, caps
                          "--model", audio["model"])
     assert code == 0, err
     assert "1 learnt threshold(s) rebuilt" in out and "tone_3k: threshold_on 0.70 ->" in out
+    assert "(1 changed)" in out  # from none
     assert json.loads(path.read_text())["labels"] == learnt
+    code, out, err = run(capsys, "events", "corrections", "--rebuild", "--db", db,
+                         "--model", audio["model"])
+    assert code == 0 and "(0 changed)" in out, err  # the same corrections, the same
     again = listen(capsys, audio, db, "--no-clips")
     assert [round(e["start_s"]) for e in again if e["label"] == "tone_3k"] == [9]
     # Unreadable: a correction is refused naming --rebuild, which moves it aside.

@@ -151,7 +151,7 @@ def test_trim_to_loud_keeps_the_sound_and_a_margin():
     place(signal, chime(rng), 1.5)  # 1.2 s long
     trimmed = trim_to_loud(signal, RATE)
     assert 1.2 + 2 * MARGIN_S >= len(trimmed) / RATE >= 1.0
-    assert loudest_dbfs(trimmed, RATE) == loudest_dbfs(signal, RATE)
+    assert loudest_dbfs(trimmed, RATE) == pytest.approx(loudest_dbfs(signal, RATE), abs=1e-3)
     silence = np.zeros(RATE, np.float32)
     assert len(trim_to_loud(silence, RATE)) == RATE and loudest_dbfs(silence, RATE) <= -100
 

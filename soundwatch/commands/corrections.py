@@ -403,12 +403,18 @@ def _list(args, store) -> int:
 def _rebuild(args, store, settings) -> int:
     """`events corrections --rebuild`: the learnt thresholds again, from the database."""
     from soundwatch.corrections.record import database_resets, rebuild_adjustments
-    from soundwatch.corrections.thresholds import adjustments_path_for
+    from soundwatch.corrections.thresholds import adjustments_path_for, read_adjustments
+    from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
 
     classifier = Classifier(settings.model_path(args.model))
     labels = tuple(classifier.labels)
+    try:
+        before = {label: a.threshold_on for label, a in
+                  read_adjustments(adjustments_path_for(store.path))[0].items()}
+    except SoundwatchError:
+        before = {}  # unreadable: the rebuild moves it aside
     adjustments, moved, resets_known = rebuild_adjustments(
         store, labels, _base(args, settings, classifier),
         model_version=classifier.metadata.model_version)
@@ -433,8 +439,10 @@ def _rebuild(args, store, settings) -> int:
         note = (" (no reset is in the database; one made by an older soundwatch lived in "
                 "the lost file only, so the corrections it had cleared count again: reset "
                 "that label again to clear them)")
+    changed = sum(before.get(label) != a.threshold_on for label, a in learnt.items())
+    changed += sum(label not in learnt for label in before if label in labels)
     print(f"{len(learnt)} learnt threshold(s) rebuilt from the corrections in {store.path} "
-          f"into {adjustments_path_for(store.path)}" + note)
+          f"into {adjustments_path_for(store.path)} ({changed} changed)" + note)
     for label, adjustment in sorted(learnt.items()):
         print(f"{label}: {adjustment.reason}")
     return 0
