@@ -48,17 +48,23 @@ def classifier(tmp_path_factory):
 WATCH_TONE = DetectorSettings(watch=("tone_1k",), threshold_on=0.25, threshold_off=0.15)
 
 
-@pytest.mark.parametrize("tone_dbfs", [-20.0, -30.0, -34.0])
-def test_stored_noise_floor_and_snr_are_within_1_db_of_the_truth(classifier, tmp_path,
-                                                                  tone_dbfs):
-    path = tmp_path / "scene.wav"
-    soundfile.write(str(path), noise_with_tone(tone_dbfs), RATE, subtype="FLOAT")
-    with EventStore(tmp_path / "events.sqlite") as store:
+def stored_events(signal: np.ndarray, classifier, folder):
+    """(stored events, the monitor) of ``signal`` written as a float WAV and replayed
+    through the live monitor into a real SQLite file."""
+    path = folder / "scene.wav"
+    soundfile.write(str(path), signal, RATE, subtype="FLOAT")
+    with EventStore(folder / "events.sqlite") as store:
         monitor = Monitor(FileSource(path, RATE, paced=False), classifier, WATCH_TONE,
                           store=store)
         monitor.start()
         assert monitor.wait(60)
-        stored = store.recent_events()
+        return store.recent_events(), monitor
+
+
+@pytest.mark.parametrize("tone_dbfs", [-20.0, -30.0, -34.0])
+def test_stored_noise_floor_and_snr_are_within_1_db_of_the_truth(classifier, tmp_path,
+                                                                  tone_dbfs):
+    stored, monitor = stored_events(noise_with_tone(tone_dbfs), classifier, tmp_path)
     assert [e.label for e in stored] == ["tone_1k"]
     true_snr = tone_dbfs - NOISE_DBFS
     assert stored[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
@@ -92,14 +98,7 @@ def test_samples_replaced_by_silence_are_not_the_rooms_floor(classifier, tmp_pat
     # is that quiet, so the floor (and the tone's SNR) stay those of the noise around it.
     signal = noise_with_tone(-25.0, seed=4)
     signal[int(9.5 * RATE):int(11.5 * RATE)] = np.nan
-    path = tmp_path / "nan.wav"
-    soundfile.write(str(path), signal, RATE, subtype="FLOAT")
-    with EventStore(tmp_path / "events.sqlite") as store:
-        monitor = Monitor(FileSource(path, RATE, paced=False), classifier, WATCH_TONE,
-                          store=store)
-        monitor.start()
-        assert monitor.wait(60)
-        stored = store.recent_events()
+    stored, _ = stored_events(signal, classifier, tmp_path)
     assert [e.label for e in stored] == ["tone_1k"]
     assert stored[0].noise_floor_dbfs == pytest.approx(NOISE_DBFS, abs=1.0)
     assert stored[0].snr_db == pytest.approx(15.0, abs=1.0)
