@@ -211,7 +211,9 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert "no events matching the filters" in captured.out
     assert "is labelled 'dgo' (did you mean 'dog'?); its labels: cat, dog" in captured.err
     assert main(["events", "list", "--db", str(tmp_path / "none.sqlite")]) == 2
-    assert "no event database" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no event database" in err  # and the command that makes that one:
+    assert f"`soundwatch listen --headless --db {tmp_path / 'none.sqlite'}`" in err
 
 
 @pytest.mark.parametrize("text,problem", [

@@ -73,10 +73,14 @@ def run(args) -> int:
         raise SoundwatchError(f"{path} is a folder, not an event database; pass the "
                               ".sqlite file with --db")
     if not Path(path).is_file():
+        import shlex
+
+        from soundwatch.command import suggest
+
+        here = f" --db {shlex.quote(str(path))}" if getattr(args, "db", None) else ""
         raise SoundwatchError(
-            f"no event database at {path}: run `soundwatch listen --headless` first, or "
-            "pass --db PATH"
-        )
+            f"no event database at {path}: listening makes it ("
+            + suggest(f"listen --headless{here}") + "), or pass the --db PATH of another")
     if args.events_action == "outbox":
         from soundwatch.commands import outbox
 
