@@ -76,7 +76,13 @@ def test_teach_a_chime_in_the_dialog_then_it_is_in_the_timeline_and_table(
     for path in audio["examples"][2:]:
         dialog.add_example(path)
     assert dialog.learn_button.isEnabled()
+    dialog.add_files(audio["examples"])  # the same files again: not added twice
+    assert dialog.examples.count() == len(audio["examples"])
     qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
+    # Closing while it learns would lose the news of the sound to the window: refused.
+    assert not dialog.close_button.isEnabled()
+    dialog.reject()  # Escape, or the title bar's close
+    assert dialog.isVisible() and "Still learning" in dialog.status.text()
     qtbot.waitUntil(lambda: "chime" in window.session.labels or "Not learnt" in dialog.status.text(), timeout=240000)
     assert "chime" in window.session.labels, dialog.status.text()
     assert [s.label for s in read_sounds()] == ["chime"]
@@ -121,6 +127,14 @@ def test_silent_examples_are_refused_with_the_reason_and_nothing_is_saved(
         dialog.add_example(path)
     qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "already a label" in dialog.status.text(), timeout=240000)
+    # More files than it takes: those up to 10 in all, and the rest named.
+    many = [audio["silent"][0].parent / f"more{i}.wav" for i in range(12)]
+    for path in many:
+        soundfile.write(str(path), np.zeros(RATE, np.float32), RATE)
+    before = dialog.examples.count()
+    dialog.add_files(many)
+    assert dialog.examples.count() == 10 and f"more{10 - before}.wav" in dialog.status.text()
+    assert f"{12 - (10 - before)} file(s) not added" in dialog.status.text()
 
 
 def test_record_an_example_from_the_running_input_and_use_an_event(harness, audio, qtbot):

@@ -111,6 +111,7 @@ class TeachDialog(QDialog):
         self.place: PlaceAudio | None = None  # the place audio the last Learn used
         self.learnt_from = ""  # what the last Learn learnt from besides the examples
         self._countdown = 0
+        self._learning = False  # a Learn is running: the dialog cannot close until it ends
         self.opened_at = time.monotonic()
         self.learn_s: float | None = None
         self.setWindowTitle("Teach a sound")
@@ -210,8 +211,20 @@ class TeachDialog(QDialog):
     def choose_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Examples of the sound", "",
                                                 AUDIO_FILES)
-        for path in paths:
+        self.add_files(paths)
+
+    def add_files(self, paths) -> None:
+        """Add the example files ``paths``, up to MAX_EXAMPLES in all (a status line
+        names those left out); a file already among the examples is not added again."""
+        have = {str(path) for path in self.example_paths}
+        fresh = [str(path) for path in dict.fromkeys(map(str, paths)) if str(path) not in have]
+        room = MAX_EXAMPLES - self.examples.count()
+        for path in fresh[:max(room, 0)]:
             self.add_example(path)
+        if len(fresh) > room:
+            left = [Path(path).name for path in fresh[max(room, 0):]]
+            self.show_status(f"{len(left)} file(s) not added: {MAX_EXAMPLES} examples are "
+                             f"the most it takes ({', '.join(left)})", error=True)
 
     def remove_selected(self) -> None:
         for item in self.examples.selectedItems():
@@ -248,6 +261,9 @@ class TeachDialog(QDialog):
             description, path, taken = self._event_example(Path(self._folder.name))
         except SoundwatchError as exc:
             self.show_status(str(exc), error=True)
+            return
+        if taken is not None and taken in self.taken:
+            self.show_status(f"{description} is among the examples already", error=True)
             return
         if taken is not None:
             self.taken.append(taken)
@@ -341,6 +357,7 @@ class TeachDialog(QDialog):
         label, paths = self.name_edit.text(), self.example_paths
         place = self.place = self.place_audio()
         words = self._place_words(place)  # now: the input may change while it learns
+        self._learning = True
         self._set_busy(True)
         self.show_status(f"Learning {label.strip()!r} from {len(paths)} examples and "
                          f"{words}…")
@@ -367,6 +384,7 @@ class TeachDialog(QDialog):
         threading.Thread(target=work, name="learn-sound", daemon=True).start()
 
     def _on_learning_done(self, sound, error: str | None) -> None:
+        self._learning = False
         self._set_busy(False)
         place = self.place
         if error is not None:
@@ -403,8 +421,15 @@ class TeachDialog(QDialog):
         self.remove_button.setEnabled(not busy and count > 0)
         self.learn_button.setEnabled(not busy and bool(self.name_edit.text().strip())
                                      and MIN_EXAMPLES <= count <= MAX_EXAMPLES)
+        self.close_button.setEnabled(not getattr(self, "_learning", False))
 
     def done(self, result: int) -> None:  # Qt's name: closing, either way
+        if self._learning:
+            # The learning thread reports to this dialog, which then tells the window:
+            # closed now, the sound would be saved but the window would not know it.
+            self.show_status("Still learning: the dialog closes by itself in a few "
+                             "seconds, when the sound is learnt", error=True)
+            return
         self.timer.stop()
         super().done(result)
         if not getattr(self, "_busy", False):
