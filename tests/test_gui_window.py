@@ -378,3 +378,16 @@ def test_with_no_input_device_the_window_points_to_its_own_replay_button(harness
     assert "Replay file…" in window.banner.message
     assert "--headless" not in window.banner.message  # the command line is not the way here
     assert window.controls.open_button.text() == "Replay file…"
+
+
+def test_start_after_a_replay_listens_to_the_input_again_not_the_file(harness, tmp_path):
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast")
+    harness.qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=20000)
+    starts = []
+    window.start_listening = lambda choice, switch=False: starts.append(choice) or True
+    window.controls.start_button.click()
+    assert starts and starts[-1].file is None  # the input, not the file again
+    # the device box's own entry, chosen again while a file played, switches to it
+    window.controls.device_combo.activated.emit(window.controls.device_combo.currentIndex())
+    assert len(starts) == 2 and starts[-1].file is None

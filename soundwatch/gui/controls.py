@@ -66,7 +66,9 @@ class ControlsBar(QWidget):
         layout.addWidget(self.source_label)
         self._filling = False
         self._devices: list = []
-        self.device_combo.currentIndexChanged.connect(self._on_device_index)
+        # activated, not currentIndexChanged: the user's choice only, and also the entry
+        # already shown (back to "Default input" after a replay, which left it shown)
+        self.device_combo.activated.connect(self._on_device_index)
         self.refresh_button.clicked.connect(self.refresh_requested)
         self.start_button.clicked.connect(self._on_start_clicked)
         self.open_button.clicked.connect(self._on_open_clicked)
@@ -113,10 +115,8 @@ class ControlsBar(QWidget):
         """Select the entry for ``device`` and emit :attr:`device_chosen`; False if absent."""
         for position in range(self.device_combo.count()):
             if self.device_combo.itemData(position) == device:
-                if position == self.device_combo.currentIndex():
-                    self.device_chosen.emit(device)
-                else:
-                    self.device_combo.setCurrentIndex(position)
+                self.device_combo.setCurrentIndex(position)
+                self.device_chosen.emit(device)  # as the user's choice would
                 return True
         return False
 

@@ -301,8 +301,12 @@ class MainWindow(QMainWindow):
         return self.preferences.device if self.preferences is not None else None
 
     def _on_start_requested(self) -> None:
-        choice = self.session.choice or SourceChoice(device=self.controls.chosen_device)
-        self.start_listening(choice)
+        """Start: the input last listened to, else the one chosen in the device box. A
+        replay is started, and started again, with Replay file… (Start after one replayed
+        it again and stored its events a second time)."""
+        last = self.session.choice
+        self.start_listening(last if last is not None and not last.file
+                             else SourceChoice(device=self.controls.chosen_device))
 
     def _on_device_chosen(self, device: str | None) -> None:
         if self.preferences is not None:
