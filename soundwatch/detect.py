@@ -274,7 +274,8 @@ class Event:
 
     ``ongoing`` is True in an *event started* notice (``end_sample`` is then the time of
     the notice, not the end). ``continued_from`` names the event this one continues when
-    a long event was split at ``max_duration_s``.
+    a long event was split at ``max_duration_s``; ``continues`` marks the end of a part
+    whose sound goes on in the next (a state "sound on" must not flicker off there).
     """
 
     label: str
@@ -286,6 +287,7 @@ class Event:
     event_id: int
     ongoing: bool = False
     continued_from: int | None = None
+    continues: bool = False
     # Set by the monitor from the audio (soundwatch.audio.levels); None when not known.
     level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
     noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
@@ -318,6 +320,7 @@ class Event:
             "mean": round(self.mean, 4),
             "ongoing": self.ongoing,
             "continued_from": self.continued_from,
+            "continues": self.continues,
             "level_dbfs": _rounded(self.level_dbfs),
             "noise_floor_dbfs": _rounded(self.noise_floor_dbfs),
             "snr_db": _rounded(self.snr_db),
@@ -766,6 +769,7 @@ class EventDetector:
         old = self._tracks[index]
         old.last_end = at_sample
         self._finish(index, notices)
+        notices[-1] = replace(notices[-1], continues=True)
         new = _Track(state=_ACTIVE, start=at_sample, first_end=at_sample, last_end=at_sample,
                      event_id=self._new_id(), announced=True, continued_from=old.event_id)
         self._tracks[index] = new

@@ -221,6 +221,35 @@ def test_a_state_left_on_by_a_killed_run_is_turned_off_by_the_next_run(
         late.close()
 
 
+def test_only_this_runs_events_set_states_and_a_split_event_stays_on(broker):
+    """Two ways a binary_sensor went wrong: an earlier run's queued start (killed
+    mid-event, the broker down) arrived after the reset and left the state ON for good;
+    and a long sound split at max_duration_s flicked OFF and ON at each part."""
+    from soundwatch.alerts.mqtt import MqttChannel
+    from soundwatch.alerts.settings import MqttSettings
+
+    channel = MqttChannel(MqttSettings(url=broker.url, discovery=False,
+                                       level_interval_s=0), "attic", ["tone_3k"])
+    channel.run_session = lambda: "run-2"
+    recorder = MqttRecorder(broker.port, ["soundwatch/attic/#"], client_id="watcher")
+    state = "soundwatch/attic/tone_3k/state"
+    try:
+        channel.start()
+        assert wait_until(lambda: recorder.on(state) == ["OFF"], 10)  # the reset
+        earlier = {"label": "tone_3k", "session": "run-1", "id": "run-1-4"}
+        channel.send("event_started", earlier)
+        part = {"label": "tone_3k", "session": "run-2", "id": "run-2-1", "continues": False}
+        channel.send("event_started", part)
+        channel.send("event", {**part, "continues": True})  # split: the sound goes on
+        channel.send("event_started", {**part, "id": "run-2-2"})
+        channel.send("event", {**part, "id": "run-2-2"})
+        assert wait_until(lambda: len(recorder.on("soundwatch/attic/event")) == 5, 10)
+        assert recorder.on(state) == ["OFF", "ON", "ON", "OFF"]  # never from run-1
+    finally:
+        channel.close()
+        recorder.close()
+
+
 def _arrivals(recorder, topic) -> list[tuple[str, str]]:
     return [(m["type"], m["id"]) for m in recorder.json_on(topic)]
 

@@ -287,6 +287,8 @@ class MqttChannel(Channel):
         self._level_thread: threading.Thread | None = None
         self._states_reset = False
         self._states_subscribed = threading.Event()
+        # this run's session (AlertRouter.session): only its events set states
+        self.run_session: Callable[[], str] | None = None
 
     def topic(self, *levels: str) -> str:
         """``<prefix>/<node>/<levels...>``, each level :func:`topic_safe` (a label is
@@ -304,10 +306,18 @@ class MqttChannel(Channel):
             self._level_thread.start()
 
     def send(self, kind: str, payload: dict) -> None:
-        state = "ON" if kind == "event_started" else "OFF"
-        infos = [self.link.publish(self.topic("event"), to_json(payload), qos=1),
-                 self.link.publish(self.topic(payload["label"], "state"), state, qos=1,
-                                   retain=True)]
+        """Publish an event message and, for this run's events, the label's state: ON
+        at its start, OFF at its end (not at the end of a part that ``continues``: the
+        sound goes on). An event of an earlier run (its alerts waited in the outbox)
+        tells of the past: it never sets a state (its start, delivered after this run
+        turned the states off, left one ON for good)."""
+        infos = [self.link.publish(self.topic("event"), to_json(payload), qos=1)]
+        now = self.run_session() if self.run_session is not None else payload.get("session")
+        state = ("ON" if kind == "event_started" else
+                 None if payload.get("continues") else "OFF")
+        if state is not None and payload.get("session") == now:
+            infos.append(self.link.publish(self.topic(payload["label"], "state"), state,
+                                           qos=1, retain=True))
         self.link.wait_acked(infos, self.settings.ack_timeout_s)
 
     def close(self) -> None:

@@ -17,11 +17,14 @@ Payload (a JSON object, the same for every channel)::
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,
      "clip": null | "/path/clip.flac", "continued_from": null | 6,   (clip: where it will
          be written; null with clips off or [privacy] speech = "drop_clip")
+     "continues": false | true,   (an end at max_duration_s: the sound goes on as the
+         event whose continued_from is this one)
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
-``id`` (the session's UTC start in ms, and the event id) is unique per node: receivers drop duplicates by
-(``node``, ``id``) since delivery is at least once.
+``id`` (the session's UTC start in ms, and the event id) is unique per node and event;
+its start and its end share it: receivers drop duplicates by (``node``, ``id``,
+``type``) since delivery is at least once.
 """
 
 from __future__ import annotations
@@ -175,7 +178,8 @@ class AlertRouter:
             "start_s": round(event.start_s, 3),
             "end_s": None if ongoing else round(event.end_s, 3),
             "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
-            "mean": round(float(event.mean), 4), "clip": clip, "continued_from": event.continued_from,
+            "mean": round(float(event.mean), 4), "clip": clip,
+            "continued_from": event.continued_from, "continues": event.continues,
             **{name: fields[name] for name in ("level_dbfs", "noise_floor_dbfs", "snr_db")},
             "severity": decision.severity if decision else None,
             "rule": decision.rule if decision else None,

@@ -74,6 +74,9 @@ class Alerts:
         self.router = AlertRouter(self.policy, self.node, self.routes,
                                   on_queued=self.delivery.wake if self.delivery else None,
                                   on_held=self.delivery.hold if self.delivery else None)
+        for channel in self.channels:
+            if hasattr(channel, "run_session"):  # MQTT: only this run's events set states
+                channel.run_session = lambda: self.router.session
 
     def _channels(self, level_dbfs, model_name) -> tuple[list[Channel], list[ChannelRoute]]:
         s = self.settings
