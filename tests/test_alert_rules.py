@@ -226,3 +226,22 @@ def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours
     assert payload["id"] == "s7-3" and payload["node"] == "kitchen"
     assert payload["clip"] == "/c/x.flac" and payload["duration_s"] == 4.0
     assert payload["severity"] == "urgent" and payload["end"].endswith("Z")
+
+
+def test_an_alerts_end_goes_where_its_start_went_whatever_the_quiet_hours_did_between():
+    alerts = AlertSettings(rules={"w": AlertRule(labels=("doorbell",), severity="warning")})
+    clock = {"now": datetime(2024, 5, 1, 6, 59, 50).astimezone()}  # quiet until 07:00
+    router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [
+        ChannelRoute("webhook", quiet_hours="22:00-07:00")])
+    router.on_session("s1", lambda sample: clock["now"])
+    assert router.started(event("doorbell", 1, 0.0, 0.5)) == []  # quiet: held back
+    clock["now"] = datetime(2024, 5, 1, 7, 0, 20).astimezone()
+    # ended after the quiet hours: no "ended" for an alert that never went out
+    assert router.finished(event("doorbell", 1, 0.0, 30.0, ongoing=False), None) == []
+    clock["now"] = datetime(2024, 5, 1, 21, 59, 50).astimezone()
+    assert [r.kind for r in router.started(event("doorbell", 2, 1000.0, 1000.5))] == [
+        "event_started"]
+    clock["now"] = datetime(2024, 5, 1, 22, 0, 20).astimezone()
+    # ended inside them: the alert that went out still gets its end
+    assert [r.kind for r in router.finished(event("doorbell", 2, 1000.0, 1030.0,
+                                                  ongoing=False), None)] == ["event"]

@@ -101,6 +101,9 @@ class AlertRouter:
         self._on_queued = on_queued
         self._on_held = on_held
         self._raised: deque[RaisedAlert] = deque(maxlen=RAISED_KEPT)
+        # event id -> the alert routes its start went to: its end follows to those only
+        # (quiet hours that began or ended meanwhile must not split a start from its end)
+        self._started_on: dict[int, set[str]] = {}
         self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
@@ -145,13 +148,19 @@ class AlertRouter:
         payload = self.payload(kind, event, decision, clip)
         key = f"{self.node}/{payload['id']}"
         rows = []
+        started_on = (self._started_on.setdefault(event.event_id, set())
+                      if kind == EVENT_STARTED else self._started_on.pop(event.event_id, set()))
         for route in self.routes:
             if route.feed:
                 if feed:
                     rows.append(OutboxRow(route.name, kind, key, payload))
+            elif kind != EVENT_STARTED:
+                if route.name in started_on:  # the end of an alert this route was sent
+                    rows.append(OutboxRow(route.name, kind, key, payload))
             elif decision is not None and (decision.severity == "urgent"
                                            or not within_hours(route.quiet_hours, wall)):
                 rows.append(OutboxRow(route.name, kind, key, payload))
+                started_on.add(route.name)
         if decision is not None and kind == EVENT_STARTED:
             self.alerts_sent += 1
             self._raised.append(RaisedAlert(event.event_id, event.label, decision.severity))
