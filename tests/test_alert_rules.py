@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -245,3 +245,19 @@ def test_an_alerts_end_goes_where_its_start_went_whatever_the_quiet_hours_did_be
     # ended inside them: the alert that went out still gets its end
     assert [r.kind for r in router.finished(event("doorbell", 2, 1000.0, 1030.0,
                                                   ongoing=False), None)] == ["event"]
+
+
+def test_an_alert_sent_late_says_so_and_gives_the_date_of_another_day():
+    from soundwatch.alerts.text import alert_text
+
+    payload = {"label": "crying_baby", "node": "nursery", "severity": "warning",
+               "start": "2024-05-01T12:00:01.000Z", "end": None, "peak": 0.9,
+               "duration_s": 0.0}
+    sent = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone.utc)
+    _, body = alert_text("event_started", payload, now=sent)
+    assert "late" not in body and body.startswith("heard at ")
+    assert len(body.split(",")[0].split()) == 3  # "heard at HH:MM:SS": no date today
+    _, body = alert_text("event_started", payload, now=sent + timedelta(days=1, hours=2,
+                                                                         minutes=5))
+    local = datetime(2024, 5, 1, 12, 0, 1, tzinfo=timezone.utc).astimezone()
+    assert f"heard at {local:%Y-%m-%d %H:%M:%S} (sent 26 h 5 min late)" in body
