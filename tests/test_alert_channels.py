@@ -244,10 +244,39 @@ def test_only_this_runs_events_set_states_and_a_split_event_stays_on(broker):
         channel.send("event_started", {**part, "id": "run-2-2"})
         channel.send("event", {**part, "id": "run-2-2"})
         assert wait_until(lambda: len(recorder.on("soundwatch/attic/event")) == 5, 10)
-        assert recorder.on(state) == ["OFF", "ON", "ON", "OFF"]  # never from run-1
+        expected = ["OFF", "ON", "ON", "OFF"]  # never from run-1, no OFF between parts
+        assert wait_until(lambda: recorder.on(state) == expected, 5), recorder.on(state)
     finally:
         channel.close()
         recorder.close()
+
+
+def test_the_sensor_of_a_label_that_alerts_no_more_is_removed_from_home_assistant(broker):
+    import paho.mqtt.client as mqtt
+
+    from soundwatch.alerts.mqtt import MqttChannel
+    from soundwatch.alerts.settings import MqttSettings
+
+    config = "homeassistant/binary_sensor/soundwatch_attic/{}/config"
+    earlier = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="earlier-run")
+    earlier.connect("127.0.0.1", broker.port)
+    earlier.loop_start()
+    for label in ("dog", "tone_3k"):  # an earlier run alerted on both
+        earlier.publish(config.format(label), '{"name": "x"}', qos=1,
+                        retain=True).wait_for_publish(5)
+    earlier.disconnect()
+    earlier.loop_stop()
+    channel = MqttChannel(MqttSettings(url=broker.url, level_interval_s=0), "attic",
+                          ["tone_3k"])
+    channel.start()
+    channel.close()
+    late = MqttRecorder(broker.port, ["homeassistant/#"], client_id="home-assistant")
+    try:
+        assert wait_until(lambda: late.on(config.format("tone_3k")), 10)
+        time.sleep(0.3)  # every retained message has come by now
+        assert late.on(config.format("dog")) == []  # removed: no retained config left
+    finally:
+        late.close()
 
 
 def _arrivals(recorder, topic) -> list[tuple[str, str]]:

@@ -18,7 +18,9 @@ Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``
 
 Home Assistant discovery (``homeassistant/...``, retained, sent on every connect): a
 ``binary_sensor`` per alerting label, a ``sensor`` for the last event (its label, with
-the payload as attributes) and a ``sensor`` for the level, all under one device.
+the payload as attributes) and a ``sensor`` for the level, all under one device. At a
+run's first connection, the retained sensor config of a label that alerts no more (an
+earlier run's) is removed with an empty retained config, as discovery asks.
 
 Connection: ``mqtt://[user:password@]host[:1883]`` or ``mqtts://host[:8883]`` (TLS with
 the system's CAs, or ``ca_file``); paho reconnects with a backoff of 1 s doubling to
@@ -340,7 +342,7 @@ class MqttChannel(Channel):
         messages = {}
         for label in self.alerting_labels:
             safe = topic_safe(label)
-            messages[f"{prefix}/binary_sensor/{object_id}/{safe}/config"] = {
+            messages[self._sensor_config_topic(safe)] = {
                 "name": label.replace("_", " "), "unique_id": f"{object_id}_{safe}",
                 "state_topic": self.topic(label, "state"), "payload_on": "ON",
                 "payload_off": "OFF", "device_class": "sound", **common}
@@ -369,9 +371,15 @@ class MqttChannel(Channel):
                                          retain=True)
             states = f"{self.base}/+/state"  # (topic() would make the wildcard safe)
             self.link.client.message_callback_add(states, self._stale_state)
+            subscriptions = [(states, 1)]
+            if self.settings.discovery:
+                # the sensors of labels no rule names now (announced by an earlier run)
+                configs = self._sensor_config_topic("+")
+                self.link.client.message_callback_add(configs, self._stale_sensor)
+                subscriptions.append((configs, 1))
             self.link.client.on_subscribe = (
                 lambda *args: self._states_subscribed.set())
-            self.link.client.subscribe(states, qos=1)
+            self.link.client.subscribe(subscriptions)
         self.reconnected.set()
 
     def _stale_state(self, client, userdata, message) -> None:
@@ -379,6 +387,18 @@ class MqttChannel(Channel):
         states without the retain flag): an ON left by an earlier run goes OFF."""
         if message.retain and message.payload == b"ON":
             client.publish(message.topic, "OFF", qos=1, retain=True)
+
+    def _stale_sensor(self, client, userdata, message) -> None:
+        """A retained discovery config of a label that no longer alerts: removed, as Home
+        Assistant's MQTT discovery asks (an empty retained config deletes the entity)."""
+        current = {self._sensor_config_topic(topic_safe(label))
+                   for label in self.alerting_labels}
+        if message.retain and message.payload and message.topic not in current:
+            client.publish(message.topic, b"", qos=1, retain=True)
+
+    def _sensor_config_topic(self, safe_label: str) -> str:
+        return (f"{self.settings.discovery_prefix}/binary_sensor/soundwatch_{self.node}/"
+                f"{safe_label}/config")
 
     def _publish_discovery(self) -> None:
         if not self.settings.discovery:
