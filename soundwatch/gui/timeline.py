@@ -236,12 +236,16 @@ class ConfidenceTimeline(QWidget):
         self._hover_box.setAnchor((0, 0) if x_s < -self.duration_s / 2 else (1, 0))
         self._hover_box.setPos(x_s, 1.04)
         self._hover_box.setVisible(True)
+        # the legend is drawn over the plot's own items: it would cover the box's first
+        # lines (the box names the labels anyway)
+        self.legend.setVisible(False)
         return text
 
     def hide_hover(self) -> None:
         self.hover_text = None
         self._cursor.setVisible(False)
         self._hover_box.setVisible(False)
+        self.legend.setVisible(True)
 
     def _on_mouse_moved(self, scene_pos) -> None:
         plot = self.plot_widget.getPlotItem()
