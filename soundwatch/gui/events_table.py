@@ -152,6 +152,10 @@ class EventsModel(QAbstractTableModel):
                 row.duration_s = max(row.duration_s, now_position_s - row.start_s)
                 self.dataChanged.emit(self.index(position, 3), self.index(position, 3))
 
+    def row_changed(self, position: int) -> None:
+        """Redraw the row at ``position`` (its fields were updated in place)."""
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+
     def end_running(self) -> None:
         """The stream stopped: no row stays marked as running."""
         for position, row in enumerate(self.rows):

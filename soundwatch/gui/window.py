@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 REDRAW_FPS = 30.0
 TEXT_INTERVAL_MS = 1000
 STORED_EVENTS_SHOWN = 500
+# A live row's clip is written after its event (post-roll, the privacy check): the 1 Hz
+# tick asks the database for it this many times, for the newest rows only.
+CLIP_LOOKUPS = 60
+CLIP_LOOKUP_ROWS = 20
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("soundwatch")
         self.resize(1280, 800)
         self._generation = -1
+        self._clip_lookups: dict[tuple, int] = {}  # live row key -> times its clip was sought
         self._stream_ended = False
         self._closed = False
         self.replays_finished = 0  # files played to their end (for --screenshot timing)
@@ -512,6 +517,25 @@ class MainWindow(QMainWindow):
             noise_floor_dbfs=event.noise_floor_dbfs,
         )
 
+    def _find_new_clips(self) -> None:
+        """Show the clip of each newest live row once it is written (the column stayed
+        empty until a double-click asked for it)."""
+        clips = getattr(self.session.settings, "clips", None)
+        if clips is None or not clips.enabled or self.session.store is None:
+            return
+        model = self.events_table.events
+        if len(self._clip_lookups) > 10 * CLIP_LOOKUP_ROWS:
+            shown = {row.key for row in model.rows[:CLIP_LOOKUP_ROWS]}
+            self._clip_lookups = {k: n for k, n in self._clip_lookups.items() if k in shown}
+        for position, row in enumerate(model.rows[:CLIP_LOOKUP_ROWS]):
+            if row.ongoing or row.clip_path or row.clip_withheld or row.key[0] == "store":
+                continue
+            tries = self._clip_lookups.get(row.key, 0)
+            if tries < CLIP_LOOKUPS:
+                self._clip_lookups[row.key] = tries + 1
+                if self.resolve_clip(row) is not None:
+                    model.row_changed(position)
+
     def resolve_clip(self, row: EventRow) -> str | None:
         """The clip file of a row (asking the store for live rows), if it exists."""
         if not row.clip_path and self.session.store is not None and row.session_id is not None:
@@ -641,6 +665,7 @@ class MainWindow(QMainWindow):
             self._alerts_error_shown = True
             self.banner.show_message(self.session.alerts_error, kind="notice", retry=False)
         self.events_table.events.tick_running(status.position_s, self._generation)
+        self._find_new_clips()
         failure = self.session.failure()
         if failure:
             self.show_error(failure)
