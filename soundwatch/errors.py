@@ -7,13 +7,12 @@ The CLI prints it without a traceback and exits with status 2.
 
 
 class SoundwatchError(Exception):
-    """A user-facing error: bad input, bad config, a device or file problem."""
+    """A user-facing error: bad input, bad config, a device or file problem.
 
+    ``in_window``: the same problem in the window's words, where the way out there is
+    another (its own buttons, not a command line); the window shows it instead.
+    """
 
-class NoInputDeviceError(SoundwatchError):
-    """No input device at all. ``str()`` names the command-line way out; the window,
-    which has its own Replay button, shows :attr:`in_window` instead."""
-
-    def __init__(self, message: str, in_window: str):
+    def __init__(self, message: str = "", *, in_window: str | None = None):
         super().__init__(message)
         self.in_window = in_window

@@ -16,7 +16,7 @@ from old_database import rewind_schema
 
 from soundwatch.cli import main
 from soundwatch.corrections.thresholds import MARGIN, compute_adjustment
-from soundwatch.detect import ClassSettings, Event
+from soundwatch.detect import ClassSettings, DetectorSettings, Event
 from soundwatch.store import SCHEMA_VERSION, EventStore
 
 RATE = 16000
@@ -384,6 +384,15 @@ def test_bad_corrections_are_refused_with_the_reason_and_nothing_is_lost(
     code, _, err = run(capsys, "events", "relabel", faint["id"], "tone_1k", "--db", db,
                        "--model", audio["model"])
     assert code == 2 and "has no audio to keep" in err and "clips" in err
+    # the window says it in its own words: no command line, no database id
+    from soundwatch.corrections.record import Labels, correct_event
+    from soundwatch.errors import SoundwatchError
+
+    with EventStore(db) as store, pytest.raises(SoundwatchError) as caught:
+        correct_event(store, "relabel", faint["id"], Labels(("tone_1k", "tone_3k")),
+                      DetectorSettings(), label="tone_1k")
+    assert "command line" not in caught.value.in_window
+    assert "older than the last 30 s the window keeps" in caught.value.in_window
     code, _, err = run(capsys, "events", "missed", "--start", "30s", "--end", "25s",
                        "tone_1k", "--db", db, "--model", audio["model"])
     assert code == 2 and "no audio of" in err and "--audio" in err

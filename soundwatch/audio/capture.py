@@ -21,7 +21,7 @@ import numpy as np
 from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
-from soundwatch.errors import NoInputDeviceError, SoundwatchError
+from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def find_input_device(selector: str | int | None) -> InputDevice:
         asked = "" if selector is None or str(selector).strip() == "" else (
             f" (--device {str(selector)!r} was asked for)")
         found = f"no input device found{asked}: plug in a microphone, or replay a file"
-        raise NoInputDeviceError(
+        raise SoundwatchError(
             f"{found} with " + suggest("listen --headless --file PATH"),
             in_window=f"{found} with Replay file… (then Retry here once it is plugged in)")
     listing = "; ".join(f"{d.index} '{d.name}'" for d in devices)

@@ -207,7 +207,11 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             f"event {row_id} ({event.label}) has no audio to keep as an example: {why}, and "
             "the command line cannot reach the window's live audio. Correct it in the "
             "window while it is among the last 30 s, or turn clips on (`listen --clips`, "
-            "[clips] enabled = true) for the next ones; nothing was stored")
+            "[clips] enabled = true) for the next ones; nothing was stored",
+            in_window=f"The {event.label!r} event has no audio left to keep as an "
+            f"example: {why}, and it is older than the last 30 s the window keeps. "
+            "Correct events like it while they are that recent, or turn clips on "
+            "([clips] enabled = true) to keep their audio. Nothing was stored.")
     # labels whose learnt threshold a correction this one replaces had taught
     before = {row["label"] for row in store.corrections(event.label)
               if row["event_row"] == row_id and row["label"] is not None}

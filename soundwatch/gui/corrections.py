@@ -87,7 +87,7 @@ class CorrectionsController:
                                  model_version=classifier.metadata.model_version,
                                  classifier=classifier)
         except SoundwatchError as exc:
-            return self._say(str(exc), error=True)
+            return self._say(exc.in_window or str(exc), error=True)
         lines = [{"confirm": f"Confirmed the '{row.label}' event",
                   "reject": f"Rejected the '{row.label}' event (not this)",
                   "relabel": f"The '{row.label}' event was '{done.label}'"}[kind]

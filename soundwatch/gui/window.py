@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
             else:
                 self.session.start(choice)
         except SoundwatchError as exc:
-            self.show_error(getattr(exc, "in_window", None) or str(exc))
+            self.show_error(exc.in_window or str(exc))
             self._after_source_change(failed_choice=choice)
             return False
         if self.banner.kind == "error":
