@@ -104,6 +104,16 @@ def test_teach_a_chime_in_the_dialog_then_it_is_in_the_timeline_and_table(
         assert [e.label for e in store.recent_events(label="chime")] == ["chime"]
     finally:
         store.close()
+    # Teaching it again: the window's own way to replace it (no --replace to type)
+    again = window.open_teach_dialog()
+    again.name_edit.setText("chime")
+    for path in audio["examples"]:
+        again.add_example(path)
+    assert not again.replace_box.isHidden() and not again.learn_button.isEnabled()
+    again.replace_box.setChecked(True)
+    assert again.learn_button.isEnabled()
+    again.name_edit.setText("chimes")  # not one of yours: nothing to replace
+    assert again.replace_box.isHidden() and again.learn_button.isEnabled()
 
 
 def test_silent_examples_are_refused_with_the_reason_and_nothing_is_saved(

@@ -32,6 +32,7 @@ import numpy as np
 import soundfile
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
@@ -119,6 +120,9 @@ class TeachDialog(QDialog):
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. doorbell, microwave beep, dryer buzzer")
+        # shown when the name is one of the user's sounds: learn it again from these
+        self.replace_box = QCheckBox("Replace my sound of this name (learn it again)")
+        self.replace_box.setVisible(False)
         self.examples = QListWidget()
         self.examples.setMinimumHeight(150)
         self.record_button = QPushButton("Record from microphone")
@@ -158,6 +162,7 @@ class TeachDialog(QDialog):
         self.learn_button.clicked.connect(self.learn)
         self.close_button.clicked.connect(self.reject)
         self.name_edit.textChanged.connect(self._update_buttons)
+        self.replace_box.toggled.connect(self._update_buttons)
         self._learning_done.connect(self._on_learning_done)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._on_timer)
@@ -166,6 +171,7 @@ class TeachDialog(QDialog):
     def _build_layout(self) -> None:
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
+        form.addRow("", self.replace_box)
         live = QHBoxLayout()  # from what is heard now
         live.addWidget(self.record_button)
         live.addWidget(self.record_seconds)
@@ -355,6 +361,7 @@ class TeachDialog(QDialog):
         """Learn the sound from the examples on a worker thread, with the place's recent
         audio as negatives when something is listening (:meth:`place_audio`)."""
         label, paths = self.name_edit.text(), self.example_paths
+        replace = not self.replace_box.isHidden() and self.replace_box.isChecked()
         place = self.place = self.place_audio()
         words = self._place_words(place)  # now: the input may change while it learns
         self._learning = True
@@ -370,7 +377,8 @@ class TeachDialog(QDialog):
 
         def work():
             try:
-                sound, _ = learn_and_save(label, paths, self.classifier, place.segments)
+                sound, _ = learn_and_save(label, paths, self.classifier, place.segments,
+                                          replace=replace)
             except SoundwatchError as exc:
                 self._learning_done.emit(None, str(exc))
                 return
@@ -422,6 +430,19 @@ class TeachDialog(QDialog):
         self.learn_button.setEnabled(not busy and bool(self.name_edit.text().strip())
                                      and MIN_EXAMPLES <= count <= MAX_EXAMPLES)
         self.close_button.setEnabled(not getattr(self, "_learning", False))
+        yours = self._is_your_sound(self.name_edit.text().strip())
+        self.replace_box.setVisible(yours)
+        if yours and not self.replace_box.isChecked():
+            self.learn_button.setEnabled(False)  # it would only be refused as existing
+
+    @staticmethod
+    def _is_your_sound(name: str) -> bool:
+        from soundwatch.sounds.library import read_sounds
+
+        try:
+            return bool(name) and any(s.label == name for s in read_sounds())
+        except SoundwatchError:
+            return False  # an unreadable sounds file: learning says so
 
     def done(self, result: int) -> None:  # Qt's name: closing, either way
         if self._learning:

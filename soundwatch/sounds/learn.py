@@ -217,11 +217,12 @@ def learning_notes(info: dict) -> list[str]:
     if odd := info.get("not_recognised"):
         notes.append(f"a sound learnt from the other examples did not recognise "
                      f"{', '.join(odd)}: if it holds another sound, or is damaged, learn "
-                     "again without it (--replace)")
+                     "again without it (`learn --replace`, or Replace in the Teach dialog)")
     for other in info.get("fired_by_its_examples") or ():
         notes.append(f"your sound {other!r}, learnt before this one, fires on its examples: "
                      f"`soundwatch sounds retrain {other!r}` teaches it they are not "
-                     f"{other!r} (or learn it again with --replace)")
+                     f"{other!r} (or learn it again: `learn --replace`, or Replace in the "
+                     "Teach dialog)")
     return notes
 
 
