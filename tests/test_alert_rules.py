@@ -261,3 +261,13 @@ def test_an_alert_sent_late_says_so_and_gives_the_date_of_another_day():
                                                                          minutes=5))
     local = datetime(2024, 5, 1, 12, 0, 1, tzinfo=timezone.utc).astimezone()
     assert f"heard at {local:%Y-%m-%d %H:%M:%S} (sent 26 h 5 min late)" in body
+
+
+def test_a_label_in_two_rules_follows_the_most_severe_and_says_so(caplog):
+    alerts = settings(any_dog=AlertRule(labels=("dog",), severity="info"),
+                      long_dog=AlertRule(labels=("dog",), severity="urgent",
+                                         min_duration_s=10.0))
+    policy = AlertPolicy(alerts, LABELS)
+    assert policy.rule_for("dog")[0] == "long_dog"
+    assert "'dog' is in the alert rules 'any_dog', 'long_dog'" in caplog.text
+    assert "its other rules never alert on it" in caplog.text

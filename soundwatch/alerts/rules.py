@@ -11,6 +11,7 @@ alerts the same way; time profiles use the local wall clock.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from soundwatch.alerts.settings import (
     within_hours,
 )
 from soundwatch.detect import Event
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,19 @@ class AlertPolicy:
         self.labels = tuple(labels)
         self._index = {label: i for i, label in enumerate(self.labels)}
         self._rule_of: dict[str, tuple[str, AlertRule]] = {}
+        named_by: dict[str, list[str]] = {}
         for name, rule in settings.rules.items():
             for label in rule.labels:
+                named_by.setdefault(label, []).append(name)
                 held = self._rule_of.get(label)
                 if held is None or severity_rank(rule.severity) > severity_rank(held[1].severity):
                     self._rule_of[label] = (name, rule)
+        for label, names in named_by.items():
+            if len(names) > 1:  # said, not silently ignored: the others never fire for it
+                log.warning("%r is in the alert rules %s: a label follows one rule, the most "
+                            "severe (%r), so its other rules never alert on it; put it in "
+                            "one rule", label, ", ".join(map(repr, names)),
+                            self._rule_of[label][0])
         self._pending: dict[int, _Pending] = {}
         self._alerted: dict[int, AlertDecision] = {}
         self._last_alert_s: dict[str, float] = {}
