@@ -768,8 +768,10 @@ class EventDetector:
         """End the active event at ``at_sample`` and start its continuation there."""
         old = self._tracks[index]
         old.last_end = at_sample
+        before = len(notices)
         self._finish(index, notices)
-        notices[-1] = replace(notices[-1], continues=True)
+        if len(notices) > before:  # its end (a part too short to keep gives none)
+            notices[-1] = replace(notices[-1], continues=True)
         new = _Track(state=_ACTIVE, start=at_sample, first_end=at_sample, last_end=at_sample,
                      event_id=self._new_id(), announced=True, continued_from=old.event_id)
         self._tracks[index] = new

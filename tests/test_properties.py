@@ -106,6 +106,11 @@ score_columns = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1
                             smoothing_hops=4, min_duration_s=0.0, merge_gap_s=0.0,
                             max_duration_s=0.3, warmup_s=0.0),
     columns=[(0.0, 0.0), (0.0, 1.0), (0.0, 0.0), (0.0, 0.0)], window_hops=1)
+@example(  # found by hypothesis: a split whose first part was too short to keep
+    config=DetectorSettings(threshold_on=1.0, threshold_off=1.0, smoothing_hops=1,
+                            smoothing="mean", min_duration_s=0.1, merge_gap_s=0.0,
+                            max_duration_s=0.3, warmup_s=0.0),
+    columns=[(0.0, 1.0)], window_hops=4)
 def test_detector_events_are_ordered_and_never_overlap(config, columns, window_hops):
     detector = EventDetector(["a", "b"], config, RATE, window_samples=window_hops * HOP)
     notices = []
@@ -118,6 +123,10 @@ def test_detector_events_are_ordered_and_never_overlap(config, columns, window_h
     assert set(started) == {e.event_id for e in ended}  # every end was announced
     position = {(n.event_id, n.ongoing): i for i, n in enumerate(notices)}
     assert all(position[(e.event_id, True)] < position[(e.event_id, False)] for e in ended)
+    # a part marked to continue is continued, by its own label's next part
+    continued = {(n.continued_from, n.label) for n in notices if n.continued_from is not None}
+    assert all((e.event_id, e.label) in continued for e in ended if e.continues)
+    assert not any(n.continues for n in notices if n.ongoing)
     for label in ("a", "b"):
         events = [e for e in ended if e.label == label]
         for event in events:
