@@ -698,10 +698,13 @@ def test_learn_interrupted_by_ctrl_c_says_so_and_saves_nothing(tmp_path):
     soundfile.write(str(place_recording), noise(rng, 300.0), RATE)
     env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config"),
            "SOUNDWATCH_DATA_DIR": str(tmp_path / "data")}
+    # as from a terminal's foreground: a suite started in the background (`... &` in a
+    # script) passes SIGINT down ignored, and Python then installs no Ctrl-C handler
     process = subprocess.Popen([sys.executable, "-m", "soundwatch", "learn", "chime",
                                 *map(str, examples), "--negatives", str(place_recording)],
                                env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=lambda: signal.signal(
+                                   signal.SIGINT, signal.SIG_DFL))
     time.sleep(3.0)  # imports and the model loaded; learning all that takes longer
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)
