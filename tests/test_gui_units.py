@@ -218,6 +218,22 @@ def test_class_selection_keeps_watched_first_and_caps_active_classes():
     assert {label: selection.colour(label) for label in selection.shown} == colours
 
 
+def test_a_class_that_made_an_event_keeps_its_curve_before_a_label_hovering_low():
+    # the events table spoke of an event whose curve was gone, while a label idling
+    # between leave_score and enter_score on plain noise held its place for good
+    selection = ClassSelection(["event", "idle", "new"], top_k=2, enter_score=0.3,
+                               leave_score=0.15, hold_s=30.0)
+    selection.update(np.array([0.9, 0.0, 0.0]), 0.0)
+    selection.mark_event("event", 0.0)
+    selection.update(np.array([0.0, 0.9, 0.0]), 1.0)
+    selection.update(np.array([0.0, 0.2, 0.9]), 2.0)  # idle hovers, a new one arrives
+    assert selection.shown == ["event", "new"]
+    selection.update(np.array([0.0, 0.2, 0.9]), 40.0)  # the event left the screen
+    assert "event" not in selection.shown
+    selection.mark_event("unknown label", 41.0)  # ignored, not an error
+    assert selection.shown == ["new"]
+
+
 # -- the spectrogram's frequency axis ----------------------------------------------------
 
 

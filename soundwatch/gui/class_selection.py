@@ -5,7 +5,9 @@ class *enters* when it ranks in the top-k of the current smoothed scores with a 
 at least ``enter_score``; it *stays* until it has been below ``leave_score`` (or out of
 the top-k) for ``hold_s`` seconds. So curves do not flicker in and out every hop, and a
 class that just ended stays visible long enough to be read. When more than ``top_k``
-want a place, those active now win, then those with the highest peak score.
+want a place, those that made an event within ``hold_s`` win (:meth:`mark_event`: the
+curve the events table speaks of), then those clearly active now (at ``enter_score`` or
+more), then those with the highest peak score.
 
 Colours are assigned from a fixed palette when a class enters and kept while it is shown;
 a class that comes back gets its old colour when that one is free.
@@ -52,8 +54,20 @@ class ClassSelection:
         self.watched: list[str] = []
         self._active_until: dict[str, float] = {}  # non-watched shown label -> time_s it leaves
         self._peak: dict[str, float] = {}  # its highest score since it entered
+        self._event_until: dict[str, float] = {}  # label -> time_s its last event stops counting
         self._colours: dict[str, str] = {}  # shown label -> colour
         self._last_colour: dict[str, str] = {}
+
+    def mark_event(self, label: str, time_s: float) -> None:
+        """``label`` made an event at ``time_s``: it is shown, and kept before others,
+        for ``hold_s`` (unknown or ignored labels are left out)."""
+        index = self._index.get(label)
+        if index is None or self._ignored[index] or label in self.watched:
+            return
+        self._event_until[label] = time_s + self.hold_s
+        self._active_until[label] = max(self._active_until.get(label, 0.0),
+                                        time_s + self.hold_s)
+        self._assign_colours()
 
     def set_watched(self, watched: Iterable[str]) -> None:
         """Watched classes are always shown, in the order given (unknown labels skipped)."""
@@ -66,6 +80,7 @@ class ClassSelection:
         """Forget the active classes (a new stream began); watched ones stay."""
         self._active_until.clear()
         self._peak.clear()
+        self._event_until.clear()
         self._assign_colours()
 
     def update(self, smoothed: np.ndarray, time_s: float) -> bool:
@@ -76,6 +91,7 @@ class ClassSelection:
         candidates = np.where(self._ignored, -1.0, scores)
         order = np.argsort(-candidates, kind="stable")[: self.top_k]
         active_now = set()  # classes that matter at this hop
+        strong_now = set()  # ... at enter_score or more
         for i in order:
             label = self.labels[i]
             score = float(candidates[i])
@@ -84,18 +100,25 @@ class ClassSelection:
             if score >= self.enter_score or (label in self._active_until
                                              and score >= self.leave_score):
                 active_now.add(label)
+                if score >= self.enter_score:
+                    strong_now.add(label)
                 self._active_until[label] = time_s + self.hold_s
                 self._peak[label] = max(self._peak.get(label, 0.0), score)
         for label, until in list(self._active_until.items()):
             if label not in active_now and time_s >= until:
                 self._forget(label)
-        # Never more than top_k: classes active now stay; of the others, the weakest
-        # (lowest peak) go first, so a faint newcomer does not push out a real event.
+        # Never more than top_k: a class that made an event stays before one clearly
+        # active now, which stays before the rest; within each, the weakest (lowest
+        # peak) goes first, so a faint newcomer (or a label hovering near leave_score)
+        # does not push out the curve of a real event.
         if len(self._active_until) > self.top_k:
-            others = sorted((lb for lb in self._active_until if lb not in active_now),
-                            key=lambda lb: self._peak.get(lb, 0.0))
-            while len(self._active_until) > self.top_k and others:
-                self._forget(others.pop(0))
+            def keep_first(lb: str) -> tuple:
+                return (self._event_until.get(lb, -1.0) > time_s, lb in strong_now,
+                        self._peak.get(lb, 0.0))
+
+            ranked = sorted(self._active_until, key=keep_first)
+            while len(self._active_until) > self.top_k:
+                self._forget(ranked.pop(0))
         changed = self.shown != before
         if changed:
             self._assign_colours()
@@ -104,6 +127,7 @@ class ClassSelection:
     def _forget(self, label: str) -> None:
         self._active_until.pop(label, None)
         self._peak.pop(label, None)
+        self._event_until.pop(label, None)
 
     @property
     def shown(self) -> list[str]:

@@ -141,6 +141,12 @@ class ConfidenceTimeline(QWidget):
         self.newest_s = 0.0
         self._dirty = self._layout_dirty = True
 
+    def mark_event(self, label: str, time_s: float) -> None:
+        """``label`` made an event at stream time ``time_s``: keep its curve drawn (see
+        :meth:`ClassSelection.mark_event`)."""
+        self.selection.mark_event(label, time_s)
+        self._layout_dirty = True
+
     def clear(self) -> None:
         """Forget the history (a new stream's clock starts at zero)."""
         self._times.clear()

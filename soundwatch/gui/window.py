@@ -624,6 +624,8 @@ class MainWindow(QMainWindow):
         for notice in batch.events:
             self.events_table.events.add_or_update(
                 self._row_from_live(notice.event, notice.finished, batch.generation))
+            if not notice.finished:  # its curve stays drawn while the event is on screen
+                self.timeline.mark_event(notice.event.label, notice.event.end_s)
             self._alert_notice(notice.event, notice.finished)
         self._flash_raised_alerts()
         if batch.stopped:
