@@ -208,11 +208,14 @@ def check_feature_spec_json(text: str) -> None:
     # must be there. Models exported before the YAMNet front end have none of its keys,
     # and for them the defaults are what they were trained with.
     present = set(values)
-    needed = set(SPEC_KEYS_ALWAYS) | (set(SPEC_KEYS_SINCE_YAMNET)
-                                      if present & set(SPEC_KEYS_SINCE_YAMNET) else set())
-    problems = [f"it lacks {', '.join(sorted(needed - present))} (a spec is never completed "
-                "with defaults: they would not be the features the model learnt)"] if (
-        needed - present) else []
+    needed = set(SPEC_KEYS_ALWAYS)
+    if present & set(SPEC_KEYS_SINCE_YAMNET):
+        needed |= set(SPEC_KEYS_SINCE_YAMNET)
+    missing = sorted(needed - present)
+    problems = []
+    if missing:
+        problems.append(f"it lacks {', '.join(missing)} (a spec is never completed with "
+                        "defaults: they would not be the features the model learnt)")
 
     def integer(key, low, high, optional=False):
         value = values.get(key)

@@ -19,8 +19,9 @@
 
 All levels are dBFS (0 dBFS: the RMS of a full-scale square wave, so a full-scale sine
 reads -3 dBFS), of the audio less its DC offset (a DC blocker,
-:data:`DC_BLOCKER_CORNER_HZ`): an input's offset would otherwise read as background noise. Positions are model-rate samples on the stream clock
-(:mod:`soundwatch.engine`). Cost per push: one numpy reduction over the new audio.
+:data:`DC_BLOCKER_CORNER_HZ`): an input's offset would otherwise read as background
+noise. Positions are model-rate samples on the stream clock (:mod:`soundwatch.engine`).
+Cost per push: a first-order filter and one numpy reduction over the new audio.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ those of a channel that is no longer configured (an Apprise URL corrected since)
 
 from __future__ import annotations
 
+# The `listen` flag that configures each kind of channel for one run.
+CHANNEL_FLAGS = {"mqtt": "--mqtt", "webhook": "--webhook", "apprise": "--apprise",
+                 "desktop": "--notify-desktop"}
+
 
 def add_parser(actions) -> None:
     """Add the ``outbox`` action to `events`' subparsers."""
@@ -65,7 +69,3 @@ def run(args, path, settings) -> int:
               f"give them up: `soundwatch events outbox --drop {name}{store.db_flag}`")
     return 0
 
-
-# The `listen` flag that configures each kind of channel for one run.
-CHANNEL_FLAGS = {"mqtt": "--mqtt", "webhook": "--webhook", "apprise": "--apprise",
-                 "desktop": "--notify-desktop"}
