@@ -279,6 +279,41 @@ def test_the_sensor_of_a_label_that_alerts_no_more_is_removed_from_home_assistan
         late.close()
 
 
+def test_two_listeners_with_one_node_name_are_told(broker, caplog, monkeypatch):
+    """They turned each other's states off, and the one that stopped marked the node
+    offline for the other, without a word."""
+    from soundwatch.alerts.mqtt import MqttChannel
+    from soundwatch.alerts.settings import MqttSettings
+
+    def listener():
+        return MqttChannel(MqttSettings(url=broker.url, discovery=False, level_interval_s=0),
+                           "attic", ["tone_3k"])
+
+    first = listener()
+    monkeypatch.setattr("soundwatch.alerts.mqtt.os.getpid", lambda: 99999)  # another process
+    second = listener()
+    monkeypatch.undo()
+    try:
+        first.start()
+        assert "another soundwatch" not in caplog.text  # alone on the broker
+        second.start()
+        assert wait_until(lambda: caplog.text.count("another soundwatch") == 2, 10)
+        assert f"({second.client_id}) has just started as node 'attic'" in caplog.text
+        assert f"({first.client_id}) ran as node 'attic'" in caplog.text
+        assert "Give each its own --node" in caplog.text
+    finally:
+        second.close()
+        first.close()
+    caplog.clear()
+    alone = listener()  # both stopped cleanly: nothing to say
+    try:
+        alone.start()
+        time.sleep(0.5)
+        assert "another soundwatch" not in caplog.text
+    finally:
+        alone.close()
+
+
 def _arrivals(recorder, topic) -> list[tuple[str, str]]:
     return [(m["type"], m["id"]) for m in recorder.json_on(topic)]
 

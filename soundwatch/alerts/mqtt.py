@@ -282,12 +282,14 @@ class MqttChannel(Channel):
         self.model_name = model_name
         self.base = f"{settings.topic_prefix}/{node}"
         self.reconnected = threading.Event()
-        self.link = MqttLink(settings, client_id=f"soundwatch-{node}-{os.getpid()}",
+        self.client_id = f"soundwatch-{node}-{socket.gethostname()}-{os.getpid()}"
+        self.link = MqttLink(settings, client_id=self.client_id,
                              will_topic=f"{self.base}/availability",
                              on_connected=self._connected)
         self._stop = threading.Event()
         self._level_thread: threading.Thread | None = None
         self._states_reset = False
+        self._other_warned = False
         self._states_subscribed = threading.Event()
         # this run's session (AlertRouter.session): only its events set states
         self.run_session: Callable[[], str] | None = None
@@ -326,6 +328,12 @@ class MqttChannel(Channel):
         self._stop.set()
         if self._level_thread is not None:
             self._level_thread.join(2.0)
+        if self.link.connected:  # a clean stop gives the node up (no warning next time)
+            try:
+                self.link.client.publish(self.topic("owner"), b"", qos=1,
+                                         retain=True).wait_for_publish(2.0)
+            except (RuntimeError, ValueError):
+                pass
         self.link.close()
 
     def discovery_messages(self) -> dict[str, dict]:
@@ -371,7 +379,11 @@ class MqttChannel(Channel):
                                          retain=True)
             states = f"{self.base}/+/state"  # (topic() would make the wildcard safe)
             self.link.client.message_callback_add(states, self._stale_state)
-            subscriptions = [(states, 1)]
+            # who else speaks as this node: two listeners with one --node turn each
+            # other's states off and mark the device offline when one stops
+            owner = self.topic("owner")
+            self.link.client.message_callback_add(owner, self._other_owner)
+            subscriptions = [(owner, 1), (states, 1)]
             if self.settings.discovery:
                 # the sensors of labels no rule names now (announced by an earlier run)
                 configs = self._sensor_config_topic("+")
@@ -380,6 +392,7 @@ class MqttChannel(Channel):
             self.link.client.on_subscribe = (
                 lambda *args: self._states_subscribed.set())
             self.link.client.subscribe(subscriptions)
+            self.link.client.publish(owner, self.client_id, qos=1, retain=True)
         self.reconnected.set()
 
     def _stale_state(self, client, userdata, message) -> None:
@@ -387,6 +400,18 @@ class MqttChannel(Channel):
         states without the retain flag): an ON left by an earlier run goes OFF."""
         if message.retain and message.payload == b"ON":
             client.publish(message.topic, "OFF", qos=1, retain=True)
+
+    def _other_owner(self, client, userdata, message) -> None:
+        """Another process's claim to this node (retained: one that ran, or runs, as it;
+        live: one that has just started): said once, with the fix."""
+        other = message.payload.decode("utf-8", "replace")
+        if other and other != self.client_id and not self._other_warned:
+            self._other_warned = True
+            log.warning("MQTT: another soundwatch (%s) %s as node %r on this broker: two "
+                        "listeners with one node name turn each other's states off, and one "
+                        "that stops marks the node offline. Give each its own --node "
+                        "([alerts] node); if that one is gone, ignore this",
+                        other, "ran" if message.retain else "has just started", self.node)
 
     def _stale_sensor(self, client, userdata, message) -> None:
         """A retained discovery config of a label that no longer alerts: removed, as Home
