@@ -42,7 +42,7 @@ def parse_time(text: str, now: datetime | None = None, what: str = "time") -> da
     if moment > now:
         raise SoundwatchError(
             f"the {what} {text!r} is in the future; an age counts back from now (2h: two "
-            f"hours ago), an ISO time must have passed. {FORMS}")
+            f"hours ago), an ISO time must have passed; {FORMS}")
     if moment < EARLIEST:
         raise SoundwatchError(f"the {what} {text!r} is before 1970; {FORMS}")
     return moment

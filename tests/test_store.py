@@ -231,6 +231,7 @@ def test_since_times_that_cannot_be_are_refused_cleanly(tmp_path, capsys, text, 
     error = capsys.readouterr().err
     assert error.startswith("soundwatch: error: ") and "Traceback" not in error
     assert re.search(problem, error) and "2h" in error
+    assert ". use" not in error  # one sentence does not run into the next uncapitalised
 
 
 def test_clips_beside_the_database_follow_it_when_its_folder_moves(tmp_path):
