@@ -42,6 +42,20 @@ def test_without_torch_the_cli_works_and_train_names_the_install_command():
     assert "torch" in done.stderr
 
 
+def test_evaluate_without_torch_says_so_and_makes_no_out_folder(tmp_path):
+    out = tmp_path / "report"
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from soundwatch.cli import main\n"
+        f"sys.exit(main(['evaluate', '--esc50', 'nowhere', '--init', 'scratch', "
+        f"'--out', {str(out)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "torch" in done.stderr, done.stderr
+    assert not out.exists()
+
+
 def test_wrong_dataset_path_exits_2_with_a_message(tmp_path, capsys):
     pytest.importorskip("torch")
     code = main(["train", "--init", "scratch", "--esc50", str(tmp_path / "nowhere"), "--out",

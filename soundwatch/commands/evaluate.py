@@ -106,11 +106,12 @@ def run(args) -> int:
         raise SoundwatchError("--init yamnet needs --yamnet DIR, the folder with "
                               "yamnet.tflite and yamnet_class_map.csv (e.g. "
                               "../shared/data/yamnet); or --init scratch")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         from soundwatch.train import require_torch
 
-        require_torch()
+        require_torch()  # before anything is made: without the train extra, no --out folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
         from soundwatch.commands.train import train_one
 
         for fold in args.folds:
