@@ -693,7 +693,10 @@ class EventDetector:
                 above_s = (track.last_end - track.first_end) / self.sample_rate_hz
                 min_s = self._min_samples[index] / self.sample_rate_hz
                 reason = TOO_SHORT
-                detail = f"above threshold for {above_s:.2f} s of min_duration_s {min_s:g} s"
+                # (measured from the first window above it to the latest: one window is 0 s)
+                detail = (f"above threshold for {above_s:.2f} s of min_duration_s {min_s:g} s"
+                          if above_s > 0 else f"above threshold in one window only, "
+                          f"min_duration_s {min_s:g} s from the first to the last")
                 if np.isfinite(self._sure[index]):
                     detail += f" (or a score of {float(self._sure[index]):g} at once)"
             elif track.announced:

@@ -68,6 +68,11 @@ def test_above_but_too_short_is_reported_and_a_long_enough_one_is_not():
     assert [s.reason for s in spans] == [TOO_SHORT]
     assert spans[0].detail == "above threshold for 0.20 s of min_duration_s 0.5 s"
     assert spans[0].windows == 3
+    # one window above: not "for 0.00 s" (durations run from the first window's end)
+    detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
+    _, spans, _ = feed(detector, [[0.0], [0.9], [0.0], [0.0], [0.0], [0.0], [0.0]])
+    assert [s.detail for s in spans] == [
+        "above threshold in one window only, min_duration_s 0.5 s from the first to the last"]
 
     detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
     _, spans, notices = feed(detector, [[0.0]] + [[0.9]] * 8 + [[0.0]] * 5)
