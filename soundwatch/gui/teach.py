@@ -429,7 +429,7 @@ class TeachDialog(QDialog):
         self.remove_button.setEnabled(not busy and count > 0)
         self.learn_button.setEnabled(not busy and bool(self.name_edit.text().strip())
                                      and MIN_EXAMPLES <= count <= MAX_EXAMPLES)
-        self.close_button.setEnabled(not getattr(self, "_learning", False))
+        self.close_button.setEnabled(not self._learning)
         yours = self._is_your_sound(self.name_edit.text().strip())
         self.replace_box.setVisible(yours)
         if yours and not self.replace_box.isChecked():
