@@ -646,14 +646,14 @@ class EventStore:
         _stored(rows)
         return row_id
 
-    def outbox_pending(self, channel: str, limit: int = 100) -> list[dict]:
-        """The oldest undelivered rows of ``channel``: dicts with ``id``, ``kind``,
-        ``alert_key``, ``payload`` (dict) and ``attempts``."""
+    def outbox_pending(self, channel: str, limit: int = 100, after_id: int = 0) -> list[dict]:
+        """The oldest undelivered rows of ``channel`` whose id is above ``after_id``:
+        dicts with ``id``, ``kind``, ``alert_key``, ``payload`` (dict) and ``attempts``."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, kind, alert_key, payload_json, attempts FROM outbox "
-                "WHERE channel = ? AND delivered_at IS NULL ORDER BY id LIMIT ?",
-                (channel, int(limit))).fetchall()
+                "WHERE channel = ? AND delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (channel, int(after_id), int(limit))).fetchall()
         return [{"id": r["id"], "kind": r["kind"], "alert_key": r["alert_key"],
                  "payload": json.loads(r["payload_json"]), "attempts": r["attempts"]}
                 for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alert_helpers import wait_until
@@ -15,6 +15,7 @@ from soundwatch.alerts.outbox import Channel, ChannelError, OutboxDelivery
 from soundwatch.alerts.router import OutboxRow
 from soundwatch.detect import Event
 from soundwatch.store import SCHEMA_VERSION, EventStore
+from soundwatch.times import iso_utc
 
 
 def rows(n: int, channel: str = "test", start: int = 0) -> list[OutboxRow]:
@@ -268,3 +269,34 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", old]) == 2
     assert "no alerts wait for channel" in capsys.readouterr().err
+
+
+def test_late_alerts_wait_out_the_quiet_hours_urgent_and_timely_ones_go(tmp_path):
+    local_3am = datetime.now().astimezone().replace(hour=3, minute=0, second=0,
+                                                    microsecond=0)
+    now = [local_3am.astimezone(timezone.utc)]
+
+    def alert(i: int, severity: str, heard_min_ago: float) -> OutboxRow:
+        heard = now[0] - timedelta(minutes=heard_min_ago)
+        return OutboxRow("test", "event_started", f"n/{i}",
+                         {"id": i, "severity": severity, "start": iso_utc(heard)})
+
+    with EventStore(tmp_path / "e.sqlite") as store:
+        # sent while the channel was down before 02:00; one urgent; one heard just now
+        # (the end of an alert that began before the quiet hours)
+        store.add_outbox([alert(0, "warning", 90), alert(1, "urgent", 80),
+                          alert(2, "info", 70), alert(3, "warning", 0.5)])
+        channel = FlakyChannel()
+        delivery = OutboxDelivery(store, [channel], quiet_hours={"test": "02:00-04:00"},
+                                  clock=lambda: now[0])
+        delivery.start()
+        try:
+            assert wait_until(lambda: channel.received == [1, 3], 5)
+            time.sleep(0.3)
+            assert channel.received == [1, 3]
+            assert delivery.status()["test"]["pending"] == 2
+            now[0] += timedelta(hours=1, minutes=1)  # 04:01: the quiet hours are over
+            delivery.wake()
+            assert wait_until(lambda: channel.received == [1, 3, 0, 2], 5)
+        finally:
+            delivery.stop()

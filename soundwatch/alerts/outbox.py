@@ -14,6 +14,12 @@ held in memory (:meth:`OutboxDelivery.hold`) and delivered by the same threads a
 channel's stored rows: the news still goes out while the disk is full. A held row that
 the database takes later (its event stored once space is free) goes in marked delivered
 when it already went out, so it is not sent twice.
+
+Quiet hours hold late news too: a non-urgent alert that reaches its channel late (it
+waited in the outbox while the channel was down) during the channel's quiet hours waits
+until they end, as it would not have been sent then in the first place. Urgent alerts,
+and alerts on time (e.g. the end of one that started just before the quiet hours), go
+at once; so an urgent alert may overtake late ones that wait.
 """
 
 from __future__ import annotations
@@ -21,10 +27,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from soundwatch.alerts.settings import within_hours
+from soundwatch.alerts.text import LATE_AFTER_S
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 200  # rows read from the outbox per query
+QUIET_RECHECK_S = 30.0  # how often a channel holding late alerts looks at the clock
 
 
 class ChannelError(Exception):
@@ -58,11 +70,18 @@ class OutboxDelivery:
         channels: the channels (unique ``name`` each).
         retry_initial_s: the wait after a first failure; it doubles on each further
             failure up to ``retry_max_s``, and resets after a success.
+        quiet_hours: ``{channel name: "HH:MM-HH:MM"}``, local time: during them the
+            channel's late non-urgent alerts wait (see the module's docstring).
+        clock: the current UTC time (tests set it).
     """
 
     def __init__(self, store, channels: list[Channel], retry_initial_s: float = 1.0,
-                 retry_max_s: float = 60.0):
+                 retry_max_s: float = 60.0, quiet_hours: dict[str, str | None] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.store = store
+        self.quiet_hours = dict(quiet_hours or {})
+        self.clock = clock
+        self._waiting_quietly: dict[str, int] = {c.name: 0 for c in channels}
         self.channels = list(channels)
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
@@ -141,20 +160,11 @@ class OutboxDelivery:
         while True:
             wake.clear()
             self._mark_unmarked(channel)
-            try:
-                rows = [row for row in self.store.outbox_pending(channel.name, BATCH_ROWS)
-                        if row["id"] not in unmarked]
-            except Exception as exc:
-                log.error("cannot read the outbox for %s: %s", channel.name, exc)
-                rows = []
-            with self._held_lock:
-                rows += [{"id": None, "kind": held.kind, "alert_key": held.alert_key,
-                          "payload": held.payload, "held": held}
-                         for held in self._held[channel.name]]
+            rows = self._due_rows(channel)
             if self._stopping.is_set() and (not rows or time.monotonic() > self._drain_until):
                 return
             if not rows:
-                wake.wait(5.0)
+                wake.wait(QUIET_RECHECK_S if self._waiting_quietly[channel.name] else 5.0)
                 continue
             for row in rows:
                 if self._stopping.is_set() and time.monotonic() > self._drain_until:
@@ -173,6 +183,55 @@ class OutboxDelivery:
                     break
                 backoff_s = 0.0
                 self._delivered(channel, row)
+
+    def _due_rows(self, channel: Channel) -> list[dict]:
+        """The channel's rows to send now, oldest first: its stored rows (less those sent
+        whose mark is not written yet), then those held in memory; late non-urgent ones
+        are left out during its quiet hours."""
+        unmarked = self._unmarked[channel.name]
+        rows: list[dict] = []
+        after_id = 0
+        waiting = 0
+        while True:  # page on while a whole batch waits out the quiet hours
+            try:
+                batch = self.store.outbox_pending(channel.name, BATCH_ROWS, after_id)
+            except Exception as exc:
+                log.error("cannot read the outbox for %s: %s", channel.name, exc)
+                batch = []
+            due = [row for row in batch if row["id"] not in unmarked]
+            sendable = [row for row in due if not self._waits_for_quiet_end(channel, row)]
+            waiting += len(due) - len(sendable)
+            rows += sendable
+            if rows or len(batch) < BATCH_ROWS:
+                break
+            after_id = batch[-1]["id"]
+        with self._held_lock:
+            held = [{"id": None, "kind": row.kind, "alert_key": row.alert_key,
+                     "payload": row.payload, "held": row} for row in self._held[channel.name]]
+        due_held = [row for row in held if not self._waits_for_quiet_end(channel, row)]
+        waiting += len(held) - len(due_held)
+        if waiting and not self._waiting_quietly[channel.name]:
+            log.warning("%s: %d late alert(s) wait for the end of its quiet hours (%s); "
+                        "urgent ones go at once", channel.name, waiting,
+                        self.quiet_hours[channel.name])
+        self._waiting_quietly[channel.name] = waiting
+        return rows + due_held
+
+    def _waits_for_quiet_end(self, channel: Channel, row: dict) -> bool:
+        """Whether ``row`` is a late, non-urgent alert inside ``channel``'s quiet hours."""
+        hours = self.quiet_hours.get(channel.name)
+        payload = row["payload"]
+        if not hours or payload.get("severity") == "urgent":
+            return False
+        now = self.clock()
+        if not within_hours(hours, now):
+            return False
+        heard = payload.get("end") or payload.get("start")
+        try:
+            late_s = (now - datetime.fromisoformat(heard.replace("Z", "+00:00"))).total_seconds()
+        except (AttributeError, ValueError):
+            return False  # no time to judge by: it goes
+        return late_s >= LATE_AFTER_S
 
     def _failed(self, channel: Channel, row: dict, exc: Exception, backoff_s: float) -> None:
         error = str(exc) or type(exc).__name__

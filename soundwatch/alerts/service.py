@@ -69,8 +69,11 @@ class Alerts:
             raise SoundwatchError("alerts need the event database (the outbox that keeps "
                                   "them until delivered lives in it): drop --no-db")
         self.channels, self.routes = self._channels(level_dbfs, model_name)
-        self.delivery = OutboxDelivery(store, self.channels, settings.delivery.retry_initial_s,
-                                       settings.delivery.retry_max_s) if self.channels else None
+        self.delivery = OutboxDelivery(
+            store, self.channels, settings.delivery.retry_initial_s,
+            settings.delivery.retry_max_s,
+            quiet_hours={route.name: route.quiet_hours for route in self.routes},
+        ) if self.channels else None
         self.router = AlertRouter(self.policy, self.node, self.routes,
                                   on_queued=self.delivery.wake if self.delivery else None,
                                   on_held=self.delivery.hold if self.delivery else None)
