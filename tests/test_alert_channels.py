@@ -139,7 +139,7 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
 
     # What Home Assistant sees when it connects later: retained configs and states.
     late = MqttRecorder(broker.port, ["homeassistant/#", "soundwatch/#"], client_id="ha")
-    assert wait_until(lambda: len(late.messages) >= 8, 5)
+    assert wait_until(lambda: len(late.messages) >= 9, 5)
     retained = {topic: payload for topic, payload, was_retained in late.messages
                 if was_retained}
     configs = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
@@ -153,6 +153,12 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
     assert tone["unique_id"] == "soundwatch_kitchen_tone_1k"
     assert tone["availability_topic"] == "soundwatch/kitchen/availability"
     assert tone["device"]["identifiers"] == ["soundwatch_kitchen"]
+    last = configs["homeassistant/sensor/soundwatch_kitchen/last_event/config"]
+    assert last["state_topic"] == last["json_attributes_topic"] == "soundwatch/kitchen/last_event"
+    # the last event outlives a restart of Home Assistant (or of the broker, which keeps
+    # retained messages): it is retained, unlike the stream of events
+    assert json.loads(retained["soundwatch/kitchen/last_event"]) == ended[-1]
+    assert "soundwatch/kitchen/event" not in retained
     level = configs["homeassistant/sensor/soundwatch_kitchen/level/config"]
     assert level["unit_of_measurement"] == "dBFS"
     assert retained["soundwatch/kitchen/availability"] == "offline"

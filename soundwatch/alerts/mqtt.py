@@ -5,6 +5,9 @@ Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``
 =================================  ===================================================
 ``soundwatch/<node>/event``        every event start and end: the router's JSON payload
                                    (QoS 1)
+``soundwatch/<node>/last_event``   the latest of those messages (QoS 1, retained: what
+                                   Home Assistant's last-event sensor shows after it or
+                                   the broker restarts)
 ``soundwatch/<node>/<label>/state`` ``ON`` while an event of the label runs, ``OFF``
                                    after (QoS 1, retained); when a run first
                                    connects, ``OFF`` for every alerting label and for
@@ -315,7 +318,9 @@ class MqttChannel(Channel):
         sound goes on). An event of an earlier run (its alerts waited in the outbox)
         tells of the past: it never sets a state (its start, delivered after this run
         turned the states off, left one ON for good)."""
-        infos = [self.link.publish(self.topic("event"), to_json(payload), qos=1)]
+        message = to_json(payload)
+        infos = [self.link.publish(self.topic("event"), message, qos=1),
+                 self.link.publish(self.topic("last_event"), message, qos=1, retain=True)]
         now = self.run_session() if self.run_session is not None else payload.get("session")
         state = ("ON" if kind == "event_started" else
                  None if payload.get("continues") else "OFF")
@@ -356,8 +361,10 @@ class MqttChannel(Channel):
                 "payload_off": "OFF", "device_class": "sound", **common}
         messages[f"{prefix}/sensor/{object_id}/last_event/config"] = {
             "name": "last event", "unique_id": f"{object_id}_last_event",
-            "state_topic": self.topic("event"), "value_template": "{{ value_json.label }}",
-            "json_attributes_topic": self.topic("event"), "icon": "mdi:ear-hearing", **common}
+            "state_topic": self.topic("last_event"),
+            "value_template": "{{ value_json.label }}",
+            "json_attributes_topic": self.topic("last_event"), "icon": "mdi:ear-hearing",
+            **common}
         messages[f"{prefix}/sensor/{object_id}/level/config"] = {
             "name": "level", "unique_id": f"{object_id}_level",
             "state_topic": self.topic("level"), "unit_of_measurement": "dBFS",
