@@ -351,6 +351,9 @@ def test_a_reader_that_goes_away_stops_listen_quietly(model, scene_file, env, tm
     stderr = stderr.decode()
     assert process.returncode == 0, stderr
     assert "Broken pipe" not in stderr and "works again" not in stderr, stderr
+    # said, with how far it got: the rest of the file was never heard
+    assert "the reader of the output went away: stopped after" in stderr, stderr
+    assert " s of audio (its events are stored)" in stderr
     with EventStore(tmp_path / "data" / "events.sqlite") as store:
         stored = store.recent_events(newest_first=False)
     assert stored and stored[0].label == truth[0][0]

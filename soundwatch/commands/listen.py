@@ -197,6 +197,8 @@ def run(args) -> int:
             if isinstance(classifier, WithUnusual):
                 classifier.close()
         printer.summary(time.monotonic() - started, store)
+        if printer.reader_gone.is_set():
+            _say_reader_gone(monitor, args.file)
     finally:
         if alerts is not None and alerts.delivery is not None:
             alerts.delivery.stop(0.0)  # idempotent; an error above must not leave threads
@@ -216,6 +218,19 @@ def run(args) -> int:
         print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _say_reader_gone(monitor, file) -> None:
+    """Say on stderr that listening stopped because stdout's reader went away (`listen
+    --json | head -1`), as a program in a pipeline does: not silently, since the audio
+    after that point was never heard."""
+    heard_s = monitor.engine.stats.audio_s
+    total_s = getattr(monitor.source, "duration_s", None) if file else None
+    of = f" of {total_s:.1f} s" if total_s else ""
+    print(f"soundwatch: the reader of the output went away: stopped after {heard_s:.1f} s"
+          f"{of} of audio (its events are stored); to hear all of it, send the output to "
+          "a file, or leave the output out (--status-interval 0, no --json) and read the "
+          "events later with `events list`", file=sys.stderr)
 
 
 def replay_start_time(text: str, source):
