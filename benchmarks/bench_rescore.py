@@ -37,6 +37,7 @@ def main() -> None:
                                  metadata=SimpleNamespace(background_labels=(),
                                                           model_version="bench"))
     monitor = SimpleNamespace(classifier=classifier, hop_s=HOP_S, session_id=1,
+                              snr_gate=SimpleNamespace(last_snr_db=None),
                               wall_time=lambda s: start + timedelta(seconds=s / RATE))
     hops = int(hours * 3600 / HOP_S)
     rng = np.random.default_rng(0)

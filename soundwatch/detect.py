@@ -106,6 +106,12 @@ class ClassSettings:
     threshold_off: float | None = None
     min_duration_s: float | None = None
     threshold_sure: float | None = None
+    min_snr_db: float | None = None
+
+
+# The range a min_snr_db may take: an SNR never reads below -20 dB (SNR_MIN_DB in
+# soundwatch.audio.levels), so -20 holds nothing back.
+MIN_SNR_DB_RANGE = (-20.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,11 @@ class DetectorSettings:
             model's background labels).
         ignore: these labels never make events.
         classes: per-label overrides.
+        min_snr_db: a label scores only in windows whose SNR over the background is at
+            least this (dB; :mod:`soundwatch.audio.snr_gate`); elsewhere its score counts
+            as 0. None: off, except for the user's own sounds, which have their own
+            (:data:`soundwatch.sounds.apply.USER_SOUND_MIN_SNR_DB`). Set here it applies
+            to every label, the user's sounds included.
         model_classes: whether the model's own per-class settings, measured for it and
             carried in its metadata, fill what ``classes`` leaves unset (the detector
             itself never reads them: see :mod:`soundwatch.class_defaults`).
@@ -157,6 +168,7 @@ class DetectorSettings:
     watch: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     classes: dict[str, ClassSettings] = field(default_factory=dict)
+    min_snr_db: float | None = None
     # the model's own per-class settings (soundwatch/class_defaults.py) fill what
     # ``classes`` leaves unset; False: every class not in ``classes`` takes the values above
     model_classes: bool = True
@@ -202,6 +214,13 @@ class DetectorSettings:
             found.append(f"hop_s must be at least {MIN_HOP_S} s and at most the model's "
                          f"window (about 1 s), got {self.hop_s} (each hop scores a window: "
                          "0.1-0.5 s trades CPU for latency)")
+        low, high = MIN_SNR_DB_RANGE
+        for name, value in [("min_snr_db", self.min_snr_db)] + [
+                (f"classes.{label}.min_snr_db", own.min_snr_db)
+                for label, own in self.classes.items()]:
+            if value is not None and not low <= value <= high:
+                found.append(f"{name} must be in [{low:g}, {high:g}] dB or unset, got {value} "
+                             f"({low:g} holds nothing back)")
         for label in self.classes:
             on, off, min_s = self.class_values(label)
             if not 0.0 < on <= 1.0:
@@ -256,6 +275,17 @@ class DetectorSettings:
         if self.threshold_sure is None or self.threshold_sure < on:
             return None
         return self.threshold_sure
+
+    def class_min_snr_db(self, label: str) -> float | None:
+        """``min_snr_db`` for ``label`` (None: its windows are never held back), its
+        class's own value first."""
+        own = self.classes.get(label, ClassSettings()).min_snr_db
+        return self.min_snr_db if own is None else own
+
+    def min_snrs(self, labels) -> dict[str, float]:
+        """``{label: min_snr_db}`` of those of ``labels`` that have one."""
+        found = {label: self.class_min_snr_db(label) for label in labels}
+        return {label: value for label, value in found.items() if value is not None}
 
     def with_overrides(self, **changes) -> DetectorSettings:
         """A copy with some fields changed (e.g. from command-line flags), validated."""

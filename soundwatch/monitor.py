@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from soundwatch.audio.levels import EventLevels
+from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.audio.source import AudioSource
 from soundwatch.clips import ClipWriter, clip_name
 from soundwatch.detect import DetectorSettings, Event
@@ -136,6 +137,8 @@ class Monitor:
         # The background level now (dBFS, see soundwatch.audio.levels); None until known.
         self.noise_floor_dbfs: float | None = None
         self.levels = EventLevels(self.engine.levels, self.detector)
+        self.snr_gate = SnrGate(classifier.labels, self.settings.min_snrs(classifier.labels),
+                                self.levels, classifier.window_samples)
 
     @property
     def store_errors(self) -> int:
@@ -353,7 +356,10 @@ class Monitor:
         if self.clips is not None and self.clips.speech_guard is not None:
             self.clips.speech_guard.observe(scores, end_samples)
         for index, end_sample in enumerate(end_samples):
-            notices = self.detector.update(scores[index], end_sample)
+            # the detector and the alert rules see the scores the SNR gate let through;
+            # listeners (the timeline, the score history) the model's own
+            gated = self.snr_gate.apply(scores[index], end_sample)
+            notices = self.detector.update(gated, end_sample)
             self.windows_scored += 1
             self.latest_scores = scores[index]
             self.latest_smoothed = self.detector.smoothed
@@ -361,7 +367,7 @@ class Monitor:
                 self.latest_embedding = embedding[index]
             self._notify("on_scores", scores[index], self.detector.smoothed, end_sample)
             if self.alerts is not None:
-                self._queue_alerts(self._alert_call("scored", scores[index], end_sample,
+                self._queue_alerts(self._alert_call("scored", gated, end_sample,
                                                     self.detector.running_ends()))
             self._deliver(notices)
         if end_samples:

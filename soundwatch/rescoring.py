@@ -7,7 +7,10 @@ stored window at its stored time, reset where the history has a hole (a gap in t
 or time between runs), so unchanged settings give the events that were stored. Labels
 whose score never reaches their ``threshold_on`` in a segment cannot make an event
 there and are skipped, and each label's detector sees only the windows around its score
-reaching ``threshold_off``, which keeps a day of history to seconds.
+reaching ``threshold_off``, which keeps a day of history to seconds. A label with a
+``min_snr_db`` is held back in the windows whose stored SNR is below it, as the live SNR
+gate held it (:mod:`soundwatch.audio.snr_gate`; the SNR was measured with the floor
+the live events left, so settings that change those events may shift it a little).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime
 
 import numpy as np
 
+from soundwatch.audio.snr_gate import gate_scores, min_snr_vector
 from soundwatch.detect import DetectorSettings, EventDetector
 from soundwatch.score_history import Segment, utc
 
@@ -69,7 +73,10 @@ def _rescore_segment(segment: Segment, detection: DetectorSettings,
     settings = for_labels(detection, segment.labels)
     full = EventDetector(segment.labels, settings, segment.sample_rate_hz,
                          segment.window_samples, segment.background_labels)
-    highest = segment.scores.max(axis=0)
+    # the windows the SNR gate holds back, from the SNR each window had live
+    gated = gate_scores(segment.scores, segment.snr_db,
+                        min_snr_vector(segment.labels, settings.min_snrs(segment.labels)))
+    highest = gated.max(axis=0)
     columns = [i for i, label in enumerate(segment.labels)
                if full.watched[i] and (only is None or label in only)
                and highest[i] >= settings.class_values(label)[0]]
@@ -90,7 +97,7 @@ def _rescore_segment(segment: Segment, detection: DetectorSettings,
         single = replace(for_labels(settings, (label,)), watch=(), ignore=())
         off = single.class_values(label)[1]
         for first, last in runs:
-            scores = segment.scores[first:last, column]
+            scores = gated[first:last, column]
             near = np.convolve(scores >= off, np.ones(2 * pad + 1), mode="same") > 0
             if not near.any():
                 continue

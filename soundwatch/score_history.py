@@ -4,14 +4,17 @@ be tried on the recent past (``soundwatch rescore``, the thresholds panel's prev
 Layout: a folder (``score_history/`` beside the event database) of segments. A segment
 is a header ``<name>.json`` (labels, hop, rate, window, model version) and a
 ``<name>.scores`` file of fixed-size records: the UTC time where the window ends (float64
-Unix seconds) and every label's raw score as float16 (a resolution of 0.0005 near 1,
-far finer than any threshold). A new segment starts with each monitoring run, when the
+Unix seconds), every label's raw score as float16 (a resolution of 0.0005 near 1,
+far finer than any threshold) and the window's SNR in dB as float16 (NaN when not
+measured: no label had a ``min_snr_db`` then; :mod:`soundwatch.audio.snr_gate`), so that
+rescoring holds back the windows the live SNR gate held back. Version 1 segments have no
+SNR: their windows are never held back. A new segment starts with each monitoring run, when the
 labels change and every :data:`SEGMENT_S`; segments last written more than the
 retention ago are deleted as writing goes on, so the folder holds the last
 ``retention_h`` hours plus at most one segment.
 
-Size: ``8 + 2 * n_labels`` bytes per scored window: with the shipped model (68 labels,
-a window every 0.25 s) 144 B per window, 2.07 MB per hour, 50 MB for the default 24 h.
+Size: ``10 + 2 * n_labels`` bytes per scored window: with the shipped model (68 labels,
+a window every 0.25 s) 146 B per window, 2.1 MB per hour, 50 MB for the default 24 h.
 
 Embeddings are not kept (1024 float16 per window: 29.5 MB per hour, 700 MB a day), so a
 sound of the user's own learnt *after* a stretch cannot be rescored over it; the user's
@@ -36,12 +39,12 @@ from soundwatch.config import StoreSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
-from soundwatch.sounds.apply import sound_min_durations
+from soundwatch.sounds.apply import sound_min_durations, sound_min_snrs
 
 log = logging.getLogger(__name__)
 
 FORMAT = "soundwatch-score-history"
-VERSION = 1
+VERSION = 2  # 2: each record has the window's SNR
 FOLDER_NAME = "score_history"
 DEFAULT_RETENTION_H = StoreSettings.score_history_h
 SEGMENT_S = 3600.0  # a segment spans at most this: pruning deletes whole files
@@ -59,10 +62,11 @@ def history_dir(database_path: str | Path) -> Path:
     return beside_database(Path(database_path).absolute(), FOLDER_NAME)
 
 
-def record_dtype(n_labels: int) -> np.dtype:
-    """One record: ``time`` (float64 Unix seconds, window end) and ``scores``
-    (n_labels float16)."""
-    return np.dtype([("time", "<f8"), ("scores", "<f2", (n_labels,))])
+def record_dtype(n_labels: int, version: int = VERSION) -> np.dtype:
+    """One record: ``time`` (float64 Unix seconds, window end), ``scores`` (n_labels
+    float16) and, from version 2, ``snr_db`` (float16, NaN: not measured)."""
+    fields = [("time", "<f8"), ("scores", "<f2", (n_labels,))]
+    return np.dtype(fields + [("snr_db", "<f2")] if version >= 2 else fields)
 
 
 def bytes_per_hour(n_labels: int, hop_s: float) -> float:
@@ -104,6 +108,8 @@ class ScoreHistoryWriter(MonitorListener):
             record = np.zeros(1, self.dtype)
             record["time"] = moment
             record["scores"] = np.clip(scores, 0.0, 1.0)
+            snr = self.monitor.snr_gate.last_snr_db
+            record["snr_db"] = np.nan if snr is None else snr
             self._file.write(record.tobytes())
             self.records += 1
             now = time.monotonic()
@@ -137,7 +143,8 @@ class ScoreHistoryWriter(MonitorListener):
                   # what rescoring needs to apply the settings the live detector had
                   "class_defaults": encode_class_defaults(
                       getattr(classifier, "class_defaults", {})),
-                  "sound_min_duration_s": sound_min_durations(classifier)}
+                  "sound_min_duration_s": sound_min_durations(classifier),
+                  "sound_min_snr_db": sound_min_snrs(classifier)}
         (self.folder / f"{name}.json").write_text(to_json(header), encoding="utf-8")
         self._file = open(self.folder / f"{name}.scores", "ab")  # noqa: SIM115 - kept open
         self._segment_start = moment
@@ -169,7 +176,8 @@ class ScoreHistoryWriter(MonitorListener):
 @dataclass
 class Segment:
     """Part of the history: ``times`` (n,) float64 Unix seconds where each window ends,
-    ``scores`` (n, len(labels)) float32, and the header's facts."""
+    ``scores`` (n, len(labels)) float32, ``snr_db`` (n,) float32 (NaN: not measured),
+    and the header's facts."""
 
     labels: tuple[str, ...]
     times: np.ndarray
@@ -182,6 +190,12 @@ class Segment:
     session_id: int | None
     class_defaults: dict = field(default_factory=dict)  # the model's own class settings
     sound_min_duration_s: dict = field(default_factory=dict)  # the user's sounds' own
+    sound_min_snr_db: dict = field(default_factory=dict)  # likewise
+    snr_db: np.ndarray | None = None  # None: all NaN
+
+    def __post_init__(self):
+        if self.snr_db is None:
+            self.snr_db = np.full(len(self.times), np.nan, np.float32)
 
     @property
     def start_unix_s(self) -> float:
@@ -205,7 +219,7 @@ def read_history(folder: str | Path, since: datetime, until: datetime | None = N
             if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
                 raise ValueError("not a score history segment of this version")
             labels = tuple(header["labels"])
-            dtype = record_dtype(len(labels))
+            dtype = record_dtype(len(labels), int(header.get("version", 1)))
             raw = scores_path.read_bytes() if scores_path.exists() else b""
             records = np.frombuffer(raw[:len(raw) - len(raw) % dtype.itemsize], dtype)
             class_defaults = parse_class_defaults(header.get("class_defaults") or "{}",
@@ -225,13 +239,17 @@ def read_history(folder: str | Path, since: datetime, until: datetime | None = N
             model_version=str(header.get("model_version", "")),
             session_id=header.get("session_id"),
             class_defaults=class_defaults,
-            sound_min_duration_s=dict(header.get("sound_min_duration_s") or {}))
+            sound_min_duration_s=dict(header.get("sound_min_duration_s") or {}),
+            sound_min_snr_db=dict(header.get("sound_min_snr_db") or {}),
+            snr_db=(records["snr_db"][keep].astype(np.float32)
+                    if "snr_db" in records.dtype.names else None))
         last = segments[-1] if segments else None
         if (last is not None and last.session_id == segment.session_id
                 and segment.session_id is not None and last.labels == segment.labels):
             # The hourly segments of one run: one stretch, as the live detector saw it.
             last.times = np.concatenate([last.times, segment.times])
             last.scores = np.concatenate([last.scores, segment.scores])
+            last.snr_db = np.concatenate([last.snr_db, segment.snr_db])
         else:
             segments.append(segment)
     return segments

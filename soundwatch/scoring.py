@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soundwatch.audio.levels import SILENCE_DBFS, EventLevels, LevelHistory
+from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.detect import DetectorSettings, Event, EventDetector, NearMissLog, NearMissSpan
 from soundwatch.features import FeatureExtractor, FeatureStream
 
@@ -322,7 +323,8 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                   extractor: FeatureExtractor | None = None,
                   pad_to_window: bool = False,
                   keep_windows: bool = True,
-                  on_near_miss: Callable[[NearMissSpan], None] | None = None
+                  on_near_miss: Callable[[NearMissSpan], None] | None = None,
+                  with_started: bool = False,
                   ) -> tuple[StreamScores, list[Event]]:
     """Score a decoded stream and detect its events, the way the live monitor would.
 
@@ -341,12 +343,15 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         on_near_miss: called with each debounced near miss (a label that came close,
             and the rule that kept it from an event; see
             :class:`~soundwatch.detect.NearMissLog`), in time order per label.
+        with_started: also return the ``ongoing=True`` "event started" notices.
 
     Returns:
-        (scored, events): the :class:`StreamScores`, and the finished
-        :class:`~soundwatch.detect.Event` list (``ongoing`` False) in delivery order,
-        times on the stream clock (``event.start_s``/``end_s`` from the stream's start),
-        each with its level, noise floor and SNR as the monitor measures them.
+        (scored, events): the :class:`StreamScores` (the model's scores, before the SNR
+        gate), and the finished :class:`~soundwatch.detect.Event` list (``ongoing``
+        False) in delivery order, times on the stream clock (``event.start_s``/``end_s``
+        from the stream's start), each with its level, noise floor and SNR as the monitor
+        measures them. The detector sees the scores through the SNR gate of
+        ``settings.min_snr_db`` (:mod:`soundwatch.audio.snr_gate`), as live.
 
     Raises:
         SoundwatchError: invalid settings, or settings naming labels the model lacks.
@@ -355,6 +360,8 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     detector = new_detector(classifier, settings)  # refuses bad settings before scoring
     history = LevelHistory(classifier.sample_rate_hz)
     levels = EventLevels(history, detector)
+    gate = SnrGate(classifier.labels, settings.min_snrs(classifier.labels), levels,
+                   classifier.window_samples)
     near_misses = NearMissLog(detector) if on_near_miss is not None else None
     notices: list[Event] = []
 
@@ -367,8 +374,8 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
 
     def detect(scores: np.ndarray, end_samples: np.ndarray) -> None:
         for row, end_sample in zip(scores, end_samples, strict=True):
-            notices.extend(levels.measure(e) for e in detector.update(row, int(end_sample))
-                           if not e.ongoing)
+            found = detector.update(gate.apply(row, int(end_sample)), int(end_sample))
+            notices.extend(levels.measure(e) for e in found if with_started or not e.ongoing)
             if near_misses is not None:
                 for span in near_misses.update():
                     on_near_miss(span)
@@ -378,7 +385,7 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
                           classifier.hop_frames_for(settings.hop_s), extractor, pad_to_window,
                           keep_windows, on_scores=detect)
     notices.extend(levels.measure(e) for e in detector.flush(scored.n_samples)
-                   if not e.ongoing)
+                   if with_started or not e.ongoing)
     if near_misses is not None:
         for span in near_misses.flush():
             on_near_miss(span)

@@ -64,6 +64,7 @@ def write_history(place, start: datetime, plateaus: dict[float, float], seconds:
                                  metadata=SimpleNamespace(background_labels=(),
                                                           model_version="test"))
     monitor = SimpleNamespace(classifier=classifier, hop_s=HOP_S, session_id=1,
+                              snr_gate=SimpleNamespace(last_snr_db=None),
                               wall_time=lambda sample: start + timedelta(seconds=sample / RATE))
     writer = ScoreHistoryWriter(place / "score_history", monitor)
     for hop in range(int(seconds / HOP_S)):

@@ -144,6 +144,7 @@ def fake_monitor(labels, start: datetime, session_id: int = 1):
                                  metadata=SimpleNamespace(background_labels=(),
                                                           model_version="test"))
     return SimpleNamespace(classifier=classifier, hop_s=0.5, session_id=session_id,
+                           snr_gate=SimpleNamespace(last_snr_db=None),
                            wall_time=lambda sample: start + timedelta(seconds=sample / RATE))
 
 
@@ -163,7 +164,7 @@ def test_a_synthetic_history_rolls_segments_survives_a_torn_record_and_is_pruned
     writer.on_stop()
     segments_on_disk = sorted(tmp_path.glob("*.scores"))
     assert len(segments_on_disk) == 3
-    assert sum(p.stat().st_size for p in segments_on_disk) == hops * (8 + 2 * 2)
+    assert sum(p.stat().st_size for p in segments_on_disk) == hops * (8 + 2 * 2 + 2)
     with open(segments_on_disk[-1], "ab") as torn:  # a crash in the middle of a record
         torn.write(b"\x01\x02\x03")
     history = read_history(tmp_path, start)
@@ -195,7 +196,7 @@ def test_a_synthetic_history_rolls_segments_survives_a_torn_record_and_is_pruned
 
 
 def test_the_history_of_the_shipped_model_costs_about_2_mb_an_hour():
-    assert bytes_per_hour(68, 0.25) == (8 + 2 * 68) * 14400 == 2_073_600
+    assert bytes_per_hour(68, 0.25) == (8 + 2 * 68 + 2) * 14400 == 2_102_400
 
 
 @pytest.mark.parametrize("settings", [
@@ -253,6 +254,7 @@ def test_a_brief_write_error_pauses_the_history_and_it_resumes(tmp_path, monkeyp
                                  metadata=SimpleNamespace(background_labels=(),
                                                           model_version="test"))
     monitor = SimpleNamespace(classifier=classifier, hop_s=0.1, session_id=1,
+                              snr_gate=SimpleNamespace(last_snr_db=None),
                               wall_time=lambda s: start + timedelta(seconds=s / RATE))
     writer = ScoreHistoryWriter(tmp_path / "history", monitor)
     opened = writer._open_segment

@@ -47,7 +47,7 @@ def run(args) -> int:
     from soundwatch.errors import SoundwatchError
     from soundwatch.rescoring import compare, rescore
     from soundwatch.score_history import covered_s, history_dir, read_history
-    from soundwatch.sounds.apply import with_min_durations
+    from soundwatch.sounds.apply import with_sound_values
     from soundwatch.store import EventStore
     from soundwatch.times import parse_time
 
@@ -82,12 +82,14 @@ def run(args) -> int:
                               f"its labels: {', '.join(sorted(known))}")
     # as the live detector had them: the model's own class settings (unless the config
     # turns them off), the thresholds learnt from corrections, your sounds' own durations
+    # and SNR minimums
     detection = with_class_defaults(detection, segments[-1].class_defaults,
                                     args.config or user_config_path())
     if not args.without_learnt:
         detection = with_adjustments(detection, known, adjustments_path_for(path),
                                      model_version=segments[-1].model_version)
-    detection = with_min_durations(detection, segments[-1].sound_min_duration_s)
+    detection = with_sound_values(detection, segments[-1].sound_min_duration_s,
+                                  segments[-1].sound_min_snr_db)
     rescored = rescore(segments, detection, only)
     sessions = {segment.session_id for segment in segments}
     stored = []

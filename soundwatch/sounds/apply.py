@@ -82,6 +82,20 @@ class WithUserSounds:
         return np.concatenate([scores, extra], axis=1).astype(np.float32), embedding
 
 
+# A learnt sound scores only in windows at least this far above the background (dB; the
+# SNR gate, soundwatch.audio.snr_gate). Measured with benchmarks/bench_learn_sound.py's
+# tuning sounds and streams (5 examples, the place's recording): a minimum of 0, 1 or 2 dB
+# took 4 of the 16 false events (those on steady noise, as loud as the background) and
+# none of the 53 sounds found; from 3 dB on, sounds found were lost. The middle of the
+# flat stretch leaves room both ways.
+USER_SOUND_MIN_SNR_DB = 1.0
+
+
+def sound_min_snrs(classifier) -> dict[str, float]:
+    """{label: min_snr_db} of ``classifier``'s user sounds (each has one)."""
+    return {sound.label: USER_SOUND_MIN_SNR_DB for sound in getattr(classifier, "sounds", ())}
+
+
 def sound_min_durations(classifier) -> dict[str, float]:
     """{label: min_duration_s} of ``classifier``'s user sounds that have their own."""
     return {sound.label: sound.min_duration_s for sound in getattr(classifier, "sounds", ())
@@ -90,19 +104,28 @@ def sound_min_durations(classifier) -> dict[str, float]:
 
 def with_sound_settings(settings, classifier):
     """``settings`` (a :class:`~soundwatch.detect.DetectorSettings`) with each of
-    ``classifier``'s user sounds' own ``min_duration_s`` as a class override; a
-    ``min_duration_s`` the user set for that class in the config wins. ``settings``
-    itself when ``classifier`` scores no user sounds."""
-    return with_min_durations(settings, sound_min_durations(classifier))
+    ``classifier``'s user sounds' own ``min_duration_s`` and ``min_snr_db`` as class
+    overrides (see :func:`with_sound_values`). ``settings`` itself when ``classifier``
+    scores no user sounds."""
+    return with_sound_values(settings, sound_min_durations(classifier),
+                             sound_min_snrs(classifier))
 
 
-def with_min_durations(settings, min_durations: dict[str, float]):
-    """``settings`` with ``{label: min_duration_s}`` filled in where the class has none."""
+def with_sound_values(settings, min_durations: dict[str, float],
+                      min_snrs: dict[str, float] | None = None):
+    """``settings`` with the user's sounds' ``{label: min_duration_s}`` and
+    ``{label: min_snr_db}`` filled in where the class has none of its own in the config;
+    a detector-wide ``min_snr_db`` the user set applies to their sounds too, so it is
+    not overridden."""
     classes = dict(settings.classes)
-    for label, min_s in min_durations.items():
-        current = classes.get(label, ClassSettings())
-        if current.min_duration_s is None:
-            classes[label] = replace(current, min_duration_s=min_s)
+    fills = [("min_duration_s", min_durations)]
+    if settings.min_snr_db is None:
+        fills.append(("min_snr_db", min_snrs or {}))
+    for name, values in fills:
+        for label, value in values.items():
+            current = classes.get(label, ClassSettings())
+            if getattr(current, name) is None:
+                classes[label] = replace(current, **{name: value})
     return settings if classes == settings.classes else replace(settings, classes=classes)
 
 

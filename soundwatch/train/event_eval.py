@@ -143,14 +143,18 @@ def match_events(events, notices, truth: Sequence[TruthEvent]) -> dict:
 
 def detect_with_notices(classifier, signal: np.ndarray, settings=None):
     """(finished events, start notices) of the detector on ``signal`` at ``settings``
-    (None: the defaults, with the model's own per-class settings, as the app runs it)."""
+    (None: the defaults, with the model's own per-class settings, as the app runs it),
+    the user's sounds' own settings (those ``classifier`` scores) filled in as the app
+    does, levels and the SNR gate included."""
     from soundwatch.class_defaults import with_model_classes
     from soundwatch.detect import DetectorSettings
-    from soundwatch.scoring import detect_events, score_stream
+    from soundwatch.scoring import detect_stream
+    from soundwatch.sounds.apply import with_sound_settings
 
-    settings = (settings or with_model_classes(DetectorSettings(), classifier)).validate()
-    scored = score_stream(signal, classifier, classifier.hop_frames_for(settings.hop_s))
-    notices = detect_events(classifier, scored, settings, with_started=True)
+    settings = settings or with_model_classes(DetectorSettings(), classifier)
+    settings = with_sound_settings(settings, classifier).validate()
+    _, notices = detect_stream(signal, classifier, settings, keep_windows=False,
+                               with_started=True)
     return ([n for n in notices if not n.ongoing], [n for n in notices if n.ongoing])
 
 
