@@ -24,6 +24,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
+from soundwatch.command import command_name
 from soundwatch.detect import ClassSettings, DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
@@ -44,7 +45,7 @@ def parse_class_defaults(text: str, labels, source: str) -> dict[str, ClassSetti
         SoundwatchError: not a JSON object of objects, an unknown label or field, or a
             value out of range; the message names the file and the fix (re-export it).
     """
-    fix = ("re-export the model with `soundwatch train --detector-defaults FILE`, or use "
+    fix = (f"re-export the model with `{command_name()} train --detector-defaults FILE`, or use "
            "another model file")
     try:
         table = json.loads(text)

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.source import RING_SECONDS
+from soundwatch.command import command_name
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.privacy import PrivacySettings
@@ -338,7 +339,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if not path.exists():
         if explicit:
             raise SoundwatchError(
-                f"config file not found: {path}. Create it (see `soundwatch listen --help` "
+                f"config file not found: {path}. Create it (see `{command_name()} listen --help` "
                 "and the README), or leave out --config to use the defaults."
             )
         return Settings()

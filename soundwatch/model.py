@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec
 from soundwatch.model_format import EMBEDDING_NAME, INPUT_NAME, SCORES_NAME, ModelMetadata
@@ -54,7 +55,7 @@ def default_model_path() -> Path:
         origin = f"${MODEL_ENV}" if os.environ.get(MODEL_ENV) else "the shipped model"
         raise SoundwatchError(
             f"model file not found: {path} ({origin}). Pass --model PATH, set "
-            f"{MODEL_ENV}, or train one with `soundwatch train`."
+            f"{MODEL_ENV}, or train one with `{command_name()} train`."
         )
     return path
 
@@ -187,7 +188,7 @@ class Classifier:
         except Exception as exc:  # onnxruntime raises its own untyped pybind errors
             raise SoundwatchError(
                 f"{self.path} is not a loadable ONNX model ({_first_line(exc)}). Pass a "
-                "model exported by `soundwatch train` (a .onnx file)."
+                f"model exported by `{command_name()} train` (a .onnx file)."
             ) from exc
 
     def _check_tensors(self) -> None:
@@ -225,7 +226,7 @@ class Classifier:
         if problems:
             raise SoundwatchError(
                 f"{self.path} does not fit its own metadata: " + "; ".join(problems)
-                + ". Re-export the model with `soundwatch train`."
+                + f". Re-export the model with `{command_name()} train`."
             )
 
     def _check_run(self) -> None:

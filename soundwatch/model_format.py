@@ -22,6 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec
 
@@ -122,7 +123,7 @@ class ModelMetadata:
         if missing:
             raise SoundwatchError(
                 f"{source} is not a soundwatch model: its ONNX metadata lacks {missing}. "
-                "Export models with `soundwatch train` (it writes these keys)."
+                f"Export models with `{command_name()} train` (it writes these keys)."
             )
         if props["soundwatch_format"] != FORMAT_VERSION:
             raise SoundwatchError(

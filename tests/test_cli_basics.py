@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,37 @@ def test_verbosity_flags_work_after_the_command_too():
     assert args.quiet_copies == 1 and args.verbose_1 == 1
     args = build_parser().parse_args(["events", "-q", "list", "-q", "-v"])
     assert (args.quiet_1, args.quiet_2, args.verbose_2) == (1, 1, 1)
+
+
+def test_no_message_names_a_command_other_than_the_one_the_user_typed():
+    """Every command line a message suggests is built with soundwatch.command: a message
+    that says `soundwatch ...` is wrong in a clone run with scripts/run.sh (no
+    `soundwatch` on the PATH). Docstrings and the model card (a document) may name it."""
+    import ast
+    import io
+    import tokenize
+
+    root = Path(__file__).resolve().parents[1] / "soundwatch"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "command.py" or path.parent.name == "train" and path.name == "card.py":
+            continue
+        source = path.read_text(encoding="utf-8")
+        documentation = {line for node in ast.walk(ast.parse(source))
+                         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                         for line in range(node.lineno, node.end_lineno + 1)}
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if (token.type == tokenize.STRING and "`soundwatch " in token.string
+                    and token.start[0] not in documentation):
+                found.append(f"{path.relative_to(root.parent)}:{token.start[0]}")
+    assert found == []
+
+
+def test_the_sounds_hint_names_scripts_run_sh_when_started_with_it(tmp_path, monkeypatch,
+                                                                    capsys):
+    from soundwatch.cli import main
+
+    monkeypatch.setenv("SOUNDWATCH_COMMAND", "scripts/run.sh")
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    assert main(["sounds", "list"]) == 0
+    assert "`scripts/run.sh learn LABEL FILE...`" in capsys.readouterr().out

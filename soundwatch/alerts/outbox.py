@@ -155,7 +155,6 @@ class OutboxDelivery:
 
     def _run(self, channel: Channel) -> None:
         wake = self._wakes[channel.name]
-        unmarked = self._unmarked[channel.name]
         backoff_s = 0.0
         while True:
             wake.clear()

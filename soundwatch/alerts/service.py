@@ -10,6 +10,7 @@ from soundwatch.alerts.outbox import Channel, OutboxDelivery
 from soundwatch.alerts.router import AlertRouter, ChannelRoute
 from soundwatch.alerts.rules import AlertPolicy
 from soundwatch.alerts.settings import AlertSettings
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def warn_of_waiting_alerts(store, configured: set[str]) -> None:
         return
     for name, count in waiting.items():
         log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
-                    "configured now: they go out when it is again (`soundwatch events "
+                    f"configured now: they go out when it is again (`{command_name()} events "
                     "outbox --drop %s%s` drops them, e.g. after correcting a URL)",
                     count, name, name, store.db_flag)
 

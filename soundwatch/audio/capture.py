@@ -21,6 +21,7 @@ import numpy as np
 from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def find_input_device(selector: str | int | None) -> InputDevice:
                 return device
         raise SoundwatchError(
             f"unknown input device index {index}; input devices are: {listing}. "
-            "Run `soundwatch devices` to see them."
+            f"Run `{command_name()} devices` to see them."
         )
     exact = [d for d in devices if d.name.lower() == text.lower()]
     if len(exact) == 1:
@@ -120,7 +121,7 @@ def find_input_device(selector: str | int | None) -> InputDevice:
     if not matches:
         raise SoundwatchError(
             f"unknown input device '{text}': no input device name contains it; "
-            f"input devices are: {listing}. Run `soundwatch devices` to see them."
+            f"input devices are: {listing}. Run `{command_name()} devices` to see them."
         )
     names = "; ".join(f"{d.index} '{d.name}'" for d in matches)
     raise SoundwatchError(
@@ -279,7 +280,7 @@ class MicrophoneSource(AudioSource):
                 f"cannot open input device {self.device.index} '{self.device.name}' at "
                 f"{self.sample_rate_hz} Hz, {self.channels} channel(s): {exc}. Check that it is "
                 "plugged in and not used exclusively by another program, or pick another "
-                "with --device (see `soundwatch devices`)."
+                f"with --device (see `{command_name()} devices`)."
             ) from exc
         self._stream = stream
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from soundwatch.command import command_name
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
 
 
@@ -62,7 +63,7 @@ def run(args) -> int:
         raise SoundwatchError(f"{UNUSUAL_LABEL!r} is heard only while listening: it needs "
                               "the place's profile of what it normally sounds like, which "
                               "a file alone does not give. Drop it from --watch (or "
-                              "[detection] watch), or replay the file with `soundwatch "
+                              f"[detection] watch), or replay the file with `{command_name()} "
                               "listen --file`")
     from soundwatch.config import MAX_THREADS
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from soundwatch.command import command_name
 from soundwatch.text import printable
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def _correct(args, store, settings) -> int:
             "relabel": f"relabelled as {done.label!r}", "missed": "marked as missed"}
     subject = (f"event {args.id} ({done.event_label})" if done.event_label
                else f"{done.label!r}")
-    print(f"{subject} {what[done.kind]} (correction {done.id}; `soundwatch events undo "
+    print(f"{subject} {what[done.kind]} (correction {done.id}; `{command_name()} events undo "
           + (f"{args.id}" if done.event_label else f"--correction {done.id}")
           + f"{store.db_flag}` takes it back); "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
@@ -188,7 +189,7 @@ def _undo(args, store, settings) -> int:
     if (args.id is None) == (args.correction is None):
         raise SoundwatchError(("give the event's id or --correction, not both: "
                                if args.id is not None else "say which correction to take "
-                               "back: ") + "`soundwatch events undo EVENT_ID` (an event's), "
+                               "back: ") + f"`{command_name()} events undo EVENT_ID` (an event's), "
                               "or `--correction ID` (a missed mark's)")
     classifier = Classifier(settings.model_path(args.model))
     done = undo_correction(store, classifier.labels, _base(args, settings, classifier),
@@ -236,7 +237,7 @@ def _retrain_all(labels: list[str], classifier, store, undone: bool = False) -> 
             print(("interrupted: the correction is taken back, but " if undone else
                    "interrupted: the correction is stored, but ")
                   + ", ".join(map(repr, left)) + " not retrained yet: run "
-                  + "; ".join(f"`soundwatch sounds retrain {label!r} --db {store.path}`"
+                  + "; ".join(f"`{command_name()} sounds retrain {label!r} --db {store.path}`"
                               for label in left), file=sys.stderr)
             raise
     return lines
@@ -298,10 +299,10 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
         return (f"{label!r} scored at most {highest:.2f} then: the model barely hears this "
                 f"sound as {label!r}, and no threshold that low would stay quiet on other "
                 "sounds. Teach it as a sound of your own instead: mark it with a new name "
-                "(`soundwatch events missed NAME --new --start ... --end ...`, 3 marks learn "
-                "it) or `soundwatch learn NAME FILE...` with 3 to 10 recordings")
+                f"(`{command_name()} events missed NAME --new --start ... --end ...`, 3 marks learn "
+                f"it) or `{command_name()} learn NAME FILE...` with 3 to 10 recordings")
     return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}: "
-            f"try `soundwatch rescore --since 1d --label {label} --threshold-on "
+            f"try `{command_name()} rescore --since 1d --label {label} --threshold-on "
             f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add")
 
 
@@ -332,7 +333,7 @@ def _show(args, store, settings) -> int:
         adjustments, _ = read_adjustments(adjustments_path_for(store.path))
         if args.reset not in adjustments and not store.corrections(args.reset):
             raise SoundwatchError(f"{args.reset!r} has no corrections and no learnt "
-                                  "threshold; `soundwatch events corrections` lists those")
+                                  f"threshold; `{command_name()} events corrections` lists those")
         removed = reset_adjustment(store, args.reset)
         print(f"{args.reset}: "
               + (f"learnt threshold removed (was {removed.threshold_on:.2f}, back to "
@@ -356,8 +357,8 @@ def _show(args, store, settings) -> int:
                            "reason": adjustment.reason if adjustment else None}))
         return 0
     if not labels:
-        print("no corrections yet: `soundwatch events confirm|reject|relabel ID`, "
-              "`soundwatch events missed --start T --end T LABEL`")
+        print(f"no corrections yet: `{command_name()} events confirm|reject|relabel ID`, "
+              f"`{command_name()} events missed --start T --end T LABEL`")
         return 0
     print(f"{'label':<24} {'confirmed':>9} {'rejected':>8} {'said to be':>10} {'missed':>6}"
           "  learnt threshold_on")
@@ -395,7 +396,7 @@ def _list(args, store) -> int:
                 "reset": f"{row['event_label']}: reset"}.get(row["kind"], row["kind"])
         print(f"{row['id']:>5} {row['kind']:<8} {row['event_row'] or '-':>6} "
               f"{printable(what):<36} {row['start_time'][:19]:<20}")
-    print("take one back: `soundwatch events undo EVENT` (its event), or `soundwatch events "
+    print(f"take one back: `{command_name()} events undo EVENT` (its event), or `{command_name()} events "
           "undo --correction ID` (a missed mark)")
     return 0
 

@@ -8,18 +8,20 @@ import json
 import logging
 from pathlib import Path
 
+from soundwatch.command import command_name
+
 log = logging.getLogger(__name__)
 
-EXAMPLE = """\
+EXAMPLE = f"""\
 example (the figures of models/soundwatch.md):
-  soundwatch evaluate --yamnet data/yamnet --esc50 data/esc50 \\
+  {command_name()} evaluate --yamnet data/yamnet --esc50 data/esc50 \\
       --folder speech=data/speech/audio --folder-per-class data/music_speech \\
       --background data/background/audio --val-fraction 0 --folds 1 2 3 4 5 --events \\
       --out runs/cv --model models/soundwatch.onnx --final-run runs/final \\
       --dcase data/dcase2016_office/segments --card models/soundwatch.md
 
 Each fold trains in OUT/fold<k> (resumable; finished folds are reused), with the same
-recipe flags as `soundwatch train`. --report-only gathers finished folds without training.
+recipe flags as `{command_name()} train`. --report-only gathers finished folds without training.
 """
 
 

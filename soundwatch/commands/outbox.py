@@ -7,6 +7,8 @@ those of a channel that is no longer configured (an Apprise URL corrected since)
 
 from __future__ import annotations
 
+from soundwatch.command import command_name
+
 # The `listen` flag that configures each kind of channel for one run.
 CHANNEL_FLAGS = {"mqtt": "--mqtt", "webhook": "--webhook", "apprise": "--apprise",
                  "desktop": "--notify-desktop"}
@@ -66,6 +68,6 @@ def run(args, path, settings) -> int:
         kind = name.split(":")[0]
         print(f"{name}'s waiting alerts go out with the next run that has it, from the "
               f"settings file or its flag ({CHANNEL_FLAGS.get(kind, '--' + kind)} ...); to "
-              f"give them up: `soundwatch events outbox --drop {name}{store.db_flag}`")
+              f"give them up: `{command_name()} events outbox --drop {name}{store.db_flag}`")
     return 0
 

@@ -14,6 +14,7 @@ labels; a sound learnt since cannot be (the history keeps scores, not embeddings
 
 from __future__ import annotations
 
+from soundwatch.command import command_name
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
 
 
@@ -62,7 +63,7 @@ def run(args) -> int:
     segments = read_history(folder, since)
     if not segments:
         raise SoundwatchError(
-            f"no score history since {since:%Y-%m-%d %H:%M} UTC in {folder}: `soundwatch "
+            f"no score history since {since:%Y-%m-%d %H:%M} UTC in {folder}: `{command_name()} "
             "listen` and the window keep it while they run with an event database (unless "
             "[store] score_history_h = 0). Try an earlier --since, or pass the --db they used")
     known = {label for segment in segments for label in segment.labels}

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+from soundwatch.command import command_name
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("sounds", help="list, remove, export or import your "
-                                   "own sounds (see `soundwatch learn`)",
+                                   f"own sounds (see `{command_name()} learn`)",
                                    description="Manage the sounds learnt with "
-                                   "`soundwatch learn` (sounds.json in the user data folder).")
+                                   f"`{command_name()} learn` (sounds.json in the user data folder).")
     actions = parser.add_subparsers(dest="sounds_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list your sounds")
     listing.add_argument("--json", action="store_true", help="one JSON object per sound")
@@ -31,7 +33,7 @@ def add_parser(subparsers) -> None:
     imported.add_argument("--label", action="append",
                           help="only this sound of the file (repeatable; default: all)")
     retrain = actions.add_parser("retrain", help="retrain a sound with the corrections of "
-                                 "its events (`soundwatch events confirm|reject|relabel`)")
+                                 f"its events (`{command_name()} events confirm|reject|relabel`)")
     retrain.add_argument("label", metavar="LABEL")
     retrain.add_argument("--db", help="event database holding the corrections (default: "
                          "the one its last retrain read, else events.sqlite in the user "
@@ -69,7 +71,7 @@ def run(args) -> int:
                                **sound.info}))
         elif not sounds:
             print(f"no sounds of your own yet ({default_sounds_path()}); teach one with "
-                  "`soundwatch learn LABEL FILE...`")
+                  f"`{command_name()} learn LABEL FILE...`")
         for sound in [] if args.json else sounds:
             info = sound.info
             retrained = info.get("retrained") or {}
@@ -117,11 +119,11 @@ def run(args) -> int:
         return 0
     if args.sounds_action == "retrain":
         return _retrain(args, sounds)
-    incoming = (read_sounds(args.file, fix="Pass a file written by `soundwatch sounds "
+    incoming = (read_sounds(args.file, fix=f"Pass a file written by `{command_name()} sounds "
                             "export`") if Path(args.file).is_file() else None)
     if incoming is None:
         raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
-                              "`soundwatch sounds export`")
+                              f"`{command_name()} sounds export`")
     if args.label:
         in_file = [s.label for s in incoming]
         missing = [label for label in args.label if label not in in_file]
@@ -235,7 +237,7 @@ def _retrain(args, sounds) -> int:
     if args.label in classifier.labels:
         raise SoundwatchError(f"{args.label!r} is the model's label, not one of your sounds: "
                               "its corrections set a learnt threshold instead (see "
-                              "`soundwatch events corrections`)")
+                              f"`{command_name()} events corrections`)")
     if not path.is_file() and recorded and not args.db:
         raise SoundwatchError(f"{args.label!r} was last retrained with the corrections in "
                               f"{recorded}, which is gone: pass --db PATH with that database "
@@ -247,7 +249,7 @@ def _retrain(args, sounds) -> int:
         return SoundwatchError(
             f"no sound of yours is named {args.label!r}{did_you_mean(args.label, names)}"
             f", and no correction in {path} names it; yours are: "
-            + (", ".join(names) or "none") + ". A new sound is learnt with `soundwatch "
+            + (", ".join(names) or "none") + f". A new sound is learnt with `{command_name()} "
             "learn LABEL FILE...` or from corrections (`events relabel ID LABEL --new`)")
 
     if path.is_file():

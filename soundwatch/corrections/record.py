@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.command import command_name
 from soundwatch.corrections.examples import (
     example_key,
     example_name,
@@ -109,7 +110,7 @@ class Labels:
             f"{label!r} is not a label of the model nor one of your sounds"
             + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
             + ". Pass --new to start a new sound of that name: its examples are kept and "
-            "`soundwatch sounds retrain` learns it once it has 3")
+            f"`{command_name()} sounds retrain` learns it once it has 3")
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
     event = store.event_by_id(row_id)
     if event is None:
         raise SoundwatchError(f"no event with id {row_id} in {store.path}; the ids are the "
-                              f"first column of `soundwatch events list{store.db_flag}`")
+                              f"first column of `{command_name()} events list{store.db_flag}`")
     true_label = event.label if kind == "confirm" else None
     if kind == "relabel":
         if label is None:
@@ -196,7 +197,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
         true_label = labels.check(label, new_ok)
         if true_label == event.label:
             raise SoundwatchError(f"event {row_id} already is {event.label!r}: use "
-                                  f"`soundwatch events confirm {row_id}{store.db_flag}`")
+                                  f"`{command_name()} events confirm {row_id}{store.db_flag}`")
     teaches = kind == "relabel" or event.label in labels.user
     clip = Path(event.clip_path) if event.clip_path else None
     has_clip = clip is not None and clip.is_file()
@@ -390,7 +391,7 @@ def _relearn(store, label: str, detection: DetectorSettings, adjustments_path,
     except SoundwatchError as exc:
         raise SoundwatchError(
             f"{exc} The correction itself is stored; once the file can be written, "
-            f"`soundwatch events corrections --rebuild{store.db_flag}` learns its threshold"
+            f"`{command_name()} events corrections --rebuild{store.db_flag}` learns its threshold"
         ) from exc
 
 

@@ -55,6 +55,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from soundwatch.command import command_name
 from soundwatch.detect import ClassSettings, DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import write_json_file
@@ -280,7 +281,7 @@ def read_adjustments(path: str | Path | None = None) -> tuple[dict[str, Adjustme
     path = Path(path) if path is not None else default_adjustments_path()
     if not path.exists():
         return {}, {}
-    fix = ("`soundwatch events corrections --rebuild` moves it aside and recomputes the "
+    fix = (f"`{command_name()} events corrections --rebuild` moves it aside and recomputes the "
            "learnt thresholds from the corrections in the database")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -349,7 +350,7 @@ def with_adjustments(detection: DetectorSettings, labels, path: str | Path | Non
             log.warning("the lowered threshold_on %.2f of %r learnt from missed events is not "
                         "applied: it was learnt from threshold_on %.2f and %.2f is in force "
                         "now (the settings changed since). Mark a missed event again to "
-                        "learn it from %.2f, or `soundwatch events corrections --reset %s`",
+                        f"learn it from %.2f, or `{command_name()} events corrections --reset %s`",
                         adjustment.threshold_on, label, adjustment.base_threshold_on, on, on,
                         label)
     if classes == detection.classes:

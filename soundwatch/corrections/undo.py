@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from soundwatch.command import command_name
 from soundwatch.corrections.record import adjustments_file, update_adjustment
 from soundwatch.corrections.thresholds import Adjustment, read_adjustments
 from soundwatch.detect import DetectorSettings
@@ -70,12 +71,12 @@ def undo_correction(store, model_labels, detection: DetectorSettings,
         found = [row for row in rows if row["event_row"] == event_row]
         if not found and store.event_by_id(event_row) is None:
             raise SoundwatchError(f"no event with id {event_row} in {store.path}; the ids "
-                                  "are the first column of `soundwatch events list"
+                                  f"are the first column of `{command_name()} events list"
                                   f"{store.db_flag}`")
         if not found:
             raise SoundwatchError(
                 f"event {event_row} has no correction to undo (it was never confirmed, "
-                "rejected or relabelled, or that was undone already); `soundwatch events "
+                f"rejected or relabelled, or that was undone already); `{command_name()} events "
                 f"corrections{store.db_flag}` counts the corrections per label")
     else:
         found = [row for row in rows if row["id"] == correction_id]
@@ -83,7 +84,7 @@ def undo_correction(store, model_labels, detection: DetectorSettings,
             raise SoundwatchError(
                 f"no correction with id {correction_id} in {store.path} (undone already?); "
                 "a missed mark prints its id when it is made, and an event's correction is "
-                f"undone by the event's id: `soundwatch events undo EVENT_ID{store.db_flag}`")
+                f"undone by the event's id: `{command_name()} events undo EVENT_ID{store.db_flag}`")
     row = found[-1]
     if row["kind"] not in UNDOABLE_KINDS:
         raise SoundwatchError(
@@ -107,7 +108,7 @@ def undo_correction(store, model_labels, detection: DetectorSettings,
         except SoundwatchError as exc:
             raise SoundwatchError(
                 f"{exc} The correction itself is undone; once the file can be written, "
-                f"`soundwatch events corrections --rebuild{store.db_flag}` learns the "
+                f"`{command_name()} events corrections --rebuild{store.db_flag}` learns the "
                 "thresholds again"
             ) from exc
     return Undone(row, deleted, adjustments)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from soundwatch.command import command_name
 from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
 
@@ -250,7 +251,7 @@ class ClassSettingsPanel(QWidget):
         if learnt is not None:
             item.setData(f"{learnt:.2f} (learnt)", Qt.ItemDataRole.DisplayRole)
             item.setToolTip(f"learnt from your corrections (was {value:.2f}); see the "
-                            "✓ / ✗ / missed column's tooltip for why. `soundwatch events "
+                            f"✓ / ✗ / missed column's tooltip for why. `{command_name()} events "
                             f"corrections --reset {label}` removes it")
             item.setData(learnt, EFFECTIVE_ROLE)
             item.setForeground(QColor(theme.TEXT))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.command import command_name
 from soundwatch.detect import ClassSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.library import UserSound, read_sounds
@@ -40,7 +41,7 @@ def usable_sounds(classifier, sounds: list[UserSound]) -> list[UserSound]:
                         sound.label)
         elif sound.embedding_dim != dim or sound.model_version != version:
             log.warning("your sound %r was learnt on model version %s; this model is "
-                        "version %s: learn it again with `soundwatch learn`", sound.label,
+                        f"version %s: learn it again with `{command_name()} learn`", sound.label,
                         sound.model_version, version)
         else:
             kept.append(sound)

@@ -24,6 +24,7 @@ import numpy as np
 
 from soundwatch.audio.files import load_audio
 from soundwatch.audio.levels import NO_SOUND_BELOW_DBFS
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.scoring import score_stream
 from soundwatch.sounds.apply import embedding_dim
@@ -220,7 +221,7 @@ def learning_notes(info: dict) -> list[str]:
                      "again without it (`learn --replace`, or Replace in the Teach dialog)")
     for other in info.get("fired_by_its_examples") or ():
         notes.append(f"your sound {other!r}, learnt before this one, fires on its examples: "
-                     f"`soundwatch sounds retrain {other!r}` teaches it they are not "
+                     f"`{command_name()} sounds retrain {other!r}` teaches it they are not "
                      f"{other!r} (or learn it again: `learn --replace`, or Replace in the "
                      "Teach dialog)")
     return notes
@@ -278,7 +279,7 @@ def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> N
                 f"your sound (e.g. 'my {label}'); --replace replaces only your own sounds. "
                 f"To change when {other!r} fires, set its threshold_on in "
                 f"[detection.classes.{other}] in your config, or confirm and reject its "
-                "events (`soundwatch events confirm|reject|missed`): they set a learnt "
+                f"events (`{command_name()} events confirm|reject|missed`): they set a learnt "
                 "threshold for your place")
 
 
@@ -405,7 +406,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
                 f"they agree with each other, but learnt against {name!r}'s examples "
                 f"only {recognised} of {len(positives)} are recognised. Use {name!r} (or "
-                f"learn it again with these examples: `soundwatch learn {name!r} FILE... "
+                f"learn it again with these examples: `{command_name()} learn {name!r} FILE... "
                 f"--replace`), or give examples of {label!r} that sound different")
     if (recall < MIN_LEAVE_ONE_OUT_RECALL and own_windows and place_rate is not None
             and 1 - len(leave_one_out(others, place_bound=False)) / len(positives)
@@ -435,7 +436,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
                 f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
                 f"a sound learnt from them, even against {name!r}'s own examples, still "
                 f"fires on most of those. Use {name!r} (or learn it again with these "
-                f"examples: `soundwatch learn {name!r} FILE... --replace`), or give "
+                f"examples: `{command_name()} learn {name!r} FILE... --replace`), or give "
                 f"examples of {label!r} that sound different")
     if kept is not None:
         kept["positives"] = np.concatenate(positives)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import write_json_file
 from soundwatch.sounds.head import Head
@@ -122,8 +123,8 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[
         return []
     if fix is None:
         fix = (f"soundwatch will not overwrite it: your sounds are in it. Rename it (e.g. to "
-               f"{path.name}.bad) to keep a copy, then restore an export with `soundwatch "
-               "sounds import FILE` or learn your sounds again with `soundwatch learn`")
+               f"{path.name}.bad) to keep a copy, then restore an export with `{command_name()} "
+               f"sounds import FILE` or learn your sounds again with `{command_name()} learn`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from soundwatch.audio.files import load_audio
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.apply import embedding_dim
 from soundwatch.sounds.head import NEGATIVE_RATE_AT_THRESHOLD, Head, fit_head
@@ -299,7 +300,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
             f"{label!r} has {original + len(positive_rows)} example(s) "
             f"({original} from learning, {len(positive_rows)} from corrections); learning "
             f"needs {MIN_EXAMPLES}: confirm or relabel more events as {label!r}, or learn it "
-            "with `soundwatch learn`")
+            f"with `{command_name()} learn`")
     corrected_audio = [load_audio(row["example_path"], classifier.sample_rate_hz)[0]
                        for row in positive_rows]
     rejected_audio = [load_audio(row["example_path"], classifier.sample_rate_hz)[0]
@@ -316,7 +317,7 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
     if generic is None and not len(own) and not rejected and not positive_rows:
         raise SoundwatchError(f"no negatives for {label!r} on model version {version}: "
                               "reject some of its false alarms, or learn it with "
-                              "`soundwatch learn --negatives`")
+                              f"`{command_name()} learn --negatives`")
     # The threshold rate it was learnt with (stricter when its windows include copies in
     # the place's audio, see soundwatch.sounds.learn.PLACE_NEGATIVE_RATE).
     rate = (current.info if current and kept else {}).get("negative_rate",
@@ -462,7 +463,7 @@ UNUSUAL_NOT_RETRAINED = (
     f"{UNUSUAL_LABEL!r} is not a learnt sound, nothing to retrain: the unusual-sound profile "
     "learns what is normal here by itself as it listens (a sound heard often enough stops "
     "being unusual). To make it fire less, raise `[unusual] distance_ratio` in the config "
-    "file (fewer, stranger sounds); to learn the place afresh: `soundwatch unusual reset`")
+    f"file (fewer, stranger sounds); to learn the place afresh: `{command_name()} unusual reset`")
 
 
 def distinct_moments(rows: list[dict]) -> list[dict]:
@@ -537,7 +538,7 @@ def retrain_summary(label: str, info: dict) -> str:
                  "were left out")
     if info["rejected_still_firing"]:
         text += (f"; those score like its own examples. Give it examples that tell them "
-                 f"apart (`soundwatch learn {label!r} FILE... --replace`, or confirm more "
+                 f"apart (`{command_name()} learn {label!r} FILE... --replace`, or confirm more "
                  f"of its real events), or raise its threshold: "
                  f"[detection.classes.\"{label}\"] threshold_on in the config file")
     return text

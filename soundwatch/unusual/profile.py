@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
@@ -235,7 +236,7 @@ class Profile:
                 (names the file and the fix).
         """
         path = Path(path)
-        fix = ("Reset it with `soundwatch unusual reset` (a new profile is then learnt "
+        fix = (f"Reset it with `{command_name()} unusual reset` (a new profile is then learnt "
                "from what the microphone hears)")
         try:
             with np.load(path, allow_pickle=False) as data:
