@@ -359,3 +359,23 @@ def test_a_reader_that_goes_away_stops_listen_quietly(model, scene_file, env, tm
     assert stored and stored[0].label == truth[0][0]
     # it stopped early: a paced replay of the whole scene would have stored every event
     assert len(stored) < len(truth)
+
+
+def test_a_second_fast_replay_over_the_first_ones_times_is_warned_of(model, scene_file, env,
+                                                                    tmp_path):
+    """A fast replay's clock ends as it begins: two replays a moment apart lay their events
+    over the same minutes, and `events missed` (which finds audio by its time) would read
+    the other one's. The second is told, with the fixes; one in a database of its own
+    is not."""
+    path, _ = scene_file
+    first = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
+                   env=env)
+    assert first.returncode == 0 and "over the times of session" not in first.stderr
+    second = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
+                    env=env)
+    assert second.returncode == 0, second.stderr
+    assert "over the times of session 1 (" in second.stderr
+    assert "--db FILE" in second.stderr and "--start-time" in second.stderr
+    apart = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
+                   "--db", tmp_path / "trial.sqlite", env=env)
+    assert apart.returncode == 0 and "over the times of session" not in apart.stderr

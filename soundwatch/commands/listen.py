@@ -138,6 +138,8 @@ def run(args) -> int:
                       recording_start=recording_start)
     printer = ConsolePrinter(monitor, as_json=args.json, near_misses=args.near_misses)
     monitor.add_listener(printer)
+    if store is not None and args.file and args.fast and recording_start is None:
+        warn_of_overlapping_replay(store, source.duration_s or 0.0)
     if store is not None and settings.store.score_history_h > 0:
         from soundwatch.score_history import ScoreHistoryWriter, history_dir
 
@@ -218,6 +220,38 @@ def run(args) -> int:
         print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
         return 1
     return 0
+
+
+def warn_of_overlapping_replay(store, duration_s: float) -> None:
+    """Warn when a fast replay's clock (it ends as the replay begins: a recording with no
+    start time of its own) lays its events over the times of an earlier session in the
+    same database: two replays run a minute apart overlap. `events missed` and the score
+    history find the audio of a moment by its time, so they would read the other one's."""
+    from datetime import datetime, timedelta, timezone
+
+    from soundwatch.command import command_name
+
+    now = datetime.now(timezone.utc)
+    begins = now - timedelta(seconds=duration_s)
+    for session in reversed(store.sessions()):
+        try:
+            started = datetime.fromisoformat(session["started_at"].replace("Z", "+00:00"))
+        except (AttributeError, ValueError):
+            continue
+        ended = started + timedelta(seconds=session["audio_s"] or 0.0)
+        if started < now and ended > begins:
+            log.warning(
+                "this replay's events are stamped %s to %s (a fast replay's clock ends as it "
+                "begins), over the times of session %d (%s) in %s: marking a missed sound "
+                "by its time (`%s events missed`) cannot tell the two apart. Replay into a "
+                "database of its own (--db FILE), or give the recording's --start-time",
+                _clock(begins), _clock(now), session["id"], session["source"], store.path,
+                command_name())
+            return
+
+
+def _clock(moment) -> str:
+    return moment.astimezone().strftime("%H:%M:%S")
 
 
 def _say_reader_gone(monitor, file) -> None:
