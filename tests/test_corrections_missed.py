@@ -101,7 +101,7 @@ def rescored(capsys, db) -> list[float]:
     code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--json",
                          "--label", "tone_1k")
     assert code == 0, err
-    return [datetime.fromisoformat(x["start"]) for x in map(json.loads, out.splitlines())
+    return [datetime.fromisoformat(x["start_time"].replace("Z", "+00:00")) for x in map(json.loads, out.splitlines())
             if x["type"] == "event"]
 
 

@@ -88,7 +88,10 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     events = [x for x in lines if x["type"] == "event"]
     for old, new in zip(stored, events, strict=True):  # unchanged settings, same events
         assert new["stored"] and new["label"] == old["label"]
-        assert datetime.fromisoformat(new["start"]) == pytest.approx(
+        # the form every other command's JSON gives a time in: UTC, milliseconds, Z
+        assert new["start_time"].endswith("Z") and len(new["start_time"]) == len(
+            old["start_time"])
+        assert datetime.fromisoformat(new["start_time"].replace("Z", "+00:00")) == pytest.approx(
             datetime.fromisoformat(old["start_time"].replace("Z", "+00:00")),
             abs=timedelta(milliseconds=5))
         assert new["duration_s"] == pytest.approx(old["duration_s"], abs=0.005)

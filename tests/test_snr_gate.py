@@ -104,7 +104,7 @@ def test_the_live_monitor_stores_what_offline_finds_and_rescore_replays_the_gate
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()
               if json.loads(line)["type"] == "event"]
-    first = datetime.fromisoformat(events[0]["start"])
+    first = datetime.fromisoformat(events[0]["start_time"].replace("Z", "+00:00"))
     started = datetime.fromisoformat(stored[0].start_time.replace("Z", "+00:00"))
     assert (started - first).total_seconds() > TONE_START_S - 2.0  # begins near 0 s
     assert events[0]["duration_s"] > TONE_START_S

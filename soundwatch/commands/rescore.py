@@ -102,12 +102,13 @@ def run(args) -> int:
     first = min(segment.start_unix_s for segment in segments)
     if args.json:
         from soundwatch.jsonout import to_json
+        from soundwatch.times import iso_utc
 
         for label, row in table.items():
             print(to_json({"type": "label", "label": label, **row}))
         for event in marked:
             print(to_json({"type": "event", "label": event.label,
-                           "start": event.start.isoformat(), "end": event.end.isoformat(),
+                           "start_time": iso_utc(event.start), "end_time": iso_utc(event.end),
                            "duration_s": round(event.duration_s, 3),
                            "peak": round(event.peak, 4), "stored": event.stored}))
         return 0
