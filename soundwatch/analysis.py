@@ -65,8 +65,12 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                         f"(below {NO_SOUND_BELOW_DBFS:.0f} dBFS), so its scores name nothing: "
                         "check that the right input was recording, and its level")
     events = [event.to_dict() for event in found]
+    heard_s = round(scored.n_samples_heard / rate, 3)
     for event in events:
         del event["ongoing"]
+        if event["end_s"] > heard_s:  # the silence a file shorter than a window is padded with
+            event["end_s"] = heard_s
+            event["duration_s"] = round(max(0.0, heard_s - event["start_s"]), 3)
     active, mean, peak = scored.active_mean, scored.mean, scored.score_max
     order = np.argsort(-active, kind="stable")[:max(top_k, 0)]
     result = {

@@ -116,6 +116,8 @@ class StreamScores:
             windows were not kept).
         end_samples: (n_windows,) int64 stream samples where each window ends (likewise).
         n_samples: model-rate samples in the stream (padding included).
+        padding_samples: of those, the silence a stream shorter than a window was padded
+            with (``pad_to_window``); :attr:`n_samples_heard` is the stream's own.
         window_samples: samples one window covers.
         sample_rate_hz: the stream clock's rate (the model's).
         n_windows: windows scored (kept or not).
@@ -142,6 +144,12 @@ class StreamScores:
     levels_dbfs: np.ndarray | None = None
     level_bin_sums: np.ndarray | None = None
     level_bin_counts: np.ndarray | None = None
+    padding_samples: int = 0
+
+    @property
+    def n_samples_heard(self) -> int:
+        """Samples of the stream itself (the padding left out)."""
+        return self.n_samples - self.padding_samples
 
     @property
     def mean(self) -> np.ndarray:
@@ -263,8 +271,10 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
             pending, n_pending = [], 0
     if pending:
         feed(np.concatenate(pending))
+    padding = 0
     if pad_to_window and n_samples < classifier.window_samples:
-        feed(np.zeros(classifier.window_samples - n_samples, dtype=np.float32), True)
+        padding = classifier.window_samples - n_samples
+        feed(np.zeros(padding, dtype=np.float32), True)
     return StreamScores(
         scores=np.concatenate(scores) if scores else np.zeros((0, n_labels), np.float32),
         end_samples=np.concatenate(ends) if ends else np.zeros(0, np.int64),
@@ -274,7 +284,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
         embedding=np.concatenate(embeddings) if embeddings else None,
         levels_dbfs=(np.concatenate(window_levels) if window_levels
                      else np.zeros(0, np.float64)) if keep_windows else None,
-        level_bin_sums=bin_sums, level_bin_counts=bin_counts,
+        level_bin_sums=bin_sums, level_bin_counts=bin_counts, padding_samples=padding,
     )
 
 

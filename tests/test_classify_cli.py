@@ -69,6 +69,14 @@ def test_json_gives_events_top_labels_and_every_window(model, files, capsys):
     assert max(windows[0]["scores"]) < 0.1
     assert short["duration_s"] == pytest.approx(0.3) and len(short["windows"]) == 1
     assert short["top"][0]["label"] == "tone_3k"
+    # an event in it ends with the file, not with the silence it was padded with
+    code, out, err = classify(capsys, files["short.wav"][0], "--model", model, "--json",
+                              "--min-duration", "0")
+    assert code == 0, err
+    events = json.loads(out)["events"]
+    assert [e["label"] for e in events] == ["tone_3k"], events
+    assert events[0]["end_s"] == pytest.approx(0.3)
+    assert events[0]["duration_s"] == pytest.approx(0.3 - events[0]["start_s"])
 
 
 def test_human_output_and_hop_override(model, files, capsys):
