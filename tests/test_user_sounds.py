@@ -273,7 +273,7 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     assert code == 2 and "no folder" in err and not (tmp_path / "nowhere").exists()
     assert run(capsys, "sounds", "export", exported, "--label", "chime")[0] == 0
     before = json.loads((data_dir / "sounds.json").read_text())["sounds"][0]
-    assert run(capsys, "sounds", "remove", "chime")[0] == 0
+    assert run(capsys, "sounds", "remove", "Chime")[0] == 0  # learn takes them as one
     code, out, _ = run(capsys, "sounds", "list")
     assert "door chime" in out and not out.startswith("chime")
     code, _, err = run(capsys, "sounds", "remove", "chime")

@@ -25,7 +25,8 @@ def add_parser(subparsers) -> None:
         "cannot be read is named on stderr and the others go on; exit status 0 when all "
         "were analysed, 1 when some were, 2 when none was.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG)")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG; MP3 where "
+                        "the system's libsndfile decodes it)")
     parser.add_argument("--model", help="the .onnx model (default: the shipped one)")
     parser.add_argument("--threads", type=int,
                         help="onnxruntime threads (default: all CPU cores; offline analysis "

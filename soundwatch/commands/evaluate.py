@@ -345,8 +345,11 @@ def _fold_events(args, out_dir: Path) -> dict:
         cache.write_text(json.dumps({**per_fold[fold], "detector_settings": wanted},
                                     indent=1))
         for room, figures in added.items():
-            print(f"fold {fold} {room}: recall {figures['recall']:.3f}, latency p50 "
-                  f"{figures['latency_p50_s']} s p95 {figures['latency_p95_s']} s, "
+            latency = ("latency not measured (no sound found)"
+                       if figures["latency_p50_s"] is None else
+                       f"latency p50 {figures['latency_p50_s']} s p95 "
+                       f"{figures['latency_p95_s']} s")
+            print(f"fold {fold} {room}: recall {figures['recall']:.3f}, {latency}, "
                   f"{figures['false_events_per_hour']} false events/h")
     pooled = {}
     for room in EVENT_ROOMS:

@@ -86,6 +86,10 @@ def run(args) -> int:
                   + (f", retrained {retrained['retrained_utc']}" if retrained else ""))
         return 0
     if args.sounds_action == "remove":
+        # names that differ only in case are one sound, as `learn` takes them
+        same = [label for label in labels if label.casefold() == args.label.casefold()]
+        if args.label not in labels and len(same) == 1:
+            args.label = same[0]
         if args.label not in labels:
             raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
                                   f"{', '.join(labels) or 'none'}")

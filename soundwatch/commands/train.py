@@ -132,7 +132,9 @@ def add_parser(subparsers) -> None:
                         help="run folder: checkpoint, log, summary (%(default)s)")
     parser.add_argument("--output", type=Path, default=None,
                         help="ONNX file to write (default: OUT/model.onnx)")
-    parser.add_argument("--model-version", default="1", help="%(default)s")
+    parser.add_argument("--model-version", default="1",
+                        help="the version written into the model's metadata (learnt sounds "
+                        "and score histories name it; default %(default)s)")
     parser.add_argument("--data-note", default="",
                         help="text added to the model's training_data metadata, e.g. the "
                              "datasets' full names and licences")
