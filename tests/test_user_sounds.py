@@ -285,6 +285,14 @@ def test_list_remove_export_import_round_trip(data_dir, recordings, capsys, tmp_
     assert sorted((data_dir / "sound_examples").glob("chime-*.npz"))
     code, _, err = run(capsys, "sounds", "import", exported)
     assert code == 2 and "--replace" in err
+    assert "will not score" not in out  # learnt on this model
+    other = json.loads(exported.read_text())
+    other["sounds"][0]["model_version"] = "99"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    code, out, err = run(capsys, "sounds", "import", tmp_path / "other.json", "--replace")
+    assert code == 0, err
+    assert "'chime' were learnt on model version 99" in out and "will not score" in out
+    assert run(capsys, "sounds", "import", exported, "--replace")[0] == 0
     after = json.loads((data_dir / "sounds.json").read_text())["sounds"]
     assert [s["label"] for s in after] == ["door chime", "chime"]
     assert after[1] == before

@@ -184,7 +184,26 @@ def run(args) -> int:
              "soundwatch, or edited): a retrain learns from its corrections only (it needs "
              "3 of them: confirmed events, events said to be it, missed marks), or learn "
              "it again" if without else ""))
+    _warn_of_other_model_versions(incoming)
     return 0
+
+
+def _warn_of_other_model_versions(incoming) -> None:
+    """Say at import, not only when listening starts, which imported sounds the model in
+    use (the config file's, else the shipped one) will not score: they were learnt on
+    another model version."""
+    from soundwatch.config import load_settings
+    from soundwatch.model import Classifier
+
+    model = Classifier(load_settings(None).model_path(None))
+    version = model.embedding_version
+    other = [s for s in incoming if s.model_version != version]
+    if other:
+        versions = ", ".join(sorted({s.model_version for s in other}))
+        print(f"note: {', '.join(repr(s.label) for s in other)} were learnt on model version "
+              f"{versions}, and {model.path.name} is version {version}: it will not score "
+              f"them. Learn them again with `{command_name()} learn LABEL FILE...`, or "
+              "listen with a model of their version (--model)")
 
 
 def _warn_of_settings_naming(label: str) -> None:
