@@ -133,7 +133,8 @@ class ConsolePrinter(MonitorListener):
             s = engine.stats
             self._emit(to_json({
                 "type": "status", "audio_s": round(s.audio_s, 2),
-                "level_dbfs": round(s.level_dbfs, 1), "lag_s": round(s.lag_s, 3),
+                "level_dbfs": round(s.level_dbfs, 1),
+                "lag_s": round(s.lag_s, 3) if engine.source.realtime else None,
                 "noise_floor_dbfs": _rounded(self.monitor.noise_floor_dbfs),
                 "overflows": engine.source.stats.overflows, "samples_lost": s.samples_lost,
                 "nonfinite_samples": engine.nonfinite_samples,
@@ -265,8 +266,11 @@ def _discard_output(stream) -> None:
 
 
 def status_line(engine) -> str:
+    """One status line: stream time, level, and (for a real-time source: a faster replay
+    is ahead of any clock) how far processing lags the audio."""
     s = engine.stats
-    return (f"t={s.audio_s:7.1f}s level={s.level_dbfs:6.1f} dBFS lag={s.lag_s * 1000:5.0f} ms "
+    lag = f"lag={s.lag_s * 1000:5.0f} ms " if engine.source.realtime else ""
+    return (f"t={s.audio_s:7.1f}s level={s.level_dbfs:6.1f} dBFS {lag}"
             f"overflows={engine.source.stats.overflows} lost={s.samples_lost}"
             + (f" not-a-number={engine.nonfinite_samples}" if engine.nonfinite_samples else ""))
 

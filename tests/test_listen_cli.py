@@ -379,3 +379,19 @@ def test_a_second_fast_replay_over_the_first_ones_times_is_warned_of(model, scen
     apart = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
                    "--db", tmp_path / "trial.sqlite", env=env)
     assert apart.returncode == 0 and "over the times of session" not in apart.stderr
+
+
+def test_a_fast_replays_status_shows_no_lag_a_real_time_one_does():
+    """A replay faster than real time is ahead of any clock: a lag of 15 s meant nothing."""
+    from types import SimpleNamespace
+
+    from soundwatch.console import status_line
+
+    def engine(realtime: bool):
+        stats = SimpleNamespace(audio_s=12.0, level_dbfs=-40.0, lag_s=15.02, samples_lost=0)
+        return SimpleNamespace(stats=stats, nonfinite_samples=0,
+                               source=SimpleNamespace(realtime=realtime,
+                                                      stats=SimpleNamespace(overflows=0)))
+
+    assert "lag=" not in status_line(engine(False))
+    assert "lag=15020 ms" in status_line(engine(True))
