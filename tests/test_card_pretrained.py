@@ -7,10 +7,10 @@ from soundwatch.train.card import render_card
 from soundwatch.train.settings import HeadConfig
 
 
-def test_card_names_both_heads_events_dcase_and_the_scratch_comparison():
+def a_final_summary() -> dict:
     import json
 
-    final = {
+    return {
         "init": "yamnet", "command": "soundwatch train --yamnet ../shared/data/yamnet ...",
         "labels": ["dog", "speech", "smoke_alarm"], "project_labels": ["dog", "speech"],
         "home_labels": {"smoke_alarm": [393]}, "calibration": {"offset": 0.41,
@@ -21,6 +21,10 @@ def test_card_names_both_heads_events_dcase_and_the_scratch_comparison():
         "model_path": "models/soundwatch.onnx", "epochs_run": 20, "train_seconds": 90.0,
         "audioset_head_drift": 0.0,
     }
+
+
+def test_card_names_both_heads_events_dcase_and_the_scratch_comparison():
+    final = a_final_summary()
     room = {"clips": 400, "recall": 0.8, "latency_p50_s": 0.6, "latency_p95_s": 1.4,
             "false_events_per_hour": 3.0, "per_label_recall": {}, "false_labels": {},
             "minutes": 53.0}
@@ -71,3 +75,20 @@ def test_card_names_both_heads_events_dcase_and_the_scratch_comparison():
         "quieter" in text
     assert "| 1 (defaults tuned here) | far | 55.0 % |" in text
     assert "every clip 20 dB quieter" in text
+
+
+def test_a_card_of_a_users_own_run_names_its_data_not_the_projects(tmp_path):
+    """`evaluate --card` on a model trained on other data: the card named ESC-50, LibriSpeech
+    and GTZAN with their licences, "the shipped model", 5 folds (2 ran) and a copy of the
+    model beside it that was never made."""
+    final = {**a_final_summary(), "sources": "folders per class (my-sounds), background (bg)",
+             "model_path": str(tmp_path / "run" / "mine.onnx")}
+    results = {"cross_validation": {"folds": {"1": 0.9, "2": 0.8}, "mean": 0.85, "std": 0.05,
+                                    "epochs": {"1": 2, "2": 2},
+                                    "train_seconds": {"1": 6.0, "2": 6.0}}}
+    text = render_card(tmp_path / "card.md", results, final, "soundwatch evaluate ...")
+    assert "folders per class (my-sounds), background (bg)" in text
+    for claim in ("CC BY-NC", "LibriSpeech", "GTZAN", "The shipped model", "copied to",
+                  "5-fold", "ESC-50's 50 environmental classes", "speech/music files"):
+        assert claim not in text, claim
+    assert "2-fold cross-validation" in text and "Their licences apply" in text

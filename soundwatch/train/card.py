@@ -43,6 +43,13 @@ def card_figures(results: dict) -> dict:
     }
 
 
+def project_data(final: dict | None) -> bool:
+    """Whether the run was trained on the project's data (ESC-50 with speech and music),
+    which the card's dataset text and licences describe; a user's own run on other data
+    gets its sources named instead (from its summary)."""
+    return final is None or "ESC-50" in final.get("sources", "ESC-50")
+
+
 def render_card(path: Path, results: dict, final: dict | None, evaluate_command: str) -> str:
     cv = results.get("cross_validation", {})
     model = results.get("model", {})
@@ -53,7 +60,7 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
     add(f"# Model card: {name}")
     add("")
     pretrained = bool(final and final.get("init") == "yamnet")
-    add(_description(final) if pretrained else
+    add(_description(final, ours=project_data(final)) if pretrained else
         "A small CNN that scores ~1 s windows of 64-band log-mel features for 52 sounds: the "
         "50 ESC-50 environmental classes plus `speech` and `music`. Outputs are independent "
         "sigmoid scores; it was trained with background-only windows whose targets are all "
@@ -61,8 +68,11 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         "explicit background class). The ONNX file describes itself (labels, feature spec, "
         "window, hop, version, data, licence, command, commit in `metadata_props`).")
     add("")
-    add("**Licence: non-commercial use only.** The model was trained on ESC-50, which is "
-        "CC BY-NC 3.0; the model inherits that restriction. The soundwatch code is MIT."
+    ours = project_data(final)
+    add(("**Licence: non-commercial use only.** The model was trained on ESC-50, which is "
+         "CC BY-NC 3.0; the model inherits that restriction." if ours else
+         "**Licence:** the model carries the terms of the data it was trained on (below).")
+        + " The soundwatch code is MIT."
         + (" Its body and AudioSet head are YAMNet's (tensorflow/models, Apache-2.0); the "
            "AudioSet class names follow the AudioSet ontology (CC BY-SA 4.0)."
            if pretrained else ""))
@@ -105,37 +115,44 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
     add("")
     add("## Training data and licences")
     add("")
-    add("- ESC-50 (K. J. Piczak, 2015): 2000 five-second clips, 50 classes, from "
-        "freesound.org. CC BY-NC 3.0. 16 kHz FLAC copy.")
-    add("- LibriSpeech excerpt (V. Panayotov et al., 2015): 251 read-speech utterances, "
-        "label `speech`. CC BY 4.0.")
-    add("- GTZAN music/speech collection (G. Tzanetakis): 40 music + 40 speech excerpts of "
-        "30 s, labels `music` and `speech`. No licence stated; research use.")
+    if ours:
+        add("- ESC-50 (K. J. Piczak, 2015): 2000 five-second clips, 50 classes, from "
+            "freesound.org. CC BY-NC 3.0. 16 kHz FLAC copy.")
+        add("- LibriSpeech excerpt (V. Panayotov et al., 2015): 251 read-speech utterances, "
+            "label `speech`. CC BY 4.0.")
+        add("- GTZAN music/speech collection (G. Tzanetakis): 40 music + 40 speech excerpts "
+            "of 30 s, labels `music` and `speech`. No licence stated; research use.")
+    else:
+        add(f"- The training run's data (its `summary.json`): {final['sources']}. Their "
+            "licences apply.")
     if pretrained:
         add("- YAMNet (M. Plakal, D. Ellis, Google; tensorflow/models research/audioset/yamnet), "
             "pretrained on AudioSet (J. Gemmeke et al., 2017: ~2 million YouTube clips, 521 "
             "classes): body and AudioSet head, read from the published TFLite file and "
             "frozen. Apache-2.0; class names CC BY-SA 4.0.")
-    add("- Speech Commands background noise (P. Warden, 2018): 6 recordings, mixed under "
-        "events and used as all-zero negatives; only the first 70 % of each recording is "
-        "used for training, the rest is kept for the false-alarm measurement. CC BY 4.0.")
+    if ours:
+        add("- Speech Commands background noise (P. Warden, 2018): 6 recordings, mixed "
+            "under events and used as all-zero negatives; only the first 70 % of each "
+            "recording is used for training, the rest is kept for the false-alarm "
+            "measurement. CC BY 4.0.")
     if final:
         files = final["files"]
-        add(f"- Held out of training: {files['held_out']} speech/music files (10 % per "
-            "label, kept for the false-alarm measurement).")
+        add(f"- Held out of training: {files['held_out']} "
+            + ("speech/music files" if ours else "files of the sources without folds")
+            + " (10 % per label, kept for the false-alarm measurement).")
     add("")
     add("## Reproduce")
     add("")
     if final:
         add("The shipped model (all 5 ESC-50 folds + speech + music, no validation split, a "
-            "fixed number of epochs):")
+            "fixed number of epochs):" if ours else "The model, trained by:")
         add("")
         add("```")
         add(final["command"])
         add("```")
         add("")
         shipped = path.with_suffix(".onnx")
-        if Path(final["model_path"]).resolve() != shipped.resolve():
+        if Path(final["model_path"]).resolve() != shipped.resolve() and shipped.is_file():
             add(f"(It wrote `{final['model_path']}`, which was then copied to "
                 f"`{shipped.name}` beside this card.)")
             add("")
@@ -151,8 +168,9 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
         add(f"It ran {final['epochs_run']} epochs in {final['train_seconds'] / 60:.1f} min "
             f"of training (wall time, features cached beforehand) {where}, in {arithmetic}.")
         add("")
-    add("The figures on this page (5-fold cross-validation with the same recipe, baselines, "
-        "false alarms, speed) and this card:")
+    n_folds = len(cv.get("folds") or {}) or 5
+    add(f"The figures on this page ({n_folds}-fold cross-validation with the same recipe, "
+        "baselines, false alarms, speed) and this card:")
     add("")
     add("```")
     add(evaluate_command)
@@ -182,7 +200,7 @@ def render_card(path: Path, results: dict, final: dict | None, evaluate_command:
     elif final:
         _scratch_recipe(add, final)
     add("")
-    add("## ESC-50, 5-fold cross-validation (official folds)")
+    add(f"## ESC-50, {n_folds}-fold cross-validation (official folds)")
     add("")
     if cv.get("folds"):
         mean, std = cv["mean"], cv["std"]
@@ -428,12 +446,14 @@ def _compute_limit_text(final: dict | None, cv: dict) -> str:
     return text
 
 
-def _description(final: dict) -> str:
+def _description(final: dict, ours: bool = True) -> str:
     home = ", ".join(f"`{label}`" for label in final.get("home_labels", {}))
     n_project = len(final.get("project_labels", []))
+    trained_on = ("ESC-50's 50 environmental classes plus `speech` and `music`" if ours
+                  else final.get("sources") or "the training run's data")
     return ("YAMNet's AudioSet-pretrained MobileNetV1 body scores ~1 s windows (96 frames of "
             f"64 log-mel bands) for {len(final['labels'])} sounds: {n_project} from a head "
-            "trained here on ESC-50's 50 environmental classes plus `speech` and `music`, "
+            f"trained here on {trained_on}, "
             f"and {len(final.get('home_labels', {}))} home sounds that ESC-50 lacks ({home}), "
             "taken from YAMNet's own AudioSet head (each the highest score of its AudioSet "
             "classes, calibrated with one offset). Outputs are independent sigmoid scores and "
