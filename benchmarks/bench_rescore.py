@@ -22,7 +22,12 @@ import numpy as np
 from benchmarks.machine import emit
 from soundwatch.detect import DetectorSettings
 from soundwatch.rescoring import rescore
-from soundwatch.score_history import ScoreHistoryWriter, bytes_per_hour, read_history
+from soundwatch.score_history import (
+    ScoreHistoryWriter,
+    bytes_per_hour,
+    read_history,
+    record_dtype,
+)
 
 N_LABELS = 68
 HOP_S = 0.25
@@ -73,7 +78,7 @@ def main() -> None:
         preview_s = time.perf_counter() - started
     emit("rescore", "score history disk use and writer cost; rescoring time", {
         "hours": hours, "labels": N_LABELS, "hop_s": HOP_S, "windows": hops,
-        "bytes_per_window": 8 + 2 * N_LABELS,
+        "bytes_per_window": record_dtype(N_LABELS).itemsize,
         "bytes_per_hour": bytes_per_hour(N_LABELS, HOP_S),
         "disk_bytes": disk, "disk_mb_per_hour": round(disk / hours / 1e6, 3),
         "writer_us_per_window": round(1e6 * written_s / hops, 2),
