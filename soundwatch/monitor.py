@@ -333,8 +333,9 @@ class Monitor:
             owner = self._clip_owners.pop(result.event.event_id, None)
             if self.store is None:
                 continue
+            waiting = owner is not None and owner.row_id is None  # stored with the row, later
             if result.speech_muted_s is not None and owner is not None:
-                if owner.row_id is None:  # stored with the row, later
+                if waiting:
                     owner.event = replace(owner.event, speech_muted_s=result.speech_muted_s,
                                           clip_withheld=result.withheld)
                 else:
@@ -342,11 +343,14 @@ class Monitor:
                                               self.store.set_clip_privacy, owner.row_id,
                                               result.speech_muted_s, result.withheld)
             if result.path is not None:
-                if owner is not None and owner.row_id is None:
-                    owner.clip_path = str(result.path)  # stored with the row, later
+                if waiting:
+                    owner.clip_path = str(result.path)
                 elif owner is not None:
                     self.health["store"].call("record a clip", self.store.set_clip_path,
                                               owner.row_id, str(result.path))
+            if waiting and self.pending is not None and (result.path is not None
+                                                         or result.speech_muted_s is not None):
+                self.pending.changed(owner)  # its journal line too: a next run stores it
             if result.deleted:
                 self.health["store"].call("forget deleted clips", self.store.forget_clips,
                                           [str(p) for p in result.deleted])

@@ -101,6 +101,13 @@ class PendingEvents:
             return "pending"
         return outcome
 
+    def changed(self, item: PendingEvent) -> None:
+        """``item``, waiting, gained its clip (or the clip's privacy facts): its journal
+        line is written again, so that a next run stores the event with them. The journal
+        then holds two lines of one event; reading it keeps the last."""
+        if item.journaled and item in self._queue:
+            self._append_journal(item)
+
     def retry(self, force: bool = False) -> list[PendingEvent]:
         """Commit what is waiting, oldest first (at most once per RETRY_INTERVAL_S unless
         ``force``); returns the events stored now."""
@@ -215,19 +222,23 @@ class PendingEvents:
         if not self.journal_path.is_file():
             return
         bad = 0
-        try:
+        items: dict[tuple[int, int], PendingEvent] = {}  # in journal order; the last line
+        try:                                              # of an event wins (changed())
             with open(self.journal_path, encoding="utf-8", errors="replace") as file:
                 for line in file:
                     item = _from_line(line)
                     if item is None:
                         bad += line.strip() != ""
-                    elif len(self._queue) < MAX_IN_MEMORY:
-                        self._queue.append(item)
                     else:
-                        self._journal_only += 1
+                        items[(item.session_id, item.event.event_id)] = item
         except OSError as exc:
             self.health.failed("read journal", exc)
             return
+        for item in items.values():
+            if len(self._queue) < MAX_IN_MEMORY:
+                self._queue.append(item)
+            else:
+                self._journal_only += 1
         if bad:
             log.warning("%s: %d unreadable line(s) skipped (a run killed mid-write)",
                         self.journal_path, bad)

@@ -278,6 +278,30 @@ def test_pending_events_go_to_the_journal_and_are_stored_by_the_next_run(tmp_pat
     assert not journal_path_for(path).exists()
 
 
+def test_a_waiting_events_clip_reaches_the_next_run_through_the_journal(tmp_path):
+    """The clip of an event that waits for the database is written after the event was
+    journaled: the journal learns its path (and the next run stores it with the row);
+    the clip was left with no row pointing to it."""
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", RATE)
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        pending = PendingEvents(store, SinkHealth("store"))
+        items = [PendingEvent(event(event_id=i), session) for i in (1, 2)]
+        assert [pending.submit(item) for item in items] == ["pending"] * 2
+        items[1].clip_path = str(tmp_path / "clips" / "two.flac")
+        pending.changed(items[1])  # no drain: as if killed now
+        locker.execute("ROLLBACK")
+        locker.close()
+    with EventStore(path) as store:
+        pending = PendingEvents(store, SinkHealth("store"))
+        assert pending.count == 2  # two lines of event 2: one event
+        assert len(pending.retry(force=True)) == 2
+        stored = sorted(store.recent_events(), key=lambda e: e.id)
+        assert [e.clip_path for e in stored] == [None, str(tmp_path / "clips" / "two.flac")]
+
+
 # -- 3. an output never overwrites an input ----------------------------------------------
 
 def make_database(path: Path, n: int = 5) -> Path:
