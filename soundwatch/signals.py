@@ -1,4 +1,4 @@
-"""SIGINT/SIGTERM -> a threading.Event, so long-running commands stop cleanly."""
+"""SIGINT/SIGTERM/SIGHUP -> a threading.Event, so long-running commands stop cleanly."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ from contextlib import contextmanager
 
 @contextmanager
 def stop_on_signals():
-    """Yield an Event that is set on SIGINT or SIGTERM; old handlers come back afterwards."""
+    """Yield an Event that is set on SIGINT, SIGTERM or SIGHUP (the terminal or SSH
+    session closed: without a handler it killed the process like ``kill -9``, losing the
+    event in progress); old handlers come back afterwards. A SIGHUP that is ignored
+    (``nohup``) stays ignored."""
     stop = threading.Event()
     previous = {}
 
     def handler(signum, frame):
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        wanted.append(hangup)
+    for signum in wanted:
         previous[signum] = signal.signal(signum, handler)
     try:
         yield stop

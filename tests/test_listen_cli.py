@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -129,11 +130,13 @@ def long_scene(tmp_path, n_events: int = 12):
     return write_scene(tmp_path / "long.wav", parts)
 
 
-def start_and_wait_for_events(model, path, env, database, n_events: int):
+def start_and_wait_for_events(model, path, env, database, n_events: int,
+                              preexec_fn=None):
     process = subprocess.Popen(
         [*SOUNDWATCH, "listen", "--headless", "--file", str(path), "--model", str(model),
          "--json", "--db", str(database), "--status-interval", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=preexec_fn,
     )
     printed = []
     for line in process.stdout:
@@ -145,8 +148,9 @@ def start_and_wait_for_events(model, path, env, database, n_events: int):
     return process, printed
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_close_events_flush_and_exit_0(model, env, tmp_path, signum):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_sigterm_sigint_and_sighup_close_events_flush_and_exit_0(model, env, tmp_path,
+                                                                 signum):
     path, truth = long_scene(tmp_path)
     database = tmp_path / "events.sqlite"
     process, printed = start_and_wait_for_events(model, path, env, database, 2)
@@ -166,6 +170,22 @@ def test_sigterm_and_sigint_close_events_flush_and_exit_0(model, env, tmp_path, 
         session = store.sessions()[0]
     assert [e.start_s for e in stored] == [e["start_s"] for e in printed]
     assert session["ended_at"] is not None
+
+
+def test_under_nohup_a_hangup_is_still_ignored(model, env, tmp_path):
+    path, _ = long_scene(tmp_path)
+    process, _ = start_and_wait_for_events(
+        model, path, env, tmp_path / "events.sqlite", 1,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert process.poll() is None  # still listening
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
 
 
 def test_sigkill_keeps_every_event_that_had_ended(model, env, tmp_path):
