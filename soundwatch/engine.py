@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from soundwatch.audio.dc_blocker import DcBlocker
 from soundwatch.audio.levels import LevelHistory
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.ring import RingBuffer
@@ -92,6 +93,7 @@ class Engine:
         self.spec = spec
         self.sinks: list[EngineSink] = list(sinks or [])
         self.features = FeatureStream(spec, extractor)
+        self.dc_blocker = DcBlocker(spec.sample_rate_hz)  # before the features: see its module
         self.audio = RingBuffer(int(RING_SECONDS * spec.sample_rate_hz))  # model-rate copy
         self.levels = LevelHistory(spec.sample_rate_hz)  # 100 ms levels: noise floor, SNR
         self.stats = EngineStats()
@@ -200,7 +202,7 @@ class Engine:
         self._update_level(audio)
         started = self._timed("resample", started)
         n_before = self.features.frames_emitted
-        frames = self.features.push(audio)
+        frames = self.features.push(self.dc_blocker.process(audio))
         started = self._timed("features", started)
         self.stats.audio_s = self.position / self.spec.sample_rate_hz
         if len(frames) == 0:
@@ -223,6 +225,7 @@ class Engine:
         self.audio.write_silence(n_model)
         self._resampler = StreamResampler(self.source.sample_rate_hz, self.spec.sample_rate_hz)
         self.features.reset()
+        self.dc_blocker.reset()
         self._segment_start = self.position
         log.warning("lost %.3f s of audio at %.3f s", n_model / self.spec.sample_rate_hz,
                     start / self.spec.sample_rate_hz)

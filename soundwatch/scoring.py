@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soundwatch.audio.dc_blocker import DcBlocker
 from soundwatch.audio.levels import SILENCE_DBFS, EventLevels, LevelHistory
 from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.detect import DetectorSettings, Event, EventDetector, NearMissLog, NearMissSpan
@@ -213,6 +214,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     """
     hop_frames = classifier.hop_frames if hop_frames is None else int(hop_frames)
     features = FeatureStream(classifier.spec, extractor)
+    dc_blocker = DcBlocker(classifier.sample_rate_hz)  # as the engine hears it
     scorer = WindowScorer(classifier, hop_frames)
     block = int(BLOCK_SECONDS * classifier.sample_rate_hz)
     audio = _in_blocks(audio, block)
@@ -232,7 +234,7 @@ def score_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     def feed(chunk: np.ndarray, is_padding: bool = False) -> None:
         nonlocal n_samples, n_windows
         first_sample = features.frames_emitted * classifier.spec.hop_length
-        frames = features.push(chunk)
+        frames = features.push(dc_blocker.process(chunk))
         if not is_padding:
             levels.push(chunk, n_samples)
         n_samples += len(chunk)

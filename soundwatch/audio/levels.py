@@ -18,9 +18,8 @@
   ``10 * log10((P_event - P_floor) / P_floor)``, never below :data:`SNR_MIN_DB`.
 
 All levels are dBFS (0 dBFS: the RMS of a full-scale square wave, so a full-scale sine
-reads -3 dBFS), of the audio less its DC offset (a DC blocker,
-:data:`DC_BLOCKER_CORNER_HZ`): an input's offset would otherwise read as background
-noise. Positions are model-rate samples on the stream clock (:mod:`soundwatch.engine`).
+reads -3 dBFS), of the audio less its DC offset (:mod:`soundwatch.audio.dc_blocker`): an
+input's offset would otherwise read as background noise. Positions are model-rate samples on the stream clock (:mod:`soundwatch.engine`).
 Cost per push: a first-order filter and one numpy reduction over the new audio.
 """
 
@@ -31,6 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from soundwatch.audio.dc_blocker import DcBlocker
 from soundwatch.detect import Event
 
 BLOCK_S = 0.1  # the short-term level's integration time
@@ -46,11 +46,6 @@ SILENCE_DBFS = -120.0  # the level reported for digital silence
 # disconnected input): learning refuses it as an example, classify says so.
 NO_SOUND_BELOW_DBFS = -60.0
 SNR_MIN_DB = -20.0  # an event no louder than its background reads this
-# A DC offset (many cheap inputs have one) is no sound: the levels are of the audio after
-# a DC blocker (a one-pole high-pass, y[n] = x[n] - x[n-1] + r * y[n-1]) with its -3 dB
-# corner here, far below anything heard (J. O. Smith, "Introduction to Digital Filters",
-# DC blocker).
-DC_BLOCKER_CORNER_HZ = 5.0
 
 
 def power_to_dbfs(power: float) -> float:
@@ -85,8 +80,7 @@ class LevelHistory:
         self._partial = np.zeros(0, dtype=np.float32)
         self._partial_silent = np.zeros(0, dtype=bool)  # its samples that were exact zeros
         self._partial_start = 0  # stream sample where self._partial begins
-        self._pole = 1.0 - 2.0 * np.pi * DC_BLOCKER_CORNER_HZ / sample_rate_hz
-        self._blocker_state: np.ndarray | None = None  # None: start afresh (after a gap)
+        self._dc_blocker = DcBlocker(sample_rate_hz)
 
     def push(self, audio: np.ndarray, first_sample: int) -> None:
         """Add (n,) float32 audio that starts at stream sample ``first_sample``. Audio that
@@ -95,10 +89,10 @@ class LevelHistory:
             self._partial = np.zeros(0, dtype=np.float32)
             self._partial_silent = np.zeros(0, dtype=bool)
             self._partial_start = int(first_sample)
-            self._blocker_state = None
+            self._dc_blocker.reset()
         audio = np.asarray(audio, dtype=np.float32)
         silent = np.concatenate([self._partial_silent, audio == 0.0])
-        audio = np.concatenate([self._partial, self._without_dc(audio)])
+        audio = np.concatenate([self._partial, self._dc_blocker.process(audio)])
         n_blocks = len(audio) // self.block_samples
         if n_blocks:
             whole = audio[:n_blocks * self.block_samples].reshape(n_blocks, self.block_samples)
@@ -114,22 +108,6 @@ class LevelHistory:
         self._partial = audio[n_blocks * self.block_samples:].copy()
         self._partial_silent = silent[n_blocks * self.block_samples:].copy()
         self._partial_start += n_blocks * self.block_samples
-
-    def _without_dc(self, audio: np.ndarray) -> np.ndarray:
-        """(n,) float32 ``audio`` through the DC blocker, its state carried from the
-        previous push; a fresh start takes the mean of its first block as the offset held
-        all along (so that an offset gives no step to ring on, and one noisy sample is
-        not taken for it)."""
-        from scipy.signal import lfilter
-
-        if not len(audio):
-            return audio
-        if self._blocker_state is None:
-            self._blocker_state = np.array([-float(np.mean(audio[:self.block_samples]))])
-        filtered, self._blocker_state = lfilter([1.0, -1.0], [1.0, -self._pole],
-                                                audio.astype(np.float64),
-                                                zi=self._blocker_state)
-        return filtered.astype(np.float32)
 
     def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, powers) of the kept blocks, oldest first."""
