@@ -112,7 +112,25 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # the last line of defence: one line, not a traceback
+        from soundwatch.store import damaged_database, is_damage
+
+        if type(exc).__name__ == "DatabaseError" and is_damage(exc):  # found when read
+            print(f"soundwatch: error: {damaged_database(_database_of(args), exc)}",
+                  file=sys.stderr)
+            return 2
         return _unexpected(exc, args.verbose)
+
+
+def _database_of(args) -> str:
+    """The event database a command was reading: its --db, else the config's."""
+    if getattr(args, "db", None):
+        return str(args.db)
+    try:
+        from soundwatch.config import load_settings
+
+        return str(load_settings(getattr(args, "config", None)).database_path())
+    except Exception:
+        return "the event database"
 
 
 def _unexpected(exc: Exception, verbose: int) -> int:

@@ -211,6 +211,11 @@ class EventStore:
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        side = side_file_of(self.path)
+        if side is not None:  # opened as a database, the next open of the real one wiped it
+            raise SoundwatchError(
+                f"{self.path} is SQLite's side file of the event database {side}, not a "
+                f"database: pass --db {side}")
         self.read_only = read_only
         self._lock = threading.Lock()
         self._session_starts: dict[int, datetime] = {}
@@ -231,6 +236,8 @@ class EventStore:
                     f"soundwatch, or a tool holding it open in a transaction) and stayed "
                     f"locked for {OPEN_WAIT_S:g} s: close that program, or pass another "
                     "database with --db") from exc
+            if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+                raise damaged_database(self.path, exc) from exc
             if isinstance(exc, (sqlite3.Error, OSError)):
                 raise SoundwatchError(
                     f"cannot open the event database {self.path}: {exc}. Check the path, "
@@ -916,6 +923,34 @@ def _stored(rows) -> None:
     for row in rows:
         if hasattr(row, "stored"):
             row.stored = True
+
+
+def side_file_of(path: str | Path) -> Path | None:
+    """The database whose side file ``path`` is (its -wal, -shm, -journal or pending
+    journal), or None when ``path`` is no such file's name."""
+    name = Path(path).name
+    for suffix in ("-wal", "-shm", "-journal", PENDING_JOURNAL_SUFFIX):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return Path(path).with_name(name[:-len(suffix)])
+    return None
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a SQLite error says the file itself is damaged."""
+    text = str(exc).lower()
+    return "malformed" in text or "file is not a database" in text
+
+
+def damaged_database(path: str | Path, exc: BaseException) -> SoundwatchError:
+    """The error for a damaged event database, with the ways out."""
+    import shlex
+
+    quoted = shlex.quote(str(path))
+    return SoundwatchError(
+        f"the event database {path} is damaged (SQLite: {exc}). Keep it, and start afresh "
+        f"with a new one: `mv {quoted} {shlex.quote(str(path) + '.damaged')}` (soundwatch "
+        f"then makes a new database there), or pass another with --db. SQLite's own tool "
+        f"may save its rows: `sqlite3 {quoted} .recover | sqlite3 recovered.sqlite`")
 
 
 def beside_database(database: str | Path, name: str) -> Path:

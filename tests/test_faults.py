@@ -623,3 +623,28 @@ def test_kill_9_loop_loses_no_printed_event(model, tmp_path):
         kill_9_and_check(process, database)
     stored = stored_events(database)
     assert len(printed) == 6 and all(p in stored for p in printed)
+
+
+def test_a_side_file_given_as_the_database_is_refused_naming_the_database(tmp_path, capsys):
+    """`listen --db X.sqlite-wal` made a "database" there, which the next open of
+    X.sqlite wiped (as SQLite's own side file), events and all."""
+    database = make_database(tmp_path / "events.sqlite")
+    for side in (f"{database}-wal", f"{database}-shm", f"{database}.pending.jsonl"):
+        with pytest.raises(SoundwatchError, match=f"pass --db {database}$"):
+            EventStore(side)
+        assert not Path(side + "-wal").exists()
+    code, out, _ = run_cli(capsys, "events", "list", "--db", database)
+    assert code == 0 and "5 event(s)" in out
+
+
+def test_a_damaged_database_says_so_with_the_ways_out(tmp_path, capsys):
+    database = make_database(tmp_path / "events.sqlite", n=400)
+    size = database.stat().st_size
+    with open(database, "r+b") as file:  # the pages after the first: overwritten
+        file.seek(4096)
+        file.write(b"\xa5" * (size - 4096))
+    for command in (("events", "list"), ("events", "export", "-o", tmp_path / "out.csv")):
+        code, _, err = run_cli(capsys, *command, "--db", database)
+        assert_clear_error(code, err, f"the event database {database} is damaged",
+                           ".recover", ".damaged")
+        assert "This is a bug" not in err
