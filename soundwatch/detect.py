@@ -205,6 +205,10 @@ class DetectorSettings:
                 found.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_duration_s <= 0:
             found.append(f"max_duration_s must be > 0, got {self.max_duration_s}")
+        if self.merge_gap_s >= self.max_duration_s:
+            found.append(f"merge_gap_s ({self.merge_gap_s:g}) must be less than max_duration_s "
+                         f"({self.max_duration_s:g}): it is in seconds, the silence an event "
+                         "may have and still go on (a longer one made events of silence)")
         if self.min_duration_s > self.max_duration_s:
             found.append(
                 f"min_duration_s ({self.min_duration_s}) must not exceed max_duration_s "

@@ -120,6 +120,8 @@ def test_partial_file_keeps_defaults_for_the_rest(dirs):
     ("[clips]\npre_roll_s = 60\n", r"pre_roll_s must be in \[0, 10.0\]"),
     ("[model]\nthreads = 0\n", r"threads must be in \[1, 64\]"),
     ("[detection\n", r"cannot read config file"),
+    ("[detection]\nmerge_gap_s = 1000\n", r"merge_gap_s \(1000\) must be less than "
+                                          r"max_duration_s \(20\): it is in seconds"),
 ])
 def test_bad_files_are_refused_naming_file_and_key(dirs, text, message):
     path = dirs / "bad.toml"

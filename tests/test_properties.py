@@ -85,7 +85,7 @@ detector_settings = st.builds(
     lambda on, gap, hops, kind, min_s, merge_s, max_s, warm_s: DetectorSettings(
         threshold_on=on, threshold_off=max(0.0, on - gap), smoothing_hops=hops,
         smoothing=kind, min_duration_s=min_s, merge_gap_s=merge_s,
-        max_duration_s=max(max_s, min_s), warmup_s=warm_s),
+        max_duration_s=max(max_s, min_s, merge_s + 0.1), warmup_s=warm_s),
     st.floats(0.05, 1.0), st.floats(0.0, 0.5), st.integers(1, 4),
     st.sampled_from(["mean", "median"]), st.sampled_from([0.0, 0.1, 0.3]),
     st.sampled_from([0.0, 0.1, 0.4]), st.sampled_from([0.3, 1.0, 100.0]),
