@@ -21,6 +21,7 @@ They are the model's defaults, so they rank below the user's settings:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import to_json
 
 METADATA_KEY = "detector_classes"
+log = logging.getLogger(__name__)
+
 FIELDS = tuple(f.name for f in fields(ClassSettings))
 
 
@@ -242,6 +245,11 @@ def settings_for_classifier(settings: DetectorSettings, classifier,
     from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
     from soundwatch.sounds.apply import with_sound_settings
 
+    both = sorted(set(settings.watch) & set(settings.ignore))
+    if both:  # the ignore list wins: said, since a --watch flag may meet a config's ignore
+        log.warning("watched and ignored at once (the ignore list wins, so no events of "
+                    "these): %s. Take them off [detection] ignore to hear them",
+                    ", ".join(map(repr, both)))
     settings = with_model_classes(settings, classifier, config_path)
     settings = with_adjustments(settings, classifier.labels,
                                 adjustments_path_for(database) if database else None,

@@ -415,3 +415,18 @@ def test_a_fast_replays_status_shows_no_lag_a_real_time_one_does():
 
     assert "lag=" not in status_line(engine(False))
     assert "lag=15020 ms" in status_line(engine(True))
+
+
+def test_a_label_both_watched_and_ignored_is_said_to_be_ignored(model, scene_file, env,
+                                                               tmp_path):
+    """`--watch tone_1k` with the config's ignore list holding it: no event, and it was
+    silent (only --near-misses told why)."""
+    path, _ = scene_file
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[detection]\nignore = ["tone_1k"]\n')
+    result = listen("--file", path, "--fast", "--model", model, "--watch", "tone_1k",
+                    "--no-db", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "watched and ignored at once" in result.stderr and "'tone_1k'" in result.stderr
+    assert not [e for e in json_lines(result.stdout) if e["type"] == "event"]
