@@ -244,7 +244,7 @@ class Settings:
     def database_path(self) -> Path:
         from soundwatch.store import DEFAULT_DATABASE_NAME
 
-        return Path(self.store.database) if self.store.database else (
+        return Path(self.store.database).expanduser() if self.store.database else (
             user_data_dir() / DEFAULT_DATABASE_NAME)
 
     def clip_directory(self, database: str | Path | None = None) -> Path:
@@ -254,7 +254,7 @@ class Settings:
         that a test run into another database neither mixes its clips in nor prunes the
         real ones away."""
         if self.clips.directory:
-            return Path(self.clips.directory)
+            return Path(self.clips.directory).expanduser()
         from soundwatch.store import beside_database
 
         return beside_database(database or self.database_path(), CLIPS_FOLDER_NAME)

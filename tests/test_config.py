@@ -148,3 +148,13 @@ def test_a_number_under_a_table_of_classes_shows_the_table_it_must_be(dirs):
     with pytest.raises(SoundwatchError, match=r"\[detection\] must be a table, got 3\. "
                                               r"Fix it in the config file\.$"):
         load_settings(path)
+
+
+def test_a_home_folder_in_a_configured_path_is_expanded(dirs, monkeypatch):
+    """`database = "~/mydb/ev.sqlite"` made a folder named `~` in the current folder."""
+    monkeypatch.setenv("HOME", str(dirs / "home"))
+    path = dirs / "home.toml"
+    path.write_text('[store]\ndatabase = "~/mydb/ev.sqlite"\n[clips]\ndirectory = "~/clips"\n')
+    settings = load_settings(path)
+    assert settings.database_path() == dirs / "home" / "mydb" / "ev.sqlite"
+    assert settings.clip_directory() == dirs / "home" / "clips"
