@@ -190,6 +190,11 @@ class ClipWriter:
         except OSError as exc:
             return self._fail(result, "unusable", f"clip folder {self.directory} is unusable: "
                               f"{exc}; events are still logged, without clips")
+        if not os.access(self.directory, os.W_OK):  # said as it is, not as a full disk
+            return self._fail(result, "read-only", f"clip folder {self.directory} is not "
+                              "writable (a read-only disk or folder, or its permissions): "
+                              "clips are skipped, events are still logged; make it "
+                              "writable or set [clips] directory")
         if free < needed:
             return self._fail(result, "disk full", f"disk almost full ({free / 1e6:.0f} MB free "
                               f"at {self.directory}, keeping {self.min_free_bytes / 1e6:.0f} MB "

@@ -129,3 +129,17 @@ def test_low_disk_space_skips_clips_with_a_warning(tmp_path, caplog):
 def test_clip_names_are_safe_and_sortable():
     name = clip_name(T0 + timedelta(milliseconds=1500), event(0, 1, 42, "Door / wood knock"))
     assert name == "20240501T120001.500Z_Door-wood-knock.flac"
+
+
+def test_a_read_only_folder_is_said_to_be_read_only_not_full(tmp_path, monkeypatch):
+    """A read-only mount with little room was reported as "disk almost full"; a roomy one
+    as libsndfile's "System error."."""
+    import soundwatch.clips as clips
+
+    real_access = os.access
+    monkeypatch.setattr(clips.os, "access", lambda path, mode: False if mode == os.W_OK
+                        and str(path) == str(tmp_path) else real_access(path, mode))
+    writer = ClipWriter(tmp_path, min_free_mb=1e12)  # and too little room as well
+    result = writer.write_clip(event(0, 1), np.zeros(RATE, np.float32), T0)
+    assert result.path is None and "is not writable" in result.error
+    assert "full" not in result.error
