@@ -198,7 +198,9 @@ class ConsolePrinter(MonitorListener):
         for warning in monitor.source.warnings:
             self._emit(f"warning: {warning}")
         listing = ", ".join(f"{printable(label)} {n}" for label, n in counts.items()) or "none"
-        self._emit(f"events: {sum(counts.values())} ({listing})"
+        unstored = monitor.events_pending + monitor.events_lost  # heard, not in the database
+        self._emit(f"events: {sum(counts.values())} stored ({listing})"
+                   + (f", {unstored} more heard and not stored (below)" if unstored else "")
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))
         if store is not None:

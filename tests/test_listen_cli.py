@@ -113,7 +113,7 @@ def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path)
         stored_ids = [e.id for e in store.recent_events(newest_first=False)]
     assert [line.rsplit("#", 1)[1] for line in event_lines] == [str(i) for i in stored_ids]
     assert len(event_lines) == 1 and "noise" in event_lines[0]
-    assert "events: 1 (noise 1)" in result.stdout
+    assert "events: 1 stored (noise 1)" in result.stdout
     assert str(tmp_path / "mine.sqlite") in result.stdout
     # a flag overrides the file
     result = listen("--file", path, "--fast", "--model", model, "--config", config,
