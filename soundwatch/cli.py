@@ -86,8 +86,31 @@ def with_default_command(argv: list[str]) -> list[str]:
     return [*argv[:position], "gui", *argv[position:]]
 
 
+TIME_FLAGS = ("--since", "--start-time", "--start", "--end")  # take soundwatch.times forms
+
+
+def with_negative_ages_joined(argv: list[str]) -> list[str]:
+    """``--since -3h`` as ``--since=-3h``: argparse takes a value that starts with ``-``
+    for a flag of its own and answered with its usage; an age with a minus (3 hours ago)
+    is what people type."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if (token in TIME_FLAGS and len(following) > 2 and following[0] == "-"
+                and following[1].isdigit()):
+            joined.append(f"{token}={following}")
+            index += 2
+            continue
+        joined.append(token)
+        index += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
+    argv = with_negative_ages_joined(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbose += sum(v for k, v in vars(args).items() if k.startswith("verbose_"))

@@ -2,8 +2,8 @@
 form every stored or published time takes (:func:`iso_utc`).
 
 Accepted: an ISO date or date-time (local time unless it carries an offset or ``Z``), an
-age counted back from now (``30s``, ``15m``, ``2h``, ``7d``) or ``today`` (local
-midnight). A time that cannot be (unreadable, out of the calendar, before 1970, in the
+age counted back from now (``30s``, ``15m``, ``2h``, ``7d``; ``-2h`` means the same) or
+``today`` (local midnight). A time that cannot be (unreadable, out of the calendar, before 1970, in the
 future) is refused with what was wrong and the accepted forms.
 """
 
@@ -55,7 +55,7 @@ def _parse(text: str, now: datetime, what: str) -> datetime:
         return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
     if len(text) > 1 and text[-1].lower() in AGE_UNITS_S:
         try:
-            amount = float(text[:-1])
+            amount = abs(float(text[:-1]))  # -2h: two hours back, as 2h
         except ValueError:
             amount = None
         if amount is not None:

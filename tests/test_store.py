@@ -171,6 +171,7 @@ def test_parse_time_accepts_iso_relative_and_today():
     now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     assert parse_time("2h", now) == now - timedelta(hours=2)
     assert parse_time("30m", now) == now - timedelta(minutes=30)
+    assert parse_time("-2h", now) == now - timedelta(hours=2)  # the minus people type
     assert parse_time("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
     assert parse_time("today", now) <= now
     with pytest.raises(SoundwatchError, match="cannot read the time"):
@@ -269,3 +270,16 @@ def test_db_flag_names_any_database_but_the_default_one(place_dirs):
         assert store.db_flag == ""
     with EventStore(place_dirs / "my place.sqlite") as store:
         assert store.db_flag == f" --db '{place_dirs / 'my place.sqlite'}'"
+
+
+def test_a_negative_age_after_a_time_flag_is_its_value_not_an_option(tmp_path, capsys):
+    """`events list --since -3h` answered with argparse's usage and "expected one
+    argument"."""
+    from soundwatch.cli import main
+
+    path = tmp_path / "events.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000)
+        store.add_event(Event("dog", 0, 16000, 0.9, 0.8, 16000, 1), session)
+    assert main(["events", "list", "--db", str(path), "--since", "-3h"]) == 0
+    assert "1 event(s)" in capsys.readouterr().out
