@@ -8,6 +8,7 @@ keeps lines whole. JSON lines all carry a ``type``: ``event_started``, ``event``
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -19,6 +20,8 @@ from soundwatch.jsonout import to_json
 from soundwatch.monitor import MonitorListener
 from soundwatch.text import printable
 from soundwatch.times import iso_utc as _iso
+
+log = logging.getLogger(__name__)
 
 
 class ConsolePrinter(MonitorListener):
@@ -41,6 +44,7 @@ class ConsolePrinter(MonitorListener):
         # Set when the reader of ``stream`` went away (`listen --json | head -1`): `listen`
         # then stops, as a program in a pipeline does, after storing what it has.
         self.reader_gone = threading.Event()
+        self.output_failed = False  # stdout cannot be written (not its reader gone)
         self.alerts = None  # a soundwatch.alerts.service.Alerts: its outbox in status lines
 
     def on_event_started(self, event) -> None:
@@ -77,13 +81,18 @@ class ConsolePrinter(MonitorListener):
 
     def _emit(self, line: str) -> None:
         with self._lock:
-            if self.reader_gone.is_set():
+            if self.reader_gone.is_set() or self.output_failed:
                 return
             try:
                 self.stream.write(line + "\n")
                 self.stream.flush()
             except BrokenPipeError:
                 self.reader_gone.set()
+                _discard_output(self.stream)
+            except OSError as exc:  # e.g. stdout is a file on a full disk: listening goes on
+                log.warning("cannot write the output (%s): it is dropped from now on; "
+                            "listening goes on, and events are still stored", exc)
+                self.output_failed = True
                 _discard_output(self.stream)
 
     def _clock(self, sample: int) -> str:

@@ -430,3 +430,19 @@ def test_a_label_both_watched_and_ignored_is_said_to_be_ignored(model, scene_fil
     assert result.returncode == 0, result.stderr
     assert "watched and ignored at once" in result.stderr and "'tone_1k'" in result.stderr
     assert not [e for e in json_lines(result.stdout) if e["type"] == "event"]
+
+
+def test_an_output_that_cannot_be_written_is_dropped_and_listening_goes_on(
+        model, scene_file, env, tmp_path):
+    """stdout on a full disk (/dev/full): every event was stored, then 'unexpected
+    OSError ... This is a bug'."""
+    path, truth = scene_file
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--file", str(path),
+                                 "--fast", "--model", str(model), "--json"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+                                timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "cannot write the output" in result.stderr and "This is a bug" not in result.stderr
+    with EventStore(tmp_path / "data" / "events.sqlite") as store:
+        assert len(store.recent_events()) == len(truth)
