@@ -18,6 +18,7 @@ from gui_helpers import GuiHarness  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from test_user_sounds import RATE, chime, noise, place, steady_tone  # noqa: E402
 
+from soundwatch.audio.dc_blocker import DcBlocker  # noqa: E402
 from soundwatch.detect import DetectorSettings  # noqa: E402
 from soundwatch.features import compute_features  # noqa: E402
 from soundwatch.gui.session import SourceChoice  # noqa: E402
@@ -83,11 +84,13 @@ def test_a_stretch_of_the_spectrogram_is_the_engines_audio_and_old_ones_are_refu
     hop, pool = spectrogram.spec.hop_length, spectrogram.pool
     assert 37.8 * RATE <= start < 37.8 * RATE + pool * hop and start % hop == 0
     assert 39.4 * RATE - pool * hop <= end - spectrogram.spec.frame_length + hop <= 39.4 * RATE
-    # The columns drawn there are the features of exactly that audio.
+    # The columns drawn there are the features of exactly that audio, as the model heard
+    # it (through the DC blocker).
     spans = spectrogram.column_samples()
     first = int(np.flatnonzero(spans[:, 0] == start)[0])
     last = int(np.flatnonzero(spans[:, 1] == end)[0])
-    frames = compute_features(stream[start:end], spectrogram.spec)
+    heard = DcBlocker(RATE).process(stream)
+    frames = compute_features(heard[start:end], spectrogram.spec)
     assert len(frames) == (last - first + 1) * pool
     expected = frames.reshape(-1, pool, frames.shape[1]).max(axis=1) * spectrogram.to_db
     drawn = spectrogram.ring.view()[first:last + 1]

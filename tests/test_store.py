@@ -220,7 +220,7 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
 @pytest.mark.parametrize("text,problem", [
     ("1e10d", "before 1970"), ("infh", "before 1970"), ("nanh", "before 1970"),
     ("1e300s", "before 1970"), ("0001-01-01", "before 1970"),
-    ("0001-01-01T00:00+01:00", "out of range|before 1970"), ("-2h", "in the future"),
+    ("0001-01-01T00:00+01:00", "out of range|before 1970"),
     ("2999-01-01", "in the future"), ("12x", "cannot read"),
 ])
 def test_since_times_that_cannot_be_are_refused_cleanly(tmp_path, capsys, text, problem):
