@@ -6,8 +6,8 @@ import json
 import os
 import signal
 import subprocess
-import time
 import sys
+import time
 
 import numpy as np
 import pytest

@@ -28,6 +28,12 @@ def test_a_good_event_is_kept_and_its_times_stored_as_utc():
     assert event["level_dbfs"] is None and event["continued_from"] is None
 
 
+def test_a_nodes_clip_path_is_not_taken_for_a_file_of_the_hubs():
+    """A fake node named /etc/passwd as its clip; rejecting the event on the hub then
+    copied that file as the correction's "audio"."""
+    assert checked_event({**GOOD, "clip": "/etc/passwd"}, "kitchen", NOW)["clip"] is None
+
+
 @pytest.mark.parametrize("change, problem", [
     ({"duration_s": math.nan}, "duration_s nan is out of range"),
     ({"start_s": math.inf}, "start_s inf is out of range"),
@@ -46,6 +52,9 @@ def test_a_good_event_is_kept_and_its_times_stored_as_utc():
     ({"peak": True}, "peak True is not a number"),
     ({"snr_db": "loud"}, "snr_db 'loud' is not a number"),
     ({"label": None}, "missing label"),
+    ({"start": "0001-01-01T00:00:00Z"}, "is before 1970"),
+    ({"end": "2026-12-01T11:30:00Z"}, "is not duration_s 1.75 s long"),
+    ({"duration_s": 1e6, "end_s": 2e6}, "is over a day"),
 ])
 def test_an_unusable_field_is_named(change, problem):
     with pytest.raises(ValueError) as caught:
@@ -68,3 +77,23 @@ def test_rows_an_older_hub_stored_unchecked_still_list_and_export(tmp_path, caps
     assert main(["events", "export", "--db", str(path), "--format", "jsonl"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["end_s"] is None and row["start_time"] == "yesterday"
+
+
+def test_a_correction_on_the_hub_never_takes_a_file_named_by_a_nodes_clip(tmp_path, capsys,
+                                                                          monkeypatch):
+    """A row an older hub stored with a node's clip path (here, a file of the hub's):
+    rejecting it copied that file as the example's audio."""
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0")
+    path = tmp_path / "central.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("node:n1", "", 0)
+        row = store.add_remote_event("n1", "3-7", session,
+                                     {**checked_event(GOOD, "kitchen", NOW),
+                                      "clip": str(secret)})
+    code = main(["events", "reject", str(row), "--db", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    copies = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"root:x:0:0"]
+    assert copies == [secret], copies

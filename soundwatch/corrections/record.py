@@ -199,7 +199,7 @@ def correct_event(store, kind: str, row_id: int, labels: Labels,
             raise SoundwatchError(f"event {row_id} already is {event.label!r}: use "
                                   f"`{command_name()} events confirm {row_id}{store.db_flag}`")
     teaches = kind == "relabel" or event.label in labels.user
-    clip = Path(event.clip_path) if event.clip_path else None
+    clip = own_clip(store, event)
     has_clip = clip is not None and clip.is_file()
     if teaches and not has_clip and audio is None:
         why = ("its clip " + str(clip) + " is gone (the clip folder's disk budget deletes "
@@ -317,9 +317,10 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
         raise SoundwatchError(f"no such recording: {source}")
     if source is None and audio is None:
         for event in store.iter_events():
-            if (event.start_time < end_iso and event.end_time > start_iso and event.clip_path
-                    and Path(event.clip_path).is_file()):
-                source = Path(event.clip_path)
+            clip = own_clip(store, event) if (event.start_time < end_iso
+                                              and event.end_time > start_iso) else None
+            if clip is not None and clip.is_file():
+                source = clip
                 break
     if source is None and audio is None:
         raise SoundwatchError(
@@ -359,6 +360,15 @@ def mark_missed(store, label: str, start: datetime, end: datetime, labels: Label
                               classifier.metadata.model_version)
     return Correction(correction_id, "missed", None, label, example, adjustment, measured,
                       replaced=tuple(same))
+
+
+def own_clip(store, event) -> Path | None:
+    """``event``'s clip, a file of this machine's; None without one, or for an event a
+    hub stored from a node (its path, if any, names a file on the node's machine: one
+    of this machine's at that path is not the event's audio)."""
+    if not event.clip_path or store.event_nodes([event.id]):
+        return None
+    return Path(event.clip_path)
 
 
 def same_moment(start: datetime, end: datetime, other_start: datetime,
