@@ -187,9 +187,12 @@ class Monitor:
             )
             self.pending = PendingEvents(self.store, self.health["store"])
         if self.alerts is not None:
-            # The start time in ms keys the session: unique per node even if its database
-            # is replaced, so receivers can deduplicate alerts on (node, session, event id).
-            self.alerts.on_session(self.started_at.strftime("%Y%m%dT%H%M%S%f")[:-3],
+            # When this run began (UTC, ms) keys the session: unique per node even if its
+            # database is replaced, so receivers can deduplicate alerts on (node, session,
+            # event id). Not the stream's start: two replays of one recording at its own
+            # --start-time share that, and the hub dropped the second one's events.
+            run_began = datetime.now(timezone.utc)
+            self.alerts.on_session(run_began.strftime("%Y%m%dT%H%M%S%f")[:-3],
                                    self.wall_time)
         self.engine.start()
 

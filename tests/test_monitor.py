@@ -215,3 +215,30 @@ def test_a_fast_replay_never_stamps_an_event_in_the_future(classifier, scene_fil
     assert len(clock.seen) == len(truth)
     for stamped, delivered in clock.seen:
         assert stamped <= delivered
+
+
+def test_two_replays_of_one_recording_at_its_own_start_time_are_two_alert_sessions(
+        classifier, scene_file):
+    """The alert session (the first part of every alert's id, which receivers and the hub
+    deduplicate on) was the stream's start: two replays at one --start-time shared it, and
+    the hub dropped the second one's events as copies of the first's."""
+    import time
+    from datetime import datetime, timezone
+
+    from soundwatch.alerts.router import AlertRouter
+    from soundwatch.alerts.rules import AlertPolicy
+    from soundwatch.alerts.settings import AlertSettings
+
+    path, _ = scene_file
+    recorded = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+    sessions = []
+    for _ in range(2):
+        router = AlertRouter(AlertPolicy(AlertSettings(), classifier.labels), "attic", [])
+        monitor = Monitor(FileSource(path, 16000, paced=False), classifier,
+                          recording_start=recorded, alerts=router)
+        monitor.start()
+        assert monitor.wait(60)
+        sessions.append(router.session)
+        time.sleep(0.01)
+    assert sessions[0] != sessions[1]
+    assert monitor.wall_time(0) == recorded  # the events keep the recording's own times

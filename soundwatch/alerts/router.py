@@ -22,7 +22,7 @@ Payload (a JSON object, the same for every channel)::
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
-``id`` (the session's UTC start in ms, and the event id) is unique per node and event;
+``id`` (when the run began, UTC in ms, and the event id) is unique per node and event;
 its start and its end share it: receivers drop duplicates by (``node``, ``id``,
 ``type``) since delivery is at least once.
 """
