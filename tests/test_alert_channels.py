@@ -249,6 +249,13 @@ def test_only_this_runs_events_set_states_and_a_split_event_stays_on(broker):
         channel.send("event", {**part, "continues": True})  # split: the sound goes on
         channel.send("event_started", {**part, "id": "run-2-2"})
         channel.send("event", {**part, "id": "run-2-2"})
+        # queued by a run under the node's old name: it goes out under that name (on
+        # the new node's topic, the hub refused it: the payload's node is not the topic's)
+        renamed = MqttRecorder(broker.port, ["soundwatch/porch/event"], client_id="porch")
+        channel.send("event", {"label": "tone_3k", "session": "run-0", "id": "run-0-1",
+                               "node": "porch"})
+        assert wait_until(lambda: len(renamed.on("soundwatch/porch/event")) == 1, 10)
+        renamed.close()
         assert wait_until(lambda: len(recorder.on("soundwatch/attic/event")) == 5, 10)
         expected = ["OFF", "ON", "ON", "OFF"]  # never from run-1, no OFF between parts
         assert wait_until(lambda: recorder.on(state) == expected, 5), recorder.on(state)

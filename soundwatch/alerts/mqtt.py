@@ -317,10 +317,14 @@ class MqttChannel(Channel):
         at its start, OFF at its end (not at the end of a part that ``continues``: the
         sound goes on). An event of an earlier run (its alerts waited in the outbox)
         tells of the past: it never sets a state (its start, delivered after this run
-        turned the states off, left one ON for good)."""
+        turned the states off, left one ON for good). An event is published on the topic
+        of the node that heard it: a row queued before the node was renamed goes out under
+        its old name, as its payload says (the hub refuses a payload whose node is not the
+        topic's)."""
         message = to_json(payload)
-        infos = [self.link.publish(self.topic("event"), message, qos=1),
-                 self.link.publish(self.topic("last_event"), message, qos=1, retain=True)]
+        heard_by = f"{self.settings.topic_prefix}/{payload.get('node') or self.node}"
+        infos = [self.link.publish(f"{heard_by}/event", message, qos=1),
+                 self.link.publish(f"{heard_by}/last_event", message, qos=1, retain=True)]
         now = self.run_session() if self.run_session is not None else payload.get("session")
         state = ("ON" if kind == "event_started" else
                  None if payload.get("continues") else "OFF")
