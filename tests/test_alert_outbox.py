@@ -271,32 +271,36 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert "no alerts wait for channel" in capsys.readouterr().err
 
 
-def test_late_alerts_wait_out_the_quiet_hours_urgent_and_timely_ones_go(tmp_path):
+def test_alerts_raised_before_the_quiet_hours_wait_them_out_urgent_ones_and_ends_go(
+        tmp_path):
     local_3am = datetime.now().astimezone().replace(hour=3, minute=0, second=0,
                                                     microsecond=0)
     now = [local_3am.astimezone(timezone.utc)]
 
-    def alert(i: int, severity: str, heard_min_ago: float) -> OutboxRow:
-        heard = now[0] - timedelta(minutes=heard_min_ago)
-        return OutboxRow("test", "event_started", f"n/{i}",
-                         {"id": i, "severity": severity, "start": iso_utc(heard)})
+    def alert(i: int, severity: str, heard_min_ago: float, kind: str = "event_started",
+              key: int | None = None) -> OutboxRow:
+        heard = iso_utc(now[0] - timedelta(minutes=heard_min_ago))
+        return OutboxRow("test", kind, f"n/{i if key is None else key}",
+                         {"id": i, "severity": severity, "start": heard, "end": heard})
 
     with EventStore(tmp_path / "e.sqlite") as store:
-        # sent while the channel was down before 02:00; one urgent; one heard just now
-        # (the end of an alert that began before the quiet hours)
+        # raised before 02:00 while the channel was down; one urgent; one raised a minute
+        # before the quiet hours began (not even 2 min late: it waited all the same, and
+        # its end with it); the end of an alert whose start went out before 02:00
         store.add_outbox([alert(0, "warning", 90), alert(1, "urgent", 80),
-                          alert(2, "info", 70), alert(3, "warning", 0.5)])
+                          alert(2, "info", 1), alert(3, "info", 0.5, "event", key=2),
+                          alert(4, "warning", 0.5, "event", key=99)])
         channel = FlakyChannel()
         delivery = OutboxDelivery(store, [channel], quiet_hours={"test": "02:00-04:00"},
                                   clock=lambda: now[0])
         delivery.start()
         try:
-            assert wait_until(lambda: channel.received == [1, 3], 5)
+            assert wait_until(lambda: channel.received == [1, 4], 5)
             time.sleep(0.3)
-            assert channel.received == [1, 3]
-            assert delivery.status()["test"]["pending"] == 2
+            assert channel.received == [1, 4]
+            assert delivery.status()["test"]["pending"] == 3
             now[0] += timedelta(hours=1, minutes=1)  # 04:01: the quiet hours are over
             delivery.wake()
-            assert wait_until(lambda: channel.received == [1, 3, 0, 2], 5)
+            assert wait_until(lambda: channel.received == [1, 4, 0, 2, 3], 5)
         finally:
             delivery.stop()

@@ -15,11 +15,11 @@ channel's stored rows: the news still goes out while the disk is full. A held ro
 the database takes later (its event stored once space is free) goes in marked delivered
 when it already went out, so it is not sent twice.
 
-Quiet hours hold late news too: a non-urgent alert that reaches its channel late (it
-waited in the outbox while the channel was down) during the channel's quiet hours waits
-until they end, as it would not have been sent then in the first place. Urgent alerts,
-and alerts on time (e.g. the end of one that started just before the quiet hours), go
-at once; so an urgent alert may overtake late ones that wait.
+Quiet hours hold late news too: a non-urgent alert raised before a channel's quiet hours
+that reaches the channel during them (it waited in the outbox while the channel was down)
+waits until they end, as it would not have been sent then in the first place; its end
+waits with it. Urgent alerts, and the end of an alert whose start went before the quiet
+hours began, go at once; so an urgent alert may overtake others that wait.
 """
 
 from __future__ import annotations
@@ -185,10 +185,11 @@ class OutboxDelivery:
 
     def _due_rows(self, channel: Channel) -> list[dict]:
         """The channel's rows to send now, oldest first: its stored rows (less those sent
-        whose mark is not written yet), then those held in memory; late non-urgent ones
-        are left out during its quiet hours."""
+        whose mark is not written yet), then those held in memory; those that wait out
+        its quiet hours (:meth:`_waits_for_quiet_end`) are left out."""
         unmarked = self._unmarked[channel.name]
         rows: list[dict] = []
+        held_starts: set[str] = set()  # alert keys whose start waits: their ends wait too
         after_id = 0
         waiting = 0
         while True:  # page on while a whole batch waits out the quiet hours
@@ -198,7 +199,8 @@ class OutboxDelivery:
                 log.error("cannot read the outbox for %s: %s", channel.name, exc)
                 batch = []
             due = [row for row in batch if row["id"] not in unmarked]
-            sendable = [row for row in due if not self._waits_for_quiet_end(channel, row)]
+            sendable = [row for row in due
+                        if not self._waits_for_quiet_end(channel, row, held_starts)]
             waiting += len(due) - len(sendable)
             rows += sendable
             if rows or len(batch) < BATCH_ROWS:
@@ -207,17 +209,24 @@ class OutboxDelivery:
         with self._held_lock:
             held = [{"id": None, "kind": row.kind, "alert_key": row.alert_key,
                      "payload": row.payload, "held": row} for row in self._held[channel.name]]
-        due_held = [row for row in held if not self._waits_for_quiet_end(channel, row)]
+        due_held = [row for row in held
+                    if not self._waits_for_quiet_end(channel, row, held_starts)]
         waiting += len(held) - len(due_held)
         if waiting and not self._waiting_quietly[channel.name]:
-            log.warning("%s: %d late alert(s) wait for the end of its quiet hours (%s); "
-                        "urgent ones go at once", channel.name, waiting,
+            log.warning("%s: %d alert(s) raised before its quiet hours (%s) wait for their "
+                        "end; urgent ones go at once", channel.name, waiting,
                         self.quiet_hours[channel.name])
         self._waiting_quietly[channel.name] = waiting
         return rows + due_held
 
-    def _waits_for_quiet_end(self, channel: Channel, row: dict) -> bool:
-        """Whether ``row`` is a late, non-urgent alert inside ``channel``'s quiet hours."""
+    def _waits_for_quiet_end(self, channel: Channel, row: dict, held_starts: set[str]) -> bool:
+        """Whether ``row``, a non-urgent alert, waits out ``channel``'s quiet hours now.
+
+        The router makes no non-urgent start during a channel's quiet hours, so a start
+        that reaches the channel then was raised before them and waited (the channel was
+        down): it waits on. An end goes at once (its alert's start went before the quiet
+        hours began), unless its start waits (added to ``held_starts``) or it is late
+        itself (LATE_AFTER_S after its sound ended)."""
         hours = self.quiet_hours.get(channel.name)
         payload = row["payload"]
         if not hours or payload.get("severity") == "urgent":
@@ -225,12 +234,16 @@ class OutboxDelivery:
         now = self.clock()
         if not within_hours(hours, now):
             return False
-        heard = payload.get("end") or payload.get("start")
+        if row["kind"] == "event_started":
+            held_starts.add(row["alert_key"])
+            return True
+        if row["alert_key"] in held_starts:
+            return True
         try:
-            late_s = (now - datetime.fromisoformat(heard.replace("Z", "+00:00"))).total_seconds()
-        except (AttributeError, ValueError):
+            ended = datetime.fromisoformat(payload["end"].replace("Z", "+00:00"))
+        except (AttributeError, KeyError, ValueError):
             return False  # no time to judge by: it goes
-        return late_s >= LATE_AFTER_S
+        return (now - ended).total_seconds() >= LATE_AFTER_S
 
     def _failed(self, channel: Channel, row: dict, exc: Exception, backoff_s: float) -> None:
         error = str(exc) or type(exc).__name__
