@@ -447,11 +447,11 @@ def test_wrong_credentials_are_named_and_alerts_wait(model, short_file, tmp_path
 
 def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, env):
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise",
-                    "nosuchservice://x", env=env)
+                    "nosuchservice://t0ken", env=env)
     assert result.returncode == 2
-    assert "Apprise cannot use the URL 'nosuchservice://x'" in result.stderr
+    assert "Apprise cannot use the URL nosuchservice://... (apprise:" in result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.count("nosuchservice://x") == 1  # one message, not Apprise's too
+    assert "t0ken" not in result.stderr  # the token a URL carries is not shown
     # a known service whose URL names nothing to notify fails every alert: refused too
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise", "ntfy://",
                     env=env)

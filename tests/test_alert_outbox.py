@@ -304,3 +304,32 @@ def test_alerts_raised_before_the_quiet_hours_wait_them_out_urgent_ones_and_ends
             assert wait_until(lambda: channel.received == [1, 4, 0, 2, 3], 5)
         finally:
             delivery.stop()
+
+
+def test_a_webhook_url_with_a_user_and_password_authenticates_and_never_shows_them():
+    """`http://u:pw@host/hook` failed for ever ("Name or service not known": urllib took
+    the credentials for the host), and the whole URL, password and ?token= included,
+    went to stderr and the outbox's last_error."""
+    import base64
+
+    from alert_helpers import WebhookServer
+
+    from soundwatch.alerts.webhook import WebhookChannel
+
+    server = WebhookServer()
+    try:
+        port = server.port
+        channel = WebhookChannel(f"http://me:s3cr%40t@127.0.0.1:{port}/hook?token=abc")
+        channel.send("event", {"id": 1})
+        path, headers, body = server.requests[0]
+        assert body == {"id": 1} and path == "/hook?token=abc"
+        assert headers["Authorization"] == "Basic " + base64.b64encode(b"me:s3cr@t").decode()
+        server.status = 401
+        with pytest.raises(ChannelError) as failed:
+            channel.send("event", {"id": 2})
+        message = str(failed.value)
+        assert "HTTP 401" in message and "check the user and password" in message
+        assert "s3cr" not in message and "abc" not in message
+        assert f"http://me:***@127.0.0.1:{port}/hook?token=***" in message
+    finally:
+        server.close()

@@ -40,9 +40,11 @@ class AppriseChannel(Channel):
             added = self._apprise.add(url)
         finally:
             apprise_log.setLevel(level)
+        # shown without what follows the scheme: Apprise URLs carry their tokens there
+        shown = f"{self.scheme}://... ({apprise_channel_name(url)})"
         if not added:
             raise SoundwatchError(
-                f"Apprise cannot use the URL {url!r}: unknown service {self.scheme!r} or a "
+                f"Apprise cannot use the URL {shown}: unknown service {self.scheme!r} or a "
                 "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
                 "formats are listed at https://github.com/caronc/apprise/wiki"
             )
@@ -50,7 +52,7 @@ class AppriseChannel(Channel):
         # alert ("There are no ntfy topics to notify"): refused now, not after queuing.
         if any(getattr(service, "topics", None) == [] for service in self._apprise):
             raise SoundwatchError(
-                f"the Apprise URL {url!r} names no topic to notify (e.g. "
+                f"the Apprise URL {shown} names no topic to notify (e.g. "
                 f"{self.scheme}://host/topic). Fix it in [alerts.apprise] urls or --apprise")
         self.name = apprise_channel_name(url)
 

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.error
 import urllib.request
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from soundwatch import __version__
 from soundwatch.alerts.outbox import Channel, ChannelError
 from soundwatch.jsonout import to_json
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages and the outbox's ``last_error`` show it: a password in it and
+    the values of its query (``?token=...``) replaced by ``***``, so no secret is logged or
+    stored."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query,
+                                                            keep_blank_values=True)],
+                      safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 class WebhookChannel(Channel):
     """POSTs each payload as JSON to ``url``.
 
     Args:
-        url: http:// or https:// address.
+        url: http:// or https:// address; a ``user:password@`` in it is sent as HTTP Basic
+            authentication (urllib would take it for part of the host name).
         bearer_token: sent as ``Authorization: Bearer <token>`` when given.
         timeout_s: connect and read timeout of one POST.
     """
@@ -22,6 +39,14 @@ class WebhookChannel(Channel):
     name = "webhook"
 
     def __init__(self, url: str, bearer_token: str | None = None, timeout_s: float = 5.0):
+        self.shown_url = shown_url(url)
+        parts = urlsplit(url)
+        self.basic_auth = None
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.basic_auth = base64.b64encode(credentials.encode()).decode()
+            host = parts.netloc.rsplit("@", 1)[1]
+            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
         self.url = url
         self.bearer_token = bearer_token
         self.timeout_s = timeout_s
@@ -31,15 +56,19 @@ class WebhookChannel(Channel):
                    "User-Agent": f"soundwatch/{__version__}"}
         if self.bearer_token:
             headers["Authorization"] = f"Bearer {self.bearer_token}"
+        elif self.basic_auth:
+            headers["Authorization"] = f"Basic {self.basic_auth}"
         request = urllib.request.Request(self.url, data=to_json(payload).encode(),
                                          headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise ChannelError(f"webhook {self.url} answered HTTP {exc.code} {exc.reason}"
-                               + (" (check bearer_token)" if exc.code in (401, 403) else "")
+            check = (" (check bearer_token)" if self.bearer_token else
+                     " (check the user and password in the URL)" if self.basic_auth else "")
+            raise ChannelError(f"webhook {self.shown_url} answered HTTP {exc.code} "
+                               f"{exc.reason}" + (check if exc.code in (401, 403) else "")
                                ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ChannelError(f"webhook {self.url} unreachable: {reason}") from exc
+            raise ChannelError(f"webhook {self.shown_url} unreachable: {reason}") from exc
