@@ -253,7 +253,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert main(["events", "outbox", "--db", str(db), "--config", str(config)]) == 0
     out = capsys.readouterr().out
     # the corrected URL's old rows: they go out if that URL comes back, or are dropped
-    assert f"`soundwatch events outbox --drop {old} --db {db}`" in out
+    # with the --config given: without it, the default config may hold the channel
+    assert f"`soundwatch events outbox --drop {old} --db {db} --config {config}`" in out
     assert f"{old}'s waiting alerts go out with the next run that has it" in out
     assert "its flag (--apprise ...)" in out
     assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
@@ -333,3 +334,14 @@ def test_a_webhook_url_with_a_user_and_password_authenticates_and_never_shows_th
         assert f"http://me:***@127.0.0.1:{port}/hook?token=***" in message
     finally:
         server.close()
+
+
+def test_the_warning_of_alerts_waiting_for_a_channel_gone_names_the_config_given(
+        tmp_path, caplog):
+    from soundwatch.alerts.service import warn_of_waiting_alerts
+
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox(rows(2, "apprise:5ee81ad2"))
+        warn_of_waiting_alerts(store, {"webhook"}, tmp_path / "my config.toml")
+    assert (f"--drop apprise:5ee81ad2 --db {tmp_path / 'e.sqlite'} --config "
+            f"'{tmp_path / 'my config.toml'}'`") in caplog.text

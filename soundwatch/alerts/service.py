@@ -18,20 +18,26 @@ log = logging.getLogger(__name__)
 DELIVERED_KEEP_DAYS = 7  # delivered outbox rows are deleted after this
 
 
-def warn_of_waiting_alerts(store, configured: set[str]) -> None:
+def warn_of_waiting_alerts(store, configured: set[str], config_path=None) -> None:
     """Log the alerts waiting in ``store``'s outbox for channels not among ``configured``
-    (the channel names of this run): nothing will deliver them until those are again."""
+    (the channel names of this run): nothing will deliver them until those are again.
+    ``config_path``: the --config this run was given, for the command the hint names
+    (without it, `events outbox` reads the default config, where the channel may be
+    configured, and refuses to drop its alerts)."""
     try:
         waiting = {name: info["pending"] for name, info in store.outbox_status().items()
                    if info["pending"] and name not in configured}
     except Exception as exc:
         log.error("cannot read the outbox: %s", exc)
         return
+    import shlex
+
+    config = f" --config {shlex.quote(str(config_path))}" if config_path else ""
     for name, count in waiting.items():
         log.warning("%d alert(s) wait in the outbox for channel %s, which is not "
                     f"configured now: they go out when it is again (`{command_name()} events "
-                    "outbox --drop %s%s` drops them, e.g. after correcting a URL)",
-                    count, name, name, store.db_flag)
+                    "outbox --drop %s%s%s` drops them, e.g. after correcting a URL)",
+                    count, name, name, store.db_flag, config)
 
 
 def configured_channels(settings: AlertSettings) -> list[str]:
@@ -62,8 +68,10 @@ class Alerts:
     """
 
     def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str], store,
-                 level_dbfs: Callable[[], float] | None = None, model_name: str = ""):
+                 level_dbfs: Callable[[], float] | None = None, model_name: str = "",
+                 config_path=None):
         self.settings = settings
+        self.config_path = config_path  # the --config given, for the hints
         self.node = settings.node_name()
         self.policy = AlertPolicy(settings, labels)
         if store is None and settings.any_channel:
@@ -122,7 +130,8 @@ class Alerts:
             self.delivery.store.outbox_prune(timedelta(days=DELIVERED_KEEP_DAYS))
         except Exception as exc:
             log.error("cannot prune the outbox: %s", exc)
-        warn_of_waiting_alerts(self.delivery.store, {c.name for c in self.channels})
+        warn_of_waiting_alerts(self.delivery.store, {c.name for c in self.channels},
+                               self.config_path)
         silent = [c.name for c, route in zip(self.channels, self.routes, strict=True)
                   if not route.feed]
         if silent and not self.policy.alerting_labels:

@@ -149,7 +149,7 @@ def run(args) -> int:
     if store is not None and not settings.alerts.any_channel:
         from soundwatch.alerts.service import warn_of_waiting_alerts
 
-        warn_of_waiting_alerts(store, set())
+        warn_of_waiting_alerts(store, set(), args.config)
     if store is None and settings.alerts.any_channel:
         # --no-db: a test run; nothing goes out (the outbox lives in the database)
         log.warning("alerts are off for this run: --no-db keeps it out of the events "
@@ -160,7 +160,7 @@ def run(args) -> int:
         try:
             alerts = Alerts(settings.alerts, classifier.labels, store,
                             level_dbfs=lambda: monitor.engine.stats.level_dbfs,
-                            model_name=classifier.path.stem)
+                            model_name=classifier.path.stem, config_path=args.config)
         except BaseException:
             if store is not None:
                 store.close()

@@ -64,10 +64,14 @@ def run(args, path, settings) -> int:
               f"{info['last_error'] or '-'}{note}")
         if note and info["pending"]:
             waiting_elsewhere.append(name)
+    import shlex
+
+    config = f" --config {shlex.quote(str(args.config))}" if args.config else ""
     for name in waiting_elsewhere:
         kind = name.split(":")[0]
         print(f"{name}'s waiting alerts go out with the next run that has it, from the "
               f"settings file or its flag ({CHANNEL_FLAGS.get(kind, '--' + kind)} ...); to "
-              f"give them up: `{command_name()} events outbox --drop {name}{store.db_flag}`")
+              f"give them up: `{command_name()} events outbox --drop {name}{store.db_flag}"
+              f"{config}`")
     return 0
 
