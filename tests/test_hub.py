@@ -145,7 +145,28 @@ def test_a_hub_that_never_reaches_its_broker_says_so_and_fails(scene, tmp_path):
                              "--db", str(tmp_path / "central.sqlite"), "--duration", "1",
                              "--status-interval", "0"],
                             capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert "the nodes keep their events in their own outboxes meanwhile" in result.stderr
     assert "outbox meanwhile" not in result.stderr.replace("outboxes meanwhile", "")
-    assert "never reached the MQTT broker" in result.stderr and "stored nothing" in result.stderr
+    assert "the hub never connected, so it stored nothing: cannot reach the MQTT broker" \
+        in result.stderr and "check --mqtt and that the broker runs" in result.stderr
+
+
+def test_a_hub_whose_login_is_refused_says_so_not_that_the_broker_is_down(scene, tmp_path):
+    need_mosquitto()
+    _, _, _, env = scene
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "hub", "right"],
+                   check=True, capture_output=True)
+    secured = Mosquitto(tmp_path, password_file=passwords).start()
+    try:
+        result = subprocess.run(
+            [*SOUNDWATCH, "hub", "--mqtt", f"mqtt://hub:wrong@127.0.0.1:{secured.port}",
+             "--db", str(tmp_path / "central.sqlite"), "--duration", "1",
+             "--status-interval", "0"], capture_output=True, text=True, timeout=60, env=env)
+    finally:
+        secured.stop()
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "refused the connection" in last and "check the username and password" in last
+    assert "that the broker runs" not in last

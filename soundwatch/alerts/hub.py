@@ -22,6 +22,8 @@ from soundwatch.alerts.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 
+MAX_REASON_CHARS = 300  # of a rejected message's reason, as logged
+
 # A message that can never be stored: counted as rejected and acknowledged, so that it
 # cannot block the broker's queue of what follows (it resends what is not acknowledged).
 # (IntegrityError: a row the database's constraints refuse; RecursionError: JSON nested
@@ -98,7 +100,10 @@ class Hub:
         except UNSTORABLE as exc:
             with self._lock:
                 self.rejected += 1
-            log.warning("hub: ignored a message on %s: %s", message.topic, exc)
+            why = str(exc)
+            if len(why) > MAX_REASON_CHARS:  # a 5 MB label made a 5 MB log line
+                why = why[:MAX_REASON_CHARS] + f"... ({len(why)} characters)"
+            log.warning("hub: ignored a message on %s: %s", message.topic[:200], why)
             return True
         except Exception as exc:  # e.g. a full disk
             log.error("hub: cannot store an event from %s: %s", message.topic, exc)

@@ -64,11 +64,14 @@ def run(args) -> int:
                     _print(hub.status(), "status", args.json)
         hub.stop()
         _print(hub.status(), "summary", args.json, path)
-    if not hub.ever_connected:
-        print(f"soundwatch: error: the hub never reached the MQTT broker at "
-              f"{hub.link.address}, so it stored nothing; check --mqtt and that the broker "
-              "runs", file=sys.stderr)
-        return 1
+    if not hub.ever_connected:  # a user's error (the URL, the login, a broker not run)
+        why = hub.link.error or f"no answer from the MQTT broker at {hub.link.address}"
+        fix = ("check the username and password (in --mqtt, or [alerts.mqtt] username and "
+               "password)" if "refused the connection" in why else
+               "check --mqtt and that the broker runs")
+        print(f"soundwatch: error: the hub never connected, so it stored nothing: {why}; "
+              f"{fix}", file=sys.stderr)
+        return 2
     return 0
 
 
