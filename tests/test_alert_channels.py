@@ -277,6 +277,8 @@ def test_the_sensor_of_a_label_that_alerts_no_more_is_removed_from_home_assistan
     for label in ("dog", "tone_3k"):  # an earlier run alerted on both
         earlier.publish(config.format(label), '{"name": "x"}', qos=1,
                         retain=True).wait_for_publish(5)
+    level = "homeassistant/sensor/soundwatch_attic/level/config"  # and sent levels
+    earlier.publish(level, '{"name": "level"}', qos=1, retain=True).wait_for_publish(5)
     earlier.disconnect()
     earlier.loop_stop()
     channel = MqttChannel(MqttSettings(url=broker.url, level_interval_s=0), "attic",
@@ -288,6 +290,9 @@ def test_the_sensor_of_a_label_that_alerts_no_more_is_removed_from_home_assistan
         assert wait_until(lambda: late.on(config.format("tone_3k")), 10)
         time.sleep(0.3)  # every retained message has come by now
         assert late.on(config.format("dog")) == []  # removed: no retained config left
+        assert late.on(level) == []  # this run sends no level (level_interval_s 0)
+        assert "homeassistant/sensor/soundwatch_attic/last_event/config" in {
+            topic for topic, _, _ in late.messages}
     finally:
         late.close()
 
@@ -312,7 +317,7 @@ def test_two_listeners_with_one_node_name_are_told(broker, caplog, monkeypatch):
         second.start()
         assert wait_until(lambda: caplog.text.count("another soundwatch") == 2, 10)
         assert f"({second.client_id}) has just started as node 'attic'" in caplog.text
-        assert f"({first.client_id}) ran as node 'attic'" in caplog.text
+        assert f"({first.client_id}) runs, or ran, as node 'attic'" in caplog.text
         assert "Give each its own --node" in caplog.text
     finally:
         second.close()

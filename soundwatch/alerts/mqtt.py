@@ -369,10 +369,11 @@ class MqttChannel(Channel):
             "value_template": "{{ value_json.label }}",
             "json_attributes_topic": self.topic("last_event"), "icon": "mdi:ear-hearing",
             **common}
-        messages[f"{prefix}/sensor/{object_id}/level/config"] = {
-            "name": "level", "unique_id": f"{object_id}_level",
-            "state_topic": self.topic("level"), "unit_of_measurement": "dBFS",
-            "state_class": "measurement", "icon": "mdi:microphone", **common}
+        if self.settings.level_interval_s > 0:  # else no level is sent: no sensor for it
+            messages[self._level_config_topic()] = {
+                "name": "level", "unique_id": f"{object_id}_level",
+                "state_topic": self.topic("level"), "unit_of_measurement": "dBFS",
+                "state_class": "measurement", "icon": "mdi:microphone", **common}
         return messages
 
     def _connected(self) -> None:
@@ -422,7 +423,8 @@ class MqttChannel(Channel):
                         "listeners with one node name turn each other's states off, and one "
                         "that stops marks the node offline. Give each its own --node "
                         "([alerts] node); if that one is gone, ignore this",
-                        other, "ran" if message.retain else "has just started", self.node)
+                        other, "runs, or ran," if message.retain else "has just started",
+                        self.node)
 
     def _stale_sensor(self, client, userdata, message) -> None:
         """A retained discovery config of a label that no longer alerts: removed, as Home
@@ -441,6 +443,11 @@ class MqttChannel(Channel):
             return
         for topic, config in self.discovery_messages().items():
             self.link.client.publish(topic, to_json(config), qos=1, retain=True)
+        if self.settings.level_interval_s <= 0:  # an earlier run's level sensor: removed
+            self.link.client.publish(self._level_config_topic(), b"", qos=1, retain=True)
+
+    def _level_config_topic(self) -> str:
+        return f"{self.settings.discovery_prefix}/sensor/soundwatch_{self.node}/level/config"
 
     def _publish_levels(self) -> None:
         while not self._stop.wait(self.settings.level_interval_s):
