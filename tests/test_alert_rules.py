@@ -271,3 +271,10 @@ def test_a_label_in_two_rules_follows_the_most_severe_and_says_so(caplog):
     assert policy.rule_for("dog")[0] == "long_dog"
     assert "'dog' is in the alert rules 'any_dog', 'long_dog'" in caplog.text
     assert "its other rules never alert on it" in caplog.text
+
+
+def test_of_two_equally_severe_rules_a_label_follows_the_first_and_says_so(caplog):
+    alerts = settings(a_dog=AlertRule(labels=("dog",), severity="warning"),
+                      b_any=AlertRule(labels=("dog",), severity="warning", min_score=0.9))
+    assert AlertPolicy(alerts, LABELS).rule_for("dog")[0] == "a_dog"
+    assert "(of equals, the first in the file: 'a_dog')" in caplog.text

@@ -70,9 +70,9 @@ class AlertPolicy:
         for label, names in named_by.items():
             if len(names) > 1:  # said, not silently ignored: the others never fire for it
                 log.warning("%r is in the alert rules %s: a label follows one rule, the most "
-                            "severe (%r), so its other rules never alert on it; put it in "
-                            "one rule", label, ", ".join(map(repr, names)),
-                            self._rule_of[label][0])
+                            "severe (of equals, the first in the file: %r), so its other "
+                            "rules never alert on it; put it in one rule", label,
+                            ", ".join(map(repr, names)), self._rule_of[label][0])
         self._pending: dict[int, _Pending] = {}
         self._alerted: dict[int, AlertDecision] = {}
         self._last_alert_s: dict[str, float] = {}
