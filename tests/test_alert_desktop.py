@@ -58,7 +58,8 @@ def test_alerts_reach_the_notification_service_on_the_session_bus(scene, tmp_pat
     assert notes[0]["body"].startswith("heard at ") and notes[1]["body"].startswith("ended: ")
     assert all(n["app"] == "soundwatch" and n["urgency"] == 2 for n in notes)
     summary = json.loads(result.stdout.splitlines()[-1])
-    assert summary["outbox"]["desktop"] == {"pending": 0, "delivered": 2, "last_error": None}
+    assert summary["outbox"]["desktop"] == {"pending": 0, "delivered": 2, "last_error": None,
+                                            "quiet": 0}
 
 
 def test_without_a_session_bus_it_says_why_once_and_listens_on(scene, tmp_path):

@@ -82,7 +82,7 @@ def test_delivery_keeps_order_through_failures_with_growing_backoff(tmp_path):
         delivery.start()
         assert wait_until(lambda: delivery.last_error["test"] == "receiver down", 5)
         assert delivery.status()["test"] == {"pending": 5, "delivered": 0,
-                                             "last_error": "receiver down"}
+                                             "last_error": "receiver down", "quiet": 0}
         assert wait_until(lambda: len(channel.received) == 5, 10)
         assert channel.received == [0, 1, 2, 3, 4]
         times = channel.attempt_times
@@ -193,6 +193,9 @@ def test_the_status_line_says_what_was_sent_besides_what_waits():
     assert status_text({"mqtt": {"pending": 0, "delivered": 8, "last_error": None},
                         "webhook": {"pending": 3, "delivered": 0, "last_error": "timed out"}}
                        ) == "outbox mqtt=0 (8 sent) webhook=3 (timed out)"
+    assert status_text({"webhook": {"pending": 2, "delivered": 1, "last_error": None,
+                                    "quiet": 2}}
+                       ) == "outbox webhook=2 (1 sent) (2 held for its quiet hours)"
 
 
 def test_rows_the_database_cannot_take_go_out_from_memory_once(tmp_path):
@@ -300,6 +303,7 @@ def test_alerts_raised_before_the_quiet_hours_wait_them_out_urgent_ones_and_ends
             time.sleep(0.3)
             assert channel.received == [1, 4]
             assert delivery.status()["test"]["pending"] == 3
+            assert delivery.status()["test"]["quiet"] == 3  # held, not failed
             now[0] += timedelta(hours=1, minutes=1)  # 04:01: the quiet hours are over
             delivery.wake()
             assert wait_until(lambda: channel.received == [1, 4, 0, 2, 3], 5)

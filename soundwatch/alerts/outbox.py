@@ -139,8 +139,8 @@ class OutboxDelivery:
 
     def status(self) -> dict[str, dict]:
         """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
-        previous run left included) and the ``last_error`` (None once delivering works
-        again)."""
+        previous run left included), the ``last_error`` (None once delivering works
+        again) and, of the pending, those ``quiet`` (waiting out its quiet hours)."""
         try:
             stored = self.store.outbox_status()
         except Exception as exc:  # e.g. the disk is full: the held rows still count
@@ -151,7 +151,8 @@ class OutboxDelivery:
         return {c.name: {"pending": stored.get(c.name, {}).get("pending", 0)
                          + held[c.name],
                          "delivered": self.delivered[c.name],
-                         "last_error": self.last_error[c.name]} for c in self.channels}
+                         "last_error": self.last_error[c.name],
+                         "quiet": self._waiting_quietly[c.name]} for c in self.channels}
 
     def _run(self, channel: Channel) -> None:
         wake = self._wakes[channel.name]

@@ -162,6 +162,8 @@ def status_text(status: dict[str, dict]) -> str:
         text = f"{name}={info['pending']}"
         if info.get("delivered"):
             text += f" ({info['delivered']} sent)"
+        if info.get("quiet"):
+            text += f" ({info['quiet']} held for its quiet hours)"
         if info.get("last_error"):
             text += f" ({info['last_error']})"
         parts.append(text)
