@@ -603,3 +603,31 @@ def test_an_apprise_failure_is_one_error_with_apprises_reason_not_its_log_lines(
             with pytest.raises(ChannelError, match="Connection error"):
                 channel.send("event_started", payload)
     assert not [r for r in caplog.records if r.name.startswith("apprise")]
+
+
+def test_events_the_brokers_access_rules_refuse_wait_in_the_outbox_and_say_why(
+        model, short_file, tmp_path, env):
+    """A broker whose ACL denies the event topics acknowledged them anyway under MQTT
+    3.1.1: the node counted 8 alerts sent, none arrived, not a word. MQTT 5 says no."""
+    need_mosquitto()
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "alice", "wonder"],
+                   check=True, capture_output=True)
+    passwords.chmod(0o600)
+    acl = tmp_path / "acl"
+    acl.write_text("user alice\ntopic write homeassistant/#\n"
+                   "topic write soundwatch/+/availability\n")
+    acl.chmod(0o600)
+    secured = Mosquitto(tmp_path, password_file=passwords,
+                        options=(f"acl_file {acl}",)).start()
+    try:
+        result = listen(model, short_file[0], tmp_path / "e.sqlite", "--mqtt",
+                        f"mqtt://alice:wonder@127.0.0.1:{secured.port}", "--node", "acl",
+                        env=env)
+    finally:
+        secured.stop()
+    assert result.returncode == 0, result.stderr
+    outbox = summary(result)["outbox"]["mqtt"]
+    assert outbox["delivered"] == 0 and outbox["pending"] == 6, outbox
+    assert "refused the message on soundwatch/acl/event: Not authorized" in outbox["last_error"]
+    assert "access rules" in result.stderr

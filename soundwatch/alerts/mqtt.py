@@ -87,7 +87,11 @@ class MqttLink:
         on_connected: called on paho's thread after every successful connect (publish
             discovery, subscribe ...).
         clean_session: False keeps subscriptions and queued QoS 1 messages at the broker
-            while this client is away (the hub).
+            while this client is away (the hub), for :data:`SESSION_KEPT_S`.
+
+    MQTT 5: a broker that refuses a message (its access rules deny the topic) says so in
+    its acknowledgement, and :meth:`wait_acked` raises; with MQTT 3.1.1 the same
+    acknowledgement meant "delivered", and denied events were lost without a word.
     """
 
     def __init__(self, settings: MqttSettings, client_id: str, will_topic: str | None = None,
@@ -102,8 +106,15 @@ class MqttLink:
         self.error: str | None = None  # the last connection problem, None while connected
         self._connected = threading.Event()
         self._answered = threading.Event()  # the first connect attempt got an answer
+        self.clean_session = clean_session
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv311, clean_session=clean_session)
+                                  protocol=mqtt.MQTTv5)
+        # message id -> the broker's reason, of each message it refused (MQTT 5). Never
+        # held across a paho call: paho calls on_publish holding its own locks. An old
+        # entry whose id a new message reuses (ids wrap at 65535) costs one retry.
+        self._refused: dict[int, str] = {}
+        self._topics: dict[int, str] = {}  # message id -> topic, for the message
+        self._ids_lock = threading.Lock()
         user = settings.username or user
         password = settings.password or password
         if user:
@@ -122,6 +133,7 @@ class MqttLink:
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
         self.client.on_connect_fail = self._handle_connect_fail
+        self.client.on_publish = self._handle_publish
 
     @property
     def connected(self) -> bool:
@@ -134,7 +146,14 @@ class MqttLink:
         the fix and what happens ``meanwhile``; the link keeps trying. Returns whether it
         is connected."""
         self._probe(min(wait_s, 3.0))
-        self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_s)
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        properties = Properties(PacketTypes.CONNECT)
+        if not self.clean_session:
+            properties.SessionExpiryInterval = SESSION_KEPT_S
+        self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_s,
+                                  clean_start=self.clean_session, properties=properties)
         self.client.loop_start()
         self._answered.wait(wait_s)
         if not self.connected:
@@ -182,6 +201,8 @@ class MqttLink:
 
             raise ChannelError(f"MQTT publish to {self.address} failed: "
                                f"{mqtt.error_string(info.rc)}")
+        with self._ids_lock:
+            self._topics[info.mid] = topic
         return info
 
     def wait_acked(self, infos: list, timeout_s: float) -> None:
@@ -190,14 +211,28 @@ class MqttLink:
         Raises:
             ChannelError: a message was not acknowledged within ``timeout_s``.
         """
-        for info in infos:
-            try:
-                info.wait_for_publish(timeout_s)
-            except (RuntimeError, ValueError) as exc:
-                raise ChannelError(f"MQTT publish to {self.address} failed: {exc}") from exc
-            if not info.is_published():
-                raise ChannelError(f"the MQTT broker {self.address} did not acknowledge "
-                                   f"within {timeout_s:.0f} s (connection lost?)")
+        try:
+            for info in infos:
+                try:
+                    info.wait_for_publish(timeout_s)
+                except (RuntimeError, ValueError) as exc:
+                    raise ChannelError(f"MQTT publish to {self.address} failed: {exc}") from exc
+                if not info.is_published():
+                    raise ChannelError(f"the MQTT broker {self.address} did not acknowledge "
+                                       f"within {timeout_s:.0f} s (connection lost?)")
+                with self._ids_lock:
+                    refused = self._refused.pop(info.mid, None)
+                if refused is not None:
+                    raise ChannelError(
+                        f"the MQTT broker {self.address} refused the message on "
+                        f"{self._topics.get(info.mid, '?')}: {refused} (its access rules "
+                        "must let this user publish under the topic prefix and "
+                        "homeassistant/)")
+        finally:
+            with self._ids_lock:
+                for info in infos:
+                    self._topics.pop(info.mid, None)
+                    self._refused.pop(info.mid, None)
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Say ``offline`` (a clean stop is not a death: no will), disconnect, stop."""
@@ -245,12 +280,21 @@ class MqttLink:
             self.error = f"lost the MQTT broker at {self.address}: {why}"
             log.warning("%s; reconnecting", self.error)
 
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            with self._ids_lock:
+                if len(self._refused) > MAX_REFUSALS_KEPT:  # never waited for: stale
+                    self._refused.clear()
+                self._refused[mid] = str(reason_code)
+
     def _handle_connect_fail(self, client, userdata) -> None:
         if self.error is None:  # else keep the reason the probe or the broker gave
             self.error = f"cannot reach the MQTT broker at {self.address}"
         self._answered.set()
 
 
+MAX_REFUSALS_KEPT = 1000
+SESSION_KEPT_S = 7 * 86400  # a hub away this long still finds what arrived meanwhile
 STALE_STATES_WAIT_S = 2.0  # start() waits this long for the state subscription's answer
 STALE_STATES_GRACE_S = 0.3  # ... and this long for the retained states after it
 
