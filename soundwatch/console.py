@@ -208,7 +208,8 @@ class ConsolePrinter(MonitorListener):
             self._emit(f"warning: {warning}")
         listing = ", ".join(f"{printable(label)} {n}" for label, n in counts.items()) or "none"
         unstored = monitor.events_pending + monitor.events_lost  # heard, not in the database
-        self._emit(f"events: {sum(counts.values())} stored ({listing})"
+        stored = " stored" if store is not None else " (--no-db: none stored)"
+        self._emit(f"events: {sum(counts.values())}{stored} ({listing})"
                    + (f", {unstored} more heard and not stored (below)" if unstored else "")
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))

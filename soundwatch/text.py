@@ -30,5 +30,11 @@ def did_you_mean(name: str, choices, n: int = 3) -> str:
     hint for an error), or "" when none is close."""
     import difflib
 
-    close = difflib.get_close_matches(name, list(choices), n=n)
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=n)
+    # a part of the name ("baby" for crying_baby), when the spelling is not close
+    wanted = name.casefold().strip().replace(" ", "_")
+    if len(wanted) >= 3:
+        close += [c for c in choices if wanted in c.casefold() and c not in close]
+    close = close[:n]
     return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""

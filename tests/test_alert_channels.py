@@ -457,6 +457,9 @@ def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, en
     assert "Apprise cannot use the URL nosuchservice://... (apprise:" in result.stderr
     assert "Traceback" not in result.stderr
     assert "t0ken" not in result.stderr  # the token a URL carries is not shown
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise",
+                    "ntfy:/mytopic", env=env)
+    assert result.returncode == 2 and "'ntfy:/mytopic' has no '://'" in result.stderr
     # a known service whose URL names nothing to notify fails every alert: refused too
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise", "ntfy://",
                     env=env)

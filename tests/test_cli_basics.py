@@ -196,3 +196,13 @@ def test_the_sounds_hint_names_scripts_run_sh_when_started_with_it(tmp_path, mon
     monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
     assert main(["sounds", "list"]) == 0
     assert "`scripts/run.sh learn LABEL FILE...`" in capsys.readouterr().out
+
+
+def test_a_label_typed_in_part_is_suggested_whole():
+    """`--watch baby` suggested nothing; `crying_baby` is what was meant."""
+    from soundwatch.text import did_you_mean
+
+    labels = ["crying_baby", "dog", "door_wood_knock", "smoke_alarm"]
+    assert did_you_mean("baby", labels) == " (did you mean 'crying_baby'?)"
+    assert did_you_mean("smoke alarm", labels) == " (did you mean 'smoke_alarm'?)"
+    assert did_you_mean("oo", labels) == ""  # too short a part to mean anything

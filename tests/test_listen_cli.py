@@ -98,6 +98,7 @@ def test_a_test_run_into_another_database_keeps_its_clips_apart_and_prunes_none_
     assert result.returncode == 0, result.stderr
     assert "clips are off for this run: --no-db" in result.stderr
     assert sorted((tmp_path / "data" / "clips").glob("*.flac")) == yours  # none pruned
+    assert "(--no-db: none stored)" in result.stdout and " stored (" not in result.stdout
 
 
 def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path):

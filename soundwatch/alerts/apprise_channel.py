@@ -31,6 +31,11 @@ class AppriseChannel(Channel):
 
         self._apprise_module = apprise
         self._apprise = apprise.Apprise()
+        if "://" not in url:
+            raise SoundwatchError(
+                f"an Apprise URL has the form service://... (e.g. ntfy://ntfy.sh/TOPIC); "
+                f"{url[:24]!r} has no '://'. Fix it in [alerts.apprise] urls or --apprise; "
+                "the URL formats are listed at https://github.com/caronc/apprise/wiki")
         self.scheme = url.split("://", 1)[0]
         # Apprise logs its own "Unparseable URL" error: ours below says it with the fix.
         apprise_log = logging.getLogger("apprise")
