@@ -16,8 +16,8 @@ import traceback
 from soundwatch import __version__
 from soundwatch.errors import SoundwatchError
 
-COMMANDS = ["gui", "listen", "classify", "devices", "events", "train", "evaluate", "bench",
-            "hub", "learn", "sounds", "rescore", "unusual"]
+COMMANDS = ["gui", "listen", "classify", "devices", "labels", "events", "train", "evaluate",
+            "bench", "hub", "learn", "sounds", "rescore", "unusual"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -206,3 +206,21 @@ def test_a_label_typed_in_part_is_suggested_whole():
     assert did_you_mean("baby", labels) == " (did you mean 'crying_baby'?)"
     assert did_you_mean("smoke alarm", labels) == " (did you mean 'smoke_alarm'?)"
     assert did_you_mean("oo", labels) == ""  # too short a part to mean anything
+
+
+def test_labels_says_where_each_comes_from_and_which_were_never_measured(capsys):
+    """A home user could not tell that smoke_alarm and doorbell (YAMNet's AudioSet head)
+    were never measured in a room, nor list the labels at all."""
+    import json
+
+    from soundwatch.cli import main
+
+    assert main(["labels", "--json"]) == 0
+    rows = {row["label"]: row for row in map(json.loads,
+                                             capsys.readouterr().out.splitlines())}
+    assert rows["dog"]["source"] == "trained here"
+    assert rows["smoke_alarm"]["source"] == "YAMNet's AudioSet head"
+    assert "not measured in a home" in rows["doorbell"]["measured"]
+    assert main(["labels"]) == 0
+    out = capsys.readouterr().out
+    assert "YAMNet's AudioSet head (16;" in out and "smoke_alarm" in out
