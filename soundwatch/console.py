@@ -253,10 +253,15 @@ def near_miss_text(span: NearMissSpan, sample_rate_hz: int) -> str:
 
 
 def levels_text(event) -> str:
-    """`` snr=.. dB floor=.. dBFS`` for an event line (empty when not known)."""
+    """`` snr=.. dB floor=.. dBFS`` for an event line (empty when not known); an event no
+    louder than the background (its SNR at the floor of the scale) says so."""
+    from soundwatch.audio.levels import SNR_MIN_DB
+
     if event.snr_db is None:
         return ""
-    return f" snr={event.snr_db:.1f} dB floor={event.noise_floor_dbfs:.1f} dBFS"
+    snr = (f"<={SNR_MIN_DB:.0f} dB (no louder than the background)"
+           if event.snr_db <= SNR_MIN_DB else f"{event.snr_db:.1f} dB")
+    return f" snr={snr} floor={event.noise_floor_dbfs:.1f} dBFS"
 
 
 def _rounded(value: float | None) -> float | None:

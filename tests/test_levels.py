@@ -192,16 +192,23 @@ def test_events_list_and_export_show_and_filter_by_snr(tmp_path, capsys):
                                 snr_db=2.5), session)
         store.add_event(replace(base, event_id=3, start_sample=64000, end_sample=80000,
                                 level_dbfs=None, noise_floor_dbfs=None, snr_db=None), session)
+        store.add_event(replace(base, event_id=4, start_sample=96000, end_sample=112000,
+                                snr_db=-20.0), session)  # no louder than the background
     assert main(["events", "list", "--db", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "snr dB" in out and "22.2" in out and "-52.2" in out and "3 event(s)" in out
+    assert "snr dB" in out and "22.2" in out and "-52.2" in out and "4 event(s)" in out
+    assert "  <=-20 " in out and "-20.0" not in out  # not a level 20 dB under the room
+    from soundwatch.console import levels_text
+
+    assert levels_text(replace(base, snr_db=-20.0)).startswith(
+        " snr=<=-20 dB (no louder than the background)")
     assert main(["events", "list", "--db", str(path), "--min-snr", "6", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["snr_db"], e["noise_floor_dbfs"]) for e in lines] == [(22.2, -52.25)]
     assert main(["events", "export", "--db", str(path), "--format", "csv",
                  "-o", str(tmp_path / "out.csv")]) == 0
     with open(tmp_path / "out.csv", newline="") as file:
-        assert [r["snr_db"] for r in csv.DictReader(file)] == ["22.2", "2.5", ""]
+        assert [r["snr_db"] for r in csv.DictReader(file)] == ["22.2", "2.5", "", "-20.0"]
     assert main(["events", "list", "--db", str(path), "--min-snr", "nan"]) == 2
     assert "--min-snr" in capsys.readouterr().err
 

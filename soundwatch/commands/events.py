@@ -127,7 +127,7 @@ def run(args) -> int:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
             print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
                   f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
-                  f"{_db(event.snr_db, 6)} {_db(event.noise_floor_dbfs, 10)}  "
+                  f"{_db(event.snr_db, 6, snr=True)} {_db(event.noise_floor_dbfs, 10)}  "
                   f"{printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
@@ -147,9 +147,16 @@ def _check_label(label: str, counts: dict[str, int], path) -> None:
           file=sys.stderr)
 
 
-def _db(value: float | None, width: int) -> str:
-    """A level in dB to 0.1 dB, right-aligned; '-' when not known."""
-    return f"{value:{width}.1f}" if value is not None else f"{'-':>{width}}"
+def _db(value: float | None, width: int, snr: bool = False) -> str:
+    """A level in dB to 0.1 dB, right-aligned; '-' when not known; an ``snr`` at the floor
+    of its scale (no louder than the background) as ``<=-20``."""
+    from soundwatch.audio.levels import SNR_MIN_DB
+
+    if value is None:
+        return f"{'-':>{width}}"
+    if snr and value <= SNR_MIN_DB:
+        return f"{'<=' + format(SNR_MIN_DB, '.0f'):>{width}}"
+    return f"{value:{width}.1f}"
 
 
 def _local(iso_utc: str) -> str:
