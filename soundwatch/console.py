@@ -200,7 +200,8 @@ class ConsolePrinter(MonitorListener):
                 "failures": {h.name: h.failures for h in monitor.health.values()},
                 "journal": (str(monitor.pending.journal_path)
                             if monitor.events_pending else None),
-                **({"outbox": self.alerts.status()} if self.alerts else {}),
+                **({"outbox": self.alerts.status(), "alerts": self.alerts.held_back()}
+                   if self.alerts else {}),
             }))
             return
         self._emit(summary_line(monitor.engine, wall_s))
@@ -226,10 +227,11 @@ class ConsolePrinter(MonitorListener):
             if health.failures and health.name != "clips":
                 self._emit(health.summary())
 
-        if self.alerts is not None and self._outbox_text():
+        if self.alerts is not None and (self._outbox_text() or self.alerts.held_back_text()):
             waiting = any(info.get("pending") for info in self.alerts.status().values())
             self._emit(f"alerts:{self._outbox_text()}"
-                       + (" (undelivered alerts go out on the next run)" if waiting else ""))
+                       + (" (undelivered alerts go out on the next run)" if waiting else "")
+                       + self.alerts.held_back_text())
 
 
 def unstored_text(monitor) -> str:

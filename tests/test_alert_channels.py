@@ -634,3 +634,25 @@ def test_events_the_brokers_access_rules_refuse_wait_in_the_outbox_and_say_why(
     assert outbox["delivered"] == 0 and outbox["pending"] == 6, outbox
     assert "refused the message on soundwatch/acl/event: Not authorized" in outbox["last_error"]
     assert "access rules" in result.stderr
+
+
+def test_the_summary_says_what_the_quiet_hours_kept_from_a_channel(model, short_file,
+                                                                   webhook, tmp_path, env):
+    """Info alerts raised in a channel's quiet hours never arrive, by design: the summary
+    said nothing of them, and a user took them for lost."""
+    from datetime import datetime, timedelta
+
+    now = datetime.now().astimezone()
+    hours = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    path = config(tmp_path, '[alerts.rules.tones]\nlabels = ["tone_1k", "tone_3k"]\n'
+                  'severity = "info"\ncooldown_s = 0\n'
+                  f'[alerts.webhook]\nurl = "{webhook.url()}"\nquiet_hours = "{hours}"\n')
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--config", path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert summary(result)["alerts"] == {"raised": 2, "kept_quiet": 0,
+                                         "not_sent_in_quiet_hours": {"webhook": 2}}
+    assert webhook.bodies("/hook") == []
+    text = subprocess.run([arg for arg in listen_args(model, short_file[0], tmp_path / "t.sqlite",
+                                                      "--config", path) if arg != "--json"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert "2 raised, 2 not sent to webhook in its quiet hours" in text.stdout, text.stdout

@@ -107,6 +107,8 @@ class AlertRouter:
         self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
+        # route name -> alerts its quiet hours kept from it (non-urgent ones raised then)
+        self.quiet_skipped: dict[str, int] = {}
 
     def on_session(self, session: str, wall_time: Callable[[int], datetime]) -> None:
         """A monitoring session began: ``wall_time(sample)`` maps stream samples to UTC."""
@@ -161,6 +163,8 @@ class AlertRouter:
                                            or not within_hours(route.quiet_hours, wall)):
                 rows.append(OutboxRow(route.name, kind, key, payload))
                 started_on.add(route.name)
+            elif decision is not None:
+                self.quiet_skipped[route.name] = self.quiet_skipped.get(route.name, 0) + 1
         if decision is not None and kind == EVENT_STARTED:
             self.alerts_sent += 1
             self._raised.append(RaisedAlert(event.event_id, event.label, decision.severity))

@@ -148,6 +148,25 @@ class Alerts:
         """Per channel: ``pending`` alerts and ``last_error``."""
         return self.delivery.status() if self.delivery is not None else {}
 
+    def held_back(self) -> dict:
+        """``raised`` alerts, those ``kept_quiet`` by cooldowns or time profiles, and per
+        channel those ``not_sent_in_quiet_hours`` (non-urgent, raised in its quiet
+        hours)."""
+        return {"raised": self.router.alerts_sent, "kept_quiet": self.policy.suppressed,
+                "not_sent_in_quiet_hours": dict(self.router.quiet_skipped)}
+
+    def held_back_text(self) -> str:
+        """What the rules raised and what they, or quiet hours, kept from people, for the
+        summary: ``; 3 raised, 2 kept quiet by cooldowns or time profiles, 1 not sent to
+        webhook in its quiet hours`` (empty when nothing was raised or held back)."""
+        raised, quiet = self.router.alerts_sent, self.policy.suppressed
+        parts = [f"{raised} raised"] if raised or quiet else []
+        if quiet:
+            parts.append(f"{quiet} kept quiet by cooldowns or time profiles")
+        parts += [f"{n} not sent to {name} in its quiet hours"
+                  for name, n in self.router.quiet_skipped.items()]
+        return "; " + ", ".join(parts) if parts else ""
+
     def describe(self) -> str:
         names = ", ".join(c.name for c in self.channels) or "none"
         return (f"alerts: node {self.node}, channels {names}, "
