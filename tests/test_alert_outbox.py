@@ -261,6 +261,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert f"{old}'s waiting alerts go out with the next run that has it" in out
     assert "its flag (--apprise ...)" in out
     assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
+    assert main(["events", "outbox", "--db", str(db)]) == 0  # the default config: says so
+    assert "not in the default settings file: pass --config" in capsys.readouterr().out
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", "webhook"]) == 2
     assert "webhook is configured now" in capsys.readouterr().err

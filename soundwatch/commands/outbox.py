@@ -54,12 +54,15 @@ def run(args, path, settings) -> int:
             print(to_json({"channel": name, **info, "configured": name in configured}))
         return 0
     if not status:
-        print("the outbox is empty: no alert was queued in this database")
+        print("the outbox is empty: no alert waits in this database (delivered ones are "
+              "kept a while, dropped ones not)")
         return 0
     print(f"{'channel':<20} {'waiting':>7} {'delivered':>9}  last error")
     waiting_elsewhere = []
     for name, info in status.items():
-        note = "" if name in configured else "  (not in the settings file)"
+        note = "" if name in configured else (
+            "  (not in the settings file)" if args.config else
+            "  (not in the default settings file: pass --config if the run used another)")
         print(f"{name:<20} {info['pending']:>7} {info['delivered']:>9}  "
               f"{info['last_error'] or '-'}{note}")
         if note and info["pending"]:
