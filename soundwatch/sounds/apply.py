@@ -85,10 +85,11 @@ class WithUserSounds:
 
 # A learnt sound scores only in windows at least this far above the background (dB; the
 # SNR gate, soundwatch.audio.snr_gate). Measured with benchmarks/bench_learn_sound.py's
-# tuning sounds and streams (5 examples, the place's recording): a minimum of 0, 1 or 2 dB
-# took 4 of the 16 false events (those on steady noise, as loud as the background) and
-# none of the 53 sounds found; from 3 dB on, sounds found were lost. The middle of the
-# flat stretch leaves room both ways.
+# tuning sounds and streams (5 examples, the place's recording; benchmarks/
+# snr_gate_choice.py): a minimum of 0, 1 or 2 dB took 4 of the 18 false events (those on
+# steady noise, as loud as the background) and none of the 51 sounds found; from 3 dB on,
+# sounds found were lost. The middle of the flat stretch leaves room both ways. Gating
+# only an event's start (not every window) took 1 of the 18: every window it is.
 USER_SOUND_MIN_SNR_DB = 1.0
 
 
