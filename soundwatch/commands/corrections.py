@@ -290,7 +290,8 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
     if highest >= on and min_s > 0:  # a window reached it, no run of them long enough
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
                 f"{on:.2f}, but not for the {min_s:g} s in a row that min_duration_s asks; "
-                "what it held that long is its held peak")
+                "a threshold_on at or below the score it kept for that long (its 'held' "
+                "score) would have found it")
     if highest >= on:
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
                 f"{on:.2f}: the threshold did not miss it (was the label ignored, or the "
