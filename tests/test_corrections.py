@@ -783,3 +783,24 @@ def test_a_retrain_from_one_database_keeps_the_corrections_made_in_another(
     code, out, err = run(capsys, "events", "undo", later["id"], "--db", workshop,
                          "--model", audio["model"])
     assert code == 0 and "5 learnt and 1 corrected" in out, (out, err)
+
+
+def test_confirming_an_event_of_a_removed_sound_says_what_it_does(place_dirs, audio, capsys,
+                                                                  tmp_path):
+    """It quietly began a new, pending sound of that name, which `sounds list` does not
+    show."""
+    from soundwatch.detect import Event
+
+    clip = tmp_path / "bang.wav"
+    soundfile.write(str(clip), quiet(np.random.default_rng(0), 2.0), RATE)
+    db = place_dirs / "events.sqlite"
+    with EventStore(db) as store:
+        session = store.start_session("mic", str(audio["model"]), RATE)
+        store.add_event(Event("door bang", 5 * RATE, 6 * RATE, 0.9, 0.5, RATE, 1), session,
+                        clip_path=str(clip))
+        event_id = store.recent_events()[0].id
+    code, out, err = run(capsys, "events", "confirm", event_id, "--db", db,
+                         "--model", audio["model"])
+    assert code == 0, err
+    assert "note: 'door bang' is not one of your sounds now" in out, out
+    assert "3 such learn it again" in out and "sounds retrain 'door bang'" in out

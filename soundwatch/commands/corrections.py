@@ -159,6 +159,12 @@ def _correct(args, store, settings) -> int:
           + f"{store.db_flag}` takes it back); "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
+    known = set(classifier.labels) | {sound.label for sound in sounds}
+    if done.kind == "confirm" and done.event_label and done.event_label not in known:
+        print(f"note: {done.event_label!r} is not one of your sounds now (removed, or learnt "
+              "on another model): this confirmation keeps its audio as an example of it, "
+              f"and 3 such learn it again (`{command_name()} sounds retrain "
+              f"{done.event_label!r}{store.db_flag}`); `events undo` takes it back")
     if done.replaced:
         print(f"it replaces the earlier missed mark(s) {', '.join(map(str, done.replaced))} "
               f"of {done.label!r} at the same moment (one sound counts once)")
