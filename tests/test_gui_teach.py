@@ -227,3 +227,18 @@ def test_learning_during_a_replay_does_not_replay_the_file_again(harness, audio,
         assert len(store.sessions()) == 1  # not started a second time
     finally:
         store.close()
+
+
+def test_closing_the_window_while_it_learns_waits_for_the_sound(harness, audio, qtbot):
+    """The window closed at once, and the learning thread died with it: the sound (its
+    examples maybe recorded from the microphone) was never saved."""
+    window = harness.open(start=False)
+    dialog = window.open_teach_dialog()
+    qtbot.keyClicks(dialog.name_edit, "chime")
+    for path in audio["examples"]:
+        dialog.add_example(path)
+    qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
+    window.close()
+    assert window.isVisible() and "Still learning your sound" in window.banner.message
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=240000)
+    assert [s.label for s in read_sounds()] == ["chime"]

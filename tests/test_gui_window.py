@@ -394,3 +394,16 @@ def test_start_after_a_replay_listens_to_the_input_again_not_the_file(harness, t
     # the device box's own entry, chosen again while a file played, switches to it
     window.controls.device_combo.activated.emit(window.controls.device_combo.currentIndex())
     assert len(starts) == 2 and starts[-1].file is None
+
+
+def test_an_error_stays_on_the_banner_while_listening_goes_well(harness, tmp_path):
+    """The 1 Hz tick cleared every error banner while the input was fine ("the device
+    came back"), so a refused correction's message was gone within a second."""
+    path, _ = write_scene(tmp_path / "long_tone.wav", [("silence", 0.3), ("tone_1k", 4.0)])
+    window = harness.open("--file", str(path))  # paced in real time
+    harness.qtbot.waitUntil(lambda: window.session.running, timeout=6000)
+    window.show_error("The event has no audio left to keep as an example. Nothing was "
+                      "stored.")
+    window.on_text_tick()
+    window.on_text_tick()
+    assert window.banner.message.startswith("The event has no audio left")

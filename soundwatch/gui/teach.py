@@ -92,6 +92,7 @@ class TeachDialog(QDialog):
 
     learnt = Signal(str, str)  # the new sound's label, and what it was learnt from
     _learning_done = Signal(object, object)  # (UserSound or None, error text or None)
+    learning_ended = Signal()  # a Learn ended, learnt or refused (after ``learnt``)
 
     def __init__(self, classifier, engine: Callable[[], object],
                  start_listening: Callable[[], bool],
@@ -391,7 +392,18 @@ class TeachDialog(QDialog):
 
         threading.Thread(target=work, name="learn-sound", daemon=True).start()
 
+    @property
+    def learning(self) -> bool:
+        """Whether a Learn is running (its sound not saved yet)."""
+        return self._learning
+
     def _on_learning_done(self, sound, error: str | None) -> None:
+        try:
+            self._learning_finished(sound, error)
+        finally:
+            self.learning_ended.emit()
+
+    def _learning_finished(self, sound, error: str | None) -> None:
         self._learning = False
         self._set_busy(False)
         place = self.place

@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         self.stretch = StretchPicker(self.spectrogram, self.shown_engine, self._add_stretch,
                                      self._missed_stretch)
         self.teach_dialog = None
+        self._failure_shown = ""  # the listening failure the banner shows (it clears it)
+        self._close_when_learnt = False  # closing waits for a sound being learnt
         self._build_layout(spectrogram_s, timeline_s)
         self.tray = AlertTray(self)
         self.flash_overlay = FlashOverlay(self)
@@ -392,6 +394,7 @@ class MainWindow(QMainWindow):
                              event_example=self.selected_event_example,
                              choose_stretch=self.stretch.start, parent=self)
         dialog.learnt.connect(self.on_sound_learnt)
+        dialog.learning_ended.connect(self._learning_ended)
         dialog.finished.connect(lambda _result: self._teach_dialog_closed(dialog))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
@@ -401,6 +404,13 @@ class MainWindow(QMainWindow):
     def _teach_dialog_closed(self, dialog) -> None:
         if self.teach_dialog is dialog:
             self.teach_dialog = None
+        if self._close_when_learnt:
+            self.close()
+
+    def _learning_ended(self) -> None:
+        """A Learn ended (learnt or refused): a close asked for meanwhile goes ahead."""
+        if self._close_when_learnt:
+            QTimer.singleShot(0, self.close)
 
     def shown_engine(self) -> tuple[object, float] | None:
         """(engine, wall-clock start in s) of the stream the spectrogram shows, running
@@ -671,9 +681,13 @@ class MainWindow(QMainWindow):
         failure = self.session.failure()
         if failure:
             self.show_error(failure)
-        elif self.banner.kind == "error" and running and self.session.engine is not None \
-                and self.session.engine.source.error is None:
+            self._failure_shown = failure
+        elif (self._failure_shown and self.banner.message == self._failure_shown
+              and running and self.session.engine is not None
+              and self.session.engine.source.error is None):
             self.banner.clear()  # the device came back by itself
+            self._failure_shown = ""
+        # other errors (a correction refused, a file that cannot be read) stay until read
         self._check_finished()
 
     def _check_finished(self) -> None:
@@ -704,6 +718,15 @@ class MainWindow(QMainWindow):
         self.session.close()
 
     def closeEvent(self, event) -> None:  # Qt's name
+        dialog = self.teach_dialog
+        if dialog is not None and dialog.learning:
+            # its worker thread would die with the app, and the sound with it
+            self._close_when_learnt = True
+            self.banner.show_message("Still learning your sound: the window closes by "
+                                     "itself as soon as it is learnt (a few seconds)",
+                                     kind="notice", retry=False)
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
