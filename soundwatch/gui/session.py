@@ -86,7 +86,7 @@ class ListeningSession:
         self.monitor = None
         self.last_monitor = None  # the monitor of the stream that stopped last
         self.last_engine = None  # the engine of the stream that stopped last (its ring)
-        self.started_wall_s = 0.0  # time.time() when the current stream began
+        self._started_wall_s = 0.0  # time.time() when the current stream began
         self.listener: MailboxListener | None = None
         self._extractors: dict[FeatureSpec, FeatureExtractor] = {}
         self._timed_classifier = TimedClassifier(classifier) if classifier is not None else None
@@ -175,9 +175,16 @@ class ListeningSession:
         except Exception:
             self._discard(source)
             raise
-        started_at = getattr(self.monitor, "started_at", None)  # the store's clock
-        self.started_wall_s = started_at.timestamp() if started_at else time.time()
+        self._started_wall_s = time.time()
         log.info("listening to %s", choice.describe())
+
+    @property
+    def started_wall_s(self) -> float:
+        """Unix seconds of the current stream's sample 0: the monitor's clock, as the store
+        stamps events (it is pinned when the first audio arrives, after the start), else
+        when the stream began."""
+        started_at = getattr(self.monitor, "started_at", None)
+        return started_at.timestamp() if started_at else self._started_wall_s
 
     def switch(self, choice: SourceChoice) -> None:
         """Listen to ``choice`` instead; on failure, go back to the previous source.
@@ -206,6 +213,8 @@ class ListeningSession:
             self.last_engine = engine  # the spectrogram still shows its audio
         if monitor is not None:
             self.last_monitor = monitor  # its ring's audio can still be kept by a correction
+            if monitor.started_at is not None:  # the clock its events were stamped by
+                self._started_wall_s = monitor.started_at.timestamp()
             monitor.stop()
             from soundwatch.unusual.apply import WithUnusual
 
