@@ -294,11 +294,12 @@ def test_device_switch_under_the_virtual_microphone(harness, pulse_mic):
     assert window.banner.kind != "error"
     assert load_settings(harness.config_file).audio.device is None  # remembered: default
 
-    # Back to the pulse device by index, and the new stream hears a 1 kHz tone.
-    index = str(find_input_device(pulse_mic.device).index)
-    assert window.controls.select_device(index)
-    assert window.session.choice == SourceChoice(device=index)
-    assert load_settings(harness.config_file).audio.device == index
+    # Back to the pulse device, chosen (and remembered) by its name, not its index: an
+    # index names another device once the list changes; the new stream hears a tone.
+    name = find_input_device(pulse_mic.device).name
+    assert window.controls.select_device(name)
+    assert window.session.choice == SourceChoice(device=name)
+    assert load_settings(harness.config_file).audio.device == name
     pulse_mic.play_in_background(tone(1000.0, 2.5, amplitude=0.3), delay_s=0.5)
     qtbot.waitUntil(lambda: any(r.label == "tone_1k" for r in window.events_table.events.rows),
                     timeout=15000)

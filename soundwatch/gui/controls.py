@@ -82,8 +82,10 @@ class ControlsBar(QWidget):
             self.device_combo.addItem("Default input", None)
             for device in devices:
                 mark = " (default)" if device.is_default else ""
+                # chosen by its name: an index names another device once the list
+                # changes (a device plugged in or out), and the choice is saved
                 self.device_combo.addItem(f"{device.index}: {device.name}{mark}",
-                                          str(device.index))
+                                          device.name)
             self._devices = list(devices)
             self.device_combo.setCurrentIndex(self._position_of(self._devices, current))
         finally:
@@ -104,7 +106,7 @@ class ControlsBar(QWidget):
             return 0
         text = str(current).strip().lower()
         for position, device in enumerate(devices, start=1):
-            if text == str(device.index):
+            if text in (str(device.index), device.name.lower()):
                 return position
         for position, device in enumerate(devices, start=1):
             if text in device.name.lower():
