@@ -242,3 +242,25 @@ def test_closing_the_window_while_it_learns_waits_for_the_sound(harness, audio, 
     assert window.isVisible() and "Still learning your sound" in window.banner.message
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=240000)
     assert [s.label for s in read_sounds()] == ["chime"]
+
+
+def test_the_dialog_speaks_of_its_own_replace_box_not_of_flags(harness, audio, qtbot):
+    """Refusals told a window user to pass --replace; typing the exact name of a sound of
+    theirs greyed Learn out with no word, under a stale error about another name."""
+    from soundwatch.model import Classifier
+    from soundwatch.sounds.learn import learn_and_save
+
+    learn_and_save("chime", audio["examples"], Classifier(shipped_model_path()), ())
+    window = harness.open(start=False)
+    dialog = window.open_teach_dialog()
+    for path in audio["examples"]:
+        dialog.add_example(path)
+    qtbot.keyClicks(dialog.name_edit, "Chime")  # differs only in case: refused on Learn
+    qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Not learnt" in dialog.status.text(), timeout=60000)
+    assert "tick \"Replace my sound of this name\"" in dialog.status.text()
+    assert "--replace" not in dialog.status.text()
+    assert "were learnt as sounds that are not it" not in dialog.status.text()
+    dialog.name_edit.setText("chime")
+    assert not dialog.learn_button.isEnabled()
+    assert dialog.status.text().startswith("'chime' is already one of your sounds: tick")

@@ -90,7 +90,8 @@ class TeachDialog(QDialog):
         parent: the main window.
     """
 
-    learnt = Signal(str, str)  # the new sound's label, and what it was learnt from
+    # the new sound's label, what it was learnt from, and notes on it ("" or sentences)
+    learnt = Signal(str, str, str)
     _learning_done = Signal(object, object)  # (UserSound or None, error text or None)
     learning_ended = Signal()  # a Learn ended, learnt or refused (after ``learnt``)
 
@@ -162,7 +163,7 @@ class TeachDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_selected)
         self.learn_button.clicked.connect(self.learn)
         self.close_button.clicked.connect(self.reject)
-        self.name_edit.textChanged.connect(self._update_buttons)
+        self.name_edit.textChanged.connect(self._name_changed)
         self.replace_box.toggled.connect(self._update_buttons)
         self._learning_done.connect(self._on_learning_done)
         self.timer = QTimer(self)
@@ -381,7 +382,7 @@ class TeachDialog(QDialog):
                 sound, _ = learn_and_save(label, paths, self.classifier, place.segments,
                                           replace=replace)
             except SoundwatchError as exc:
-                self._learning_done.emit(None, str(exc))
+                self._learning_done.emit(None, exc.in_window or str(exc))
                 return
             except Exception as exc:  # a bug must not leave the dialog waiting forever
                 log.exception("learning a sound failed")
@@ -409,17 +410,16 @@ class TeachDialog(QDialog):
         place = self.place
         if error is not None:
             hint = ""
-            if place is not None and place.segments:
+            if place is not None and place.segments and "place" in error:
                 hint = (f" (The last {place.held_s:.0f} s of audio, without the examples, "
                         "were learnt as sounds that are not it: if the sound also played "
                         "there, add that stretch as an example too.)")
             self.show_status(f"Not learnt: {error}{hint}", error=True)
             return
-        for note in learning_notes(sound.info):
-            self.learnt_from += f". Note: {note}"
+        notes = " ".join(f"Note: {note}." for note in learning_notes(sound.info))
         self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "
-                         f"{self.learnt_from}.")
-        self.learnt.emit(sound.label, self.learnt_from)
+                         f"{self.learnt_from}. {notes}".strip())
+        self.learnt.emit(sound.label, self.learnt_from, notes)
         self.accept()
 
     # -- state ---------------------------------------------------------------------------
@@ -446,6 +446,18 @@ class TeachDialog(QDialog):
         self.replace_box.setVisible(yours)
         if yours and not self.replace_box.isChecked():
             self.learn_button.setEnabled(False)  # it would only be refused as existing
+
+    def _name_changed(self, text: str) -> None:
+        """A new name: an error about the old one is stale; one of the user's own sounds
+        needs Replace ticked (Learn stays greyed until then), which is said."""
+        self._update_buttons()
+        name = text.strip()
+        if self._is_your_sound(name) and not self.replace_box.isChecked():
+            self.show_status(f"{name!r} is already one of your sounds: tick \"Replace my "
+                             "sound of this name\" to learn it again from these examples, "
+                             "or choose another name")
+        elif self.status.styleSheet():  # an error shown: about another name
+            self.show_status("")
 
     @staticmethod
     def _is_your_sound(name: str) -> bool:

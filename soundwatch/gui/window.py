@@ -440,10 +440,11 @@ class MainWindow(QMainWindow):
     def _start_microphone(self) -> bool:
         return self.start_listening(SourceChoice(device=self.controls.chosen_device))
 
-    def on_sound_learnt(self, label: str, learnt_from: str = "") -> None:
+    def on_sound_learnt(self, label: str, learnt_from: str = "", notes: str = "") -> None:
         """A sound was learnt: score it from now on (listening restarts with the new
         label), show it in the timeline and, when there is a watch list, watch it.
-        ``learnt_from`` says what it was learnt from besides the examples."""
+        ``learnt_from`` says what it was learnt from besides the examples; ``notes``:
+        sentences to add (e.g. an example the others did not recognise)."""
         choice = self.session.choice if self.session.running else None
         self.session.reload_sounds()
         self._configure_classes()
@@ -459,7 +460,8 @@ class MainWindow(QMainWindow):
             f"Learnt '{label}'{how}: it is now a label like the others (timeline, watch "
             "list, thresholds, alerts, database)."
             + (" The replay stopped here (the new label changes what is scored): replay "
-               "the file again to hear it with the new sound." if replay_stopped else ""),
+               "the file again to hear it with the new sound." if replay_stopped else "")
+            + (f" {notes}" if notes else ""),
             kind="notice", retry=False)
 
     def selected_event_example(self, folder: Path) -> tuple[str, Path, tuple | None]:

@@ -264,11 +264,17 @@ def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> N
             if other == label:
                 raise SoundwatchError(
                     f"{label!r} is already a label: one of your sounds. To learn it again "
-                    "from these recordings, pass --replace; or choose another name")
+                    "from these recordings, pass --replace; or choose another name",
+                    in_window=f"{label!r} is already one of your sounds: tick \"Replace my "
+                    "sound of this name\" to learn it again from these examples, or choose "
+                    "another name")
             raise SoundwatchError(
                 f"{label!r} is already a label: your sound {other!r}{alike}. Choose "
                 f"another name; or, to learn {other!r} again, pass its exact name with "
-                "--replace")
+                "--replace",
+                in_window=f"{label!r} is already a label: your sound {other!r}{alike}. "
+                f"Choose another name; or, to learn {other!r} again, type its exact name "
+                "and tick \"Replace my sound of this name\"")
     for other in (*model, UNUSUAL_LABEL):
         if label_key(other) == key:
             whose = ("soundwatch's own, for unusual sounds" if other == UNUSUAL_LABEL
