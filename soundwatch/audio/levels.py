@@ -23,7 +23,7 @@ input's offset would otherwise read as background noise. Positions are model-rat
 on the stream clock (:mod:`soundwatch.engine`). Cost per push: a first-order filter and
 one numpy reduction over the new audio (the engine filters its audio twice, here and
 before the features: the silence mask needs the raw samples, and the filter costs about
-0.05 ms a second of audio).
+0.16 ms a second of audio in 0.1 s chunks, measured).
 """
 
 from __future__ import annotations
