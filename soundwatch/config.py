@@ -45,6 +45,7 @@ import math
 import os
 import types
 import typing
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -409,13 +410,39 @@ def _nesting_depth(text: str) -> int:
 
 
 def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
-    """Write every setting to ``path`` (default: :func:`user_config_path`); returns it."""
-    import tomli_w
+    """Write every setting to ``path`` (default: :func:`user_config_path`); returns it.
+
+    A file that is already there keeps what its owner wrote: comments, blank lines, key
+    order and the spelling of values that did not change (``0.50`` stays ``0.50``). Only
+    changed values are rewritten, new keys are added, and keys no longer set (a per-class
+    override or an alert rule taken away) are removed. The file is replaced atomically.
+
+    Raises:
+        SoundwatchError: the file cannot be written (permissions, a full disk; the old
+            file is then left as it was).
+    """
+    import tomlkit
+
+    from soundwatch.atomic_file import replace_file_text
 
     path = Path(path) if path is not None else user_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(settings_to_dict(settings)), encoding="utf-8")
-    return path
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError):
+        document = tomlkit.document()  # no file yet, or one the loader refused anyway
+    _update_toml_table(document, settings_to_dict(settings))
+    return replace_file_text(path, tomlkit.dumps(document), "the config file", "config.toml")
+
+
+def _update_toml_table(table, values: dict) -> None:
+    """Make the tomlkit ``table`` hold ``values`` (nested dicts), touching only what differs."""
+    for key in [key for key in table if key not in values]:
+        del table[key]
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(table.get(key), MutableMapping):
+            _update_toml_table(table[key], value)
+        elif key not in table or table[key] != value:
+            table[key] = value
 
 
 def settings_to_dict(settings: Settings) -> dict:

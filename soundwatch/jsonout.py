@@ -8,9 +8,7 @@ report, not a line to print.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 
 
@@ -27,21 +25,6 @@ def write_json_file(path: str | Path, value, what: str) -> Path:
         SoundwatchError: the folder or file cannot be written; ``what`` names the file
             in the message (e.g. "the sounds file").
     """
-    from soundwatch.errors import SoundwatchError
+    from soundwatch.atomic_file import replace_file_text
 
-    path = Path(path)
-    if path.is_dir():
-        raise SoundwatchError(f"cannot write {what} {path}: it is a folder. Give a file "
-                              f"name, e.g. {path / 'sounds.json'}")
-    text = to_json(value, indent=1)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # half a file (a full disk): no litter left
-            temporary.unlink()
-        raise SoundwatchError(f"cannot write {what} {path}: {exc}. Check the folder's "
-                              "permissions and free space.") from exc
-    return path
+    return replace_file_text(path, to_json(value, indent=1), what, "sounds.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -88,6 +89,48 @@ def test_round_trip_keeps_every_value(dirs):
     assert path == user_config_path()
     assert load_settings() == settings
     assert load_settings(path) == settings
+
+
+def test_saving_keeps_the_owners_comments_and_layout_and_drops_overrides_taken_away(dirs):
+    path = dirs / "mine.toml"
+    path.write_text("# kitchen microphone, tuned by hand\n"
+                    "[detection]\n"
+                    "threshold_on = 0.90  # the fridge hums\n"
+                    'watch = ["dog"]\n'
+                    "\n"
+                    "[detection.classes.dog]\n"
+                    "threshold_off = 0.2\n"
+                    "[detection.classes.rain]\n"
+                    "threshold_on = 0.3  # it rains a lot here\n", encoding="utf-8")
+    settings = load_settings(path)
+    detection = replace(settings.detection, watch=("dog", "cat"),
+                        classes={"dog": settings.detection.classes["dog"]})
+    save_settings(replace(settings, detection=detection), path)
+
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# kitchen microphone, tuned by hand\n[detection]\n"
+                           "threshold_on = 0.90  # the fridge hums\n")
+    assert 'watch = ["dog", "cat"]' in text
+    assert "rain" not in text
+    assert not (dirs / "mine.toml.tmp").exists()
+    again = load_settings(path)
+    assert again.detection.watch == ("dog", "cat")
+    assert set(again.detection.classes) == {"dog"}
+    assert again == replace(settings, detection=detection)
+
+
+def test_a_save_that_cannot_write_leaves_the_old_file(dirs, monkeypatch):
+    path = dirs / "mine.toml"
+    path.write_text("[detection]\nthreshold_on = 0.9\n", encoding="utf-8")
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(path), "write_text", full_disk)
+    with pytest.raises(SoundwatchError, match="cannot write the config file.*No space left"):
+        save_settings(Settings(), path)
+    monkeypatch.undo()
+    assert path.read_text(encoding="utf-8") == "[detection]\nthreshold_on = 0.9\n"
 
 
 def test_partial_file_keeps_defaults_for_the_rest(dirs):
