@@ -173,6 +173,18 @@ class DetectorSettings:
     # ``classes`` leaves unset; False: every class not in ``classes`` takes the values above
     model_classes: bool = True
 
+    def unreported_reason(self, label: str, background_labels: tuple[str, ...] = ()
+                          ) -> str | None:
+        """Why ``label`` makes no events under these settings: :data:`IGNORED`,
+        :data:`NOT_WATCHED` or :data:`BACKGROUND` (words in :data:`UNREPORTED_DETAIL`);
+        None when it makes events. ``background_labels``: the model's, which make events
+        only when the watch list names them."""
+        if label in self.ignore:
+            return IGNORED
+        if self.watch:
+            return None if label in self.watch else NOT_WATCHED
+        return BACKGROUND if label in background_labels else None
+
     def problems(self, before_model: bool = False) -> list[str]:
         """What is out of range, one message per key (empty when valid).
 
@@ -377,6 +389,8 @@ NOT_WATCHED = "not_watched"  # a watch list is set and does not name it
 BACKGROUND = "background"  # the model's background label (no watch list names it)
 WARMUP = "warmup"  # above threshold_on during warm-up
 MERGED = "merged"  # came back within merge_gap_s: continues the running event
+UNREPORTED_DETAIL = {IGNORED: "in the ignore list", NOT_WATCHED: "not in the watch list",
+                     BACKGROUND: "a background label (add it to watch to get events)"}
 
 
 @dataclass(frozen=True)
@@ -590,9 +604,9 @@ class EventDetector:
         self._merge_samples = self._samples(settings.merge_gap_s)
         self._max_samples = max(1, self._samples(settings.max_duration_s))
         self._warmup_samples = self._samples(settings.warmup_s)
-        watched = set(settings.watch) if settings.watch else known - set(self.background_labels)
-        watched -= set(settings.ignore)
-        self.watched = np.array([label in watched for label in self.labels], dtype=bool)
+        self.watched = np.array(
+            [settings.unreported_reason(label, self.background_labels) is None
+             for label in self.labels], dtype=bool)
         for index, track in enumerate(self._tracks):
             if not self.watched[index] and track.state != _IDLE:
                 # Unwatched now: the event ends here, and is delivered by the next update
@@ -703,18 +717,14 @@ class EventDetector:
         is not listed (it fired), unless it just came back into it (``merged``)."""
         close = np.flatnonzero(self.smoothed >= NEAR_MISS_FRACTION * self._on)
         misses = []
-        ignored = set(self.settings.ignore)
         for index in close:
             label, score = self.labels[index], float(self.smoothed[index])
             on = float(self._on[index])
             track = self._tracks[index]
             event_id = None
             if not self.watched[index]:
-                reason = (IGNORED if label in ignored
-                          else NOT_WATCHED if self.settings.watch else BACKGROUND)
-                detail = {IGNORED: "in the ignore list", NOT_WATCHED: "not in the watch list",
-                          BACKGROUND: "a background label (add it to watch to get events)"
-                          }[reason]
+                reason = self.settings.unreported_reason(label, self.background_labels)
+                detail = UNREPORTED_DETAIL[reason]
             elif track.state == _IDLE and score >= on and self._warming:
                 reason, detail = WARMUP, f"in the first {self.settings.warmup_s:g} s (warm-up)"
             elif (track.state == _ACTIVE and track.announced

@@ -114,3 +114,11 @@ def test_editing_a_threshold_previews_the_events_of_the_recent_past(harness, tmp
     assert "would have given 1 event(s) (was 2 at 0.70)" in panel.preview.text()
     panel.set_threshold("tone_3k", 0.5)
     assert "would have given 2 event(s) (was 1 at 0.80)" in panel.preview.text()
+
+    # a label the watch list leaves out makes no events whatever its threshold: said so
+    window.class_panel.set_watched("tone_1k", True)
+    assert window.session.settings_in_force.watch == ("tone_1k",)
+    panel.set_threshold("tone_3k", 0.7)
+    assert panel.preview.text().startswith(
+        "'tone_3k' makes no events now: it is not in the watch list. Once it does, at 0.70:")
+    assert "would have given 2 event(s) (was 2 at 0.50)" in panel.preview.text()

@@ -327,7 +327,7 @@ class CorrectionsController:
         if store is None:
             return ""
         from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
-        from soundwatch.detect import ClassSettings
+        from soundwatch.detect import UNREPORTED_DETAIL, ClassSettings
         from soundwatch.rescoring import rescore
         from soundwatch.score_history import covered_s, history_dir, read_history
 
@@ -341,6 +341,10 @@ class CorrectionsController:
             return (f"No scores of '{label}' kept from the last {PREVIEW_H:g} h yet: the "
                     "preview of a threshold needs the window or `listen` to have run.")
         base = self.session.settings_in_force  # the model's own class settings included
+        unreported = base.unreported_reason(label, segments[-1].background_labels)
+        if unreported is not None:  # say what it would find once it makes events
+            base = replace(base, watch=(*base.watch, label),
+                           ignore=tuple(name for name in base.ignore if name != label))
 
         def found(threshold: float) -> int:
             override = replace(base.classes.get(label, ClassSettings()),
@@ -353,6 +357,9 @@ class CorrectionsController:
         covered = covered_s(segments)
         span = (f"{covered:.0f} s" if covered < 120 else f"{covered / 60:.0f} min"
                 if covered < 7200 else f"{covered / 3600:.1f} h")
-        return (f"'{label}' at {after:.2f}: the last {PREVIEW_H:g} h ({span} of scores) "
-                f"would have given {found(after)} event(s) (was {found(before)} at "
-                f"{before:.2f}).")
+        would = (f"at {after:.2f}: the last {PREVIEW_H:g} h ({span} of scores) would have "
+                 f"given {found(after)} event(s) (was {found(before)} at {before:.2f}).")
+        if unreported is None:
+            return f"'{label}' {would}"
+        return (f"'{label}' makes no events now: it is {UNREPORTED_DETAIL[unreported]}. "
+                f"Once it does, {would}")
