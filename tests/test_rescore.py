@@ -103,6 +103,11 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     assert row.split() == ["tone_3k", "3", "2", "0", "1"]
     code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--label", "dog")
     assert code == 2 and "no label 'dog'" in err
+    # a label the settings keep quiet finds nothing at any threshold: the reason is said
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--label", "tone_3k",
+                         "--ignore", "tone_3k", "--threshold-on", "0.5")
+    assert code == 0, err
+    assert "'tone_3k' makes no events under these settings: it is in the ignore list" in err
 
 
 def test_rescore_applies_the_models_own_class_settings_as_the_live_detector_did(

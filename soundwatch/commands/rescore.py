@@ -14,6 +14,8 @@ labels; a sound learnt since cannot be (the history keeps scores, not embeddings
 
 from __future__ import annotations
 
+import sys
+
 from soundwatch.command import command_name
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
 
@@ -45,6 +47,7 @@ def run(args) -> int:
     from soundwatch.commands.detection_options import split_labels
     from soundwatch.config import load_settings, user_config_path
     from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
+    from soundwatch.detect import UNREPORTED_DETAIL
     from soundwatch.errors import SoundwatchError
     from soundwatch.rescoring import compare, rescore
     from soundwatch.score_history import covered_s, history_dir, read_history
@@ -92,6 +95,13 @@ def run(args) -> int:
     detection = with_sound_values(detection, segments[-1].sound_min_duration_s,
                                   segments[-1].sound_min_snr_db)
     rescored = rescore(segments, detection, only)
+    for label in only or ():
+        unreported = detection.unreported_reason(label, segments[-1].background_labels)
+        if unreported is not None:
+            print(f"note: '{label}' makes no events under these settings: it is "
+                  f"{UNREPORTED_DETAIL[unreported]}; see --watch / --ignore, or [detection] "
+                  "watch / ignore in the config.",
+                  file=sys.stderr)
     sessions = {segment.session_id for segment in segments}
     stored = []
     if path.is_file():
