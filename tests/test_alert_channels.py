@@ -526,11 +526,11 @@ def test_a_rule_the_watch_list_or_ignore_list_silences_is_named_at_start(
                     "--ignore", "noise", env=env)
     assert result.returncode == 0, result.stderr
     assert "these alert rules can never fire" in result.stderr
-    assert "rules.a: tone_3k (not on the watch list)" in result.stderr
+    assert "rules.a: tone_3k (not in the watch list)" in result.stderr
     assert "tone_1k (" not in result.stderr
     result = listen(model, short_file[0], tmp_path / "f.sqlite", "--config", path,
                     "--webhook", "http://127.0.0.1:9/x", "--ignore", "tone_1k", env=env)
-    assert "rules.a: tone_1k (ignored)" in result.stderr, result.stderr
+    assert "rules.a: tone_1k (in the ignore list)" in result.stderr, result.stderr
 
 
 def test_a_label_is_one_topic_level_spelt_as_in_its_home_assistant_ids():

@@ -67,6 +67,20 @@ def test_a_rule_added_in_the_panel_is_saved_and_read_back(harness):
     assert second.session.settings.alerts.rules == saved
 
 
+def test_a_rule_whose_label_makes_no_events_is_said_never_to_fire(harness):
+    harness.write_config('[detection]\nwatch = ["tone_1k"]\n'
+                         '[alerts.rules.beeps]\nlabels = ["tone_3k"]\n')
+    window = harness.open(start=False)
+    panel = window.rules_panel
+    assert panel.silenced.isVisibleTo(panel)
+    assert ("These rules can never fire, their labels make no events: rules.beeps: tone_3k "
+            "(not in the watch list)") in panel.silenced.text()
+    window.class_panel.set_watched("tone_3k", True)  # watched now: the rule can fire
+    assert not panel.silenced.isVisibleTo(panel)
+    assert panel.silenced.text() == ""
+    window.close()
+
+
 def test_invalid_rules_are_refused_with_the_loaders_message(harness):
     window = harness.open(start=False)
     panel = window.rules_panel

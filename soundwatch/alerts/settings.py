@@ -38,6 +38,7 @@ from __future__ import annotations
 import difflib
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -302,18 +303,21 @@ class AlertSettings:
             )
 
 
-def silenced_rule_labels(settings: AlertSettings, watch, ignore) -> list[str]:
+def silenced_rule_labels(rules: Mapping[str, AlertRule], detection,
+                         background_labels: tuple[str, ...] = ()) -> list[str]:
     """What each rule that names a label the detector will never make events of says:
-    ``"rules.NAME: LABEL (not on the watch list)"`` or ``"... (ignored)"``; empty when
-    every rule can fire. ``watch`` (empty: every label) and ``ignore`` are the detector's
-    lists."""
+    ``"rules.NAME: LABEL (not in the watch list)"``, ``"... (in the ignore list)"`` or
+    ``"... (a background label ...)"``; empty when every rule can fire. ``detection``: the
+    :class:`~soundwatch.detect.DetectorSettings` in force; ``background_labels``: the
+    model's."""
+    from soundwatch.detect import UNREPORTED_DETAIL
+
     found = []
-    for name, rule in settings.rules.items():
+    for name, rule in rules.items():
         for label in rule.labels:
-            if label in ignore:
-                found.append(f"rules.{name}: {label} (ignored)")
-            elif watch and label not in watch:
-                found.append(f"rules.{name}: {label} (not on the watch list)")
+            reason = detection.unreported_reason(label, background_labels)
+            if reason is not None:
+                found.append(f"rules.{name}: {label} ({UNREPORTED_DETAIL[reason]})")
     return found
 
 

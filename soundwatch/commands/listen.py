@@ -170,7 +170,8 @@ def run(args) -> int:
         log.info("%s", alerts.describe())
         from soundwatch.alerts.settings import silenced_rule_labels
 
-        silenced = silenced_rule_labels(settings.alerts, detection.watch, detection.ignore)
+        silenced = silenced_rule_labels(settings.alerts.rules, detection,
+                                        tuple(classifier.metadata.background_labels))
         if silenced:
             log.warning("these alert rules can never fire, their labels make no events: %s. "
                         "Add them to the watch list (--watch, [detection] watch) or take "

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from soundwatch.alerts.settings import SEVERITIES, AlertRule, TimeProfile
+from soundwatch.alerts.settings import SEVERITIES, AlertRule, TimeProfile, silenced_rule_labels
 from soundwatch.errors import SoundwatchError
 
 PANEL_SOURCE = "the alert rule"
@@ -199,6 +199,8 @@ class AlertRulesPanel(QWidget):
         super().__init__(parent)
         self.rules: dict[str, AlertRule] = {}
         self.labels: list[str] = []
+        self.detection = None  # the DetectorSettings in force: which labels make events
+        self.background_labels: tuple[str, ...] = ()
         self.editor: RuleEditor | None = None  # the open editor (tests reach it here)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -223,6 +225,10 @@ class AlertRulesPanel(QWidget):
         self.profiles.setWordWrap(True)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        self.silenced = QLabel()  # rules whose labels make no events, so never fire
+        self.silenced.setWordWrap(True)
+        self.silenced.setStyleSheet("color: #ef6c00;")
+        self.silenced.setVisible(False)
         buttons = QHBoxLayout()
         for button in (self.add_button, self.edit_button, self.remove_button):
             buttons.addWidget(button)
@@ -231,6 +237,7 @@ class AlertRulesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.silenced)
         layout.addWidget(self.profiles)
         layout.addWidget(self.message)
 
@@ -247,7 +254,24 @@ class AlertRulesPanel(QWidget):
                                   "([alerts.profiles] in the config file adds them).")
         self._fill()
 
+    def set_detection(self, detection, background_labels: Sequence[str] = ()) -> None:
+        """Say which rules can never fire under ``detection`` (the DetectorSettings in
+        force: its watch and ignore lists) with the model's ``background_labels``."""
+        self.detection = detection
+        self.background_labels = tuple(background_labels)
+        self._show_silenced()
+
+    def _show_silenced(self) -> None:
+        silenced = ([] if self.detection is None else
+                    silenced_rule_labels(self.rules, self.detection, self.background_labels))
+        self.silenced.setText(
+            "These rules can never fire, their labels make no events: "
+            + "; ".join(silenced) + ". Tick the labels under Classes & thresholds (the watch "
+            "list), or take them off the ignore list." if silenced else "")
+        self.silenced.setVisible(bool(silenced))
+
     def _fill(self) -> None:
+        self._show_silenced()
         self.table.setRowCount(len(self.rules))
         for row, (name, rule) in enumerate(self.rules.items()):
             cells = (name, rule.severity, f"{rule.min_score:g}", f"{rule.min_duration_s:g}",

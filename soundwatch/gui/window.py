@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         alerts = self.preferences.settings.alerts if self.preferences is not None else None
         if alerts is not None:
             self.rules_panel.set_rules(alerts.rules, labels, alerts.profiles)
+            self._show_silenced_rules()
         self.rules_panel.setEnabled(bool(labels) and alerts is not None)
         return unknown
 
@@ -356,7 +357,14 @@ class MainWindow(QMainWindow):
             return
         self.session.apply_settings(restrict_to_labels(self.preferences.settings, labels)[0])
         self.why_not.set_settings(self.session.settings_in_force)
+        self._show_silenced_rules()
         self.corrections.show_learnt()  # a new setting may stop a learnt one applying
+
+    def _show_silenced_rules(self) -> None:
+        classifier = self.session.classifier
+        self.rules_panel.set_detection(
+            self.session.settings_in_force,
+            classifier.metadata.background_labels if classifier is not None else ())
 
     def _on_rules_changed(self, rules: dict) -> None:
         """Save the panel's rules. The running alerts keep the rules they started with
