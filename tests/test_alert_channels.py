@@ -297,6 +297,47 @@ def test_the_sensor_of_a_label_that_alerts_no_more_is_removed_from_home_assistan
         late.close()
 
 
+def test_a_broker_that_restarts_without_its_store_gets_the_nodes_retained_messages_back(
+        tmp_path):
+    """Mosquitto without persistence forgets retained messages on a restart: Home
+    Assistant then showed the sensor of a sound still going on as unknown, the last event
+    as nothing, and a second listener with this node name was not told."""
+    from soundwatch.alerts.mqtt import MqttChannel
+    from soundwatch.alerts.settings import MqttSettings
+
+    need_mosquitto()
+    forgetful = Mosquitto(tmp_path, persistent=False).start()
+    channel = MqttChannel(MqttSettings(url=forgetful.url, discovery=False,
+                                       level_interval_s=0), "attic", ["tone_3k"])
+    channel.run_session = lambda: "run-1"
+    try:
+        channel.start()
+        channel.send("event_started", {"label": "tone_3k", "session": "run-1", "id": "run-1-1"})
+        channel.reconnected.clear()
+        forgetful.stop()
+        forgetful.start()
+        assert channel.reconnected.wait(30), "the channel did not reconnect"
+        late = MqttRecorder(forgetful.port, ["soundwatch/attic/#"], client_id="after")
+        try:
+            assert wait_until(lambda: late.on("soundwatch/attic/tone_3k/state") == ["ON"], 10)
+            assert wait_until(lambda: late.on("soundwatch/attic/owner") == [channel.client_id],
+                              5)
+            assert [m["id"] for m in late.json_on("soundwatch/attic/last_event")] == ["run-1-1"]
+            assert all(retained for topic, _, retained in late.messages
+                       if not topic.endswith("availability"))
+        finally:
+            late.close()
+        channel.send("event", {"label": "tone_3k", "session": "run-1", "id": "run-1-1"})
+        ended = MqttRecorder(forgetful.port, ["soundwatch/attic/tone_3k/state"], client_id="end")
+        try:  # the sound's end still turns it off
+            assert wait_until(lambda: ended.on("soundwatch/attic/tone_3k/state") == ["OFF"], 10)
+        finally:
+            ended.close()
+    finally:
+        channel.close()
+        forgetful.stop()
+
+
 def test_two_listeners_with_one_node_name_are_told(broker, caplog, monkeypatch):
     """They turned each other's states off, and the one that stopped marked the node
     offline for the other, without a word."""

@@ -338,6 +338,10 @@ class MqttChannel(Channel):
         self._states_reset = False
         self._other_warned = False
         self._states_subscribed = threading.Event()
+        # what this run last left retained on each topic (states, last_event): put back
+        # on a reconnection, for a broker that restarted without its store lost them
+        self._retained: dict[str, bytes | str] = {}
+        self._retained_lock = threading.Lock()
         # this run's session (AlertRouter.session): only its events set states
         self.run_session: Callable[[], str] | None = None
 
@@ -368,14 +372,19 @@ class MqttChannel(Channel):
         message = to_json(payload)
         heard_by = f"{self.settings.topic_prefix}/{payload.get('node') or self.node}"
         infos = [self.link.publish(f"{heard_by}/event", message, qos=1),
-                 self.link.publish(f"{heard_by}/last_event", message, qos=1, retain=True)]
+                 self._publish_retained(f"{heard_by}/last_event", message)]
         now = self.run_session() if self.run_session is not None else payload.get("session")
         state = ("ON" if kind == "event_started" else
                  None if payload.get("continues") else "OFF")
         if state is not None and payload.get("session") == now:
-            infos.append(self.link.publish(self.topic(payload["label"], "state"), state,
-                                           qos=1, retain=True))
+            infos.append(self._publish_retained(self.topic(payload["label"], "state"), state))
         self.link.wait_acked(infos, self.settings.ack_timeout_s)
+
+    def _publish_retained(self, topic: str, payload: bytes | str):
+        with self._retained_lock:  # queued and noted together: a reconnection between
+            info = self.link.publish(topic, payload, qos=1, retain=True)  # the two would
+            self._retained[topic] = payload  # put back an older value
+            return info
 
     def close(self) -> None:
         self._stop.set()
@@ -448,7 +457,16 @@ class MqttChannel(Channel):
             self.link.client.on_subscribe = (
                 lambda *args: self._states_subscribed.set())
             self.link.client.subscribe(subscriptions)
-            self.link.client.publish(owner, self.client_id, qos=1, retain=True)
+        else:
+            # A reconnection. A broker that restarted without persistence forgot this
+            # node's retained messages and subscriptions: the claim to the node, the
+            # states and the last event go back (not the state subscription: this run's
+            # own retained ONs would come back on it as stale).
+            self.link.client.subscribe([(self.topic("owner"), 1)])
+            with self._retained_lock:
+                for topic, payload in self._retained.items():
+                    self.link.client.publish(topic, payload, qos=1, retain=True)
+        self.link.client.publish(self.topic("owner"), self.client_id, qos=1, retain=True)
         self.reconnected.set()
 
     def _stale_state(self, client, userdata, message) -> None:
