@@ -518,19 +518,25 @@ class EventStore:
 
     def recent_events(self, limit: int | None = 100, since: datetime | None = None,
                       label: str | None = None, session_id: int | None = None,
-                      newest_first: bool = True,
-                      min_snr_db: float | None = None) -> list[StoredEvent]:
-        """Events filtered by start time (``since``, inclusive), label, session and SNR
-        (``min_snr_db``, inclusive; rows without an SNR are left out by it)."""
+                      newest_first: bool = True, min_snr_db: float | None = None,
+                      node: str | None = None) -> list[StoredEvent]:
+        """Events filtered by start time (``since``, inclusive), label, session, SNR
+        (``min_snr_db``, inclusive; rows without an SNR are left out by it) and, in a
+        hub's database, the ``node`` that heard them."""
         return list(self.iter_events(limit, since, label, session_id, newest_first,
-                                     min_snr_db))
+                                     min_snr_db, node))
 
     def iter_events(self, limit: int | None = None, since: datetime | None = None,
                     label: str | None = None, session_id: int | None = None,
-                    newest_first: bool = False,
-                    min_snr_db: float | None = None) -> Iterator[StoredEvent]:
+                    newest_first: bool = False, min_snr_db: float | None = None,
+                    node: str | None = None) -> Iterator[StoredEvent]:
         level_columns = self._level_columns()
         clauses, params = [], []
+        if node is not None and self._has_node_events():
+            clauses.append("e.id IN (SELECT event_row FROM node_events WHERE node = ?)")
+            params.append(node)
+        elif node is not None:
+            clauses.append("0")  # a version-1 file read-only: no hub rows in it
         if min_snr_db is not None and "e.snr_db" in level_columns:
             clauses.append("e.snr_db >= ?")
             params.append(float(min_snr_db))
@@ -736,15 +742,28 @@ class EventStore:
         with self._lock:
             return self._in_transaction(work)
 
+    def node_counts(self) -> dict[str, int]:
+        """How many events a hub stored from each node, by node (empty: not a hub's)."""
+        if not self._has_node_events():
+            return {}
+        with self._lock:
+            return dict(self._db.execute(
+                "SELECT node, COUNT(*) FROM node_events GROUP BY node ORDER BY node"))
+
+    def _has_node_events(self) -> bool:
+        """False for a version-1 file opened read-only (not upgraded): no hub rows in it."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'node_events'").fetchone() is not None
+
     def event_nodes(self, row_ids: list[int]) -> dict[int, str]:
         """The node each of these event rows came from (rows a hub stored only)."""
         if not row_ids:
             return {}
         marks = ",".join("?" * len(row_ids))
+        if not self._has_node_events():
+            return {}
         with self._lock:
-            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                                    "name = 'node_events'").fetchone():
-                return {}  # a version-1 file opened read-only: no hub rows in it
             rows = self._db.execute(
                 f"SELECT event_row, node FROM node_events WHERE event_row IN ({marks})",
                 [int(i) for i in row_ids]).fetchall()

@@ -110,6 +110,20 @@ def test_three_nodes_into_one_hub_each_event_once(broker, scene, tmp_path):
     table = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central)],
                            capture_output=True, text=True, env=env).stdout
     assert "node" in table.splitlines()[0] and "garden" in table
+    one_node = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central), "--json",
+                               "--node", "garden"], capture_output=True, text=True, env=env)
+    assert {json.loads(line)["node"] for line in one_node.stdout.splitlines()} == {"garden"}
+    assert len(one_node.stdout.splitlines()) == len(truth)
+    export = subprocess.run([*SOUNDWATCH, "events", "export", "--db", str(central),
+                             "--format", "jsonl", "--node", "kitchen"],
+                            capture_output=True, text=True, env=env)
+    assert len(export.stdout.splitlines()) == len(truth) + 1
+    typo = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(central), "--node",
+                           "gardn"], capture_output=True, text=True, env=env)
+    assert "no event" in typo.stdout and "did you mean 'garden'" in typo.stderr
+    own = subprocess.run([*SOUNDWATCH, "events", "list", "--db", str(tmp_path / "garden.sqlite"),
+                          "--node", "garden"], capture_output=True, text=True, env=env)
+    assert "holds no events from other nodes: only the database of `soundwatch hub`" in own.stderr
 
 
 def test_events_published_while_the_hub_is_down_reach_it_when_it_is_back(broker, scene,

@@ -33,6 +33,8 @@ def add_parser(subparsers) -> None:
                          "time (2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'")
         sub.add_argument("--label", help="only this label")
         sub.add_argument("--session", type=int, help="only this session id")
+        sub.add_argument("--node", help="only events this node heard (a hub's database: "
+                         "`soundwatch hub` stores every node's events)")
         sub.add_argument("--min-snr", type=float, metavar="DB",
                          help="only events at least this many dB over the noise floor "
                          "(events stored without an SNR are left out)")
@@ -98,10 +100,12 @@ def run(args) -> int:
         raise SoundwatchError(f"--min-snr must be a number of dB (e.g. 6), got {args.min_snr}")
     since = parse_time(args.since, what="--since time") if args.since else None
     filters = {"since": since, "label": args.label, "session_id": args.session,
-               "min_snr_db": args.min_snr}
+               "min_snr_db": args.min_snr, "node": args.node}
     with EventStore(path, read_only=True) as store:
         if args.label is not None:
             _check_label(args.label, store.label_counts(), path)
+        if args.node is not None:
+            _check_node(args.node, store.node_counts(), path)
         if args.events_action == "export":
             fmt = args.format or export_format(args.output)
             if args.output:
@@ -145,6 +149,23 @@ def _check_label(label: str, counts: dict[str, int], path) -> None:
     print(f"no event in {path} is labelled {label!r}{did_you_mean(label, counts)}"
           + (f"; its labels: {', '.join(counts)}" if counts else "; it holds no events"),
           file=sys.stderr)
+
+
+def _check_node(node: str, counts: dict[str, int], path) -> None:
+    """Say (on stderr) when no event of the database came from ``node``, with the nodes
+    that are there, or that only a hub's database knows nodes."""
+    from soundwatch.text import did_you_mean
+
+    if node in counts:
+        return
+    if not counts:
+        from soundwatch.command import suggest
+
+        print(f"{path} holds no events from other nodes: only the database of "
+              f"{suggest('hub')} knows which node heard an event", file=sys.stderr)
+        return
+    print(f"no event in {path} came from node {node!r}{did_you_mean(node, counts)}; its "
+          f"nodes: {', '.join(counts)}", file=sys.stderr)
 
 
 def _db(value: float | None, width: int, snr: bool = False) -> str:
