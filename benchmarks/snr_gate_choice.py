@@ -30,8 +30,11 @@ CANDIDATES_DB = (None, 0.0, 1.0, 2.0, 3.0, 4.0)
 N_EXAMPLES = 5
 
 
-def detect_per_candidate(classifier, signal: np.ndarray, settings) -> dict:
-    """{candidate: (finished events, start notices)} of ``signal``, scored once."""
+def detect_per_candidate(classifier, signal: np.ndarray, settings,
+                         candidates=CANDIDATES_DB, gated_labels=None) -> dict:
+    """{candidate: (finished events, start notices)} of ``signal``, scored once; each
+    candidate minimum SNR (None: no gate) applies to ``gated_labels`` (default: the
+    watched labels of ``settings``)."""
     from soundwatch.audio.levels import EventLevels, LevelHistory
     from soundwatch.audio.snr_gate import SnrGate
     from soundwatch.scoring import new_detector, score_stream
@@ -40,9 +43,10 @@ def detect_per_candidate(classifier, signal: np.ndarray, settings) -> dict:
     history = LevelHistory(RATE_HZ, keep_s=len(signal) / RATE_HZ + 2.0)
     history.push(signal, 0)
     found = {}
-    for candidate in CANDIDATES_DB:
+    gated_labels = settings.watch if gated_labels is None else gated_labels
+    for candidate in candidates:
         detector = new_detector(classifier, settings)
-        minimums = {} if candidate is None else {label: candidate for label in settings.watch}
+        minimums = {} if candidate is None else {label: candidate for label in gated_labels}
         gate = SnrGate(classifier.labels, minimums, EventLevels(history, detector),
                        classifier.window_samples)
         notices = []

@@ -238,6 +238,37 @@ def evaluate(classifier, settings, scored_events, scored_backgrounds):
     }, per_class
 
 
+def tuning_streams(classifier, fold: int, per_class: int, background_s: float,
+                   run: str | None = None, short: bool = False):
+    """The audio the detector's defaults are chosen on: (event streams [(signal, truth)]:
+    ``per_class`` clips of each of the model's ESC-50 labels from ``fold`` in the quiet and
+    the noisy room, with ``short`` the single-sound streams too; background streams
+    [(kind, signal)] of noise, speech and music, ``background_s`` each; the clips' rows).
+    ``run``: the model's run folder, whose held-out files and noise tails are left out."""
+    by_class = defaultdict(list)
+    for row in esc50_rows(fold):
+        if len(by_class[row["category"]]) < per_class:
+            by_class[row["category"]].append(row)
+    rows = [r for rs in by_class.values() for r in rs if r["category"] in classifier.labels]
+    rng = np.random.default_rng(0)
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    exclude, used_fraction = set(), 1.0
+    if run:
+        summary = json.loads((Path(run) / "summary.json").read_text())
+        exclude = {Path(p).name for p in summary["held_out_files"]}
+        used_fraction = summary["config"]["background_fraction"]
+    streams = [event_stream(rows, background, gap_s=3.0, seed=1, head_fraction=used_fraction)
+               for background in ("quiet", "noisy")]
+    if short:
+        streams += [short_event_stream(rows, ebr, seed=1, head_fraction=used_fraction)
+                    for ebr in SHORT_EBRS_DB]
+    backgrounds = [(kind, background_stream(kind, background_s, exclude=exclude,
+                                            head_fraction=used_fraction
+                                            if kind == "background" else 1.0))
+                   for kind in ("background", "speech", "music")]
+    return streams, backgrounds, rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
@@ -263,31 +294,12 @@ def main(argv=None) -> None:
     classifier = Classifier(args.model)
     extractor = FeatureExtractor(classifier.spec)
     hop_frames = classifier.hop_frames_for(args.hop)
-    by_class = defaultdict(list)
-    for row in esc50_rows(args.fold):
-        if len(by_class[row["category"]]) < args.per_class:
-            by_class[row["category"]].append(row)
-    rows = [r for rs in by_class.values() for r in rs if r["category"] in classifier.labels]
-    rng = np.random.default_rng(0)
-    rows = [rows[i] for i in rng.permutation(len(rows))]
-    exclude, used_fraction = set(), 1.0
-    if args.run:
-        summary = json.loads((Path(args.run) / "summary.json").read_text())
-        exclude = {Path(p).name for p in summary["held_out_files"]}
-        used_fraction = summary["config"]["background_fraction"]
-    streams = [event_stream(rows, background, gap_s=3.0, seed=1, head_fraction=used_fraction)
-               for background in ("quiet", "noisy")]
-    if args.short:
-        streams += [short_event_stream(rows, ebr, seed=1, head_fraction=used_fraction)
-                    for ebr in SHORT_EBRS_DB]
+    streams, backgrounds, rows = tuning_streams(classifier, args.fold, args.per_class,
+                                                args.background_s, args.run, args.short)
     scored_events = [(score_stream(signal, classifier, hop_frames, extractor), truth)
                      for signal, truth in streams]
-    scored_backgrounds = []
-    for kind in ("background", "speech", "music"):
-        signal = background_stream(kind, args.background_s, exclude=exclude,
-                                   head_fraction=used_fraction if kind == "background"
-                                   else 1.0)
-        scored_backgrounds.append((kind, score_stream(signal, classifier, hop_frames, extractor)))
+    scored_backgrounds = [(kind, score_stream(signal, classifier, hop_frames, extractor))
+                          for kind, signal in backgrounds]
     print(f"scored in {time.time() - started:.0f} s; sweeping", file=sys.stderr)
 
     results = []
