@@ -92,7 +92,15 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
     assert {"tone_1k", "noise"} <= set(timeline.shown)
     x, y = timeline.curve_data("tone_1k")
     assert len(x) == timeline.points and y.max() > 0.9
-    assert x.max() == 0.0 and x.min() < -4.0  # seconds before the newest score
+    window_s = window.session.classifier.window_s
+    # each score at its window's centre: half a window before the newest window's end
+    assert x.max() == pytest.approx(-window_s / 2) and x.min() < -4.0
+    # ...so the curve is high where the tone is in the spectrogram (same x), not later
+    tone_start, tone_end = next((start, end) for label, start, end in truth
+                                if label == "tone_1k")
+    high = x[y > 0.5] + timeline.newest_s  # stream seconds
+    assert tone_start - 0.15 < high.min() and high.max() < tone_end + 0.15, (high.min(),
+                                                                            high.max())
 
     # Events table: one row per detected event, newest first, exactly as stored, and
     # near the truth (the detector's own precision is tested in test_detect.py).

@@ -1,11 +1,17 @@
 """The class-confidence timeline: smoothed scores of the classes that matter now.
 
-Shows the last ``duration_s`` seconds (x: seconds relative to the newest score) of the
+Shows the last ``duration_s`` seconds (x: seconds relative to the end of the newest scored
+window, as the spectrogram's x is relative to its newest audio) of the
 classes chosen by :class:`~soundwatch.gui.class_selection.ClassSelection` (watched ones
 plus the top active ones, with hysteresis, so curves do not flicker; an active class stays
 while its curve is on screen, unless newer ones push it out), each in a stable
 colour and named in the legend, with the on-threshold drawn as a dashed line (one per
 shown class whose threshold differs from the default).
+
+Each score is drawn at the centre of the window it stands for (half a window before that
+window's end): the audio a window scores is centred there, so a sound's curve rises under
+the sound in the spectrogram above, not up to one window later. The newest point therefore
+sits half a window left of the right edge.
 
 History lives in preallocated :class:`ColumnRing` s (times and score rows); a redraw hands
 pyqtgraph views of them, only when new rows arrived.
@@ -124,11 +130,13 @@ class ConfidenceTimeline(QWidget):
     # -- setup ---------------------------------------------------------------------------
 
     def configure(self, labels: Sequence[str], hop_s: float, ignored: Iterable[str] = (),
-                  watched: Iterable[str] | None = None) -> None:
-        """Start over for a model's labels and hop (a new model or stream)."""
+                  watched: Iterable[str] | None = None, window_s: float = 0.0) -> None:
+        """Start over for a model's labels, hop and window length (a new model or
+        stream); ``window_s``: the seconds one scored window covers."""
         keep_watched = list(watched) if watched is not None else self.selection.watched
         self.labels = list(labels)
         self.hop_s = float(hop_s)
+        self.window_s = float(window_s)
         n_rows = max(1, math.ceil(self.duration_s / self.hop_s) + 2)
         self._times = ColumnRing(n_rows, 1, fill=np.nan, dtype=np.float64)
         self._scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
@@ -173,7 +181,8 @@ class ConfidenceTimeline(QWidget):
         """Add score rows (oldest first); cheap, drawing waits for :meth:`redraw`."""
         if not rows or not self.labels:
             return
-        times = np.array([[row.end_sample / sample_rate_hz] for row in rows])
+        ends_s = np.array([[row.end_sample / sample_rate_hz] for row in rows])
+        times = ends_s - self.window_s / 2  # each window's centre
         scores = np.stack([row.smoothed for row in rows]).astype(np.float32, copy=False)
         if scores.shape[1] != len(self.labels):
             return  # rows of another model; configure() has moved on
@@ -184,7 +193,7 @@ class ConfidenceTimeline(QWidget):
         for t, row in zip(times[:, 0], scores, strict=True):
             if self.selection.update(row, float(t)):
                 self._layout_dirty = True
-        self.newest_s = float(times[-1, 0])
+        self.newest_s = float(ends_s[-1, 0])
         self._dirty = True
 
     @property
@@ -205,8 +214,9 @@ class ConfidenceTimeline(QWidget):
     # -- hover: why (not) -----------------------------------------------------------------
 
     def explain_at(self, x_s: float) -> str | None:
-        """The hover text for the scored window nearest to ``x_s`` (seconds relative to
-        the newest score, as on the x axis): top guesses, then the near misses with their
+        """The hover text for the scored window centred nearest to ``x_s`` (seconds
+        relative to the newest window's end, as on the x axis): top guesses, then the near
+        misses with their
         rule. None when no window is held."""
         times = self._times.recent()[:, 0]
         if len(times) == 0 or not self.labels:
@@ -215,7 +225,7 @@ class ConfidenceTimeline(QWidget):
         scores = self._scores.recent()[position]
         when, misses = self._explanations[position - len(times)]
         top = np.argsort(-np.nan_to_num(scores, nan=-1.0))[:HOVER_TOP_GUESSES]
-        lines = [f"at {when - self.newest_s:+.1f} s (stream {when:.1f} s)",
+        lines = [f"window centred at {when - self.newest_s:+.1f} s (stream {when:.1f} s)",
                  "top: " + ", ".join(f"{self.labels[i]} {scores[i]:.2f}" for i in top)]
         ranked = sorted(misses, key=lambda miss: -miss.score)[:HOVER_NEAR_MISSES]
         if ranked:

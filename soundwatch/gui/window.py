@@ -249,8 +249,10 @@ class MainWindow(QMainWindow):
         unplotted = tuple(getattr(detection, "ignore", ()))
         if self.session.classifier is not None:
             unplotted += tuple(self.session.classifier.metadata.background_labels)
+        classifier = self.session.classifier
         self.timeline.configure(labels, self.session.hop_s, ignored=unplotted,
-                                watched=tuning.watched)
+                                watched=tuning.watched,
+                                window_s=classifier.window_s if classifier is not None else 0.0)
         self.timeline.set_thresholds(tuning.default_on, tuning.in_force())
         self.why_not.configure(labels, self.session.hop_s, self.session.spec.sample_rate_hz,
                                self.session.settings_in_force)
