@@ -409,13 +409,19 @@ def _nesting_depth(text: str) -> int:
     return deepest
 
 
-def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
-    """Write every setting to ``path`` (default: :func:`user_config_path`); returns it.
+def save_settings(settings: Settings, path: str | Path | None = None,
+                  changed_from: Settings | None = None) -> Path:
+    """Write ``settings`` to ``path`` (default: :func:`user_config_path`); returns it.
 
-    A file that is already there keeps what its owner wrote: comments, blank lines, key
-    order and the spelling of values that did not change (``0.50`` stays ``0.50``). Only
-    changed values are rewritten, new keys are added, and keys no longer set (a per-class
-    override or an alert rule taken away) are removed. The file is replaced atomically.
+    With ``changed_from`` (the settings the changes were made on, e.g. those the window
+    loaded), only what differs between the two is written: a key changed, added or taken
+    away (a per-class override, an alert rule). Every other key of the file stays as it is
+    there now, edits made in an editor meanwhile included, and a default nobody changed
+    is not written out. Without it, every setting is written.
+
+    Either way, a file that is already there keeps what its owner wrote: comments, blank
+    lines, key order and the spelling of values that did not change (``0.50`` stays
+    ``0.50``). The file is replaced atomically.
 
     Raises:
         SoundwatchError: the file cannot be written (permissions, a full disk; the old
@@ -430,7 +436,11 @@ def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
         document = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError):
         document = tomlkit.document()  # no file yet, or one the loader refused anyway
-    _update_toml_table(document, settings_to_dict(settings))
+    values = settings_to_dict(settings)
+    if changed_from is None:
+        _update_toml_table(document, values)
+    else:
+        _apply_changes(document, settings_to_dict(changed_from), values)
     return replace_file_text(path, tomlkit.dumps(document), "the config file", "config.toml")
 
 
@@ -443,6 +453,25 @@ def _update_toml_table(table, values: dict) -> None:
             _update_toml_table(table[key], value)
         elif key not in table or table[key] != value:
             table[key] = value
+
+
+def _apply_changes(table, before: dict, after: dict) -> None:
+    """Write into the tomlkit ``table`` what differs from ``before`` to ``after`` (nested
+    dicts of settings), key by key; the table's other keys stay."""
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key not in after:
+            table.pop(key, None)
+        elif isinstance(new, dict):
+            if not isinstance(table.get(key), MutableMapping):
+                import tomlkit
+
+                table[key] = tomlkit.table()
+            _apply_changes(table[key], old if isinstance(old, dict) else {}, new)
+        else:
+            table[key] = new
 
 
 def settings_to_dict(settings: Settings) -> dict:

@@ -13,6 +13,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from soundwatch.config import load_settings  # noqa: E402
 from soundwatch.features import FeatureSpec  # noqa: E402
 from soundwatch.gui.app import display_problem  # noqa: E402
 from soundwatch.gui.class_selection import ClassSelection  # noqa: E402
@@ -319,6 +320,26 @@ def test_preferences_round_trip_keeps_other_per_class_settings(tmp_path):
     assert (dog.threshold_on, dog.threshold_off, dog.min_duration_s) == (0.7, 0.2, 0.4)
     again.set_tuning(ClassTuning(0.6, {}, []), ["dog", "cat"])
     assert "cat" not in Preferences(path).settings.detection.classes
+
+
+def test_a_save_from_the_window_writes_its_changes_only_over_the_file_as_it_is_now(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("# kitchen\n[clips]\npre_roll_s = 2.0  # more before\n", encoding="utf-8")
+    preferences = Preferences(path)
+    # edited in an editor while the window runs
+    path.write_text("# kitchen\n[clips]\npre_roll_s = 3.0  # more before\n", encoding="utf-8")
+    preferences.set_tuning(ClassTuning(0.8, {"dog": 0.6}, ["dog"]))
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# kitchen\n[clips]\npre_roll_s = 3.0  # more before\n")
+    # no default nobody changed is written out (a threshold_off of 0.6 in the file made a
+    # later hand-written threshold_on = 0.5 a refused file)
+    assert "threshold_off" not in text and "[alerts" not in text and "[unusual" not in text
+    path.write_text(text.replace("[detection]\n", "[detection]\nthreshold_on = 0.5\n"),
+                    encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.clips.pre_roll_s == 3.0 and settings.detection.threshold_on == 0.5
+    assert settings.detection.watch == ("dog",)
+    assert settings.detection.classes["dog"].threshold_on == 0.6
 
 
 def test_preferences_never_overwrite_a_broken_config_file(tmp_path):

@@ -1,5 +1,6 @@
 """What the window remembers between runs: the input device, per-class thresholds, the
 watch list and the alert rules, kept in the user config file through :mod:`soundwatch.config`.
+A save writes only what the window changed into the file as it is then.
 
 A config file that cannot be read is never overwritten: the window runs on the defaults,
 says so, and leaves the file for the user to fix.
@@ -34,6 +35,7 @@ class Preferences:
         except SoundwatchError as exc:
             self.load_error = str(exc)
             self.settings = Settings()
+        self._saved = self.settings  # what the file held for us: saves write the changes
         self.saves = 0
 
     @property
@@ -96,7 +98,10 @@ class Preferences:
         if not self.can_save:
             log.warning("not saving settings: %s could not be read", self.path)
             return
-        save_settings(self.settings, self.path)
+        # Only what the window changed: the file's other keys (comments, defaults never
+        # written, edits made in an editor while the window ran) stay as they are.
+        save_settings(self.settings, self.path, changed_from=self._saved)
+        self._saved = self.settings
         self.saves += 1
 
 
