@@ -165,12 +165,14 @@ def build_window(args, start: bool = True):
     apply_theme(app)
 
     preferences = Preferences(args.config)
-    settings = preferences.settings
     notices = []
-    classifier, notice = load_classifier(args.model or settings.model.path,
-                                         settings.model.threads)
+    classifier, notice = load_classifier(args.model or preferences.settings.model.path,
+                                         preferences.settings.model.threads)
     if notice:
         notices.append(notice)
+    if classifier is not None:
+        preferences.check_with(classifier)
+    settings = preferences.settings
     if classifier is not None:
         from soundwatch.unusual.apply import listening_classifier
         from soundwatch.unusual.profile import default_profile_path

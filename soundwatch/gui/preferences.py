@@ -42,6 +42,22 @@ class Preferences:
     def can_save(self) -> bool:
         return self.load_error is None
 
+    def check_with(self, classifier) -> None:
+        """Whether the settings work with ``classifier`` (a per-class value can clash with
+        the model's own class settings, e.g. a ``threshold_off`` above the model's
+        ``threshold_on``): if not, the window runs on the defaults and says why, as for a
+        file it cannot read, and nothing is saved over the file."""
+        from soundwatch.class_defaults import settings_for_classifier
+
+        if self.load_error is not None:
+            return
+        restricted = restrict_to_labels(self.settings, list(classifier.labels))[0]
+        try:
+            settings_for_classifier(restricted.detection, classifier, self.path)
+        except SoundwatchError as exc:
+            self.load_error = str(exc)
+            self.settings = self._saved = Settings()
+
     # -- reading -------------------------------------------------------------------------
 
     @property
