@@ -451,3 +451,13 @@ def test_settings_that_clash_with_the_model_open_the_window_on_the_defaults_and_
     assert "Running on default settings" in banner
     window.class_panel.set_watched("tone_3k", True)  # a change is not saved over the file
     assert harness.config_file.read_text() == text
+
+
+def test_a_watch_list_of_misspelt_labels_is_named_with_close_ones_and_said_to_watch_all(
+        harness):
+    harness.write_config('[detection]\nwatch = ["tone_1kk"]\n')
+    window = harness.open(start=False)
+    banner = window.banner.text.text()
+    assert "does not have: tone_1kk (did you mean 'tone_1k'" in banner
+    assert "Your watch list names none of its classes, so every class makes events" in banner
+    assert window.session.settings.detection.watch == ()

@@ -151,8 +151,17 @@ class MainWindow(QMainWindow):
         self.corrections = CorrectionsController(self)  # right-click corrections, preview
         notices = [notice] if notice else []
         if unknown_labels:
-            notices.append(f"The settings name classes this model does not have: "
-                           f"{', '.join(unknown_labels)}; they are ignored with this model.")
+            from soundwatch.text import did_you_mean
+
+            named = ", ".join(f"{label}{did_you_mean(label, self.session.labels)}"
+                              for label in unknown_labels)
+            notices.append(f"The settings name classes this model does not have: {named}; "
+                           "they are ignored with this model.")
+            watched = preferences.settings.detection.watch if preferences is not None else ()
+            if watched and not set(watched) & set(self.session.labels):
+                notices.append("Your watch list names none of its classes, so every class "
+                               "makes events now: tick the ones to watch under Classes & "
+                               "thresholds, or fix the names in the config file.")
         if preferences is not None and preferences.load_error:
             notices.append(f"{preferences.load_error} Running on default settings; changes "
                            "made here are not saved until the file is fixed.")
