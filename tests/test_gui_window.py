@@ -461,3 +461,21 @@ def test_a_watch_list_of_misspelt_labels_is_named_with_close_ones_and_said_to_wa
     assert "does not have: tone_1kk (did you mean 'tone_1k'" in banner
     assert "Your watch list names none of its classes, so every class makes events" in banner
     assert window.session.settings.detection.watch == ()
+
+
+def test_a_file_damaged_part_way_is_said_to_be_in_the_window(harness, tmp_path):
+    """listen says so on stderr and exits 1; the window only said it had finished."""
+    import soundfile
+
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE * 4)
+    flac = tmp_path / "cut.flac"
+    soundfile.write(str(flac), soundfile.read(str(path))[0], 16000)
+    data = bytearray(flac.read_bytes())
+    middle = len(data) * 3 // 4
+    data[middle:middle + 4000] = bytes(np.random.default_rng(0).integers(0, 256, 4000, np.uint8))
+    flac.write_bytes(bytes(data))
+    window = harness.open("--file", str(flac), "--fast")
+    harness.qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=30000)
+    assert window.banner.kind == "error"
+    assert window.banner.text.text().startswith("cut.flac: ")
+    assert "damaged after" in window.banner.text.text()

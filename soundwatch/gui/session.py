@@ -269,6 +269,13 @@ class ListeningSession:
         engine = self.engine
         return engine is not None and not engine.running and engine.source.finished
 
+    def decode_report(self):
+        """What the decoder of the file being replayed found (damage, NaN replaced,
+        clipping: :class:`~soundwatch.audio.decode.DecodeReport`), or None (a device)."""
+        engine = self.engine
+        source = engine.source if engine is not None else None
+        return getattr(getattr(source, "decoder", None), "report", None)
+
     def status(self) -> SessionStatus:
         engine = self.engine
         if engine is None:

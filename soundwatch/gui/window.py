@@ -718,6 +718,7 @@ class MainWindow(QMainWindow):
             return
         self._stream_ended = False
         choice = self.session.choice
+        report = self.session.decode_report()
         self.session.stop()
         self.replays_finished += 1
         self.events_table.events.end_running()
@@ -725,6 +726,11 @@ class MainWindow(QMainWindow):
                                   if choice and choice.file else "stopped")
         # Now, not at the next 1 Hz text tick: the bar must not say "listening" after this.
         self.status_line.update_status(self.session.status(), False, self.redraw_fps)
+        if report is not None and report.warnings and choice and choice.file:
+            # (listen prints these; a window user would otherwise never learn of them)
+            self.banner.show_message(
+                f"{Path(choice.file).name}: " + " ".join(report.warnings),
+                kind="error" if report.damaged_at_s is not None else "notice", retry=False)
 
     # -- closing -------------------------------------------------------------------------
 
