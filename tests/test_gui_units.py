@@ -360,8 +360,13 @@ def test_status_text_names_rates_hop_inference_and_losses():
                            inference_ms=1.25, overflows=2, samples_lost=480)
     text = " | ".join(describe_status(status, running=True))
     for part in ("48000 Hz → 16000 Hz", "hop 100 ms", "inference 1.2 ms/window",
-                 "overflows 2", "lost 480 samples", "listening"):
+                 "overflows 2", "lost 0.0 s of audio", "listening"):
         assert part in text
+    lost = SessionStatus(source_rate_hz=48000, model_rate_hz=16000, samples_lost=1392238,
+                         input_lost=True)
+    text = " | ".join(describe_status(lost, running=True))
+    assert "lost 29.0 s of audio" in text  # counted at the source's rate
+    assert "no input: reopening the device" in text and "listening" not in text
 
 
 def test_status_text_says_replaying_and_where_during_a_replay():
@@ -423,3 +428,23 @@ def test_class_selection_keeps_a_strong_event_over_faint_newcomers():
     assert selection.shown == ["a", "c"]  # b (peak 0.25) made room; a (0.95) stays
     selection.update(np.array([0.0, 0.0, 0.0]), 31.0)  # a's curve has left the screen
     assert selection.shown == ["c"]
+
+
+def test_the_timeline_breaks_its_curves_where_audio_never_came(qtbot):
+    """A device that went away and came back: the curve ran straight across the gap."""
+    from soundwatch.gui.mailbox import ScoreRow
+    from soundwatch.gui.timeline import ConfidenceTimeline
+
+    timeline = ConfidenceTimeline()
+    qtbot.addWidget(timeline)
+    timeline.configure(["dog", "cat"], hop_s=0.25, watched=["dog"], window_s=1.0)
+    rate = 16000
+    ends_s = [1.0, 1.25, 1.5, 31.5, 31.75]  # 30 s lost after 1.5 s
+    timeline.append([ScoreRow(int(t * rate), np.array([0.9, 0.1], np.float32))
+                     for t in ends_s], rate)
+    timeline.redraw()
+    x, y = timeline.curve_data("dog")
+    assert np.isnan(y).sum() == 1 and np.isnan(y[3])  # one break, between the two parts
+    assert len(y) == 6 and np.allclose(x[[0, 5]] + timeline.newest_s, [0.5, 31.25])  # centres
+    assert "no audio came here" in timeline.explain_at(x[3])
+    assert "top: dog 0.90" in timeline.explain_at(x[5])

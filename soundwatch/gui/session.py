@@ -60,6 +60,7 @@ class SessionStatus:
     outbox_text: str = ""  # alerts waiting per channel and the last delivery error
     noise_floor_dbfs: float | None = None  # the background level now (None: not known yet)
     replaying: str = ""  # the replayed file's name; "": a device
+    input_lost: bool = False  # the device went away; the engine is reopening it
 
 
 class ListeningSession:
@@ -300,6 +301,7 @@ class ListeningSession:
             outbox_text=self._outbox_text(),
             noise_floor_dbfs=getattr(self.monitor, "noise_floor_dbfs", None),
             replaying=Path(self.choice.file).name if self.choice and self.choice.file else "",
+            input_lost=getattr(engine.source, "error", None) is not None,
         )
 
     def alert_severity(self, label: str) -> str | None:

@@ -51,6 +51,8 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
     alerts = [status.outbox_text] if status.outbox_text else []
     if not running:
         state = "○ stopped"
+    elif status.input_lost:
+        state = "⚠ no input: reopening the device"
     elif status.replaying:
         minutes, seconds = divmod(int(status.position_s), 60)
         state = f"● replaying {status.replaying} at {minutes}:{seconds:02d}"
@@ -62,7 +64,10 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         f"hop {status.hop_s * 1000:.0f} ms",
         inference,
         f"overflows {status.overflows}",
-        f"lost {status.samples_lost} samples",
+        # in seconds: what a gap means to someone watching a place (the count is at the
+        # source's rate)
+        f"lost {status.samples_lost / (status.source_rate_hz or status.model_rate_hz or 1):.1f}"
+        " s of audio",
         f"lag {status.lag_s * 1000:.0f} ms",
         *([f"noise floor {status.noise_floor_dbfs:.0f} dBFS"]
           if status.noise_floor_dbfs is not None else []),

@@ -40,6 +40,7 @@ from soundwatch.gui.column_ring import ColumnRing
 from soundwatch.gui.mailbox import ScoreRow
 
 MAX_CURVES = 12  # watched + active curves drawn at most
+GAP_HOPS = 3  # windows this many hops apart or more have audio missing between them
 HOVER_TOP_GUESSES = 3
 HOVER_NEAR_MISSES = 5
 
@@ -100,7 +101,7 @@ class ConfidenceTimeline(QWidget):
         self._class_lines: list[pg.InfiniteLine] = []
         for _ in range(MAX_CURVES):
             # No antialiasing: Qt strokes antialiased lines wider than 1 px ~10x slower.
-            curve = pg.PlotDataItem(connect="all", antialias=False)
+            curve = pg.PlotDataItem(connect="finite", antialias=False)  # gaps: breaks
             curve.setVisible(False)
             plot.addItem(curve)
             self._curves.append(curve)
@@ -186,15 +187,25 @@ class ConfidenceTimeline(QWidget):
         scores = np.stack([row.smoothed for row in rows]).astype(np.float32, copy=False)
         if scores.shape[1] != len(self.labels):
             return  # rows of another model; configure() has moved on
-        self._times.append(times)
-        self._scores.append(scores)
-        for t, row in zip(times[:, 0], rows, strict=True):
-            self._explanations.append((float(t), row.near_misses))
-        for t, row in zip(times[:, 0], scores, strict=True):
-            if self.selection.update(row, float(t)):
-                self._layout_dirty = True
+        held = self._times.recent()[-1:, 0]
+        before = float(held[0]) if len(held) else None
+        for t, score_row, row in zip(times[:, 0], scores, rows, strict=True):
+            if before is not None and t - before >= GAP_HOPS * self.hop_s:
+                self._append_row(before + self.hop_s,
+                                 np.full(len(self.labels), np.nan, np.float32), ())
+            self._append_row(float(t), score_row, row.near_misses)
+            before = float(t)
         self.newest_s = float(ends_s[-1, 0])
         self._dirty = True
+
+    def _append_row(self, time_s: float, scores: np.ndarray, near_misses: tuple) -> None:
+        """One point of every curve; NaN scores break the curves there (audio that never
+        came: a device that went away, then came back)."""
+        self._times.append(np.array([[time_s]]))
+        self._scores.append(scores[np.newaxis])
+        self._explanations.append((time_s, near_misses))
+        if not np.isnan(scores).all() and self.selection.update(scores, time_s):
+            self._layout_dirty = True
 
     @property
     def shown(self) -> list[str]:
@@ -224,6 +235,9 @@ class ConfidenceTimeline(QWidget):
         position = int(np.argmin(np.abs(times - (self.newest_s + x_s))))
         scores = self._scores.recent()[position]
         when, misses = self._explanations[position - len(times)]
+        if np.isnan(scores).all():
+            return (f"at {when - self.newest_s:+.1f} s (stream {when:.1f} s): no audio came "
+                    "here (the input went away)")
         top = np.argsort(-np.nan_to_num(scores, nan=-1.0))[:HOVER_TOP_GUESSES]
         lines = [f"window centred at {when - self.newest_s:+.1f} s (stream {when:.1f} s)",
                  "top: " + ", ".join(f"{self.labels[i]} {scores[i]:.2f}" for i in top)]

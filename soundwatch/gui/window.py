@@ -703,6 +703,7 @@ class MainWindow(QMainWindow):
         if failure:
             self.show_error(failure)
             self._failure_shown = failure
+            self.now_panel.clear()  # its last guesses are not what is heard now
         elif (self._failure_shown and self.banner.message == self._failure_shown
               and running and self.session.engine is not None
               and self.session.engine.source.error is None):
