@@ -448,3 +448,11 @@ def test_the_timeline_breaks_its_curves_where_audio_never_came(qtbot):
     assert len(y) == 6 and np.allclose(x[[0, 5]] + timeline.newest_s, [0.5, 31.25])  # centres
     assert "no audio came here" in timeline.explain_at(x[3])
     assert "top: dog 0.90" in timeline.explain_at(x[5])
+    # the legend is text above the plot (inside, it covered the curves' tops), and a
+    # class's own threshold line is named
+    assert "dog&nbsp;★" in timeline.legend.text()
+    assert timeline.legend.parent() is timeline and timeline.legend.isVisibleTo(timeline)
+    timeline.set_thresholds(0.8, {"dog": 0.5})
+    timeline.redraw()
+    line = timeline._class_lines[timeline.shown.index("dog")]
+    assert line.isVisible() and line.label.format == "dog 0.50"

@@ -80,9 +80,7 @@ def middle(window, label: str, index: int = 0) -> float:
 def test_hovering_the_timeline_names_the_rule_that_kept_a_label_out(qtbot, window):
     short = hover(qtbot, window, middle(window, "tone_1k", 0))
     assert "top: tone_1k" in short
-    assert not window.timeline.legend.isVisible()  # it would cover the box's first lines
     window.timeline.hide_hover()
-    assert window.timeline.legend.isVisible()
     assert "tone_1k" in short and "too_short" in short and "min_duration_s 1 s" in short
     ignored = hover(qtbot, window, middle(window, "tone_3k"))
     assert "top: tone_3k" in ignored and "tone_3k" in ignored and "ignored" in ignored

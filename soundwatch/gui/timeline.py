@@ -5,8 +5,8 @@ window, as the spectrogram's x is relative to its newest audio) of the
 classes chosen by :class:`~soundwatch.gui.class_selection.ClassSelection` (watched ones
 plus the top active ones, with hysteresis, so curves do not flicker; an active class stays
 while its curve is on screen, unless newer ones push it out), each in a stable
-colour and named in the legend, with the on-threshold drawn as a dashed line (one per
-shown class whose threshold differs from the default).
+colour and named in the legend above the plot, with the on-threshold drawn as a dashed
+line (one more, named, per shown class whose threshold differs from the default).
 
 Each score is drawn at the centre of the window it stands for (half a window before that
 window's end): the audio a window scores is centred there, so a sound's curve rises under
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from soundwatch.detect import DetectorSettings
 from soundwatch.gui import theme
@@ -74,9 +74,16 @@ class ConfidenceTimeline(QWidget):
         self.top_k = int(top_k)
         self.setMinimumHeight(150)
         self.plot_widget = pg.PlotWidget()
+        # The legend is a line of text above the plot, not an item inside it: inside, it
+        # covered the curves' tops at the left and, in a small window, half the plot.
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        layout.setSpacing(2)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.plot_widget, 1)
         plot = fixed_time_plot(self.plot_widget, "confidence")
         # Guide lines as plain items: pyqtgraph's own grid costs ~10 ms per repaint here.
         guide = pg.mkPen(255, 255, 255, 28, width=1)
@@ -86,13 +93,9 @@ class ConfidenceTimeline(QWidget):
             plot.addItem(pg.InfiniteLine(pos=float(value), angle=90, pen=guide, movable=False))
         plot.setXRange(-self.duration_s, 0.0, padding=0)
         plot.setYRange(0.0, 1.06, padding=0)
-        self.legend = pg.LegendItem(offset=(8, 4), colCount=3, labelTextColor=theme.TEXT,
-                                    brush=pg.mkBrush(21, 23, 28, 200))
-        self.legend.setParentItem(plot.getViewBox())
         self._default_line = pg.InfiniteLine(
             pos=DetectorSettings.threshold_on, angle=0, movable=False,
             pen=pg.mkPen(theme.THRESHOLD_LINE, width=1, style=Qt.PenStyle.DashLine),
-            # at the right end: the legend sits over the left end's top
             label="on threshold", labelOpts={"position": 0.98, "color": theme.TEXT_DIM,
                                              "anchors": [(1, 1), (1, 1)]},
         )
@@ -105,8 +108,9 @@ class ConfidenceTimeline(QWidget):
             curve.setVisible(False)
             plot.addItem(curve)
             self._curves.append(curve)
-            line = pg.InfiniteLine(angle=0, movable=False)
-            line.setVisible(False)
+            line = pg.InfiniteLine(angle=0, movable=False, label="",
+                                   labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)]})
+            line.setVisible(False)  # a class's own threshold, named at the left end
             plot.addItem(line)
             self._class_lines.append(line)
         self.selection = ClassSelection([], top_k=self.top_k)
@@ -266,16 +270,12 @@ class ConfidenceTimeline(QWidget):
         self._hover_box.setAnchor((0, 0) if x_s < -self.duration_s / 2 else (1, 0))
         self._hover_box.setPos(x_s, 1.04)
         self._hover_box.setVisible(True)
-        # the legend is drawn over the plot's own items: it would cover the box's first
-        # lines (the box names the labels anyway)
-        self.legend.setVisible(False)
         return text
 
     def hide_hover(self) -> None:
         self.hover_text = None
         self._cursor.setVisible(False)
         self._hover_box.setVisible(False)
-        self.legend.setVisible(True)
 
     def _on_mouse_moved(self, scene_pos) -> None:
         plot = self.plot_widget.getPlotItem()
@@ -308,7 +308,7 @@ class ConfidenceTimeline(QWidget):
     def _relayout(self) -> None:
         """Assign curves, colours, legend entries and threshold lines to the shown set."""
         shown = self.shown
-        self.legend.clear()
+        entries = []
         for i, curve in enumerate(self._curves):
             line = self._class_lines[i]
             if i >= len(shown):
@@ -321,12 +321,17 @@ class ConfidenceTimeline(QWidget):
             watched = label in self.selection.watched
             curve.setPen(pg.mkPen(colour, width=3 if watched else 2))
             curve.setVisible(True)
-            self.legend.addItem(curve, label + (" ★" if watched else ""))
+            entries.append(f'<span style="color:{colour}">■</span>&nbsp;{html.escape(label)}'
+                           + ("&nbsp;★" if watched else ""))
             threshold = self.thresholds.get(label)
             if threshold is not None and abs(threshold - self.default_threshold) > 1e-6:
                 line.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
                 line.setValue(threshold)
+                line.label.setFormat(f"{label} {threshold:.2f}")
+                line.label.setColor(colour)
                 line.setVisible(True)
             else:
                 line.setVisible(False)
+        self.legend.setText(f'<span style="color:{theme.TEXT}">' + " &nbsp; ".join(entries)
+                            + "</span>" if entries else "")
         self._layout_dirty = False
