@@ -117,7 +117,15 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
         assert row.label == label
         assert abs(row.start_s - start_s) < 0.6
         assert abs(row.duration_s - (end_s - start_s)) < 0.8
-    assert window.events_table.events.data(window.events_table.events.index(0, 1)) == "noise"
+    model = window.events_table.events
+    assert model.data(model.index(0, 1)) == "noise"
+    # a replay's rows say so: their time is when the replay ran, not when the sound was
+    assert model.data(model.index(0, 0)).endswith(" (replay)")
+    assert "heard in a replay of scene.wav" in model.data(model.index(0, 0),
+                                                           Qt.ItemDataRole.ToolTipRole)
+    reopened = harness.open(start=False)  # the stored rows, read back, say so too
+    assert [r.replayed for r in reopened.events_table.events.rows] == ["scene.wav"] * 2
+    reopened.close()
     harness.qtbot.waitUntil(
         lambda: "finished replaying scene.wav" in window.controls.source_label.text(),
         timeout=1000)

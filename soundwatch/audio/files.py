@@ -20,6 +20,8 @@ from soundwatch.audio.source import AudioSource
 log = logging.getLogger(__name__)
 
 REPLAY_BLOCK_SECONDS = 0.02
+# What folders of recordings are searched for (training sets, a replay's source name).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
 def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.ndarray, int]:

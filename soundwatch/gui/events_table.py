@@ -49,6 +49,7 @@ class EventRow:
     noise_floor_dbfs: float | None = None
     speech_muted_s: float | None = None  # of its clip (soundwatch.privacy)
     clip_withheld: str | None = None
+    replayed: str = ""  # the file it was heard in (a replay); "": heard live
 
 
 class EventsModel(QAbstractTableModel):
@@ -88,6 +89,9 @@ class EventsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == "clip":
             return _clip_tip(row)
+        if role == Qt.ItemDataRole.ToolTipRole and column == "time" and row.replayed:
+            return (f"heard in a replay of {row.replayed}: the time is when the replay "
+                    "ran, not when the sound happened")
         if role == Qt.ItemDataRole.ToolTipRole and column in ("SNR dB", "floor dBFS"):
             return ("the event's power over the background's (dB), and the background "
                     "level before it (noise floor, dBFS)")
@@ -98,7 +102,8 @@ class EventsModel(QAbstractTableModel):
         if column == "time":
             when = dt.datetime.fromtimestamp(row.wall_start_s)
             today = dt.date.today()
-            return when.strftime("%H:%M:%S" if when.date() == today else "%m-%d %H:%M:%S")
+            text = when.strftime("%H:%M:%S" if when.date() == today else "%m-%d %H:%M:%S")
+            return f"{text} (replay)" if row.replayed else text
         if column == "label":
             return row.label
         if column == "start (s)":

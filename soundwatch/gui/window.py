@@ -546,6 +546,8 @@ class MainWindow(QMainWindow):
             event_id=event.event_id,
             snr_db=event.snr_db,
             noise_floor_dbfs=event.noise_floor_dbfs,
+            replayed=(Path(self.session.choice.file).name
+                      if self.session.choice and self.session.choice.file else ""),
         )
 
     def _find_new_clips(self) -> None:
@@ -775,4 +777,14 @@ def _row_from_stored(event) -> EventRow:
         noise_floor_dbfs=event.noise_floor_dbfs,
         speech_muted_s=event.speech_muted_s,
         clip_withheld=event.clip_withheld,
+        replayed=_replayed_file(event.source),
     )
+
+
+def _replayed_file(source: str) -> str:
+    """The file name of a session's source when it was a replayed file (a session stores
+    a device's name or a file's path), else ""."""
+    from soundwatch.audio.files import AUDIO_SUFFIXES
+
+    path = Path(source)
+    return path.name if path.suffix.lower() in AUDIO_SUFFIXES or path.is_file() else ""
