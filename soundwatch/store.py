@@ -220,6 +220,7 @@ class EventStore:
         self._lock = threading.Lock()
         self._session_starts: dict[int, datetime] = {}
         self._db: sqlite3.Connection | None = None
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file opened
         existed = self.path.exists()
         try:
             if read_only:
@@ -270,6 +271,7 @@ class EventStore:
                 self._create_schema()
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
+                self._file_id = _file_id(self.path)
                 return
             except sqlite3.OperationalError as exc:
                 if not is_lock_error(exc):
@@ -380,6 +382,44 @@ class EventStore:
         with self._lock:
             self._close_quietly()
 
+    def _keep_on_disk(self) -> None:
+        """Before a write (the caller holds the lock): if the database file was deleted
+        while open (``rm``, a clean-up script), every row written since would go into a
+        file with no name, lost at exit. SQLite's backup then writes all this connection
+        holds to the path again, and writing goes on there. A different file now at the
+        path is left alone: the rows go to a new file beside it, named in the warning."""
+        if self._file_id is None:
+            return
+        now = _file_id(self.path)
+        if now == self._file_id:
+            return
+        target = self.path if now is None else self.path.with_name(
+            f"{self.path.stem}.restored-{datetime.now():%Y%m%d-%H%M%S}{self.path.suffix}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            restored = self._connect(str(target), BUSY_TIMEOUT_MS)
+            self._db.backup(restored)
+            restored.execute("PRAGMA journal_mode=WAL")
+            restored.execute("PRAGMA synchronous=FULL")
+        except (sqlite3.Error, OSError) as exc:
+            log.error("the event database %s was %s while in use, and could not be written "
+                      "again at %s (%s); events go on into the open file, which has no name",
+                      self.path, "deleted" if now is None else "replaced", target, exc)
+            self._file_id = None  # said once
+            return
+        self._db.close()
+        self._db = restored
+        self._file_id = _file_id(target)
+        if now is None:
+            log.warning("the event database %s was deleted while in use: written again from "
+                        "what this run had open, with every event; it goes on there",
+                        self.path)
+        else:
+            log.warning("the event database %s was replaced by another file while in use: "
+                        "this run's database, with every event, goes on at %s", self.path,
+                        target)
+            self.path = target
+
     def __enter__(self) -> EventStore:
         return self
 
@@ -402,6 +442,7 @@ class EventStore:
         while True:  # another process's lock is waited out, as when opening
             try:
                 with self._lock:
+                    self._keep_on_disk()
                     cursor = self._db.execute(
                         "INSERT INTO sessions (started_at, source, model, model_version, "
                         "sample_rate_hz, settings_json) VALUES (?, ?, ?, ?, ?, ?)",
@@ -430,6 +471,7 @@ class EventStore:
 
     def end_session(self, session_id: int, audio_s: float | None = None) -> None:
         with self._lock:
+            self._keep_on_disk()
             self._db.execute("UPDATE sessions SET ended_at = ?, audio_s = ? WHERE id = ?",
                              (_iso(datetime.now(timezone.utc)), audio_s, session_id))
 
@@ -443,6 +485,7 @@ class EventStore:
         _check_storable(event)
         started = self._session_start(session_id)
         with self._lock:
+            self._keep_on_disk()
             return self._insert_event(event, session_id, started, clip_path)
 
     def _insert_event(self, event: Event, session_id: int, started: datetime,
@@ -622,6 +665,7 @@ class EventStore:
         ``alert_key`` and ``payload`` (a JSON-ready dict), e.g. an
         :class:`~soundwatch.alerts.router.OutboxRow`."""
         with self._lock:
+            self._keep_on_disk()
             self._in_transaction(lambda: self._insert_outbox(rows))
         _stored(rows)
 
@@ -647,6 +691,7 @@ class EventStore:
             return row_id
 
         with self._lock:
+            self._keep_on_disk()
             try:
                 row_id = self._in_transaction(work)
             except BaseException:
@@ -740,6 +785,7 @@ class EventStore:
             return row_id
 
         with self._lock:
+            self._keep_on_disk()
             return self._in_transaction(work)
 
     def node_counts(self) -> dict[str, int]:
@@ -942,6 +988,15 @@ def _stored(rows) -> None:
     for row in rows:
         if hasattr(row, "stored"):
             row.stored = True
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def side_file_of(path: str | Path) -> Path | None:

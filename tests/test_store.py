@@ -118,6 +118,39 @@ def test_reopening_keeps_everything(tmp_path):
         assert second.start_session("mic", "m.onnx", 16000) == session + 1
 
 
+def test_a_database_deleted_while_in_use_is_written_again_with_every_event(tmp_path, caplog):
+    """rm of the file (and its -wal, -shm) mid-run: every event went into a file with no
+    name, and the run said it had stored them."""
+    path = tmp_path / "events.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+        store.add_event(event("dog", 1, 2), session)
+        for file in tmp_path.glob("events.sqlite*"):
+            file.unlink()
+        store.add_event(event("knock", 3, 4, 2), session)
+        store.end_session(session, 10.0)
+        assert "was deleted while in use: written again" in caplog.text
+    with EventStore(path, read_only=True) as again:
+        assert [e.label for e in again.recent_events()] == ["knock", "dog"]
+        assert again.sessions()[0]["audio_s"] == 10.0
+    # another file put in its place is left alone: this run's rows go on beside it
+    other = tmp_path / "other.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+        with EventStore(other) as foreign:
+            foreign.start_session("elsewhere", "m.onnx", 16000)
+        for file in tmp_path.glob("events.sqlite*"):
+            file.unlink()
+        other.rename(path)
+        store.add_event(event("cat", 5, 6, 3), session)
+        assert store.path != path and store.path.name.startswith("events.restored-")
+        moved = store.path
+    with EventStore(path, read_only=True) as theirs:
+        assert theirs.recent_events() == [] and theirs.sessions()[0]["source"] == "elsewhere"
+    with EventStore(moved, read_only=True) as ours:
+        assert [e.label for e in ours.recent_events()] == ["cat", "knock", "dog"]
+
+
 def test_foreign_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "other.sqlite"
     raw = sqlite3.connect(path)
