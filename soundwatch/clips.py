@@ -186,6 +186,9 @@ class ClipWriter:
             samples = verdict.audio
         needed = len(samples) * FLAC_BYTES_PER_SAMPLE_ESTIMATE + self.min_free_bytes
         try:
+            if not self.directory.is_dir():  # deleted while listening (a clean-up): again
+                self.directory.mkdir(parents=True, exist_ok=True)
+                log.warning("the clip folder %s was gone: made again", self.directory)
             free = shutil.disk_usage(self.directory).free
         except OSError as exc:
             return self._fail(result, "unusable", f"clip folder {self.directory} is unusable: "

@@ -90,6 +90,7 @@ class ScoreHistoryWriter(MonitorListener):
         self.labels = tuple(monitor.classifier.labels)
         self.dtype = record_dtype(len(self.labels))
         self._file = None
+        self._path: Path | None = None  # the open segment's file
         self._segment_start = 0.0
         self._last_flush = 0.0
         self._paused_until: float | None = None  # time.monotonic() of the next try
@@ -116,6 +117,11 @@ class ScoreHistoryWriter(MonitorListener):
             if now - self._last_flush >= FLUSH_EVERY_S:
                 self._file.flush()
                 self._last_flush = now
+                if not self._path.exists():  # its folder deleted while listening (a
+                    # clean-up): the windows since the last check are lost, not the rest
+                    log.warning("the score history %s was deleted: a new one begins",
+                                self.folder)
+                    self._open_segment(moment)
         except OSError as exc:
             self.failures += 1
             self._paused_until = time.monotonic() + RETRY_AFTER_S
@@ -146,7 +152,8 @@ class ScoreHistoryWriter(MonitorListener):
                   "sound_min_duration_s": sound_min_durations(classifier),
                   "sound_min_snr_db": sound_min_snrs(classifier)}
         (self.folder / f"{name}.json").write_text(to_json(header), encoding="utf-8")
-        self._file = open(self.folder / f"{name}.scores", "ab")  # noqa: SIM115 - kept open
+        self._path = self.folder / f"{name}.scores"
+        self._file = open(self._path, "ab")  # noqa: SIM115 - kept open
         self._segment_start = moment
         self._last_flush = time.monotonic()
 

@@ -143,3 +143,20 @@ def test_a_read_only_folder_is_said_to_be_read_only_not_full(tmp_path, monkeypat
     result = writer.write_clip(event(0, 1), np.zeros(RATE, np.float32), T0)
     assert result.path is None and "is not writable" in result.error
     assert "full" not in result.error
+
+
+def test_a_clip_folder_deleted_while_listening_is_made_again(tmp_path, caplog):
+    """A clean-up removed the folder: every later clip failed until a restart."""
+    import shutil
+
+    folder = tmp_path / "clips"
+    writer = ClipWriter(folder, pre_roll_s=0, post_roll_s=0)
+    ring = ramp_ring(4.0)
+    assert writer.write_clip(event(0, 0.5), ring.read_range(0, 8000)[0], T0).error is None
+    shutil.rmtree(folder)
+    with caplog.at_level(logging.WARNING):
+        result = writer.write_clip(event(1, 1.5, 2), ring.read_range(RATE, RATE + 8000)[0],
+                                   T0 + timedelta(seconds=1))
+    assert result.error is None and result.path.is_file()
+    assert "was gone: made again" in caplog.text
+    assert writer.written == 2 and writer.failed == 0
