@@ -216,6 +216,10 @@ class EventStore:
             raise SoundwatchError(
                 f"{self.path} is SQLite's side file of the event database {side}, not a "
                 f"database: pass --db {side}")
+        if _is_audio_file(self.path):  # told as it is: "damaged" advice would rename it
+            raise SoundwatchError(
+                f"{self.path} is an audio file, not an event database: pass a recording with "
+                "--file, and the database (a .sqlite file, made if missing) with --db")
         self.read_only = read_only
         self._lock = threading.Lock()
         self._session_starts: dict[int, datetime] = {}
@@ -988,6 +992,19 @@ def _stored(rows) -> None:
     for row in rows:
         if hasattr(row, "stored"):
             row.stored = True
+
+
+AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd")
+
+
+def _is_audio_file(path: Path) -> bool:
+    """Whether ``path`` starts like a WAV, FLAC, Ogg, MP3 (ID3), AIFF or AU file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return False
+    return head.startswith(AUDIO_MAGIC) or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:

@@ -151,6 +151,22 @@ def test_a_database_deleted_while_in_use_is_written_again_with_every_event(tmp_p
         assert [e.label for e in ours.recent_events()] == ["cat", "knock", "dog"]
 
 
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "OGG"])
+def test_a_recording_passed_as_the_database_is_named_an_audio_file(tmp_path, fmt):
+    """It was called damaged, with advice to rename the user's recording."""
+    import numpy as np
+    import soundfile
+
+    path = tmp_path / f"recording.{fmt.lower()}"
+    soundfile.write(str(path), np.zeros(1600, np.float32), 16000, format=fmt)
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(SoundwatchError, match="is an audio file, not an event database: "
+                                                  "pass a recording with --file"):
+            EventStore(path, read_only=read_only)
+    assert path.read_bytes() == before
+
+
 def test_foreign_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "other.sqlite"
     raw = sqlite3.connect(path)
