@@ -536,6 +536,9 @@ def _not_a_table(item, name: str, value, source: str) -> SoundwatchError:
         f"its own section:\n[{name}]\n{example}\n{FIX_IN_FILE}")
 
 
+NUMBER_AS_TEXT_KEYS = {"audio.device"}  # text keys that may also be written as a number
+
+
 def _convert(hint, value, name: str, source: str):
     def wrong(expected: str):
         return SoundwatchError(f"{source}: {name} must be {expected}, got {value!r}. "
@@ -577,8 +580,11 @@ def _convert(hint, value, name: str, source: str):
             raise wrong("a number")
         return float(value)
     if hint is str:
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise wrong("a string")
+        # a device may be given by its number (`soundwatch devices`); any other text key
+        # given a number is a mistake (`database = 5` made a database named "5")
+        numbers = (int,) if name in NUMBER_AS_TEXT_KEYS else ()
+        if not isinstance(value, (str, *numbers)) or isinstance(value, bool):
+            raise wrong("a string" + (" or a number" if numbers else " (in quotes)"))
         text = str(value)
         return None if optional and text == "" else text
     raise wrong(f"of type {hint}")  # pragma: no cover - a new field type not handled yet

@@ -216,6 +216,9 @@ class EventStore:
             raise SoundwatchError(
                 f"{self.path} is SQLite's side file of the event database {side}, not a "
                 f"database: pass --db {side}")
+        if self.path.is_dir():
+            raise SoundwatchError(f"{self.path} is a folder, not an event database: give a "
+                                  f"file name, e.g. {self.path / 'events.sqlite'}")
         if _is_audio_file(self.path):  # told as it is: "damaged" advice would rename it
             raise SoundwatchError(
                 f"{self.path} is an audio file, not an event database: pass a recording with "

@@ -148,6 +148,7 @@ def test_partial_file_keeps_defaults_for_the_rest(dirs):
 
 
 @pytest.mark.parametrize("text, message", [
+    ("[store]\ndatabase = 5\n", r"store.database must be a string \(in quotes\), got 5"),
     ("[detection]\ntreshold_on = 0.5\n", r"unknown key 'treshold_on' in \[detection\].*"
                                          r"did you mean 'threshold_on'"),
     ("[detecton]\n", r"unknown key 'detecton' in the top level"),

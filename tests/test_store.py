@@ -165,6 +165,9 @@ def test_a_recording_passed_as_the_database_is_named_an_audio_file(tmp_path, fmt
                                                   "pass a recording with --file"):
             EventStore(path, read_only=read_only)
     assert path.read_bytes() == before
+    with pytest.raises(SoundwatchError, match="is a folder, not an event database: give a "
+                                              "file name, e.g. .*events.sqlite"):
+        EventStore(tmp_path)
 
 
 def test_foreign_sqlite_file_is_refused(tmp_path):
