@@ -39,6 +39,7 @@ import numpy as np
 
 from soundwatch.audio.ring import RingBuffer
 from soundwatch.detect import Event
+from soundwatch.errors import SoundwatchError
 from soundwatch.privacy import SpeechGuard
 
 log = logging.getLogger(__name__)
@@ -275,10 +276,15 @@ def clip_writer_for(settings, classifier, database=None) -> ClipWriter:
     ``[clips] directory`` says where.
 
     Raises:
-        SoundwatchError: ``[privacy]`` asks to keep speech out and the model cannot hear it.
+        SoundwatchError: ``[privacy]`` asks to keep speech out and the model cannot hear
+            it, or the clip folder's path is a file (every clip would fail).
     """
     clips = settings.clips
-    return ClipWriter(settings.clip_directory(database), pre_roll_s=clips.pre_roll_s,
+    directory = settings.clip_directory(database)
+    if directory.exists() and not directory.is_dir():
+        raise SoundwatchError(f"the clip folder {directory} is a file, not a folder: give a "
+                              "folder with --clip-dir or [clips] directory")
+    return ClipWriter(directory, pre_roll_s=clips.pre_roll_s,
                       post_roll_s=clips.post_roll_s, max_mb=clips.max_mb,
                       max_files=clips.max_files, min_free_mb=clips.min_free_mb,
                       sample_rate_hz=classifier.sample_rate_hz,

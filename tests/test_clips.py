@@ -160,3 +160,19 @@ def test_a_clip_folder_deleted_while_listening_is_made_again(tmp_path, caplog):
     assert result.error is None and result.path.is_file()
     assert "was gone: made again" in caplog.text
     assert writer.written == 2 and writer.failed == 0
+
+
+def test_a_clip_folder_that_is_a_file_is_refused_at_start(tmp_path):
+    """An unattended run started, then every clip failed."""
+    from types import SimpleNamespace
+
+    from soundwatch.clips import clip_writer_for
+    from soundwatch.config import ClipSettings, Settings
+    from soundwatch.errors import SoundwatchError
+
+    recording = tmp_path / "long.wav"
+    recording.write_bytes(b"RIFF")
+    settings = Settings(clips=ClipSettings(enabled=True, directory=str(recording)))
+    classifier = SimpleNamespace(sample_rate_hz=RATE)
+    with pytest.raises(SoundwatchError, match="clip folder .*long.wav is a file, not a folder"):
+        clip_writer_for(settings, classifier)

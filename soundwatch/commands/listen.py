@@ -71,8 +71,9 @@ def add_parser(subparsers) -> None:
     output.add_argument("--speech", choices=SPEECH_MODES,
                         help="speech in clips: mute it, drop such clips, or keep it "
                         "(default: [privacy] speech, mute)")
-    output.add_argument("--clip-dir", help="folder for clips (default: clips/ in the user "
-                        "data dir)")
+    output.add_argument("--clip-dir", help="folder for clips; turns clips on unless "
+                        "--no-clips (default: clips/ beside the default database, NAME.clips/ "
+                        "beside --db NAME.sqlite)")
     output.add_argument("--status-interval", type=float, default=1.0,
                         help="seconds between status lines (0: none)")
     alerts = parser.add_argument_group("alerts (override [alerts] in the config file)")
