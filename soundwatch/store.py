@@ -982,11 +982,21 @@ class EventStore:
                 count = _write_events(events, fmt, file)
                 file.flush()
                 os.fsync(file.fileno())
+            # mkstemp makes it private (0600); an export is made to be read, as any file
+            # this user writes: the umask decides
+            os.chmod(temporary, 0o666 & ~_umask())
             os.replace(temporary, path)  # readers never see a half-written export
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         return count
+
+
+def _umask() -> int:
+    """This process's umask (os.umask can only be read by setting it, and back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _stored(rows) -> None:

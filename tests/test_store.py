@@ -91,6 +91,19 @@ def test_clip_paths_can_be_attached_later_and_forgotten(store):
     assert store.recent_events()[0].clip_path is None
 
 
+def test_an_export_is_as_readable_as_any_file_the_user_writes(store, tmp_path):
+    import os
+    import stat
+
+    store.add_event(event("dog", 1, 2), store.start_session("mic", "m.onnx", 16000))
+    old = os.umask(0o022)
+    try:
+        store.export(tmp_path / "out.csv", "csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644  # was 0600
+
+
 def test_export_csv_and_jsonl(store, tmp_path):
     session = store.start_session("mic", "m.onnx", 16000, started_at=START)
     store.add_event(event("dog", 1, 2), session)
