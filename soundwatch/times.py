@@ -25,6 +25,15 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def span_text(seconds: float) -> str:
+    """A stretch of time as people say it: "40 s", "25 min", "3.5 h"."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def parse_time(text: str, now: datetime | None = None, what: str = "time") -> datetime:
     """A moment in the past, as an aware UTC datetime.
 

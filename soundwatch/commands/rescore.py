@@ -53,7 +53,7 @@ def run(args) -> int:
     from soundwatch.score_history import covered_s, history_dir, read_history
     from soundwatch.sounds.apply import with_sound_values
     from soundwatch.store import EventStore
-    from soundwatch.times import parse_time
+    from soundwatch.times import parse_time, span_text
 
     if args.hop_s is not None:
         raise SoundwatchError("--hop cannot be tried here: the history holds the windows "
@@ -122,7 +122,7 @@ def run(args) -> int:
                            "duration_s": round(event.duration_s, 3),
                            "peak": round(event.peak, 4), "stored": event.stored}))
         return 0
-    print(f"{covered_s(segments) / 3600:.2f} h of scores since {_local(first)} "
+    print(f"{span_text(covered_s(segments))} of scores since {_local(first)} "
           f"({len(segments)} stretch(es)); threshold_on {detection.threshold_on:g}"
           + (f", {len(detection.classes)} per-class override(s)" if detection.classes else ""))
     if not table:

@@ -330,6 +330,7 @@ class CorrectionsController:
         from soundwatch.detect import UNREPORTED_DETAIL, ClassSettings
         from soundwatch.rescoring import rescore
         from soundwatch.score_history import covered_s, history_dir, read_history
+        from soundwatch.times import span_text
 
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=PREVIEW_H)
         try:
@@ -354,9 +355,7 @@ class CorrectionsController:
                 adjustments_path_for(store.path), model_version=segments[-1].model_version)
             return len(rescore(segments, settings, only=(label,)))
 
-        covered = covered_s(segments)
-        span = (f"{covered:.0f} s" if covered < 120 else f"{covered / 60:.0f} min"
-                if covered < 7200 else f"{covered / 3600:.1f} h")
+        span = span_text(covered_s(segments))
         would = (f"at {after:.2f}: the last {PREVIEW_H:g} h ({span} of scores) would have "
                  f"given {found(after)} event(s) (was {found(before)} at {before:.2f}).")
         if unreported is None:
