@@ -201,6 +201,12 @@ class Monitor:
         (the default timeout leaves time to wait out another process's database lock)."""
         self.engine.stop(timeout_s)
 
+    def stop_waiting(self) -> None:
+        """Stop waiting out a database lock at the end of the run (a second Ctrl-C): the
+        events still waiting stay in the pending journal, stored at the next start."""
+        if self.pending is not None:
+            self.pending.stop_waiting.set()
+
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the stream ends (file finished, or stop()); True if it has."""
         return self.engine.wait(timeout_s)

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class PendingEvents:
         self._journal_only = 0  # pending beyond MAX_IN_MEMORY: only in the journal
         self._next_try = 0.0
         self._last_error: BaseException | None = None
+        # set (a second Ctrl-C) to stop waiting out a lock at the end: what waits is in
+        # the journal, stored at the next start
+        self.stop_waiting = threading.Event()
         self._load_journal()
 
     @property
@@ -133,8 +137,13 @@ class PendingEvents:
         counted as lost). Returns the events stored now."""
         deadline = time.monotonic() + lock_wait_s
         stored = self.retry(force=True)
-        while self._queue and is_lock_error(self._last_error) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        if self._queue and is_lock_error(self._last_error):
+            log.warning("the event database %s is locked by another program: waiting up to "
+                        "%g s to store %d event(s); they are kept in %s meanwhile (stop again "
+                        "to stop waiting: they are stored at the next start)", self.store.path,
+                        lock_wait_s, len(self._queue), self.journal_path)
+        while (self._queue and is_lock_error(self._last_error) and time.monotonic() < deadline
+               and not self.stop_waiting.wait(0.2)):
             stored += self.retry(force=True)
         if any(not item.journaled for item in self._queue) and not self._rewrite_journal():
             for item in self._queue:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 
 
 @contextmanager
-def stop_on_signals():
+def stop_on_signals(on_repeat: Callable[[], None] | None = None):
     """Yield an Event that is set on SIGINT, SIGTERM or SIGHUP (the terminal or SSH
     session closed: without a handler it killed the process like ``kill -9``, losing the
     event in progress); old handlers come back afterwards. A SIGHUP that is ignored
-    (``nohup``) stays ignored."""
+    (``nohup``) stays ignored. ``on_repeat`` is called at each further signal (someone
+    who stops again does not want to wait for the clean stop's last writes)."""
     stop = threading.Event()
     previous = {}
 
     def handler(signum, frame):
+        if stop.is_set() and on_repeat is not None:
+            on_repeat()
         stop.set()
 
     wanted = [signal.SIGINT, signal.SIGTERM]

@@ -278,6 +278,37 @@ def test_pending_events_go_to_the_journal_and_are_stored_by_the_next_run(tmp_pat
     assert not journal_path_for(path).exists()
 
 
+def test_stopping_again_stops_waiting_out_a_lock_and_the_wait_is_said(tmp_path, caplog):
+    """Ctrl-C while the database was locked: 30 s of silence, and a second Ctrl-C did
+    nothing; the events were safe in the journal all along."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from soundwatch.signals import stop_on_signals
+
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", RATE)
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        pending = PendingEvents(store, SinkHealth("store"))
+        assert pending.submit(PendingEvent(event(event_id=1), session)) == "pending"
+        with stop_on_signals(on_repeat=pending.stop_waiting.set) as stop:
+            os.kill(os.getpid(), signal.SIGINT)  # the first stop: a clean one
+            assert stop.wait(2) and not pending.stop_waiting.is_set()
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # again
+            started = time.monotonic()
+            pending.drain(lock_wait_s=30.0)
+            assert time.monotonic() - started < 5.0
+        assert "is locked by another program: waiting up to 30 s to store 1 event(s)" in (
+            caplog.text)
+        assert len(journal_path_for(path).read_text().splitlines()) == 1  # kept for later
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
 def test_a_waiting_events_clip_reaches_the_next_run_through_the_journal(tmp_path):
     """The clip of an event that waits for the database is written after the event was
     journaled: the journal learns its path (and the next run stores it with the row);

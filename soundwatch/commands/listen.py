@@ -183,7 +183,7 @@ def run(args) -> int:
 
     started = time.monotonic()
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals(on_repeat=monitor.stop_waiting) as stop:
             if alerts is not None:
                 alerts.start()
             monitor.start()
