@@ -61,6 +61,17 @@ def journal_path_for(database: str | Path) -> Path:
     return Path(str(database) + PENDING_JOURNAL_SUFFIX)
 
 
+def waiting_in_journal(database: str | Path) -> int:
+    """How many events wait in ``database``'s pending journal (0 when it has none)."""
+    try:
+        with open(journal_path_for(database), encoding="utf-8", errors="replace") as file:
+            items = {(item.session_id, item.event.event_id)
+                     for item in map(_from_line, file) if item is not None}
+    except OSError:
+        return 0
+    return len(items)
+
+
 class PendingEvents:
     """Commits events to ``store``, keeping those it cannot take yet.
 

@@ -278,7 +278,8 @@ def test_pending_events_go_to_the_journal_and_are_stored_by_the_next_run(tmp_pat
     assert not journal_path_for(path).exists()
 
 
-def test_stopping_again_stops_waiting_out_a_lock_and_the_wait_is_said(tmp_path, caplog):
+def test_stopping_again_stops_waiting_out_a_lock_and_the_wait_is_said(tmp_path, caplog,
+                                                                      capsys):
     """Ctrl-C while the database was locked: 30 s of silence, and a second Ctrl-C did
     nothing; the events were safe in the journal all along."""
     import os
@@ -307,6 +308,10 @@ def test_stopping_again_stops_waiting_out_a_lock_and_the_wait_is_said(tmp_path, 
         assert len(journal_path_for(path).read_text().splitlines()) == 1  # kept for later
         locker.execute("ROLLBACK")
         locker.close()
+    # events list says what waits (it said "no events")
+    code, out, err = run_cli(capsys, "events", "list", "--db", path)
+    assert code == 0 and "no events" in out
+    assert f"1 more event(s) wait in {journal_path_for(path)}" in err
 
 
 def test_a_waiting_events_clip_reaches_the_next_run_through_the_journal(tmp_path):

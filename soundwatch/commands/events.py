@@ -115,6 +115,14 @@ def run(args) -> int:
                 store.export(None, fmt, stream=sys.stdout, **filters)
             return 0
         events = store.recent_events(limit=args.limit or None, **filters)
+        from soundwatch.command import suggest
+        from soundwatch.pending import journal_path_for, waiting_in_journal
+
+        waiting = waiting_in_journal(path)
+        if waiting:
+            print(f"note: {waiting} more event(s) wait in {journal_path_for(path)} (the "
+                  "database was locked or full when they were heard): the next "
+                  f"{suggest('listen')} into this database stores them", file=sys.stderr)
         nodes = store.event_nodes([event.id for event in events])  # a hub's database
         if args.json:
             for event in events:
