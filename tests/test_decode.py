@@ -343,7 +343,19 @@ def test_channels_that_cancel_fall_back_to_the_loudest(tmp_path):
     decoder = AudioDecoder(path)
     assert decoder.report.channel_used == 0
     assert any("channel 1 alone" in w for w in decoder.report.warnings)
+    assert any("loses 40 dB of the loudest channel's energy" in w
+               for w in decoder.report.warnings), decoder.report.warnings
     np.testing.assert_array_equal(decoder.read_all(), signal)
+
+
+def test_an_inverted_copy_is_said_to_cancel_out_not_to_lose_300_db(tmp_path):
+    signal = tone(1000, 1.0)
+    path = tmp_path / "inverted.wav"
+    soundfile.write(str(path), np.stack([signal, -signal], axis=1), RATE, subtype="FLOAT")
+    decoder = AudioDecoder(path)
+    assert decoder.report.channel_used == 0
+    assert any("cancels the sound out (one channel is the other inverted)" in w
+               for w in decoder.report.warnings), decoder.report.warnings
 
 
 def test_one_live_channel_among_six_is_not_averaged_away(tmp_path):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
+from soundwatch.audio.downmix import channel_to_use, downmix_loss_text
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
 from soundwatch.command import command_name
@@ -220,8 +220,7 @@ class MicrophoneSource(AudioSource):
                         self.device.name)
         else:
             message = (f"input '{self.device.name}': averaging its {self.channels} channels "
-                       f"loses {downmix_loss_db(energy, mix):.0f} dB (they cancel or hide each "
-                       f"other); using channel {channel + 1} alone")
+                       f"{downmix_loss_text(energy, mix)}; using channel {channel + 1} alone")
             log.warning("%s", message)
             if message not in self.warnings:
                 self.warnings.append(message)

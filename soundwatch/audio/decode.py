@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundwatch.audio.downmix import channel_to_use, downmix_loss_db
+from soundwatch.audio.downmix import channel_to_use, downmix_loss_text
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import check_sample_rate
@@ -282,9 +282,8 @@ class AudioDecoder:
         if channel is not None:
             self.report.channel_used = channel
             self._warn(
-                f"{self.path}: averaging its {self.channels} channels loses "
-                f"{downmix_loss_db(channel_energy, mix_energy):.0f} dB of the loudest "
-                f"channel's energy (they cancel or hide each other); using channel "
+                f"{self.path}: averaging its {self.channels} channels "
+                f"{downmix_loss_text(channel_energy, mix_energy)}; using channel "
                 f"{channel + 1} alone")
 
     def _fix(self, data: np.ndarray) -> None:

@@ -22,6 +22,19 @@ def downmix_loss_db(channel_energy: np.ndarray, mix_energy: float) -> float:
     return 10.0 * float(np.log10(loudest / max(mix_energy, loudest * 1e-30)))
 
 
+TOTAL_LOSS_DB = 60.0  # a loss beyond this is said as cancelling out, not in dB
+
+
+def downmix_loss_text(channel_energy: np.ndarray, mix_energy: float) -> str:
+    """What averaging the channels does, in words: "loses 12 dB of the loudest channel's
+    energy", or, past TOTAL_LOSS_DB (an inverted copy: 300 dB was printed), "cancels the
+    sound out (one channel is the other inverted)"."""
+    loss_db = downmix_loss_db(channel_energy, mix_energy)
+    if loss_db > TOTAL_LOSS_DB:
+        return "cancels the sound out (one channel is the other inverted)"
+    return f"loses {loss_db:.0f} dB of the loudest channel's energy"
+
+
 def channel_to_use(channel_energy: np.ndarray, mix_energy: float) -> int | None:
     """The channel to use alone (0-based), or None when the average keeps the sound.
 
