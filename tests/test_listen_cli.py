@@ -121,6 +121,14 @@ def test_human_output_and_config_file_settings(model, scene_file, env, tmp_path)
                     "--watch", "tone_1k,tone_3k", "--no-db", "--json", env=env)
     labels = {e["label"] for e in json_lines(result.stdout) if e["type"] == "event"}
     assert labels == {"tone_1k", "tone_3k"}
+    # a file valid alone that a flag does not fit: both are named (it said "invalid
+    # command-line settings" of a value set in the file)
+    long_events = tmp_path / "long.toml"
+    long_events.write_text("[detection]\nmax_duration_s = 40\n")
+    result = listen("--file", path, "--fast", "--model", model, "--config", long_events,
+                    "--clips", env=env)
+    assert result.returncode == 2
+    assert f"the flags and the config file {long_events} do not fit together" in result.stderr
 
 
 def long_scene(tmp_path, n_events: int = 12):

@@ -19,6 +19,7 @@ import logging
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
 
@@ -313,6 +314,7 @@ def own_start_time(source):
 
 def apply_flags(settings, args):
     """The config file's settings with the command-line flags on top."""
+    from soundwatch.config import user_config_path
     from soundwatch.errors import SoundwatchError
 
     detection = detection_with_flags(settings.detection, args)
@@ -332,8 +334,11 @@ def apply_flags(settings, args):
                        store=store, alerts=alerts_with_flags(settings.alerts, args),
                        privacy=privacy)
     problems = settings.problems()
-    if problems:
-        raise SoundwatchError("invalid command-line settings: " + "; ".join(problems))
+    if problems:  # a file alone was valid (it was checked when read): the flags meet it
+        source = Path(args.config or user_config_path())
+        raise SoundwatchError((f"the flags and the config file {source} do not fit together: "
+                               if source.is_file() else "invalid command-line settings: ")
+                              + "; ".join(problems))
     return settings
 
 
