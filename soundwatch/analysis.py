@@ -35,8 +35,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
             (:meth:`~soundwatch.detect.NearMissSpan.to_dict`), in start order.
 
     Returns:
-        {"file", "duration_s", "n_windows", "labels", "top": [{"label", "active_mean",
-        "mean", "max"}] (ranked by ``active_mean``, the mean over the windows within
+        {"file", "duration_s", "heard_s" (seconds decoded), "n_windows", "labels",
+        "top": [{"label", "active_mean", "mean", "max"}] (ranked by ``active_mean``, the mean over the windows within
         ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
         ``mean`` is over every window), "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
@@ -76,6 +76,7 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     result = {
         "file": str(path),
         "duration_s": round(decoder.duration_s, 3),
+        "heard_s": heard_s,  # less than duration_s when the file is damaged part-way
         "labels": list(classifier.labels),
         "top": [{"label": classifier.labels[i], "active_mean": round(float(active[i]), 4),
                  "mean": round(float(mean[i]), 4), "max": round(float(peak[i]), 4)}

@@ -558,6 +558,11 @@ def test_a_file_damaged_part_way_is_heard_up_to_the_damage_and_says_so(tmp_path,
     assert result.returncode == 1, result.stderr
     analysed = json.loads(result.stdout)
     assert analysed["damaged_at_s"] == summary["damaged_at_s"]
+    assert analysed["heard_s"] == pytest.approx(analysed["damaged_at_s"], abs=0.5)
+    assert analysed["heard_s"] < analysed["duration_s"]
+    text = subprocess.run([*SOUNDWATCH, "classify", str(flac), "--model", str(model)],
+                          capture_output=True, text=True, env=env, timeout=120).stdout
+    assert f"({analysed['heard_s']:.1f} s heard: damaged)" in text
     assert 3 <= len(analysed["events"]) < n_events
     assert "convert it" not in result.stderr + err  # FLAC is supported: no such advice
 

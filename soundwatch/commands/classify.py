@@ -106,7 +106,10 @@ def run(args) -> int:
 def format_result(result: dict) -> str:
     top = ", ".join(f"{t['label']} {t['active_mean']:.2f} (max {t['max']:.2f})"
                     for t in result["top"])
-    lines = [f"{result['file']}  {result['duration_s']:.1f} s  {result['n_windows']} windows",
+    heard = (f" ({result['heard_s']:.1f} s heard: damaged)"
+             if result["damaged_at_s"] is not None else "")
+    lines = [f"{result['file']}  {result['duration_s']:.1f} s{heard}  "
+             f"{result['n_windows']} windows",
              f"  top: {top}"]
     lines += [f"  warning: {warning}" for warning in result.get("warnings", [])]
     if not result["events"]:
