@@ -36,8 +36,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
 
     Returns:
         {"file", "duration_s", "heard_s" (seconds decoded), "n_windows", "labels",
-        "top": [{"label", "active_mean", "mean", "max"}] (ranked by ``active_mean``, the mean over the windows within
-        ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
+        "top": [{"label", "active_mean", "mean", "max"}] (ranked by ``active_mean``, the
+        mean over the windows within ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
         ``mean`` is over every window), "events":
         [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
         by silence), "damaged_at_s" (where a file damaged part-way stopped decoding: only
