@@ -37,16 +37,16 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     Returns:
         {"file", "duration_s", "heard_s" (seconds decoded), "n_windows", "labels",
         "top": [{"label", "active_mean", "mean", "max"}] (ranked by ``active_mean``, the
-        mean over the windows within ACTIVE_RANGE_DB of the loudest: :attr:`~soundwatch.scoring.StreamScores.active_mean`;
-        ``mean`` is over every window), "events":
-        [Event.to_dict() without "ongoing"], "nonfinite_samples" (NaN/inf samples replaced
-        by silence), "damaged_at_s" (where a file damaged part-way stopped decoding: only
-        what came before was analysed; None), "warnings" (what was wrong with the file and
-        what was done, one line
-        each; a file with no window above NO_SOUND_BELOW_DBFS is said to hold no sound),
-        "loudest_window_dbfs" (the loudest window's level), "windows" (with
-        ``with_windows``): [{"start_s", "end_s", "scores": [n_labels]}]}; times in
-        seconds from the file's start. The file is decoded block by block (memory does not grow
+        mean over the windows within ACTIVE_RANGE_DB of the loudest:
+        :attr:`~soundwatch.scoring.StreamScores.active_mean`; ``mean`` is over every
+        window), "events": [Event.to_dict() without "ongoing"], "nonfinite_samples"
+        (NaN/inf samples replaced by silence), "damaged_at_s" (where a file damaged
+        part-way stopped decoding: only what came before was analysed; None), "warnings"
+        (what was wrong with the file and what was done, one line each; a file with no
+        window above NO_SOUND_BELOW_DBFS is said to hold no sound), "loudest_window_dbfs"
+        (the loudest window's level), "windows" (with ``with_windows``): [{"start_s",
+        "end_s", "scores": [n_labels]}]}; times in seconds from the file's start. The file
+        is decoded block by block (memory does not grow
         with its length); one shorter than a window is padded with silence to one window.
 
     Raises:
