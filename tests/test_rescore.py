@@ -253,13 +253,9 @@ def test_rescoring_label_by_label_near_threshold_finds_what_the_full_detector_fi
         [t for _, s, e, _ in want for t in (s / RATE + offset, e / RATE + offset)], abs=1e-4)
 
 
-def test_a_history_folder_deleted_while_listening_begins_again(tmp_path, monkeypatch, caplog):
-    """A clean-up that removed the folder left every later window in an unlinked file:
-    rescore saw nothing of the rest of the run."""
-    import shutil
-
-    import soundwatch.score_history as score_history
-
+def history_monitor():
+    """(stream start an hour ago, a stand-in monitor with a two-label model) for
+    ScoreHistoryWriter."""
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
     classifier = SimpleNamespace(labels=("a", "b"), sample_rate_hz=RATE,
                                  window_samples=RATE // 2,
@@ -268,6 +264,17 @@ def test_a_history_folder_deleted_while_listening_begins_again(tmp_path, monkeyp
     monitor = SimpleNamespace(classifier=classifier, hop_s=0.1, session_id=1,
                               snr_gate=SimpleNamespace(last_snr_db=None),
                               wall_time=lambda s: start + timedelta(seconds=s / RATE))
+    return start, monitor
+
+
+def test_a_history_folder_deleted_while_listening_begins_again(tmp_path, monkeypatch, caplog):
+    """A clean-up that removed the folder left every later window in an unlinked file:
+    rescore saw nothing of the rest of the run."""
+    import shutil
+
+    import soundwatch.score_history as score_history
+
+    start, monitor = history_monitor()
     monkeypatch.setattr(score_history, "FLUSH_EVERY_S", 0.0)
     writer = ScoreHistoryWriter(tmp_path / "history", monitor)
     row = np.array([0.1, 0.9], np.float32)
@@ -287,14 +294,7 @@ def test_a_brief_write_error_pauses_the_history_and_it_resumes(tmp_path, monkeyp
     """A full disk for a moment left the history off for the rest of the run."""
     import soundwatch.score_history as score_history
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-    classifier = SimpleNamespace(labels=("a", "b"), sample_rate_hz=RATE,
-                                 window_samples=RATE // 2,
-                                 metadata=SimpleNamespace(background_labels=(),
-                                                          model_version="test"))
-    monitor = SimpleNamespace(classifier=classifier, hop_s=0.1, session_id=1,
-                              snr_gate=SimpleNamespace(last_snr_db=None),
-                              wall_time=lambda s: start + timedelta(seconds=s / RATE))
+    start, monitor = history_monitor()
     writer = ScoreHistoryWriter(tmp_path / "history", monitor)
     opened = writer._open_segment
 
