@@ -456,3 +456,22 @@ def test_the_timeline_breaks_its_curves_where_audio_never_came(qtbot):
     timeline.redraw()
     line = timeline._class_lines[timeline.shown.index("dog")]
     assert line.isVisible() and line.label.format == "dog 0.50"
+
+
+def test_a_label_added_to_the_model_keeps_the_curves_drawn_so_far(qtbot):
+    """Learning a sound reconfigured the timeline with one more label: it went blank."""
+    from soundwatch.gui.mailbox import ScoreRow
+    from soundwatch.gui.timeline import ConfidenceTimeline
+
+    timeline = ConfidenceTimeline()
+    qtbot.addWidget(timeline)
+    timeline.configure(["dog", "cat"], hop_s=0.25, window_s=1.0)
+    timeline.append([ScoreRow(int(t * 16000), np.array([0.9, 0.1], np.float32))
+                     for t in (1.0, 1.25, 1.5)], 16000)
+    timeline.configure(["dog", "cat", "my_doorbell"], hop_s=0.25, window_s=1.0)
+    timeline.redraw()
+    assert timeline.points == 3 and timeline.newest_s == 1.5
+    x, y = timeline.curve_data("dog")
+    assert np.allclose(y, 0.9)
+    timeline.configure(["bird"], hop_s=0.25, window_s=1.0)  # another model: starts over
+    assert timeline.points == 0

@@ -136,9 +136,12 @@ class ConfidenceTimeline(QWidget):
 
     def configure(self, labels: Sequence[str], hop_s: float, ignored: Iterable[str] = (),
                   watched: Iterable[str] | None = None, window_s: float = 0.0) -> None:
-        """Start over for a model's labels, hop and window length (a new model or
-        stream); ``window_s``: the seconds one scored window covers."""
+        """Set up for a model's labels, hop and window length; ``window_s``: the seconds
+        one scored window covers. The curves drawn so far stay when the hop and window
+        are the same and no label went away (a sound just learnt adds one; settings
+        changed); otherwise (another model) the timeline starts over."""
         keep_watched = list(watched) if watched is not None else self.selection.watched
+        held = self._held_history(labels, hop_s, window_s)
         self.labels = list(labels)
         self.hop_s = float(hop_s)
         self.window_s = float(window_s)
@@ -146,13 +149,36 @@ class ConfidenceTimeline(QWidget):
         self._times = ColumnRing(n_rows, 1, fill=np.nan, dtype=np.float64)
         self._scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
         self._explanations: deque[tuple[float, tuple]] = deque(maxlen=n_rows)
+        newest_s = self.newest_s if held is not None else 0.0
+        if held is not None:
+            times, scores, explanations = held
+            self._times.append(times)
+            self._scores.append(scores)
+            self._explanations.extend(explanations)
         # A class that was active stays drawn while its curve is still on screen.
         self.selection = ClassSelection(self.labels, top_k=self.top_k, ignored=ignored,
                                         enter_score=0.3, leave_score=0.15,
                                         hold_s=self.duration_s)
         self.selection.set_watched(keep_watched)
-        self.newest_s = 0.0
+        if held is not None:  # the curves on screen keep their places
+            for time_s, row in zip(held[0][:, 0], held[1], strict=True):
+                if not np.isnan(row).all():
+                    self.selection.update(np.nan_to_num(row), float(time_s))
+        self.newest_s = newest_s
         self._dirty = self._layout_dirty = True
+
+    def _held_history(self, labels: Sequence[str], hop_s: float, window_s: float):
+        """(times, scores in the columns of ``labels`` (NaN for a new label), the
+        explanations) of what is drawn now, when it can stay; else None."""
+        if (not hasattr(self, "_times") or self._times.written == 0
+                or float(hop_s) != self.hop_s or float(window_s) != self.window_s
+                or not set(self.labels) <= set(labels)):
+            return None
+        old = self._scores.recent()
+        scores = np.full((len(old), max(1, len(labels))), np.nan, np.float32)
+        for index, label in enumerate(self.labels):
+            scores[:, list(labels).index(label)] = old[:, index]
+        return self._times.recent().copy(), scores, list(self._explanations)
 
     def mark_event(self, label: str, time_s: float) -> None:
         """``label`` made an event at stream time ``time_s``: keep its curve drawn (see
