@@ -257,6 +257,8 @@ def test_device_error_shows_in_the_window_with_retry(harness):
     assert not window.banner.retry_button.isHidden()
     assert not window.session.running
     assert window.controls.start_button.text() == "Start"
+    # the picker names the device that failed (it said "Default input")
+    assert window.controls.device_combo.currentText() == "no-such-device-xyz (not found)"
     window.retry()  # the same failure again: still shown, nothing raised
     assert window.banner.kind == "error" and not window.session.running
 

@@ -87,7 +87,7 @@ class ControlsBar(QWidget):
                 self.device_combo.addItem(f"{device.index}: {device.name}{mark}",
                                           device.name)
             self._devices = list(devices)
-            self.device_combo.setCurrentIndex(self._position_of(self._devices, current))
+            self._show(current)
         finally:
             self._filling = False
 
@@ -95,9 +95,22 @@ class ControlsBar(QWidget):
         """Select the entry for ``current`` without emitting :attr:`device_chosen`."""
         self._filling = True
         try:
-            self.device_combo.setCurrentIndex(self._position_of(self._devices, current))
+            self._show(current)
         finally:
             self._filling = False
+
+    def _show(self, current: str | None) -> None:
+        """Select ``current``; a device asked for that is not there gets an entry saying
+        so (the picker said "Default input" while the banner named the missing one)."""
+        position = self._position_of(self._devices, current)
+        missing = position == 0 and current is not None and str(current).strip() != ""
+        stale = self.device_combo.count() - 1 - len(self._devices)  # a "not found" entry
+        if stale > 0:
+            self.device_combo.removeItem(self.device_combo.count() - 1)
+        if missing:
+            self.device_combo.addItem(f"{current} (not found)", str(current))
+            position = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(position)
 
     @staticmethod
     def _position_of(devices: Sequence, current: str | None) -> int:

@@ -304,6 +304,8 @@ class MainWindow(QMainWindow):
                           f"{self.session.source.name}"
             if not choice.file:
                 self.controls.show_device(choice.device)
+        elif failed_choice is not None and not failed_choice.file:
+            self.controls.show_device(failed_choice.device)  # the one that failed, named
         self.controls.set_running(running, description)
 
     def stop_listening(self) -> None:
