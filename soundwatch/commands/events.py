@@ -33,8 +33,8 @@ def add_parser(subparsers) -> None:
                          "time (2024-05-01T14:30), an age (30m, 2h, 7d) or 'today'")
         sub.add_argument("--label", help="only this label")
         sub.add_argument("--session", type=int, help="only this session id")
-        sub.add_argument("--node", help="only events this node heard (a hub's database: "
-                         "`soundwatch hub` stores every node's events)")
+        sub.add_argument("--node", help="only events this node heard (in a hub's "
+                         "database, which stores every node's events)")
         sub.add_argument("--min-snr", type=float, metavar="DB",
                          help="only events at least this many dB over the noise floor "
                          "(events stored without an SNR are left out)")
