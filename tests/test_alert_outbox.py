@@ -342,6 +342,21 @@ def test_a_webhook_url_with_a_user_and_password_authenticates_and_never_shows_th
         server.close()
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("http://ha.local:8123/api/webhook/soundwatch-kitchen-7f3a9c21d0e4",
+     "http://ha.local:8123/api/webhook/***"),
+    ("https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx",
+     "https://hooks.slack.com/services/***/***/***"),
+    ("https://discord.com/api/webhooks/112233445566/AbC-dEf_GhIjKlMnOpQrStUv",
+     "https://discord.com/api/webhooks/***/***"),
+    ("http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook"),
+])
+def test_a_key_in_a_webhook_path_is_not_shown(url, shown):
+    from soundwatch.alerts.webhook import shown_url
+
+    assert shown_url(url) == shown
+
+
 def test_the_warning_of_alerts_waiting_for_a_channel_gone_names_the_config_given(
         tmp_path, caplog):
     from soundwatch.alerts.service import warn_of_waiting_alerts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -205,6 +206,38 @@ def test_a_continuation_belongs_to_the_alert_it_continues():
     assert policy.finished(event("dog", 1, 0.0, 20.0, ongoing=False), NOON)[0] == first
     assert policy.started(event("dog", 2, 20.0, 20.0, continued_from=1), NOON) is None
     assert policy.finished(event("dog", 2, 20.0, 25.0, ongoing=False), NOON)[0] == first
+
+
+def test_people_hear_of_a_split_sounds_end_once_with_its_whole_length():
+    """A 45 s alarm split at max_duration_s (20 s) into three parts: the feed gets each
+    part's end, people get one start and one end, at the real end, saying 45 s (they
+    were told "ended" at 20 s while the alarm still sounded)."""
+    from soundwatch.alerts.text import alert_text
+
+    alerts = AlertSettings(rules={"u": AlertRule(labels=("smoke_alarm",), severity="urgent")})
+    router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [
+        ChannelRoute("mqtt", feed=True), ChannelRoute("webhook")])
+    router.on_session("s1", lambda sample: NOON)
+    parts = [(1, None, 0.0, 20.0, 0.8), (2, 1, 20.0, 40.0, 0.97), (3, 2, 40.0, 45.0, 0.9)]
+    sent = []
+    for event_id, continued_from, start_s, end_s, peak in parts:
+        sent += router.started(event("smoke_alarm", event_id, start_s, start_s + 0.5, peak,
+                                     continued_from=continued_from))
+        ended = replace(event("smoke_alarm", event_id, start_s, end_s, peak, ongoing=False,
+                              continued_from=continued_from), continues=end_s < 45.0)
+        sent += router.finished(ended, None)
+    assert [(r.kind, r.payload["event_id"]) for r in sent if r.channel == "webhook"] == [
+        ("event_started", 1), ("event", 3)]
+    assert [r.payload["continues"] for r in sent if r.channel == "mqtt" and r.kind == "event"
+            ] == [True, True, False]
+    end = [r.payload for r in sent if r.channel == "webhook"][-1]
+    assert end["sound_duration_s"] == 45.0 and end["duration_s"] == 5.0
+    assert end["sound_peak"] == 0.97 and end["sound_start"] == end["start"]  # clock: NOON
+    _, body = alert_text("event", end, now=NOON)
+    assert body.startswith("ended: 45.0 s from ") and "peak score 0.97" in body
+    first_end = [r.payload for r in sent if r.channel == "mqtt" and r.kind == "event"][0]
+    _, body = alert_text("event", first_end, now=NOON)
+    assert body.startswith("still sounding after 20.0 s from ")
 
 
 def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours():

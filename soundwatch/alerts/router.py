@@ -19,6 +19,9 @@ Payload (a JSON object, the same for every channel)::
          be written; null with clips off or [privacy] speech = "drop_clip")
      "continues": false | true,   (an end at max_duration_s: the sound goes on as the
          event whose continued_from is this one)
+     "sound_start": "...Z", "sound_duration_s": 45.0, "sound_peak": 0.97,   (the whole
+         sound: from the start of the first part of an event split at max_duration_s;
+         for an event not split, its own start, duration and peak)
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
@@ -53,6 +56,13 @@ class ChannelRoute:
     name: str
     feed: bool = False
     quiet_hours: str | None = None
+
+
+class _Sound(NamedTuple):
+    """A sound over the parts of an event split at max_duration_s."""
+
+    start_sample: int
+    peak: float
 
 
 RAISED_KEPT = 100  # alerts raised and not yet taken (take_raised) that are kept
@@ -104,6 +114,10 @@ class AlertRouter:
         # event id -> the alert routes its start went to: its end follows to those only
         # (quiet hours that began or ended meanwhile must not split a start from its end)
         self._started_on: dict[int, set[str]] = {}
+        # event id of a part that ended with `continues` -> (its sound so far, the alert
+        # routes its start went to), taken over by the part that continues it
+        self._continuing: dict[int, tuple[_Sound, set[str]]] = {}
+        self._sound_of: dict[int, _Sound] = {}  # event id -> the sound it continues
         self.session = "0"
         self._wall_time: Callable[[int], datetime] = lambda sample: datetime.now(timezone.utc)
         self.alerts_sent = 0
@@ -126,6 +140,9 @@ class AlertRouter:
 
     def started(self, event: Event) -> list[OutboxRow]:
         wall = self._wall_time(event.end_sample)
+        if event.continued_from in self._continuing:
+            self._sound_of[event.event_id], routes = self._continuing.pop(event.continued_from)
+            self._started_on[event.event_id] = routes
         decision = self.policy.started(event, wall)
         return self._rows(EVENT_STARTED, event, decision, wall, clip=None, feed=True)
 
@@ -152,11 +169,18 @@ class AlertRouter:
         rows = []
         started_on = (self._started_on.setdefault(event.event_id, set())
                       if kind == EVENT_STARTED else self._started_on.pop(event.event_id, set()))
+        if kind != EVENT_STARTED:
+            sound = self._sound(event)
+            self._sound_of.pop(event.event_id, None)
+            if event.continues:  # people hear of the sound's end, not of a part's
+                self._continuing[event.event_id] = (sound, started_on)
         for route in self.routes:
             if route.feed:
                 if feed:
                     rows.append(OutboxRow(route.name, kind, key, payload))
             elif kind != EVENT_STARTED:
+                if event.continues:
+                    continue
                 if route.name in started_on:  # the end of an alert this route was sent
                     rows.append(OutboxRow(route.name, kind, key, payload))
             elif decision is not None and (decision.severity == "urgent"
@@ -170,6 +194,13 @@ class AlertRouter:
             self._raised.append(RaisedAlert(event.event_id, event.label, decision.severity))
         return rows
 
+    def _sound(self, event: Event) -> _Sound:
+        """The whole sound ``event`` is (the last) part of, so far."""
+        before = self._sound_of.get(event.event_id)
+        if before is None:
+            return _Sound(event.start_sample, float(event.peak))
+        return _Sound(before.start_sample, max(before.peak, float(event.peak)))
+
     def take_raised(self) -> list[RaisedAlert]:
         """The alerts raised since the last call (any thread may call it): what the
         rules let through, cooldowns, minimum durations and time profiles applied."""
@@ -182,6 +213,7 @@ class AlertRouter:
                 clip: str | None) -> dict:
         ongoing = kind == EVENT_STARTED
         fields = event.to_dict()
+        sound = self._sound(event)
         return {
             "type": kind, "node": self.node, "id": f"{self.session}-{event.event_id}",
             "session": self.session, "event_id": event.event_id, "db_id": None,
@@ -193,6 +225,10 @@ class AlertRouter:
             "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
             "mean": round(float(event.mean), 4), "clip": clip,
             "continued_from": event.continued_from, "continues": event.continues,
+            "sound_start": iso_utc(self._wall_time(sound.start_sample)),
+            "sound_duration_s": round((event.end_sample - sound.start_sample)
+                                      / event.sample_rate_hz, 3),
+            "sound_peak": round(sound.peak, 4),
             **{name: fields[name] for name in ("level_dbfs", "noise_floor_dbfs", "snr_db")},
             "severity": decision.severity if decision else None,
             "rule": decision.rule if decision else None,

@@ -13,7 +13,9 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     """(title, body) for a router payload; ``kind`` is ``event_started`` or ``event``;
     ``now``: when it is sent (default: now).
 
-    E.g. ("URGENT: smoke alarm (kitchen)", "heard at 14:03:22, score 0.93"); one sent
+    E.g. ("URGENT: smoke alarm (kitchen)", "heard at 14:03:22, score 0.93"), its end
+    "ended: 45.0 s from 14:03:22, peak score 0.97" (the whole sound, also when the
+    detector split it at max_duration_s); one sent
     late: "heard at 14:03:22 (sent 2 h 5 min late), score 0.93", with the date before
     the time when it is another day's.
     """
@@ -21,12 +23,16 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     severity = payload.get("severity")
     prefix = "URGENT: " if severity == "urgent" else ""
     title = f"{prefix}{label} ({payload['node']})"
-    start = _local_clock(payload["start"], now) + _lateness(payload, now)
     if kind == "event_started":
+        start = _local_clock(payload["start"], now) + _lateness(payload, now)
         body = f"heard at {start}, score {payload['peak']:.2f}"
-    else:
-        body = (f"ended: {payload['duration_s']:.1f} s from {start}, "
-                f"peak score {payload['peak']:.2f}")
+    else:  # the whole sound, over the parts of an event split at max_duration_s
+        start = _local_clock(payload.get("sound_start") or payload["start"], now)
+        duration_s = payload.get("sound_duration_s", payload["duration_s"])
+        peak = payload.get("sound_peak", payload["peak"])
+        state = "still sounding after" if payload.get("continues") else "ended:"
+        body = (f"{state} {duration_s:.1f} s from {start}{_lateness(payload, now)}, "
+                f"peak score {peak:.2f}")
         if payload.get("clip"):
             body += f"; clip {payload['clip']}"
     return title, body

@@ -13,17 +13,26 @@ from soundwatch.jsonout import to_json
 
 
 def shown_url(url: str) -> str:
-    """``url`` as messages and the outbox's ``last_error`` show it: a password in it and
-    the values of its query (``?token=...``) replaced by ``***``, so no secret is logged or
-    stored."""
+    """``url`` as messages and the outbox's ``last_error`` show it: a password in it, the
+    values of its query (``?token=...``) and path segments that look like a key (Home
+    Assistant's ``/api/webhook/<id>``, Slack's and Discord's tokens) replaced by ``***``,
+    so no secret is logged or stored."""
     parts = urlsplit(url)
+    path = "/".join("***" if _looks_like_a_key(segment) else segment
+                    for segment in parts.path.split("/"))
     netloc = parts.netloc
     if parts.password is not None:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
     query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query,
                                                             keep_blank_values=True)],
                       safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+def _looks_like_a_key(segment: str) -> bool:
+    """A path segment that is a generated id or token, not a word such as ``webhook``:
+    16 characters or more, or 8 or more with a digit among them."""
+    return len(segment) >= 16 or (len(segment) >= 8 and any(c.isdigit() for c in segment))
 
 
 class WebhookChannel(Channel):
