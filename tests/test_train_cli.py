@@ -237,6 +237,29 @@ def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, 
     assert not out.exists()  # nothing started
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, capsys,
+                                                                    command):
+    """It failed after the training, at the export, as an internal error."""
+    pytest.importorskip("torch")
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    base = [command, "--init", "scratch", "--esc50", str(data)]
+    cases = [(["--out", str(a_file)], f"--out {a_file} is a file"),
+             (["--out", str(a_file / "run")], f"{a_file} is a file")]
+    if command == "train":
+        cases += [(["--out", str(tmp_path / "r"), "--output", str(tmp_path)],
+                   f"--output {tmp_path} is a folder"),
+                  (["--out", str(tmp_path / "r"), "--output", str(a_file / "m.onnx")],
+                   f"{a_file} is a file")]
+    for flags, message in cases:
+        assert main([*base, *flags]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing started
+
+
 def test_recipe_flags_reach_the_yamnet_head_config(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     import soundwatch.train.run_pretrained as run_pretrained

@@ -94,9 +94,10 @@ def run(args) -> int:
     from soundwatch.train.evaluate import fold_dir, fold_finished, gather_folds, plot_confusion
 
     out_dir: Path = args.out
-    from soundwatch.commands.train import check_recipe_numbers
+    from soundwatch.commands.train import check_output_paths, check_recipe_numbers
 
     check_recipe_numbers(args)
+    check_output_paths(out_dir)
     if args.tuned_detector is not None and args.detector_defaults is not None:
         from soundwatch.errors import SoundwatchError
 

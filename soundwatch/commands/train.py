@@ -193,6 +193,39 @@ def check_recipe_numbers(args) -> None:
         raise SoundwatchError("; ".join(problems))
 
 
+def check_output_paths(out_dir: Path, model_path: Path | None = None) -> None:
+    """Refuse a run folder or model file that cannot be written, before training (a run
+    that trained for an hour must not fail at its export).
+
+    Raises:
+        SoundwatchError: names the flag, the path and what is wrong with it.
+    """
+    import os
+
+    from soundwatch.errors import SoundwatchError
+
+    def first_existing(path: Path) -> Path:
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        return path
+
+    for flag, path, folder in (("--out", out_dir, True), ("--output", model_path, False)):
+        if path is None:
+            continue
+        if folder and path.exists() and not path.is_dir():
+            raise SoundwatchError(f"{flag} {path} is a file: give a folder for the run "
+                                  "(checkpoint, log, summary)")
+        if not folder and path.is_dir():
+            raise SoundwatchError(f"{flag} {path} is a folder: give the model file to "
+                                  f"write, e.g. {path / 'model.onnx'}")
+        existing = first_existing(path if folder else path.parent)
+        if not existing.is_dir():
+            raise SoundwatchError(f"{flag} {path} cannot be made: {existing} is a file")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise SoundwatchError(f"{flag} {path} cannot be written: no write permission in "
+                                  f"{existing}; choose a folder of yours")
+
+
 def options_from_args(args, out_dir: Path, test_fold: int | None):
     """RunOptions from parsed `train`/`evaluate` arguments."""
     import dataclasses
@@ -255,6 +288,7 @@ def run(args) -> int:
     require_torch()
     show_training_progress(args.quiet)
     check_recipe_numbers(args)
+    check_output_paths(args.out, args.output)
     options = options_from_args(args, args.out, args.test_fold)
     options.model_path = args.output
     summary = train_one(options, args)
