@@ -224,3 +224,20 @@ def test_labels_says_where_each_comes_from_and_which_were_never_measured(capsys)
     assert main(["labels"]) == 0
     out = capsys.readouterr().out
     assert "YAMNet's AudioSet head (16;" in out and "smoke_alarm" in out
+
+
+def test_labels_of_a_model_of_your_own_do_not_claim_the_shipped_models_measurements(
+        tmp_path, capsys):
+    import json
+
+    from model_factory import make_test_model
+
+    from soundwatch.cli import main
+
+    model = make_test_model(tmp_path / "mine.onnx")
+    assert main(["labels", "--json", "--model", str(model)]) == 0
+    rows = [row for row in map(json.loads, capsys.readouterr().out.splitlines())
+            if row["label"] != "unusual"]
+    assert rows and all(row["source"] == "trained for this model" for row in rows)
+    assert all("ESC-50" not in row["measured"] and "not the shipped model" in row["measured"]
+               for row in rows)

@@ -4,6 +4,7 @@ was measured (so that a user knows which to test in their own room first)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from soundwatch.jsonout import to_json
 
@@ -29,6 +30,19 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per label")
 
 
+def sources_for(classifier, model_path) -> dict[str, tuple[str, str]]:
+    """:data:`SOURCES`, with the model's own labels described from its metadata when
+    ``model_path`` is not the shipped model (whose card holds the measurements)."""
+    from soundwatch.model import shipped_model_path
+
+    if Path(model_path).resolve() == shipped_model_path().resolve():
+        return SOURCES
+    trained_on = classifier.metadata.training_data or "data its metadata does not name"
+    return {**SOURCES, "project": (
+        "trained for this model", f"trained on {trained_on}; not the shipped model: its "
+        "figures are in its training run's summary, not in the shipped model's card")}
+
+
 def label_sources(classifier) -> list[tuple[str, str]]:
     """(label, kind) for each label ``classifier`` scores, kind one of :data:`SOURCES`."""
     extra = classifier.metadata.extra
@@ -48,15 +62,17 @@ def run(args) -> int:
     from soundwatch.unusual.apply import listening_classifier
 
     settings = load_settings(args.config)
-    classifier = with_user_sounds(Classifier(settings.model_path(args.model)))
+    model_path = settings.model_path(args.model)
+    classifier = with_user_sounds(Classifier(model_path))
     classifier = listening_classifier(classifier, settings, None)
     rows = label_sources(classifier)
+    sources = sources_for(classifier, model_path)
     if args.json:
         for label, kind in rows:
-            source, measured = SOURCES[kind]
+            source, measured = sources[kind]
             print(to_json({"label": label, "source": source, "measured": measured}))
         return 0
-    for kind, (source, measured) in SOURCES.items():
+    for kind, (source, measured) in sources.items():
         labels = [label for label, k in rows if k == kind]
         if labels:
             print(f"{source} ({len(labels)}; {measured}):")
