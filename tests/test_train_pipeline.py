@@ -175,6 +175,25 @@ def test_checkpoint_of_another_recipe_is_refused(synthetic_data, trained):
         run_training(options)
 
 
+def test_checkpoint_of_other_training_data_is_refused(synthetic_data, trained, tmp_path):
+    """The same run folder after the data changed (a clip replaced): it resumed the
+    finished checkpoint and exported the old weights as if trained on the new data."""
+    import shutil
+
+    out = Path(trained["model_path"]).parent
+    changed = tmp_path / "classes"
+    shutil.copytree(synthetic_data.folder_per_class[0], changed)
+    label = LABELS[0]
+    soundfile.write(str(changed / label / "0.wav"),
+                    synth(label, np.random.default_rng(99)), RATE_HZ)
+    options = RunOptions(sources=DataSources(folder_per_class=[changed],
+                                             backgrounds=synthetic_data.backgrounds),
+                         out_dir=out, config=tiny_config(), val_fraction=0.25,
+                         holdout_fraction=0.0, cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(SoundwatchError, match="another training data"):
+        run_training(options)
+
+
 def test_training_device_is_resolved_and_reported(trained):
     import torch
 

@@ -160,6 +160,19 @@ def clip_accuracy(scores: np.ndarray, targets: np.ndarray, label_indices: np.nda
     return float(np.mean(predicted == targets)) if len(targets) else float("nan")
 
 
+def training_data_fingerprint(bank: FeatureBank) -> str:
+    """A hash of the training clips (file name, label, length in frames, in order) and of
+    their features' sum: a checkpoint resumes only on the data it was trained on (a run
+    folder reused after the data changed exported the old weights)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for index, record in enumerate(bank.records):
+        digest.update(f"{record.path.name}\t{record.label}\t{bank.n_frames(index)}\n".encode())
+    digest.update(np.float64(bank.features.sum(dtype=np.float64)).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
           validation: ValidationSet | None = None, pad_db: float = -100.0,
           progress: bool = True, device: str = "cpu", precision: str = "fp32"
@@ -200,12 +213,18 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
     state = {"epoch": 0, "history": [], "best_score": -1.0, "best_epoch": 0,
              "best_state": None, "seconds": 0.0}
     checkpoint_path = out_dir / CHECKPOINT_NAME
+    data = training_data_fingerprint(sampler.events)
     if checkpoint_path.is_file():
         checkpoint = torch.load(checkpoint_path, weights_only=False,
                                 map_location=target_device)
-        if checkpoint["config"] != config.to_dict() or checkpoint["labels"] != sampler.labels:
+        changed = [what for what, same in (
+            ("recipe", checkpoint["config"] == config.to_dict()),
+            ("label set", checkpoint["labels"] == sampler.labels),
+            # checkpoints written before the data were recorded carry none
+            ("training data", checkpoint.get("data", data) == data)) if not same]
+        if changed:
             raise SoundwatchError(
-                f"{checkpoint_path} is from a run with another recipe or label set; "
+                f"{checkpoint_path} is from a run with another {' and '.join(changed)}; "
                 f"use a new --out folder or delete the checkpoint to start over"
             )
         net.load_state_dict(checkpoint["net"])
@@ -220,7 +239,8 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
         partial = checkpoint_path.with_suffix(".tmp")
         torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state,
-                    "config": config.to_dict(), "labels": sampler.labels}, partial)
+                    "config": config.to_dict(), "labels": sampler.labels, "data": data},
+                   partial)
         partial.replace(checkpoint_path)
 
     log_path = out_dir / "log.jsonl"
