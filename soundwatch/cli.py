@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"soundwatch: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"soundwatch: {args.command} interrupted (Ctrl-C)", file=sys.stderr)
+        hint = getattr(_command_module(args.command), "interrupted_hint", None)
+        print(f"soundwatch: {args.command} interrupted (Ctrl-C)"
+              + (f"; {hint(args)}" if hint else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `soundwatch events list | head`): not an error.

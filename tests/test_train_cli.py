@@ -260,6 +260,28 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, c
     assert not (tmp_path / "r").exists()  # nothing started
 
 
+@pytest.mark.parametrize("command, init, says", [
+    ("train", "scratch", "training resumes after its last finished epoch ("),
+    ("train", "yamnet", "the head's epochs start over"),
+    ("evaluate", "scratch", "finished folds are not trained again"),
+])
+def test_a_stopped_training_run_says_how_to_go_on(tmp_path, capsys, monkeypatch, command,
+                                                  init, says):
+    from soundwatch.commands import train
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "train_one", stopped)  # evaluate trains its folds with it
+    data = tmp_path / "esc"
+    write_tiny_esc50(data)
+    code = main([command, "--init", init, "--esc50", str(data), "--yamnet", str(tmp_path),
+                 "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted (Ctrl-C); run the same command again to go on" in err
+    assert says in err and f"cached in {tmp_path / 'cache'}" in err
+
+
 def test_recipe_flags_reach_the_yamnet_head_config(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     import soundwatch.train.run_pretrained as run_pretrained

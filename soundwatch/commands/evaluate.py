@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from soundwatch.command import command_name
+from soundwatch.commands.train import interrupted_hint  # noqa: F401 (the CLI asks for it)
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ example (the shipped model, see models/soundwatch.md for the exact command):
       --background data/background/audio --val-fraction 0 --out runs/final \\
       --output models/soundwatch.onnx
 
-An interrupted run continues from OUT/checkpoint.pt when started again with the same
-command (a finished one just exports again). Features are computed once and cached
-(see --cache-dir).
+Features and YAMNet embeddings are computed once and cached (see --cache-dir), so an
+interrupted run started again with the same command does not compute them again; a
+--init scratch run also continues from OUT/checkpoint.pt (a finished one just exports
+again), while the YAMNet recipe trains its head again (minutes).
 """
 
 
@@ -142,6 +143,24 @@ def add_parser(subparsers) -> None:
                         help="per-class detector settings for the model to carry, from a "
                              "`python -m benchmarks.tune_detector` output (its per_class "
                              "table), e.g. benchmarks/detector_defaults.json")
+
+
+def interrupted_hint(args) -> str:
+    """What a user who stopped a `train` or `evaluate` run (Ctrl-C) does to go on, and
+    what is kept."""
+    from soundwatch.train.feature_cache import default_cache_dir
+
+    evaluate = args.command == "evaluate"
+    parts = [f"the features and embeddings finished so far are cached in "
+             f"{args.cache_dir or default_cache_dir()} and not computed again"]
+    if getattr(args, "init", "yamnet") == "scratch":
+        checkpoint = "each fold's checkpoint.pt" if evaluate else args.out / "checkpoint.pt"
+        parts.append(f"training resumes after its last finished epoch ({checkpoint})")
+    else:
+        parts.append("the head's epochs start over")
+    if evaluate:
+        parts.append("finished folds are not trained again")
+    return "run the same command again to go on: " + "; ".join(parts)
 
 
 def check_recipe_numbers(args) -> None:
