@@ -173,8 +173,10 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
     headers = [h for p, h, _ in webhook.requests if p == "/hook"]
     assert all(h["Authorization"] == "Bearer s3cret" for h in headers)
     pushes = webhook.bodies("/apprise")
-    assert [p["title"] for p in pushes] == ["URGENT: tone 1k (kitchen)"] * 2 + [
-        "URGENT: tone 3k (kitchen)"] * 2
+    # one urgent push per sound: its end is news, not a second alarm
+    assert [(p["title"], p["type"]) for p in pushes] == [
+        ("URGENT: tone 1k (kitchen)", "failure"), ("tone 1k ended (kitchen)", "info"),
+        ("URGENT: tone 3k (kitchen)", "failure"), ("tone 3k ended (kitchen)", "info")]
     assert pushes[0]["message"].startswith("heard at ")
     assert pushes[1]["message"].startswith("ended: ")
 

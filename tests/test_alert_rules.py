@@ -289,11 +289,13 @@ def test_an_alert_sent_late_says_so_and_gives_the_date_of_another_day():
     sent = datetime(2024, 5, 1, 12, 0, 3, tzinfo=timezone.utc)
     _, body = alert_text("event_started", payload, now=sent)
     assert "late" not in body and body.startswith("heard at ")
-    assert len(body.split(",")[0].split()) == 3  # "heard at HH:MM:SS": no date today
+    # "heard at HH:MM:SS ZONE": no date today, the zone named
+    local = datetime(2024, 5, 1, 12, 0, 1, tzinfo=timezone.utc).astimezone()
+    assert body.split(",")[0] == f"heard at {local:%H:%M:%S %Z}"
+    assert body.endswith("score 0.90 of 1")  # the model's 0-1 score, not a bare number
     _, body = alert_text("event_started", payload, now=sent + timedelta(days=1, hours=2,
                                                                          minutes=5))
-    local = datetime(2024, 5, 1, 12, 0, 1, tzinfo=timezone.utc).astimezone()
-    assert f"heard at {local:%Y-%m-%d %H:%M:%S} (sent 26 h 5 min late)" in body
+    assert f"heard at {local:%Y-%m-%d %H:%M:%S %Z} (sent 26 h 5 min late)" in body
 
 
 def test_a_label_in_two_rules_follows_the_most_severe_and_says_so(caplog):

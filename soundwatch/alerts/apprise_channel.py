@@ -7,7 +7,7 @@ import hashlib
 import logging
 
 from soundwatch.alerts.outbox import Channel, ChannelError
-from soundwatch.alerts.text import alert_text
+from soundwatch.alerts.text import alert_text, start_severity
 from soundwatch.errors import SoundwatchError
 
 
@@ -65,7 +65,7 @@ class AppriseChannel(Channel):
         title, body = alert_text(kind, payload)
         types = self._apprise_module.NotifyType
         notify_type = {"urgent": types.FAILURE, "warning": types.WARNING}.get(
-            payload.get("severity"), types.INFO)
+            start_severity(kind, payload), types.INFO)
         messages: list[str] = []
         # Apprise's own log lines would repeat on every retry; its words reach the user
         # once, in the ChannelError (logged when the error changes).

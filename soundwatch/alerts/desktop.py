@@ -9,7 +9,7 @@ import os
 import threading
 
 from soundwatch.alerts.outbox import Channel, ChannelError
-from soundwatch.alerts.text import alert_text
+from soundwatch.alerts.text import alert_text, start_severity
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class DesktopChannel(Channel):
         address = DBusAddress("/org/freedesktop/Notifications",
                               bus_name="org.freedesktop.Notifications",
                               interface="org.freedesktop.Notifications")
-        urgency = _URGENCY.get(payload.get("severity") or "info", 1)
+        urgency = _URGENCY.get(start_severity(kind, payload) or "info", 1)
         message = new_method_call(address, "Notify", "susssasa{sv}i", (
             self.app_name, 0, "audio-input-microphone", title, body, [],
             {"urgency": ("y", urgency), "category": ("s", "device")}, -1))

@@ -9,33 +9,46 @@ from datetime import datetime, timezone
 LATE_AFTER_S = 120.0
 
 
+# Words before a start alert's title; an end has none (it calls for nothing urgent).
+SEVERITY_PREFIX = {"urgent": "URGENT: ", "warning": "Warning: "}
+
+
 def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[str, str]:
     """(title, body) for a router payload; ``kind`` is ``event_started`` or ``event``;
-    ``now``: when it is sent (default: now).
+    ``now``: when it is sent (default: now). Times are local, with their zone.
 
-    E.g. ("URGENT: smoke alarm (kitchen)", "heard at 14:03:22, score 0.93"), its end
-    "ended: 45.0 s from 14:03:22, peak score 0.97" (the whole sound, also when the
-    detector split it at max_duration_s); one sent
-    late: "heard at 14:03:22 (sent 2 h 5 min late), score 0.93", with the date before
-    the time when it is another day's.
+    E.g. ("URGENT: smoke alarm (kitchen)", "heard at 14:03:22 CET, score 0.93 of 1"); its
+    end ("smoke alarm ended (kitchen)", "ended: 45.0 s from 14:03:22 CET, peak score 0.97
+    of 1"), the whole sound also when the detector split it at max_duration_s; one sent
+    late: "heard at 14:03:22 CET (sent 2 h 5 min late), ...", with the date before the
+    time when it is another day's. The score is the model's (0 to 1), not a probability.
     """
     label = str(payload["label"]).replace("_", " ")
-    severity = payload.get("severity")
-    prefix = "URGENT: " if severity == "urgent" else ""
-    title = f"{prefix}{label} ({payload['node']})"
+    node = payload["node"]
     if kind == "event_started":
+        title = f"{SEVERITY_PREFIX.get(payload.get('severity'), '')}{label} ({node})"
         start = _local_clock(payload["start"], now) + _lateness(payload, now)
-        body = f"heard at {start}, score {payload['peak']:.2f}"
-    else:  # the whole sound, over the parts of an event split at max_duration_s
-        start = _local_clock(payload.get("sound_start") or payload["start"], now)
-        duration_s = payload.get("sound_duration_s", payload["duration_s"])
-        peak = payload.get("sound_peak", payload["peak"])
-        state = "still sounding after" if payload.get("continues") else "ended:"
-        body = (f"{state} {duration_s:.1f} s from {start}{_lateness(payload, now)}, "
-                f"peak score {peak:.2f}")
-        if payload.get("clip"):
-            body += f"; clip {payload['clip']}"
+        return title, f"heard at {start}, score {payload['peak']:.2f} of 1"
+    # the whole sound, over the parts of an event split at max_duration_s
+    start = _local_clock(payload.get("sound_start") or payload["start"], now)
+    duration_s = payload.get("sound_duration_s", payload["duration_s"])
+    peak = payload.get("sound_peak", payload["peak"])
+    if payload.get("continues"):
+        title = f"{label} still sounding ({node})"
+        state = "still sounding after"
+    else:
+        title, state = f"{label} ended ({node})", "ended:"
+    body = (f"{state} {duration_s:.1f} s from {start}{_lateness(payload, now)}, "
+            f"peak score {peak:.2f} of 1")
+    if payload.get("clip"):
+        body += f"; clip {payload['clip']}"
     return title, body
+
+
+def start_severity(kind: str, payload: dict) -> str | None:
+    """The severity a notification is shown with: its rule's on a start; none on an end
+    (a critical notice that the alarm stopped would be a second alarm)."""
+    return payload.get("severity") if kind == "event_started" else None
 
 
 def _moment(iso_utc: str) -> datetime:
@@ -46,7 +59,7 @@ def _local_clock(iso_utc: str, now: datetime | None) -> str:
     """The local time of day, after the date when that is not today's."""
     moment = _moment(iso_utc)
     today = (now or datetime.now(timezone.utc)).astimezone().date()
-    return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%H:%M:%S %Z" if moment.date() == today else "%Y-%m-%d %H:%M:%S %Z")
 
 
 def _lateness(payload: dict, now: datetime | None) -> str:
