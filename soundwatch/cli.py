@@ -17,7 +17,7 @@ from soundwatch import __version__
 from soundwatch.errors import SoundwatchError
 
 COMMANDS = ["gui", "listen", "classify", "devices", "labels", "events", "train", "evaluate",
-            "bench", "hub", "learn", "sounds", "rescore", "unusual"]
+            "bench", "hub", "learn", "sounds", "rescore", "unusual", "send-test-alert"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,10 +55,11 @@ def _add_verbosity(subparsers, depth: int) -> None:
 
 
 def _command_module(name: str):
+    module = f"soundwatch.commands.{name.replace('-', '_')}"
     try:
-        return importlib.import_module(f"soundwatch.commands.{name}")
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name == f"soundwatch.commands.{name}":
+        if exc.name == module:
             return None  # command not built into this version
         raise
 

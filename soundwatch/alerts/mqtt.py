@@ -140,11 +140,11 @@ class MqttLink:
         return self._connected.is_set()
 
     def start(self, wait_s: float = 3.0,
-              meanwhile: str = "alerts wait in the outbox meanwhile") -> bool:
+              meanwhile: str | None = "alerts wait in the outbox meanwhile") -> bool:
         """Connect in the background; wait up to ``wait_s`` for the first answer. A
         broker that cannot be reached or refuses the login is logged as an error naming
-        the fix and what happens ``meanwhile``; the link keeps trying. Returns whether it
-        is connected."""
+        the fix and what happens ``meanwhile`` (None: not logged, the caller reports
+        :attr:`error`); the link keeps trying. Returns whether it is connected."""
         self._probe(min(wait_s, 3.0))
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -156,7 +156,7 @@ class MqttLink:
                                   clean_start=self.clean_session, properties=properties)
         self.client.loop_start()
         self._answered.wait(wait_s)
-        if not self.connected:
+        if not self.connected and meanwhile is not None:
             log.error("%s. Check the URL (--mqtt, [alerts.mqtt] url) and that the broker runs; "
                       "soundwatch keeps trying, and %s.",
                       self.error or f"no answer from the MQTT broker at {self.address}",

@@ -49,6 +49,47 @@ def configured_channels(settings: AlertSettings) -> list[str]:
             + [apprise_channel_name(url) for url in settings.apprise.urls])
 
 
+def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str],
+                   level_dbfs: Callable[[], float] | None = None, model_name: str = ""
+                   ) -> tuple[list[Channel], list[ChannelRoute]]:
+    """The channels ``settings`` configures, each with its route (not started).
+
+    ``alerting_labels``: the labels MQTT makes Home Assistant sensors for. A desktop
+    channel without a session bus is left out (it said why when built).
+
+    Raises:
+        SoundwatchError: an Apprise URL is not understood, an MQTT URL cannot be read.
+    """
+    s = settings
+    channels: list[Channel] = []
+    routes: list[ChannelRoute] = []
+    if s.mqtt.url:
+        from soundwatch.alerts.mqtt import MqttChannel
+
+        channels.append(MqttChannel(s.mqtt, node, alerting_labels, level_dbfs, model_name))
+        routes.append(ChannelRoute("mqtt", feed=True))
+    if s.webhook.url:
+        from soundwatch.alerts.webhook import WebhookChannel
+
+        channels.append(WebhookChannel(s.webhook.url, s.webhook.bearer_token,
+                                       s.webhook.timeout_s))
+        routes.append(ChannelRoute("webhook", quiet_hours=s.webhook.quiet_hours))
+    for url in s.apprise.urls:
+        from soundwatch.alerts.apprise_channel import AppriseChannel
+
+        channel = AppriseChannel(url)
+        channels.append(channel)
+        routes.append(ChannelRoute(channel.name, quiet_hours=s.apprise.quiet_hours))
+    if s.desktop.enabled:
+        from soundwatch.alerts.desktop import DesktopChannel
+
+        channel = DesktopChannel()
+        if channel.available:
+            channels.append(channel)
+            routes.append(ChannelRoute(channel.name, quiet_hours=s.desktop.quiet_hours))
+    return channels, routes
+
+
 class Alerts:
     """Builds and runs everything ``[alerts]`` asks for.
 
@@ -77,7 +118,8 @@ class Alerts:
         if store is None and settings.any_channel:
             raise SoundwatchError("alerts need the event database (the outbox that keeps "
                                   "them until delivered lives in it): drop --no-db")
-        self.channels, self.routes = self._channels(level_dbfs, model_name)
+        self.channels, self.routes = build_channels(
+            settings, self.node, self.policy.alerting_labels, level_dbfs, model_name)
         self.delivery = OutboxDelivery(
             store, self.channels, settings.delivery.retry_initial_s,
             settings.delivery.retry_max_s,
@@ -89,38 +131,6 @@ class Alerts:
         for channel in self.channels:
             if hasattr(channel, "run_session"):  # MQTT: only this run's events set states
                 channel.run_session = lambda: self.router.session
-
-    def _channels(self, level_dbfs, model_name) -> tuple[list[Channel], list[ChannelRoute]]:
-        s = self.settings
-        channels: list[Channel] = []
-        routes: list[ChannelRoute] = []
-        if s.mqtt.url:
-            from soundwatch.alerts.mqtt import MqttChannel
-
-            channels.append(MqttChannel(s.mqtt, self.node, self.policy.alerting_labels,
-                                        level_dbfs, model_name))
-            routes.append(ChannelRoute("mqtt", feed=True))
-        if s.webhook.url:
-            from soundwatch.alerts.webhook import WebhookChannel
-
-            channels.append(WebhookChannel(s.webhook.url, s.webhook.bearer_token,
-                                           s.webhook.timeout_s))
-            routes.append(ChannelRoute("webhook", quiet_hours=s.webhook.quiet_hours))
-        if s.apprise.urls:
-            from soundwatch.alerts.apprise_channel import AppriseChannel
-
-            for url in s.apprise.urls:
-                channel = AppriseChannel(url)
-                channels.append(channel)
-                routes.append(ChannelRoute(channel.name, quiet_hours=s.apprise.quiet_hours))
-        if s.desktop.enabled:
-            from soundwatch.alerts.desktop import DesktopChannel
-
-            channel = DesktopChannel()
-            if channel.available:
-                channels.append(channel)
-                routes.append(ChannelRoute(channel.name, quiet_hours=s.desktop.quiet_hours))
-        return channels, routes
 
     def start(self) -> None:
         """Start delivering; say which queued alerts no configured channel will take."""

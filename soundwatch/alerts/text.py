@@ -28,6 +28,9 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     if kind == "event_started":
         title = f"{SEVERITY_PREFIX.get(payload.get('severity'), '')}{label} ({node})"
         start = _local_clock(payload["start"], now) + _lateness(payload, now)
+        if payload.get("test"):
+            return title, (f"a test sent at {start} by soundwatch send-test-alert: "
+                           "alerts of this kind reach you here")
         return title, f"heard at {start}, score {payload['peak']:.2f} of 1"
     # the whole sound, over the parts of an event split at max_duration_s
     start = _local_clock(payload.get("sound_start") or payload["start"], now)

@@ -21,6 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from soundwatch.commands.alert_options import add_alert_arguments, alerts_with_flags
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
 
 log = logging.getLogger(__name__)
@@ -77,20 +78,8 @@ def add_parser(subparsers) -> None:
                         "beside --db NAME.sqlite)")
     output.add_argument("--status-interval", type=float, default=1.0,
                         help="seconds between status lines (0: none)")
-    alerts = parser.add_argument_group("alerts (override [alerts] in the config file)")
-    alerts.add_argument("--node", help="this listener's name in alerts and MQTT topics "
-                        "(default: the host name)")
-    alerts.add_argument("--mqtt", metavar="URL", help="publish events, states, the level and "
-                        "Home Assistant discovery to this broker: mqtt://[user:pass@]host[:port]")
-    alerts.add_argument("--webhook", metavar="URL", help="POST each alert as JSON here")
-    alerts.add_argument("--webhook-token", metavar="TOKEN",
-                        help="send 'Authorization: Bearer TOKEN' with each webhook")
-    alerts.add_argument("--apprise", action="append", metavar="URL",
-                        help="notify this Apprise URL (ntfy://, gotify://, tgram://, json:// "
-                        "...); repeat for more")
-    alerts.add_argument("--notify-desktop", action=argparse.BooleanOptionalAction, default=None,
-                        help="desktop notifications (needs a D-Bus session bus)")
-
+    add_alert_arguments(parser.add_argument_group(
+        "alerts (override [alerts] in the config file)"))
 
 def run(args) -> int:
     from soundwatch.class_defaults import settings_for_classifier
@@ -340,22 +329,3 @@ def apply_flags(settings, args):
                                if source.is_file() else "invalid command-line settings: ")
                               + "; ".join(problems))
     return settings
-
-
-def alerts_with_flags(alerts, args):
-    """``alerts`` (AlertSettings) with the alert flags of ``args`` on top (checked with
-    the other settings by the caller)."""
-    if args.node:
-        alerts = replace(alerts, node=args.node)
-    if args.mqtt:
-        alerts = replace(alerts, mqtt=replace(alerts.mqtt, url=args.mqtt))
-    if args.webhook or args.webhook_token:
-        alerts = replace(alerts, webhook=replace(
-            alerts.webhook, url=args.webhook or alerts.webhook.url,
-            bearer_token=args.webhook_token or alerts.webhook.bearer_token))
-    if args.apprise:
-        alerts = replace(alerts, apprise=replace(
-            alerts.apprise, urls=tuple(alerts.apprise.urls) + tuple(args.apprise)))
-    if args.notify_desktop is not None:
-        alerts = replace(alerts, desktop=replace(alerts.desktop, enabled=args.notify_desktop))
-    return alerts
