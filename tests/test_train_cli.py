@@ -213,6 +213,9 @@ def test_report_only_without_finished_folds_says_so_and_does_no_work(tmp_path, c
     (["--threads", "0"], "--threads must be at least 1"),
     (["--learning-rate", "-1"], "--learning-rate must be a positive number"),
     (["--val-fraction", "1.5"], "--val-fraction must be in [0, 1)"),
+    (["--init", "yamnet", "--val-fraction", "0.1"], "--val-fraction is part of the --init "
+     "scratch recipe (early stopping); the YAMNet recipe trains its --epochs"),
+    (["--init", "yamnet", "--patience", "3"], "--patience is part of the --init scratch"),
     (["--short-copies", "-1"], "--short-copies must be 0 or more"),
     (["--short-copies", "1"], "--short-copies is part of the --init yamnet recipe"),
     (["--init", "yamnet", "--short-copies", "1"], "give the noise with --background DIR"),
@@ -280,6 +283,20 @@ def test_a_stopped_training_run_says_how_to_go_on(tmp_path, capsys, monkeypatch,
     err = capsys.readouterr().err
     assert code == 130 and "interrupted (Ctrl-C); run the same command again to go on" in err
     assert says in err and f"cached in {tmp_path / 'cache'}" in err
+
+
+def test_the_yamnet_recipe_keeps_no_validation_files_back_by_default():
+    """It trains a fixed number of epochs: the scratch recipe's 10 % validation split
+    only took files away from it."""
+    from soundwatch.cli import build_parser
+    from soundwatch.commands.train import val_fraction
+
+    def parsed(*flags):
+        return build_parser().parse_args(["train", "--esc50", "x", *flags])
+
+    assert val_fraction(parsed()) == 0.0  # --init yamnet is the default
+    assert val_fraction(parsed("--init", "scratch")) == 0.1
+    assert val_fraction(parsed("--init", "scratch", "--val-fraction", "0.2")) == 0.2
 
 
 def test_recipe_flags_reach_the_yamnet_head_config(tmp_path, monkeypatch):

@@ -62,9 +62,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{HeadConfig().batch_size} for the head on YAMNet)")
     recipe.add_argument("--learning-rate", type=float, default=d.learning_rate,
                         help="peak AdamW rate, cosine schedule (%(default)s)")
-    recipe.add_argument("--patience", type=int, default=d.patience,
-                        help="early stopping: epochs without a better validation score "
-                             "(%(default)s)")
+    recipe.add_argument("--patience", type=int, default=None,
+                        help="--init scratch: early stopping, epochs without a better "
+                             f"validation score ({d.patience})")
     recipe.add_argument("--window-frames", type=int, default=d.window_frames,
                         help="frames per model window (%(default)s = ~1 s)")
     recipe.add_argument("--hop-frames", type=int, default=d.hop_frames,
@@ -102,9 +102,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--threads", type=int, default=d.threads,
                         help="torch CPU threads, and processes computing the features of "
                              "new files (%(default)s)")
-    recipe.add_argument("--val-fraction", type=float, default=0.1,
-                        help="share of recordings per label for validation (early stopping); "
-                             "0 trains all --epochs on everything (%(default)s)")
+    recipe.add_argument("--val-fraction", type=float, default=None,
+                        help="--init scratch: share of recordings per label for validation "
+                             f"(early stopping); 0 trains all --epochs on everything "
+                             f"({SCRATCH_VAL_FRACTION}). The YAMNet recipe trains its "
+                             "--epochs on everything and takes no validation split")
     recipe.add_argument("--holdout-fraction", type=float, default=0.1,
                         help="share of fold-less files (speech, music) never trained on, "
                              "kept for false-alarm tests (%(default)s)")
@@ -143,6 +145,9 @@ def add_parser(subparsers) -> None:
                         help="per-class detector settings for the model to carry, from a "
                              "`python -m benchmarks.tune_detector` output (its per_class "
                              "table), e.g. benchmarks/detector_defaults.json")
+
+
+SCRATCH_VAL_FRACTION = 0.1  # the scratch recipe's validation share when none is given
 
 
 def interrupted_hint(args) -> str:
@@ -202,11 +207,19 @@ def check_recipe_numbers(args) -> None:
     if getattr(args, "audioset_twins", False) and getattr(args, "init", "yamnet") == "scratch":
         problems.append("--audioset-twins takes YAMNet's AudioSet head: it is part of the "
                         "--init yamnet recipe")
+    if getattr(args, "init", "yamnet") != "scratch":
+        if args.val_fraction:
+            problems.append("--val-fraction is part of the --init scratch recipe (early "
+                            "stopping); the YAMNet recipe trains its --epochs on every "
+                            "training file and would leave the validation files unused")
+        if args.patience is not None:
+            problems.append("--patience is part of the --init scratch recipe (early "
+                            "stopping); the YAMNet recipe trains its --epochs")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         problems.append(f"--learning-rate must be a positive number, got {args.learning_rate}")
     for flag, value in (("--val-fraction", args.val_fraction),
                         ("--holdout-fraction", args.holdout_fraction)):
-        if not (math.isfinite(value) and 0 <= value < 1):
+        if value is not None and not (math.isfinite(value) and 0 <= value < 1):
             problems.append(f"{flag} must be in [0, 1), got {value}")
     if problems:
         raise SoundwatchError("; ".join(problems))
@@ -268,10 +281,11 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
         channels=_channels(args.channels),
         epochs=args.epochs if args.epochs is not None else TrainConfig().epochs,
         batch_size=args.batch_size if args.batch_size is not None else TrainConfig().batch_size,
-        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
+        learning_rate=args.learning_rate, seed=args.seed,
+        patience=args.patience if args.patience is not None else TrainConfig().patience,
         threads=args.threads)
     return RunOptions(sources=sources, out_dir=out_dir, spec=spec, config=config,
-                      test_fold=test_fold, val_fraction=args.val_fraction,
+                      test_fold=test_fold, val_fraction=val_fraction(args),
                       holdout_fraction=args.holdout_fraction,
                       model_version=getattr(args, "model_version", "1"),
                       data_note=getattr(args, "data_note", ""),
@@ -279,6 +293,14 @@ def options_from_args(args, out_dir: Path, test_fold: int | None):
                       command=current_command(), device=args.device,
                       precision=args.precision,
                       detector_classes=_detector_classes(args))
+
+
+def val_fraction(args) -> float:
+    """The validation share: as given; else the scratch recipe's, or 0 for YAMNet's
+    (which trains a fixed number of epochs: a split would only take files away)."""
+    if args.val_fraction is not None:
+        return args.val_fraction
+    return SCRATCH_VAL_FRACTION if getattr(args, "init", "yamnet") == "scratch" else 0.0
 
 
 def _detector_classes(args) -> dict:
