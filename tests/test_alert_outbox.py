@@ -249,7 +249,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     old = apprise_channel_name(old_url)
     db = tmp_path / "e.sqlite"
     with EventStore(db) as store:
-        store.add_outbox(rows(2, old) + rows(1, "webhook"))
+        store.add_outbox(rows(2, old) + rows(1, "webhook")
+                         + rows(1, apprise_channel_name(new_url)))
     config = tmp_path / "c.toml"
     config.write_text(f'[alerts.apprise]\nurls = ["{new_url}"]\n'
                       '[alerts.webhook]\nurl = "http://127.0.0.1:9/hook"\n')
@@ -261,6 +262,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert f"{old}'s waiting alerts go out with the next run that has it" in out
     assert "its flag (--apprise ...)" in out
     assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
+    # an Apprise channel's hash is matched to its place in the settings (not its token)
+    assert "([alerts.apprise] urls #1: json://...)" in out and "fixed" not in out
     assert main(["events", "outbox", "--db", str(db)]) == 0  # the default config: says so
     assert "not in the default settings file: pass --config" in capsys.readouterr().out
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
@@ -271,7 +274,7 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert "dropped 2 alert(s)" in capsys.readouterr().out
     with EventStore(db, read_only=True) as store:
         assert {name: info["pending"] for name, info in store.outbox_status().items()} == {
-            "webhook": 1}
+            "webhook": 1, apprise_channel_name(new_url): 1}
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", old]) == 2
     assert "no alerts wait for channel" in capsys.readouterr().err
