@@ -408,6 +408,10 @@ def test_a_second_fast_replay_over_the_first_ones_times_is_warned_of(model, scen
     apart = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
                    "--db", tmp_path / "trial.sqlite", env=env)
     assert apart.returncode == 0 and "over the times of session" not in apart.stderr
+    again = listen("--file", path, "--fast", "--model", model, "--status-interval", "0",
+                   "--db", tmp_path / "trial.sqlite", env=env)
+    assert "over the times of session 1 (" in again.stderr  # it was given --db already:
+    assert "(another --db FILE, a new file)" in again.stderr  # the fix says another one
 
 
 def test_a_fast_replays_status_shows_no_lag_a_real_time_one_does():

@@ -130,7 +130,7 @@ def run(args) -> int:
     printer = ConsolePrinter(monitor, as_json=args.json, near_misses=args.near_misses)
     monitor.add_listener(printer)
     if store is not None and args.file and args.fast and recording_start is None:
-        warn_of_overlapping_replay(store, source.duration_s or 0.0)
+        warn_of_overlapping_replay(store, source.duration_s or 0.0, db_given=bool(args.db))
     if store is not None and settings.store.score_history_h > 0:
         from soundwatch.score_history import ScoreHistoryWriter, history_dir
 
@@ -214,7 +214,7 @@ def run(args) -> int:
     return 0
 
 
-def warn_of_overlapping_replay(store, duration_s: float) -> None:
+def warn_of_overlapping_replay(store, duration_s: float, db_given: bool = False) -> None:
     """Warn when a fast replay's clock (it ends as the replay begins: a recording with no
     start time of its own) lays its events over the times of an earlier session in the
     same database: two replays run a minute apart overlap. `events missed` and the score
@@ -236,9 +236,9 @@ def warn_of_overlapping_replay(store, duration_s: float) -> None:
                 "this replay's events are stamped %s to %s (a fast replay's clock ends as it "
                 "begins), over the times of session %d (%s) in %s: marking a missed sound "
                 "by its time (`%s events missed`) cannot tell the two apart. Replay into a "
-                "database of its own (--db FILE), or give the recording's --start-time",
+                "database of its own (%s), or give the recording's --start-time",
                 _clock(begins), _clock(now), session["id"], session["source"], store.path,
-                command_name())
+                command_name(), "another --db FILE, a new file" if db_given else "--db FILE")
             return
 
 
