@@ -316,6 +316,45 @@ def test_alerts_raised_before_the_quiet_hours_wait_them_out_urgent_ones_and_ends
             delivery.stop()
 
 
+def test_a_time_profile_holds_late_alerts_below_its_severity_on_people_channels_only(
+        tmp_path, caplog):
+    """A night profile (only warnings and worse, 02:00-04:00) did not hold the backlog
+    that reached a channel then (it waited while the channel was down): an info alert
+    raised at 01:30 woke people at 03:00. The MQTT feed is not a people channel."""
+    from soundwatch.alerts.settings import TimeProfile
+
+    now = [datetime.now().astimezone().replace(hour=3, minute=0, second=0,
+                                               microsecond=0).astimezone(timezone.utc)]
+
+    def alert(channel: str, i: int, severity: str) -> OutboxRow:
+        heard = iso_utc(now[0] - timedelta(minutes=90))
+        return OutboxRow(channel, "event_started", f"n/{i}",
+                         {"id": i, "severity": severity, "start": heard, "end": None})
+
+    class Feed(FlakyChannel):
+        name = "mqtt"
+
+    with EventStore(tmp_path / "e.sqlite") as store:
+        store.add_outbox([alert(name, i, severity) for name in ("test", "mqtt")
+                          for i, severity in enumerate(("info", "warning", "urgent"))])
+        people, feed = FlakyChannel(), Feed()
+        delivery = OutboxDelivery(
+            store, [people, feed], clock=lambda: now[0],
+            profiles={"night": TimeProfile(hours="02:00-04:00", min_severity="warning")},
+            profile_channels={"test"})
+        delivery.start()
+        try:
+            assert wait_until(lambda: people.received == [1, 2] and feed.received == [0, 1, 2],
+                              5)
+            assert delivery.status()["test"]["quiet"] == 1
+            assert "wait for the end of the time profile 'night' (02:00-04:00)" in caplog.text
+            now[0] += timedelta(hours=1, minutes=1)
+            delivery.wake()
+            assert wait_until(lambda: people.received == [1, 2, 0], 5)
+        finally:
+            delivery.stop()
+
+
 def test_a_webhook_url_with_a_user_and_password_authenticates_and_never_shows_them():
     """`http://u:pw@host/hook` failed for ever ("Name or service not known": urllib took
     the credentials for the host), and the whole URL, password and ?token= included,

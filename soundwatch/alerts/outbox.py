@@ -19,7 +19,9 @@ Quiet hours hold late news too: a non-urgent alert raised before a channel's qui
 that reaches the channel during them (it waited in the outbox while the channel was down)
 waits until they end, as it would not have been sent then in the first place; its end
 waits with it. Urgent alerts, and the end of an alert whose start went before the quiet
-hours began, go at once; so an urgent alert may overtake others that wait.
+hours began, go at once; so an urgent alert may overtake others that wait. A time
+profile (``[alerts.profiles]``) holds the late alerts below its ``min_severity`` on every
+people channel the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from soundwatch.alerts.settings import within_hours
+from soundwatch.alerts.settings import SEVERITIES, TimeProfile, severity_rank, within_hours
 from soundwatch.alerts.text import LATE_AFTER_S
 
 log = logging.getLogger(__name__)
@@ -72,14 +74,29 @@ class OutboxDelivery:
             failure up to ``retry_max_s``, and resets after a success.
         quiet_hours: ``{channel name: "HH:MM-HH:MM"}``, local time: during them the
             channel's late non-urgent alerts wait (see the module's docstring).
+        profiles: ``{name: TimeProfile}`` (``[alerts.profiles]``): during a profile's
+            hours, late alerts less severe than its ``min_severity`` wait the same way on
+            the channels in ``profile_channels`` (those for people, not the MQTT feed).
         clock: the current UTC time (tests set it).
     """
 
     def __init__(self, store, channels: list[Channel], retry_initial_s: float = 1.0,
                  retry_max_s: float = 60.0, quiet_hours: dict[str, str | None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 profiles: dict[str, TimeProfile] | None = None,
+                 profile_channels: set[str] | frozenset[str] = frozenset()):
         self.store = store
-        self.quiet_hours = dict(quiet_hours or {})
+        # channel -> (hours, the least severity that goes then, what the user calls it)
+        self._quiet_rules: dict[str, list[tuple[str, str, str]]] = {c.name: [] for c in channels}
+        for name, hours in (quiet_hours or {}).items():
+            if hours and name in self._quiet_rules:
+                self._quiet_rules[name].append((hours, "urgent", f"its quiet hours ({hours})"))
+        for name in set(profile_channels) & set(self._quiet_rules):
+            for profile_name, profile in (profiles or {}).items():
+                self._quiet_rules[name].append((profile.hours, profile.min_severity,
+                                                f"the time profile {profile_name!r} "
+                                                f"({profile.hours})"))
+        self._quiet_now: dict[str, str] = {}  # channel -> what holds its alerts back now
         self.clock = clock
         self._waiting_quietly: dict[str, int] = {c.name: 0 for c in channels}
         self.channels = list(channels)
@@ -214,27 +231,30 @@ class OutboxDelivery:
                     if not self._waits_for_quiet_end(channel, row, held_starts)]
         waiting += len(held) - len(due_held)
         if waiting and not self._waiting_quietly[channel.name]:
-            log.warning("%s: %d alert(s) raised before its quiet hours (%s) wait for their "
-                        "end; urgent ones go at once", channel.name, waiting,
-                        self.quiet_hours[channel.name])
+            log.warning("%s: %d late alert(s) wait for the end of %s; alerts severe enough "
+                        "go at once", channel.name, waiting,
+                        self._quiet_now.get(channel.name, "its quiet hours"))
         self._waiting_quietly[channel.name] = waiting
         return rows + due_held
 
     def _waits_for_quiet_end(self, channel: Channel, row: dict, held_starts: set[str]) -> bool:
-        """Whether ``row``, a non-urgent alert, waits out ``channel``'s quiet hours now.
+        """Whether ``row`` waits out ``channel``'s quiet hours (or a time profile's) now:
+        one of them is on and the alert is less severe than it lets through.
 
-        The router makes no non-urgent start during a channel's quiet hours, so a start
-        that reaches the channel then was raised before them and waited (the channel was
-        down): it waits on. An end goes at once (its alert's start went before the quiet
-        hours began), unless its start waits (added to ``held_starts``) or it is late
-        itself (LATE_AFTER_S after its sound ended)."""
-        hours = self.quiet_hours.get(channel.name)
+        The router makes no such start during them, so a start that reaches the channel
+        then was raised before them and waited (the channel was down): it waits on. An
+        end goes at once (its alert's start went before they began), unless its start
+        waits (added to ``held_starts``) or it is late itself (LATE_AFTER_S after its
+        sound ended)."""
         payload = row["payload"]
-        if not hours or payload.get("severity") == "urgent":
-            return False
         now = self.clock()
-        if not within_hours(hours, now):
+        severity = payload.get("severity") if payload.get("severity") in SEVERITIES else "info"
+        holding = [what for hours, least, what in self._quiet_rules.get(channel.name, ())
+                   if severity_rank(severity) < severity_rank(least)
+                   and within_hours(hours, now)]
+        if not holding:
             return False
+        self._quiet_now[channel.name] = holding[0]
         if row["kind"] == "event_started":
             held_starts.add(row["alert_key"])
             return True

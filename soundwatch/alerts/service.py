@@ -124,6 +124,8 @@ class Alerts:
             store, self.channels, settings.delivery.retry_initial_s,
             settings.delivery.retry_max_s,
             quiet_hours={route.name: route.quiet_hours for route in self.routes},
+            profiles=settings.profiles,
+            profile_channels={route.name for route in self.routes if not route.feed},
         ) if self.channels else None
         self.router = AlertRouter(self.policy, self.node, self.routes,
                                   on_queued=self.delivery.wake if self.delivery else None,
