@@ -89,11 +89,16 @@ class ConsolePrinter(MonitorListener):
             except BrokenPipeError:
                 self.reader_gone.set()
                 _discard_output(self.stream)
-            except OSError as exc:  # e.g. stdout is a file on a full disk: listening goes on
-                log.warning("cannot write the output (%s): it is dropped from now on; "
-                            "listening goes on, and events are still stored", exc)
+            except OSError as exc:  # e.g. stdout is a file on a full disk
                 self.output_failed = True
                 _discard_output(self.stream)
+                if self.monitor.store is None:  # nothing would keep what it hears: stop
+                    log.error("cannot write the output (%s) and no database keeps the "
+                              "events (--no-db): listening stops", exc)
+                    self.reader_gone.set()
+                else:
+                    log.warning("cannot write the output (%s): it is dropped from now on; "
+                                "listening goes on, and events are still stored", exc)
 
     def _clock(self, sample: int) -> str:
         return self.monitor.wall_time(sample).astimezone().strftime("%H:%M:%S.%f")[:-3]

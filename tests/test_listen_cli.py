@@ -455,7 +455,24 @@ def test_an_output_that_cannot_be_written_is_dropped_and_listening_goes_on(
                                  "--fast", "--model", str(model), "--json"],
                                 stdout=full, stderr=subprocess.PIPE, text=True, env=env,
                                 timeout=60)
-    assert result.returncode == 0, result.stderr
+    # it went on and stored every event, and its exit status says the output is not whole
+    assert result.returncode == 1, result.stderr
     assert "cannot write the output" in result.stderr and "This is a bug" not in result.stderr
+    assert "the events are in " in result.stderr
     with EventStore(tmp_path / "data" / "events.sqlite") as store:
         assert len(store.recent_events()) == len(truth)
+
+
+def test_an_output_that_cannot_be_written_with_no_database_stops_and_fails(
+        model, scene_file, env):
+    """With --no-db nothing keeps what it hears: it said 'events are still stored',
+    listened on and exited 0."""
+    path, _ = scene_file
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--file", str(path),
+                                 "--fast", "--model", str(model), "--json", "--no-db"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+                                timeout=60)
+    assert result.returncode == 1
+    assert "no database keeps the events (--no-db): listening stops" in result.stderr
+    assert "still stored" not in result.stderr

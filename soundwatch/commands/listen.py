@@ -191,7 +191,7 @@ def run(args) -> int:
             if isinstance(classifier, WithUnusual):
                 classifier.close()
         printer.summary(time.monotonic() - started, store)
-        if printer.reader_gone.is_set():
+        if printer.reader_gone.is_set() and not printer.output_failed:
             _say_reader_gone(monitor, args.file)
     finally:
         if alerts is not None and alerts.delivery is not None:
@@ -210,6 +210,11 @@ def run(args) -> int:
         from soundwatch.console import unstored_text
 
         print(f"soundwatch: error: {unstored_text(monitor)}", file=sys.stderr)
+        return 1
+    if printer.output_failed:  # a script reading the output must not take it as whole
+        print("soundwatch: error: the output could not be written (see the warning above)"
+              + (f"; the events are in {store.path}" if store is not None else ""),
+              file=sys.stderr)
         return 1
     return 0
 
