@@ -92,3 +92,4 @@ def test_a_card_of_a_users_own_run_names_its_data_not_the_projects(tmp_path):
                   "5-fold", "ESC-50's 50 environmental classes", "speech/music files"):
         assert claim not in text, claim
     assert "2-fold cross-validation" in text and "Their licences apply" in text
+    assert "ESC-50" not in text  # its figures, targets and weaknesses are the shipped model's
