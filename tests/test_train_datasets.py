@@ -145,6 +145,19 @@ def test_folder_per_class_and_label_folder(tmp_path):
     assert parse_label_folder("speech=data/x") == ("speech", "data/x")
 
 
+def test_a_label_folder_without_audio_is_named_not_silently_left_out(tmp_path):
+    """The model was trained without the label, and nothing said so."""
+    root = tmp_path / "mine"
+    write_audio(root / "doorbell" / "a.wav", chirp(0.3, 16000))
+    (root / "kettle").mkdir(parents=True)
+    (root / "kettle" / "kettle.m4v").write_text("a format it does not read")
+    (root / ".thumbnails").mkdir()  # hidden folders are not labels
+    with pytest.raises(SoundwatchError, match="label folder.s. kettle hold no"):
+        read_folder_per_class(root)
+    write_audio(root / "kettle" / "b.wav", chirp(0.3, 16000))
+    assert {r.label for r in read_folder_per_class(root)} == {"doorbell", "kettle"}
+
+
 def test_unreadable_audio_fails_with_the_file_name(tmp_path):
     root = tmp_path / "classes"
     write_audio(root / "beep" / "good.wav", chirp(0.3, 16000))

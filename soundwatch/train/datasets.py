@@ -97,11 +97,18 @@ def read_folder_per_class(root: str | Path) -> list[ClipRecord]:
     """``root/<label>/...audio``: each subfolder is a label (searched recursively)."""
     root = _existing_dir(root, "folder-per-class")
     records = []
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in _audio_files(label_dir):
-            records.append(ClipRecord(path=path, label=label_dir.name,
-                                      dataset=dataset_name(root),
-                                      group=f"{root.name}:{path.stem}"))
+    empty = []
+    for label_dir in sorted(p for p in root.iterdir()
+                            if p.is_dir() and not p.name.startswith(".")):
+        files = _audio_files(label_dir)
+        if not files:
+            empty.append(label_dir.name)
+        records += [ClipRecord(path=path, label=label_dir.name, dataset=dataset_name(root),
+                               group=f"{root.name}:{path.stem}") for path in files]
+    if records and empty:  # a label the user meant to train would be missing from the model
+        raise SoundwatchError(
+            f"{root}: the label folder(s) {', '.join(empty)} hold no "
+            f"{'/'.join(AUDIO_SUFFIXES)} files: add recordings or remove the folder(s)")
     if not records:
         raise SoundwatchError(
             f"no audio in {root}: expected subfolders named after labels holding "
