@@ -145,6 +145,16 @@ def test_folder_per_class_and_label_folder(tmp_path):
     assert parse_label_folder("speech=data/x") == ("speech", "data/x")
 
 
+def test_a_test_fold_of_data_without_folds_says_so(tmp_path):
+    from soundwatch.train.recipe import DataSources, make_splits
+
+    root = tmp_path / "mine"
+    write_audio(root / "doorbell" / "a.wav", chirp(0.3, 16000))
+    with pytest.raises(SoundwatchError, match="the data has no official folds .* leave "
+                                              "--test-fold out"):
+        make_splits(DataSources(folder_per_class=[root]), 1, 0.0, 0.0, seed=0)
+
+
 def test_a_label_folder_without_audio_is_named_not_silently_left_out(tmp_path):
     """The model was trained without the label, and nothing said so."""
     root = tmp_path / "mine"

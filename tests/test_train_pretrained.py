@@ -18,6 +18,7 @@ import soundfile
 torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
 from soundwatch.detect import ClassSettings  # noqa: E402
+from soundwatch.errors import SoundwatchError  # noqa: E402
 from soundwatch.features import YAMNET_SPEC, compute_features  # noqa: E402
 from soundwatch.model import Classifier  # noqa: E402
 from soundwatch.train.home_labels import HOME_LABELS, PROXY_LABELS  # noqa: E402
@@ -98,6 +99,20 @@ def trained(esc50_like, yamnet, tmp_path_factory) -> dict:
                         learning_rate=3e-3)
     return run_pretrained_training(options, yamnet, made_up_class_names(), "random-4",
                                    config)
+
+
+def test_a_data_label_that_yamnet_also_keeps_is_refused_with_a_rename(yamnet, tmp_path):
+    """A user's own `drawer` recordings: the message said only "rename the data's
+    folders", not why nor how."""
+    folder = tmp_path / "drawer"
+    folder.mkdir()
+    soundfile.write(str(folder / "a.wav"), hum(np.random.default_rng(0), 1.0), RATE_HZ)
+    label = next(iter(HOME_LABELS))
+    options = RunOptions(sources=DataSources(label_folders=[(label, folder)]),
+                         out_dir=tmp_path / "run", val_fraction=0.0, holdout_fraction=0.0,
+                         cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(SoundwatchError, match=f"YAMNet's AudioSet head.*e.g. {label}_mine"):
+        run_pretrained_training(options, yamnet, made_up_class_names(), "random-4")
 
 
 def test_summary_names_both_label_sets_and_scores_the_fold(trained):

@@ -113,7 +113,10 @@ def make_splits(sources: DataSources, test_fold: int | None, val_fraction: float
     labels = labels_in_order(events)
     folds = {r.fold for r in events if r.fold is not None}
     if test_fold is not None and test_fold not in folds:
-        raise SoundwatchError(f"--test-fold {test_fold}: the data has folds {sorted(folds)}")
+        raise SoundwatchError(
+            f"--test-fold {test_fold}: the data has folds {sorted(folds)}" if folds else
+            f"--test-fold {test_fold}: the data has no official folds (ESC-50 and "
+            "UrbanSound8K have them; folders do not): leave --test-fold out")
     test = [r for r in events if test_fold is not None and r.fold == test_fold]
     rest = [r for r in events if test_fold is None or r.fold != test_fold]
     with_folds = [r for r in rest if r.fold is not None]

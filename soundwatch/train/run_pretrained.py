@@ -123,8 +123,10 @@ def run_pretrained_training(options, yamnet: Yamnet, class_names: list[str],
     class_settings = class_defaults_metadata(options, project_labels + home_labels)
     clash = sorted(set(project_labels) & set(home_labels))
     if clash:
-        raise SoundwatchError(f"labels {clash} come both from the data and from AudioSet; "
-                              "rename the data's folders")
+        raise SoundwatchError(
+            f"the label(s) {', '.join(clash)} come both from the data and from YAMNet's "
+            "AudioSet head, which the model keeps as labels of its own: rename the data's "
+            f"label (e.g. {clash[0]}_mine: its folder, or LABEL in --folder LABEL=DIR)")
     events = sorted(set(splits.train + splits.validation + splits.test),
                     key=lambda r: str(r.path))
     bank = load_feature_bank(events, YAMNET_SPEC, options.cache_dir, options.progress,
