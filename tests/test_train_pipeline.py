@@ -171,7 +171,7 @@ def test_checkpoint_of_another_recipe_is_refused(synthetic_data, trained):
     options = RunOptions(sources=synthetic_data, out_dir=out,
                          config=tiny_config(learning_rate=1e-2), val_fraction=0.25,
                          holdout_fraction=0.0, cache_dir=out / "cache", progress=False)
-    with pytest.raises(SoundwatchError, match="another recipe"):
+    with pytest.raises(SoundwatchError, match=r"another recipe \(learning_rate\)"):
         run_training(options)
 
 

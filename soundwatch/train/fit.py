@@ -217,8 +217,10 @@ def train(sampler: WindowSampler, config: TrainConfig, out_dir: Path,
     if checkpoint_path.is_file():
         checkpoint = torch.load(checkpoint_path, weights_only=False,
                                 map_location=target_device)
+        recipe_changes = sorted(key for key in set(checkpoint["config"]) | set(config.to_dict())
+                                if checkpoint["config"].get(key) != config.to_dict().get(key))
         changed = [what for what, same in (
-            ("recipe", checkpoint["config"] == config.to_dict()),
+            (f"recipe ({', '.join(recipe_changes)})", not recipe_changes),
             ("label set", checkpoint["labels"] == sampler.labels),
             # checkpoints written before the data were recorded carry none
             ("training data", checkpoint.get("data", data) == data)) if not same]
