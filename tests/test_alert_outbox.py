@@ -264,6 +264,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
     # an Apprise channel's hash is matched to its place in the settings (not its token)
     assert "([alerts.apprise] urls #1: json://...)" in out and "fixed" not in out
+    # a configured channel's alerts go out with the next run: no --drop hint for it
+    assert f"{apprise_channel_name(new_url)}'s waiting" not in out
     assert main(["events", "outbox", "--db", str(db)]) == 0  # the default config: says so
     assert "not in the default settings file: pass --config" in capsys.readouterr().out
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),

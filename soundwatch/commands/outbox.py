@@ -70,13 +70,15 @@ def run(args, path, settings) -> int:
     waiting_elsewhere = []
     described = apprise_descriptions(settings.alerts.apprise.urls)
     for name, info in status.items():
-        note = f"  ({described[name]})" if name in described else "" if name in configured else (
-            "  (not in the settings file)" if args.config else
-            "  (not in the default settings file: pass --config if the run used another)")
+        note = f"  ({described[name]})" if name in described else ""
+        if name not in configured:
+            note = ("  (not in the settings file)" if args.config else
+                    "  (not in the default settings file: pass --config if the run used "
+                    "another)")
+            if info["pending"]:
+                waiting_elsewhere.append(name)
         print(f"{name:<20} {info['pending']:>7} {info['delivered']:>9}  "
               f"{info['last_error'] or '-'}{note}")
-        if note and info["pending"]:
-            waiting_elsewhere.append(name)
     import shlex
 
     config = f" --config {shlex.quote(str(args.config))}" if args.config else ""
