@@ -230,7 +230,12 @@ def test_people_hear_of_a_split_sounds_end_once_with_its_whole_length():
         ("event_started", 1), ("event", 3)]
     assert [r.payload["continues"] for r in sent if r.channel == "mqtt" and r.kind == "event"
             ] == [True, True, False]
-    end = [r.payload for r in sent if r.channel == "webhook"][-1]
+    start, end = [r.payload for r in sent if r.channel == "webhook"]
+    # a receiver pairs them by id (the outbox by key): the end carries the start's
+    assert end["id"] == start["id"] == end["sound_id"] == "s1-1"
+    assert [r.alert_key for r in sent if r.channel == "webhook"] == ["kitchen/s1-1"] * 2
+    assert [r.payload["id"] for r in sent if r.channel == "mqtt" and r.kind == "event"] == [
+        "s1-1", "s1-2", "s1-3"]  # the feed keeps each part's own
     assert end["sound_duration_s"] == 45.0 and end["duration_s"] == 5.0
     assert end["sound_peak"] == 0.97 and end["sound_start"] == end["start"]  # clock: NOON
     _, body = alert_text("event", end, now=NOON)

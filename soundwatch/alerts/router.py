@@ -19,9 +19,11 @@ Payload (a JSON object, the same for every channel)::
          be written; null with clips off or [privacy] speech = "drop_clip")
      "continues": false | true,   (an end at max_duration_s: the sound goes on as the
          event whose continued_from is this one)
-     "sound_start": "...Z", "sound_duration_s": 45.0, "sound_peak": 0.97,   (the whole
-         sound: from the start of the first part of an event split at max_duration_s;
-         for an event not split, its own start, duration and peak)
+     "sound_id": "20240501T115900123-5", "sound_start": "...Z", "sound_duration_s": 45.0,
+     "sound_peak": 0.97,   (the whole sound: from the first part of an event split at
+         max_duration_s; for an event not split, its own id, start, duration and peak.
+         People channels get one start and one end per sound, the end with the sound's
+         id as its ``id``)
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
@@ -63,6 +65,7 @@ class _Sound(NamedTuple):
 
     start_sample: int
     peak: float
+    first_event_id: int  # its first part, whose id the people channels' start carried
 
 
 RAISED_KEPT = 100  # alerts raised and not yet taken (take_raised) that are kept
@@ -166,6 +169,10 @@ class AlertRouter:
               clip: str | None, feed: bool) -> list[OutboxRow]:
         payload = self.payload(kind, event, decision, clip)
         key = f"{self.node}/{payload['id']}"
+        # people get one start and one end per sound: the end of a split sound carries the
+        # id (and outbox key) its start went out with
+        people_payload = {**payload, "id": payload["sound_id"]}
+        people_key = f"{self.node}/{payload['sound_id']}"
         rows = []
         started_on = (self._started_on.setdefault(event.event_id, set())
                       if kind == EVENT_STARTED else self._started_on.pop(event.event_id, set()))
@@ -182,7 +189,7 @@ class AlertRouter:
                 if event.continues:
                     continue
                 if route.name in started_on:  # the end of an alert this route was sent
-                    rows.append(OutboxRow(route.name, kind, key, payload))
+                    rows.append(OutboxRow(route.name, kind, people_key, people_payload))
             elif decision is not None and (decision.severity == "urgent"
                                            or not within_hours(route.quiet_hours, wall)):
                 rows.append(OutboxRow(route.name, kind, key, payload))
@@ -198,8 +205,8 @@ class AlertRouter:
         """The whole sound ``event`` is (the last) part of, so far."""
         before = self._sound_of.get(event.event_id)
         if before is None:
-            return _Sound(event.start_sample, float(event.peak))
-        return _Sound(before.start_sample, max(before.peak, float(event.peak)))
+            return _Sound(event.start_sample, float(event.peak), event.event_id)
+        return before._replace(peak=max(before.peak, float(event.peak)))
 
     def take_raised(self) -> list[RaisedAlert]:
         """The alerts raised since the last call (any thread may call it): what the
@@ -225,6 +232,7 @@ class AlertRouter:
             "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
             "mean": round(float(event.mean), 4), "clip": clip,
             "continued_from": event.continued_from, "continues": event.continues,
+            "sound_id": f"{self.session}-{sound.first_event_id}",
             "sound_start": iso_utc(self._wall_time(sound.start_sample)),
             "sound_duration_s": round((event.end_sample - sound.start_sample)
                                       / event.sample_rate_hz, 3),
