@@ -85,6 +85,19 @@ def test_config_refuses_bad_alert_values_naming_the_key(tmp_path, text, needle):
     assert needle in str(info.value) and str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("mqtt://bob:pa55word@127.0.0.1:notaport", "mqtt://bob:***@127.0.0.1:notaport"),
+    ("http://u:pa55word@[::1/hook?token=pa55word", "http://u:***@[::1/hook?token=***"),
+])
+def test_a_bad_channel_url_is_named_without_its_password(tmp_path, url, shown):
+    section = "mqtt" if url.startswith("mqtt") else "webhook"
+    path = tmp_path / "c.toml"
+    path.write_text(f'[alerts.{section}]\nurl = "{url}"\n')
+    with pytest.raises(SoundwatchError) as info:
+        load_settings(path)
+    assert shown in str(info.value) and "pa55word" not in str(info.value)
+
+
 def test_a_rule_naming_an_unknown_label_is_refused_with_close_names():
     alerts = settings(urgent=AlertRule(labels=("smoke_alram", "dog", "glass")))
     with pytest.raises(SoundwatchError) as info:

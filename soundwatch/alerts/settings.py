@@ -130,6 +130,13 @@ class TimeProfile:
         return found
 
 
+def masked_url(url: str) -> str:
+    """``url`` with a password (``user:PASSWORD@``) and query values (``?token=...``)
+    replaced by ``***``: for messages about a URL that may not even parse."""
+    url = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url, count=1)
+    return re.sub(r"([?&][^=&#]+=)[^&#]*", r"\1***", url)
+
+
 def url_problems(url: str | None, schemes: tuple[str, ...], form: str) -> list[str]:
     """What is wrong with a channel's ``url`` (None: off, nothing): a scheme not in
     ``schemes``, no host, a bad port, anything that cannot be split (an unclosed IPv6
@@ -140,15 +147,16 @@ def url_problems(url: str | None, schemes: tuple[str, ...], form: str) -> list[s
     from urllib.parse import urlsplit
 
     wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    shown = masked_url(url)  # the message may be logged: no password in it
     if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        return [f"url must start with {wanted}, got {url!r}"]
+        return [f"url must start with {wanted}, got {shown!r}"]
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (reading it checks it)
     except ValueError as exc:
-        return [f"url is malformed ({exc}; the form is {form}), got {url!r}"]
+        return [f"url is malformed ({exc}; the form is {form}), got {shown!r}"]
     if not parts.hostname or any(c.isspace() for c in parts.netloc):
-        return [f"url names no host ({form}), got {url!r}"]
+        return [f"url names no host ({form}), got {shown!r}"]
     return []
 
 
