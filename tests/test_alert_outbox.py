@@ -410,3 +410,17 @@ def test_the_warning_of_alerts_waiting_for_a_channel_gone_names_the_config_given
         warn_of_waiting_alerts(store, {"webhook"}, tmp_path / "my config.toml")
     assert (f"--drop apprise:5ee81ad2 --db {tmp_path / 'e.sqlite'} --config "
             f"'{tmp_path / 'my config.toml'}'`") in caplog.text
+
+
+def test_a_webhook_that_takes_the_connection_and_never_answers_is_not_called_unreachable():
+    import socket
+
+    from soundwatch.alerts.webhook import WebhookChannel
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        channel = WebhookChannel(f"http://127.0.0.1:{silent.getsockname()[1]}/h",
+                                 timeout_s=0.5)
+        with pytest.raises(ChannelError, match=r"did not answer within 0.5 s \(timeout_s\)"):
+            channel.send("event", {"id": 1})

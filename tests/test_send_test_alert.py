@@ -60,3 +60,38 @@ def test_with_no_channel_it_says_how_to_configure_one(capsys):
     assert main(["send-test-alert"]) == 2
     err = capsys.readouterr().err
     assert "no alert channel is configured" in err and "--apprise" in err
+
+
+def test_it_names_apprise_urls_and_says_what_would_hold_real_alerts_back(tmp_path, webhook,
+                                                                      capsys):
+    """It said "apprise:2416b4f6: delivered" (which URL?) and nothing of a settings file
+    with no rule (real events alert no one) or of quiet hours on now."""
+    from datetime import datetime
+
+    from soundwatch.commands.send_test_alert import what_real_alerts_meet
+    from soundwatch.config import load_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text('[alerts.webhook]\nurl = "%s"\nquiet_hours = "22:00-07:00"\n'
+                      '[alerts.profiles.night]\nhours = "00:00-06:00"\n'
+                      'min_severity = "urgent"\n' % webhook.url("/hook"))
+    code = main(["send-test-alert", "--config", str(config), "--severity", "info",
+                 "--apprise", webhook.url("/apprise").replace("http://", "json://")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "(Apprise URL #1: json://...): delivered" in out and "/apprise" not in out
+    assert "note: there is no [alerts.rules] rule" in out
+    alerts = load_settings(config).alerts
+    at_3am = datetime.now().astimezone().replace(hour=3, minute=0)
+    notes = what_real_alerts_meet(alerts, "info", at_3am)
+    assert any("webhook is in its quiet hours (22:00-07:00) now" in n for n in notes)
+    assert any("the time profile 'night' (00:00-06:00) is on now" in n for n in notes)
+    assert not any("quiet hours" in n or "profile" in n
+                   for n in what_real_alerts_meet(alerts, "urgent", at_3am))
+    assert not any("quiet hours" in n or "profile" in n
+                   for n in what_real_alerts_meet(alerts, "info", at_3am.replace(hour=12)))
+
+
+def test_a_webhook_token_without_a_webhook_is_refused(capsys):
+    assert main(["send-test-alert", "--webhook-token", "ABC", "--notify-desktop"]) == 2
+    assert "bearer_token is set but there is no url" in capsys.readouterr().err

@@ -18,6 +18,13 @@ def apprise_channel_name(url: str) -> str:
     return "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
+def apprise_url_descriptions(urls, where: str = "[alerts.apprise] urls") -> dict[str, str]:
+    """Channel name -> which of ``urls`` it is, shown without what follows its scheme
+    (tokens live there), e.g. "[alerts.apprise] urls #2: ntfy://..."."""
+    return {apprise_channel_name(url): f"{where} #{number}: {url.split('://', 1)[0]}://..."
+            for number, url in enumerate(urls, 1)}
+
+
 class AppriseChannel(Channel):
     """Sends each alert as a title and a body to one Apprise ``url``.
 

@@ -204,6 +204,9 @@ class WebhookSettings:
         found += url_problems(self.url, ("http", "https"), "http://host[:port]/path")
         if self.timeout_s <= 0:
             found.append(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.bearer_token and not self.url:
+            found.append("bearer_token is set but there is no url to send it to: give the "
+                         "webhook's url (--webhook URL), or drop the token")
         return found
 
 

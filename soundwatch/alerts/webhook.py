@@ -80,4 +80,7 @@ class WebhookChannel(Channel):
                                ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):  # connected, or still trying: no answer
+                raise ChannelError(f"webhook {self.shown_url} did not answer within "
+                                   f"{self.timeout_s:g} s (timeout_s)") from exc
             raise ChannelError(f"webhook {self.shown_url} unreachable: {reason}") from exc

@@ -28,15 +28,6 @@ def add_parser(actions) -> None:
     sub.add_argument("--config", help="TOML settings file (database path, [alerts])")
 
 
-def apprise_descriptions(urls) -> dict[str, str]:
-    """Outbox channel name -> which configured Apprise URL it is, shown without what
-    follows its scheme (tokens live there), e.g. "[alerts.apprise] urls #2: ntfy://..."."""
-    from soundwatch.alerts.apprise_channel import apprise_channel_name
-
-    return {apprise_channel_name(url): f"[alerts.apprise] urls #{number}: "
-            f"{url.split('://', 1)[0]}://..." for number, url in enumerate(urls, 1)}
-
-
 def run(args, path, settings) -> int:
     """List the outbox of the database at ``path``, or drop a channel's waiting rows."""
     from soundwatch.alerts.service import configured_channels
@@ -68,7 +59,9 @@ def run(args, path, settings) -> int:
         return 0
     print(f"{'channel':<20} {'waiting':>7} {'delivered':>9}  last error")
     waiting_elsewhere = []
-    described = apprise_descriptions(settings.alerts.apprise.urls)
+    from soundwatch.alerts.apprise_channel import apprise_url_descriptions
+
+    described = apprise_url_descriptions(settings.alerts.apprise.urls)
     for name, info in status.items():
         note = f"  ({described[name]})" if name in described else ""
         if name not in configured:

@@ -42,7 +42,9 @@ def test_payload(node: str, severity: str) -> dict:
             "session": session, "event_id": 0, "db_id": None, "label": TEST_LABEL,
             "start": iso_utc(now), "end": None, "start_s": 0.0, "end_s": None,
             "duration_s": 0.0, "peak": 1.0, "mean": 1.0, "clip": None,
-            "continued_from": None, "continues": False, "level_dbfs": None,
+            "continued_from": None, "continues": False, "sound_id": f"{session}-test",
+            "sound_start": iso_utc(now), "sound_duration_s": 0.0, "sound_peak": 1.0,
+            "level_dbfs": None,
             "noise_floor_dbfs": None, "snr_db": None, "severity": severity, "rule": "test"}
 
 
@@ -83,9 +85,45 @@ def run(args) -> int:
             "no alert channel is configured: set one in [alerts] of the config file or "
             f"give one here, e.g. `{command_name()} send-test-alert --apprise "
             "ntfy://ntfy.sh/YOUR-TOPIC` or --webhook URL, --mqtt URL, --notify-desktop")
+    from soundwatch.alerts.apprise_channel import apprise_url_descriptions
+
+    described = apprise_url_descriptions(alerts.apprise.urls, "Apprise URL")
     for name, problem in results:
-        print(f"{name}: " + ("delivered" if problem is None else f"FAILED: {problem}"))
+        shown = f"{name} ({described[name]})" if name in described else name
+        print(f"{shown}: " + ("delivered" if problem is None else f"FAILED: {problem}"))
+    for note in what_real_alerts_meet(alerts, args.severity):
+        print(f"note: {note}")
     return 1 if any(problem is not None for _, problem in results) else 0
+
+
+def what_real_alerts_meet(alerts, severity: str, now=None) -> list[str]:
+    """What would keep a real alert of ``severity`` from the people channels at ``now``
+    (a UTC datetime; default: now), which
+    the test (sent whatever the rules and hours say) does not show: no rule, a channel's
+    quiet hours, a time profile."""
+    from datetime import datetime, timezone
+
+    from soundwatch.alerts.settings import severity_rank, within_hours
+
+    now = now or datetime.now(timezone.utc)
+    notes = []
+    if not alerts.rules:
+        notes.append("there is no [alerts.rules] rule: the channels work, but no real event "
+                     "goes to the webhook, Apprise or desktop until a rule names its label")
+    quiet = {"webhook": (alerts.webhook.url, alerts.webhook.quiet_hours),
+             "Apprise": (alerts.apprise.urls, alerts.apprise.quiet_hours),
+             "desktop": (alerts.desktop.enabled, alerts.desktop.quiet_hours)}
+    if severity != "urgent":
+        for name, (configured, hours) in quiet.items():
+            if configured and hours and within_hours(hours, now):
+                notes.append(f"{name} is in its quiet hours ({hours}) now: a real "
+                             f"{severity} alert would not be sent to it")
+    for name, profile in alerts.profiles.items():
+        if (severity_rank(severity) < severity_rank(profile.min_severity)
+                and within_hours(profile.hours, now)):
+            notes.append(f"the time profile {name!r} ({profile.hours}) is on now: a real "
+                         f"{severity} alert would be kept quiet")
+    return notes
 
 
 def _mqtt_test(settings, node: str, payload: dict) -> str | None:
