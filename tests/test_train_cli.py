@@ -226,6 +226,7 @@ def test_report_only_without_finished_folds_says_so_and_does_no_work(tmp_path, c
     (["--init", "yamnet", "--mixup-alpha", "nan"], "--mixup-alpha must be 0 (off) or a positive"),
     (["--mixup-alpha", "1"], "--mixup-alpha is part of the --init yamnet recipe"),
     (["--init", "scratch", "--audioset-twins"], "--audioset-twins takes YAMNet's AudioSet"),
+    (["--tune-top-layers", "2"], "--tune-top-layers fine-tunes YAMNet's layers"),
 ])
 def test_recipe_numbers_that_cannot_train_are_refused_before_any_work(tmp_path, capsys,
                                                                       flags, message):

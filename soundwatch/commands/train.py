@@ -198,6 +198,9 @@ def check_recipe_numbers(args) -> None:
     if not 0 <= getattr(args, "tune_top_layers", 0) <= 13:
         problems.append(f"--tune-top-layers must be in [0, 13] (YAMNet has 13 separable "
                         f"layers), got {args.tune_top_layers}")
+    elif getattr(args, "tune_top_layers", 0) and getattr(args, "init", "yamnet") == "scratch":
+        problems.append("--tune-top-layers fine-tunes YAMNet's layers: it is part of the "
+                        "--init yamnet recipe")
     mixup_alpha = getattr(args, "mixup_alpha", 0.0)
     if not (math.isfinite(mixup_alpha) and mixup_alpha >= 0):
         problems.append(f"--mixup-alpha must be 0 (off) or a positive number, got {mixup_alpha}")
