@@ -39,7 +39,12 @@ def test_without_torch_the_cli_works_and_train_names_the_install_command():
                           timeout=120)
     assert done.returncode == 2
     assert "pip install -e '.[train]'" in done.stderr
-    assert "torch" in done.stderr
+    assert "training needs torch, which is not installed" in done.stderr
+    # a mistyped flag is said first: installing torch would only lead to that refusal
+    done = subprocess.run([sys.executable, "-c", script.replace(
+        "'nowhere']", "'nowhere', '--epochs', '0']")], capture_output=True, text=True,
+        timeout=120)
+    assert done.returncode == 2 and "--epochs must be at least 1" in done.stderr
 
 
 def test_evaluate_without_torch_says_so_and_makes_no_out_folder(tmp_path):

@@ -329,10 +329,10 @@ def _channels(text: str) -> tuple[int, ...]:
 def run(args) -> int:
     from soundwatch.train import require_torch, show_training_progress
 
+    check_recipe_numbers(args)  # a mistyped flag is said before a missing install
+    check_output_paths(args.out, args.output)
     require_torch()
     show_training_progress(args.quiet)
-    check_recipe_numbers(args)
-    check_output_paths(args.out, args.output)
     options = options_from_args(args, args.out, args.test_fold)
     options.model_path = args.output
     summary = train_one(options, args)

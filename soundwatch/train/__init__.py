@@ -20,8 +20,9 @@ def require_torch() -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise SoundwatchError(f"training needs {' and '.join(missing)}, which is not "
-                              f"installed; {INSTALL_HINT}")
+        raise SoundwatchError(f"training needs {' and '.join(missing)}, which "
+                              f"{'is' if len(missing) == 1 else 'are'} not installed; "
+                              f"{INSTALL_HINT}")
 
 
 def show_training_progress(quiet: int) -> None:
