@@ -195,7 +195,13 @@ def test_the_status_line_says_what_was_sent_besides_what_waits():
                        ) == "outbox mqtt=0 (8 sent) webhook=3 (timed out)"
     assert status_text({"webhook": {"pending": 2, "delivered": 1, "last_error": None,
                                     "quiet": 2}}
-                       ) == "outbox webhook=2 (1 sent) (2 held for its quiet hours)"
+                       ) == "outbox webhook=2 (1 sent) (2 held till the end of its quiet hours)"
+    # a time profile holding them is named (they were said to wait for quiet hours)
+    assert status_text({"webhook": {"pending": 1, "delivered": 0, "last_error": None,
+                                    "quiet": 1, "quiet_for": "the time profile 'night' "
+                                    "(00:00-06:00)"}}
+                       ) == ("outbox webhook=1 (1 held till the end of the time profile "
+                             "'night' (00:00-06:00))")
 
 
 def test_rows_the_database_cannot_take_go_out_from_memory_once(tmp_path):
@@ -349,6 +355,8 @@ def test_a_time_profile_holds_late_alerts_below_its_severity_on_people_channels_
             assert wait_until(lambda: people.received == [1, 2] and feed.received == [0, 1, 2],
                               5)
             assert delivery.status()["test"]["quiet"] == 1
+            assert delivery.status()["test"]["quiet_for"] == ("the time profile 'night' "
+                                                               "(02:00-04:00)")
             assert "wait for the end of the time profile 'night' (02:00-04:00)" in caplog.text
             now[0] += timedelta(hours=1, minutes=1)
             delivery.wake()

@@ -157,7 +157,8 @@ class OutboxDelivery:
     def status(self) -> dict[str, dict]:
         """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
         previous run left included), the ``last_error`` (None once delivering works
-        again) and, of the pending, those ``quiet`` (waiting out its quiet hours)."""
+        again) and, of the pending, those ``quiet`` (waiting out its quiet hours or a time
+        profile, which ``quiet_for`` names)."""
         try:
             stored = self.store.outbox_status()
         except Exception as exc:  # e.g. the disk is full: the held rows still count
@@ -169,7 +170,8 @@ class OutboxDelivery:
                          + held[c.name],
                          "delivered": self.delivered[c.name],
                          "last_error": self.last_error[c.name],
-                         "quiet": self._waiting_quietly[c.name]} for c in self.channels}
+                         "quiet": self._waiting_quietly[c.name],
+                         "quiet_for": self._quiet_now.get(c.name)} for c in self.channels}
 
     def _run(self, channel: Channel) -> None:
         wake = self._wakes[channel.name]

@@ -194,7 +194,8 @@ def status_text(status: dict[str, dict]) -> str:
         if info.get("delivered"):
             text += f" ({info['delivered']} sent)"
         if info.get("quiet"):
-            text += f" ({info['quiet']} held for its quiet hours)"
+            text += (f" ({info['quiet']} held till the end of "
+                     f"{info.get('quiet_for') or 'its quiet hours'})")
         if info.get("last_error"):
             text += f" ({info['last_error']})"
         parts.append(text)
