@@ -158,7 +158,7 @@ class OutboxDelivery:
         """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
         previous run left included), the ``last_error`` (None once delivering works
         again) and, of the pending, those ``quiet`` (waiting out its quiet hours or a time
-        profile, which ``quiet_for`` names)."""
+        profile, which ``quiet_for`` names while there are some)."""
         try:
             stored = self.store.outbox_status()
         except Exception as exc:  # e.g. the disk is full: the held rows still count
@@ -171,7 +171,9 @@ class OutboxDelivery:
                          "delivered": self.delivered[c.name],
                          "last_error": self.last_error[c.name],
                          "quiet": self._waiting_quietly[c.name],
-                         "quiet_for": self._quiet_now.get(c.name)} for c in self.channels}
+                         **({"quiet_for": self._quiet_now.get(c.name)}
+                            if self._waiting_quietly[c.name] else {})}
+                for c in self.channels}
 
     def _run(self, channel: Channel) -> None:
         wake = self._wakes[channel.name]
