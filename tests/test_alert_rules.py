@@ -258,6 +258,22 @@ def test_people_hear_of_a_split_sounds_end_once_with_its_whole_length():
     assert body.startswith("still sounding after 20.0 s from ")
 
 
+def test_a_split_sound_kept_quiet_counts_once_and_alerts_once_the_profile_ends():
+    night = AlertSettings(rules={"w": AlertRule(labels=("dog",), severity="warning")},
+                          profiles={"night": TimeProfile(hours="00:00-06:00")})
+    policy = AlertPolicy(night, LABELS)
+    three = datetime(2024, 5, 1, 3, 0).astimezone()
+    assert policy.started(event("dog", 1, 0.0, 0.5), three) is None
+    policy.finished(replace(event("dog", 1, 0.0, 20.0, ongoing=False), continues=True), three)
+    assert policy.started(event("dog", 2, 20.0, 20.5, continued_from=1), three) is None
+    assert policy.suppressed == 1  # one sound, in two parts
+    six = datetime(2024, 5, 1, 6, 0, 5).astimezone()
+    policy.finished(replace(event("dog", 2, 20.0, 40.0, ongoing=False, continued_from=1),
+                            continues=True), six)
+    # still sounding when the night ended: people hear of it now
+    assert policy.started(event("dog", 3, 40.0, 40.5, continued_from=2), six) is not None
+
+
 def test_router_feeds_mqtt_everything_and_people_only_alerts_outside_quiet_hours():
     alerts = AlertSettings(rules={"u": AlertRule(labels=("smoke_alarm",), severity="urgent"),
                                   "w": AlertRule(labels=("doorbell",), severity="warning")})

@@ -79,7 +79,8 @@ class AlertPolicy:
         # label -> (event id, decision) of its last alerted event that ended: a split event
         # ends before its continuation starts
         self._ended: dict[str, tuple[int, AlertDecision]] = {}
-        self.suppressed = 0  # events a cooldown or a time profile kept quiet
+        self.suppressed = 0  # sounds a cooldown or a time profile kept quiet
+        self._kept_quiet: dict[str, int] = {}  # label -> the last event id kept quiet
 
     @property
     def alerting_labels(self) -> list[str]:
@@ -151,7 +152,10 @@ class AlertPolicy:
                     and severity_rank(rule.severity) < severity_rank(p.min_severity)
                     for p in self.settings.profiles.values())
         if quiet or (last is not None and now_s - last < rule.cooldown_s):
-            self.suppressed += 1
+            if (event.continued_from is None
+                    or event.continued_from != self._kept_quiet.get(event.label)):
+                self.suppressed += 1  # a sound split into parts counts once
+            self._kept_quiet[event.label] = event.event_id
             return None
         self._last_alert_s[event.label] = now_s
         decision = AlertDecision(pending.rule_name, rule.severity)
