@@ -282,13 +282,6 @@ class Settings:
                 )
         found += [f"[alerts] {p}" for p in finite_problems(self.alerts)
                   or self.alerts.problems()]
-        for name, rule in self.alerts.rules.items():
-            if rule.min_duration_s > self.detection.max_duration_s:
-                found.append(
-                    f"[alerts.rules.{name}] min_duration_s ({rule.min_duration_s:g} s) is "
-                    f"longer than [detection] max_duration_s ({self.detection.max_duration_s:g}"
-                    " s), where events are split, so the rule could never fire: lower one, "
-                    "or raise the other")
         if not 0.0 <= self.store.score_history_h <= MAX_SCORE_HISTORY_H:
             found.append(f"[store] score_history_h must be in [0, {MAX_SCORE_HISTORY_H:g}] "
                          f"hours (0: keep none), got {self.store.score_history_h}")

@@ -3,7 +3,9 @@
 An event alerts once: when it starts, or later while it runs if it reaches the rule's
 ``min_score`` and ``min_duration_s`` only then, or at its end if it reached them only by
 then. Its end is followed up only if its start alerted. A continuation of a long event
-(split at ``max_duration_s``) belongs to the alert of the part it continues.
+(split at ``max_duration_s``) belongs to the alert of the part it continues, and a sound
+not yet alerted when a part ends goes on being judged whole in the next part: a rule's
+``min_duration_s`` may be longer than ``max_duration_s`` ("an alarm sounding for 60 s").
 
 Cooldown is counted on the stream clock (seconds of audio), so a replay at any speed
 alerts the same way; time profiles use the local wall clock.
@@ -80,6 +82,9 @@ class AlertPolicy:
         # ends before its continuation starts
         self._ended: dict[str, tuple[int, AlertDecision]] = {}
         self.suppressed = 0  # sounds a cooldown or a time profile kept quiet
+        # label -> (event id of a part that ended still pending, what it was judging): the
+        # part that continues it takes it over, so a split sound is judged whole
+        self._carried: dict[str, tuple[int, _Pending]] = {}
         self._kept_quiet: dict[str, int] = {}  # label -> the last event id kept quiet
 
     @property
@@ -99,6 +104,11 @@ class AlertPolicy:
         found = self._rule_of.get(event.label)
         if found is None:
             return None
+        carried = self._carried.pop(event.label, None)
+        if carried is not None and event.continued_from == carried[0]:
+            before = carried[1].event  # the sound so far: its start, its peak
+            event = replace(event, start_sample=before.start_sample,
+                            peak=max(before.peak, event.peak))
         self._pending[event.event_id] = _Pending(event, *found)
         return self._check(event.event_id, wall)
 
@@ -133,9 +143,14 @@ class AlertPolicy:
             return decision, False
         if event.event_id not in self._pending:
             return None, False
-        self._pending[event.event_id].event = event
+        pending = self._pending[event.event_id]
+        pending.event = replace(event, start_sample=pending.event.start_sample,
+                                peak=max(pending.event.peak, event.peak))
         decision = self._check(event.event_id, wall)
-        self._pending.pop(event.event_id, None)
+        carried = self._pending.pop(event.event_id, None)
+        if carried is not None and event.continues:  # not yet: the next part goes on
+            self._carried[event.label] = (event.event_id, carried)
+            return None, False
         if self._alerted.pop(event.event_id, None) is not None:
             self._ended[event.label] = (event.event_id, decision)
         return decision, decision is not None
