@@ -49,8 +49,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--init", choices=("yamnet", "scratch"), default="yamnet",
                         help="yamnet: YAMNet's AudioSet-pretrained body and AudioSet head, "
                              "a new head trained on the data (the shipped model; needs "
-                             "--yamnet); scratch: the small CNN trained from random weights "
-                             "(%(default)s)")
+                             "--yamnet); scratch: the small CNN trained from random "
+                             "weights. Default: %(default)s")
     recipe.add_argument("--yamnet", type=Path, metavar="DIR", default=None,
                         help="folder with yamnet.tflite and yamnet_class_map.csv, e.g. "
                              "../shared/data/yamnet (for --init yamnet)")
