@@ -45,6 +45,8 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
             f"peak score {peak:.2f} of 1")
     if payload.get("clip"):
         body += f"; clip {payload['clip']}"
+    if payload.get("db_id") is not None:  # so a wrong one can be rejected from the phone
+        body += f"; event {payload['db_id']} (events reject {payload['db_id']} if wrong)"
     return title, body
 
 
