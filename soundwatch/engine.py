@@ -27,6 +27,7 @@ from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.ring import RingBuffer
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import RING_SECONDS, AudioSource
+from soundwatch.command import command_name
 from soundwatch.features import FeatureExtractor, FeatureSpec, FeatureStream
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ READ_MAX_SECONDS = 0.5  # most audio the worker takes per loop (bounds one loop'
 # when a scoring window (hop 250 ms) is scored; 100 ms would add twice that.
 MIN_READ_SECONDS = 0.05
 LEVEL_WINDOW_SECONDS = 0.1
+# A live input giving only exact zeros this long is said to be silent (muted, null source).
+DIGITAL_SILENCE_WARN_S = 10.0
 
 
 class EngineSink:
@@ -69,6 +72,7 @@ class EngineStats:
     lag_s: float = 0.0  # audio waiting in the source ring
     level_dbfs: float = -120.0  # RMS of the newest ~100 ms
     peak: float = 0.0  # largest |sample| of the newest ~100 ms (1.0 = clipping)
+    digital_silence_s: float = 0.0  # how long every sample has been exactly 0, till now
     stage_s: dict[str, float] = field(default_factory=dict)  # total seconds per stage
     stage_calls: dict[str, int] = field(default_factory=dict)
 
@@ -240,3 +244,25 @@ class Engine:
         rms = float(np.std(recent, dtype=np.float64))  # about its mean: an offset is no sound
         self.stats.level_dbfs = 20.0 * np.log10(max(rms, 1e-6))
         self.stats.peak = float(np.max(np.abs(recent)))
+        self._watch_digital_silence(audio)
+
+    def _watch_digital_silence(self, audio: np.ndarray) -> None:
+        """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S
+        (a muted or null source looks like a quiet room, and nothing is heard), and when
+        sound comes back. A file may hold zeros on purpose: not said for replays."""
+        if np.any(audio):
+            if self.stats.digital_silence_s >= DIGITAL_SILENCE_WARN_S:
+                log.warning("sound comes in again after %.0f s of digital silence",
+                            self.stats.digital_silence_s)
+            self.stats.digital_silence_s = 0.0
+            return
+        before = self.stats.digital_silence_s
+        self.stats.digital_silence_s += len(audio) / self.spec.sample_rate_hz
+        if (self.source.realtime and before < DIGITAL_SILENCE_WARN_S
+                <= self.stats.digital_silence_s):
+            log.warning(
+                "the input %s has given only digital silence (every sample exactly 0) for "
+                "%.0f s: it may be muted, disconnected or a null source, and nothing can be "
+                "heard. Unmute it (e.g. pavucontrol, alsamixer) or choose another input "
+                "(--device; `%s devices` lists them)", getattr(self.source, "name", ""),
+                DIGITAL_SILENCE_WARN_S, command_name())

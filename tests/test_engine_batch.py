@@ -105,3 +105,24 @@ def test_audio_short_of_a_batch_is_not_held_back():
         started = time.monotonic()
         engine.stop()
         assert time.monotonic() - started < 0.5
+
+
+def test_a_live_input_of_exact_zeros_is_said_once_and_so_is_sound_coming_back(
+        monkeypatch, caplog):
+    """A muted or null source (PulseAudio with no card) gave -120 dBFS for ever, like a
+    quiet room, and nothing was heard without a word."""
+    import soundwatch.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "DIGITAL_SILENCE_WARN_S", 0.3)
+    noise = np.random.default_rng(1).standard_normal(int(0.4 * RATE)).astype(np.float32)
+    signal = np.concatenate([np.zeros(RATE, np.float32), 0.1 * noise])
+    with caplog.at_level("WARNING", logger="soundwatch.engine"):
+        engine, _ = run_engine(signal)
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("only digital silence (every sample exactly 0)" in m for m in said) == 1
+    assert any("sound comes in again after 1 s of digital silence" in m for m in said)
+    assert engine.stats.digital_silence_s == 0.0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="soundwatch.engine"):
+        run_engine(np.zeros(RATE, np.float32), realtime=False)  # a file may hold zeros
+    assert not any("digital silence" in r.getMessage() for r in caplog.records)
