@@ -13,6 +13,7 @@ import time
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from soundwatch.engine import DIGITAL_SILENCE_WARN_S
 from soundwatch.gui.session import SessionStatus
 
 
@@ -53,6 +54,9 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         state = "○ stopped"
     elif status.input_lost:
         state = "⚠ no input: reopening the device"
+    elif status.digital_silence_s >= DIGITAL_SILENCE_WARN_S:
+        state = (f"⚠ the input gives only zeros ({status.digital_silence_s:.0f} s): muted or "
+                 "a null source? Nothing can be heard")
     elif status.replaying:
         minutes, seconds = divmod(int(status.position_s), 60)
         state = f"● replaying {status.replaying} at {minutes}:{seconds:02d}"
