@@ -243,6 +243,11 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     sound = json.loads((place_dirs / "data" / "sounds.json").read_text())["sounds"][0]
     assert sound["info"]["retrained"]["learnt_examples"] == 5
     assert sound["info"]["retrained"]["corrected_positives"] == 1
+    # what the retrain did to what it already heard, said with it
+    assert sound["info"]["retrained"]["own_examples"] == 6
+    assert sound["info"]["retrained"]["own_firing_before"] is not None
+    assert f"it hears {sound['info']['retrained']['own_firing']} of its 6 own example(s)" in \
+        result["retrained"][0]
     code, out, err = run(capsys, "sounds", "list")
     assert "chime" in out and "5 examples + 1 corrected, 0 rejected" in out, out
     code, out, err = run(capsys, "events", "undo", faint["id"], "--db", db,
@@ -804,3 +809,18 @@ def test_confirming_an_event_of_a_removed_sound_says_what_it_does(place_dirs, au
     assert code == 0, err
     assert "note: 'door bang' is not one of your sounds now" in out, out
     assert "3 such learn it again" in out and "sounds retrain 'door bang'" in out
+
+
+def test_a_retrain_that_costs_the_sound_some_of_its_own_examples_says_so():
+    """Rejecting two false page turns lost three true ones on the next replay, while the
+    retrain said only that the rejected ones would no longer fire."""
+    from soundwatch.sounds.retrain import retrain_summary
+
+    info = {"learnt_examples": 5, "corrected_positives": 0, "rejected_examples": 2,
+            "rejected_still_firing": 0, "own_examples": 5, "own_firing": 3,
+            "own_firing_before": 5}
+    text = retrain_summary("page turn", info)
+    assert "it hears 3 of its 5 own example(s) (5 before)" in text
+    assert "cost some of what it is" in text and "events undo ID" in text
+    unchanged = retrain_summary("page turn", {**info, "own_firing": 5})
+    assert "it hears 5 of its 5 own example(s)" in unchanged and "before" not in unchanged

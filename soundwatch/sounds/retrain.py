@@ -372,10 +372,18 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
         head, positives, negatives, rooms = fit(in_room=True)
     still_firing = sum(bool(head.logits(windows).max() >= head.threshold_logit)
                        for windows in rejected if len(windows))
+    # Its own examples (learnt and confirmed), before and after: teaching what it is not
+    # can cost some of what it is, and the user must hear of that.
+    own = [embed_signal(audio, classifier)[0] for audio in
+           list(kept.example_audio if kept else []) + corrected_audio if len(audio)]
+    own_before = (firing_examples(current.head, own)
+                  if current is not None and current.model_version == version else None)
     info = dict(current.info) if current else {"examples": []}
     info["retrained"] = {
         "learnt_examples": original, "corrected_positives": len(positive_rows),
         "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
+        "own_examples": len(own), "own_firing": firing_examples(head, own),
+        "own_firing_before": own_before,
         "gone_examples": len(missing),
         "other_sounds": len(other_windows),
         # where its corrections are: `sounds retrain` reads them there again by default
@@ -523,6 +531,13 @@ def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None,
                   "learnt again)")
 
 
+def firing_examples(head, examples: list[np.ndarray]) -> int:
+    """How many of ``examples`` (each a (n_windows, dim) embedding array) have a window
+    at or above ``head``'s threshold: would be heard."""
+    return sum(bool(len(windows) and head.logits(windows).max() >= head.threshold_logit)
+               for windows in examples)
+
+
 def retrain_summary(label: str, info: dict) -> str:
     """What a retrain learnt from (``info``: a sound's ``info["retrained"]``), with what
     to do when rejected events would still fire."""
@@ -533,6 +548,15 @@ def retrain_summary(label: str, info: dict) -> str:
                if info.get("other_sounds") else ""))
     if len(info.get("databases") or ()) > 1:
         text += f", from the corrections in {len(info['databases'])} event databases"
+    if info.get("own_examples"):
+        before = info.get("own_firing_before")
+        text += (f"; it hears {info['own_firing']} of its {info['own_examples']} own "
+                 "example(s)" + (f" ({before} before)" if before is not None
+                                 and before != info["own_firing"] else ""))
+        if before is not None and info["own_firing"] < before:
+            text += (": teaching it what it is not cost some of what it is. If it now "
+                     f"misses real ones, take the correction back (`{command_name()} events "
+                     "undo ID`) or give it more examples")
     if info.get("gone_examples"):
         text += (f"; {info['gone_examples']} corrected example(s) whose kept file is gone "
                  "were left out")
