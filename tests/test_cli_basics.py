@@ -35,6 +35,16 @@ def test_devices_lists_the_virtual_microphone_and_marks_the_default(pulse_mic):
     assert "default input" in lines[-1]
 
 
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_devices_with_no_input_says_so_and_exits_1(monkeypatch, capsys, flags):
+    from soundwatch.audio import capture
+    from soundwatch.cli import main
+
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])
+    assert main(["devices", *flags]) == 1
+    assert "no input devices found" in capsys.readouterr().err
+
+
 def test_unknown_device_is_a_clear_error():
     result = run("listen", "--headless", "--device", "no-such-microphone-xyz", "--duration", "1")
     assert result.returncode == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from soundwatch.jsonout import to_json
 
 
@@ -16,12 +18,13 @@ def run(args) -> int:
     from soundwatch.audio.capture import list_input_devices
 
     devices = list_input_devices()
+    if not devices:  # a script that looks for a microphone learns there is none
+        print("soundwatch: no input devices found (is a microphone plugged in? is "
+              "PulseAudio running?)", file=sys.stderr)
+        return 1
     if args.json:
         for device in devices:
             print(to_json(asdict(device)))
-        return 0
-    if not devices:
-        print("no input devices found (is a microphone plugged in? is PulseAudio running?)")
         return 0
     print(f"  {'#':>3}  {'name':<40} {'host API':<12} {'in ch':>5} {'rate Hz':>8}")
     for d in devices:
