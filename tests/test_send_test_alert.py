@@ -72,9 +72,10 @@ def test_it_names_apprise_urls_and_says_what_would_hold_real_alerts_back(tmp_pat
     from soundwatch.config import load_settings
 
     config = tmp_path / "c.toml"
-    config.write_text('[alerts.webhook]\nurl = "%s"\nquiet_hours = "22:00-07:00"\n'
+    config.write_text(f'[alerts.webhook]\nurl = "{webhook.url("/hook")}"\n'
+                      'quiet_hours = "22:00-07:00"\n'
                       '[alerts.profiles.night]\nhours = "00:00-06:00"\n'
-                      'min_severity = "urgent"\n' % webhook.url("/hook"))
+                      'min_severity = "urgent"\n')
     code = main(["send-test-alert", "--config", str(config), "--severity", "info",
                  "--apprise", webhook.url("/apprise").replace("http://", "json://")])
     out = capsys.readouterr().out
