@@ -44,13 +44,14 @@ def test_payload(node: str, severity: str) -> dict:
             "duration_s": 0.0, "peak": 1.0, "mean": 1.0, "clip": None,
             "continued_from": None, "continues": False, "sound_id": f"{session}-test",
             "sound_start": iso_utc(now), "sound_duration_s": 0.0, "sound_peak": 1.0,
-            "level_dbfs": None,
-            "noise_floor_dbfs": None, "snr_db": None, "severity": severity, "rule": "test"}
+            "level_dbfs": None, "noise_floor_dbfs": None, "snr_db": None,
+            "severity": severity, "rule": "test"}
 
 
 def run(args) -> int:
     from dataclasses import replace
 
+    from soundwatch.alerts.apprise_channel import apprise_url_descriptions
     from soundwatch.alerts.outbox import ChannelError
     from soundwatch.alerts.service import build_channels
     from soundwatch.command import command_name
@@ -85,8 +86,6 @@ def run(args) -> int:
             "no alert channel is configured: set one in [alerts] of the config file or "
             f"give one here, e.g. `{command_name()} send-test-alert --apprise "
             "ntfy://ntfy.sh/YOUR-TOPIC` or --webhook URL, --mqtt URL, --notify-desktop")
-    from soundwatch.alerts.apprise_channel import apprise_url_descriptions
-
     described = apprise_url_descriptions(alerts.apprise.urls, "Apprise URL")
     for name, problem in results:
         shown = f"{name} ({described[name]})" if name in described else name
@@ -98,9 +97,8 @@ def run(args) -> int:
 
 def what_real_alerts_meet(alerts, severity: str, now=None) -> list[str]:
     """What would keep a real alert of ``severity`` from the people channels at ``now``
-    (a UTC datetime; default: now), which
-    the test (sent whatever the rules and hours say) does not show: no rule, a channel's
-    quiet hours, a time profile."""
+    (a UTC datetime; default: now), which the test (sent whatever the rules and hours
+    say) does not show: no rule, a channel's quiet hours, a time profile."""
     from datetime import datetime, timezone
 
     from soundwatch.alerts.settings import severity_rank, within_hours
