@@ -81,6 +81,7 @@ def add_parser(subparsers) -> None:
     add_alert_arguments(parser.add_argument_group(
         "alerts (override [alerts] in the config file)"))
 
+
 def run(args) -> int:
     from soundwatch.class_defaults import settings_for_classifier
     from soundwatch.clips import clip_writer_for
