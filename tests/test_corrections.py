@@ -253,6 +253,8 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
     code, out, err = run(capsys, "events", "undo", faint["id"], "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "'chime' retrained from 5 learnt and 0 corrected" in out, out
+    # this --db is not the usual database, and the retrain counts everywhere: said
+    assert f"not only for {db}" in out and "your sounds are one set" in out
     code, out, err = run(capsys, "events", "relabel", faint["id"], "chime", "--db", db,
                          "--model", audio["model"])
     assert code == 0, err
@@ -824,3 +826,18 @@ def test_a_retrain_that_costs_the_sound_some_of_its_own_examples_says_so():
     assert "cost some of what it is" in text and "events undo ID" in text
     unchanged = retrain_summary("page turn", {**info, "own_firing": 5})
     assert "it hears 5 of its 5 own example(s)" in unchanged and "before" not in unchanged
+
+
+def test_no_shared_sounds_note_for_the_usual_database_or_without_a_retrain(tmp_path):
+    from types import SimpleNamespace
+
+    from soundwatch.commands.corrections import _shared_sounds_note
+
+    usual = tmp_path / "events.sqlite"
+    settings = SimpleNamespace(database_path=lambda: usual)
+    assert _shared_sounds_note(["'chime' retrained ..."], SimpleNamespace(path=usual),
+                               settings) == []
+    trial = SimpleNamespace(path=tmp_path / "trial.sqlite")
+    assert _shared_sounds_note([], trial, settings) == []
+    assert "not only for" in _shared_sounds_note(["'chime' retrained ..."], trial,
+                                                 settings)[0]

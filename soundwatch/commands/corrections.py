@@ -180,7 +180,7 @@ def _correct(args, store, settings) -> int:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
     if done.label_adjustment:
         print(f"{done.label}: {done.label_adjustment.reason}")
-    for line in retrained:
+    for line in retrained + _shared_sounds_note(retrained, store, settings):
         print(line)
     return 0
 
@@ -222,9 +222,22 @@ def _undo(args, store, settings) -> int:
     for label, adjustment in done.adjustments.items():
         print(f"{label}: " + (adjustment.reason if adjustment else
                               "no learnt threshold now (back to the one in force)"))
-    for line in retrained:
+    for line in retrained + _shared_sounds_note(retrained, store, settings):
         print(line)
     return 0
+
+
+def _shared_sounds_note(retrained: list[str], store, settings) -> list[str]:
+    """A line saying that your sounds are one set for every database, when one was
+    retrained from a correction in a database that is not the usual one (a trial replay's
+    `--db`): the model's labels learn per database, your sounds do not."""
+    from pathlib import Path
+
+    if not retrained or Path(store.path).resolve() == settings.database_path().resolve():
+        return []
+    return [f"note: your sounds are one set for every database: this retrain counts "
+            f"wherever soundwatch listens, not only for {store.path} (the model's own "
+            "labels learn per database)"]
 
 
 def _retrain_all(labels: list[str], classifier, store, undone: bool = False) -> list[str]:
