@@ -476,3 +476,19 @@ def test_an_output_that_cannot_be_written_with_no_database_stops_and_fails(
     assert result.returncode == 1
     assert "no database keeps the events (--no-db): listening stops" in result.stderr
     assert "still stored" not in result.stderr
+
+
+def test_status_lines_come_each_second_on_a_terminal_and_each_minute_into_a_log():
+    """Under a service manager every 1 s status line went to the journal: 86,400 a day."""
+    import io
+
+    from soundwatch.commands.listen import status_interval_s
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert status_interval_s(None, Terminal()) == 1.0
+    assert status_interval_s(None, io.StringIO()) == 60.0
+    assert status_interval_s(0.25, io.StringIO()) == 0.25  # asked for: as asked
+    assert status_interval_s(0.0, Terminal()) == 0.0

@@ -26,6 +26,9 @@ from soundwatch.commands.detection_options import add_detection_arguments, detec
 
 log = logging.getLogger(__name__)
 
+TERMINAL_STATUS_S = 1.0  # seconds between status lines for someone watching
+LOGGED_STATUS_S = 60.0  # ... and when the output is kept (a file, a pipe, a journal)
+
 
 def add_parser(subparsers) -> None:
     from soundwatch.privacy import SPEECH_MODES
@@ -76,8 +79,10 @@ def add_parser(subparsers) -> None:
     output.add_argument("--clip-dir", help="folder for clips; turns clips on unless "
                         "--no-clips (default: clips/ beside the default database, NAME.clips/ "
                         "beside --db NAME.sqlite)")
-    output.add_argument("--status-interval", type=float, default=1.0,
-                        help="seconds between status lines (0: none)")
+    output.add_argument("--status-interval", type=float, default=None,
+                        help="seconds between status lines (0: none; default: "
+                        f"{TERMINAL_STATUS_S:g} on a terminal, {LOGGED_STATUS_S:g} when the "
+                        "output goes to a file, a pipe or a service's log)")
     add_alert_arguments(parser.add_argument_group(
         "alerts (override [alerts] in the config file)"))
 
@@ -100,6 +105,7 @@ def run(args) -> int:
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
     settings = apply_flags(load_settings(args.config), args)
+    args.status_interval = status_interval_s(args.status_interval, sys.stdout)
     check_flags(RunLimits(args.duration, args.status_interval))
     model_path = settings.model_path(args.model)
     classifier = Classifier(model_path, threads=settings.model.threads)
@@ -218,6 +224,15 @@ def run(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def status_interval_s(given: float | None, stdout) -> float:
+    """Seconds between status lines: ``given``, else TERMINAL_STATUS_S when ``stdout`` is
+    a terminal and LOGGED_STATUS_S when it is kept (a file, a pipe, a service's journal:
+    a day of 1 s lines is 86,400 lines there)."""
+    if given is not None:
+        return given
+    return TERMINAL_STATUS_S if stdout.isatty() else LOGGED_STATUS_S
 
 
 def warn_of_overlapping_replay(store, duration_s: float, db_given: bool = False) -> None:
