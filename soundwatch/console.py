@@ -172,11 +172,8 @@ class ConsolePrinter(MonitorListener):
                  if h.failures]
         if monitor.events_pending:
             parts.append(f"pending={monitor.events_pending}")
-        from soundwatch.engine import DIGITAL_SILENCE_WARN_S
-
-        silent_s = monitor.engine.stats.digital_silence_s
-        if monitor.engine.source.realtime and silent_s >= DIGITAL_SILENCE_WARN_S:
-            parts.append(f"input_all_zeros={silent_s:.0f}s")
+        if monitor.engine.silent_input_s:
+            parts.append(f"input_all_zeros={monitor.engine.silent_input_s:.0f}s")
         return (" " + " ".join(parts)) if parts else ""
 
     def _outbox_text(self) -> str:

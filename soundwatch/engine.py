@@ -246,20 +246,26 @@ class Engine:
         self.stats.peak = float(np.max(np.abs(recent)))
         self._watch_digital_silence(audio)
 
+    @property
+    def silent_input_s(self) -> float:
+        """How long a live input has given only exact zeros, once that has lasted
+        DIGITAL_SILENCE_WARN_S (a muted or null source); else 0. Always 0 for a replay."""
+        silent_s = self.stats.digital_silence_s
+        return silent_s if self.source.realtime and silent_s >= DIGITAL_SILENCE_WARN_S else 0.0
+
     def _watch_digital_silence(self, audio: np.ndarray) -> None:
         """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S
         (a muted or null source looks like a quiet room, and nothing is heard), and when
         sound comes back. A file may hold zeros on purpose: not said for replays."""
+        was_silent = self.silent_input_s > 0
         if np.any(audio):
-            if self.stats.digital_silence_s >= DIGITAL_SILENCE_WARN_S:
+            if was_silent:
                 log.warning("sound comes in again after %.0f s of digital silence",
                             self.stats.digital_silence_s)
             self.stats.digital_silence_s = 0.0
             return
-        before = self.stats.digital_silence_s
         self.stats.digital_silence_s += len(audio) / self.spec.sample_rate_hz
-        if (self.source.realtime and before < DIGITAL_SILENCE_WARN_S
-                <= self.stats.digital_silence_s):
+        if not was_silent and self.silent_input_s > 0:
             log.warning(
                 "the input %s has given only digital silence (every sample exactly 0) for "
                 "%.0f s: it may be muted, disconnected or a null source, and nothing can be "

@@ -367,7 +367,7 @@ def test_status_text_names_rates_hop_inference_and_losses():
     text = " | ".join(describe_status(lost, running=True))
     assert "lost 29.0 s of audio" in text  # counted at the source's rate
     assert "no input: reopening the device" in text and "listening" not in text
-    zeros = SessionStatus(model_rate_hz=16000, digital_silence_s=42.0)
+    zeros = SessionStatus(model_rate_hz=16000, silent_input_s=42.0)
     text = " | ".join(describe_status(zeros, running=True))
     assert "the input gives only zeros (42 s): muted or a null source?" in text
     assert "listening" not in text  # it looked like a quiet room

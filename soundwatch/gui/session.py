@@ -61,7 +61,7 @@ class SessionStatus:
     noise_floor_dbfs: float | None = None  # the background level now (None: not known yet)
     replaying: str = ""  # the replayed file's name; "": a device
     input_lost: bool = False  # the device went away; the engine is reopening it
-    digital_silence_s: float = 0.0  # a live input giving only exact zeros, this long
+    silent_input_s: float = 0.0  # a live input giving only zeros this long (Engine's)
 
 
 class ListeningSession:
@@ -303,7 +303,7 @@ class ListeningSession:
             noise_floor_dbfs=getattr(self.monitor, "noise_floor_dbfs", None),
             replaying=Path(self.choice.file).name if self.choice and self.choice.file else "",
             input_lost=getattr(engine.source, "error", None) is not None,
-            digital_silence_s=(stats.digital_silence_s if engine.source.realtime else 0.0),
+            silent_input_s=engine.silent_input_s,
         )
 
     def alert_severity(self, label: str) -> str | None:

@@ -13,7 +13,6 @@ import time
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from soundwatch.engine import DIGITAL_SILENCE_WARN_S
 from soundwatch.gui.session import SessionStatus
 
 
@@ -54,8 +53,8 @@ def describe_status(status: SessionStatus, running: bool) -> list[str]:
         state = "○ stopped"
     elif status.input_lost:
         state = "⚠ no input: reopening the device"
-    elif status.digital_silence_s >= DIGITAL_SILENCE_WARN_S:
-        state = (f"⚠ the input gives only zeros ({status.digital_silence_s:.0f} s): muted or "
+    elif status.silent_input_s:
+        state = (f"⚠ the input gives only zeros ({status.silent_input_s:.0f} s): muted or "
                  "a null source? Nothing can be heard")
     elif status.replaying:
         minutes, seconds = divmod(int(status.position_s), 60)
