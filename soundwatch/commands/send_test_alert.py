@@ -30,22 +30,23 @@ def add_parser(subparsers) -> None:
 
 
 def test_payload(node: str, severity: str) -> dict:
-    """A router payload (see :mod:`soundwatch.alerts.router`) marked ``"test": true``,
-    for receivers that filter, with a made-up event that starts now."""
+    """The payload a real alert of ``severity`` would carry (built by the router, so the
+    two cannot drift apart), for a made-up event that starts now, marked ``"test":
+    true`` for receivers that filter."""
     from datetime import datetime, timezone
 
-    from soundwatch.times import iso_utc
+    from soundwatch.alerts.router import EVENT_STARTED, AlertRouter
+    from soundwatch.alerts.rules import AlertDecision, AlertPolicy
+    from soundwatch.alerts.settings import AlertSettings
+    from soundwatch.detect import Event
 
     now = datetime.now(timezone.utc)
-    session = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}"
-    return {"type": "event_started", "test": True, "node": node, "id": f"{session}-test",
-            "session": session, "event_id": 0, "db_id": None, "label": TEST_LABEL,
-            "start": iso_utc(now), "end": None, "start_s": 0.0, "end_s": None,
-            "duration_s": 0.0, "peak": 1.0, "mean": 1.0, "clip": None,
-            "continued_from": None, "continues": False, "sound_id": f"{session}-test",
-            "sound_start": iso_utc(now), "sound_duration_s": 0.0, "sound_peak": 1.0,
-            "level_dbfs": None, "noise_floor_dbfs": None, "snr_db": None,
-            "severity": severity, "rule": "test"}
+    router = AlertRouter(AlertPolicy(AlertSettings(), [TEST_LABEL]), node, [])
+    router.on_session(now.strftime("%Y%m%dT%H%M%S%f")[:-3], lambda sample: now)
+    event = Event(TEST_LABEL, 0, 0, peak=1.0, mean=1.0, sample_rate_hz=16000, event_id=0,
+                  ongoing=True)
+    payload = router.payload(EVENT_STARTED, event, AlertDecision("test", severity), None)
+    return {**payload, "test": True}
 
 
 def run(args) -> int:
