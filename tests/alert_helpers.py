@@ -96,6 +96,7 @@ class MqttRecorder:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, str, bool]] = []
+        self.broker_resends = 0
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -109,6 +110,13 @@ class MqttRecorder:
             self._subscribed.set()
 
         def on_message(client, userdata, message):
+            if message.dup:
+                # The broker's own resend of a QoS 1 message whose acknowledgement it had
+                # not taken in before it stopped (a persistent session, at least once):
+                # not a second publish by soundwatch, whose publishes reach subscribers
+                # without the flag (MQTT 3.1.1, 3.3.1.1: DUP is not propagated).
+                self.broker_resends += 1
+                return
             with self._lock:
                 self.messages.append((message.topic, message.payload.decode(),
                                       bool(message.retain)))
