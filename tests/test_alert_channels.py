@@ -627,6 +627,12 @@ def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, sho
     assert "webhook=0 (4 sent)" in delivered and "next run" not in delivered
     stuck = summary_line("--webhook", "http://127.0.0.1:1/nobody")
     assert "undelivered alerts go out on the next run" in stuck
+    # An Apprise URL is named by its place in the list and its scheme, not by the hash
+    # the outbox keys it by (the URL itself may hold a token).
+    apprised = summary_line("--apprise", webhook.url("/a").replace("http://", "json://"),
+                            "--apprise", webhook.url("/b").replace("http://", "json://"))
+    assert "apprise#1(json)=0 (4 sent)" in apprised and "apprise#2(json)=0" in apprised
+    assert "apprise:" not in apprised
 
 
 def test_tls_to_a_plain_port_asks_whether_it_is_the_tls_port(model, short_file, broker,

@@ -33,7 +33,9 @@ class AppriseChannel(Channel):
             malformed address).
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, number: int | None = None):
+        """``number``: its place among the configured URLs (1 = first), for
+        :attr:`shown_name`."""
         import apprise
 
         self._apprise_module = apprise
@@ -67,6 +69,13 @@ class AppriseChannel(Channel):
                 f"the Apprise URL {shown} names no topic to notify (e.g. "
                 f"{self.scheme}://host/topic). Fix it in [alerts.apprise] urls or --apprise")
         self.name = apprise_channel_name(url)
+        self.number = number
+
+    @property
+    def shown_name(self) -> str:
+        """``apprise#2(ntfy)``: the outbox's name is a hash (the URL may hold a token)."""
+        return (f"apprise#{self.number}({self.scheme})" if self.number
+                else f"{self.name}({self.scheme})")
 
     def send(self, kind: str, payload: dict) -> None:
         title, body = alert_text(kind, payload)

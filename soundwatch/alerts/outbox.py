@@ -49,7 +49,13 @@ class Channel:
     """Something that delivers outbox rows. ``send`` blocks until the receiver
     acknowledged the row, or raises :class:`ChannelError`."""
 
-    name = "channel"
+    name = "channel"  # the outbox's key for it (stable across runs)
+
+    @property
+    def shown_name(self) -> str:
+        """How status lines and summaries name it (``name`` unless that is opaque)."""
+        return self.name
+
     # Set by a channel that keeps a connection when it is back (e.g. MQTT reconnected):
     # the delivery thread then retries at once instead of finishing its backoff wait.
     reconnected: threading.Event | None = None
@@ -171,6 +177,7 @@ class OutboxDelivery:
                          "delivered": self.delivered[c.name],
                          "last_error": self.last_error[c.name],
                          "quiet": self._waiting_quietly[c.name],
+                         "shown": c.shown_name,
                          **({"quiet_for": self._quiet_now.get(c.name)}
                             if self._waiting_quietly[c.name] else {})}
                 for c in self.channels}

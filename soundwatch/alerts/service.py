@@ -74,10 +74,10 @@ def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str
         channels.append(WebhookChannel(s.webhook.url, s.webhook.bearer_token,
                                        s.webhook.timeout_s))
         routes.append(ChannelRoute("webhook", quiet_hours=s.webhook.quiet_hours))
-    for url in s.apprise.urls:
+    for number, url in enumerate(s.apprise.urls, 1):
         from soundwatch.alerts.apprise_channel import AppriseChannel
 
-        channel = AppriseChannel(url)
+        channel = AppriseChannel(url, number)
         channels.append(channel)
         routes.append(ChannelRoute(channel.name, quiet_hours=s.apprise.quiet_hours))
     if s.desktop.enabled:
@@ -175,12 +175,13 @@ class Alerts:
         parts = [f"{raised} raised"] if raised or quiet else []
         if quiet:
             parts.append(f"{quiet} kept quiet by cooldowns or time profiles")
-        parts += [f"{n} not sent to {name} in its quiet hours"
+        shown = {c.name: c.shown_name for c in self.channels}
+        parts += [f"{n} not sent to {shown.get(name, name)} in its quiet hours"
                   for name, n in self.router.quiet_skipped.items()]
         return "; " + ", ".join(parts) if parts else ""
 
     def describe(self) -> str:
-        names = ", ".join(c.name for c in self.channels) or "none"
+        names = ", ".join(c.shown_name for c in self.channels) or "none"
         return (f"alerts: node {self.node}, channels {names}, "
                 f"{len(self.policy.alerting_labels)} alerting label(s)")
 
@@ -190,7 +191,7 @@ def status_text(status: dict[str, dict]) -> str:
     waiting, and those sent in this run."""
     parts = []
     for name, info in status.items():
-        text = f"{name}={info['pending']}"
+        text = f"{info.get('shown', name)}={info['pending']}"
         if info.get("delivered"):
             text += f" ({info['delivered']} sent)"
         if info.get("quiet"):
