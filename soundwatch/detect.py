@@ -11,13 +11,15 @@ back notices:
 
 Every ended event was announced by a started notice with the same ``event_id`` first.
 
-Timing: an event spans the audio of the windows that detected it: it starts where the
-first window above ``threshold_on`` starts and ends where the last window above
+Timing: here, an event spans the audio of the windows that detected it: it starts where
+the first window above ``threshold_on`` starts and ends where the last window above
 ``threshold_off`` ends (a smoothed value stands for the middle window of those it
-combines). Measured on ESC-50 clips with a model of the shipped recipe (see
-``DEFAULTS_METHOD``), this puts the median onset and end errors at 0.0 s; placing each
-score at its window's centre instead made onsets half a window late, because the model
-fires once the sound fills its window.
+combines). The model fires once part of a sound is in its window, so those edges are up
+to a window before and after the sound (version 8: median onset error 0.5 s, see
+``DEFAULTS_METHOD``); the monitor and the offline path then move them to the sound's own
+onset and end within those windows, from the audio's levels
+(:meth:`soundwatch.audio.levels.EventLevels.measure`). Placing each score at its window's
+centre instead made onsets half a window late.
 
 Durations: ``min_duration_s`` is the time the score stays above threshold, from the end
 of the first window to the end of the last one (so 0 keeps single-hop events);

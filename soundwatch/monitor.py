@@ -136,7 +136,8 @@ class Monitor:
         self.latest_embedding: np.ndarray | None = None
         # The background level now (dBFS, see soundwatch.audio.levels); None until known.
         self.noise_floor_dbfs: float | None = None
-        self.levels = EventLevels(self.engine.levels, self.detector)
+        self.levels = EventLevels(self.engine.levels, self.detector,
+                                  classifier.window_samples)
         self.snr_gate = SnrGate(classifier.labels, self.settings.min_snrs(classifier.labels),
                                 self.levels, classifier.window_samples)
 

@@ -11,6 +11,9 @@ reaching ``threshold_off``, which keeps a day of history to seconds. A label wit
 ``min_snr_db`` is held back in the windows whose stored SNR is below it, as the live SNR
 gate held it (:mod:`soundwatch.audio.snr_gate`; the SNR was measured with the floor
 the live events left, so settings that change those events may shift it a little).
+The history keeps scores, not audio, so a rescored event spans its windows: a stored
+event (the sound within its windows, :mod:`soundwatch.audio.levels`) starts up to a
+window later and ends up to a window earlier; the two are matched by overlap.
 """
 
 from __future__ import annotations

@@ -371,7 +371,7 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
     settings = (settings or DetectorSettings()).validate()
     detector = new_detector(classifier, settings)  # refuses bad settings before scoring
     history = LevelHistory(classifier.sample_rate_hz)
-    levels = EventLevels(history, detector)
+    levels = EventLevels(history, detector, classifier.window_samples)
     gate = SnrGate(classifier.labels, settings.min_snrs(classifier.labels), levels,
                    classifier.window_samples)
     near_misses = NearMissLog(detector) if on_near_miss is not None else None

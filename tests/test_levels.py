@@ -246,3 +246,54 @@ def test_json_event_lines_and_the_mqtt_payload_carry_the_levels(classifier, tmp_
     payload = router.finished(measured, None)[0].payload
     assert (payload["level_dbfs"], payload["noise_floor_dbfs"], payload["snr_db"]) == (
         -25.0, -40.0, 14.9)
+
+
+@pytest.mark.parametrize("tone_starts_s", [12.03, 12.37, 12.71])
+def test_an_event_spans_the_sound_not_the_windows_around_it(classifier, tone_starts_s):
+    """The detector's windows start up to a window (0.96 s) before the sound and end up
+    to a window after it; the event is the sound's 100 ms blocks within them."""
+    from soundwatch.audio import levels
+
+    signal = noise_with_tone(-20.0, lead_s=tone_starts_s, tone_s=0.6, tail_s=4.0)
+    _, events = detect_stream(signal, classifier, replace(WATCH_TONE, min_duration_s=0.0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(levels, "ONSET_RISE_DB", None)
+        _, windows = detect_stream(signal, classifier, replace(WATCH_TONE, min_duration_s=0.0))
+    assert [e.label for e in events] == [e.label for e in windows] == ["tone_1k"]
+    sound, span = events[0], windows[0]
+    block_s = levels.BLOCK_S
+    assert tone_starts_s - block_s <= sound.start_s <= tone_starts_s + 0.01
+    assert tone_starts_s + 0.6 - 0.01 <= sound.end_s <= tone_starts_s + 0.6 + block_s
+    # what the windows alone said: around it, and longer by more than a block
+    assert span.start_s <= sound.start_s and span.end_s >= sound.end_s
+    assert span.duration_s > sound.duration_s + block_s
+    assert sound.snr_db == pytest.approx(20.0, abs=1.5)  # measured over the sound alone
+
+
+def test_with_no_background_heard_yet_the_onset_is_the_sound_out_of_digital_silence(
+        classifier):
+    """An ESC-50-style clip: digital zeros, then the sound. No floor is known, so the
+    sound is the blocks within 30 dB of the loudest of the window."""
+    signal = noise_with_tone(-20.0, lead_s=2.43, tone_s=0.5, tail_s=2.0)
+    signal[:int(2.43 * RATE)] = 0.0
+    signal[int(2.93 * RATE):] = 0.0
+    _, events = detect_stream(signal, classifier, replace(WATCH_TONE, min_duration_s=0.0))
+    assert [e.label for e in events] == ["tone_1k"]
+    assert 2.3 <= events[0].start_s <= 2.44 and 2.92 <= events[0].end_s <= 3.0
+    assert events[0].noise_floor_dbfs is None
+
+
+def test_a_split_events_continuation_keeps_its_start_and_a_started_notice_its_end(
+        classifier):
+    signal = noise_with_tone(-20.0, lead_s=12.4, tone_s=5.0, tail_s=4.0)
+    settings = replace(WATCH_TONE, min_duration_s=0.0, max_duration_s=2.0)
+    _, notices = detect_stream(signal, classifier, settings, with_started=True)
+    started = [e for e in notices if e.ongoing]
+    ended = [e for e in notices if not e.ongoing]
+    assert len(ended) >= 2 and ended[0].start_s == pytest.approx(12.4, abs=0.11)
+    # each part's started notice has its finished part's start
+    assert [e.start_sample for e in started] == [e.start_sample for e in ended]
+    for before, after in zip(ended, ended[1:], strict=False):
+        assert after.continued_from == before.event_id
+        assert after.start_sample == before.end_sample  # the split point, not moved
+    assert ended[-1].end_s == pytest.approx(17.4, abs=0.11)

@@ -25,7 +25,7 @@ from soundwatch.privacy import PrivacySettings, SpeechGuard
 from soundwatch.store import SCHEMA_VERSION, EventStore
 
 RATE = 16000
-PRE_ROLL_S = 1.5
+PRE_ROLL_S = 2.0
 POST_ROLL_S = 0.5
 # speech marker (3 kHz) at 1.0-1.5 s, in the pre-roll of a 1 kHz event at 2.6-4.1 s; a
 # second 1 kHz event at 7.0-8.5 s, far from any speech
