@@ -56,15 +56,29 @@ BED_SHIFT_S = 40.0  # stream B's bed starts this much further into the bed recor
 SCENARIOS = ("reject", "confirm", "both")
 # --tune's candidates: how a retrain treats corrected events (soundwatch.sounds.retrain's
 # settings, patched). "before": as before these settings existed.
-BEFORE = {"REJECTED_PLACE_SNRS_DB": (), "ROOM_GUARD": False}
+BEFORE = {"REJECTED_PLACE_SNRS_DB": (), "ROOM_GUARD": False, "KEEP_POSITIVE_SHARE": 0.5,
+          "HARD_NEGATIVE_SHARE": 0.5}
+# settings that live in soundwatch.sounds.head (the others in soundwatch.sounds.retrain)
+HEAD_SETTINGS = ("HARD_NEGATIVE_SHARE",)
 CANDIDATES = {
     "before": BEFORE,
     "rejected_copies_6": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0,)},
     "rejected_copies_12": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (12.0,)},
     "rejected_copies_6_12": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0)},
     "rejected_copies_0_6": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (0.0, 6.0)},
-    "rejected_copies_6_12_room_guard": {"REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+    "rejected_copies_6_12_room_guard": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
                                         "ROOM_GUARD": True},
+    # how far the threshold may rise over the rejected events (raise_above_rejected):
+    # the share of the positive windows it must still pass (1.0: it does not rise)
+    "keep_share_0.8": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+                       "KEEP_POSITIVE_SHARE": 0.8},
+    "keep_share_1": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+                     "KEEP_POSITIVE_SHARE": 1.0},
+    # the weight of the rejected events among the negatives in the refit
+    "hard_share_0.25": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+                        "HARD_NEGATIVE_SHARE": 0.25},
+    "hard_share_0.1": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
+                       "HARD_NEGATIVE_SHARE": 0.1},
 }
 
 
@@ -135,9 +149,10 @@ def correct_and_retrain(sound, classifier, stream, true, false, scenario: str, f
 def evaluate(classifier, classes, distractor_classes, settings: dict | None = None) -> dict:
     """Per class and scenario, before and after; ``settings``: retrain settings to patch
     (None: the shipped ones)."""
-    from soundwatch.sounds import retrain
+    from soundwatch.sounds import head, retrain
 
-    settings = {name: getattr(retrain, name) for name in BEFORE} | (settings or {})
+    settings = {name: getattr(head if name in HEAD_SETTINGS else retrain, name)
+                for name in BEFORE} | (settings or {})
 
     per_class = {}
     for name in classes:
@@ -151,7 +166,10 @@ def evaluate(classifier, classes, distractor_classes, settings: dict | None = No
         stream_b = build_stream(label, paths[2 * EXAMPLES:], b_distract, 2, BED_SHIFT_S)
         with tempfile.TemporaryDirectory() as folder, \
                 mock.patch.dict(os.environ, {"SOUNDWATCH_DATA_DIR": folder}), \
-                mock.patch.multiple(retrain, **settings):
+                mock.patch.multiple(retrain, **{k: v for k, v in settings.items()
+                                                if k not in HEAD_SETTINGS}), \
+                mock.patch.multiple(head, **{k: v for k, v in settings.items()
+                                             if k in HEAD_SETTINGS}):
             kept: dict = {}
             sound = learn_sound(label, paths[:EXAMPLES], classifier, kept=kept)
             retrain.save_kept(label, kept, sound.model_version)

@@ -40,7 +40,9 @@ CALIBRATION_BLOCK = 16
 CALIBRATION_EVERY = 3
 # Hard negatives (what the sound must not be: the user's rejected events, the user's other
 # sounds) weigh this share of the negative side in the fit, however few they are: among
-# thousands of generic windows, a handful of them would otherwise teach nothing.
+# thousands of generic windows, a handful of them would otherwise teach nothing. 0.25 and
+# 0.1 kept no more of a retrained sound's true events on the tuning sounds and let more
+# rejected ones fire again (benchmarks/corrections_retrain_cost.json).
 HARD_NEGATIVE_SHARE = 0.5
 
 
