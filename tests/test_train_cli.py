@@ -262,7 +262,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, c
         cases += [(["--out", str(tmp_path / "r"), "--output", str(tmp_path)],
                    f"--output {tmp_path} is a folder"),
                   (["--out", str(tmp_path / "r"), "--output", str(a_file / "m.onnx")],
-                   f"{a_file} is a file")]
+                   f"{a_file} is a file"),
+                  (["--out", str(tmp_path / "r"), "--output", str(tmp_path / "model.txt")],
+                   f"the model is an ONNX file; give it the .onnx ending that --model files "
+                   f"have, e.g. {tmp_path / 'model.onnx'}")]
     for flags, message in cases:
         assert main([*base, *flags]) == 2
         assert message in capsys.readouterr().err

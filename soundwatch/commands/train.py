@@ -253,6 +253,10 @@ def check_output_paths(out_dir: Path, model_path: Path | None = None) -> None:
         if not folder and path.is_dir():
             raise SoundwatchError(f"{flag} {path} is a folder: give the model file to "
                                   f"write, e.g. {path / 'model.onnx'}")
+        if not folder and path.suffix.lower() != ".onnx":
+            raise SoundwatchError(f"{flag} {path}: the model is an ONNX file; give it the "
+                                  f".onnx ending that --model files have, e.g. "
+                                  f"{path.with_suffix('.onnx')}")
         existing = first_existing(path if folder else path.parent)
         if not existing.is_dir():
             raise SoundwatchError(f"{flag} {path} cannot be made: {existing} is a file")
