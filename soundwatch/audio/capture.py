@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soundwatch.audio.downmix import channel_to_use, downmix_loss_text
+from soundwatch.audio.native_stderr import library_messages_held
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import AudioSource
 from soundwatch.command import command_name
@@ -246,8 +247,10 @@ class MicrophoneSource(AudioSource):
     def _try_reconnect(self, now: float) -> None:
         self._next_retry_s = now + self.RETRY_SECONDS
         try:
-            self.device = find_input_device(self.device.name)
-            self._open()
+            # ALSA and PortAudio print ~5 lines of their own per failed attempt
+            with library_messages_held():
+                self.device = find_input_device(self.device.name)
+                self._open()
         except SoundwatchError as exc:
             log.debug("reconnect failed: %s", exc)
             self._close()
