@@ -633,6 +633,9 @@ def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, sho
                             "--apprise", webhook.url("/b").replace("http://", "json://"))
     assert "apprise#1(json)=0 (4 sent)" in apprised and "apprise#2(json)=0" in apprised
     assert "apprise:" not in apprised
+    down = listen(model, short_file[0], tmp_path / "e.sqlite", "--config", config(tmp_path),
+                  "--apprise", "json://127.0.0.1:1/nobody", env=env)
+    assert "apprise#1(json): delivery failed" in down.stderr, down.stderr
 
 
 def test_tls_to_a_plain_port_asks_whether_it_is_the_tls_port(model, short_file, broker,

@@ -158,7 +158,7 @@ class OutboxDelivery:
             try:
                 channel.close()
             except Exception as exc:
-                log.warning("closing %s: %s", channel.name, exc)
+                log.warning("closing %s: %s", channel.shown_name, exc)
 
     def status(self) -> dict[str, dict]:
         """Per channel: ``pending`` rows, ``delivered`` ones in this run (those a
@@ -225,7 +225,7 @@ class OutboxDelivery:
             try:
                 batch = self.store.outbox_pending(channel.name, BATCH_ROWS, after_id)
             except Exception as exc:
-                log.error("cannot read the outbox for %s: %s", channel.name, exc)
+                log.error("cannot read the outbox for %s: %s", channel.shown_name, exc)
                 batch = []
             due = [row for row in batch if row["id"] not in unmarked]
             sendable = [row for row in due
@@ -243,7 +243,7 @@ class OutboxDelivery:
         waiting += len(held) - len(due_held)
         if waiting and not self._waiting_quietly[channel.name]:
             log.warning("%s: %d late alert(s) wait for the end of %s; alerts severe enough "
-                        "go at once", channel.name, waiting,
+                        "go at once", channel.shown_name, waiting,
                         self._quiet_now.get(channel.name, "its quiet hours"))
         self._waiting_quietly[channel.name] = waiting
         return rows + due_held
@@ -281,8 +281,8 @@ class OutboxDelivery:
         error = str(exc) or type(exc).__name__
         if error != self.last_error[channel.name]:
             log.warning("%s: delivery failed: %s (kept in the outbox; retrying in %.0f s, "
-                        "then less and less often up to every %.0f s)", channel.name, error,
-                        backoff_s, self.retry_max_s)
+                        "then less and less often up to every %.0f s)", channel.shown_name,
+                        error, backoff_s, self.retry_max_s)
         self.last_error[channel.name] = error
         if row["id"] is None:
             return  # held in memory: no row to count on
@@ -293,7 +293,7 @@ class OutboxDelivery:
 
     def _delivered(self, channel: Channel, row: dict) -> None:
         if self.last_error[channel.name] is not None:
-            log.warning("%s: delivering again", channel.name)
+            log.warning("%s: delivering again", channel.shown_name)
             self.last_error[channel.name] = None
         self.delivered[channel.name] += 1
         if row["id"] is None:
@@ -318,7 +318,7 @@ class OutboxDelivery:
             self.store.outbox_delivered(sorted(unmarked))
         except Exception:
             return  # still failing: said when it first failed
-        log.warning("%s: %d delivered mark(s) written after all", channel.name,
+        log.warning("%s: %d delivered mark(s) written after all", channel.shown_name,
                     len(unmarked))
         unmarked.clear()
 
