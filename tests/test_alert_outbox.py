@@ -82,7 +82,8 @@ def test_delivery_keeps_order_through_failures_with_growing_backoff(tmp_path):
         delivery.start()
         assert wait_until(lambda: delivery.last_error["test"] == "receiver down", 5)
         assert delivery.status()["test"] == {"pending": 5, "delivered": 0,
-                                             "last_error": "receiver down", "quiet": 0}
+                                             "last_error": "receiver down", "quiet": 0,
+                                             "shown": "test"}
         assert wait_until(lambda: len(channel.received) == 5, 10)
         assert channel.received == [0, 1, 2, 3, 4]
         times = channel.attempt_times
