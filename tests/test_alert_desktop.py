@@ -60,7 +60,7 @@ def test_alerts_reach_the_notification_service_on_the_session_bus(scene, tmp_pat
     assert all(n["app"] == "soundwatch" for n in notes)
     summary = json.loads(result.stdout.splitlines()[-1])
     assert summary["outbox"]["desktop"] == {"pending": 0, "delivered": 2, "last_error": None,
-                                            "quiet": 0}
+                                            "quiet": 0, "shown": "desktop"}
 
 
 def test_without_a_session_bus_it_says_why_once_and_listens_on(scene, tmp_path):
