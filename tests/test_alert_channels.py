@@ -319,6 +319,15 @@ def test_a_broker_that_restarts_without_its_store_gets_the_nodes_retained_messag
         forgetful.stop()
         forgetful.start()
         assert channel.reconnected.wait(30), "the channel did not reconnect"
+        # The republished messages are on their way when it says so: one that joins before
+        # they arrive gets them live (no retain flag). The owner claim goes last, in order.
+        probe = MqttRecorder(forgetful.port, ["soundwatch/attic/owner"], client_id="probe")
+        try:
+            assert wait_until(lambda: probe.on("soundwatch/attic/owner")
+                              and probe.on("soundwatch/attic/owner")[-1] == channel.client_id,
+                              10)
+        finally:
+            probe.close()
         late = MqttRecorder(forgetful.port, ["soundwatch/attic/#"], client_id="after")
         try:
             assert wait_until(lambda: late.on("soundwatch/attic/tone_3k/state") == ["ON"], 10)
