@@ -479,3 +479,33 @@ def test_a_label_added_to_the_model_keeps_the_curves_drawn_so_far(qtbot):
     assert np.allclose(y, 0.9)
     timeline.configure(["bird"], hop_s=0.25, window_s=1.0)  # another model: starts over
     assert timeline.points == 0
+
+
+def test_a_threshold_line_names_its_own_class_and_any_name_draws(qtbot):
+    """A line hidden and shown again kept the text of the class it had drawn before (a
+    purple 0.50 line labelled "beep 0.90"), and a "{" in a learnt sound's name raised
+    KeyError on every redraw (the label text is a format string to pyqtgraph)."""
+    from soundwatch.gui.mailbox import ScoreRow
+    from soundwatch.gui.timeline import ConfidenceTimeline
+
+    timeline = ConfidenceTimeline()
+    qtbot.addWidget(timeline)
+    timeline.show()
+    labels = ["dog", "knock {front}"]
+    timeline.configure(labels, hop_s=0.25, watched=labels, window_s=1.0)
+    timeline.append([ScoreRow(16000 + 4000 * i, np.array([0.9, 0.8], np.float32))
+                     for i in range(4)], 16000)
+
+    def line_text(label):
+        line = timeline._class_lines[timeline.shown.index(label)]
+        return line.label.textItem.toPlainText() if line.isVisible() else None
+
+    timeline.set_thresholds(0.8, {"dog": 0.5, "knock {front}": 0.7})
+    timeline.redraw()
+    assert line_text("knock {front}") == "knock {front} 0.70"
+    timeline.set_thresholds(0.8, {})
+    timeline.redraw()
+    assert line_text("dog") is None
+    timeline.set_thresholds(0.8, {"dog": 0.6})
+    timeline.redraw()
+    assert line_text("dog") == "dog 0.60"

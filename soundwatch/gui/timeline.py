@@ -353,9 +353,12 @@ class ConfidenceTimeline(QWidget):
             if threshold is not None and abs(threshold - self.default_threshold) > 1e-6:
                 line.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
                 line.setValue(threshold)
-                line.label.setFormat(f"{label} {threshold:.2f}")
-                line.label.setColor(colour)
+                # shown first: a hidden label ignores a new text and kept the last class's
                 line.setVisible(True)
+                # the text is a format string to pyqtgraph: a "{" in a name broke every redraw
+                name = label.replace("{", "{{").replace("}", "}}")
+                line.label.setFormat(f"{name} {threshold:.2f}")
+                line.label.setColor(colour)
             else:
                 line.setVisible(False)
         self.legend.setText(f'<span style="color:{theme.TEXT}">' + " &nbsp; ".join(entries)
