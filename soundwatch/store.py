@@ -975,8 +975,13 @@ class EventStore:
         if stream is not None:
             return _write_events(events, fmt, stream)
         path = check_output_path(path, protected=self.database_files())
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                             dir=path.parent)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                                 dir=path.parent)
+        except OSError as exc:
+            raise SoundwatchError(f"cannot write the export {path}: {exc.strerror or exc} in "
+                                  f"{path.parent}. Pass -o a file in a folder you can write "
+                                  "to.") from exc
         try:
             with open(handle, "w", encoding="utf-8", newline="") as file:
                 count = _write_events(events, fmt, file)
@@ -986,6 +991,11 @@ class EventStore:
             # this user writes: the umask decides
             os.chmod(temporary, 0o666 & ~_umask())
             os.replace(temporary, path)  # readers never see a half-written export
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise SoundwatchError(f"cannot write the export {path}: {exc.strerror or exc} "
+                                  "(nothing was written). Free some space or pass -o "
+                                  "another file.") from exc
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -373,6 +373,35 @@ def test_export_refuses_folders_and_missing_folders_and_writes_atomically(tmp_pa
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_export_into_a_read_only_folder_or_onto_a_full_disk_is_a_clear_error(
+        tmp_path, capsys, monkeypatch):
+    """Both were reported as "unexpected OSError ... a bug in soundwatch"."""
+    import errno
+
+    from soundwatch import store as store_module
+
+    database = make_database(tmp_path / "events.sqlite")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module.tempfile, "mkstemp", read_only)
+        code, _, err = run_cli(capsys, "events", "export", "--db", database, "-o",
+                               tmp_path / "out.csv")
+    assert_clear_error(code, err, "Read-only file system", "a folder you can write to")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module.os, "fsync", full)
+        code, _, err = run_cli(capsys, "events", "export", "--db", database, "-o",
+                               tmp_path / "out.csv")
+    assert_clear_error(code, err, "No space left on device", "nothing was written")
+    assert [p.name for p in tmp_path.iterdir() if "out.csv" in p.name] == []
+
+
 # -- 4. a foreign SQLite file is identified before anything touches it -------------------
 
 @pytest.mark.parametrize("schema", [
