@@ -107,6 +107,8 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
     row = next(line for line in out.splitlines() if line.startswith("tone_3k"))
     assert row.split() == ["tone_3k", "3", "2", "0", "1"]
     assert out.startswith("20 s of scores since ")  # not "0.01 h"
+    # its times are not the stored events' and it says why
+    assert "times are the scored windows' edges" in out
     code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--label", "dog")
     assert code == 2 and "no label 'dog'" in err
     # a label the settings keep quiet finds nothing at any threshold: the reason is said

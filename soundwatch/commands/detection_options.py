@@ -20,8 +20,7 @@ def add_detection_arguments(group) -> None:
     group.add_argument("--min-duration", type=float, dest="min_duration_s",
                        help="seconds the score must stay above threshold_on, from the "
                        "end of the first window above it to the end of the last; shorter "
-                       "ones are no events (an event's reported times are the sound's own "
-                       "within its windows)")
+                       "ones are no events")
     group.add_argument("--watch", action="append", metavar="LABEL[,LABEL]",
                        help="only these labels make events (repeat or comma-separate)")
     group.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]",

@@ -135,7 +135,9 @@ def run(args) -> int:
     total_was = sum(row["was"] for row in table.values())
     print(f"{'total':<24} {total_was:>5} {len(marked):>8}")
     if marked:
-        print("\nevents these settings would have found (* = not found then):")
+        print("\nevents these settings would have found (* = not found then; times are "
+              "the scored windows' edges, up to a window around the sound: the history "
+              "keeps scores, not audio, so `events list` times are the closer ones):")
         for event in marked:
             print(f"  {'' if event.stored else '*':1} {_local(event.start.timestamp())} "
                   f"{event.label:<24} {event.duration_s:6.2f} s  peak {event.peak:.2f}")
