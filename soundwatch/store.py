@@ -155,9 +155,15 @@ EMPTY_CORRECTIONS = ("UPDATE corrections SET kind = 'undone', event_row = NULL, 
 # TEXT (why the clip was not written on purpose, e.g. "speech"; NULL otherwise).
 PRIVACY_COLUMNS = ("speech_muted_s", "clip_withheld")
 
+# The user's correction of an event, read with it (the corrections table holds at most
+# one live row per event): ``correction`` is confirm | reject | relabel (None: not
+# corrected), ``corrected_label`` what it was said to be (confirm: its own label; reject:
+# None). An export without them counted rejected false alarms as sounds heard.
+CORRECTION_COLUMNS = ("correction", "corrected_label")
+
 EXPORT_COLUMNS = ("id", "session_id", "label", "start_time", "end_time", "start_s", "end_s",
                   "duration_s", "peak", "mean", "clip_path", "source", "model") + LEVEL_COLUMNS \
-    + PRIVACY_COLUMNS
+    + PRIVACY_COLUMNS + CORRECTION_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,8 @@ class StoredEvent:
     snr_db: float | None = None
     speech_muted_s: float | None = None
     clip_withheld: str | None = None
+    correction: str | None = None
+    corrected_label: str | None = None
 
     def to_dict(self) -> dict:
         """The exported columns; a non-finite number (a row an older hub stored
@@ -606,8 +614,9 @@ class EventStore:
         query = (
             "SELECT e.id, e.session_id, e.label, e.start_time, e.end_time, e.start_s, e.end_s, "
             "e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
-            + ", ".join(level_columns) + " "
-            f"FROM events e JOIN sessions s ON s.id = e.session_id {where} "
+            + ", ".join(level_columns) + ", " + self._correction_select() + " "
+            f"FROM events e JOIN sessions s ON s.id = e.session_id "
+            f"{self._correction_join()} {where} "
             f"ORDER BY e.start_time {order}, e.id {order}"
         )
         if limit is not None:
@@ -623,6 +632,25 @@ class EventStore:
         with self._lock:
             return dict(self._db.execute(
                 "SELECT label, COUNT(*) FROM events GROUP BY label ORDER BY label"))
+
+    def _has_corrections(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'corrections'").fetchone() is not None
+
+    def _correction_select(self) -> str:
+        """SELECT terms for CORRECTION_COLUMNS (NULLs in a file older than version 4
+        opened read-only)."""
+        if not self._has_corrections():
+            return "NULL AS correction, NULL AS corrected_label"
+        return ("c.kind AS correction, CASE c.kind WHEN 'confirm' THEN e.label "
+                "WHEN 'relabel' THEN c.label END AS corrected_label")
+
+    def _correction_join(self) -> str:
+        if not self._has_corrections():
+            return ""
+        return ("LEFT JOIN corrections c ON c.event_row = e.id "
+                "AND c.kind IN ('confirm', 'reject', 'relabel')")
 
     def _level_columns(self) -> list[str]:
         """SELECT terms for LEVEL_COLUMNS and PRIVACY_COLUMNS: NULLs for a file older than
@@ -846,12 +874,13 @@ class EventStore:
     def event_by_id(self, row_id: int) -> StoredEvent | None:
         """The event row ``row_id`` (the ``id`` that ``events list --json`` prints), or None."""
         level_columns = self._level_columns()
+        query = ("SELECT e.id, e.session_id, e.label, e.start_time, e.end_time, e.start_s, "
+                 "e.end_s, e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
+                 + ", ".join(level_columns) + ", " + self._correction_select()
+                 + " FROM events e JOIN sessions s ON s.id = e.session_id "
+                 + self._correction_join() + " WHERE e.id = ?")
         with self._lock:
-            row = self._db.execute(
-                "SELECT e.id, e.session_id, e.label, e.start_time, e.end_time, e.start_s, "
-                "e.end_s, e.duration_s, e.peak, e.mean, e.clip_path, s.source, s.model, "
-                + ", ".join(level_columns) + " FROM events e JOIN sessions s ON "
-                "s.id = e.session_id WHERE e.id = ?", (int(row_id),)).fetchone()
+            row = self._db.execute(query, (int(row_id),)).fetchone()
         return None if row is None else self._stored_event(row)
 
     def add_correction(self, kind: str, start_time: str, end_time: str,

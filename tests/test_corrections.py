@@ -4,6 +4,8 @@ synthetic audio."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -124,6 +126,20 @@ def test_a_rejected_event_lowers_its_labels_false_alarms_on_a_replay(place_dirs,
     assert code == 0, err
     kept = place_dirs / "corrections"
     assert len(list(kept.glob("*.flac"))) == 2  # both clips kept as examples
+    # The listing and the exports say which events were reviewed and how: an export
+    # without it counted the rejected false alarm as a sound heard.
+    reviewed = {e["id"]: (e["correction"], e["corrected_label"]) for e in stored(capsys, db)}
+    assert reviewed[faint_b["id"]] == ("reject", None)
+    assert reviewed[clear["id"]] == ("confirm", "tone_3k")
+    assert reviewed[faint_a["id"]] == (None, None)
+    code, out, err = run(capsys, "events", "list", "--db", db)
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    assert "rejected: not this" in rows[str(faint_b["id"])]
+    assert "confirmed" in rows[str(clear["id"])]
+    code, out, err = run(capsys, "events", "export", "--db", db, "--format", "csv")
+    exported = {row["id"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert exported[str(faint_b["id"])]["correction"] == "reject"
     # The learnt threshold lies just above the rejected peak: the replay of the same
     # stream loses both faint tones (the other one scored lower) and keeps the clear one.
     adjustments = json.loads((place_dirs / "threshold_adjustments.json").read_text())
@@ -250,8 +266,11 @@ def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
         result["retrained"][0]
     code, out, err = run(capsys, "sounds", "list")
     assert "chime" in out and "5 examples + 1 corrected, 0 rejected" in out, out
+    again = next(e for e in stored(capsys, db) if e["id"] == faint["id"])
+    assert (again["correction"], again["corrected_label"]) == ("relabel", "chime")
     code, out, err = run(capsys, "events", "undo", faint["id"], "--db", db,
                          "--model", audio["model"])
+    assert next(e for e in stored(capsys, db) if e["id"] == faint["id"])["correction"] is None
     assert code == 0 and "'chime' retrained from 5 learnt and 0 corrected" in out, out
     # this --db is not the usual database, and the retrain counts everywhere: said
     assert f"not only for {db}" in out and "your sounds are one set" in out

@@ -134,17 +134,29 @@ def run(args) -> int:
             return 0
         node_head = f"{'node':<16} " if nodes else ""
         print(f"{'id':>6} {'start (local time)':<23} {node_head}{'label':<22} {'dur s':>6} "
-              f"{'peak':>5} {'snr dB':>6} {'floor dBFS':>10}  clip")
+              f"{'peak':>5} {'snr dB':>6} {'floor dBFS':>10}  {'your review':<22} clip")
         for event in events:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
             print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
                   f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
                   f"{_db(event.snr_db, 6, snr=True)} {_db(event.noise_floor_dbfs, 10)}  "
-                  f"{printable(event.clip_path or '-')}")
+                  f"{printable(review_text(event)):<22} {printable(event.clip_path or '-')}")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
     return 0
+
+
+def review_text(event) -> str:
+    """What the user said of a stored event (``events confirm|reject|relabel``): '-' when
+    nothing."""
+    if event.correction == "confirm":
+        return "confirmed"
+    if event.correction == "reject":
+        return "rejected: not this"
+    if event.correction == "relabel":
+        return f"it was {event.corrected_label}"
+    return "-"
 
 
 def _check_label(label: str, counts: dict[str, int], path) -> None:
