@@ -647,6 +647,27 @@ def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, sho
     assert "apprise#1(json): delivery failed" in down.stderr, down.stderr
 
 
+def test_a_replay_says_it_sends_real_alerts_and_no_alerts_keeps_them_back(
+        model, short_file, webhook, tmp_path, env):
+    """A trial replay into another --db sent an URGENT push to the user's phone: --db
+    keeps a trial's events apart, not its alerts."""
+    db = tmp_path / "trial.sqlite"
+    sent = listen(model, short_file[0], db, "--config", config(tmp_path), "--webhook",
+                  webhook.url(), env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert ("this replay sends real alerts through webhook, as listening does; for a "
+            "trial, add --no-alerts") in sent.stderr
+    assert len(webhook.requests) == 4
+    kept = listen(model, short_file[0], tmp_path / "trial2.sqlite", "--config",
+                  config(tmp_path), "--webhook", webhook.url(), "--no-alerts", env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert "alerts are off for this run (--no-alerts)" in kept.stderr
+    assert len(webhook.requests) == 4  # nothing more went out
+    assert "outbox" not in summary(kept)  # and nothing waits to go later
+    with EventStore(tmp_path / "trial2.sqlite") as store:
+        assert len(store.recent_events()) == 3 and not store.outbox_status()
+
+
 def test_tls_to_a_plain_port_asks_whether_it_is_the_tls_port(model, short_file, broker,
                                                              tmp_path, env):
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--mqtt",

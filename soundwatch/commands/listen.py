@@ -83,8 +83,12 @@ def add_parser(subparsers) -> None:
                         help="seconds between status lines (0: none; default: "
                         f"{TERMINAL_STATUS_S:g} on a terminal, {LOGGED_STATUS_S:g} when the "
                         "output goes to a file, a pipe or a service's log)")
-    add_alert_arguments(parser.add_argument_group(
-        "alerts (override [alerts] in the config file)"))
+    alert_flags = parser.add_argument_group("alerts (override [alerts] in the config file)")
+    add_alert_arguments(alert_flags)
+    alert_flags.add_argument("--no-alerts", action="store_true",
+                             help="send no alert in this run (a trial replay): nothing goes "
+                             "to the desktop, webhook, Apprise or MQTT, and nothing is "
+                             "queued for them")
 
 
 def run(args) -> int:
@@ -152,6 +156,9 @@ def run(args) -> int:
         # --no-db: a test run; nothing goes out (the outbox lives in the database)
         log.warning("alerts are off for this run: --no-db keeps it out of the events "
                     "database, where the alerts' outbox lives")
+    elif args.no_alerts:
+        if settings.alerts.any_channel:
+            log.warning("alerts are off for this run (--no-alerts)")
     elif settings.alerts.any_channel or settings.alerts.rules:
         from soundwatch.alerts.service import Alerts
 
@@ -166,6 +173,11 @@ def run(args) -> int:
         monitor.alerts = alerts.router
         printer.alerts = alerts
         log.info("%s", alerts.describe())
+        if args.file and alerts.channels:
+            # --db other.sqlite keeps a trial's events apart, not its alerts
+            log.warning("this replay sends real alerts through %s, as listening does; "
+                        "for a trial, add --no-alerts",
+                        ", ".join(c.shown_name for c in alerts.channels))
         from soundwatch.alerts.settings import silenced_rule_labels
 
         silenced = silenced_rule_labels(settings.alerts.rules, detection,
