@@ -803,9 +803,7 @@ class EventDetector:
                 # the limit. The window that crossed it is the continuation's first, so
                 # the continuation is never empty.
                 split_at = min(window_end, self._tracks[index].start + self._max_samples)
-                self._split(index, split_at, notices)
-                new = self._tracks[index]
-                new.last_end, new.peak, new.score_sum, new.n_hops = window_end, raw, raw, 1
+                self._split(index, split_at, notices, first=(window_end, raw))
 
     def _long_enough(self, index: int, track: _Track) -> bool:
         """Above threshold for min_duration_s, from the first window to the latest, or
@@ -813,8 +811,11 @@ class EventDetector:
         return track.n_hops > 0 and (
             track.sure or track.last_end - track.first_end >= self._min_samples[index])
 
-    def _split(self, index: int, at_sample: int, notices: list[Event]) -> None:
-        """End the active event at ``at_sample`` and start its continuation there."""
+    def _split(self, index: int, at_sample: int, notices: list[Event],
+               first: tuple[int, float] | None = None) -> None:
+        """End the active event at ``at_sample`` and start its continuation there;
+        ``first``: the (end sample, raw score) of the window that crossed the limit, the
+        continuation's first (its *started* notice then has that score and time, not 0)."""
         old = self._tracks[index]
         old.last_end = at_sample
         before = len(notices)
@@ -823,8 +824,10 @@ class EventDetector:
             notices[-1] = replace(notices[-1], continues=True)
         new = _Track(state=_ACTIVE, start=at_sample, first_end=at_sample, last_end=at_sample,
                      event_id=self._new_id(), announced=True, continued_from=old.event_id)
+        if first is not None:
+            new.last_end, new.peak, new.score_sum, new.n_hops = first[0], first[1], first[1], 1
         self._tracks[index] = new
-        notices.append(self._event(index, new, at_sample, ongoing=True))
+        notices.append(self._event(index, new, new.last_end, ongoing=True))
 
     def _finish(self, index: int, notices: list[Event]) -> None:
         """Emit the end of this class's event (if long enough) and go idle."""

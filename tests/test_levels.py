@@ -291,8 +291,10 @@ def test_a_split_events_continuation_keeps_its_start_and_a_started_notice_its_en
     started = [e for e in notices if e.ongoing]
     ended = [e for e in notices if not e.ongoing]
     assert len(ended) >= 2 and ended[0].start_s == pytest.approx(12.4, abs=0.11)
-    # each part's started notice has its finished part's start
+    # each part's started notice has its finished part's start, and a continuation's
+    # its first window's score and level (they read 0.0 and null)
     assert [e.start_sample for e in started] == [e.start_sample for e in ended]
+    assert all(e.peak > 0.2 and e.level_dbfs is not None for e in started)
     for before, after in zip(ended, ended[1:], strict=False):
         assert after.continued_from == before.event_id
         assert after.start_sample == before.end_sample  # the split point, not moved
