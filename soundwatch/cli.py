@@ -71,15 +71,38 @@ def configure_logging(verbose: int, quiet: int) -> None:
                         stream=sys.stderr)
 
 
+def _command_position(argv: list[str]) -> int:
+    """Where the command name stands in ``argv``: after the global -v/-q flags."""
+    position = 0
+    while position < len(argv) and argv[position] in ("-v", "-vv", "-vvv", "--verbose",
+                                                      "-q", "-qq", "--quiet"):
+        position += 1
+    return position
+
+
+def unknown_command(argv: list[str]) -> str | None:
+    """What is wrong when ``argv`` names a command there is not (``soundwatch listne``:
+    the window takes no word of its own, so argparse said only "unrecognized
+    arguments"), with the close names; None when it names one, or none at all."""
+    from soundwatch.command import command_name
+    from soundwatch.text import did_you_mean
+
+    position = _command_position(argv)
+    if position >= len(argv) or argv[position].startswith("-") or argv[position] in COMMANDS:
+        return None
+    if any(a in ("-h", "--help", "--version") for a in argv[:position]):
+        return None
+    name = argv[position]
+    return (f"no command {name!r}{did_you_mean(name, COMMANDS)}; the commands: "
+            f"{', '.join(COMMANDS)} (`{command_name()} --help` says what each does)")
+
+
 def with_default_command(argv: list[str]) -> list[str]:
     """``argv`` with ``gui`` inserted after the global flags when no command is named, so
     ``soundwatch --device usb`` means ``soundwatch gui --device usb``."""
     if any(a in ("-h", "--help", "--version") for a in argv):
         return argv
-    position = 0
-    while position < len(argv) and argv[position] in ("-v", "-vv", "-vvv", "--verbose",
-                                                      "-q", "-qq", "--quiet"):
-        position += 1
+    position = _command_position(argv)
     if position < len(argv) and argv[position] in COMMANDS:
         return argv
     if _command_module("gui") is None:
@@ -110,7 +133,12 @@ def with_negative_ages_joined(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    unknown = unknown_command(argv)
+    if unknown is not None:
+        print(f"soundwatch: error: {unknown}", file=sys.stderr)
+        return 2
+    argv = with_default_command(argv)
     argv = with_negative_ages_joined(argv)
     parser = build_parser()
     args = parser.parse_args(argv)

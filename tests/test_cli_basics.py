@@ -26,6 +26,17 @@ def test_help_lists_the_commands():
 
 
 @pytest.mark.pulse
+def test_a_mistyped_command_is_named_with_the_close_one(capsys):
+    """`soundwatch listne` answered "unrecognized arguments: listne" (the window, taken
+    as the default command, has no such argument)."""
+    from soundwatch.cli import main
+
+    assert main(["-v", "listne", "--headless"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("soundwatch: error: no command 'listne' (did you mean 'listen'?)")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_devices_lists_the_virtual_microphone_and_marks_the_default(pulse_mic):
     result = run("devices")
     assert result.returncode == 0, result.stderr

@@ -271,6 +271,12 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert main(["events", "export", "--db", str(path), "-o", str(tmp_path / "e.jsonl")]) == 0
     lines = (tmp_path / "e.jsonl").read_text().splitlines()
     assert [json.loads(line)["label"] for line in lines] == ["dog", "dog", "cat"]
+    # an ending that is neither (a spreadsheet's own) was written as CSV without a word
+    assert main(["events", "export", "--db", str(path), "-o", str(tmp_path / "e.xlsx")]) == 2
+    assert "ends in .xlsx: name it .csv" in capsys.readouterr().err
+    assert not (tmp_path / "e.xlsx").exists()
+    assert main(["events", "export", "--db", str(path), "-o", str(tmp_path / "e.xlsx"),
+                 "--format", "csv"]) == 0  # said so: written as asked
     # A label no event has (a typo) says so, with the close ones and the labels held.
     assert main(["events", "list", "--db", str(path), "--label", "dgo"]) == 0
     captured = capsys.readouterr()

@@ -214,8 +214,19 @@ def _local(iso_utc: str) -> str:
 
 def export_format(output: str | None) -> str:
     """The format an export file's name asks for: jsonl for .jsonl / .json / .ndjson,
-    else csv (also to stdout)."""
+    csv for .csv / .txt / no ending (and stdout).
+
+    Raises:
+        SoundwatchError: another ending (``.xlsx`` was silently written as CSV)."""
     from pathlib import Path
 
+    from soundwatch.errors import SoundwatchError
+
     suffix = Path(output).suffix.lower() if output else ""
-    return "jsonl" if suffix in (".jsonl", ".json", ".ndjson") else "csv"
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix in ("", ".csv", ".txt"):
+        return "csv"
+    raise SoundwatchError(f"an export is CSV or JSON lines, and {output} ends in {suffix}: "
+                          f"name it .csv (a spreadsheet opens it) or .jsonl, or say which "
+                          "with --format csv|jsonl")
