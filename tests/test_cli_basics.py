@@ -103,6 +103,20 @@ def test_the_window_on_a_missing_file_exits_2_before_opening(tmp_path):
     assert not (tmp_path / "shot.png").exists()
 
 
+@pytest.mark.parametrize("command", ["gui", "listen"])
+def test_a_device_and_a_file_at_once_are_refused(command, tmp_path, capsys):
+    """The device was silently not listened to: the file was replayed."""
+    from soundwatch.cli import main
+
+    audio = tmp_path / "a.wav"
+    write_wav(audio, np.zeros(1600, np.float32))
+    assert main([command, "--device", "3", "--file", str(audio), "--db",
+                 str(tmp_path / "e.sqlite")]) == 2
+    assert "--device 3 and --file: a replay hears the file, not a device" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "e.sqlite").exists()
+
+
 @pytest.mark.parametrize("command", [None, "scripts/run.sh"])
 def test_no_display_and_no_microphone_suggest_the_same_command_form(monkeypatch, command):
     """Both name the command the user typed (scripts/run.sh, the README's "run the app",

@@ -35,6 +35,12 @@ def run(args) -> int:
     from soundwatch.config import WindowFlags, check_flags
 
     check_flags(WindowFlags(args.spectrogram_s, args.timeline_s, args.fps, args.quit_after))
+    if args.device is not None and args.file is not None:
+        from soundwatch.errors import SoundwatchError
+
+        raise SoundwatchError(f"--device {args.device} and --file: a replay hears the file, "
+                              "not a device; give one of them (the toolbar switches between "
+                              "them while the window is open)")
     if args.file is not None and not Path(args.file).is_file():
         from soundwatch.errors import SoundwatchError
 

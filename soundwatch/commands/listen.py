@@ -108,6 +108,9 @@ def run(args) -> int:
 
     if args.start_time and not args.file:
         raise SoundwatchError("--start-time is for a recording: use it with --file")
+    if args.device and args.file:  # the device was silently not listened to
+        raise SoundwatchError(f"--device {args.device} and --file: a replay hears the file, "
+                              "not a device; give one of them")
     settings = apply_flags(load_settings(args.config), args)
     args.status_interval = status_interval_s(args.status_interval, sys.stdout)
     check_flags(RunLimits(args.duration, args.status_interval))
