@@ -69,6 +69,10 @@ def main(argv=None) -> None:
     parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--rises", type=float, nargs="+", default=[0.0, 3.0, 6.0, 10.0])
+    parser.add_argument("--join-gaps", type=int, nargs="*", default=[],
+                        help="also, at the first rise, only the run of loud blocks holding "
+                        "the window's loudest, quieter gaps of up to N blocks joined "
+                        "(levels.ONSET_JOIN_GAP_BLOCKS)")
     args = parser.parse_args(argv)
     classifier = Classifier(default_model_path(), threads=1)
     by_class = defaultdict(list)
@@ -83,6 +87,13 @@ def main(argv=None) -> None:
     for rise in args.rises:
         with mock.patch.object(levels, "ONSET_RISE_DB", rise or None):
             results[f"rise_{rise:g}dB" if rise else "window_edges"] = {
+                name: errors(detect_stream(signal, classifier, settings,
+                                           keep_windows=False)[1], truth)
+                for name, (signal, truth) in streams.items()}
+    for gap in args.join_gaps:
+        with mock.patch.object(levels, "ONSET_RISE_DB", args.rises[-1] or None), \
+                mock.patch.object(levels, "ONSET_JOIN_GAP_BLOCKS", gap):
+            results[f"rise_{args.rises[-1]:g}dB_loudest_run_gap_{gap}"] = {
                 name: errors(detect_stream(signal, classifier, settings,
                                            keep_windows=False)[1], truth)
                 for name, (signal, truth) in streams.items()}

@@ -299,3 +299,20 @@ def test_a_split_events_continuation_keeps_its_start_and_a_started_notice_its_en
         assert after.continued_from == before.event_id
         assert after.start_sample == before.end_sample  # the split point, not moved
     assert ended[-1].end_s == pytest.approx(17.4, abs=0.11)
+
+
+def test_blocks_over_finds_the_first_and_last_loud_block_or_the_run_around_the_loudest():
+    history = LevelHistory(RATE)
+    block = history.block_samples
+    # 100 ms blocks: quiet, a clatter, quiet x4, the sound (loudest in the middle), quiet,
+    # a short tail after a one-block gap
+    levels_dbfs = [-60, -40, -60, -60, -60, -60, -35, -25, -30, -60, -45, -60]
+    rng = np.random.default_rng(0)
+    for i, level in enumerate(levels_dbfs):
+        history.push((rng.standard_normal(block) * 10 ** (level / 20)).astype(np.float32),
+                     i * block)
+    span = (0, len(levels_dbfs) * block)
+    assert history.blocks_over(*span, -50.0) == (1 * block, 11 * block)
+    assert history.blocks_over(*span, -50.0, join_gap_blocks=1) == (6 * block, 11 * block)
+    assert history.blocks_over(*span, -50.0, join_gap_blocks=0) == (6 * block, 9 * block)
+    assert history.blocks_over(*span, -20.0) is None
