@@ -73,6 +73,22 @@ def test_flash_is_off_by_default_and_a_dead_webhook_shows_in_the_status_bar(harn
     assert window.flash_overlay.flashes == 0
 
 
+def test_no_alerts_keeps_a_replay_in_the_window_from_sending_any(harness, tmp_path):
+    """A replay in the window sent real alerts, as listen's did (--no-alerts there too)."""
+    server = WebhookServer()
+    try:
+        write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\n'
+                     f'[alerts.webhook]\nurl = "{server.url()}"\n')
+        path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+        window = harness.open("--file", str(path), "--fast", "--no-alerts")
+        harness.qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=15000)
+        assert "tone_1k" in {r.label for r in window.events_table.events.rows}
+        assert "Alerts are off in this window (--no-alerts)" in window.banner.message
+        assert server.bodies() == [] and window.session.alerts is None
+    finally:
+        server.close()
+
+
 def test_a_rule_with_an_unknown_label_shows_in_the_window_and_listening_goes_on(harness,
                                                                                  tmp_path):
     write_config(harness, '[alerts.rules.x]\nlabels = ["tone_1kk"]\n')

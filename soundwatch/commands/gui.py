@@ -23,6 +23,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--timeline-s", type=float, default=30.0,
                         help="seconds of class confidences shown (default 30)")
     parser.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="send no alert from this window (a trial replay), whatever "
+                        "[alerts] in the config file says")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="save a PNG of the window just before it closes")
     parser.add_argument("--screenshot-info", metavar="JSON", help=argparse.SUPPRESS)

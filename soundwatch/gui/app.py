@@ -195,7 +195,11 @@ def build_window(args, start: bool = True):
     spec = classifier.spec if classifier is not None else FeatureSpec()
     mailbox = GuiMailbox(spec.n_features, spec.hop_length,
                          max_frames=int(round(args.spectrogram_s / spec.hop_s)))
-    session = ListeningSession(mailbox, classifier, settings, store, clips)
+    alerts_off = bool(getattr(args, "no_alerts", False))
+    if alerts_off and settings.alerts.any_channel:
+        notices.append("Alerts are off in this window (--no-alerts).")
+    session = ListeningSession(mailbox, classifier, settings, store, clips,
+                               alerts_off=alerts_off)
     window = MainWindow(session, preferences, notice=" ".join(notices) or None,
                         redraw_fps=args.fps, spectrogram_s=args.spectrogram_s,
                         timeline_s=args.timeline_s)

@@ -73,10 +73,12 @@ class ListeningSession:
         settings: ``soundwatch.config.Settings`` for the detector (with a classifier).
         store: an open ``EventStore`` shared by all sessions (closed by :meth:`close`).
         clips: a ``ClipWriter`` or None.
+        alerts_off: send no alert from this window (`gui --no-alerts`), whatever
+            ``[alerts]`` says.
     """
 
     def __init__(self, mailbox: GuiMailbox, classifier: Any = None, settings: Any = None,
-                 store: Any = None, clips: Any = None):
+                 store: Any = None, clips: Any = None, alerts_off: bool = False):
         self.mailbox = mailbox
         self.classifier = classifier
         self.settings = settings
@@ -94,6 +96,7 @@ class ListeningSession:
         self._timed_classifier = TimedClassifier(classifier) if classifier is not None else None
         self.alerts = None  # soundwatch.alerts.service.Alerts, built with the first monitor
         self.alerts_error: str | None = None  # why [alerts] could not be used
+        self.alerts_off = alerts_off
 
     @property
     def spec(self) -> FeatureSpec:
@@ -327,6 +330,8 @@ class ListeningSession:
         """The ``[alerts]`` channels, built once (they outlive device switches); None when
         none is configured or they cannot be built (the reason is in ``alerts_error``)."""
         alerts_settings = getattr(self.settings, "alerts", None)
+        if self.alerts_off:
+            return None
         if self.alerts is not None or self.alerts_error or alerts_settings is None:
             return self.alerts
         if not (alerts_settings.any_channel or alerts_settings.rules):
