@@ -509,3 +509,25 @@ def test_a_threshold_line_names_its_own_class_and_any_name_draws(qtbot):
     timeline.set_thresholds(0.8, {"dog": 0.6})
     timeline.redraw()
     assert line_text("dog") == "dog 0.60"
+
+
+def test_the_status_bar_drops_fields_no_longer_said_and_cuts_a_long_one(qtbot):
+    """An old outbox count and 'events waiting' stayed on after they were resolved, and a
+    long delivery error made the window 2976 px wide."""
+    from soundwatch.gui.session import SessionStatus
+    from soundwatch.gui.status_bar import MAX_FIELD_CHARS, StatusLine
+
+    line = StatusLine()
+    qtbot.addWidget(line)
+    error = "webhook=3 (cannot reach http://127.0.0.1:1/x: " + "connection refused " * 20 + ")"
+    busy = SessionStatus(model_rate_hz=16000, hop_s=0.25, events_pending=2,
+                         outbox_text=f"outbox {error}", noise_floor_dbfs=-60.0)
+    line.update_status(busy, running=True, redraw_fps=30)
+    assert "2 event(s) waiting" in line.text()
+    cut = next(label for label in line.fields if label.text().startswith("outbox"))
+    assert len(cut.text()) == MAX_FIELD_CHARS and cut.toolTip() == f"outbox {error}"
+    line.update_status(SessionStatus(model_rate_hz=16000, hop_s=0.25), running=False,
+                       redraw_fps=30)
+    assert "waiting" not in line.text() and "outbox" not in line.text()
+    assert "noise floor" not in line.text() and "○ stopped" in line.text()
+    assert not any(label.isVisibleTo(line) for label in line.fields if not label.text())

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 
 from soundwatch.gui.session import SessionStatus
 
+MAX_FIELD_CHARS = 120  # a longer field is cut, whole in its tooltip
+
 
 class CpuMeter:
     """Process CPU use between two calls of :meth:`sample`, in percent of one core."""
@@ -100,13 +102,20 @@ class StatusLine(QStatusBar):
             label = QLabel("")
             self.addWidget(label)
             self.fields.append(label)
-        for label, text in zip(self.fields, texts, strict=False):
-            if label.text() != text:
-                label.setText(text)
+        # Fields no longer said are emptied (a stale "events waiting" or an old outbox
+        # count stayed on), and a long one (a delivery error) is cut, whole in its
+        # tooltip (the window grew wider than a screen).
+        for index, label in enumerate(self.fields):
+            text = texts[index] if index < len(texts) else ""
+            shown = text if len(text) <= MAX_FIELD_CHARS else text[:MAX_FIELD_CHARS - 1] + "…"
+            if label.text() != shown:
+                label.setText(shown)
+                label.setToolTip(text if shown != text else "")
+            label.setVisible(bool(text))
         self.cpu_label.setText(f"CPU {self.cpu.sample():.0f}%")
         self.fps_label.setText(f"{redraw_fps:.0f} fps" if running else "")
 
     def text(self) -> str:
         """All fields in one line (for tests and logs)."""
-        return " | ".join([label.text() for label in self.fields]
+        return " | ".join([label.text() for label in self.fields if label.text()]
                           + [self.fps_label.text(), self.cpu_label.text()])
