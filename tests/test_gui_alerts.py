@@ -73,6 +73,21 @@ def test_flash_is_off_by_default_and_a_dead_webhook_shows_in_the_status_bar(harn
     assert window.flash_overlay.flashes == 0
 
 
+def test_a_replay_in_the_window_says_it_sends_real_alerts(harness, tmp_path):
+    server = WebhookServer()
+    try:
+        write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\n'
+                     f'[alerts.webhook]\nurl = "{server.url()}"\n')
+        path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+        window = harness.open("--file", str(path), "--fast")
+        harness.qtbot.waitUntil(lambda: "sends real alerts" in window.banner.message,
+                                timeout=10000)
+        assert ("This replay sends real alerts through webhook, as listening does; for a "
+                "trial, start the window with --no-alerts.") in window.banner.message
+    finally:
+        server.close()
+
+
 def test_no_alerts_keeps_a_replay_in_the_window_from_sending_any(harness, tmp_path):
     """A replay in the window sent real alerts, as listen's did (--no-alerts there too)."""
     server = WebhookServer()

@@ -304,9 +304,26 @@ class MainWindow(QMainWindow):
                           f"{self.session.source.name}"
             if not choice.file:
                 self.controls.show_device(choice.device)
+            else:
+                self._say_replay_alerts()
         elif failed_choice is not None and not failed_choice.file:
             self.controls.show_device(failed_choice.device)  # the one that failed, named
         self.controls.set_running(running, description)
+
+    def _say_replay_alerts(self) -> None:
+        """A replay sends real alerts, as listening does (a trial pushed an URGENT alert
+        to the user's phone): said in the banner, beside what it already says."""
+        alerts = self.session.alerts
+        channels = [c.shown_name for c in alerts.channels] if alerts is not None else []
+        if not channels:
+            return
+        text = (f"This replay sends real alerts through {', '.join(channels)}, as "
+                "listening does; for a trial, start the window with --no-alerts.")
+        if self.banner.kind == "notice" and self.banner.message and \
+                text not in self.banner.message:
+            text = f"{self.banner.message} {text}"
+        if self.banner.kind != "error":
+            self.banner.show_message(text, kind="notice", retry=False)
 
     def stop_listening(self) -> None:
         self.session.stop()
