@@ -316,3 +316,51 @@ def test_blocks_over_finds_the_first_and_last_loud_block_or_the_run_around_the_l
     assert history.blocks_over(*span, -50.0, join_gap_blocks=1) == (6 * block, 11 * block)
     assert history.blocks_over(*span, -50.0, join_gap_blocks=0) == (6 * block, 9 * block)
     assert history.blocks_over(*span, -20.0) is None
+
+
+class _Detector:
+    """The two things EventLevels asks of the detector."""
+
+    sample_rate_hz = RATE
+
+    @staticmethod
+    def busy_since():
+        return None
+
+
+def _history_of(parts: list[tuple[float, float]], seed: int = 0) -> LevelHistory:
+    """A level history of (seconds, dBFS) parts of white noise, from sample 0."""
+    history = LevelHistory(RATE)
+    rng = np.random.default_rng(seed)
+    audio = np.concatenate([rng.standard_normal(int(s * RATE)) * 10 ** (level / 20)
+                            for s, level in parts]).astype(np.float32)
+    history.push(audio, 0)
+    return history
+
+
+def _windows_event(start_s: float, end_s: float) -> Event:
+    return Event("x", int(start_s * RATE), int(end_s * RATE), 0.9, 0.9, RATE, 1)
+
+
+def test_a_sound_that_begins_in_the_block_straddling_the_first_windows_end_is_its_onset():
+    """A rooster 38 dB over the floor from 73.9 s, first window [73.0, 73.975): its first
+    block (73.9-74.0) is not wholly in the window, and the event started at 73.0."""
+    from soundwatch.audio.levels import EventLevels
+
+    history = _history_of([(10.9, -60.0), (2.0, -22.0), (3.0, -60.0)])
+    window = int(0.96 * RATE)
+    levels = EventLevels(history, _Detector(), window)
+    event = levels.measure(_windows_event(10.0, 13.5))
+    assert event.start_s == pytest.approx(10.9) and event.end_s == pytest.approx(12.9)
+
+
+def test_at_the_start_of_a_noisy_recording_the_onset_is_found_without_a_floor():
+    """No floor is known before the first window: a dog 0.62 s into pink-ish noise was
+    reported from 0.00 (every noise block was within 30 dB of the dog)."""
+    from soundwatch.audio.levels import EventLevels
+
+    history = _history_of([(0.6, -35.0), (0.8, -15.0), (1.0, -35.0)])
+    levels = EventLevels(history, _Detector(), int(0.96 * RATE))
+    event = levels.measure(_windows_event(0.0, 1.8))
+    assert event.noise_floor_dbfs is None
+    assert event.start_s == pytest.approx(0.6) and event.end_s == pytest.approx(1.4)

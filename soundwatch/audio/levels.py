@@ -21,10 +21,11 @@
   where the last one ends, up to a window (0.96 s) before and after the sound (the model
   fires once part of the sound is in its window). Within those first and last windows,
   the event's start moves to the first 100 ms block :data:`ONSET_RISE_DB` over the floor
-  (with no floor known yet, e.g. a clip that starts in digital silence: within
-  :data:`ONSET_BELOW_PEAK_DB` of the window's loudest block, as the benchmarks' true
-  onsets are defined), its end back to the last such block; where no block is, the
-  window's edge stays.
+  (with no floor known yet, at the start of a recording: over the window's quietest block,
+  and within :data:`ONSET_BELOW_PEAK_DB` of its loudest, as the benchmarks' true onsets
+  are defined, for a sound out of digital silence), its end back to the last such block;
+  where no block is, the window's edge stays. A block that straddles the window's edge
+  counts (windows are not on the 100 ms grid).
 
 All levels are dBFS (0 dBFS: the RMS of a full-scale square wave, so a full-scale sine
 reads -3 dBFS), of the audio less its DC offset (:mod:`soundwatch.audio.dc_blocker`): an
@@ -62,8 +63,8 @@ SNR_MIN_DB = -20.0  # an event no louder than its background reads this
 # are moved to the first and last such block of its first and last window. Chosen on
 # ESC-50 fold 1 with benchmarks/onset_choice.py (onset_choice.json): 3 dB took the median
 # start error from 0.5 / 0.36 / 0.48 s (quiet room / household noise / short sounds at
-# 0 dB) to 0.0 / 0.01 / 0.03 s and the median end error from 0.48 s to 0.1 s; 6 and 10 dB
-# started more events after the sound had begun (in noise 31 % and 35 % against 26 %; 24 %
+# 0 dB) to 0.0 / 0.01 / 0.03 s and the median end error from 0.48 s to 0.1 s; 6 dB (and
+# 10 dB) started more events after the sound had begun (in noise 31 % against 26 %; 24 %
 # at the windows' edges). None: events keep their windows' edges.
 ONSET_RISE_DB: float | None = 3.0
 ONSET_BELOW_PEAK_DB = 30.0
@@ -193,6 +194,14 @@ class LevelHistory:
             last += 1
         return int(starts[at[first]]), int(ends[at[last]])
 
+    def quietest_dbfs(self, start_sample: int, end_sample: int) -> float:
+        """The level (dBFS) of the quietest kept block wholly within [start_sample,
+        end_sample), digital silence included (as SILENCE_DBFS, also when none is
+        kept)."""
+        starts, powers = self._blocks()
+        inside = (starts >= start_sample) & (starts + self.block_samples <= end_sample)
+        return power_to_dbfs(float(powers[inside].min())) if inside.any() else SILENCE_DBFS
+
     def loudest_dbfs(self, start_sample: int, end_sample: int) -> float | None:
         """The level (dBFS) of the loudest kept block wholly within [start_sample,
         end_sample); None when none is kept or all are digital silence."""
@@ -266,13 +275,17 @@ class EventLevels:
         if ONSET_RISE_DB is None or not self.window_samples:
             return event
         start, end = event.start_sample, event.end_sample
+        # Windows do not start on the 100 ms grid: a block that reaches past the first
+        # window's end (or starts before the last window's start) holds some of the audio
+        # that made it fire, and counts.
+        reach = self.history.block_samples - 1
         if event.continued_from is None:
-            first = self._loud_blocks(start, min(start + self.window_samples, end),
-                                      floor_dbfs)
-            if first is not None:
+            first = self._loud_blocks(start, start + self.window_samples + reach, floor_dbfs)
+            if first is not None and first[0] < end:
                 start = first[0]
         if not event.ongoing and not event.continues:
-            last = self._loud_blocks(max(start, end - self.window_samples), end, floor_dbfs)
+            last = self._loud_blocks(max(start, end - self.window_samples - reach), end,
+                                     floor_dbfs)
             if last is not None:
                 end = last[1]
         return replace(event, start_sample=start, end_sample=end)
@@ -280,15 +293,18 @@ class EventLevels:
     def _loud_blocks(self, start_sample: int, end_sample: int, floor_dbfs: float | None
                      ) -> tuple[int, int] | None:
         """The span of the blocks in [start_sample, end_sample) that hold sound (see
-        :meth:`_sound_span`); None when none does."""
-        if floor_dbfs is not None:
-            return self.history.blocks_over(start_sample, end_sample,
-                                            floor_dbfs + ONSET_RISE_DB, ONSET_JOIN_GAP_BLOCKS)
-        loudest = self.history.loudest_dbfs(start_sample, end_sample)
-        if loudest is None:
-            return None
-        return self.history.blocks_over(start_sample, end_sample,
-                                        loudest - ONSET_BELOW_PEAK_DB, ONSET_JOIN_GAP_BLOCKS)
+        :meth:`_sound_span`); None when none does. With no floor known, the quietest
+        block there stands for it (noise at the start of a recording), but never more
+        than ONSET_BELOW_PEAK_DB under the loudest (a sound out of digital silence)."""
+        if floor_dbfs is None:
+            quietest = self.history.quietest_dbfs(start_sample, end_sample)
+            loudest = self.history.loudest_dbfs(start_sample, end_sample)
+            if loudest is None:
+                return None
+            over = max(quietest + ONSET_RISE_DB, loudest - ONSET_BELOW_PEAK_DB)
+        else:
+            over = floor_dbfs + ONSET_RISE_DB
+        return self.history.blocks_over(start_sample, end_sample, over, ONSET_JOIN_GAP_BLOCKS)
 
     def floor_now_dbfs(self, now_sample: int) -> float | None:
         """The noise floor (dBFS) of the background before ``now_sample``; None when
