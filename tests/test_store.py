@@ -243,7 +243,7 @@ def test_parse_time_accepts_iso_relative_and_today():
         parse_time("yesterdayish")
 
 
-def test_events_command_lists_and_exports(tmp_path, capsys):
+def test_events_command_lists_and_exports(tmp_path, capsys, monkeypatch):
     from soundwatch.cli import main
 
     path = tmp_path / "events.sqlite"
@@ -277,6 +277,10 @@ def test_events_command_lists_and_exports(tmp_path, capsys):
     assert not (tmp_path / "e.xlsx").exists()
     assert main(["events", "export", "--db", str(path), "-o", str(tmp_path / "e.xlsx"),
                  "--format", "csv"]) == 0  # said so: written as asked
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(["events", "export", "--db", str(path), "-o", "-", "--format", "jsonl"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3 and not (tmp_path / "-").exists()
     # A label no event has (a typo) says so, with the close ones and the labels held.
     assert main(["events", "list", "--db", str(path), "--label", "dgo"]) == 0
     captured = capsys.readouterr()

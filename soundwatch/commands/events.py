@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
             sub.add_argument("--format", choices=EXPORT_FORMATS, default=None,
                              help="default: from the -o file's suffix (.jsonl, .json: "
                              "jsonl), else csv")
-            sub.add_argument("-o", "--output", help="file to write (default: stdout)")
+            sub.add_argument("-o", "--output", help="file to write (default, or -: stdout)")
     from soundwatch.commands import corrections, outbox
 
     corrections.add_parsers(actions)
@@ -93,6 +93,8 @@ def run(args) -> int:
         raise SoundwatchError(f"--limit must be in [0, {MAX_LIMIT}] (0: all), got {args.limit}")
     if args.session is not None and not 0 < args.session <= MAX_ROW_ID:
         raise SoundwatchError(f"--session must be a session id (1 or more), got {args.session}")
+    if args.events_action == "export" and args.output == "-":
+        args.output = None  # the usual "standard output" (it wrote a file named "-")
     if args.events_action == "export" and args.output:
         # Checked before the database is even opened: -o must never name the database.
         check_output_path(args.output, database_files(path))
