@@ -716,12 +716,14 @@ class EventStore:
         """
         _check_storable(event)
         started = self._session_start(session_id)
+        database_option = self.db_flag.strip() or None
 
         def work():
             row_id = self._insert_event(event, session_id, started, clip_path)
             for row in rows:
                 if "db_id" in row.payload:
                     row.payload["db_id"] = row_id
+                    row.payload["database_option"] = database_option
             self._insert_outbox(rows)
             return row_id
 

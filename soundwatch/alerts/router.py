@@ -12,6 +12,8 @@ Payload (a JSON object, the same for every channel)::
      "db_id": null | 12,   (the event's id in the database, as `soundwatch events list`
          shows it and `soundwatch events reject ID` takes it; null while it is not stored:
          on event_started, or when the event is not kept)
+     "database_option": null | "--db /path/e.sqlite",   (with db_id: what reaches that
+         database from a command line; null for the default database)
      "label": "dog",
      "start": "2024-05-01T12:00:01.500Z", "end": null | "...Z",
      "start_s": 61.5, "end_s": null | 63.0, "duration_s": 1.5, "peak": 0.91, "mean": 0.8,

@@ -46,7 +46,9 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     if payload.get("clip"):
         body += f"; clip {payload['clip']}"
     if payload.get("db_id") is not None:  # so a wrong one can be rejected from the phone
-        body += f"; event {payload['db_id']} (events reject {payload['db_id']} if wrong)"
+        option = f" {payload['database_option']}" if payload.get("database_option") else ""
+        body += (f"; event {payload['db_id']} (events reject {payload['db_id']}{option} if "
+                 "wrong)")
     return title, body
 
 
