@@ -621,6 +621,7 @@ def test_a_channel_without_any_rule_says_it_will_send_nothing(model, short_file,
                     config(tmp_path, ""), "--webhook", webhook.url(), env=env)
     assert result.returncode == 0, result.stderr
     assert "alerts: webhook will send nothing: no [alerts.rules]" in result.stderr
+    assert "sends real alerts" not in result.stderr  # (it said the webhook would)
     assert webhook.requests == []
 
 

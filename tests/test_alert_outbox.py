@@ -270,7 +270,8 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert "its flag (--apprise ...)" in out
     assert "webhook" in out and "webhook's waiting" not in out  # configured: nothing to say
     # an Apprise channel's hash is matched to its place in the settings (not its token)
-    assert "([alerts.apprise] urls #1: json://...)" in out and "fixed" not in out
+    assert "(apprise#1(json): [alerts.apprise] urls #1: json://...)" in out
+    assert "fixed" not in out
     # a configured channel's alerts go out with the next run: no --drop hint for it
     assert f"{apprise_channel_name(new_url)}'s waiting" not in out
     assert main(["events", "outbox", "--db", str(db)]) == 0  # the default config: says so
@@ -278,6 +279,11 @@ def test_events_outbox_lists_waiting_alerts_and_drops_those_of_a_channel_gone(tm
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", "webhook"]) == 2
     assert "webhook is configured now" in capsys.readouterr().err
+    # the name status lines give it is understood too
+    assert main(["events", "outbox", "--db", str(db), "--config", str(config),
+                 "--drop", "apprise#1(json)"]) == 2
+    assert (f"apprise#1(json) ({apprise_channel_name(new_url)}) is configured now"
+            in capsys.readouterr().err)
     assert main(["events", "outbox", "--db", str(db), "--config", str(config),
                  "--drop", old]) == 0
     assert "dropped 2 alert(s)" in capsys.readouterr().out

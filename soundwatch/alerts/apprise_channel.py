@@ -18,6 +18,18 @@ def apprise_channel_name(url: str) -> str:
     return "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
+def apprise_shown_name(url: str, number: int) -> str:
+    """``apprise#2(ntfy)``: how status lines name the ``number``-th configured URL (the
+    outbox's hash name says nothing to a user; the URL itself may hold a token)."""
+    return f"apprise#{number}({url.split('://', 1)[0]})"
+
+
+def apprise_shown_names(urls) -> dict[str, str]:
+    """Channel name -> :func:`apprise_shown_name` of each of ``urls``."""
+    return {apprise_channel_name(url): apprise_shown_name(url, number)
+            for number, url in enumerate(urls, 1)}
+
+
 def apprise_url_descriptions(urls, where: str = "[alerts.apprise] urls") -> dict[str, str]:
     """Channel name -> which of ``urls`` it is, shown without what follows its scheme
     (tokens live there), e.g. "[alerts.apprise] urls #2: ntfy://..."."""
@@ -69,13 +81,13 @@ class AppriseChannel(Channel):
                 f"the Apprise URL {shown} names no topic to notify (e.g. "
                 f"{self.scheme}://host/topic). Fix it in [alerts.apprise] urls or --apprise")
         self.name = apprise_channel_name(url)
-        self.number = number
+        self._shown = (apprise_shown_name(url, number) if number
+                       else f"{self.name}({self.scheme})")
 
     @property
     def shown_name(self) -> str:
         """``apprise#2(ntfy)``: the outbox's name is a hash (the URL may hold a token)."""
-        return (f"apprise#{self.number}({self.scheme})" if self.number
-                else f"{self.name}({self.scheme})")
+        return self._shown
 
     def send(self, kind: str, payload: dict) -> None:
         title, body = alert_text(kind, payload)

@@ -157,7 +157,8 @@ def review_text(event) -> str:
     if event.correction == "reject":
         return "rejected: not this"
     if event.correction == "relabel":
-        return f"it was {event.corrected_label}"
+        text = f"it was {event.corrected_label}"
+        return text if len(text) <= 22 else text[:21] + "…"  # the column's width
     return "-"
 
 

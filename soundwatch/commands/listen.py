@@ -83,7 +83,9 @@ def add_parser(subparsers) -> None:
                         help="seconds between status lines (0: none; default: "
                         f"{TERMINAL_STATUS_S:g} on a terminal, {LOGGED_STATUS_S:g} when the "
                         "output goes to a file, a pipe or a service's log)")
-    alert_flags = parser.add_argument_group("alerts (override [alerts] in the config file)")
+    alert_flags = parser.add_argument_group(
+        "alerts (on top of [alerts] in the config file: --apprise adds a URL to its list, "
+        "the others replace its setting)")
     add_alert_arguments(alert_flags)
     alert_flags.add_argument("--no-alerts", action="store_true",
                              help="send no alert in this run (a trial replay): nothing goes "
@@ -176,11 +178,13 @@ def run(args) -> int:
         monitor.alerts = alerts.router
         printer.alerts = alerts
         log.info("%s", alerts.describe())
-        if args.file and alerts.channels:
-            # --db other.sqlite keeps a trial's events apart, not its alerts
+        # --db other.sqlite keeps a trial's events apart, not its alerts; without a rule
+        # only MQTT, which carries every event, sends anything
+        sending = [c.shown_name for c in alerts.channels
+                   if settings.alerts.rules or c.name == "mqtt"]
+        if args.file and sending:
             log.warning("this replay sends real alerts through %s, as listening does; "
-                        "for a trial, add --no-alerts",
-                        ", ".join(c.shown_name for c in alerts.channels))
+                        "for a trial, add --no-alerts", ", ".join(sending))
         from soundwatch.alerts.settings import silenced_rule_labels
 
         silenced = silenced_rule_labels(settings.alerts.rules, detection,

@@ -30,17 +30,25 @@ def add_parser(actions) -> None:
 
 def run(args, path, settings) -> int:
     """List the outbox of the database at ``path``, or drop a channel's waiting rows."""
+    from soundwatch.alerts.apprise_channel import apprise_shown_names
     from soundwatch.alerts.service import configured_channels
     from soundwatch.errors import SoundwatchError
     from soundwatch.jsonout import to_json
     from soundwatch.store import EventStore
 
     configured = set(configured_channels(settings.alerts))
+    shown = apprise_shown_names(settings.alerts.apprise.urls)
+    if args.drop in shown.values():  # the name status lines give it
+        args.drop = next(name for name, text in shown.items() if text == args.drop)
     with EventStore(path, read_only=not args.drop) as store:
         status = store.outbox_status()
         if args.drop:
             if args.drop in configured:
-                raise SoundwatchError(f"{args.drop} is configured now: its alerts go out "
+                raise SoundwatchError(f"{shown.get(args.drop, args.drop)} ({args.drop}) is "
+                                      "configured now: its alerts go out while soundwatch "
+                                      "runs; take it out of [alerts] first"
+                                      if args.drop in shown else
+                                      f"{args.drop} is configured now: its alerts go out "
                                       "while soundwatch runs; take it out of [alerts] first")
             if not status.get(args.drop, {}).get("pending"):
                 raise SoundwatchError(
@@ -63,7 +71,7 @@ def run(args, path, settings) -> int:
 
     described = apprise_url_descriptions(settings.alerts.apprise.urls)
     for name, info in status.items():
-        note = f"  ({described[name]})" if name in described else ""
+        note = f"  ({shown[name]}: {described[name]})" if name in described else ""
         if name not in configured:
             note = ("  (not in the settings file)" if args.config else
                     "  (not in the default settings file: pass --config if the run used "
