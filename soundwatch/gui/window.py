@@ -314,7 +314,10 @@ class MainWindow(QMainWindow):
         """A replay sends real alerts, as listening does (a trial pushed an URGENT alert
         to the user's phone): said in the banner, beside what it already says."""
         alerts = self.session.alerts
-        channels = [c.shown_name for c in alerts.channels] if alerts is not None else []
+        rules = getattr(getattr(self.session.settings, "alerts", None), "rules", None)
+        # without a rule only MQTT, which carries every event, sends anything
+        channels = ([c.shown_name for c in alerts.channels if rules or c.name == "mqtt"]
+                    if alerts is not None else [])
         if not channels:
             return
         text = (f"This replay sends real alerts through {', '.join(channels)}, as "
