@@ -73,33 +73,26 @@ def test_flash_is_off_by_default_and_a_dead_webhook_shows_in_the_status_bar(harn
     assert window.flash_overlay.flashes == 0
 
 
-def test_a_replay_in_the_window_says_it_sends_real_alerts(harness, tmp_path):
+@pytest.mark.parametrize("no_alerts", [False, True])
+def test_a_replay_in_the_window_says_it_sends_real_alerts_unless_told_not_to(
+        harness, tmp_path, no_alerts):
+    """A replay in the window sent real alerts with no word, as listen's did."""
     server = WebhookServer()
     try:
         write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\n'
                      f'[alerts.webhook]\nurl = "{server.url()}"\n')
         path, _ = write_scene(tmp_path / "scene.wav", SCENE)
-        window = harness.open("--file", str(path), "--fast")
-        harness.qtbot.waitUntil(lambda: "sends real alerts" in window.banner.message,
-                                timeout=10000)
-        assert ("This replay sends real alerts through webhook, as listening does; for a "
-                "trial, start the window with --no-alerts.") in window.banner.message
-    finally:
-        server.close()
-
-
-def test_no_alerts_keeps_a_replay_in_the_window_from_sending_any(harness, tmp_path):
-    """A replay in the window sent real alerts, as listen's did (--no-alerts there too)."""
-    server = WebhookServer()
-    try:
-        write_config(harness, '[alerts.rules.tone]\nlabels = ["tone_1k"]\n'
-                     f'[alerts.webhook]\nurl = "{server.url()}"\n')
-        path, _ = write_scene(tmp_path / "scene.wav", SCENE)
-        window = harness.open("--file", str(path), "--fast", "--no-alerts")
+        window = harness.open("--file", str(path), "--fast",
+                              *(["--no-alerts"] if no_alerts else []))
         harness.qtbot.waitUntil(lambda: window.replays_finished == 1, timeout=15000)
         assert "tone_1k" in {r.label for r in window.events_table.events.rows}
-        assert "Alerts are off in this window (--no-alerts)" in window.banner.message
-        assert server.bodies() == [] and window.session.alerts is None
+        if no_alerts:
+            assert "Alerts are off in this window (--no-alerts)" in window.banner.message
+            assert server.bodies() == [] and window.session.alerts is None
+        else:
+            assert ("This replay sends real alerts through webhook, as listening does; for "
+                    "a trial, start the window with --no-alerts.") in window.banner.message
+            harness.qtbot.waitUntil(lambda: len(server.bodies()) == 2, timeout=10000)
     finally:
         server.close()
 
