@@ -242,6 +242,27 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
     assert code == 2 and "undone already?" in err
 
 
+def test_several_events_are_rejected_at_once_and_a_wrong_id_changes_nothing(
+        place_dirs, audio, capsys):
+    """`events reject 4 5 6` answered with the top-level usage ("unrecognized
+    arguments: 5 6"): a review of a morning's false alarms took one command each."""
+    db = place_dirs / "events.sqlite"
+    listen(capsys, audio, db, "--clip-dir", place_dirs / "clips", "--speech", "keep")
+    faint_a, clear, faint_b = [e for e in stored(capsys, db) if e["label"] == "tone_3k"]
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], 9999, "--db", db,
+                         "--model", audio["model"])
+    assert code == 2 and "no event with id 9999" in err and "nothing was corrected" in err
+    assert all(e["correction"] is None for e in stored(capsys, db))
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], faint_b["id"], "--db",
+                         db, "--model", audio["model"])
+    assert code == 0, err
+    assert f"event {faint_a['id']} (tone_3k) rejected" in out
+    assert f"event {faint_b['id']} (tone_3k) rejected" in out
+    assert {e["id"]: e["correction"] for e in stored(capsys, db)
+            if e["label"] == "tone_3k"} == {faint_a["id"]: "reject", faint_b["id"]: "reject",
+                                            clear["id"]: None}
+
+
 def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(
         place_dirs, audio, capsys):
     code, out, err = run(capsys, "learn", "chime", *audio["examples"], "--negatives",

@@ -45,7 +45,11 @@ def add_parsers(actions) -> None:
                              "relabelled, missed; and the thresholds learnt from them")):
         sub = actions.add_parser(name, help=help_text, description=help_text)
         common.append(sub)
-        if name in ("confirm", "reject", "relabel"):
+        if name in ("confirm", "reject"):
+            sub.add_argument("ids", type=int, nargs="+", metavar="ID",
+                             help="the event's id (first column of `events list`); several "
+                             "ids correct several events, retrained once")
+        if name == "relabel":
             sub.add_argument("id", type=int, metavar="ID",
                              help="the event's id (first column of `events list`)")
         if name == "undo":
@@ -105,7 +109,6 @@ def run(args, path, settings) -> int:
 
 def _correct(args, store, settings) -> int:
     from soundwatch.corrections.record import Labels, correct_event, mark_missed
-    from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
 
     classifier = Classifier(settings.model_path(args.model))
@@ -122,12 +125,55 @@ def _correct(args, store, settings) -> int:
         history = _missed_scores(store, args.label, start, end, settings)
         done = mark_missed(store, args.label, start, end, labels, args.new, args.audio,
                            classifier=classifier, detection=base)
+    elif args.events_action in ("confirm", "reject"):
+        return _confirm_or_reject(args, store, settings, classifier, labels, base, sounds)
     else:
         done = correct_event(store, args.events_action, args.id, labels, base,
                              label=getattr(args, "label", None),
                              new_ok=getattr(args, "new", False),
                              model_version=classifier.metadata.model_version,
                              classifier=classifier)
+    retrained = [] if args.no_retrain else _retrain_all(sorted(done.to_retrain(labels)),
+                                                        classifier, store)
+    _say_correction(args, store, done, getattr(args, "id", None), retrained, history,
+                    classifier, sounds)
+    if not args.json:
+        for line in retrained + _shared_sounds_note(retrained, store, settings):
+            print(line)
+    return 0
+
+
+def _confirm_or_reject(args, store, settings, classifier, labels, base, sounds) -> int:
+    """`events confirm|reject ID...`: each event corrected (every id checked first, so
+    that a mistyped one changes nothing), the sounds they touch retrained once."""
+    from soundwatch.corrections.record import correct_event
+    from soundwatch.errors import SoundwatchError
+
+    ids = list(dict.fromkeys(args.ids))
+    unknown = [i for i in ids if store.event_by_id(i) is None]
+    if unknown:
+        raise SoundwatchError(f"no event with id {', '.join(map(str, unknown))} in "
+                              f"{store.path}: nothing was corrected. The ids are the first "
+                              f"column of `{command_name()} events list{store.db_flag}`")
+    done_all = [(event_id, correct_event(store, args.events_action, event_id, labels, base,
+                                         model_version=classifier.metadata.model_version,
+                                         classifier=classifier))
+                for event_id in ids]
+    to_retrain = sorted(set().union(*(done.to_retrain(labels) for _, done in done_all)))
+    retrained = [] if args.no_retrain else _retrain_all(to_retrain, classifier, store)
+    for event_id, done in done_all:
+        _say_correction(args, store, done, event_id, retrained, None, classifier, sounds)
+    if not args.json:
+        for line in retrained + _shared_sounds_note(retrained, store, settings):
+            print(line)
+    return 0
+
+
+def _say_correction(args, store, done, event_id, retrained, history, classifier,
+                    sounds) -> None:
+    """Print what one correction did (a JSON object with --json)."""
+    from soundwatch.jsonout import to_json
+
     result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
               "label": done.label,
               "example": str(done.example_path) if done.example_path else None,
@@ -143,19 +189,17 @@ def _correct(args, store, settings) -> int:
         result.update({"label_threshold": later.reason if later else None,
                        "label_threshold_on": later.threshold_on if later else None,
                        "label_threshold_change": later.change if later else None})
-    retrained = [] if args.no_retrain else _retrain_all(sorted(done.to_retrain(labels)),
-                                                        classifier, store)
     result["retrained"] = retrained
     result["history"] = history
     if args.json:
         print(to_json(result))
-        return 0
+        return
     what = {"confirm": "confirmed", "reject": "rejected (not this)",
             "relabel": f"relabelled as {done.label!r}", "missed": "marked as missed"}
-    subject = (f"event {args.id} ({done.event_label})" if done.event_label
+    subject = (f"event {event_id} ({done.event_label})" if done.event_label
                else f"{done.label!r}")
     print(f"{subject} {what[done.kind]} (correction {done.id}; `{command_name()} events undo "
-          + (f"{args.id}" if done.event_label else f"--correction {done.id}")
+          + (f"{event_id}" if done.event_label else f"--correction {done.id}")
           + f"{store.db_flag}` takes it back); "
           + (f"its audio is kept as an example: {done.example_path}" if done.example_path
              else "no audio kept (no clip was saved): only its peak score counts"))
@@ -172,7 +216,7 @@ def _correct(args, store, settings) -> int:
         print(result["history"])
     if done.missed_peak:
         print(done.missed_peak.describe(done.label, "the marked range" if done.kind ==
-                                        "missed" else f"event {args.id}"))
+                                        "missed" else f"event {event_id}"))
     if done.found_by is not None:
         print(f"{done.label!r} was found there already (event {done.found_by}): not a miss "
               "of it, so its threshold stays")
@@ -180,9 +224,6 @@ def _correct(args, store, settings) -> int:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
     if done.label_adjustment:
         print(f"{done.label}: {done.label_adjustment.reason}")
-    for line in retrained + _shared_sounds_note(retrained, store, settings):
-        print(line)
-    return 0
 
 
 def _undo(args, store, settings) -> int:
