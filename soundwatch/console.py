@@ -23,6 +23,10 @@ from soundwatch.times import iso_utc as _iso
 
 log = logging.getLogger(__name__)
 
+# A delivery error on a status line is cut to this (the line repeats it every time; the
+# summary and the warning that first said it give it whole).
+STATUS_ERROR_CHARS = 80
+
 
 class ConsolePrinter(MonitorListener):
     """Prints events (from the worker thread) and status lines (from the main thread).
@@ -163,7 +167,7 @@ class ConsolePrinter(MonitorListener):
             self._emit(status_line(engine) + (f" floor={floor:6.1f} dBFS" if floor is not None
                                               else " floor=? dBFS")
                        + f" hearing={active}" + self._trouble()
-                       + self._outbox_text())
+                       + self._outbox_text(STATUS_ERROR_CHARS))
 
     def _trouble(self) -> str:
         """Outputs that are failing, and events waiting for the database, if any."""
@@ -176,12 +180,12 @@ class ConsolePrinter(MonitorListener):
             parts.append(f"input_all_zeros={monitor.engine.silent_input_s:.0f}s")
         return (" " + " ".join(parts)) if parts else ""
 
-    def _outbox_text(self) -> str:
+    def _outbox_text(self, error_chars: int | None = None) -> str:
         if self.alerts is None:
             return ""
         from soundwatch.alerts.service import status_text
 
-        text = status_text(self.alerts.status())
+        text = status_text(self.alerts.status(), error_chars)
         return f" {text}" if text else ""
 
     def summary(self, wall_s: float, store) -> None:

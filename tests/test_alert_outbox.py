@@ -194,6 +194,11 @@ def test_the_status_line_says_what_was_sent_besides_what_waits():
     assert status_text({"mqtt": {"pending": 0, "delivered": 8, "last_error": None},
                         "webhook": {"pending": 3, "delivered": 0, "last_error": "timed out"}}
                        ) == "outbox mqtt=0 (8 sent) webhook=3 (timed out)"
+    # a status line, which repeats it every time, cuts a long error
+    long = "cannot reach http://127.0.0.1:1/x: " + "connection refused " * 10
+    cut = status_text({"webhook": {"pending": 1, "delivered": 0, "last_error": long}}, 40)
+    assert cut == f"outbox webhook=1 ({long[:39]}…)"
+    assert long in status_text({"webhook": {"pending": 1, "delivered": 0, "last_error": long}})
     assert status_text({"webhook": {"pending": 2, "delivered": 1, "last_error": None,
                                     "quiet": 2}}
                        ) == "outbox webhook=2 (1 sent) (2 held till the end of its quiet hours)"

@@ -186,9 +186,10 @@ class Alerts:
                 f"{len(self.policy.alerting_labels)} alerting label(s)")
 
 
-def status_text(status: dict[str, dict]) -> str:
+def status_text(status: dict[str, dict], error_chars: int | None = None) -> str:
     """``outbox mqtt=0 (8 sent) webhook=3 (last error: ...)`` for a status line: rows
-    waiting, and those sent in this run."""
+    waiting, and those sent in this run; each last error cut to ``error_chars`` (a status
+    line repeats it every time; None: whole)."""
     parts = []
     for name, info in status.items():
         text = f"{info.get('shown', name)}={info['pending']}"
@@ -197,7 +198,10 @@ def status_text(status: dict[str, dict]) -> str:
         if info.get("quiet"):
             text += (f" ({info['quiet']} held till the end of "
                      f"{info.get('quiet_for') or 'its quiet hours'})")
-        if info.get("last_error"):
-            text += f" ({info['last_error']})"
+        error = info.get("last_error")
+        if error:
+            if error_chars is not None and len(error) > error_chars:
+                error = error[:error_chars - 1] + "…"
+            text += f" ({error})"
         parts.append(text)
     return "outbox " + " ".join(parts) if parts else ""
