@@ -40,6 +40,11 @@ from soundwatch.gui.column_ring import ColumnRing
 from soundwatch.gui.mailbox import ScoreRow
 
 MAX_CURVES = 12  # watched + active curves drawn at most
+# How far along the plot (a fraction of its width) each shown threshold name moves from
+# the last one's, so that two classes at one threshold do not print over each other; six
+# fit left of the default line's name at the right, a seventh starts again at the left.
+CLASS_LABEL_STEP = 0.13
+CLASS_LABELS_PER_ROW = 6
 GAP_HOPS = 3  # windows this many hops apart or more have audio missing between them
 HOVER_TOP_GUESSES = 3
 HOVER_NEAR_MISSES = 5
@@ -110,7 +115,7 @@ class ConfidenceTimeline(QWidget):
             self._curves.append(curve)
             line = pg.InfiniteLine(angle=0, movable=False, label="",
                                    labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)]})
-            line.setVisible(False)  # a class's own threshold, named at the left end
+            line.setVisible(False)  # a class's own threshold, named from the left
             plot.addItem(line)
             self._class_lines.append(line)
         self.selection = ClassSelection([], top_k=self.top_k)
@@ -335,6 +340,7 @@ class ConfidenceTimeline(QWidget):
         """Assign curves, colours, legend entries and threshold lines to the shown set."""
         shown = self.shown
         entries = []
+        named = 0  # threshold lines named so far
         for i, curve in enumerate(self._curves):
             line = self._class_lines[i]
             if i >= len(shown):
@@ -359,6 +365,9 @@ class ConfidenceTimeline(QWidget):
                 name = label.replace("{", "{{").replace("}", "}}")
                 line.label.setFormat(f"{name} {threshold:.2f}")
                 line.label.setColor(colour)
+                line.label.setPosition(0.02 + CLASS_LABEL_STEP
+                                       * (named % CLASS_LABELS_PER_ROW))
+                named += 1
             else:
                 line.setVisible(False)
         self.legend.setText(f'<span style="color:{theme.TEXT}">' + " &nbsp; ".join(entries)
