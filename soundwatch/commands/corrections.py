@@ -108,6 +108,8 @@ def run(args, path, settings) -> int:
 
 
 def _correct(args, store, settings) -> int:
+    """`events confirm|reject ID...`, `relabel ID LABEL`, `missed`: each correction
+    recorded, then the sounds they touch retrained once, then what each did said."""
     from soundwatch.corrections.record import Labels, correct_event, mark_missed
     from soundwatch.model import Classifier
 
@@ -123,50 +125,40 @@ def _correct(args, store, settings) -> int:
         end = parse_time(args.end, what="--end time")
         # what the history says against the threshold in force before this correction
         history = _missed_scores(store, args.label, start, end, settings)
-        done = mark_missed(store, args.label, start, end, labels, args.new, args.audio,
-                           classifier=classifier, detection=base)
-    elif args.events_action in ("confirm", "reject"):
-        return _confirm_or_reject(args, store, settings, classifier, labels, base, sounds)
+        done_all = [(None, mark_missed(store, args.label, start, end, labels, args.new,
+                                       args.audio, classifier=classifier, detection=base))]
     else:
-        done = correct_event(store, args.events_action, args.id, labels, base,
-                             label=getattr(args, "label", None),
-                             new_ok=getattr(args, "new", False),
-                             model_version=classifier.metadata.model_version,
-                             classifier=classifier)
-    retrained = [] if args.no_retrain else _retrain_all(sorted(done.to_retrain(labels)),
-                                                        classifier, store)
-    _say_correction(args, store, done, getattr(args, "id", None), retrained, history,
-                    classifier, sounds)
+        ids = _event_ids(args, store)
+        done_all = [(event_id, correct_event(store, args.events_action, event_id, labels,
+                                             base, label=getattr(args, "label", None),
+                                             new_ok=getattr(args, "new", False),
+                                             model_version=classifier.metadata.model_version,
+                                             classifier=classifier))
+                    for event_id in ids]
+    to_retrain = sorted(set().union(*(done.to_retrain(labels) for _, done in done_all)))
+    retrained = [] if args.no_retrain else _retrain_all(to_retrain, classifier, store)
+    for event_id, done in done_all:
+        _say_correction(args, store, done, event_id, retrained, history, classifier, sounds)
     if not args.json:
         for line in retrained + _shared_sounds_note(retrained, store, settings):
             print(line)
     return 0
 
 
-def _confirm_or_reject(args, store, settings, classifier, labels, base, sounds) -> int:
-    """`events confirm|reject ID...`: each event corrected (every id checked first, so
-    that a mistyped one changes nothing), the sounds they touch retrained once."""
-    from soundwatch.corrections.record import correct_event
+def _event_ids(args, store) -> list[int]:
+    """The events to correct: relabel's one, or confirm's and reject's several, each
+    checked first so that a mistyped id changes nothing."""
     from soundwatch.errors import SoundwatchError
 
+    if args.events_action == "relabel":
+        return [args.id]  # (correct_event names an unknown one)
     ids = list(dict.fromkeys(args.ids))
     unknown = [i for i in ids if store.event_by_id(i) is None]
     if unknown:
         raise SoundwatchError(f"no event with id {', '.join(map(str, unknown))} in "
                               f"{store.path}: nothing was corrected. The ids are the first "
                               f"column of `{command_name()} events list{store.db_flag}`")
-    done_all = [(event_id, correct_event(store, args.events_action, event_id, labels, base,
-                                         model_version=classifier.metadata.model_version,
-                                         classifier=classifier))
-                for event_id in ids]
-    to_retrain = sorted(set().union(*(done.to_retrain(labels) for _, done in done_all)))
-    retrained = [] if args.no_retrain else _retrain_all(to_retrain, classifier, store)
-    for event_id, done in done_all:
-        _say_correction(args, store, done, event_id, retrained, None, classifier, sounds)
-    if not args.json:
-        for line in retrained + _shared_sounds_note(retrained, store, settings):
-            print(line)
-    return 0
+    return ids
 
 
 def _say_correction(args, store, done, event_id, retrained, history, classifier,

@@ -44,12 +44,10 @@ def run(args, path, settings) -> int:
         status = store.outbox_status()
         if args.drop:
             if args.drop in configured:
-                raise SoundwatchError(f"{shown.get(args.drop, args.drop)} ({args.drop}) is "
-                                      "configured now: its alerts go out while soundwatch "
-                                      "runs; take it out of [alerts] first"
-                                      if args.drop in shown else
-                                      f"{args.drop} is configured now: its alerts go out "
-                                      "while soundwatch runs; take it out of [alerts] first")
+                named = (f"{shown[args.drop]} ({args.drop})" if args.drop in shown
+                         else args.drop)
+                raise SoundwatchError(f"{named} is configured now: its alerts go out while "
+                                      "soundwatch runs; take it out of [alerts] first")
             if not status.get(args.drop, {}).get("pending"):
                 raise SoundwatchError(
                     f"no alerts wait for channel {args.drop!r}; channels with waiting "
