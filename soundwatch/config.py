@@ -112,32 +112,10 @@ def detection_problems(detection: DetectorSettings) -> list[str]:
 
 
 def check_flags(limits) -> None:
-    """Raise a SoundwatchError listing a flag dataclass's problems (RunLimits, WindowFlags)."""
+    """Raise a SoundwatchError listing a flag dataclass's problems (RunLimits, window_flags.WindowFlags)."""
     found = limits.problems()
     if found:
         raise SoundwatchError("invalid command-line settings: " + "; ".join(found))
-
-
-@dataclass(frozen=True)
-class WindowFlags:
-    """The window's own flags (`soundwatch gui`): history shown and redraw rate."""
-
-    spectrogram_s: float = 10.0
-    timeline_s: float = 30.0
-    fps: float = 30.0
-    quit_after_s: float | None = None
-
-    def problems(self) -> list[str]:
-        found = finite_problems(self)
-        if found:
-            return found
-        for name, low, high in (("spectrogram_s", 1.0, 600.0), ("timeline_s", 1.0, 3600.0),
-                                ("fps", 1.0, 120.0)):
-            if not low <= getattr(self, name) <= high:
-                found.append(f"{name} must be in [{low:g}, {high:g}], got {getattr(self, name)}")
-        if self.quit_after_s is not None and not 0 < self.quit_after_s <= MAX_SECONDS:
-            found.append(f"quit_after_s must be in (0, {MAX_SECONDS:g}], got {self.quit_after_s}")
-        return found
 
 
 @dataclass(frozen=True)

@@ -80,10 +80,11 @@ def test_a_stretch_of_the_spectrogram_is_the_engines_audio_and_old_ones_are_refu
     assert picker.start() and spectrogram.frozen and picker.add_button.isVisible()
     start, end = select_samples(window, int(37.8 * RATE), int(39.4 * RATE))
     # Whole columns: from the first sample of the first column's first frame to the end
-    # of the last column's last frame.
+    # of the last column's last frame; the region ends at the left edge of the first
+    # column starting at 39.4 s, so the last column taken starts less than one before.
     hop, pool = spectrogram.spec.hop_length, spectrogram.pool
     assert 37.8 * RATE <= start < 37.8 * RATE + pool * hop and start % hop == 0
-    assert 39.4 * RATE - pool * hop <= end - spectrogram.spec.frame_length + hop <= 39.4 * RATE
+    assert 39.4 * RATE <= end - spectrogram.spec.frame_length + hop < 39.4 * RATE + pool * hop
     # The columns drawn there are the features of exactly that audio, as the model heard
     # it (through the DC blocker).
     spans = spectrogram.column_samples()

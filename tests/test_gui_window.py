@@ -149,6 +149,43 @@ def test_spectrogram_pooling_keeps_a_one_frame_click(qtbot):
     assert view.redraw() and not view.redraw()  # draws once per new data
 
 
+def plot_area_x_px(view, plot) -> tuple[float, float]:
+    """Left and right edge of ``plot``'s data area, in the window's pixel coordinates."""
+    rect = plot.getViewBox().sceneBoundingRect()
+    window = view.window()
+    return (view.mapTo(window, view.mapFromScene(rect.topLeft())).x(),
+            view.mapTo(window, view.mapFromScene(rect.topRight())).x())
+
+
+def test_the_timeline_lines_up_under_the_spectrogram(harness):
+    """A second sits at the same pixel column in both panels (they used to show 10 s and
+    30 s, with other axis widths: the dog's curve stood a plot-width away from its
+    bark), whatever the window's width."""
+    window = harness.open(start=False)
+    assert window.spectrogram.width_s == pytest.approx(window.timeline.duration_s)
+    timeline_plot = window.timeline.plot_widget.getPlotItem()
+    assert timeline_plot.viewRange()[0] == pytest.approx(
+        window.spectrogram._plot.viewRange()[0])  # noqa: SLF001
+    for width in (1280, 900):
+        window.resize(width, 800)
+        window.show()
+        harness.qtbot.wait(50)
+        spectrogram = plot_area_x_px(window.spectrogram.graphics, window.spectrogram._plot)  # noqa: SLF001
+        timeline = plot_area_x_px(window.timeline.plot_widget, timeline_plot)
+        assert spectrogram == pytest.approx(timeline, abs=1.0), width
+
+
+def test_a_longer_spectrogram_pools_more_frames_into_a_column(qtbot):
+    from soundwatch.features import FeatureSpec
+    from soundwatch.gui.spectrogram import MAX_COLUMNS, SpectrogramView
+
+    for duration_s, pool in ((5.0, 1), (10.0, 2), (20.0, 4), (30.0, 6)):
+        view = SpectrogramView(FeatureSpec(), duration_s=duration_s)  # 10 ms frames
+        qtbot.addWidget(view)
+        assert view.pool == pool and view.n_columns <= MAX_COLUMNS
+        assert view.width_s == pytest.approx(duration_s)
+
+
 def test_painting_the_window_does_not_leak_references_to_none(harness):
     """A Qt binding that drops a reference to None (or True) at each painter call kills a
     long-running window with "Fatal Python error: deallocating None" after a minute or

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from soundwatch.window_flags import WindowFlags
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -18,11 +20,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", help="ONNX model file (default: the shipped model)")
     parser.add_argument("--config", help="settings file (default: the user config file)")
     parser.add_argument("--db", help="event database (default: in the user data folder)")
-    parser.add_argument("--spectrogram-s", type=float, default=10.0,
-                        help="seconds of spectrogram shown (default 10)")
-    parser.add_argument("--timeline-s", type=float, default=30.0,
-                        help="seconds of class confidences shown (default 30)")
-    parser.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
+    parser.add_argument("--spectrogram-s", type=float, default=WindowFlags.spectrogram_s,
+                        help="seconds of spectrogram shown (default %(default)g; the "
+                        "timeline lines up under it while both show the same seconds)")
+    parser.add_argument("--timeline-s", type=float, default=WindowFlags.timeline_s,
+                        help="seconds of class confidences shown (default %(default)g)")
+    parser.add_argument("--fps", type=float, default=WindowFlags.fps,
+                        help="redraw rate (default %(default)g)")
     parser.add_argument("--no-alerts", action="store_true",
                         help="send no alert from this window (a trial replay), whatever "
                         "[alerts] in the config file says")
@@ -35,7 +39,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from soundwatch.config import WindowFlags, check_flags
+    from soundwatch.config import check_flags
 
     check_flags(WindowFlags(args.spectrogram_s, args.timeline_s, args.fps, args.quit_after))
     if args.device is not None and args.file is not None:

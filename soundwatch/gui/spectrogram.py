@@ -20,6 +20,8 @@ someone chooses a stretch on it; columns keep arriving behind it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
@@ -28,7 +30,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from soundwatch.features import FeatureSpec
 from soundwatch.gui import theme
 from soundwatch.gui.column_ring import ColumnRing
+from soundwatch.window_flags import WindowFlags
 
+MAX_COLUMNS = 500  # image columns at most (when the pooling is not given)
+BAR_GAP_PX = 5  # between the image and its colour bar
 HZ_TICKS = (100, 200, 500, 1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000)
 
 
@@ -90,22 +95,23 @@ class SpectrogramView(QWidget):
             frames are shown by coefficient index).
         duration_s: seconds of history shown.
         levels_db: fixed colour range.
-        pool: frames max-pooled into one image column. 10 s of 10 ms frames are 1000
-            columns, more than the widget has pixels: drawing would skip columns and a
-            one-frame click could vanish; pooling keeps its peak.
+        pool: frames max-pooled into one image column; None: as many as keep the image
+            within ``MAX_COLUMNS`` columns. 20 s of 10 ms frames are 2000 columns, more
+            than the widget has pixels: drawing would skip columns and a one-frame click
+            could vanish; pooling keeps its peak.
     """
 
-    def __init__(self, spec: FeatureSpec, duration_s: float = 10.0,
-                 levels_db: tuple[float, float] = theme.SPECTROGRAM_LEVELS_DB, pool: int = 2,
-                 parent=None):
+    def __init__(self, spec: FeatureSpec, duration_s: float = WindowFlags.spectrogram_s,
+                 levels_db: tuple[float, float] = theme.SPECTROGRAM_LEVELS_DB,
+                 pool: int | None = None, parent=None):
         super().__init__(parent)
         self.levels_db = levels_db
         self.duration_s = float(duration_s)
-        self.pool = max(1, int(pool))
+        self._pool_asked = None if pool is None else max(1, int(pool))
         self.setMinimumHeight(180)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setAntialiasing(False)  # crisp mel bands, no blur between rows
-        self.graphics.ci.layout.setContentsMargins(4, 4, 4, 4)
+        self.graphics.ci.layout.setContentsMargins(0, 4, 0, 4)  # x: as the timeline's
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -127,6 +133,8 @@ class SpectrogramView(QWidget):
             self.levels = (floor_db, floor_db + self.levels_db[1] - self.levels_db[0])
         colour_map = pg.colormap.get(theme.SPECTROGRAM_COLOURMAP)
         self.lut = colour_map.getLookupTable(nPts=256, alpha=True)  # (256, 4) uint8 RGBA
+        self.pool = self._pool_asked or max(1, math.ceil(
+            self.duration_s / (MAX_COLUMNS * spec.hop_s) - 1e-9))
         self.column_s = spec.hop_s * self.pool
         self.n_columns = max(1, int(round(self.duration_s / self.column_s)))
         n = spec.n_features
@@ -142,6 +150,7 @@ class SpectrogramView(QWidget):
         axis = MelFrequencyAxis(spec) if is_mel else pg.AxisItem("left")
         plot = self.graphics.ci.addPlot(row=0, col=0, axisItems={"left": axis})
         plot.setLabel("left", "frequency (Hz)" if is_mel else "MFCC coefficient")
+        axis.setWidth(theme.TIME_PLOT_LEFT_AXIS_PX)
         plot.setLabel("bottom", "time (s)")
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
@@ -160,7 +169,10 @@ class SpectrogramView(QWidget):
         # Placed as setImageItem(insert_in=plot) would, but not linked: a linked bar would
         # give the image levels and a lookup table again.
         plot.layout.addItem(bar, 2, 5)
-        plot.layout.setColumnFixedWidth(4, 5)
+        plot.layout.setColumnFixedWidth(4, BAR_GAP_PX)
+        # the bar's own width (its dB axis included) varies with the font: never less
+        plot.layout.setColumnFixedWidth(5, max(theme.TIME_PLOT_RIGHT_MARGIN_PX - BAR_GAP_PX,
+                                               math.ceil(bar.minimumWidth())))
         self._plot, self._bar, self.image = plot, bar, image
         self._dirty = False
 

@@ -19,6 +19,12 @@ THRESHOLD_LINE = "#e6e6e6"
 SPECTROGRAM_COLOURMAP = "inferno"
 SPECTROGRAM_LEVELS_DB = (-85.0, 15.0)  # fixed colour range of the log-mel image
 
+# The spectrogram and the confidence timeline under it share one time axis: with equal
+# left-axis widths and right margins (the spectrogram's colour bar, an empty axis on the
+# timeline), a second sits at the same pixel column in both.
+TIME_PLOT_LEFT_AXIS_PX = 64
+TIME_PLOT_RIGHT_MARGIN_PX = 88
+
 STYLESHEET = f"""
 QMainWindow, QWidget {{ background: {BACKGROUND}; color: {TEXT}; }}
 QGroupBox {{

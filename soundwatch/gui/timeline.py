@@ -38,6 +38,7 @@ from soundwatch.gui import theme
 from soundwatch.gui.class_selection import ClassSelection
 from soundwatch.gui.column_ring import ColumnRing
 from soundwatch.gui.mailbox import ScoreRow
+from soundwatch.window_flags import WindowFlags
 
 MAX_CURVES = 12  # watched + active curves drawn at most
 # How far along the plot (a fraction of its width) each shown threshold name moves from
@@ -62,6 +63,17 @@ def fixed_time_plot(plot_widget: pg.PlotWidget, y_label: str) -> pg.PlotItem:
     return plot
 
 
+def align_with_spectrogram(plot: pg.PlotItem) -> None:
+    """Give ``plot`` the spectrogram's left-axis width and right margin, so that its x
+    axis lines up under the spectrogram's (see ``theme.TIME_PLOT_LEFT_AXIS_PX``)."""
+    plot.getAxis("left").setWidth(theme.TIME_PLOT_LEFT_AXIS_PX)
+    plot.showAxis("right")  # empty, as wide as the spectrogram's colour bar
+    right = plot.getAxis("right")
+    right.setStyle(showValues=False, tickLength=0)
+    right.setPen(None)
+    right.setWidth(theme.TIME_PLOT_RIGHT_MARGIN_PX)
+
+
 class ConfidenceTimeline(QWidget):
     """Smoothed confidences over time for the shown classes.
 
@@ -73,7 +85,8 @@ class ConfidenceTimeline(QWidget):
         top_k: active (non-watched) classes shown at most.
     """
 
-    def __init__(self, duration_s: float = 30.0, top_k: int = 6, parent=None):
+    def __init__(self, duration_s: float = WindowFlags.timeline_s, top_k: int = 6,
+                 parent=None):
         super().__init__(parent)
         self.duration_s = float(duration_s)
         self.top_k = int(top_k)
@@ -90,6 +103,7 @@ class ConfidenceTimeline(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.plot_widget, 1)
         plot = fixed_time_plot(self.plot_widget, "confidence")
+        align_with_spectrogram(plot)
         # Guide lines as plain items: pyqtgraph's own grid costs ~10 ms per repaint here.
         guide = pg.mkPen(255, 255, 255, 28, width=1)
         for value in (0.2, 0.4, 0.6, 0.8, 1.0):

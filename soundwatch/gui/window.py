@@ -53,10 +53,10 @@ from soundwatch.gui.stretch import StretchPicker
 from soundwatch.gui.timeline import ConfidenceTimeline
 from soundwatch.gui.tray import AlertTray
 from soundwatch.gui.why_not import WhyNotView
+from soundwatch.window_flags import WindowFlags
 
 log = logging.getLogger(__name__)
 
-REDRAW_FPS = 30.0
 TEXT_INTERVAL_MS = 1000
 STORED_EVENTS_SHOWN = 500
 # A live row's clip is written after its event (post-roll, the privacy check): the 1 Hz
@@ -86,8 +86,9 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, session: ListeningSession, preferences=None, notice: str | None = None,
-                 redraw_fps: float = REDRAW_FPS, spectrogram_s: float = 10.0,
-                 timeline_s: float = 30.0):
+                 redraw_fps: float = WindowFlags.fps,
+                 spectrogram_s: float = WindowFlags.spectrogram_s,
+                 timeline_s: float = WindowFlags.timeline_s):
         super().__init__()
         self.session = session
         self.preferences = preferences
