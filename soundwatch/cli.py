@@ -97,6 +97,39 @@ def unknown_command(argv: list[str]) -> str | None:
             f"{', '.join(COMMANDS)} (`{command_name()} --help` says what each does)")
 
 
+def unrecognized(extras: list[str], options: list[str]) -> str:
+    """argparse's "unrecognized arguments" message, with the close ``options`` named after
+    each mistyped flag (``--fiel (did you mean '--file'?)``): argparse names none."""
+    import difflib
+
+    words = []
+    for token in extras:
+        name = token.split("=", 1)[0]
+        close = []
+        if name.startswith("--") and len(name) > 3:  # compared without the "--" they share
+            bare = difflib.get_close_matches(name[2:], [o[2:] for o in options], n=3)
+            close = [f"'--{word}'" for word in bare]
+        words.append(token + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    return "unrecognized arguments: " + " ".join(words)
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]
+                    ) -> argparse.ArgumentParser:
+    """The parser of the deepest (sub)command ``argv`` names (``events list``), else
+    ``parser``: its usage and flags are the ones a mistyped flag was meant for."""
+    for token in argv:
+        choices = next((a.choices for a in parser._actions  # noqa: SLF001
+                        if isinstance(a, argparse._SubParsersAction)), None)  # noqa: SLF001
+        if choices and token in choices:
+            parser = choices[token]
+    return parser
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for a in parser._actions for o in a.option_strings  # noqa: SLF001
+            if o.startswith("--")]
+
+
 def with_default_command(argv: list[str]) -> list[str]:
     """``argv`` with ``gui`` inserted after the global flags when no command is named, so
     ``soundwatch --device usb`` means ``soundwatch gui --device usb``."""
@@ -141,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = with_default_command(argv)
     argv = with_negative_ages_joined(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command_parser = _command_parser(parser, argv)
+        command_parser.error(unrecognized(extras, _option_strings(command_parser)))
     args.verbose += sum(v for k, v in vars(args).items() if k.startswith("verbose_"))
     args.quiet += sum(v for k, v in vars(args).items() if k.startswith("quiet_"))
     configure_logging(args.verbose, args.quiet)

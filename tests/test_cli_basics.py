@@ -37,6 +37,25 @@ def test_a_mistyped_command_is_named_with_the_close_one(capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["listen", "--headless", "--fiel", "x.wav"],
+     "unrecognized arguments: --fiel (did you mean '--file'?) x.wav"),
+    (["events", "list", "--sinse=2h"],
+     "unrecognized arguments: --sinse=2h (did you mean '--since'?)"),
+    (["listen", "--zzzz"], "unrecognized arguments: --zzzz\n"),
+])
+def test_a_mistyped_flag_is_named_with_the_close_one(capsys, argv, said):
+    """argparse said only "unrecognized arguments: --fiel x.wav"."""
+    from soundwatch.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert f"usage: soundwatch {' '.join(a for a in argv[:2] if not a.startswith('-'))}" in err
+
+
 def test_devices_lists_the_virtual_microphone_and_marks_the_default(pulse_mic):
     result = run("devices")
     assert result.returncode == 0, result.stderr
