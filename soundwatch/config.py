@@ -11,7 +11,7 @@ message naming the file, the key and the fix. Example::
     [audio]
     device = ""            # empty: the default input; else an index or a name part
 
-    [detection]           # defaults: DetectorSettings (the README lists them)
+    [detection]           # defaults: DetectorSettings (docs/headless.md lists them)
     threshold_on = 0.8    # an override: fewer, surer events
     watch = ["dog", "crying_baby", "door_wood_knock"]   # empty: every label
     ignore = []
@@ -312,7 +312,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if explicit:
             raise SoundwatchError(
                 f"config file not found: {path}. Create it (see `{command_name()} listen --help` "
-                "and the README), or leave out --config to use the defaults."
+                "and docs/headless.md), or leave out --config to use the defaults."
             )
         return Settings()
     try:

@@ -42,7 +42,7 @@ window plus ``merge_gap_s`` after its last window above threshold (no later wind
 still merge with it).
 
 How the defaults were chosen (and how to re-tune them): see ``DEFAULTS_METHOD`` below
-and the README ("How detection works, and tuning it"). Every value can be overridden per class in the
+and docs/detection.md ("How detection works, and tuning it"). Every value can be overridden per class in the
 config file (``[detection.classes.<label>]``).
 """
 

@@ -5,7 +5,7 @@ detector uses it at once, so the same sound later in the same stream is an event
 input says why and records nothing. Real Qt window (offscreen), real engine over a
 replayed file, real SQLite, the tiny real ONNX model (tests/model_factory.py).
 
-With ``SOUNDWATCH_WRITE_ASSETS=1`` the test also writes the README's screenshot
+With ``SOUNDWATCH_WRITE_ASSETS=1`` the test also writes docs/teaching.md's screenshot
 assets/missed_here.png (run it under Xvfb with ``QT_QPA_PLATFORM=xcb`` for real fonts).
 """
 

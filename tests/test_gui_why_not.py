@@ -1,7 +1,7 @@
 """Why (not) in the window: hovering the timeline, the "why not?" view, the noise floor
 and SNR in the events table and status line. A real window over a replayed file.
 
-With ``SOUNDWATCH_WRITE_ASSETS=1`` the test also writes the README's screenshots
+With ``SOUNDWATCH_WRITE_ASSETS=1`` the test also writes the screenshots of docs/detection.md
 (assets/timeline_hover.png, assets/why_not.png).
 """
 
