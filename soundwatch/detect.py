@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -391,8 +392,21 @@ NOT_WATCHED = "not_watched"  # a watch list is set and does not name it
 BACKGROUND = "background"  # the model's background label (no watch list names it)
 WARMUP = "warmup"  # above threshold_on during warm-up
 MERGED = "merged"  # came back within merge_gap_s: continues the running event
+BELOW_MIN_SNR = "below_min_snr"  # held back by the SNR gate (soundwatch.audio.snr_gate)
 UNREPORTED_DETAIL = {IGNORED: "in the ignore list", NOT_WATCHED: "not in the watch list",
                      BACKGROUND: "a background label (add it to watch to get events)"}
+
+
+class HeldBack(NamedTuple):
+    """What the SNR gate held back in one window (:meth:`SnrGate.apply
+    <soundwatch.audio.snr_gate.SnrGate.apply>`): the model's own (n_labels,) ``scores``,
+    the (n_labels,) bool ``held`` labels whose score counted as 0, the window's
+    ``snr_db`` and each label's (n_labels,) ``min_snr_db``."""
+
+    scores: np.ndarray
+    held: np.ndarray
+    snr_db: float
+    min_snr_db: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -560,6 +574,8 @@ class EventDetector:
         self._tracks = [_Track() for _ in self.labels]
         self._raw: deque[np.ndarray] = deque()
         self._ends: deque[int] = deque()
+        self._held: deque[HeldBack | None] = deque()  # the SNR gate's, per window
+        self._held_now: HeldBack | None = None  # of the window explain() is about
         self._last_end_sample = 0
         self._warm_until = 0
         self._pending: list[Event] = []  # notices made outside update(), delivered by it
@@ -617,6 +633,7 @@ class EventDetector:
         while len(self._raw) > self._smooth_hops:
             self._raw.popleft()
             self._ends.popleft()
+            self._held.popleft()
 
     def _samples(self, seconds: float) -> int:
         return int(round(seconds * self.sample_rate_hz))
@@ -628,16 +645,20 @@ class EventDetector:
         gap). Call :meth:`flush` first to close events in progress."""
         self._raw.clear()
         self._ends.clear()
+        self._held.clear()
+        self._held_now = None
         self._warm_until = at_sample + self._warmup_samples
         self._last_end_sample = at_sample
         self.smoothed = np.zeros(len(self.labels), dtype=np.float32)
 
-    def update(self, scores: np.ndarray, end_sample: int) -> list[Event]:
+    def update(self, scores: np.ndarray, end_sample: int,
+               held_back: HeldBack | None = None) -> list[Event]:
         """Feed the scores of the window ending at ``end_sample``.
 
         Args:
-            scores: (n_labels,) raw scores of one window.
+            scores: (n_labels,) raw scores of one window (after the SNR gate).
             end_sample: stream-clock sample where the window ends (non-decreasing).
+            held_back: what the SNR gate held back in this window, for :meth:`explain`.
 
         Returns:
             Notices in time order: ``Event(ongoing=True)`` for a start (its ``end_sample``
@@ -649,9 +670,11 @@ class EventDetector:
         self._last_end_sample = int(end_sample)
         self._raw.append(scores)
         self._ends.append(int(end_sample))
+        self._held.append(held_back)
         if len(self._raw) > self._smooth_hops:
             self._raw.popleft()
             self._ends.popleft()
+            self._held.popleft()
         stacked = np.stack(self._raw)
         self.smoothed = (np.median(stacked, axis=0) if self._median
                          else stacked.mean(axis=0)).astype(np.float32)
@@ -660,6 +683,7 @@ class EventDetector:
         window_end = self._ends[middle]
         self.last_time_sample = window_end
         raw_now = self._raw[middle]
+        self._held_now = self._held[middle]
         warming = end_sample < self._warm_until
         self._warming = warming
         notices, self._pending = self._pending, []
@@ -691,6 +715,8 @@ class EventDetector:
         notices = _time_ordered(notices)
         self._raw.clear()
         self._ends.clear()
+        self._held.clear()
+        self._held_now = None
         return notices
 
     @property
@@ -755,6 +781,25 @@ class EventDetector:
                 continue
             misses.append(NearMiss(label, reason, score, on, self.last_time_sample, detail,
                                    event_id))
+        return misses + self._held_back_misses({m.label for m in misses})
+
+    def _held_back_misses(self, listed: set[str]) -> list[NearMiss]:
+        """The watched labels the SNR gate held back in the window :meth:`explain` is
+        about, that would have come close, and are not in an event or listed already."""
+        held = self._held_now
+        if held is None:
+            return []
+        misses = []
+        for index in np.flatnonzero(held.held & self.watched):
+            label, score, on = self.labels[index], float(held.scores[index]), float(self._on[index])
+            if label in listed or self._tracks[index].announced:
+                continue
+            if score >= NEAR_MISS_FRACTION * on:
+                detail = (f"window SNR {held.snr_db:.1f} dB, under min_snr_db "
+                          f"{float(held.min_snr_db[index]):g} dB: it does not stand out "
+                          "from the noise floor")
+                misses.append(NearMiss(label, BELOW_MIN_SNR, score, on,
+                                       self.last_time_sample, detail))
         return misses
 
     def running_ends(self) -> dict[int, int]:

@@ -373,7 +373,7 @@ class Monitor:
             # the detector and the alert rules see the scores the SNR gate let through;
             # listeners (the timeline, the score history) the model's own
             gated = self.snr_gate.apply(scores[index], end_sample)
-            notices = self.detector.update(gated, end_sample)
+            notices = self.detector.update(gated, end_sample, self.snr_gate.last_held_back)
             self.windows_scored += 1
             self.latest_scores = scores[index]
             self.latest_smoothed = self.detector.smoothed

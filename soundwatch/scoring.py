@@ -386,7 +386,8 @@ def detect_stream(audio: np.ndarray | Iterable[np.ndarray], classifier,
 
     def detect(scores: np.ndarray, end_samples: np.ndarray) -> None:
         for row, end_sample in zip(scores, end_samples, strict=True):
-            found = detector.update(gate.apply(row, int(end_sample)), int(end_sample))
+            gated = gate.apply(row, int(end_sample))
+            found = detector.update(gated, int(end_sample), gate.last_held_back)
             notices.extend(levels.measure(e) for e in found if with_started or not e.ongoing)
             if near_misses is not None:
                 for span in near_misses.update():

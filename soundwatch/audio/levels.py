@@ -146,11 +146,12 @@ class LevelHistory:
         return self._starts[slots], self._powers[slots]
 
     def noise_floor_dbfs(self, before_sample: int,
-                         exclude: list[tuple[int, int]] = ()) -> float | None:
+                         exclude: list[tuple[int, int]] = (),
+                         min_blocks: int = MIN_FLOOR_BLOCKS) -> float | None:
         """The background level (L90, dBFS) of the newest ``FLOOR_HISTORY_S`` of blocks
         that end by ``before_sample``, overlap none of the ``exclude`` spans
         ([start, end) samples: events) and are not digital silence; None with less than
-        ``MIN_FLOOR_BLOCKS`` of them."""
+        ``min_blocks`` of them."""
         starts, powers = self._blocks()
         ends = starts + self.block_samples
         keep = (ends <= before_sample) & (powers > 0.0)
@@ -158,7 +159,7 @@ class LevelHistory:
             keep &= (ends <= start) | (starts >= end)
         powers = powers[keep]
         powers = powers[-self.floor_blocks:]
-        if len(powers) < MIN_FLOOR_BLOCKS:
+        if len(powers) < min_blocks:
             return None
         return power_to_dbfs(float(np.percentile(powers, FLOOR_PERCENTILE)))
 
@@ -306,10 +307,11 @@ class EventLevels:
             over = floor_dbfs + ONSET_RISE_DB
         return self.history.blocks_over(start_sample, end_sample, over, ONSET_JOIN_GAP_BLOCKS)
 
-    def floor_now_dbfs(self, now_sample: int) -> float | None:
+    def floor_now_dbfs(self, now_sample: int, min_blocks: int = MIN_FLOOR_BLOCKS
+                       ) -> float | None:
         """The noise floor (dBFS) of the background before ``now_sample``; None when
-        not known yet."""
+        not known yet (less than ``min_blocks`` blocks of background heard)."""
         horizon = now_sample - int(KEEP_S * self.sample_rate_hz)
         while self._spans and self._spans[0][1] < horizon:
             self._spans.popleft()
-        return self.history.noise_floor_dbfs(now_sample, self._excluded())
+        return self.history.noise_floor_dbfs(now_sample, self._excluded(), min_blocks)

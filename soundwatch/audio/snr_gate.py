@@ -5,13 +5,21 @@ then, on steady noise that merely resembles it, as loud as the background itself
 traffic, rain): its false events there have an SNR at the floor, while its real ones
 stand out by a few dB at least. With a ``min_snr_db`` for a label, each scored window's
 SNR is measured and, in a window below it, that label's score counts as 0 for the
-detector: no event starts there, and a running one ends as if its score had fallen.
+detector: no event starts there, and a running one ends as if its score had fallen. The
+detector is told what was held back, so that ``--explain``, the near misses and the
+window's "Why not?" name the gate (``below_min_snr``).
 
 A window's SNR is :func:`~soundwatch.audio.levels.snr_db` of the window's level (L10 of
 its 100 ms blocks, as an event's level) over the noise floor before the window's end
 (:meth:`~soundwatch.audio.levels.EventLevels.floor_now_dbfs`: the background, with the
-events in progress and just finished kept out of it). While the floor is not known yet
-(the first half second of a stream) nothing is held back.
+events in progress and just finished kept out of it). In the first ``GATE_FLOOR_S`` of a
+stream nothing is held back: a recording that starts with the sound (``soundwatch
+classify phone.wav``) measured the sound as its own floor after half a second, and held
+it back. After that, while less than ``GATE_FLOOR_S`` of background lies outside the
+events, the floor is that of all the audio heard, events included: an event that began in
+those first seconds (a steady noise that a learnt sound resembles, heard from the start)
+would otherwise keep its own audio out of the floor, and run on ungated. The cost: such a
+noise can make one short event at the start of a stream.
 
 The live monitor and :func:`~soundwatch.scoring.detect_stream` call :meth:`SnrGate.apply`
 on every window before the detector, and the score history keeps each window's SNR, so
@@ -22,7 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from soundwatch.audio.levels import EventLevels, snr_db
+from soundwatch.audio.levels import BLOCK_S, EventLevels, snr_db
+from soundwatch.detect import HeldBack
+
+GATE_FLOOR_S = 2.0  # background heard before the gate trusts the floor
 
 
 def min_snr_vector(labels: tuple[str, ...], min_snr_db: dict[str, float]) -> np.ndarray:
@@ -75,21 +86,30 @@ class SnrGate:
         self.levels = levels
         self.window_samples = int(window_samples)
         self.last_snr_db: float | None = None  # of the latest window measured
+        self.last_held_back: HeldBack | None = None  # of the latest window, for the detector
+        self._floor_blocks = int(round(GATE_FLOOR_S / BLOCK_S))
 
     def window_snr_db(self, end_sample: int) -> float | None:
         """The SNR (dB) of the window that ends at ``end_sample``; None when its level or
         the floor is not known."""
         history = self.levels.history
         level = history.event_level_dbfs(end_sample - self.window_samples, end_sample)
-        floor = self.levels.floor_now_dbfs(end_sample)
+        floor = self.levels.floor_now_dbfs(end_sample, self._floor_blocks)
+        if floor is None:  # the events' audio too (see the module docstring)
+            floor = history.noise_floor_dbfs(end_sample, (), self._floor_blocks)
         return None if level is None or floor is None else snr_db(level, floor)
 
     def apply(self, scores: np.ndarray, end_sample: int) -> np.ndarray:
         """``scores`` (n_labels,) of the window ending at ``end_sample``, the labels too
         quiet in it set to 0. Measures the window (``last_snr_db``) only when some label
         has a minimum."""
+        self.last_held_back = None
         if not self.active:
             self.last_snr_db = None
             return scores
         self.last_snr_db = self.window_snr_db(end_sample)
-        return gate_scores(scores, self.last_snr_db, self.min_snr)
+        gated = gate_scores(scores, self.last_snr_db, self.min_snr)
+        if gated is not scores:
+            self.last_held_back = HeldBack(np.asarray(scores), gated != scores,
+                                           self.last_snr_db, self.min_snr)
+        return gated

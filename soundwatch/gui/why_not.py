@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QVBox
 
 from soundwatch.detect import (
     BACKGROUND,
+    BELOW_MIN_SNR,
     BELOW_THRESHOLD,
     IGNORED,
     MERGED,
@@ -44,7 +45,7 @@ MIN_SHOWN_S = 30.0  # the x axis spans the history held, at least this much
 REASON_COLOURS = {  # RGB of each rule's shading
     BELOW_THRESHOLD: (120, 144, 156), TOO_SHORT: (255, 167, 38), IGNORED: (171, 71, 188),
     NOT_WATCHED: (171, 71, 188), BACKGROUND: (141, 110, 99), WARMUP: (66, 165, 245),
-    MERGED: (102, 187, 106),
+    MERGED: (102, 187, 106), BELOW_MIN_SNR: (38, 166, 154),
 }
 
 
