@@ -239,6 +239,11 @@ def test_too_few_silent_and_clashing_examples_are_refused_with_the_reason(
     assert code == 2 and "silent.wav is silent" in err
     code, _, err = run(capsys, "learn", "doorbell", *recordings["examples"][:3])
     assert code == 2 and "'doorbell' is already a label" in err
+    # a long recording as one example (a room for minutes) outweighed the others
+    long_one = recordings["folder"] / "long.wav"
+    soundfile.write(str(long_one), noise(np.random.default_rng(1), 31.0), RATE)
+    code, _, err = run(capsys, "learn", "chime", *recordings["examples"][:3], long_one)
+    assert code == 2 and "long.wav lasts 31 s" in err and "at most 30 s" in err, err
     first = recordings["examples"][0]
     code, _, err = run(capsys, "learn", "chime", first, recordings["examples"][1], first)
     assert code == 2 and f"examples {first} and {first} are the same recording" in err

@@ -46,6 +46,9 @@ from soundwatch.unusual.settings import UNUSUAL_LABEL
 
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 10
+# An example holds the sound once: a longer recording (ten minutes of a room) gave
+# thousands of windows that outweighed the other examples.
+MAX_EXAMPLE_S = 30.0
 # An example whose loudest window is below this is silence, not a sound.
 SILENCE_DBFS = NO_SOUND_BELOW_DBFS
 # Windows within this many dB of an example's loudest window hold the sound (see
@@ -335,8 +338,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         leave-one-out recall and the learning time.
 
     Raises:
-        SoundwatchError: a bad or taken label, too few or too many examples, a silent or unreadable
-            example, no negatives for this model, or examples indistinguishable from the
+        SoundwatchError: a bad or taken label, too few or too many examples, a silent,
+            unreadable or too long (MAX_EXAMPLE_S) example, no negatives for this model, or examples indistinguishable from the
             negatives; the message says which and what to do.
     """
     started = time.perf_counter()
@@ -364,6 +367,14 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             f"{version}): pass recordings of the place without the sound with --negatives")
     negative = np.concatenate(parts)
     signals = [load_audio(path, classifier.sample_rate_hz)[0] for path in examples]
+    for signal, path in zip(signals, examples, strict=True):
+        seconds = len(signal) / classifier.sample_rate_hz
+        if seconds > MAX_EXAMPLE_S:
+            raise SoundwatchError(
+                f"example {path} lasts {seconds:.0f} s; an example holds the sound once, in "
+                f"at most {MAX_EXAMPLE_S:g} s: cut it around the sound (e.g. `sox "
+                f"{Path(path).name} cut.wav trim START 10`), or give a long recording of "
+                "the room without the sound as --negatives")
     windows = [signal_windows(signal, classifier, snrs_db, place, place_snrs_db, str(path))
                for signal, path in zip(signals, examples, strict=True)]
     check_distinct(examples)  # after each is read: a silent or broken one says so first
