@@ -289,6 +289,25 @@ def test_rejecting_the_rooms_noise_keeps_the_sound_heard_in_that_noise(
     assert heard(without)[0] < found
 
 
+def test_how_far_a_clips_sound_stands_over_its_room_is_measured_as_windows_hear_it():
+    from soundwatch.sounds.retrain import over_room_db
+
+    rng = np.random.default_rng(4)
+    window = int(0.975 * RATE)
+    for room_db, sound_s in ((-30.0, 0.3), (-10.0, 0.3), (-10.0, 2.0)):
+        # a clip: 1 s of room, the sound (0 dB), 1 s of room
+        n_sound = int(sound_s * RATE)
+        clip = rng.normal(0.0, 10 ** (room_db / 20) * 0.1, 2 * RATE + n_sound)
+        clip[RATE:RATE + n_sound] += rng.normal(0.0, 0.1, n_sound)
+        # the loudest window holds min(sound, window) of the sound, the rest room
+        share = min(n_sound, window) / window
+        room = 10 ** (room_db / 10)
+        expected = 10 * np.log10((share + room) / room)
+        assert over_room_db(clip.astype(np.float32), RATE, window) == pytest.approx(
+            expected, abs=0.5), (room_db, sound_s)
+    assert over_room_db(np.zeros(RATE, np.float32), RATE, window) == 0.0
+
+
 def test_the_room_guard_keeps_a_confirmed_clip_from_teaching_the_fan_around_it(
         classifier, tmp_path, monkeypatch):
     """A confirmed event's clip: a chime 10 dB above a fan, with a second of the fan alone
@@ -321,6 +340,10 @@ def test_the_room_guard_keeps_a_confirmed_clip_from_teaching_the_fan_around_it(
     unguarded = retrain.retrain_sound("chime", classifier, store, sound)
     assert not unguarded.info["retrained"]["room_guard"]
     assert detect_stream(fan_alone, WithUserSounds(classifier, [unguarded]), settings)[1]
+    # ... and the retrain says so: the clip's chime stands less than 12 dB over the fan
+    assert unguarded.info["retrained"]["noisy_corrected_examples"] == 1
+    assert "may now also fire on other sounds in that noise" in retrain.retrain_summary(
+        "chime", unguarded.info["retrained"])
     monkeypatch.setattr(retrain, "ROOM_GUARD", True)
     retrained = retrain.retrain_sound("chime", classifier, store, sound)
     store.close()

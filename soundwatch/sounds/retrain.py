@@ -72,6 +72,11 @@ REJECTED_PLACE_SNRS_DB: tuple[float, ...] = (6.0, 12.0)
 # above a steady fan teaches the fan, and the sound then fires on the fan alone
 # (tests/test_learn_method.py): a known problem, left to a better remedy.
 ROOM_GUARD = False
+# A corrected example whose sound stands less than this far (dB) over its own room (the
+# loudest window-long stretch against its quietest) teaches that room's noise as
+# part of the sound: a key drop confirmed 9 dB over a running tap made the retrained
+# sound fire on every other sound over the tap (helper-46). Such retrains say so.
+NOISY_EXAMPLE_DB = 12.0
 
 
 def kept_path(label: str) -> Path:
@@ -380,8 +385,11 @@ def retrain_sound(label: str, classifier, store, current: UserSound | None,
            list(kept.example_audio if kept else []) + corrected_audio if len(audio)]
     own_before = (firing_examples(current.head, own)
                   if current is not None and current.model_version == version else None)
+    noisy = sum(over_room_db(audio, classifier.sample_rate_hz, classifier.window_samples)
+                < NOISY_EXAMPLE_DB for audio in corrected_audio)
     info = dict(current.info) if current else {"examples": []}
     info["retrained"] = {
+        "noisy_corrected_examples": noisy,
         "learnt_examples": original, "corrected_positives": len(positive_rows),
         "rejected_examples": len(negative_rows), "rejected_still_firing": still_firing,
         "own_examples": len(own), "own_firing": firing_examples(head, own),
@@ -533,6 +541,23 @@ def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None,
                   "learnt again)")
 
 
+def over_room_db(audio: np.ndarray, sample_rate_hz: int, window_samples: int) -> float:
+    """How far (dB) a corrected clip's sound stands over its room, as the model's windows
+    hear it: the mean power of its loudest window-long stretch over that of its quietest
+    (the room: a clip's pre-roll is about a window long). A short sound fills a small
+    part of a window, so the room's noise weighs more in what the window holds than the
+    sound's peak suggests. 0 for silence."""
+    from soundwatch.sounds.trim import FRAME_S, frame_power
+
+    power = frame_power(audio, sample_rate_hz)
+    if len(power) == 0 or power.max() <= 0.0:
+        return 0.0
+    width = max(1, min(len(power), int(round(window_samples / (FRAME_S * sample_rate_hz)))))
+    windows = np.convolve(power, np.full(width, 1.0 / width), mode="valid")
+    return float(10.0 * np.log10(max(float(windows.max()), 1e-20)
+                                 / max(float(windows.min()), 1e-20)))
+
+
 def firing_examples(head, examples: list[np.ndarray]) -> int:
     """How many of ``examples`` (each a (n_windows, dim) embedding array) have a window
     at or above ``head``'s threshold: would be heard."""
@@ -559,6 +584,12 @@ def retrain_summary(label: str, info: dict) -> str:
             text += (": teaching it what it is not cost some of what it is. If it now "
                      f"misses real ones, take the correction back (`{command_name()} events "
                      "undo ID`) or give it more examples")
+    if info.get("noisy_corrected_examples"):
+        text += (f"; {info['noisy_corrected_examples']} corrected example(s) hold the sound "
+                 f"less than {NOISY_EXAMPLE_DB:g} dB over the room's noise, so it may now "
+                 "also fire on other sounds in that noise: if it does, reject those events "
+                 f"(each retrains it), or take this correction back (`{command_name()} "
+                 "events undo ID`)")
     if info.get("gone_examples"):
         text += (f"; {info['gone_examples']} corrected example(s) whose kept file is gone "
                  "were left out")
