@@ -683,6 +683,12 @@ def test_a_new_sound_named_like_an_existing_label_is_refused_naming_it():
             labels.check(name, new_ok=True)
     assert labels.check("smoke alarm 2", new_ok=True) == "smoke alarm 2"
     assert labels.check("x y", new_ok=True) == "x y"
+    # without --new it is that label: `relabel 8 "telephone ring"` said "pass --new",
+    # and --new then refused it (helper-46)
+    for name, existing in (("smoke alarm", "smoke_alarm"), ("DOG", "dog"), ("x_y", "x y")):
+        assert labels.check(name, new_ok=False) == existing
+    with pytest.raises(SoundwatchError, match="Pass --new"):
+        labels.check("smoke alarm 2", new_ok=False)
 
 
 def test_kept_examples_follow_the_data_folder_when_it_moves(tmp_path):

@@ -417,9 +417,10 @@ def test_same_moment_is_half_the_shorter_range_or_more():
 
 
 @pytest.mark.parametrize("plateau,plateau_s,says", [
-    # under threshold_on 0.8: the rescore that would show what a lower one adds
+    # under threshold_on 0.8: the rescore that would show what a lower one adds, in the
+    # same database (without --db it read the default one's history: helper-46)
     (0.6, 1.25, "scored at most 0.60 then, against threshold_on 0.80: try `soundwatch "
-                "rescore --since 1d --label tone_1k --threshold-on 0.55`"),
+                "rescore --since 1d --label tone_1k --threshold-on 0.55 --db /"),
     # over it for one window only: min_duration_s (0.5 s) is why no event came
     (0.9, 0.25, "scored at most 0.90 then, against threshold_on 0.80, but not for the "
                 "0.5 s in a row that min_duration_s asks"),
@@ -450,3 +451,4 @@ def test_a_missed_mark_is_not_judged_by_the_sound_that_came_after_it(place_dirs,
     result = mark_faint_tone_missed(capsys, place_dirs / "events.sqlite", model, start,
                                     tmp_path)
     assert "scored at most 0.60 then, against threshold_on 0.80" in result["history"], result
+

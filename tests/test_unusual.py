@@ -146,6 +146,16 @@ def test_status_and_reset_and_a_running_listener_adopts_the_reset(
     assert Profile.load(path, 100, 5).size == 0
 
 
+def test_status_says_when_unusual_sounds_are_off(data_dir, capsys):
+    """With [unusual] enabled = false it said "unusual sounds are found once it holds 40
+    windows" (helper-46); only --json told."""
+    config = data_dir.parent / "off.toml"
+    config.write_text("[unusual]\nenabled = false\n")
+    code, out, _ = run(capsys, "unusual", "status", "--config", config)
+    assert code == 0 and out.startswith("unusual sounds are off: [unusual] enabled = false")
+    assert str(config) in out and "found once" not in out
+
+
 def _config(data_dir):
     path = data_dir.parent / "config.toml"
     path.write_text("[unusual]\nwarmup_windows = 20\n")

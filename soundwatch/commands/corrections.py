@@ -21,6 +21,7 @@ of the model's labels is a missed one of that label too, and may lower its thres
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 
 from soundwatch.command import command_name
@@ -355,8 +356,9 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
                 f"(`{command_name()} events missed NAME --new --start ... --end ...`, 3 marks learn "
                 f"it) or `{command_name()} learn NAME FILE...` with 3 to 10 recordings")
     return (f"{label!r} scored at most {highest:.2f} then, against threshold_on {on:.2f}: "
-            f"try `{command_name()} rescore --since 1d --label {label} --threshold-on "
-            f"{max(0.05, highest - 0.05):.2f}` to see what a lower threshold would add")
+            f"try `{command_name()} rescore --since 1d --label {shlex.quote(label)} "
+            f"--threshold-on {max(0.05, highest - 0.05):.2f}{store.db_flag}` to see what a "
+            "lower threshold would add")
 
 
 def _user_sounds():

@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from soundwatch.config import load_settings
+    from soundwatch.config import load_settings, user_config_path
     from soundwatch.jsonout import to_json
     from soundwatch.unusual.profile import Profile, default_profile_path
 
@@ -53,7 +53,14 @@ def run(args) -> int:
     if args.json:
         print(to_json(facts))
         return 0
+    off = ("" if settings.enabled else
+           f"; [unusual] enabled = false in {args.config or user_config_path()}: no profile is "
+           "learnt and no unusual sound is found")
     if not path.exists():
+        if not settings.enabled:
+            print(f"unusual sounds are off: [unusual] enabled = false in "
+                  f"{args.config or user_config_path()} (no profile yet, {path})")
+            return 0
         print(f"no profile yet ({path}): it is learnt while listening to the microphone; "
               f"unusual sounds are found once it holds {settings.warmup_windows} windows "
               f"(about {settings.warmup_windows * settings.add_every_s / 60:.0f} minutes)")
@@ -62,6 +69,5 @@ def run(args) -> int:
              f"warming up: unusual sounds are found from {settings.warmup_windows} windows")
     print(f"profile {path} ({facts['file_mb']} MB): {facts['windows']} of "
           f"{settings.max_windows} windows ({facts['windows_added']} added since "
-          f"{facts['created_utc']}), embedding {facts['model_version']}; {state}"
-          + ("" if settings.enabled else "; [unusual] enabled = false: not used"))
+          f"{facts['created_utc']}), embedding {facts['model_version']}; {state}" + off)
     return 0

@@ -79,7 +79,8 @@ class Labels:
         return cls(tuple(model), tuple(user), tuple(pending))
 
     def check(self, label: str, new_ok: bool) -> str:
-        """``label`` when it is known (or a valid new sound's name with ``new_ok``).
+        """``label`` when it is known, or the known label it reads as (differing only in
+        case, spaces, underscores or hyphens), or a valid new sound's name with ``new_ok``.
 
         Raises:
             SoundwatchError: unknown (with close matches and the fix) or not a valid name.
@@ -96,9 +97,11 @@ class Labels:
                 "event")
         if label in self.model or label in self.user or label in self.pending:
             return label
+        alike = [t for t in (*self.model, *self.user, *self.pending)
+                 if label_key(t) == label_key(label)]
+        if alike and not new_ok:  # "telephone ring" is telephone_ring, as `learn` reads it
+            return alike[0]
         if new_ok:
-            alike = [t for t in (*self.model, *self.user, *self.pending)
-                     if label_key(t) == label_key(label)]
             if alike:
                 raise SoundwatchError(f"{label!r} reads as the existing label {alike[0]!r} "
                                       "(they differ only in case, spaces, underscores or "
