@@ -515,14 +515,42 @@ def test_an_import_file_with_impossible_values_is_refused_before_anything_change
 
     sound = {"label": "buzzer", "weights": [0.1, 0.2], "embedding_dim": 2, "bias": 0.0,
              "threshold_logit": float("inf"), "model_version": "8"}
-    for sounds, problem in (([sound], "sound #1 is malformed (bias and threshold_logit "
-                                      "must be finite numbers"),
+    for sounds, problem in (([sound], "sound #1 ('buzzer') is malformed (bias and "
+                                      "threshold_logit must be finite numbers"),
                             (None, '"sounds" must be a list of sounds, got NoneType')):
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({"format": FORMAT, "version": VERSION, "sounds": sounds}))
         code, out, err = run(capsys, "sounds", "import", bad)
         assert code == 2 and problem in err, err
         assert "imported" not in out and not (data_dir / "sounds.json").exists()
+
+
+def test_one_malformed_sound_leaves_the_others_listening(data_dir, recordings, capsys,
+                                                          caplog):
+    """A NaN in one sound, or a name given twice, made listening drop every sound with a
+    single warning that named neither (helper-46); now only that one is left out, by
+    name, and commands that write the file still refuse it, so it is never lost."""
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.sounds.apply import with_user_sounds
+    from soundwatch.sounds.library import read_sounds
+
+    learn_chime(capsys, recordings)
+    path = data_dir / "sounds.json"
+    data = json.loads(path.read_text())
+    broken = dict(data["sounds"][0], label="kettle", bias=float("nan"))
+    data["sounds"] += [broken, dict(data["sounds"][0])]
+    path.write_text(json.dumps(data))
+    classifier = Classifier(shipped_model_path(), threads=1)
+    with caplog.at_level("WARNING"):
+        scored = with_user_sounds(classifier)
+    assert scored.labels[-1] == "chime" and "kettle" not in scored.labels
+    warned = caplog.text
+    assert "sound #2 ('kettle') is malformed" in warned and "other sounds" in warned
+    assert "names the sound 'chime' twice" in warned
+    with pytest.raises(SoundwatchError, match=r"sound #2 \('kettle'\) is malformed"):
+        read_sounds()
+    code, _, err = run(capsys, "learn", "bell", *recordings["examples"][:3])
+    assert code == 2 and "'kettle'" in err  # learning refuses to rewrite the file
 
 
 def kept_windows(n: int, dim: int = 4) -> dict:

@@ -134,10 +134,11 @@ def with_sound_values(settings, min_durations: dict[str, float],
 def with_user_sounds(classifier, path: str | Path | None = None):
     """``classifier`` with the user's sounds from ``path`` (default: the user data
     folder's) appended, or ``classifier`` itself when none fit. An unreadable sounds
-    file is reported as a warning (with its fix) and listening goes on without it.
+    file is reported as a warning (with its fix) and listening goes on without it; a
+    malformed sound in it, likewise, without that one.
     """
     try:
-        sounds = usable_sounds(classifier, read_sounds(path))
+        sounds = usable_sounds(classifier, read_sounds(path, skip_malformed=True))
     except SoundwatchError as exc:
         log.warning("your sounds are not scored: %s", exc)
         return classifier

@@ -8,6 +8,7 @@ so a crash never leaves half a file; a file that cannot be read is never overwri
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import write_json_file
 from soundwatch.sounds.head import Head
+
+log = logging.getLogger(__name__)
 
 FORMAT = "soundwatch-sounds"
 VERSION = 1
@@ -107,16 +110,22 @@ def label_key(label: str) -> str:
     return re.sub(r"[\s_-]+", " ", label.casefold()).strip()
 
 
-def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[UserSound]:
+def read_sounds(path: str | Path | None = None, fix: str | None = None,
+                skip_malformed: bool = False) -> list[UserSound]:
     """The sounds in ``path`` (default: :func:`default_sounds_path`); none if it is missing.
 
     Args:
         fix: what the user should do about a bad file (default: for the user's own sounds
             file, move it aside and import an export into the fresh one).
+        skip_malformed: leave out a malformed sound, or a second one of a name, with a
+            warning naming it, instead of raising (for listening: one damaged sound must
+            not silence the others; commands that write the file back never skip, or the
+            damaged one would be lost).
 
     Raises:
         SoundwatchError: the file is unreadable, not a sounds file, from a newer version,
-            or has a malformed entry (names the file and the fix; the file is left as is).
+            or (unless ``skip_malformed``) has a malformed entry or names a sound twice
+            (names the file, the sound and the fix; the file is left as is).
     """
     path = Path(path) if path is not None else default_sounds_path()
     if not path.exists():
@@ -140,16 +149,25 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None) -> list[
     if not isinstance(entries, list):
         raise SoundwatchError(f"{path}: \"sounds\" must be a list of sounds, got "
                               f"{type(entries).__name__}. {fix}.")
-    sounds = []
+    sounds: list[UserSound] = []
     for index, entry in enumerate(entries):
+        named = entry.get("label") if isinstance(entry, dict) else None
+        which = f"sound #{index + 1}" + (f" ({named!r})" if isinstance(named, str) else "")
         try:
-            sounds.append(UserSound.from_dict(entry))
+            sound = UserSound.from_dict(entry)
         except (KeyError, TypeError, ValueError, SoundwatchError) as exc:
-            raise SoundwatchError(f"{path}: sound #{index + 1} is malformed ({exc}). "
-                                  f"{fix}.") from exc
-    labels = [s.label for s in sounds]
-    if len(set(labels)) != len(labels):
-        raise SoundwatchError(f"{path} names a sound twice. {fix}.")
+            problem = f"{path}: {which} is malformed ({exc}). {fix}."
+            if not skip_malformed:
+                raise SoundwatchError(problem) from exc
+            log.warning("%s Listening goes on with your other sounds.", problem)
+            continue
+        if any(s.label == sound.label for s in sounds):
+            problem = f"{path} names the sound {sound.label!r} twice. {fix}."
+            if not skip_malformed:
+                raise SoundwatchError(problem)
+            log.warning("%s The first one is used.", problem)
+            continue
+        sounds.append(sound)
     return sounds
 
 
