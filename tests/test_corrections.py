@@ -887,3 +887,40 @@ def test_no_shared_sounds_note_for_the_usual_database_or_without_a_retrain(tmp_p
     assert _shared_sounds_note([], trial, settings) == []
     assert "not only for" in _shared_sounds_note(["'chime' retrained ..."], trial,
                                                  settings)[0]
+
+
+def test_a_removed_sound_does_not_come_back_from_its_old_corrections(tmp_path, monkeypatch):
+    """`sounds remove "my phone"`, then `events relabel 24 "my phone"` was taken without
+    --new and the sound was learnt again from the corrections made before it was
+    removed (helper-46). Now those corrections teach it nothing; new ones (after
+    --new) do."""
+    import time
+
+    from soundwatch.corrections.record import Labels
+    from soundwatch.errors import SoundwatchError
+    from soundwatch.sounds.library import note_removed, removed_at
+    from soundwatch.sounds.retrain import correction_rows
+
+    monkeypatch.setenv("SOUNDWATCH_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "kept.flac").write_bytes(b"fLaC")
+    stamp = "2026-01-01T00:00:00.000Z"
+    with EventStore(tmp_path / "events.sqlite") as store:
+        for _ in range(3):
+            store.add_correction("missed", stamp, stamp, label="my phone",
+                                 example_path=str(tmp_path / "kept.flac"))
+        assert Labels.of_place(store, ("dog",), ()).pending == ("my phone",)
+        assert len(correction_rows("my phone", store, None)[0]) == 3
+        assert removed_at("My Phone") is None
+        time.sleep(0.002)
+        note_removed("my phone")
+        assert removed_at("My Phone") is not None  # names that read alike: one sound
+        labels = Labels.of_place(store, ("dog",), ())
+        assert labels.pending == ()
+        with pytest.raises(SoundwatchError, match="Pass --new"):
+            labels.check("my phone", new_ok=False)
+        assert correction_rows("my phone", store, None)[:2] == ([], [])
+        time.sleep(0.002)
+        store.add_correction("missed", stamp, stamp, label="my phone",
+                             example_path=str(tmp_path / "kept.flac"))
+        assert len(correction_rows("my phone", store, None)[0]) == 1
+        assert Labels.of_place(store, ("dog",), ()).pending == ("my phone",)

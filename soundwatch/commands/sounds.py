@@ -50,6 +50,7 @@ def run(args) -> int:
     from soundwatch.jsonout import to_json
     from soundwatch.sounds.library import (
         default_sounds_path,
+        note_removed,
         read_exported_kept,
         read_sounds,
         write_sounds,
@@ -94,9 +95,12 @@ def run(args) -> int:
             raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
                                   f"{', '.join(labels) or 'none'}")
         write_sounds([s for s in sounds if s.label != args.label])
+        note_removed(args.label)  # its corrections so far teach it no more
         removed = remove_kept(args.label)  # the windows it was learnt from: gone too
         kept = f" and its kept examples ({', '.join(map(str, removed))})" if removed else ""
-        print(f"removed {args.label!r}{kept}")
+        print(f"removed {args.label!r}{kept}; the corrections that named it until now "
+              "teach no sound of that name again (a new one starts with `learn` or "
+              "`events relabel ID NAME --new`)")
         _warn_of_settings_naming(args.label)
         return 0
     if args.sounds_action == "export":

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,48 @@ FILE_NAME = "sounds.json"
 MAX_LABEL_CHARS = 40
 
 
+REMOVED_FILE_NAME = "removed_sounds.json"  # when each removed sound was removed
+
+
 def default_sounds_path() -> Path:
     """``sounds.json`` in the user data folder (``$SOUNDWATCH_DATA_DIR`` overrides)."""
     from soundwatch.config import user_data_dir
 
     return user_data_dir() / FILE_NAME
+
+
+def _removed_path() -> Path:
+    return default_sounds_path().with_name(REMOVED_FILE_NAME)
+
+
+def _removed() -> dict[str, str]:
+    try:
+        data = json.loads(_removed_path().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}  # none yet, or unreadable: nothing is forgotten (never an error)
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(data, dict) else {}
+
+
+def note_removed(label: str) -> None:
+    """Remember that the sound ``label`` was removed now: the corrections that named it
+    until now (they live in each place's event database) teach no sound of that name
+    again (:func:`removed_at`), so a removed sound cannot come back by itself.
+
+    Raises:
+        SoundwatchError: the file cannot be written.
+    """
+    from soundwatch.times import iso_utc
+
+    removed = _removed()
+    removed[label_key(label)] = iso_utc(datetime.now(timezone.utc))
+    write_json_file(_removed_path(), removed, "the removed sounds file")
+
+
+def removed_at(label: str) -> str | None:
+    """When a sound of this name (as :func:`label_key` reads it) was last removed (UTC
+    ISO-8601, comparable as text with a correction's ``created_at``); None: never."""
+    return _removed().get(label_key(label))
 
 
 @dataclass(frozen=True)

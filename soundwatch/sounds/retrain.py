@@ -44,7 +44,7 @@ from soundwatch.sounds.learn import (
     embed_signal,
     signal_windows,
 )
-from soundwatch.sounds.library import UserSound
+from soundwatch.sounds.library import UserSound, removed_at
 from soundwatch.sounds.negatives import generic_negatives
 from soundwatch.text import file_name_safe
 from soundwatch.unusual.settings import UNUSUAL_LABEL
@@ -448,6 +448,10 @@ def correction_rows(label: str, store, current: UserSound | None
     def made(row: dict) -> str:  # when the correction was made: oldest first, as in one
         return row["created_at"]
 
+    removed = removed_at(label)  # a sound of that name removed since: not this one's
+    if removed is not None:
+        positives = [row for row in positives if made(row) > removed]
+        negatives = [row for row in negatives if made(row) > removed]
     return sorted(positives, key=made), sorted(negatives, key=made), databases
 
 
