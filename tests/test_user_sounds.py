@@ -250,6 +250,31 @@ def test_too_few_silent_and_clashing_examples_are_refused_with_the_reason(
     assert not (data_dir / "sounds.json").exists()
 
 
+def test_negatives_that_hold_the_sound_are_named_not_an_example(data_dir, recordings, capsys):
+    """A --negatives recording with the chime in it cost examples, and the note blamed
+    those examples ("did not recognise chime0.wav: if it holds another sound..."), not
+    the recording (helper-46). Now the note names the recording and where it holds it."""
+    rng = np.random.default_rng(11)
+    room = noise(rng, 40.0, level=0.004)
+    chimes_at_s = (3.0, 9.0, 15.0)
+    for at_s in chimes_at_s:
+        place(room, chime(rng) * 0.5, at_s)
+    with_chime = recordings["folder"] / "room_with_chime.wav"
+    soundfile.write(str(with_chime), room, RATE)
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"],
+                         "--negatives", with_chime, "--json")
+    assert code == 0, err
+    learnt = json.loads(out)
+    held = learnt["negatives_hold_it"]
+    assert held["missed"] >= 1
+    (name, stretches), = held["fires_at"]
+    assert name == "room_with_chime.wav"
+    assert all(any(a < at + 1.2 and b > at for at in chimes_at_s) for a, b in stretches)
+    note, = learnt["notes"]
+    assert note.startswith("the recording(s) given as negatives seem to hold this sound")
+    assert "room_with_chime.wav at " in note
+
+
 def test_examples_of_different_sounds_heard_in_the_negatives_are_refused(
         data_dir, recordings, capsys):
     """Each "example" is another sound that the place's own recording also holds: no

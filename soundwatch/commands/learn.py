@@ -49,7 +49,8 @@ def run(args) -> int:
     sound, path = learn_and_save(args.label, args.files, classifier, args.negatives,
                                  args.replace)
     if args.json:
-        print(to_json({"label": sound.label, "file": str(path), **sound.info}))
+        print(to_json({"label": sound.label, "file": str(path), **sound.info,
+                       "notes": learning_notes(sound.info)}))
     else:
         info = sound.info
         print(f"learnt {sound.label!r} from {len(args.files)} recordings "

@@ -218,7 +218,18 @@ def learning_notes(info: dict) -> list[str]:
     the others did not recognise, and the user's earlier sounds that fire on its
     examples; empty when there is nothing to say."""
     notes = []
-    if odd := info.get("not_recognised"):
+    if held := info.get("negatives_hold_it"):
+        where = "; ".join(f"{name} at {', '.join(f'{a:.1f}-{b:.1f} s' for a, b in spans)}"
+                          for name, spans in held["fires_at"])
+        notes.append(
+            f"the recording(s) given as negatives seem to hold this sound itself (or one "
+            f"just like it): bounded by them, {held['missed']} example(s) are not "
+            f"recognised that are without that bound"
+            + (f"; the sound learnt fires on {where}" if where else "")
+            + ". If that is the sound, cut it out of the recording and learn again "
+            "(`learn --replace`); if it is another sound like it, it will be confused "
+            "with this one")
+    elif odd := info.get("not_recognised"):
         notes.append(f"a sound learnt from the other examples did not recognise "
                      f"{', '.join(odd)}: if it holds another sound, or is damaged, learn "
                      "again without it (`learn --replace`, or Replace in the Teach dialog)")
@@ -228,6 +239,28 @@ def learning_notes(info: dict) -> list[str]:
                      f"{other!r} (or learn it again: `learn --replace`, or Replace in the "
                      "Teach dialog)")
     return notes
+
+
+def firing_stretches(head, place_windows: Sequence[np.ndarray], negatives, classifier,
+                     most: int = 3) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Where ``head`` fires on each recording of the place: (its name, up to ``most``
+    (start_s, end_s) stretches of consecutive windows at or above the threshold, each
+    from its first window's start to its last one's end), for the recordings it fires on.
+    ``place_windows`` are their windows at the model's hop, in ``negatives`` order."""
+    hop_s = classifier.hop_frames_for(None) * classifier.spec.hop_s
+    window_s = classifier.window_samples / classifier.sample_rate_hz
+    found = []
+    for index, (windows, recording) in enumerate(zip(place_windows, negatives, strict=True)):
+        over = np.flatnonzero(head.logits(windows) >= head.threshold_logit) if len(windows) \
+            else np.zeros(0, np.int64)
+        if not len(over):
+            continue
+        runs = np.split(over, np.flatnonzero(np.diff(over) > 1) + 1)[:most]
+        name = (Path(recording).name if not isinstance(recording, np.ndarray)
+                else f"recording {index + 1}")
+        found.append((name, [(round(float(r[0] * hop_s), 1),
+                              round(float(r[-1] * hop_s + window_s), 1)) for r in runs]))
+    return found
 
 
 def check_distinct(examples: Sequence[str | Path]) -> None:
@@ -359,7 +392,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     parts = [] if generic is None else [generic.embedding]
     place = [place_signal(recording, classifier) for recording in negatives]
     own_s = sum(len(signal) for signal in place) / classifier.sample_rate_hz
-    parts += [embed_signal(signal, classifier)[0] for signal in place]
+    place_windows = [embed_signal(signal, classifier)[0] for signal in place]
+    parts += place_windows
     own_windows = sum(len(p) for p in parts) - n_generic
     if not parts:
         raise SoundwatchError(
@@ -443,6 +477,13 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             f"{', '.join(not_recognised)}). Record the examples closer to the sound with "
             "less else going on, make sure each holds the same sound, or pass --negatives "
             "recordings that do not contain it")
+    # Some examples lost to the place's bound, found without it: the place holds the
+    # sound, and an example is not what to blame.
+    negatives_hold_it = None
+    if not_recognised and own_windows and place_rate is not None:
+        unbounded = leave_one_out(others, place_bound=False)
+        if len(unbounded) < len(not_recognised):
+            negatives_hold_it = len(not_recognised) - len(unbounded)
     positives += [w.placed for w in windows]
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
@@ -470,6 +511,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
             "not_recognised": not_recognised,
+            "negatives_hold_it": negatives_hold_it and {
+                "missed": negatives_hold_it,
+                "fires_at": firing_stretches(head, place_windows, negatives, classifier)},
             "augment_snrs_db": list(snrs_db),
             "place_snrs_db": list(place_snrs_db) if placed else [],
             "negative_rate": negative_rate,
