@@ -225,6 +225,9 @@ def test_undo_takes_a_mistaken_rejection_back_and_the_replay_hears_it_again(
     assert code == 0, err
     newest = out.splitlines()[1].split()
     assert newest[:2] == [str(mark), "missed"] and "tone_1k" in newest, out
+    # when the sound was, and when it was corrected (now): "when" was only the first
+    assert "corrected (UTC)" in out.splitlines()[0]
+    assert newest[-1] > faint_a["start_time"][:19] == newest[-2], out
     code, out, err = run(capsys, "events", "undo", "--correction", mark, "--db", db,
                          "--model", audio["model"])
     assert code == 0 and "undone: the missed mark of 'tone_1k'" in out, err

@@ -442,7 +442,8 @@ def _list(args, store) -> int:
     if not rows:
         print("no corrections yet")
         return 0
-    print(f"{'id':>5} {'kind':<8} {'event':>6} {'what':<36} {'when (UTC)':<20}")
+    print(f"{'id':>5} {'kind':<8} {'event':>6} {'what':<36} {'sound at (UTC)':<20} "
+          f"{'corrected (UTC)':<20}")
     for row in rows:
         what = {"confirm": f"{row['event_label']}: right",
                 "reject": f"{row['event_label']}: not this",
@@ -450,7 +451,8 @@ def _list(args, store) -> int:
                 "missed": f"{row['label']} missed",
                 "reset": f"{row['event_label']}: reset"}.get(row["kind"], row["kind"])
         print(f"{row['id']:>5} {row['kind']:<8} {row['event_row'] or '-':>6} "
-              f"{printable(what):<36} {row['start_time'][:19]:<20}")
+              f"{printable(what):<36} {row['start_time'][:19]:<20} "
+              f"{row['created_at'][:19]:<20}")
     print(f"take one back: `{command_name()} events undo EVENT` (its event), or `{command_name()} events "
           "undo --correction ID` (a missed mark)")
     return 0
