@@ -607,8 +607,9 @@ class EventDetector:
                              + (" (did you mean " + " or ".join(repr(lowered[c]) for c in close)
                                 + "?)" if close else ""))
             raise SoundwatchError(
-                "detection settings name labels the model does not have: "
-                + "; ".join(hints) + f". The model's labels: {', '.join(self.labels)}"
+                "detection settings name labels that are not known here (the model's, "
+                "your sounds, unusual): " + "; ".join(hints)
+                + f". The labels known: {', '.join(self.labels)}"
             )
         self.settings = settings
         self._smooth_hops = settings.smoothing_hops

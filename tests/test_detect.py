@@ -352,3 +352,15 @@ def test_unknown_labels_in_settings_get_close_names_and_the_full_list():
     assert "'dgo' in the ignore list (--ignore, [detection] ignore) and " \
            '[detection.classes."dgo"] in the config file (did you mean \'dog\'?)' in text
     assert "'cat' in [detection.classes.\"cat\"] in the config file" in text
+
+
+def test_an_unknown_watched_label_is_named_among_all_the_labels_known_here():
+    """The labels known include your sounds and `unusual`: the error called them all
+    "the model's labels" (helper-46)."""
+    labels = ("dog", "siren", "my chime", "unusual")
+    with pytest.raises(SoundwatchError) as caught:
+        EventDetector(labels, DetectorSettings(watch=("my chme",)))
+    text = str(caught.value)
+    assert "not known here (the model's, your sounds, unusual)" in text
+    assert "'my chme' in the watch list" in text and "did you mean 'my chime'" in text
+    assert text.endswith("The labels known: dog, siren, my chime, unusual")
