@@ -488,7 +488,8 @@ def _build(cls, table, section: str, source: str):
     if cls is DetectorSettings and "threshold_on" in values and "threshold_off" not in values:
         # as --threshold-on does: a lower threshold_on alone brings the default off down
         on = values["threshold_on"]
-        if isinstance(on, (int, float)) and not isinstance(on, bool):
+        if isinstance(on, (int, float)) and not isinstance(on, bool) and 0 <= on:
+            # (a threshold_on out of range is named alone: no threshold_off follows it)
             values["threshold_off"] = min(DetectorSettings.threshold_off, on)
     return cls(**values)
 

@@ -63,6 +63,12 @@ def test_threshold_on_alone_below_the_default_off_brings_off_down(dirs):
                     encoding="utf-8")
     with pytest.raises(SoundwatchError, match="threshold_off .0.5. must not exceed"):
         load_settings(path)
+    # a threshold_on out of range is named alone: the error also blamed a threshold_off
+    # the user never set (helper-46)
+    path.write_text("[detection]\nthreshold_on = -0.1\n", encoding="utf-8")
+    with pytest.raises(SoundwatchError, match="threshold_on must be in") as caught:
+        load_settings(path)
+    assert "threshold_off" not in str(caught.value)
 
 
 def test_dev_null_and_a_pipe_are_read_as_settings_files(dirs):
