@@ -197,12 +197,13 @@ class DetectorSettings:
         (:func:`soundwatch.class_defaults.with_class_defaults` compares it then)."""
         found = []
         # threshold_on 0 would make every window of every label an event
-        if not 0.0 < self.threshold_on <= 1.0:
+        on_in_range = 0.0 < self.threshold_on <= 1.0
+        if not on_in_range:
             found.append(f"threshold_on must be in (0, 1], got {self.threshold_on} (0 would "
                          "make every label an event all the time)")
         if not 0.0 <= self.threshold_off <= 1.0:
             found.append(f"threshold_off must be in [0, 1], got {self.threshold_off}")
-        if self.threshold_off > self.threshold_on:
+        if on_in_range and self.threshold_off > self.threshold_on:
             found.append(
                 f"threshold_off ({self.threshold_off}) must not exceed threshold_on "
                 f"({self.threshold_on})"
