@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.decode import AudioDecoder
+from soundwatch.audio.files import END_SILENCE_S, with_end_silence
 from soundwatch.audio.levels import NO_SOUND_BELOW_DBFS
 from soundwatch.detect import DetectorSettings
 from soundwatch.features import FeatureExtractor
@@ -47,7 +48,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
         (the loudest window's level), "windows" (with ``with_windows``): [{"start_s",
         "end_s", "scores": [n_labels]}]}; times in seconds from the file's start. The file
         is decoded block by block (memory does not grow
-        with its length); one shorter than a window is padded with silence to one window.
+        with its length) and heard followed by END_SILENCE_S of silence, as `listen --file`
+        hears it (see :data:`~soundwatch.audio.files.END_SILENCE_S`).
 
     Raises:
         SoundwatchError: the file cannot be read (see :func:`load_audio`).
@@ -55,8 +57,8 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
     decoder = AudioDecoder(path, classifier.sample_rate_hz)
     rate = decoder.sample_rate_hz
     near_misses = []
-    scored, found = detect_stream(decoder.blocks(), classifier, detection, extractor,
-                                  pad_to_window=True, keep_windows=with_windows,
+    scored, found = detect_stream(with_end_silence(decoder.blocks(), rate), classifier,
+                                  detection, extractor, keep_windows=with_windows,
                                   on_near_miss=near_misses.append if explain else None)
     warnings = list(decoder.report.warnings)
     loudest = scored.loudest_dbfs
@@ -65,10 +67,10 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                         f"(below {NO_SOUND_BELOW_DBFS:.0f} dBFS), so its scores name nothing: "
                         "check that the right input was recording, and its level")
     events = [event.to_dict() for event in found]
-    heard_s = round(scored.n_samples_heard / rate, 3)
+    heard_s = round((scored.n_samples_heard - int(round(END_SILENCE_S * rate))) / rate, 3)
     for event in events:
         del event["ongoing"]
-        if event["end_s"] > heard_s:  # the silence a file shorter than a window is padded with
+        if event["end_s"] > heard_s:  # the silence after the file (END_SILENCE_S)
             event["end_s"] = heard_s
             event["duration_s"] = round(max(0.0, heard_s - event["start_s"]), 3)
     active, mean, peak = scored.active_mean, scored.mean, scored.score_max

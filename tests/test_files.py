@@ -7,7 +7,7 @@ import pytest
 import soundfile
 from conftest import silence, tone
 
-from soundwatch.audio.files import FileSource, load_audio
+from soundwatch.audio.files import END_SILENCE_S, FileSource, load_audio
 from soundwatch.engine import Engine, EngineSink
 from soundwatch.errors import SoundwatchError
 from soundwatch.features import FeatureSpec
@@ -91,7 +91,8 @@ def test_fast_replay_through_engine_gives_every_frame(tmp_path):
     engine.start()
     assert engine.wait(30)
     frames = np.concatenate(sink.frames)
-    n_samples = len(load_audio(path, 16000)[0])
+    # the file, then END_SILENCE_S of silence (a file heard to its end, as the room goes on)
+    n_samples = len(load_audio(path, 16000)[0]) + int(END_SILENCE_S * 16000)
     assert len(frames) == SPEC.n_frames_for(n_samples)
     # Frame batches tile the stream clock with no holes.
     counts = np.cumsum([0] + [len(f) for f in sink.frames[:-1]])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,21 @@ from soundwatch.audio.source import AudioSource
 log = logging.getLogger(__name__)
 
 REPLAY_BLOCK_SECONDS = 0.02
+# A file heard to its end is followed by this much digital silence, as live the room goes
+# on after a sound: the windows that hold the file's last second are scored, so a sound
+# at the very end of a recording (a 1.2 s doorbell clip) can still last min_duration_s.
+# Without it, a 1.2 s file gave two windows, and every label in it was "too_short".
+# Digital silence is kept out of the noise floor (soundwatch.audio.levels).
+END_SILENCE_S = 1.0
 # What folders of recordings are searched for (training sets, a replay's source name).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def with_end_silence(blocks: Iterable[np.ndarray], sample_rate_hz: int
+                     ) -> Iterator[np.ndarray]:
+    """``blocks`` (mono float32), then END_SILENCE_S of zeros: a file as it is heard."""
+    yield from blocks
+    yield np.zeros(int(round(END_SILENCE_S * sample_rate_hz)), np.float32)
 
 
 def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.ndarray, int]:
@@ -108,8 +122,10 @@ class FileSource(AudioSource):
         try:
             start_wall = time.monotonic()
             written = 0
+            rate = self.sample_rate_hz
             while not self._stop.is_set():
-                for decoded in self.decoder.blocks():
+                blocks = self.decoder.blocks()
+                for decoded in blocks if self.loop else with_end_silence(blocks, rate):
                     for position in range(0, len(decoded), self.block):
                         if self._stop.is_set():
                             return
