@@ -34,6 +34,26 @@ def span_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def duration_s(text: str) -> float:
+    """A length of time people type (``90``, ``1.5``: seconds; ``30s``, ``15m``, ``2h``,
+    ``1d``), in seconds: the argparse ``type`` of ``--duration``.
+
+    Raises:
+        argparse.ArgumentTypeError: unreadable (argparse names the flag and stops).
+    """
+    import argparse
+
+    text = text.strip()
+    unit = text[-1:].lower()
+    number, factor = (text[:-1], AGE_UNITS_S[unit]) if unit in AGE_UNITS_S else (text, 1)
+    try:
+        return float(number) * factor  # (a range check names NaN and the like)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"cannot read {text!r} as a duration: give seconds (90) or a number with s, m, "
+            "h or d (30s, 15m, 2h, 1d)") from None
+
+
 def parse_time(text: str, now: datetime | None = None, what: str = "time") -> datetime:
     """A moment in the past, as an aware UTC datetime.
 

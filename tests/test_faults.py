@@ -718,3 +718,17 @@ def test_a_damaged_database_says_so_with_the_ways_out(tmp_path, capsys):
         assert_clear_error(code, err, f"the event database {database} is damaged",
                            ".recover", ".damaged")
         assert "This is a bug" not in err
+
+
+def test_a_duration_takes_the_units_a_since_does():
+    """`--duration 2m` answered "invalid float value: '2m'" while --since takes 2h
+    (helper-48)."""
+    import argparse
+
+    from soundwatch.times import duration_s
+
+    assert [duration_s(t) for t in ("90", "1.5", "30s", "15m", "2h", "1d", " 2M ")] == [
+        90.0, 1.5, 30.0, 900.0, 7200.0, 86400.0, 120.0]
+    for text in ("2x", "", "m", "two minutes"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give seconds .90. or a number"):
+            duration_s(text)

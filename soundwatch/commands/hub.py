@@ -10,6 +10,8 @@ import shlex
 import sys
 import time
 
+from soundwatch.times import duration_s
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -24,7 +26,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--client-id", default="soundwatch-hub",
                         help="MQTT client id; keep it, so that the broker holds events for "
                         "the hub while it is down (default soundwatch-hub)")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--duration", type=duration_s,
+                        help="stop after this long: seconds (90) or with a unit (15m, 2h)")
     parser.add_argument("--status-interval", type=float, default=10.0,
                         help="seconds between status lines (0: none)")
     parser.add_argument("--json", action="store_true", help="status and summary as JSON")

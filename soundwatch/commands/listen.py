@@ -23,6 +23,7 @@ from pathlib import Path
 
 from soundwatch.commands.alert_options import add_alert_arguments, alerts_with_flags
 from soundwatch.commands.detection_options import add_detection_arguments, detection_with_flags
+from soundwatch.times import duration_s
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ def add_parser(subparsers) -> None:
                         "Default: the start a Broadcast WAV records in its bext chunk, else "
                         "a clock that ends when a --fast replay begins (or runs in real time "
                         "without --fast), never in the future")
-    source.add_argument("--duration", type=float, default=None,
-                        help="stop after this many seconds of wall time")
+    source.add_argument("--duration", type=duration_s, default=None,
+                        help="stop after this much wall time: seconds (90) or with a unit "
+                        "(30s, 15m, 2h, 1d)")
     model = parser.add_argument_group("model and settings")
     model.add_argument("--model", help="the .onnx model (default: the shipped "
                        "models/soundwatch.onnx, or $SOUNDWATCH_MODEL)")
