@@ -528,7 +528,7 @@ class _Track:
     """One class's state: the event in progress, if any. Times are stream-clock samples."""
 
     state: str = _IDLE
-    event_id: int = 0
+    event_id: int = 0  # 0 until announced (see _step)
     start: int = 0  # reported start: the start of the first window above threshold
     first_end: int = 0  # end of the first window above threshold (or of a split)
     last_end: int = 0  # end of the latest window above threshold_off: the reported end
@@ -806,9 +806,11 @@ class EventDetector:
 
     def running_ends(self) -> dict[int, int]:
         """Event id -> the end (stream samples) of its latest window above threshold_off,
-        for each event in progress: how long it has lasted so far. An event waiting out
-        its merge gap has not lasted longer meanwhile."""
-        return {t.event_id: t.last_end for t in self._tracks if t.state != _IDLE}
+        for each event in progress that was announced (one not long enough yet has no id):
+        how long it has lasted so far. An event waiting out its merge gap has not lasted
+        longer meanwhile."""
+        return {t.event_id: t.last_end for t in self._tracks
+                if t.state != _IDLE and t.announced}
 
     # -- the state machine ---------------------------------------------------------------
 
@@ -826,9 +828,11 @@ class EventDetector:
                 track = self._tracks[index]
         if track.state == _IDLE:
             if smoothed >= on and not warming:
+                # numbered when announced: a candidate too short to keep takes no number,
+                # so receivers that deduplicate on ids see no gap (1, 2, 3, 5: helper-48)
                 self._tracks[index] = track = _Track(
                     state=_ACTIVE, start=max(0, window_start), first_end=window_end,
-                    last_end=window_end, event_id=self._new_id())
+                    last_end=window_end)
             else:
                 return
         if track.state == _ACTIVE:
@@ -843,7 +847,7 @@ class EventDetector:
             track.score_sum += raw
             track.n_hops += 1
             if not track.announced and self._long_enough(index, track):
-                track.announced = True
+                track.announced, track.event_id = True, self._new_id()
                 notices.append(self._event(index, track, self._last_end_sample, ongoing=True))
             while window_end - self._tracks[index].start > self._max_samples:
                 # past the limit (a merge may have carried it further): split exactly at
@@ -883,6 +887,7 @@ class EventDetector:
         if not track.announced:
             if not self._long_enough(index, track):
                 return  # too short: dropped, and it was never announced
+            track.event_id = self._new_id()
             notices.append(self._event(index, track, track.last_end, ongoing=True))
         notices.append(self._event(index, track, track.last_end, ongoing=False))
 
