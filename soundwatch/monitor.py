@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from soundwatch.alerts.interrupted import run_record
 from soundwatch.audio.levels import EventLevels
 from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.audio.source import AudioSource
@@ -177,9 +178,16 @@ class Monitor:
     def start(self) -> None:
         """Open the store session and start the engine (and so the source)."""
         self.started_at = self.recording_start or self._unpinned_start()
+        # When this run began (UTC, ms) keys its alerts' session: unique per node even if
+        # its database is replaced, so receivers can deduplicate alerts on (node, session,
+        # event id). Not the stream's start: two replays of one recording at its own
+        # --start-time share that, and the hub dropped the second one's events.
+        alerts_session = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3]
         if self.store is not None:
+            # its process too: a later run ends the alerts this one left open if killed
             record = {"detection": self.settings.to_dict(), "hop_frames": self.hop_frames,
-                      **self.session_info}
+                      **self.session_info,
+                      **run_record(alerts_session if self.alerts is not None else None)}
             self.session_id = self.store.start_session(
                 source=self.source.name, model=str(self.classifier.path),
                 sample_rate_hz=self.sample_rate_hz,
@@ -188,13 +196,7 @@ class Monitor:
             )
             self.pending = PendingEvents(self.store, self.health["store"])
         if self.alerts is not None:
-            # When this run began (UTC, ms) keys the session: unique per node even if its
-            # database is replaced, so receivers can deduplicate alerts on (node, session,
-            # event id). Not the stream's start: two replays of one recording at its own
-            # --start-time share that, and the hub dropped the second one's events.
-            run_began = datetime.now(timezone.utc)
-            self.alerts.on_session(run_began.strftime("%Y%m%dT%H%M%S%f")[:-3],
-                                   self.wall_time)
+            self.alerts.on_session(alerts_session, self.wall_time)
         self.engine.start()
 
     def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:

@@ -741,6 +741,32 @@ class EventStore:
         _stored(rows)
         return row_id
 
+    def unended_session_records(self) -> list[dict]:
+        """The settings (``settings_json``, a dict) of every session never ended: running
+        now, or stopped without closing (a kill, a power cut)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT settings_json FROM sessions WHERE ended_at IS NULL").fetchall()
+        records = []
+        for (text,) in rows:
+            try:
+                record = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    def outbox_alert_rows(self) -> list[dict]:
+        """Every start and end row still in the outbox (delivered or not), oldest first:
+        dicts with ``channel``, ``kind``, ``alert_key`` and ``payload`` (dict)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT channel, kind, alert_key, payload_json FROM outbox "
+                "WHERE kind IN ('event_started', 'event') ORDER BY id").fetchall()
+        return [{"channel": r["channel"], "kind": r["kind"], "alert_key": r["alert_key"],
+                 "payload": json.loads(r["payload_json"])} for r in rows]
+
     def outbox_pending(self, channel: str, limit: int = 100, after_id: int = 0) -> list[dict]:
         """The oldest undelivered rows of ``channel`` whose id is above ``after_id``:
         dicts with ``id``, ``kind``, ``alert_key``, ``payload`` (dict) and ``attempts``."""

@@ -204,6 +204,80 @@ def test_kill_9_sends_the_last_will_and_level_comes_about_once_a_second(
         recorder.close()
 
 
+def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker, tmp_path,
+                                                                    env):
+    """kill -9 mid-event: its start had gone out, its end never would, and the retained
+    last_event said "started" for good (helper-48). The next run on that database queues
+    the end, marked interrupted, ending when the start went out."""
+    tone, _ = write_scene(tmp_path / "tone.wav", [("silence", 1.0), ("tone_1k", 12.0)])
+    db = tmp_path / "e.sqlite"
+    recorder = MqttRecorder(broker.port, ["soundwatch/attic/event"])
+    node = subprocess.Popen(listen_args(model, tone, db, "--mqtt", broker.url, "--node",
+                                        "attic", "--config", config(tmp_path), fast=False),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        assert wait_until(lambda: recorder.json_on("soundwatch/attic/event"), 20)
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+        started = recorder.json_on("soundwatch/attic/event")
+        assert [m["type"] for m in started] == ["event_started"]
+        quiet, _ = write_scene(tmp_path / "quiet.wav", [("silence", 2.0)])
+        result = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
+                        "--config", config(tmp_path), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "without an end: their ends are queued now, marked interrupted" in result.stderr
+        # (the start may come again: a kill between its send and its mark sends it again,
+        # at least once; receivers drop duplicates by node, id and type)
+
+        def ends():
+            return [m for m in recorder.json_on("soundwatch/attic/event") if m["type"] == "event"]
+
+        assert wait_until(ends, 10)
+        end, = ends()
+        assert end["interrupted"] is True
+        assert end["id"] == started[0]["id"] and end["label"] == "tone_1k"
+        assert end["duration_s"] == started[0]["duration_s"]
+        # a third run finds it ended: nothing more
+        again = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
+                       "--config", config(tmp_path), env=env)
+        assert again.returncode == 0 and "interrupted" not in again.stderr
+        time.sleep(1.0)
+        assert {(m["type"], m["id"]) for m in recorder.json_on("soundwatch/attic/event")} == {
+            ("event_started", end["id"]), ("event", end["id"])}
+        assert len(ends()) == 1
+    finally:
+        if node.poll() is None:
+            node.kill()
+        recorder.close()
+
+
+def test_a_live_runs_open_alerts_are_left_alone(tmp_path):
+    """Another listener on the same database, still running, ends its own alerts: only a
+    process gone (on this machine) has its alerts ended by another run."""
+    from soundwatch.alerts.interrupted import close_interrupted, process_gone, run_record
+    from soundwatch.alerts.router import OutboxRow
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(10)
+    assert process_gone({"process": {"pid": gone.pid, "host": run_record(None)["process"]
+                                     ["host"]}})
+    assert not process_gone(run_record("x"))  # this very process
+    assert not process_gone({"process": {"pid": gone.pid, "host": "another-machine"}})
+    with EventStore(tmp_path / "e.sqlite") as store:
+        for key, pid in (("DEAD", gone.pid), ("LIVE", os.getpid())):
+            record = run_record(key)
+            record["process"]["pid"] = pid
+            store.start_session("mic", "m.onnx", 16000, settings=record)
+            store.add_outbox([OutboxRow("webhook", "event_started", f"n/{key}-1", {
+                "type": "event_started", "session": key, "id": f"{key}-1", "label": "dog",
+                "start": "2026-01-01T00:00:00.000Z", "start_s": 1.0, "duration_s": 0.75})])
+        assert close_interrupted(store) == 1
+        ends = [r for r in store.outbox_alert_rows() if r["kind"] == "event"]
+        assert [(r["payload"]["id"], r["payload"]["end"], r["payload"]["end_s"])
+                for r in ends] == [("DEAD-1", "2026-01-01T00:00:00.750Z", 1.75)]
+        assert close_interrupted(store) == 0
+
+
 def test_a_state_left_on_by_a_killed_run_is_turned_off_by_the_next_run(
         model, broker, tmp_path, env):
     """kill -9 mid-event leaves the retained state ON; the next run's first connection
