@@ -155,7 +155,8 @@ def test_bad_missed_marks_say_why_and_record_nothing(harness, tmp_path, qtbot):
     old = select_samples(window, int(4.8 * RATE), int(6.7 * RATE))
     assert old[0] < engine.audio.oldest_position  # drawn, but older than the ring holds
     message = picker.mark_missed(label="tone_1k")
-    assert message.startswith("Not marked: that stretch began 40 s ago, and soundwatch "
+    # 40 s before the file's end, and the second of silence heard after it (END_SILENCE_S)
+    assert message.startswith("Not marked: that stretch began 41 s ago, and soundwatch "
                               "keeps only the last 30 s of audio")
     assert picker.choosing  # the region stays for another try
 

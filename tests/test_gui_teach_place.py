@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from test_user_sounds import RATE, chime, noise, place, steady_tone  # noqa: E402
 
 from soundwatch.audio.dc_blocker import DcBlocker  # noqa: E402
+from soundwatch.audio.files import END_SILENCE_S  # noqa: E402
 from soundwatch.detect import DetectorSettings  # noqa: E402
 from soundwatch.features import compute_features  # noqa: E402
 from soundwatch.gui.session import SourceChoice  # noqa: E402
@@ -75,7 +76,9 @@ def test_a_stretch_of_the_spectrogram_is_the_engines_audio_and_old_ones_are_refu
     window.on_frame_tick()
     spectrogram, picker = window.spectrogram, window.stretch
     engine = window.session.last_engine
-    assert engine.position == len(stream) and window.shown_engine()[0] is engine
+    # the file, then the second of silence a replay hears after it (END_SILENCE_S)
+    assert engine.position == len(stream) + int(END_SILENCE_S * RATE)
+    assert window.shown_engine()[0] is engine
 
     assert picker.start() and spectrogram.frozen and picker.add_button.isVisible()
     start, end = select_samples(window, int(37.8 * RATE), int(39.4 * RATE))
@@ -113,7 +116,7 @@ def test_a_stretch_of_the_spectrogram_is_the_engines_audio_and_old_ones_are_refu
     old = select_samples(window, 5 * RATE, 6 * RATE)
     assert old is not None and old[0] < engine.audio.oldest_position
     message = picker.add()
-    assert "began 40 s ago, and soundwatch keeps only the last 30 s of audio" in message
+    assert "began 41 s ago, and soundwatch keeps only the last 30 s of audio" in message
     assert "choose a newer stretch" in message and picker.choosing
     assert dialog.examples.count() == 1
     # Too short, then too long: refused with the dialog's limits.

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from gui_helpers import GuiHarness, write_scene  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
+from soundwatch.audio.files import END_SILENCE_S  # noqa: E402
 from soundwatch.config import load_settings  # noqa: E402
 from soundwatch.gui.events_table import COLUMNS  # noqa: E402
 from soundwatch.gui.session import SourceChoice  # noqa: E402
@@ -67,10 +68,12 @@ def test_replay_draws_tone_band_timeline_points_and_event_rows(harness, tmp_path
         timeout=20000)
     window.on_frame_tick()
 
-    # Spectrogram: 5 s of audio = 497 frames = 248 columns of 2 pooled frames; the tone's
-    # columns are bright at 1 kHz and not at 3 kHz, the silent ones are dark at 1 kHz.
+    # Spectrogram: 5 s of audio and the second of silence a replay hears after it
+    # (END_SILENCE_S), in columns of `pool` frames; the tone's columns are bright at 1 kHz
+    # and not at 3 kHz, the silent ones are dark at 1 kHz.
     spectrogram = window.spectrogram
-    n_columns = spectrogram.spec.n_frames_for(int(5.0 * 16000)) // spectrogram.pool
+    n_columns = (spectrogram.spec.n_frames_for(int((5.0 + END_SILENCE_S) * 16000))
+                 // spectrogram.pool)
     assert spectrogram.ring.written == n_columns
     drawn = spectrogram.newest_columns(n_columns)
     column_s = spectrogram.column_s
