@@ -221,11 +221,13 @@ def learning_notes(info: dict) -> list[str]:
     if held := info.get("negatives_hold_it"):
         where = "; ".join(f"{name} at {', '.join(f'{a:.1f}-{b:.1f} s' for a, b in spans)}"
                           for name, spans in held["fires_at"])
+        lost = (f"bounded by them, {held['missed']} example(s) are not recognised that "
+                "are without that bound" if held["missed"] else "")
         notes.append(
-            f"the recording(s) given as negatives seem to hold this sound itself (or one "
-            f"just like it): bounded by them, {held['missed']} example(s) are not "
-            f"recognised that are without that bound"
-            + (f"; the sound learnt fires on {where}" if where else "")
+            "the recording(s) given as negatives seem to hold this sound itself (or one "
+            "just like it): " + "; ".join(
+                part for part in (lost, f"the sound learnt fires on {where}" if where else "")
+                if part)
             + ". If that is the sound, cut it out of the recording and learn again "
             "(`learn --replace`); if it is another sound like it, it will be confused "
             "with this one")
@@ -405,7 +407,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         seconds = len(signal) / classifier.sample_rate_hz
         if seconds > MAX_EXAMPLE_S:
             raise SoundwatchError(
-                f"example {path} lasts {seconds:.0f} s; an example holds the sound once, in "
+                f"example {path} lasts {seconds:.1f} s; an example holds the sound once, in "
                 f"at most {MAX_EXAMPLE_S:g} s: cut it around the sound (e.g. `sox "
                 f"{Path(path).name} cut.wav trim START 10`), or give a long recording of "
                 "the room without the sound as --negatives")
@@ -488,6 +490,16 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     placed = any(len(w.placed) for w in windows)
     head = fit_head(np.concatenate(positives), negative, held_out_calibration, negative_rate,
                     hard_negatives=others, calibratable=calibratable, **bounds)
+    # ... or the sound learnt fires on them, two windows in a row or more (one can be a
+    # blip; the detector's threshold_off then carries an event on: helper-49's phone,
+    # in negatives beside a clean recording, made one with no example lost)
+    two_windows_s = classifier.window_s + classifier.hop_frames_for(None) * classifier.spec.hop_s
+    fires_at = [(name, [(a, b) for a, b in spans
+                        if negatives_hold_it or b - a >= two_windows_s - 0.05])
+                for name, spans in firing_stretches(head, place_windows, negatives, classifier)]
+    fires_at = [(name, spans) for name, spans in fires_at if spans]
+    if negatives_hold_it or fires_at:
+        negatives_hold_it = {"missed": negatives_hold_it or 0, "fires_at": fires_at}
     for name, other in other_sounds.items():
         if len(other) and np.mean(head.logits(other) >= head.threshold_logit) >= SAME_SOUND_SHARE:
             raise SoundwatchError(
@@ -511,9 +523,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             "own_negative_s": round(own_s, 3),
             "leave_one_out_recall": round(recall, 3),
             "not_recognised": not_recognised,
-            "negatives_hold_it": negatives_hold_it and {
-                "missed": negatives_hold_it,
-                "fires_at": firing_stretches(head, place_windows, negatives, classifier)},
+            "negatives_hold_it": negatives_hold_it,
             "augment_snrs_db": list(snrs_db),
             "place_snrs_db": list(place_snrs_db) if placed else [],
             "negative_rate": negative_rate,
