@@ -783,7 +783,9 @@ class EventDetector:
                 continue
             misses.append(NearMiss(label, reason, score, on, self.last_time_sample, detail,
                                    event_id))
-        return misses + self._held_back_misses({m.label for m in misses})
+        order = {label: i for i, label in enumerate(self.labels)}
+        return sorted(misses + self._held_back_misses({m.label for m in misses}),
+                      key=lambda miss: order[miss.label])
 
     def _held_back_misses(self, listed: set[str]) -> list[NearMiss]:
         """The watched labels the SNR gate held back in the window :meth:`explain` is
