@@ -243,11 +243,11 @@ def learning_notes(info: dict) -> list[str]:
     return notes
 
 
-def firing_stretches(head, place_windows: Sequence[np.ndarray], negatives, classifier,
-                     most: int = 3) -> list[tuple[str, list[tuple[float, float]]]]:
-    """Where ``head`` fires on each recording of the place: (its name, up to ``most``
-    (start_s, end_s) stretches of consecutive windows at or above the threshold, each
-    from its first window's start to its last one's end), for the recordings it fires on.
+def firing_stretches(head, place_windows: Sequence[np.ndarray], negatives, classifier
+                     ) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Where ``head`` fires on each recording of the place: (its name, the (start_s,
+    end_s) stretches of consecutive windows at or above the threshold, each from its
+    first window's start to its last one's end), for the recordings it fires on.
     ``place_windows`` are their windows at the model's hop, in ``negatives`` order."""
     hop_s = classifier.hop_frames_for(None) * classifier.spec.hop_s
     window_s = classifier.window_samples / classifier.sample_rate_hz
@@ -257,7 +257,7 @@ def firing_stretches(head, place_windows: Sequence[np.ndarray], negatives, class
             else np.zeros(0, np.int64)
         if not len(over):
             continue
-        runs = np.split(over, np.flatnonzero(np.diff(over) > 1) + 1)[:most]
+        runs = np.split(over, np.flatnonzero(np.diff(over) > 1) + 1)
         name = (Path(recording).name if not isinstance(recording, np.ndarray)
                 else f"recording {index + 1}")
         found.append((name, [(round(float(r[0] * hop_s), 1),
@@ -374,8 +374,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
 
     Raises:
         SoundwatchError: a bad or taken label, too few or too many examples, a silent,
-            unreadable or too long (MAX_EXAMPLE_S) example, no negatives for this model, or examples indistinguishable from the
-            negatives; the message says which and what to do.
+            unreadable or too long (MAX_EXAMPLE_S) example, no negatives for this model,
+            or examples indistinguishable from the negatives; the message says which and
+            what to do.
     """
     started = time.perf_counter()
     label = check_label(label)
@@ -494,8 +495,8 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
     # blip; the detector's threshold_off then carries an event on: helper-49's phone,
     # in negatives beside a clean recording, made one with no example lost)
     two_windows_s = classifier.window_s + classifier.hop_frames_for(None) * classifier.spec.hop_s
-    fires_at = [(name, [(a, b) for a, b in spans
-                        if negatives_hold_it or b - a >= two_windows_s - 0.05])
+    fires_at = [(name, [(a, b) for a, b in spans  # the first three said
+                        if negatives_hold_it or b - a >= two_windows_s - 0.05][:3])
                 for name, spans in firing_stretches(head, place_windows, negatives, classifier)]
     fires_at = [(name, spans) for name, spans in fires_at if spans]
     if negatives_hold_it or fires_at:
