@@ -73,14 +73,15 @@ class Labels:
     def of_place(cls, store, model, user) -> Labels:
         """The labels for corrections in ``store``: ``pending`` are the labels its
         corrections name that are neither the model's nor the user's."""
-        from soundwatch.sounds.library import removed_at
+        from soundwatch.sounds.library import label_key, removed_times
 
         known = {*model, *user}
         # a sound removed after its corrections were made is gone: naming it again
         # needs --new (sounds.library.note_removed)
+        removed = removed_times()
         pending = sorted({row["label"] for row in store.corrections()
                           if row["label"] and row["label"] not in known
-                          and row["created_at"] > (removed_at(row["label"]) or "")})
+                          and row["created_at"] > removed.get(label_key(row["label"]), "")})
         return cls(tuple(model), tuple(user), tuple(pending))
 
     def check(self, label: str, new_ok: bool) -> str:

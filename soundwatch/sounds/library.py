@@ -43,7 +43,8 @@ def _removed_path() -> Path:
     return default_sounds_path().with_name(REMOVED_FILE_NAME)
 
 
-def _removed() -> dict[str, str]:
+def removed_times() -> dict[str, str]:
+    """{:func:`label_key` of a removed sound: when it was last removed (UTC ISO-8601)}."""
     try:
         data = json.loads(_removed_path().read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -62,7 +63,7 @@ def note_removed(label: str) -> None:
     """
     from soundwatch.times import iso_utc
 
-    removed = _removed()
+    removed = removed_times()
     removed[label_key(label)] = iso_utc(datetime.now(timezone.utc))
     write_json_file(_removed_path(), removed, "the removed sounds file")
 
@@ -70,7 +71,7 @@ def note_removed(label: str) -> None:
 def removed_at(label: str) -> str | None:
     """When a sound of this name (as :func:`label_key` reads it) was last removed (UTC
     ISO-8601, comparable as text with a correction's ``created_at``); None: never."""
-    return _removed().get(label_key(label))
+    return removed_times().get(label_key(label))
 
 
 @dataclass(frozen=True)
