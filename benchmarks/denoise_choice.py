@@ -8,11 +8,11 @@ tracker in the log domain: it rises ``step * q`` and falls ``step * (1 - q)`` na
 10 ms frame), and each band keeps ``max(mel - over * floor, floor_share * mel)`` (or
 ``floor_share * floor`` with ``to_noise``) before ``ln(mel + 0.001)``, YAMNet's log.
 
-Measured as ``benchmarks/short_sound_fit.py`` measures the model: each held-out clip's
+Measured by ``benchmarks/short_sound_fit.py``'s ``held_out_peaks``: each held-out clip's
 loudest single sound (``short_excerpt``) placed 3 s apart in household noise at -6, 0
 and +6 dB event-to-background ratio, and in a quiet room; per excerpt, the highest score
-of its own label over the windows that overlap it; the median, and the share at 0.5 or
-more. The model must not have trained on the fold (``--model``: a fold's model from
+of its own label over the windows that overlap it; the median, and the shares at 0.5
+and 0.8 or more. The model must not have trained on the fold (``--model``: a fold's model from
 ``soundwatch evaluate --folds N``).
 
     python -m benchmarks.denoise_choice --model runs/cv_s21/fold2/model.onnx --fold 2
@@ -26,23 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import emit, require_shared_data
+from benchmarks.short_sound_fit import QUIET_EBR_DB, held_out_peaks
 from benchmarks.streams import RATE_HZ, esc50_path, esc50_rows
 from soundwatch.audio.files import load_audio
 from soundwatch.features import FeatureExtractor, FeatureSpec
 from soundwatch.model import Classifier
-from soundwatch.scoring import score_stream
-from soundwatch.train.event_eval import (
-    SHORT_EBRS_DB,
-    noise_bed,
-    place_clips,
-    quiet_bed,
-    short_excerpts_at,
-    stream_length,
-)
+from soundwatch.train.event_eval import SHORT_EBRS_DB
 from soundwatch.train.false_alarms import background_tail_stream
 from soundwatch.train.settings import HeadConfig
 
-QUIET_EBR_DB = 20.0  # as short_sound_fit: 20 dB over -35 dBFS, in a quiet room
 VARIANTS = {  # name: Denoiser settings (None: the model's own features)
     "plain": None,
     "over_2_floor_0.1": {"over": 2.0, "floor_share": 0.1},
@@ -77,23 +69,6 @@ class Denoiser(FeatureExtractor):
         return np.log(out + self.spec.log_offset).astype(np.float32)
 
 
-def own_label_peaks(classifier: Classifier, clips, bed, ebr_db: float, extractor) -> dict:
-    excerpts = short_excerpts_at(clips, RATE_HZ, ebr_db)
-    n = stream_length(excerpts, RATE_HZ)
-    signal, truth = place_clips(excerpts, quiet_bed(n) if bed is None else noise_bed(bed, n),
-                                RATE_HZ)
-    scored = score_stream(signal, classifier, classifier.hop_frames_for(None), extractor)
-    ends_s = scored.end_samples / RATE_HZ
-    peaks = []
-    for t in truth:
-        over = (ends_s > t.onset_s) & (ends_s - classifier.window_s < t.end_s)
-        own = scored.scores[over, classifier.labels.index(t.label)]
-        peaks.append(float(own.max()) if len(own) else 0.0)
-    values = np.asarray(peaks)
-    return {"median_peak": round(float(np.median(values)), 3),
-            "share_at_0_5": round(float(np.mean(values >= 0.5)), 3)}
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True,
@@ -113,10 +88,10 @@ def main(argv=None) -> None:
             return (FeatureExtractor(classifier.spec) if settings is None
                     else Denoiser(classifier.spec, **settings))
 
-        rooms = {f"ebr_{ebr:+g}_db": own_label_peaks(classifier, clips, noise, ebr, extractor())
+        rooms = {f"ebr_{ebr:+g}_db": held_out_peaks(classifier, clips, noise, ebr, extractor())
                  for ebr in SHORT_EBRS_DB}
-        rooms["quiet_room"] = own_label_peaks(classifier, clips, None, QUIET_EBR_DB,
-                                              extractor())
+        rooms["quiet_room"] = held_out_peaks(classifier, clips, None, QUIET_EBR_DB,
+                                             extractor())
         results[name] = {"settings": settings, **rooms}
     emit("denoise_choice", "own-label peak score of each held-out clip's loudest short "
          "sound in household noise at -6/0/+6 dB EBR and in a quiet room, with the room's "

@@ -57,16 +57,16 @@ def peak_summary(peaks: list[float]) -> dict:
             "share_at_0_8": round(float(np.mean(values >= 0.8)), 3)}
 
 
-def held_out_peaks(classifier: Classifier, clips, bed: np.ndarray | None, ebr_db: float
-                   ) -> dict:
+def held_out_peaks(classifier: Classifier, clips, bed: np.ndarray | None, ebr_db: float,
+                   extractor: FeatureExtractor | None = None) -> dict:
     """Own-label peak score of each excerpt placed ``ebr_db`` above ``bed``'s level (None:
-    a quiet room)."""
+    a quiet room); ``extractor``: the features (default: the model's own)."""
     excerpts = short_excerpts_at(clips, RATE_HZ, ebr_db)
     n = stream_length(excerpts, RATE_HZ)
     signal, truth = place_clips(excerpts, quiet_bed(n) if bed is None else noise_bed(bed, n),
                                 RATE_HZ)
     scored = score_stream(signal, classifier, classifier.hop_frames_for(None),
-                          FeatureExtractor(classifier.spec))
+                          extractor or FeatureExtractor(classifier.spec))
     ends_s = scored.end_samples / RATE_HZ
     peaks = []
     for t in truth:
