@@ -279,7 +279,7 @@ class Monitor:
 
     def _deliver(self, notices: list[Event]) -> None:
         for event in notices:
-            event = self.levels.measure(event)
+            event = self._within_the_file(self.levels.measure(event))
             if event.ongoing:
                 if self.alerts is not None:
                     self._queue_alerts(self._alert_call("started", event))
@@ -388,6 +388,15 @@ class Monitor:
             self._deliver(notices)
         if end_samples:
             self.noise_floor_dbfs = self.levels.floor_now_dbfs(end_samples[-1])
+
+    def _within_the_file(self, event: Event) -> Event:
+        """``event`` ending at most where a replayed file's own audio ended (its end is
+        measured in 100 ms blocks, and the file is followed by silence: END_SILENCE_S),
+        as `classify` cuts it."""
+        file_end = getattr(self.source, "file_end_sample", None)
+        if file_end is None or event.end_sample <= file_end:
+            return event
+        return replace(event, end_sample=max(event.start_sample, file_end))
 
     def _gap(self, start_sample: int, n_samples: int) -> None:
         self._deliver(self.detector.flush(start_sample))

@@ -140,17 +140,32 @@ def test_a_missing_model_names_where_it_was_set(files, tmp_path, capsys):
 
 
 def test_a_recording_just_longer_than_a_window_still_makes_its_event(model, tmp_path, capsys):
-    """A 0.8 s recording of the tone gave three windows, 0.2 s from the first to the
+    """A 0.85 s recording of the tone gave three windows, 0.2 s from the first to the
     last: every label was "too_short" (min_duration_s 0.5 s), where live the room's next
     windows still hold it (helper-46, helper-48: a learnt knock or phone ring, tested with
     `classify` on a clip of it). A file is now heard followed by END_SILENCE_S of silence,
     by `classify` and `listen --file` alike."""
     from conftest import tone, write_wav
 
-    path = write_wav(tmp_path / "short_tone.wav", tone(1000.0, 0.8))
+    path = write_wav(tmp_path / "short_tone.wav", tone(1000.0, 0.85))  # off the 0.1 s grid
     code, out, err = classify(capsys, path, "--model", model, "--json")
     assert code == 0, err
     result = json.loads(out)
     assert [e["label"] for e in result["events"]] == ["tone_1k"], result["events"]
-    assert result["events"][0]["end_s"] <= 0.8 + 1e-6  # ends with the file, not after it
-    assert result["heard_s"] == pytest.approx(0.8)
+    assert result["events"][0]["end_s"] <= 0.85 + 1e-6  # ends with the file, not after it
+    assert result["heard_s"] == pytest.approx(0.85)
+    # `listen --file` finds the same event, also ending with the file (its end, measured
+    # in 100 ms blocks, passed the file's end by up to 0.1 s: helper-49)
+    code, out, err = run_listen(capsys, path, model)
+    assert code == 0, err
+    heard = [json.loads(line) for line in out.splitlines()
+             if json.loads(line).get("type") == "event"]
+    assert [(e["label"], e["start_s"], e["end_s"]) for e in heard] == [
+        (e["label"], e["start_s"], e["end_s"]) for e in result["events"]]
+
+
+def run_listen(capsys, path, model) -> tuple[int, str, str]:
+    code = main(["listen", "--headless", "--file", str(path), "--fast", "--no-db", "--json",
+                 "--status-interval", "0", "--model", str(model)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -86,6 +86,9 @@ class FileSource(AudioSource):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
+        # the stream sample where the file's own audio ended (the silence after it
+        # begins: END_SILENCE_S); None while it plays, and when it loops
+        self.file_end_sample: int | None = None
 
     @property
     def duration_s(self) -> float:
@@ -122,23 +125,32 @@ class FileSource(AudioSource):
         try:
             start_wall = time.monotonic()
             written = 0
-            rate = self.sample_rate_hz
             while not self._stop.is_set():
-                blocks = self.decoder.blocks()
-                for decoded in blocks if self.loop else with_end_silence(blocks, rate):
-                    for position in range(0, len(decoded), self.block):
-                        if self._stop.is_set():
-                            return
-                        written += self._write(decoded[position:position + self.block],
-                                               start_wall, written)
+                for decoded in self.decoder.blocks():
+                    written = self._write_all(decoded, start_wall, written)
+                    if written is None:
+                        return
                     self.stats.nonfinite_samples = self.decoder.report.nonfinite_samples
                 if not self.loop:
+                    self.file_end_sample = written
+                    silence = np.zeros(int(round(END_SILENCE_S * self.sample_rate_hz)),
+                                       np.float32)
+                    self._write_all(silence, start_wall, written)
                     break
         except Exception as exc:  # a file that fails mid-way: the stream ends, and says why
             self.error = str(exc)
             log.error("replay of %s stopped: %s", self.path, exc)
         finally:
             self._done.set()
+
+    def _write_all(self, samples: np.ndarray, start_wall: float, written: int) -> int | None:
+        """Write ``samples`` in replay blocks; the new count written, None when stopped."""
+        for position in range(0, len(samples), self.block):
+            if self._stop.is_set():
+                return None
+            written += self._write(samples[position:position + self.block], start_wall,
+                                   written)
+        return written
 
     def _write(self, block: np.ndarray, start_wall: float, written: int) -> int:
         if self.paced:
