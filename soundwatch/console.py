@@ -195,7 +195,9 @@ class ConsolePrinter(MonitorListener):
         if self.as_json:
             s = monitor.engine.stats
             self._emit(to_json({
-                "type": "summary", "audio_s": round(s.audio_s, 2), "wall_s": round(wall_s, 2),
+                "type": "summary", "audio_s": round(s.audio_s, 2),
+                # of which a replayed file's own (the rest: the silence heard after it)
+                "file_audio_s": _file_audio_s(monitor.engine), "wall_s": round(wall_s, 2),
                 "events": sum(counts.values()), "events_by_label": counts,
                 "gaps": len(monitor.gaps), "gap_s": round(gaps_s, 3),
                 "overflows": monitor.engine.source.stats.overflows,
@@ -305,9 +307,20 @@ def status_line(engine) -> str:
             + (f" not-a-number={engine.nonfinite_samples}" if engine.nonfinite_samples else ""))
 
 
+def _file_audio_s(engine) -> float | None:
+    """Seconds of a replayed file's own audio heard (None: not a file heard to its end);
+    the engine also heard the silence after it (soundwatch.audio.files.END_SILENCE_S)."""
+    end = getattr(engine.source, "file_end_sample", None)
+    return None if end is None else round(end / engine.spec.sample_rate_hz, 2)
+
+
 def summary_line(engine, wall_s: float) -> str:
     s = engine.stats
-    return (f"stopped: {s.audio_s:.1f} s of audio in {wall_s:.1f} s, {s.frames} frames, "
+    file_s = _file_audio_s(engine)
+    heard = (f"{s.audio_s:.1f} s of audio" if file_s is None else
+             f"{s.audio_s:.1f} s of audio (the file's {file_s:.1f} s, then "
+             f"{s.audio_s - file_s:.1f} s of silence)")
+    return (f"stopped: {heard} in {wall_s:.1f} s, {s.frames} frames, "
             f"overflows={engine.source.stats.overflows}, samples lost={s.samples_lost}, "
             f"gaps={s.gaps}"
             + (f", non-finite samples silenced={engine.nonfinite_samples}"

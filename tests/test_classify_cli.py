@@ -162,6 +162,12 @@ def test_a_recording_just_longer_than_a_window_still_makes_its_event(model, tmp_
              if json.loads(line).get("type") == "event"]
     assert [(e["label"], e["start_s"], e["end_s"]) for e in heard] == [
         (e["label"], e["start_s"], e["end_s"]) for e in result["events"]]
+    # its summary tells the file's seconds from the silence heard after it ("1.5 s of
+    # audio" for a 0.5 s file)
+    summary, = [json.loads(line) for line in out.splitlines()
+                if json.loads(line).get("type") == "summary"]
+    assert summary["file_audio_s"] == pytest.approx(0.85)
+    assert summary["audio_s"] == pytest.approx(0.85 + END_SILENCE_S, abs=0.02)
 
 
 def run_listen(capsys, path, model) -> tuple[int, str, str]:
