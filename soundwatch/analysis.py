@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from soundwatch.audio.decode import AudioDecoder
-from soundwatch.audio.files import END_SILENCE_S, with_end_silence
+from soundwatch.audio.files import end_silence, with_end_silence
 from soundwatch.audio.levels import NO_SOUND_BELOW_DBFS
 from soundwatch.detect import DetectorSettings
 from soundwatch.features import FeatureExtractor
@@ -67,7 +67,7 @@ def classify_file(path: str | Path, classifier, detection: DetectorSettings,
                         f"(below {NO_SOUND_BELOW_DBFS:.0f} dBFS), so its scores name nothing: "
                         "check that the right input was recording, and its level")
     events = [event.to_dict() for event in found]
-    heard_s = round((scored.n_samples_heard - int(round(END_SILENCE_S * rate))) / rate, 3)
+    heard_s = round((scored.n_samples_heard - len(end_silence(rate))) / rate, 3)
     for event in events:
         del event["ongoing"]
         if event["end_s"] > heard_s:  # the silence after the file (END_SILENCE_S)

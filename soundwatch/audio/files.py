@@ -31,11 +31,16 @@ END_SILENCE_S = 1.0
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
+def end_silence(sample_rate_hz: int) -> np.ndarray:
+    """(n,) float32 zeros: the END_SILENCE_S heard after a file."""
+    return np.zeros(int(round(END_SILENCE_S * sample_rate_hz)), np.float32)
+
+
 def with_end_silence(blocks: Iterable[np.ndarray], sample_rate_hz: int
                      ) -> Iterator[np.ndarray]:
-    """``blocks`` (mono float32), then END_SILENCE_S of zeros: a file as it is heard."""
+    """``blocks`` (mono float32), then :func:`end_silence`: a file as it is heard."""
     yield from blocks
-    yield np.zeros(int(round(END_SILENCE_S * sample_rate_hz)), np.float32)
+    yield end_silence(sample_rate_hz)
 
 
 def load_audio(path: str | Path, sample_rate_hz: int | None = None) -> tuple[np.ndarray, int]:
@@ -133,9 +138,7 @@ class FileSource(AudioSource):
                     self.stats.nonfinite_samples = self.decoder.report.nonfinite_samples
                 if not self.loop:
                     self.file_end_sample = written
-                    silence = np.zeros(int(round(END_SILENCE_S * self.sample_rate_hz)),
-                                       np.float32)
-                    self._write_all(silence, start_wall, written)
+                    self._write_all(end_silence(self.sample_rate_hz), start_wall, written)
                     break
         except Exception as exc:  # a file that fails mid-way: the stream ends, and says why
             self.error = str(exc)
