@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -25,7 +26,9 @@ def replace_file_text(path: str | Path, text: str, what: str, example_name: str)
     if path.is_dir():
         raise SoundwatchError(f"cannot write {what} {path}: it is a folder. Give a file "
                               f"name, e.g. {path / example_name}")
-    temporary = path.with_name(path.name + ".tmp")
+    # a name of this writer's own: two processes (or threads) writing at once must not
+    # rename each other's half-written file
+    temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(text, encoding="utf-8")

@@ -243,8 +243,9 @@ def settings_for_classifier(settings: DetectorSettings, classifier,
         SoundwatchError: see :func:`with_class_defaults`.
     """
     from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
-    from soundwatch.sounds.apply import with_sound_settings
+    from soundwatch.sounds.apply import with_sound_settings, without_unloaded_sounds
 
+    settings = without_unloaded_sounds(settings, classifier)
     both = sorted(set(settings.watch) & set(settings.ignore))
     if both:  # the ignore list wins: said, since a --watch flag may meet a config's ignore
         log.warning("watched and ignored at once (the ignore list wins, so no events of "

@@ -53,6 +53,7 @@ def run(args) -> int:
         note_removed,
         read_exported_kept,
         read_sounds,
+        update_sounds,
         write_sounds,
     )
     from soundwatch.sounds.retrain import (
@@ -94,7 +95,7 @@ def run(args) -> int:
         if args.label not in labels:
             raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
                                   f"{', '.join(labels) or 'none'}")
-        write_sounds([s for s in sounds if s.label != args.label])
+        update_sounds(lambda now: [s for s in now if s.label != args.label])
         note_removed(args.label)  # its corrections so far teach it no more
         removed = remove_kept(args.label)  # the windows it was learnt from: gone too
         kept = f" and its kept examples ({', '.join(map(str, removed))})" if removed else ""
@@ -161,7 +162,7 @@ def run(args) -> int:
     # a replaced sound's would otherwise be retrained into the new one
     unchanged = {s.label for s in incoming
                  if s.label in current and s.to_dict() == current[s.label].to_dict()}
-    write_sounds([s for s in sounds if s.label not in new_labels] + incoming)
+    update_sounds(lambda now: [s for s in now if s.label not in new_labels] + incoming)
     dropped = [label for label in sorted(new_labels & set(labels) - unchanged)
                if remove_kept(label)]
     restored, without = [], []
@@ -251,7 +252,7 @@ def _retrain(args, sounds) -> int:
     from soundwatch.config import load_settings
     from soundwatch.errors import SoundwatchError
     from soundwatch.model import Classifier
-    from soundwatch.sounds.library import write_sounds
+    from soundwatch.sounds.library import update_sounds
     from soundwatch.sounds.retrain import retrain_sound, retrain_summary
     from soundwatch.store import EventStore
 
@@ -291,7 +292,7 @@ def _retrain(args, sounds) -> int:
         print(f"no event database at {path}, so no corrections (another one: --db PATH)")
         sound = retrain_sound(args.label, classifier, None, current,
                               others=[s.label for s in sounds])
-    write_sounds([s for s in sounds if s.label != args.label] + [sound])
+    update_sounds(lambda now: [s for s in now if s.label != args.label] + [sound])
     info = sound.info["retrained"]
     print(f"{'retrained' if current else 'learnt'} {args.label!r} in "
           f"{info['retrain_s']:.1f} s {retrain_summary(args.label, info)}")

@@ -10,7 +10,7 @@ user's sounds as labels like any other.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,25 @@ from soundwatch.errors import SoundwatchError
 from soundwatch.sounds.library import UserSound, read_sounds
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UnloadedSounds:
+    """The user's sounds that could not be scored, for settings that name them.
+
+    Attributes:
+        labels: their names, where known.
+        any_name: True when some names are not known (an unreadable sounds file): any
+            name the labels lack may be one of them.
+        why: the reason, in words (the warning said it in full).
+    """
+
+    labels: frozenset[str]
+    any_name: bool
+    why: str
+
+    def holds(self, name: str) -> bool:
+        return self.any_name or name in self.labels
 
 
 def usable_sounds(classifier, sounds: list[UserSound]) -> list[UserSound]:
@@ -65,11 +84,13 @@ class WithUserSounds:
     Every other attribute is the classifier's.
     """
 
-    def __init__(self, classifier, sounds: list[UserSound]):
+    def __init__(self, classifier, sounds: list[UserSound],
+                 unloaded: UnloadedSounds | None = None):
         self.classifier = classifier
         self.sounds = list(sounds)
         self.labels = tuple(classifier.labels) + tuple(s.label for s in self.sounds)
         self.user_labels = tuple(s.label for s in self.sounds)
+        self.unloaded_sounds = unloaded  # those left out (see without_unloaded_sounds)
 
     def __getattr__(self, name):
         return getattr(self.classifier, name)
@@ -77,6 +98,8 @@ class WithUserSounds:
     def score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Like :meth:`Classifier.score`; scores are (batch, n_model_labels + n_sounds)."""
         scores, embedding = self.classifier.score(windows)
+        if not self.sounds:
+            return scores, embedding
         if embedding is None:  # an empty batch
             return np.zeros((len(scores), len(self.labels)), np.float32), embedding
         extra = np.stack([s.head.scores(embedding) for s in self.sounds], axis=1)
@@ -137,9 +160,52 @@ def with_user_sounds(classifier, path: str | Path | None = None):
     file is reported as a warning (with its fix) and listening goes on without it; a
     malformed sound in it, likewise, without that one.
     """
+    skipped: list[str | None] = []
     try:
-        sounds = usable_sounds(classifier, read_sounds(path, skip_malformed=True))
+        read = read_sounds(path, skip_malformed=True, skipped=skipped)
     except SoundwatchError as exc:
         log.warning("your sounds are not scored: %s", exc)
-        return classifier
-    return WithUserSounds(classifier, sounds) if sounds else classifier
+        return WithUserSounds(classifier, [], UnloadedSounds(
+            frozenset(), True, "your sounds file could not be read"))
+    sounds = usable_sounds(classifier, read)
+    left_out = [s.label for s in read if s not in sounds] + skipped
+    unloaded = (UnloadedSounds(frozenset(n for n in left_out if n is not None),
+                               None in left_out, "your sound could not be loaded")
+                if left_out else None)
+    return WithUserSounds(classifier, sounds, unloaded) if sounds or unloaded else classifier
+
+
+def without_unloaded_sounds(settings, classifier):
+    """``settings`` (a :class:`~soundwatch.detect.DetectorSettings`) without the names
+    of ``classifier``'s user sounds that could not be loaded (:func:`with_user_sounds`
+    warned why), in the watch and ignore lists and per-class settings: listening goes
+    on without them, with a warning naming them, as it goes on without the sounds.
+
+    Raises:
+        SoundwatchError: the watch list named only such sounds (nothing would be heard).
+    """
+    unloaded = getattr(classifier, "unloaded_sounds", None)
+    if unloaded is None:
+        return settings
+    known = set(classifier.labels)
+
+    def missing(name: str) -> bool:
+        return name not in known and unloaded.holds(name)
+
+    named = sorted({n for n in (*settings.watch, *settings.ignore, *settings.classes)
+                    if missing(n)})
+    if not named:
+        return settings
+    names = ", ".join(map(repr, named))
+    watch = tuple(n for n in settings.watch if not missing(n))
+    if settings.watch and not watch:
+        raise SoundwatchError(
+            f"the watch list names only {names}, not loaded: {unloaded.why} (see the "
+            "warning above). Nothing would be heard: fix or restore your sounds as it "
+            "says, or watch other labels (--watch, [detection] watch)")
+    log.warning("the settings name %s, which %s: %s (see above). Listening goes on "
+                "without %s", names, "is not loaded" if len(named) == 1 else
+                "are not loaded", unloaded.why, "it" if len(named) == 1 else "them")
+    return replace(settings, watch=watch,
+                   ignore=tuple(n for n in settings.ignore if not missing(n)),
+                   classes={k: v for k, v in settings.classes.items() if not missing(k)})

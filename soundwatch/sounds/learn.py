@@ -39,7 +39,7 @@ from soundwatch.sounds.library import (
     check_label,
     label_key,
     read_sounds,
-    write_sounds,
+    update_sounds,
 )
 from soundwatch.sounds.negatives import generic_negatives
 from soundwatch.unusual.settings import UNUSUAL_LABEL
@@ -565,6 +565,14 @@ def learn_and_save(label: str, examples: Sequence[str | Path], classifier,
         s.label for s in kept if s.model_version == sound.model_version
         and len(windows["positives"])
         and s.head.logits(windows["positives"]).max() >= s.head.threshold_logit]
-    written = write_sounds([*kept, sound], path)
+
+    def add(now: list[UserSound]) -> list[UserSound]:
+        if not replace and any(s.label == sound.label for s in now):
+            raise SoundwatchError(
+                f"{sound.label!r} was learnt by another soundwatch while this one learnt "
+                f"it; nothing was changed. Pass --replace to replace that one with this")
+        return [s for s in now if s.label != sound.label] + [sound]
+
+    written = update_sounds(add, path)
     save_kept(sound.label, windows, sound.model_version)  # for `sounds retrain`
     return sound, written

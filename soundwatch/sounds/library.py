@@ -3,6 +3,9 @@
 Format (``"format": "soundwatch-sounds"``, ``"version": 1``): ``"sounds"`` is a list of
 :meth:`UserSound.to_dict` objects. Writes go to a temporary file that replaces the old one,
 so a crash never leaves half a file; a file that cannot be read is never overwritten.
+A change (:func:`update_sounds`) reads the file again and writes it back under an
+exclusive lock, so that two soundwatch processes changing it at once (a retrain on the
+command line while the window learns a sound) each keep the other's change.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +25,11 @@ from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.jsonout import write_json_file
 from soundwatch.sounds.head import Head
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: changes are not serialised between processes
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +73,10 @@ def note_removed(label: str) -> None:
     """
     from soundwatch.times import iso_utc
 
-    removed = removed_times()
-    removed[label_key(label)] = iso_utc(datetime.now(timezone.utc))
-    write_json_file(_removed_path(), removed, "the removed sounds file")
+    with file_lock(_removed_path(), "the removed sounds file"):
+        removed = removed_times()
+        removed[label_key(label)] = iso_utc(datetime.now(timezone.utc))
+        write_json_file(_removed_path(), removed, "the removed sounds file")
 
 
 def removed_at(label: str) -> str | None:
@@ -150,7 +161,8 @@ def label_key(label: str) -> str:
 
 
 def read_sounds(path: str | Path | None = None, fix: str | None = None,
-                skip_malformed: bool = False) -> list[UserSound]:
+                skip_malformed: bool = False,
+                skipped: list[str | None] | None = None) -> list[UserSound]:
     """The sounds in ``path`` (default: :func:`default_sounds_path`); none if it is missing.
 
     Args:
@@ -160,6 +172,8 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None,
             warning naming it, instead of raising (for listening: one damaged sound must
             not silence the others; commands that write the file back never skip, or the
             damaged one would be lost).
+        skipped: with ``skip_malformed``, gets the name of each malformed sound left out
+            (None where its name cannot be read).
 
     Raises:
         SoundwatchError: the file is unreadable, not a sounds file, from a newer version,
@@ -199,6 +213,8 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None,
             if not skip_malformed:
                 raise SoundwatchError(problem) from exc
             log.warning("%s Listening goes on with your other sounds.", problem)
+            if skipped is not None:
+                skipped.append(named.strip() if isinstance(named, str) else None)
             continue
         if any(s.label == sound.label for s in sounds):
             problem = f"{path} names the sound {sound.label!r} twice. {fix}."
@@ -228,6 +244,48 @@ def write_sounds(sounds: list[UserSound], path: str | Path | None = None,
         data["kept"] = kept
     write_json_file(path, data, "the sounds file")
     return path
+
+
+@contextmanager
+def file_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock (``flock``) on ``path``'s ``.lock`` file beside it: other
+    soundwatch processes that change ``path`` wait until it is released.
+
+    Raises:
+        SoundwatchError: the lock file cannot be made (names ``what`` and the folder).
+    """
+    if fcntl is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")  # noqa: SIM115 (held open while locked)
+    except OSError as exc:
+        raise SoundwatchError(f"cannot write {what} {path}: {exc}. Check the folder's "
+                              "permissions and free space.") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def update_sounds(change: Callable[[list[UserSound]], list[UserSound]],
+                  path: str | Path | None = None) -> Path:
+    """Change the sounds file ``path`` (default: :func:`default_sounds_path`): read it
+    again, pass its sounds to ``change``, write what it returns, all under the file's
+    lock (:func:`file_lock`). Work that takes seconds (learning, retraining) is done
+    before, on a copy read earlier; only its result is merged here, so a sound another
+    process changed meanwhile keeps that change.
+
+    Raises:
+        SoundwatchError: the file cannot be read or written, or ``change`` refuses.
+    """
+    path = Path(path) if path is not None else default_sounds_path()
+    with file_lock(path, "the sounds file"):
+        return write_sounds(change(read_sounds(path)), path)
 
 
 def read_exported_kept(path: str | Path) -> dict[str, object]:

@@ -507,7 +507,7 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
     """Retrain ``label`` (one of the user's sounds, or a new one) and save it in the
     sounds file. Returns (the sound, or None when it could not be learnt yet, and a line
     saying what happened): too few examples is not an error here, they are kept."""
-    from soundwatch.sounds.library import read_sounds, write_sounds
+    from soundwatch.sounds.library import read_sounds, update_sounds
 
     if label == UNUSUAL_LABEL:
         return None, UNUSUAL_NOT_RETRAINED
@@ -516,7 +516,7 @@ def retrain_and_save(label: str, classifier, store) -> tuple[UserSound | None, s
         current = next((s for s in sounds if s.label == label), None)
         sound = retrain_sound(label, classifier, store, current,
                               others=[s.label for s in sounds])
-        write_sounds([s for s in sounds if s.label != label] + [sound])
+        update_sounds(lambda now: [s for s in now if s.label != label] + [sound])
     except SoundwatchError as exc:
         return None, f"{label!r} not retrained: {exc}"
     return sound, f"{label!r} retrained {retrain_summary(label, sound.info['retrained'])}"
@@ -528,16 +528,15 @@ def retrain_after_undo(label: str, classifier, store) -> tuple[UserSound | None,
     A sound learnt from corrections alone that now has fewer than MIN_EXAMPLES is no
     longer one of the user's sounds (it would go on firing as learnt from the example
     taken back); its corrections stay, and enough new ones learn it again."""
-    from soundwatch.sounds.library import read_sounds, write_sounds
+    from soundwatch.sounds.library import read_sounds, update_sounds
 
     sound, line = retrain_and_save(label, classifier, store)
     if sound is not None:
         return sound, line
-    sounds = read_sounds()
-    current = next((s for s in sounds if s.label == label), None)
+    current = next((s for s in read_sounds() if s.label == label), None)
     if current is None or current.info.get("examples"):
         return None, line  # learnt from recordings: it keeps what it was learnt from
-    write_sounds([s for s in sounds if s.label != label])
+    update_sounds(lambda now: [s for s in now if s.label != label])
     remove_kept(label)
     return None, (f"{label!r} was learnt from corrections alone and now has fewer than "
                   f"the {MIN_EXAMPLES} examples that takes, so it is no longer one of your "
