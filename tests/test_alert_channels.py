@@ -724,6 +724,39 @@ def test_the_text_summary_mentions_the_next_run_only_when_alerts_wait(model, sho
     assert "apprise#1(json): delivery failed" in down.stderr, down.stderr
 
 
+def socket_node() -> str:
+    from soundwatch.alerts.settings import AlertSettings
+
+    return AlertSettings().node_name()  # the host name, as the default node
+
+
+def test_a_replay_beside_the_live_listener_is_a_node_of_its_own(
+        model, short_file, long_file, broker, tmp_path, env):
+    """A trial replay with the live listener's node name turned its states off and, when
+    it ended, marked it offline in Home Assistant while it went on listening
+    (helper-50); a replay is now node ``<node>-replay`` unless --node names it."""
+    recorder = MqttRecorder(broker.port, ["soundwatch/#"])
+    live = subprocess.Popen(listen_args(model, long_file[0], tmp_path / "live.sqlite",
+                                        "--mqtt", broker.url, "--node", "attic", fast=False),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        assert wait_until(lambda: recorder.on("soundwatch/attic/availability"), 20)
+        place = config(tmp_path, '[alerts]\nnode = "attic"\n' + RULES)
+        replay = listen(model, short_file[0], tmp_path / "trial.sqlite", "--config", place,
+                        "--mqtt", broker.url, env=env)
+        assert replay.returncode == 0, replay.stderr
+        assert "from node 'attic-replay'" in replay.stderr
+        assert len(recorder.on("soundwatch/attic-replay/event")) == 6  # 3 events, 2 each
+        assert wait_until(lambda: "offline" in recorder.on(
+            "soundwatch/attic-replay/availability"), 10)
+        assert live.poll() is None  # the live listener runs on, and is online still
+        assert recorder.on("soundwatch/attic/availability") == ["online"]
+    finally:
+        live.kill()
+        live.wait(10)
+        recorder.close()
+
+
 def test_a_replay_says_it_sends_real_alerts_and_no_alerts_keeps_them_back(
         model, short_file, webhook, tmp_path, env):
     """A trial replay into another --db sent an URGENT push to the user's phone: --db
@@ -732,8 +765,8 @@ def test_a_replay_says_it_sends_real_alerts_and_no_alerts_keeps_them_back(
     sent = listen(model, short_file[0], db, "--config", config(tmp_path), "--webhook",
                   webhook.url(), env=env)
     assert sent.returncode == 0, sent.stderr
-    assert ("this replay sends real alerts through webhook, as listening does; for a "
-            "trial, add --no-alerts") in sent.stderr
+    assert ("this replay sends real alerts through webhook, as listening does, from node "
+            f"'{socket_node()}-replay'") in sent.stderr and "add --no-alerts" in sent.stderr
     assert len(webhook.requests) == 4
     kept = listen(model, short_file[0], tmp_path / "trial2.sqlite", "--config",
                   config(tmp_path), "--webhook", webhook.url(), "--no-alerts", env=env)

@@ -39,7 +39,7 @@ import difflib
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from soundwatch.errors import SoundwatchError
@@ -253,6 +253,9 @@ class DeliverySettings:
         return found
 
 
+REPLAY_NODE_SUFFIX = "-replay"  # a replay's node: the place's name and this
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     """The ``[alerts]`` section: who is told about which events, and how."""
@@ -277,6 +280,14 @@ class AlertSettings:
             return self.node
         name = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")
         return name[:64] or "soundwatch"
+
+    def for_replay(self) -> AlertSettings:
+        """These settings for a replayed recording: its alerts and MQTT topics come from
+        a node of its own, ``<node>-replay``. As the node itself, a replay beside the live
+        listener turned that one's Home Assistant states off and marked it offline when
+        it ended."""
+        base = self.node_name()[:64 - len(REPLAY_NODE_SUFFIX)]
+        return replace(self, node=base + REPLAY_NODE_SUFFIX)
 
     def problems(self) -> list[str]:
         """Out-of-range values as "section: message" strings (empty when valid)."""

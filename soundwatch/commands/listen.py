@@ -185,8 +185,10 @@ def run(args) -> int:
         sending = [c.shown_name for c in alerts.channels
                    if settings.alerts.rules or c.name == "mqtt"]
         if args.file and sending:
-            log.warning("this replay sends real alerts through %s, as listening does; "
-                        "for a trial, add --no-alerts", ", ".join(sending))
+            log.warning("this replay sends real alerts through %s, as listening does, "
+                        "from node %r (a node of its own, beside the place's live "
+                        "listener; --node NAME to choose it); for a trial, add --no-alerts",
+                        ", ".join(sending), alerts.node)
         from soundwatch.alerts.settings import silenced_rule_labels
 
         silenced = silenced_rule_labels(settings.alerts.rules, detection,
@@ -361,9 +363,11 @@ def apply_flags(settings, args):
                         else args.clips)
     store = replace(settings.store, database=args.db) if args.db else settings.store
     privacy = replace(settings.privacy, speech=args.speech) if args.speech else settings.privacy
+    alerts = alerts_with_flags(settings.alerts, args)
+    if args.file and not args.node:  # a recording is not the place listened to live
+        alerts = alerts.for_replay()
     settings = replace(settings, detection=detection, model=model, audio=audio, clips=clips,
-                       store=store, alerts=alerts_with_flags(settings.alerts, args),
-                       privacy=privacy)
+                       store=store, alerts=alerts, privacy=privacy)
     problems = settings.problems()
     if problems:  # a file alone was valid (it was checked when read): the flags meet it
         source = Path(args.config or user_config_path())

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from soundwatch.errors import SoundwatchError
@@ -198,6 +199,8 @@ def build_window(args, start: bool = True):
     alerts_off = bool(getattr(args, "no_alerts", False))
     if alerts_off and settings.alerts.any_channel:
         notices.append("Alerts are off in this window (--no-alerts).")
+    if args.file:  # opened on a recording: its alerts come from a node of its own
+        settings = replace(settings, alerts=settings.alerts.for_replay())
     session = ListeningSession(mailbox, classifier, settings, store, clips,
                                alerts_off=alerts_off)
     window = MainWindow(session, preferences, notice=" ".join(notices) or None,
