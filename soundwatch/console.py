@@ -159,6 +159,7 @@ class ConsolePrinter(MonitorListener):
                 "active": self.monitor.detector.active_labels,
                 "failures": {h.name: h.failures for h in self.monitor.health.values()},
                 "events_pending": self.monitor.events_pending,
+                "input_problem": engine.input_problem(),  # None while audio comes in
                 **({"outbox": self.alerts.status()} if self.alerts else {}),
             }))
         else:
@@ -176,6 +177,8 @@ class ConsolePrinter(MonitorListener):
                  if h.failures]
         if monitor.events_pending:
             parts.append(f"pending={monitor.events_pending}")
+        if monitor.engine.source.error:  # a device gone: nothing is heard until it is back
+            parts.append("input_lost")
         if monitor.engine.silent_input_s:
             parts.append(f"input_all_zeros={monitor.engine.silent_input_s:.0f}s")
         return (" " + " ".join(parts)) if parts else ""

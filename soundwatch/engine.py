@@ -253,6 +253,17 @@ class Engine:
         silent_s = self.stats.digital_silence_s
         return silent_s if self.source.realtime and silent_s >= DIGITAL_SILENCE_WARN_S else 0.0
 
+    def input_problem(self) -> str | None:
+        """Why the input gives nothing to hear now, in words: the source's error (a
+        device that stopped delivering audio) or a live input of only exact zeros
+        (:attr:`silent_input_s`); None while it delivers audio."""
+        if self.source.error:
+            return self.source.error
+        if self.silent_input_s:
+            return (f"the input has given only exact zeros for {self.silent_input_s:.0f} s "
+                    "(muted, or a source with no sound card behind it)")
+        return None
+
     def _watch_digital_silence(self, audio: np.ndarray) -> None:
         """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S
         (a muted or null source looks like a quiet room, and nothing is heard), and when

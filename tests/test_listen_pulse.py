@@ -20,6 +20,7 @@ from datetime import datetime
 
 import pytest
 import soundfile
+from alert_helpers import Mosquitto, MqttRecorder, need_mosquitto, wait_until
 from model_factory import make_test_model, scene
 
 from soundwatch.store import EventStore
@@ -127,15 +128,25 @@ def test_headless_logs_events_heard_through_the_virtual_mic(pulse_mic, model, tm
 
 
 def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
+    """Capture survives the device going and coming back; meanwhile the status says the
+    input is lost, and MQTT marks the node offline, so that Home Assistant shows a deaf
+    listener as unavailable, not as a quiet home (helper-50: it stayed online with a
+    level of -120 dBFS)."""
+    need_mosquitto()
+    broker = Mosquitto(tmp_path).start()
+    recorder = MqttRecorder(broker.port, ["soundwatch/den/availability"])
     tone_before, _ = scene([("tone_1k", 0.8), ("silence", 0.3)])
     tone_after, _ = scene([("tone_3k", 0.8), ("silence", 0.3)])
-    monitor = Headless(model, tmp_path, "--no-clips")
+    monitor = Headless(model, tmp_path, "--no-clips", "--mqtt", broker.url, "--node", "den")
     try:
         assert monitor.wait_for(lambda r: r["type"] == "status" and r["audio_s"] >= 1.0, 20)
         pulse_mic.play(tone_before)
         assert monitor.wait_for(lambda r: r["type"] == "event", 5), "first tone not logged"
         pulse_mic.remove()
-        time.sleep(2.5)
+        lost = monitor.wait_for(lambda r: r["type"] == "status" and r["input_problem"], 10)
+        assert lost and "stopped delivering audio" in lost["input_problem"]
+        assert wait_until(lambda: recorder.on("soundwatch/den/availability")[-1:]
+                          == ["offline"], 10)
         pulse_mic.restore()
         gap = monitor.wait_for(lambda r: r["type"] == "gap", 20)
         assert gap, "the gap was not reported"
@@ -145,9 +156,12 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
                                 + 1.0, 20)
         pulse_mic.play(tone_after)
         assert monitor.wait_for(lambda r: r["type"] == "event" and r["label"] == "tone_3k", 8)
+        assert recorder.on("soundwatch/den/availability") == ["online", "offline", "online"]
     finally:
         code, err = monitor.stop()
         pulse_mic.restore()
+        recorder.close()
+        broker.stop()
     assert code == 0, err
     assert [e["label"] for e in monitor.events()] == ["tone_1k", "tone_3k"]
     with EventStore(monitor.database) as store:

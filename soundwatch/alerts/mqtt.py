@@ -16,7 +16,9 @@ Topics of node ``<node>`` (prefix ``soundwatch``, ``[alerts.mqtt] topic_prefix``
 ``soundwatch/<node>/level``        input level in dBFS, e.g. ``-42.5``, about once a
                                    second (QoS 0; not queued: only the live value matters)
 ``soundwatch/<node>/availability`` ``online`` / ``offline`` (retained; ``offline`` is
-                                   also the last will, sent by the broker if the node dies)
+                                   also the last will, sent by the broker if the node
+                                   dies, and is sent while the input gives nothing to
+                                   hear: a device gone, a muted input of exact zeros)
 =================================  ===================================================
 
 Home Assistant discovery (``homeassistant/...``, retained, sent on every connect): a
@@ -315,17 +317,24 @@ class MqttChannel(Channel):
         alerting_labels: labels that get a Home Assistant binary_sensor.
         level_dbfs: returns the current input level (dBFS), published every
             ``level_interval_s``; None: no level.
+        input_problem: returns why the input gives nothing to hear now (None while it
+            does): checked every ``level_interval_s`` (or second), the node is
+            ``offline`` while there is one, so Home Assistant shows a deaf listener as
+            unavailable rather than as a quiet place.
         model_name: shown as the device's model in Home Assistant.
     """
 
     name = "mqtt"
 
     def __init__(self, settings: MqttSettings, node: str, alerting_labels: list[str],
-                 level_dbfs: Callable[[], float] | None = None, model_name: str = ""):
+                 level_dbfs: Callable[[], float] | None = None, model_name: str = "",
+                 input_problem: Callable[[], str | None] | None = None):
         self.settings = settings
         self.node = node
         self.alerting_labels = list(alerting_labels)
         self.level_dbfs = level_dbfs
+        self.input_problem = input_problem
+        self._not_hearing = False  # the node is offline for it (input_problem said why)
         self.model_name = model_name
         self.base = f"{settings.topic_prefix}/{node}"
         self.reconnected = threading.Event()
@@ -355,10 +364,14 @@ class MqttChannel(Channel):
             # the retained states come right after the subscription is acknowledged:
             # a short run must not end before their OFF went out
             time.sleep(STALE_STATES_GRACE_S)
-        if self.level_dbfs is not None and self.settings.level_interval_s > 0:
-            self._level_thread = threading.Thread(target=self._publish_levels,
+        if self._publishes_level or self.input_problem is not None:
+            self._level_thread = threading.Thread(target=self._watch_input,
                                                   name="mqtt-level", daemon=True)
             self._level_thread.start()
+
+    @property
+    def _publishes_level(self) -> bool:
+        return self.level_dbfs is not None and self.settings.level_interval_s > 0
 
     def send(self, kind: str, payload: dict) -> None:
         """Publish an event message and, for this run's events, the label's state: ON
@@ -467,6 +480,8 @@ class MqttChannel(Channel):
                 for topic, payload in self._retained.items():
                     self.link.client.publish(topic, payload, qos=1, retain=True)
         self.link.client.publish(self.topic("owner"), self.client_id, qos=1, retain=True)
+        if self._not_hearing:  # the link said online on connecting: it is not
+            self.link.client.publish(self.topic("availability"), OFFLINE, qos=1, retain=True)
         self.reconnected.set()
 
     def _stale_state(self, client, userdata, message) -> None:
@@ -511,9 +526,21 @@ class MqttChannel(Channel):
     def _level_config_topic(self) -> str:
         return f"{self.settings.discovery_prefix}/sensor/soundwatch_{self.node}/level/config"
 
-    def _publish_levels(self) -> None:
-        while not self._stop.wait(self.settings.level_interval_s):
-            if self.link.connected:
+    def _watch_input(self) -> None:
+        """Publish the level, and the node's availability as the input comes and goes."""
+        interval_s = self.settings.level_interval_s if self._publishes_level else 1.0
+        while not self._stop.wait(interval_s):
+            problem = self.input_problem() if self.input_problem is not None else None
+            if (problem is not None) != self._not_hearing:
+                self._not_hearing = problem is not None
+                log.warning("MQTT: node %r is %s", self.node,
+                            f"offline while nothing is heard: {problem}" if problem
+                            else "online again: the input gives audio")
+                if self.link.connected:
+                    self.link.client.publish(self.topic("availability"),
+                                             OFFLINE if problem else ONLINE, qos=1,
+                                             retain=True)
+            if self.link.connected and self._publishes_level and problem is None:
                 try:
                     self.link.client.publish(self.topic("level"),
                                              f"{self.level_dbfs():.1f}", qos=0)

@@ -51,7 +51,8 @@ def configured_channels(settings: AlertSettings) -> list[str]:
 
 
 def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str],
-                   level_dbfs: Callable[[], float] | None = None, model_name: str = ""
+                   level_dbfs: Callable[[], float] | None = None, model_name: str = "",
+                   input_problem: Callable[[], str | None] | None = None
                    ) -> tuple[list[Channel], list[ChannelRoute]]:
     """The channels ``settings`` configures, each with its route (not started).
 
@@ -67,7 +68,8 @@ def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str
     if s.mqtt.url:
         from soundwatch.alerts.mqtt import MqttChannel
 
-        channels.append(MqttChannel(s.mqtt, node, alerting_labels, level_dbfs, model_name))
+        channels.append(MqttChannel(s.mqtt, node, alerting_labels, level_dbfs, model_name,
+                                    input_problem))
         routes.append(ChannelRoute("mqtt", feed=True))
     if s.webhook.url:
         from soundwatch.alerts.webhook import WebhookChannel
@@ -102,6 +104,8 @@ class Alerts:
         labels: the loaded model's labels.
         store: the event database; the outbox lives in it.
         level_dbfs: the current input level (for MQTT's level topic).
+        input_problem: why the input gives nothing to hear now, or None (MQTT marks the
+            node offline meanwhile): :meth:`soundwatch.engine.Engine.input_problem`.
         model_name: the model, as Home Assistant shows it.
 
     Raises:
@@ -111,7 +115,7 @@ class Alerts:
 
     def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str], store,
                  level_dbfs: Callable[[], float] | None = None, model_name: str = "",
-                 config_path=None):
+                 config_path=None, input_problem: Callable[[], str | None] | None = None):
         self.settings = settings
         self.config_path = config_path  # the --config given, for the hints
         self.node = settings.node_name()
@@ -120,7 +124,8 @@ class Alerts:
             raise SoundwatchError("alerts need the event database (the outbox that keeps "
                                   "them until delivered lives in it): drop --no-db")
         self.channels, self.routes = build_channels(
-            settings, self.node, self.policy.alerting_labels, level_dbfs, model_name)
+            settings, self.node, self.policy.alerting_labels, level_dbfs, model_name,
+            input_problem)
         self.delivery = OutboxDelivery(
             store, self.channels, settings.delivery.retry_initial_s,
             settings.delivery.retry_max_s,

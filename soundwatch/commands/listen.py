@@ -172,7 +172,8 @@ def run(args) -> int:
         try:
             alerts = Alerts(settings.alerts, classifier.labels, store,
                             level_dbfs=lambda: monitor.engine.stats.level_dbfs,
-                            model_name=classifier.path.stem, config_path=args.config)
+                            model_name=classifier.path.stem, config_path=args.config,
+                            input_problem=lambda: monitor.engine.input_problem())
         except BaseException:
             if store is not None:
                 store.close()

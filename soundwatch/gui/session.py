@@ -341,7 +341,8 @@ class ListeningSession:
         try:
             self.alerts = Alerts(alerts_settings, self.classifier.labels, self.store,
                                  level_dbfs=self._level_dbfs,
-                                 model_name=self.classifier.path.stem)
+                                 model_name=self.classifier.path.stem,
+                                 input_problem=self._input_problem)
             self.alerts.start()
         except SoundwatchError as exc:
             self.alerts_error = f"Alerts are off: {exc}"
@@ -351,6 +352,10 @@ class ListeningSession:
     def _level_dbfs(self) -> float:
         engine = self.engine
         return engine.stats.level_dbfs if engine is not None else -120.0
+
+    def _input_problem(self) -> str | None:
+        engine = self.engine  # none between sources: a switch, not a deaf input
+        return engine.input_problem() if engine is not None else None
 
     # -- internals -----------------------------------------------------------------------
 
