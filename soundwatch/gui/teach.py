@@ -53,6 +53,7 @@ from soundwatch.sounds.learn import (
     MAX_EXAMPLES,
     MIN_EXAMPLES,
     SILENCE_DBFS,
+    PlaceHoldsTheSound,
     learn_and_save,
     learning_notes,
 )
@@ -382,7 +383,13 @@ class TeachDialog(QDialog):
                 sound, _ = learn_and_save(label, paths, self.classifier, place.segments,
                                           replace=replace)
             except SoundwatchError as exc:
-                self._learning_done.emit(None, exc.in_window or str(exc))
+                message = exc.in_window or str(exc)
+                if isinstance(exc, PlaceHoldsTheSound) and place.segments:
+                    message += (f" (The last {place.held_s:.0f} s of audio, without the "
+                                "examples, were learnt as sounds that are not it: if the "
+                                "sound also played there, add that stretch as an example "
+                                "too.)")
+                self._learning_done.emit(None, message)
                 return
             except Exception as exc:  # a bug must not leave the dialog waiting forever
                 log.exception("learning a sound failed")
@@ -407,14 +414,8 @@ class TeachDialog(QDialog):
     def _learning_finished(self, sound, error: str | None) -> None:
         self._learning = False
         self._set_busy(False)
-        place = self.place
         if error is not None:
-            hint = ""
-            if place is not None and place.segments and "place" in error:
-                hint = (f" (The last {place.held_s:.0f} s of audio, without the examples, "
-                        "were learnt as sounds that are not it: if the sound also played "
-                        "there, add that stretch as an example too.)")
-            self.show_status(f"Not learnt: {error}{hint}", error=True)
+            self.show_status(f"Not learnt: {error}", error=True)
             return
         notes = " ".join(f"Note: {note}." for note in learning_notes(sound.info))
         self.show_status(f"Learnt {sound.label!r} in {self.learn_s:.1f} s; "

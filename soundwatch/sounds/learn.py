@@ -44,6 +44,24 @@ from soundwatch.sounds.library import (
 from soundwatch.sounds.negatives import generic_negatives
 from soundwatch.unusual.settings import UNUSUAL_LABEL
 
+
+class PlaceHoldsTheSound(SoundwatchError):
+    """The place's recordings (the negatives) seem to hold the sound itself."""
+
+
+def same_sound_error(label: str, other: str, why: str) -> SoundwatchError:
+    """The refusal of examples of ``label`` that sound like the user's sound ``other``:
+    ``why`` says how that was found; the way out differs on the command line and in the
+    Teach dialog."""
+    start = f"the examples of {label!r} cannot be told apart from your sound {other!r}: {why}"
+    end = f"or give examples of {label!r} that sound different"
+    return SoundwatchError(
+        f"{start}. Use {other!r} (or learn it again with these examples: "
+        f"`{command_name()} learn {other!r} FILE... --replace`), {end}",
+        in_window=f"{start}. Use {other!r} (or learn it again with these examples: name "
+        f"them {other!r} and tick \"Replace my sound of this name\"), {end}")
+
+
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 10
 # An example holds the sound once: a longer recording (ten minutes of a room) gave
@@ -456,16 +474,13 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             share = {name: float(np.mean(head.logits(o) >= head.threshold_logit))
                      for name, o in other_sounds.items() if len(o)}
             name = max(share, key=share.get)
-            raise SoundwatchError(
-                f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
-                f"they agree with each other, but learnt against {name!r}'s examples "
-                f"only {recognised} of {len(positives)} are recognised. Use {name!r} (or "
-                f"learn it again with these examples: `{command_name()} learn {name!r} FILE... "
-                f"--replace`), or give examples of {label!r} that sound different")
+            raise same_sound_error(
+                label, name, f"they agree with each other, but learnt against {name!r}'s "
+                f"examples only {recognised} of {len(positives)} are recognised")
     if (recall < MIN_LEAVE_ONE_OUT_RECALL and own_windows and place_rate is not None
             and 1 - len(leave_one_out(others, place_bound=False)) / len(positives)
             >= MIN_LEAVE_ONE_OUT_RECALL):
-        raise SoundwatchError(
+        raise PlaceHoldsTheSound(
             f"the recording(s) of the place given as negatives seem to hold {label!r} "
             f"itself: bounded by them (at most {place_rate:.0%} of their windows may reach "
             f"the threshold), only {recognised} of {len(positives)} examples are "
@@ -503,12 +518,9 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
         negatives_hold_it = {"missed": negatives_hold_it or 0, "fires_at": fires_at}
     for name, other in other_sounds.items():
         if len(other) and np.mean(head.logits(other) >= head.threshold_logit) >= SAME_SOUND_SHARE:
-            raise SoundwatchError(
-                f"the examples of {label!r} cannot be told apart from your sound {name!r}: "
-                f"a sound learnt from them, even against {name!r}'s own examples, still "
-                f"fires on most of those. Use {name!r} (or learn it again with these "
-                f"examples: `{command_name()} learn {name!r} FILE... --replace`), or give "
-                f"examples of {label!r} that sound different")
+            raise same_sound_error(
+                label, name, f"a sound learnt from them, even against {name!r}'s own "
+                "examples, still fires on most of those")
     if kept is not None:
         kept["positives"] = np.concatenate(positives)
         kept["own_negatives"] = own_negatives  # the place's windows first
