@@ -567,6 +567,43 @@ def test_an_import_file_with_impossible_values_is_refused_before_anything_change
         assert "imported" not in out and not (data_dir / "sounds.json").exists()
 
 
+def test_an_import_is_held_to_the_rules_learn_keeps(data_dir, recordings, capsys, tmp_path):
+    """An export edited by hand imported 'dup' and 'DUP' (each key drop then made three
+    events), an empty one said "imported 0 sound(s)", a min_duration_s of 1e9 s was
+    taken, and a folder was "no such file" (helper-51)."""
+    from soundwatch.sounds.library import FORMAT, VERSION
+
+    learn_chime(capsys, recordings)
+    export = tmp_path / "mine.json"
+    assert run(capsys, "sounds", "export", export)[0] == 0
+    data = json.loads(export.read_text())
+    chime = data["sounds"][0]
+    cases = [([dict(chime, label="dup"), dict(chime, label="DUP")],
+              "holds 'dup' and 'DUP', which read as one name"),
+             ([], "holds no sounds; nothing was imported"),
+             ([dict(chime, label="slow", min_duration_s=1e9)],
+              "min_duration_s must be 0 to 60 seconds, got 1e+09")]
+    before = (data_dir / "sounds.json").read_text()
+    for sounds, problem in cases:
+        export.write_text(json.dumps({"format": FORMAT, "version": VERSION, "sounds": sounds}))
+        code, out, err = run(capsys, "sounds", "import", export)
+        assert code == 2 and problem in err, err
+        assert (data_dir / "sounds.json").read_text() == before
+    code, _, err = run(capsys, "sounds", "import", tmp_path)
+    assert code == 2 and f"{tmp_path}: a folder, not a file" in err
+
+
+def test_a_removal_an_older_soundwatch_noted_still_counts(data_dir):
+    """Older soundwatch kept a removed sound's name with its spaces ("door bell"); the
+    name is read as it reads now, so its corrections still teach it no more."""
+    from soundwatch.sounds.library import removed_at
+
+    data_dir.mkdir(parents=True)
+    (data_dir / "removed_sounds.json").write_text(json.dumps(
+        {"door bell": "2026-01-01T00:00:00Z", "doorbell": "2026-02-01T00:00:00Z"}))
+    assert removed_at("Door-Bell") == "2026-02-01T00:00:00Z"
+
+
 def test_one_malformed_sound_leaves_the_others_listening(data_dir, recordings, capsys,
                                                           caplog):
     """A NaN in one sound, or a name given twice, made listening drop every sound with a
@@ -672,7 +709,8 @@ def test_a_model_label_is_refused_as_the_models_own_even_with_replace(
     assert not (data_dir / "sounds.json").exists()
 
 
-@pytest.mark.parametrize("label", ["smoke alarm", "Smoke-Alarm", "smoke  _alarm"])
+@pytest.mark.parametrize("label", ["smoke alarm", "Smoke-Alarm", "smoke  _alarm",
+                                   "smokealarm", "\uff53\uff4d\uff4f\uff4b\uff45 alarm"])
 def test_a_name_that_reads_as_a_model_label_is_refused_naming_it(
         data_dir, recordings, capsys, label):
     code, _, err = run(capsys, "learn", label, *recordings["examples"][:3])
@@ -695,7 +733,7 @@ def test_a_name_that_reads_as_one_of_your_sounds_is_refused_naming_it(
 
     write_sounds([fake_sound("x y", 5)])
     before = (data_dir / "sounds.json").read_text()
-    for label in ("x_y", "X-Y"):
+    for label in ("x_y", "X-Y", "xy", "\uff38 \uff39"):  # the last: full-width letters
         for replace in ((), ("--replace",)):
             code, _, err = run(capsys, "learn", label, *recordings["examples"][:3], *replace)
             assert code == 2, err

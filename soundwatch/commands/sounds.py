@@ -50,6 +50,7 @@ def run(args) -> int:
     from soundwatch.jsonout import to_json
     from soundwatch.sounds.library import (
         default_sounds_path,
+        label_key,
         note_removed,
         read_exported_kept,
         read_sounds,
@@ -131,8 +132,13 @@ def run(args) -> int:
     incoming = (read_sounds(args.file, fix=f"Pass a file written by `{command_name()} sounds "
                             "export`") if Path(args.file).is_file() else None)
     if incoming is None:
-        raise SoundwatchError(f"no such file: {args.file}. Pass a file written by "
+        what = "a folder, not a file" if Path(args.file).is_dir() else "no such file"
+        raise SoundwatchError(f"{args.file}: {what}. Pass a file written by "
                               f"`{command_name()} sounds export`")
+    if not incoming:
+        raise SoundwatchError(f"{args.file} holds no sounds; nothing was imported. Pass a "
+                              f"file written by `{command_name()} sounds export` with the "
+                              "sounds in it")
     if args.label:
         in_file = [s.label for s in incoming]
         missing = [label for label in args.label if label not in in_file]
@@ -151,6 +157,14 @@ def run(args) -> int:
                 if others else "")
         raise SoundwatchError(f"you already have {', '.join(map(repr, clashes))}: pass "
                               f"--replace to replace them, or remove them first{only}")
+    seen: dict[str, str] = {}
+    for sound in incoming:  # two that read as one name would be two alike labels
+        other = seen.setdefault(label_key(sound.label), sound.label)
+        if other != sound.label:
+            raise SoundwatchError(
+                f"{args.file} holds {other!r} and {sound.label!r}, which read as one name "
+                "(they differ only in case, spaces, underscores or hyphens); nothing was "
+                "imported. Import one of them with --label NAME")
     _check_imported_names([s.label for s in incoming], labels)
     new_labels = {s.label for s in incoming}
     # every kept file checked before anything is changed: a damaged one stops it all

@@ -306,7 +306,7 @@ def check_distinct(examples: Sequence[str | Path]) -> None:
 def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> None:
     """Refuse ``label`` for a new sound when it reads as a label in use: one of ``yours``
     (the user's sounds), of the ``model`` or the unusual-sound detector's, equal or
-    differing only in case, spaces, underscores or hyphens
+    differing only in case, spaces, underscores or hyphens, or in full-width letters
     (:func:`~soundwatch.sounds.library.label_key`).
 
     Raises:

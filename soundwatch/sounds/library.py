@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ FORMAT = "soundwatch-sounds"
 VERSION = 1
 FILE_NAME = "sounds.json"
 MAX_LABEL_CHARS = 40
+# A sound's own min_duration_s at most (a minute of sound before an event is announced:
+# longer would never be announced within the detector's max_duration_s parts).
+MAX_MIN_DURATION_S = 60.0
 
 
 REMOVED_FILE_NAME = "removed_sounds.json"  # when each removed sound was removed
@@ -59,8 +63,14 @@ def removed_times() -> dict[str, str]:
         data = json.loads(_removed_path().read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}  # none yet, or unreadable: nothing is forgotten (never an error)
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
-        if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    removed: dict[str, str] = {}  # keyed again: an older soundwatch's keys kept spaces
+    for name, when in data.items():
+        if isinstance(name, str) and isinstance(when, str):
+            key = label_key(name)
+            removed[key] = max(when, removed.get(key, ""))
+    return removed
 
 
 def note_removed(label: str) -> None:
@@ -129,8 +139,9 @@ class UserSound:
         min_duration_s = data.get("min_duration_s")
         if min_duration_s is not None:
             min_duration_s = float(min_duration_s)
-            if not 0.0 <= min_duration_s < float("inf"):
-                raise ValueError(f"min_duration_s must be >= 0 seconds, got {min_duration_s}")
+            if not 0.0 <= min_duration_s <= MAX_MIN_DURATION_S:
+                raise ValueError(f"min_duration_s must be 0 to {MAX_MIN_DURATION_S:g} "
+                                 f"seconds, got {min_duration_s:g}")
         bias, threshold = float(data["bias"]), float(data["threshold_logit"])
         if not (np.isfinite(bias) and np.isfinite(threshold)):
             raise ValueError(f"bias and threshold_logit must be finite numbers, got {bias} "
@@ -154,10 +165,12 @@ def check_label(label: str) -> str:
 
 
 def label_key(label: str) -> str:
-    """``label`` as it reads: case folded, runs of spaces, underscores and hyphens as one
-    space. Two labels with the same key (``smoke alarm``, ``Smoke_Alarm``) are the same
-    label to a reader of the timeline or an alert, so a new one is refused."""
-    return re.sub(r"[\s_-]+", " ", label.casefold()).strip()
+    """``label`` as it reads: its Unicode compatibility form (NFKC: full-width letters as
+    plain ones), case folded, without spaces, underscores and hyphens. Two labels with
+    the same key (``smoke alarm``, ``Smoke_Alarm``, ``smokealarm``, ``Door Bell`` and
+    ``doorbell``) are the same label to a reader of the timeline or an alert, so a new
+    one is refused."""
+    return re.sub(r"[\s_-]+", "", unicodedata.normalize("NFKC", label).casefold())
 
 
 def read_sounds(path: str | Path | None = None, fix: str | None = None,
