@@ -22,6 +22,7 @@ from alert_helpers import (
 )
 from model_factory import make_test_model, write_scene
 
+from soundwatch.alerts.text import alert_text
 from soundwatch.store import EventStore
 
 SOUNDWATCH = [sys.executable, "-m", "soundwatch"]
@@ -226,6 +227,8 @@ def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker,
                         "--config", config(tmp_path), env=env)
         assert result.returncode == 0, result.stderr
         assert "without an end: their ends are queued now, marked interrupted" in result.stderr
+        # the killed run's claim to the node is not another listener (helper-50)
+        assert "another soundwatch" not in result.stderr
         # (the start may come again: a kill between its send and its mark sends it again,
         # at least once; receivers drop duplicates by node, id and type)
 
@@ -237,6 +240,10 @@ def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker,
         assert end["interrupted"] is True
         assert end["id"] == started[0]["id"] and end["label"] == "tone_1k"
         assert end["duration_s"] == started[0]["duration_s"]
+        # people are told soundwatch stopped, not that the sound ended (helper-50)
+        title, body = alert_text("event", end)
+        assert title == "tone 1k: soundwatch stopped while hearing it (attic)"
+        assert "could not hear whether it went on" in body
         # a third run finds it ended: nothing more
         again = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
                        "--config", config(tmp_path), env=env)

@@ -249,7 +249,6 @@ def test_the_dialog_speaks_of_its_own_replace_box_not_of_flags(harness, audio, q
     theirs greyed Learn out with no word, under a stale error about another name."""
     from soundwatch.model import Classifier
     from soundwatch.sounds.learn import learn_and_save
-
     from soundwatch.sounds.place import PlaceAudio
 
     learn_and_save("chime", audio["examples"], Classifier(shipped_model_path()), ())

@@ -50,8 +50,13 @@ def process_gone(record: dict) -> bool:
     this machine that no longer runs; False when it runs, is another machine's, or is
     not known."""
     process = record.get("process") or {}
-    pid = process.get("pid")
-    if process.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+    return local_process_gone(process.get("host"), process.get("pid"))
+
+
+def local_process_gone(host: str | None, pid: object) -> bool:
+    """True when ``pid`` is a process of this machine (``host`` is its name) that no
+    longer runs; False when it runs, is another machine's, or is not known."""
+    if host != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -92,7 +97,10 @@ def close_interrupted(store) -> int:
                and (row["channel"], row["payload"].get("id")) not in ended]
     if closing:
         store.add_outbox(closing)
+        alerts = len({row.payload.get("id") for row in closing})
+        channels = len({row.channel for row in closing})
         log.warning("%d alert(s) of a run stopped mid-event (killed, or the power cut) "
-                    "had gone out without an end: their ends are queued now, marked "
-                    "interrupted", len(closing))
+                    "had gone out without an end%s: their ends are queued now, marked "
+                    "interrupted", alerts,
+                    f" (on {channels} channels)" if channels > 1 else "")
     return len(closing)

@@ -494,6 +494,10 @@ class MqttChannel(Channel):
         """Another process's claim to this node (retained: one that ran, or runs, as it;
         live: one that has just started): said once, with the fix."""
         other = message.payload.decode("utf-8", "replace")
+        if other and message.retain and self._claim_of_a_dead_run(other):
+            log.info("MQTT: node %r was last claimed by %s, a run of this machine that no "
+                     "longer runs (killed): taken over", self.node, other)
+            return
         if other and other != self.client_id and not self._other_warned:
             self._other_warned = True
             log.warning("MQTT: another soundwatch (%s) %s as node %r on this broker: two "
@@ -502,6 +506,17 @@ class MqttChannel(Channel):
                         "([alerts] node); if that one is gone, ignore this",
                         other, "runs, or ran," if message.retain else "has just started",
                         self.node)
+
+    def _claim_of_a_dead_run(self, client_id: str) -> bool:
+        """Whether ``client_id`` (another run's, made as this one's is) names a process
+        of this machine that no longer runs."""
+        from soundwatch.alerts.interrupted import local_process_gone
+
+        head, _, pid = client_id.rpartition("-")
+        host = socket.gethostname()
+        if not head.endswith(f"-{host}") or not pid.isdigit():
+            return False
+        return local_process_gone(host, int(pid))
 
     def _stale_sensor(self, client, userdata, message) -> None:
         """A retained discovery config of a label that no longer alerts: removed, as Home

@@ -19,7 +19,9 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
 
     E.g. ("URGENT: smoke alarm (kitchen)", "heard at 14:03:22 CET, score 0.93 of 1"); its
     end ("smoke alarm ended (kitchen)", "ended: 45.0 s from 14:03:22 CET, peak score 0.97
-    of 1"), the whole sound also when the detector split it at max_duration_s; one sent
+    of 1"), the whole sound also when the detector split it at max_duration_s; the end a
+    later run sends for a run killed mid-sound says soundwatch stopped, not the sound
+    (:mod:`soundwatch.alerts.interrupted`); one sent
     late: "heard at 14:03:22 CET (sent 2 h 5 min late), ...", with the date before the
     time when it is another day's. The score is the model's (0 to 1), not a probability.
     """
@@ -34,6 +36,12 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
         return title, f"heard at {start}, score {payload['peak']:.2f} of 1"
     # the whole sound, over the parts of an event split at max_duration_s
     start = _local_clock(payload.get("sound_start") or payload["start"], now)
+    if payload.get("interrupted"):  # soundwatch died mid-sound: its end is not known
+        return (f"{label}: soundwatch stopped while hearing it ({node})",
+                f"heard from {start}; soundwatch was stopped "
+                f"{payload['duration_s']:.1f} s later (killed, a crash or a power cut) and "
+                f"could not hear whether it went on{_lateness(payload, now)}; peak score "
+                f"{payload['peak']:.2f} of 1")
     duration_s = payload.get("sound_duration_s", payload["duration_s"])
     peak = payload.get("sound_peak", payload["peak"])
     if payload.get("continues"):
