@@ -165,7 +165,7 @@ class SpectrogramView(QWidget):
         plot.setXRange(-width_s, 0.0, padding=0)
         plot.setYRange(0.0, float(n), padding=0)
         bar = pg.ColorBarItem(values=self.levels, colorMap=colour_map, interactive=False,
-                              label="dB" if is_mel else "", width=14)
+                              label="band magnitude (dB)" if is_mel else "", width=14)
         # Placed as setImageItem(insert_in=plot) would, but not linked: a linked bar would
         # give the image levels and a lookup table again.
         plot.layout.addItem(bar, 2, 5)

@@ -355,6 +355,13 @@ class ConfidenceTimeline(QWidget):
         shown = self.shown
         entries = []
         named = 0  # threshold lines named so far
+        # classes whose own thresholds are one value share one line's words: their labels
+        # drawn one over the other could not be read
+        sharing: dict[str, list[str]] = {}
+        for label in shown[:len(self._curves)]:
+            threshold = self.thresholds.get(label)
+            if threshold is not None and abs(threshold - self.default_threshold) > 1e-6:
+                sharing.setdefault(f"{threshold:.2f}", []).append(label)
         for i, curve in enumerate(self._curves):
             line = self._class_lines[i]
             if i >= len(shown):
@@ -375,10 +382,14 @@ class ConfidenceTimeline(QWidget):
                 line.setValue(threshold)
                 # shown first: a hidden label ignores a new text and kept the last class's
                 line.setVisible(True)
+                together = sharing[f"{threshold:.2f}"]
+                if together[0] != label:  # named on the first line of its value
+                    line.label.setFormat("")
+                    continue
                 # the text is a format string to pyqtgraph: a "{" in a name broke every redraw
-                name = label.replace("{", "{{").replace("}", "}}")
-                line.label.setFormat(f"{name} {threshold:.2f}")
-                line.label.setColor(colour)
+                names = ", ".join(together).replace("{", "{{").replace("}", "}}")
+                line.label.setFormat(f"{names} {threshold:.2f}")
+                line.label.setColor(colour if len(together) == 1 else theme.TEXT_DIM)
                 line.label.setPosition(0.02 + CLASS_LABEL_STEP
                                        * (named % CLASS_LABELS_PER_ROW))
                 named += 1
