@@ -237,8 +237,11 @@ class ConsolePrinter(MonitorListener):
         if monitor.events_pending or monitor.events_lost:
             self._emit(f"NOT STORED: {unstored_text(monitor)}")
         if monitor.clips is not None:
-            self._emit(f"clips: {monitor.clips.written} written to {monitor.clips.directory}"
-                       + (f", {monitor.clips.failed} failed" if monitor.clips.failed else ""))
+            clips = monitor.clips
+            self._emit(f"clips: {clips.written} written to {clips.directory}"
+                       + (f", {clips.withheld} not written: speech, as [privacy] speech "
+                          "asks" if clips.withheld else "")
+                       + (f", {clips.failed} failed" if clips.failed else ""))
         for health in monitor.health.values():
             if health.failures and health.name != "clips":
                 self._emit(health.summary())

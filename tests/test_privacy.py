@@ -17,6 +17,7 @@ from soundwatch.alerts.settings import AlertSettings
 from soundwatch.audio.files import FileSource
 from soundwatch.clips import ClipWriter, clip_writer_for
 from soundwatch.config import Settings, load_settings
+from soundwatch.console import ConsolePrinter
 from soundwatch.detect import DetectorSettings
 from soundwatch.errors import SoundwatchError
 from soundwatch.model import Classifier
@@ -66,6 +67,9 @@ def run(classifier, stream_path, tmp_path, mode: str):
                       clips=clips, alerts=alerts)
     monitor.start()
     assert monitor.wait(60) and monitor.error is None
+    said = io.StringIO()
+    ConsolePrinter(monitor, as_json=False, stream=said).summary(1.0, store)
+    run.summary = said.getvalue()  # what `listen` prints at the end
     rows = sorted(store.recent_events(limit=None), key=lambda e: e.start_s)
     ended = [r["payload"] for r in store.outbox_pending("webhook") if r["kind"] == "event"]
     store.close()
@@ -132,6 +136,9 @@ def test_drop_clip_writes_nothing_for_a_clip_with_speech(classifier, stream, tmp
     assert near.speech_muted_s > MARKER_S[1] - MARKER_S[0]
     assert [p.name for p in (tmp_path / "clips").iterdir()] == [far.clip_path.split("/")[-1]]
     assert far.clip_withheld is None and far.speech_muted_s == 0.0
+    # the summary says why two events gave one clip (helper-51: "12 written", no word)
+    assert "clips: 1 written to" in run.summary
+    assert "1 not written: speech, as [privacy] speech asks" in run.summary
 
 
 def test_keep_writes_everything(classifier, stream, tmp_path):
