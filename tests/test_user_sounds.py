@@ -244,6 +244,7 @@ def test_too_few_silent_and_clashing_examples_are_refused_with_the_reason(
     soundfile.write(str(long_one), noise(np.random.default_rng(1), 31.0), RATE)
     code, _, err = run(capsys, "learn", "chime", *recordings["examples"][:3], long_one)
     assert code == 2 and "long.wav lasts 31.0 s" in err and "at most 30 s" in err, err
+    assert f"`sox {long_one} cut.wav trim START 10`" in err  # the path given, to copy
     first = recordings["examples"][0]
     code, _, err = run(capsys, "learn", "chime", first, recordings["examples"][1], first)
     assert code == 2 and f"examples {first} and {first} are the same recording" in err
@@ -1050,3 +1051,22 @@ def test_settings_naming_a_sound_that_cannot_be_loaded_do_not_stop_listening(
     config.write_text('[detection]\nwatch = ["clock_alarmm"]\n')
     code, _, err = run(capsys, "classify", recordings["stream"])
     assert code == 2 and "did you mean 'clock_alarm'" in err
+
+
+def test_odd_sounds_files_are_described_as_they_are(data_dir, capsys):
+    """An empty sounds file was said to hold "your sounds", and a sound missing its
+    weights was "malformed ('weights')" (helper-51)."""
+    data_dir.mkdir(parents=True)
+    path = data_dir / "sounds.json"
+    path.write_text("")
+    code, _, err = run(capsys, "sounds", "list")
+    assert code == 2 and "is empty: no sounds are in it" in err and "Delete it" in err
+    from soundwatch.sounds.library import write_sounds
+
+    path.unlink()
+    write_sounds([fake_sound("kettle")])
+    data = json.loads(path.read_text())
+    del data["sounds"][0]["weights"]
+    path.write_text(json.dumps(data))
+    code, _, err = run(capsys, "sounds", "list")
+    assert code == 2 and "sound #1 ('kettle') is malformed (it has no 'weights')" in err

@@ -14,6 +14,7 @@ are refused with the reason.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -428,7 +429,7 @@ def learn_sound(label: str, examples: Sequence[str | Path], classifier,
             raise SoundwatchError(
                 f"example {path} lasts {seconds:.1f} s; an example holds the sound once, in "
                 f"at most {MAX_EXAMPLE_S:g} s: cut it around the sound (e.g. `sox "
-                f"{Path(path).name} cut.wav trim START 10`), or give a long recording of "
+                f"{shlex.quote(str(path))} cut.wav trim START 10`), or give a long recording of "
                 "the room without the sound as --negatives")
     windows = [signal_windows(signal, classifier, snrs_db, place, place_snrs_db, str(path))
                for signal, path in zip(signals, examples, strict=True)]

@@ -201,7 +201,14 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None,
                f"{path.name}.bad) to keep a copy, then restore an export with `{command_name()} "
                f"sounds import FILE` or learn your sounds again with `{command_name()} learn`")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            raise SoundwatchError(
+                f"the sounds file {path} is empty: no sounds are in it (it was emptied "
+                f"outside soundwatch, which never writes it so). Delete it to start afresh, "
+                f"or restore an export into its place with `{command_name()} sounds "
+                "import FILE` once it is deleted")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SoundwatchError(f"cannot read the sounds file {path}: {exc}. {fix}.") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -222,7 +229,8 @@ def read_sounds(path: str | Path | None = None, fix: str | None = None,
         try:
             sound = UserSound.from_dict(entry)
         except (KeyError, TypeError, ValueError, SoundwatchError) as exc:
-            problem = f"{path}: {which} is malformed ({exc}). {fix}."
+            why = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+            problem = f"{path}: {which} is malformed ({why}). {fix}."
             if not skip_malformed:
                 raise SoundwatchError(problem) from exc
             log.warning("%s Listening goes on with your other sounds.", problem)
