@@ -496,3 +496,17 @@ def test_status_lines_come_each_second_on_a_terminal_and_each_minute_into_a_log(
     assert status_interval_s(None, io.StringIO()) == 60.0
     assert status_interval_s(0.25, io.StringIO()) == 0.25  # asked for: as asked
     assert status_interval_s(0.0, Terminal()) == 0.0
+
+
+def test_a_device_from_the_config_file_that_is_not_there_names_the_file(model, env, tmp_path):
+    """`[audio] device = 5` said "unknown input device index 5" without saying the 5 came
+    from the config file (helper-50): a user who typed no --device could not tell where
+    it was set."""
+    config = tmp_path / "mine.toml"
+    config.write_text('[audio]\ndevice = "no such microphone 93"\n')
+    result = subprocess.run([*SOUNDWATCH, "listen", "--headless", "--model", str(model),
+                             "--config", str(config), "--no-db", "--duration", "1"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    assert (f"(the device 'no such microphone 93' is [audio] device in {config}: change it "
+            "there, or pass --device)") in result.stderr

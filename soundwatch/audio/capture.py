@@ -95,7 +95,8 @@ def find_input_device(selector: str | int | None) -> InputDevice:
 
         asked = "" if selector is None or str(selector).strip() == "" else (
             f" (--device {str(selector)!r} was asked for)")
-        found = f"no input device found{asked}: plug in a microphone, or replay a file"
+        found = (f"no input device found{asked}: plug in a microphone (or, with PulseAudio "
+                 "or PipeWire, check that it runs), or replay a file")
         raise SoundwatchError(
             f"{found} with " + suggest("listen --headless --file PATH"),
             in_window=f"{found} with Replay file… (then Retry here once it is plugged in)")

@@ -124,8 +124,16 @@ def run(args) -> int:
     # A replayed recording is not this place: it gets a profile of its own, not saved.
     classifier = listening_classifier(classifier, settings,
                                       None if args.file else default_profile_path())
-    source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
-                         paced=not args.fast)
+    try:
+        source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
+                             paced=not args.fast)
+    except SoundwatchError as exc:
+        if args.file or args.device or not settings.audio.device:
+            raise
+        raise SoundwatchError(  # the device was not typed: say where it was written
+            f"{exc} (the device {settings.audio.device!r} is [audio] device in "
+            f"{args.config or user_config_path()}: change it there, or pass --device)"
+        ) from exc
     recording_start = (replay_start_time(args.start_time, source) if args.start_time
                        else own_start_time(source) if args.file else None)
     if args.no_db and settings.clips.enabled:
