@@ -927,3 +927,9 @@ def test_a_removed_sound_does_not_come_back_from_its_old_corrections(tmp_path, m
                              example_path=str(tmp_path / "kept.flac"))
         assert len(correction_rows("my phone", store, None)[0]) == 1
         assert Labels.of_place(store, ("dog",), ()).pending == ("my phone",)
+        # the counts shown (events corrections, the window's column) say the same: the
+        # three before the removal are cleared, not counted (helper-51)
+        from soundwatch.corrections.record import correction_counts
+
+        counts = correction_counts(store)["my phone"]
+        assert (counts["missed"], counts["cleared"]) == (1, 3)

@@ -452,3 +452,19 @@ def test_a_missed_mark_is_not_judged_by_the_sound_that_came_after_it(place_dirs,
                                     tmp_path)
     assert "scored at most 0.60 then, against threshold_on 0.80" in result["history"], result
 
+
+
+def test_a_missed_mark_of_your_own_sound_is_not_told_to_teach_it_again(place_dirs):
+    """`events missed ... keys` on the user's own 'keys' advised teaching it "as a sound
+    of your own instead" (helper-51): the mark is an example of it and retrains it."""
+    from soundwatch.commands.corrections import _missed_scores
+    from soundwatch.config import Settings
+
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    write_history(place_dirs, start, {10.0: 0.1})
+    with EventStore(place_dirs / "events.sqlite") as store:
+        said = _missed_scores(store, "tone_1k", start + timedelta(seconds=9),
+                              start + timedelta(seconds=12), Settings(), yours=True)
+    assert said.startswith("your sound 'tone_1k' scored at most 0.10 then: the mark is an "
+                           "example of it now"), said
+    assert "Teach it as a sound of your own" not in said

@@ -20,7 +20,13 @@ from datetime import datetime
 
 import pytest
 import soundfile
-from alert_helpers import Mosquitto, MqttRecorder, need_mosquitto, wait_until
+from alert_helpers import (
+    Mosquitto,
+    MqttRecorder,
+    WebhookServer,
+    need_mosquitto,
+    wait_until,
+)
 from model_factory import make_test_model, scene
 
 from soundwatch.store import EventStore
@@ -135,9 +141,13 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
     need_mosquitto()
     broker = Mosquitto(tmp_path).start()
     recorder = MqttRecorder(broker.port, ["soundwatch/den/availability"])
+    webhook = WebhookServer()  # for people: told once nothing is heard for 1 s here
+    config = tmp_path / "alerts.toml"
+    config.write_text("[alerts]\ninput_lost_after_s = 1.0\n")
     tone_before, _ = scene([("tone_1k", 0.8), ("silence", 0.3)])
     tone_after, _ = scene([("tone_3k", 0.8), ("silence", 0.3)])
-    monitor = Headless(model, tmp_path, "--no-clips", "--mqtt", broker.url, "--node", "den")
+    monitor = Headless(model, tmp_path, "--no-clips", "--mqtt", broker.url, "--node", "den",
+                       "--webhook", webhook.url(), "--config", config)
     try:
         assert monitor.wait_for(lambda r: r["type"] == "status" and r["audio_s"] >= 1.0, 20)
         pulse_mic.play(tone_before)
@@ -147,6 +157,12 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
         assert lost and "stopped delivering audio" in lost["input_problem"]
         assert wait_until(lambda: recorder.on("soundwatch/den/availability")[-1:]
                           == ["offline"], 10)
+
+        def notices():
+            return [body for _, _, body in webhook.requests
+                    if body["type"] in ("input_lost", "input_back")]
+
+        assert wait_until(notices, 10)
         pulse_mic.restore()
         gap = monitor.wait_for(lambda r: r["type"] == "gap", 20)
         assert gap, "the gap was not reported"
@@ -157,11 +173,17 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
         pulse_mic.play(tone_after)
         assert monitor.wait_for(lambda r: r["type"] == "event" and r["label"] == "tone_3k", 8)
         assert recorder.on("soundwatch/den/availability") == ["online", "offline", "online"]
+        assert wait_until(lambda: len(notices()) == 2, 10)
+        lost, back = notices()
+        assert lost["type"] == "input_lost" and "stopped delivering audio" in lost["problem"]
+        assert back["type"] == "input_back" and back["id"] == lost["id"]
+        assert back["lost_s"] >= 1.0
     finally:
         code, err = monitor.stop()
         pulse_mic.restore()
         recorder.close()
         broker.stop()
+        webhook.close()
     assert code == 0, err
     assert [e["label"] for e in monitor.events()] == ["tone_1k", "tone_3k"]
     with EventStore(monitor.database) as store:

@@ -266,7 +266,7 @@ class OutboxDelivery:
         if not holding:
             return False
         self._quiet_now[channel.name] = holding[0]
-        if row["kind"] == "event_started":
+        if row["kind"] in ("event_started", "input_lost"):  # a start, or its like
             held_starts.add(row["alert_key"])
             return True
         if row["alert_key"] in held_starts:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from soundwatch.alerts.input_watch import InputWatch
 from soundwatch.alerts.interrupted import close_interrupted
 from soundwatch.alerts.outbox import Channel, OutboxDelivery
 from soundwatch.alerts.router import AlertRouter, ChannelRoute
@@ -105,7 +106,8 @@ class Alerts:
         store: the event database; the outbox lives in it.
         level_dbfs: the current input level (for MQTT's level topic).
         input_problem: why the input gives nothing to hear now, or None (MQTT marks the
-            node offline meanwhile): :meth:`soundwatch.engine.Engine.input_problem`.
+            node offline meanwhile, and the other channels are told once it lasts
+            ``input_lost_after_s``): :meth:`soundwatch.engine.Engine.input_problem`.
         model_name: the model, as Home Assistant shows it.
 
     Raises:
@@ -118,6 +120,8 @@ class Alerts:
                  config_path=None, input_problem: Callable[[], str | None] | None = None):
         self.settings = settings
         self.config_path = config_path  # the --config given, for the hints
+        self.input_problem = input_problem
+        self.input_watch: InputWatch | None = None
         self.node = settings.node_name()
         self.policy = AlertPolicy(settings, labels)
         if store is None and settings.any_channel:
@@ -161,8 +165,20 @@ class Alerts:
                         "alert on (e.g. [alerts.rules.urgent] labels = [\"smoke_alarm\"])",
                         ", ".join(silent))
         self.delivery.start()
+        people = [c.name for c in self.channels if c.name != "mqtt"]  # MQTT: availability
+        if self.input_problem is not None and self.settings.input_lost_after_s > 0 and people:
+            self.input_watch = InputWatch(self.input_problem, self._queue, people, self.node,
+                                          lambda: self.router.session,
+                                          self.settings.input_lost_after_s)
+            self.input_watch.start()
+
+    def _queue(self, rows) -> None:
+        self.delivery.store.add_outbox(rows)
+        self.delivery.wake()
 
     def stop(self, drain_s: float = 3.0) -> None:
+        if self.input_watch is not None:
+            self.input_watch.stop()
         if self.delivery is not None:
             self.delivery.stop(drain_s)
 

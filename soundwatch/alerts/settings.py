@@ -4,6 +4,7 @@ Example (every key optional)::
 
     [alerts]
     node = "kitchen"             # empty: this machine's host name
+    input_lost_after_s = 60.0    # tell people when nothing is heard this long; 0: never
 
     [alerts.rules.urgent]        # a rule is a named group of labels
     labels = ["clock_alarm", "crying_baby", "glass_breaking", "siren"]
@@ -261,6 +262,10 @@ class AlertSettings:
     """The ``[alerts]`` section: who is told about which events, and how."""
 
     node: str | None = None  # None: this machine's host name
+    # The input has given nothing to hear this long (a device gone, a muted input): the
+    # people channels are told (soundwatch.alerts.input_watch). A minute lets a device
+    # reset or a USB re-plug pass unsaid. 0: never.
+    input_lost_after_s: float = 60.0
     rules: dict[str, AlertRule] = field(default_factory=dict)
     profiles: dict[str, TimeProfile] = field(default_factory=dict)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
@@ -294,6 +299,9 @@ class AlertSettings:
         found = []
         if self.node is not None and not NODE_PATTERN.match(self.node):
             found.append(f"node must be 1-64 letters, digits, _ or -, got {self.node!r}")
+        if self.input_lost_after_s < 0:
+            found.append(f"input_lost_after_s must be >= 0 (0: never), got "
+                         f"{self.input_lost_after_s}")
         for name, rule in self.rules.items():
             found += [f"rules.{name}: {p}" for p in rule.problems()]
         for name, profile in self.profiles.items():

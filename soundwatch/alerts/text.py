@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from soundwatch.alerts.input_watch import INPUT_BACK, INPUT_LOST
+from soundwatch.times import span_text
+
 # An alert that reaches its receiver this long after the sound (it waited in the outbox
 # for a channel that was down) says how late it is, and the date when it is not today's.
 LATE_AFTER_S = 120.0
@@ -25,8 +28,10 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     late: "heard at 14:03:22 CET (sent 2 h 5 min late), ...", with the date before the
     time when it is another day's. The score is the model's (0 to 1), not a probability.
     """
-    label = str(payload["label"]).replace("_", " ")
     node = payload["node"]
+    if kind in (INPUT_LOST, INPUT_BACK):
+        return _input_text(kind, payload, now)
+    label = str(payload["label"]).replace("_", " ")
     if kind == "event_started":
         title = f"{SEVERITY_PREFIX.get(payload.get('severity'), '')}{label} ({node})"
         start = _local_clock(payload["start"], now) + _lateness(payload, now)
@@ -60,10 +65,25 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     return title, body
 
 
+def _input_text(kind: str, payload: dict, now: datetime | None) -> tuple[str, str]:
+    """The notices of :mod:`soundwatch.alerts.input_watch`: nothing heard, heard again."""
+    node = payload["node"]
+    since = _local_clock(payload["start"], now)
+    if kind == INPUT_LOST:
+        return (f"soundwatch cannot hear ({node})",
+                f"nothing heard since {since}{_lateness(payload, now)}: {payload['problem']}. "
+                "No sound is heard, and no alert sent, until the input is back")
+    return (f"soundwatch hears again ({node})",
+            f"the input is back at {_local_clock(payload['end'], now)}"
+            f"{_lateness(payload, now)}, after {span_text(payload['lost_s'])} with nothing "
+            f"heard (from {since})")
+
+
 def start_severity(kind: str, payload: dict) -> str | None:
-    """The severity a notification is shown with: its rule's on a start; none on an end
-    (a critical notice that the alarm stopped would be a second alarm)."""
-    return payload.get("severity") if kind == "event_started" else None
+    """The severity a notification is shown with: its rule's on a start (and the input
+    watch's on a lost input); none on an end (a critical notice that the alarm stopped
+    would be a second alarm)."""
+    return payload.get("severity") if kind in ("event_started", INPUT_LOST) else None
 
 
 def _moment(iso_utc: str) -> datetime:
@@ -80,7 +100,7 @@ def _local_clock(iso_utc: str, now: datetime | None) -> str:
 def _lateness(payload: dict, now: datetime | None) -> str:
     """`` (sent 2 h 5 min late)`` for an alert sent LATE_AFTER_S or more after its
     sound (its end, or its start for a start); empty when on time."""
-    moment = _moment(payload.get("end") or payload["start"])
+    moment = _moment(payload.get("end") or payload.get("noticed") or payload["start"])
     late_s = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
     if late_s < LATE_AFTER_S:
         return ""

@@ -125,7 +125,8 @@ def _correct(args, store, settings) -> int:
         start = parse_time(args.start, what="--start time")
         end = parse_time(args.end, what="--end time")
         # what the history says against the threshold in force before this correction
-        history = _missed_scores(store, args.label, start, end, settings)
+        history = _missed_scores(store, args.label, start, end, settings,
+                                 yours=args.label in [s.label for s in sounds])
         done_all = [(None, mark_missed(store, args.label, start, end, labels, args.new,
                                        args.audio, classifier=classifier, detection=base))]
     else:
@@ -312,9 +313,10 @@ BARELY_HEARD = 0.2
 LONGEST_WINDOW_S = 2.0  # longer than any model's window: how far past a range to read
 
 
-def _missed_scores(store, label: str, start, end, settings) -> str:
+def _missed_scores(store, label: str, start, end, settings, yours: bool = False) -> str:
     """What the score history says of ``label`` over a missed range: its highest score
-    against its threshold_on, or that the history does not hold it."""
+    against its threshold_on, or that the history does not hold it. ``yours``: the label
+    is one of the user's sounds (the mark becomes an example of it and retrains it)."""
     from datetime import timedelta
 
     from soundwatch.class_defaults import with_class_defaults
@@ -349,6 +351,10 @@ def _missed_scores(store, label: str, start, end, settings) -> str:
         return (f"{label!r} scored at most {highest:.2f} then, against threshold_on "
                 f"{on:.2f}: the threshold did not miss it (was the label ignored, or the "
                 "detector still warming up?)")
+    if highest < BARELY_HEARD and yours:
+        return (f"your sound {label!r} scored at most {highest:.2f} then: the mark is an "
+                "example of it now, and retraining it (below) teaches it to hear such "
+                "sounds; marks of a few more it missed teach it more")
     if highest < BARELY_HEARD:
         return (f"{label!r} scored at most {highest:.2f} then: the model barely hears this "
                 f"sound as {label!r}, and no threshold that low would stay quiet on other "
@@ -423,7 +429,8 @@ def _show(args, store, settings) -> int:
         print(f"{label:<24} {c.get('confirmed', 0):>9} {c.get('rejected', 0):>8} "
               f"{c.get('relabelled_to', 0):>10} {c.get('missed', 0):>6}  "
               + (adjustment.reason if adjustment else "-")
-              + (f" ({c['cleared']} earlier correction(s) cleared by a reset)"
+              + (f" ({c['cleared']} earlier correction(s) cleared by a reset or by "
+                 "removing the sound)"
                  if c.get("cleared") else ""))
     return 0
 

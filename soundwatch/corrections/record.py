@@ -550,22 +550,31 @@ def correction_counts(store) -> dict[str, Counter]:
     """Per label, the corrections that count towards its learnt threshold (those since
     its last reset): ``confirmed``, ``rejected`` (not this, or relabelled to another
     sound), ``relabelled_to`` (events said to be it) and ``missed``; and ``cleared``: its
-    corrections made before that reset."""
+    corrections made before that reset, or before one of the user's sounds of that name
+    was removed (they teach it no more: :func:`soundwatch.sounds.library.note_removed`)."""
+    from soundwatch.sounds.library import label_key, removed_times
+
     counts: dict[str, Counter] = {}
     rows = store.corrections()
     resets = database_resets(rows)
+    removed = removed_times()
+
+    def cleared(row, label: str) -> bool:
+        return (row["id"] <= resets.get(label, 0)
+                or row["created_at"] <= removed.get(label_key(label), ""))
+
     for row in rows:
         if row["kind"] == "reset":
             continue
         event_label, label = row["event_label"], row["label"]
         if event_label is not None:
             key = "confirmed" if label == event_label else "rejected"
-            if row["id"] <= resets.get(event_label, 0):
+            if cleared(row, event_label):
                 key = "cleared"
             counts.setdefault(event_label, Counter())[key] += 1
         if label is not None and label != event_label:
             key = "missed" if row["kind"] == "missed" else "relabelled_to"
-            if row["id"] <= resets.get(label, 0):
+            if cleared(row, label):
                 key = "cleared"
             counts.setdefault(label, Counter())[key] += 1
     return counts

@@ -283,7 +283,8 @@ class CorrectionsController:
             if c["cleared"]:
                 notes[label] = "; ".join(
                     [notes[label]] * (label in notes)
-                    + [f"{c['cleared']} earlier correction(s) cleared by a reset"])
+                    + [f"{c['cleared']} earlier correction(s) cleared by a reset or "
+                       "by removing the sound"])
         self.window.class_panel.set_corrections(
             {label: (c["confirmed"], c["rejected"], c["missed"], c["relabelled_to"])
              for label, c in counts.items()}, notes)
