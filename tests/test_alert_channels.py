@@ -590,6 +590,7 @@ def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, en
                     "nosuchservice://t0ken", env=env)
     assert result.returncode == 2
     assert "Apprise cannot use the URL nosuchservice://... (apprise:" in result.stderr
+    assert "Apprise knows no service 'nosuchservice'" in result.stderr
     assert "Traceback" not in result.stderr
     assert "t0ken" not in result.stderr  # the token a URL carries is not shown
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise",
@@ -599,6 +600,11 @@ def test_invalid_apprise_url_is_refused_at_start(model, short_file, tmp_path, en
     result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise", "ntfy://",
                     env=env)
     assert result.returncode == 2 and "names no topic to notify" in result.stderr
+    # a known service with an incomplete address is not called unknown (helper-50)
+    result = listen(model, short_file[0], tmp_path / "e.sqlite", "--apprise", "mailto://",
+                    env=env)
+    assert result.returncode == 2, result.stderr
+    assert "the address after mailto:// is incomplete or malformed" in result.stderr
 
 
 def test_rule_with_an_unknown_label_is_refused_with_close_names(model, short_file, tmp_path,

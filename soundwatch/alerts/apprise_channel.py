@@ -69,10 +69,13 @@ class AppriseChannel(Channel):
         # shown without what follows the scheme: Apprise URLs carry their tokens there
         shown = f"{self.scheme}://... ({apprise_channel_name(url)})"
         if not added:
+            why = (f"the address after {self.scheme}:// is incomplete or malformed for that "
+                   "service" if self.scheme.lower() in _known_schemes(self._apprise)
+                   else f"Apprise knows no service {self.scheme!r}")
             raise SoundwatchError(
-                f"Apprise cannot use the URL {shown}: unknown service {self.scheme!r} or a "
-                "malformed address. Fix it in [alerts.apprise] urls or --apprise; the URL "
-                "formats are listed at https://github.com/caronc/apprise/wiki"
+                f"Apprise cannot use the URL {shown}: {why}. Fix it in [alerts.apprise] "
+                "urls or --apprise; each service's URL format is at "
+                "https://github.com/caronc/apprise/wiki"
             )
         # A service that takes topics (ntfy) accepts a URL naming none, then fails every
         # alert ("There are no ntfy topics to notify"): refused now, not after queuing.
@@ -110,3 +113,13 @@ class AppriseChannel(Channel):
         if not result:
             raise ChannelError(f"apprise {self.scheme}:// failed: "
                                + ("; ".join(messages[-3:]) or "no reason given"))
+
+
+def _known_schemes(apprise_object) -> set[str]:
+    """The URL schemes of the services this Apprise has (its plugins), lower case."""
+    schemes: set[str] = set()
+    for service in apprise_object.details(show_disabled=True)["schemas"]:
+        for key in ("protocols", "secure_protocols"):
+            found = service.get(key) or ()
+            schemes.update(s.lower() for s in ((found,) if isinstance(found, str) else found))
+    return schemes
