@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 import threading
 
@@ -173,8 +172,9 @@ class ConsolePrinter(MonitorListener):
     def _trouble(self) -> str:
         """Outputs that are failing, and events waiting for the database, if any."""
         monitor = self.monitor
+        # while failing only (a count that stayed after a recovery read as a live fault)
         parts = [f"{h.name}_failures={h.failures}" for h in monitor.health.values()
-                 if h.failures]
+                 if h.failing]
         if monitor.events_pending:
             parts.append(f"pending={monitor.events_pending}")
         if monitor.engine.source.error:  # a device gone: nothing is heard until it is back
@@ -231,7 +231,7 @@ class ConsolePrinter(MonitorListener):
                    + (f"; {len(monitor.gaps)} gap(s), {gaps_s:.1f} s lost" if monitor.gaps
                       else ""))
         if store is not None:
-            read_back = suggest(f"events list --db {shlex.quote(str(store.path))}")
+            read_back = suggest(f"events list{store.db_flag}")
             self._emit(f"logged to {store.path} (session {monitor.session_id}); "
                        f"read back with {read_back}")
         if monitor.events_pending or monitor.events_lost:

@@ -181,7 +181,7 @@ def test_events_states_discovery_webhook_and_apprise(model, short_file, broker, 
     assert pushes[0]["message"].startswith("heard at ")
     assert pushes[1]["message"].startswith("ended: ")
     # the rejection it offers reaches this run's database, not the default one
-    assert pushes[1]["message"].endswith(f"(events reject 1 --db {db} if wrong)")
+    assert pushes[1]["message"].endswith(f"events reject 1 --db {db}` if wrong)")
 
 
 def test_kill_9_sends_the_last_will_and_level_comes_about_once_a_second(

@@ -254,7 +254,7 @@ def test_people_hear_of_a_split_sounds_end_once_with_its_whole_length():
     assert body.startswith("ended: 45.0 s from ") and "peak score 0.97" in body
     assert "event " not in body  # not stored (db_id null): no id to reject by
     _, body = alert_text("event", {**end, "db_id": 12}, now=NOON)
-    assert body.endswith("; event 12 (events reject 12 if wrong)")  # read on a phone
+    assert body.endswith("; event 12 (`soundwatch events reject 12` if wrong)")  # on a phone
     first_end = [r.payload for r in sent if r.channel == "mqtt" and r.kind == "event"][0]
     _, body = alert_text("event", first_end, now=NOON)
     assert body.startswith("still sounding after 20.0 s from ")

@@ -173,3 +173,25 @@ def test_a_score_a_hair_under_the_threshold_does_not_read_as_zero_below():
     detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
     explained, _, _ = feed(detector, [[0.5998]])
     assert explained[0][0].detail == "just below threshold_on 0.6 (0.5998)"
+
+
+def test_a_status_line_names_an_outputs_failures_only_while_it_fails():
+    """`store_failures=16` stayed on every status line for the rest of a run after the
+    store had recovered (helper-50): the count shows while the output is failing."""
+    from types import SimpleNamespace
+
+    from soundwatch.console import ConsolePrinter
+    from soundwatch.sink_health import SinkHealth
+
+    store = SinkHealth("store")
+    engine = SimpleNamespace(source=SimpleNamespace(error=None), silent_input_s=0.0)
+    monitor = SimpleNamespace(health={"store": store}, events_pending=0, engine=engine,
+                              detector=None)
+    printer = ConsolePrinter.__new__(ConsolePrinter)
+    printer.monitor = monitor
+    store.failed("add event", OSError(28, "No space left on device"), quiet=True)
+    assert printer._trouble() == " store_failures=1"
+    store.worked()
+    assert printer._trouble() == ""
+    engine.source.error = "input device 'USB mic' stopped delivering audio"
+    assert printer._trouble() == " input_lost"

@@ -328,7 +328,8 @@ class AlertSettings:
         if complaints:
             raise SoundwatchError(
                 "[alerts] names labels the model does not have: " + "; ".join(complaints)
-                + f". Fix the names in [alerts.rules]; the model's {len(known)} labels: "
+                + f". Fix the names in [alerts.rules]; the {len(known)} labels known "
+                "(the model's, your sounds, unusual): "
                 + ", ".join(known[:80]) + (" ..." if len(known) > 80 else "")
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from soundwatch.alerts.input_watch import INPUT_BACK, INPUT_LOST
+from soundwatch.command import command_name
 from soundwatch.times import span_text
 
 # An alert that reaches its receiver this long after the sound (it waited in the outbox
@@ -60,8 +61,8 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
         body += f"; clip {payload['clip']}"
     if payload.get("db_id") is not None:  # so a wrong one can be rejected from the phone
         option = f" {payload['database_option']}" if payload.get("database_option") else ""
-        body += (f"; event {payload['db_id']} (events reject {payload['db_id']}{option} if "
-                 "wrong)")
+        body += (f"; event {payload['db_id']} (`{command_name()} events reject "
+                 f"{payload['db_id']}{option}` if wrong)")
     return title, body
 
 
