@@ -425,3 +425,14 @@ def test_live_channels_that_cancel_fall_back_to_the_loudest_and_back():
         source._callback(np.stack([signal, signal], axis=1), len(signal), None, None)
     source.check_downmix()
     assert source.channel_used is None
+
+
+def test_a_file_sampled_below_the_models_rate_says_what_it_cannot_hold(tmp_path):
+    """An 8 kHz recording of glass breaking was missed without a word (helper-50): it
+    holds nothing above 4 kHz, where much of such a sound is."""
+    path = tmp_path / "phone_line.wav"
+    soundfile.write(str(path), tone(500, 1.0, 8000), 8000)
+    warned = AudioDecoder(path, 16000).report.warnings
+    assert any("sampled at 8000 Hz, it holds nothing above 4 kHz, where the model hears "
+               "up to 8 kHz" in w for w in warned), warned
+    assert not AudioDecoder(path, 8000).report.warnings  # at its own rate: nothing lost

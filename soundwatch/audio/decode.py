@@ -149,6 +149,13 @@ class AudioDecoder:
         check_sample_rate(self.file_rate_hz, f"audio file {self.path}")
         self.sample_rate_hz = int(sample_rate_hz or self.file_rate_hz)
         self.block_frames = max(1, int(BLOCK_SECONDS * self.file_rate_hz))
+        if self.file_rate_hz < self.sample_rate_hz:  # upsampling adds no high frequencies
+            self._warn(
+                f"{self.path}: sampled at {self.file_rate_hz} Hz, it holds nothing above "
+                f"{self.file_rate_hz / 2000:g} kHz, where the model hears up to "
+                f"{self.sample_rate_hz / 2000:g} kHz: high sounds (glass breaking, alarms, "
+                f"birds) are heard less or not at all. Record at {self.sample_rate_hz} Hz "
+                "or more")
         if self._recovery is not None:
             layout = self._recovery
             self.report.recovered_frames = layout.n_frames
