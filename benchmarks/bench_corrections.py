@@ -57,7 +57,10 @@ SCENARIOS = ("reject", "confirm", "both")
 # --tune's candidates: how a retrain treats corrected events (soundwatch.sounds.retrain's
 # settings, patched). "before": as before these settings existed.
 BEFORE = {"REJECTED_PLACE_SNRS_DB": (), "ROOM_GUARD": False, "KEEP_POSITIVE_SHARE": 0.5,
-          "HARD_NEGATIVE_SHARE": 0.5}
+          "HARD_NEGATIVE_SHARE": 0.5, "CORRECTED_LOUD_IN_ROOM": False,
+          "CORRECTED_ABOVE_ROOM_DB": None}
+# the settings shipped until a corrected clip's sound windows were chosen within its room
+SHIPPED_BEFORE_IN_ROOM = {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0)}
 # settings that live in soundwatch.sounds.head (the others in soundwatch.sounds.retrain)
 HEAD_SETTINGS = ("HARD_NEGATIVE_SHARE",)
 CANDIDATES = {
@@ -79,6 +82,12 @@ CANDIDATES = {
                         "HARD_NEGATIVE_SHARE": 0.25},
     "hard_share_0.1": {**BEFORE, "REJECTED_PLACE_SNRS_DB": (6.0, 12.0),
                        "HARD_NEGATIVE_SHARE": 0.1},
+    "shipped_before_in_room": SHIPPED_BEFORE_IN_ROOM,
+    # a corrected clip's sound: its windows in the upper half of its levels only
+    "loud_in_room": {**SHIPPED_BEFORE_IN_ROOM, "CORRECTED_LOUD_IN_ROOM": True},
+    # ... or only those more than 3 / 6 dB over its quietest (its room)
+    "above_room_3": {**SHIPPED_BEFORE_IN_ROOM, "CORRECTED_ABOVE_ROOM_DB": 3.0},
+    "above_room_6": {**SHIPPED_BEFORE_IN_ROOM, "CORRECTED_ABOVE_ROOM_DB": 6.0},
 }
 
 

@@ -171,7 +171,8 @@ class ExampleWindows(NamedTuple):
     room: np.ndarray  # its windows of the room without the sound (see room_windows)
 
 
-def loud_windows(levels_dbfs: np.ndarray, in_room: bool = False) -> np.ndarray:
+def loud_windows(levels_dbfs: np.ndarray, in_room: bool = False,
+                 above_room_db: float | None = None) -> np.ndarray:
     """(n,) bool: the windows of an example that hold the sound: within LOUD_RANGE_DB of
     its loudest and, ``in_room`` (a corrected event's clip: the sound within the room's
     noise), also in the upper half of the range from its quietest (the room, e.g. the
@@ -182,7 +183,9 @@ def loud_windows(levels_dbfs: np.ndarray, in_room: bool = False) -> np.ndarray:
     loud = levels_dbfs >= loudest - LOUD_RANGE_DB
     if in_room:
         loud &= levels_dbfs >= (loudest + float(levels_dbfs.min())) / 2
-    return loud
+    if above_room_db is not None:  # and more than this over its quietest (its room)
+        loud &= levels_dbfs > float(levels_dbfs.min()) + above_room_db
+    return loud if loud.any() else levels_dbfs >= loudest  # at least its loudest
 
 
 def room_windows(levels_dbfs: np.ndarray) -> np.ndarray:
@@ -198,7 +201,8 @@ def room_windows(levels_dbfs: np.ndarray) -> np.ndarray:
 def signal_windows(signal: np.ndarray, classifier, snrs_db: tuple[float, ...] = AUGMENT_SNRS_DB,
                    place: Sequence[np.ndarray] = (),
                    place_snrs_db: tuple[float, ...] = PLACE_SNRS_DB,
-                   name: str = "the example", in_room: bool = False) -> ExampleWindows:
+                   name: str = "the example", in_room: bool = False,
+                   above_room_db: float | None = None) -> ExampleWindows:
     """The windows of one example, (n,) float32 audio at the classifier's rate, that hold
     the sound (:func:`loud_windows`; ``in_room``: a corrected event's clip), as it was
     recorded, in its copies in synthesised noise at ``snrs_db`` and in excerpts of
@@ -215,7 +219,7 @@ def signal_windows(signal: np.ndarray, classifier, snrs_db: tuple[float, ...] = 
             f"example {name} is silent (loudest window {loudest:.0f} dBFS, below "
             f"{SILENCE_DBFS:.0f} dBFS): record the sound closer to the microphone, or "
             "check that the right input was recording")
-    loud = loud_windows(levels, in_room)
+    loud = loud_windows(levels, in_room, above_room_db)
     clean = embedding[loud]
     rate = classifier.sample_rate_hz
 
