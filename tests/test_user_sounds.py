@@ -186,8 +186,11 @@ def test_rejecting_a_neighbours_chime_stops_it_firing_your_chime_on_a_replay(
     """A lower two-tone chime (the neighbour's doorbell) fires a chime learnt from five
     examples; "not this" on that event retrains the sound, and a replay of the same
     stream hears only the user's own chime."""
-    code, _, err = run(capsys, "learn", "chime", *recordings["examples"])
+    code, out, err = run(capsys, "learn", "chime", *recordings["examples"])
     assert code == 0, err
+    # the threshold it learnt, and where to tune it, are said (helper-51: shown nowhere)
+    assert "its score reaches threshold_on 0.80 where its threshold was calibrated" in out
+    assert '[detection.classes."chime"] threshold_on' in out
     rng = np.random.default_rng(5)
     stream = noise(rng, 20.0, level=0.004)
     place(stream, neighbours_chime(rng), 3.0)

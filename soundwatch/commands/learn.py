@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from soundwatch.config import load_settings
+    from soundwatch.detect import DetectorSettings
     from soundwatch.jsonout import to_json
     from soundwatch.model import Classifier
     from soundwatch.sounds.learn import learn_and_save, learning_notes
@@ -57,6 +58,14 @@ def run(args) -> int:
               f"({info['example_windows']} windows; {info['negative_windows']} negative "
               f"windows; leave-one-out recall {info['leave_one_out_recall']:.0%}) in "
               f"{info['learn_s']:.1f} s; saved in {path}")
+        on = DetectorSettings.threshold_on
+        minimum = (f"; an event once it has lasted {sound.min_duration_s:g} s"
+                   if sound.min_duration_s else "")
+        print(f"its score reaches threshold_on {on:.2f} where its threshold was calibrated "
+              f"(at most {info['negative_rate']:.1%} of its negative windows, other sounds "
+              "and rooms, reach it)"
+              f"{minimum}. To tune it: [detection.classes.\"{sound.label}\"] threshold_on "
+              "(lower: more found, more false alarms) and min_duration_s")
         for note in learning_notes(info):
             print(f"note: {note}")
     return 0
