@@ -127,6 +127,7 @@ class Engine:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._sound_at_s = time.monotonic()  # nothing heard yet: counted from the start
         self.source.start()
         self._thread = threading.Thread(target=self._run, name="engine-worker", daemon=True)
         self._thread.start()
@@ -264,12 +265,21 @@ class Engine:
                     "(muted, or a source with no sound card behind it)")
         return None
 
+    def nothing_heard_s(self) -> float:
+        """Seconds since a live input last gave audio that is not exact zeros (a device
+        gone gives none, a muted one only zeros), counted on the wall clock across device
+        reconnections; 0 for a replay at full speed (no clock to miss audio by)."""
+        if not self.source.realtime:
+            return 0.0
+        return max(0.0, time.monotonic() - getattr(self, "_sound_at_s", time.monotonic()))
+
     def _watch_digital_silence(self, audio: np.ndarray) -> None:
         """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S
         (a muted or null source looks like a quiet room, and nothing is heard), and when
         sound comes back. A file may hold zeros on purpose: not said for replays."""
         was_silent = self.silent_input_s > 0
         if np.any(audio):
+            self._sound_at_s = time.monotonic()
             if was_silent:
                 log.warning("sound comes in again after %.0f s of digital silence",
                             self.stats.digital_silence_s)

@@ -757,13 +757,16 @@ class EventStore:
                 records.append(record)
         return records
 
-    def outbox_alert_rows(self) -> list[dict]:
-        """Every start and end row still in the outbox (delivered or not), oldest first:
-        dicts with ``channel``, ``kind``, ``alert_key`` and ``payload`` (dict)."""
+    def outbox_alert_rows(self, kinds: tuple[str, ...] = ("event_started", "event")
+                          ) -> list[dict]:
+        """Every row of these ``kinds`` (default: alert starts and ends) still in the
+        outbox (delivered or not), oldest first: dicts with ``channel``, ``kind``,
+        ``alert_key`` and ``payload`` (dict)."""
+        marks = ", ".join("?" * len(kinds))
         with self._lock:
             rows = self._db.execute(
                 "SELECT channel, kind, alert_key, payload_json FROM outbox "
-                "WHERE kind IN ('event_started', 'event') ORDER BY id").fetchall()
+                f"WHERE kind IN ({marks}) ORDER BY id", tuple(kinds)).fetchall()
         return [{"channel": r["channel"], "kind": r["kind"], "alert_key": r["alert_key"],
                  "payload": json.loads(r["payload_json"])} for r in rows]
 

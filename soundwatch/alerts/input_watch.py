@@ -1,6 +1,9 @@
 """Tell people when the listener cannot hear: its input has given nothing to hear (a
-microphone that stopped delivering audio, a muted input of only exact zeros) for
-``[alerts] input_lost_after_s``, and again when it hears again.
+microphone that stopped delivering audio, a muted input of only exact zeros, a device
+that keeps dropping out) for ``[alerts] input_lost_after_s``, and again when it hears
+again: when audio that is not exact zeros comes in. A loss a run left open (it was
+stopped or killed while deaf) is closed by the next run once that one hears, so the last
+word people have is never a stale "cannot hear".
 
 For someone who relies on the alerts, a deaf listener is news: no alert would come for a
 smoke alarm. The notices go through the outbox like event alerts (kept until delivered,
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -33,36 +35,45 @@ log = logging.getLogger(__name__)
 INPUT_LOST, INPUT_BACK = "input_lost", "input_back"
 INPUT_SEVERITY = "warning"  # as an alert rule's severity: quiet hours may hold it
 POLL_S = 1.0
+# Audio that is not exact zeros within this many seconds: the input hears (a live input's
+# blocks come every 0.1 s or so).
+HEARD_WITHIN_S = 1.0
 
 
 class InputWatch:
-    """Polls ``input_problem`` and queues the notices (see the module docstring).
+    """Polls how long nothing has been heard and queues the notices (see the module
+    docstring).
 
     Args:
-        input_problem: why the input gives nothing to hear now, or None
-            (:meth:`soundwatch.engine.Engine.input_problem`).
+        nothing_heard_s: seconds since the input last gave audio that is not exact zeros
+            (:meth:`soundwatch.engine.Engine.nothing_heard_s`).
+        input_problem: why, in words, when the engine knows (a device gone, exact zeros:
+            :meth:`soundwatch.engine.Engine.input_problem`), else None.
         queue: stores outbox rows and wakes delivery (raises on a database error).
         channels: the outbox channels the notices go to.
         node: this listener's node name.
         session: this run's alert session key (:attr:`AlertRouter.session`).
-        after_s: how long a problem lasts before it is said (a glitch passes unsaid).
-        clock: monotonic seconds (tests pass their own).
+        after_s: how long nothing is heard before it is said (a glitch passes unsaid).
+        left_open: the payloads of ``input_lost`` notices earlier runs sent and never
+            followed with ``input_back`` (:func:`open_losses`): this run closes them.
+        now: the wall clock (tests pass their own).
     """
 
-    def __init__(self, input_problem: Callable[[], str | None],
+    def __init__(self, nothing_heard_s: Callable[[], float],
+                 input_problem: Callable[[], str | None],
                  queue: Callable[[list[ClosingRow]], None], channels: list[str], node: str,
-                 session: Callable[[], str], after_s: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 session: Callable[[], str], after_s: float, left_open: list[dict] = (),
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.nothing_heard_s = nothing_heard_s
         self.input_problem = input_problem
         self.queue = queue
         self.channels = list(channels)
         self.node = node
         self.session = session
         self.after_s = after_s
-        self.clock = clock
+        self.now = now
         self.said = 0  # notices of a lost input queued in this run
-        self._since: float | None = None  # when the problem began (clock seconds)
-        self._lost: dict | None = None  # the payload of the notice said, until it is back
+        self._open: list[dict] = list(left_open)  # said "cannot hear", not "hears again"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,35 +87,34 @@ class InputWatch:
             self._thread.join(2.0)
 
     def check(self) -> None:
-        """One look at the input: queue a notice when a problem has lasted ``after_s``,
-        and when the input hears again after one."""
-        problem = self.input_problem()
-        now = self.clock()
-        if problem is None:
-            if self._lost is not None:
-                lost_s = now - self._since
-                end = datetime.now(timezone.utc)
-                self._send(INPUT_BACK, {**self._lost, "type": INPUT_BACK, "end": iso_utc(end),
-                                        "lost_s": round(lost_s, 1)})
-            self._since, self._lost = None, None
+        """One look at the input: queue a notice once nothing has been heard for
+        ``after_s`` (unless one is open), and the end of every open one when audio that
+        is not exact zeros comes in again."""
+        deaf_s = self.nothing_heard_s()
+        now = self.now()
+        if deaf_s < HEARD_WITHIN_S:
+            for lost in self._open:
+                start = datetime.fromisoformat(lost["start"].replace("Z", "+00:00"))
+                self._send(INPUT_BACK, {**lost, "type": INPUT_BACK, "end": iso_utc(now),
+                                        "lost_s": round((now - start).total_seconds(), 1)})
+            self._open = []
             return
-        if self._since is None:
-            self._since = now
-        if self._lost is None and now - self._since >= self.after_s:
-            noticed = datetime.now(timezone.utc)
-            started = noticed - timedelta(seconds=now - self._since)
-            self.said += 1
-            self._lost = {"type": INPUT_LOST, "node": self.node,
-                          "id": f"{self.session()}-input-{self.said}",
-                          "session": self.session(), "start": iso_utc(started),
-                          "noticed": iso_utc(noticed), "problem": problem,
-                          "severity": INPUT_SEVERITY}
-            log.warning("alerts: telling %s that nothing is heard: %s",
-                        ", ".join(self.channels), problem)
-            self._send(INPUT_LOST, self._lost)
+        if self._open or deaf_s < self.after_s:
+            return
+        problem = self.input_problem() or (f"no audio but exact zeros, or none at all, for "
+                                           f"{deaf_s:.0f} s (a device dropping out?)")
+        self.said += 1
+        lost = {"type": INPUT_LOST, "node": self.node,
+                "id": f"{self.session()}-input-{self.said}", "session": self.session(),
+                "start": iso_utc(now - timedelta(seconds=deaf_s)), "noticed": iso_utc(now),
+                "problem": problem, "severity": INPUT_SEVERITY}
+        log.warning("alerts: telling %s that nothing is heard: %s", ", ".join(self.channels),
+                    problem)
+        self._open = [lost]
+        self._send(INPUT_LOST, lost)
 
     def _send(self, kind: str, payload: dict) -> None:
-        key = f"{self.node}/{payload['id']}"  # one key: the back waits while the lost does
+        key = f"{payload['node']}/{payload['id']}"  # one key: the back waits while the lost does
         try:
             self.queue([ClosingRow(channel, kind, key, payload) for channel in self.channels])
         except Exception as exc:  # a full disk must not stop the watch
@@ -116,3 +126,16 @@ class InputWatch:
                 self.check()
             except Exception:
                 log.exception("input watch")
+
+
+def open_losses(store, node: str) -> list[dict]:
+    """The ``input_lost`` payloads of ``node`` in ``store``'s outbox that no
+    ``input_back`` followed (a run stopped or killed while it could not hear)."""
+    rows = store.outbox_alert_rows(kinds=(INPUT_LOST, INPUT_BACK))
+    backs = {row["alert_key"] for row in rows if row["kind"] == INPUT_BACK}
+    losses: dict[str, dict] = {}
+    for row in rows:
+        if (row["kind"] == INPUT_LOST and row["alert_key"] not in backs
+                and row["payload"].get("node") == node):
+            losses.setdefault(row["alert_key"], row["payload"])
+    return list(losses.values())

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from soundwatch import __version__
+from soundwatch.alerts.input_watch import HEARD_WITHIN_S
 from soundwatch.alerts.outbox import Channel, ChannelError
 from soundwatch.alerts.settings import MqttSettings
 from soundwatch.errors import SoundwatchError
@@ -321,6 +322,9 @@ class MqttChannel(Channel):
             does): checked every ``level_interval_s`` (or second), the node is
             ``offline`` while there is one, so Home Assistant shows a deaf listener as
             unavailable rather than as a quiet place.
+        nothing_heard_s: seconds since the input last gave audio that is not exact
+            zeros: the node is ``online`` again only once such audio comes in (a device
+            back but giving zeros is not heard yet).
         model_name: shown as the device's model in Home Assistant.
     """
 
@@ -328,12 +332,14 @@ class MqttChannel(Channel):
 
     def __init__(self, settings: MqttSettings, node: str, alerting_labels: list[str],
                  level_dbfs: Callable[[], float] | None = None, model_name: str = "",
-                 input_problem: Callable[[], str | None] | None = None):
+                 input_problem: Callable[[], str | None] | None = None,
+                 nothing_heard_s: Callable[[], float] | None = None):
         self.settings = settings
         self.node = node
         self.alerting_labels = list(alerting_labels)
         self.level_dbfs = level_dbfs
         self.input_problem = input_problem
+        self.nothing_heard_s = nothing_heard_s
         self._not_hearing = False  # the node is offline for it (input_problem said why)
         self.model_name = model_name
         self.base = f"{settings.topic_prefix}/{node}"
@@ -546,7 +552,10 @@ class MqttChannel(Channel):
         interval_s = self.settings.level_interval_s if self._publishes_level else 1.0
         while not self._stop.wait(interval_s):
             problem = self.input_problem() if self.input_problem is not None else None
-            if (problem is not None) != self._not_hearing:
+            heard = (self.nothing_heard_s is None
+                     or self.nothing_heard_s() < HEARD_WITHIN_S)
+            if (problem is not None and not self._not_hearing) or (
+                    problem is None and self._not_hearing and heard):
                 self._not_hearing = problem is not None
                 log.warning("MQTT: node %r is %s", self.node,
                             f"offline while nothing is heard: {problem}" if problem

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from soundwatch.alerts.input_watch import InputWatch
+from soundwatch.alerts.input_watch import InputWatch, open_losses
 from soundwatch.alerts.interrupted import close_interrupted
 from soundwatch.alerts.outbox import Channel, OutboxDelivery
 from soundwatch.alerts.router import AlertRouter, ChannelRoute
@@ -53,7 +53,8 @@ def configured_channels(settings: AlertSettings) -> list[str]:
 
 def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str],
                    level_dbfs: Callable[[], float] | None = None, model_name: str = "",
-                   input_problem: Callable[[], str | None] | None = None
+                   input_problem: Callable[[], str | None] | None = None,
+                   nothing_heard_s: Callable[[], float] | None = None
                    ) -> tuple[list[Channel], list[ChannelRoute]]:
     """The channels ``settings`` configures, each with its route (not started).
 
@@ -70,7 +71,7 @@ def build_channels(settings: AlertSettings, node: str, alerting_labels: list[str
         from soundwatch.alerts.mqtt import MqttChannel
 
         channels.append(MqttChannel(s.mqtt, node, alerting_labels, level_dbfs, model_name,
-                                    input_problem))
+                                    input_problem, nothing_heard_s))
         routes.append(ChannelRoute("mqtt", feed=True))
     if s.webhook.url:
         from soundwatch.alerts.webhook import WebhookChannel
@@ -106,8 +107,10 @@ class Alerts:
         store: the event database; the outbox lives in it.
         level_dbfs: the current input level (for MQTT's level topic).
         input_problem: why the input gives nothing to hear now, or None (MQTT marks the
-            node offline meanwhile, and the other channels are told once it lasts
-            ``input_lost_after_s``): :meth:`soundwatch.engine.Engine.input_problem`.
+            node offline meanwhile): :meth:`soundwatch.engine.Engine.input_problem`.
+        nothing_heard_s: how long nothing has been heard
+            (:meth:`soundwatch.engine.Engine.nothing_heard_s`): the other channels are
+            told once it reaches ``input_lost_after_s``.
         model_name: the model, as Home Assistant shows it.
 
     Raises:
@@ -117,10 +120,12 @@ class Alerts:
 
     def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str], store,
                  level_dbfs: Callable[[], float] | None = None, model_name: str = "",
-                 config_path=None, input_problem: Callable[[], str | None] | None = None):
+                 config_path=None, input_problem: Callable[[], str | None] | None = None,
+                 nothing_heard_s: Callable[[], float] | None = None):
         self.settings = settings
         self.config_path = config_path  # the --config given, for the hints
         self.input_problem = input_problem
+        self.nothing_heard_s = nothing_heard_s
         self.input_watch: InputWatch | None = None
         self.node = settings.node_name()
         self.policy = AlertPolicy(settings, labels)
@@ -129,7 +134,7 @@ class Alerts:
                                   "them until delivered lives in it): drop --no-db")
         self.channels, self.routes = build_channels(
             settings, self.node, self.policy.alerting_labels, level_dbfs, model_name,
-            input_problem)
+            input_problem, nothing_heard_s)
         self.delivery = OutboxDelivery(
             store, self.channels, settings.delivery.retry_initial_s,
             settings.delivery.retry_max_s,
@@ -166,10 +171,17 @@ class Alerts:
                         ", ".join(silent))
         self.delivery.start()
         people = [c.name for c in self.channels if c.name != "mqtt"]  # MQTT: availability
-        if self.input_problem is not None and self.settings.input_lost_after_s > 0 and people:
-            self.input_watch = InputWatch(self.input_problem, self._queue, people, self.node,
-                                          lambda: self.router.session,
-                                          self.settings.input_lost_after_s)
+        if (self.nothing_heard_s is not None and self.settings.input_lost_after_s > 0
+                and people):
+            try:
+                left_open = open_losses(self.delivery.store, self.node)
+            except Exception as exc:
+                log.error("cannot read the input notices of earlier runs: %s", exc)
+                left_open = []
+            self.input_watch = InputWatch(
+                self.nothing_heard_s, self.input_problem or (lambda: None), self._queue,
+                people, self.node, lambda: self.router.session,
+                self.settings.input_lost_after_s, left_open)
             self.input_watch.start()
 
     def _queue(self, rows) -> None:

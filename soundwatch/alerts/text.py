@@ -44,10 +44,9 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
     start = _local_clock(payload.get("sound_start") or payload["start"], now)
     if payload.get("interrupted"):  # soundwatch died mid-sound: its end is not known
         return (f"{label}: soundwatch stopped while hearing it ({node})",
-                f"heard from {start}; soundwatch was stopped "
-                f"{payload['duration_s']:.1f} s later (killed, a crash or a power cut) and "
-                f"could not hear whether it went on{_lateness(payload, now)}; peak score "
-                f"{payload['peak']:.2f} of 1")
+                f"heard from {start}; soundwatch was stopped while it was heard (killed, a "
+                "crash or a power cut), so when it ended is not known"
+                f"{_lateness(payload, now)}; peak score {payload['peak']:.2f} of 1")
     duration_s = payload.get("sound_duration_s", payload["duration_s"])
     peak = payload.get("sound_peak", payload["peak"])
     if payload.get("continues"):

@@ -159,6 +159,7 @@ class MicrophoneSource(AudioSource):
         self._opened_at_s = 0.0
         self._last_callback_s: float | None = None
         self._lost_since_s: float | None = None  # set while the device is gone
+        self._gap_from_s: float | None = None  # a gap the next block must follow
         self._next_retry_s = 0.0
         self.reconnects = 0
         self.first_callback = threading.Event()
@@ -257,8 +258,12 @@ class MicrophoneSource(AudioSource):
             self._close()
             return
         missing_s = time.monotonic() - self._lost_since_s
-        # The gap goes in before the new stream's first block (the callback starts later).
-        self.ring.write_gap(int(round(missing_s * self.sample_rate_hz)))
+        # The gap goes in with the new stream's first block, measured then: the stream
+        # delivers it up to a second or two after it opens, and a gap measured here was
+        # that much short, so every reconnection moved later events earlier on the wall
+        # clock (helper-52: 1 s or so each, adding up).
+        if self._gap_from_s is None:  # (a stream lost before its first block: the earliest)
+            self._gap_from_s = self._lost_since_s
         log.warning("input device '%s' is back after %.1f s", self.device.name, missing_s)
         self._lost_since_s = None
         self.error = None
@@ -323,6 +328,11 @@ class MicrophoneSource(AudioSource):
                 nonfinite = silence_nonfinite(mono)
         if nonfinite:
             self.stats.nonfinite_samples += nonfinite
+        if self._gap_from_s is not None:  # the first block after a reconnection
+            started_s = time.monotonic() - frames / self.sample_rate_hz
+            self.ring.write_gap(max(0, int(round((started_s - self._gap_from_s)
+                                                 * self.sample_rate_hz))))
+            self._gap_from_s = None
         self.ring.write(mono)
         self.stats.blocks += 1
         self.stats.frames += frames

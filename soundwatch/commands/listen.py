@@ -181,7 +181,8 @@ def run(args) -> int:
             alerts = Alerts(settings.alerts, classifier.labels, store,
                             level_dbfs=lambda: monitor.engine.stats.level_dbfs,
                             model_name=classifier.path.stem, config_path=args.config,
-                            input_problem=lambda: monitor.engine.input_problem())
+                            input_problem=lambda: monitor.engine.input_problem(),
+                            nothing_heard_s=lambda: monitor.engine.nothing_heard_s())
         except BaseException:
             if store is not None:
                 store.close()

@@ -342,7 +342,8 @@ class ListeningSession:
             self.alerts = Alerts(alerts_settings, self.classifier.labels, self.store,
                                  level_dbfs=self._level_dbfs,
                                  model_name=self.classifier.path.stem,
-                                 input_problem=self._input_problem)
+                                 input_problem=self._input_problem,
+                                 nothing_heard_s=self._nothing_heard_s)
             self.alerts.start()
         except SoundwatchError as exc:
             self.alerts_error = f"Alerts are off: {exc}"
@@ -356,6 +357,10 @@ class ListeningSession:
     def _input_problem(self) -> str | None:
         engine = self.engine  # none between sources: a switch, not a deaf input
         return engine.input_problem() if engine is not None else None
+
+    def _nothing_heard_s(self) -> float:
+        engine = self.engine
+        return engine.nothing_heard_s() if engine is not None else 0.0
 
     # -- internals -----------------------------------------------------------------------
 
