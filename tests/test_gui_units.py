@@ -235,6 +235,22 @@ def test_a_class_that_made_an_event_keeps_its_curve_before_a_label_hovering_low(
     assert selection.shown == ["new"]
 
 
+def test_the_event_happening_now_keeps_its_curve_before_older_events():
+    """A running 'keys drop' event (0.98) lost its curve to events of 1.00 ten to twenty
+    seconds old (helper-53): among events, the latest stay."""
+    selection = ClassSelection(["old", "older", "now"], top_k=2, enter_score=0.3,
+                               leave_score=0.1, hold_s=20.0)
+    for label, at_s, index in (("older", 0.0, 1), ("old", 5.0, 0)):
+        scores = np.zeros(3)
+        scores[index] = 1.0
+        selection.update(scores, at_s)
+        selection.mark_event(label, at_s)
+    selection.update(np.array([0.0, 0.0, 0.98]), 10.0)
+    selection.mark_event("now", 10.0)
+    selection.update(np.array([0.0, 0.0, 0.2]), 10.25)  # its score dips within the event
+    assert selection.shown == ["old", "now"]
+
+
 # -- the spectrogram's frequency axis ----------------------------------------------------
 
 

@@ -6,8 +6,8 @@ at least ``enter_score``; it *stays* until it has been below ``leave_score`` (or
 the top-k) for ``hold_s`` seconds. So curves do not flicker in and out every hop, and a
 class that just ended stays visible long enough to be read. When more than ``top_k``
 want a place, those that made an event within ``hold_s`` win (:meth:`mark_event`: the
-curve the events table speaks of), then those clearly active now (at ``enter_score`` or
-more), then those with the highest peak score.
+curve the events table speaks of), the latest events first, then those clearly active now
+(at ``enter_score`` or more), then those with the highest peak score.
 
 Colours are assigned from a fixed palette when a class enters and kept while it is shown;
 a class that comes back gets its old colour when that one is free.
@@ -108,12 +108,16 @@ class ClassSelection:
             if label not in active_now and time_s >= until:
                 self._forget(label)
         # Never more than top_k: a class that made an event stays before one clearly
-        # active now, which stays before the rest; within each, the weakest (lowest
-        # peak) goes first, so a faint newcomer (or a label hovering near leave_score)
-        # does not push out the curve of a real event.
+        # active now, which stays before the rest; among those with events the oldest
+        # event goes first (a running event of 0.98 lost its curve to events of 1.00 a
+        # quarter of a minute old), among the others the weakest (lowest peak), so a
+        # faint newcomer (or a label hovering near leave_score) does not push out the
+        # curve of a real event.
         if len(self._active_until) > self.top_k:
             def keep_first(lb: str) -> tuple:
-                return (self._event_until.get(lb, -1.0) > time_s, lb in strong_now,
+                event_until = self._event_until.get(lb, -1.0)
+                recent = event_until > time_s
+                return (recent, event_until if recent else -1.0, lb in strong_now,
                         self._peak.get(lb, 0.0))
 
             ranked = sorted(self._active_until, key=keep_first)
