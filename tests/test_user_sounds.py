@@ -920,6 +920,7 @@ def test_removing_a_sound_the_config_names_says_where(data_dir, recordings, caps
     code, out, err = run(capsys, "sounds", "remove", "chime")
     assert code == 0 and "removed 'chime'" in out
     assert "still names 'chime' in [detection] watch, [detection.classes.\"chime\"]" in err
+    assert "listening leaves it out with a warning each time" in err
 
 
 def test_the_places_own_recording_bounds_the_threshold_at_learning_and_retraining(
@@ -1073,3 +1074,19 @@ def test_odd_sounds_files_are_described_as_they_are(data_dir, capsys):
     path.write_text(json.dumps(data))
     code, _, err = run(capsys, "sounds", "list")
     assert code == 2 and "sound #1 ('kettle') is malformed (it has no 'weights')" in err
+
+
+def test_settings_naming_a_removed_sound_do_not_stop_listening(data_dir, recordings, capsys,
+                                                               caplog):
+    """After `sounds remove`, a watch list still naming the sound stopped classify and
+    listen at their next start, an unattended service included (helper-53)."""
+    learn_chime(capsys, recordings)
+    config = data_dir.parent / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[detection]\nwatch = ["chime", "clock_alarm"]\n')
+    assert run(capsys, "sounds", "remove", "chime")[0] == 0
+    with caplog.at_level("WARNING"):
+        code, _, err = run(capsys, "classify", recordings["stream"])
+    assert code == 0, err
+    assert "the settings name 'chime', which is not loaded: removed with `soundwatch sounds " \
+           "remove`" in caplog.text

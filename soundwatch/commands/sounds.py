@@ -226,8 +226,8 @@ def _warn_of_other_model_versions(incoming) -> None:
 
 
 def _warn_of_settings_naming(label: str) -> None:
-    """Say where the user's config file still names a removed sound: `listen` refuses
-    settings that name a label it does not have."""
+    """Say where the user's config file still names a removed sound: listening leaves it
+    out of the detection settings with a warning, and refuses alert rules that name it."""
     import sys
 
     from soundwatch.config import load_settings, user_config_path
@@ -244,9 +244,11 @@ def _warn_of_settings_naming(label: str) -> None:
               + [f"[alerts.rules.{name}]" for name, rule in alerts.rules.items()
                  if label in rule.labels])
     if places:
+        rules = any(place.startswith("[alerts") for place in places)
         print(f"soundwatch: your config file {user_config_path()} still names {label!r} in "
-              f"{', '.join(places)}: remove it there, or `listen` will refuse to start",
-              file=sys.stderr)
+              f"{', '.join(places)}: remove it there, or "
+              + ("`listen` will refuse to start (an alert rule names it)" if rules else
+                 "listening leaves it out with a warning each time"), file=sys.stderr)
 
 
 def _check_imported_names(incoming: list[str], yours: list[str]) -> None:

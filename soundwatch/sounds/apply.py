@@ -37,9 +37,15 @@ class UnloadedSounds:
     labels: frozenset[str]
     any_name: bool
     why: str
+    removed: frozenset[str] = frozenset()  # label_key()s of sounds removed since
 
     def holds(self, name: str) -> bool:
-        return self.any_name or name in self.labels
+        return self.any_name or name in self.labels or self.was_removed(name)
+
+    def was_removed(self, name: str) -> bool:
+        from soundwatch.sounds.library import label_key
+
+        return label_key(name) in self.removed
 
 
 def usable_sounds(classifier, sounds: list[UserSound]) -> list[UserSound]:
@@ -160,18 +166,21 @@ def with_user_sounds(classifier, path: str | Path | None = None):
     file is reported as a warning (with its fix) and listening goes on without it; a
     malformed sound in it, likewise, without that one.
     """
+    from soundwatch.sounds.library import removed_times
+
     skipped: list[str | None] = []
+    removed = frozenset(removed_times())  # settings may still name a sound removed since
     try:
         read = read_sounds(path, skip_malformed=True, skipped=skipped)
     except SoundwatchError as exc:
         log.warning("your sounds are not scored: %s", exc)
         return WithUserSounds(classifier, [], UnloadedSounds(
-            frozenset(), True, "your sounds file could not be read"))
+            frozenset(), True, "your sounds file could not be read", removed))
     sounds = usable_sounds(classifier, read)
     left_out = [s.label for s in read if s not in sounds] + skipped
     unloaded = (UnloadedSounds(frozenset(n for n in left_out if n is not None),
-                               None in left_out, "your sound could not be loaded")
-                if left_out else None)
+                               None in left_out, "your sound could not be loaded", removed)
+                if left_out or removed else None)
     return WithUserSounds(classifier, sounds, unloaded) if sounds or unloaded else classifier
 
 
@@ -197,15 +206,19 @@ def without_unloaded_sounds(settings, classifier):
     if not named:
         return settings
     names = ", ".join(map(repr, named))
+    removed = [n for n in named if unloaded.was_removed(n)]
+    why = (f"removed with `{command_name()} sounds remove`" if len(removed) == len(named)
+           else f"{unloaded.why} (see the warning above)")
     watch = tuple(n for n in settings.watch if not missing(n))
     if settings.watch and not watch:
         raise SoundwatchError(
-            f"the watch list names only {names}, not loaded: {unloaded.why} (see the "
-            "warning above). Nothing would be heard: fix or restore your sounds as it "
-            "says, or watch other labels (--watch, [detection] watch)")
-    log.warning("the settings name %s, which %s: %s (see above). Listening goes on "
-                "without %s", names, "is not loaded" if len(named) == 1 else
-                "are not loaded", unloaded.why, "it" if len(named) == 1 else "them")
+            f"the watch list names only {names}, not loaded: {why}. Nothing would be "
+            "heard: learn or restore your sounds, or watch other labels (--watch, "
+            "[detection] watch)")
+    log.warning("the settings name %s, which %s: %s. Listening goes on without %s; take "
+                "%s out of the settings file", names,
+                "is not loaded" if len(named) == 1 else "are not loaded", why,
+                "it" if len(named) == 1 else "them", "it" if len(named) == 1 else "them")
     return replace(settings, watch=watch,
                    ignore=tuple(n for n in settings.ignore if not missing(n)),
                    classes={k: v for k, v in settings.classes.items() if not missing(k)})
