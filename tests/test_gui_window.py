@@ -529,3 +529,15 @@ def test_a_file_damaged_part_way_is_said_to_be_in_the_window(harness, tmp_path):
     assert window.banner.kind == "error"
     assert window.banner.text.text().startswith("cut.flac: ")
     assert "damaged after" in window.banner.text.text()
+
+
+def test_a_damaged_sounds_file_is_said_in_the_window(harness, tmp_path):
+    """With sounds.json damaged, the window said only that the settings name classes the
+    model does not have; why, and the fix, were on stderr alone (helper-53)."""
+    harness.data_dir.mkdir(parents=True)
+    (harness.data_dir / "sounds.json").write_text('{"format": "soundwatch-sounds", "ver')
+    path, _ = write_scene(tmp_path / "scene.wav", SCENE)
+    window = harness.open("--file", str(path), "--fast", start=False)
+    message = window.banner.message
+    assert "Your sounds are not scored: cannot read the sounds file" in message, message
+    assert "sounds import FILE" in message  # the fix

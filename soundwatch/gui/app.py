@@ -80,7 +80,11 @@ def load_classifier(model_path: str | None, threads: int):
 
     try:
         path = Path(model_path) if model_path else default_model_path()
-        return with_user_sounds(Classifier(path, threads=threads)), None
+        classifier = with_user_sounds(Classifier(path, threads=threads))
+        unloaded = getattr(classifier, "unloaded_sounds", None)
+        if unloaded is not None and unloaded.detail:  # said on stderr only, before
+            return classifier, f"Your sounds are not scored: {unloaded.detail}"
+        return classifier, None
     except SoundwatchError as exc:
         return None, (f"{exc} Until then the window shows the spectrogram and level only, "
                       "without classes or events.")

@@ -38,6 +38,7 @@ class UnloadedSounds:
     any_name: bool
     why: str
     removed: frozenset[str] = frozenset()  # label_key()s of sounds removed since
+    detail: str = ""  # the whole reason, with its fix (the warning's words)
 
     def holds(self, name: str) -> bool:
         return self.any_name or name in self.labels or self.was_removed(name)
@@ -175,7 +176,7 @@ def with_user_sounds(classifier, path: str | Path | None = None):
     except SoundwatchError as exc:
         log.warning("your sounds are not scored: %s", exc)
         return WithUserSounds(classifier, [], UnloadedSounds(
-            frozenset(), True, "your sounds file could not be read", removed))
+            frozenset(), True, "your sounds file could not be read", removed, str(exc)))
     sounds = usable_sounds(classifier, read)
     left_out = [s.label for s in read if s not in sounds] + skipped
     unloaded = (UnloadedSounds(frozenset(n for n in left_out if n is not None),
