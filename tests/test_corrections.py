@@ -872,7 +872,8 @@ def test_a_retrain_that_costs_the_sound_some_of_its_own_examples_says_so():
             "own_firing_before": 5}
     text = retrain_summary("page turn", info)
     assert "it hears 3 of its 5 own example(s) (5 before)" in text
-    assert "cost some of what it is" in text and "events undo ID" in text
+    assert "cost some of what it is" in text and "right-click its event and Undo" in text
+    assert "events undo --correction N` for a missed mark" in text
     unchanged = retrain_summary("page turn", {**info, "own_firing": 5})
     assert "it hears 5 of its 5 own example(s)" in unchanged and "before" not in unchanged
 

@@ -269,3 +269,10 @@ def test_the_dialog_speaks_of_its_own_replace_box_not_of_flags(harness, audio, q
     dialog.name_edit.setText("chime")
     assert not dialog.learn_button.isEnabled()
     assert dialog.status.text().startswith("'chime' is already one of your sounds: tick")
+    # a name that reads as the model's label: the window's ways out, not flags (helper-53)
+    dialog.name_edit.setText("Door Bell")
+    qtbot.mouseClick(dialog.learn_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Not learnt" in dialog.status.text(), timeout=60000)
+    said = dialog.status.text()
+    assert "the model's own 'doorbell'" in said and "Classes & thresholds" in said, said
+    assert "--replace" not in said and "soundwatch events" not in said

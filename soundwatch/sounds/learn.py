@@ -347,7 +347,12 @@ def check_new_label(label: str, yours: Sequence[str], model: Sequence[str]) -> N
                 f"To change when {other!r} fires, set its threshold_on in "
                 f"[detection.classes.{other}] in your config, or confirm and reject its "
                 f"events (`{command_name()} events confirm|reject|missed`): they set a learnt "
-                "threshold for your place")
+                "threshold for your place",
+                in_window=f"{label!r} is already a label: {whose}{same}. Choose another "
+                f"name for your sound (e.g. 'my {label}'). To change when {other!r} fires, "
+                "set its threshold in Classes & thresholds, or confirm and reject its "
+                "events in the events table (right-click): they set a learnt threshold for "
+                "your place")
 
 
 def learn_sound(label: str, examples: Sequence[str | Path], classifier,

@@ -600,14 +600,13 @@ def retrain_summary(label: str, info: dict) -> str:
                                  and before != info["own_firing"] else ""))
         if before is not None and info["own_firing"] < before:
             text += (": teaching it what it is not cost some of what it is. If it now "
-                     f"misses real ones, take the correction back (`{command_name()} events "
-                     "undo ID`) or give it more examples")
+                     f"misses real ones, take the correction back ({undo_hint()}) or give it "
+                     "more examples")
     if info.get("noisy_corrected_examples"):
         text += (f"; {info['noisy_corrected_examples']} corrected example(s) hold the sound "
                  f"less than {NOISY_EXAMPLE_DB:g} dB over the room's noise, so it may now "
                  "also fire on other sounds in that noise: if it does, reject those events "
-                 f"(each retrains it), or take this correction back (`{command_name()} "
-                 "events undo ID`)")
+                 f"(each retrains it), or take this correction back ({undo_hint()})")
     if info.get("gone_examples"):
         text += (f"; {info['gone_examples']} corrected example(s) whose kept file is gone "
                  "were left out")
@@ -617,3 +616,11 @@ def retrain_summary(label: str, info: dict) -> str:
                  f"of its real events), or raise its threshold: "
                  f"[detection.classes.\"{label}\"] threshold_on in the config file")
     return text
+
+
+def undo_hint() -> str:
+    """How a correction is taken back, in the window and on the command line (retrain
+    messages are shown in both)."""
+    return (f"in the window, right-click its event and Undo; or `{command_name()} events "
+            f"undo EVENT`, or `{command_name()} events undo --correction N` for a missed "
+            "mark")
