@@ -1090,3 +1090,19 @@ def test_settings_naming_a_removed_sound_do_not_stop_listening(data_dir, recordi
     assert code == 0, err
     assert "the settings name 'chime', which is not loaded: removed with `soundwatch sounds " \
            "remove`" in caplog.text
+
+
+def test_sounds_commands_take_a_name_as_learn_reads_it(data_dir, capsys, tmp_path):
+    """`sounds remove "Front Door"` found 'front door', but retrain, export and import
+    --label said no sound has that name (helper-53)."""
+    from soundwatch.sounds.library import read_sounds, write_sounds
+
+    write_sounds([fake_sound("front door"), fake_sound("kettle")])
+    backup = tmp_path / "backup.json"
+    code, out, err = run(capsys, "sounds", "export", backup, "--label", "FRONT door")
+    assert code == 0 and "exported 1 sound(s)" in out, err
+    assert run(capsys, "sounds", "remove", "Front-Door")[0] == 0
+    assert [s.label for s in read_sounds()] == ["kettle"]
+    code, out, err = run(capsys, "sounds", "import", backup, "--label", "FRONT_DOOR")
+    assert code == 0, err
+    assert sorted(s.label for s in read_sounds()) == ["front door", "kettle"]

@@ -90,9 +90,7 @@ def run(args) -> int:
         return 0
     if args.sounds_action == "remove":
         # names that differ only in case are one sound, as `learn` takes them
-        same = [label for label in labels if label.casefold() == args.label.casefold()]
-        if args.label not in labels and len(same) == 1:
-            args.label = same[0]
+        args.label = named_as(args.label, labels)
         if args.label not in labels:
             raise SoundwatchError(f"no sound of yours is named {args.label!r}; yours are: "
                                   f"{', '.join(labels) or 'none'}")
@@ -106,7 +104,7 @@ def run(args) -> int:
         _warn_of_settings_naming(args.label)
         return 0
     if args.sounds_action == "export":
-        wanted = args.label or labels
+        wanted = [named_as(label, labels) for label in args.label or []] or labels
         missing = [label for label in wanted if label not in labels]
         if missing:
             raise SoundwatchError(f"no sound of yours is named {', '.join(map(repr, missing))}"
@@ -141,6 +139,7 @@ def run(args) -> int:
                               "sounds in it")
     if args.label:
         in_file = [s.label for s in incoming]
+        args.label = [named_as(label, in_file) for label in args.label]
         missing = [label for label in args.label if label not in in_file]
         if missing:
             raise SoundwatchError(f"{args.file} holds no sound named "
@@ -251,6 +250,18 @@ def _warn_of_settings_naming(label: str) -> None:
                  "listening leaves it out with a warning each time"), file=sys.stderr)
 
 
+def named_as(label: str, names: list[str]) -> str:
+    """The one of ``names`` that ``label`` reads as (case, spaces, underscores, hyphens:
+    :func:`~soundwatch.sounds.library.label_key`), as `learn` reads names; ``label``
+    itself when it is one of them or reads as none or several."""
+    from soundwatch.sounds.library import label_key
+
+    if label in names:
+        return label
+    alike = [name for name in names if label_key(name) == label_key(label)]
+    return alike[0] if len(alike) == 1 else label
+
+
 def _check_imported_names(incoming: list[str], yours: list[str]) -> None:
     """The names `learn` refuses are refused here too (a model label, or one that reads
     as a label in use), except one of yours of exactly the same name (--replace)."""
@@ -273,6 +284,7 @@ def _retrain(args, sounds) -> int:
     from soundwatch.store import EventStore
 
     settings = load_settings(args.config)
+    args.label = named_as(args.label, [s.label for s in sounds])
     current = next((s for s in sounds if s.label == args.label), None)
     # the database its corrections came from last time, else the configured one
     recorded = ((current.info if current else {}).get("retrained") or {}).get("database")
