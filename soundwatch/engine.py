@@ -252,7 +252,7 @@ class Engine:
         """How long a live input has given only exact zeros, once that has lasted
         DIGITAL_SILENCE_WARN_S (a muted or null source); else 0. Always 0 for a replay."""
         silent_s = self.stats.digital_silence_s
-        return silent_s if self.source.realtime and silent_s >= DIGITAL_SILENCE_WARN_S else 0.0
+        return silent_s if self.source.live and silent_s >= DIGITAL_SILENCE_WARN_S else 0.0
 
     def input_problem(self) -> str | None:
         """Why the input gives nothing to hear now, in words: the source's error (a
@@ -268,8 +268,9 @@ class Engine:
     def nothing_heard_s(self) -> float:
         """Seconds since a live input last gave audio that is not exact zeros (a device
         gone gives none, a muted one only zeros), counted on the wall clock across device
-        reconnections; 0 for a replay at full speed (no clock to miss audio by)."""
-        if not self.source.realtime:
+        reconnections; 0 for a replayed recording, paced or not (its silence is the
+        recording's)."""
+        if not self.source.live:
             return 0.0
         return max(0.0, time.monotonic() - getattr(self, "_sound_at_s", time.monotonic()))
 

@@ -127,3 +127,22 @@ def test_a_live_input_of_exact_zeros_is_said_once_and_so_is_sound_coming_back(
         replay, _ = run_engine(signal, realtime=False)
     assert replay.silent_input_s == 0.0
     assert not any("digital silence" in r.getMessage() for r in caplog.records)
+
+
+def test_nothing_heard_counts_from_the_last_audio_that_is_not_exact_zeros(tmp_path):
+    """The deaf-listener notices count the time since audio other than exact zeros came
+    in; a recording's silence, even replayed at its pace, is its own, not a deaf input."""
+    import soundfile
+
+    from soundwatch.audio.files import FileSource
+
+    noise = 0.1 * np.random.default_rng(2).standard_normal(int(0.3 * RATE))
+    signal = np.concatenate([noise, np.zeros(int(0.6 * RATE))]).astype(np.float32)
+    engine, _ = run_engine(signal)  # live, paced: 0.3 s of noise, then 0.6 s of zeros
+    assert 0.5 <= engine.nothing_heard_s() < 2.0
+    path = tmp_path / "silence.wav"
+    soundfile.write(str(path), np.zeros(RATE // 2, np.float32), RATE)
+    replay = Engine(FileSource(path, RATE, paced=True), FeatureSpec(), [ChunkCounter()])
+    replay.start()
+    assert replay.wait(30)
+    assert replay.nothing_heard_s() == 0.0 and replay.silent_input_s == 0.0

@@ -104,6 +104,10 @@ class FileSource(AudioSource):
         return self.paced
 
     @property
+    def live(self) -> bool:
+        return False
+
+    @property
     def finished(self) -> bool:
         return self._done.is_set()
 

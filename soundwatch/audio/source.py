@@ -66,6 +66,12 @@ class AudioSource:
         return True
 
     @property
+    def live(self) -> bool:
+        """The audio is heard now (a microphone), not read from a recording, paced or
+        not: only a live input can stop being heard."""
+        return self.realtime
+
+    @property
     def duration_s(self) -> float | None:
         """The whole stream's length when known in advance (a file), else None."""
         return None
