@@ -407,7 +407,25 @@ def bare_microphone(channels: int):
     source._channel_energy = np.zeros(channels)
     source._mix_energy = 0.0
     source.channel_used = None
+    source._gap_from_s = None
     return source
+
+
+def test_a_reconnected_devices_gap_is_measured_from_its_first_block():
+    """The gap a lost device leaves was measured when it reopened, short by the second or
+    so the stream takes to deliver its first block: event times after each reconnection
+    moved earlier (helper-52). It is measured at that first block now."""
+    import time
+
+    source = bare_microphone(1)
+    gaps = []
+    source.ring.write_gap = gaps.append  # what the engine would be told
+    block = tone(1000, 0.1)
+    source._gap_from_s = time.monotonic() - 2.0  # the last block before the loss ended then
+    source._callback(block[:, None], len(block), None, None)
+    assert len(gaps) == 1 and gaps[0] == pytest.approx(1.9 * RATE, abs=0.05 * RATE)
+    source._callback(block[:, None], len(block), None, None)
+    assert len(gaps) == 1  # only the first block after the reconnection
 
 
 def test_live_channels_that_cancel_fall_back_to_the_loudest_and_back():
