@@ -107,6 +107,7 @@ class Engine:
         self._segment_start = 0  # stream-clock sample where the current feature segment began
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sound_at_s = time.monotonic()  # the last audio that was not exact zeros
 
     @property
     def running(self) -> bool:
@@ -272,7 +273,7 @@ class Engine:
         recording's)."""
         if not self.source.live:
             return 0.0
-        return max(0.0, time.monotonic() - getattr(self, "_sound_at_s", time.monotonic()))
+        return max(0.0, time.monotonic() - self._sound_at_s)
 
     def _watch_digital_silence(self, audio: np.ndarray) -> None:
         """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S

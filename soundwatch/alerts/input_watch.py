@@ -7,15 +7,17 @@ word people have is never a stale "cannot hear".
 
 For someone who relies on the alerts, a deaf listener is news: no alert would come for a
 smoke alarm. The notices go through the outbox like event alerts (kept until delivered,
-retried, held in a channel's quiet hours unless ``urgent`` passes them), to the channels
-for people: Apprise, webhook, desktop. MQTT says it its own way: the node is ``offline``
+retried; a ``warning``, so a channel's quiet hours or a time profile that lets only
+``urgent`` alerts through holds them), to the channels for people: Apprise, webhook,
+desktop. MQTT says it its own way: the node is ``offline``
 meanwhile (:mod:`soundwatch.alerts.mqtt`).
 
 Payloads (JSON, as webhooks receive them)::
 
     {"type": "input_lost", "node": "kitchen", "id": "<session>-input-1",
      "session": "<session>", "start": "2024-05-01T11:59:00.000Z",
-     "noticed": "2024-05-01T12:00:00.000Z", "problem": "input device 'USB mic' stopped delivering audio; retrying every 1 s",
+     "noticed": "2024-05-01T12:00:00.000Z",
+     "problem": "input device 'USB mic' stopped delivering audio; retrying every 1 s",
      "severity": "warning"}
     {"type": "input_back", ... the same id and start ..., "end": "...Z", "lost_s": 95.2}
 """
