@@ -11,7 +11,9 @@ listener must be quick and must not touch GUI widgets (hand data to the GUI thro
 mailbox or a Qt signal). ``start``/``stop``/``wait`` are called from the owner's thread.
 
 Order of side effects for a finished event: the store commit comes first, then the
-listeners, so anything a listener prints is already on disk. An event the store cannot
+listeners, so anything a listener prints is already on disk. A started event is recorded
+in the store's open events first, so that a run killed mid-event (SIGKILL, a power cut)
+loses nothing: the next run stores it as an event marked ``interrupted``. An event the store cannot
 take yet (locked, disk full) waits in :class:`~soundwatch.pending.PendingEvents` and
 reaches the listeners when it is stored; ``events_pending``/``events_lost`` count the
 rest at the end.
@@ -34,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from soundwatch.alerts.interrupted import run_record
+from soundwatch.alerts.interrupted import process_gone, run_record
 from soundwatch.audio.levels import EventLevels
 from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.audio.source import AudioSource
@@ -50,6 +52,9 @@ from soundwatch.store import EventStore
 log = logging.getLogger(__name__)
 
 ROW_IDS_KEPT = 1024  # database ids of the last announced events, for listeners to name them
+# How often (stream seconds) the store's open events learn how long they have lasted: a
+# run killed mid-event loses at most this much of the event's known length.
+OPEN_EVENTS_REFRESH_S = 5.0
 
 
 class MonitorListener:
@@ -130,6 +135,8 @@ class Monitor:
         self.windows_scored = 0
         self.health = {name: SinkHealth(name) for name in ("store", "clips", "listeners")}
         self.pending: PendingEvents | None = None
+        self.interrupted_stored = 0  # events killed runs were hearing, stored by this one
+        self._open_events_refreshed_at = 0  # stream sample of the last refresh
         self._clip_owners: dict[int, PendingEvent] = {}  # event_id -> its row, for the clip
         self._row_ids: OrderedDict[int, int | None] = OrderedDict()  # event_id -> row id
         self.latest_scores = np.zeros(len(classifier.labels), dtype=np.float32)
@@ -195,9 +202,24 @@ class Monitor:
                 settings=record, started_at=self.started_at,
             )
             self.pending = PendingEvents(self.store, self.health["store"])
+            self._store_interrupted_events()
         if self.alerts is not None:
             self.alerts.on_session(alerts_session, self.wall_time)
         self.engine.start()
+
+    def _store_interrupted_events(self) -> None:
+        """Store the events that runs killed mid-event (their process gone, on this
+        machine) were hearing, as events marked ``interrupted``."""
+        dead = [session_id for session_id, record in self.store.unended_sessions()
+                if session_id != self.session_id and process_gone(record)]
+        row_ids = self.health["store"].call(
+            "store the events of a killed run", self.store.store_interrupted_events, dead,
+            self.pending.waiting_keys(), default=[])
+        self.interrupted_stored = len(row_ids)
+        if row_ids:
+            log.warning("stored %d event(s) that a run stopped mid-event (killed, or the "
+                        "power cut) was hearing; marked interrupted: when they ended is not "
+                        "known", len(row_ids))
 
     def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
         """Stop capture; events in progress are closed and stored before this returns
@@ -281,6 +303,9 @@ class Monitor:
         for event in notices:
             event = self._within_the_file(self.levels.measure(event))
             if event.ongoing:
+                if self.pending is not None:
+                    self.health["store"].call("record a started event", self.store.open_event,
+                                              event, self.session_id)
                 if self.alerts is not None:
                     self._queue_alerts(self._alert_call("started", event))
                 self._notify("on_event_started", event)
@@ -388,6 +413,21 @@ class Monitor:
             self._deliver(notices)
         if end_samples:
             self.noise_floor_dbfs = self.levels.floor_now_dbfs(end_samples[-1])
+            self._refresh_open_events(end_samples[-1])
+
+    def _refresh_open_events(self, end_sample: int) -> None:
+        """Tell the store how long the events in progress have lasted (every
+        OPEN_EVENTS_REFRESH_S of stream time)."""
+        if (self.pending is None or end_sample - self._open_events_refreshed_at
+                < OPEN_EVENTS_REFRESH_S * self.sample_rate_hz):
+            return
+        self._open_events_refreshed_at = end_sample
+        running = self.detector.running_ends()
+        if running:
+            self.health["store"].call(
+                "record how long events last", self.store.extend_open_events,
+                self.session_id, {event_id: end / self.sample_rate_hz
+                                  for event_id, end in running.items()})
 
     def _within_the_file(self, event: Event) -> Event:
         """``event`` ending at most where a replayed file's own audio ended (its end is

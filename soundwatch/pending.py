@@ -100,6 +100,10 @@ class PendingEvents:
         """Events not stored yet (in memory or only in the journal)."""
         return len(self._queue) + self._journal_only
 
+    def waiting_keys(self) -> set[tuple[int, int]]:
+        """(session id, event id) of the events waiting in memory."""
+        return {(item.session_id, item.event.event_id) for item in self._queue}
+
     def submit(self, item: PendingEvent) -> str:
         """Commit ``item`` now, or keep it behind those already waiting.
 

@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_NAME = "events.sqlite"  # the default database, in the user data folder
 
-SCHEMA_VERSION = 6  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
-# 4: the corrections table; 5: PRIVACY_COLUMNS; 6: corrections.label_peak
+SCHEMA_VERSION = 7  # 2: the outbox and node_events tables (alerts, hub); 3: LEVEL_COLUMNS;
+# 4: the corrections table; 5: PRIVACY_COLUMNS; 6: corrections.label_peak; 7: the
+# open_events table and events.interrupted
 APPLICATION_ID = 0x53574154  # "SWAT": marks a file as a soundwatch event database
 BUSY_TIMEOUT_MS = 1000  # one write waits this long for another process's lock
 OPEN_WAIT_S = 30.0  # opening (schema, session start) waits this long for a lock
@@ -139,6 +140,24 @@ CREATE TABLE IF NOT EXISTS corrections (
 CREATE INDEX IF NOT EXISTS corrections_event ON corrections(event_row);
 """
 
+# Version 7: the events a run is hearing now, one row each from its *started* notice until
+# the event is stored (the same transaction removes it). A run killed mid-event (SIGKILL,
+# a power cut) leaves its rows here; the next run stores them as events marked
+# ``interrupted`` (see EventStore.store_interrupted_events), so nothing heard is lost.
+_OPEN_EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS open_events (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    event_id INTEGER NOT NULL,         -- the detector's id within the session
+    label TEXT NOT NULL,
+    start_s REAL NOT NULL,             -- stream seconds since the session started
+    last_s REAL NOT NULL,              -- stream seconds: last known above threshold_off
+    peak REAL NOT NULL,
+    mean REAL NOT NULL,
+    continued_from INTEGER,
+    PRIMARY KEY (session_id, event_id)
+);
+"""
+
 # Version 3: each event's level, the noise floor before it and its SNR (dB; NULL in rows
 # stored before, or when the audio did not tell). Added to old files in place.
 LEVEL_COLUMNS = ("level_dbfs", "noise_floor_dbfs", "snr_db")
@@ -155,6 +174,11 @@ EMPTY_CORRECTIONS = ("UPDATE corrections SET kind = 'undone', event_row = NULL, 
 # TEXT (why the clip was not written on purpose, e.g. "speech"; NULL otherwise).
 PRIVACY_COLUMNS = ("speech_muted_s", "clip_withheld")
 
+# Version 7: 1 for an event whose run was killed while hearing it (stored by the next run
+# from open_events: its end_time is when it was last known to go on, its true end is not
+# known); NULL for every other event.
+INTERRUPTED_COLUMNS = ("interrupted",)
+
 # The user's correction of an event, read with it (the corrections table holds at most
 # one live row per event): ``correction`` is confirm | reject | relabel (None: not
 # corrected), ``corrected_label`` what it was said to be (confirm: its own label; reject:
@@ -163,7 +187,7 @@ CORRECTION_COLUMNS = ("correction", "corrected_label")
 
 EXPORT_COLUMNS = ("id", "session_id", "label", "start_time", "end_time", "start_s", "end_s",
                   "duration_s", "peak", "mean", "clip_path", "source", "model") + LEVEL_COLUMNS \
-    + PRIVACY_COLUMNS + CORRECTION_COLUMNS
+    + PRIVACY_COLUMNS + CORRECTION_COLUMNS + INTERRUPTED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -190,6 +214,7 @@ class StoredEvent:
     clip_withheld: str | None = None
     correction: str | None = None
     corrected_label: str | None = None
+    interrupted: bool = False  # its run was killed while hearing it: its end is not known
 
     def to_dict(self) -> dict:
         """The exported columns; a non-finite number (a row an older hub stored
@@ -354,9 +379,11 @@ class EventStore:
         """Version 1 -> 2: add the outbox and node_events tables; 2 -> 3: add the
         LEVEL_COLUMNS to events (rows kept, their levels NULL); 3 -> 4: add the
         corrections table; 4 -> 5: add the PRIVACY_COLUMNS to events like the levels;
-        5 -> 6: add ``label_peak`` to corrections (NULL in older rows). Nothing else
-        changes; the caller holds the lock inside a transaction."""
-        for statement in (_OUTBOX_SCHEMA + _CORRECTIONS_SCHEMA).split(";"):
+        5 -> 6: add ``label_peak`` to corrections (NULL in older rows); 6 -> 7: add the
+        open_events table and INTERRUPTED_COLUMNS to events (NULL in older rows). Nothing
+        else changes; the caller holds the lock inside a transaction."""
+        for statement in (_OUTBOX_SCHEMA + _CORRECTIONS_SCHEMA + _OPEN_EVENTS_SCHEMA
+                          ).split(";"):
             if statement.strip():
                 self._db.execute(statement)
         have = set(_columns(self._db, ["events"])["events"])
@@ -366,6 +393,9 @@ class EventStore:
         for name, kind in zip(PRIVACY_COLUMNS, ("REAL", "TEXT"), strict=True):
             if name not in have:
                 self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+        for name in INTERRUPTED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} INTEGER")
         if "label_peak" not in _columns(self._db, ["corrections"])["corrections"]:
             self._db.execute("ALTER TABLE corrections ADD COLUMN label_peak REAL")
         if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
@@ -501,23 +531,99 @@ class EventStore:
         started = self._session_start(session_id)
         with self._lock:
             self._keep_on_disk()
-            return self._insert_event(event, session_id, started, clip_path)
+            return self._in_transaction(
+                lambda: self._insert_event(event, session_id, started, clip_path))
 
     def _insert_event(self, event: Event, session_id: int, started: datetime,
-                      clip_path: str | None) -> int:
+                      clip_path: str | None, interrupted: bool = False) -> int:
+        """Insert a finished event and remove its open row (the caller's transaction)."""
+        self._db.execute("DELETE FROM open_events WHERE session_id = ? AND event_id = ?",
+                         (session_id, event.event_id))
         cursor = self._db.execute(
             "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
             "peak, mean, start_time, end_time, continued_from, clip_path, level_dbfs, "
-            "noise_floor_dbfs, snr_db, speech_muted_s, clip_withheld) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "noise_floor_dbfs, snr_db, speech_muted_s, clip_withheld, interrupted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, event.event_id, event.label, event.start_s, event.end_s,
              event.duration_s, float(event.peak), float(event.mean),
              _iso(started + timedelta(seconds=event.start_s)),
              _iso(started + timedelta(seconds=event.end_s)),
              event.continued_from, self._relative_to_database(clip_path), *_levels(event),
-             _optional_float(event.speech_muted_s), event.clip_withheld),
+             _optional_float(event.speech_muted_s), event.clip_withheld,
+             1 if interrupted else None),
         )
         return int(cursor.lastrowid)
+
+    def open_event(self, event: Event, session_id: int) -> None:
+        """Record an event being heard now (its *started* notice, ``event.ongoing``): a run
+        killed before the event ends leaves it for :meth:`store_interrupted_events`.
+
+        Raises:
+            sqlite3.Error, OSError: the write failed (locked, disk full).
+        """
+        _check_storable(event)
+        with self._lock:
+            self._keep_on_disk()
+            self._db.execute(
+                "INSERT OR REPLACE INTO open_events (session_id, event_id, label, start_s, "
+                "last_s, peak, mean, continued_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, event.event_id, event.label, event.start_s, event.end_s,
+                 float(event.peak), float(event.mean), event.continued_from))
+
+    def extend_open_events(self, session_id: int, last_s: dict[int, float]) -> None:
+        """Move the last known time (stream seconds) of open events, by event id."""
+        if not last_s:
+            return
+        with self._lock:
+            self._keep_on_disk()
+            self._db.executemany(
+                "UPDATE open_events SET last_s = MAX(last_s, ?) "
+                "WHERE session_id = ? AND event_id = ?",
+                [(float(s), session_id, int(i)) for i, s in last_s.items()])
+
+    def store_interrupted_events(self, session_ids, skip=frozenset()) -> list[int]:
+        """Store the open events of ``session_ids`` (runs that were killed) as events
+        marked ``interrupted``, ending when they were last known to go on, and remove
+        them from open_events; returns the new row ids. ``skip``: (session id, event id)
+        pairs stored otherwise (a pending journal's finished events): only their open
+        rows are removed. An open row whose event is stored already is removed too."""
+        session_ids = [int(i) for i in session_ids]
+        if not session_ids:
+            return []
+        marks = ", ".join("?" * len(session_ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.*, s.started_at FROM open_events o JOIN sessions s "
+                f"ON s.id = o.session_id WHERE o.session_id IN ({marks}) "
+                "ORDER BY o.session_id, o.event_id", session_ids).fetchall()
+        if not rows:
+            return []
+
+        def work():
+            row_ids = []
+            for row in rows:
+                key = (row["session_id"], row["event_id"])
+                stored = self._db.execute(
+                    "SELECT 1 FROM events WHERE session_id = ? AND event_id = ?",
+                    key).fetchone() is not None
+                if stored or key in skip:
+                    self._db.execute("DELETE FROM open_events WHERE session_id = ? AND "
+                                     "event_id = ?", key)
+                    continue
+                rate = 1000  # stream seconds back to samples, to the millisecond
+                event = Event(label=row["label"], start_sample=round(row["start_s"] * rate),
+                              end_sample=round(max(row["last_s"], row["start_s"]) * rate),
+                              peak=row["peak"], mean=row["mean"], sample_rate_hz=rate,
+                              event_id=row["event_id"],
+                              continued_from=row["continued_from"])
+                started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+                row_ids.append(self._insert_event(event, row["session_id"], started, None,
+                                                  interrupted=True))
+            return row_ids
+
+        with self._lock:
+            self._keep_on_disk()
+            return self._in_transaction(work)
 
     def has_event(self, session_id: int, event_id: int) -> bool:
         """Whether the detector's event ``event_id`` of ``session_id`` is stored."""
@@ -653,12 +759,13 @@ class EventStore:
                 "AND c.kind IN ('confirm', 'reject', 'relabel')")
 
     def _level_columns(self) -> list[str]:
-        """SELECT terms for LEVEL_COLUMNS and PRIVACY_COLUMNS: NULLs for a file older than
-        version 3 (4) that was opened read-only (and so not upgraded)."""
+        """SELECT terms for LEVEL_COLUMNS, PRIVACY_COLUMNS and INTERRUPTED_COLUMNS: NULLs
+        for a file older than version 3 (4, 7) that was opened read-only (and so not
+        upgraded)."""
         with self._lock:
             have = set(_columns(self._db, ["events"])["events"])
         return [f"e.{name}" if name in have else f"NULL AS {name}"
-                for name in LEVEL_COLUMNS + PRIVACY_COLUMNS]
+                for name in LEVEL_COLUMNS + PRIVACY_COLUMNS + INTERRUPTED_COLUMNS]
 
     def gaps(self, session_id: int | None = None) -> list[dict]:
         query = "SELECT session_id, start_s, duration_s, start_time, reason FROM gaps"
@@ -744,18 +851,24 @@ class EventStore:
     def unended_session_records(self) -> list[dict]:
         """The settings (``settings_json``, a dict) of every session never ended: running
         now, or stopped without closing (a kill, a power cut)."""
+        return [record for _, record in self.unended_sessions()]
+
+    def unended_sessions(self) -> list[tuple[int, dict]]:
+        """(id, settings dict) of every session never ended (see
+        :meth:`unended_session_records`); a session whose settings do not read as a dict
+        is left out."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT settings_json FROM sessions WHERE ended_at IS NULL").fetchall()
-        records = []
-        for (text,) in rows:
+                "SELECT id, settings_json FROM sessions WHERE ended_at IS NULL").fetchall()
+        sessions = []
+        for session_id, text in rows:
             try:
                 record = json.loads(text)
             except (TypeError, ValueError):
                 continue
             if isinstance(record, dict):
-                records.append(record)
-        return records
+                sessions.append((int(session_id), record))
+        return sessions
 
     def outbox_alert_rows(self, kinds: tuple[str, ...] = ("event_started", "event")
                           ) -> list[dict]:
@@ -1020,6 +1133,7 @@ class EventStore:
         from soundwatch.config import CLIPS_FOLDER_NAME
 
         values = {key: row[key] for key in row.keys()}
+        values["interrupted"] = bool(values.get("interrupted"))
         values["clip_path"] = self._on_disk(values["clip_path"],
                                             beside_database(self.path, CLIPS_FOLDER_NAME).name)
         return StoredEvent(**values)

@@ -227,6 +227,13 @@ def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker,
                         "--config", config(tmp_path), env=env)
         assert result.returncode == 0, result.stderr
         assert "without an end: their ends are queued now, marked interrupted" in result.stderr
+        # nor is the sound lost from the database: stored, its end marked not known
+        assert "stored 1 event(s) that a run stopped mid-event" in result.stderr
+        with EventStore(db, read_only=True) as store:
+            heard, = store.recent_events()
+        assert (heard.label, heard.interrupted) == ("tone_1k", True)
+        assert heard.start_s == pytest.approx(1.0, abs=0.5)
+        assert heard.duration_s >= started[0]["duration_s"]
         # the killed run's claim to the node is not another listener (helper-50)
         assert "another soundwatch" not in result.stderr
         # (the start may come again: a kill between its send and its mark sends it again,
@@ -248,6 +255,8 @@ def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker,
         again = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
                        "--config", config(tmp_path), env=env)
         assert again.returncode == 0 and "interrupted" not in again.stderr
+        with EventStore(db, read_only=True) as store:
+            assert len(store.recent_events()) == 1
         time.sleep(1.0)
         assert {(m["type"], m["id"]) for m in recorder.json_on("soundwatch/attic/event")} == {
             ("event_started", end["id"]), ("event", end["id"])}

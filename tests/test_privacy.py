@@ -212,7 +212,7 @@ def test_a_version_3_file_gains_the_privacy_columns_and_keeps_every_row(tmp_path
     with EventStore(path, read_only=True) as store:  # not upgraded, still read
         assert [e.speech_muted_s for e in store.recent_events()] == [None, None]
     with EventStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         rows = store.recent_events(newest_first=False)
         assert [(e.id, e.snr_db, e.speech_muted_s) for e in rows] == [(1, 9.0, None),
                                                                      (2, 9.0, None)]

@@ -232,6 +232,60 @@ def test_sigkill_loses_no_committed_event(tmp_path):
     raw.close()
 
 
+def test_open_events_of_a_killed_run_are_stored_marked_interrupted(store, capsys):
+    """An event is recorded when it starts and stays open until it is stored: what a
+    killed run was hearing becomes an event marked interrupted, ending when it was last
+    known to go on; an event stored (or kept in a journal) meanwhile is not doubled."""
+    from soundwatch.cli import main
+
+    killed = store.start_session("mic", "m.onnx", 16000, started_at=START)
+    heard = event("dog", 2.0, 2.5, 1)
+    store.open_event(heard, killed)
+    store.extend_open_events(killed, {1: 7.25})
+    store.extend_open_events(killed, {1: 6.0})  # a late refresh never shortens it
+    store.open_event(event("cat", 3.0, 3.5, 2), killed)
+    store.add_event(event("cat", 3.0, 4.0, 2), killed)  # ended: its open row goes with it
+    store.open_event(event("siren", 5.0, 5.5, 3), killed)  # in a pending journal
+    store.open_event(event("knock", 1.0, 1.5, 1), running := store.start_session(
+        "mic", "m.onnx", 16000, started_at=START))  # another session's: not asked for
+    rows = store.store_interrupted_events([killed], skip={(killed, 3)})
+    assert len(rows) == 1
+    dog = store.event_by_id(rows[0])
+    assert dog.label == "dog" and dog.interrupted
+    assert dog.start_time == "2024-05-01T12:00:02.000Z"
+    assert dog.end_time == "2024-05-01T12:00:07.250Z" and dog.duration_s == 5.25
+    assert not store.event_by_id(rows[0] - 1).interrupted  # the cat, stored as it ended
+    assert store.store_interrupted_events([killed]) == []  # once only
+    assert [e.label for e in store.recent_events(session_id=killed)] == ["cat", "dog"]
+    assert store.store_interrupted_events([running]) != []  # its own open row was kept
+    assert main(["events", "list", "--db", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert "  5.2+ " in out and "it lasted at least this long" in out
+    assert main(["events", "list", "--db", str(store.path), "--json"]) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((e["label"], e["interrupted"]) for e in exported) == [
+        ("cat", False), ("dog", True), ("knock", True)]
+
+
+def test_a_version_6_file_gains_open_events_and_keeps_every_row(tmp_path):
+    from old_database import rewind_schema
+
+    path = tmp_path / "events.sqlite"
+    with EventStore(path) as store:
+        session = store.start_session("mic", "m.onnx", 16000, started_at=START)
+        store.add_event(event("dog", 1.0, 2.0), session)
+    rewind_schema(path, 6, "DROP TABLE open_events", "ALTER TABLE events DROP COLUMN "
+                  "interrupted")
+    with EventStore(path, read_only=True) as store:  # not upgraded, still read
+        assert [(e.label, e.interrupted) for e in store.recent_events()] == [("dog", False)]
+    with EventStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 7
+        store.open_event(event("cat", 3.0, 3.5, 2), session)
+        assert len(store.store_interrupted_events([session])) == 1
+        assert [(e.label, e.interrupted) for e in store.recent_events()] == [
+            ("cat", True), ("dog", False)]
+
+
 def test_parse_time_accepts_iso_relative_and_today():
     now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     assert parse_time("2h", now) == now - timedelta(hours=2)

@@ -140,13 +140,21 @@ def run(args) -> int:
         for event in events:
             node = f"{printable(nodes.get(event.id, '-')):<16} " if nodes else ""
             print(f"{event.id:>6} {_local(event.start_time):<23} {node}"
-                  f"{printable(event.label):<22} {event.duration_s:6.2f} {event.peak:5.2f} "
+                  f"{printable(event.label):<22} {_duration(event)} {event.peak:5.2f} "
                   f"{_db(event.snr_db, 6, snr=True)} {_db(event.noise_floor_dbfs, 10)}  "
                   f"{printable(review_text(event)):<22} {printable(event.clip_path or '-')}")
+        if any(event.interrupted for event in events):
+            print("+: soundwatch was stopped while hearing it (killed, or the power cut): it "
+                  "lasted at least this long; when it ended is not known")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
     return 0
+
+
+def _duration(event) -> str:
+    """The duration column (6 wide): "+" after an interrupted event's known length."""
+    return f"{event.duration_s:5.1f}+" if event.interrupted else f"{event.duration_s:6.2f}"
 
 
 def review_text(event) -> str:

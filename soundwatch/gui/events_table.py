@@ -50,6 +50,11 @@ class EventRow:
     speech_muted_s: float | None = None  # of its clip (soundwatch.privacy)
     clip_withheld: str | None = None
     replayed: str = ""  # the file it was heard in (a replay); "": heard live
+    interrupted: bool = False  # its run was killed while hearing it: lasted at least this
+
+
+INTERRUPTED_TIP = ("soundwatch was stopped while hearing it (killed, or the power cut): it "
+                   "lasted at least this long; when it ended is not known")
 
 
 class EventsModel(QAbstractTableModel):
@@ -92,6 +97,8 @@ class EventsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == "time" and row.replayed:
             return (f"heard in a replay of {row.replayed}: the time is when the replay "
                     "ran, not when the sound happened")
+        if role == Qt.ItemDataRole.ToolTipRole and column == "duration" and row.interrupted:
+            return INTERRUPTED_TIP
         if role == Qt.ItemDataRole.ToolTipRole and column in ("SNR dB", "floor dBFS"):
             return ("the event's power over the background's (dB), and the background "
                     "level before it (noise floor, dBFS)")
@@ -109,7 +116,9 @@ class EventsModel(QAbstractTableModel):
         if column == "start (s)":
             return f"{row.start_s:.2f}"
         if column == "duration":
-            return f"● {row.duration_s:.1f} s" if row.ongoing else f"{row.duration_s:.2f} s"
+            if row.ongoing:
+                return f"● {row.duration_s:.1f} s"
+            return f"≥ {row.duration_s:.2f} s" if row.interrupted else f"{row.duration_s:.2f} s"
         if column == "peak":
             return f"{row.peak:.2f}"
         if column == "SNR dB":

@@ -801,6 +801,7 @@ def _row_from_stored(event) -> EventRow:
         speech_muted_s=event.speech_muted_s,
         clip_withheld=event.clip_withheld,
         replayed=_replayed_file(event.source),
+        interrupted=event.interrupted,
     )
 
 
