@@ -5,6 +5,7 @@ window (offscreen), real SQLite, the tiny real ONNX model."""
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ def store_corrections(harness) -> list[dict]:
 
 
 def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_counts(
-        harness, tmp_path):
+        harness, tmp_path, monkeypatch):
     path, _ = write_scene(tmp_path / "scene.wav", SCENE)
     window = harness.open("--file", str(path), "--fast")  # clips are off
     rows = window.events_table.events.rows
@@ -56,8 +57,26 @@ def test_corrections_from_the_window_keep_the_rings_audio_and_show_per_label_cou
     assert all(c["example_path"] and os.path.isfile(c["example_path"]) for c in kept)
     # "It was…" a new sound of the user's: kept as its first example.
     text = window.corrections.correct(noise, "relabel", label="kettle")
-    assert "'kettle' not retrained" in text and "needs 3" in text
+    assert "Retraining 'kettle'" in text
+    banner = window.banner.text
+    harness.qtbot.waitUntil(lambda: "'kettle' not retrained" in banner.text(), timeout=20000)
+    assert "needs 3" in banner.text()
     assert corrections_cell(window, "noise") == "0 / 1 / 0"  # the newer correction replaced it
+    # The retraining runs beside the window, which answers meanwhile (helper-53: a
+    # confirm froze it 3.4 s), and says when it is done.
+    release = threading.Event()
+
+    def slow_retrain(label, classifier, store):
+        assert release.wait(20)
+        return None, f"{label!r} retrained (stand-in)"
+
+    monkeypatch.setattr("soundwatch.sounds.retrain.retrain_and_save", slow_retrain)
+    text = window.corrections.correct(noise, "relabel", label="kettle")
+    assert "Retraining 'kettle'" in text and window.corrections.retrainer.busy
+    release.set()
+    harness.qtbot.waitUntil(lambda: "'kettle' retrained (stand-in)." == banner.text(),
+                            timeout=20000)
+    assert window.corrections.retrainer.wait(5)
     # "Undo its correction" takes it back: row, example and count.
     example = next(c["example_path"] for c in store_corrections(harness) if
                    c["event_label"] == "noise")

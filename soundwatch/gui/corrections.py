@@ -13,21 +13,24 @@ events missed` (:func:`soundwatch.corrections.record.mark_missed`), with the str
 own audio and the stream's wall-clock times of its first and last sample.
 
 A learnt threshold applies to the running detector at once; one of the user's sounds is
-retrained and its new head scores from the next window. The thresholds panel shows, per
+retrained on a worker thread (a few seconds: the window stays responsive meanwhile, and
+says so), and its new head scores from the next window after that. The thresholds panel shows, per
 label, how many events were confirmed and rejected and how many were missed.
 
 Editing a threshold previews what it would have found over the last
 :data:`PREVIEW_H` hours of score history (:mod:`soundwatch.rescoring`).
 
-Runs on the Qt thread.
+Runs on the Qt thread, but for the retraining of the user's sounds (:class:`Retrainer`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import replace
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog
 
 from soundwatch.errors import SoundwatchError
@@ -36,6 +39,61 @@ from soundwatch.gui.label_choice import ask_label
 log = logging.getLogger(__name__)
 
 PREVIEW_H = 2.0  # hours of score history a threshold edit is tried on (~0.3 s a label)
+
+
+class Retrainer(QObject):
+    """Retrains the user's sounds after corrections, one label at a time, on a worker
+    thread; each result reaches the Qt thread through :attr:`retrained`. Labels asked for
+    while it works wait their turn (asked twice: retrained once more, from all the
+    corrections then stored)."""
+
+    retrained = Signal(str, object, str)  # label, its new UserSound (or None), what happened
+    finished = Signal()  # nothing left to retrain
+
+    def __init__(self, retrain_one, parent=None):
+        super().__init__(parent)
+        self._retrain_one = retrain_one  # (label, undone) -> (UserSound | None, line)
+        self._waiting: dict[str, bool] = {}  # label -> undone, in the order asked
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def request(self, labels, undone: bool = False) -> None:
+        with self._lock:
+            for label in sorted(labels):
+                self._waiting[label] = self._waiting.get(label, False) or undone
+            if self._thread is None and self._waiting:
+                self._thread = threading.Thread(target=self._work, name="retrain-sounds",
+                                                daemon=True)
+                self._thread.start()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until nothing is left to retrain (for tests and shutdown); True if so."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+        return not self.busy
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    break
+                label = next(iter(self._waiting))
+                undone = self._waiting.pop(label)
+            try:
+                sound, line = self._retrain_one(label, undone)
+            except Exception as exc:  # a bug must not end the window's retraining for good
+                log.exception("retraining %r failed", label)
+                sound, line = None, f"{label!r} not retrained: unexpected error: {exc}"
+            self.retrained.emit(label, sound, line)
+        self.finished.emit()
 
 
 class CorrectionsController:
@@ -48,6 +106,8 @@ class CorrectionsController:
         window.events_table.correction_requested.connect(self.correct)
         window.events_table.has_correction = self.has_correction
         window.class_panel.threshold_edited.connect(self.preview)
+        self.retrainer = Retrainer(self._retrain_one, window)
+        self.retrainer.retrained.connect(self._on_retrained)
         self.show_counts()
 
     # -- corrections ---------------------------------------------------------------------
@@ -245,23 +305,33 @@ class CorrectionsController:
         return text if ok and text else None
 
     def _retrain(self, labels: set[str], undone: bool = False) -> list[str]:
-        """Retrain the user's sounds among ``labels`` (``undone``: after a correction was
-        taken back, see :func:`~soundwatch.sounds.retrain.retrain_after_undo`); a running
-        one scores with its new head from the next window."""
+        """Start retraining the user's sounds among ``labels`` on the worker (``undone``:
+        after a correction was taken back, see
+        :func:`~soundwatch.sounds.retrain.retrain_after_undo`); returns the line saying
+        so. A running one scores with its new head once it is retrained."""
+        if not labels:
+            return []
+        self.retrainer.request(labels, undone)
+        names = ", ".join(repr(label) for label in sorted(labels))
+        return [f"Retraining {names} on its corrections (a few seconds; listening goes on "
+                "with the sound as it was)…"]
+
+    def _retrain_one(self, label: str, undone: bool):
+        """(label's new UserSound or None, what happened): on the retrainer's thread."""
         from soundwatch.sounds.retrain import retrain_after_undo, retrain_and_save
 
-        classifier = self.session.classifier
         retrain = retrain_after_undo if undone else retrain_and_save
-        lines = []
-        for label in sorted(labels):
-            sound, line = retrain(label, classifier, self.session.store)
-            lines.append(line + ".")
-            sounds = getattr(classifier, "sounds", None)
-            if sound is not None and sounds is not None:
-                for index, old in enumerate(sounds):
-                    if old.label == label:
-                        sounds[index] = sound  # one reference swap: the worker sees either
-        return lines
+        return retrain(label, self.session.classifier, self.session.store)
+
+    def _on_retrained(self, label: str, sound, line: str) -> None:
+        """A sound was retrained (Qt thread): its new head scores from the next window."""
+        sounds = getattr(self.session.classifier, "sounds", None)
+        if sound is not None and sounds is not None:
+            for index, old in enumerate(sounds):
+                if old.label == label:
+                    sounds[index] = sound  # one reference swap: the worker sees either
+        self._say(line + ".")
+        self.show_counts()
 
     def show_counts(self) -> None:
         """Per label confirmed / rejected / missed in the thresholds panel (missed: marked
