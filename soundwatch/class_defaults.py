@@ -231,7 +231,9 @@ def settings_for_classifier(settings: DetectorSettings, classifier,
                             config_path: str | Path | None = None,
                             database: str | Path | None = None) -> DetectorSettings:
     """The detector settings ``classifier`` runs with, from the user's ``settings`` (read
-    from ``config_path``, named in errors): the model's own per-class settings first,
+    from ``config_path``, named in errors), each label spelt as ``classifier`` spells it
+    (:func:`~soundwatch.sounds.apply.with_label_names`): the model's own per-class
+    settings first,
     then the thresholds learnt from the user's corrections in the place whose events go
     to ``database`` (None: the default place's; a raise applies where it is
     higher than the class's ``threshold_on`` by then, a lowering only while that is still
@@ -243,9 +245,14 @@ def settings_for_classifier(settings: DetectorSettings, classifier,
         SoundwatchError: see :func:`with_class_defaults`.
     """
     from soundwatch.corrections.thresholds import adjustments_path_for, with_adjustments
-    from soundwatch.sounds.apply import with_sound_settings, without_unloaded_sounds
+    from soundwatch.sounds.apply import (
+        with_label_names,
+        with_sound_settings,
+        without_unloaded_sounds,
+    )
 
-    settings = without_unloaded_sounds(settings, classifier)
+    settings = without_unloaded_sounds(with_label_names(settings, classifier.labels),
+                                       classifier)
     both = sorted(set(settings.watch) & set(settings.ignore))
     if both:  # the ignore list wins: said, since a --watch flag may meet a config's ignore
         log.warning("watched and ignored at once (the ignore list wins, so no events of "

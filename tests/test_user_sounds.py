@@ -1092,6 +1092,42 @@ def test_settings_naming_a_removed_sound_do_not_stop_listening(data_dir, recordi
            "remove`" in caplog.text
 
 
+def test_settings_name_a_label_as_learn_reads_it(data_dir, recordings, capsys):
+    """A watch list naming "Front Door" for the sound 'front door' stopped listening with
+    a did-you-mean (helper-53): a name that reads as exactly one label is that label."""
+    learn_chime(capsys, recordings, label="Door Chime")
+    config = data_dir.parent / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[detection]\nwatch = ["door chime", "Clock-Alarm"]\n\n'
+                      '[detection.classes."DOOR_CHIME"]\nthreshold_on = 0.999\n')
+    code, out, err = run(capsys, "classify", recordings["stream"], "--json")
+    assert code == 0, err
+    # Clock-Alarm is the model's clock_alarm; the chime's own threshold holds it back
+    assert [e["label"] for e in json.loads(out)["events"]] == ["clock_alarm"]
+    config.write_text('[detection]\nwatch = ["door chime"]\n')
+    code, out, err = run(capsys, "classify", recordings["stream"], "--json")
+    assert code == 0, err
+    assert [e["label"] for e in json.loads(out)["events"]] == ["Door Chime"]
+
+
+def test_label_names_read_as_one_label_are_spelt_as_it():
+    from soundwatch.detect import ClassSettings, DetectorSettings
+    from soundwatch.sounds.apply import with_label_names
+
+    labels = ("dog", "smoke_alarm", "Front Door", "tap", "t_a_p")
+    settings = DetectorSettings(watch=("Dog", "front door", "dog"), ignore=("Smoke Alarm",),
+                                classes={"FRONT-DOOR": ClassSettings(threshold_on=0.9),
+                                         "Front Door": ClassSettings(threshold_on=0.7),
+                                         "TAP": ClassSettings(threshold_on=0.6)})
+    spelt = with_label_names(settings, labels)
+    assert spelt.watch == ("dog", "Front Door")
+    assert spelt.ignore == ("smoke_alarm",)
+    # the exact spelling's settings win; a name that reads as two labels is left as it is
+    assert spelt.classes == {"Front Door": ClassSettings(threshold_on=0.7),
+                             "TAP": ClassSettings(threshold_on=0.6)}
+    assert with_label_names(DetectorSettings(watch=("dog",)), labels).watch == ("dog",)
+
+
 def test_sounds_commands_take_a_name_as_learn_reads_it(data_dir, capsys, tmp_path):
     """`sounds remove "Front Door"` found 'front door', but retrain, export and import
     --label said no sound has that name (helper-53)."""
