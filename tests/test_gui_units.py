@@ -553,3 +553,29 @@ def test_the_status_bar_drops_fields_no_longer_said_and_cuts_a_long_one(qtbot):
     assert "waiting" not in line.text() and "outbox" not in line.text()
     assert "noise floor" not in line.text() and "○ stopped" in line.text()
     assert not any(label.isVisibleTo(line) for label in line.fields if not label.text())
+
+
+def test_why_not_draws_the_models_score_before_the_snr_gate_for_gated_labels(qtbot):
+    """The plot drew the score after the SNR gate (about 0) while its list named the
+    model's 0.57 for a window the gate held back (helper-53): for a label the gate
+    applies to, a dotted curve shows the model's own score."""
+    from soundwatch.detect import ClassSettings, DetectorSettings
+    from soundwatch.gui.mailbox import ScoreRow
+    from soundwatch.gui.why_not import WhyNotView
+
+    view = WhyNotView(history_s=30.0)
+    qtbot.addWidget(view)
+    settings = DetectorSettings(classes={"chime": ClassSettings(min_snr_db=6.0)})
+    view.configure(["dog", "chime"], hop_s=0.25, settings=settings)
+    rows = [ScoreRow(4000 * (i + 1), np.zeros(2, dtype=np.float32),
+                     raw=np.array([0.3, 0.57], dtype=np.float32)) for i in range(12)]
+    view.append(rows, [])
+    view.choose("chime")
+    _, after_gate = view.curve.getData()
+    _, model = view.model_curve.getData()
+    assert after_gate.max() == 0.0 and model.max() == pytest.approx(0.57)
+    assert "Dotted: the model's own score, before the SNR gate (min_snr_db 6 dB)" \
+        in view.now_text.text()
+    view.choose("dog")  # no gate: one curve, as before
+    assert view.model_curve.getData()[0] is None or len(view.model_curve.getData()[0]) == 0
+    assert "Dotted" not in view.now_text.text()

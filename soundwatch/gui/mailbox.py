@@ -33,6 +33,8 @@ class ScoreRow:
     # the detector's explanation of this window (soundwatch.detect.NearMiss): the labels
     # that came close and the rule that kept each from an event
     near_misses: tuple = ()
+    # the model's own (n_labels,) scores of the window, before the SNR gate and smoothing
+    raw: np.ndarray | None = None
 
 
 @dataclass
@@ -152,11 +154,13 @@ class GuiMailbox:
             self._next_frame_sample = first_sample + n * self.hop_length
             self._position = max(self._position, self._next_frame_sample)
 
-    def put_scores(self, smoothed: np.ndarray, end_sample: int, near_misses=()) -> None:
+    def put_scores(self, smoothed: np.ndarray, end_sample: int, near_misses=(),
+                   raw: np.ndarray | None = None) -> None:
         """Keep a copy of one (n_labels,) row of smoothed confidences (and the detector's
-        near misses of that window)."""
+        near misses of that window, and the model's own scores before the SNR gate)."""
         row = ScoreRow(int(end_sample), np.array(smoothed, dtype=np.float32, copy=True),
-                       tuple(near_misses))
+                       tuple(near_misses),
+                       None if raw is None else np.array(raw, dtype=np.float32, copy=True))
         with self._lock:
             self._scores.append(row)
             self._position = max(self._position, int(end_sample))
@@ -270,7 +274,7 @@ class MailboxListener:
         if self._near_misses is not None:
             misses = self._near_misses.detector.explain()
             self.mailbox.put_near_miss_spans(self._near_misses.update(misses))
-        self.mailbox.put_scores(smoothed, end_sample, misses)
+        self.mailbox.put_scores(smoothed, end_sample, misses, raw=scores)
 
     def _flush_near_misses(self) -> None:
         if self._near_misses is not None:

@@ -7,7 +7,9 @@ mailbox); the current window's reason comes with each score row
 (:meth:`~soundwatch.detect.EventDetector.explain`). Nothing here re-applies a rule.
 
 x: seconds relative to the newest score; y: the smoothed score (what the detector
-compares with ``threshold_on``/``threshold_off``).
+compares with ``threshold_on``/``threshold_off``: after the SNR gate,
+:mod:`soundwatch.audio.snr_gate`). For a label the SNR gate applies to, a dotted curve
+shows the model's own score before it: the score a ``below_min_snr`` near miss names.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class WhyNotView(QWidget):
         plot.setYRange(0.0, 1.05, padding=0)
         self.curve = pg.PlotDataItem(pen=pg.mkPen(theme.TEXT, width=2), antialias=False)
         plot.addItem(self.curve)
+        self.model_curve = pg.PlotDataItem(  # before the SNR gate (labels it applies to)
+            pen=pg.mkPen(theme.TEXT_DIM, width=1, style=Qt.PenStyle.DotLine), antialias=False)
+        plot.addItem(self.model_curve)
         self.on_line = pg.InfiniteLine(
             angle=0, movable=False, label="threshold_on",
             pen=pg.mkPen(theme.THRESHOLD_LINE, width=1, style=Qt.PenStyle.DashLine),
@@ -110,6 +115,7 @@ class WhyNotView(QWidget):
         n_rows = max(1, math.ceil(self.history_s / max(hop_s, 1e-3)) + 2)
         self._times = ColumnRing(n_rows, 1, fill=np.nan, dtype=np.float64)
         self._scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
+        self._model_scores = ColumnRing(n_rows, max(1, len(self.labels)), fill=np.nan)
         self.newest_s = 0.0
         self.spans.clear()
         if settings is not None:
@@ -156,6 +162,9 @@ class WhyNotView(QWidget):
                 self._times.append(np.array([[r.end_sample / self.sample_rate_hz]
                                              for r in rows]))
                 self._scores.append(scores)
+                self._model_scores.append(np.stack(
+                    [row.smoothed if row.raw is None else row.raw for row in rows]
+                ).astype(np.float32, copy=False))
                 self.newest_s = rows[-1].end_sample / self.sample_rate_hz
                 self._latest_misses = rows[-1].near_misses
         self.spans.extend(spans)
@@ -186,6 +195,12 @@ class WhyNotView(QWidget):
         times = self._times.recent()[:, 0]
         scores = self._scores.recent()[:, self.labels.index(label)]
         self.curve.setData(times - self.newest_s, scores)
+        gated = self.settings.class_min_snr_db(label) is not None
+        if gated:
+            model_scores = self._model_scores.recent()[:, self.labels.index(label)]
+            self.model_curve.setData(times - self.newest_s, model_scores)
+        else:
+            self.model_curve.setData([], [])
         held_s = self.newest_s - times[0] if len(times) else 0.0
         plot.setXRange(-min(self.history_s, max(MIN_SHOWN_S, held_s)), 0.0, padding=0)
         rate = self.sample_rate_hz
@@ -204,7 +219,11 @@ class WhyNotView(QWidget):
                 f"{span.start_sample / rate - self.newest_s:+.1f} s, "
                 f"{(span.end_sample - span.start_sample) / rate:.1f} s long, peak "
                 f"{span.score:.2f}: {span.reason} ({span.detail})")
-        self.now_text.setText(self._now_text(label, on, off, scores))
+        self.now_text.setText(self._now_text(label, on, off, scores)
+                              + (" Dotted: the model's own score, before the SNR gate "
+                                 f"(min_snr_db {self.settings.class_min_snr_db(label):g} dB), "
+                                 "which holds back the windows whose sound does not stand "
+                                 "out from the noise." if gated else ""))
 
     def _now_text(self, label: str, on: float, off: float, scores: np.ndarray) -> str:
         now = next((m for m in self._latest_misses if m.label == label), None)
