@@ -141,6 +141,28 @@ def test_classify_explain_and_listen_near_misses_print_the_spans(model, tmp_path
     assert near[0]["start_time"].endswith("Z") and 1.0 <= near[0]["start_s"] <= 2.5
 
 
+def test_classify_explain_shows_a_sound_back_within_the_merge_gap_as_part_of_its_event(
+        tmp_path, capsys):
+    """A tone back after a short pause continues its event: `classify --explain` listed
+    it as "no event" (helper-53), it is "merged" into the event now."""
+    from soundwatch.cli import main
+
+    model = make_test_model(tmp_path / "m.onnx")
+    path, _ = write_scene(tmp_path / "scene.wav", [
+        ("silence", 2.0), ("tone_1k", 2.0), ("silence", 0.5), ("tone_1k", 2.0),
+        ("silence", 2.0)])
+    flags = ["--model", str(model), "--watch", "tone_1k", "--explain"]
+    assert main(["classify", str(path), *flags, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["events"]) == 1
+    assert [m["reason"] for m in result["near_misses"]] == [MERGED]
+    assert main(["classify", str(path), *flags]) == 0
+    out = capsys.readouterr().out
+    assert "no event:" not in out
+    merged, = [line for line in out.splitlines() if line.startswith("  merged:")]
+    assert "tone_1k" in merged and "continues the event from t=" in merged
+
+
 def test_the_run_up_and_the_tail_of_an_event_are_not_misses():
     detector = EventDetector(["a"], SETTINGS, RATE, window_samples=HOP)
     rows = [[0.4], [0.5]] + [[0.9]] * 8 + [[0.5], [0.45]] + [[0.0]] * 6

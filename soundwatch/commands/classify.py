@@ -104,6 +104,8 @@ def run(args) -> int:
 
 
 def format_result(result: dict) -> str:
+    from soundwatch.detect import MERGED
+
     top = ", ".join(f"{t['label']} {t['active_mean']:.2f} (max {t['max']:.2f})"
                     for t in result["top"])
     heard = (f" ({result['heard_s']:.1f} s heard: damaged)"
@@ -120,6 +122,8 @@ def format_result(result: dict) -> str:
                      + (f" snr {event['snr_db']:.1f} dB" if event.get("snr_db") is not None
                         else ""))
     for miss in result.get("near_misses", []):
-        lines.append(f"  no event: {miss['label']:<17} {miss['start_s']:7.2f}-"
+        # a label back within merge_gap_s made no event of its own: it is part of one
+        head = "  merged:  " if miss["reason"] == MERGED else "  no event:"
+        lines.append(f"{head} {miss['label']:<17} {miss['start_s']:7.2f}-"
                      f"{miss['end_s']:.2f} s score {miss['score']:.2f}  {miss['reason']}: {miss['detail']}")
     return "\n".join(lines)
