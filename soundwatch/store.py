@@ -827,10 +827,13 @@ class EventStore:
 
         def work():
             row_id = self._insert_event(event, session_id, started, clip_path)
+            parts = self._part_row_ids(session_id, rows, event.event_id, row_id)
             for row in rows:
                 if "db_id" in row.payload:
                     row.payload["db_id"] = row_id
                     row.payload["database_option"] = database_option
+                if "sound_db_ids" in row.payload:
+                    row.payload["sound_db_ids"] = parts
             self._insert_outbox(rows)
             return row_id
 
@@ -844,9 +847,26 @@ class EventStore:
                 for row in rows:
                     if "db_id" in row.payload:
                         row.payload["db_id"] = None
+                    if "sound_db_ids" in row.payload:
+                        row.payload["sound_db_ids"] = None
                 raise
         _stored(rows)
         return row_id
+
+    def _part_row_ids(self, session_id: int, rows, event_id: int, row_id: int) -> list[int]:
+        """The row ids of the parts of the sound ``rows`` end (payload
+        ``sound_event_ids``; the event ``event_id`` is row ``row_id``), in order; parts
+        not stored (yet) are left out. The caller holds the lock."""
+        wanted = next((row.payload.get("sound_event_ids") for row in rows
+                       if row.payload.get("sound_event_ids")), None) or [event_id]
+        earlier = [int(i) for i in wanted if int(i) != event_id]
+        if not earlier:
+            return [row_id]
+        marks = ", ".join("?" * len(earlier))
+        found = dict(self._db.execute(
+            f"SELECT event_id, id FROM events WHERE session_id = ? AND event_id IN ({marks})",
+            [session_id, *earlier]).fetchall())
+        return [found[i] for i in earlier if i in found] + [row_id]
 
     def unended_session_records(self) -> list[dict]:
         """The settings (``settings_json``, a dict) of every session never ended: running

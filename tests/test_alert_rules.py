@@ -258,6 +258,34 @@ def test_people_hear_of_a_split_sounds_end_once_with_its_whole_length():
     first_end = [r.payload for r in sent if r.channel == "mqtt" and r.kind == "event"][0]
     _, body = alert_text("event", first_end, now=NOON)
     assert body.startswith("still sounding after 20.0 s from ")
+    assert end["sound_event_ids"] == [1, 2, 3] and first_end["sound_event_ids"] == [1]
+
+
+def test_a_split_sounds_end_names_every_part_to_reject(tmp_path):
+    """Rejecting a split alarm from the phone took back its last part only: the end named
+    that part's id (helper-50). It names every part stored, in one command."""
+    from soundwatch.alerts.text import alert_text
+    from soundwatch.store import EventStore
+
+    alerts = AlertSettings(rules={"u": AlertRule(labels=("smoke_alarm",))})
+    router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [ChannelRoute("webhook")])
+    router.on_session("s1", lambda sample: NOON)
+    with EventStore(tmp_path / "e.sqlite") as store:
+        session = store.start_session("mic", "m.onnx", 16000, started_at=NOON)
+        store.add_event(event("dog", 1, 0.0, 1.0, ongoing=False), session)  # row 1
+        for event_id, continued_from, start_s, end_s in [(2, None, 1.0, 21.0),
+                                                         (3, 2, 21.0, 41.0), (4, 3, 41.0, 45.0)]:
+            router.started(event("smoke_alarm", event_id, start_s, start_s + 0.5,
+                                 continued_from=continued_from))
+            ended = replace(event("smoke_alarm", event_id, start_s, end_s, ongoing=False,
+                                  continued_from=continued_from), continues=end_s < 45.0)
+            rows = router.finished(ended, None)
+            store.add_event_with_outbox(ended, session, rows)
+    end, = [r.payload for r in rows]
+    assert (end["db_id"], end["sound_db_ids"]) == (4, [2, 3, 4])
+    _, body = alert_text("event", end, now=NOON)
+    assert body.endswith("; events 2, 3 and 4, its parts (`soundwatch events reject 2 3 4 "
+                         f"--db {tmp_path / 'e.sqlite'}` if wrong)")
 
 
 def test_a_split_sound_kept_quiet_counts_once_and_alerts_once_the_profile_ends():

@@ -26,6 +26,9 @@ Payload (a JSON object, the same for every channel)::
          max_duration_s; for an event not split, its own id, start, duration and peak.
          People channels get one start and one end per sound, the end with the sound's
          id as its ``id``)
+     "sound_event_ids": [5, 6, 7], "sound_db_ids": [10, 11, 12],   (the detector's ids
+         of the sound's parts, and their database ids once the end is stored (null
+         before, and on event_started): `soundwatch events reject 10 11 12` takes it back)
      "level_dbfs": -31.2, "noise_floor_dbfs": -52.0, "snr_db": 20.7,  (each may be null)
      "severity": null | "info" | "warning" | "urgent", "rule": null | "urgent"}
 
@@ -68,6 +71,7 @@ class _Sound(NamedTuple):
     start_sample: int
     peak: float
     first_event_id: int  # its first part, whose id the people channels' start carried
+    earlier_parts: tuple[int, ...] = ()  # event ids of the parts before the current one
 
 
 RAISED_KEPT = 100  # alerts raised and not yet taken (take_raised) that are kept
@@ -182,7 +186,9 @@ class AlertRouter:
             sound = self._sound(event)
             self._sound_of.pop(event.event_id, None)
             if event.continues:  # people hear of the sound's end, not of a part's
-                self._continuing[event.event_id] = (sound, started_on)
+                self._continuing[event.event_id] = (
+                    sound._replace(earlier_parts=sound.earlier_parts + (event.event_id,)),
+                    started_on)
         for route in self.routes:
             if route.feed:
                 if feed:
@@ -239,6 +245,7 @@ class AlertRouter:
             "sound_duration_s": round((event.end_sample - sound.start_sample)
                                       / event.sample_rate_hz, 3),
             "sound_peak": round(sound.peak, 4),
+            "sound_event_ids": [*sound.earlier_parts, event.event_id], "sound_db_ids": None,
             **{name: fields[name] for name in ("level_dbfs", "noise_floor_dbfs", "snr_db")},
             "severity": decision.severity if decision else None,
             "rule": decision.rule if decision else None,

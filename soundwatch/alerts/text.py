@@ -60,8 +60,11 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
         body += f"; clip {payload['clip']}"
     if payload.get("db_id") is not None:  # so a wrong one can be rejected from the phone
         option = f" {payload['database_option']}" if payload.get("database_option") else ""
-        body += (f"; event {payload['db_id']} (`{command_name()} events reject "
-                 f"{payload['db_id']}{option}` if wrong)")
+        ids = [str(i) for i in payload.get("sound_db_ids") or [payload["db_id"]]]
+        named = (f"event {ids[0]}" if len(ids) == 1
+                 else f"events {', '.join(ids[:-1])} and {ids[-1]}, its parts")
+        body += (f"; {named} (`{command_name()} events reject {' '.join(ids)}{option}` if "
+                 "wrong)")
     return title, body
 
 
