@@ -315,6 +315,35 @@ def test_audio_of_an_unfinished_wav_is_recovered(tmp_path, subtype, sizes):
     np.testing.assert_array_equal(decoder.read_all(), expected)
 
 
+@pytest.mark.parametrize("cut", ["copy cut off", "streamed through a pipe"])
+def test_a_cut_off_wav_is_damaged_and_a_streamed_one_is_not(tmp_path, capsys, cut):
+    """A WAV whose header gives more audio than the file holds exited 0 as an unfinished
+    recording ("a recorder that crashed?"), where a cut-off MP3 exits 1 as damaged
+    (helper-50): the rest of a cut-off copy is missing. A WAV streamed through a pipe
+    (size 0xFFFFFFFF: not known) is not damaged."""
+    from soundwatch.cli import main
+    from soundwatch.model import shipped_model_path
+
+    path = tmp_path / "cut.wav"
+    soundfile.write(str(path), tone(500, 10.0), RATE, subtype="PCM_16")
+    if cut == "copy cut off":
+        path.write_bytes(path.read_bytes()[:44 + 4 * RATE * 2])  # 4 s of its 10 s
+    else:
+        unfinished(path, data_bytes=0xFFFFFFFF, riff_bytes=0xFFFFFFFF)
+    decoder = AudioDecoder(path)
+    if cut == "copy cut off":
+        assert decoder.report.damaged_at_s == pytest.approx(4.0)
+        warning, = decoder.report.warnings
+        assert "damaged after 4.0 s of its 10.0 s" in warning and "cut-off copy" in warning
+        assert "the rest is not in the file" in warning and "ffmpeg" not in warning
+    else:
+        assert decoder.report.damaged_at_s is None and decoder.duration_s == 10.0
+        assert decoder.report.warnings == []  # nothing is wrong with it
+    assert main(["classify", str(path), "--model", str(shipped_model_path())]) == (
+        1 if cut == "copy cut off" else 0)
+    capsys.readouterr()
+
+
 def test_a_finished_wav_with_a_chunk_after_its_data_is_left_alone(tmp_path):
     path = tmp_path / "tagged.wav"
     soundfile.write(str(path), tone(500, 1.0), RATE)

@@ -26,7 +26,12 @@ from soundwatch.audio.downmix import channel_to_use, downmix_loss_text
 from soundwatch.audio.resample import StreamResampler
 from soundwatch.audio.sanitize import silence_nonfinite
 from soundwatch.audio.source import check_sample_rate
-from soundwatch.audio.wav_recovery import RawWavReader, UnfinishedWav, unfinished_wav
+from soundwatch.audio.wav_recovery import (
+    STREAMED_SIZE,
+    RawWavReader,
+    UnfinishedWav,
+    unfinished_wav,
+)
 from soundwatch.errors import SoundwatchError
 
 log = logging.getLogger(__name__)
@@ -156,7 +161,20 @@ class AudioDecoder:
                 f"{self.sample_rate_hz / 2000:g} kHz: high sounds (glass breaking, alarms, "
                 f"birds) are heard less or not at all. Record at {self.sample_rate_hz} Hz "
                 "or more")
-        if self._recovery is not None:
+        if self._recovery is not None and self._recovery.cut_off:
+            layout = self._recovery
+            self.report.recovered_frames = layout.n_frames
+            declared_s = layout.declared_bytes / layout.frame_bytes / self.file_rate_hz
+            self._damaged(layout.n_frames, f"the file ends {declared_s - self.duration_s:.1f} "
+                          "s before the audio its WAV header gives: a cut-off copy or "
+                          "download?", of_s=declared_s,
+                          tail="the rest is not in the file and was not heard. The "
+                          "original, copied again, may hold it all")
+        elif self._recovery is not None and self._recovery.declared_bytes >= STREAMED_SIZE:
+            self.report.recovered_frames = self._recovery.n_frames
+            log.info("%s: its WAV header leaves its length open (written through a pipe): "
+                     "read to the end of the file, %.1f s", self.path, self.duration_s)
+        elif self._recovery is not None:
             layout = self._recovery
             self.report.recovered_frames = layout.n_frames
             self._warn(
@@ -244,17 +262,21 @@ class AudioDecoder:
             self._damaged(frames, "cut off: its last Ogg page does not end the stream",
                           of_s=None)
 
-    def _damaged(self, frames: int, why: str, of_s: float | None = -1.0) -> None:
+    def _damaged(self, frames: int, why: str, of_s: float | None = -1.0,
+                 tail: str | None = None) -> None:
         """Report a file damaged after ``frames`` (``of_s``: its whole length, as its
-        header gives it; None: not known; -1: the header's)."""
+        header gives it; None: not known; -1: the header's; ``tail``: what became of the
+        rest and what may save it, default: not decoded, and a tool that skips bad
+        blocks)."""
         at_s = frames / self.file_rate_hz
         self.report.damaged_at_s = round(at_s, 3)
         of_s = self.duration_s if of_s == -1.0 else of_s
+        tail = tail or ("the rest could not be decoded and was not heard. A tool that "
+                        f"skips bad blocks may save more of it, e.g. `ffmpeg -i "
+                        f"'{self.path}' fixed.wav`")
         self._warn(f"{self.path}: damaged after {at_s:.1f} s"
                    + (f" of its {of_s:.1f} s" if of_s is not None else "")
-                   + f" ({why}): the rest could not be decoded and was not heard. A tool "
-                   f"that skips bad blocks may save more of it, e.g. `ffmpeg -i "
-                   f"'{self.path}' fixed.wav`")
+                   + f" ({why}): {tail}")
 
     def _survey(self) -> None:
         """One pass over the file: its peak and the channels' energies, to decide the level

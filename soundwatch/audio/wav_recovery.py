@@ -1,10 +1,12 @@
-"""WAV files whose header was never finished (a recorder that crashed or was killed).
+"""WAV files whose header does not match the audio on disk: never finished (a recorder
+that crashed or was killed), or cut off (a copy or download that stopped part-way).
 
 A recorder writes the RIFF and data chunk sizes when it closes the file; one that dies
 first leaves them at 0 (or at the size of an early flush) with minutes of audio after
-them, which libsndfile reads as an empty or short file. :func:`unfinished_wav` spots such
-a file and :class:`RawWavReader` reads its samples up to the end of the file, as other
-decoders (ffmpeg, sox) do.
+them, which libsndfile reads as an empty or short file. A cut-off copy is the other way
+round: its header gives more audio than the file holds. :func:`unfinished_wav` spots both
+and :class:`RawWavReader` reads the samples up to the end of the file, as other decoders
+(ffmpeg, sox) do.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import numpy as np
 from soundwatch.audio.riff import wave_chunks
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+# A data size this large is a writer's "not known" (a WAV streamed through a pipe by sox
+# or ffmpeg: 0xFFFFFFFF, 0x7FFFFFFF and near), not a length the file was cut short of.
+STREAMED_SIZE = 0x7FFF0000
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,12 @@ class UnfinishedWav:
     @property
     def frame_bytes(self) -> int:
         return self.channels * self.bits // 8
+
+    @property
+    def cut_off(self) -> bool:
+        """The header gives more audio than the file holds (a cut-off copy): the rest is
+        missing, not merely unannounced."""
+        return self.n_frames * self.frame_bytes < self.declared_bytes < STREAMED_SIZE
 
 
 def unfinished_wav(path: str | Path) -> UnfinishedWav | None:
