@@ -110,6 +110,14 @@ def test_a_stretch_of_the_spectrogram_is_the_engines_audio_and_old_ones_are_refu
     assert rate == RATE and np.array_equal(example, held)
     assert np.array_equal(example, stream[start:end])  # the replayed file, sample-exact
     assert dialog.taken == [(engine, start, end)]
+    # The replay has ended: its audio is still the place's, without the example (a
+    # stretch taught after the end was learnt against the generic negatives alone, and
+    # fired on the tap it was cut from: helper-53).
+    place_audio = dialog.place_audio()
+    assert place_audio.segments and place_audio.ranges[0][0] == engine.audio.oldest_position
+    assert all(b <= start - PLACE_MARGIN_S * RATE or a >= end + PLACE_MARGIN_S * RATE
+               for a, b in place_audio.ranges)
+    assert "of the replayed file's recent audio" in dialog._place_words(place_audio)
 
     # The tone at 5 s is drawn (60 s shown) but older than the 30 s the engine keeps.
     assert picker.start()

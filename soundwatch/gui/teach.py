@@ -79,8 +79,11 @@ class TeachDialog(QDialog):
     Args:
         classifier: the model (not wrapped with the user's sounds), which learns.
         engine: returns the running :class:`~soundwatch.engine.Engine` (or None): its
-            ring of model-rate audio is what "Record" records, and the place's recent
-            audio that "Learn" also learns from.
+            ring of model-rate audio is what "Record" records.
+        place_engine: returns the engine whose recent audio "Learn" also learns from, as
+            the place's (the running one, else the one that stopped last; None: none);
+            default ``engine``. A stretch chosen after a replay ended is learnt against
+            that replay's audio, not against the generic negatives alone.
         start_listening: starts the microphone when nothing runs; True when it did.
         event_example: ``event_example(folder)`` -> (description, audio file, taken) of
             the selected event, ``taken`` its ``(engine, start, end)`` stream-clock range
@@ -99,10 +102,12 @@ class TeachDialog(QDialog):
     def __init__(self, classifier, engine: Callable[[], object],
                  start_listening: Callable[[], bool],
                  event_example: Callable[[Path], tuple[str, Path, tuple | None]],
-                 choose_stretch: Callable[[], None] | None = None, parent=None):
+                 choose_stretch: Callable[[], None] | None = None,
+                 place_engine: Callable[[], object] | None = None, parent=None):
         super().__init__(parent)
         self.classifier = classifier
         self._engine = engine
+        self._place_engine = place_engine or engine
         self._start_listening = start_listening
         self._event_example = event_example
         self._folder = tempfile.TemporaryDirectory(prefix="soundwatch-teach-")
@@ -342,10 +347,10 @@ class TeachDialog(QDialog):
     # -- learning ------------------------------------------------------------------------
 
     def place_audio(self) -> PlaceAudio:
-        """The running engine's recent audio without the examples taken from it (and
-        PLACE_MARGIN_S around each); empty, with the reason, when nothing is listening
-        or too little is left."""
-        engine = self._engine()
+        """The place engine's recent audio (the running stream's, else the one that
+        stopped last) without the examples taken from it (and PLACE_MARGIN_S around
+        each); empty, with the reason, when nothing was heard or too little is left."""
+        engine = self._place_engine()
         if engine is None:
             return PlaceAudio(reason="nothing is listening now")
         excluded = [(start, end) for source, start, end in self.taken if source is engine]
@@ -355,7 +360,7 @@ class TeachDialog(QDialog):
     def _place_words(self, place: PlaceAudio) -> str:
         if not place.segments:
             return f"the generic negatives only ({place.reason})"
-        engine = self._engine()
+        engine = self._place_engine()
         where = ("the replayed file's" if engine is not None
                  and isinstance(engine.source, FileSource) else "this room's")
         return f"{place.seconds:.0f} s of {where} recent audio"

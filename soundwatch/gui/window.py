@@ -434,7 +434,9 @@ class MainWindow(QMainWindow):
                              else None,
                              start_listening=self._start_microphone,
                              event_example=self.selected_event_example,
-                             choose_stretch=self.stretch.start, parent=self)
+                             choose_stretch=self.stretch.start,
+                             place_engine=lambda: self.session.engine if self.session.running
+                             else self.session.last_engine, parent=self)
         dialog.learnt.connect(self.on_sound_learnt)
         dialog.learning_ended.connect(self._learning_ended)
         dialog.finished.connect(lambda _result: self._teach_dialog_closed(dialog))
