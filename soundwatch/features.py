@@ -140,24 +140,51 @@ class FeatureSpec:
         return cls(**values)
 
 
+# Cosine-sum windows by name: their coefficients, as scipy.signal.windows defines them.
+COSINE_WINDOWS = {"hann": (0.5, 1.0 - 0.5), "hamming": (0.54, 1.0 - 0.54)}
+
+
+def periodic_window(name: str, length: int) -> np.ndarray:
+    """(length,) float64 periodic ("DFT-even") window, as ``scipy.signal.get_window(name,
+    length, fftbins=True)`` gives it. Hann and Hamming are computed here, the same way
+    bit for bit (a cosine sum over ``linspace(-pi, pi, length + 1)``, its last point
+    dropped), since importing scipy.signal alone took 1.5 s of every command's start;
+    other names are scipy's.
+
+    Raises:
+        ValueError: a window name scipy does not know.
+    """
+    if name not in COSINE_WINDOWS:
+        from scipy.signal import get_window
+
+        return get_window(name, length, fftbins=True)
+    if length <= 1:
+        return np.ones(length, dtype=np.float64)
+    angles = np.linspace(-np.pi, np.pi, length + 1, dtype=np.float64)
+    window = np.zeros(length + 1, dtype=np.float64)
+    for k, coefficient in enumerate(COSINE_WINDOWS[name]):
+        window += coefficient * np.cos(k * angles)
+    return window[:-1]
+
+
 class FeatureExtractor:
     """Window, mel basis and DCT for one :class:`FeatureSpec`, built once.
 
-    librosa is imported here only, at construction: it is slow to import and its first
-    call compiles with numba, so it stays out of the per-hop path.
+    librosa is imported here only, at construction, and only for a Slaney mel scale: it is
+    slow to import (numba, scipy.signal) and its first call compiles with numba, so it
+    stays out of the per-hop path and, for the shipped model's HTK scale, out of the app.
     """
 
     def __init__(self, spec: FeatureSpec):
-        import librosa
-        import scipy.fft
-
         self.spec = spec
-        window = librosa.filters.get_window(spec.window, spec.frame_length, fftbins=True)
+        window = periodic_window(spec.window, spec.frame_length)
         self.window = np.asarray(window, dtype=np.float32)  # (frame_length,)
         if spec.mel_scale == "htk":
             mel_basis = htk_mel_filterbank(spec.sample_rate_hz, spec.n_fft, spec.n_mels,
                                            spec.fmin_hz, spec.fmax_hz)
         else:
+            import librosa
+
             mel_basis = librosa.filters.mel(
                 sr=spec.sample_rate_hz,
                 n_fft=spec.n_fft,
@@ -169,6 +196,8 @@ class FeatureExtractor:
         self.mel_basis_t = np.ascontiguousarray(mel_basis.T, dtype=np.float32)
         self.dct_t: np.ndarray | None = None
         if spec.n_mfcc is not None:
+            import scipy.fft
+
             dct = scipy.fft.dct(np.eye(spec.n_mels), type=2, norm="ortho", axis=0)
             self.dct_t = np.ascontiguousarray(dct[: spec.n_mfcc].T, dtype=np.float32)
 

@@ -253,10 +253,10 @@ def check_feature_spec_json(text: str) -> None:
 
 
 def _known_window(name: str) -> bool:
-    from scipy.signal import get_window
+    from soundwatch.features import periodic_window
 
     try:
-        get_window(name, 16)
+        periodic_window(name, 16)
     except (ValueError, TypeError):
         return False
     return True

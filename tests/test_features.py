@@ -176,3 +176,16 @@ def test_new_spec_fields_are_validated():
     with pytest.raises(SoundwatchError, match="log must be"):
         FeatureSpec(log="log2")
     assert FeatureSpec.from_json(YAMNET_SPEC.to_json()) == YAMNET_SPEC
+
+
+@pytest.mark.parametrize("name", ["hann", "hamming", "blackman"])
+def test_periodic_windows_are_scipys_bit_for_bit(name):
+    from scipy.signal import get_window
+
+    from soundwatch.features import periodic_window
+
+    for length in (1, 2, 3, 255, 400, 512, 1024):
+        assert np.array_equal(periodic_window(name, length),
+                              get_window(name, length, fftbins=True))
+    with pytest.raises(ValueError):
+        periodic_window("no-such-window", 16)
