@@ -971,13 +971,15 @@ class EventStore:
             cursor = self._db.execute(
                 "INSERT INTO events (session_id, event_id, label, start_s, end_s, duration_s, "
                 "peak, mean, start_time, end_time, continued_from, clip_path, level_dbfs, "
-                "noise_floor_dbfs, snr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "noise_floor_dbfs, snr_db, interrupted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, int(fields["event_id"]), str(fields["label"]),
                  float(fields["start_s"]), float(fields["end_s"]),
                  float(fields["duration_s"]), float(fields["peak"]),
                  float(fields.get("mean", fields["peak"])), str(fields["start"]),
                  str(fields["end"]), fields.get("continued_from"), fields.get("clip"),
-                 *(_optional_float(fields.get(name)) for name in LEVEL_COLUMNS)))
+                 *(_optional_float(fields.get(name)) for name in LEVEL_COLUMNS),
+                 1 if fields.get("interrupted") is True else None))
             row_id = int(cursor.lastrowid)
             self._db.execute("INSERT INTO node_events (node, remote_id, event_row) "
                              "VALUES (?, ?, ?)", (node, remote_id, row_id))

@@ -97,3 +97,16 @@ def test_a_correction_on_the_hub_never_takes_a_file_named_by_a_nodes_clip(tmp_pa
     assert code == 0, captured.err
     copies = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"root:x:0:0"]
     assert copies == [secret], copies
+
+
+def test_a_nodes_interrupted_event_stays_marked_on_the_hub(tmp_path):
+    """A node killed mid-sound ends its alert, marked interrupted, from its next run: the
+    hub stores that event as the node does, its end not known."""
+    with EventStore(tmp_path / "central.sqlite") as store:
+        session = store.start_session("node:n1", "", 0)
+        for remote_id, mark in (("3-7", True), ("3-8", "yes")):
+            store.add_remote_event("n1", remote_id, session, {
+                **checked_event({**GOOD, "id": remote_id}, "kitchen", NOW),
+                "interrupted": mark})
+        assert [e.interrupted for e in store.recent_events(newest_first=False)] == [
+            True, False]  # only a JSON true marks it
