@@ -760,9 +760,10 @@ class EventDetector:
             elif (track.state == _ACTIVE and track.announced
                   and track.merged_at == self.last_time_sample):
                 reason, event_id = MERGED, track.event_id
-                # its time, not its number: this run's numbers are not the database's ids
+                # neither its number (this run's numbers are not the database's ids) nor
+                # its start (the event's is moved to the sound's onset, the track's is not)
                 detail = (f"back within merge_gap_s {self.settings.merge_gap_s:g} s: "
-                          f"continues the event from t={track.start / self.sample_rate_hz:.2f}s")
+                          "continues the event it came back into")
             elif track.state == _ACTIVE and not track.announced:
                 above_s = (track.last_end - track.first_end) / self.sample_rate_hz
                 min_s = self._min_samples[index] / self.sample_rate_hz

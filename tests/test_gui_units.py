@@ -579,3 +579,9 @@ def test_why_not_draws_the_models_score_before_the_snr_gate_for_gated_labels(qtb
     view.choose("dog")  # no gate: one curve, as before
     assert view.model_curve.getData()[0] is None or len(view.model_curve.getData()[0]) == 0
     assert "Dotted" not in view.now_text.text()
+    # a new stream: both curves start again (the dotted one kept the old stream's points,
+    # and every redraw raised: helper-55)
+    view.choose("chime")
+    view.clear()
+    view.append(rows[:3], [])
+    assert len(view.model_curve.getData()[0]) == len(view.curve.getData()[0]) == 3

@@ -105,7 +105,7 @@ def test_warm_up_and_a_merge_into_the_running_event_are_named():
     assert [n.ongoing for n in notices] == [True, False]  # one event: merged
     merged = explained[8][0]
     assert (merged.reason, merged.event_id) == (MERGED, notices[0].event_id)
-    assert "continues the event from t=" in merged.detail
+    assert "continues the event it came back into" in merged.detail
     assert [s.reason for s in spans] == [MERGED]
 
 
@@ -160,7 +160,7 @@ def test_classify_explain_shows_a_sound_back_within_the_merge_gap_as_part_of_its
     out = capsys.readouterr().out
     assert "no event:" not in out
     merged, = [line for line in out.splitlines() if line.startswith("  merged:")]
-    assert "tone_1k" in merged and "continues the event from t=" in merged
+    assert "tone_1k" in merged and "continues the event it came back into" in merged
 
 
 def test_the_run_up_and_the_tail_of_an_event_are_not_misses():

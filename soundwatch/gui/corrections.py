@@ -324,12 +324,19 @@ class CorrectionsController:
         return retrain(label, self.session.classifier, self.session.store)
 
     def _on_retrained(self, label: str, sound, line: str) -> None:
-        """A sound was retrained (Qt thread): its new head scores from the next window."""
-        sounds = getattr(self.session.classifier, "sounds", None)
-        if sound is not None and sounds is not None:
-            for index, old in enumerate(sounds):
-                if old.label == label:
-                    sounds[index] = sound  # one reference swap: the worker sees either
+        """A sound was retrained (Qt thread): its new head scores from the next window. A
+        sound new to the window (first learnt from corrections, "It was…" a new name),
+        or one no longer yours (learnt from corrections alone, one taken back), changes
+        the labels: the window reloads your sounds, as after Teach."""
+        sounds = getattr(self.session.classifier, "sounds", None) or []
+        live = [old.label for old in sounds]
+        if sound is not None and label in live:
+            sounds[live.index(label)] = sound  # one reference swap: the worker sees either
+        elif sound is not None or (label in live and label not in _saved_labels()):
+            self.show_counts()
+            self.window.on_sound_learnt(label, "from your corrections", line + ".",
+                                        removed=sound is None)
+            return
         self._say(line + ".")
         self.show_counts()
 
@@ -352,7 +359,7 @@ class CorrectionsController:
         for label, c in counts.items():
             if c["cleared"]:
                 notes[label] = "; ".join(
-                    [notes[label]] * (label in notes)
+                    ([notes[label]] if label in notes else [])
                     + [f"{c['cleared']} earlier correction(s) cleared by a reset or "
                        "by removing the sound"])
         self.window.class_panel.set_corrections(
@@ -433,3 +440,15 @@ class CorrectionsController:
             return f"'{label}' {would}"
         return (f"'{label}' makes no events now: it is {UNREPORTED_DETAIL[unreported]}. "
                 f"Once it does, {would}")
+
+
+def _saved_labels() -> set[str]:
+    """The names in the user's sounds file now (all of them when it cannot be read: a
+    sound is not dropped from the window for a file it cannot read)."""
+    from soundwatch.sounds.library import read_sounds
+
+    try:
+        return {sound.label for sound in read_sounds(skip_malformed=True)}
+    except Exception as exc:
+        log.warning("cannot read your sounds: %s", exc)
+        return set()

@@ -136,6 +136,7 @@ class WhyNotView(QWidget):
         """Forget the history (a new stream's clock starts at zero)."""
         self._times.clear()
         self._scores.clear()
+        self._model_scores.clear()
         self.spans.clear()
         self._latest_misses = ()
         self.newest_s = 0.0

@@ -58,6 +58,7 @@ from soundwatch.window_flags import WindowFlags
 log = logging.getLogger(__name__)
 
 TEXT_INTERVAL_MS = 1000
+RETRAIN_WAIT_S = 30.0  # shutting down waits this long for a sound being retrained
 STORED_EVENTS_SHOWN = 500
 # A live row's clip is written after its event (post-roll, the privacy check): the 1 Hz
 # tick asks the database for it this many times, for the newest rows only.
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
 
         self.load_stored_events()
         self.corrections = CorrectionsController(self)  # right-click corrections, preview
+        self.corrections.retrainer.finished.connect(self._learning_ended)
         notices = [notice] if notice else []
         if unknown_labels:
             from soundwatch.text import did_you_mean
@@ -452,7 +454,7 @@ class MainWindow(QMainWindow):
             self.close()
 
     def _learning_ended(self) -> None:
-        """A Learn ended (learnt or refused): a close asked for meanwhile goes ahead."""
+        """A Learn or a retraining ended: a close asked for meanwhile goes ahead."""
         if self._close_when_learnt:
             QTimer.singleShot(0, self.close)
 
@@ -484,11 +486,13 @@ class MainWindow(QMainWindow):
     def _start_microphone(self) -> bool:
         return self.start_listening(SourceChoice(device=self.controls.chosen_device))
 
-    def on_sound_learnt(self, label: str, learnt_from: str = "", notes: str = "") -> None:
+    def on_sound_learnt(self, label: str, learnt_from: str = "", notes: str = "",
+                        removed: bool = False) -> None:
         """A sound was learnt: score it from now on (listening restarts with the new
         label), show it in the timeline and, when there is a watch list, watch it.
         ``learnt_from`` says what it was learnt from besides the examples; ``notes``:
-        sentences to add (e.g. an example the others did not recognise)."""
+        sentences to add (e.g. an example the others did not recognise). ``removed``: the
+        sound is no longer one of the user's (a correction taken back): its label goes."""
         choice = self.session.choice if self.session.running else None
         self.session.reload_sounds()
         self._configure_classes()
@@ -500,11 +504,14 @@ class MainWindow(QMainWindow):
         if choice is not None and not replay_stopped:
             self.start_listening(choice)
         how = f" ({learnt_from})" if learnt_from else ""
+        said = (f"'{label}' is no longer one of your sounds: its label is gone." if removed
+                else f"Learnt '{label}'{how}: it is now a label like the others (timeline, "
+                "watch list, thresholds, alerts, database).")
         self.banner.show_message(
-            f"Learnt '{label}'{how}: it is now a label like the others (timeline, watch "
-            "list, thresholds, alerts, database)."
-            + (" The replay stopped here (the new label changes what is scored): replay "
-               "the file again to hear it with the new sound." if replay_stopped else "")
+            said
+            + (" The replay stopped here (the labels changed what is scored): replay "
+               "the file again to hear it with your sounds as they are now."
+               if replay_stopped else "")
             + (f" {notes}" if notes else ""),
             kind="notice", retry=False)
 
@@ -767,6 +774,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        if not self.corrections.retrainer.wait(RETRAIN_WAIT_S):
+            log.warning("closing while a sound still retrains: its corrections are kept, "
+                        "and `soundwatch sounds retrain LABEL` learns them")
         self.frame_timer.stop()
         self.text_timer.stop()
         self.tray.hide()
@@ -774,6 +784,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # Qt's name
         dialog = self.teach_dialog
+        if self.corrections.retrainer.busy:
+            # the retraining thread would die with the app, and the sound's new version
+            self._close_when_learnt = True
+            self.banner.show_message("Still retraining your sound with your corrections: "
+                                     "the window closes by itself as soon as it is saved "
+                                     "(a few seconds)", kind="notice", retry=False)
+            event.ignore()
+            return
         if dialog is not None and dialog.learning:
             # its worker thread would die with the app, and the sound with it
             self._close_when_learnt = True
