@@ -17,11 +17,11 @@ queued, is what the next look finds.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from soundwatch import processes
+from soundwatch.processes import this_process
 from soundwatch.times import iso_utc
 
 log = logging.getLogger(__name__)
@@ -39,32 +39,24 @@ class ClosingRow(NamedTuple):
 
 
 def run_record(alerts_session: str | None) -> dict:
-    """What a run adds to its session's settings: its process (pid, host) and the session
-    key its alerts carry (None: no alerts)."""
-    return {"process": {"pid": os.getpid(), "host": socket.gethostname()},
-            "alerts_session": alerts_session}
+    """What a run adds to its session's settings: its process
+    (:func:`soundwatch.processes.this_process`) and the session key its alerts carry
+    (None: no alerts)."""
+    return {"process": this_process(), "alerts_session": alerts_session}
 
 
 def process_gone(record: dict) -> bool:
     """True when ``record`` (a session's :func:`run_record` fields) names a process of
     this machine that no longer runs; False when it runs, is another machine's, or is
-    not known."""
-    process = record.get("process") or {}
-    return local_process_gone(process.get("host"), process.get("pid"))
+    not known (see :func:`soundwatch.processes.process_gone`)."""
+    return processes.process_gone(record.get("process") or {})
 
 
 def local_process_gone(host: str | None, pid: object) -> bool:
     """True when ``pid`` is a process of this machine (``host`` is its name) that no
-    longer runs; False when it runs, is another machine's, or is not known."""
-    if host != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # someone else's process: alive
-        return False
-    return False  # it runs
+    longer runs (its id alone: no start time is known); False when it runs, is another
+    machine's, or is not known."""
+    return processes.process_gone({"host": host, "pid": pid})
 
 
 def interrupted_end(started: dict) -> dict:
