@@ -326,6 +326,8 @@ class Event:
     the notice, not the end). ``continued_from`` names the event this one continues when
     a long event was split at ``max_duration_s``; ``continues`` marks the end of a part
     whose sound goes on in the next (a state "sound on" must not flicker off there).
+    ``interrupted`` marks an event that listening stopped while it was heard (a stop, a
+    signal, a killed run): its end is when listening stopped, not when the sound did.
     """
 
     label: str
@@ -338,6 +340,7 @@ class Event:
     ongoing: bool = False
     continued_from: int | None = None
     continues: bool = False
+    interrupted: bool = False
     # Set by the monitor from the audio (soundwatch.audio.levels); None when not known.
     level_dbfs: float | None = None  # the event's level (L10 of its 100 ms levels)
     noise_floor_dbfs: float | None = None  # the background before it (L90, last 10 s)
@@ -371,6 +374,7 @@ class Event:
             "ongoing": self.ongoing,
             "continued_from": self.continued_from,
             "continues": self.continues,
+            "interrupted": self.interrupted,
             "level_dbfs": _rounded(self.level_dbfs),
             "noise_floor_dbfs": _rounded(self.noise_floor_dbfs),
             "snr_db": _rounded(self.snr_db),

@@ -136,6 +136,7 @@ class Monitor:
         self.health = {name: SinkHealth(name) for name in ("store", "clips", "listeners")}
         self.pending: PendingEvents | None = None
         self.interrupted_stored = 0  # events killed runs were hearing, stored by this one
+        self._stop_asked = False  # stop() was called: the stream did not end by itself
         self._open_events_refreshed_at = 0  # stream sample of the last refresh
         self._clip_owners: dict[int, PendingEvent] = {}  # event_id -> its row, for the clip
         self._row_ids: OrderedDict[int, int | None] = OrderedDict()  # event_id -> row id
@@ -222,8 +223,10 @@ class Monitor:
                         "known", len(row_ids))
 
     def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
-        """Stop capture; events in progress are closed and stored before this returns
-        (the default timeout leaves time to wait out another process's database lock)."""
+        """Stop capture; events in progress are closed, marked ``interrupted`` (their
+        sound's end is not known), and stored before this returns (the default timeout
+        leaves time to wait out another process's database lock)."""
+        self._stop_asked = True
         self.engine.stop(timeout_s)
 
     def stop_waiting(self) -> None:
@@ -450,7 +453,11 @@ class Monitor:
         self._notify("on_gap", start_sample, n_samples)
 
     def _stopped(self, end_sample: int) -> None:
-        self._deliver(self.detector.flush(end_sample))
+        ended = self.detector.flush(end_sample)
+        if self._stop_asked:  # cut off by the stop, not by the end of a file
+            ended = [event if event.ongoing else replace(event, interrupted=True)
+                     for event in ended]
+        self._deliver(ended)
         self._write_clips(final=True)
         self._retry_pending(final=True)
         if self.store is not None and self.session_id is not None:

@@ -174,9 +174,10 @@ EMPTY_CORRECTIONS = ("UPDATE corrections SET kind = 'undone', event_row = NULL, 
 # TEXT (why the clip was not written on purpose, e.g. "speech"; NULL otherwise).
 PRIVACY_COLUMNS = ("speech_muted_s", "clip_withheld")
 
-# Version 7: 1 for an event whose run was killed while hearing it (stored by the next run
-# from open_events: its end_time is when it was last known to go on, its true end is not
-# known); NULL for every other event.
+# Version 7: 1 for an event listening stopped while it was heard: its run was stopped
+# (its end_time is the stop) or killed (stored by the next run from open_events: its
+# end_time is when it was last known to go on); its true end is not known. NULL for
+# every other event.
 INTERRUPTED_COLUMNS = ("interrupted",)
 
 # The user's correction of an event, read with it (the corrections table holds at most
@@ -550,7 +551,7 @@ class EventStore:
              _iso(started + timedelta(seconds=event.end_s)),
              event.continued_from, self._relative_to_database(clip_path), *_levels(event),
              _optional_float(event.speech_muted_s), event.clip_withheld,
-             1 if interrupted else None),
+             1 if interrupted or event.interrupted else None),
         )
         return int(cursor.lastrowid)
 

@@ -416,3 +416,22 @@ def test_of_two_equally_severe_rules_a_label_follows_the_first_and_says_so(caplo
                       b_any=AlertRule(labels=("dog",), severity="warning", min_score=0.9))
     assert AlertPolicy(alerts, LABELS).rule_for("dog")[0] == "a_dog"
     assert "(of equals, the first in the file: 'a_dog')" in caplog.text
+
+
+def test_a_sound_listening_stopped_on_is_not_said_to_have_ended():
+    """A stop mid-alarm (SIGTERM, a reboot) told the phone "smoke alarm ended" after the
+    1.2 s it had been heard (helper-54)."""
+    from soundwatch.alerts.text import alert_text
+
+    alerts = AlertSettings(rules={"u": AlertRule(labels=("smoke_alarm",))})
+    router = AlertRouter(AlertPolicy(alerts, LABELS), "kitchen", [ChannelRoute("webhook")])
+    router.on_session("s1", lambda sample: NOON)
+    router.started(event("smoke_alarm", 1, 2.0, 2.5))
+    end, = router.finished(replace(event("smoke_alarm", 1, 2.0, 6.25, ongoing=False),
+                                   interrupted=True), None)
+    assert end.payload["interrupted"] is True
+    title, body = alert_text("event", {**end.payload, "db_id": 4}, now=NOON)
+    assert title == "smoke alarm: soundwatch stopped while hearing it (kitchen)"
+    assert "for at least 4.2 s; soundwatch was stopped while it was heard, so when it " \
+           "ended is not known" in body and "killed" not in body
+    assert body.endswith("; event 4 (`soundwatch events reject 4` if wrong)")

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import soundfile
+from conftest import wait_until
 from model_factory import make_test_model, scene, write_scene
 
 from soundwatch.audio.files import END_SILENCE_S, FileSource
@@ -242,3 +243,27 @@ def test_two_replays_of_one_recording_at_its_own_start_time_are_two_alert_sessio
         time.sleep(0.01)
     assert sessions[0] != sessions[1]
     assert monitor.wall_time(0) == recorded  # the events keep the recording's own times
+
+
+def test_a_stop_mid_sound_marks_its_event_interrupted_and_a_files_end_does_not(
+        classifier, tmp_path):
+    """Stopped while a tone sounds (SIGTERM, Ctrl-C, a reboot), its event was stored as
+    ended and people were told "tone ended" (helper-54): its end is not known."""
+    path, _ = write_scene(tmp_path / "long_tone.wav", [("silence", 1.0), ("tone_1k", 20.0)])
+    database = tmp_path / "e.sqlite"
+    with EventStore(database) as store:
+        monitor = Monitor(FileSource(path, RATE, paced=True), classifier, store=store)
+        recorder = Recorder()
+        monitor.add_listener(recorder)
+        monitor.start()
+        assert wait_until(lambda: [k for k, _ in recorder.calls] == ["started"], 20)
+        monitor.stop()
+        ended = [e for k, e in recorder.calls if k == "ended"]
+        assert [(e.label, e.interrupted) for e in ended] == [("tone_1k", True)]
+        stored, = store.recent_events()
+        assert stored.interrupted and stored.end_s == pytest.approx(ended[0].end_s, abs=1e-3)
+    # the same tone ending with its file is a sound that ended
+    short, _ = write_scene(tmp_path / "short_tone.wav", [("silence", 1.0), ("tone_1k", 2.0)])
+    monitor, recorder = run_file(short, classifier)
+    assert [(e.label, e.interrupted) for k, e in recorder.calls if k == "ended"] == [
+        ("tone_1k", False)]

@@ -69,7 +69,7 @@ def interrupted_end(started: dict) -> dict:
             "end_s": None if start_s is None else round(start_s + (started.get("duration_s")
                                                                    or 0.0), 3),
             "clip": None, "db_id": None, "database_option": None, "continues": False,
-            "interrupted": True}
+            "interrupted": True, "killed": True}
 
 
 def close_interrupted(store) -> int:

@@ -21,6 +21,9 @@ Payload (a JSON object, the same for every channel)::
          be written; null with clips off or [privacy] speech = "drop_clip")
      "continues": false | true,   (an end at max_duration_s: the sound goes on as the
          event whose continued_from is this one)
+     "interrupted": false | true,   (an end where listening stopped while the sound was
+         heard: its true end is not known; "killed": true when a later run sent it for a
+         run killed mid-sound, see soundwatch.alerts.interrupted)
      "sound_id": "20240501T115900123-5", "sound_start": "...Z", "sound_duration_s": 45.0,
      "sound_peak": 0.97,   (the whole sound: from the first part of an event split at
          max_duration_s; for an event not split, its own id, start, duration and peak.
@@ -240,6 +243,7 @@ class AlertRouter:
             "duration_s": round(event.duration_s, 3), "peak": round(float(event.peak), 4),
             "mean": round(float(event.mean), 4), "clip": clip,
             "continued_from": event.continued_from, "continues": event.continues,
+            "interrupted": event.interrupted,
             "sound_id": f"{self.session}-{sound.first_event_id}",
             "sound_start": iso_utc(self._wall_time(sound.start_sample)),
             "sound_duration_s": round((event.end_sample - sound.start_sample)

@@ -42,11 +42,15 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
         return title, f"heard at {start}, score {payload['peak']:.2f} of 1"
     # the whole sound, over the parts of an event split at max_duration_s
     start = _local_clock(payload.get("sound_start") or payload["start"], now)
-    if payload.get("interrupted"):  # soundwatch died mid-sound: its end is not known
-        return (f"{label}: soundwatch stopped while hearing it ({node})",
-                f"heard from {start}; soundwatch was stopped while it was heard (killed, a "
-                "crash or a power cut), so when it ended is not known"
-                f"{_lateness(payload, now)}; peak score {payload['peak']:.2f} of 1")
+    if payload.get("interrupted"):  # soundwatch stopped mid-sound: its end is not known
+        heard_s = payload.get("sound_duration_s", payload["duration_s"])
+        how = " (killed, a crash or a power cut)" if payload.get("killed") else ""
+        body = (f"heard from {start} for at least {heard_s:.1f} s; soundwatch was stopped "
+                f"while it was heard{how}, so when it ended is not known"
+                f"{_lateness(payload, now)}; peak score "
+                f"{payload.get('sound_peak', payload['peak']):.2f} of 1")
+        return f"{label}: soundwatch stopped while hearing it ({node})", body + _reject_hint(
+            payload)
     duration_s = payload.get("sound_duration_s", payload["duration_s"])
     peak = payload.get("sound_peak", payload["peak"])
     if payload.get("continues"):
@@ -58,14 +62,19 @@ def alert_text(kind: str, payload: dict, now: datetime | None = None) -> tuple[s
             f"peak score {peak:.2f} of 1")
     if payload.get("clip"):
         body += f"; clip {payload['clip']}"
-    if payload.get("db_id") is not None:  # so a wrong one can be rejected from the phone
-        option = f" {payload['database_option']}" if payload.get("database_option") else ""
-        ids = [str(i) for i in payload.get("sound_db_ids") or [payload["db_id"]]]
-        named = (f"event {ids[0]}" if len(ids) == 1
-                 else f"events {', '.join(ids[:-1])} and {ids[-1]}, its parts")
-        body += (f"; {named} (`{command_name()} events reject {' '.join(ids)}{option}` if "
-                 "wrong)")
-    return title, body
+    return title, body + _reject_hint(payload)
+
+
+def _reject_hint(payload: dict) -> str:
+    """"; event 12 (`soundwatch events reject 12` if wrong)": so that a wrong one can be
+    rejected from the phone; empty while it is not stored."""
+    if payload.get("db_id") is None:
+        return ""
+    option = f" {payload['database_option']}" if payload.get("database_option") else ""
+    ids = [str(i) for i in payload.get("sound_db_ids") or [payload["db_id"]]]
+    named = (f"event {ids[0]}" if len(ids) == 1
+             else f"events {', '.join(ids[:-1])} and {ids[-1]}, its parts")
+    return f"; {named} (`{command_name()} events reject {' '.join(ids)}{option}` if wrong)"
 
 
 def _input_text(kind: str, payload: dict, now: datetime | None) -> tuple[str, str]:
