@@ -580,6 +580,7 @@ class MainWindow(QMainWindow):
             noise_floor_dbfs=event.noise_floor_dbfs,
             replayed=(Path(self.session.choice.file).name
                       if self.session.choice and self.session.choice.file else ""),
+            interrupted=finished and event.interrupted,
         )
 
     def _find_new_clips(self) -> None:
