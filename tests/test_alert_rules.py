@@ -435,3 +435,13 @@ def test_a_sound_listening_stopped_on_is_not_said_to_have_ended():
     assert "for at least 4.2 s; soundwatch was stopped while it was heard, so when it " \
            "ended is not known" in body and "killed" not in body
     assert body.endswith("; event 4 (`soundwatch events reject 4` if wrong)")
+
+
+def test_rules_name_labels_as_the_settings_read_them():
+    """[detection] took "Smoke Alarm" for smoke_alarm while [alerts] refused the same
+    name, and the listener would not start (helper-54)."""
+    policy = AlertPolicy(settings(u=AlertRule(labels=("Smoke Alarm", "smoke-alarm", "dog"))),
+                         LABELS)
+    assert policy.settings.rules["u"].labels == ("smoke_alarm", "dog")
+    with pytest.raises(SoundwatchError, match="names 'Smoke Detector'"):
+        AlertPolicy(settings(u=AlertRule(labels=("Smoke Detector",))), LABELS)

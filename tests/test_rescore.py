@@ -116,6 +116,10 @@ def test_rescoring_the_history_reproduces_the_stored_events_and_tries_new_thresh
                          "--ignore", "tone_3k", "--threshold-on", "0.5")
     assert code == 0, err
     assert "'tone_3k' makes no events under these settings: it is in the ignore list" in err
+    # names as the settings read them (helper-54)
+    code, out, err = run(capsys, "rescore", "--since", "1h", "--db", db, "--label", "Tone 3K",
+                         "--ignore", "TONE-3K", "--threshold-on", "0.5")
+    assert code == 0 and "'tone_3k' makes no events under these settings" in err, err
 
 
 def test_rescore_applies_the_models_own_class_settings_as_the_live_detector_did(

@@ -314,6 +314,9 @@ def test_events_command_lists_and_exports(tmp_path, capsys, monkeypatch):
                  "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 1 and lines[0]["label"] == "dog"
+    # a label as the settings read it: case, spaces, _ and - do not count (helper-54)
+    assert main(["events", "list", "--db", str(path), "--label", " DOG ", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["events", "export", "--db", str(path), "--format", "csv",
                  "-o", str(tmp_path / "out.csv")]) == 0
     with open(tmp_path / "out.csv", newline="") as file:

@@ -57,6 +57,7 @@ class AlertPolicy:
     """
 
     def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str]):
+        settings = settings.spelt_as(labels)
         settings.check_labels(labels)
         self.settings = settings
         self.labels = tuple(labels)

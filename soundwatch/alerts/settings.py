@@ -310,6 +310,17 @@ class AlertSettings:
             found += [f"{section}: {p}" for p in getattr(self, section).problems()]
         return found
 
+    def spelt_as(self, labels: tuple[str, ...] | list[str]) -> AlertSettings:
+        """These settings with each rule's label names spelt as ``labels`` spell them
+        ("Smoke Alarm" is ``smoke_alarm``: :func:`~soundwatch.sounds.library.label_named`),
+        as the detection settings take them."""
+        from soundwatch.sounds.library import label_named
+
+        rules = {name: replace(rule, labels=tuple(dict.fromkeys(
+                     label_named(label, labels) for label in rule.labels)))
+                 for name, rule in self.rules.items()}
+        return self if rules == self.rules else replace(self, rules=rules)
+
     def check_labels(self, labels: tuple[str, ...] | list[str]) -> None:
         """Refuse rules that name labels the model lacks.
 

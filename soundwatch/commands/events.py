@@ -105,7 +105,11 @@ def run(args) -> int:
                "min_snr_db": args.min_snr, "node": args.node}
     with EventStore(path, read_only=True) as store:
         if args.label is not None:
-            _check_label(args.label, store.label_counts(), path)
+            from soundwatch.sounds.library import label_named
+
+            # as the settings read it: "Smoke Alarm" is smoke_alarm
+            filters["label"] = label_named(args.label, store.label_counts())
+            _check_label(filters["label"], store.label_counts(), path)
         if args.node is not None:
             _check_node(args.node, store.node_counts(), path)
         if args.events_action == "export":

@@ -201,7 +201,7 @@ def run(args) -> int:
                         ", ".join(sending), alerts.node)
         from soundwatch.alerts.settings import silenced_rule_labels
 
-        silenced = silenced_rule_labels(settings.alerts.rules, detection,
+        silenced = silenced_rule_labels(alerts.policy.settings.rules, detection,
                                         tuple(classifier.metadata.background_labels))
         if silenced:
             log.warning("these alert rules can never fire, their labels make no events: %s. "

@@ -70,7 +70,13 @@ def run(args) -> int:
             "listen` and the window keep it while they run with an event database (unless "
             "[store] score_history_h = 0). Try an earlier --since, or pass the --db they used")
     known = {label for segment in segments for label in segment.labels}
-    only = split_labels(args.label) if args.label else None
+    from soundwatch.sounds.apply import with_label_names
+    from soundwatch.sounds.library import label_named
+
+    # as the settings read them: "Smoke Alarm" is smoke_alarm, "front door" your Front Door
+    detection = with_label_names(detection, sorted(known))
+    only = ([label_named(label, known) for label in split_labels(args.label)]
+            if args.label else None)
     unknown = sorted((set(only or ()) | set(detection.watch) | set(detection.ignore)
                       | set(detection.classes)) - known)
     if unknown:

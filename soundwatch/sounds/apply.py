@@ -18,7 +18,7 @@ import numpy as np
 from soundwatch.command import command_name
 from soundwatch.detect import ClassSettings
 from soundwatch.errors import SoundwatchError
-from soundwatch.sounds.library import UserSound, label_key, read_sounds
+from soundwatch.sounds.library import UserSound, label_named, read_sounds
 
 log = logging.getLogger(__name__)
 
@@ -228,20 +228,12 @@ def without_unloaded_sounds(settings, classifier):
 def with_label_names(settings, labels):
     """``settings`` (a :class:`~soundwatch.detect.DetectorSettings`) with each name in its
     watch and ignore lists and per-class settings that is not one of ``labels`` but reads
-    as exactly one of them (:func:`~soundwatch.sounds.library.label_key`: "front door"
+    as exactly one of them (:func:`~soundwatch.sounds.library.label_named`: "front door"
     for your sound "Front Door", "Dog" for ``dog``) spelt as that label. A name that reads
     as no label, or as several, is left for the detector's error. Per-class settings
     under both spellings keep the exact one's, with a warning."""
-    known = set(labels)
-    by_key: dict[str, list[str]] = {}
-    for label in labels:
-        by_key.setdefault(label_key(label), []).append(label)
-
     def spelt(name: str) -> str:
-        if name in known:
-            return name
-        matches = by_key.get(label_key(name), [])
-        return matches[0] if len(matches) == 1 else name
+        return label_named(name, labels)
 
     renamed = sorted({(n, spelt(n)) for n in (*settings.watch, *settings.ignore,
                                               *settings.classes) if spelt(n) != n})

@@ -173,6 +173,18 @@ def label_key(label: str) -> str:
     return re.sub(r"[\s_-]+", "", unicodedata.normalize("NFKC", label).casefold())
 
 
+def label_named(name: str, labels) -> str:
+    """The one label among ``labels`` that ``name`` reads as (:func:`label_key`: "Smoke
+    Alarm" is ``smoke_alarm``, "front door" your "Front Door"); ``name`` itself when it
+    is one of them, or reads as none or as several (for the caller's own error)."""
+    labels = list(labels)
+    if name in labels:
+        return name
+    key = label_key(name)
+    matches = [label for label in labels if label_key(label) == key]
+    return matches[0] if len(matches) == 1 else name
+
+
 def read_sounds(path: str | Path | None = None, fix: str | None = None,
                 skip_malformed: bool = False,
                 skipped: list[str | None] | None = None) -> list[UserSound]:
