@@ -799,7 +799,8 @@ class EventStore:
             return ""
         import shlex
 
-        return f" --db {shlex.quote(str(self.path))}"
+        # absolute: an alert's hint is used from a phone's terminal, in another folder
+        return f" --db {shlex.quote(str(self.path.absolute()))}"
 
     # -- outbox (alerts) and hub ---------------------------------------------------------
 

@@ -395,13 +395,18 @@ def test_clips_beside_the_database_follow_it_when_its_folder_moves(tmp_path):
     assert paths["hen"] is None
 
 
-def test_db_flag_names_any_database_but_the_default_one(place_dirs):
+def test_db_flag_names_any_database_but_the_default_one(place_dirs, monkeypatch):
     default = place_dirs / "data" / "events.sqlite"
     default.parent.mkdir(parents=True)
     with EventStore(default) as store:
         assert store.db_flag == ""
     with EventStore(place_dirs / "my place.sqlite") as store:
         assert store.db_flag == f" --db '{place_dirs / 'my place.sqlite'}'"
+    # a relative --db is named whole: the hint works from any folder (helper-54)
+    (place_dirs / "here").mkdir()
+    monkeypatch.chdir(place_dirs / "here")
+    with EventStore("s2.sqlite") as store:
+        assert store.db_flag == f" --db {place_dirs / 'here' / 's2.sqlite'}"
 
 
 def test_a_negative_age_after_a_time_flag_is_its_value_not_an_option(tmp_path, capsys):
