@@ -264,6 +264,17 @@ def test_several_events_are_rejected_at_once_and_a_wrong_id_changes_nothing(
     assert {e["id"]: e["correction"] for e in stored(capsys, db)
             if e["label"] == "tone_3k"} == {faint_a["id"]: "reject", faint_b["id"]: "reject",
                                             clear["id"]: None}
+    assert sum(line.startswith("tone_3k: ") for line in out.splitlines()) <= 1  # said once
+    # The same command again (from the shell's history): said, not made again (helper-54)
+    with EventStore(db) as store:
+        before = store.corrections()
+    code, out, err = run(capsys, "events", "reject", faint_a["id"], faint_b["id"], "--db",
+                         db, "--model", audio["model"])
+    assert code == 0, err
+    assert f"event {faint_a['id']} is rejected already (correction " in out
+    assert f"event {faint_b['id']} is rejected already" in out
+    with EventStore(db) as store:
+        assert store.corrections() == before
 
 
 def test_a_relabelled_event_becomes_an_example_of_the_sound_and_retrains_it(

@@ -130,7 +130,7 @@ def _correct(args, store, settings) -> int:
         done_all = [(None, mark_missed(store, args.label, start, end, labels, args.new,
                                        args.audio, classifier=classifier, detection=base))]
     else:
-        ids = _event_ids(args, store)
+        ids = _not_corrected_so_already(args, store, _event_ids(args, store))
         done_all = [(event_id, correct_event(store, args.events_action, event_id, labels,
                                              base, label=getattr(args, "label", None),
                                              new_ok=getattr(args, "new", False),
@@ -139,8 +139,11 @@ def _correct(args, store, settings) -> int:
                     for event_id in ids]
     to_retrain = sorted(set().union(*(done.to_retrain(labels) for _, done in done_all)))
     retrained = [] if args.no_retrain else _retrain_all(to_retrain, classifier, store)
-    for event_id, done in done_all:
-        _say_correction(args, store, done, event_id, retrained, history, classifier, sounds)
+    # a threshold learnt from several corrections at once is said once, after the last
+    last_of = {done.event_label or done.label: index for index, (_, done) in enumerate(done_all)}
+    for index, (event_id, done) in enumerate(done_all):
+        _say_correction(args, store, done, event_id, retrained, history, classifier, sounds,
+                        say_threshold=last_of[done.event_label or done.label] == index)
     if not args.json:
         for line in retrained + _shared_sounds_note(retrained, store, settings):
             print(line)
@@ -163,9 +166,26 @@ def _event_ids(args, store) -> list[int]:
     return ids
 
 
+def _not_corrected_so_already(args, store, ids: list[int]) -> list[int]:
+    """``ids`` without the events that already have this very correction (confirmed
+    again, rejected again: a command repeated from the shell's history), which are said
+    to be so; a relabel always goes ahead (it may name another label)."""
+    if args.events_action not in ("confirm", "reject"):
+        return ids
+    kind = args.events_action
+    already = {c["event_row"]: c["id"] for c in store.corrections() if c["kind"] == kind}
+    for event_id in ids:
+        if event_id in already:
+            print(f"event {event_id} is {'confirmed' if kind == 'confirm' else 'rejected'} "
+                  f"already (correction {already[event_id]}): nothing changed")
+    return [event_id for event_id in ids if event_id not in already]
+
+
 def _say_correction(args, store, done, event_id, retrained, history, classifier,
-                    sounds) -> None:
-    """Print what one correction did (a JSON object with --json)."""
+                    sounds, say_threshold: bool = True) -> None:
+    """Print what one correction did (a JSON object with --json); ``say_threshold``: its
+    label's learnt threshold too (False when a later correction of the same command
+    says it)."""
     from soundwatch.jsonout import to_json
 
     result = {"correction": done.id, "kind": done.kind, "event_label": done.event_label,
@@ -214,9 +234,9 @@ def _say_correction(args, store, done, event_id, retrained, history, classifier,
     if done.found_by is not None:
         print(f"{done.label!r} was found there already (event {done.found_by}): not a miss "
               "of it, so its threshold stays")
-    if done.adjustment:
+    if done.adjustment and say_threshold:
         print(f"{done.event_label or done.label}: {done.adjustment.reason}")
-    if done.label_adjustment:
+    if done.label_adjustment and say_threshold:
         print(f"{done.label}: {done.label_adjustment.reason}")
 
 
