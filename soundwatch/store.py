@@ -1349,7 +1349,10 @@ def _write_events(events, fmt: str, stream) -> int:
 
 def csv_cell(value):
     """A CSV value that a spreadsheet shows as text: strings starting with = + - @ or a
-    tab/CR get a leading apostrophe (OWASP's guard against formula injection)."""
+    tab/CR get a leading apostrophe (OWASP's guard against formula injection); a truth
+    value is ``true``/``false``, as in the JSON export."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

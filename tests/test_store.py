@@ -265,6 +265,10 @@ def test_open_events_of_a_killed_run_are_stored_marked_interrupted(store, capsys
     exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted((e["label"], e["interrupted"]) for e in exported) == [
         ("cat", False), ("dog", True), ("knock", True)]
+    assert main(["events", "export", "--db", str(store.path), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((r["label"], r["interrupted"]) for r in rows) == [
+        ("cat", "false"), ("dog", "true"), ("knock", "true")]  # as the JSON says it
 
 
 def test_a_version_6_file_gains_open_events_and_keeps_every_row(tmp_path):
