@@ -582,6 +582,25 @@ class EventStore:
                 "WHERE session_id = ? AND event_id = ?",
                 [(float(s), session_id, int(i)) for i, s in last_s.items()])
 
+    def open_event_rows(self) -> list[dict]:
+        """The events being heard now, or when their run was killed (not stored yet):
+        dicts with ``session_id``, ``event_id``, ``label``, ``start_time`` (UTC ISO),
+        ``heard_s`` (how long they were known to last) and ``peak``; none in a file older
+        than version 7 opened read-only."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                "name = 'open_events'").fetchone() is None:
+                return []
+            rows = self._db.execute(
+                "SELECT o.*, s.started_at FROM open_events o JOIN sessions s "
+                "ON s.id = o.session_id ORDER BY o.session_id, o.event_id").fetchall()
+        return [{"session_id": r["session_id"], "event_id": r["event_id"],
+                 "label": r["label"], "peak": r["peak"],
+                 "heard_s": max(0.0, r["last_s"] - r["start_s"]),
+                 "start_time": _iso(datetime.fromisoformat(
+                     r["started_at"].replace("Z", "+00:00"))
+                     + timedelta(seconds=r["start_s"]))} for r in rows]
+
     def store_interrupted_events(self, session_ids, skip=frozenset()) -> list[int]:
         """Store the open events of ``session_ids`` (runs that were killed) as events
         marked ``interrupted``, ending when they were last known to go on, and remove

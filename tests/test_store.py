@@ -238,7 +238,12 @@ def test_open_events_of_a_killed_run_are_stored_marked_interrupted(store, capsys
     known to go on; an event stored (or kept in a journal) meanwhile is not doubled."""
     from soundwatch.cli import main
 
-    killed = store.start_session("mic", "m.onnx", 16000, started_at=START)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait(10)
+    from soundwatch.processes import this_process
+
+    killed = store.start_session("mic", "m.onnx", 16000, started_at=START, settings={
+        "process": {**this_process(), "pid": finished.pid, "started_ticks": None}})
     heard = event("dog", 2.0, 2.5, 1)
     store.open_event(heard, killed)
     store.extend_open_events(killed, {1: 7.25})
@@ -248,6 +253,11 @@ def test_open_events_of_a_killed_run_are_stored_marked_interrupted(store, capsys
     store.open_event(event("siren", 5.0, 5.5, 3), killed)  # in a pending journal
     store.open_event(event("knock", 1.0, 1.5, 1), running := store.start_session(
         "mic", "m.onnx", 16000, started_at=START))  # another session's: not asked for
+    assert main(["events", "list", "--db", str(store.path)]) == 0
+    err = capsys.readouterr().err  # not stored yet, but said (helper-54)
+    assert "note: dog from 2024-05-01 " in err and "at least 5.2 s, is not in the list " \
+        "yet: its run was killed while hearing it: the next `soundwatch listen` into" in err
+    assert "note: knock from " in err and "being heard now" in err
     rows = store.store_interrupted_events([killed], skip={(killed, 3)})
     assert len(rows) == 1
     dog = store.event_by_id(rows[0])

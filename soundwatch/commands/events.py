@@ -129,6 +129,7 @@ def run(args) -> int:
             print(f"note: {waiting} more event(s) wait in {journal_path_for(path)} (the "
                   "database was locked or full when they were heard): the next "
                   f"{suggest('listen')} into this database stores them", file=sys.stderr)
+        _say_open_events(store)
         nodes = store.event_nodes([event.id for event in events])  # a hub's database
         if args.json:
             for event in events:
@@ -148,12 +149,30 @@ def run(args) -> int:
                   f"{_db(event.snr_db, 6, snr=True)} {_db(event.noise_floor_dbfs, 10)}  "
                   f"{printable(review_text(event)):<22} {printable(event.clip_path or '-')}")
         if any(event.interrupted for event in events):
-            print("+: soundwatch was stopped while hearing it (killed, or the power cut): it "
-                  "lasted at least this long; when it ended is not known")
+            print("+: soundwatch was stopped while hearing it (stopped, killed, or the power "
+                  "cut): it lasted at least this long; when it ended is not known")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))
     return 0
+
+
+def _say_open_events(store) -> None:
+    """On stderr: the sounds heard now, or when their run was killed, not stored yet."""
+    from soundwatch.alerts.interrupted import process_gone
+    from soundwatch.command import suggest
+
+    rows = store.open_event_rows()
+    if not rows:
+        return
+    dead = {session_id for session_id, record in store.unended_sessions()
+            if process_gone(record)}
+    for row in rows:
+        when = (f"its run was killed while hearing it: the next {suggest('listen')} into "
+                "this database stores it, marked interrupted" if row["session_id"] in dead
+                else "being heard now")
+        print(f"note: {printable(row['label'])} from {_local(row['start_time'])}, at least "
+              f"{row['heard_s']:.1f} s, is not in the list yet: {when}", file=sys.stderr)
 
 
 def _duration(event) -> str:
