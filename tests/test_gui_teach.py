@@ -206,11 +206,15 @@ def test_teaching_under_a_real_x_server_shows_the_label_in_the_timeline(
         assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
 
-def test_learning_during_a_replay_does_not_replay_the_file_again(harness, audio, qtbot):
+def test_learning_during_a_replay_does_not_replay_the_file_again(harness, audio, qtbot,
+                                                                 tmp_path):
     """The new label stops listening; a device listens on, but a replay restarted from
     its beginning stored its events a second time."""
+    long_replay = tmp_path / "long.wav"  # still playing when learning ends, however slow
+    soundfile.write(str(long_replay), noise(np.random.default_rng(3), 120.0, level=0.004),
+                    RATE)
     window = harness.open(start=False)
-    assert window.start_listening(SourceChoice(file=str(audio["beeps"]), paced=True))
+    assert window.start_listening(SourceChoice(file=str(long_replay), paced=True))
     qtbot.waitUntil(lambda: window.session.running, timeout=20000)
     dialog = window.open_teach_dialog()
     qtbot.keyClicks(dialog.name_edit, "chime")
