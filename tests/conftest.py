@@ -159,17 +159,3 @@ def harness(qtbot, tmp_path, monkeypatch):
     yield h
     h.close_all()
 
-
-def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist (scripts/test.sh runs the suite on several workers with
-    ``--dist loadgroup``): each test file is a group, so its module fixtures are built
-    once; the files that play into the one virtual microphone share a group, as do those
-    that start an X server, so that no two of them run at once."""
-    shared = {}
-    for item in items:
-        if item.get_closest_marker("pulse") or "pulse_mic" in getattr(item, "fixturenames", ()):
-            shared[item.path] = "virtual-microphone"
-        elif item.get_closest_marker("xvfb") and item.path not in shared:
-            shared[item.path] = "x-server"
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(shared.get(item.path, item.path.name)))

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from soundwatch.command import command_name
 from soundwatch.errors import SoundwatchError
 from soundwatch.gui.alert_rules import AlertRulesPanel
 from soundwatch.gui.banner import MessageBanner
@@ -777,7 +778,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         if not self.corrections.retrainer.wait(RETRAIN_WAIT_S):
             log.warning("closing while a sound still retrains: its corrections are kept, "
-                        "and `soundwatch sounds retrain LABEL` learns them")
+                        "and `%s sounds retrain LABEL` learns them", command_name())
         self.frame_timer.stop()
         self.text_timer.stop()
         self.tray.hide()
