@@ -13,10 +13,10 @@ mailbox or a Qt signal). ``start``/``stop``/``wait`` are called from the owner's
 Order of side effects for a finished event: the store commit comes first, then the
 listeners, so anything a listener prints is already on disk. A started event is recorded
 in the store's open events first, so that a run killed mid-event (SIGKILL, a power cut)
-loses nothing: the next run stores it as an event marked ``interrupted``. An event the store cannot
-take yet (locked, disk full) waits in :class:`~soundwatch.pending.PendingEvents` and
-reaches the listeners when it is stored; ``events_pending``/``events_lost`` count the
-rest at the end.
+loses nothing: the next run stores it as an event marked ``interrupted``. An event the
+store cannot take yet (locked, disk full) waits in
+:class:`~soundwatch.pending.PendingEvents` and reaches the listeners when it is stored;
+``events_pending``/``events_lost`` count the rest at the end.
 
 Isolation: every output (store, clips, listeners) is called through its
 :class:`~soundwatch.sink_health.SinkHealth` in ``health``: an output's exception is
@@ -135,7 +135,6 @@ class Monitor:
         self.windows_scored = 0
         self.health = {name: SinkHealth(name) for name in ("store", "clips", "listeners")}
         self.pending: PendingEvents | None = None
-        self.interrupted_stored = 0  # events killed runs were hearing, stored by this one
         self._stop_asked = False  # stop() was called: the stream did not end by itself
         self._open_events_refreshed_at = 0  # stream sample of the last refresh
         self._clip_owners: dict[int, PendingEvent] = {}  # event_id -> its row, for the clip
@@ -216,7 +215,6 @@ class Monitor:
         row_ids = self.health["store"].call(
             "store the events of a killed run", self.store.store_interrupted_events, dead,
             self.pending.waiting_keys(), default=[])
-        self.interrupted_stored = len(row_ids)
         if row_ids:
             log.warning("stored %d event(s) that a run stopped mid-event (killed, or the "
                         "power cut) was hearing; marked interrupted: when they ended is not "

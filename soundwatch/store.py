@@ -215,7 +215,7 @@ class StoredEvent:
     clip_withheld: str | None = None
     correction: str | None = None
     corrected_label: str | None = None
-    interrupted: bool = False  # its run was killed while hearing it: its end is not known
+    interrupted: bool = False  # listening stopped (or was killed) while it was heard
 
     def to_dict(self) -> dict:
         """The exported columns; a non-finite number (a row an older hub stored

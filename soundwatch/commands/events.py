@@ -149,8 +149,8 @@ def run(args) -> int:
                   f"{_db(event.snr_db, 6, snr=True)} {_db(event.noise_floor_dbfs, 10)}  "
                   f"{printable(review_text(event)):<22} {printable(event.clip_path or '-')}")
         if any(event.interrupted for event in events):
-            print("+: soundwatch was stopped while hearing it (stopped, killed, or the power "
-                  "cut): it lasted at least this long; when it ended is not known")
+            print("+: listening stopped while it was heard (a stop, a kill or a power cut): "
+                  "it lasted at least this long; when it ended is not known")
         print(f"{len(events)} event(s) from {path}"
               + (f" (limit {args.limit}; --limit 0 for all)" if len(events) == args.limit
                  else ""))

@@ -14,8 +14,8 @@ own audio and the stream's wall-clock times of its first and last sample.
 
 A learnt threshold applies to the running detector at once; one of the user's sounds is
 retrained on a worker thread (a few seconds: the window stays responsive meanwhile, and
-says so), and its new head scores from the next window after that. The thresholds panel shows, per
-label, how many events were confirmed and rejected and how many were missed.
+says so), and its new head scores from the next window after that. The thresholds panel
+shows, per label, how many events were confirmed and rejected and how many were missed.
 
 Editing a threshold previews what it would have found over the last
 :data:`PREVIEW_H` hours of score history (:mod:`soundwatch.rescoring`).
