@@ -175,3 +175,11 @@ def run_listen(capsys, path, model) -> tuple[int, str, str]:
                  "--status-interval", "0", "--model", str(model)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def test_settings_naming_an_unknown_label_are_said_once_not_per_file(files, model, capsys):
+    """Three files gave three identical errors about one --watch typo (helper-54)."""
+    paths = [files[name][0] for name in ("tones.wav", "noise.flac", "short.wav")]
+    code, out, err = classify(capsys, *paths, "--model", model, "--watch", "tone_9k")
+    assert code == 2 and out == ""
+    assert err.count("not known here") == 1 and "'tone_9k'" in err

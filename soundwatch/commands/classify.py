@@ -81,6 +81,9 @@ def run(args) -> int:
     detection = settings_for_classifier(detection, classifier,
                                         args.config or user_config_path(),
                                         database=args.db or settings.database_path())
+    from soundwatch.scoring import new_detector
+
+    new_detector(classifier, detection)  # settings naming unknown labels: said once, not per file
     extractor = FeatureExtractor(classifier.spec)
     failed = damaged = 0
     show_progress = not args.no_progress and len(args.files) > 1 and sys.stderr.isatty()
