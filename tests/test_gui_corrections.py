@@ -213,3 +213,14 @@ def test_a_sound_first_learnt_from_corrections_is_heard_at_once(harness, tmp_pat
     window.corrections.correct(rows[0], "relabel", label="kettle")
     harness.qtbot.waitUntil(lambda: "kettle" in window.session.labels, timeout=20000)
     assert "Learnt 'kettle' (from your corrections)" in window.banner.text.text()
+
+
+def test_a_sounds_file_that_cannot_be_read_drops_no_sound_from_the_window(tmp_path):
+    """After a retraining the window asks the sounds file which sounds are still yours:
+    a file it cannot read must not read as "none"."""
+    from soundwatch.config import user_data_dir
+    from soundwatch.gui.corrections import _saved_labels
+
+    user_data_dir().mkdir(parents=True, exist_ok=True)
+    (user_data_dir() / "sounds.json").write_text("{not json")
+    assert _saved_labels(["chime", "kettle"]) == {"chime", "kettle"}

@@ -332,7 +332,7 @@ class CorrectionsController:
         live = [old.label for old in sounds]
         if sound is not None and label in live:
             sounds[live.index(label)] = sound  # one reference swap: the worker sees either
-        elif sound is not None or (label in live and label not in _saved_labels()):
+        elif sound is not None or (label in live and label not in _saved_labels(live)):
             self.show_counts()
             self.window.on_sound_learnt(label, "from your corrections", line + ".",
                                         removed=sound is None)
@@ -442,13 +442,13 @@ class CorrectionsController:
                 f"Once it does, {would}")
 
 
-def _saved_labels() -> set[str]:
-    """The names in the user's sounds file now (all of them when it cannot be read: a
-    sound is not dropped from the window for a file it cannot read)."""
+def _saved_labels(live: list[str]) -> set[str]:
+    """The names in the user's sounds file now; ``live`` (the window's) when it cannot be
+    read: a sound is not dropped from the window for a file it cannot read."""
     from soundwatch.sounds.library import read_sounds
 
     try:
         return {sound.label for sound in read_sounds(skip_malformed=True)}
     except Exception as exc:
         log.warning("cannot read your sounds: %s", exc)
-        return set()
+        return set(live)

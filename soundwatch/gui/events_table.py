@@ -50,10 +50,10 @@ class EventRow:
     speech_muted_s: float | None = None  # of its clip (soundwatch.privacy)
     clip_withheld: str | None = None
     replayed: str = ""  # the file it was heard in (a replay); "": heard live
-    interrupted: bool = False  # its run was killed while hearing it: lasted at least this
+    interrupted: bool = False  # listening stopped (or was killed) mid-sound: at least this long
 
 
-INTERRUPTED_TIP = ("soundwatch was stopped while hearing it (killed, or the power cut): it "
+INTERRUPTED_TIP = ("listening stopped while it was heard (a stop, a kill or a power cut): it "
                    "lasted at least this long; when it ended is not known")
 
 
