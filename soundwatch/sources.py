@@ -6,14 +6,16 @@ from soundwatch.audio.source import AudioSource
 
 
 def open_source(
-    file: str | None, device: str | None, sample_rate_hz: int, paced: bool = True
+    file: str | None, device: str | None, sample_rate_hz: int, paced: bool = True,
+    wait_for_device: bool = False,
 ) -> AudioSource:
     """A :class:`FileSource` resampled to ``sample_rate_hz`` when ``file`` is given, else a
-    :class:`MicrophoneSource` on ``device`` (index or name part; None: the default)."""
+    :class:`MicrophoneSource` on ``device`` (index or name part; None: the default), which
+    waits for a device that is not there when ``wait_for_device``."""
     if file:
         from soundwatch.audio.files import FileSource
 
         return FileSource(file, sample_rate_hz=sample_rate_hz, paced=paced)
     from soundwatch.audio.capture import MicrophoneSource
 
-    return MicrophoneSource(device)
+    return MicrophoneSource(device, wait=wait_for_device)

@@ -98,6 +98,12 @@ class VirtualMic:
     def restore(self) -> None:
         start_virtual_mic()
 
+    def stop_server(self) -> None:
+        """Stop the PulseAudio daemon: PortAudio then lists no input device at all, as at
+        boot before the sound server runs. :meth:`restore` starts it again."""
+        subprocess.run(["bash", str(VIRTUAL_MIC_SCRIPT), "stop"], check=True, timeout=60,
+                       capture_output=True)
+
 
 def start_virtual_mic() -> None:
     subprocess.run(["bash", str(VIRTUAL_MIC_SCRIPT), "start"], check=True, timeout=60,

@@ -99,6 +99,33 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+class Hiss:
+    """A real microphone never gives exact zeros: an offset of one 16-bit step played into
+    the virtual one keeps it "heard" (not a sound: the DC blocker takes it out before the
+    model) while its sink exists; :meth:`again` after the sink came back."""
+
+    def __init__(self, tmp_path):
+        self.path = tmp_path / "offset.wav"
+        soundfile.write(str(self.path), np.full(60 * RATE, 1.0 / 32767), RATE,
+                        subtype="PCM_16")
+        self.players: list[subprocess.Popen] = []
+
+    def again(self) -> None:
+        self.players.append(subprocess.Popen(["paplay", "-d", "vsink", str(self.path)],
+                                             stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        for player in self.players:
+            player.kill()
+
+
+def input_notices(webhook: WebhookServer) -> list[dict]:
+    """The webhook's ``input_lost`` and ``input_back`` notices, in order."""
+    return [body for _, _, body in webhook.requests
+            if body["type"] in ("input_lost", "input_back")]
+
+
 def test_headless_logs_events_heard_through_the_virtual_mic(pulse_mic, model, tmp_path):
     signal_, truth = scene([("silence", 0.5), ("tone_1k", 1.0), ("silence", 1.5),
                             ("noise", 0.8), ("silence", 1.5), ("tone_3k", 0.8),
@@ -149,17 +176,8 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
     tone_after, _ = scene([("tone_3k", 0.8), ("silence", 0.3)])
     monitor = Headless(model, tmp_path, "--no-clips", "--mqtt", broker.url, "--node", "den",
                        "--webhook", webhook.url(), "--config", config)
-    # a real microphone never gives exact zeros: an offset of one 16-bit step keeps the
-    # virtual one "heard" (not a sound: the DC blocker takes it out before the model)
-    # except while it is gone (it stops with the sink, and starts again after)
-    hiss_path = tmp_path / "offset.wav"
-    soundfile.write(str(hiss_path), np.full(60 * RATE, 1.0 / 32767), RATE, subtype="PCM_16")
-
-    def hiss() -> subprocess.Popen:
-        return subprocess.Popen(["paplay", "-d", "vsink", str(hiss_path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    hissing = [hiss()]
+    hiss = Hiss(tmp_path)
+    hiss.again()
     try:
         assert monitor.wait_for(lambda r: r["type"] == "status" and r["audio_s"] >= 1.0, 20)
         pulse_mic.play(tone_before)
@@ -170,13 +188,9 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
         assert wait_until(lambda: recorder.on("soundwatch/den/availability")[-1:]
                           == ["offline"], 10)
 
-        def notices():
-            return [body for _, _, body in webhook.requests
-                    if body["type"] in ("input_lost", "input_back")]
-
-        assert wait_until(notices, 10)
+        assert wait_until(lambda: input_notices(webhook), 10)
         pulse_mic.restore()
-        hissing.append(hiss())
+        hiss.again()
         gap = monitor.wait_for(lambda r: r["type"] == "gap", 20)
         assert gap, "the gap was not reported"
         # capture resumed on its own: status lines advance again
@@ -194,15 +208,15 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
         # (the virtual mic gives exact zeros while nothing plays: that is nothing heard
         # too, and its notices come and go with the tones; the device's loss is the last)
         def device_lost():
-            return [n for n in notices() if "stopped delivering audio" in n["problem"]]
+            return [n for n in input_notices(webhook)
+                    if "stopped delivering audio" in n["problem"]]
 
         assert wait_until(lambda: [n["type"] for n in device_lost()] == [
-            "input_lost", "input_back"], 10), notices()
+            "input_lost", "input_back"], 10), input_notices(webhook)
         lost, back = device_lost()
         assert back["id"] == lost["id"] and back["lost_s"] >= 2.0
     finally:
-        for process in hissing:
-            process.kill()
+        hiss.stop()
         code, err = monitor.stop()
         pulse_mic.restore()
         recorder.close()
@@ -219,3 +233,46 @@ def test_microphone_vanishes_and_comes_back_mid_run(pulse_mic, model, tmp_path):
     assert [e.label for e in stored] == ["tone_1k", "tone_3k"]
     summary = monitor.records[-1]
     assert summary["type"] == "summary" and summary["gaps"] == 1
+
+
+def test_a_microphone_missing_at_the_start_is_waited_for_and_people_are_told(
+        pulse_mic, model, tmp_path):
+    """A listener started at boot before its sound server (or its USB microphone) exited
+    with status 2 and told no one. With --wait-for-device it waits, deaf, and says so as
+    for a device lost mid-run: status lines, the alert channels after
+    input_lost_after_s; it hears once the device is there, the wait a gap from 0 s."""
+    webhook = WebhookServer()
+    config = tmp_path / "alerts.toml"
+    config.write_text("[alerts]\ninput_lost_after_s = 1.0\n")
+    tone, _ = scene([("tone_1k", 0.8), ("silence", 0.3)])
+    hiss = Hiss(tmp_path)
+    pulse_mic.stop_server()  # PortAudio lists no input device at all
+    monitor = Headless(model, tmp_path, "--no-clips", "--wait-for-device",
+                       "--webhook", webhook.url(), "--config", config)
+    try:
+        waiting = monitor.wait_for(lambda r: r["type"] == "status" and r["input_problem"], 20)
+        assert waiting, "the run did not wait for its device"
+        assert waiting["input_problem"].startswith(
+            "waiting for input device 'pulse': there is no input device"), waiting
+        assert wait_until(lambda: input_notices(webhook), 10)
+        assert input_notices(webhook)[0]["type"] == "input_lost"
+        assert "waiting for input device 'pulse'" in input_notices(webhook)[0]["problem"]
+        pulse_mic.restore()
+        hiss.again()
+        gap = monitor.wait_for(lambda r: r["type"] == "gap", 20)
+        assert gap and gap["start_s"] == 0.0 and gap["duration_s"] >= 2.0, gap
+        assert monitor.wait_for(lambda r: r["type"] == "status"
+                                and r["audio_s"] > gap["duration_s"] + 1.0
+                                and not r["input_problem"], 20)
+        pulse_mic.play(tone)
+        assert monitor.wait_for(lambda r: r["type"] == "event" and r["label"] == "tone_1k", 8)
+        assert wait_until(lambda: [n["type"] for n in input_notices(webhook)][:2] == [
+            "input_lost", "input_back"], 10), input_notices(webhook)
+    finally:
+        hiss.stop()
+        code, err = monitor.stop()
+        pulse_mic.restore()
+        webhook.close()
+    assert code == 0, err
+    assert "input device 0 'pulse' is there after" in err
+    assert [e["label"] for e in monitor.events()] == ["tone_1k"]

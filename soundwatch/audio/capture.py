@@ -52,6 +52,26 @@ def _sounddevice():
     return sounddevice
 
 
+class InputDeviceMissing(SoundwatchError):
+    """The input device asked for is not there: no input device at all, or none of that
+    index or name (yet: a USB microphone plugged in later, a sound server still starting).
+    An ambiguous name is a plain :class:`SoundwatchError`: waiting would not settle it."""
+
+    def __init__(self, message: str, *, short: str, in_window: str | None = None):
+        super().__init__(message, in_window=in_window)
+        self.short = short  # the problem alone, without the way out
+
+
+def refresh_device_list() -> None:
+    """Make PortAudio enumerate the devices again: it lists them once, when it starts, and
+    a device that appears later is not in the list until it restarts. Closes every open
+    stream of this process: call it only when none is open (and within
+    :func:`library_messages_held`: ALSA prints a few lines per device it probes)."""
+    sd = _sounddevice()
+    sd._terminate()
+    sd._initialize()
+
+
 def list_input_devices() -> list[InputDevice]:
     """All devices with at least one input channel, in PortAudio's order."""
     sd = _sounddevice()
@@ -86,8 +106,9 @@ def list_input_devices() -> list[InputDevice]:
 def find_input_device(selector: str | int | None) -> InputDevice:
     """The input device named by an index or a case-insensitive name substring.
 
-    ``None`` or ``""`` picks the default input. An unknown or ambiguous selector raises a
-    :class:`SoundwatchError` that lists the candidates.
+    ``None`` or ``""`` picks the default input. Raises :class:`InputDeviceMissing` when there
+    is no input device or none of that index or name, a :class:`SoundwatchError` when the
+    name is ambiguous; both list the candidates.
     """
     devices = list_input_devices()
     if not devices:
@@ -97,8 +118,9 @@ def find_input_device(selector: str | int | None) -> InputDevice:
             f" (--device {str(selector)!r} was asked for)")
         found = (f"no input device found{asked}: plug in a microphone (or, with PulseAudio "
                  "or PipeWire, check that it runs), or replay a file")
-        raise SoundwatchError(
+        raise InputDeviceMissing(
             f"{found} with " + suggest("listen --headless --file PATH"),
+            short="there is no input device",
             in_window=f"{found} with Replay file… (then Retry here once it is plugged in)")
     listing = "; ".join(f"{d.index} '{d.name}'" for d in devices)
     if selector is None or str(selector).strip() == "":
@@ -110,10 +132,10 @@ def find_input_device(selector: str | int | None) -> InputDevice:
         for device in devices:
             if device.index == index:
                 return device
-        raise SoundwatchError(
+        raise InputDeviceMissing(
             f"unknown input device index {index}; input devices are: {listing}. "
-            f"Run `{command_name()} devices` to see them."
-        )
+            f"Run `{command_name()} devices` to see them.",
+            short="no input device has that index")
     exact = [d for d in devices if d.name.lower() == text.lower()]
     if len(exact) == 1:
         return exact[0]
@@ -121,10 +143,10 @@ def find_input_device(selector: str | int | None) -> InputDevice:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise SoundwatchError(
+        raise InputDeviceMissing(
             f"unknown input device '{text}': no input device name contains it; "
-            f"input devices are: {listing}. Run `{command_name()} devices` to see them."
-        )
+            f"input devices are: {listing}. Run `{command_name()} devices` to see them.",
+            short="no input device name contains it")
     names = "; ".join(f"{d.index} '{d.name}'" for d in matches)
     raise SoundwatchError(
         f"input device '{text}' is ambiguous, it matches: {names}. "
@@ -144,17 +166,43 @@ class MicrophoneSource(AudioSource):
     STALL_SECONDS = 1.0  # no callback for this long while running: the device is gone
     FIRST_CALLBACK_SECONDS = 5.0  # PulseAudio may take ~2 s to deliver the first block
     RETRY_SECONDS = 1.0
+    # The rate a device waited for is opened at: its own is not known before it is there,
+    # and the ring's rate is fixed. 48 kHz is what USB microphones and sound servers
+    # (PipeWire, PulseAudio) take.
+    WAITING_SAMPLE_RATE_HZ = 48000
 
-    def __init__(self, device: str | int | None = None, ring_seconds: float | None = None):
+    def __init__(self, device: str | int | None = None, ring_seconds: float | None = None,
+                 wait: bool = False):
+        """Args:
+            device: an input device index or name part (see :func:`find_input_device`);
+                None: the default input.
+            ring_seconds: how much audio the ring holds.
+            wait: a device that is not there (not found, or not opening) is waited for,
+                retried every ``RETRY_SECONDS`` with :attr:`error` saying so, not an error
+                (for a listener started at boot before its microphone or sound server).
+
+        Raises:
+            InputDeviceMissing: the device is not there and ``wait`` is False.
+            SoundwatchError: an ambiguous device name.
+        """
         self.selector = device
-        self.device = find_input_device(device)
+        self.wait = wait
+        self._missing: InputDeviceMissing | None = None
+        try:
+            found = find_input_device(device)
+        except InputDeviceMissing as exc:
+            if not wait:
+                raise
+            found, self._missing = None, exc
+        rate = found.default_sample_rate_hz if found else self.WAITING_SAMPLE_RATE_HZ
         kwargs = {} if ring_seconds is None else {"ring_seconds": ring_seconds}
-        super().__init__(int(round(self.device.default_sample_rate_hz)), **kwargs)
-        self.name = self.device.name
-        self.channels = max(1, min(self.device.max_input_channels, 2))
+        super().__init__(int(round(rate)), **kwargs)
         self.blocksize = max(64, int(self.sample_rate_hz * BLOCK_SECONDS))
         self._mono = np.zeros(self.blocksize * 4, dtype=np.float32)
+        self.channel_used: int | None = None  # None: the channels' average
+        self._use_device(found)
         self._stream = None
+        self._closer: threading.Thread | None = None
         self._wanted = False  # start() was called and stop() was not
         self._opened_at_s = 0.0
         self._last_callback_s: float | None = None
@@ -163,11 +211,23 @@ class MicrophoneSource(AudioSource):
         self._next_retry_s = 0.0
         self.reconnects = 0
         self.first_callback = threading.Event()
+        self._next_downmix_check_s = 0.0
+
+    def _use_device(self, device: InputDevice | None) -> None:
+        """Capture from ``device`` from the next opening on (None: not there yet)."""
+        self.device = device
+        if device is None:
+            self.name = ("the default input" if self.selector in (None, "")
+                         else f"input device {self.selector!r}")
+            self.channels = 1
+        else:
+            self.name = device.name
+            self.channels = max(1, min(device.max_input_channels, 2))
+        if self.channel_used is not None and self.channel_used >= self.channels:
+            self.channel_used = None
         # Summed squares since the last downmix check, written by the callback only.
         self._channel_energy = np.zeros(self.channels)
         self._mix_energy = 0.0
-        self._next_downmix_check_s = 0.0
-        self.channel_used: int | None = None  # None: the channels' average
 
     @property
     def running(self) -> bool:
@@ -178,17 +238,26 @@ class MicrophoneSource(AudioSource):
         return self._stream is not None and self._lost_since_s is None
 
     def start(self) -> None:
-        """Open and start the stream; a second call does nothing."""
+        """Open and start the stream; a second call does nothing. With ``wait``, a device
+        that is not there or does not open is retried from :meth:`poll`."""
         if self._wanted:
             return
         self.error = None
-        self._open()
+        try:
+            if self._missing is not None:
+                raise self._missing
+            self._open()
+        except SoundwatchError as exc:
+            if not self.wait:
+                raise
+            self._wait_for_device(time.monotonic(), exc)
+        else:
+            log.info(
+                "capturing from %d '%s' at %d Hz, %d channel(s), %d-sample blocks",
+                self.device.index, self.device.name, self.sample_rate_hz, self.channels,
+                self.blocksize,
+            )
         self._wanted = True
-        log.info(
-            "capturing from %d '%s' at %d Hz, %d channel(s), %d-sample blocks",
-            self.device.index, self.device.name, self.sample_rate_hz, self.channels,
-            self.blocksize,
-        )
 
     def stop(self) -> None:
         """Stop and close the stream; safe to call twice or before start."""
@@ -246,17 +315,43 @@ class MicrophoneSource(AudioSource):
         log.warning("%s", self.error)
         self._close()
 
+    def _wait_for_device(self, now: float, problem: SoundwatchError) -> None:
+        """Start deaf, waiting for a device that is not there or does not open."""
+        self._lost_since_s = now
+        self._next_retry_s = now + self.RETRY_SECONDS
+        self._say_waiting(problem)
+
+    def _say_waiting(self, problem: SoundwatchError) -> None:
+        """:attr:`error` (and the log, once per new reason) says why the device that has
+        not delivered yet is still waited for."""
+        reason = problem.short if isinstance(problem, InputDeviceMissing) else str(problem)
+        error = f"waiting for {self.name}: {reason}; trying every {self.RETRY_SECONDS:.0f} s"
+        if error != self.error:
+            self.error = error
+            log.warning("%s", error)
+
     def _try_reconnect(self, now: float) -> None:
         self._next_retry_s = now + self.RETRY_SECONDS
+        wanted = self.selector if self.device is None else self.device.name
         try:
             # ALSA and PortAudio print ~5 lines of their own per failed attempt
             with library_messages_held():
-                self.device = find_input_device(self.device.name)
+                try:
+                    found = find_input_device(wanted)
+                except InputDeviceMissing:
+                    if self._closer is not None and self._closer.is_alive():
+                        raise  # a stream still closing: PortAudio cannot restart under it
+                    refresh_device_list()  # plugged in since PortAudio listed the devices
+                    found = find_input_device(wanted)
+                self._use_device(found)
                 self._open()
         except SoundwatchError as exc:
             log.debug("reconnect failed: %s", exc)
             self._close()
+            if not self.first_callback.is_set():
+                self._say_waiting(exc)
             return
+        self._missing = None
         missing_s = time.monotonic() - self._lost_since_s
         # The gap goes in with the new stream's first block, measured then: the stream
         # delivers it up to a second or two after it opens, and a gap measured here was
@@ -264,7 +359,12 @@ class MicrophoneSource(AudioSource):
         # clock (helper-52: 1 s or so each, adding up).
         if self._gap_from_s is None:  # (a stream lost before its first block: the earliest)
             self._gap_from_s = self._lost_since_s
-        log.warning("input device '%s' is back after %.1f s", self.device.name, missing_s)
+        if self.first_callback.is_set():
+            log.warning("input device '%s' is back after %.1f s", self.device.name, missing_s)
+        else:
+            log.warning("input device %d '%s' is there after %.1f s of waiting; capturing at "
+                        "%d Hz", self.device.index, self.device.name, missing_s,
+                        self.sample_rate_hz)
         self._lost_since_s = None
         self.error = None
         self.reconnects += 1
@@ -298,9 +398,9 @@ class MicrophoneSource(AudioSource):
             return
         # Closing a stream whose device vanished can block inside PortAudio/ALSA: do it
         # on a throwaway thread so the engine worker never hangs on it.
-        closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
-        closer.start()
-        closer.join(timeout=2.0)
+        self._closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
+        self._closer.start()
+        self._closer.join(timeout=2.0)
 
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
         # PortAudio's thread: keep it to arithmetic on preallocated arrays.

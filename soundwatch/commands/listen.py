@@ -43,6 +43,11 @@ def add_parser(subparsers) -> None:
                         help="no window (the only mode of `listen`; accepted for clarity)")
     source = parser.add_argument_group("input")
     source.add_argument("--device", help="input device index or name part (see `devices`)")
+    source.add_argument("--wait-for-device", action="store_true",
+                        help="a device that is not there at the start (a microphone plugged "
+                        "in later, a sound server still starting at boot) is waited for, "
+                        "tried every second, instead of an error; meanwhile the run is "
+                        "deaf and says so as a lost input does (status lines, alerts)")
     source.add_argument("--file", help="replay this audio file instead of the microphone")
     source.add_argument("--fast", action="store_true",
                         help="with --file: as fast as possible instead of real time")
@@ -115,6 +120,9 @@ def run(args) -> int:
     if args.device and args.file:  # the device was silently not listened to
         raise SoundwatchError(f"--device {args.device} and --file: a replay hears the file, "
                               "not a device; give one of them")
+    if args.wait_for_device and args.file:
+        raise SoundwatchError("--wait-for-device is for a microphone: a replay of --file "
+                              "has no device to wait for; give one of them")
     settings = apply_flags(load_settings(args.config), args)
     args.status_interval = status_interval_s(args.status_interval, sys.stdout)
     check_flags(RunLimits(args.duration, args.status_interval))
@@ -126,7 +134,7 @@ def run(args) -> int:
                                       None if args.file else default_profile_path())
     try:
         source = open_source(args.file, settings.audio.device, classifier.sample_rate_hz,
-                             paced=not args.fast)
+                             paced=not args.fast, wait_for_device=args.wait_for_device)
     except SoundwatchError as exc:
         if args.file or args.device or not settings.audio.device:
             raise
