@@ -183,3 +183,23 @@ def test_settings_naming_an_unknown_label_are_said_once_not_per_file(files, mode
     code, out, err = classify(capsys, *paths, "--model", model, "--watch", "tone_9k")
     assert code == 2 and out == ""
     assert err.count("not known here") == 1 and "'tone_9k'" in err
+
+
+def test_max_duration_splits_a_long_sound_and_a_listen_says_when_clips_cannot_hold_it(
+        model, files, tmp_path, capsys):
+    """`max_duration_s` had no flag: a user trying a shorter split edited the config."""
+    signal, _ = scene([("silence", 0.5), ("tone_1k", 4.0), ("silence", 0.5)])
+    path = tmp_path / "long.wav"
+    soundfile.write(str(path), signal, RATE)
+    code, out, err = classify(capsys, path, "--model", model, "--json", "--max-duration", "1.5")
+    assert code == 0, err
+    parts = json.loads(out)["events"]
+    assert {e["label"] for e in parts} == {"tone_1k"} and len(parts) >= 3, parts
+    assert all(e["duration_s"] <= 1.5 + 1e-6 for e in parts), parts
+    for before, after in zip(parts[:-1], parts[1:], strict=True):  # split, not two sounds
+        assert after["start_s"] == pytest.approx(before["end_s"])
+    code = main(["listen", "--headless", "--file", str(files["tones.wav"][0]), "--model",
+                 str(model), "--fast", "--db", str(tmp_path / "e.sqlite"),
+                 "--clips", "--max-duration", "40"])
+    err = capsys.readouterr().err
+    assert code == 2 and "max_duration_s" in err and "must fit the 30 s" in err, err

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 
 def add_detection_arguments(group) -> None:
-    """Add --threshold-on/--threshold-off/--hop/--min-duration/--watch/--ignore to an
-    argparse parser or argument group."""
+    """Add --threshold-on/--threshold-off/--hop/--min-duration/--max-duration/--watch/
+    --ignore to an argparse parser or argument group."""
     group.add_argument("--threshold-on", type=float,
                        help="score that starts an event, for every class not set one by one "
                             "in the config file (the model's own per-class values included)")
@@ -21,6 +21,11 @@ def add_detection_arguments(group) -> None:
                        help="seconds the score must stay above threshold_on, from the "
                        "end of the first window above it to the end of the last; shorter "
                        "ones are no events")
+    group.add_argument("--max-duration", type=float, dest="max_duration_s",
+                       help="seconds after which a sound still going on is split: its event "
+                       "ends (stored with its clip) and the next part starts at once; the "
+                       "parts of one sound are one alert (default 20; with clips, it and "
+                       "the clip's pre- and post-roll must fit the 30 s of audio kept)")
     group.add_argument("--watch", action="append", metavar="LABEL[,LABEL]",
                        help="only these labels make events (repeat or comma-separate)")
     group.add_argument("--ignore", action="append", metavar="LABEL[,LABEL]",
@@ -33,7 +38,8 @@ def detection_with_flags(detection, args, **fixed):
     from soundwatch.errors import SoundwatchError
 
     changes = {key: getattr(args, key) for key in
-               ("threshold_on", "threshold_off", "hop_s", "min_duration_s")
+               ("threshold_on", "threshold_off", "hop_s", "min_duration_s",
+                "max_duration_s")
                if getattr(args, key) is not None}
     if args.watch:
         changes["watch"] = split_labels(args.watch)
