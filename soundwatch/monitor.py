@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from soundwatch.alerts.interrupted import process_gone, run_record
+from soundwatch.alerts.interrupted import close_interrupted, process_gone, run_record
 from soundwatch.audio.levels import EventLevels
 from soundwatch.audio.snr_gate import SnrGate
 from soundwatch.audio.source import AudioSource
@@ -205,6 +205,8 @@ class Monitor:
             self._store_interrupted_events()
         if self.alerts is not None:
             self.alerts.on_session(alerts_session, self.wall_time)
+            if self.store is not None:
+                self._close_interrupted_alerts()
         self.engine.start()
 
     def _store_interrupted_events(self) -> None:
@@ -219,6 +221,13 @@ class Monitor:
             log.warning("stored %d event(s) that a run stopped mid-event (killed, or the "
                         "power cut) was hearing; marked interrupted: when they ended is not "
                         "known", len(row_ids))
+
+    def _close_interrupted_alerts(self) -> None:
+        """Queue the ends of the alerts killed runs left open, now that the events they
+        were hearing are stored (:mod:`soundwatch.alerts.interrupted`)."""
+        if self.health["store"].call("end the alerts of a killed run", close_interrupted,
+                                     self.store, default=0):
+            self.alerts.queued()
 
     def stop(self, timeout_s: float = 10.0 + LOCK_WAIT_S) -> None:
         """Stop capture; events in progress are closed, marked ``interrupted`` (their

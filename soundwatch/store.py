@@ -889,6 +889,31 @@ class EventStore:
             [session_id, *earlier]).fetchall())
         return [found[i] for i in earlier if i in found] + [row_id]
 
+    def sound_part_rows(self, session_id: int, event_id: int) -> list[dict]:
+        """The stored parts of the sound event ``event_id`` of ``session_id`` belongs to
+        (split at ``max_duration_s``, linked by ``continued_from``), first to last: dicts
+        with ``id`` (the row id), ``event_id``, ``start_time``, ``end_time`` (UTC ISO),
+        ``start_s``, ``end_s``, ``duration_s``, ``peak``, ``mean``, ``continued_from``
+        and ``interrupted``; empty when the event is not stored."""
+        with self._lock:
+            rows = {r["event_id"]: dict(r) for r in self._db.execute(
+                "SELECT id, event_id, start_time, end_time, start_s, end_s, duration_s, peak, "
+                "mean, continued_from, interrupted FROM events WHERE session_id = ?",
+                (int(session_id),)).fetchall()}
+        if event_id not in rows:
+            return []
+        after = {r["continued_from"]: r["event_id"] for r in rows.values()
+                 if r["continued_from"] is not None}
+        first, seen = event_id, {event_id}
+        while rows[first]["continued_from"] in rows and rows[first]["continued_from"] not in seen:
+            first = rows[first]["continued_from"]
+            seen.add(first)
+        parts, current = [], first
+        while current in rows and len(parts) < len(rows):
+            parts.append({**rows[current], "interrupted": bool(rows[current]["interrupted"])})
+            current = after.get(current)
+        return parts
+
     def unended_session_records(self) -> list[dict]:
         """The settings (``settings_json``, a dict) of every session never ended: running
         now, or stopped without closing (a kill, a power cut)."""

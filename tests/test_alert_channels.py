@@ -205,62 +205,82 @@ def test_kill_9_sends_the_last_will_and_level_comes_about_once_a_second(
         recorder.close()
 
 
-def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker, tmp_path,
-                                                                    env):
+def test_an_alert_a_killed_run_left_open_is_ended_by_the_next_run(model, broker, webhook,
+                                                                    tmp_path, env):
     """kill -9 mid-event: its start had gone out, its end never would, and the retained
-    last_event said "started" for good (helper-48). The next run on that database queues
-    the end, marked interrupted, ending when the start went out."""
-    tone, _ = write_scene(tmp_path / "tone.wav", [("silence", 1.0), ("tone_1k", 12.0)])
+    last_event said "started" for good (helper-48). The next run on that database stores
+    the sound it was hearing and queues the end, marked interrupted, with what the
+    database holds: a sound split at max_duration_s ended as all its parts, with their
+    ids, not as its first part's start (helper-54: "heard for at least 1.0 s", no ids)."""
+    tone, _ = write_scene(tmp_path / "tone.wav", [("silence", 1.0), ("tone_1k", 14.0)])
     db = tmp_path / "e.sqlite"
     recorder = MqttRecorder(broker.port, ["soundwatch/attic/event"])
     node = subprocess.Popen(listen_args(model, tone, db, "--mqtt", broker.url, "--node",
-                                        "attic", "--config", config(tmp_path), fast=False),
+                                        "attic", "--webhook", webhook.url(), "--max-duration",
+                                        "3", "--config", config(tmp_path), fast=False),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+    def stored() -> list:
+        with EventStore(db, read_only=True) as store:
+            return store.recent_events(newest_first=False)
+
     try:
-        assert wait_until(lambda: recorder.json_on("soundwatch/attic/event"), 20)
+        assert wait_until(lambda: webhook.requests, 20)  # the sound's start, to people
+        assert wait_until(lambda: len(stored()) >= 2, 20)  # two parts ended, a third on
         node.send_signal(signal.SIGKILL)
         node.wait(10)
-        started = recorder.json_on("soundwatch/attic/event")
-        assert [m["type"] for m in started] == ["event_started"]
+        sent = recorder.json_on("soundwatch/attic/event")
+        assert [m["type"] for m in sent] == ["event_started", "event"] * 2 + ["event_started"]
+        told, = [body for _, _, body in webhook.requests]
         quiet, _ = write_scene(tmp_path / "quiet.wav", [("silence", 2.0)])
         result = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
-                        "--config", config(tmp_path), env=env)
+                        "--webhook", webhook.url(), "--config", config(tmp_path), env=env)
         assert result.returncode == 0, result.stderr
-        assert "without an end: their ends are queued now, marked interrupted" in result.stderr
+        assert ("had gone out without an end (on 2 channels): their ends are queued now, "
+                "marked interrupted") in result.stderr
         # nor is the sound lost from the database: stored, its end marked not known
         assert "stored 1 event(s) that a run stopped mid-event" in result.stderr
-        with EventStore(db, read_only=True) as store:
-            heard, = store.recent_events()
-        assert (heard.label, heard.interrupted) == ("tone_1k", True)
-        assert heard.start_s == pytest.approx(1.0, abs=0.5)
-        assert heard.duration_s >= started[0]["duration_s"]
+        parts = stored()
+        assert [(e.label, e.interrupted) for e in parts] == [
+            ("tone_1k", False), ("tone_1k", False), ("tone_1k", True)]
+        assert parts[0].start_s == pytest.approx(1.0, abs=0.5)
         # the killed run's claim to the node is not another listener (helper-50)
         assert "another soundwatch" not in result.stderr
-        # (the start may come again: a kill between its send and its mark sends it again,
+        # (a start may come again: a kill between its send and its mark sends it again,
         # at least once; receivers drop duplicates by node, id and type)
 
-        def ends():
-            return [m for m in recorder.json_on("soundwatch/attic/event") if m["type"] == "event"]
+        def ends(kind="event"):
+            return {m["id"]: m for m in recorder.json_on("soundwatch/attic/event")
+                    if m["type"] == kind}
 
-        assert wait_until(ends, 10)
-        end, = ends()
-        assert end["interrupted"] is True
-        assert end["id"] == started[0]["id"] and end["label"] == "tone_1k"
-        assert end["duration_s"] == started[0]["duration_s"]
-        # people are told soundwatch stopped, not that the sound ended (helper-50)
+        assert wait_until(lambda: len(ends()) == 3, 10)
+        part = ends()[sent[-1]["id"]]  # MQTT: the part that was being heard
+        assert part["interrupted"] is True and part["killed"] is True
+        assert part["db_id"] == parts[-1].id and part["duration_s"] == parts[-1].duration_s
+        assert part["sound_db_ids"] == [e.id for e in parts]
+        assert wait_until(lambda: len(webhook.requests) == 2, 10)
+        end = webhook.requests[-1][2]  # people: the sound, under its start's id
+        assert end["id"] == told["id"] and end["interrupted"] is True
+        assert end["sound_db_ids"] == [e.id for e in parts]
+        assert end["sound_duration_s"] == pytest.approx(parts[-1].end_s - parts[0].start_s,
+                                                        abs=0.01)
+        assert end["sound_duration_s"] > 5.0
+        # people are told soundwatch stopped, not that the sound ended (helper-50), for
+        # how long it was heard at least, and how to take all of it back
         title, body = alert_text("event", end)
         assert title == "tone 1k: soundwatch stopped while hearing it (attic)"
         assert "so when it ended is not known" in body and "later" not in body
+        assert f"for at least {end['sound_duration_s']:.1f} s" in body
+        ids = [str(e.id) for e in parts]
+        assert f"events reject {' '.join(ids)} --db {db}" in body, body
         # a third run finds it ended: nothing more
         again = listen(model, quiet, db, "--mqtt", broker.url, "--node", "attic",
-                       "--config", config(tmp_path), env=env)
+                       "--webhook", webhook.url(), "--config", config(tmp_path), env=env)
         assert again.returncode == 0 and "interrupted" not in again.stderr
-        with EventStore(db, read_only=True) as store:
-            assert len(store.recent_events()) == 1
+        assert len(stored()) == 3
         time.sleep(1.0)
-        assert {(m["type"], m["id"]) for m in recorder.json_on("soundwatch/attic/event")} == {
-            ("event_started", end["id"]), ("event", end["id"])}
-        assert len(ends()) == 1
+        assert len(ends()) == 3 and len(ends("event_started")) == 3
+        assert len(webhook.requests) == 2
     finally:
         if node.poll() is None:
             node.kill()

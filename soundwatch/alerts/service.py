@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from soundwatch.alerts.input_watch import InputWatch, open_losses
-from soundwatch.alerts.interrupted import close_interrupted
 from soundwatch.alerts.outbox import Channel, OutboxDelivery
 from soundwatch.alerts.router import AlertRouter, ChannelRoute
 from soundwatch.alerts.rules import AlertPolicy
@@ -157,10 +156,6 @@ class Alerts:
             self.delivery.store.outbox_prune(timedelta(days=DELIVERED_KEEP_DAYS))
         except Exception as exc:
             log.error("cannot prune the outbox: %s", exc)
-        try:
-            close_interrupted(self.delivery.store)
-        except Exception as exc:
-            log.error("cannot end the alerts of a run stopped mid-event: %s", exc)
         warn_of_waiting_alerts(self.delivery.store, {c.name for c in self.channels},
                                self.config_path)
         silent = [c.name for c, route in zip(self.channels, self.routes, strict=True)
