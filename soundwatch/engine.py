@@ -108,6 +108,7 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sound_at_s = time.monotonic()  # the last audio that was not exact zeros
+        self._heard_any = False  # a live input gave audio that is not exact zeros
 
     @property
     def running(self) -> bool:
@@ -129,6 +130,7 @@ class Engine:
             return
         self._stop.clear()
         self._sound_at_s = time.monotonic()  # nothing heard yet: counted from the start
+        self._heard_any = False
         self.source.start()
         self._thread = threading.Thread(target=self._run, name="engine-worker", daemon=True)
         self._thread.start()
@@ -275,6 +277,11 @@ class Engine:
             return 0.0
         return max(0.0, time.monotonic() - self._sound_at_s)
 
+    def heard_anything(self) -> bool:
+        """Whether a live input has given audio that is not exact zeros since the start
+        (:meth:`nothing_heard_s` counts from the start until it has); True for a replay."""
+        return self._heard_any or not self.source.live
+
     def _watch_digital_silence(self, audio: np.ndarray) -> None:
         """Say once when a live input has given only exact zeros for DIGITAL_SILENCE_WARN_S
         (a muted or null source looks like a quiet room, and nothing is heard), and when
@@ -282,6 +289,7 @@ class Engine:
         was_silent = self.silent_input_s > 0
         if np.any(audio):
             self._sound_at_s = time.monotonic()
+            self._heard_any = True
             if was_silent:
                 log.warning("sound comes in again after %.0f s of digital silence",
                             self.stats.digital_silence_s)

@@ -20,11 +20,15 @@ class Input:
 
     def __init__(self):
         self.now_s = 0.0
-        self.heard_at_s = 0.0
+        self.heard_at_s = 0.0  # (the start, until something is heard)
+        self.heard = False
         self.problem: str | None = None
 
     def nothing_heard_s(self) -> float:
         return self.now_s - self.heard_at_s
+
+    def heard_anything(self) -> bool:
+        return self.heard
 
     def now(self) -> datetime:
         return T0 + timedelta(seconds=self.now_s)
@@ -33,9 +37,9 @@ class Input:
 def watched(after_s: float = 60.0, left_open=()):
     source = Input()
     queued: list = []
-    watch = InputWatch(source.nothing_heard_s, lambda: source.problem, queued.extend,
-                       ["webhook", "apprise:1a2b"], "kitchen", lambda: "S2", after_s,
-                       list(left_open), now=source.now)
+    watch = InputWatch(source.nothing_heard_s, source.heard_anything, lambda: source.problem,
+                       queued.extend, ["webhook", "apprise:1a2b"], "kitchen", lambda: "S2",
+                       after_s, list(left_open), now=source.now)
     return source, watch, queued
 
 
@@ -44,6 +48,7 @@ def advance(source: Input, watch: InputWatch, seconds: float, hearing: bool) -> 
         source.now_s += 1.0
         if hearing:
             source.heard_at_s = source.now_s
+            source.heard = True
         watch.check()
 
 
@@ -99,6 +104,11 @@ def test_a_loss_a_stopped_run_left_open_is_closed_once_the_next_run_hears(tmp_pa
         assert [p["id"] for p in open_losses(store, "kitchen")] == ["S2-input-1"]
         assert open_losses(store, "attic") == []  # another node's are its own
         source, watch, again = watched(after_s=5.0, left_open=open_losses(store, "kitchen"))
+        # its first look, half a second in, nothing heard yet: not "hears again" (it was
+        # sent at every start, deaf or not: helper-56)
+        source.now_s = 0.5
+        watch.check()
+        assert again == []
         advance(source, watch, 30, hearing=False)
         assert again == []  # still deaf: the open notice stands, no second one
         advance(source, watch, 1, hearing=True)

@@ -48,7 +48,10 @@ class InputWatch:
 
     Args:
         nothing_heard_s: seconds since the input last gave audio that is not exact zeros
-            (:meth:`soundwatch.engine.Engine.nothing_heard_s`).
+            (:meth:`soundwatch.engine.Engine.nothing_heard_s`; since the start before any).
+        heard_anything: whether it has given any since the start
+            (:meth:`soundwatch.engine.Engine.heard_anything`): until it has, a loss an
+            earlier run left open is not over, however short the run so far.
         input_problem: why, in words, when the engine knows (a device gone, exact zeros:
             :meth:`soundwatch.engine.Engine.input_problem`), else None.
         queue: stores outbox rows and wakes delivery (raises on a database error).
@@ -62,11 +65,13 @@ class InputWatch:
     """
 
     def __init__(self, nothing_heard_s: Callable[[], float],
+                 heard_anything: Callable[[], bool],
                  input_problem: Callable[[], str | None],
                  queue: Callable[[list[ClosingRow]], None], channels: list[str], node: str,
                  session: Callable[[], str], after_s: float, left_open: list[dict] = (),
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.nothing_heard_s = nothing_heard_s
+        self.heard_anything = heard_anything
         self.input_problem = input_problem
         self.queue = queue
         self.channels = list(channels)
@@ -94,14 +99,14 @@ class InputWatch:
         is not exact zeros comes in again."""
         deaf_s = self.nothing_heard_s()
         now = self.now()
-        if deaf_s < HEARD_WITHIN_S:
+        if deaf_s < HEARD_WITHIN_S and self.heard_anything():
             for lost in self._open:
                 start = datetime.fromisoformat(lost["start"].replace("Z", "+00:00"))
                 self._send(INPUT_BACK, {**lost, "type": INPUT_BACK, "end": iso_utc(now),
                                         "lost_s": round((now - start).total_seconds(), 1)})
             self._open = []
             return
-        if self._open or deaf_s < self.after_s:
+        if self._open or deaf_s < max(self.after_s, HEARD_WITHIN_S):
             return
         problem = self.input_problem() or (f"no audio but exact zeros, or none at all, for "
                                            f"{deaf_s:.0f} s (a device dropping out?)")

@@ -110,6 +110,8 @@ class Alerts:
         nothing_heard_s: how long nothing has been heard
             (:meth:`soundwatch.engine.Engine.nothing_heard_s`): the other channels are
             told once it reaches ``input_lost_after_s``.
+        heard_anything: whether anything has been heard since the start
+            (:meth:`soundwatch.engine.Engine.heard_anything`; None: always).
         model_name: the model, as Home Assistant shows it.
 
     Raises:
@@ -120,11 +122,13 @@ class Alerts:
     def __init__(self, settings: AlertSettings, labels: tuple[str, ...] | list[str], store,
                  level_dbfs: Callable[[], float] | None = None, model_name: str = "",
                  config_path=None, input_problem: Callable[[], str | None] | None = None,
-                 nothing_heard_s: Callable[[], float] | None = None):
+                 nothing_heard_s: Callable[[], float] | None = None,
+                 heard_anything: Callable[[], bool] | None = None):
         self.settings = settings
         self.config_path = config_path  # the --config given, for the hints
         self.input_problem = input_problem
         self.nothing_heard_s = nothing_heard_s
+        self.heard_anything = heard_anything or (lambda: True)
         self.input_watch: InputWatch | None = None
         self.node = settings.node_name()
         self.policy = AlertPolicy(settings, labels)
@@ -174,7 +178,8 @@ class Alerts:
                 log.error("cannot read the input notices of earlier runs: %s", exc)
                 left_open = []
             self.input_watch = InputWatch(
-                self.nothing_heard_s, self.input_problem or (lambda: None), self._queue,
+                self.nothing_heard_s, self.heard_anything,
+                self.input_problem or (lambda: None), self._queue,
                 people, self.node, lambda: self.router.session,
                 self.settings.input_lost_after_s, left_open)
             self.input_watch.start()

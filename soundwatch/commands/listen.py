@@ -190,7 +190,8 @@ def run(args) -> int:
                             level_dbfs=lambda: monitor.engine.stats.level_dbfs,
                             model_name=classifier.path.stem, config_path=args.config,
                             input_problem=lambda: monitor.engine.input_problem(),
-                            nothing_heard_s=lambda: monitor.engine.nothing_heard_s())
+                            nothing_heard_s=lambda: monitor.engine.nothing_heard_s(),
+                            heard_anything=lambda: monitor.engine.heard_anything())
         except BaseException:
             if store is not None:
                 store.close()

@@ -343,7 +343,8 @@ class ListeningSession:
                                  level_dbfs=self._level_dbfs,
                                  model_name=self.classifier.path.stem,
                                  input_problem=self._input_problem,
-                                 nothing_heard_s=self._nothing_heard_s)
+                                 nothing_heard_s=self._nothing_heard_s,
+                                 heard_anything=self._heard_anything)
             self.alerts.start()
         except SoundwatchError as exc:
             self.alerts_error = f"Alerts are off: {exc}"
@@ -361,6 +362,10 @@ class ListeningSession:
     def _nothing_heard_s(self) -> float:
         engine = self.engine
         return engine.nothing_heard_s() if engine is not None else 0.0
+
+    def _heard_anything(self) -> bool:
+        engine = self.engine
+        return engine.heard_anything() if engine is not None else False
 
     # -- internals -----------------------------------------------------------------------
 
