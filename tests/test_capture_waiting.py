@@ -143,3 +143,39 @@ def test_wait_for_device_with_a_file_is_refused(tmp_path, capsys):
     assert main(["listen", "--headless", "--wait-for-device", "--file",
                  str(tmp_path / "x.wav")]) == 2
     assert "--wait-for-device is for a microphone" in capsys.readouterr().err
+
+
+def test_a_stream_of_only_exact_zeros_is_reopened_less_and_less_often(portaudio):
+    """A stream on ALSA's "default" whose sound server restarted under it went on giving
+    exact zeros, deaf for good until soundwatch was restarted (helper-56)."""
+    portaudio.plug("default")
+    portaudio._initialize()
+    source = MicrophoneSource("default")
+    source.start()
+    zeros = np.zeros((960, 2), np.float32)
+    sound = np.full((960, 2), 0.01, np.float32)
+
+    def zeros_for(seconds: float) -> None:
+        source._callback(zeros, len(zeros), None, None)
+        source._zeros_since_s -= seconds
+        source.poll()
+
+    zeros_for(29.0)
+    assert len(portaudio.opened) == 1  # not yet
+    zeros_for(31.0)
+    assert len(portaudio.opened) == 2 and source.connected and source.error is None
+    zeros_for(31.0)
+    assert len(portaudio.opened) == 2  # the next time after 60 s of them
+    zeros_for(61.0)
+    assert len(portaudio.opened) == 3 and source.zero_reopens == 2
+    source._callback(sound, len(sound), None, None)
+    source.poll()  # sound: the next reopen is after 30 s of zeros again
+    zeros_for(31.0)
+    assert len(portaudio.opened) == 4
+    portaudio.refuse_open = "Connection refused"
+    zeros_for(61.0)
+    assert not source.connected and "does not reopen" in source.error
+    portaudio.refuse_open = None
+    source._next_retry_s = 0.0
+    source.poll()
+    assert source.connected and source.error is None

@@ -437,6 +437,7 @@ def bare_microphone(channels: int):
     source._mix_energy = 0.0
     source.channel_used = None
     source._gap_from_s = None
+    source._zeros_since_s = None
     return source
 
 

@@ -166,6 +166,12 @@ class MicrophoneSource(AudioSource):
     STALL_SECONDS = 1.0  # no callback for this long while running: the device is gone
     FIRST_CALLBACK_SECONDS = 5.0  # PulseAudio may take ~2 s to deliver the first block
     RETRY_SECONDS = 1.0
+    # A stream whose sound server restarted under it (ALSA's "default" or "pulse" device
+    # on PipeWire or PulseAudio) goes on delivering exact zeros, never the sound again
+    # (helper-56). Only exact zeros for this long: the stream is reopened; again after
+    # twice as long, up to ZEROS_REOPEN_MAX_SECONDS, while they last (a muted microphone).
+    ZEROS_REOPEN_SECONDS = 30.0
+    ZEROS_REOPEN_MAX_SECONDS = 300.0
     # The rate a device waited for is opened at: its own is not known before it is there,
     # and the ring's rate is fixed. 48 kHz is what USB microphones and sound servers
     # (PipeWire, PulseAudio) take.
@@ -211,6 +217,9 @@ class MicrophoneSource(AudioSource):
         self._next_retry_s = 0.0
         self.reconnects = 0
         self.first_callback = threading.Event()
+        self._zeros_since_s: float | None = None  # written by the callback only
+        self._zeros_reopen_s = self.ZEROS_REOPEN_SECONDS
+        self.zero_reopens = 0
         self._next_downmix_check_s = 0.0
 
     def _use_device(self, device: InputDevice | None) -> None:
@@ -274,9 +283,36 @@ class MicrophoneSource(AudioSource):
         if self._lost_since_s is None:
             if self._stalled(now):
                 self._on_device_lost(now)
+            elif self._only_zeros_too_long(now):
+                self._reopen_giving_zeros(now)
             return
         if now >= self._next_retry_s:
             self._try_reconnect(now)
+
+    def _only_zeros_too_long(self, now: float) -> bool:
+        zeros_since = self._zeros_since_s
+        if zeros_since is None:
+            self._zeros_reopen_s = self.ZEROS_REOPEN_SECONDS  # sound: start over
+            return False
+        return now - zeros_since >= self._zeros_reopen_s
+
+    def _reopen_giving_zeros(self, now: float) -> None:
+        """Close the stream and reopen it at once (the time between is a gap), after
+        only exact zeros for ``_zeros_reopen_s``; the next time after twice as long."""
+        log_at = logging.WARNING if self.zero_reopens == 0 else logging.DEBUG
+        log.log(log_at, "input device '%s' has given only exact zeros for %.0f s: reopening "
+                "it (a sound server that restarted under it gives zeros until then)",
+                self.name, now - self._zeros_since_s)
+        self.zero_reopens += 1
+        self._zeros_reopen_s = min(2 * self._zeros_reopen_s, self.ZEROS_REOPEN_MAX_SECONDS)
+        self._zeros_since_s = None
+        self._lost_since_s = self._last_callback_s or now
+        self._close()
+        self._try_reconnect(now, quiet=True)
+        if self._lost_since_s is not None:  # did not reopen: say so, and retry as for a loss
+            self.error = (f"input device '{self.name}' gave only exact zeros and does not "
+                          f"reopen; retrying every {self.RETRY_SECONDS:.0f} s")
+            log.warning("%s", self.error)
 
     def check_downmix(self) -> None:
         """Average the channels, or use the loudest alone while averaging loses the sound
@@ -330,7 +366,8 @@ class MicrophoneSource(AudioSource):
             self.error = error
             log.warning("%s", error)
 
-    def _try_reconnect(self, now: float) -> None:
+    def _try_reconnect(self, now: float, quiet: bool = False) -> None:
+        """Find the device and open it again (``quiet``: a reopen that is no news)."""
         self._next_retry_s = now + self.RETRY_SECONDS
         wanted = self.selector if self.device is None else self.device.name
         try:
@@ -360,7 +397,8 @@ class MicrophoneSource(AudioSource):
         if self._gap_from_s is None:  # (a stream lost before its first block: the earliest)
             self._gap_from_s = self._lost_since_s
         if self.first_callback.is_set():
-            log.warning("input device '%s' is back after %.1f s", self.device.name, missing_s)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "input device '%s' is back after %.1f s", self.device.name, missing_s)
         else:
             log.warning("input device %d '%s' is there after %.1f s of waiting; capturing at "
                         "%d Hz", self.device.index, self.device.name, missing_s,
@@ -433,6 +471,10 @@ class MicrophoneSource(AudioSource):
             self.ring.write_gap(max(0, int(round((started_s - self._gap_from_s)
                                                  * self.sample_rate_hz))))
             self._gap_from_s = None
+        if mono.any():
+            self._zeros_since_s = None
+        elif self._zeros_since_s is None:
+            self._zeros_since_s = time.monotonic()
         self.ring.write(mono)
         self.stats.blocks += 1
         self.stats.frames += frames
