@@ -177,8 +177,10 @@ class ConsolePrinter(MonitorListener):
                  if h.failing]
         if monitor.events_pending:
             parts.append(f"pending={monitor.events_pending}")
-        if monitor.engine.source.error:  # a device gone: nothing is heard until it is back
-            parts.append("input_lost")
+        source = monitor.engine.source
+        if source.error:  # a device gone: nothing is heard until it is back
+            parts.append("input_waiting" if getattr(source, "waiting", False)
+                         else "input_lost")
         if monitor.engine.silent_input_s:
             parts.append(f"input_all_zeros={monitor.engine.silent_input_s:.0f}s")
         return (" " + " ".join(parts)) if parts else ""
@@ -206,6 +208,8 @@ class ConsolePrinter(MonitorListener):
                 "overflows": monitor.engine.source.stats.overflows,
                 "nonfinite_samples": monitor.engine.nonfinite_samples,
                 "warnings": list(monitor.source.warnings),
+                # deaf when it stopped: a device gone, or waited for and never there
+                "input_problem": monitor.engine.input_problem(),
                 # a replayed file damaged part-way: where decoding stopped (as classify)
                 "damaged_at_s": getattr(getattr(getattr(monitor.source, "decoder", None),
                                                 "report", None), "damaged_at_s", None),
@@ -221,6 +225,9 @@ class ConsolePrinter(MonitorListener):
             }))
             return
         self._emit(summary_line(monitor.engine, wall_s))
+        problem = monitor.engine.input_problem()
+        if problem:  # deaf when it stopped: a device gone, or waited for and never there
+            self._emit(f"input when it stopped: {problem}")
         for warning in monitor.source.warnings:
             self._emit(f"warning: {warning}")
         listing = ", ".join(f"{printable(label)} {n}" for label, n in counts.items()) or "none"

@@ -86,6 +86,17 @@ def test_a_missing_device_is_an_error_that_names_the_devices_without_wait(portau
         MicrophoneSource("yeti")
 
 
+def test_a_name_no_device_has_is_waited_for_naming_the_devices_there_are(portaudio):
+    """A typing error waited for in silence (helper-56): the devices there are are named."""
+    portaudio.plug("pulse")
+    portaudio._initialize()
+    source = MicrophoneSource("pusle", wait=True)
+    source.start()
+    assert source.waiting and source.error == (
+        "waiting for input device 'pusle': no input device name contains it (there are: "
+        "0 'pulse'); trying every 1 s")
+
+
 def test_an_ambiguous_name_is_an_error_even_with_wait(portaudio):
     portaudio.plug("USB mic 1")
     portaudio.plug("USB mic 2")
@@ -100,7 +111,7 @@ def test_a_device_plugged_in_later_is_found_after_a_portaudio_restart(portaudio)
     source = MicrophoneSource("USB", wait=True)
     assert source.sample_rate_hz == MicrophoneSource.WAITING_SAMPLE_RATE_HZ
     source.start()
-    assert source.running and not source.connected
+    assert source.running and not source.connected and source.waiting
     assert source.error == ("waiting for input device 'USB': there is no input device; "
                             "trying every 1 s")
     retry_now(source)
@@ -118,7 +129,7 @@ def test_a_device_plugged_in_later_is_found_after_a_portaudio_restart(portaudio)
     source._callback(block, len(block), None, None)
     waited_s = 2.0 - len(block) / 48000
     assert len(gaps) == 1 and gaps[0] == pytest.approx(waited_s * 48000, abs=0.05 * 48000)
-    assert source.first_callback.is_set()
+    assert source.first_callback.is_set() and not source.waiting
 
 
 def test_a_device_that_will_not_open_yet_is_retried_and_the_reason_kept_current(portaudio):

@@ -276,3 +276,20 @@ def test_a_microphone_missing_at_the_start_is_waited_for_and_people_are_told(
     assert code == 0, err
     assert "input device 0 'pulse' is there after" in err
     assert [e["label"] for e in monitor.events()] == ["tone_1k"]
+
+
+def test_a_run_stopped_while_it_waits_says_so_and_names_the_devices(pulse_mic, model,
+                                                                     tmp_path):
+    """A typing error waited for in silence, and a summary that said nothing of the wait
+    (helper-56): the status lines say input_waiting, the summary what it waited for."""
+    env = {**os.environ, "SOUNDWATCH_CONFIG_DIR": str(tmp_path / "config")}
+    result = subprocess.run(
+        [*SOUNDWATCH, "listen", "--headless", "--device", "pusle", "--wait-for-device",
+         "--model", str(model), "--db", str(tmp_path / "e.sqlite"), "--no-clips",
+         "--duration", "2", "--status-interval", "0.5"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "input_waiting" in out and "input_lost" not in out
+    assert ("input when it stopped: waiting for input device 'pusle': no input device name "
+            "contains it (there are: 0 'pulse'") in out, out

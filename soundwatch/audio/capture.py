@@ -135,7 +135,7 @@ def find_input_device(selector: str | int | None) -> InputDevice:
         raise InputDeviceMissing(
             f"unknown input device index {index}; input devices are: {listing}. "
             f"Run `{command_name()} devices` to see them.",
-            short="no input device has that index")
+            short=f"no input device has that index (there are: {listing})")
     exact = [d for d in devices if d.name.lower() == text.lower()]
     if len(exact) == 1:
         return exact[0]
@@ -146,7 +146,7 @@ def find_input_device(selector: str | int | None) -> InputDevice:
         raise InputDeviceMissing(
             f"unknown input device '{text}': no input device name contains it; "
             f"input devices are: {listing}. Run `{command_name()} devices` to see them.",
-            short="no input device name contains it")
+            short=f"no input device name contains it (there are: {listing})")
     names = "; ".join(f"{d.index} '{d.name}'" for d in matches)
     raise SoundwatchError(
         f"input device '{text}' is ambiguous, it matches: {names}. "
@@ -241,6 +241,11 @@ class MicrophoneSource(AudioSource):
     @property
     def running(self) -> bool:
         return self._wanted
+
+    @property
+    def waiting(self) -> bool:
+        """Started without its device (``wait``) and not captured from it yet."""
+        return self._wanted and self._lost_since_s is not None and not self.first_callback.is_set()
 
     @property
     def connected(self) -> bool:
